@@ -19,7 +19,23 @@ export interface DescriptorChain {
   readonly writable: readonly GuestBuffer[];
 }
 
-/** Consumes one chain and returns how many bytes it wrote into the writable buffers. */
+/** `handle` returns this when the reply comes later through the CompletionSink. */
+export const DEFERRED = -1;
+
+/** Lets a handler finish a deferred chain (a blocked SETLKW) from a later `poll`. */
+export type CompletionSink = (chain: DescriptorChain, queueIndex: number, written: number) => void;
+
+/** The device logic behind a set of virtqueues. One instance per front-end connection. */
 export interface ChainHandler {
+  /**
+   * Consumes one chain and returns how many bytes it wrote into the writable buffers, or DEFERRED.
+   * It never throws for a bad request: a malformed chain is answered with an errno.
+   */
   handle(chain: DescriptorChain, queueIndex: number): number;
+  /** Called after every wake-up of the device loop; returns ms until it wants another call, or -1. */
+  poll(): number;
+  /** The front-end went away or reset the device: drop all session state (inodes, handles). */
+  reset(): void;
 }
+
+export type ChainHandlerFactory = (complete: CompletionSink) => ChainHandler;
