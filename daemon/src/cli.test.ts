@@ -1,0 +1,52 @@
+import { parseArgs, UsageError } from './cli';
+
+const base = ['--socket-path=/tmp/s.sock', '--shared-dir=/srv'];
+
+describe('virtiofsd-compatible command line', () => {
+  test('Rust-style flags set every option', () => {
+    const o = parseArgs([
+      ...base, '--cache=always', '--sandbox=chroot', '--seccomp=log', '--thread-pool-size=4',
+      '--readonly', '--xattrmap=:map:trusted.:user.virtiofs.:', '--announce-submounts', '--log-level=debug', '-f',
+    ]);
+    expect(o).toMatchObject({
+      socketPath: '/tmp/s.sock', sharedDir: '/srv', cache: 'always', sandbox: 'chroot', seccomp: 'log',
+      threadPoolSize: 4, readonly: true, xattr: true, xattrmap: ':map:trusted.:user.virtiofs.:',
+      announceSubmounts: true, logLevel: 'debug',
+    });
+  });
+
+  test('C-style -o options map onto the same settings', () => {
+    const o = parseArgs(['--socket-path', '/tmp/s', '-o', 'source=/srv,cache=none,xattr,no_posix_lock', '-o', 'log_level=warn']);
+    expect(o).toMatchObject({ sharedDir: '/srv', cache: 'none', xattr: true, posixLocks: false, logLevel: 'warn' });
+  });
+
+  test('cache=none turns readdirplus off unless asked for, as virtiofsd does', () => {
+    expect(parseArgs([...base, '--cache=none']).readdirplus).toBe(false);
+    expect(parseArgs([...base, '--cache=none', '-o', 'readdirplus']).readdirplus).toBe(true);
+    expect(parseArgs([...base, '--cache=never']).cache).toBe('none');
+  });
+
+  test.each([
+    [['--socket-path=/s'], /missing --shared-dir/],
+    [['--shared-dir=/srv'], /missing --socket-path/],
+    [[...base, '--fd=3'], /--socket-path and --fd conflict/],
+    [[...base, '-o', 'source=/other'], /conflicts with --shared-dir=\/srv/],
+    [[...base, '--cache=sometimes'], /--cache: invalid value 'sometimes'/],
+    [[...base, '--sandbox=jail'], /--sandbox: invalid value 'jail'/],
+    [[...base, '--bogus'], /--bogus: unknown option/],
+    [[...base, '-o', 'frobnicate'], /-o frobnicate: unknown option/],
+    [[...base, '--readonly', '--writeback'], /--readonly and --writeback conflict/],
+    [[...base, '--fd'], /--fd: needs a value/],
+    [[...base, '--thread-pool-size=-1'], /non-negative integer/],
+    [[...base, '--syslog'], /--syslog: not supported/],
+    [[...base, '--readonly=yes'], /--readonly: takes no value/],
+  ])('%j is refused with a clear error', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+
+  test('--print-capabilities and --version need no share', () => {
+    expect(parseArgs(['--print-capabilities']).printCapabilities).toBe(true);
+    expect(parseArgs(['-V']).version).toBe(true);
+  });
+});

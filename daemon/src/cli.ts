@@ -1,0 +1,298 @@
+// virtiofsd-compatible command line: the Rust daemon's `--flag` spelling and the C daemon's
+// `-o option` spelling both map onto one DaemonOptions. Flags we cannot honour are refused with a
+// clear error instead of being accepted and ignored.
+
+export type CacheMode = 'none' | 'auto' | 'always' | 'metadata';
+export type SandboxMode = 'namespace' | 'chroot' | 'none';
+export type SeccompAction = 'kill' | 'log' | 'trap' | 'none';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'off';
+
+export interface DaemonOptions {
+  /** Directory exported (single-export mode) or holding the shares (multi-export mode). */
+  sharedDir?: string;
+  socketPath?: string;
+  /** An inherited, already-listening vhost-user socket. */
+  fd?: number;
+  /** Multi-export mode: shares are added and removed at run time over this socket. */
+  controlSocket?: string;
+  socketGroup?: string;
+  tag?: string;
+  cache: CacheMode;
+  sandbox: SandboxMode;
+  seccomp: SeccompAction;
+  threadPoolSize: number;
+  readonly: boolean;
+  xattr: boolean;
+  xattrmap?: string;
+  posixLocks: boolean;
+  flock: boolean;
+  readdirplus: boolean;
+  writeback: boolean;
+  allowDirectIo: boolean;
+  announceSubmounts: boolean;
+  rlimitNofile?: number;
+  logLevel: LogLevel;
+  printCapabilities: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const CACHE_MODES: Record<string, CacheMode> = {
+  none: 'none',
+  never: 'none',
+  auto: 'auto',
+  always: 'always',
+  metadata: 'metadata',
+};
+const SANDBOX_MODES: readonly SandboxMode[] = ['namespace', 'chroot', 'none'];
+const SECCOMP_ACTIONS: readonly SeccompAction[] = ['kill', 'log', 'trap', 'none'];
+const LOG_LEVELS: Record<string, LogLevel> = {
+  error: 'error',
+  err: 'error',
+  warn: 'warn',
+  info: 'info',
+  debug: 'debug',
+  trace: 'trace',
+  off: 'off',
+};
+
+/** Flags of the reference daemons that vfs-virtiofsd refuses rather than silently ignores. */
+const UNSUPPORTED: Record<string, string> = {
+  '--syslog': 'logging goes to stderr as JSON lines (pino)',
+  '--daemonize': 'run it under a supervisor; it stays in the foreground',
+  '--posix-acl': 'POSIX ACLs are not implemented',
+  '--security-label': 'security labels are not implemented',
+  '--inode-file-handles': 'inodes are held as O_PATH fds; file handles are not implemented',
+  '--modcaps': 'capabilities are not modified',
+  '--translate-uid': 'uid translation is not implemented',
+  '--translate-gid': 'gid translation is not implemented',
+  '--uid-map': 'uid mapping is not implemented',
+  '--gid-map': 'gid mapping is not implemented',
+};
+
+export const USAGE = `usage: vfs-virtiofsd [options]
+
+A virtio-fs vhost-user back end (a drop-in for virtiofsd).
+
+  --shared-dir=DIR, -o source=DIR     directory to export
+  --socket-path=PATH                  vhost-user socket to listen on
+  --fd=FD                             inherited listening vhost-user socket
+  --socket-group=GROUP                group owning the socket
+  --control-socket=PATH               multi-export mode: shares are subdirectories of
+                                      --shared-dir, added and removed over this socket
+  --tag=TAG                           name used in logs
+  --cache=none|auto|always|metadata   caching policy (-o cache=); default auto
+  --sandbox=namespace|chroot|none     sandbox mode (-o sandbox=); default none
+  --seccomp=kill|log|trap|none        seccomp action; default none
+  --thread-pool-size=N                accepted for compatibility (see README)
+  --readonly                          export read-only
+  --xattr, -o xattr|no_xattr          enable extended attributes
+  --xattrmap=MAP, -o xattrmap=MAP     xattr name mapping (enables xattrs)
+  -o posix_lock|no_posix_lock         POSIX locks on the host; default on
+  -o flock|no_flock                   flock(2) on the host; default on
+  -o readdirplus|no_readdirplus       default on, off with cache=none
+  --writeback, -o writeback           writeback cache
+  --allow-direct-io                   honour O_DIRECT from the guest
+  --announce-submounts                report submounts to the guest
+  --rlimit-nofile=N                   raise RLIMIT_NOFILE to N
+  --log-level=error|warn|info|debug|trace|off  (-o log_level=, -d for debug)
+  --print-capabilities                print the vhost-user back-end capabilities
+  -f, --foreground                    stay in the foreground (always the case)
+  -V, --version                       print the version
+  -h, --help                          print this help
+`;
+
+interface ParseState {
+  opts: DaemonOptions;
+  readdirplusSet: boolean;
+  sourceFrom?: string;
+}
+
+function defaults(): DaemonOptions {
+  return {
+    cache: 'auto',
+    sandbox: 'none',
+    seccomp: 'none',
+    threadPoolSize: 0,
+    readonly: false,
+    xattr: false,
+    posixLocks: true,
+    flock: true,
+    readdirplus: true,
+    writeback: false,
+    allowDirectIo: false,
+    announceSubmounts: false,
+    logLevel: 'info',
+    printCapabilities: false,
+    help: false,
+    version: false,
+  };
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new UsageError(`${flag}: invalid value '${value}' (expected ${allowed.join('|')})`);
+  return found;
+}
+
+function fromTable<T>(flag: string, value: string, table: Record<string, T>): T {
+  const found = Object.hasOwn(table, value) ? table[value] : undefined;
+  if (found === undefined) {
+    throw new UsageError(`${flag}: invalid value '${value}' (expected ${Object.keys(table).join('|')})`);
+  }
+  return found;
+}
+
+function nonNegativeInt(flag: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag}: expected a non-negative integer, got '${value}'`);
+  return Number(value);
+}
+
+function setSource(st: ParseState, flag: string, dir: string): void {
+  if (dir === '') throw new UsageError(`${flag}: empty directory`);
+  if (st.opts.sharedDir !== undefined && st.opts.sharedDir !== dir) {
+    throw new UsageError(`${flag}=${dir} conflicts with ${st.sourceFrom}=${st.opts.sharedDir}`);
+  }
+  st.opts.sharedDir = dir;
+  st.sourceFrom = flag;
+}
+
+/** Applies one `-o` option (C virtiofsd spelling). */
+function applyCompatOption(st: ParseState, option: string): void {
+  const eq = option.indexOf('=');
+  const key = eq < 0 ? option : option.slice(0, eq);
+  const value = eq < 0 ? undefined : option.slice(eq + 1);
+  const o = st.opts;
+  const needValue = (): string => {
+    if (value === undefined) throw new UsageError(`-o ${key}: needs a value (-o ${key}=…)`);
+    return value;
+  };
+  switch (key) {
+    case 'source': return setSource(st, '-o source', needValue());
+    case 'cache': o.cache = fromTable('-o cache', needValue(), CACHE_MODES); return;
+    case 'sandbox': o.sandbox = oneOf('-o sandbox', needValue(), SANDBOX_MODES); return;
+    case 'log_level': o.logLevel = fromTable('-o log_level', needValue(), LOG_LEVELS); return;
+    case 'xattrmap': o.xattrmap = needValue(); o.xattr = true; return;
+    case 'xattr': o.xattr = true; return;
+    case 'no_xattr': o.xattr = false; return;
+    case 'posix_lock': o.posixLocks = true; return;
+    case 'no_posix_lock': o.posixLocks = false; return;
+    case 'flock': o.flock = true; return;
+    case 'no_flock': o.flock = false; return;
+    case 'readdirplus': o.readdirplus = true; st.readdirplusSet = true; return;
+    case 'no_readdirplus': o.readdirplus = false; st.readdirplusSet = true; return;
+    case 'writeback': o.writeback = true; return;
+    case 'no_writeback': o.writeback = false; return;
+    case 'allow_direct_io': o.allowDirectIo = true; return;
+    case 'no_allow_direct_io': o.allowDirectIo = false; return;
+    case 'announce_submounts': o.announceSubmounts = true; return;
+    case 'debug': o.logLevel = 'debug'; return;
+    default: throw new UsageError(`-o ${option}: unknown option`);
+  }
+}
+
+type FlagHandler = (st: ParseState, value: string) => void;
+interface FlagSpec {
+  takesValue: boolean;
+  apply: FlagHandler;
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  '--shared-dir': { takesValue: true, apply: (st, v) => setSource(st, '--shared-dir', v) },
+  '--socket-path': { takesValue: true, apply: (st, v) => { st.opts.socketPath = v; } },
+  '--fd': { takesValue: true, apply: (st, v) => { st.opts.fd = nonNegativeInt('--fd', v); } },
+  '--socket-group': { takesValue: true, apply: (st, v) => { st.opts.socketGroup = v; } },
+  '--control-socket': { takesValue: true, apply: (st, v) => { st.opts.controlSocket = v; } },
+  '--tag': { takesValue: true, apply: (st, v) => { st.opts.tag = v; } },
+  '--cache': { takesValue: true, apply: (st, v) => { st.opts.cache = fromTable('--cache', v, CACHE_MODES); } },
+  '--sandbox': { takesValue: true, apply: (st, v) => { st.opts.sandbox = oneOf('--sandbox', v, SANDBOX_MODES); } },
+  '--seccomp': { takesValue: true, apply: (st, v) => { st.opts.seccomp = oneOf('--seccomp', v, SECCOMP_ACTIONS); } },
+  '--thread-pool-size': {
+    takesValue: true,
+    apply: (st, v) => { st.opts.threadPoolSize = nonNegativeInt('--thread-pool-size', v); },
+  },
+  '--readonly': { takesValue: false, apply: (st) => { st.opts.readonly = true; } },
+  '--xattr': { takesValue: false, apply: (st) => { st.opts.xattr = true; } },
+  '--xattrmap': { takesValue: true, apply: (st, v) => { st.opts.xattrmap = v; st.opts.xattr = true; } },
+  '--writeback': { takesValue: false, apply: (st) => { st.opts.writeback = true; } },
+  '--no-readdirplus': {
+    takesValue: false,
+    apply: (st) => { st.opts.readdirplus = false; st.readdirplusSet = true; },
+  },
+  '--allow-direct-io': { takesValue: false, apply: (st) => { st.opts.allowDirectIo = true; } },
+  '--announce-submounts': { takesValue: false, apply: (st) => { st.opts.announceSubmounts = true; } },
+  '--rlimit-nofile': {
+    takesValue: true,
+    apply: (st, v) => { st.opts.rlimitNofile = nonNegativeInt('--rlimit-nofile', v); },
+  },
+  '--log-level': {
+    takesValue: true,
+    apply: (st, v) => { st.opts.logLevel = fromTable('--log-level', v, LOG_LEVELS); },
+  },
+  '--print-capabilities': { takesValue: false, apply: (st) => { st.opts.printCapabilities = true; } },
+  '--foreground': { takesValue: false, apply: () => undefined },
+  '-f': { takesValue: false, apply: () => undefined },
+  '-d': { takesValue: false, apply: (st) => { st.opts.logLevel = 'debug'; } },
+  '-o': {
+    takesValue: true,
+    apply: (st, v) => { for (const opt of v.split(',')) if (opt !== '') applyCompatOption(st, opt); },
+  },
+  '--version': { takesValue: false, apply: (st) => { st.opts.version = true; } },
+  '-V': { takesValue: false, apply: (st) => { st.opts.version = true; } },
+  '--help': { takesValue: false, apply: (st) => { st.opts.help = true; } },
+  '-h': { takesValue: false, apply: (st) => { st.opts.help = true; } },
+};
+
+function splitArg(arg: string): { flag: string; inline?: string } {
+  if (arg.startsWith('--')) {
+    const eq = arg.indexOf('=');
+    return eq < 0 ? { flag: arg } : { flag: arg.slice(0, eq), inline: arg.slice(eq + 1) };
+  }
+  if (arg.startsWith('-o') && arg.length > 2) return { flag: '-o', inline: arg.slice(2) };
+  return { flag: arg };
+}
+
+function validate(st: ParseState): void {
+  const o = st.opts;
+  if (o.help || o.version || o.printCapabilities) return;
+  if (o.sharedDir === undefined) throw new UsageError('missing --shared-dir (or -o source=)');
+  const listeners = [o.socketPath && '--socket-path', o.fd !== undefined && '--fd', o.controlSocket && '--control-socket']
+    .filter((x): x is string => typeof x === 'string');
+  if (listeners.length === 0) throw new UsageError('missing --socket-path, --fd or --control-socket');
+  if (listeners.length > 1) throw new UsageError(`${listeners.join(' and ')} conflict: give exactly one`);
+  if (o.readonly && o.writeback) throw new UsageError('--readonly and --writeback conflict');
+  if (o.socketGroup !== undefined && o.socketPath === undefined) {
+    throw new UsageError('--socket-group needs --socket-path');
+  }
+  if (o.cache === 'none' && !st.readdirplusSet) o.readdirplus = false;
+}
+
+export function parseArgs(argv: readonly string[]): DaemonOptions {
+  const st: ParseState = { opts: defaults(), readdirplusSet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const { flag, inline } = splitArg(argv[i]);
+    if (Object.hasOwn(UNSUPPORTED, flag)) throw new UsageError(`${flag}: not supported: ${UNSUPPORTED[flag]}`);
+    const spec = Object.hasOwn(FLAGS, flag) ? FLAGS[flag] : undefined;
+    if (spec === undefined) throw new UsageError(`${argv[i]}: unknown option (see --help)`);
+    if (!spec.takesValue) {
+      if (inline !== undefined) throw new UsageError(`${flag}: takes no value`);
+      spec.apply(st, '');
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`${flag}: needs a value`);
+      value = argv[++i];
+    }
+    spec.apply(st, value);
+  }
+  validate(st);
+  return st.opts;
+}
