@@ -1,0 +1,132 @@
+#!/bin/sh
+# /init of the vfs guest (busybox ash, PID 1). Contract, all on the kernel command line:
+#   vfs.mode=poweroff              power off right after the start marker (the bare-VM floor)
+#   vfs.mode=script vfs.tag=T vfs.script=P [vfs.ro=1]
+#                                  mount virtiofs tag T at /mnt/share, run `sh /mnt/share/P` there,
+#                                  print VFS-SCRIPT-EXIT=<code>, power off
+#   vfs.mode=agent (default) [vfs.runtime_tag=T (default vfsruntime)]
+#                                  mount T read-only at /run/vfs/runtime, link /lib, /lib64 (and
+#                                  /usr/lib when the share has it) into it for node's loader, run
+#                                  `node agent.js --port /dev/vportNpM` (the virtio-serial port named
+#                                  agent.0); power off when the agent exits
+# Console markers: `vfs-init: start <uptime>`, `vfs-init: modules <uptime>`, `vfs-init: poweroff
+# <uptime>`; failures print `vfs-init: error: …` and power off, so the VMM always sees an exit.
+#
+# Reaping: this shell stays PID 1 and spends its life in `wait <agent pid>`. busybox ash waits with
+# waitpid(-1), so every orphan reparented to PID 1 is reaped while it waits; unknown pids are
+# dropped. A separate init (busybox init + inittab) would add a process and a config file for the
+# same effect.
+export PATH=/bin
+RUNTIME=/run/vfs/runtime
+SHARE=/mnt/share
+
+uptime_s() { read -r up _ </proc/uptime; echo "$up"; }
+say() { echo "vfs-init: $*"; }
+
+power_off() {
+  sync
+  say "poweroff $(uptime_s)"
+  poweroff -f
+}
+
+die() {
+  say "error: $*"
+  power_off
+}
+
+mount_basics() {
+  mount -t proc proc /proc
+  mount -t devtmpfs dev /dev
+  exec </dev/console >/dev/console 2>&1
+  mount -t sysfs sys /sys
+  mount -t tmpfs -o mode=0755,nosuid,nodev run /run
+}
+
+# Modules are unsigned, debug-stripped .ko files listed in dependency order at build time.
+load_modules() {
+  while read -r m; do
+    insmod "/vfs/modules/$m.ko" || die "insmod $m failed"
+  done </vfs/modules/load-order
+}
+
+# Sets mode, tag, script, ro, runtime_tag from vfs.* words of /proc/cmdline.
+parse_cmdline() {
+  mode=agent tag='' script='' ro=0 runtime_tag=vfsruntime
+  read -r cmdline </proc/cmdline
+  for word in $cmdline; do
+    case "$word" in
+      vfs.mode=*) mode=${word#vfs.mode=} ;;
+      vfs.tag=*) tag=${word#vfs.tag=} ;;
+      vfs.script=*) script=${word#vfs.script=} ;;
+      vfs.ro=*) ro=${word#vfs.ro=} ;;
+      vfs.runtime_tag=*) runtime_tag=${word#vfs.runtime_tag=} ;;
+    esac
+  done
+}
+
+run_script() {
+  [ -n "$tag" ] || die "vfs.mode=script needs vfs.tag"
+  [ -n "$script" ] || die "vfs.mode=script needs vfs.script"
+  opts=rw
+  [ "$ro" = 1 ] && opts=ro
+  mkdir -p "$SHARE"
+  mount -t virtiofs -o "$opts" "$tag" "$SHARE" || die "mount virtiofs $tag failed"
+  cd "$SHARE" || die "cd $SHARE failed"
+  VFS_SHARE=$SHARE sh "$SHARE/${script#/}"
+  echo "VFS-SCRIPT-EXIT=$?"
+  cd /
+  power_off
+}
+
+# The port's /dev/vportNpM number depends on probe order; its name is stable. The name arrives by
+# a control message after the driver binds, so poll briefly.
+find_agent_port() {
+  tries=0
+  while [ "$tries" -lt 200 ]; do
+    for d in /sys/class/virtio-ports/*; do
+      [ -r "$d/name" ] && [ "$(cat "$d/name")" = agent.0 ] && { echo "/dev/${d##*/}"; return 0; }
+    done
+    tries=$((tries + 1))
+    sleep 0.025
+  done
+  return 1
+}
+
+link_runtime_libs() {
+  for d in lib lib64; do
+    [ -e "$RUNTIME/$d" ] && ln -s "$RUNTIME/$d" "/$d"
+  done
+  if [ -e "$RUNTIME/usr/lib" ]; then
+    mkdir -p /usr
+    ln -s "$RUNTIME/usr/lib" /usr/lib
+  fi
+}
+
+run_agent() {
+  mkdir -p "$RUNTIME"
+  mount -t virtiofs -o ro "$runtime_tag" "$RUNTIME" || die "mount runtime share $runtime_tag failed"
+  link_runtime_libs
+  port=$(find_agent_port) || die "no virtio-serial port named agent.0"
+  say "agent $port $(uptime_s)"
+  "$RUNTIME/node" "$RUNTIME/agent.js" --port "$port" &
+  agent=$!
+  rc=unknown
+  while kill -0 "$agent" 2>/dev/null; do
+    wait "$agent"
+    rc=$?
+  done
+  say "agent exited with $rc"
+  power_off
+}
+
+mount_basics
+say "start $(uptime_s)"
+parse_cmdline
+[ "$mode" = poweroff ] && power_off
+load_modules
+say "modules $(uptime_s)"
+case "$mode" in
+  script) run_script ;;
+  agent) run_agent ;;
+  *) die "unknown vfs.mode=$mode" ;;
+esac

@@ -1,0 +1,201 @@
+/**
+ * Boots the real guest (build/guest, from `make guest`) under TCG on microvm and q35:
+ * - vfs.mode=poweroff: the VM reaches /init and powers itself off;
+ * - vfs.mode=script: a script in a virtio-fs share (served by the C virtiofsd) writes a file the
+ *   host then reads, and the console reports VFS-SCRIPT-EXIT=0;
+ * - vfs.mode=agent: /init mounts the runtime share, finds the virtio-serial port named agent.0 and
+ *   runs `<runtime>/node <runtime>/agent.js --port <port>`; a shell script stands in for node.
+ * Prints launch → init marker and launch → exit wall times per machine.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { waitForConsole } from '../shim/src/vm/console_log';
+import { hostTscKhz } from '../shim/src/vm/host_tsc';
+import { buildQemuArgs, type Machine, type QemuConfig, type VhostUserFsDevice } from '../shim/src/vm/qemu_command';
+import { killQemuByPid, launchQemu, type QemuExit, type RunningQemu } from '../shim/src/vm/qemu_process';
+
+const GUEST_DIR = resolve(__dirname, '..', 'build', 'guest');
+const KERNEL = join(GUEST_DIR, 'vmlinux');
+const INITRD = join(GUEST_DIR, 'initramfs.cpio.lz4');
+const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
+const BOOT_TIMEOUT_MS = 60_000;
+const MACHINES: readonly Machine[] = ['microvm', 'q35'];
+
+jest.setTimeout(3 * BOOT_TIMEOUT_MS);
+
+interface BootResult {
+  readonly exit: QemuExit;
+  readonly console: string;
+  readonly initMarkerMs: number;
+  readonly exitMs: number;
+}
+
+/** Everything a test started, so afterEach can kill and remove it even after a failure. */
+const pids: number[] = [];
+let workDir = '';
+
+beforeAll(() => {
+  for (const path of [KERNEL, INITRD]) {
+    if (!existsSync(path)) throw new Error(`${path} is missing: run \`make guest\` first`);
+  }
+});
+
+beforeEach(() => {
+  workDir = mkdtempSync(join(tmpdir(), 'vfs-boot-'));
+});
+
+afterEach(() => {
+  for (const pid of pids.splice(0)) killQemuByPid(pid, 'SIGKILL');
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+function vmConfig(machine: Machine, kernelArgs: string[], fsDevices: VhostUserFsDevice[] = []): QemuConfig {
+  return {
+    machine,
+    accel: 'tcg',
+    memoryMiB: 256,
+    vcpus: 1,
+    kernelPath: KERNEL,
+    initrdPath: INITRD,
+    kernelArgs,
+    tscKhz: hostTscKhz(),
+    fsDevices,
+    consoleLogPath: join(workDir, 'console.log'),
+  };
+}
+
+async function startQemu(config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<RunningQemu> {
+  const qemu = await launchQemu({
+    args: buildQemuArgs({ ...config, ...extra }),
+    stderrLogPath: join(workDir, 'qemu.stderr'),
+  });
+  pids.push(qemu.pid);
+  return qemu;
+}
+
+async function boot(config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<BootResult> {
+  const started = performance.now();
+  const qemu = await startQemu(config, extra);
+  const marker = waitForConsole(config.consoleLogPath, /vfs-init: start/, {
+    timeoutMs: BOOT_TIMEOUT_MS,
+    abortOn: qemu.exited,
+    pollMs: 5,
+  }).then(() => performance.now() - started);
+  const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off');
+  const exitMs = performance.now() - started;
+  return { exit, console: readFileSync(config.consoleLogPath, 'utf8'), initMarkerMs: await marker, exitMs };
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts the C virtiofsd on `source` and resolves once its socket exists. */
+async function startVirtiofsd(source: string, socketPath: string): Promise<void> {
+  const child = spawn(VIRTIOFSD, [`--socket-path=${socketPath}`, '-o', `source=${source}`, '-o', 'cache=auto'], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  if (child.pid === undefined) throw new Error(`cannot start ${VIRTIOFSD}`);
+  pids.push(child.pid);
+  const since = Date.now();
+  while (!existsSync(socketPath)) {
+    if (child.exitCode !== null || Date.now() - since > 5000) {
+      throw new Error(`${VIRTIOFSD} did not create ${socketPath} (exit code ${child.exitCode})`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function makeShare(name: string, files: Record<string, string>): string {
+  const dir = join(workDir, name);
+  mkdirSync(dir);
+  for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content, { mode: 0o755 });
+  return dir;
+}
+
+function report(what: string, result: BootResult): void {
+  const ms = (n: number): string => `${Math.round(n)} ms`;
+  process.stdout.write(`${what}: launch → init marker ${ms(result.initMarkerMs)}, launch → exit ${ms(result.exitMs)}\n`);
+}
+
+describe.each(MACHINES)('guest on %s under TCG', (machine) => {
+  it('reaches /init and powers off in vfs.mode=poweroff', async () => {
+    const result = await boot(vmConfig(machine, ['vfs.mode=poweroff']));
+    report(`${machine} poweroff`, result);
+    expect(result.exit).toMatchObject({ code: 0, signal: null });
+    expect(result.console).toMatch(/vfs-init: start [\d.]+/);
+    expect(result.console).toMatch(/vfs-init: poweroff [\d.]+/);
+  });
+
+  it('runs a script from a virtio-fs share that writes into the share, in vfs.mode=script', async () => {
+    const share = makeShare('share', { 'run.sh': 'echo "written by $(uname -r)" > from-guest.txt\n' });
+    const socketPath = join(workDir, 'fs.sock');
+    await startVirtiofsd(share, socketPath);
+    const fs = [{ id: 'fs0', socketPath, tag: 'share' }];
+    const result = await boot(vmConfig(machine, ['vfs.mode=script', 'vfs.tag=share', 'vfs.script=run.sh'], fs));
+    report(`${machine} script`, result);
+    expect(result.exit.code).toBe(0);
+    expect(result.console).toContain('VFS-SCRIPT-EXIT=0');
+    expect(readFileSync(join(share, 'from-guest.txt'), 'utf8')).toMatch(/^written by \d+\.\d+/);
+  });
+
+  it('starts the agent from the runtime share on the virtio-serial port agent.0, in vfs.mode=agent', async () => {
+    // Stands in for node: argv is agent.js --port /dev/vportNpM; it greets the host and exits.
+    const runtime = makeShare('runtime', {
+      node: '#!/bin/sh\n[ "$2" = --port ] && echo "agent-up $(basename "$1") $3" > "$3"\nsleep 0.5\n',
+      'agent.js': '',
+    });
+    const socketPath = join(workDir, 'rt.sock');
+    await startVirtiofsd(runtime, socketPath);
+    const agentSocketPath = join(workDir, 'agent.sock');
+    const config = vmConfig(machine, ['vfs.mode=agent'], [{ id: 'fs0', socketPath, tag: 'vfsruntime' }]);
+    const qemu = await startQemu(config, { agentSocketPath });
+    const greeting = await readAgentLine(agentSocketPath);
+    const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off after the agent exited');
+    expect(greeting).toMatch(/^agent-up agent\.js \/dev\/vport\d+p\d+$/);
+    expect(exit.code).toBe(0);
+    expect(readFileSync(config.consoleLogPath, 'utf8')).toContain('vfs-init: agent exited with 0');
+  });
+});
+
+/** Connects to QEMU's agent socket (retrying until QEMU listens) and returns the first line. */
+async function readAgentLine(socketPath: string): Promise<string> {
+  const since = Date.now();
+  for (;;) {
+    try {
+      return await readLine(socketPath);
+    } catch (err) {
+      if (Date.now() - since > BOOT_TIMEOUT_MS) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+function readLine(socketPath: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const socket = connect(socketPath);
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+      const end = data.indexOf('\n');
+      if (end >= 0) {
+        socket.destroy();
+        resolvePromise(data.slice(0, end));
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`agent socket ${socketPath} closed before a line arrived`)));
+  });
+}

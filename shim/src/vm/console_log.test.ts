@@ -1,0 +1,30 @@
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitForConsole } from './console_log';
+
+describe('waitForConsole', () => {
+  let dir: string;
+  let log: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-console-test-'));
+    log = join(dir, 'console.log');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('resolves with the match once the line is written, even if the file appears late', async () => {
+    const waiting = waitForConsole(log, /vfs-init: start ([\d.]+)/, { timeoutMs: 2000, pollMs: 5 });
+    setTimeout(() => appendFileSync(log, 'noise\nvfs-init: start 0.91\n'), 30);
+    await expect(waiting).resolves.toEqual(expect.arrayContaining(['vfs-init: start 0.91', '0.91']));
+  });
+
+  it('fails after the timeout, showing the console tail', async () => {
+    appendFileSync(log, 'Kernel panic\n');
+    await expect(waitForConsole(log, /never/, { timeoutMs: 50, pollMs: 5 })).rejects.toThrow(/no match within 50 ms[\s\S]*Kernel panic/);
+  });
+
+  it('fails as soon as the VM exits without the line', async () => {
+    const exited = new Promise((resolve) => setTimeout(resolve, 20));
+    await expect(waitForConsole(log, /never/, { timeoutMs: 5000, abortOn: exited })).rejects.toThrow(/the VM exited/);
+  });
+});

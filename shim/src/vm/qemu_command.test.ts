@@ -1,0 +1,117 @@
+import { buildQemuArgs, kernelCommandLine, type QemuConfig } from './qemu_command';
+
+const base: QemuConfig = {
+  machine: 'microvm',
+  accel: 'tcg',
+  memoryMiB: 256,
+  vcpus: 2,
+  kernelPath: '/img/vmlinux',
+  initrdPath: '/img/initramfs.cpio.lz4',
+  kernelArgs: ['vfs.mode=poweroff'],
+  fsDevices: [],
+  consoleLogPath: '/run/vm/console.log',
+};
+
+/** The value following each occurrence of `flag`. */
+function valuesOf(args: string[], flag: string): string[] {
+  return args.flatMap((arg, i) => (arg === flag ? [args[i + 1] as string] : []));
+}
+
+describe('buildQemuArgs', () => {
+  it('backs guest RAM with a shared memfd of the configured size, as vhost-user requires', () => {
+    const args = buildQemuArgs(base);
+    expect(valuesOf(args, '-object')).toContain('memory-backend-memfd,id=mem,size=256M,share=on');
+    expect(valuesOf(args, '-m')).toEqual(['256M']);
+    expect(valuesOf(args, '-M')).toEqual(['microvm,memory-backend=mem']);
+  });
+
+  it('makes microvm virtio-mmio devices modern so the vhost-user backend sees virtio 1.x', () => {
+    expect(valuesOf(buildQemuArgs(base), '-global')).toEqual(['virtio-mmio.force-legacy=false']);
+  });
+
+  it('uses q35 without the virtio-mmio global', () => {
+    const args = buildQemuArgs({ ...base, machine: 'q35' });
+    expect(valuesOf(args, '-M')).toEqual(['q35,memory-backend=mem']);
+    expect(valuesOf(args, '-global')).toEqual([]);
+  });
+
+  it('starts with no default devices, no user config, no display and no reboot', () => {
+    expect(buildQemuArgs(base).slice(0, 4)).toEqual(['-nodefaults', '-no-user-config', '-nographic', '-no-reboot']);
+  });
+
+  it('picks the CPU model from the accelerator unless one is given', () => {
+    expect(valuesOf(buildQemuArgs(base), '-cpu')).toEqual(['max,la57=off']);
+    expect(valuesOf(buildQemuArgs({ ...base, accel: 'kvm' }), '-cpu')).toEqual(['host']);
+    expect(valuesOf(buildQemuArgs({ ...base, cpuModel: 'qemu64' }), '-cpu')).toEqual(['qemu64']);
+    expect(valuesOf(buildQemuArgs(base), '-accel')).toEqual(['tcg']);
+    expect(valuesOf(buildQemuArgs(base), '-smp')).toEqual(['2']);
+  });
+
+  it('boots the kernel and initramfs with the command line', () => {
+    const args = buildQemuArgs({ ...base, tscKhz: 2596140 });
+    expect(valuesOf(args, '-kernel')).toEqual(['/img/vmlinux']);
+    expect(valuesOf(args, '-initrd')).toEqual(['/img/initramfs.cpio.lz4']);
+    expect(valuesOf(args, '-append')).toEqual([
+      'console=ttyS0 quiet cryptomgr.notests panic=-1 tsc_early_khz=2596140 vfs.mode=poweroff',
+    ]);
+  });
+
+  it('writes the serial console to the log file', () => {
+    const args = buildQemuArgs(base);
+    expect(valuesOf(args, '-chardev')).toContain('file,id=console,path=/run/vm/console.log');
+    expect(valuesOf(args, '-serial')).toEqual(['chardev:console']);
+  });
+
+  it('attaches vhost-user-fs on virtio-mmio for microvm and on PCI for q35', () => {
+    const fsDevices = [{ id: 'fs0', socketPath: '/run/vm/fs0.sock', tag: 'vfsruntime', queueSize: 1024 }];
+    const micro = buildQemuArgs({ ...base, fsDevices });
+    expect(valuesOf(micro, '-chardev')).toContain('socket,id=fs0-chr,path=/run/vm/fs0.sock');
+    expect(valuesOf(micro, '-device')).toContain('vhost-user-fs-device,id=fs0,chardev=fs0-chr,tag=vfsruntime,queue-size=1024');
+    const q35 = buildQemuArgs({ ...base, machine: 'q35', fsDevices });
+    expect(valuesOf(q35, '-device')).toContain('vhost-user-fs-pci,id=fs0,chardev=fs0-chr,tag=vfsruntime,queue-size=1024');
+  });
+
+  it('exposes the agent as virtio-serial port agent.0 on a listening socket', () => {
+    const args = buildQemuArgs({ ...base, machine: 'q35', agentSocketPath: '/run/vm/agent.sock' });
+    expect(valuesOf(args, '-device')).toEqual(
+      expect.arrayContaining(['virtio-serial-pci,id=vser0', 'virtserialport,bus=vser0.0,chardev=agent-chr,name=agent.0']),
+    );
+    expect(valuesOf(args, '-chardev')).toContain('socket,id=agent-chr,path=/run/vm/agent.sock,server=on,wait=off');
+    expect(valuesOf(buildQemuArgs({ ...base, agentSocketPath: '/a.sock' }), '-device')).toContain('virtio-serial-device,id=vser0');
+  });
+
+  it('serves QMP on a listening unix socket', () => {
+    const args = buildQemuArgs({ ...base, qmpSocketPath: '/run/vm/qmp.sock' });
+    expect(valuesOf(args, '-chardev')).toContain('socket,id=qmp-chr,path=/run/vm/qmp.sock,server=on,wait=off');
+    expect(valuesOf(args, '-mon')).toEqual(['chardev=qmp-chr,mode=control']);
+  });
+
+  it('pre-creates numbered pcie-root-ports for hotplug on q35', () => {
+    const args = buildQemuArgs({ ...base, machine: 'q35', hotplugRootPorts: 2 });
+    expect(valuesOf(args, '-device')).toEqual([
+      'pcie-root-port,id=hp0,bus=pcie.0,chassis=1,slot=1',
+      'pcie-root-port,id=hp1,bus=pcie.0,chassis=2,slot=2',
+    ]);
+  });
+
+  it('escapes commas in paths inside option lists', () => {
+    const args = buildQemuArgs({ ...base, consoleLogPath: '/run/a,b/console.log' });
+    expect(valuesOf(args, '-chardev')).toContain('file,id=console,path=/run/a,,b/console.log');
+  });
+
+  it('rejects configs QEMU or the guest would reject later, naming the field', () => {
+    expect(() => buildQemuArgs({ ...base, hotplugRootPorts: 1 })).toThrow(/hotplugRootPorts needs machine q35/);
+    expect(() => buildQemuArgs({ ...base, memoryMiB: 16 })).toThrow(/memoryMiB/);
+    expect(() => buildQemuArgs({ ...base, vcpus: 0 })).toThrow(/vcpus/);
+    expect(() => buildQemuArgs({ ...base, kernelArgs: ['a b'] })).toThrow(/whitespace/);
+    const dev = { id: 'fs0', socketPath: '/s', tag: 'x'.repeat(37) };
+    expect(() => buildQemuArgs({ ...base, fsDevices: [dev] })).toThrow(/tag/);
+    expect(() => buildQemuArgs({ ...base, fsDevices: [{ ...dev, tag: 'a' }, { ...dev, tag: 'b' }] })).toThrow(/duplicate/);
+  });
+});
+
+describe('kernelCommandLine', () => {
+  it('omits tsc_early_khz when the host TSC frequency is unknown', () => {
+    expect(kernelCommandLine(base)).toBe('console=ttyS0 quiet cryptomgr.notests panic=-1 vfs.mode=poweroff');
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * Builds the qemu-system-x86_64 argument vector for one sandbox VM from a typed config.
+ * Facts behind the choices (DESIGN §3): vhost-user needs memfd RAM with share=on; microvm boots
+ * the PVH vmlinux fastest but its virtio-mmio devices cannot be hotplugged (q35 + pre-created
+ * pcie-root-ports can); microvm needs virtio-mmio.force-legacy=false for vhost-user and
+ * tsc_early_khz under TCG.
+ */
+
+export type Machine = 'microvm' | 'q35';
+export type Accel = 'kvm' | 'tcg';
+
+export interface VhostUserFsDevice {
+  /** QEMU device id; the chardev is `<id>-chr`. Also the id QMP device_del uses. */
+  readonly id: string;
+  /** The virtio-fs daemon's vhost-user unix socket (QEMU connects as client). */
+  readonly socketPath: string;
+  /** Mount tag seen by the guest (`mount -t virtiofs <tag> …`), at most 36 bytes. */
+  readonly tag: string;
+  readonly queueSize?: number;
+}
+
+export interface QemuConfig {
+  readonly machine: Machine;
+  readonly accel: Accel;
+  readonly memoryMiB: number;
+  readonly vcpus: number;
+  readonly kernelPath: string;
+  readonly initrdPath: string;
+  /** Appended after the base command line, e.g. `vfs.mode=agent`. */
+  readonly kernelArgs: readonly string[];
+  /** Host TSC frequency; passed as tsc_early_khz so TCG guests skip (flaky) TSC calibration. */
+  readonly tscKhz?: number;
+  /** Defaults: `host` under KVM; under TCG `max,la57=off` (full ISA; 5-level paging costs ~8%). */
+  readonly cpuModel?: string;
+  readonly fsDevices: readonly VhostUserFsDevice[];
+  /** Unix socket QEMU listens on for the agent's virtio-serial port `agent.0`. */
+  readonly agentSocketPath?: string;
+  /** Unix socket QEMU listens on for QMP. */
+  readonly qmpSocketPath?: string;
+  /** The guest console (ttyS0) is written here by QEMU itself, so it outlives the shim. */
+  readonly consoleLogPath: string;
+  /** q35 only: empty pcie-root-ports `hp0…hpN-1` for later hotplug of vhost-user-fs-pci. */
+  readonly hotplugRootPorts?: number;
+  readonly name?: string;
+}
+
+const TAG_MAX_BYTES = 36;
+
+/**
+ * `console=ttyS0` because the 8250 driver is built in (virtio_console is a module, so hvc0 would
+ * lose the early console); `quiet` keeps TCG-emulated serial output off the boot path;
+ * `panic=-1` + `-no-reboot` turn a guest panic into a QEMU exit instead of a hung VM.
+ */
+export function kernelCommandLine(config: QemuConfig): string {
+  const args = ['console=ttyS0', 'quiet', 'cryptomgr.notests', 'panic=-1'];
+  if (config.tscKhz !== undefined) args.push(`tsc_early_khz=${config.tscKhz}`);
+  return [...args, ...config.kernelArgs].join(' ');
+}
+
+export function buildQemuArgs(config: QemuConfig): string[] {
+  validate(config);
+  return [
+    ...(config.name === undefined ? [] : ['-name', config.name]),
+    ...baseArgs(),
+    ...machineArgs(config),
+    ...cpuAndMemoryArgs(config),
+    ...bootArgs(config),
+    ...consoleArgs(config.consoleLogPath),
+    ...config.fsDevices.flatMap((dev) => fsDeviceArgs(config.machine, dev)),
+    ...(config.agentSocketPath === undefined ? [] : agentPortArgs(config.machine, config.agentSocketPath)),
+    ...(config.qmpSocketPath === undefined ? [] : qmpArgs(config.qmpSocketPath)),
+    ...rootPortArgs(config),
+  ];
+}
+
+function validate(config: QemuConfig): void {
+  if (!Number.isInteger(config.memoryMiB) || config.memoryMiB < 64) {
+    throw new Error(`qemu config: memoryMiB must be an integer >= 64, got ${config.memoryMiB}`);
+  }
+  if (!Number.isInteger(config.vcpus) || config.vcpus < 1) {
+    throw new Error(`qemu config: vcpus must be a positive integer, got ${config.vcpus}`);
+  }
+  if (config.hotplugRootPorts !== undefined && config.hotplugRootPorts > 0 && config.machine !== 'q35') {
+    throw new Error('qemu config: hotplugRootPorts needs machine q35 (microvm virtio-mmio cannot hotplug)');
+  }
+  const ids = new Set<string>();
+  for (const dev of config.fsDevices) {
+    if (ids.has(dev.id)) throw new Error(`qemu config: duplicate fs device id ${dev.id}`);
+    ids.add(dev.id);
+    if (Buffer.byteLength(dev.tag) > TAG_MAX_BYTES || dev.tag.length === 0) {
+      throw new Error(`qemu config: virtio-fs tag "${dev.tag}" must be 1..${TAG_MAX_BYTES} bytes`);
+    }
+  }
+  for (const arg of config.kernelArgs) {
+    if (/\s/.test(arg)) throw new Error(`qemu config: kernel argument "${arg}" contains whitespace`);
+  }
+}
+
+/** Values inside a -device/-chardev option list escape commas by doubling them. */
+function optValue(value: string): string {
+  return value.replaceAll(',', ',,');
+}
+
+function baseArgs(): string[] {
+  return ['-nodefaults', '-no-user-config', '-nographic', '-no-reboot'];
+}
+
+function machineArgs(config: QemuConfig): string[] {
+  if (config.machine === 'microvm') {
+    return ['-M', 'microvm,memory-backend=mem', '-global', 'virtio-mmio.force-legacy=false'];
+  }
+  return ['-M', 'q35,memory-backend=mem'];
+}
+
+function cpuAndMemoryArgs(config: QemuConfig): string[] {
+  const cpu = config.cpuModel ?? (config.accel === 'kvm' ? 'host' : 'max,la57=off');
+  return [
+    '-accel', config.accel,
+    '-cpu', cpu,
+    '-smp', String(config.vcpus),
+    '-m', `${config.memoryMiB}M`,
+    '-object', `memory-backend-memfd,id=mem,size=${config.memoryMiB}M,share=on`,
+  ];
+}
+
+function bootArgs(config: QemuConfig): string[] {
+  return ['-kernel', config.kernelPath, '-initrd', config.initrdPath, '-append', kernelCommandLine(config)];
+}
+
+function consoleArgs(logPath: string): string[] {
+  return ['-chardev', `file,id=console,path=${optValue(logPath)}`, '-serial', 'chardev:console'];
+}
+
+function fsDeviceArgs(machine: Machine, dev: VhostUserFsDevice): string[] {
+  const driver = machine === 'microvm' ? 'vhost-user-fs-device' : 'vhost-user-fs-pci';
+  const queue = dev.queueSize === undefined ? '' : `,queue-size=${dev.queueSize}`;
+  return [
+    '-chardev', `socket,id=${dev.id}-chr,path=${optValue(dev.socketPath)}`,
+    '-device', `${driver},id=${dev.id},chardev=${dev.id}-chr,tag=${optValue(dev.tag)}${queue}`,
+  ];
+}
+
+function agentPortArgs(machine: Machine, socketPath: string): string[] {
+  const bus = machine === 'microvm' ? 'virtio-serial-device' : 'virtio-serial-pci';
+  return [
+    '-device', `${bus},id=vser0`,
+    '-chardev', `socket,id=agent-chr,path=${optValue(socketPath)},server=on,wait=off`,
+    '-device', 'virtserialport,bus=vser0.0,chardev=agent-chr,name=agent.0',
+  ];
+}
+
+function qmpArgs(socketPath: string): string[] {
+  return ['-chardev', `socket,id=qmp-chr,path=${optValue(socketPath)},server=on,wait=off`, '-mon', 'chardev=qmp-chr,mode=control'];
+}
+
+function rootPortArgs(config: QemuConfig): string[] {
+  const count = config.hotplugRootPorts ?? 0;
+  return Array.from({ length: count }, (_, i) => [
+    '-device', `pcie-root-port,id=hp${i},bus=pcie.0,chassis=${i + 1},slot=${i + 1}`,
+  ]).flat();
+}

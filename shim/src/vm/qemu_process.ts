@@ -1,0 +1,103 @@
+/**
+ * Runs one QEMU process. QEMU gets its own session (detached) and files, not pipes, for stdio:
+ * the shim daemonizes and may restart, and QEMU must survive both (no SIGPIPE, no terminal
+ * signals from the shim's process group). The console goes to a file QEMU writes itself (see
+ * qemu_command.ts); QEMU's stderr goes to `stderrLogPath` and its tail explains a failed start.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
+
+export interface QemuLaunch {
+  readonly args: readonly string[];
+  readonly binary?: string;
+  readonly stderrLogPath: string;
+  /** Written with QEMU's PID right after spawn, so a restarted shim can find and kill it. */
+  readonly pidFilePath?: string;
+  /** Server sockets QEMU creates (QMP, agent port) and the pid file are removed after exit. */
+  readonly cleanupPaths?: readonly string[];
+}
+
+export interface QemuExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** Last lines of QEMU's stderr, for error messages. */
+  readonly stderrTail: string;
+}
+
+export interface RunningQemu {
+  readonly pid: number;
+  /** Resolves once QEMU has exited and the cleanup paths are removed. */
+  readonly exited: Promise<QemuExit>;
+  /** SIGTERM (QEMU exits at once, as on a power cut), then SIGKILL after graceMs. */
+  stop(graceMs?: number): Promise<QemuExit>;
+}
+
+export async function launchQemu(launch: QemuLaunch): Promise<RunningQemu> {
+  const binary = launch.binary ?? DEFAULT_QEMU_BINARY;
+  const { pid, exited } = await spawnDetached(binary, launch);
+  if (launch.pidFilePath !== undefined) writeFileSync(launch.pidFilePath, `${pid}\n`);
+  const stop = async (graceMs = 2000): Promise<QemuExit> => {
+    signalPid(pid, 'SIGTERM');
+    const timer = setTimeout(() => signalPid(pid, 'SIGKILL'), graceMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return { pid, exited, stop };
+}
+
+/** For a QEMU this process did not spawn (found through its pid file after a shim restart). */
+export function killQemuByPid(pid: number, signal: NodeJS.Signals = 'SIGKILL'): boolean {
+  return signalPid(pid, signal);
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+function spawnDetached(binary: string, launch: QemuLaunch): Promise<{ pid: number; exited: Promise<QemuExit> }> {
+  const stderrFd = openSync(launch.stderrLogPath, 'a');
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, [...launch.args], { detached: true, stdio: ['ignore', 'ignore', stderrFd] });
+    child.once('spawn', () => {
+      closeSync(stderrFd);
+      const exited = exitOf(child, launch);
+      // The shim's event loop must not wait on QEMU; `exited` still resolves while it runs.
+      child.unref();
+      resolve({ pid: child.pid as number, exited });
+    });
+    child.once('error', (err) => {
+      closeSync(stderrFd);
+      reject(new Error(`cannot start QEMU (${binary}): ${err.message}`));
+    });
+  });
+}
+
+function exitOf(child: ChildProcess, launch: QemuLaunch): Promise<QemuExit> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      for (const path of [...(launch.cleanupPaths ?? []), ...(launch.pidFilePath === undefined ? [] : [launch.pidFilePath])]) {
+        rmSync(path, { force: true });
+      }
+      resolve({ code, signal, stderrTail: tail(launch.stderrLogPath) });
+    });
+  });
+}
+
+function tail(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
