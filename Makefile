@@ -23,6 +23,9 @@ test: build
 	@set +e; npx jest --ci --json --outputFile=$(JEST_JSON) $(ARGS); rc=$$?; \
 	  node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
 
+proto: deps
+	@bash proto/generate.sh
+
 bench-daemon: bundle
 	@node build/bin/bench-daemon $(ARGS)
 
