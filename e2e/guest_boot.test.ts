@@ -11,95 +11,39 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { waitForConsole } from '../shim/src/vm/console_log';
-import { hostTscKhz } from '../shim/src/vm/host_tsc';
-import { buildQemuArgs, type Machine, type QemuConfig, type VhostUserFsDevice } from '../shim/src/vm/qemu_command';
-import { killQemuByPid, launchQemu, type QemuExit, type RunningQemu } from '../shim/src/vm/qemu_process';
+import { join } from 'node:path';
+import type { Machine, QemuConfig, VhostUserFsDevice } from '../shim/src/vm/qemu_command';
+import { killQemuByPid } from '../shim/src/vm/qemu_process';
+import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig as baseConfig, withDeadline, type BootResult } from './support/guest_vm';
 
-const GUEST_DIR = resolve(__dirname, '..', 'build', 'guest');
-const KERNEL = join(GUEST_DIR, 'vmlinux');
-const INITRD = join(GUEST_DIR, 'initramfs.cpio.lz4');
 const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
-const BOOT_TIMEOUT_MS = 60_000;
 const MACHINES: readonly Machine[] = ['microvm', 'q35'];
 
 jest.setTimeout(3 * BOOT_TIMEOUT_MS);
 
-interface BootResult {
-  readonly exit: QemuExit;
-  readonly console: string;
-  readonly initMarkerMs: number;
-  readonly exitMs: number;
-}
-
-/** Everything a test started, so afterEach can kill and remove it even after a failure. */
+/** Daemons this file started; VMs are tracked by `vms`. */
 const pids: number[] = [];
+const vms = new GuestVms();
 let workDir = '';
 
-beforeAll(() => {
-  for (const path of [KERNEL, INITRD]) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: run \`make guest\` first`);
-  }
-});
+beforeAll(requireGuestImage);
 
 beforeEach(() => {
   workDir = mkdtempSync(join(tmpdir(), 'vfs-boot-'));
 });
 
 afterEach(() => {
+  vms.killAll();
   for (const pid of pids.splice(0)) killQemuByPid(pid, 'SIGKILL');
   rmSync(workDir, { recursive: true, force: true });
 });
 
 function vmConfig(machine: Machine, kernelArgs: string[], fsDevices: VhostUserFsDevice[] = []): QemuConfig {
-  return {
-    machine,
-    accel: 'tcg',
-    memoryMiB: 256,
-    vcpus: 1,
-    kernelPath: KERNEL,
-    initrdPath: INITRD,
-    kernelArgs,
-    tscKhz: hostTscKhz(),
-    fsDevices,
-    consoleLogPath: join(workDir, 'console.log'),
-  };
+  return baseConfig(workDir, machine, kernelArgs, fsDevices);
 }
 
-async function startQemu(config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<RunningQemu> {
-  const qemu = await launchQemu({
-    args: buildQemuArgs({ ...config, ...extra }),
-    stderrLogPath: join(workDir, 'qemu.stderr'),
-  });
-  pids.push(qemu.pid);
-  return qemu;
-}
-
-async function boot(config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<BootResult> {
-  const started = performance.now();
-  const qemu = await startQemu(config, extra);
-  const marker = waitForConsole(config.consoleLogPath, /vfs-init: start/, {
-    timeoutMs: BOOT_TIMEOUT_MS,
-    abortOn: qemu.exited,
-    pollMs: 5,
-  }).then(() => performance.now() - started);
-  const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off');
-  const exitMs = performance.now() - started;
-  return { exit, console: readFileSync(config.consoleLogPath, 'utf8'), initMarkerMs: await marker, exitMs };
-}
-
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const startQemu = (config: QemuConfig, extra: Partial<QemuConfig> = {}) => vms.start(workDir, config, extra);
+const boot = (config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<BootResult> => vms.boot(workDir, config, extra);
 
 /** Starts the C virtiofsd on `source` and resolves once its socket exists. */
 async function startVirtiofsd(source: string, socketPath: string): Promise<void> {

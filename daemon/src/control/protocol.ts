@@ -38,7 +38,6 @@ export interface ExportInfo {
   dir: string;
   readonly: boolean;
   cache: CacheMode;
-  connected: boolean;
 }
 
 export type ControlResponse =

@@ -1,0 +1,120 @@
+// The device keeps serving whatever a broken or hostile front-end/guest does.
+import { existsSync } from 'node:fs';
+import { FLAG_NEED_REPLY, FrontendRequest as R, HEADER_SIZE } from '../vhost_user/protocol';
+import { VhostUserError } from '../vhost_user/errors';
+import { startEchoDevice, type RunningDevice } from '../../test_support/device_harness';
+import { VhostUserFrontend, type FrontendOptions } from '../../test_support/frontend';
+import { sleepSync } from '../../test_support/vhost_user_client';
+import { REQUEST_QUEUE } from '../../test_support/transport';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+function waitFor(cond: () => boolean, ms = 2000): void {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    sleepSync(1);
+  }
+}
+
+describe('device loop against a hostile front-end', () => {
+  let dev: RunningDevice;
+  const open: VhostUserFrontend[] = [];
+  const connect = (extra: Partial<FrontendOptions> = {}): VhostUserFrontend => {
+    const f = VhostUserFrontend.connect({ socketPath: dev.socketPath, timeoutMs: 2000, ...extra });
+    open.push(f);
+    return f;
+  };
+  const echoes = (f: VhostUserFrontend, text: string): void => {
+    expect(dec(f.call(REQUEST_QUEUE, { readable: [enc(text)], writableLen: 32 }))).toBe(text);
+  };
+
+  beforeAll(async () => {
+    dev = await startEchoDevice({}, 'off');
+  });
+  afterEach(() => {
+    for (const f of open.splice(0)) f.close();
+  });
+  afterAll(async () => {
+    await dev.stop();
+  });
+
+  test('refuses unknown and malformed requests, then keeps serving the connection', () => {
+    const f = connect();
+    expect(() => f.vhostUser.set(99)).toThrow(VhostUserError);
+    expect(() => f.vhostUser.set(R.SET_VRING_ADDR, new Uint8Array(5))).toThrow(VhostUserError);
+    expect(() => f.vhostUser.set(R.SET_LOG_FD)).toThrow(VhostUserError);
+    echoes(f, 'still here');
+  });
+
+  test('drops a connection whose framing is broken and accepts the next one', () => {
+    const f = connect();
+    const header = new Uint8Array(HEADER_SIZE);
+    const v = new DataView(header.buffer);
+    v.setUint32(0, R.SET_FEATURES, true);
+    v.setUint32(4, 1 | FLAG_NEED_REPLY, true);
+    v.setUint32(8, 1 << 30, true);
+    f.connection.sendRaw(header);
+    expect(f.connection.receive()).toBeNull();
+    f.disconnect();
+    f.reconnect();
+    echoes(f, 'reconnected');
+  });
+
+  test('survives a front-end that leaves mid-message', () => {
+    const f = connect();
+    f.connection.sendRaw(new Uint8Array([R.GET_FEATURES, 0, 0]));
+    f.disconnect();
+    f.reconnect();
+    echoes(f, 'after a torn header');
+  });
+
+  test('answers a descriptor outside guest RAM with 0 bytes, then serves the next chain', () => {
+    const f = connect();
+    const q = f.queue(REQUEST_QUEUE);
+    const [bad] = q.takeDescriptors(1) as [number];
+    q.writeRaw({ index: bad, addr: 2 ** 40, len: 64, flags: 0, next: 0 });
+    q.publish(bad);
+    f.kick(q);
+    expect(f.waitUsed(REQUEST_QUEUE)).toEqual([{ head: bad, len: 0 }]);
+    q.returnDescriptors([bad]);
+    echoes(f, 'next chain');
+  });
+
+  test('skips an out-of-range head and keeps processing the ring', () => {
+    const f = connect();
+    const q = f.queue(REQUEST_QUEUE);
+    q.publish(60000);
+    f.kick(q);
+    echoes(f, 'after a bad head');
+  });
+
+  test('suppresses interrupts until used_event is crossed (EVENT_IDX)', () => {
+    const f = connect({ eventIdx: true });
+    const q = f.queue(REQUEST_QUEUE);
+    const start = q.usedIdx;
+    q.setUsedEvent(start + 2);
+    const calls: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      const gpa = f.ram.alloc(8);
+      q.publish(q.addChain([{ gpa, len: 8 }], [], false));
+      f.kick(q);
+      waitFor(() => q.usedIdx === start + i + 1);
+      sleepSync(20);
+      calls.push(f.takeCall(REQUEST_QUEUE));
+    }
+    expect(calls).toEqual([false, false, true]);
+    expect(q.availEvent).toBe(q.nextAvail);
+  });
+});
+
+test('the device worker stops on request and removes its socket', async () => {
+  const dev = await startEchoDevice({}, 'off');
+  const f = VhostUserFrontend.connect({ socketPath: dev.socketPath });
+  f.call(REQUEST_QUEUE, { readable: [enc('x')], writableLen: 1 });
+  expect(await dev.device.stop()).toBe(0);
+  expect(existsSync(dev.socketPath)).toBe(false);
+  f.close();
+  await dev.stop();
+});

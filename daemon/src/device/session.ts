@@ -1,0 +1,162 @@
+// One front-end connection: its vhost-user back-end, its ChainHandler, and the processing of its
+// queues. The device loop feeds it socket and kick events; everything runs on the loop's thread,
+// so memory-table changes never race queue processing.
+import type { Logger } from 'pino';
+import { drain, signal } from '../sys/eventfd';
+import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLRDHUP, type Epoll } from '../sys/epoll';
+import { VhostUserBackend, type VringObserver } from '../vhost_user/backend';
+import { Connection } from '../vhost_user/connection';
+import { DEFERRED, type ChainHandler, type ChainHandlerFactory, type DescriptorChain } from '../virtio/descriptor_chain';
+import { writableBytes } from '../virtio/virtqueue';
+import type { DeviceOptions } from './device_options';
+
+export const TOKEN_SOCKET = 2;
+export const TOKEN_KICK_BASE = 16;
+
+export class Session implements VringObserver {
+  private readonly conn: Connection;
+  private readonly backend: VhostUserBackend;
+  private readonly handler: ChainHandler;
+  /** Queues with work to do before the next wait (kicked, enabled, or over their budget). */
+  private readonly pending: Uint8Array;
+  private anyPending = false;
+  /** Queues that got used entries from deferred completions. */
+  private readonly completed: Uint8Array;
+
+  constructor(
+    fd: number,
+    private readonly epoll: Epoll,
+    options: DeviceOptions,
+    createHandler: ChainHandlerFactory,
+    private readonly log: Logger,
+  ) {
+    this.conn = new Connection(fd);
+    const queues = 1 + (options.requestQueues ?? 1);
+    this.pending = new Uint8Array(queues);
+    this.completed = new Uint8Array(queues);
+    this.backend = new VhostUserBackend(
+      this.conn,
+      { requestQueues: queues - 1, ...(options.shmemSizes ? { shmemSizes: options.shmemSizes } : {}) },
+      this,
+      log,
+    );
+    this.handler = createHandler((chain, queue, written) => this.complete(chain, queue, written));
+    epoll.add(fd, EPOLLIN | EPOLLRDHUP, TOKEN_SOCKET);
+  }
+
+  /** Handles socket readiness; returns false when the front-end is gone. */
+  onSocket(events: number): boolean {
+    if ((events & EPOLLIN) !== 0) {
+      const msg = this.conn.receive();
+      if (msg === null) return false;
+      this.backend.handle(msg);
+      return true;
+    }
+    return (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) === 0;
+  }
+
+  onKick(index: number): void {
+    const vring = this.backend.vrings[index];
+    if (vring === undefined || vring.kickFd < 0) return;
+    drain(vring.kickFd);
+    this.markPending(index);
+  }
+
+  /** Runs after every wake-up: processes queues, polls the handler; returns the next timeout. */
+  afterWake(): number {
+    if (this.anyPending) {
+      this.anyPending = false;
+      for (let i = 0; i < this.pending.length; i++) {
+        if (this.pending[i] === 1) {
+          this.pending[i] = 0;
+          this.processQueue(i);
+        }
+      }
+    }
+    const timeout = this.handler.poll();
+    this.flushCompletions();
+    return this.anyPending ? 0 : timeout;
+  }
+
+  close(): void {
+    this.handler.reset();
+    this.backend.close();
+    this.epoll.remove(this.conn.fd);
+    this.conn.close();
+  }
+
+  watchKick(index: number, fd: number): void {
+    this.epoll.add(fd, EPOLLIN, TOKEN_KICK_BASE + index);
+  }
+
+  unwatchKick(_index: number, fd: number): void {
+    this.epoll.remove(fd);
+  }
+
+  queueRunnable(index: number): void {
+    this.markPending(index);
+  }
+
+  resetDevice(): void {
+    this.log.info('device reset by the front-end');
+    this.handler.reset();
+  }
+
+  private markPending(index: number): void {
+    this.pending[index] = 1;
+    this.anyPending = true;
+  }
+
+  /** Pops and handles up to a ring's worth of chains, then notifies the driver once. */
+  private processQueue(index: number): void {
+    const vring = this.backend.vrings[index]!;
+    if (!vring.runnable) return;
+    const queue = vring.queue;
+    let n = 0;
+    for (; n < vring.size; n++) {
+      const chain = queue.pop();
+      if (chain === null) break;
+      const written = this.runHandler(chain, index);
+      if (written !== DEFERRED) queue.pushUsed(chain.head, written);
+    }
+    // Over budget: come back after the next wait so the socket and other queues get a turn.
+    if (n === vring.size) this.markPending(index);
+    if (queue.takeNotification() && vring.callFd >= 0) signal(vring.callFd);
+  }
+
+  private runHandler(chain: DescriptorChain, index: number): number {
+    let written: number;
+    try {
+      written = this.handler.handle(chain, index);
+    } catch (err) {
+      this.log.error({ queue: index, err }, 'chain handler threw; chain answered with 0 bytes');
+      return 0;
+    }
+    if (written === DEFERRED) return written;
+    const max = writableBytes(chain);
+    if (!Number.isInteger(written) || written < 0 || written > max) {
+      this.log.error({ queue: index, written, max }, 'chain handler reported an impossible length; clamped');
+      return Math.min(Math.max(0, Math.floor(written) || 0), max);
+    }
+    return written;
+  }
+
+  private complete(chain: DescriptorChain, index: number, written: number): void {
+    const vring = this.backend.vrings[index];
+    if (vring === undefined || !vring.queue.isReady) {
+      this.log.warn({ queue: index, head: chain.head }, 'deferred completion for a stopped queue dropped');
+      return;
+    }
+    vring.queue.pushUsed(chain.head, Math.min(written, writableBytes(chain)));
+    this.completed[index] = 1;
+  }
+
+  private flushCompletions(): void {
+    for (let i = 0; i < this.completed.length; i++) {
+      if (this.completed[i] === 0) continue;
+      this.completed[i] = 0;
+      const vring = this.backend.vrings[i]!;
+      if (vring.queue.takeNotification() && vring.callFd >= 0) signal(vring.callFd);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+// The main-thread side of a device Worker: start it, wait until it listens, stop it.
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { close } from '../sys/fd';
+import { eventfd, signal } from '../sys/eventfd';
+import type { ControlMessage } from './device_options';
+import type { DeviceWorkerData, DeviceWorkerEvent } from './worker';
+
+export interface DeviceWorker {
+  readonly worker: Worker;
+  /** Resolves once the vhost-user socket listens; rejects if the worker dies first. */
+  readonly listening: Promise<void>;
+  /** Resolves with the worker's exit code. */
+  readonly exited: Promise<number>;
+  /** Asks the device loop to stop (it drops its front-end) and waits for the worker to exit. */
+  stop(): Promise<number>;
+}
+
+/** Starts `script` (a bundled worker entry calling serveFromWorker) for one export. */
+export function startDeviceWorker<E>(
+  script: string,
+  data: Omit<DeviceWorkerData<E>, 'controlFd' | 'port'>,
+): DeviceWorker {
+  const controlFd = eventfd();
+  const { port1, port2 } = new MessageChannel();
+  const workerData: DeviceWorkerData<E> = { ...data, controlFd, port: port2 };
+  const worker = new Worker(script, { workerData, transferList: [port2] });
+  let running = true;
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve)).then((code) => {
+    running = false;
+    port1.close();
+    close(controlFd);
+    return code;
+  });
+  const listening = new Promise<void>((resolve, reject) => {
+    worker.on('message', (event: DeviceWorkerEvent) => {
+      if (event.type === 'listening') resolve();
+    });
+    worker.once('error', reject);
+    void exited.then((code) => reject(new Error(`device worker for ${data.device.tag} exited (${code}) before listening`)));
+  });
+  let stopping: Promise<number> | null = null;
+  return {
+    worker,
+    listening,
+    exited,
+    stop(): Promise<number> {
+      if (!running) return exited;
+      stopping ??= (() => {
+        const stop: ControlMessage = { type: 'stop' };
+        port1.postMessage(stop);
+        signal(controlFd);
+        return exited;
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+// INIT negotiation: the protocol version (7.31 or newer), the write size (1 MiB in 256 pages), and
+// the intersection of what the guest kernel offers with what this export supports.
+import type { ExportConfig } from '../passthrough/config';
+import {
+  FUSE_KERNEL_MINOR_VERSION,
+  FUSE_KERNEL_VERSION,
+  FUSE_MIN_MINOR_VERSION,
+  INIT_IN_COMPAT_SIZE,
+  INIT_OUT_SIZE,
+  InitFlag,
+  InitIn,
+  InitOut,
+  OUT_HEADER_SIZE,
+} from './abi';
+import { EINVAL, EPROTO } from './errno';
+import type { Request } from './request';
+
+export const MAX_WRITE = 1 << 20;
+export const MAX_PAGES = MAX_WRITE / 4096;
+
+export interface InitResult {
+  /** The session is established. */
+  readonly ok: boolean;
+  /** Bytes written into the reply. */
+  readonly written: number;
+  /** The guest kernel accepted FUSE_SUBMOUNTS. */
+  readonly submounts: boolean;
+}
+
+/** The INIT flags this export wants, before intersecting with the kernel's offer. */
+function wantedFlags(config: ExportConfig): number {
+  let want =
+    InitFlag.ASYNC_READ |
+    InitFlag.ATOMIC_O_TRUNC |
+    InitFlag.BIG_WRITES |
+    InitFlag.AUTO_INVAL_DATA |
+    InitFlag.PARALLEL_DIROPS |
+    InitFlag.HANDLE_KILLPRIV_V2 |
+    InitFlag.MAX_PAGES |
+    InitFlag.INIT_EXT;
+  if (config.posixLocks) want |= InitFlag.POSIX_LOCKS;
+  if (config.flock) want |= InitFlag.FLOCK_LOCKS;
+  if (config.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
+  if (config.writeback) want |= InitFlag.WRITEBACK_CACHE;
+  if (config.announceSubmounts) want |= InitFlag.SUBMOUNTS;
+  return want;
+}
+
+function writeInitOut(rq: Request, minor: number, maxReadahead: number, flags: number): void {
+  const v = rq.replyView;
+  const o = OUT_HEADER_SIZE;
+  rq.reply.fill(0, o, o + INIT_OUT_SIZE);
+  v.setUint32(o + InitOut.major, FUSE_KERNEL_VERSION, true);
+  v.setUint32(o + InitOut.minor, minor, true);
+  v.setUint32(o + InitOut.maxReadahead, maxReadahead, true);
+  v.setUint32(o + InitOut.flags, flags >>> 0, true);
+  v.setUint32(o + InitOut.maxWrite, MAX_WRITE, true);
+  v.setUint32(o + InitOut.timeGran, 1, true);
+  v.setUint16(o + InitOut.maxPages, MAX_PAGES, true);
+}
+
+export function negotiateInit(rq: Request, config: ExportConfig): InitResult {
+  const fail = (errno: number): InitResult => ({ ok: false, written: rq.error(errno), submounts: false });
+  if (!rq.has(INIT_IN_COMPAT_SIZE)) return fail(EINVAL);
+  const major = rq.u32(InitIn.major);
+  const minor = rq.u32(InitIn.minor);
+  if (major < FUSE_KERNEL_VERSION) return fail(EPROTO);
+  if (major > FUSE_KERNEL_VERSION) {
+    // The kernel retries INIT with our major when we answer with it.
+    writeInitOut(rq, FUSE_KERNEL_MINOR_VERSION, 0, 0);
+    return { ok: false, written: rq.ok(INIT_OUT_SIZE), submounts: false };
+  }
+  if (minor < FUSE_MIN_MINOR_VERSION) return fail(EPROTO);
+  const offered = rq.u32(InitIn.flags);
+  const flags = (offered & wantedFlags(config)) >>> 0;
+  writeInitOut(rq, Math.min(minor, FUSE_KERNEL_MINOR_VERSION), rq.u32(InitIn.maxReadahead), flags);
+  return { ok: true, written: rq.ok(INIT_OUT_SIZE), submounts: (flags & InitFlag.SUBMOUNTS) !== 0 };
+}

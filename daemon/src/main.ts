@@ -1,0 +1,143 @@
+// vfs-virtiofsd: the main thread parses the command line, opens the shared directory, and runs
+// one device Worker per export (this same bundle, entered with isMainThread false). In
+// multi-export mode a control socket adds and removes exports at run time.
+import { chownSync, readFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { parseArgs, USAGE, UsageError, type DaemonOptions } from './cli';
+import type { ControlRequest, ControlResponse } from './control/protocol';
+import { ControlServer } from './control/server';
+import { serveFromWorker } from './device/worker';
+import { ExportRegistry, type ExportSpec, type WorkerExportConfig } from './exports';
+import { createFuseHandler } from './fuse/server';
+import { createLogger, type Logger } from './log';
+import { openProcSelfFd } from './passthrough/passthrough_fs';
+import { O_CLOEXEC, O_DIRECTORY, O_PATH } from './sys/fs';
+import { openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS } from './sys/openat2';
+import { setNofileLimit } from './sys/rlimit';
+
+const VERSION = '0.1.0';
+const AT_FDCWD = -100;
+const DIR_FLAGS = O_PATH | O_DIRECTORY | O_CLOEXEC;
+
+function openRoot(path: string): number {
+  return openat2(AT_FDCWD, path, DIR_FLAGS, 0);
+}
+
+/** A share below the root: no absolute path, `..` or symlink may lead outside it. */
+function openShare(rootFd: number, dir: string): number {
+  return openat2(rootFd, dir, DIR_FLAGS, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+}
+
+function groupId(name: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === name);
+  if (line === undefined) throw new UsageError(`--socket-group: no group '${name}'`);
+  return Number(line.split(':')[2]);
+}
+
+function refuseUnimplementedSandbox(opts: DaemonOptions): void {
+  if (opts.sandbox !== 'none') {
+    throw new UsageError(`--sandbox=${opts.sandbox}: not implemented yet in vfs-virtiofsd; use --sandbox=none`);
+  }
+  if (opts.seccomp !== 'none') {
+    throw new UsageError(`--seccomp=${opts.seccomp}: not implemented yet in vfs-virtiofsd; use --seccomp=none`);
+  }
+}
+
+function handleControl(registry: ExportRegistry, rootFd: number): (req: ControlRequest) => Promise<ControlResponse> {
+  return async (req) => {
+    switch (req.op) {
+      case 'add': {
+        const dirFd = openShare(rootFd, req.dir);
+        // As virtiofsd: READDIRPLUS fills the guest's caches, which cache=none does not keep.
+        await registry.add({ ...req, socketPath: req.socket, dirFd, readdirplus: req.cache !== 'none' });
+        return { id: req.id, ok: true };
+      }
+      case 'remove':
+        await registry.remove(req.tag);
+        return { id: req.id, ok: true };
+      case 'list':
+        return { id: req.id, ok: true, exports: registry.list() };
+    }
+  };
+}
+
+async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
+  if (opts.rlimitNofile !== undefined && opts.rlimitNofile > 0) setNofileLimit(opts.rlimitNofile);
+  const rootFd = openRoot(opts.sharedDir as string);
+  let shutdown: (code: number) => void = () => undefined;
+  const registry = new ExportRegistry(
+    __filename,
+    {
+      procSelfFd: openProcSelfFd(),
+      posixLocks: opts.posixLocks,
+      flock: opts.flock,
+      writeback: opts.writeback,
+      allowDirectIo: opts.allowDirectIo,
+      logLevel: opts.logLevel,
+    },
+    log,
+    (tag, code) => {
+      log.error({ export: tag, code }, 'device worker died');
+      if (opts.controlSocket === undefined) shutdown(1);
+    },
+  );
+  let control: ControlServer | undefined;
+  shutdown = (code: number): void => {
+    void Promise.all([registry.stopAll(), control?.close()]).finally(() => process.exit(code));
+  };
+  process.on('SIGTERM', () => shutdown(0));
+  process.on('SIGINT', () => shutdown(0));
+
+  if (opts.controlSocket !== undefined) {
+    control = await ControlServer.listen(opts.controlSocket, handleControl(registry, rootFd), log);
+    return;
+  }
+  const spec: ExportSpec = {
+    tag: opts.tag ?? 'share',
+    socketPath: opts.socketPath,
+    listenFd: opts.fd,
+    dir: opts.sharedDir as string,
+    dirFd: openRoot(opts.sharedDir as string),
+    readonly: opts.readonly,
+    cache: opts.cache,
+    xattr: opts.xattr,
+    xattrmap: opts.xattrmap,
+    announceSubmounts: opts.announceSubmounts,
+    readdirplus: opts.readdirplus,
+  };
+  await registry.add(spec);
+  if (opts.socketGroup !== undefined && opts.socketPath !== undefined) {
+    chownSync(opts.socketPath, -1, groupId(opts.socketGroup));
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  let opts: DaemonOptions;
+  try {
+    opts = parseArgs(argv);
+    refuseUnimplementedSandbox(opts);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`vfs-virtiofsd: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (opts.help) return void process.stdout.write(USAGE);
+  if (opts.version) return void process.stdout.write(`vfs-virtiofsd ${VERSION}\n`);
+  if (opts.printCapabilities) return void process.stdout.write(`${JSON.stringify({ type: 'fs' }, null, 2)}\n`);
+  const log = createLogger(opts.logLevel, { component: 'vfs-virtiofsd', ...(opts.tag ? { tag: opts.tag } : {}) });
+  try {
+    await serve(opts, log);
+  } catch (err) {
+    log.fatal({ error: (err as Error).message }, 'cannot start');
+    process.exit(1);
+  }
+}
+
+if (isMainThread) {
+  void main(process.argv.slice(2));
+} else {
+  serveFromWorker<WorkerExportConfig>((config) => (complete) =>
+    createFuseHandler({ ...config, logger: createLogger(config.logLevel, { export: config.tag }) }, complete),
+  );
+}

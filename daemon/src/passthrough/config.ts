@@ -1,0 +1,58 @@
+// What one export looks like to the FUSE server, and the cache policy derived from it.
+import type { CacheMode } from '../cli';
+import type { Logger } from '../log';
+import { Fopen } from '../fuse/abi';
+
+export interface ExportConfig {
+  /**
+   * An fd of the exported directory (O_PATH|O_DIRECTORY is enough). It is the root inode of every
+   * session; the caller keeps owning it and closes it after the last handler is gone.
+   */
+  readonly rootFd: number;
+  /**
+   * An fd of /proc/self/fd (openProcSelfFd(), before any sandboxing hides /proc), through which
+   * O_PATH inode fds are reopened for I/O. Shared by every export; the caller owns it.
+   */
+  readonly procSelfFd: number;
+  readonly readonly: boolean;
+  readonly cache: CacheMode;
+  /** Extended attributes; off answers ENOSYS, after which the guest stops asking. */
+  readonly xattr: boolean;
+  /** virtiofsd xattr mapping rules (see xattr_map.ts); implies xattr. */
+  readonly xattrmap?: string;
+  readonly posixLocks: boolean;
+  readonly flock: boolean;
+  readonly readdirplus: boolean;
+  readonly writeback: boolean;
+  /** Pass O_DIRECT from the guest through to the host (off: it is dropped, as virtiofsd does). */
+  readonly allowDirectIo: boolean;
+  /** Mark directories on another host mount with FUSE_ATTR_SUBMOUNT. */
+  readonly announceSubmounts: boolean;
+  readonly logger: Logger;
+}
+
+export interface CachePolicy {
+  /** Entry and attribute timeout, whole seconds. */
+  readonly timeoutSec: number;
+  /** fuse_open_out.open_flags for files and for directories. */
+  readonly fileOpenFlags: number;
+  readonly dirOpenFlags: number;
+}
+
+/**
+ * As the C and Rust virtiofsd: none = no caching at all (direct I/O); metadata = long-lived
+ * metadata, uncached data; auto = 1 s, close-to-open data consistency; always = long-lived
+ * metadata, kept data and cached directory contents.
+ */
+export function cachePolicy(mode: CacheMode): CachePolicy {
+  switch (mode) {
+    case 'none':
+      return { timeoutSec: 0, fileOpenFlags: Fopen.DIRECT_IO, dirOpenFlags: 0 };
+    case 'metadata':
+      return { timeoutSec: 86400, fileOpenFlags: Fopen.DIRECT_IO, dirOpenFlags: 0 };
+    case 'auto':
+      return { timeoutSec: 1, fileOpenFlags: 0, dirOpenFlags: 0 };
+    case 'always':
+      return { timeoutSec: 86400, fileOpenFlags: Fopen.KEEP_CACHE, dirOpenFlags: Fopen.CACHE_DIR };
+  }
+}

@@ -1,0 +1,132 @@
+// The inodes the guest knows: one O_PATH fd per host inode, keyed by (dev, ino, mount id) so that
+// hard links and repeated lookups share a node id, with the lookup count the kernel keeps for it.
+// Node ids are never reused, so (nodeid, generation 0) stays unique for the session.
+import { close, STX } from '../sys/fs';
+
+export interface Inode {
+  readonly nodeid: number;
+  /** O_PATH|O_NOFOLLOW fd; never used for I/O, only as an *at() anchor or reopened via /proc. */
+  readonly fd: number;
+  /** The fd as a NUL-terminated decimal name inside /proc/self/fd. */
+  readonly procName: Buffer;
+  /** S_IFMT bits: an inode never changes type. */
+  readonly type: number;
+  readonly inoLo: number;
+  readonly inoHi: number;
+  readonly devMajor: number;
+  readonly devMinor: number;
+  readonly mntId: number;
+  /** A directory on another host mount than its parent (FUSE_ATTR_SUBMOUNT). */
+  readonly submount: boolean;
+  refcount: number;
+  /** Next inode in the same hash bucket. */
+  next: Inode | null;
+  /** OFD-lock fds by lock owner: each owner gets its own open file description. */
+  lockFds: Map<string, number> | null;
+}
+
+const S_IFMT = 0o170000;
+
+/** The mount id of a statx result. */
+export function mntIdOf(stx: DataView): number {
+  return stx.getUint32(STX.mntId, true) + stx.getUint32(STX.mntId + 4, true) * 0x1_0000_0000;
+}
+
+function sameKey(i: Inode, stx: DataView): boolean {
+  return (
+    i.inoLo === stx.getUint32(STX.ino, true) &&
+    i.inoHi === stx.getUint32(STX.ino + 4, true) &&
+    i.devMajor === stx.getUint32(STX.devMajor, true) &&
+    i.devMinor === stx.getUint32(STX.devMinor, true) &&
+    i.mntId === mntIdOf(stx)
+  );
+}
+
+/** Bucket key: the inode number, lossy above 2^53, which only costs a longer bucket. */
+function bucketOf(stx: DataView): number {
+  return stx.getUint32(STX.ino, true) + stx.getUint32(STX.ino + 4, true) * 0x1_0000_0000;
+}
+
+export class InodeTable {
+  private readonly byId = new Map<number, Inode>();
+  private readonly byIno = new Map<number, Inode>();
+  private nextId = 2;
+
+  get(nodeid: number): Inode | undefined {
+    return this.byId.get(nodeid);
+  }
+
+  /** The known inode that `stx` (a statx result with STATX_MNT_ID) describes. */
+  find(stx: DataView): Inode | undefined {
+    for (let i: Inode | null = this.byIno.get(bucketOf(stx)) ?? null; i !== null; i = i.next) {
+      if (sameKey(i, stx)) return i;
+    }
+    return undefined;
+  }
+
+  /** Takes ownership of `fd` as a new inode with one lookup; `nodeid` is only given for the root. */
+  add(fd: number, stx: DataView, nodeid = this.nextId++, submount = false): Inode {
+    const bucket = bucketOf(stx);
+    const inode: Inode = {
+      nodeid,
+      fd,
+      procName: Buffer.from(`${fd}\0`),
+      type: stx.getUint16(STX.mode, true) & S_IFMT,
+      inoLo: stx.getUint32(STX.ino, true),
+      inoHi: stx.getUint32(STX.ino + 4, true),
+      devMajor: stx.getUint32(STX.devMajor, true),
+      devMinor: stx.getUint32(STX.devMinor, true),
+      mntId: mntIdOf(stx),
+      submount,
+      refcount: 1,
+      next: this.byIno.get(bucket) ?? null,
+      lockFds: null,
+    };
+    this.byIno.set(bucket, inode);
+    this.byId.set(nodeid, inode);
+    return inode;
+  }
+
+  /** Drops `n` lookups; the inode (never the root, whose fd the export owns) goes away with its fds at zero. */
+  forget(inode: Inode, n: number): void {
+    if (inode.nodeid === 1) return;
+    inode.refcount -= Math.min(n, inode.refcount);
+    if (inode.refcount === 0) this.remove(inode);
+  }
+
+  /** Forgets every inode but the root (the guest went away). */
+  clear(): void {
+    for (const inode of [...this.byId.values()]) {
+      if (inode.nodeid !== 1) this.remove(inode);
+      else this.closeLockFds(inode);
+    }
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  private remove(inode: Inode): void {
+    this.byId.delete(inode.nodeid);
+    this.unlinkBucket(inode);
+    this.closeLockFds(inode);
+    close(inode.fd);
+  }
+
+  private closeLockFds(inode: Inode): void {
+    if (inode.lockFds !== null) for (const fd of inode.lockFds.values()) close(fd);
+    inode.lockFds = null;
+  }
+
+  private unlinkBucket(inode: Inode): void {
+    const bucket = inode.inoLo + inode.inoHi * 0x1_0000_0000;
+    let prev: Inode | null = null;
+    for (let i = this.byIno.get(bucket) ?? null; i !== null; prev = i, i = i.next) {
+      if (i !== inode) continue;
+      if (prev !== null) prev.next = i.next;
+      else if (i.next !== null) this.byIno.set(bucket, i.next);
+      else this.byIno.delete(bucket);
+      return;
+    }
+  }
+}

@@ -1,0 +1,170 @@
+// POSIX record locks and flock(2) on the host, so guest locks contend with host processes.
+// Each guest lock owner gets its own open file description per inode and locks through it with
+// OFD locks (owner = open file description), which gives the per-owner semantics of POSIX locks
+// without the daemon's own process-wide lock ownership. A blocking SETLKW never blocks the queue:
+// it is retried from poll() and completed through the CompletionSink, or interrupted.
+import type { CompletionSink, DescriptorChain } from '../virtio/descriptor_chain';
+import { F_OFD_GETLK, F_OFD_SETLK, F_RDLCK, F_UNLCK, F_WRLCK, fcntlLock, FLOCK, FLOCK_SIZE, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../sys/locks';
+import { O_DIRECTORY, O_RDONLY, O_RDWR, S_IFDIR, S_IFREG, close } from '../sys/fs';
+import { ChainWriter } from '../fuse/chain_io';
+import { OUT_HEADER_SIZE } from '../fuse/abi';
+import { EACCES, EAGAIN, EBADF, EINTR, EINVAL, EROFS, EWOULDBLOCK } from '../fuse/errno';
+import type { Handle } from './handle_table';
+import type { Inode } from './inode_table';
+
+/** A lock request as FUSE states it: an inclusive byte range, end = OFFSET_MAX meaning "to EOF". */
+export interface LockRange {
+  start: bigint;
+  end: bigint;
+  type: number;
+}
+
+const OFFSET_MAX = 0x7fff_ffff_ffff_ffffn;
+const RETRY_MS = 10;
+
+interface PendingLock {
+  readonly chain: DescriptorChain;
+  readonly queueIndex: number;
+  readonly unique: bigint;
+  readonly retry: () => number;
+  readonly handle: Handle;
+}
+
+function ownerKey(lo: number, hi: number): string {
+  return `${hi}:${lo}`;
+}
+
+export class LockManager {
+  private pending: PendingLock[] = [];
+  private readonly flockBuf = Buffer.alloc(FLOCK_SIZE);
+
+  constructor(
+    private readonly readonly: boolean,
+    private readonly complete: CompletionSink,
+    private readonly reopen: (inode: Inode, flags: number) => number,
+  ) {}
+
+  /** F_OFD_GETLK for the owner: fills `range` with the conflicting lock (or type F_UNLCK). */
+  getlk(inode: Inode, ownerLo: number, ownerHi: number, range: LockRange): number {
+    const fd = this.ownerFd(inode, ownerLo, ownerHi);
+    if (fd < 0) return fd;
+    this.fillFlock(range);
+    const r = fcntlLock(fd, F_OFD_GETLK, this.flockBuf);
+    if (r < 0) return r;
+    const b = this.flockBuf;
+    range.type = b.readInt16LE(FLOCK.type);
+    if (range.type === F_UNLCK) return 0;
+    range.start = b.readBigInt64LE(FLOCK.start);
+    const len = b.readBigInt64LE(FLOCK.len);
+    range.end = len === 0n ? OFFSET_MAX : range.start + len - 1n;
+    return 0;
+  }
+
+  /** A non-blocking POSIX lock or unlock: 0 or -errno (EAGAIN on conflict). */
+  setlk(inode: Inode, ownerLo: number, ownerHi: number, range: LockRange): number {
+    if (range.type === F_UNLCK && !inode.lockFds?.has(ownerKey(ownerLo, ownerHi))) return 0;
+    if (range.type === F_WRLCK && this.readonly) return -EROFS;
+    const fd = this.ownerFd(inode, ownerLo, ownerHi);
+    if (fd < 0) return fd;
+    this.fillFlock(range);
+    const r = fcntlLock(fd, F_OFD_SETLK, this.flockBuf);
+    // fcntl may report a conflict as EACCES; FUSE expects EAGAIN.
+    return r === -EACCES ? -EAGAIN : r;
+  }
+
+  /** A non-blocking flock(2) on the handle's own open file description. */
+  flock(h: Handle, type: number): number {
+    const op = type === F_RDLCK ? LOCK_SH : type === F_WRLCK ? LOCK_EX : type === F_UNLCK ? LOCK_UN : -1;
+    if (op < 0) return -EINVAL;
+    return flock(h.fd, op | LOCK_NB);
+  }
+
+  /**
+   * Parks a blocking lock request: `attempt` is retried from poll() until it stops answering
+   * EAGAIN, and its result completes `chain`.
+   */
+  defer(chain: DescriptorChain, queueIndex: number, unique: bigint, handle: Handle, attempt: () => number): void {
+    this.pending.push({ chain, queueIndex, unique, retry: attempt, handle });
+  }
+
+  /** Retries parked requests; returns ms until the next retry, or -1 with nothing parked. */
+  poll(): number {
+    if (this.pending.length === 0) return -1;
+    const still: PendingLock[] = [];
+    for (const p of this.pending) {
+      const r = p.retry();
+      if (r === -EAGAIN || r === -EWOULDBLOCK) still.push(p);
+      else this.finish(p, r < 0 ? r : 0);
+    }
+    this.pending = still;
+    return still.length === 0 ? -1 : RETRY_MS;
+  }
+
+  /** Answers a parked request with EINTR; false when none has that unique. */
+  interrupt(unique: bigint): boolean {
+    const i = this.pending.findIndex((p) => p.unique === unique);
+    if (i < 0) return false;
+    const [p] = this.pending.splice(i, 1);
+    this.finish(p, -EINTR);
+    return true;
+  }
+
+  /** Drops the owner's POSIX locks on the inode: closing its description releases them. */
+  releaseOwner(inode: Inode, ownerLo: number, ownerHi: number): void {
+    const key = ownerKey(ownerLo, ownerHi);
+    const fd = inode.lockFds?.get(key);
+    if (fd === undefined) return;
+    inode.lockFds?.delete(key);
+    close(fd);
+  }
+
+  /** The handle is being released: requests parked on it can never be granted. */
+  dropHandle(h: Handle): void {
+    for (const p of this.pending.filter((q) => q.handle === h)) this.finish(p, -EBADF);
+    this.pending = this.pending.filter((q) => q.handle !== h);
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** The guest went away: parked requests have no queue to complete on. */
+  reset(): void {
+    this.pending = [];
+  }
+
+  private finish(p: PendingLock, err: number): void {
+    const w = new ChainWriter();
+    w.reset(p.chain.writable);
+    const hdr = Buffer.alloc(OUT_HEADER_SIZE);
+    hdr.writeUInt32LE(OUT_HEADER_SIZE, 0);
+    hdr.writeInt32LE(err, 4);
+    hdr.writeBigUInt64LE(p.unique, 8);
+    this.complete(p.chain, p.queueIndex, w.size < OUT_HEADER_SIZE ? 0 : w.write(0, hdr, 0, OUT_HEADER_SIZE));
+  }
+
+  private fillFlock(range: LockRange): void {
+    const b = this.flockBuf;
+    b.fill(0);
+    b.writeInt16LE(range.type, FLOCK.type);
+    b.writeInt16LE(0, FLOCK.whence);
+    b.writeBigInt64LE(range.start, FLOCK.start);
+    b.writeBigInt64LE(range.end >= OFFSET_MAX ? 0n : range.end - range.start + 1n, FLOCK.len);
+  }
+
+  /** The owner's own open file description of the inode, opened on first use. */
+  private ownerFd(inode: Inode, ownerLo: number, ownerHi: number): number {
+    const key = ownerKey(ownerLo, ownerHi);
+    const known = inode.lockFds?.get(key);
+    if (known !== undefined) return known;
+    if (inode.type !== S_IFREG && inode.type !== S_IFDIR) return -EINVAL;
+    const flags = inode.type === S_IFDIR ? O_RDONLY | O_DIRECTORY : this.readonly ? O_RDONLY : O_RDWR;
+    let fd = this.reopen(inode, flags);
+    // A file we may not open for writing can still take read locks.
+    if (fd < 0 && flags === O_RDWR) fd = this.reopen(inode, O_RDONLY);
+    if (fd < 0) return fd;
+    inode.lockFds ??= new Map();
+    inode.lockFds.set(key, fd);
+    return fd;
+  }
+}

@@ -1,0 +1,150 @@
+// Directory operations: OPENDIR, READDIR, READDIRPLUS, RELEASEDIR, FSYNCDIR. A handle keeps the
+// getdents64 records it read ahead and the cookie of the last one returned, so sequential reads
+// never seek; any other offset from the guest is an lseek to that (opaque, 64-bit) cookie.
+import { fdatasync, fsync, getdents64, lseek, O_DIRECTORY, O_RDONLY, S_IFDIR, SEEK_SET } from '../sys/fs';
+import {
+  DIRENT_HEADER_SIZE,
+  Dirent,
+  DIRENTPLUS_HEADER_SIZE,
+  ENTRY_OUT_SIZE,
+  FSYNC_IN_SIZE,
+  FsyncIn,
+  FUSE_FSYNC_FDATASYNC,
+  OPEN_OUT_SIZE,
+  OpenOut,
+  OUT_HEADER_SIZE,
+  READ_IN_SIZE,
+  ReadIn,
+  recAlign,
+  RELEASE_IN_SIZE,
+  ReleaseIn,
+} from '../fuse/abi';
+import { encodeEmptyEntry, encodeEntry } from '../fuse/encode';
+import { EBADF, EINVAL, ENOENT, ENOTDIR } from '../fuse/errno';
+import type { Request } from '../fuse/request';
+import type { DirStream, Handle } from './handle_table';
+import type { PassthroughFs } from './passthrough_fs';
+
+/** struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name. */
+const D_OFF = 8;
+const D_RECLEN = 16;
+const D_TYPE = 18;
+const D_NAME = 19;
+const DOT = 0x2e;
+
+export function opendir(rq: Request, fs: PassthroughFs): number {
+  const inode = fs.inode(rq.nodeid);
+  if (inode === undefined) return rq.error(EBADF);
+  if (inode.type !== S_IFDIR) return rq.error(ENOTDIR);
+  const fd = fs.reopen(inode, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return rq.error(fd);
+  const h = fs.handles.add(fd, inode, true);
+  const v = rq.replyView;
+  v.setUint32(OUT_HEADER_SIZE + OpenOut.fh, h.fh, true);
+  v.setUint32(OUT_HEADER_SIZE + OpenOut.fh + 4, 0, true);
+  v.setUint32(OUT_HEADER_SIZE + OpenOut.openFlags, fs.policy.dirOpenFlags, true);
+  v.setUint32(OUT_HEADER_SIZE + OpenOut.backingId, 0, true);
+  return rq.ok(OPEN_OUT_SIZE);
+}
+
+function dirHandle(rq: Request, fs: PassthroughFs, off: number): Handle | undefined {
+  const h = fs.handles.get(rq.id(off));
+  return h !== undefined && h.dir !== null && h.inode.nodeid === rq.nodeid ? h : undefined;
+}
+
+/** Positions the stream at the guest's offset; 0 or -errno. */
+function seekTo(fd: number, ds: DirStream, lo: number, hi: number): number {
+  if (lo === ds.offLo && hi === ds.offHi) return 0;
+  const r = lseek(fd, hi === 0 ? lo : (BigInt(hi) << 32n) | BigInt(lo), SEEK_SET);
+  if (r < 0) return r;
+  ds.len = 0;
+  ds.pos = 0;
+  ds.offLo = lo;
+  ds.offHi = hi;
+  return 0;
+}
+
+function isDotOrDotDot(buf: Buffer, start: number, len: number): boolean {
+  return buf[start] === DOT && (len === 1 || (len === 2 && buf[start + 1] === DOT));
+}
+
+/** Marks the record at ds.pos as returned. */
+function consume(ds: DirStream): void {
+  ds.offLo = ds.buf.readUInt32LE(ds.pos + D_OFF);
+  ds.offHi = ds.buf.readUInt32LE(ds.pos + D_OFF + 4);
+  ds.pos += ds.buf.readUInt16LE(ds.pos + D_RECLEN);
+}
+
+/**
+ * Fills the reply with dirents (READDIR) or direntplus records (READDIRPLUS, each entry counted
+ * as a lookup except "." and "..") up to `size` bytes; returns bytes written or -errno.
+ */
+function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, size: number, plus: boolean): number {
+  const out = rq.reply;
+  const view = rq.replyView;
+  let written = 0;
+  for (;;) {
+    if (ds.pos >= ds.len) {
+      const n = getdents64(h.fd, ds.buf, ds.buf.length);
+      if (n < 0) return written === 0 ? n : written;
+      if (n === 0) return written;
+      ds.len = n;
+      ds.pos = 0;
+    }
+    const p = ds.pos;
+    const nameStart = p + D_NAME;
+    const namelen = ds.buf.indexOf(0, nameStart) - nameStart;
+    const recSize = recAlign((plus ? DIRENTPLUS_HEADER_SIZE : DIRENT_HEADER_SIZE) + namelen);
+    if (written + recSize > size) return written;
+    let off = OUT_HEADER_SIZE + written;
+    if (plus) {
+      if (isDotOrDotDot(ds.buf, nameStart, namelen)) {
+        encodeEmptyEntry(out, off);
+      } else {
+        const inode = fs.lookup(h.inode, ds.buf.subarray(nameStart));
+        if (inode === -ENOENT) {
+          consume(ds);
+          continue;
+        }
+        if (typeof inode === 'number') return written === 0 ? inode : written;
+        encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode));
+      }
+      off += ENTRY_OUT_SIZE;
+    }
+    ds.buf.copy(out, off + Dirent.ino, p, p + 16);
+    view.setUint32(off + Dirent.namelen, namelen, true);
+    view.setUint32(off + Dirent.type, ds.buf[p + D_TYPE], true);
+    ds.buf.copy(out, off + Dirent.name, nameStart, nameStart + namelen);
+    out.fill(0, off + Dirent.name + namelen, OUT_HEADER_SIZE + written + recSize);
+    written += recSize;
+    consume(ds);
+  }
+}
+
+function readdirCommon(rq: Request, fs: PassthroughFs, plus: boolean): number {
+  if (!rq.has(READ_IN_SIZE)) return rq.error(EINVAL);
+  const h = dirHandle(rq, fs, ReadIn.fh);
+  if (h === undefined || h.dir === null) return rq.error(EBADF);
+  const ds = h.dir;
+  const s = seekTo(h.fd, ds, rq.u32(ReadIn.offset), rq.u32(ReadIn.offset + 4));
+  if (s < 0) return rq.error(s);
+  return rq.result(fillDirents(rq, fs, h, ds, Math.min(rq.u32(ReadIn.size), rq.replyRoom()), plus));
+}
+
+export const readdir = (rq: Request, fs: PassthroughFs): number => readdirCommon(rq, fs, false);
+export const readdirplus = (rq: Request, fs: PassthroughFs): number => readdirCommon(rq, fs, true);
+
+export function releasedir(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(RELEASE_IN_SIZE)) return rq.error(EINVAL);
+  const h = dirHandle(rq, fs, ReleaseIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  fs.handles.release(h.fh);
+  return rq.ok(0);
+}
+
+export function fsyncdir(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(FSYNC_IN_SIZE)) return rq.error(EINVAL);
+  const h = dirHandle(rq, fs, FsyncIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  return rq.result(rq.u32(FsyncIn.fsyncFlags) & FUSE_FSYNC_FDATASYNC ? fdatasync(h.fd) : fsync(h.fd));
+}

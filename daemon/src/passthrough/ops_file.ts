@@ -1,0 +1,286 @@
+// File operations: OPEN, CREATE, READ, WRITE, FLUSH, RELEASE, FSYNC, FALLOCATE, LSEEK,
+// COPY_FILE_RANGE, SYNCFS. READ and WRITE move data between the file and guest memory with
+// preadv/pwritev on iovecs that point into the chain's buffers: no copy in this process.
+import {
+  copyFileRange,
+  fallocate,
+  fdatasync,
+  fsync,
+  lseek,
+  O_ACCMODE,
+  O_APPEND,
+  O_CREAT,
+  O_DIRECT,
+  O_DIRECTORY,
+  O_DSYNC,
+  O_EXCL,
+  O_LARGEFILE,
+  O_NOATIME,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  O_SYNC,
+  O_TRUNC,
+  O_WRONLY,
+  O_CLOEXEC,
+  openat,
+  preadv,
+  pwritev,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFREG,
+  SEEK_DATA,
+  SEEK_HOLE,
+  SEEK_SET,
+  syncfs as sysSyncfs,
+  close,
+} from '../sys/fs';
+import {
+  COPY_FILE_RANGE_IN_SIZE,
+  CopyFileRangeIn,
+  CREATE_IN_SIZE,
+  CreateIn,
+  ENTRY_OUT_SIZE,
+  FALLOCATE_IN_SIZE,
+  FallocateIn,
+  FLUSH_IN_SIZE,
+  FlushIn,
+  FSYNC_IN_SIZE,
+  FsyncIn,
+  FUSE_FSYNC_FDATASYNC,
+  FUSE_OPEN_KILL_SUIDGID,
+  FUSE_WRITE_KILL_SUIDGID,
+  IN_HEADER_SIZE,
+  LSEEK_IN_SIZE,
+  LseekIn,
+  OPEN_IN_SIZE,
+  OPEN_OUT_SIZE,
+  OpenIn,
+  OpenOut,
+  OUT_HEADER_SIZE,
+  READ_IN_SIZE,
+  ReadIn,
+  RELEASE_IN_SIZE,
+  ReleaseIn,
+  WRITE_IN_SIZE,
+  WRITE_OUT_SIZE,
+  WriteIn,
+} from '../fuse/abi';
+import { encodeEntry } from '../fuse/encode';
+import { EACCES, EBADF, EINVAL, EISDIR, ELOOP, EROFS } from '../fuse/errno';
+import type { Request } from '../fuse/request';
+import type { Handle } from './handle_table';
+import type { Inode } from './inode_table';
+import { killSuidgidFd } from './ops_entry';
+import type { PassthroughFs } from './passthrough_fs';
+
+/** Flags the guest may pass through; creation and path-walk flags are ours to choose. */
+const PASS_FLAGS = O_ACCMODE | O_APPEND | O_TRUNC | O_NONBLOCK | O_DSYNC | O_SYNC | O_NOATIME | O_LARGEFILE;
+/** Largest I/O the guest may ask for in one request (max_write and max_pages give 1 MiB). */
+export const MAX_IO = 1 << 20;
+
+/** Host open flags for guest open flags, per the export's options. */
+function hostFlags(fs: PassthroughFs, guest: number): number {
+  let flags = guest & (PASS_FLAGS | (fs.config.allowDirectIo ? O_DIRECT : 0));
+  // The writeback cache reads pages around partial writes and appends at its own offsets.
+  if (fs.config.writeback) {
+    if ((flags & O_ACCMODE) === O_WRONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
+    flags &= ~O_APPEND;
+  }
+  return flags;
+}
+
+function writes(flags: number): boolean {
+  return (flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0;
+}
+
+/** fuse_open_out for a new handle, at `off` in the reply. */
+function encodeOpenOut(rq: Request, off: number, fh: number, openFlags: number): void {
+  const v = rq.replyView;
+  v.setUint32(off + OpenOut.fh, fh, true);
+  v.setUint32(off + OpenOut.fh + 4, 0, true);
+  v.setUint32(off + OpenOut.openFlags, openFlags, true);
+  v.setUint32(off + OpenOut.backingId, 0, true);
+}
+
+/** Only regular files are opened on the host: a FIFO would block the queue, a device escape it. */
+function openableError(inode: Inode): number {
+  if (inode.type === S_IFREG) return 0;
+  if (inode.type === S_IFDIR) return -EISDIR;
+  return inode.type === S_IFLNK ? -ELOOP : -EACCES;
+}
+
+export function open(rq: Request, fs: PassthroughFs): number {
+  const inode = fs.inode(rq.nodeid);
+  if (inode === undefined) return rq.error(EBADF);
+  if (!rq.has(OPEN_IN_SIZE)) return rq.error(EINVAL);
+  const notOpenable = openableError(inode);
+  if (notOpenable < 0) return rq.error(notOpenable);
+  const guestFlags = rq.u32(OpenIn.flags);
+  if (fs.config.readonly && writes(guestFlags)) return rq.error(EROFS);
+  const fd = fs.reopen(inode, hostFlags(fs, guestFlags));
+  if (fd < 0) return rq.error(fd);
+  if (guestFlags & O_TRUNC && rq.u32(OpenIn.openFlags) & FUSE_OPEN_KILL_SUIDGID) {
+    const r = killSuidgidFd(fs, fd);
+    if (r < 0) {
+      close(fd);
+      return rq.error(r);
+    }
+  }
+  encodeOpenOut(rq, OUT_HEADER_SIZE, fs.handles.add(fd, inode, false).fh, fs.policy.fileOpenFlags);
+  return rq.ok(OPEN_OUT_SIZE);
+}
+
+export function create(rq: Request, fs: PassthroughFs): number {
+  const parent = fs.inode(rq.nodeid);
+  if (parent === undefined) return rq.error(EBADF);
+  if (!rq.has(CREATE_IN_SIZE)) return rq.error(EINVAL);
+  const len = rq.entryName(CREATE_IN_SIZE);
+  if (len < 0) return rq.error(len);
+  if (fs.config.readonly) return rq.error(EROFS);
+  const guestFlags = rq.u32(CreateIn.flags);
+  const flags = hostFlags(fs, guestFlags) | O_CREAT | (guestFlags & O_EXCL) | O_NOFOLLOW;
+  const mode = rq.u32(CreateIn.mode) & 0o7777;
+  fs.enterCreds(rq.uid, rq.gid);
+  const fd = openat(parent.fd, rq.cstr(CREATE_IN_SIZE), flags | O_CLOEXEC, mode);
+  fs.leaveCreds(rq.uid, rq.gid);
+  if (fd < 0) return rq.error(fd);
+  const killed = guestFlags & O_TRUNC && rq.u32(CreateIn.openFlags) & FUSE_OPEN_KILL_SUIDGID ? killSuidgidFd(fs, fd) : 0;
+  const inode = killed < 0 ? killed : fs.lookup(parent, rq.cstr(CREATE_IN_SIZE));
+  if (typeof inode === 'number') {
+    close(fd);
+    return rq.error(inode);
+  }
+  encodeEntry(rq.replyView, OUT_HEADER_SIZE, inode.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode));
+  const h = fs.handles.add(fd, inode, false);
+  encodeOpenOut(rq, OUT_HEADER_SIZE + ENTRY_OUT_SIZE, h.fh, fs.policy.fileOpenFlags);
+  return rq.ok(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
+}
+
+/** The file handle named by the u64 at argument offset `off`, when it belongs to the header's inode. */
+function fileHandle(rq: Request, fs: PassthroughFs, off: number): Handle | undefined {
+  const h = fs.handles.get(rq.id(off));
+  return h !== undefined && h.dir === null && h.inode.nodeid === rq.nodeid ? h : undefined;
+}
+
+export function read(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(READ_IN_SIZE)) return rq.error(EINVAL);
+  const h = fileHandle(rq, fs, ReadIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  const offset = rq.offset(ReadIn.offset);
+  if (offset < 0) return rq.error(EINVAL);
+  const size = Math.min(rq.u32(ReadIn.size), MAX_IO, Math.max(0, rq.writer.size - OUT_HEADER_SIZE));
+  rq.iov.clear();
+  rq.writer.iovecs(OUT_HEADER_SIZE, size, rq.iov);
+  const n = rq.iov.count === 0 ? 0 : preadv(h.fd, rq.iov.buf, rq.iov.count, offset);
+  return n < 0 ? rq.error(n) : rq.sendHeaderOnly(n);
+}
+
+export function write(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(WRITE_IN_SIZE)) return rq.error(EINVAL);
+  const h = fileHandle(rq, fs, WriteIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  if (fs.config.readonly) return rq.error(EROFS);
+  const offset = rq.offset(WriteIn.offset);
+  const size = rq.u32(WriteIn.size);
+  if (offset < 0 || size > MAX_IO || size > rq.argLen - WRITE_IN_SIZE) return rq.error(EINVAL);
+  if (rq.u32(WriteIn.writeFlags) & FUSE_WRITE_KILL_SUIDGID) {
+    const k = killSuidgidFd(fs, h.fd);
+    if (k < 0) return rq.error(k);
+  }
+  rq.iov.clear();
+  rq.reader.iovecs(IN_HEADER_SIZE + WRITE_IN_SIZE, size, rq.iov);
+  const n = rq.iov.count === 0 ? 0 : pwritev(h.fd, rq.iov.buf, rq.iov.count, offset);
+  if (n < 0) return rq.error(n);
+  rq.replyView.setUint32(OUT_HEADER_SIZE, n, true);
+  rq.replyView.setUint32(OUT_HEADER_SIZE + 4, 0, true);
+  return rq.ok(WRITE_OUT_SIZE);
+}
+
+export function flush(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(FLUSH_IN_SIZE)) return rq.error(EINVAL);
+  const h = fileHandle(rq, fs, FlushIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  // close(2) in the guest drops the POSIX locks of its owner on this file.
+  fs.locks.releaseOwner(h.inode, rq.u32(FlushIn.lockOwner), rq.u32(FlushIn.lockOwner + 4));
+  return rq.ok(0);
+}
+
+export function release(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(RELEASE_IN_SIZE)) return rq.error(EINVAL);
+  const h = fileHandle(rq, fs, ReleaseIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  fs.locks.dropHandle(h);
+  fs.handles.release(h.fh);
+  return rq.ok(0);
+}
+
+export function fsyncFile(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(FSYNC_IN_SIZE)) return rq.error(EINVAL);
+  const h = fileHandle(rq, fs, FsyncIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  return rq.result(rq.u32(FsyncIn.fsyncFlags) & FUSE_FSYNC_FDATASYNC ? fdatasync(h.fd) : fsync(h.fd));
+}
+
+export function fallocateFile(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(FALLOCATE_IN_SIZE)) return rq.error(EINVAL);
+  const h = fileHandle(rq, fs, FallocateIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  if (fs.config.readonly) return rq.error(EROFS);
+  const offset = rq.offset(FallocateIn.offset);
+  const length = rq.offset(FallocateIn.length);
+  if (offset < 0 || length < 0) return rq.error(EINVAL);
+  return rq.result(fallocate(h.fd, rq.u32(FallocateIn.mode), offset, length));
+}
+
+export function lseekFile(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(LSEEK_IN_SIZE)) return rq.error(EINVAL);
+  const h = fileHandle(rq, fs, LseekIn.fh);
+  if (h === undefined) return rq.error(EBADF);
+  const offset = rq.offset(LseekIn.offset);
+  const whence = rq.u32(LseekIn.whence);
+  if (offset < 0 || (whence !== SEEK_SET && whence !== SEEK_DATA && whence !== SEEK_HOLE)) return rq.error(EINVAL);
+  const r = lseek(h.fd, offset, whence);
+  if (r < 0) return rq.error(r);
+  rq.replyView.setUint32(OUT_HEADER_SIZE, r % 0x1_0000_0000, true);
+  rq.replyView.setUint32(OUT_HEADER_SIZE + 4, Math.floor(r / 0x1_0000_0000), true);
+  return rq.ok(8);
+}
+
+const offIn = Buffer.alloc(8);
+const offOut = Buffer.alloc(8);
+
+export function copyFileRangeOp(rq: Request, fs: PassthroughFs): number {
+  if (!rq.has(COPY_FILE_RANGE_IN_SIZE)) return rq.error(EINVAL);
+  const hIn = fileHandle(rq, fs, CopyFileRangeIn.fhIn);
+  const hOut = fs.handles.get(rq.id(CopyFileRangeIn.fhOut));
+  if (hIn === undefined || hOut === undefined || hOut.dir !== null || hOut.inode.nodeid !== rq.id(CopyFileRangeIn.nodeidOut)) {
+    return rq.error(EBADF);
+  }
+  if (fs.config.readonly) return rq.error(EROFS);
+  const len = rq.offset(CopyFileRangeIn.len);
+  if (rq.offset(CopyFileRangeIn.offIn) < 0 || rq.offset(CopyFileRangeIn.offOut) < 0 || len < 0) return rq.error(EINVAL);
+  if (rq.u32(CopyFileRangeIn.flags) !== 0 || rq.u32(CopyFileRangeIn.flags + 4) !== 0) return rq.error(EINVAL);
+  offIn.writeUInt32LE(rq.u32(CopyFileRangeIn.offIn), 0);
+  offIn.writeUInt32LE(rq.u32(CopyFileRangeIn.offIn + 4), 4);
+  offOut.writeUInt32LE(rq.u32(CopyFileRangeIn.offOut), 0);
+  offOut.writeUInt32LE(rq.u32(CopyFileRangeIn.offOut + 4), 4);
+  // fuse_write_out.size is 32 bits wide.
+  const n = copyFileRange(hIn.fd, offIn, hOut.fd, offOut, Math.min(len, 0xffff_f000));
+  if (n < 0) return rq.error(n);
+  rq.replyView.setUint32(OUT_HEADER_SIZE, n, true);
+  rq.replyView.setUint32(OUT_HEADER_SIZE + 4, 0, true);
+  return rq.ok(WRITE_OUT_SIZE);
+}
+
+export function syncfs(rq: Request, fs: PassthroughFs): number {
+  const inode = fs.inode(rq.nodeid);
+  if (inode === undefined) return rq.error(EBADF);
+  // syncfs(2) refuses O_PATH fds.
+  const fd = fs.reopen(inode, O_RDONLY | (inode.type === S_IFDIR ? O_DIRECTORY : 0));
+  if (fd < 0) return rq.error(fd);
+  const r = sysSyncfs(fd);
+  close(fd);
+  return rq.result(r);
+}

@@ -1,0 +1,166 @@
+// The state of one exported directory for one guest session, and the primitives every operation
+// shares: stat into a reused buffer, look a name up into the inode table, reopen an O_PATH inode
+// through /proc/self/fd, and run a creation under the caller's fs uid/gid.
+import { SysError } from '../sys/libc';
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_SYMLINK_NOFOLLOW,
+  cPath,
+  EMPTY_PATH,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_PATH,
+  openat,
+  close,
+  S_IFDIR,
+  S_IFMT,
+  STX,
+  statx,
+  STATX_BASIC_STATS,
+  STATX_MNT_ID,
+  STATX_SIZE,
+  umask,
+} from '../sys/fs';
+import { setfsgid, setfsuid } from '../sys/creds';
+import { FUSE_ATTR_SUBMOUNT, FUSE_ROOT_ID } from '../fuse/abi';
+import type { Logger } from '../log';
+import { ENOTDIR } from '../fuse/errno';
+import { cachePolicy, type CachePolicy, type ExportConfig } from './config';
+import { HandleTable } from './handle_table';
+import { InodeTable, mntIdOf, type Inode } from './inode_table';
+import { XattrMap } from './xattr_map';
+import { LockManager } from './lock_manager';
+import { XattrIo } from './xattr_io';
+import type { CompletionSink } from '../virtio/descriptor_chain';
+
+const STAT_MASK = STATX_BASIC_STATS | STATX_MNT_ID;
+
+export class PassthroughFs {
+  readonly config: ExportConfig;
+  readonly policy: CachePolicy;
+  readonly log: Logger;
+  readonly inodes = new InodeTable();
+  readonly handles = new HandleTable();
+  readonly xattrMap: XattrMap | null;
+  readonly procFd: number;
+  readonly root: Inode;
+  /** statx result of the last stat call; read it before the next one. */
+  readonly stat = Buffer.alloc(STATX_SIZE);
+  readonly statView = new DataView(this.stat.buffer, this.stat.byteOffset, STATX_SIZE);
+  /** The guest kernel accepted FUSE_SUBMOUNTS. */
+  submounts = false;
+  private readonly ownUid: number;
+  private readonly ownGid: number;
+
+  readonly locks: LockManager;
+  readonly xattr: XattrIo;
+
+  constructor(config: ExportConfig, complete: CompletionSink) {
+    this.config = config;
+    this.policy = cachePolicy(config.cache);
+    this.log = config.logger;
+    this.xattrMap = config.xattrmap === undefined ? null : XattrMap.parse(config.xattrmap);
+    this.procFd = config.procSelfFd;
+    this.root = this.openRoot(config.rootFd);
+    this.xattr = new XattrIo(this);
+    this.locks = new LockManager(config.readonly, complete, (inode, flags) => this.reopen(inode, flags));
+    // setfsuid(-1) changes nothing and returns the current id.
+    this.ownUid = setfsuid(-1);
+    this.ownGid = setfsgid(-1);
+    // Modes arrive with the guest's umask already applied; ours must not mask them again.
+    umask(0);
+  }
+
+  /** statx of an inode fd (O_PATH or not) into `stat`; 0 or -errno. */
+  statFd(fd: number): number {
+    return statx(fd, EMPTY_PATH, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STAT_MASK, this.stat);
+  }
+
+  /**
+   * Looks `name` (NUL-terminated, already validated) up in `parent` and counts one lookup.
+   * On success `stat` holds its attributes. Returns the inode or -errno.
+   */
+  lookup(parent: Inode, name: Uint8Array): Inode | number {
+    const r = statx(parent.fd, name, AT_SYMLINK_NOFOLLOW, STAT_MASK, this.stat);
+    if (r < 0) return r;
+    const known = this.inodes.find(this.statView);
+    if (known !== undefined) {
+      known.refcount++;
+      return known;
+    }
+    const fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return fd;
+    // Stat what we opened: the name may have been replaced since the first statx.
+    const s = this.statFd(fd);
+    if (s < 0) {
+      close(fd);
+      return s;
+    }
+    const raced = this.inodes.find(this.statView);
+    if (raced !== undefined) {
+      close(fd);
+      raced.refcount++;
+      return raced;
+    }
+    return this.inodes.add(fd, this.statView, undefined, this.isSubmount(parent));
+  }
+
+  /** The inode for a guest node id, or undefined. */
+  inode(nodeid: number): Inode | undefined {
+    return nodeid < 0 ? undefined : this.inodes.get(nodeid);
+  }
+
+  /** Opens the inode for I/O through /proc/self/fd (O_PATH fds cannot read); fd or -errno. */
+  reopen(inode: Inode, flags: number): number {
+    return openat(this.procFd, inode.procName, flags | O_CLOEXEC);
+  }
+
+  /** fuse_attr.flags for an inode. */
+  attrFlags(inode: Inode): number {
+    return this.submounts && inode.submount ? FUSE_ATTR_SUBMOUNT : 0;
+  }
+
+  /** Switches this thread's fs ids to the caller's, so new files get the caller as owner. */
+  enterCreds(uid: number, gid: number): void {
+    if (gid !== this.ownGid) setfsgid(gid);
+    if (uid !== this.ownUid) setfsuid(uid);
+  }
+
+  leaveCreds(uid: number, gid: number): void {
+    if (uid !== this.ownUid) setfsuid(this.ownUid);
+    if (gid !== this.ownGid) setfsgid(this.ownGid);
+  }
+
+  /** Forgets the session: every inode but the root, every handle. */
+  reset(): void {
+    this.locks.reset();
+    this.handles.clear();
+    this.inodes.clear();
+    this.submounts = false;
+  }
+
+  private isSubmount(parent: Inode): boolean {
+    return (
+      this.config.announceSubmounts &&
+      (this.statView.getUint16(STX.mode, true) & S_IFMT) === S_IFDIR &&
+      mntIdOf(this.statView) !== parent.mntId
+    );
+  }
+
+  /** The export's root is the caller's fd itself: it outlives every session. */
+  private openRoot(rootFd: number): Inode {
+    const r = this.statFd(rootFd);
+    if (r < 0) throw new SysError(`statx(export root fd ${rootFd})`, -r);
+    if ((this.statView.getUint16(STX.mode, true) & S_IFMT) !== S_IFDIR) throw new SysError(`export root fd ${rootFd}`, ENOTDIR);
+    return this.inodes.add(rootFd, this.statView, FUSE_ROOT_ID, false);
+  }
+}
+
+/** Opens /proc/self/fd for ExportConfig.procSelfFd; call it before any sandboxing hides /proc. */
+export function openProcSelfFd(): number {
+  const fd = openat(AT_FDCWD, cPath('/proc/self/fd'), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw new SysError('openat("/proc/self/fd")', -fd);
+  return fd;
+}

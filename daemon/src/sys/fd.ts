@@ -1,0 +1,59 @@
+// Plain file-descriptor calls: close, and read/write of whole small records (eventfd counters,
+// socket payloads). Buffers are passed straight to libc: koffi hands over their memory, no copy.
+import { libc, lastErrno, SysError } from './libc';
+
+const closeFn = libc.func('int close(int fd)');
+const readFn = libc.func('long read(int fd, void *buf, size_t count)');
+const writeFn = libc.func('long write(int fd, const void *buf, size_t count)');
+const fcntlFn = libc.func('int fcntl(int fd, int cmd, int arg)');
+const F_DUPFD_CLOEXEC = 1030;
+
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+export function close(fd: number): void {
+  if (closeFn(fd) < 0) throw new SysError(`close(${fd})`, lastErrno());
+}
+
+/** A close-on-exec duplicate of `fd`. */
+export function dup(fd: number): number {
+  const copy = fcntlFn(fd, F_DUPFD_CLOEXEC, 0) as number;
+  if (copy < 0) throw new SysError(`fcntl(${fd}, F_DUPFD_CLOEXEC)`, lastErrno());
+  return copy;
+}
+
+/** Closes every fd in `fds`, reporting the first failure after trying them all. */
+export function closeAll(fds: readonly number[]): void {
+  let first: unknown = null;
+  for (const fd of fds) {
+    try {
+      close(fd);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== null) throw first;
+}
+
+/** read(2) into `buf`; returns the byte count (0 at end of file). */
+export function read(fd: number, buf: Uint8Array, len: number = buf.byteLength): number {
+  const n = readFn(fd, buf, len) as number;
+  if (n < 0) throw new SysError(`read(${fd})`, lastErrno());
+  return n;
+}
+
+/** read(2) that returns -1 instead of throwing when a non-blocking fd has nothing to read. */
+export function readNonBlocking(fd: number, buf: Uint8Array, len: number = buf.byteLength): number {
+  const n = readFn(fd, buf, len) as number;
+  if (n >= 0) return n;
+  const errno = lastErrno();
+  if (errno === EAGAIN) return -1;
+  throw new SysError(`read(${fd})`, errno);
+}
+
+/** write(2) of `len` bytes from `buf` (a Buffer/TypedArray or a host address); returns the count. */
+export function write(fd: number, buf: Uint8Array | number, len: number): number {
+  const n = writeFn(fd, buf, len) as number;
+  if (n < 0) throw new SysError(`write(${fd})`, lastErrno());
+  return n;
+}

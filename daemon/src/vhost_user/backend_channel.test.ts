@@ -1,0 +1,33 @@
+import { close } from '../sys/fd';
+import { ftruncate, memfdCreate, memoryView, mmap, munmap, MAP_SHARED, PROT_READ, PROT_WRITE } from '../sys/mman';
+import { socketPair } from '../sys/socket';
+import { ShmemWindow } from '../../test_support/shmem_window';
+import { BackendChannel } from './backend_channel';
+import { Connection } from './connection';
+import { BackendRequest, SHMEM_MAP_READ_WRITE } from './protocol';
+
+test('SHMEM_MAP puts a file range into the front-end DAX window; SHMEM_UNMAP takes it out', () => {
+  const [a, b] = socketPair();
+  const channel = new BackendChannel(new Connection(a, 1000), false);
+  const vmm = new Connection(b, 1000);
+  const window = new ShmemWindow(1 << 20);
+  const file = memfdCreate('dax-file');
+  ftruncate(file, 8192);
+  const fileAddr = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+  memoryView(fileAddr + 4096, 5).set(new TextEncoder().encode('hello'));
+
+  expect(channel.shmemMap({ shmid: 0, fdOffset: 4096, shmOffset: 65536, len: 4096, flags: SHMEM_MAP_READ_WRITE }, file)).toBe(0n);
+  const map = vmm.receive()!;
+  expect(map.request).toBe(BackendRequest.SHMEM_MAP);
+  expect(window.handle(map)).toBe(0n);
+  expect(new TextDecoder().decode(window.view(65536, 5))).toBe('hello');
+
+  channel.shmemUnmap({ shmid: 0, shmOffset: 65536, len: 4096 });
+  expect(window.handle(vmm.receive()!)).toBe(0n);
+
+  munmap(fileAddr, 8192);
+  close(file);
+  window.close();
+  channel.close();
+  vmm.close();
+});

@@ -1,0 +1,243 @@
+// Guest RAM as the front-end shares it (SET_MEM_TABLE, ADD_MEM_REG): each region is an fd that we
+// mmap MAP_SHARED. Guest-physical addresses (descriptors) and front-end user addresses (vring
+// addresses) translate to host addresses and zero-copy views, bounds-checked: a bad address is a
+// guest error, reported as `false`/null, never a crash.
+//
+// A region is unmapped only when no chain that may hold a view of it is still in flight: chains
+// pin the memory while the handler owns them (deferred replies), and removed regions wait in
+// `retired` until the pin count drops to zero.
+import { close } from '../sys/fd';
+import { memoryView, mmap, munmap, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from '../sys/mman';
+import type { GuestBuffer } from './descriptor_chain';
+
+export interface RegionSpec {
+  readonly guestAddr: number;
+  readonly size: number;
+  /** The front-end's (QEMU's) virtual address of the region. */
+  readonly userAddr: number;
+  /** Offset of the region in its fd. */
+  readonly mmapOffset: number;
+}
+
+/** A translated buffer: reused by the virtqueue, so translating allocates nothing. */
+export class GuestSlice implements GuestBuffer {
+  addr = 0;
+  len = 0;
+  window: Uint8Array = EMPTY;
+  offset = 0;
+
+  get bytes(): Uint8Array {
+    return this.window.subarray(this.offset, this.offset + this.len);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+// Views are made per 1 GiB stride, each 2 GiB long (clamped), so any buffer up to 1 GiB lies
+// inside one view: koffi cannot make views over 4 GiB, and guest RAM can be larger.
+const STRIDE = 1 << 30;
+const WINDOW = 2 * STRIDE;
+
+class MappedRegion {
+  readonly windows: Uint8Array[] = [];
+  readonly dataViews: DataView[] = [];
+
+  constructor(
+    readonly spec: RegionSpec,
+    readonly mapAddr: number,
+    readonly mapLength: number,
+    readonly hostBase: number,
+  ) {
+    for (let start = 0; start < spec.size; start += STRIDE) {
+      const window = memoryView(hostBase + start, Math.min(WINDOW, spec.size - start));
+      this.windows.push(window);
+      this.dataViews.push(new DataView(window.buffer, window.byteOffset, window.byteLength));
+    }
+  }
+
+  containsGuest(gpa: number, len: number): boolean {
+    return gpa >= this.spec.guestAddr && gpa + len <= this.spec.guestAddr + this.spec.size;
+  }
+
+  containsUser(uva: number, len: number): boolean {
+    return uva >= this.spec.userAddr && uva + len <= this.spec.userAddr + this.spec.size;
+  }
+
+  /** Points `out` at `len` bytes at region offset `off` (already bounds-checked). */
+  fill(off: number, len: number, out: GuestSlice): void {
+    const k = Math.floor(off / STRIDE);
+    out.addr = this.hostBase + off;
+    out.len = len;
+    if (len <= STRIDE) {
+      out.window = this.windows[k]!;
+      out.offset = off - k * STRIDE;
+    } else {
+      out.window = memoryView(this.hostBase + off, len);
+      out.offset = 0;
+    }
+  }
+
+  unmap(): void {
+    munmap(this.mapAddr, this.mapLength);
+  }
+}
+
+/** Where a ring lives: a DataView over its window and the ring's byte offset inside it. */
+export interface HostRange {
+  readonly view: DataView;
+  readonly offset: number;
+  readonly hostAddr: number;
+}
+
+export class GuestMemory {
+  private regions: MappedRegion[] = [];
+  private retired: MappedRegion[] = [];
+  private lastHit: MappedRegion | null = null;
+  private pins = 0;
+
+  constructor(readonly maxRegions: number) {}
+
+  get regionCount(): number {
+    return this.regions.length;
+  }
+
+  /** Replaces the whole table (SET_MEM_TABLE). Takes ownership of `fds`. */
+  setTable(specs: readonly RegionSpec[], fds: readonly number[]): void {
+    const mapped = mapAll(specs, fds);
+    this.retire(this.regions);
+    this.regions = mapped;
+    this.lastHit = null;
+  }
+
+  /** Adds one region (ADD_MEM_REG). Takes ownership of `fd`. */
+  addRegion(spec: RegionSpec, fd: number): void {
+    if (this.regions.length >= this.maxRegions) {
+      close(fd);
+      throw new RangeError(`all ${this.maxRegions} memory slots are in use`);
+    }
+    const overlap = this.regions.find(
+      (r) => spec.guestAddr < r.spec.guestAddr + r.spec.size && r.spec.guestAddr < spec.guestAddr + spec.size,
+    );
+    if (overlap !== undefined) {
+      close(fd);
+      throw new RangeError(`region at guest ${hex(spec.guestAddr)} overlaps the one at ${hex(overlap.spec.guestAddr)}`);
+    }
+    this.regions = [...this.regions, mapRegion(spec, fd)];
+    this.lastHit = null;
+  }
+
+  /** Removes the region with this guest address, user address and size (REM_MEM_REG). */
+  removeRegion(spec: RegionSpec): void {
+    const found = this.regions.find(
+      (r) => r.spec.guestAddr === spec.guestAddr && r.spec.userAddr === spec.userAddr && r.spec.size === spec.size,
+    );
+    if (found === undefined) throw new RangeError(`no region at guest ${hex(spec.guestAddr)} of ${spec.size} bytes`);
+    this.regions = this.regions.filter((r) => r !== found);
+    this.lastHit = null;
+    this.retire([found]);
+  }
+
+  /** Drops every region (disconnect, reset); unmaps as soon as nothing is pinned. */
+  clear(): void {
+    this.retire(this.regions);
+    this.regions = [];
+    this.lastHit = null;
+  }
+
+  /** A chain that may hold views is now owned by the device logic. */
+  pin(): void {
+    this.pins++;
+  }
+
+  unpin(): void {
+    this.pins--;
+    if (this.pins === 0 && this.retired.length > 0) this.unmapRetired();
+  }
+
+  /** The device logic dropped every chain it held (handler reset): nothing is pinned any more. */
+  unpinAll(): void {
+    this.pins = 0;
+    this.unmapRetired();
+  }
+
+  /** Translates guest-physical [gpa, gpa+len) into `out`; false if it is not inside one region. */
+  translate(gpa: number, len: number, out: GuestSlice): boolean {
+    let region = this.lastHit;
+    if (region === null || !region.containsGuest(gpa, len)) {
+      region = null;
+      for (const r of this.regions) {
+        if (r.containsGuest(gpa, len)) {
+          region = r;
+          break;
+        }
+      }
+      if (region === null) return false;
+      this.lastHit = region;
+    }
+    region.fill(gpa - region.spec.guestAddr, len, out);
+    return true;
+  }
+
+  /** A DataView location for guest-physical [gpa, gpa+len), len ≤ 1 GiB; null if out of bounds. */
+  guestRange(gpa: number, len: number): HostRange | null {
+    const region = this.regions.find((r) => r.containsGuest(gpa, len));
+    return region === undefined || len > STRIDE ? null : rangeIn(region, gpa - region.spec.guestAddr);
+  }
+
+  /** The same for a front-end user address (vring addresses), len ≤ 1 GiB. */
+  userRange(uva: number, len: number): HostRange | null {
+    const region = this.regions.find((r) => r.containsUser(uva, len));
+    return region === undefined || len > STRIDE ? null : rangeIn(region, uva - region.spec.userAddr);
+  }
+
+  private retire(regions: readonly MappedRegion[]): void {
+    this.retired.push(...regions);
+    if (this.pins === 0) this.unmapRetired();
+  }
+
+  private unmapRetired(): void {
+    const regions = this.retired;
+    this.retired = [];
+    for (const r of regions) r.unmap();
+  }
+}
+
+function rangeIn(region: MappedRegion, off: number): HostRange {
+  const k = Math.floor(off / STRIDE);
+  return { view: region.dataViews[k]!, offset: off - k * STRIDE, hostAddr: region.hostBase + off };
+}
+
+function mapAll(specs: readonly RegionSpec[], fds: readonly number[]): MappedRegion[] {
+  const mapped: MappedRegion[] = [];
+  try {
+    specs.forEach((spec, i) => mapped.push(mapRegion(spec, fds[i]!)));
+  } catch (err) {
+    for (const r of mapped) r.unmap();
+    for (const fd of fds.slice(mapped.length + 1)) close(fd);
+    throw err;
+  }
+  return mapped;
+}
+
+/** mmaps `fd` for `spec` and closes it (the mapping keeps the memory alive). */
+function mapRegion(spec: RegionSpec, fd: number): MappedRegion {
+  try {
+    if (spec.size <= 0 || !Number.isSafeInteger(spec.size) || !Number.isSafeInteger(spec.guestAddr + spec.size)) {
+      throw new RangeError(`region at guest ${hex(spec.guestAddr)} has a bad size ${spec.size}`);
+    }
+    const delta = spec.mmapOffset % PAGE_SIZE;
+    const mapLength = spec.size + delta;
+    const mapAddr = mmap(0, mapLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd, spec.mmapOffset - delta);
+    try {
+      return new MappedRegion(spec, mapAddr, mapLength, mapAddr + delta);
+    } catch (err) {
+      munmap(mapAddr, mapLength);
+      throw err;
+    }
+  } finally {
+    close(fd);
+  }
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}

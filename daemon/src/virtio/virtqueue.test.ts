@@ -1,0 +1,193 @@
+import { dup } from '../sys/fd';
+import { DriverQueue } from '../../test_support/driver_queue';
+import { GuestRam } from '../../test_support/guest_ram';
+import { GuestMemory } from './guest_memory';
+import { DescFlag, AVAIL_F_NO_INTERRUPT } from './ring_layout';
+import { Virtqueue } from './virtqueue';
+
+const SIZE = 16;
+
+describe('split virtqueue, device side', () => {
+  let ram: GuestRam;
+  let memory: GuestMemory;
+  let driver: DriverQueue;
+  let queue: Virtqueue;
+  let errors: string[];
+
+  const setup = (opts: { eventIdx?: boolean; indirect?: boolean } = {}): void => {
+    driver = new DriverQueue(ram, 1, SIZE, opts.eventIdx ?? false);
+    const bytes = Virtqueue.ringBytes(SIZE);
+    queue = new Virtqueue(1, memory, (_q, m) => errors.push(m));
+    const error = queue.start({
+      size: SIZE,
+      rings: {
+        desc: memory.guestRange(driver.descGpa, bytes.desc)!,
+        avail: memory.guestRange(driver.availGpa, bytes.avail)!,
+        used: memory.guestRange(driver.usedGpa, bytes.used)!,
+      },
+      lastAvail: 0,
+      eventIdx: opts.eventIdx ?? false,
+      indirect: opts.indirect ?? false,
+    });
+    expect(error).toBeNull();
+  };
+  const buffer = (text: string): { gpa: number; len: number } => {
+    const bytes = new TextEncoder().encode(text);
+    const gpa = ram.alloc(bytes.length);
+    ram.view(gpa, bytes.length).set(bytes);
+    return { gpa, len: bytes.length };
+  };
+
+  beforeEach(() => {
+    ram = new GuestRam(4 << 20, 2);
+    memory = new GuestMemory(8);
+    memory.setTable(ram.regions, ram.regions.map(() => dup(ram.fd)));
+    errors = [];
+  });
+  afterEach(() => {
+    driver.close();
+    memory.clear();
+    ram.close();
+  });
+
+  test('pops a chain with readable then writable buffers, translated to host memory', () => {
+    setup();
+    const out = { gpa: ram.alloc(32), len: 32 };
+    driver.publish(driver.addChain([buffer('ab'), buffer('cd')], [out], false));
+    const chain = queue.pop()!;
+    expect(chain.readable.map((b) => new TextDecoder().decode(b.bytes))).toEqual(['ab', 'cd']);
+    chain.writable[0]!.bytes.set([1, 2, 3]);
+    expect([...ram.view(out.gpa, 3)]).toEqual([1, 2, 3]);
+    expect(queue.pop()).toBeNull();
+    queue.pushUsed(chain.head, 3);
+    expect(driver.reap()).toEqual([{ head: chain.head, len: 3 }]);
+    expect(errors).toEqual([]);
+  });
+
+  test('follows an indirect table when the feature was negotiated', () => {
+    setup({ indirect: true });
+    driver.publish(driver.addChain([buffer('x'), buffer('y')], [{ gpa: ram.alloc(8), len: 8 }], true));
+    const chain = queue.pop()!;
+    expect(chain.readable).toHaveLength(2);
+    expect(chain.writable).toHaveLength(1);
+  });
+
+  test('answers an indirect chain with 0 bytes when the feature was not negotiated', () => {
+    setup();
+    const head = driver.addChain([buffer('x')], [], true);
+    driver.publish(head);
+    expect(queue.pop()).toBeNull();
+    expect(driver.reap()).toEqual([{ head, len: 0 }]);
+    expect(errors[0]).toMatch(/INDIRECT_DESC was not negotiated/);
+  });
+
+  const malformed: [string, (d: DriverQueue, ram: GuestRam) => number, RegExp][] = [
+    ['a descriptor loop', (d) => {
+      const [a, b] = d.takeDescriptors(2) as [number, number];
+      d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.NEXT, next: b });
+      d.writeRaw({ index: b, addr: 0, len: 8, flags: DescFlag.NEXT, next: a });
+      return a;
+    }, /a loop/],
+    ['a next index outside the table', (d) => {
+      const [a] = d.takeDescriptors(1) as [number];
+      d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.NEXT, next: 999 });
+      return a;
+    }, /outside a table/],
+    ['a buffer outside guest RAM', (d) => {
+      const [a] = d.takeDescriptors(1) as [number];
+      d.writeRaw({ index: a, addr: 0x7fff_0000_0000, len: 8, flags: 0, next: 0 });
+      return a;
+    }, /outside guest memory/],
+    ['a buffer in the hole between regions', (d, r) => {
+      const [a] = d.takeDescriptors(1) as [number];
+      d.writeRaw({ index: a, addr: r.regions[0]!.size + 4096, len: 8, flags: 0, next: 0 });
+      return a;
+    }, /outside guest memory/],
+    ['a buffer straddling the end of a region', (d, r) => {
+      const [a] = d.takeDescriptors(1) as [number];
+      d.writeRaw({ index: a, addr: r.regions[0]!.size - 4, len: 8, flags: 0, next: 0 });
+      return a;
+    }, /outside guest memory/],
+    ['a readable buffer after a writable one', (d) => {
+      const [a, b] = d.takeDescriptors(2) as [number, number];
+      d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.WRITE | DescFlag.NEXT, next: b });
+      d.writeRaw({ index: b, addr: 0, len: 8, flags: 0, next: 0 });
+      return a;
+    }, /readable descriptor after/],
+  ];
+
+  test.each(malformed)('answers %s with 0 bytes and keeps going', (_name, build, message) => {
+    setup();
+    const bad = build(driver, ram);
+    driver.publish(bad);
+    const good = driver.addChain([buffer('ok')], [], false);
+    driver.publish(good);
+    const chain = queue.pop()!;
+    expect(chain.head).toBe(good);
+    expect(driver.reap()).toEqual([{ head: bad, len: 0 }]);
+    expect(errors[0]).toMatch(message);
+  });
+
+  test('rejects nested indirect tables', () => {
+    setup({ indirect: true });
+    const [head] = driver.takeDescriptors(1) as [number];
+    const inner = ram.alloc(16);
+    const outer = ram.alloc(16);
+    driver.writeRawIndirect(outer, 1, { index: 0, addr: inner, len: 16, flags: DescFlag.INDIRECT, next: 0 });
+    driver.writeRaw({ index: head, addr: outer, len: 16, flags: DescFlag.INDIRECT, next: 0 });
+    driver.publish(head);
+    expect(queue.pop()).toBeNull();
+    expect(errors[0]).toMatch(/inside an indirect table/);
+  });
+
+  test('skips an out-of-range head without a used entry', () => {
+    setup();
+    driver.publish(SIZE + 3);
+    expect(queue.pop()).toBeNull();
+    expect(driver.reap()).toEqual([]);
+    expect(errors[0]).toMatch(/outside a queue/);
+  });
+
+  test('stops the queue when the available index jumps past the ring', () => {
+    setup();
+    driver.forceAvailIdx(SIZE + 5);
+    expect(queue.pop()).toBeNull();
+    expect(queue.isReady).toBe(false);
+    expect(errors[0]).toMatch(/queue stopped/);
+  });
+
+  test('honours avail.flags NO_INTERRUPT without EVENT_IDX', () => {
+    setup();
+    driver.publish(driver.addChain([buffer('a')], [], false));
+    queue.pushUsed(queue.pop()!.head, 0);
+    expect(queue.takeNotification()).toBe(true);
+    new Uint16Array(ram.bytes.buffer, ram.bytes.byteOffset + ram.gpaToOffset(driver.availGpa), 1)[0] = AVAIL_F_NO_INTERRUPT;
+    driver.publish(driver.addChain([buffer('b')], [], false));
+    queue.pushUsed(queue.pop()!.head, 0);
+    expect(queue.takeNotification()).toBe(false);
+  });
+
+  test('under EVENT_IDX notifies only when used_event is crossed, and publishes avail_event', () => {
+    setup({ eventIdx: true });
+    driver.setUsedEvent(2);
+    for (let i = 0; i < 3; i++) driver.publish(driver.addChain([buffer(`${i}`)], [], false));
+    const notified: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      queue.pushUsed(queue.pop()!.head, 0);
+      notified.push(queue.takeNotification());
+    }
+    expect(notified).toEqual([false, false, true]);
+    expect(driver.availEvent).toBe(3);
+  });
+
+  test('pins guest memory while a chain is in flight', () => {
+    setup();
+    driver.publish(driver.addChain([buffer('held')], [], false));
+    const chain = queue.pop()!;
+    memory.clear();
+    // Still mapped: the chain's view is usable until the chain is pushed back.
+    expect(new TextDecoder().decode(chain.readable[0]!.bytes)).toBe('held');
+    queue.pushUsed(chain.head, 0);
+    expect(memory.regionCount).toBe(0);
+  });
+});

@@ -1,0 +1,265 @@
+// The device side of a split virtqueue: pops descriptor chains from the available ring, translates
+// their buffers through GuestMemory, and pushes used entries. Everything the guest wrote is
+// untrusted: a bad chain (out-of-range index, loop, buffer outside RAM, nested indirect table…)
+// is reported through `onGuestError` and answered with a zero-length used entry; the queue keeps
+// going. Only a corrupt available index breaks the queue (there is nothing left to trust).
+//
+// Hot path: chain objects are pooled per head index and buffers are reused GuestSlices, so popping
+// allocates nothing once warm. Ring indices go through Atomics (full fences on x86-64) because the
+// guest reads and writes the same memory concurrently.
+import type { DescriptorChain } from './descriptor_chain';
+import { GuestMemory, GuestSlice, type HostRange } from './guest_memory';
+import {
+  AVAIL_F_NO_INTERRUPT,
+  DESC_SIZE,
+  DescFlag,
+  availRingBytes,
+  descTableBytes,
+  needEvent,
+  usedRingBytes,
+} from './ring_layout';
+
+export type GuestErrorSink = (queueIndex: number, message: string) => void;
+
+/** The most entries an indirect table may have (Linux sizes them by the request, not the ring). */
+export const MAX_INDIRECT_ENTRIES = 4096;
+
+export interface RingLocation {
+  readonly desc: HostRange;
+  readonly avail: HostRange;
+  readonly used: HostRange;
+}
+
+export interface QueueSetup {
+  readonly size: number;
+  readonly rings: RingLocation;
+  /** Next available-ring index to process (SET_VRING_BASE). */
+  readonly lastAvail: number;
+  readonly eventIdx: boolean;
+  readonly indirect: boolean;
+}
+
+class PooledChain implements DescriptorChain {
+  head = 0;
+  readonly readable: GuestSlice[] = [];
+  readonly writable: GuestSlice[] = [];
+  writableBytes = 0;
+  private readonly slots: GuestSlice[] = [];
+  private used = 0;
+
+  reset(head: number): void {
+    this.head = head;
+    this.readable.length = 0;
+    this.writable.length = 0;
+    this.writableBytes = 0;
+    this.used = 0;
+  }
+
+  nextSlot(): GuestSlice {
+    if (this.used === this.slots.length) this.slots.push(new GuestSlice());
+    return this.slots[this.used++]!;
+  }
+}
+
+export class Virtqueue {
+  private size = 0;
+  private mask = 0;
+  private ready = false;
+  private eventIdx = false;
+  private indirect = false;
+  private desc: DataView = new DataView(new ArrayBuffer(0));
+  private descBase = 0;
+  private avail: Uint16Array = new Uint16Array(0);
+  private used16: Uint16Array = new Uint16Array(0);
+  private used32: Uint32Array = new Uint32Array(0);
+  private lastAvail = 0;
+  private usedIdx = 0;
+  private signalledUsed = 0;
+  private pendingNotify = false;
+  private chains: (PooledChain | undefined)[] = [];
+  private inFlight = new Uint8Array(0);
+  private readonly tableSlot = new GuestSlice();
+
+  constructor(
+    readonly index: number,
+    private readonly memory: GuestMemory,
+    private readonly onGuestError: GuestErrorSink,
+  ) {}
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Starts processing; returns an error message instead of starting if the rings are unusable. */
+  start(setup: QueueSetup): string | null {
+    const { size, rings } = setup;
+    if (rings.avail.offset % 2 !== 0 || rings.used.offset % 4 !== 0 || rings.desc.offset % 16 !== 0) {
+      return 'misaligned ring address';
+    }
+    this.size = size;
+    this.mask = size - 1;
+    this.desc = rings.desc.view;
+    this.descBase = rings.desc.offset;
+    this.avail = new Uint16Array(rings.avail.view.buffer, rings.avail.view.byteOffset + rings.avail.offset, 3 + size);
+    this.used16 = new Uint16Array(rings.used.view.buffer, rings.used.view.byteOffset + rings.used.offset, 3 + 4 * size);
+    this.used32 = new Uint32Array(rings.used.view.buffer, rings.used.view.byteOffset + rings.used.offset, 1 + 2 * size);
+    this.lastAvail = setup.lastAvail & 0xffff;
+    this.usedIdx = Atomics.load(this.used16, 1);
+    this.signalledUsed = this.usedIdx;
+    this.eventIdx = setup.eventIdx;
+    this.indirect = setup.indirect;
+    if (this.chains.length !== size) {
+      this.chains = new Array<PooledChain | undefined>(size);
+      this.inFlight = new Uint8Array(size);
+    }
+    this.ready = true;
+    if (this.eventIdx) Atomics.store(this.used16, 2 + 4 * size, this.lastAvail);
+    return null;
+  }
+
+  /** Stops processing (GET_VRING_BASE, memory going away); returns the next available index. */
+  stop(): number {
+    this.ready = false;
+    return this.lastAvail;
+  }
+
+  /** Forgets every chain in flight: the handler that held them was reset. */
+  forgetInFlight(): void {
+    this.inFlight.fill(0);
+  }
+
+  /** The byte sizes of the three rings of a queue of `size` entries. */
+  static ringBytes(size: number): { desc: number; avail: number; used: number } {
+    return { desc: descTableBytes(size), avail: availRingBytes(size), used: usedRingBytes(size) };
+  }
+
+  /** Pops the next well-formed chain, answering malformed ones on the way; null when empty. */
+  pop(): DescriptorChain | null {
+    while (this.ready) {
+      const availIdx = Atomics.load(this.avail, 1);
+      if (availIdx === this.lastAvail) return null;
+      if (((availIdx - this.lastAvail) & 0xffff) > this.size) {
+        this.ready = false;
+        this.onGuestError(this.index, `available index ${availIdx} is more than ${this.size} ahead of ${this.lastAvail}: queue stopped`);
+        return null;
+      }
+      const head = this.avail[2 + (this.lastAvail & this.mask)]!;
+      this.lastAvail = (this.lastAvail + 1) & 0xffff;
+      // Under EVENT_IDX, ask to be kicked for the next buffer; the seq-cst store orders this before
+      // the next Atomics.load of avail.idx, so a buffer added in between is never missed.
+      if (this.eventIdx) Atomics.store(this.used16, 2 + 4 * this.size, this.lastAvail);
+      const chain = this.parse(head);
+      if (chain !== null) return chain;
+    }
+    return null;
+  }
+
+  /** Returns a chain to the driver with `len` bytes written. */
+  pushUsed(head: number, len: number): void {
+    const slot = this.usedIdx & this.mask;
+    this.used32[1 + 2 * slot] = head;
+    this.used32[2 + 2 * slot] = len;
+    this.usedIdx = (this.usedIdx + 1) & 0xffff;
+    Atomics.store(this.used16, 1, this.usedIdx);
+    this.pendingNotify = true;
+    if (head < this.size && this.inFlight[head] === 1) {
+      this.inFlight[head] = 0;
+      this.memory.unpin();
+    }
+  }
+
+  /** Whether used entries were pushed since the last call and the driver wants an interrupt. */
+  takeNotification(): boolean {
+    if (!this.pendingNotify) return false;
+    this.pendingNotify = false;
+    if (!this.eventIdx) return (Atomics.load(this.avail, 0) & AVAIL_F_NO_INTERRUPT) === 0;
+    const usedEvent = Atomics.load(this.avail, 2 + this.size);
+    const old = this.signalledUsed;
+    this.signalledUsed = this.usedIdx;
+    return needEvent(usedEvent, this.usedIdx, old);
+  }
+
+  private parse(head: number): PooledChain | null {
+    if (head >= this.size) {
+      this.onGuestError(this.index, `head descriptor ${head} is outside a queue of ${this.size}: skipped`);
+      return null;
+    }
+    if (this.inFlight[head] === 1) {
+      this.onGuestError(this.index, `head descriptor ${head} is already in flight: skipped`);
+      return null;
+    }
+    const chain = (this.chains[head] ??= new PooledChain());
+    chain.reset(head);
+    const error = this.walk(chain);
+    if (error !== null) {
+      this.onGuestError(this.index, `chain ${head}: ${error}; answered with 0 bytes`);
+      this.pushUsed(head, 0);
+      return null;
+    }
+    this.inFlight[head] = 1;
+    this.memory.pin();
+    return chain;
+  }
+
+  /** Walks the descriptors of `chain`; returns an error message, or null when well-formed. */
+  private walk(chain: PooledChain): string | null {
+    let table = this.desc;
+    let base = this.descBase;
+    let tableSize = this.size;
+    let index = chain.head;
+    let count = 0;
+    let inIndirect = false;
+    let seenWritable = false;
+    for (;;) {
+      if (index >= tableSize) return `descriptor index ${index} is outside a table of ${tableSize}`;
+      if (++count > tableSize) return `more than ${tableSize} descriptors (a loop?)`;
+      const at = base + index * DESC_SIZE;
+      const lo = table.getUint32(at, true);
+      const hi = table.getUint32(at + 4, true);
+      const len = table.getUint32(at + 8, true);
+      const flags = table.getUint16(at + 12, true);
+      const next = table.getUint16(at + 14, true);
+      const addr = lo + hi * 0x1_0000_0000;
+      if ((flags & DescFlag.INDIRECT) !== 0) {
+        if (!this.indirect) return 'indirect descriptor but VIRTIO_F_RING_INDIRECT_DESC was not negotiated';
+        if (inIndirect) return 'indirect descriptor inside an indirect table';
+        if ((flags & DescFlag.NEXT) !== 0) return 'indirect descriptor with the NEXT flag';
+        if (len === 0 || len % DESC_SIZE !== 0 || len / DESC_SIZE > MAX_INDIRECT_ENTRIES) {
+          return `indirect table of ${len} bytes`;
+        }
+        if (hi >= 0x20_0000 || !this.memory.translate(addr, len, this.tableSlot)) {
+          return `indirect table at 0x${addr.toString(16)} is outside guest memory`;
+        }
+        const window = this.tableSlot.window;
+        table = new DataView(window.buffer, window.byteOffset + this.tableSlot.offset, len);
+        base = 0;
+        tableSize = len / DESC_SIZE;
+        index = 0;
+        count = 0;
+        inIndirect = true;
+        continue;
+      }
+      if (len > 0) {
+        const slot = chain.nextSlot();
+        if (hi >= 0x20_0000 || !this.memory.translate(addr, len, slot)) {
+          return `buffer 0x${addr.toString(16)}+${len} is outside guest memory`;
+        }
+        if ((flags & DescFlag.WRITE) !== 0) {
+          chain.writable.push(slot);
+          chain.writableBytes += len;
+          seenWritable = true;
+        } else {
+          if (seenWritable) return 'device-readable descriptor after a device-writable one';
+          chain.readable.push(slot);
+        }
+      }
+      if ((flags & DescFlag.NEXT) === 0) return null;
+      index = next;
+    }
+  }
+}
+
+/** The total writable bytes of a chain popped from a Virtqueue (to clamp a handler's answer). */
+export function writableBytes(chain: DescriptorChain): number {
+  return chain instanceof PooledChain ? chain.writableBytes : chain.writable.reduce((n, b) => n + b.len, 0);
+}

@@ -1,0 +1,228 @@
+/**
+ * A real guest (Debian cloud kernel under TCG) mounts shares served by OUR daemon, vfs-virtiofsd,
+ * in multi-export mode, runs a file workload, and the host checks the results:
+ * - namespace and data operations, a 1000-entry readdir, xattrs;
+ * - flock and fcntl locks contending in both directions with a host process;
+ * - a read-only export refusing writes, and overlayfs (userxattr) with that export as the lower
+ *   layer and a read-write export as the upper;
+ * - then the guest is booted again against the same daemon process, which must keep serving.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ControlClient } from '../daemon/src/control/client';
+import type { VhostUserFsDevice } from '../shim/src/vm/qemu_command';
+import { BOOT_TIMEOUT_MS, GuestVms, REPO, requireGuestImage, vmConfig, withDeadline } from './support/guest_vm';
+
+const DAEMON = join(REPO, 'build', 'bin', 'vfs-virtiofsd');
+const FSTOOL_SRC = join(REPO, 'e2e', 'support', 'fstool.c');
+
+jest.setTimeout(4 * BOOT_TIMEOUT_MS);
+
+const vms = new GuestVms();
+let workDir = '';
+let root = '';
+let daemon: ChildProcess | undefined;
+let control: ControlClient | undefined;
+let hostHolder: ChildProcess | undefined;
+let fstool = '';
+
+/** Runs inside the guest; every check prints `CHECK <name> ok` or `CHECK <name> FAIL: …`. */
+const FIRST_BOOT = String.raw`
+export FST=$VFS_SHARE/tools/fstool
+fail=0
+check() { n=$1; shift; if ( "$@" ) >/tmp/out 2>&1; then echo "CHECK $n ok"; else echo "CHECK $n FAIL: $(cat /tmp/out)"; fail=1; fi; }
+mkdir -p w && cd w
+check create sh -c 'echo hello > f && [ "$(cat f)" = hello ]'
+check append sh -c 'echo world >> f && [ "$(cat f)" = "$(printf "hello\nworld")" ]'
+check truncate sh -c 'truncate -s 3 f && [ "$(cat f)" = hel ]'
+check chmod sh -c 'chmod 640 f && [ "$(stat -c %a f)" = 640 ]'
+check chown sh -c 'chown 1234:5678 f && [ "$(stat -c %u:%g f)" = 1234:5678 ]'
+check rename sh -c 'mv f g && [ ! -e f ] && [ "$(cat g)" = hel ]'
+check hardlink sh -c 'ln g h && [ "$(stat -c %h g)" = 2 ] && [ "$(cat h)" = hel ]'
+check symlink sh -c 'ln -s g s && [ "$(readlink s)" = g ] && [ "$(cat s)" = hel ]'
+check mkdir_rmdir sh -c 'mkdir d1 d2 && rmdir d1 && [ ! -e d1 ] && [ -d d2 ]'
+check readdir_1000 sh -c 'mkdir many && cd many && i=0 && while [ $i -lt 1000 ]; do : > f$i; i=$((i+1)); done && [ "$(ls | wc -l)" = 1000 ]'
+check big_write sh -c 'dd if=/dev/urandom of=big bs=64k count=64 2>/dev/null && [ "$(stat -c %s big)" = 4194304 ] && md5sum big > big.md5'
+check xattr sh -c '$FST setxattr g user.vfs hello && [ "$($FST getxattr g user.vfs)" = hello ] && $FST listxattr g | grep -qx user.vfs && $FST removexattr g user.vfs && ! $FST getxattr g user.vfs'
+check host_fcntl_lock_blocks_guest sh -c '[ "$($FST try-fcntl ../hostlocked)" = busy ]'
+check host_flock_blocks_guest sh -c '[ "$($FST try-flock ../hostlocked)" = busy ]'
+check guest_locks_block_host $FST hold ../guestlocked ../guest-holds ../host-checked
+mkdir -p /mnt/lower /mnt/upper /mnt/ovl
+check mount_lower mount -t virtiofs lower /mnt/lower
+check readonly_export_refuses_writes sh -c '! touch /mnt/lower/x 2>/tmp/e && grep -q "Read-only" /tmp/e'
+check mount_upper mount -t virtiofs upper /mnt/upper
+check overlay_mount sh -c 'mkdir -p /mnt/upper/u /mnt/upper/w && mount -t overlay overlay -o userxattr,lowerdir=/mnt/lower,upperdir=/mnt/upper/u,workdir=/mnt/upper/w /mnt/ovl'
+check overlay_read sh -c '[ "$(cat /mnt/ovl/base.txt)" = base ]'
+check overlay_write sh -c 'echo new > /mnt/ovl/new.txt && echo changed > /mnt/ovl/base.txt && [ "$(cat /mnt/ovl/base.txt)" = changed ]'
+check overlay_delete sh -c 'rm /mnt/ovl/gone.txt && [ ! -e /mnt/ovl/gone.txt ] && rm -r /mnt/ovl/sub && [ ! -e /mnt/ovl/sub ]'
+umount /mnt/ovl; umount /mnt/upper; umount /mnt/lower
+echo "CHECKS-DONE"
+exit $fail
+`;
+
+const SECOND_BOOT = String.raw`
+fail=0
+check() { n=$1; shift; if ( "$@" ) >/tmp/out 2>&1; then echo "CHECK $n ok"; else echo "CHECK $n FAIL: $(cat /tmp/out)"; fail=1; fi; }
+cd w
+check data_survives_reboot sh -c '[ "$(cat g)" = hel ] && [ "$(ls many | wc -l)" = 1000 ] && md5sum -c big.md5'
+check write_after_reboot sh -c 'echo second > second.txt'
+echo "CHECKS-DONE"
+exit $fail
+`;
+
+function checks(console: string): Map<string, string> {
+  const result = new Map<string, string>();
+  for (const m of console.matchAll(/^CHECK (\S+) (ok|FAIL.*)$/gm)) result.set(m[1], m[2]);
+  return result;
+}
+
+function expectAllOk(console: string, names: readonly string[]): void {
+  const found = checks(console);
+  expect(console).toContain('CHECKS-DONE');
+  for (const name of names) expect(`${name}: ${found.get(name) ?? 'missing'}`).toBe(`${name}: ok`);
+}
+
+function startDaemon(): Promise<void> {
+  const ctl = join(workDir, 'daemon.ctl');
+  daemon = spawn(DAEMON, [`--control-socket=${ctl}`, `--shared-dir=${root}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const log: Buffer[] = [];
+  daemon.stderr?.on('data', (b: Buffer) => log.push(b));
+  daemon.on('exit', () => writeFileSync(join(workDir, 'daemon.log'), Buffer.concat(log)));
+  return withDeadline(
+    (async () => {
+      while (!existsSync(ctl)) await new Promise((r) => setTimeout(r, 10));
+      control = await ControlClient.connect(ctl);
+    })(),
+    10_000,
+    'daemon control socket did not appear',
+  );
+}
+
+function makeTree(): void {
+  for (const d of ['work/tools', 'lower/sub', 'upper']) mkdirSync(join(root, d), { recursive: true });
+  writeFileSync(join(root, 'lower', 'base.txt'), 'base\n');
+  writeFileSync(join(root, 'lower', 'gone.txt'), 'gone\n');
+  writeFileSync(join(root, 'lower', 'sub', 'inner.txt'), 'inner\n');
+  writeFileSync(join(root, 'work', 'first.sh'), FIRST_BOOT);
+  writeFileSync(join(root, 'work', 'second.sh'), SECOND_BOOT);
+  fstool = join(root, 'work', 'tools', 'fstool');
+  const cc = spawnSync('gcc', ['-static', '-O2', '-o', fstool, FSTOOL_SRC], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`gcc fstool.c failed: ${cc.stderr}`);
+}
+
+/** A host process holding a POSIX lock and a flock on work/hostlocked until told to let go. */
+async function holdHostLocks(): Promise<void> {
+  const w = join(root, 'work');
+  hostHolder = spawn(fstool, ['hold', join(w, 'hostlocked'), join(workDir, 'host-holds'), join(workDir, 'host-release')], {
+    stdio: 'ignore',
+  });
+  await withDeadline(
+    (async () => {
+      while (!existsSync(join(workDir, 'host-holds'))) await new Promise((r) => setTimeout(r, 10));
+    })(),
+    5000,
+    'host lock holder did not take its locks',
+  );
+}
+
+/** While the guest holds its locks, the host must find them busy; then it lets the guest go. */
+async function checkGuestLocksFromHost(): Promise<{ fcntl: number | null; flock: number | null }> {
+  const w = join(root, 'work');
+  while (!existsSync(join(w, 'guest-holds'))) await new Promise((r) => setTimeout(r, 20));
+  const fcntl = spawnSync(fstool, ['try-fcntl', join(w, 'guestlocked')]).status;
+  const flock = spawnSync(fstool, ['try-flock', join(w, 'guestlocked')]).status;
+  writeFileSync(join(w, 'host-checked'), '');
+  return { fcntl, flock };
+}
+
+const DEVICES = (): VhostUserFsDevice[] => [
+  { id: 'fs0', socketPath: join(workDir, 'work.sock'), tag: 'work' },
+  { id: 'fs1', socketPath: join(workDir, 'lower.sock'), tag: 'lower' },
+  { id: 'fs2', socketPath: join(workDir, 'upper.sock'), tag: 'upper' },
+];
+
+beforeAll(async () => {
+  requireGuestImage();
+  if (!existsSync(DAEMON)) throw new Error(`${DAEMON} is missing: run \`make build\` first`);
+  workDir = mkdtempSync(join(tmpdir(), 'vfs-daemon-guest-'));
+  root = join(workDir, 'root');
+  makeTree();
+  await startDaemon();
+  const c = control as ControlClient;
+  const common = { cache: 'auto' as const, announceSubmounts: false };
+  await c.add({ ...common, tag: 'work', socket: join(workDir, 'work.sock'), dir: 'work', readonly: false, xattr: true });
+  await c.add({ ...common, tag: 'lower', socket: join(workDir, 'lower.sock'), dir: 'lower', readonly: true, xattr: true });
+  await c.add({ ...common, tag: 'upper', socket: join(workDir, 'upper.sock'), dir: 'upper', readonly: false, xattr: true });
+  await holdHostLocks();
+});
+
+afterAll(async () => {
+  vms.killAll();
+  if (workDir !== '') writeFileSync(join(workDir, 'host-release'), '');
+  hostHolder?.kill('SIGKILL');
+  control?.close();
+  if (daemon !== undefined && daemon.exitCode === null) {
+    const exited = new Promise((r) => daemon?.once('exit', r));
+    daemon.kill('SIGTERM');
+    await withDeadline(exited, 10_000, 'daemon did not exit on SIGTERM').catch(() => daemon?.kill('SIGKILL'));
+  }
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('a real guest on our virtio-fs daemon', () => {
+  let firstConsole = '';
+  let hostSawGuestLocks: { fcntl: number | null; flock: number | null } = { fcntl: null, flock: null };
+
+  test('runs the file workload, with locks contending against the host', async () => {
+    const config = vmConfig(workDir, 'microvm', ['vfs.mode=script', 'vfs.tag=work', 'vfs.script=first.sh'], DEVICES(), 'first.log');
+    const booted = vms.boot(workDir, config);
+    hostSawGuestLocks = await withDeadline(checkGuestLocksFromHost(), BOOT_TIMEOUT_MS, 'guest never held its locks');
+    const result = await booted;
+    firstConsole = result.console;
+    expectAllOk(firstConsole, [
+      'create', 'append', 'truncate', 'chmod', 'chown', 'rename', 'hardlink', 'symlink', 'mkdir_rmdir',
+      'readdir_1000', 'big_write', 'xattr', 'host_fcntl_lock_blocks_guest', 'host_flock_blocks_guest',
+      'guest_locks_block_host', 'mount_lower', 'readonly_export_refuses_writes', 'mount_upper', 'overlay_mount',
+      'overlay_read', 'overlay_write', 'overlay_delete',
+    ]);
+    expect(result.console).toContain('VFS-SCRIPT-EXIT=0');
+    expect(hostSawGuestLocks).toEqual({ fcntl: 1, flock: 1 });
+  });
+
+  test('leaves the host files as the guest wrote them', () => {
+    const w = join(root, 'work', 'w');
+    expect(readFileSync(join(w, 'g'), 'utf8')).toBe('hel');
+    const g = statSync(join(w, 'g'));
+    expect({ mode: g.mode & 0o777, uid: g.uid, gid: g.gid, nlink: g.nlink }).toEqual({ mode: 0o640, uid: 1234, gid: 5678, nlink: 2 });
+    expect(lstatSync(join(w, 's')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(join(w, 'many'))).toHaveLength(1000);
+    expect(statSync(join(w, 'big')).size).toBe(4 * 1024 * 1024);
+    expect(existsSync(join(w, 'f'))).toBe(false);
+  });
+
+  test('keeps the read-only lower layer untouched and puts overlay changes in the upper export', () => {
+    expect(readFileSync(join(root, 'lower', 'base.txt'), 'utf8')).toBe('base\n');
+    expect(existsSync(join(root, 'lower', 'gone.txt'))).toBe(true);
+    expect(existsSync(join(root, 'lower', 'x'))).toBe(false);
+    const u = join(root, 'upper', 'u');
+    expect(readFileSync(join(u, 'new.txt'), 'utf8')).toBe('new\n');
+    expect(readFileSync(join(u, 'base.txt'), 'utf8')).toBe('changed\n');
+    for (const whiteout of ['gone.txt', 'sub']) {
+      const st = lstatSync(join(u, whiteout));
+      expect({ name: whiteout, char: st.isCharacterDevice(), rdev: st.rdev }).toEqual({ name: whiteout, char: true, rdev: 0 });
+    }
+  });
+
+  test('serves a second boot of the guest from the same daemon process', async () => {
+    const config = vmConfig(workDir, 'microvm', ['vfs.mode=script', 'vfs.tag=work', 'vfs.script=second.sh'], DEVICES(), 'second.log');
+    const result = await vms.boot(workDir, config);
+    expectAllOk(result.console, ['data_survives_reboot', 'write_after_reboot']);
+    expect(readFileSync(join(root, 'work', 'w', 'second.txt'), 'utf8')).toBe('second\n');
+    expect(daemon?.exitCode).toBeNull();
+    expect((await (control as ControlClient).list()).map((e) => e.tag).sort()).toEqual(['lower', 'upper', 'work']);
+  });
+});
