@@ -210,8 +210,9 @@ export class FuseClient {
     if (raw.length < abi.OUT_HEADER_SIZE) throw new Error(`short FUSE reply: ${raw.length} bytes`);
     const len = raw.readUInt32LE(abi.OutHeader.len);
     if (len !== raw.length) throw new Error(`FUSE reply length ${len} but ${raw.length} bytes written`);
+    const error = raw.readInt32LE(abi.OutHeader.error);
     return {
-      error: -raw.readInt32LE(abi.OutHeader.error),
+      error: error === 0 ? 0 : -error,
       unique: raw.readBigUInt64LE(abi.OutHeader.unique),
       data: raw.subarray(abi.OUT_HEADER_SIZE),
     };

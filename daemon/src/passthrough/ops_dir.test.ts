@@ -1,0 +1,77 @@
+// READDIR and READDIRPLUS: every entry once, resumable at any returned offset, lookups counted.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EBADF, ENOTDIR } from '../fuse/errno';
+import { errnoOf, FuseClient, type FuseDirentPlus } from '../../test_support/fuse_client';
+import { startHarness, type Harness } from '../../test_support/passthrough_harness';
+
+let h: Harness;
+let c: FuseClient;
+
+beforeEach(() => {
+  h = startHarness();
+  c = h.client;
+  c.init();
+  mkdirSync(join(h.dir, 'd'));
+  for (let i = 0; i < 1000; i++) writeFileSync(join(h.dir, 'd', `entry-${i.toString().padStart(4, '0')}`), '');
+});
+afterEach(() => h.cleanup());
+
+const sorted = (names: string[]): string[] => [...names].sort();
+
+test('READDIR lists 1000 entries, plus . and .., across many replies', () => {
+  const d = c.lookup(1, 'd');
+  const o = c.opendir(d.nodeid);
+  const all = c.readdirAll(d.nodeid, o.fh);
+  expect(sorted(all.map((e) => e.name))).toEqual(sorted(['.', '..', ...readdirSync(join(h.dir, 'd'))]));
+  expect(all.find((e) => e.name === 'entry-0001')?.type).toBe(8);
+  expect(all.find((e) => e.name === '.')?.type).toBe(4);
+  c.releasedir(d.nodeid, o.fh);
+});
+
+test('READDIRPLUS lists 1000 entries with attributes and counts a lookup for each', () => {
+  const d = c.lookup(1, 'd');
+  const o = c.opendir(d.nodeid);
+  const all = c.readdirAll(d.nodeid, o.fh, true) as FuseDirentPlus[];
+  expect(all.length).toBe(1002);
+  for (const e of all) {
+    if (e.name === '.' || e.name === '..') {
+      expect(e.entry.nodeid).toBe(0);
+      continue;
+    }
+    expect(e.entry.nodeid).toBeGreaterThan(1);
+    expect(e.entry.attr.ino).toBe(e.ino);
+  }
+  const one = all.find((e) => e.name === 'entry-0042') as FuseDirentPlus;
+  expect(c.lookup(d.nodeid, 'entry-0042').nodeid).toBe(one.entry.nodeid);
+  c.forget(one.entry.nodeid, 1);
+  c.getattr(one.entry.nodeid);
+  c.forget(one.entry.nodeid, 1);
+  expect(errnoOf(() => c.getattr(one.entry.nodeid))).toBe(EBADF);
+  c.releasedir(d.nodeid, o.fh);
+});
+
+test('resuming at an earlier offset and rewinding to 0 repeat the same entries', () => {
+  const d = c.lookup(1, 'd');
+  const o = c.opendir(d.nodeid);
+  const first = c.readdir(d.nodeid, o.fh, 0, 1024);
+  const second = c.readdir(d.nodeid, o.fh, first[first.length - 1].off, 1024);
+  const again = c.readdir(d.nodeid, o.fh, first[4].off, 1024);
+  const expected = c.readdir(d.nodeid, o.fh, 0, 8192);
+  const fromFive = expected.slice(5).map((e) => e.name);
+  expect(again.map((e) => e.name)).toEqual(fromFive.slice(0, again.length));
+  expect(expected.slice(0, first.length).map((e) => e.name)).toEqual(first.map((e) => e.name));
+  expect(expected.slice(first.length, first.length + second.length).map((e) => e.name)).toEqual(second.map((e) => e.name));
+  c.releasedir(d.nodeid, o.fh);
+});
+
+test('an empty directory has . and .. only; a file is not a directory', () => {
+  const e = c.mkdir(1, 'empty', 0o755);
+  const o = c.opendir(e.nodeid);
+  expect(sorted(c.readdirAll(e.nodeid, o.fh, true).map((x) => x.name))).toEqual(['.', '..']);
+  c.fsyncdir(e.nodeid, o.fh);
+  c.releasedir(e.nodeid, o.fh);
+  expect(errnoOf(() => c.releasedir(e.nodeid, o.fh))).toBe(EBADF);
+  const f = c.lookup(c.lookup(1, 'd').nodeid, 'entry-0000');
+  expect(errnoOf(() => c.opendir(f.nodeid))).toBe(ENOTDIR);
+});

@@ -1,0 +1,135 @@
+// Locks that really lock on the host: guest owners contend with each other and with host
+// processes, SETLKW waits without blocking the queue, and INTERRUPT cancels a waiting SETLKW.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EAGAIN, EINTR } from '../fuse/errno';
+import { Opcode, LK_IN_SIZE } from '../fuse/abi';
+import { errnoOf, FuseClient, LOCK_TO_EOF, type FileLock } from '../../test_support/fuse_client';
+import { REQUEST_QUEUE } from '../../test_support/transport';
+import { startHarness, type Harness } from '../../test_support/passthrough_harness';
+
+const F_RDLCK = 0;
+const F_WRLCK = 1;
+const F_UNLCK = 2;
+const O_RDWR = 2;
+
+let h: Harness;
+let c: FuseClient;
+let children: ChildProcess[] = [];
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function waitFor(cond: () => boolean, ms = 5000): void {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    Atomics.wait(sleeper, 0, 0, 10);
+  }
+}
+
+/** A host process holding a POSIX write lock on `path` for `holdMs` (or until killed). */
+function hostPosixLock(path: string, marker: string, holdMs: number): ChildProcess {
+  const script = `import fcntl,os,time,sys
+f=open(sys.argv[1],'r+')
+fcntl.lockf(f,fcntl.LOCK_EX)
+open(sys.argv[2],'w').close()
+time.sleep(float(sys.argv[3]))`;
+  const p = spawn('python3', ['-c', script, path, marker, String(holdMs / 1000)], { stdio: 'ignore' });
+  children.push(p);
+  waitFor(() => existsSync(marker));
+  return p;
+}
+
+/** Whether a host process could take a POSIX write lock on `path` right now. */
+function hostCanLock(path: string): boolean {
+  const script = `import fcntl,sys
+f=open(sys.argv[1],'r+')
+try:
+  fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)
+except OSError:
+  sys.exit(1)`;
+  return spawnSync('python3', ['-c', script, path]).status === 0;
+}
+
+const whole = (type: number): FileLock => ({ start: 0n, end: LOCK_TO_EOF, type, pid: 1 });
+const range = (start: number, end: number, type: number): FileLock => ({ start: BigInt(start), end: BigInt(end), type, pid: 1 });
+
+let file: { nodeid: number; fh: number; path: string };
+
+beforeEach(() => {
+  h = startHarness();
+  c = h.client;
+  c.init();
+  const path = join(h.dir, 'locked');
+  writeFileSync(path, 'data');
+  const e = c.lookup(1, 'locked');
+  file = { nodeid: e.nodeid, fh: c.open(e.nodeid, O_RDWR).fh, path };
+});
+
+afterEach(() => {
+  for (const p of children) if (p.exitCode === null) p.kill('SIGKILL');
+  children = [];
+  h.cleanup();
+});
+
+test('two guest lock owners contend; GETLK reports the conflict; FLUSH releases the owner', () => {
+  c.setlk(file.nodeid, file.fh, 1n, range(0, 99, F_WRLCK));
+  expect(errnoOf(() => c.setlk(file.nodeid, file.fh, 2n, range(50, 60, F_RDLCK)))).toBe(EAGAIN);
+  const conflict = c.getlk(file.nodeid, file.fh, 2n, range(50, 60, F_RDLCK));
+  expect([conflict.type, conflict.start, conflict.end, conflict.pid]).toEqual([F_WRLCK, 0n, 99n, 0]);
+  expect(c.getlk(file.nodeid, file.fh, 2n, range(100, 200, F_WRLCK)).type).toBe(F_UNLCK);
+  c.setlk(file.nodeid, file.fh, 2n, range(100, 199, F_WRLCK));
+  c.setlk(file.nodeid, file.fh, 1n, range(0, 99, F_UNLCK));
+  c.setlk(file.nodeid, file.fh, 2n, range(50, 60, F_RDLCK));
+  c.flush(file.nodeid, file.fh, 2n);
+  c.setlk(file.nodeid, file.fh, 1n, whole(F_WRLCK));
+});
+
+test('a host process holding a POSIX lock blocks the guest, and the guest lock blocks the host', () => {
+  const host = hostPosixLock(file.path, join(h.dir, 'm1'), 60_000);
+  expect(errnoOf(() => c.setlk(file.nodeid, file.fh, 1n, whole(F_WRLCK)))).toBe(EAGAIN);
+  expect(c.getlk(file.nodeid, file.fh, 1n, whole(F_RDLCK)).type).toBe(F_WRLCK);
+  host.kill('SIGKILL');
+  waitFor(() => errnoOf(() => c.setlk(file.nodeid, file.fh, 1n, whole(F_WRLCK))) === 0);
+  expect(hostCanLock(file.path)).toBe(false);
+  c.setlk(file.nodeid, file.fh, 1n, whole(F_UNLCK));
+  expect(hostCanLock(file.path)).toBe(true);
+});
+
+test('SETLKW is deferred while the host holds the lock and granted when it lets go', () => {
+  hostPosixLock(file.path, join(h.dir, 'm2'), 300);
+  const hdr = c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE);
+  const started = h.transport.start(REQUEST_QUEUE, { readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))], writableLen: 16 });
+  expect(started).not.toBeInstanceOf(Uint8Array);
+  if (started instanceof Uint8Array) return;
+  expect(h.transport.pendingCount()).toBe(1);
+  c.getattr(file.nodeid);
+  const reply = Buffer.from(h.transport.wait(started, 5000));
+  expect(reply.readInt32LE(4)).toBe(0);
+  expect(reply.readBigUInt64LE(8)).toBe(hdr.readBigUInt64LE(8));
+  expect(hostCanLock(file.path)).toBe(false);
+});
+
+test('INTERRUPT answers a waiting SETLKW with EINTR', () => {
+  hostPosixLock(file.path, join(h.dir, 'm3'), 60_000);
+  const hdr = c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE);
+  const started = h.transport.start(REQUEST_QUEUE, { readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))], writableLen: 16 });
+  if (started instanceof Uint8Array) throw new Error('SETLKW was not deferred');
+  h.transport.handler.poll();
+  c.interrupt(hdr.readBigUInt64LE(8));
+  const reply = Buffer.from(h.transport.wait(started, 1000));
+  expect(-reply.readInt32LE(4)).toBe(EINTR);
+  expect(h.transport.pendingCount()).toBe(0);
+});
+
+test('flock contends with the host flock(1) and SETLKW on flock waits for it', () => {
+  const marker = join(h.dir, 'm4');
+  const host = spawn('flock', ['-x', file.path, '-c', `touch ${marker}; sleep 0.3`], { stdio: 'ignore' });
+  children.push(host);
+  waitFor(() => existsSync(marker));
+  expect(errnoOf(() => c.setlk(file.nodeid, file.fh, 1n, whole(F_WRLCK), false, true))).toBe(EAGAIN);
+  c.setlk(file.nodeid, file.fh, 1n, whole(F_WRLCK), true, true);
+  expect(spawnSync('flock', ['-n', '-x', file.path, 'true']).status).toBe(1);
+  c.setlk(file.nodeid, file.fh, 1n, whole(F_UNLCK), false, true);
+  expect(spawnSync('flock', ['-n', '-x', file.path, 'true']).status).toBe(0);
+});

@@ -1,0 +1,109 @@
+// Extended attributes, the size-probe protocol, and the trusted.* -> user.* mapping overlayfs needs.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ENODATA, ENOSYS, EPERM, ERANGE } from '../fuse/errno';
+import { errnoOf } from '../../test_support/fuse_client';
+import { startHarness } from '../../test_support/passthrough_harness';
+import { XattrMap, XattrMapError } from './xattr_map';
+
+function hostXattrs(path: string): string {
+  return execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', path], { encoding: 'utf8' });
+}
+
+test('SETXATTR, GETXATTR (with size probe and ERANGE), LISTXATTR, REMOVEXATTR', () => {
+  const h = startHarness();
+  try {
+    const c = h.client;
+    c.init();
+    writeFileSync(join(h.dir, 'f'), '');
+    const f = c.lookup(1, 'f');
+    c.setxattr(f.nodeid, 'user.color', Buffer.from('blue'));
+    expect(hostXattrs(join(h.dir, 'f'))).toContain('user.color="blue"');
+    expect(c.getxattr(f.nodeid, 'user.color', 0)).toBe(4);
+    expect((c.getxattr(f.nodeid, 'user.color', 64) as Buffer).toString()).toBe('blue');
+    expect(errnoOf(() => c.getxattr(f.nodeid, 'user.color', 2))).toBe(ERANGE);
+    expect(errnoOf(() => c.getxattr(f.nodeid, 'user.none', 64))).toBe(ENODATA);
+    c.setxattr(f.nodeid, 'trusted.t', Buffer.from('1'));
+    const len = c.listxattr(f.nodeid, 0) as number;
+    expect(len).toBe('user.color\0trusted.t\0'.length);
+    expect((c.listxattr(f.nodeid, len) as string[]).sort()).toEqual(['trusted.t', 'user.color']);
+    expect(errnoOf(() => c.listxattr(f.nodeid, 3))).toBe(ERANGE);
+    c.removexattr(f.nodeid, 'user.color');
+    expect(errnoOf(() => c.getxattr(f.nodeid, 'user.color', 64))).toBe(ENODATA);
+    expect(errnoOf(() => c.setxattr(f.nodeid, 'user.x', Buffer.from('1'), 2))).toBe(ENODATA);
+    const l = c.symlink(1, 'l', 'f');
+    c.setxattr(l.nodeid, 'trusted.onlink', Buffer.from('s'));
+    expect((c.getxattr(l.nodeid, 'trusted.onlink', 10) as Buffer).toString()).toBe('s');
+    expect(hostXattrs(join(h.dir, 'f'))).not.toContain('onlink');
+  } finally {
+    h.cleanup();
+  }
+});
+
+test('xattr off answers ENOSYS', () => {
+  const h = startHarness({ xattr: false });
+  try {
+    h.client.init();
+    expect(errnoOf(() => h.client.getxattr(1, 'user.a', 10))).toBe(ENOSYS);
+    expect(errnoOf(() => h.client.listxattr(1, 0))).toBe(ENOSYS);
+    expect(errnoOf(() => h.client.setxattr(1, 'user.a', Buffer.from('1')))).toBe(ENOSYS);
+    expect(errnoOf(() => h.client.removexattr(1, 'user.a'))).toBe(ENOSYS);
+  } finally {
+    h.cleanup();
+  }
+});
+
+test('trusted.* from the guest lands in user.virtiofs.trusted.* on the host', () => {
+  const h = startHarness({ xattrmap: ':map:trusted.:user.virtiofs.:' });
+  try {
+    const c = h.client;
+    c.init();
+    const d = c.mkdir(1, 'upper', 0o755);
+    c.setxattr(d.nodeid, 'trusted.overlay.opaque', Buffer.from('y'));
+    c.setxattr(d.nodeid, 'user.plain', Buffer.from('p'));
+    const host = hostXattrs(join(h.dir, 'upper'));
+    expect(host).toContain('user.virtiofs.trusted.overlay.opaque="y"');
+    expect(host).toContain('user.plain="p"');
+    expect(host).not.toMatch(/^trusted\./m);
+    expect((c.getxattr(d.nodeid, 'trusted.overlay.opaque', 10) as Buffer).toString()).toBe('y');
+    expect((c.listxattr(d.nodeid, 4096) as string[]).sort()).toEqual(['trusted.overlay.opaque', 'user.plain']);
+    expect(errnoOf(() => c.setxattr(d.nodeid, 'user.virtiofs.sneaky', Buffer.from('1')))).toBe(EPERM);
+    expect(errnoOf(() => c.getxattr(d.nodeid, 'user.virtiofs.trusted.overlay.opaque', 10))).toBe(ENODATA);
+    execFileSync('setfattr', ['-n', 'trusted.hostonly', '-v', 'h', join(h.dir, 'upper')]);
+    expect(c.listxattr(d.nodeid, 4096)).not.toContain('trusted.hostonly');
+    c.removexattr(d.nodeid, 'trusted.overlay.opaque');
+    expect(hostXattrs(join(h.dir, 'upper'))).not.toContain('overlay.opaque');
+  } finally {
+    h.cleanup();
+  }
+});
+
+describe('XattrMap', () => {
+  test('explicit rules with any separator, first match wins', () => {
+    const m = XattrMap.parse('/prefix/all/trusted./user.virtiofs./ /bad/server//trusted./ /bad/client/user.virtiofs.// /ok/all///');
+    expect(m.toHost('trusted.x')).toBe('user.virtiofs.trusted.x');
+    expect(m.toHost('user.virtiofs.y')).toBe(-EPERM);
+    expect(m.toHost('security.selinux')).toBe('security.selinux');
+    expect(m.toGuest('user.virtiofs.trusted.x')).toBe('trusted.x');
+    expect(m.toGuest('trusted.host')).toBeNull();
+    expect(m.toGuest('user.a')).toBe('user.a');
+  });
+
+  test('map with an empty key prefixes everything and hides the rest', () => {
+    const m = XattrMap.parse(':map::user.virtiofs.:');
+    expect(m.toHost('security.capability')).toBe('user.virtiofs.security.capability');
+    expect(m.toGuest('user.virtiofs.a')).toBe('a');
+    expect(m.toGuest('user.other')).toBeNull();
+  });
+
+  test('unsupported, unmatched names and syntax errors', () => {
+    const m = XattrMap.parse(':unsupported:all:security.selinux:security.selinux::ok:client:user.::');
+    expect(m.toHost('security.selinux')).toBeLessThan(0);
+    expect(m.toHost('trusted.a')).toBe(-EPERM);
+    expect(m.toGuest('user.a')).toBeNull();
+    for (const bad of ['', ':frob:all:::', ':ok:everyone:::', ':ok:all:', ':map:a:b::ok:all:::']) {
+      expect(() => XattrMap.parse(bad)).toThrow(XattrMapError);
+    }
+  });
+});
