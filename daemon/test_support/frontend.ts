@@ -20,6 +20,7 @@ import {
   hasBit,
 } from '../src/vhost_user/protocol';
 import { socketPair } from '../src/sys/socket';
+import { DESC_SIZE } from '../src/virtio/ring_layout';
 import { DriverQueue, type GuestRange, type UsedEntry } from './driver_queue';
 import { GuestRam } from './guest_ram';
 import { ShmemWindow } from './shmem_window';
@@ -59,6 +60,48 @@ export class TransportTimeoutError extends Error {
   }
 }
 
+/** A request's guest buffers, owned and refilled by the caller of runSlots. */
+export class GuestChain {
+  /** Guest-physical address and length of each buffer; the first `readable` are device-readable. */
+  readonly gpa: Float64Array;
+  readonly len: Uint32Array;
+  count = 0;
+  readable = 0;
+
+  constructor(
+    readonly capacity: number,
+    /** The chain's own indirect table (room for `capacity` entries), or -1 for direct chains. */
+    readonly tableGpa: number,
+  ) {
+    this.gpa = new Float64Array(capacity);
+    this.len = new Uint32Array(capacity);
+  }
+
+  /** Starts a new request: no buffers. */
+  clear(): void {
+    this.count = 0;
+    this.readable = 0;
+  }
+
+  /** Appends a device-readable buffer (before any writable one). */
+  read(gpa: number, len: number): void {
+    this.add(gpa, len);
+    this.readable = this.count;
+  }
+
+  /** Appends a device-writable buffer. */
+  write(gpa: number, len: number): void {
+    this.add(gpa, len);
+  }
+
+  private add(gpa: number, len: number): void {
+    if (this.count === this.capacity) throw new RangeError(`a chain of at most ${this.capacity} buffers`);
+    this.gpa[this.count] = gpa;
+    this.len[this.count] = len;
+    this.count++;
+  }
+}
+
 interface InFlight {
   readonly buffers: number[];
   readonly reply: GuestRange | null;
@@ -78,6 +121,8 @@ export class VhostUserFrontend implements VirtioFsTransport {
   private backendFd = -1;
   private backendConn: Connection | null = null;
   private readonly timeoutMs: number;
+  private readonly pollSets: { backendFd: number; set: PollSet }[] = [];
+  private readonly slotMaps: Int32Array[] = [];
 
   private constructor(private readonly options: FrontendOptions) {
     this.timeoutMs = options.timeoutMs ?? 5000;
@@ -154,7 +199,7 @@ export class VhostUserFrontend implements VirtioFsTransport {
     depth: number,
     next: () => Submission | null,
     done: (reply: Uint8Array) => void,
-    timeoutMs?: number,
+    timeoutMs: number = this.timeoutMs,
   ): void {
     const q = this.queue(queue);
     const inFlight = new Map<number, InFlight>();
@@ -167,14 +212,57 @@ export class VhostUserFrontend implements VirtioFsTransport {
       }
       this.kick(q);
       if (inFlight.size === 0) return;
-      for (const used of this.waitUsed(queue, timeoutMs)) {
-        const rec = inFlight.get(used.head);
-        if (rec === undefined) throw new Error(`queue ${queue}: the device returned head ${used.head}, which is not in flight`);
-        inFlight.delete(used.head);
-        const reply = rec.reply === null ? new Uint8Array(0) : this.ram.view(rec.reply.gpa, Math.min(used.len, rec.reply.len)).slice();
-        q.freeChain(used.head);
+      this.awaitUsed(q, timeoutMs);
+      while (q.nextUsed()) {
+        const rec = inFlight.get(q.usedHead);
+        if (rec === undefined) throw new Error(`queue ${queue}: the device returned head ${q.usedHead}, which is not in flight`);
+        inFlight.delete(q.usedHead);
+        const reply = rec.reply === null ? new Uint8Array(0) : this.ram.view(rec.reply.gpa, Math.min(q.usedLen, rec.reply.len)).slice();
+        q.freeChain(q.usedHead);
         for (const gpa of rec.buffers) this.ram.release(gpa);
         done(reply);
+      }
+    }
+  }
+
+  /**
+   * A chain for runSlots: buffers in guest RAM that the caller allocates once and refills per
+   * request, plus an indirect table when the queue uses indirect descriptors.
+   */
+  chain(maxBuffers: number): GuestChain {
+    const tableGpa = this.options.indirect ? this.ram.alloc(maxBuffers * DESC_SIZE, 16) : -1;
+    return new GuestChain(maxBuffers, tableGpa);
+  }
+
+  /**
+   * Keeps one request per slot in flight on `queue`, as `chains.length` guest threads would, with
+   * no copy or allocation per request: `step(slot, written)` is called once per slot with
+   * written = -1, then after each completion with the bytes the device wrote; it refills
+   * chains[slot] for the slot's next request and returns true, or returns false to retire the slot.
+   * Returns when every slot is retired.
+   */
+  runSlots(queue: number, chains: readonly GuestChain[], step: (slot: number, written: number) => boolean, timeoutMs: number = this.timeoutMs): void {
+    const q = this.queue(queue);
+    const slotOf = this.slotOfHead(q);
+    let inFlight = 0;
+    for (let s = 0; s < chains.length; s++) {
+      if (!step(s, -1)) continue;
+      this.submit(q, chains[s]!, s, slotOf);
+      inFlight++;
+    }
+    while (inFlight > 0) {
+      this.kick(q);
+      this.awaitUsed(q, timeoutMs);
+      while (q.nextUsed()) {
+        const head = q.usedHead;
+        const slot = head < slotOf.length ? slotOf[head]! : -1;
+        if (slot < 0) throw new Error(`queue ${queue}: the device returned head ${head}, which is not in flight`);
+        slotOf[head] = -1;
+        q.freeChain(head);
+        inFlight--;
+        if (!step(slot, q.usedLen)) continue;
+        this.submit(q, chains[slot]!, slot, slotOf);
+        inFlight++;
       }
     }
   }
@@ -187,20 +275,8 @@ export class VhostUserFrontend implements VirtioFsTransport {
   /** Blocks until the device used at least one chain of `queue`; serves back-end requests meanwhile. */
   waitUsed(queue: number, timeoutMs: number = this.timeoutMs): UsedEntry[] {
     const q = this.queue(queue);
-    const deadline = Date.now() + timeoutMs;
-    const fds = this.backendFd >= 0 ? [q.callFd, this.backendFd] : [q.callFd];
-    const poll = new PollSet(fds, POLLIN);
-    for (;;) {
-      const used = q.reap();
-      if (used.length > 0) return used;
-      if (q.armInterrupt()) continue;
-      const left = deadline - Date.now();
-      if (left <= 0 || poll.wait(left) === 0) {
-        throw new TransportTimeoutError(`queue ${queue}: no used buffer within ${timeoutMs} ms (used idx ${q.usedIdx})`);
-      }
-      if (poll.revents(0) !== 0) drain(q.callFd);
-      if (fds.length > 1 && poll.revents(1) !== 0) this.serveBackendRequest();
-    }
+    this.awaitUsed(q, timeoutMs);
+    return q.reap();
   }
 
   /** Whether the device signalled the call eventfd of `queue` (consumes the signal). */
@@ -222,6 +298,51 @@ export class VhostUserFrontend implements VirtioFsTransport {
     if (msg === null) throw new VhostUserError('back-end closed its request channel');
     const status = this.shmem !== null ? this.shmem.handle(msg) : refuse(msg);
     if ((msg.flags & FLAG_NEED_REPLY) !== 0) conn.send(msg.request, FLAG_REPLY, u64Payload(status));
+  }
+
+  /** Blocks until `q` has used entries to take; serves back-end requests meanwhile. */
+  private awaitUsed(q: DriverQueue, timeoutMs: number): void {
+    if (q.hasUsed()) return;
+    const deadline = Date.now() + timeoutMs;
+    const poll = this.pollSet(q);
+    for (;;) {
+      // Under EVENT_IDX this asks for an interrupt at the next used entry, then re-checks.
+      if (q.armInterrupt()) return;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new TransportTimeoutError(`queue ${q.index}: no used buffer within ${timeoutMs} ms (used idx ${q.usedIdx})`);
+      }
+      // 0 is a timeout or a signal (a child exiting): the deadline above tells which.
+      if (poll.wait(left) === 0) continue;
+      if (poll.revents(0) !== 0) drain(q.callFd);
+      if (poll.size > 1 && poll.revents(1) !== 0) this.serveBackendRequest();
+      if (q.hasUsed()) return;
+    }
+  }
+
+  /** The poll set of `q`'s call eventfd (and the back-end channel), built once per connection. */
+  private pollSet(q: DriverQueue): PollSet {
+    const cached = this.pollSets[q.index];
+    if (cached !== undefined && cached.backendFd === this.backendFd) return cached.set;
+    const set = new PollSet(this.backendFd >= 0 ? [q.callFd, this.backendFd] : [q.callFd], POLLIN);
+    this.pollSets[q.index] = { backendFd: this.backendFd, set };
+    return set;
+  }
+
+  /** The slot each in-flight head of `q` belongs to (-1: none), for runSlots. */
+  private slotOfHead(q: DriverQueue): Int32Array {
+    let map = this.slotMaps[q.index];
+    if (map === undefined) {
+      map = new Int32Array(q.size).fill(-1);
+      this.slotMaps[q.index] = map;
+    }
+    return map;
+  }
+
+  private submit(q: DriverQueue, c: GuestChain, slot: number, slotOf: Int32Array): void {
+    const head = q.addChainFrom(c.gpa, c.len, c.count, c.readable, c.tableGpa);
+    slotOf[head] = slot;
+    q.publish(head);
   }
 
   private place(q: DriverQueue, sub: Submission, inFlight: Map<number, InFlight>): void {

@@ -1,5 +1,8 @@
-// A passthrough export of a fresh temp directory, served in-process through LoopbackTransport
-// and driven by FuseClient: the fixture of the server's unit tests.
+// Fixtures of the FUSE tests. `startHarness` runs the real daemon process on a fresh temp
+// directory and drives it over a real vhost-user socket with the front-end driver, so each
+// opcode test goes through the same path a guest uses. `startLoopbackHarness` serves the handler
+// in-process, for the few tests that must reach inside it (a deferred chain, a session reset).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,20 +11,82 @@ import { close, cPath, O_CLOEXEC, O_DIRECTORY, O_PATH, openat, AT_FDCWD } from '
 import type { ExportConfig } from '../src/passthrough/config';
 import { openProcSelfFd } from '../src/passthrough/passthrough_fs';
 import { fuseHandlerFactory } from '../src/fuse/server';
+import { bundleWorker } from './device_harness';
+import { VhostUserFrontend } from './frontend';
 import { FuseClient } from './fuse_client';
 import { LoopbackTransport, type LoopbackOptions } from './loopback_transport';
 
+export type ExportOptions = Partial<Omit<ExportConfig, 'rootFd' | 'procSelfFd' | 'logger'>>;
+
 export interface Harness {
   readonly dir: string;
-  readonly transport: LoopbackTransport;
   readonly client: FuseClient;
-  readonly config: ExportConfig;
-  /** Another session on the same export (the guest reconnecting, or a second guest). */
-  reconnect(): { transport: LoopbackTransport; client: FuseClient };
   cleanup(): void;
 }
 
-export function startHarness(options: Partial<Omit<ExportConfig, 'rootFd' | 'procSelfFd' | 'logger'>> = {}, loop: LoopbackOptions = {}): Harness {
+export interface LoopbackHarness extends Harness {
+  readonly transport: LoopbackTransport;
+  /** Another session on the same export (the guest reconnecting, or a second guest). */
+  reconnect(): { transport: LoopbackTransport; client: FuseClient };
+}
+
+let daemonScript: string | undefined;
+
+/** The daemon bundled once per test process (Node 20 runs no .ts in a Worker), removed at exit. */
+function daemonBundle(): string {
+  if (daemonScript === undefined) {
+    const script = bundleWorker(join(__dirname, '../src/main.ts'));
+    process.once('exit', () => rmSync(script, { force: true }));
+    daemonScript = script;
+  }
+  return daemonScript;
+}
+
+/** The daemon's command-line spelling of each export option. */
+function daemonFlags(o: ExportOptions): string[] {
+  const flags: string[] = [];
+  if (o.readonly) flags.push('--readonly');
+  if (o.cache !== undefined) flags.push(`--cache=${o.cache}`);
+  flags.push(o.xattr === false ? '-o no_xattr' : '--xattr');
+  if (o.xattrmap !== undefined) flags.push(`--xattrmap=${o.xattrmap}`);
+  if (o.posixLocks === false) flags.push('-o no_posix_lock');
+  if (o.flock === false) flags.push('-o no_flock');
+  if (o.readdirplus !== undefined) flags.push(o.readdirplus ? '-o readdirplus' : '-o no_readdirplus');
+  if (o.writeback) flags.push('--writeback');
+  if (o.allowDirectIo) flags.push('--allow-direct-io');
+  if (o.announceSubmounts) flags.push('--announce-submounts');
+  return flags.flatMap((f) => f.split(' '));
+}
+
+export function startHarness(options: ExportOptions = {}): Harness {
+  const dir = mkdtempSync(join(tmpdir(), 'vfs-fuse-'));
+  const socketPath = `${dir}.sock`;
+  const daemon: ChildProcess = spawn(
+    process.execPath,
+    [daemonBundle(), `--socket-path=${socketPath}`, `--shared-dir=${dir}`, `--log-level=${process.env['VFS_TEST_LOG'] ?? 'error'}`, ...daemonFlags(options)],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  let frontend: VhostUserFrontend;
+  try {
+    frontend = VhostUserFrontend.connect({ socketPath, memorySize: 16 << 20, queueSize: 512 });
+  } catch (err) {
+    daemon.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    dir,
+    client: new FuseClient(frontend),
+    cleanup(): void {
+      frontend.close();
+      daemon.kill('SIGKILL');
+      rmSync(socketPath, { force: true });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function startLoopbackHarness(options: ExportOptions = {}, loop: LoopbackOptions = {}): LoopbackHarness {
   const dir = mkdtempSync(join(tmpdir(), 'vfs-fuse-'));
   const rootFd = openat(AT_FDCWD, cPath(dir), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootFd < 0) throw new Error(`open ${dir}: ${-rootFd}`);
@@ -52,7 +117,6 @@ export function startHarness(options: Partial<Omit<ExportConfig, 'rootFd' | 'pro
     dir,
     transport: first.transport,
     client: first.client,
-    config,
     reconnect: connect,
     cleanup(): void {
       for (const t of transports) t.close();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EBADF, EISDIR, ELOOP } from '../fuse/errno';
 import { Fopen, FUSE_WRITE_KILL_SUIDGID } from '../fuse/abi';
 import { errnoOf, FuseClient } from '../../test_support/fuse_client';
-import { startHarness, type Harness } from '../../test_support/passthrough_harness';
+import { startHarness, startLoopbackHarness, type Harness } from '../../test_support/passthrough_harness';
 
 const O_WRONLY = 0o1;
 const O_RDWR = 0o2;
@@ -157,14 +157,21 @@ describe('cache policy', () => {
 });
 
 test('a new session starts from a clean table', () => {
-  writeFileSync(join(h.dir, 'f'), 'x');
-  const e = c.lookup(1, 'f');
-  const o = c.open(e.nodeid, 0);
-  const s = h.reconnect();
-  s.client.init();
-  expect(errnoOf(() => s.client.getattr(e.nodeid))).toBe(EBADF);
-  c.read(e.nodeid, o.fh, 0, 1);
-  h.transport.handler.reset();
+  const l = startLoopbackHarness();
+  const c = l.client;
   c.init();
-  expect(errnoOf(() => c.read(e.nodeid, o.fh, 0, 1))).toBe(EBADF);
+  try {
+    writeFileSync(join(l.dir, 'f'), 'x');
+    const e = c.lookup(1, 'f');
+    const o = c.open(e.nodeid, 0);
+    const s = l.reconnect();
+    s.client.init();
+    expect(errnoOf(() => s.client.getattr(e.nodeid))).toBe(EBADF);
+    c.read(e.nodeid, o.fh, 0, 1);
+    l.transport.handler.reset();
+    c.init();
+    expect(errnoOf(() => c.read(e.nodeid, o.fh, 0, 1))).toBe(EBADF);
+  } finally {
+    l.cleanup();
+  }
 });

@@ -7,7 +7,7 @@ import { EAGAIN, EINTR } from '../fuse/errno';
 import { Opcode, LK_IN_SIZE } from '../fuse/abi';
 import { errnoOf, FuseClient, LOCK_TO_EOF, type FileLock } from '../../test_support/fuse_client';
 import { REQUEST_QUEUE } from '../../test_support/transport';
-import { startHarness, type Harness } from '../../test_support/passthrough_harness';
+import { startHarness, startLoopbackHarness, type Harness, type LoopbackHarness } from '../../test_support/passthrough_harness';
 
 const F_RDLCK = 0;
 const F_WRLCK = 1;
@@ -56,15 +56,25 @@ const range = (start: number, end: number, type: number): FileLock => ({ start: 
 
 let file: { nodeid: number; fh: number; path: string };
 
-beforeEach(() => {
-  h = startHarness();
+function useHarness(harness: Harness): void {
+  h = harness;
   c = h.client;
   c.init();
   const path = join(h.dir, 'locked');
   writeFileSync(path, 'data');
   const e = c.lookup(1, 'locked');
   file = { nodeid: e.nodeid, fh: c.open(e.nodeid, O_RDWR).fh, path };
-});
+}
+
+/** Swaps the daemon for the in-process handler, for tests that watch a deferred chain. */
+function useLoopback(): LoopbackHarness {
+  h.cleanup();
+  const l = startLoopbackHarness();
+  useHarness(l);
+  return l;
+}
+
+beforeEach(() => useHarness(startHarness()));
 
 afterEach(() => {
   for (const p of children) if (p.exitCode === null) p.kill('SIGKILL');
@@ -97,29 +107,39 @@ test('a host process holding a POSIX lock blocks the guest, and the guest lock b
 });
 
 test('SETLKW is deferred while the host holds the lock and granted when it lets go', () => {
+  const l = useLoopback();
   hostPosixLock(file.path, join(h.dir, 'm2'), 300);
   const hdr = c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE);
-  const started = h.transport.start(REQUEST_QUEUE, { readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))], writableLen: 16 });
+  const started = l.transport.start(REQUEST_QUEUE, { readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))], writableLen: 16 });
   expect(started).not.toBeInstanceOf(Uint8Array);
   if (started instanceof Uint8Array) return;
-  expect(h.transport.pendingCount()).toBe(1);
+  expect(l.transport.pendingCount()).toBe(1);
   c.getattr(file.nodeid);
-  const reply = Buffer.from(h.transport.wait(started, 5000));
+  const reply = Buffer.from(l.transport.wait(started, 5000));
   expect(reply.readInt32LE(4)).toBe(0);
   expect(reply.readBigUInt64LE(8)).toBe(hdr.readBigUInt64LE(8));
   expect(hostCanLock(file.path)).toBe(false);
 });
 
+test('SETLKW through the daemon blocks until the host lets go, without stalling the queue', () => {
+  const holder = hostPosixLock(file.path, join(h.dir, 'm4'), 400);
+  const started = Date.now();
+  c.setlk(file.nodeid, file.fh, 9n, whole(F_WRLCK), true);
+  expect(holder.exitCode !== null || Date.now() - started >= 300).toBe(true);
+  expect(hostCanLock(file.path)).toBe(false);
+});
+
 test('INTERRUPT answers a waiting SETLKW with EINTR', () => {
+  const l = useLoopback();
   hostPosixLock(file.path, join(h.dir, 'm3'), 60_000);
   const hdr = c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE);
-  const started = h.transport.start(REQUEST_QUEUE, { readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))], writableLen: 16 });
+  const started = l.transport.start(REQUEST_QUEUE, { readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))], writableLen: 16 });
   if (started instanceof Uint8Array) throw new Error('SETLKW was not deferred');
-  h.transport.handler.poll();
+  l.transport.handler.poll();
   c.interrupt(hdr.readBigUInt64LE(8));
-  const reply = Buffer.from(h.transport.wait(started, 1000));
+  const reply = Buffer.from(l.transport.wait(started, 1000));
   expect(-reply.readInt32LE(4)).toBe(EINTR);
-  expect(h.transport.pendingCount()).toBe(0);
+  expect(l.transport.pendingCount()).toBe(0);
 });
 
 test('flock contends with the host flock(1) and SETLKW on flock waits for it', () => {
