@@ -26,6 +26,13 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs([...base, '--cache=never']).cache).toBe('none');
   });
 
+  test('--dax-window sets the DAX window in MiB; off by default and with 0', () => {
+    expect(parseArgs(base).daxWindowMiB).toBe(0);
+    expect(parseArgs([...base, '--dax-window=256']).daxWindowMiB).toBe(256);
+    expect(parseArgs([...base, '--readonly', '--dax-window', '2']).daxWindowMiB).toBe(2);
+    expect(parseArgs([...base, '--dax-window=0']).daxWindowMiB).toBe(0);
+  });
+
   test.each([
     [['--socket-path=/s'], /missing --shared-dir/],
     [['--shared-dir=/srv'], /missing --socket-path/],
@@ -40,6 +47,10 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--thread-pool-size=-1'], /non-negative integer/],
     [[...base, '--syslog'], /--syslog: not supported/],
     [[...base, '--readonly=yes'], /--readonly: takes no value/],
+    [[...base, '--dax-window=3'], /--dax-window: 3 MiB is not a multiple of the guest's 2 MiB DAX ranges/],
+    [[...base, '--dax-window=1.5'], /--dax-window: expected a non-negative integer/],
+    [[...base, '--dax-window=131072'], /--dax-window: 131072 MiB exceeds the limit/],
+    [['--shared-dir=/srv', '--control-socket=/c', '--dax-window=64'], /--dax-window is for single-export mode/],
   ])('%j is refused with a clear error', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);

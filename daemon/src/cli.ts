@@ -1,6 +1,7 @@
 // virtiofsd-compatible command line: the Rust daemon's `--flag` spelling and the C daemon's
 // `-o option` spelling both map onto one DaemonOptions. Flags we cannot honour are refused with a
 // clear error instead of being accepted and ignored.
+import { daxWindowProblem } from './dax_window';
 
 export type CacheMode = 'none' | 'auto' | 'always' | 'metadata';
 export type SandboxMode = 'namespace' | 'chroot' | 'none';
@@ -30,6 +31,8 @@ export interface DaemonOptions {
   writeback: boolean;
   allowDirectIo: boolean;
   announceSubmounts: boolean;
+  /** The DAX window in MiB (single-export mode); 0 = DAX off. */
+  daxWindowMiB: number;
   rlimitNofile?: number;
   logLevel: LogLevel;
   printCapabilities: boolean;
@@ -101,6 +104,10 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   --writeback, -o writeback           writeback cache
   --allow-direct-io                   honour O_DIRECT from the guest
   --announce-submounts                report submounts to the guest
+  --dax-window=MIB                    vfs extension: DAX through a shared-memory window of
+                                      MIB (a multiple of 2; 0 = off, the default), on
+                                      read-only and read-write exports; needs a VMM that
+                                      serves vhost-user SHMEM_MAP
   --rlimit-nofile=N                   raise RLIMIT_NOFILE to N
   --log-level=error|warn|info|debug|trace|off  (-o log_level=, -d for debug)
   --print-capabilities                print the vhost-user back-end capabilities
@@ -129,6 +136,7 @@ function defaults(): DaemonOptions {
     writeback: false,
     allowDirectIo: false,
     announceSubmounts: false,
+    daxWindowMiB: 0,
     logLevel: 'info',
     printCapabilities: false,
     help: false,
@@ -153,6 +161,13 @@ function fromTable<T>(flag: string, value: string, table: Record<string, T>): T 
 function nonNegativeInt(flag: string, value: string): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`${flag}: expected a non-negative integer, got '${value}'`);
   return Number(value);
+}
+
+function daxWindow(value: string): number {
+  const mib = nonNegativeInt('--dax-window', value);
+  const problem = mib === 0 ? null : daxWindowProblem(mib);
+  if (problem !== null) throw new UsageError(`--dax-window: ${problem}`);
+  return mib;
 }
 
 function setSource(st: ParseState, flag: string, dir: string): void {
@@ -228,6 +243,7 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   '--allow-direct-io': { takesValue: false, apply: (st) => { st.opts.allowDirectIo = true; } },
   '--announce-submounts': { takesValue: false, apply: (st) => { st.opts.announceSubmounts = true; } },
+  '--dax-window': { takesValue: true, apply: (st, v) => { st.opts.daxWindowMiB = daxWindow(v); } },
   '--rlimit-nofile': {
     takesValue: true,
     apply: (st, v) => { st.opts.rlimitNofile = nonNegativeInt('--rlimit-nofile', v); },
@@ -268,6 +284,9 @@ function validate(st: ParseState): void {
   if (listeners.length === 0) throw new UsageError('missing --socket-path, --fd or --control-socket');
   if (listeners.length > 1) throw new UsageError(`${listeners.join(' and ')} conflict: give exactly one`);
   if (o.readonly && o.writeback) throw new UsageError('--readonly and --writeback conflict');
+  if (o.daxWindowMiB > 0 && o.controlSocket !== undefined) {
+    throw new UsageError('--dax-window is for single-export mode; with --control-socket give dax per export in `add`');
+  }
   if (o.socketGroup !== undefined && o.socketPath === undefined) {
     throw new UsageError('--socket-group needs --socket-path');
   }

@@ -4,6 +4,7 @@
 import type { Logger } from './log';
 import type { CacheMode, LogLevel } from './cli';
 import type { ExportInfo } from './control/protocol';
+import { daxWindowBytes } from './dax_window';
 import type { DeviceOptions } from './device/device_options';
 import { startDeviceWorker, type DeviceWorker } from './device/worker_handle';
 import type { ExportConfig } from './passthrough/config';
@@ -26,6 +27,8 @@ export interface ExportSpec {
   readonly xattrmap?: string;
   readonly announceSubmounts: boolean;
   readonly readdirplus: boolean;
+  /** The DAX window (shared-memory region 0) in MiB; 0 = DAX off. */
+  readonly daxWindowMiB: number;
 }
 
 /** Settings every export of this daemon shares. */
@@ -68,7 +71,13 @@ export class ExportRegistry {
       close(spec.dirFd);
       throw new ExportError(`export '${spec.tag}' already exists`);
     }
-    const device: DeviceOptions = { tag: spec.tag, socketPath: spec.socketPath, listenFd: spec.listenFd };
+    const dax = spec.daxWindowMiB > 0;
+    const device: DeviceOptions = {
+      tag: spec.tag,
+      socketPath: spec.socketPath,
+      listenFd: spec.listenFd,
+      ...(dax ? { shmemSizes: [daxWindowBytes(spec.daxWindowMiB)] } : {}),
+    };
     const exportConfig: WorkerExportConfig = {
       ...this.defaults,
       tag: spec.tag,
@@ -79,6 +88,7 @@ export class ExportRegistry {
       xattrmap: spec.xattrmap,
       announceSubmounts: spec.announceSubmounts,
       readdirplus: spec.readdirplus,
+      dax,
     };
     const worker = startDeviceWorker(this.workerScript, { device, exportConfig, logLevel: this.defaults.logLevel });
     const running = { spec, worker };
@@ -103,6 +113,7 @@ export class ExportRegistry {
       dir: spec.dir,
       readonly: spec.readonly,
       cache: spec.cache,
+      ...(spec.daxWindowMiB > 0 ? { daxWindowMiB: spec.daxWindowMiB } : {}),
     }));
   }
 

@@ -50,7 +50,14 @@ function handleControl(registry: ExportRegistry, rootFd: number): (req: ControlR
       case 'add': {
         const dirFd = openShare(rootFd, req.dir);
         // As virtiofsd: READDIRPLUS fills the guest's caches, which cache=none does not keep.
-        await registry.add({ ...req, socketPath: req.socket, dirFd, readdirplus: req.cache !== 'none' });
+        await registry.add({
+          ...req,
+          socketPath: req.socket,
+          dirFd,
+          readdirplus: req.cache !== 'none',
+          // parseRequest sets it exactly when dax is on.
+          daxWindowMiB: req.daxWindowMiB ?? 0,
+        });
         return { id: req.id, ok: true };
       }
       case 'remove':
@@ -105,6 +112,7 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
     xattrmap: opts.xattrmap,
     announceSubmounts: opts.announceSubmounts,
     readdirplus: opts.readdirplus,
+    daxWindowMiB: opts.daxWindowMiB,
   };
   await registry.add(spec);
   if (opts.socketGroup !== undefined && opts.socketPath !== undefined) {
@@ -137,7 +145,7 @@ async function main(argv: string[]): Promise<void> {
 if (isMainThread) {
   void main(process.argv.slice(2));
 } else {
-  serveFromWorker<WorkerExportConfig>((config) => (complete) =>
-    createFuseHandler({ ...config, logger: createLogger(config.logLevel, { export: config.tag }) }, complete),
+  serveFromWorker<WorkerExportConfig>((config) => (complete, backend) =>
+    createFuseHandler({ ...config, logger: createLogger(config.logLevel, { export: config.tag }) }, complete, backend),
   );
 }

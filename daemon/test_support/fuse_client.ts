@@ -70,6 +70,8 @@ export interface InitReply {
   maxWrite: number;
   maxPages: number;
   timeGran: number;
+  /** log2 of the DAX mapping alignment (with FUSE_MAP_ALIGNMENT). */
+  mapAlignment: number;
 }
 
 export interface OpenReply {
@@ -240,6 +242,7 @@ export class FuseClient {
       maxWrite: d.readUInt32LE(abi.InitOut.maxWrite),
       maxPages: d.readUInt16LE(abi.InitOut.maxPages),
       timeGran: d.readUInt32LE(abi.InitOut.timeGran),
+      mapAlignment: d.readUInt16LE(abi.InitOut.mapAlignment),
     };
   }
 
@@ -586,6 +589,29 @@ export class FuseClient {
   setlk(nodeid: number, fh: number, owner: bigint, lock: FileLock, sleep = false, flock = false): void {
     const op = sleep ? abi.Opcode.SETLKW : abi.Opcode.SETLK;
     this.request(op, nodeid, [this.lkIn(fh, owner, lock, flock)], abi.OUT_HEADER_SIZE);
+  }
+
+  /** SETUPMAPPING; without `fh` it sends -1, as the kernel does (it maps by inode). */
+  setupmapping(nodeid: number, m: { fh?: number; foffset: number; len: number; flags: number; moffset: number }): void {
+    const a = Buffer.alloc(abi.SETUPMAPPING_IN_SIZE);
+    a.writeBigUInt64LE(m.fh === undefined ? 0xffff_ffff_ffff_ffffn : u64(m.fh), abi.SetupmappingIn.fh);
+    a.writeBigUInt64LE(u64(m.foffset), abi.SetupmappingIn.foffset);
+    a.writeBigUInt64LE(u64(m.len), abi.SetupmappingIn.len);
+    a.writeBigUInt64LE(u64(m.flags), abi.SetupmappingIn.flags);
+    a.writeBigUInt64LE(u64(m.moffset), abi.SetupmappingIn.moffset);
+    this.request(abi.Opcode.SETUPMAPPING, nodeid, [a], abi.OUT_HEADER_SIZE);
+  }
+
+  /** REMOVEMAPPING of `ranges`; `count` may differ from their number, to test a lying guest. */
+  removemapping(nodeid: number, ranges: readonly { moffset: number; len: number }[], count = ranges.length): void {
+    const a = Buffer.alloc(abi.REMOVEMAPPING_IN_SIZE + ranges.length * abi.REMOVEMAPPING_ONE_SIZE);
+    a.writeUInt32LE(count, 0);
+    ranges.forEach((r, i) => {
+      const at = abi.REMOVEMAPPING_IN_SIZE + i * abi.REMOVEMAPPING_ONE_SIZE;
+      a.writeBigUInt64LE(u64(r.moffset), at + abi.RemovemappingOne.moffset);
+      a.writeBigUInt64LE(u64(r.len), at + abi.RemovemappingOne.len);
+    });
+    this.request(abi.Opcode.REMOVEMAPPING, nodeid, [a], abi.OUT_HEADER_SIZE);
   }
 
   /** The unique the next request will carry. */

@@ -4,7 +4,7 @@
 // directly. Deferred chains are completed by pumping the handler's poll().
 import koffi from 'koffi';
 import { libc } from '../src/sys/libc';
-import { DEFERRED, type ChainHandler, type ChainHandlerFactory, type DescriptorChain, type GuestBuffer } from '../src/virtio/descriptor_chain';
+import { DEFERRED, NO_BACKEND, type ChainHandler, type ChainHandlerFactory, type DescriptorChain, type GuestBuffer } from '../src/virtio/descriptor_chain';
 import type { Submission, VirtioFsTransport } from './transport';
 
 const PROT_READ = 1;
@@ -80,7 +80,7 @@ export class LoopbackTransport implements VirtioFsTransport {
       const f = this.inFlight.get(chain);
       if (f === undefined) throw new Error('completion of a chain that is not in flight');
       f.written = written;
-    });
+    }, NO_BACKEND);
   }
 
   /** Lays out `sub` in guest memory as a chain. */

@@ -2,6 +2,7 @@
 // request per line and reads one response per line, matched by `id`. Shared by the daemon's
 // server and the shim's client, so both validate the same shapes.
 import type { CacheMode } from '../cli';
+import { daxWindowProblem, DEFAULT_DAX_WINDOW_MIB } from '../dax_window';
 
 export interface AddExport {
   id: number;
@@ -17,6 +18,13 @@ export interface AddExport {
   xattr: boolean;
   xattrmap?: string;
   announceSubmounts: boolean;
+  /**
+   * DAX: the guest maps files into a shared-memory window instead of copying them (the VMM must
+   * support it). Read-only and read-write shares alike, as virtiofsd. Default false.
+   */
+  dax?: boolean;
+  /** The DAX window in MiB, a multiple of 2; only with dax, default 256. */
+  daxWindowMiB?: number;
 }
 
 export interface RemoveExport {
@@ -38,6 +46,8 @@ export interface ExportInfo {
   dir: string;
   readonly: boolean;
   cache: CacheMode;
+  /** Present when DAX is on. */
+  daxWindowMiB?: number;
 }
 
 export type ControlResponse =
@@ -62,6 +72,17 @@ function field<T>(obj: Json, key: string, type: 'string' | 'number' | 'boolean',
 
 const CACHE: readonly CacheMode[] = ['none', 'auto', 'always', 'metadata'];
 
+/** `dax`, and with it the window size in MiB (defaulted, validated). */
+function parseDax(obj: Json): { dax: boolean; daxWindowMiB?: number } {
+  const dax = field<boolean>(obj, 'dax', 'boolean', false);
+  if (obj.daxWindowMiB === undefined) return dax ? { dax, daxWindowMiB: DEFAULT_DAX_WINDOW_MIB } : { dax };
+  const mib = field<number>(obj, 'daxWindowMiB', 'number');
+  if (!dax) throw new ControlProtocolError("field 'daxWindowMiB': only with 'dax': true");
+  const problem = daxWindowProblem(mib);
+  if (problem !== null) throw new ControlProtocolError(`field 'daxWindowMiB': ${problem}`);
+  return { dax, daxWindowMiB: mib };
+}
+
 function parseAdd(obj: Json, id: number): AddExport {
   const cache = field<string>(obj, 'cache', 'string', 'auto');
   const found = CACHE.find((c) => c === cache);
@@ -78,6 +99,7 @@ function parseAdd(obj: Json, id: number): AddExport {
     xattr: field<boolean>(obj, 'xattr', 'boolean', xattrmap !== undefined),
     xattrmap,
     announceSubmounts: field<boolean>(obj, 'announceSubmounts', 'boolean', false),
+    ...parseDax(obj),
   };
 }
 

@@ -2,13 +2,20 @@
 // queues. The device loop feeds it socket and kick events; everything runs on the loop's thread,
 // so memory-table changes never race queue processing.
 import type { Logger } from 'pino';
-import { drain, signal } from '../sys/eventfd';
-import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLRDHUP, type Epoll } from '../sys/epoll';
+import { signal } from '../sys/eventfd';
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLRDHUP, type Epoll } from '../sys/epoll';
 import { VhostUserBackend, type VringObserver } from '../vhost_user/backend';
 import { Connection } from '../vhost_user/connection';
-import { DEFERRED, type ChainHandler, type ChainHandlerFactory, type DescriptorChain } from '../virtio/descriptor_chain';
+import {
+  DEFERRED,
+  type BackendRequests,
+  type ChainHandler,
+  type ChainHandlerFactory,
+  type DescriptorChain,
+} from '../virtio/descriptor_chain';
 import { writableBytes } from '../virtio/virtqueue';
 import type { DeviceOptions } from './device_options';
+import { ShmemRequests } from './shmem_requests';
 
 export const TOKEN_SOCKET = 2;
 export const TOKEN_KICK_BASE = 16;
@@ -22,6 +29,8 @@ export class Session implements VringObserver {
   private anyPending = false;
   /** Queues that got used entries from deferred completions. */
   private readonly completed: Uint8Array;
+  /** Bytes of shared-memory region 0 (the DAX window); 0 when none is offered. */
+  private readonly windowSize: number;
 
   constructor(
     fd: number,
@@ -34,13 +43,17 @@ export class Session implements VringObserver {
     const queues = 1 + (options.requestQueues ?? 1);
     this.pending = new Uint8Array(queues);
     this.completed = new Uint8Array(queues);
+    this.windowSize = options.shmemSizes?.[0] ?? 0;
     this.backend = new VhostUserBackend(
       this.conn,
       { requestQueues: queues - 1, ...(options.shmemSizes ? { shmemSizes: options.shmemSizes } : {}) },
       this,
       log,
     );
-    this.handler = createHandler((chain, queue, written) => this.complete(chain, queue, written));
+    this.handler = createHandler(
+      (chain, queue, written) => this.complete(chain, queue, written),
+      () => this.backendRequests(),
+    );
     epoll.add(fd, EPOLLIN | EPOLLRDHUP, TOKEN_SOCKET);
   }
 
@@ -58,7 +71,6 @@ export class Session implements VringObserver {
   onKick(index: number): void {
     const vring = this.backend.vrings[index];
     if (vring === undefined || vring.kickFd < 0) return;
-    drain(vring.kickFd);
     this.markPending(index);
   }
 
@@ -86,7 +98,9 @@ export class Session implements VringObserver {
   }
 
   watchKick(index: number, fd: number): void {
-    this.epoll.add(fd, EPOLLIN, TOKEN_KICK_BASE + index);
+    // Edge-triggered: every kick (eventfd write) is reported once, so the counter never needs a
+    // read(2) to be reset; it cannot realistically reach its 2^64 limit.
+    this.epoll.add(fd, EPOLLIN | EPOLLET, TOKEN_KICK_BASE + index);
   }
 
   unwatchKick(_index: number, fd: number): void {
@@ -102,22 +116,36 @@ export class Session implements VringObserver {
     this.handler.reset();
   }
 
+  /** DAX needs the channel, acknowledged requests and a negotiated shared-memory region. */
+  private backendRequests(): BackendRequests | null {
+    const channel = this.backend.backendChannel;
+    if (channel === null || !channel.acknowledged || !this.backend.shmemNegotiated || this.windowSize === 0) return null;
+    return new ShmemRequests(channel, this.windowSize);
+  }
+
   private markPending(index: number): void {
     this.pending[index] = 1;
     this.anyPending = true;
   }
 
-  /** Pops and handles up to a ring's worth of chains, then notifies the driver once. */
+  /**
+   * Pops and handles up to a ring's worth of chains. Under EVENT_IDX the driver asks for a signal
+   * only when it is about to sleep, so it gets one as soon as an answer is there and refills the
+   * ring while we work on the rest; without EVENT_IDX, one signal at the end.
+   */
   private processQueue(index: number): void {
     const vring = this.backend.vrings[index]!;
     if (!vring.runnable) return;
     const queue = vring.queue;
+    const early = queue.eventIdxEnabled;
     let n = 0;
     for (; n < vring.size; n++) {
       const chain = queue.pop();
       if (chain === null) break;
       const written = this.runHandler(chain, index);
-      if (written !== DEFERRED) queue.pushUsed(chain.head, written);
+      if (written === DEFERRED) continue;
+      queue.pushUsed(chain.head, written);
+      if (early && queue.takeNotification() && vring.callFd >= 0) signal(vring.callFd);
     }
     // Over budget: come back after the next wait so the socket and other queues get a turn.
     if (n === vring.size) this.markPending(index);

@@ -1,6 +1,6 @@
 // The device side of a device Worker: reads workerData, builds the export's handler factory and
 // runs the device loop until the main thread posts `stop`. A worker script is one line:
-//   serveFromWorker((exportConfig) => (complete) => createFuseHandler(exportConfig, complete));
+//   serveFromWorker((exportConfig) => (complete, backend) => createFuseHandler(exportConfig, complete, backend));
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createLogger } from '../log';
 import type { ChainHandlerFactory } from '../virtio/descriptor_chain';

@@ -286,6 +286,9 @@ export const SETUPMAPPING_IN_SIZE = 40;
 export const SetupmappingIn = { fh: 0, foffset: 8, len: 16, flags: 24, moffset: 32 } as const;
 export const REMOVEMAPPING_IN_SIZE = 4; // count, followed by fuse_removemapping_one[count]
 export const REMOVEMAPPING_ONE_SIZE = 16; // moffset, len
+export const RemovemappingOne = { moffset: 0, len: 8 } as const;
+/** FUSE_REMOVEMAPPING_MAX_ENTRY: the kernel sends at most a page of entries per request. */
+export const REMOVEMAPPING_MAX_ENTRIES = 4096 / REMOVEMAPPING_ONE_SIZE;
 
 // ---- replies with variable parts ----
 export const KSTATFS_SIZE = 80;

@@ -1,6 +1,7 @@
 // INIT negotiation: the protocol version (7.31 or newer), the write size (1 MiB in 256 pages), and
 // the intersection of what the guest kernel offers with what this export supports.
 import type { ExportConfig } from '../passthrough/config';
+import { MAP_ALIGNMENT_LOG2 } from '../passthrough/ops_dax';
 import {
   FUSE_KERNEL_MINOR_VERSION,
   FUSE_KERNEL_VERSION,
@@ -43,6 +44,8 @@ function wantedFlags(config: ExportConfig): number {
   if (config.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
   if (config.writeback) want |= InitFlag.WRITEBACK_CACHE;
   if (config.announceSubmounts) want |= InitFlag.SUBMOUNTS;
+  // The kernel offers it only when it has a DAX window; the reply then names our alignment.
+  if (config.dax === true) want |= InitFlag.MAP_ALIGNMENT;
   return want;
 }
 
@@ -57,6 +60,7 @@ function writeInitOut(rq: Request, minor: number, maxReadahead: number, flags: n
   v.setUint32(o + InitOut.maxWrite, MAX_WRITE, true);
   v.setUint32(o + InitOut.timeGran, 1, true);
   v.setUint16(o + InitOut.maxPages, MAX_PAGES, true);
+  if ((flags & InitFlag.MAP_ALIGNMENT) !== 0) v.setUint16(o + InitOut.mapAlignment, MAP_ALIGNMENT_LOG2, true);
 }
 
 export function negotiateInit(rq: Request, config: ExportConfig): InitResult {

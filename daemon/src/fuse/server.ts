@@ -2,7 +2,14 @@
 // and dispatches to the passthrough operations. handle() never throws: a malformed request gets an
 // errno, an unknown opcode ENOSYS, anything before INIT EIO, and an internal fault is logged and
 // answered EIO.
-import type { ChainHandler, ChainHandlerFactory, CompletionSink, DescriptorChain } from '../virtio/descriptor_chain';
+import {
+  NO_BACKEND,
+  type BackendAccess,
+  type ChainHandler,
+  type ChainHandlerFactory,
+  type CompletionSink,
+  type DescriptorChain,
+} from '../virtio/descriptor_chain';
 import type { ExportConfig } from '../passthrough/config';
 import { PassthroughFs } from '../passthrough/passthrough_fs';
 import * as entry from '../passthrough/ops_entry';
@@ -10,6 +17,7 @@ import * as file from '../passthrough/ops_file';
 import * as dir from '../passthrough/ops_dir';
 import * as xattr from '../passthrough/ops_xattr';
 import * as lock from '../passthrough/ops_lock';
+import * as dax from '../passthrough/ops_dax';
 import { negotiateInit } from './init';
 import { Opcode } from './abi';
 import { EIO, ENOSYS } from './errno';
@@ -58,6 +66,8 @@ const OPS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [Opcode.SETLK, lock.setlk],
   [Opcode.SETLKW, lock.setlkw],
   [Opcode.INTERRUPT, lock.interrupt],
+  [Opcode.SETUPMAPPING, dax.setupmapping],
+  [Opcode.REMOVEMAPPING, dax.removemapping],
 ]);
 
 class FuseServer implements ChainHandler {
@@ -65,8 +75,8 @@ class FuseServer implements ChainHandler {
   private readonly fs: PassthroughFs;
   private initialized = false;
 
-  constructor(private readonly config: ExportConfig, complete: CompletionSink) {
-    this.fs = new PassthroughFs(config, complete);
+  constructor(private readonly config: ExportConfig, complete: CompletionSink, backend: BackendAccess) {
+    this.fs = new PassthroughFs(config, complete, backend);
   }
 
   handle(chain: DescriptorChain, queueIndex: number): number {
@@ -118,11 +128,11 @@ class FuseServer implements ChainHandler {
 }
 
 /** A ChainHandler serving `config`'s directory to one front-end connection. */
-export function createFuseHandler(config: ExportConfig, complete: CompletionSink): ChainHandler {
-  return new FuseServer(config, complete);
+export function createFuseHandler(config: ExportConfig, complete: CompletionSink, backend: BackendAccess = NO_BACKEND): ChainHandler {
+  return new FuseServer(config, complete, backend);
 }
 
 /** The factory form the device loop takes: one handler per connection. */
 export function fuseHandlerFactory(config: ExportConfig): ChainHandlerFactory {
-  return (complete) => createFuseHandler(config, complete);
+  return (complete, backend) => createFuseHandler(config, complete, backend);
 }

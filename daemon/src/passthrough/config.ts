@@ -28,6 +28,11 @@ export interface ExportConfig {
   readonly allowDirectIo: boolean;
   /** Mark directories on another host mount with FUSE_ATTR_SUBMOUNT. */
   readonly announceSubmounts: boolean;
+  /**
+   * DAX: map file ranges into the front-end's shared-memory window (SETUPMAPPING/REMOVEMAPPING)
+   * and advertise FUSE_MAP_ALIGNMENT. The window itself is the device's (DeviceOptions.shmemSizes).
+   */
+  readonly dax?: boolean;
   readonly logger: Logger;
 }
 

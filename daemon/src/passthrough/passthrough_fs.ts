@@ -33,7 +33,7 @@ import { InodeTable, mntIdOf, type Inode } from './inode_table';
 import { XattrMap } from './xattr_map';
 import { LockManager } from './lock_manager';
 import { XattrIo } from './xattr_io';
-import type { CompletionSink } from '../virtio/descriptor_chain';
+import { NO_BACKEND, type BackendAccess, type CompletionSink } from '../virtio/descriptor_chain';
 
 const STAT_MASK = STATX_BASIC_STATS | STATX_MNT_ID;
 
@@ -57,7 +57,12 @@ export class PassthroughFs {
   readonly locks: LockManager;
   readonly xattr: XattrIo;
 
-  constructor(config: ExportConfig, complete: CompletionSink) {
+  constructor(
+    config: ExportConfig,
+    complete: CompletionSink,
+    /** The front-end's back-end channel, for DAX mappings. */
+    readonly backend: BackendAccess = NO_BACKEND,
+  ) {
     this.config = config;
     this.policy = cachePolicy(config.cache);
     this.log = config.logger;

@@ -104,6 +104,11 @@ export class VhostUserBackend {
     return this.ackedFeatures;
   }
 
+  /** The front-end acked SHMEM: it serves SHMEM_MAP/UNMAP into the regions we offered. */
+  get shmemNegotiated(): boolean {
+    return hasBit(this.protocolFeatures, PF.SHMEM);
+  }
+
   /** Handles one message; only a bug in this module can make it throw. */
   handle(msg: VhostUserMessage): void {
     const replyAck = (msg.flags & FLAG_NEED_REPLY) !== 0 && hasBit(this.protocolFeatures, PF.REPLY_ACK);

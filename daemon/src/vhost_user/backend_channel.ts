@@ -36,6 +36,11 @@ export class BackendChannel {
     private readonly replyAck: boolean,
   ) {}
 
+  /** Every request waits for the front-end's verdict (REPLY_ACK). */
+  get acknowledged(): boolean {
+    return this.replyAck;
+  }
+
   /** Sends a request; returns the front-end's u64 status (0 = success; 0 when unacknowledged). */
   request(code: number, payload: Uint8Array, fds: readonly number[] = []): bigint {
     this.conn.send(code, this.replyAck ? FLAG_NEED_REPLY : 0, payload, fds);

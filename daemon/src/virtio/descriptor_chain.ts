@@ -38,4 +38,37 @@ export interface ChainHandler {
   reset(): void;
 }
 
-export type ChainHandlerFactory = (complete: CompletionSink) => ChainHandler;
+/** A file range to map into shared-memory region 0 (the virtio-fs DAX window). */
+export interface ShmemMapRequest {
+  /** Borrowed: the front-end receives a duplicate, the caller still closes it. */
+  readonly fd: number;
+  readonly fdOffset: number;
+  /** Offset in the window. */
+  readonly shmOffset: number;
+  readonly len: number;
+  /** The guest may write through the mapping. */
+  readonly writable: boolean;
+}
+
+/**
+ * What a handler may ask of the front-end over the vhost-user back-end channel. Each call blocks
+ * until the front-end acknowledged it, so the mapping is in place before the guest hears back.
+ * A refusal or a broken channel throws (the caller answers the guest with an errno).
+ */
+export interface BackendRequests {
+  /** Bytes of shared-memory region 0 (the DAX window). */
+  readonly windowSize: number;
+  map(request: ShmemMapRequest): void;
+  unmap(shmOffset: number, len: number): void;
+}
+
+/**
+ * The back-end requests of the current connection, or null when the front-end gave no channel
+ * with REPLY_ACK or took no shared-memory region. Asked per request: the channel may come later.
+ */
+export type BackendAccess = () => BackendRequests | null;
+
+/** For handlers run without a vhost-user front-end. */
+export const NO_BACKEND: BackendAccess = () => null;
+
+export type ChainHandlerFactory = (complete: CompletionSink, backend: BackendAccess) => ChainHandler;

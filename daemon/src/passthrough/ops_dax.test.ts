@@ -1,0 +1,207 @@
+// DAX through the real daemon process: the front-end driver plays a VMM with a shared-memory
+// window and serves SHMEM_MAP/UNMAP by mmapping the daemon's fd into it, as QEMU would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FUSE_SETUPMAPPING_FLAG_READ as READ, FUSE_SETUPMAPPING_FLAG_WRITE as WRITE, InitFlag } from '../fuse/abi';
+import { EACCES, EBADF, EINVAL, EIO, ENOSYS, EROFS } from '../fuse/errno';
+import { bundleWorker } from '../../test_support/device_harness';
+import { VhostUserFrontend } from '../../test_support/frontend';
+import { DEFAULT_INIT_FLAGS, errnoOf, FuseClient } from '../../test_support/fuse_client';
+
+const MIB = 1 << 20;
+const CHUNK = 2 * MIB;
+const WINDOW_MIB = 4;
+const WINDOW = WINDOW_MIB * MIB;
+
+interface Daemon {
+  readonly dir: string;
+  readonly frontend: VhostUserFrontend;
+  readonly client: FuseClient;
+  stop(): void;
+}
+
+let script: string;
+const running: Daemon[] = [];
+
+beforeAll(() => {
+  script = bundleWorker(join(__dirname, '../main.ts'));
+});
+afterAll(() => rmSync(script, { force: true }));
+afterEach(() => {
+  for (const d of running.splice(0)) d.stop();
+});
+
+/** The daemon on a fresh directory, and a front-end with (by default) a DAX window and a channel. */
+function start(flags: string[], frontend: { shmemSize?: number; channel: boolean } = { shmemSize: WINDOW, channel: true }): Daemon {
+  const dir = mkdtempSync(join(tmpdir(), 'vfs-dax-'));
+  const socketPath = `${dir}.sock`;
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [script, `--socket-path=${socketPath}`, `--shared-dir=${dir}`, `--log-level=${process.env['VFS_TEST_LOG'] ?? 'error'}`, ...flags],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const stopDaemon = (): void => {
+    child.kill('SIGKILL');
+    rmSync(socketPath, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let fe: VhostUserFrontend;
+  try {
+    fe = VhostUserFrontend.connect({
+      socketPath,
+      memorySize: 16 << 20,
+      backendChannel: frontend.channel,
+      ...(frontend.shmemSize !== undefined ? { shmemSize: frontend.shmemSize } : {}),
+    });
+  } catch (err) {
+    stopDaemon();
+    throw err;
+  }
+  const d: Daemon = {
+    dir,
+    frontend: fe,
+    client: new FuseClient(fe),
+    stop: () => {
+      fe.close();
+      stopDaemon();
+    },
+  };
+  running.push(d);
+  return d;
+}
+
+/** What the guest would read at `offset` of the window (copied: the range may be unmapped later). */
+function windowBytes(d: Daemon, offset: number, len: number): Buffer {
+  const shmem = d.frontend.shmem;
+  if (shmem === null) throw new Error('the front-end has no DAX window');
+  return Buffer.from(shmem.view(offset, len));
+}
+
+/** The file mapped at `offset` of the front-end's window, from /proc/self/maps; null when none. */
+function fileMappedAt(d: Daemon, offset: number): string | null {
+  const addr = (d.frontend.shmem?.base ?? 0) + offset;
+  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (m === null || addr < parseInt(m[1]!, 16) || addr >= parseInt(m[2]!, 16)) continue;
+    return m[3] === '0' ? null : m[4]!;
+  }
+  return null;
+}
+
+const INIT_WITH_DAX = DEFAULT_INIT_FLAGS | InitFlag.MAP_ALIGNMENT;
+
+describe('DAX on a read-only export', () => {
+  test('INIT names the page alignment; SETUPMAPPING shows the file in the window, REMOVEMAPPING takes it away', () => {
+    const d = start(['--readonly', `--dax-window=${WINDOW_MIB}`]);
+    const data = randomBytes(3 * MIB);
+    writeFileSync(join(d.dir, 'data'), data);
+    const init = d.client.init(INIT_WITH_DAX);
+    expect(init.flags & InitFlag.MAP_ALIGNMENT).toBe(InitFlag.MAP_ALIGNMENT);
+    expect(init.mapAlignment).toBe(12);
+
+    const f = d.client.lookup(1, 'data');
+    // As the kernel does: one 2 MiB chunk per request, the second one past the end of the file.
+    d.client.setupmapping(f.nodeid, { foffset: CHUNK, len: CHUNK, flags: READ, moffset: 0 });
+    d.client.setupmapping(f.nodeid, { foffset: 0, len: CHUNK, flags: READ, moffset: CHUNK });
+    expect(windowBytes(d, 0, MIB).equals(data.subarray(CHUNK))).toBe(true);
+    expect(windowBytes(d, CHUNK, CHUNK).equals(data.subarray(0, CHUNK))).toBe(true);
+    expect(fileMappedAt(d, 0)).toBe(join(d.dir, 'data'));
+
+    d.client.removemapping(f.nodeid, [{ moffset: 0, len: CHUNK }, { moffset: CHUNK, len: CHUNK }]);
+    expect(fileMappedAt(d, 0)).toBeNull();
+    expect(fileMappedAt(d, CHUNK)).toBeNull();
+  });
+
+  test('write mappings are refused with EROFS; bad ranges, flags, nodes and handles get an errno', () => {
+    const d = start(['--readonly', `--dax-window=${WINDOW_MIB}`]);
+    writeFileSync(join(d.dir, 'a'), randomBytes(CHUNK));
+    writeFileSync(join(d.dir, 'b'), 'b');
+    const c = d.client;
+    c.init(INIT_WITH_DAX);
+    const a = c.lookup(1, 'a').nodeid;
+    const b = c.lookup(1, 'b').nodeid;
+    const ok = { foffset: 0, len: CHUNK, flags: READ, moffset: 0 };
+    const setup = (nodeid: number, m: Partial<typeof ok> & { fh?: number }): number =>
+      errnoOf(() => c.setupmapping(nodeid, { ...ok, ...m }));
+
+    expect(setup(a, { flags: READ | WRITE })).toBe(EROFS);
+    expect(setup(a, { moffset: CHUNK, len: CHUNK + 4096 })).toBe(EINVAL);
+    expect(setup(a, { moffset: WINDOW })).toBe(EINVAL);
+    expect(setup(a, { moffset: 512 })).toBe(EINVAL);
+    expect(setup(a, { foffset: 100 })).toBe(EINVAL);
+    expect(setup(a, { len: 0 })).toBe(EINVAL);
+    expect(setup(a, { flags: 0 })).toBe(EINVAL);
+    expect(setup(a, { flags: 4 })).toBe(EINVAL);
+    expect(setup(a, { moffset: 2 ** 63 })).toBe(EINVAL);
+    expect(setup(987654, {})).toBe(EBADF);
+    expect(setup(1, {})).toBe(EACCES);
+    expect(setup(a, { fh: 4242 })).toBe(EBADF);
+    const bh = c.open(b, 0).fh;
+    expect(setup(a, { fh: bh })).toBe(EBADF);
+
+    const remove = (ranges: { moffset: number; len: number }[], count?: number): number =>
+      errnoOf(() => c.removemapping(a, ranges, count));
+    expect(remove([{ moffset: CHUNK, len: CHUNK + 4096 }])).toBe(EINVAL);
+    expect(remove([{ moffset: 0, len: CHUNK }], 2)).toBe(EINVAL);
+    expect(remove([], 257)).toBe(EINVAL);
+    expect(remove([{ moffset: 0, len: CHUNK }, { moffset: 1, len: 4096 }])).toBe(EINVAL);
+
+    // Still serving, and a handle of the node itself is accepted.
+    const ah = c.open(a, 0).fh;
+    c.setupmapping(a, { ...ok, fh: ah });
+    expect(windowBytes(d, 0, 16).equals(readFileSync(join(d.dir, 'a')).subarray(0, 16))).toBe(true);
+    c.removemapping(a, [{ moffset: 0, len: CHUNK }]);
+    expect(c.getattr(1).ino).toBeGreaterThan(0);
+  });
+});
+
+test('a read-write export takes write mappings: the guest writes the host file through the window', () => {
+  const d = start([`--dax-window=${WINDOW_MIB}`]);
+  writeFileSync(join(d.dir, 'w'), Buffer.alloc(8192));
+  d.client.init(INIT_WITH_DAX);
+  const w = d.client.lookup(1, 'w').nodeid;
+  d.client.setupmapping(w, { foffset: 0, len: CHUNK, flags: READ | WRITE, moffset: CHUNK });
+  const shmem = d.frontend.shmem;
+  if (shmem === null) throw new Error('no window');
+  shmem.view(CHUNK + 4096, 5).set(Buffer.from('hello'));
+  expect(readFileSync(join(d.dir, 'w')).subarray(4096, 4101).toString()).toBe('hello');
+  d.client.removemapping(w, [{ moffset: CHUNK, len: CHUNK }]);
+});
+
+function expectNoDax(d: Daemon): void {
+  writeFileSync(join(d.dir, 'f'), 'f');
+  const f = d.client.lookup(1, 'f').nodeid;
+  expect(errnoOf(() => d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: 0 }))).toBe(ENOSYS);
+  expect(errnoOf(() => d.client.removemapping(f, [{ moffset: 0, len: CHUNK }]))).toBe(ENOSYS);
+}
+
+test('DAX off: ENOSYS, and INIT does not answer MAP_ALIGNMENT', () => {
+  const d = start(['--readonly']);
+  expect(d.client.init(INIT_WITH_DAX).flags & InitFlag.MAP_ALIGNMENT).toBe(0);
+  expectNoDax(d);
+});
+
+test.each([
+  ['no back-end channel', { shmemSize: WINDOW, channel: false }],
+  ['a channel but no shared-memory window', { channel: true }],
+])('DAX on but a front-end with %s: ENOSYS', (_what, frontend) => {
+  const d = start([`--dax-window=${WINDOW_MIB}`], frontend);
+  d.client.init();
+  expectNoDax(d);
+});
+
+test('a mapping the front-end refuses is answered EIO, and the daemon keeps serving', () => {
+  // The VMM's window is smaller than the one the daemon was told about.
+  // The refusals are logged as errors: keep them out of the test output.
+  const d = start([`--dax-window=${WINDOW_MIB}`, '--log-level=off'], { shmemSize: CHUNK, channel: true });
+  writeFileSync(join(d.dir, 'f'), 'f');
+  d.client.init(INIT_WITH_DAX);
+  const f = d.client.lookup(1, 'f').nodeid;
+  expect(errnoOf(() => d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: CHUNK }))).toBe(EIO);
+  expect(errnoOf(() => d.client.removemapping(f, [{ moffset: CHUNK, len: CHUNK }]))).toBe(EIO);
+  d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: 0 });
+  expect(windowBytes(d, 0, 1).toString()).toBe('f');
+});
