@@ -6,6 +6,7 @@ import { existsSync, chmodSync, mkdirSync } from 'node:fs';
 const programs = [
   { entry: 'daemon/src/main.ts', out: 'build/bin/vfs-virtiofsd' },
   { entry: 'daemon/bench/bench_daemon.ts', out: 'build/bin/bench-daemon' },
+  { entry: 'shim/src/main.ts', out: 'build/bin/containerd-shim-vfs-v2' },
 ];
 
 mkdirSync('build/bin', { recursive: true });

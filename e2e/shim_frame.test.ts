@@ -1,0 +1,277 @@
+// The shim's frame against real containerd 1.6 (Debian's) and real ctr: bootstrap, the Task API
+// call order, exit codes, events, stdio, execs, delete after kill -9 of the shim, a containerd
+// restart, config errors at Create — and gRPC against containerd 1.7. Containers run through the
+// host-process TEST DOUBLE runtime (e2e/support/host_process_runtime.ts): the VM comes later.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { containerd17, type ContainerdBinaries, mountsUnder, PrivateContainerd } from './support/containerd';
+import { buildBusyboxImage, layerDigestOf } from './support/oci_image';
+import { bundleHostProcessRuntime, bundleShim } from './support/test_runtime_bundle';
+
+jest.setTimeout(120_000);
+
+const IMAGE = 'docker.io/library/busybox:vfs';
+const RUNTIME = ['--runtime', 'io.containerd.vfs.v2'];
+const NAMESPACE = 'vfs-e2e';
+
+interface ShimLine {
+  readonly msg: string;
+  readonly sandbox?: string;
+  readonly container?: string;
+  readonly method?: string;
+}
+
+/** Our shim's JSON lines in containerd's log (containerd copies the bundle's log FIFO into it). */
+function shimLines(containerd: PrivateContainerd): ShimLine[] {
+  return readFileSync(containerd.logPath, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as ShimLine);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** `ctr events` in the background: topic and payload per line, for the namespace under test. */
+class EventWatch {
+  private output = '';
+  private readonly child: ChildProcess;
+
+  constructor(containerd: PrivateContainerd) {
+    this.child = spawn(containerd.binaries.ctr, ['--address', containerd.grpcAddress, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.child.stdout?.setEncoding('utf8');
+    this.child.stdout?.on('data', (chunk: string) => {
+      this.output += chunk;
+    });
+  }
+
+  /** Task topics (in arrival order) whose payload names the container. */
+  topicsFor(containerId: string): string[] {
+    return this.output
+      .split('\n')
+      .filter((line) => line.includes(`"container_id":"${containerId}"`) || line.includes(`"ContainerID":"${containerId}"`))
+      .map((line) => /\s(\/tasks\/[a-z-]+)\s/.exec(line)?.[1])
+      .filter((topic): topic is string => topic !== undefined);
+  }
+
+  stop(): void {
+    if (this.child.pid !== undefined && this.child.exitCode === null) process.kill(this.child.pid, 'SIGKILL');
+  }
+}
+
+interface Fixture {
+  readonly work: string;
+  readonly testRuntime: string;
+  readonly image: string;
+}
+
+function prepareFixture(): Fixture {
+  bundleShim();
+  const work = mkdtempSync('/tmp/vfs-e2e-work-');
+  return { work, testRuntime: bundleHostProcessRuntime(work), image: buildBusyboxImage(work, IMAGE) };
+}
+
+async function startContainerd(fixture: Fixture, binaries?: ContainerdBinaries, env: Record<string, string> = {}): Promise<PrivateContainerd> {
+  const containerd = await PrivateContainerd.start({ binaries, env: { VFS_TEST_RUNTIME_MODULE: fixture.testRuntime, ...env } });
+  const imported = await containerd.ctr(['images', 'import', fixture.image], { namespace: NAMESPACE });
+  if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
+  return containerd;
+}
+
+/** After a test: no process recorded by a shim is alive, no mount is left under the temp dir. */
+function expectNothingLeft(containerd: PrivateContainerd): void {
+  expect(containerd.recordedPids().filter(pidAlive)).toEqual([]);
+  expect(mountsUnder(containerd.dir)).toEqual([]);
+}
+
+describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
+  let fixture: Fixture;
+  let containerd: PrivateContainerd;
+  let events: EventWatch;
+
+  beforeAll(async () => {
+    fixture = prepareFixture();
+    containerd = await startContainerd(fixture);
+    events = new EventWatch(containerd);
+    await sleep(200);
+  });
+
+  afterAll(async () => {
+    events?.stop();
+    await containerd?.stop();
+    rmSync(fixture.work, { recursive: true, force: true });
+  });
+
+  it('builds the busybox image deterministically', () => {
+    const again = buildBusyboxImage(join(fixture.work, 'again'), IMAGE);
+    expect(layerDigestOf(again)).toBe(layerDigestOf(fixture.image));
+  });
+
+  it('runs `ctr run --rm`: output, exit code 7, call order, events, logs', async () => {
+    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, IMAGE, 'frame1', 'sh', '-c', 'echo hello from $(hostname -s 2>/dev/null || echo x); echo oops >&2; exit 7'], {
+      namespace: NAMESPACE,
+    });
+    expect(run.stdout).toContain('hello from');
+    expect(run.stderr).toContain('oops');
+    expect(run.code).toBe(7);
+
+    const calls = shimLines(containerd).filter((l) => l.msg === 'task api call' && l.container === 'frame1').map((l) => l.method);
+    const firsts = ['Create', 'Start', 'Wait', 'Delete', 'Shutdown'].map((m) => calls.indexOf(m));
+    expect(firsts.every((index) => index >= 0)).toBe(true);
+    expect([...firsts].sort((a, b) => a - b)).toEqual(firsts);
+
+    const topics = await waitFor('the delete event', () => {
+      const seen = events.topicsFor('frame1');
+      return seen.includes('/tasks/delete') ? seen : undefined;
+    });
+    expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+
+    const lines = shimLines(containerd).filter((l) => l.container === 'frame1');
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.sandbox === 'frame1')).toBe(true);
+    expectNothingLeft(containerd);
+  });
+
+  it('passes stdin through and ends it when ctr closes its FIFO', async () => {
+    const input = join(fixture.work, 'stdin.txt');
+    writeFileSync(input, 'line one\nline two\n');
+    const run = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(containerd.binaries.ctr, ['--address', containerd.grpcAddress, '--namespace', NAMESPACE, 'run', '--rm', ...RUNTIME, IMAGE, 'stdin1', 'wc', '-l'], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      let stdout = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stdin?.end(readFileSync(input));
+      child.once('exit', (code) => resolve({ code, stdout }));
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe('2');
+  });
+
+  it('runs an exec in a running task and propagates its exit code', async () => {
+    expect((await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'exec1', 'sleep', '300'], { namespace: NAMESPACE })).code).toBe(0);
+    const exec = await containerd.ctr(['task', 'exec', '--exec-id', 'e1', 'exec1', 'sh', '-c', 'echo in-exec; exit 3'], { namespace: NAMESPACE });
+    expect(exec.stdout).toContain('in-exec');
+    expect(exec.code).toBe(3);
+    const ps = await containerd.ctr(['task', 'ps', 'exec1'], { namespace: NAMESPACE });
+    expect(ps.code).toBe(0);
+    expect((await containerd.ctr(['task', 'kill', '-s', 'SIGKILL', 'exec1'], { namespace: NAMESPACE })).code).toBe(0);
+    await waitFor('exec1 to stop', async () => {
+      const ls = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
+      return /exec1\s+\d+\s+STOPPED/.test(ls.stdout) ? true : undefined;
+    });
+    expect((await containerd.ctr(['task', 'rm', 'exec1'], { namespace: NAMESPACE })).code).toBe(0);
+    expect((await containerd.ctr(['container', 'rm', 'exec1'], { namespace: NAMESPACE })).code).toBe(0);
+    const topics = events.topicsFor('exec1');
+    expect(topics.indexOf('/tasks/exec-added')).toBeLessThan(topics.indexOf('/tasks/exec-started'));
+    expectNothingLeft(containerd);
+  });
+
+  it('keeps the task across a containerd restart (containerd reconnects from bundle/address)', async () => {
+    expect((await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'restart1', 'sleep', '300'], { namespace: NAMESPACE })).code).toBe(0);
+    const before = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
+    const pid = /restart1\s+(\d+)\s+RUNNING/.exec(before.stdout)?.[1];
+    expect(pid).toBeDefined();
+    events.stop();
+    await containerd.stopDaemon(false);
+    await containerd.restart({ env: { VFS_TEST_RUNTIME_MODULE: fixture.testRuntime } });
+    events = new EventWatch(containerd);
+    const after = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
+    expect(after.stdout).toMatch(new RegExp(`restart1\\s+${pid}\\s+RUNNING`));
+    expect((await containerd.ctr(['task', 'kill', '-s', 'SIGTERM', 'restart1'], { namespace: NAMESPACE })).code).toBe(0);
+    await waitFor('restart1 to stop', async () => {
+      const ls = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
+      return /restart1\s+\d+\s+STOPPED/.test(ls.stdout) ? true : undefined;
+    });
+    expect((await containerd.ctr(['task', 'rm', 'restart1'], { namespace: NAMESPACE })).code).toBe(0);
+    expect((await containerd.ctr(['container', 'rm', 'restart1'], { namespace: NAMESPACE })).code).toBe(0);
+    expectNothingLeft(containerd);
+  });
+
+  it('cleans up with `delete` after kill -9 of the shim: processes killed, rootfs unmounted', async () => {
+    expect((await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'crash1', 'sleep', '300'], { namespace: NAMESPACE })).code).toBe(0);
+    const stateDir = join(containerd.runDir, 'sandboxes', NAMESPACE, 'crash1');
+    const shimPid = (JSON.parse(readFileSync(join(stateDir, 'pids', 'shim.json'), 'utf8')) as { pid: number }).pid;
+    const workload = (JSON.parse(readFileSync(join(stateDir, 'pids', 'proc-crash1-init.json'), 'utf8')) as { pid: number }).pid;
+    expect(pidAlive(workload)).toBe(true);
+    expect(mountsUnder(containerd.dir).some((m) => m.endsWith('/crash1/rootfs'))).toBe(true);
+
+    process.kill(shimPid, 'SIGKILL');
+    await waitFor('delete to kill the workload', () => (pidAlive(workload) ? undefined : true));
+    await waitFor('the state dir to go', () => (existsSync(stateDir) ? undefined : true));
+    expect(mountsUnder(containerd.dir).filter((m) => m.includes('crash1'))).toEqual([]);
+    await waitFor('crash1 to stop', async () => {
+      const ls = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
+      return ls.stdout.includes('crash1') ? undefined : true;
+    });
+    expect((await containerd.ctr(['container', 'rm', 'crash1'], { namespace: NAMESPACE })).code).toBe(0);
+    expectNothingLeft(containerd);
+  });
+
+  it('reports a runtime-config error at Create with file, line and key, and leaves nothing behind', async () => {
+    const config = join(fixture.work, 'bad.toml');
+    writeFileSync(config, '# vfs\n[hypervisor]\nvcpus = 2\nmemory_mb = 512\n');
+    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, '--runtime-config-path', config, IMAGE, 'badcfg1', 'true'], { namespace: NAMESPACE });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(`vfs config ${config}:4: key hypervisor.memory_mb: unknown key`);
+    await waitFor('the sandbox state to go', () => (existsSync(join(containerd.runDir, 'sandboxes', NAMESPACE, 'badcfg1')) ? undefined : true));
+    await containerd.ctr(['container', 'rm', 'badcfg1'], { namespace: NAMESPACE });
+    expectNothingLeft(containerd);
+  });
+
+  it('reports a bad OCI spec at Create', async () => {
+    const spec = join(fixture.work, 'bad-spec.json');
+    writeFileSync(spec, JSON.stringify({ ociVersion: '1.0.2', process: { args: [], cwd: 'relative' }, root: { path: 'rootfs' } }));
+    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, '--config', spec, 'badspec1'], { namespace: NAMESPACE });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('process.args must be a non-empty array of strings');
+    await containerd.ctr(['container', 'rm', 'badspec1'], { namespace: NAMESPACE });
+    expectNothingLeft(containerd);
+  });
+});
+
+describe('containerd-shim-vfs-v2 with containerd 1.7 (gRPC)', () => {
+  let fixture: Fixture;
+  let containerd: PrivateContainerd;
+
+  beforeAll(async () => {
+    fixture = prepareFixture();
+    containerd = await startContainerd(fixture, containerd17());
+  });
+
+  afterAll(async () => {
+    await containerd?.stop();
+    rmSync(fixture.work, { recursive: true, force: true });
+  });
+
+  it('answers start with the gRPC bootstrap JSON and serves containerd.task.v3.Task', async () => {
+    expect(containerd.binaries.version).toMatch(/ 1\.7\./);
+    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, IMAGE, 'grpc1', 'sh', '-c', 'echo over grpc; exit 7'], { namespace: NAMESPACE });
+    expect(run.stdout).toContain('over grpc');
+    expect(run.code).toBe(7);
+    const serving = shimLines(containerd).find((l) => l.msg === 'shim serving' && l.container === 'grpc1') as (ShimLine & { protocol?: string }) | undefined;
+    expect(serving?.protocol).toBe('grpc');
+    expectNothingLeft(containerd);
+  });
+});

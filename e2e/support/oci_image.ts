@@ -1,0 +1,114 @@
+// Builds an OCI image tarball offline (no registry is reachable): a busybox-static rootfs with a
+// link per applet, one deterministic gzip layer (sorted tar, mtime 0, uid/gid 0; gzip without
+// name or time), the image config, the manifest, and index.json naming the image with
+// io.containerd.image.name so `ctr images import` tags it.
+
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+export const BUSYBOX_BINARY = '/bin/busybox';
+
+interface Blob {
+  readonly digest: string;
+  readonly size: number;
+}
+
+function sha256(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+function writeBlob(layout: string, data: Buffer): Blob {
+  const digest = sha256(data);
+  writeFileSync(join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length)), data);
+  return { digest, size: data.length };
+}
+
+function buildRootfs(dir: string): void {
+  for (const sub of ['bin', 'dev', 'etc', 'proc', 'root', 'sys', 'tmp', 'usr/bin', 'usr/sbin', 'sbin']) mkdirSync(join(dir, sub), { recursive: true });
+  copyFileSync(BUSYBOX_BINARY, join(dir, 'bin', 'busybox'));
+  execFileSync('chmod', ['0755', join(dir, 'bin', 'busybox')]);
+  const applets = execFileSync(BUSYBOX_BINARY, ['--list-full'], { encoding: 'utf8' }).split('\n').filter((line) => line !== '');
+  for (const applet of applets) {
+    const link = join(dir, applet);
+    if (applet === 'bin/busybox') continue;
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync('/bin/busybox', link);
+  }
+  writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\n');
+}
+
+function deterministicTar(dir: string): Buffer {
+  return execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=posix', '--pax-option=delete=atime,delete=ctime', '-C', dir, '-cf', '-', '.'], {
+    maxBuffer: 64 << 20,
+  });
+}
+
+/** Writes `<outDir>/busybox.oci.tar` for image `name` (e.g. docker.io/library/busybox:vfs) and returns its path. */
+export function buildBusyboxImage(outDir: string, name: string): string {
+  const work = mkdtempSync(join(tmpdir(), 'vfs-image-'));
+  try {
+    const rootfs = join(work, 'rootfs');
+    const layout = join(work, 'layout');
+    buildRootfs(rootfs);
+    mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
+    const tar = deterministicTar(rootfs);
+    const layer = writeBlob(layout, gzipSync(tar, { level: 9 }));
+    const config = writeBlob(
+      layout,
+      Buffer.from(
+        JSON.stringify({
+          architecture: 'amd64',
+          os: 'linux',
+          config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'], WorkingDir: '/' },
+          rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
+        }),
+      ),
+    );
+    const manifest = writeBlob(
+      layout,
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+        }),
+      ),
+    );
+    writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    writeFileSync(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            ...manifest,
+            platform: { architecture: 'amd64', os: 'linux' },
+            annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.slice(name.lastIndexOf(':') + 1) },
+          },
+        ],
+      }),
+    );
+    mkdirSync(outDir, { recursive: true });
+    const out = join(outDir, 'busybox.oci.tar');
+    writeFileSync(out, deterministicTar(layout));
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The digest of the image's single layer, for tests that check determinism. */
+export function layerDigestOf(imageTar: string): string {
+  const index = execFileSync('tar', ['-xOf', imageTar, './index.json'], { encoding: 'utf8' });
+  const manifestDigest = (JSON.parse(index) as { manifests: { digest: string }[] }).manifests[0]?.digest ?? '';
+  const manifest = execFileSync('tar', ['-xOf', imageTar, `./blobs/sha256/${manifestDigest.slice(7)}`], { encoding: 'utf8' });
+  return (JSON.parse(manifest) as { layers: { digest: string }[] }).layers[0]?.digest ?? '';
+}
+

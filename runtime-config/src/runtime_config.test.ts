@@ -1,0 +1,135 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError, defaultConfig, loadRuntimeConfig, parseConfig } from './index';
+import { findKeyLine } from './key_position';
+
+const SHIPPED = resolve(__dirname, '..', 'configuration.toml');
+
+function configError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('reads the shipped configuration.toml as exactly the built-in defaults', () => {
+    expect(parseConfig(readFileSync(SHIPPED, 'utf8'), SHIPPED)).toEqual(defaultConfig());
+  });
+
+  it('reads every kind of value', () => {
+    const config = parseConfig(
+      '[hypervisor]\nmachine = "q35"\nvcpus = 2\n[daemon]\ncache = "none"\n[runtime]\ngrpc = true\n',
+      'x.toml',
+    );
+    expect(config.hypervisor.machine).toBe('q35');
+    expect(config.hypervisor.vcpus).toBe(2);
+    expect(config.daemon.cache).toBe('none');
+    expect(config.runtime.grpc).toBe(true);
+    expect(config.agent.dial_timeout_ms).toBe(30000);
+  });
+
+  it('names file, line and key of an unknown key', () => {
+    const err = configError(() => parseConfig('[hypervisor]\nvcpus = 1\n\n[daemon]\ncahce = "auto"\n', '/etc/x.toml'));
+    expect(err.file).toBe('/etc/x.toml');
+    expect(err.line).toBe(5);
+    expect(err.key).toBe('daemon.cahce');
+    expect(err.message).toMatch(/^vfs config \/etc\/x\.toml:5: key daemon\.cahce: unknown key \(known keys of \[daemon\]: path, cache/);
+  });
+
+  it('finds the key in its own table, not a same-named key of another table', () => {
+    const err = configError(() => parseConfig('[daemon]\npath = "x"\n[hypervisor]\npath = 3\n', 'f.toml'));
+    expect(err.key).toBe('hypervisor.path');
+    expect(err.line).toBe(4);
+    expect(err.problem).toBe('must be a non-empty path string, not number 3');
+  });
+
+  it('names an unknown table at its header', () => {
+    const err = configError(() => parseConfig('# c\n\n[hypervisr]\nvcpus = 1\n', 'f.toml'));
+    expect(err.line).toBe(3);
+    expect(err.key).toBe('hypervisr');
+  });
+
+  it('rejects wrong types and out-of-range values with the expected form', () => {
+    expect(configError(() => parseConfig('[hypervisor]\nvcpus = "2"\n', 'f')).message).toBe(
+      'vfs config f:2: key hypervisor.vcpus: must be an integer from 1 to 256, not string "2"',
+    );
+    expect(configError(() => parseConfig('[hypervisor]\nmemory_mib = 1.5\n', 'f')).line).toBe(2);
+    expect(configError(() => parseConfig('[hypervisor]\naccel = "hvf"\n', 'f')).problem).toBe(
+      'must be one of "auto", "kvm", "tcg", not string "hvf"',
+    );
+    expect(configError(() => parseConfig('[runtime]\ngrpc = "yes"\n', 'f')).problem).toBe(
+      'must be true, false or "auto", not string "yes"',
+    );
+    expect(configError(() => parseConfig('hypervisor = 3\n', 'f')).problem).toBe('must be a table, not number 3');
+  });
+
+  it('finds dotted keys and keys after multi-line strings', () => {
+    expect(configError(() => parseConfig('hypervisor.vcpus = 0\n', 'f')).line).toBe(1);
+    const source = '[hypervisor]\nkernel_params = """\nvcpus = 1\n"""\nvcpus = 0\n';
+    expect(configError(() => parseConfig(source, 'f')).line).toBe(5);
+  });
+
+  it('reports TOML syntax errors with smol-toml position', () => {
+    const err = configError(() => parseConfig('[hypervisor]\nvcpus = = 2\n', '/x/c.toml'));
+    expect(err.line).toBe(2);
+    expect(err.key).toBeUndefined();
+    expect(err.message).toMatch(/^vfs config \/x\/c\.toml:2: TOML syntax error \(column \d+\): /);
+  });
+});
+
+describe('findKeyLine', () => {
+  it('handles quoted keys and headers with comments', () => {
+    expect(findKeyLine('[ "daemon" ] # d\n"cache" = 1\n', ['daemon', 'cache'])).toBe(2);
+    expect(findKeyLine('[daemon]\n# cache = 1\n', ['daemon', 'cache'])).toBeUndefined();
+  });
+});
+
+describe('loadRuntimeConfig lookup order', () => {
+  let dir: string;
+  const root = '/opt/vfs';
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-config-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function file(name: string, vcpus: number): string {
+    const path = join(dir, name);
+    writeFileSync(path, `[hypervisor]\nvcpus = ${vcpus}\n`);
+    return path;
+  }
+
+  it('prefers runtime options config_path, then config_body, then VFS_CONFIG, then /etc, then defaults', () => {
+    const options = file('options.toml', 2);
+    const env = { VFS_CONFIG: file('env.toml', 3) };
+    const system = file('system.toml', 4);
+    const body = '[hypervisor]\nvcpus = 5\n';
+    const at = (lookup: Parameters<typeof loadRuntimeConfig>[0]) => loadRuntimeConfig(lookup).config.hypervisor.vcpus;
+    expect(at({ optionsConfigPath: options, optionsConfigBody: body, env, systemConfigPath: system, root })).toBe(2);
+    expect(at({ optionsConfigBody: body, env, systemConfigPath: system, root })).toBe(5);
+    expect(at({ optionsConfigPath: '', env, systemConfigPath: system, root })).toBe(3);
+    expect(at({ env: {}, systemConfigPath: system, root })).toBe(4);
+    const fallback = loadRuntimeConfig({ env: {}, systemConfigPath: join(dir, 'absent.toml'), root });
+    expect(fallback.source).toBe('built-in defaults');
+    expect(fallback.config.hypervisor.vcpus).toBe(1);
+  });
+
+  it('requires a file named by runtime options or VFS_CONFIG to exist', () => {
+    const missing = join(dir, 'missing.toml');
+    const err = configError(() => loadRuntimeConfig({ optionsConfigPath: missing, env: {}, root }));
+    expect(err.message).toBe(`vfs config ${missing}: file not found`);
+    expect(configError(() => loadRuntimeConfig({ env: { VFS_CONFIG: missing }, root })).file).toBe(missing);
+  });
+
+  it('resolves relative paths against the install root and leaves bare binary names for PATH', () => {
+    const { config } = loadRuntimeConfig({ env: {}, systemConfigPath: join(dir, 'absent.toml'), root });
+    expect(config.hypervisor.kernel).toBe('/opt/vfs/build/guest/vmlinux');
+    expect(config.hypervisor.initramfs).toBe('/opt/vfs/build/guest/initramfs.cpio.lz4');
+    expect(config.daemon.path).toBe('/opt/vfs/build/bin/vfs-virtiofsd');
+    expect(config.hypervisor.path).toBe('qemu-system-x86_64');
+  });
+});

@@ -1,0 +1,62 @@
+// Flags, the protocol choice and answer, runtime options on stdin, socket paths.
+
+import { Any } from '../../proto/gen/google/protobuf/any';
+import { Options } from '../../proto/gen/containerd/runtimeoptions/v1/api';
+import { parseFlags, serveArgv } from './flags';
+import { bootstrapAnswer, chooseProtocol, parseContainerdVersion } from './protocol';
+import { optionsFromStdin } from './runtime_options';
+import { sandboxPaths } from './shim_paths';
+
+describe('flags', () => {
+  it('parses containerd start and delete command lines', () => {
+    const start = parseFlags(['-namespace', 'k8s.io', '-address', '/run/c.sock', '-publish-binary', '/usr/bin/containerd', '-id', 'abc', '-debug', 'start'], '/b');
+    expect(start).toMatchObject({ namespace: 'k8s.io', id: 'abc', bundle: '/b', debug: true, action: 'start', protocol: 'ttrpc' });
+    expect(parseFlags(['-namespace=n', '-id', 'x', '-bundle', '/x', 'delete']).bundle).toBe('/x');
+    expect(parseFlags(['--version']).action).toBe('version');
+    expect(() => parseFlags(['-id', 'x', 'start'])).toThrow('flag -namespace is required for start');
+    expect(() => parseFlags(['-namespace', 'n', '-id', 'x', '-bogus'])).toThrow('unknown flag -bogus');
+  });
+
+  it('hands start’s decisions to the server', () => {
+    const flags = parseFlags(['-namespace', 'n', '-id', 'x', 'start'], '/b');
+    const server = parseFlags(serveArgv(flags, '/c.toml', 'grpc'), '/elsewhere');
+    expect(server).toMatchObject({ action: 'serve', bundle: '/b', configPath: '/c.toml', protocol: 'grpc' });
+  });
+});
+
+describe('protocol', () => {
+  it('answers ttrpc with a unix:// address and gRPC with bootstrap JSON and a plain path', () => {
+    expect(bootstrapAnswer('ttrpc', '/run/vfs/s/ab')).toBe('unix:///run/vfs/s/ab');
+    expect(JSON.parse(bootstrapAnswer('grpc', '/run/vfs/s/ab'))).toEqual({ version: 2, address: '/run/vfs/s/ab', protocol: 'grpc' });
+  });
+
+  it('chooses gRPC only when asked or for containerd 1.7', async () => {
+    expect(parseContainerdVersion('containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6')).toEqual([1, 7]);
+    expect(parseContainerdVersion('containerd containerd.io v2.1.9 abc')).toEqual([2, 1]);
+    expect(await chooseProtocol('auto', {}, '/usr/bin/containerd')).toBe('ttrpc');
+    expect(await chooseProtocol(true, {}, '')).toBe('grpc');
+    expect(await chooseProtocol(false, { MAX_SHIM_VERSION: '2', GRPC_ADDRESS: '/x' }, '')).toBe('ttrpc');
+  });
+});
+
+describe('runtime options on stdin', () => {
+  const options = Buffer.from(Options.encode({ typeUrl: '', configPath: '/etc/vfs/x.toml', configBody: Buffer.alloc(0) }).finish());
+
+  it('reads a protobuf Any, bootstrap JSON, or nothing', () => {
+    const any = Buffer.from(Any.encode({ typeUrl: 'runtimeoptions.v1.Options', value: options }).finish());
+    expect(optionsFromStdin(any)?.configPath).toBe('/etc/vfs/x.toml');
+    const json = Buffer.from(JSON.stringify({ id: 'x', extensions: [{ type_url: 'runtimeoptions.v1.Options', value: options.toString('base64') }] }));
+    expect(optionsFromStdin(json)?.configPath).toBe('/etc/vfs/x.toml');
+    expect(optionsFromStdin(Buffer.alloc(0))).toBeUndefined();
+    const runc = Buffer.from(Any.encode({ typeUrl: 'containerd.runc.v1.Options', value: Buffer.alloc(0) }).finish());
+    expect(optionsFromStdin(runc)).toBeUndefined();
+  });
+});
+
+describe('socket paths', () => {
+  it('hash namespace and sandbox into a short path', () => {
+    const paths = sandboxPaths('/run/vfs', 'k8s.io', 'a'.repeat(64));
+    expect(paths.socket).toMatch(/^\/run\/vfs\/s\/[0-9a-f]{32}$/);
+    expect(() => sandboxPaths(`/tmp/${'d'.repeat(80)}`, 'n', 'x')).toThrow('longer than 107 bytes');
+  });
+});

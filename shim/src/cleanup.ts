@@ -1,0 +1,58 @@
+// `delete`: containerd runs it (cwd = bundle, `-id ID -bundle DIR delete`) when it cannot reach
+// the shim, typically after the shim died. It must leave nothing behind without the shim's help:
+// the recorded helper processes (QEMU, the daemon, a test double's processes, the shim itself) are
+// killed by pid — only if their kernel start time still matches — and every journalled mount is
+// unmounted. It answers with a protobuf DeleteResponse whose exit status is 128 + SIGKILL, as
+// runc's shim does: the task is reported killed.
+
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeleteResponse } from '../../proto/gen/containerd/runtime/task/v2/shim';
+import type { ShimFlags } from './flags';
+import { unmountAll, unmountContainer } from './host_mounts';
+import type { ShimLogger } from './logger';
+import { readBundleSpec, sandboxIdOf } from './oci_spec';
+import { isAlive, type PidRecord, SandboxState } from './sandbox_state';
+import { runDir, sandboxPaths } from './shim_paths';
+
+const KILLED_STATUS = 128 + 9;
+const KILL_WAIT_MS = 5000;
+
+function sandboxOfBundle(bundle: string, id: string, log: ShimLogger): string {
+  try {
+    return sandboxIdOf(readBundleSpec(bundle).spec, id);
+  } catch (err) {
+    log.warn({ err: String(err) }, 'bundle spec unreadable: treating the container as its own sandbox');
+    return id;
+  }
+}
+
+async function killAndWait(records: readonly PidRecord[], log: ShimLogger): Promise<void> {
+  const alive = records.filter(isAlive);
+  for (const record of alive) {
+    log.info({ name: record.name, pid: record.pid }, 'killing leftover process');
+    process.kill(record.pid, 'SIGKILL');
+  }
+  const deadline = Date.now() + KILL_WAIT_MS;
+  while (alive.some(isAlive)) {
+    if (Date.now() > deadline) throw new Error(`processes still alive after SIGKILL: ${alive.filter(isAlive).map((r) => r.pid).join(', ')}`);
+    await sleep(20);
+  }
+}
+
+export async function deleteAfterShim(flags: ShimFlags, log: ShimLogger): Promise<Uint8Array> {
+  const sandboxId = sandboxOfBundle(flags.bundle, flags.id, log);
+  const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
+  const state = new SandboxState(paths.stateDir);
+  const shim = state.pid('shim');
+  if (shim !== undefined && isAlive(shim) && sandboxId !== flags.id) {
+    // The pod's shim still serves its other containers: release only this container's mounts.
+    await unmountContainer(state, flags.id);
+  } else {
+    await killAndWait(state.pids(), log);
+    await unmountAll(state);
+    await rm(paths.socket, { force: true });
+    state.remove();
+  }
+  return DeleteResponse.encode({ pid: 0, exitStatus: KILLED_STATUS, exitedAt: new Date() }).finish();
+}

@@ -1,0 +1,106 @@
+// containerd's command line for a shim (Go `flag` syntax: `-name value`, `-name=value`, `--name`),
+// then the action: `start`, `delete`, or none for the long-running server that `start` spawns.
+
+import type { ShimProtocol } from './protocol';
+import { Code, ShimError } from './shim_error';
+
+export type ShimAction = 'start' | 'delete' | 'serve' | 'version';
+
+export interface ShimFlags {
+  readonly namespace: string;
+  /** containerd's gRPC socket (`-address`). */
+  readonly address: string;
+  /** The containerd binary (`-publish-binary`): used to learn containerd's version. */
+  readonly publishBinary: string;
+  readonly id: string;
+  /** `-bundle` (delete; newer containerd at start too); else the working directory. */
+  readonly bundle: string;
+  readonly debug: boolean;
+  /** Internal, `start` → server: the runtime options' config_path, so both use one lookup. */
+  readonly configPath: string;
+  /** Internal, `start` → server: the protocol `start` announced to containerd. */
+  readonly protocol: ShimProtocol;
+  readonly action: ShimAction;
+}
+
+const VALUE_FLAGS = new Set(['namespace', 'address', 'publish-binary', 'id', 'bundle', 'config-path', 'protocol']);
+const BOOL_FLAGS = new Set(['debug', 'v', 'version']);
+
+interface Parsed {
+  readonly values: Map<string, string>;
+  readonly bools: Set<string>;
+  readonly positional: string[];
+}
+
+function parseArgv(argv: readonly string[]): Parsed {
+  const values = new Map<string, string>();
+  const bools = new Set<string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('-') || arg === '-') {
+      positional.push(arg);
+      continue;
+    }
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq < 0 ? body : body.slice(0, eq);
+    if (BOOL_FLAGS.has(name)) {
+      bools.add(name);
+    } else if (VALUE_FLAGS.has(name)) {
+      const value = eq < 0 ? argv[++i] : body.slice(eq + 1);
+      if (value === undefined) throw new ShimError(Code.InvalidArgument, `flag -${name} needs a value`);
+      values.set(name, value);
+    } else {
+      throw new ShimError(Code.InvalidArgument, `unknown flag ${arg}`);
+    }
+  }
+  return { values, bools, positional };
+}
+
+function actionOf(parsed: Parsed): ShimAction {
+  if (parsed.bools.has('v') || parsed.bools.has('version')) return 'version';
+  const [action, ...rest] = parsed.positional;
+  if (rest.length > 0) throw new ShimError(Code.InvalidArgument, `unexpected arguments: ${rest.join(' ')}`);
+  if (action === undefined) return 'serve';
+  if (action === 'start' || action === 'delete') return action;
+  throw new ShimError(Code.InvalidArgument, `unknown action "${action}" (expected start or delete)`);
+}
+
+function protocolOf(value: string): ShimProtocol {
+  if (value === 'ttrpc' || value === 'grpc') return value;
+  throw new ShimError(Code.InvalidArgument, `flag -protocol must be ttrpc or grpc, not "${value}"`);
+}
+
+export function parseFlags(argv: readonly string[], cwd: string = process.cwd()): ShimFlags {
+  const parsed = parseArgv(argv);
+  const action = actionOf(parsed);
+  const value = (name: string, fallback = ''): string => parsed.values.get(name) ?? fallback;
+  const flags: ShimFlags = {
+    namespace: value('namespace'),
+    address: value('address'),
+    publishBinary: value('publish-binary'),
+    id: value('id'),
+    bundle: value('bundle', cwd),
+    debug: parsed.bools.has('debug'),
+    configPath: value('config-path'),
+    protocol: protocolOf(value('protocol', 'ttrpc')),
+    action,
+  };
+  if (action !== 'version') {
+    for (const [name, given] of [['namespace', flags.namespace], ['id', flags.id]] as const) {
+      if (given === '') throw new ShimError(Code.InvalidArgument, `flag -${name} is required for ${action}`);
+    }
+  }
+  return flags;
+}
+
+/** The server's argv: the flags `start` got, without the action, plus what `start` decided. */
+export function serveArgv(flags: ShimFlags, configPath: string, protocol: ShimProtocol): string[] {
+  const argv = ['-namespace', flags.namespace, '-address', flags.address, '-publish-binary', flags.publishBinary];
+  argv.push('-id', flags.id, '-bundle', flags.bundle);
+  if (configPath !== '') argv.push('-config-path', configPath);
+  argv.push('-protocol', protocol);
+  if (flags.debug) argv.push('-debug');
+  return argv;
+}

@@ -1,0 +1,37 @@
+// ttrpc or gRPC towards containerd, and the answer `start` prints. containerd 1.6 reads the answer
+// as a ttrpc address; 1.7 also accepts JSON `{"version":2,"address":…,"protocol":"grpc"}` and then
+// dials the address as a plain unix socket path (net.DialTimeout("unix", …)), so the gRPC answer
+// carries the bare path. 1.7 and 2.x both set MAX_SHIM_VERSION and GRPC_ADDRESS, but 2.1.9's gRPC
+// shim client is broken (DESIGN §2), so "auto" asks the containerd binary for its version.
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+export type ShimProtocol = 'ttrpc' | 'grpc';
+
+const run = promisify(execFile);
+const VERSION_TIMEOUT_MS = 2000;
+
+/** "containerd github.com/containerd/containerd 1.7.24~ds1 …" → [1, 7]. */
+export function parseContainerdVersion(output: string): [number, number] | undefined {
+  const match = /\sv?(\d+)\.(\d+)\.\d+/.exec(output);
+  return match === null ? undefined : [Number(match[1]), Number(match[2])];
+}
+
+async function containerdVersion(binary: string): Promise<[number, number] | undefined> {
+  if (binary === '') return undefined;
+  const { stdout } = await run(binary, ['--version'], { timeout: VERSION_TIMEOUT_MS });
+  return parseContainerdVersion(stdout);
+}
+
+export async function chooseProtocol(setting: boolean | 'auto', env: NodeJS.ProcessEnv, publishBinary: string): Promise<ShimProtocol> {
+  if (setting !== 'auto') return setting ? 'grpc' : 'ttrpc';
+  if (env.MAX_SHIM_VERSION === undefined || env.GRPC_ADDRESS === undefined) return 'ttrpc';
+  const version = await containerdVersion(publishBinary);
+  return version !== undefined && version[0] === 1 && version[1] === 7 ? 'grpc' : 'ttrpc';
+}
+
+export function bootstrapAnswer(protocol: ShimProtocol, socketPath: string): string {
+  if (protocol === 'ttrpc') return `unix://${socketPath}`;
+  return JSON.stringify({ version: 2, address: socketPath, protocol: 'grpc' });
+}

@@ -1,0 +1,121 @@
+// The long-running shim: the process `start` spawns (no action on the command line), one per
+// sandbox. It serves the Task API on the sandbox's socket (ttrpc, or gRPC when `start` announced
+// it), publishes events, and exits after a Shutdown that finds no task left. It tells `start` it
+// is listening by writing "ready" on fd 3 and closing it; an error text instead makes `start` fail.
+
+import { closeSync, mkdirSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import { TaskDefinition } from '../../proto/gen/containerd/runtime/task/v2/shim';
+import { type ServiceImplementation, TtrpcServer } from '../../proto/ttrpc';
+import { ConfigError, installRoot, type LoadedConfig, loadRuntimeConfig } from '../../runtime-config/src';
+import { traced } from './call_trace';
+import { EventPublisher } from './events';
+import type { ShimFlags } from './flags';
+import { listenGrpc } from './grpc_server';
+import { containerLogger, fifoLogger, type LogLevel, type ShimLogger } from './logger';
+import { optionsFromAny } from './runtime_options';
+import { loadRuntimeFactory } from './runtime_loader';
+import type { SandboxRuntime } from './sandbox_runtime';
+import { SandboxState } from './sandbox_state';
+import { runDir, sandboxPaths } from './shim_paths';
+import { Code, ShimError } from './shim_error';
+import { TaskService } from './task_service';
+
+const READY_FD = 3;
+const EVENT_FLUSH_MS = 3000;
+
+function loadConfig(configPath: string, createOptions?: Parameters<typeof optionsFromAny>[0]): LoadedConfig {
+  const options = optionsFromAny(createOptions);
+  const optionsConfigPath = options?.configPath !== undefined && options.configPath !== '' ? options.configPath : configPath;
+  try {
+    return loadRuntimeConfig({ optionsConfigPath, optionsConfigBody: options?.configBody, root: installRoot() });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ShimError(Code.InvalidArgument, err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** The log level before Create: the configuration's if it loads (its errors are Create's to report). */
+function startupLogLevel(flags: ShimFlags): LogLevel {
+  if (flags.debug) return 'debug';
+  try {
+    return loadConfig(flags.configPath).config.runtime.log_level;
+  } catch {
+    return 'info';
+  }
+}
+
+function tellStart(message: string): void {
+  writeSync(READY_FD, message);
+  closeSync(READY_FD);
+}
+
+interface Servers {
+  close(): Promise<void>;
+}
+
+/** `log` is the root logger. */
+async function listen(flags: ShimFlags, socket: string, service: TaskService, log: ShimLogger): Promise<Servers> {
+  const implementation: ServiceImplementation<typeof TaskDefinition> = traced(TaskDefinition, service, log);
+  if (flags.protocol === 'grpc') {
+    const server: grpc.Server = await listenGrpc(socket, 'containerd.task.v3.Task', TaskDefinition, implementation, log);
+    return { close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) };
+  }
+  const server = new TtrpcServer({ logger: log }).register(TaskDefinition, implementation);
+  await server.listen(socket);
+  return { close: () => server.close() };
+}
+
+export async function serve(flags: ShimFlags): Promise<void> {
+  const sandboxId = flags.id;
+  const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
+  const rootLog = fifoLogger(join(flags.bundle, 'log'), { level: startupLogLevel(flags), sandboxId });
+  const log = containerLogger(rootLog, sandboxId);
+  try {
+    const state = new SandboxState(paths.stateDir);
+    state.create();
+    state.recordPid('shim', process.pid);
+    const ttrpcAddress = process.env.TTRPC_ADDRESS;
+    if (ttrpcAddress === undefined || ttrpcAddress === '') throw new ShimError(Code.InvalidArgument, 'TTRPC_ADDRESS is not set: containerd sets it for its shims');
+    const events = new EventPublisher({ address: ttrpcAddress, namespace: flags.namespace, log });
+    let servers: Servers | undefined;
+    const shutdown = async (): Promise<void> => {
+      await servers?.close();
+      await events.flush(EVENT_FLUSH_MS);
+      events.close();
+      await rm(paths.socket, { force: true });
+      state.remove();
+      log.info('shim shut down');
+      log.flush();
+      process.exit(0);
+    };
+    const provideRuntime = async (createOptions: Parameters<typeof optionsFromAny>[0]): Promise<SandboxRuntime> => {
+      const config = loadConfig(flags.configPath, createOptions);
+      log.info({ source: config.source }, 'runtime configuration loaded');
+      const factory = await loadRuntimeFactory();
+      return factory({ sandboxId, namespace: flags.namespace, config, state, log, onOom: (id) => service.reportOom(id) });
+    };
+    const service: TaskService = new TaskService({
+      namespace: flags.namespace,
+      runtime: provideRuntime,
+      events,
+      log: rootLog,
+      onShutdown: () => {
+        shutdown().catch((err: unknown) => {
+          log.fatal({ err: String(err) }, 'shutdown failed');
+          process.exit(1);
+        });
+      },
+    });
+    mkdirSync(dirname(paths.socket), { recursive: true, mode: 0o700 });
+    servers = await listen(flags, paths.socket, service, rootLog);
+    log.info({ socket: paths.socket, protocol: flags.protocol }, 'shim serving');
+    tellStart('ready');
+  } catch (err) {
+    log.fatal({ err: String(err) }, 'shim failed to start');
+    tellStart(err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+}

@@ -1,0 +1,133 @@
+// TaskService's state rules, status codes and event order, against an in-memory fake runtime
+// (a test double: processes are promises the test resolves).
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Status } from '../../proto/gen/containerd/types/task/task';
+import { type CallContext, Code, TtrpcError } from '../../proto/ttrpc';
+import type { EventSink, Topic } from './events';
+import type { ProcessExit, RuntimeProcess, SandboxRuntime } from './sandbox_runtime';
+import { TaskService } from './task_service';
+
+const ctx: CallContext = { service: 'containerd.task.v2.Task', method: 'Test', metadata: new Map(), signal: new AbortController().signal, deadline: undefined };
+
+class FakeProcess {
+  exit: (exit: ProcessExit) => void = () => undefined;
+  readonly process: RuntimeProcess;
+  constructor(pid: number) {
+    this.process = { pid, exited: new Promise((resolve) => (this.exit = resolve)) };
+  }
+}
+
+function fakeRuntime(inits: Map<string, FakeProcess>): SandboxRuntime {
+  const unimplemented = async (): Promise<never> => {
+    throw new TtrpcError(Code.Unimplemented, 'fake');
+  };
+  return {
+    createContainer: async (request) => {
+      const proc = new FakeProcess(100 + inits.size);
+      inits.set(request.containerId, proc);
+      return proc.process;
+    },
+    startContainer: async () => undefined,
+    prepareExec: async () => undefined,
+    startExec: unimplemented,
+    signal: async (ref, signal) => {
+      inits.get(ref.containerId)?.exit({ exitStatus: 128 + signal, exitedAt: new Date(5000), reason: 2 });
+    },
+    resizePty: unimplemented,
+    pause: async () => undefined,
+    resume: async () => undefined,
+    update: async () => undefined,
+    stats: unimplemented,
+    processes: async () => [],
+    removeExec: async () => undefined,
+    removeContainer: async () => undefined,
+    shutdown: async () => undefined,
+  };
+}
+
+async function codeOf(call: Promise<unknown>): Promise<Code> {
+  try {
+    await call;
+  } catch (err) {
+    if (err instanceof TtrpcError) return err.code;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('TaskService', () => {
+  let bundle: string;
+  let topics: Topic[];
+  let inits: Map<string, FakeProcess>;
+  let service: TaskService;
+  let shutdowns: number;
+
+  beforeEach(() => {
+    bundle = mkdtempSync(join(tmpdir(), 'vfs-task-'));
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'], cwd: '/' } }));
+    topics = [];
+    inits = new Map();
+    shutdowns = 0;
+    const events: EventSink = { publish: (topic) => void topics.push(topic) };
+    service = new TaskService({
+      namespace: 'ns',
+      runtime: async () => fakeRuntime(inits),
+      events,
+      log: pino({ level: 'silent' }),
+      onShutdown: () => {
+        shutdowns += 1;
+      },
+    });
+  });
+  afterEach(() => rmSync(bundle, { recursive: true, force: true }));
+
+  const create = (id: string) =>
+    service.create({ id, bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '', checkpoint: '', parentCheckpoint: '', options: undefined, oomPath: '' }, ctx);
+
+  it('runs the lifecycle with runc-compatible states, statuses and event order', async () => {
+    expect(await create('c1')).toEqual({ pid: 100 });
+    expect((await service.state({ id: 'c1', execId: '' })).status).toBe(Status.CREATED);
+    await service.start({ id: 'c1', execId: '' });
+    expect((await service.state({ id: 'c1', execId: '' })).status).toBe(Status.RUNNING);
+    const waited = service.wait({ id: 'c1', execId: '' }, ctx);
+    inits.get('c1')?.exit({ exitStatus: 7, exitedAt: new Date(1000), reason: 0 });
+    expect(await waited).toEqual({ exitStatus: 7, exitedAt: new Date(1000) });
+    expect(await codeOf(service.kill({ id: 'c1', execId: '', signal: 9, all: false }))).toBe(Code.NotFound);
+    expect(await service.delete({ id: 'c1', execId: '' })).toEqual({ pid: 100, exitStatus: 7, exitedAt: new Date(1000) });
+    expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
+    await service.shutdown({ id: 'c1', now: false });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(shutdowns).toBe(1);
+  });
+
+  it('answers with the codes containerd maps', async () => {
+    await create('c1');
+    expect(await codeOf(create('c1'))).toBe(Code.AlreadyExists);
+    expect(await codeOf(service.state({ id: 'nope', execId: '' }))).toBe(Code.NotFound);
+    expect(await codeOf(service.pause({ id: 'c1' }))).toBe(Code.FailedPrecondition);
+    await service.start({ id: 'c1', execId: '' });
+    expect(await codeOf(service.start({ id: 'c1', execId: '' }))).toBe(Code.FailedPrecondition);
+    expect(await codeOf(service.delete({ id: 'c1', execId: '' }))).toBe(Code.FailedPrecondition);
+    expect(await codeOf(service.checkpoint({ id: 'c1', path: '', options: undefined }))).toBe(Code.Unimplemented);
+    const spec = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: [], cwd: '/' })) };
+    expect(await codeOf(service.exec({ id: 'c1', execId: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec }))).toBe(Code.InvalidArgument);
+  });
+
+  it('keeps running while tasks remain: Shutdown is a no-op then', async () => {
+    await create('c1');
+    await service.shutdown({ id: 'c1', now: false });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(shutdowns).toBe(0);
+  });
+
+  it('reports a kill before start as exit 137 at Delete', async () => {
+    await create('c1');
+    await service.kill({ id: 'c1', execId: '', signal: 9, all: false });
+    const deleted = await service.delete({ id: 'c1', execId: '' });
+    expect(deleted.exitStatus).toBe(137);
+  });
+});
