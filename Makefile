@@ -3,7 +3,7 @@ SHELL := /bin/bash
 ARGS ?=
 JEST_JSON := build/jest-results.json
 
-.PHONY: all deps build bundle typecheck test bench-daemon proto clean
+.PHONY: all deps build bundle typecheck test bench-daemon proto clean demo
 
 all: build
 
@@ -16,7 +16,7 @@ bundle: deps
 typecheck: deps
 	@npx tsc --noEmit -p tsconfig.json
 
-build: bundle typecheck guest
+build: bundle typecheck guest runtime
 
 test: build
 	@mkdir -p build
@@ -26,6 +26,12 @@ test: build
 proto: deps
 	@bash proto/generate.sh
 
+# A container in a micro-VM with a private containerd: scripts/demo.ts (bundled next to build/,
+# where the e2e support it reuses finds the repository).
+demo: build runtime
+	@node -e "require('esbuild').buildSync({entryPoints:['scripts/demo.ts'],outfile:'build/demo/demo.cjs',bundle:true,platform:'node',target:'node20',format:'cjs',logLevel:'warning'})"
+	@node build/demo/demo.cjs
+
 bench-daemon: bundle
 	@node build/bin/bench-daemon $(ARGS)
 
@@ -33,3 +39,5 @@ clean:
 	rm -rf build
 
 -include agent/image/guest.mk
+-include agent/runtime.mk
+-include agent/runtime.mk

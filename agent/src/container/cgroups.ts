@@ -1,0 +1,167 @@
+/**
+ * One cgroup v2 directory per container, /sys/fs/cgroup/vfs/<id>: limits, freezer, stats, pids.
+ * The container's path in the spec (linux.cgroupsPath) names a host cgroup and means nothing in
+ * the guest; the VM itself is what the host limits.
+ */
+import { mkdirSync, readFileSync, rmdirSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { OciResources } from '../oci/spec';
+import { cgroupLimitFiles } from './cgroup_limits';
+import { ContainerError } from './errors';
+
+export const CGROUP_ROOT = '/sys/fs/cgroup';
+export const CONTAINERS_CGROUP = join(CGROUP_ROOT, 'vfs');
+export const CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
+const EVENT_TIMEOUT_MS = 10_000;
+
+export interface CgroupStats {
+  readonly memory: {
+    readonly currentBytes: number;
+    readonly maxBytes: number | 'max';
+    readonly stat: Readonly<Record<string, number>>;
+  };
+  readonly cpu: {
+    readonly usageUsec: number;
+    readonly userUsec: number;
+    readonly systemUsec: number;
+    readonly nrPeriods: number;
+    readonly nrThrottled: number;
+    readonly throttledUsec: number;
+  };
+  readonly pids: { readonly current: number; readonly max: number | 'max' };
+}
+
+/** "key value" lines (memory.stat, cpu.stat, cgroup.events) to a record of numbers. */
+export function parseKeyValues(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key && value !== undefined) out[key] = Number(value);
+  }
+  return out;
+}
+
+export class ContainerCgroup {
+  private constructor(
+    readonly path: string,
+    private readonly containerId: string,
+  ) {}
+
+  static create(containerId: string, resources: OciResources | undefined): ContainerCgroup {
+    const cgroup = new ContainerCgroup(join(CONTAINERS_CGROUP, containerId), containerId);
+    cgroup.guard('create', () => mkdirSync(cgroup.path));
+    for (const [file, value] of cgroupLimitFiles(resources)) cgroup.write(file, value);
+    return cgroup;
+  }
+
+  /** Host-side (guest) pids of every process in the container. */
+  pids(): number[] {
+    return this.read('cgroup.procs')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map(Number);
+  }
+
+  async freeze(): Promise<void> {
+    await this.setFrozen(true);
+  }
+
+  async thaw(): Promise<void> {
+    await this.setFrozen(false);
+  }
+
+  stats(): CgroupStats {
+    const cpu = parseKeyValues(this.read('cpu.stat'));
+    return {
+      memory: {
+        currentBytes: Number(this.read('memory.current')),
+        maxBytes: this.readLimit('memory.max'),
+        stat: parseKeyValues(this.read('memory.stat')),
+      },
+      cpu: {
+        usageUsec: cpu.usage_usec ?? 0,
+        userUsec: cpu.user_usec ?? 0,
+        systemUsec: cpu.system_usec ?? 0,
+        nrPeriods: cpu.nr_periods ?? 0,
+        nrThrottled: cpu.nr_throttled ?? 0,
+        throttledUsec: cpu.throttled_usec ?? 0,
+      },
+      pids: { current: Number(this.read('pids.current')), max: this.readLimit('pids.max') },
+    };
+  }
+
+  /** Only an empty cgroup can be removed: call after every process has exited. */
+  remove(): void {
+    this.guard('remove', () => rmdirSync(this.path));
+  }
+
+  /** Resolves once no process is left (exited ones are gone only after being reaped). */
+  async waitEmpty(): Promise<void> {
+    await this.waitForEvent('populated', 0, 'empty', () => undefined);
+  }
+
+  /** cgroup.freeze asks; cgroup.events `frozen` tells when every task has stopped. */
+  private async setFrozen(frozen: boolean): Promise<void> {
+    const want = frozen ? 1 : 0;
+    await this.waitForEvent('frozen', want, frozen ? 'frozen' : 'thawed', () => this.write('cgroup.freeze', String(want)));
+  }
+
+  /**
+   * Runs `request`, then waits until cgroup.events shows key = want. The kernel notifies
+   * cgroup.events changes through inotify, so this waits without polling.
+   */
+  private waitForEvent(key: string, want: number, what: string, request: () => void): Promise<void> {
+    const events = join(this.path, 'cgroup.events');
+    return new Promise<void>((resolve, reject) => {
+      const check = (): boolean => parseKeyValues(this.read('cgroup.events'))[key] === want;
+      const finish = (err?: unknown): void => {
+        watcher.close();
+        clearTimeout(timer);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onChange = (): void => {
+        try {
+          if (check()) finish();
+        } catch (err) {
+          finish(err);
+        }
+      };
+      const watcher = watch(events, onChange);
+      const timer = setTimeout(() => finish(this.error(`not ${what} within ${EVENT_TIMEOUT_MS} ms`)), EVENT_TIMEOUT_MS);
+      try {
+        request();
+      } catch (err) {
+        finish(err);
+        return;
+      }
+      onChange();
+    });
+  }
+
+  private readLimit(file: string): number | 'max' {
+    const text = this.read(file).trim();
+    return text === 'max' ? 'max' : Number(text);
+  }
+
+  private read(file: string): string {
+    return this.guard(`read ${file}`, () => readFileSync(join(this.path, file), 'utf8'));
+  }
+
+  private write(file: string, value: string): void {
+    this.guard(`write ${value} to ${file}`, () => writeFileSync(join(this.path, file), value));
+  }
+
+  private guard<T>(what: string, action: () => T): T {
+    try {
+      return action();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw this.error(`cgroup ${this.path}: ${what}: ${e.message}`, e.errno === undefined ? undefined : -e.errno, err);
+    }
+  }
+
+  private error(message: string, errno?: number, cause?: unknown): ContainerError {
+    return new ContainerError('CGROUP_FAILED', message, { containerId: this.containerId, errno, cause });
+  }
+}

@@ -1,0 +1,40 @@
+import type { OciSpec } from '../oci/spec';
+import { execPlan, initPlan } from './container_plan';
+import { planNamespaces } from './namespaces';
+
+const spec: OciSpec = {
+  ociVersion: '1.1.0',
+  hostname: 'h',
+  root: { path: 'rootfs', readonly: true },
+  process: { user: { uid: 1000, gid: 1000 }, args: ['sh', '-c', 'true'], env: ['A=1'], cwd: '/work', noNewPrivileges: true },
+  mounts: [{ destination: '/data', type: 'bind', source: '/run/vfs/shares/d', options: ['rbind'] }],
+  linux: { namespaces: [{ type: 'cgroup' }], maskedPaths: ['/proc/kcore'] },
+};
+
+const names = (steps: readonly (readonly unknown[])[]): string[] => steps.map((s) => String(s[0]));
+
+describe('container plans', () => {
+  it('orders the init set-up: rootfs, bind sources, pivot, mounts, devices, paths, ro root, process', () => {
+    const ns = planNamespaces(spec, 'c');
+    const plan = initPlan(spec, { kind: 'bind', source: '/run/vfs/rw/c' }, ns, '/sys/fs/cgroup/vfs/c');
+    expect(names(plan.parentSteps)).toEqual(['ns', 'cgroup']);
+    const order = names(plan.childSteps);
+    const at = (name: string): number => order.indexOf(name);
+    expect(order[0]).toBe('unshare');
+    expect(at('bindopen')).toBeLessThan(at('pivot'));
+    expect(at('pivot')).toBeLessThan(at('bindmove'));
+    expect(at('bindmove')).toBeLessThan(at('mknod'));
+    expect(at('mknod')).toBeLessThan(at('mask'));
+    expect(at('mask')).toBeLessThan(at('hostname'));
+    expect(at('user')).toBeLessThan(at('chdir'));
+    expect(order.slice(-6)).toEqual(['env', 'arg', 'arg', 'arg', 'barrier', 'exec']);
+  });
+
+  it('execs join the init after opening the cgroup, and skip the barrier', () => {
+    const ns = planNamespaces(spec, 'c');
+    const plan = execPlan(spec.process, 42, ns, '/sys/fs/cgroup/vfs/c');
+    expect(plan.parentSteps).toEqual([['cgroup', '/sys/fs/cgroup/vfs/c'], ['join', 42, ns.joinFlags]]);
+    expect(names(plan.childSteps)).not.toContain('barrier');
+    expect(names(plan.childSteps)).not.toContain('mkdirp');
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * The plan vfs-launcher executes (agent/runtime/launcher): a sequence of small steps, each a
+ * name and a fixed number of string arguments, encoded as NUL-terminated tokens behind a
+ * "<length>\n" header. The agent decides everything (order, flags, masks); the launcher only
+ * performs the syscalls, so the policy stays here, in tested TypeScript.
+ */
+
+type Arg = string | number;
+
+/** Step name → its arguments, mirroring the table in launcher/main.c. */
+export interface PlanSteps {
+  /** Clone flags (CLONE_NEW*) of the child. */
+  ns: [flags: number];
+  /** Cgroup v2 directory the child is created in (CLONE_INTO_CGROUP). */
+  cgroup: [path: string];
+  /** setns into every namespace of a running process (exec). */
+  join: [pid: number, flags: number];
+  /** The pty master passed as this descriptor becomes the child's controlling terminal. */
+  tty: [fd: number, rows: number, cols: number];
+  /** clone3: the steps after it run in the child. */
+  spawn: [];
+  /** The child waits here until the agent sends "start" (create/start split). */
+  barrier: [];
+  unshare: [flags: number];
+  mount: [source: string, target: string, fstype: string, flags: number, data: string];
+  mkdirp: [path: string, mode: string];
+  bindopen: [source: string, recursive: '0' | '1'];
+  bindmove: [index: number, target: string];
+  mknod: [path: string, mode: string, major: number, minor: number, uid: number, gid: number];
+  symlink: [target: string, path: string];
+  mask: [path: string];
+  readonly: [path: string];
+  write: [path: string, value: string];
+  pivot: [stage: string, root: string];
+  chdir: [path: string];
+  hostname: [name: string];
+  rlimit: [resource: number, soft: string, hard: string];
+  capbset: [bounding: string];
+  user: [uid: number, gid: number, groups: string];
+  caps: [effective: string, permitted: string, inheritable: string, ambient: string];
+  nnp: [];
+  umask: [mode: string];
+  env: [entry: string];
+  arg: [value: string];
+  exec: [path: string];
+  winsize: [fd: number, rows: number, cols: number];
+}
+
+export type StepName = keyof PlanSteps;
+
+export type PlanStep = { [K in StepName]: readonly [K, ...PlanSteps[K]] }[StepName];
+
+export function step<K extends StepName>(name: K, ...args: PlanSteps[K]): PlanStep {
+  return [name, ...args] as unknown as PlanStep;
+}
+
+function token(arg: Arg): string {
+  const text = String(arg);
+  if (text.includes('\0')) throw new Error(`plan argument contains a NUL byte: ${JSON.stringify(text)}`);
+  return text;
+}
+
+export function encodePlan(steps: readonly PlanStep[]): Buffer {
+  const body = Buffer.from(steps.flatMap((s) => s.map((arg) => `${token(arg)}\0`)).join(''));
+  return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
+}

@@ -1,0 +1,52 @@
+/**
+ * The steps that turn the launcher's child into the spec's process, shared by a container's
+ * init and its execs: limits, oom score, cwd, bounding set (while still fully privileged),
+ * user, capability sets, no_new_privs, umask, environment, argv, exec.
+ */
+import type { OciProcess } from '../oci/spec';
+import { capabilityMasks, hexMask } from './capabilities';
+import { step, type PlanStep } from './launch_plan';
+import { resolveRlimit } from './rlimits';
+
+const DEFAULT_UMASK = 0o022;
+
+function credentialSteps(process: OciProcess): PlanStep[] {
+  const user = step('user', process.user.uid, process.user.gid, (process.user.additionalGids ?? []).join(','));
+  if (process.capabilities === undefined) return [user];
+  const masks = capabilityMasks(process.capabilities);
+  return [
+    step('capbset', hexMask(masks.bounding)),
+    user,
+    step('caps', hexMask(masks.effective), hexMask(masks.permitted), hexMask(masks.inheritable), hexMask(masks.ambient)),
+  ];
+}
+
+export interface ProcessPlanOptions {
+  /** Hold the child at a barrier until "start" (a container's init, between create and start). */
+  readonly barrier: boolean;
+  /** Create a missing cwd first, as runc does for the init (an exec's cwd must exist). */
+  readonly createCwd: boolean;
+}
+
+export function processSteps(process: OciProcess, opts: ProcessPlanOptions): PlanStep[] {
+  const rlimits = (process.rlimits ?? []).map((r) => {
+    const resolved = resolveRlimit(r);
+    return step('rlimit', resolved.resource, resolved.soft, resolved.hard);
+  });
+  const oom = process.oomScoreAdj === undefined ? [] : [step('write', '/proc/self/oom_score_adj', String(process.oomScoreAdj))];
+  const [program = ''] = process.args;
+  return [
+    ...rlimits,
+    ...oom,
+    ...(opts.createCwd ? [step('mkdirp', process.cwd, '755')] : []),
+    ...credentialSteps(process),
+    // After the uid change, so the directory's permissions are checked as the process's user.
+    step('chdir', process.cwd),
+    ...(process.noNewPrivileges === true ? [step('nnp')] : []),
+    step('umask', (process.user.umask ?? DEFAULT_UMASK).toString(8)),
+    ...(process.env ?? []).map((entry) => step('env', entry)),
+    ...process.args.map((arg) => step('arg', arg)),
+    ...(opts.barrier ? [step('barrier')] : []),
+    step('exec', program),
+  ];
+}
