@@ -1,15 +1,16 @@
 // `delete`: containerd runs it (cwd = bundle, `-id ID -bundle DIR delete`) when it cannot reach
 // the shim, typically after the shim died. It must leave nothing behind without the shim's help:
 // the recorded helper processes (QEMU, the daemon, a test double's processes, the shim itself) are
-// killed by pid — only if their kernel start time still matches — and every journalled mount is
-// unmounted. It answers with a protobuf DeleteResponse whose exit status is 128 + SIGKILL, as
+// killed by pid — only if their kernel start time still matches — every journalled mount is
+// unmounted, and the VM's socket dir and the state dir are removed (refusing while anything is
+// still mounted in them, so a recursive delete never reaches a container's files). It answers with a protobuf DeleteResponse whose exit status is 128 + SIGKILL, as
 // runc's shim does: the task is reported killed.
 
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteResponse } from '../../proto/gen/containerd/runtime/task/v2/shim';
 import type { ShimFlags } from './flags';
-import { unmountAll, unmountContainer } from './host_mounts';
+import { removeUnmountedTree, unmountAll, unmountContainer } from './host_mounts';
 import type { ShimLogger } from './logger';
 import { readBundleSpec, sandboxIdOf } from './oci_spec';
 import { isAlive, type PidRecord, SandboxState } from './sandbox_state';
@@ -52,7 +53,8 @@ export async function deleteAfterShim(flags: ShimFlags, log: ShimLogger): Promis
     await killAndWait(state.pids(), log);
     await unmountAll(state);
     await rm(paths.socket, { force: true });
-    state.remove();
+    await removeUnmountedTree(paths.vmSocketDir);
+    await removeUnmountedTree(paths.stateDir);
   }
   return DeleteResponse.encode({ pid: 0, exitStatus: KILLED_STATUS, exitedAt: new Date() }).finish();
 }

@@ -3,7 +3,7 @@
 // Every mount is journalled in the sandbox state first, so `delete` can undo it after a crash.
 
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { SandboxState } from './sandbox_state';
 import { Code, ShimError } from './shim_error';
@@ -62,4 +62,24 @@ export async function unmountContainer(state: SandboxState, containerId: string)
 
 export async function unmountAll(state: SandboxState): Promise<void> {
   for (const record of state.mounts().reverse()) await unmount(state, record.target);
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  return (await mountinfo())
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((target): target is string => target !== undefined && (target === dir || target.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Removes a directory tree that held bind mounts, refusing while anything is still mounted in
+ * it: a recursive delete would otherwise descend into the mount and delete the host's files
+ * (a container's snapshot, a volume).
+ */
+export async function removeUnmountedTree(dir: string): Promise<void> {
+  const left = await mountsUnder(dir);
+  if (left.length > 0) throw new ShimError(Code.Internal, `not removing ${dir}: still mounted there: ${left.join(', ')}`);
+  await rm(dir, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
-// Which SandboxRuntime implementation serves the sandbox. The VM-backed runtime is the product's;
-// until it is part of the build, Create says so. VFS_TEST_RUNTIME_MODULE is a test seam only: the
+// Which SandboxRuntime implementation serves the sandbox: the VM-backed runtime (vm_runtime/), the
+// product's. VFS_TEST_RUNTIME_MODULE is a test seam only: the
 // e2e harness points it (through its private containerd's environment) at a separately bundled
 // test double, so the frame can be exercised end to end with real containerd. The shim's bundle
 // contains no test double, and nothing selects one unless that variable is set.
@@ -7,6 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import type { SandboxRuntimeFactory } from './sandbox_runtime';
 import { Code, ShimError } from './shim_error';
+import { createVmSandboxRuntime } from './vm_runtime/vm_sandbox_runtime';
 
 export const TEST_RUNTIME_MODULE_ENV = 'VFS_TEST_RUNTIME_MODULE';
 
@@ -16,13 +17,9 @@ interface RuntimeModule {
   readonly default?: { readonly createSandboxRuntime?: unknown };
 }
 
-const vmRuntimeMissing: SandboxRuntimeFactory = async () => {
-  throw new ShimError(Code.Unimplemented, 'the VM-backed sandbox runtime is not part of this build of containerd-shim-vfs-v2 yet');
-};
-
 export async function loadRuntimeFactory(env: NodeJS.ProcessEnv = process.env): Promise<SandboxRuntimeFactory> {
   const modulePath = env[TEST_RUNTIME_MODULE_ENV];
-  if (modulePath === undefined || modulePath === '') return vmRuntimeMissing;
+  if (modulePath === undefined || modulePath === '') return createVmSandboxRuntime;
   let loaded: RuntimeModule;
   try {
     loaded = (await import(pathToFileURL(modulePath).href)) as RuntimeModule;

@@ -119,6 +119,7 @@ export interface SandboxRuntimeContext {
   readonly config: LoadedConfig;
   /** Record helper pids and host mounts here, so `delete` can clean up after a crashed shim. */
   readonly state: SandboxState;
+  /** The root logger (the sandbox is bound): bind the container with containerLogger. */
   readonly log: ShimLogger;
   /** Report an OOM kill in a container; the frame publishes /tasks/oom. */
   readonly onOom: (containerId: string) => void;

@@ -95,7 +95,7 @@ export async function serve(flags: ShimFlags): Promise<void> {
       const config = loadConfig(flags.configPath, createOptions);
       log.info({ source: config.source }, 'runtime configuration loaded');
       const factory = await loadRuntimeFactory();
-      return factory({ sandboxId, namespace: flags.namespace, config, state, log, onOom: (id) => service.reportOom(id) });
+      return factory({ sandboxId, namespace: flags.namespace, config, state, log: rootLog, onOom: (id) => service.reportOom(id) });
     };
     const service: TaskService = new TaskService({
       namespace: flags.namespace,

@@ -18,6 +18,8 @@ export interface SandboxPaths {
   readonly socket: string;
   /** Per-sandbox state: shim pid, pids of QEMU and the daemon, the mount journal, bootstrap answer. */
   readonly stateDir: string;
+  /** The VM's unix sockets (agent, QMP, daemon control, vhost-user): short, next to the shim's socket. */
+  readonly vmSocketDir: string;
 }
 
 export function sandboxPaths(root: string, namespace: string, sandboxId: string): SandboxPaths {
@@ -26,5 +28,5 @@ export function sandboxPaths(root: string, namespace: string, sandboxId: string)
   if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
     throw new ShimError(Code.InvalidArgument, `socket path ${socket} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`);
   }
-  return { socket, stateDir: join(root, 'sandboxes', namespace, sandboxId) };
+  return { socket, stateDir: join(root, 'sandboxes', namespace, sandboxId), vmSocketDir: `${socket}.vm` };
 }

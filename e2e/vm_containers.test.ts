@@ -1,0 +1,215 @@
+// Containers in QEMU micro-VMs through the real stack: Debian's containerd 1.6 and ctr, our shim
+// with the VM-backed runtime (its default), vfs-virtiofsd, QEMU under TCG and the guest agent.
+// VM boots are the cost here (~2–4 s each under TCG): one long-running container serves several
+// checks (exec, ps, pause/resume, metrics, upper-dir writes, containerd restart).
+// Needs `make build runtime` (bundles, guest kernel + initramfs, build/runtime).
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from './support/containerd';
+import { buildBusyboxImage } from './support/oci_image';
+import { bundleShim } from './support/test_runtime_bundle';
+
+jest.setTimeout(180_000);
+
+const IMAGE = 'docker.io/library/busybox:vfs';
+const RUNTIME = ['--runtime', 'io.containerd.vfs.v2'];
+const NS = 'vfs-vm';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** ctr with stdin and, for -t, a pty from script(1) (ctr puts its own stdin in raw mode). */
+function ctrWithInput(containerd: PrivateContainerd, args: readonly string[], input: string, tty = false): Promise<CtrResult> {
+  const argv = ['--address', containerd.grpcAddress, '--namespace', NS, ...args];
+  const [command, commandArgs] = tty
+    ? ['script', ['-qec', [containerd.binaries.ctr, ...argv].map((a) => `'${a}'`).join(' '), '/dev/null']]
+    : [containerd.binaries.ctr, argv];
+  return new Promise((resolve) => {
+    const child = spawn(command as string, commandArgs as string[], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+function sandboxDirs(containerd: PrivateContainerd): string[] {
+  const dir = join(containerd.runDir, 'sandboxes', NS);
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+function qemuPidOf(containerd: PrivateContainerd, sandbox: string): number {
+  const record = JSON.parse(readFileSync(join(containerd.runDir, 'sandboxes', NS, sandbox, 'pids', 'qemu.json'), 'utf8')) as { pid: number };
+  return record.pid;
+}
+
+function expectNothingLeft(containerd: PrivateContainerd): void {
+  expect(containerd.recordedPids().filter(pidAlive)).toEqual([]);
+  expect(mountsUnder(containerd.dir)).toEqual([]);
+  expect(sandboxDirs(containerd)).toEqual([]);
+  const sockets = join(containerd.runDir, 's');
+  expect(existsSync(sockets) ? readdirSync(sockets) : []).toEqual([]);
+}
+
+function ok(result: CtrResult): CtrResult {
+  if (result.code !== 0) throw new Error(`ctr failed (${result.code}): ${result.stderr}${result.stdout}`);
+  return result;
+}
+
+describe('containers in VMs with containerd 1.6', () => {
+  let work: string;
+  let image: string;
+  let containerd: PrivateContainerd;
+  const ctr = (args: readonly string[], timeoutMs = 90_000): Promise<CtrResult> => containerd.ctr(args, { namespace: NS, timeoutMs });
+
+  beforeAll(async () => {
+    bundleShim();
+    work = mkdtempSync('/tmp/vfs-e2e-vm-');
+    image = buildBusyboxImage(work, IMAGE);
+    containerd = await PrivateContainerd.start();
+    ok(await ctr(['images', 'import', image]));
+  });
+
+  afterAll(async () => {
+    await containerd?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('fails Create with the reason when the kernel is missing, leaving nothing behind', async () => {
+    const config = join(work, 'bad.toml');
+    writeFileSync(config, '[hypervisor]\nkernel = "/nonexistent/vmlinux"\n');
+    const result = await ctr(['run', '--rm', ...RUNTIME, '--runtime-config-path', config, IMAGE, 'nokernel', 'true']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/hypervisor\.kernel \/nonexistent\/vmlinux is missing/);
+    await ctr(['container', 'rm', 'nokernel']);
+    await waitFor('the failed sandbox to be cleaned up', async () => (sandboxDirs(containerd).length === 0 ? true : undefined), 15_000);
+    expectNothingLeft(containerd);
+  });
+
+  it('runs a command in the VM: its output, the guest kernel, its exit code', async () => {
+    const echo = ok(await ctr(['run', '--rm', ...RUNTIME, IMAGE, 'echo1', 'sh', '-c', 'echo hello from the vm; uname -r']));
+    expect(echo.stdout).toMatch(/^hello from the vm\n6\.1\.\d+.*cloud-amd64\n$/);
+    const seven = await ctr(['run', '--rm', ...RUNTIME, IMAGE, 'exit7', 'sh', '-c', 'echo out; echo err >&2; exit 7']);
+    expect(seven.code).toBe(7);
+    expect(seven.stdout).toBe('out\n');
+    expect(seven.stderr).toContain('err');
+  });
+
+  it('passes stdin to the process and ends it with ctr\'s input', async () => {
+    const result = await ctrWithInput(containerd, ['run', '--rm', ...RUNTIME, IMAGE, 'stdin1', 'sh', '-c', 'read x; echo "got $x"'], 'abc\n');
+    expect(result).toMatchObject({ code: 0, stdout: 'got abc\n' });
+  });
+
+  it('gives a terminal with -t', async () => {
+    const result = await ctrWithInput(containerd, ['run', '--rm', '-t', ...RUNTIME, IMAGE, 'tty1', 'sh', '-c', 'tty; stty size'], '', true);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/\/dev\/pts\/\d+/);
+  });
+
+  it('refuses writes to a read-only rootfs and shows a bind volume read-only', async () => {
+    const ro = await ctr(['run', '--rm', '--read-only', ...RUNTIME, IMAGE, 'ro1', 'sh', '-c', 'touch /x']);
+    expect(ro.code).not.toBe(0);
+    expect(ro.stderr + ro.stdout).toMatch(/Read-only file system/);
+    const volume = join(work, 'volume');
+    mkdirSync(volume, { recursive: true });
+    writeFileSync(join(volume, 'file.txt'), 'from the host\n');
+    const result = await ctr(['run', '--rm', ...RUNTIME, '--mount', `type=bind,src=${volume},dst=/vol,options=rbind:ro`, IMAGE, 'vol1', 'sh', '-c', 'cat /vol/file.txt; touch /vol/new 2>&1 || echo refused']);
+    expect(result.stdout).toContain('from the host\n');
+    expect(result.stdout).toMatch(/Read-only file system|refused/);
+    expect(existsSync(join(volume, 'new'))).toBe(false);
+  });
+
+  it('serves exec, ps, pause/resume, metrics and writes to the upper dir on one running container, across a containerd restart', async () => {
+    ok(await ctr(['run', '-d', ...RUNTIME, IMAGE, 'long1', 'sh', '-c', 'echo started > /started; sleep 600']));
+    ok(await ctr(['run', '-d', ...RUNTIME, IMAGE, 'long2', 'sleep', '600']));
+    const ls = ok(await ctr(['task', 'ls'])).stdout;
+    expect(ls).toMatch(/long1\s+\d+\s+RUNNING/);
+    expect(ls).toMatch(/long2\s+\d+\s+RUNNING/);
+    const exec = ok(await ctr(['task', 'exec', '--exec-id', 'x1', 'long1', 'sh', '-c', 'echo written-in-vm > /data.txt; cat /started']));
+    expect(exec.stdout).toBe('started\n');
+    const snapshots = join(containerd.dir, 'root', 'io.containerd.snapshotter.v1.overlayfs', 'snapshots');
+    const upper = readdirSync(snapshots).map((n) => join(snapshots, n, 'fs', 'data.txt')).find((p) => existsSync(p));
+    expect(upper && readFileSync(upper, 'utf8')).toBe('written-in-vm\n');
+    expect(ok(await ctr(['task', 'ps', 'long1'])).stdout).toMatch(/PID\s+INFO\n\d+/);
+    ok(await ctr(['task', 'pause', 'long1']));
+    expect(ok(await ctr(['task', 'ls'])).stdout).toMatch(/long1\s+\d+\s+PAUSED/);
+    ok(await ctr(['task', 'resume', 'long1']));
+    expect(ok(await ctr(['task', 'metrics', 'long1'])).stdout).toMatch(/pids\.current|memory/i);
+    await containerd.stopDaemon(false);
+    await containerd.restart();
+    expect(ok(await ctr(['task', 'ls'])).stdout).toMatch(/long1\s+\d+\s+RUNNING/);
+    expect(ok(await ctr(['task', 'exec', '--exec-id', 'x2', 'long1', 'cat', '/data.txt'])).stdout).toBe('written-in-vm\n');
+    for (const id of ['long1', 'long2']) {
+      ok(await ctr(['task', 'kill', '-s', 'SIGKILL', id]));
+      await waitFor(`${id} to stop`, async () => (new RegExp(`${id}\\s+\\d+\\s+STOPPED`).test((await ctr(['task', 'ls'])).stdout) ? true : undefined));
+      ok(await ctr(['task', 'rm', id]));
+      ok(await ctr(['container', 'rm', id]));
+    }
+  });
+
+  it('reports a task as exited with 255 when its QEMU is killed, and cleans up', async () => {
+    ok(await ctr(['run', '-d', ...RUNTIME, IMAGE, 'doomed', 'sleep', '600']));
+    process.kill(qemuPidOf(containerd, 'doomed'), 'SIGKILL');
+    await waitFor('doomed to stop', async () => (/doomed\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout) ? true : undefined));
+    const deleted = ok(await ctr(['task', 'rm', 'doomed']));
+    expect(deleted.stdout + deleted.stderr).toMatch(/255|^$/);
+    ok(await ctr(['container', 'rm', 'doomed']));
+    await waitFor('the shim to exit', async () => (sandboxDirs(containerd).length === 0 ? true : undefined), 15_000);
+  });
+
+  it('leaves no process, mount, socket or state dir behind', async () => {
+    await waitFor('all sandboxes to go', async () => (sandboxDirs(containerd).length === 0 ? true : undefined), 15_000);
+    expectNothingLeft(containerd);
+  });
+});
+
+describe('containers in VMs with containerd 1.7 (gRPC)', () => {
+  let work: string;
+  let containerd: PrivateContainerd;
+
+  beforeAll(async () => {
+    bundleShim();
+    work = mkdtempSync('/tmp/vfs-e2e-vm17-');
+    containerd = await PrivateContainerd.start({ binaries: containerd17() });
+    ok(await containerd.ctr(['images', 'import', buildBusyboxImage(work, IMAGE)], { namespace: NS }));
+  });
+
+  afterAll(async () => {
+    await containerd?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('runs a container over the gRPC task API', async () => {
+    const result = ok(await containerd.ctr(['run', '--rm', ...RUNTIME, IMAGE, 'grpc1', 'uname', '-r'], { namespace: NS, timeoutMs: 90_000 }));
+    expect(result.stdout).toMatch(/^6\.1\.\d+.*cloud-amd64\n$/);
+    const lines = readFileSync(containerd.logPath, 'utf8');
+    expect(lines).toMatch(/"protocol":"grpc"/);
+    await waitFor('the sandbox to go', async () => (sandboxDirs(containerd).length === 0 ? true : undefined), 15_000);
+    expectNothingLeft(containerd);
+  });
+});

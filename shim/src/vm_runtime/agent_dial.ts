@@ -1,0 +1,81 @@
+// Reaching the guest agent: QEMU listens on the agent's virtio-serial socket (server=on,
+// wait=off) from its start, but nothing reads it until the guest has booted and the agent opened
+// port agent.0; bytes written before that wait in the socket. So: connect as soon as the socket
+// exists, send Check, and wait for the answer up to [agent] dial_timeout_ms — or until the VM
+// exits, which fails at once with the console's tail.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AgentServiceDefinition, CheckResponse_ServingStatus } from '../../../proto/gen/agent/agent';
+import { Code, TtrpcClient, TtrpcError, type ServiceClient } from '../../../proto/ttrpc';
+import type { ShimLogger } from '../logger';
+import { ShimError } from '../shim_error';
+
+export type AgentClient = ServiceClient<typeof AgentServiceDefinition>;
+
+export interface AgentConnection {
+  readonly client: TtrpcClient;
+  readonly agent: AgentClient;
+}
+
+export interface AgentDial {
+  readonly socketPath: string;
+  readonly timeoutMs: number;
+  /** Settles when the VM is gone: the dial stops with this reason. */
+  readonly vmGone: Promise<string>;
+  readonly log: ShimLogger;
+}
+
+const CONNECT_RETRY_MS = 20;
+
+function isRetryableConnect(err: unknown): boolean {
+  return err instanceof TtrpcError && err.code === Code.Unavailable && /ENOENT|ECONNREFUSED/.test(err.message);
+}
+
+async function connectSocket(dial: AgentDial, deadline: number): Promise<TtrpcClient> {
+  for (;;) {
+    try {
+      return await TtrpcClient.connect(dial.socketPath, { logger: dial.log });
+    } catch (err) {
+      if (!isRetryableConnect(err) || Date.now() > deadline) throw err;
+      await sleep(CONNECT_RETRY_MS);
+    }
+  }
+}
+
+async function checkServing(agent: AgentClient, timeoutMs: number): Promise<void> {
+  const answer = await agent.check({ service: '' }, { timeoutMs });
+  if (answer.status !== CheckResponse_ServingStatus.SERVING) {
+    throw new ShimError(Code.Unavailable, `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`);
+  }
+}
+
+async function dialOnce(dial: AgentDial, deadline: number): Promise<AgentConnection> {
+  const client = await connectSocket(dial, deadline);
+  const agent = client.service(AgentServiceDefinition);
+  try {
+    await checkServing(agent, Math.max(1, deadline - Date.now()));
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return { client, agent };
+}
+
+/** Resolves once the agent answered Check; rejects with the VM's fate or after the timeout. */
+export async function dialAgent(dial: AgentDial): Promise<AgentConnection> {
+  const started = Date.now();
+  const deadline = started + dial.timeoutMs;
+  const gone = dial.vmGone.then((why) => {
+    throw new ShimError(Code.Unavailable, `the VM stopped before its agent answered: ${why}`);
+  });
+  try {
+    const connection = await Promise.race([dialOnce(dial, deadline), gone]);
+    dial.log.info({ ms: Date.now() - started }, 'guest agent is serving');
+    return connection;
+  } catch (err) {
+    if (err instanceof TtrpcError && err.code === Code.DeadlineExceeded) {
+      throw new ShimError(Code.DeadlineExceeded, `the guest agent did not answer within agent.dial_timeout_ms = ${dial.timeoutMs} ms`, { cause: err });
+    }
+    throw ShimError.wrap(err, 'connect to the guest agent');
+  }
+}

@@ -1,0 +1,63 @@
+// One process in the guest as the frame sees it (RuntimeProcess): its output relays are opened
+// as soon as it exists (the agent buffers in the pipe until then), its stdin relay once it runs,
+// and `exited` resolves after WaitProcess answered AND both outputs reached containerd. When the
+// agent is unreachable (the VM died) WaitProcess fails and the exit is LOST_STATUS.
+
+import { ExitReason } from '../../../proto/gen/containerd/types/task/task';
+import type { ShimLogger } from '../logger';
+import type { ProcessExit, ProcessIo, ProcessRef } from '../sandbox_runtime';
+import type { AgentClient } from './agent_dial';
+import { relayOutput, relayStdin } from './stdio_relay';
+
+/** The exit status of a process whose VM (QEMU, the daemon or the agent) died under it. */
+export const LOST_STATUS = 255;
+
+export interface GuestProcess {
+  readonly ref: ProcessRef;
+  readonly exited: Promise<ProcessExit>;
+  /** Starts copying stdin; call once the process runs. */
+  startStdin(): void;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function waitExit(agent: AgentClient, ref: ProcessRef, log: ShimLogger): Promise<ProcessExit> {
+  try {
+    const answer = await agent.waitProcess({ containerId: ref.containerId, execId: ref.execId });
+    return { exitStatus: answer.exitStatus, exitedAt: answer.exitedAt ?? new Date(), reason: answer.exitReason };
+  } catch (err) {
+    log.error({ execId: ref.execId, err: errorText(err) }, `process lost: reported as exit status ${LOST_STATUS}`);
+    return { exitStatus: LOST_STATUS, exitedAt: new Date(), reason: ExitReason.NONE };
+  }
+}
+
+export function trackGuestProcess(agent: AgentClient, ref: ProcessRef, io: ProcessIo, log: ShimLogger): GuestProcess {
+  const request = { containerId: ref.containerId, execId: ref.execId };
+  const outputs = [relayOutput(agent.readStdout(request), io.stdout, log, 'stdout')];
+  if (!io.terminal) outputs.push(relayOutput(agent.readStderr(request), io.stderr, log, 'stderr'));
+  const exited = waitExit(agent, ref, log).then(async (exit) => {
+    await Promise.all(outputs);
+    return exit;
+  });
+  let stdinStarted = false;
+  return {
+    ref,
+    exited,
+    startStdin() {
+      if (stdinStarted || io.stdin === undefined) return;
+      stdinStarted = true;
+      void relayStdin(
+        io.stdin,
+        {
+          write: async (data) => (await agent.writeStdin({ ...request, data })).len,
+          close: async () => {
+            await agent.closeStdin(request);
+          },
+        },
+        log,
+      );
+    },
+  };
+}

@@ -1,0 +1,22 @@
+// OOM kills in the guest: GetOOMEvent blocks until the OOM killer hits a container of the
+// sandbox, so one call is kept outstanding for the sandbox's life and each answer becomes a
+// /tasks/oom event. It ends when the connection does (VM stopped or lost).
+
+import { Code, TtrpcError } from '../../../proto/ttrpc';
+import type { ShimLogger } from '../logger';
+import type { AgentClient } from './agent_dial';
+
+export async function watchOom(agent: AgentClient, onOom: (containerId: string) => void, log: ShimLogger): Promise<void> {
+  for (;;) {
+    let event: { containerId: string };
+    try {
+      event = await agent.getOOMEvent({});
+    } catch (err) {
+      const unavailable = err instanceof TtrpcError && err.code === Code.Unavailable;
+      if (!unavailable) log.warn({ err: err instanceof Error ? err.message : String(err) }, 'OOM events from the guest stopped');
+      return;
+    }
+    log.warn({ oomContainer: event.containerId }, 'OOM kill in the guest');
+    onOom(event.containerId);
+  }
+}

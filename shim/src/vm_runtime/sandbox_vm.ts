@@ -1,0 +1,231 @@
+// The running infrastructure of one sandbox: vfs-virtiofsd, QEMU and the agent connection, with
+// the host bind mounts behind the shares. Bring-up is all or nothing: every step registers its
+// undo, and a failure runs them in reverse, so a failed Create leaves no process, mount, socket
+// or directory behind. Afterwards the VM is watched: QEMU, the daemon or the agent connection
+// going away marks the sandbox lost (`lost` resolves with why) and tears it down, which fails
+// every pending agent call — processes then report LOST_STATUS (guest_process.ts).
+
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { installRoot, type LoadedConfig } from '../../../runtime-config/src';
+import { readConsole } from '../vm/console_log';
+import type { RunningQemu } from '../vm/qemu_process';
+import { removeUnmountedTree, unmountAll } from '../host_mounts';
+import type { ShimLogger } from '../logger';
+import type { SandboxState } from '../sandbox_state';
+import { Code, ShimError } from '../shim_error';
+import { dialAgent, type AgentClient, type AgentConnection } from './agent_dial';
+import { vhostUserSocket, type SandboxLayout } from './sandbox_layout';
+import { bindShare, exportShare, type ExportedShare } from './share_exports';
+import { GUEST_SHARES_DIR, type PlannedShare } from './share_plan';
+import { checkReadable, RUNTIME_TAG, startVm } from './vm_launch';
+import { startDaemon, type RunningDaemon } from './virtiofsd_process';
+
+const DESTROY_TIMEOUT_MS = 5000;
+const QEMU_STOP_GRACE_MS = 2000;
+/** The runtime share's mounts belong to the sandbox, not to a container. */
+const SANDBOX_OWNER = '';
+
+export interface SandboxVmOptions {
+  readonly sandboxId: string;
+  readonly hostname: string;
+  readonly config: LoadedConfig['config'];
+  readonly state: SandboxState;
+  readonly layout: SandboxLayout;
+  readonly log: ShimLogger;
+  /** The first container's shares: microvm devices cannot be added later. */
+  readonly ownerId: string;
+  readonly shares: readonly PlannedShare[];
+}
+
+export interface SandboxVm {
+  readonly agent: AgentClient;
+  /** Resolves with the reason when the VM died without being asked to. */
+  readonly lost: Promise<string>;
+  readonly isLost: () => boolean;
+  /** DestroySandbox, then QEMU, the daemon, the mounts, the sockets; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** build/runtime from `make runtime`, found like the kernel: under the install root. */
+export function runtimeDir(): string {
+  return resolve(installRoot(), 'build', 'runtime');
+}
+
+function runtimeShare(): PlannedShare {
+  return { tag: RUNTIME_TAG, source: runtimeDir(), target: RUNTIME_TAG, wrapsFile: false, recursive: false, readonly: true, cache: 'always', xattr: false };
+}
+
+function checkInputs(options: SandboxVmOptions): void {
+  const { hypervisor, daemon } = options.config;
+  checkReadable(hypervisor.kernel, 'hypervisor.kernel');
+  checkReadable(hypervisor.initramfs, 'hypervisor.initramfs');
+  checkReadable(daemon.path, 'daemon.path');
+  checkReadable(join(runtimeDir(), 'agent.js'), 'the guest runtime share (make runtime)');
+  checkReadable(join(runtimeDir(), 'node'), 'the guest runtime share (make runtime)');
+}
+
+/** Undo steps of a bring-up, run newest first; each failure is logged and the rest still run. */
+class UndoStack {
+  private readonly steps: { what: string; run: () => Promise<void> }[] = [];
+
+  constructor(private readonly log: ShimLogger) {}
+
+  push(what: string, run: () => Promise<void>): void {
+    this.steps.push({ what, run });
+  }
+
+  async runAll(): Promise<Error[]> {
+    const failures: Error[] = [];
+    for (const step of this.steps.splice(0).reverse()) {
+      try {
+        await step.run();
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        this.log.error({ step: step.what, err: error.message }, 'sandbox teardown step failed');
+        failures.push(error);
+      }
+    }
+    return failures;
+  }
+}
+
+function consoleTail(layout: SandboxLayout): string {
+  return readConsole(layout.consoleLog).trimEnd().split('\n').slice(-15).join('\n');
+}
+
+function qemuGone(qemu: RunningQemu): Promise<string> {
+  return qemu.exited.then((exit) => `QEMU exited (${exit.signal ?? `code ${exit.code}`})${exit.stderrTail === '' ? '' : `: ${exit.stderrTail}`}`);
+}
+
+class Bringup {
+  readonly undo: UndoStack;
+
+  constructor(private readonly options: SandboxVmOptions) {
+    this.undo = new UndoStack(options.log);
+  }
+
+  prepareDirs(): void {
+    const { layout } = this.options;
+    mkdirSync(layout.sharesDir, { recursive: true, mode: 0o700 });
+    mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
+    this.undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
+    this.undo.push('remove the shares dir', () => removeUnmountedTree(layout.sharesDir));
+  }
+
+  async bindAll(shares: readonly PlannedShare[]): Promise<void> {
+    const { state, layout } = this.options;
+    this.undo.push('unmount the shares', () => unmountAll(state));
+    await bindShare(state, layout.sharesDir, SANDBOX_OWNER, runtimeShare());
+    for (const share of shares) await bindShare(state, layout.sharesDir, this.options.ownerId, share);
+  }
+
+  async daemon(): Promise<RunningDaemon> {
+    const { config, layout, state, log } = this.options;
+    const daemon = await startDaemon(
+      { binary: config.daemon.path, controlSocket: layout.controlSocket, sharedDir: layout.sharesDir, stderrPath: layout.daemonStderr, config: config.daemon, log },
+      (pid) => state.recordPid('virtiofsd', pid),
+    );
+    this.undo.push('stop vfs-virtiofsd', async () => {
+      daemon.control.close();
+      await daemon.stop();
+      state.forgetPid('virtiofsd');
+    });
+    return daemon;
+  }
+
+  async exportAll(daemon: RunningDaemon, shares: readonly PlannedShare[]): Promise<ExportedShare[]> {
+    const exported: ExportedShare[] = [];
+    for (const [index, share] of [runtimeShare(), ...shares].entries()) {
+      exported.push(await exportShare(daemon.control, share, vhostUserSocket(this.options.layout, index)));
+    }
+    return exported;
+  }
+
+  async vm(exported: readonly ExportedShare[]): Promise<RunningQemu> {
+    const { config, layout, state, sandboxId } = this.options;
+    const devices = exported.map((share, index) => ({ id: `fs${index}`, socketPath: share.socketPath, tag: share.tag }));
+    const qemu = await startVm({ sandboxId, hypervisor: config.hypervisor, layout, devices });
+    state.recordPid('qemu', qemu.pid);
+    this.undo.push('stop QEMU', async () => {
+      await qemu.stop(QEMU_STOP_GRACE_MS);
+      state.forgetPid('qemu');
+    });
+    return qemu;
+  }
+
+  async agent(qemu: RunningQemu, daemon: RunningDaemon): Promise<AgentConnection> {
+    const { config, layout, log } = this.options;
+    const vmGone = Promise.race([qemuGone(qemu), daemon.exited]);
+    const connection = await dialAgent({ socketPath: layout.agentSocket, timeoutMs: config.agent.dial_timeout_ms, vmGone, log }).catch((err: unknown) => {
+      throw ShimError.wrap(err, `sandbox VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
+    });
+    this.undo.push('close the agent connection', async () => connection.client.close());
+    return connection;
+  }
+
+  async createSandbox(agent: AgentClient, shares: readonly PlannedShare[]): Promise<void> {
+    const { sandboxId, hostname, config } = this.options;
+    await agent.createSandbox(
+      {
+        sandboxId,
+        hostname,
+        shares: shares.map((s) => ({ tag: s.tag, mountPoint: `${GUEST_SHARES_DIR}/${s.tag}`, readonly: s.readonly, options: [] })),
+      },
+      { timeoutMs: config.agent.request_timeout_ms },
+    );
+  }
+}
+
+function watchLoss(qemu: RunningQemu, daemon: RunningDaemon, connection: AgentConnection): Promise<string> {
+  return Promise.race([qemuGone(qemu), daemon.exited, connection.client.closed.then((why) => `the agent connection closed: ${why}`)]);
+}
+
+export async function startSandboxVm(options: SandboxVmOptions): Promise<SandboxVm> {
+  checkInputs(options);
+  const bringup = new Bringup(options);
+  let connection: AgentConnection;
+  let qemu: RunningQemu;
+  let daemon: RunningDaemon;
+  try {
+    bringup.prepareDirs();
+    await bringup.bindAll(options.shares);
+    daemon = await bringup.daemon();
+    const exported = await bringup.exportAll(daemon, options.shares);
+    qemu = await bringup.vm(exported);
+    connection = await bringup.agent(qemu, daemon);
+    await bringup.createSandbox(connection.agent, options.shares);
+  } catch (err) {
+    await bringup.undo.runAll();
+    throw ShimError.wrap(err, `start sandbox ${options.sandboxId}`, Code.Unknown);
+  }
+  return runningSandbox(options, bringup.undo, connection, watchLoss(qemu, daemon, connection));
+}
+
+function runningSandbox(options: SandboxVmOptions, undo: UndoStack, connection: AgentConnection, gone: Promise<string>): SandboxVm {
+  let stopping: Promise<void> | undefined;
+  let lostReason: string | undefined;
+  const stop = (destroy: boolean): Promise<void> => {
+    stopping ??= (async () => {
+      if (destroy) {
+        await connection.agent.destroySandbox({}, { timeoutMs: DESTROY_TIMEOUT_MS }).catch((err: unknown) => {
+          options.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'DestroySandbox failed: stopping the VM anyway');
+        });
+      }
+      const failures = await undo.runAll();
+      if (failures.length > 0) throw new ShimError(Code.Internal, `sandbox teardown: ${failures.map((f) => f.message).join('; ')}`);
+      options.log.info('sandbox stopped');
+    })();
+    return stopping;
+  };
+  const lost = gone.then((why) => {
+    if (stopping === undefined) {
+      lostReason = why;
+      options.log.error({ reason: why, console: options.layout.consoleLog }, 'sandbox VM lost: its tasks exit with status 255');
+      // Each failed step is logged by the undo stack; the tasks' exits do not wait for it.
+      stop(false).catch((err: unknown) => options.log.error({ err: err instanceof Error ? err.message : String(err) }, 'teardown of the lost sandbox failed'));
+    }
+    return why;
+  });
+  return { agent: connection.agent, lost, isLost: () => lostReason !== undefined, stop: () => stop(true) };
+}

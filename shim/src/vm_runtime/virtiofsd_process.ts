@@ -1,0 +1,124 @@
+// The sandbox's vfs-virtiofsd: one process serving every share of the sandbox in multi-export
+// mode (`--control-socket`, shares are subdirectories of `--shared-dir`). It runs in its own
+// session with its stderr (pino JSON lines) in a file, so it outlives neither more nor less than
+// the shim decides: `delete` kills it by its recorded pid after a shim crash.
+
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ControlClient } from '../../../daemon/src/control/client';
+import type { LoadedConfig } from '../../../runtime-config/src';
+import type { ShimLogger } from '../logger';
+import { Code, ShimError } from '../shim_error';
+
+const CONTROL_READY_TIMEOUT_MS = 15_000;
+const STOP_GRACE_MS = 2000;
+
+export interface DaemonLaunch {
+  readonly binary: string;
+  readonly controlSocket: string;
+  readonly sharedDir: string;
+  readonly stderrPath: string;
+  readonly config: LoadedConfig['config']['daemon'];
+  readonly log: ShimLogger;
+}
+
+export interface RunningDaemon {
+  readonly pid: number;
+  readonly control: ControlClient;
+  /** Resolves with a description once the daemon has exited. */
+  readonly exited: Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * vfs-virtiofsd does not confine itself yet (it refuses --sandbox other than none): run it
+ * unconfined and say so, rather than failing every container of the default configuration.
+ */
+function sandboxArg(launch: DaemonLaunch): string {
+  if (launch.config.sandbox !== 'none') {
+    launch.log.warn({ configured: launch.config.sandbox }, 'daemon.sandbox is not implemented by vfs-virtiofsd yet: the daemon runs with --sandbox=none');
+  }
+  return '--sandbox=none';
+}
+
+function daemonArgs(launch: DaemonLaunch): string[] {
+  return [
+    `--control-socket=${launch.controlSocket}`,
+    `--shared-dir=${launch.sharedDir}`,
+    `--cache=${launch.config.cache}`,
+    sandboxArg(launch),
+    `--thread-pool-size=${launch.config.thread_pool_size}`,
+  ];
+}
+
+function stderrTail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-10).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function spawnDaemon(launch: DaemonLaunch): Promise<{ pid: number; exited: Promise<string> }> {
+  const stderrFd = openSync(launch.stderrPath, 'a');
+  return new Promise((resolve, reject) => {
+    const child = spawn(launch.binary, daemonArgs(launch), { detached: true, stdio: ['ignore', 'ignore', stderrFd] });
+    child.once('spawn', () => {
+      closeSync(stderrFd);
+      const exited = new Promise<string>((done) => {
+        child.once('exit', (code, signal) => done(`vfs-virtiofsd exited (${signal ?? `code ${code}`}): ${stderrTail(launch.stderrPath)}`));
+      });
+      child.unref();
+      resolve({ pid: child.pid as number, exited });
+    });
+    child.once('error', (err) => {
+      closeSync(stderrFd);
+      reject(new ShimError(Code.FailedPrecondition, `cannot start vfs-virtiofsd (${launch.binary}, config daemon.path): ${err.message}`));
+    });
+  });
+}
+
+async function connectControl(path: string, exited: Promise<string>): Promise<ControlClient> {
+  let gone: string | undefined;
+  void exited.then((why) => {
+    gone = why;
+  });
+  const deadline = Date.now() + CONTROL_READY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return await ControlClient.connect(path);
+    } catch (err) {
+      if (gone !== undefined) throw new ShimError(Code.Internal, gone);
+      if (Date.now() > deadline) throw ShimError.wrap(err, `vfs-virtiofsd control socket ${path} not ready within ${CONTROL_READY_TIMEOUT_MS} ms`, Code.DeadlineExceeded);
+      await sleep(20);
+    }
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** Starts the daemon; `onSpawned` records its pid before anything can fail. */
+export async function startDaemon(launch: DaemonLaunch, onSpawned: (pid: number) => void): Promise<RunningDaemon> {
+  const { pid, exited } = await spawnDaemon(launch);
+  const stop = async (): Promise<void> => {
+    signal(pid, 'SIGTERM');
+    const timer = setTimeout(() => signal(pid, 'SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+  onSpawned(pid);
+  try {
+    const control = await connectControl(launch.controlSocket, exited);
+    return { pid, control, exited, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,80 @@
+// The sandbox's QEMU, from the [hypervisor] configuration: the guest kernel and initramfs in
+// agent mode, one vhost-user-fs device per share, the agent's virtio-serial port, a QMP socket,
+// the console in a file. `accel = "auto"` asks detectAccel, whose verdict is cached per host
+// boot in ACCEL_CACHE (a host fact, shared by every containerd and shim of the host).
+
+import { accessSync, constants } from 'node:fs';
+import type { LoadedConfig } from '../../../runtime-config/src';
+import { detectAccel } from '../vm/accel';
+import { hostTscKhz } from '../vm/host_tsc';
+import { buildQemuArgs, type Accel, type VhostUserFsDevice } from '../vm/qemu_command';
+import { launchQemu, type RunningQemu } from '../vm/qemu_process';
+import { Code, ShimError } from '../shim_error';
+import type { SandboxLayout } from './sandbox_layout';
+
+export const ACCEL_CACHE = '/run/vfs/accel.json';
+/** /init's contract (agent/image/init.sh): run the agent from the runtime share of this tag. */
+export const RUNTIME_TAG = 'vfsruntime';
+
+type HypervisorConfig = LoadedConfig['config']['hypervisor'];
+
+export interface VmLaunch {
+  readonly sandboxId: string;
+  readonly hypervisor: HypervisorConfig;
+  readonly layout: SandboxLayout;
+  readonly devices: readonly VhostUserFsDevice[];
+}
+
+/** Fails Create before anything is started when a configured file is missing. */
+export function checkReadable(path: string, what: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new ShimError(Code.FailedPrecondition, `${what} ${path} is missing or unreadable (build it with \`make build runtime\`, or fix the vfs configuration)`);
+  }
+}
+
+async function chooseAccel(hypervisor: HypervisorConfig): Promise<Accel> {
+  if (hypervisor.accel !== 'auto') return hypervisor.accel;
+  return detectAccel({ kernelPath: hypervisor.kernel, initrdPath: hypervisor.initramfs, cachePath: ACCEL_CACHE, qemuBinary: hypervisor.path });
+}
+
+function kernelParams(text: string): string[] {
+  return text.split(/\s+/).filter((word) => word !== '');
+}
+
+export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
+  const { hypervisor, layout } = launch;
+  checkReadable(hypervisor.kernel, 'hypervisor.kernel');
+  checkReadable(hypervisor.initramfs, 'hypervisor.initramfs');
+  let args: string[];
+  try {
+    args = buildQemuArgs({
+      name: `vfs-${launch.sandboxId}`,
+      machine: hypervisor.machine,
+      accel: await chooseAccel(hypervisor),
+      memoryMiB: hypervisor.memory_mib,
+      vcpus: hypervisor.vcpus,
+      kernelPath: hypervisor.kernel,
+      initrdPath: hypervisor.initramfs,
+      kernelArgs: ['vfs.mode=agent', `vfs.runtime_tag=${RUNTIME_TAG}`, ...kernelParams(hypervisor.kernel_params)],
+      tscKhz: hostTscKhz(),
+      fsDevices: launch.devices,
+      agentSocketPath: layout.agentSocket,
+      qmpSocketPath: layout.qmpSocket,
+      consoleLogPath: layout.consoleLog,
+    });
+  } catch (err) {
+    throw ShimError.wrap(err, 'QEMU configuration', Code.InvalidArgument);
+  }
+  try {
+    return await launchQemu({
+      args,
+      binary: hypervisor.path,
+      stderrLogPath: layout.qemuStderr,
+      cleanupPaths: [layout.agentSocket, layout.qmpSocket],
+    });
+  } catch (err) {
+    throw ShimError.wrap(err, 'hypervisor.path', Code.FailedPrecondition);
+  }
+}

@@ -1,0 +1,261 @@
+// VmSandboxRuntime against a fake guest agent: a ttrpc AgentService server on a unix socket
+// stands in for the VM (the SandboxVmStarter seam), so the agent protocol, the stdio relays and
+// the exit reporting are tested without QEMU. The real VM path is covered by e2e/vm_containers.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import pino from 'pino';
+import { AgentServiceDefinition, CheckResponse_ServingStatus, type CreateContainerRequest } from '../../../proto/gen/agent/agent';
+import { TtrpcClient, TtrpcServer, type ServiceImplementation } from '../../../proto/ttrpc';
+import { defaultConfig } from '../../../runtime-config/src';
+import type { ContainerRequest, ProcessIo, SandboxRuntimeContext } from '../sandbox_runtime';
+import { SandboxState } from '../sandbox_state';
+import { LOST_STATUS } from './guest_process';
+import type { SandboxVm } from './sandbox_vm';
+import { VmSandboxRuntime } from './vm_sandbox_runtime';
+
+const log = pino({ level: 'silent' });
+
+/** A process of the fake guest: `cat` semantics (stdin echoed to stdout) plus scripted output. */
+class FakeProcess {
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  exitStatus = 0;
+  private finish: () => void = () => undefined;
+  readonly done = new Promise<void>((resolve) => {
+    this.finish = resolve;
+  });
+
+  exit(status: number): void {
+    this.exitStatus = status;
+    this.stdout.end();
+    this.stderr.end();
+    this.finish();
+  }
+}
+
+async function* chunksOf(stream: PassThrough): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) yield chunk as Buffer;
+}
+
+class FakeAgent {
+  readonly processes = new Map<string, FakeProcess>();
+  readonly created: CreateContainerRequest[] = [];
+  readonly calls: string[] = [];
+  onStart: (p: FakeProcess) => void = (p) => {
+    p.stdout.write('hello ');
+    p.stdout.write('world\n');
+    p.stderr.write('warning\n');
+    p.exit(7);
+  };
+
+  key(containerId: string, execId: string): string {
+    return `${containerId}/${execId}`;
+  }
+
+  process(req: { containerId: string; execId: string }): FakeProcess {
+    const p = this.processes.get(this.key(req.containerId, req.execId));
+    if (p === undefined) throw new Error(`no process ${this.key(req.containerId, req.execId)}`);
+    return p;
+  }
+
+  implementation(): ServiceImplementation<typeof AgentServiceDefinition> {
+    const unary = (name: string) => async () => {
+      this.calls.push(name);
+      return {};
+    };
+    return {
+      createSandbox: unary('createSandbox'),
+      destroySandbox: unary('destroySandbox'),
+      createContainer: async (req) => {
+        this.created.push(req);
+        this.processes.set(this.key(req.containerId, ''), new FakeProcess());
+        return { pid: 42 };
+      },
+      startContainer: async (req) => {
+        this.onStart(this.process({ containerId: req.containerId, execId: '' }));
+        return { pid: 42 };
+      },
+      removeContainer: unary('removeContainer'),
+      pauseContainer: unary('pauseContainer'),
+      resumeContainer: unary('resumeContainer'),
+      updateContainer: async (req) => {
+        this.calls.push(`update ${req.resourcesJson.toString()}`);
+        return {};
+      },
+      statsContainer: async () => ({ metrics: { pids: { current: 3, limit: 0 } } }),
+      execProcess: async (req) => {
+        const p = new FakeProcess();
+        this.processes.set(this.key(req.containerId, req.execId), p);
+        return { pid: 43 };
+      },
+      signalProcess: async (req) => {
+        this.process(req).exit(128 + req.signal);
+        return {};
+      },
+      waitProcess: async (req) => {
+        const p = this.process(req);
+        await p.done;
+        return { exitStatus: p.exitStatus, exitedAt: new Date(1000), exitReason: 0 };
+      },
+      listProcesses: async () => ({ processes: [{ pid: 42, execId: '', command: 'sh' }, { pid: 43, execId: 'e1', command: 'cat' }] }),
+      getOOMEvent: async () => new Promise(() => undefined),
+      writeStdin: async (req) => {
+        this.process(req).stdout.write(req.data);
+        return { len: req.data.length };
+      },
+      closeStdin: async (req) => {
+        this.process(req).exit(0);
+        return {};
+      },
+      readStdout: async (req, stream) => {
+        for await (const data of chunksOf(this.process(req).stdout)) await stream.send({ data });
+      },
+      readStderr: async (req, stream) => {
+        for await (const data of chunksOf(this.process(req).stderr)) await stream.send({ data });
+      },
+      ttyWinResize: unary('ttyWinResize'),
+      mountShare: unary('mountShare'),
+      unmountShare: unary('unmountShare'),
+      check: async () => ({ status: CheckResponse_ServingStatus.SERVING }),
+      getGuestDetails: async () => ({ kernelRelease: '6.1.0-fake' }),
+    };
+  }
+}
+
+function collect(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  return { stream, text: () => Buffer.concat(chunks).toString() };
+}
+
+describe('VmSandboxRuntime (fake agent)', () => {
+  let dir: string;
+  let server: TtrpcServer;
+  let fake: FakeAgent;
+  let client: TtrpcClient;
+  let stops: number;
+
+  const context = (): SandboxRuntimeContext => ({
+    sandboxId: 'sb',
+    namespace: 'ns',
+    config: { config: defaultConfig(), source: 'test' },
+    state: new SandboxState(join(dir, 'state')),
+    log,
+    onOom: () => undefined,
+  });
+
+  const runtime = (): VmSandboxRuntime =>
+    new VmSandboxRuntime(context(), async () => {
+      const vm: SandboxVm = {
+        agent: client.service(AgentServiceDefinition),
+        lost: client.closed,
+        isLost: () => false,
+        stop: async () => {
+          stops += 1;
+        },
+      };
+      return vm;
+    });
+
+  const request = (io: ProcessIo, id = 'c1'): ContainerRequest => ({
+    containerId: id,
+    bundle: dir,
+    spec: { ociVersion: '1.0.2' },
+    specJson: JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }] }),
+    rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: ['index=off', `workdir=${dir}/s/2/work`, `upperdir=${dir}/s/2/fs`, `lowerdir=${dir}/s/1/fs`] }],
+    io,
+  });
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-vmrt-'));
+    fake = new FakeAgent();
+    server = new TtrpcServer({ logger: log }).register(AgentServiceDefinition, fake.implementation());
+    await server.listen(join(dir, 'agent.sock'));
+    client = await TtrpcClient.connect(join(dir, 'agent.sock'), { logger: log });
+    stops = 0;
+  });
+
+  afterEach(async () => {
+    client.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates with the planned rootfs, relays output in order and reports the exit after the output ended', async () => {
+    const out = collect();
+    const err = collect();
+    const rt = runtime();
+    const created = await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: out.stream, stderr: err.stream }));
+    expect(created.pid).toBe(42);
+    const sent = fake.created[0];
+    expect(sent?.rootfs?.kind).toEqual({
+      $case: 'overlay',
+      overlay: { lower: [{ tag: 'c0-l0', path: '' }], upper: { tag: 'c0-up', path: 'fs' }, work: { tag: 'c0-up', path: 'work' }, options: ['index=off'] },
+    });
+    expect(JSON.parse(sent?.ociSpecJson.toString() ?? '{}').mounts).toEqual([{ destination: '/proc', type: 'proc', source: 'proc' }]);
+    await rt.startContainer('c1');
+    const exit = await created.exited;
+    expect(exit.exitStatus).toBe(7);
+    expect(exit.exitedAt).toEqual(new Date(1000));
+    expect(out.stream.writableEnded && err.stream.writableEnded).toBe(true);
+    expect(out.text()).toBe('hello world\n');
+    expect(err.text()).toBe('warning\n');
+  });
+
+  it('relays stdin through WriteStdin and its end through CloseStdin', async () => {
+    fake.onStart = () => undefined;
+    const stdin = new PassThrough();
+    const out = collect();
+    const rt = runtime();
+    const created = await rt.createContainer(request({ terminal: true, stdin, stdout: out.stream, stderr: undefined }));
+    expect(fake.created[0]?.stdin).toBe(true);
+    expect(fake.created[0]?.terminal).toBe(true);
+    await rt.startContainer('c1');
+    stdin.write('line one\n');
+    stdin.end('two\n');
+    await expect(created.exited).resolves.toMatchObject({ exitStatus: 0 });
+    expect(out.text()).toBe('line one\ntwo\n');
+  });
+
+  it('maps exec, signal, stats, ps, update and pause to the agent', async () => {
+    fake.onStart = () => undefined;
+    const rt = runtime();
+    await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: undefined, stderr: undefined }));
+    await rt.startContainer('c1');
+    const execIo = collect();
+    await rt.prepareExec({ containerId: 'c1', execId: 'e1', process: { args: ['cat'], cwd: '/' }, processJson: '{}', io: { terminal: false, stdin: undefined, stdout: execIo.stream, stderr: undefined } });
+    const exec = await rt.startExec({ containerId: 'c1', execId: 'e1' });
+    expect(exec.pid).toBe(43);
+    await rt.signal({ containerId: 'c1', execId: 'e1' }, 9, false);
+    await expect(exec.exited).resolves.toMatchObject({ exitStatus: 137 });
+    expect((await rt.stats('c1')).pids?.current).toBe(3);
+    expect(await rt.processes('c1')).toEqual([{ pid: 42, execId: '' }, { pid: 43, execId: 'e1' }]);
+    await rt.update('c1', '{"cpu":{"shares":512}}');
+    await rt.pause('c1');
+    await rt.resume('c1');
+    expect(fake.calls).toEqual(['update {"cpu":{"shares":512}}', 'pauseContainer', 'resumeContainer']);
+  });
+
+  it('reports every process as exited with 255 and ends its output when the VM goes away', async () => {
+    fake.onStart = () => undefined;
+    const out = collect();
+    const rt = runtime();
+    const created = await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: out.stream, stderr: undefined }));
+    await rt.startContainer('c1');
+    await server.close();
+    await expect(created.exited).resolves.toMatchObject({ exitStatus: LOST_STATUS });
+    expect(out.stream.writableEnded).toBe(true);
+  });
+
+  it('refuses a second container it cannot give shares to, and stops the VM on shutdown', async () => {
+    const rt = runtime();
+    await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: undefined, stderr: undefined }));
+    await expect(rt.createContainer(request({ terminal: false, stdin: undefined, stdout: undefined, stderr: undefined }, 'c2'))).rejects.toThrow(/hotplug/);
+    await rt.removeContainer('c1');
+    await rt.shutdown();
+    expect(stops).toBe(1);
+  });
+});

@@ -1,0 +1,234 @@
+// The VM-backed SandboxRuntime: the product's. The first createContainer brings the sandbox up
+// (sandbox_vm.ts) with that container's shares; every call then goes to the guest agent over
+// ttrpc, bounded by [agent] request_timeout_ms (WaitProcess and the output streams last as long
+// as the process). A machine without hotplug (microvm) cannot add shares to a running VM, so a
+// second container in one sandbox needs none it cannot have: it is refused with the reason.
+
+import { Metrics } from '../../../proto/gen/cgroups/v2/metrics';
+import { unmountContainer } from '../host_mounts';
+import { containerLogger, type ShimLogger } from '../logger';
+import type {
+  ContainerRequest,
+  ExecRequest,
+  ProcessListing,
+  ProcessRef,
+  RuntimeProcess,
+  SandboxRuntime,
+  SandboxRuntimeContext,
+} from '../sandbox_runtime';
+import { runDir } from '../shim_paths';
+import { Code, ShimError } from '../shim_error';
+import type { AgentClient } from './agent_dial';
+import { watchOom } from './oom_watch';
+import { trackGuestProcess, type GuestProcess } from './guest_process';
+import { sandboxLayout, type SandboxLayout } from './sandbox_layout';
+import { startSandboxVm, type SandboxVm } from './sandbox_vm';
+import { planContainerShares, type ContainerSharePlan } from './share_plan';
+
+interface GuestContainer {
+  readonly id: string;
+  readonly init: GuestProcess;
+  readonly execs: Map<string, { readonly request: ExecRequest; process: GuestProcess | undefined }>;
+  readonly log: ShimLogger;
+}
+
+/** Starts the sandbox's VM; a seam for tests, which stand a fake agent in for the VM. */
+export type SandboxVmStarter = (plan: ContainerSharePlan, request: ContainerRequest) => Promise<SandboxVm>;
+
+export class VmSandboxRuntime implements SandboxRuntime {
+  private vm: SandboxVm | undefined;
+  private readonly containers = new Map<string, GuestContainer>();
+  private nextIndex = 0;
+  /** Creates run one at a time: the first brings the VM up, the others must see it. */
+  private createQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly context: SandboxRuntimeContext,
+    private readonly startVm: SandboxVmStarter,
+  ) {}
+
+  createContainer(request: ContainerRequest): Promise<RuntimeProcess> {
+    const created = this.createQueue.then(() => this.create(request));
+    // Only the order matters to the queue; the outcome is the caller's.
+    this.createQueue = created.catch(() => undefined);
+    return created;
+  }
+
+  async startContainer(containerId: string): Promise<void> {
+    const container = this.container(containerId);
+    await this.agent().startContainer({ containerId }, this.timeout());
+    container.init.startStdin();
+  }
+
+  async prepareExec(request: ExecRequest): Promise<void> {
+    this.container(request.containerId).execs.set(request.execId, { request, process: undefined });
+  }
+
+  async startExec(ref: ProcessRef): Promise<RuntimeProcess> {
+    const container = this.container(ref.containerId);
+    const exec = container.execs.get(ref.execId);
+    if (exec === undefined) throw new ShimError(Code.NotFound, `exec ${ref.execId} of ${ref.containerId} was not prepared`);
+    const { request } = exec;
+    const answer = await this.agent().execProcess(
+      {
+        containerId: ref.containerId,
+        execId: ref.execId,
+        processJson: Buffer.from(request.processJson),
+        terminal: request.io.terminal,
+        stdin: request.io.stdin !== undefined,
+      },
+      this.timeout(),
+    );
+    const process = trackGuestProcess(this.agent(), ref, request.io, container.log.child({ execId: ref.execId }));
+    exec.process = process;
+    process.startStdin();
+    return { pid: answer.pid, exited: process.exited };
+  }
+
+  async signal(ref: ProcessRef, signal: number, all: boolean): Promise<void> {
+    await this.agent().signalProcess({ containerId: ref.containerId, execId: ref.execId, signal, all }, this.timeout());
+  }
+
+  async resizePty(ref: ProcessRef, size: { readonly width: number; readonly height: number }): Promise<void> {
+    await this.agent().ttyWinResize({ containerId: ref.containerId, execId: ref.execId, rows: size.height, columns: size.width }, this.timeout());
+  }
+
+  async pause(containerId: string): Promise<void> {
+    await this.agent().pauseContainer({ containerId }, this.timeout());
+  }
+
+  async resume(containerId: string): Promise<void> {
+    await this.agent().resumeContainer({ containerId }, this.timeout());
+  }
+
+  async update(containerId: string, resourcesJson: string): Promise<void> {
+    await this.agent().updateContainer({ containerId, resourcesJson: Buffer.from(resourcesJson) }, this.timeout());
+  }
+
+  async stats(containerId: string): Promise<Metrics> {
+    const answer = await this.agent().statsContainer({ containerId }, this.timeout());
+    return answer.metrics ?? Metrics.fromPartial({});
+  }
+
+  async processes(containerId: string): Promise<readonly ProcessListing[]> {
+    const answer = await this.agent().listProcesses({ containerId }, this.timeout());
+    return answer.processes.map((p) => ({ pid: p.pid, execId: p.execId }));
+  }
+
+  async removeExec(ref: ProcessRef): Promise<void> {
+    this.container(ref.containerId).execs.delete(ref.execId);
+  }
+
+  async removeContainer(containerId: string): Promise<void> {
+    const container = this.container(containerId);
+    const vm = this.vm;
+    if (vm !== undefined && !vm.isLost()) {
+      // The agent's own wait ends well before the call's deadline, so its answer says what failed.
+      const agentWaitMs = Math.floor(this.context.config.config.agent.request_timeout_ms / 2);
+      await vm.agent.removeContainer({ containerId, timeoutMs: agentWaitMs }, this.timeout());
+    }
+    await unmountContainer(this.context.state, containerId);
+    this.containers.delete(containerId);
+    container.log.info('container removed from the sandbox');
+  }
+
+  async shutdown(): Promise<void> {
+    await this.createQueue;
+    const vm = this.vm;
+    if (vm === undefined) return;
+    await vm.stop();
+  }
+
+  private async create(request: ContainerRequest): Promise<RuntimeProcess> {
+    const log = containerLogger(this.context.log, request.containerId);
+    const plan = planContainerShares({
+      containerIndex: this.nextIndex++,
+      bundle: request.bundle,
+      rootfs: request.rootfs,
+      specJson: request.specJson,
+      cache: this.context.config.config.daemon.cache,
+    });
+    const vm = await this.vmFor(plan, request);
+    try {
+      const answer = await vm.agent.createContainer(
+        {
+          containerId: request.containerId,
+          ociSpecJson: Buffer.from(plan.specJson),
+          rootfs: plan.rootfs,
+          mounts: [...plan.mounts],
+          terminal: request.io.terminal,
+          stdin: request.io.stdin !== undefined,
+        },
+        this.timeout(),
+      );
+      const init = trackGuestProcess(vm.agent, { containerId: request.containerId, execId: '' }, request.io, log);
+      this.containers.set(request.containerId, { id: request.containerId, init, execs: new Map(), log });
+      log.info({ pid: answer.pid, shares: plan.shares.map((s) => s.tag) }, 'container created in the guest');
+      return { pid: answer.pid, exited: init.exited };
+    } catch (err) {
+      await this.releaseFailedCreate(request.containerId);
+      throw err;
+    }
+  }
+
+  private async vmFor(plan: ContainerSharePlan, request: ContainerRequest): Promise<SandboxVm> {
+    if (this.vm === undefined) {
+      const vm = await this.startVm(plan, request);
+      this.vm = vm;
+      void watchOom(vm.agent, this.context.onOom, containerLogger(this.context.log, this.context.sandboxId));
+      return vm;
+    }
+    if (this.vm.isLost()) throw new ShimError(Code.Unavailable, `sandbox ${this.context.sandboxId}: its VM is gone`);
+    if (plan.shares.length > 0) {
+      throw new ShimError(
+        Code.FailedPrecondition,
+        `sandbox ${this.context.sandboxId} runs already: adding the shares of container ${request.containerId} needs virtio-fs hotplug, which vfs does not do yet`,
+      );
+    }
+    return this.vm;
+  }
+
+  /** A create that failed after bring-up: with no container left the sandbox goes too. */
+  private async releaseFailedCreate(containerId: string): Promise<void> {
+    await unmountContainer(this.context.state, containerId);
+    if (this.containers.size === 0 && this.vm !== undefined) {
+      const vm = this.vm;
+      this.vm = undefined;
+      await vm.stop();
+    }
+  }
+
+  private agent(): AgentClient {
+    const vm = this.vm;
+    if (vm === undefined) throw new ShimError(Code.FailedPrecondition, `sandbox ${this.context.sandboxId} has no VM`);
+    if (vm.isLost()) throw new ShimError(Code.Unavailable, `sandbox ${this.context.sandboxId}: its VM is gone`);
+    return vm.agent;
+  }
+
+  private timeout(): { timeoutMs: number } {
+    return { timeoutMs: this.context.config.config.agent.request_timeout_ms };
+  }
+
+  private container(id: string): GuestContainer {
+    const container = this.containers.get(id);
+    if (container === undefined) throw new ShimError(Code.NotFound, `container ${id} is not in sandbox ${this.context.sandboxId}`);
+    return container;
+  }
+}
+
+/** The factory runtime_loader.ts hands the frame. */
+export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Promise<SandboxRuntime> {
+  const layout: SandboxLayout = sandboxLayout(runDir(), context.namespace, context.sandboxId);
+  const starter: SandboxVmStarter = (plan, request) =>
+    startSandboxVm({
+      sandboxId: context.sandboxId,
+      hostname: request.spec.hostname ?? '',
+      config: context.config.config,
+      state: context.state,
+      layout,
+      log: containerLogger(context.log, context.sandboxId),
+      ownerId: request.containerId,
+      shares: plan.shares,
+    });
+  return new VmSandboxRuntime(context, starter);
+}
