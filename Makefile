@@ -3,7 +3,7 @@ SHELL := /bin/bash
 ARGS ?=
 JEST_JSON := build/jest-results.json
 
-.PHONY: all deps build bundle typecheck test bench-daemon proto clean demo
+.PHONY: all deps build bundle typecheck test bench-daemon bench-coldstart proto clean demo
 
 all: build
 
@@ -35,9 +35,13 @@ demo: build runtime
 bench-daemon: bundle
 	@node build/bin/bench-daemon $(ARGS)
 
+# Cold start of `ctr run --rm … true`: runc vs vfs vs the bare-VM floor, with vfs's phases
+# (e2e/bench/bench_coldstart.ts). ARGS="--runs 3 --json out.json".
+bench-coldstart: build runtime
+	@node build/bin/bench-coldstart $(ARGS)
+
 clean:
 	rm -rf build
 
 -include agent/image/guest.mk
--include agent/runtime.mk
 -include agent/runtime.mk

@@ -2,14 +2,23 @@
 # the guest's /init at /run/vfs/runtime (tag vfsruntime). Include from the top-level Makefile
 # (`-include agent/runtime.mk`) or run alone from the repository root:
 # `make -f agent/runtime.mk runtime`. Each part rebuilds only when its inputs change.
+# `make guest-smoke` boots one VM with the agent and runs a container through it (needs
+# agent/image/guest.mk for `guest`, so run it through the top-level Makefile).
+
+# Guarded: an including Makefile that includes this twice must not get every recipe twice.
+ifndef VFS_RUNTIME_MK
+VFS_RUNTIME_MK := 1
 
 RUNTIME_DIR := build/runtime
 RUNTIME_SRC := agent/runtime
 RUNTIME_NODE := $(realpath $(shell command -v node))
-RUNTIME_AGENT_TS := $(shell find agent/src -name '*.ts' ! -name '*.test.ts')
+# The agent bundle also holds the ttrpc library and the generated AgentService messages.
+RUNTIME_AGENT_TS := $(shell find agent/src proto/ttrpc proto/gen -name '*.ts' ! -name '*.test.ts')
 RUNTIME_LAUNCHER_SRC := $(wildcard $(RUNTIME_SRC)/launcher/*.c $(RUNTIME_SRC)/launcher/*.h)
+SMOKE_BUNDLE := build/smoke/guest-smoke.cjs
+DAEMON_BUNDLE := build/bin/vfs-virtiofsd
 
-.PHONY: runtime runtime-clean
+.PHONY: runtime runtime-clean guest-smoke
 
 runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/vfs-launcher
 	@echo "runtime: $(RUNTIME_DIR) is $$(du -sh --apparent-size $(RUNTIME_DIR) | cut -f1)"
@@ -25,8 +34,19 @@ $(RUNTIME_DIR)/vfs-launcher: $(RUNTIME_LAUNCHER_SRC) $(RUNTIME_SRC)/build-launch
 	@bash scripts/ensure-apt.sh gcc libc6-dev
 	@bash $(RUNTIME_SRC)/build-launcher.sh $(RUNTIME_SRC)/launcher $@
 
+$(DAEMON_BUNDLE): $(shell find daemon/src -name '*.ts' ! -name '*.test.ts') scripts/bundle.mjs | node_modules/esbuild
+	@node scripts/bundle.mjs
+
+$(SMOKE_BUNDLE): agent/smoke/guest_smoke.ts $(shell find e2e/support -name '*.ts') e2e/busybox_rootfs.ts | node_modules/esbuild
+	@node -e "require('esbuild').buildSync({entryPoints:['agent/smoke/guest_smoke.ts'],outfile:'$@',bundle:true,platform:'node',target:'node20',format:'cjs',external:['koffi'],logLevel:'warning'})"
+
+guest-smoke: runtime guest $(DAEMON_BUNDLE) $(SMOKE_BUNDLE)
+	@node $(SMOKE_BUNDLE)
+
 node_modules/esbuild:
 	@bash scripts/ensure-deps.sh
 
 runtime-clean:
 	rm -rf $(RUNTIME_DIR)
+
+endif

@@ -1,40 +1,32 @@
 /**
- * The agent's container runtime core in a real guest under TCG, in ONE boot (a boot plus Node's
- * start cost seconds): /init's script mode mounts a read-write share (scenario, overlay uppers,
- * results), the script mounts the runtime share (build/runtime: node + libraries, agent.js,
- * vfs-launcher) and a read-only busybox rootfs share, then runs `agent.js --selftest`, which
- * drives the runtime core through a scenario and writes JSON results into the share.
+ * The guest agent over its REAL channel, in ONE boot (a TCG boot plus Node's start cost
+ * seconds): OUR daemon (vfs-virtiofsd, multi-export) serves the runtime share, a read-only
+ * busybox layer and a read-write share (overlay uppers, a bind rootfs, a volume); QEMU boots the
+ * guest in agent mode; the test drives AgentService through QEMU's agent chardev socket with our
+ * ttrpc client, as the shim does.
  *
  * Checked: output and exit status (7 propagates), stdout/stderr separate, stdin through `cat`
- * with EOF, a terminal (isatty, size, resize), PID 1 in its own pid namespace, hostname, exec
- * into the namespaces, SIGTERM → 143 and SIGKILL → 137, pause/resume, stats and pids, cgroup
- * limits, user/groups/capabilities/no_new_privs/rlimits, a write landing in the host's upper
- * dir while the lower stays untouched (and a whiteout for a deletion), bind and read-only
- * roots, and typed errors (malformed spec, missing binary, unknown id) after which the agent
- * keeps working. Shares are served by the C virtiofsd for now.
+ * with EOF, a terminal (isatty, size, resize), PID 1 in its own pid namespace, hostname, execs
+ * into the namespaces, SIGTERM → 143 and SIGKILL → 137, pause/resume, stats, update, process
+ * lists, cgroup limits, user/groups/capabilities/no_new_privs/rlimits, a write landing in the
+ * host's upper dir while the read-only layer stays untouched (and a whiteout for a deletion),
+ * bind and read-only roots, a volume mount, a share mounted and unmounted at run time, typed
+ * errors (malformed spec, missing binary, unknown id) after which the agent keeps serving, a
+ * host reconnect, guest details, and DestroySandbox.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { waitForConsole } from '../shim/src/vm/console_log';
-import { hostTscKhz } from '../shim/src/vm/host_tsc';
-import { buildQemuArgs, type VhostUserFsDevice } from '../shim/src/vm/qemu_command';
-import { killQemuByPid, launchQemu } from '../shim/src/vm/qemu_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ReadStreamResponse, Rootfs } from '../proto/gen/agent/agent';
+import { CheckResponse_ServingStatus } from '../proto/gen/agent/agent';
+import { Code, TtrpcError } from '../proto/ttrpc';
 import { buildBusyboxRootfs } from './busybox_rootfs';
+import { AgentVm, type AgentClient, type BootTimings } from './support/agent_vm';
+import { GUEST_DIR } from './support/guest_vm';
 
-const ROOT = resolve(__dirname, '..');
-const KERNEL = join(ROOT, 'build', 'guest', 'vmlinux');
-const INITRD = join(ROOT, 'build', 'guest', 'initramfs.cpio.lz4');
-const RUNTIME = join(ROOT, 'build', 'runtime');
-const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
-const RUN_TIMEOUT_MS = 120_000;
-const GUEST_LOWER = '/run/vfs/lower0';
-const GUEST_SHARE = '/mnt/share';
+jest.setTimeout(120_000);
 
-jest.setTimeout(RUN_TIMEOUT_MS + 30_000);
-
-// ---- scenario -------------------------------------------------------------------------------
+const SHARES = '/run/vfs/shares';
+const OVERLAY_CONTAINERS = ['c1', 'c2', 'c3', 'c4', 'c6', 'c7', 'c9', 'c10', 'c11', 'keeper'];
 
 type Json = Record<string, unknown>;
 
@@ -42,366 +34,350 @@ function proc(args: string[], extra: Json = {}): Json {
   return { user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin', 'TERM=xterm'], cwd: '/', ...extra };
 }
 
-function spec(args: string[], extra: { process?: Json; [key: string]: unknown } = {}): Json {
-  const { process: procExtra, ...rest } = extra;
-  return { ociVersion: '1.1.0', process: proc(args, procExtra), root: { path: 'rootfs' }, hostname: 'vfs-test', ...rest };
+const NAMESPACES = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'cgroup' }];
+
+function spec(args: string[], extra: { process?: Json; linux?: Json; [key: string]: unknown } = {}): Json {
+  const { process: procExtra, linux, ...rest } = extra;
+  return { ociVersion: '1.1.0', process: proc(args, procExtra), root: { path: 'rootfs' }, hostname: 'vfs-test', linux: { namespaces: NAMESPACES, ...linux }, ...rest };
 }
 
-function overlay(name: string): Json {
-  return { kind: 'overlay', lowerDirs: [GUEST_LOWER], upperDir: `${GUEST_SHARE}/${name}/upper`, workDir: `${GUEST_SHARE}/${name}/work` };
+function overlay(name: string): Rootfs {
+  return {
+    kind: {
+      $case: 'overlay',
+      overlay: { lower: [{ tag: 'lower0', path: '' }], upper: { tag: 'rw', path: `${name}/upper` }, work: { tag: 'rw', path: `${name}/work` }, options: [] },
+    },
+  };
 }
 
-const OVERLAY_CONTAINERS = ['c1', 'c2', 'c3', 'c4', 'c6', 'c7', 'c9', 'c10'];
+function prepare(root: string): void {
+  buildBusyboxRootfs(join(root, 'lower'), { files: { 'etc/motd': 'original\n', 'etc/deleteme': 'doomed\n' } });
+  for (const name of OVERLAY_CONTAINERS) {
+    mkdirSync(join(root, 'rw', name, 'upper'), { recursive: true });
+    mkdirSync(join(root, 'rw', name, 'work'));
+  }
+  buildBusyboxRootfs(join(root, 'rw', 'bindroot'));
+  mkdirSync(join(root, 'rw', 'volume'));
+  mkdirSync(join(root, 'extra'));
+}
 
-const CAPS_ONLY_BIND = {
-  bounding: ['CAP_NET_BIND_SERVICE'],
-  effective: ['CAP_NET_BIND_SERVICE'],
-  permitted: ['CAP_NET_BIND_SERVICE'],
-  ambient: ['CAP_NET_BIND_SERVICE'],
-  inheritable: ['CAP_NET_BIND_SERVICE'],
-};
+let vm: AgentVm;
+let timings: BootTimings;
+let agent: AgentClient;
 
-function scenario(): Json[] {
-  return [
-    // Output, exit status, PID 1, hostname, writes into the upper dir, a whiteout.
-    {
-      op: 'create',
-      id: 'c1',
-      rootfs: overlay('c1'),
-      spec: spec(['sh', '-c', 'echo out-1; echo err-1 >&2; echo pid=$$; hostname; echo written >/newfile; echo appended >>/etc/motd; rm /etc/deleteme; echo out-2; exit 7']),
-    },
-    { op: 'start', id: 'c1' },
-    { op: 'wait', id: 'c1' },
-    { op: 'delete', id: 'c1' },
-    // stdin through cat, EOF included; /dev/stdin is a real pipe.
-    { op: 'create', id: 'c2', rootfs: overlay('c2'), spec: spec(['sh', '-c', 'cat; echo; cat /dev/stdin; echo done']) },
-    { op: 'start', id: 'c2' },
-    { op: 'write', id: 'c2', data: 'line-1\nline-2\n', close: true },
-    { op: 'wait', id: 'c2' },
-    { op: 'delete', id: 'c2' },
-    // A terminal: isatty, its size, a resize.
-    {
-      op: 'create',
-      id: 'c3',
-      rootfs: overlay('c3'),
-      spec: spec(['sh', '-c', '[ -t 0 ] && echo tty-yes; stty size; read line; echo got-$line; stty size'], {
-        process: { terminal: true, consoleSize: { height: 30, width: 100 } },
-      }),
-    },
-    { op: 'start', id: 'c3' },
-    { op: 'waitOutput', id: 'c3', text: '30 100' },
-    { op: 'resize', id: 'c3', rows: 40, cols: 120 },
-    { op: 'write', id: 'c3', data: 'abc\n' },
-    { op: 'wait', id: 'c3' },
-    { op: 'delete', id: 'c3' },
-    // A long-running container: execs, signals, pause/resume, stats, pids, limits, masked paths.
-    {
-      op: 'create',
-      id: 'c4',
-      rootfs: overlay('c4'),
-      spec: spec(['sleep', '1000'], {
+beforeAll(async () => {
+  ({ vm, timings } = await AgentVm.start({
+    prepare,
+    exports: [
+      { tag: 'lower0', dir: 'lower', readonly: true, cache: 'always' },
+      { tag: 'rw', dir: 'rw', readonly: false, xattr: true },
+      { tag: 'extra', dir: 'extra', readonly: false },
+    ],
+  }));
+  agent = vm.agent;
+  await agent.createSandbox({
+    sandboxId: 'agent-e2e',
+    hostname: 'vfs-sandbox',
+    dns: ['10.0.2.3'],
+    shares: [
+      { tag: 'lower0', mountPoint: `${SHARES}/lower0`, readonly: true },
+      { tag: 'rw', mountPoint: `${SHARES}/rw`, readonly: false },
+    ],
+  });
+  process.stdout.write(`agent VM: launch → init ${Math.round(timings.bootToInitMs)} ms, → agent serving ${Math.round(timings.agentReadyMs)} ms\n`);
+});
+
+afterAll(async () => {
+  await vm?.stop();
+});
+
+// ---- helpers --------------------------------------------------------------------------------
+
+async function text(stream: AsyncIterable<ReadStreamResponse>): Promise<string> {
+  let out = '';
+  for await (const chunk of stream) out += chunk.data.toString('utf8');
+  return out;
+}
+
+interface Outputs {
+  readonly stdout: Promise<string>;
+  readonly stderr: Promise<string>;
+}
+
+function outputs(containerId: string, execId = '', terminal = false): Outputs {
+  const ref = { containerId, execId };
+  return { stdout: text(agent.readStdout(ref)), stderr: terminal ? Promise.resolve('') : text(agent.readStderr(ref)) };
+}
+
+interface Finished {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function finish(containerId: string, out: Outputs, execId = ''): Promise<Finished> {
+  const exit = await agent.waitProcess({ containerId, execId });
+  return { status: exit.exitStatus, stdout: await out.stdout, stderr: await out.stderr };
+}
+
+interface RunOptions {
+  readonly rootfs?: Rootfs;
+  readonly stdin?: string;
+  readonly terminal?: boolean;
+  readonly mounts?: Parameters<AgentClient['createContainer']>[0]['mounts'];
+}
+
+/** create → start → (stdin) → wait → remove; the container's overlay is named after its id. */
+async function run(containerId: string, ociSpec: Json, opts: RunOptions = {}): Promise<Finished> {
+  await agent.createContainer({
+    containerId,
+    ociSpecJson: Buffer.from(JSON.stringify(ociSpec)),
+    rootfs: opts.rootfs ?? overlay(containerId),
+    mounts: opts.mounts,
+    stdin: opts.stdin !== undefined,
+    terminal: opts.terminal ?? false,
+  });
+  const out = outputs(containerId, '', opts.terminal);
+  await agent.startContainer({ containerId });
+  if (opts.stdin !== undefined) {
+    const written = await agent.writeStdin({ containerId, execId: '', data: Buffer.from(opts.stdin) });
+    expect(written.len).toBe(Buffer.byteLength(opts.stdin));
+    await agent.closeStdin({ containerId, execId: '' });
+  }
+  const done = await finish(containerId, out);
+  await agent.removeContainer({ containerId });
+  return done;
+}
+
+async function rejection(call: Promise<unknown>): Promise<TtrpcError> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof TtrpcError)) throw new Error(`expected a TtrpcError, got ${String(err)}`);
+  return err;
+}
+
+async function waitForOutput(stream: AsyncIterator<ReadStreamResponse>, seen: { text: string }, wanted: string): Promise<void> {
+  while (!seen.text.includes(wanted)) {
+    const next = await stream.next();
+    if (next.done) throw new Error(`stream ended before "${wanted}"; got ${JSON.stringify(seen.text)}`);
+    seen.text += next.value.data.toString('utf8');
+  }
+}
+
+// ---- checks ---------------------------------------------------------------------------------
+
+describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
+  it('runs a container: output, separate stderr, exit status 7, PID 1, its hostname', async () => {
+    const done = await run('c1', spec(['sh', '-c', 'echo out-1; echo err-1 >&2; echo pid=$$; hostname; echo written >/newfile; echo appended >>/etc/motd; rm /etc/deleteme; echo out-2; exit 7']));
+    expect(done).toEqual({ status: 7, stdout: 'out-1\npid=1\nvfs-test\nout-2\n', stderr: 'err-1\n' });
+  });
+
+  it('writes into the host upper dir; the read-only layer stays untouched; a delete leaves a whiteout', () => {
+    const upper = join(vm.sharedRoot, 'rw', 'c1', 'upper');
+    const lower = join(vm.sharedRoot, 'lower');
+    expect(readFileSync(join(upper, 'newfile'), 'utf8')).toBe('written\n');
+    expect(readFileSync(join(upper, 'etc', 'motd'), 'utf8')).toBe('original\nappended\n');
+    expect(readFileSync(join(lower, 'etc', 'motd'), 'utf8')).toBe('original\n');
+    expect(existsSync(join(lower, 'newfile'))).toBe(false);
+    expect(existsSync(join(lower, 'etc', 'deleteme'))).toBe(true);
+    const whiteout = lstatSync(join(upper, 'etc', 'deleteme'));
+    expect(whiteout.isCharacterDevice() && whiteout.rdev === 0).toBe(true);
+  });
+
+  it('pipes stdin through cat and delivers EOF', async () => {
+    expect(await run('c2', spec(['sh', '-c', 'cat; echo; cat /dev/stdin; echo done']), { stdin: 'line-1\nline-2\n' })).toEqual({
+      status: 0,
+      stdout: 'line-1\nline-2\n\ndone\n',
+      stderr: '',
+    });
+  });
+
+  it('gives a terminal with the spec size, and resizes it', async () => {
+    const id = 'c3';
+    const ociSpec = spec(['sh', '-c', '[ -t 0 ] && echo tty-yes; stty size; read line; echo got-$line; stty size'], {
+      process: { consoleSize: { height: 30, width: 100 } },
+    });
+    await agent.createContainer({ containerId: id, ociSpecJson: Buffer.from(JSON.stringify(ociSpec)), rootfs: overlay(id), terminal: true, stdin: true });
+    const stream = agent.readStdout({ containerId: id, execId: '' })[Symbol.asyncIterator]();
+    await agent.startContainer({ containerId: id });
+    const seen = { text: '' };
+    await waitForOutput(stream, seen, '30 100');
+    await agent.ttyWinResize({ containerId: id, execId: '', rows: 40, columns: 120 });
+    await agent.writeStdin({ containerId: id, execId: '', data: Buffer.from('abc\n') });
+    await waitForOutput(stream, seen, '40 120');
+    expect((await agent.waitProcess({ containerId: id, execId: '' })).exitStatus).toBe(0);
+    expect(seen.text).toContain('tty-yes\r\n30 100\r\n');
+    expect(seen.text).toContain('got-abc\r\n40 120\r\n');
+    await agent.removeContainer({ containerId: id });
+  });
+
+  describe('a long-running container', () => {
+    const id = 'c4';
+    let initPid = 0;
+
+    beforeAll(async () => {
+      const ociSpec = spec(['sleep', '1000'], {
         mounts: [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] }],
         linux: {
-          namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'cgroup' }],
           resources: { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 }, cpu: { quota: 50000, period: 100000 } },
           maskedPaths: ['/proc/kcore', '/sys/firmware'],
           readonlyPaths: ['/proc/sys'],
         },
-      }),
-    },
-    { op: 'start', id: 'c4' },
-    {
-      op: 'exec',
-      id: 'c4',
-      exec: 'e1',
-      process: proc(['sh', '-c', 'echo exec-pid=$$; tr "\\0" " " </proc/1/cmdline; echo; hostname; cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max; (echo x >/proc/sys/kernel/hostname) 2>/dev/null || echo proc-sys-ro; wc -c </proc/kcore']),
-    },
-    { op: 'wait', id: 'c4', exec: 'e1' },
-    { op: 'exec', id: 'c4', exec: 'e2', process: proc(['sleep', '1000']) },
-    { op: 'pids', id: 'c4' },
-    { op: 'signal', id: 'c4', exec: 'e2', signal: 15 },
-    { op: 'wait', id: 'c4', exec: 'e2' },
-    { op: 'pause', id: 'c4' },
-    { op: 'status', id: 'c4' },
-    { op: 'resume', id: 'c4' },
-    { op: 'stats', id: 'c4' },
-    { op: 'exec', id: 'c4', exec: 'e3', process: proc(['/nonexistent']) },
-    { op: 'exec', id: 'c4', exec: 'e4', process: proc(['sh', '-c', 'tty; stty size'], { terminal: true, consoleSize: { height: 11, width: 22 } }) },
-    { op: 'wait', id: 'c4', exec: 'e4' },
-    { op: 'signal', id: 'c4', signal: 9 },
-    { op: 'wait', id: 'c4' },
-    { op: 'delete', id: 'c4' },
-    // Errors: a malformed spec, a missing binary, an unknown id; the agent goes on.
-    { op: 'create', id: 'c5', rootfs: overlay('c5'), spec: { ...spec(['true']), process: { ...proc(['true']), args: 'true' } } },
-    { op: 'create', id: 'c6', rootfs: overlay('c6'), spec: spec(['/nonexistent']) },
-    { op: 'start', id: 'c6' },
-    { op: 'wait', id: 'c6' },
-    { op: 'start', id: 'nope' },
-    { op: 'create', id: 'c7', rootfs: overlay('c7'), spec: spec(['echo', 'still-alive']) },
-    { op: 'start', id: 'c7' },
-    { op: 'wait', id: 'c7' },
-    // A bind rootfs (one read-write directory) and a read-only root.
-    { op: 'create', id: 'c8', rootfs: { kind: 'bind', source: `${GUEST_SHARE}/bindroot` }, spec: spec(['sh', '-c', 'echo bind-ok >/bindfile; cat /bindfile']) },
-    { op: 'start', id: 'c8' },
-    { op: 'wait', id: 'c8' },
-    { op: 'create', id: 'c9', rootfs: overlay('c9'), spec: spec(['sh', '-c', 'touch /ro-test || echo ro-refused'], { root: { path: 'rootfs', readonly: true } }) },
-    { op: 'start', id: 'c9' },
-    { op: 'wait', id: 'c9' },
-    // User, groups, capabilities, no_new_privs, rlimits, env, cwd.
-    {
-      op: 'create',
-      id: 'c10',
-      rootfs: overlay('c10'),
-      spec: spec(['sh', '-c', 'id -u; id -G; grep -E "^(CapEff|CapBnd|CapAmb|NoNewPrivs)" /proc/self/status; ulimit -n; pwd; echo home=$HOME'], {
+      });
+      initPid = (await agent.createContainer({ containerId: id, ociSpecJson: Buffer.from(JSON.stringify(ociSpec)), rootfs: overlay(id) })).pid;
+      expect((await agent.startContainer({ containerId: id })).pid).toBe(initPid);
+    });
+
+    async function exec(execId: string, process: Json, terminal = false): Promise<Outputs> {
+      await agent.execProcess({ containerId: id, execId, processJson: Buffer.from(JSON.stringify(process)), terminal });
+      return outputs(id, execId, terminal);
+    }
+
+    it('execs into its namespaces: pid, mount, uts, cgroup; masked and read-only paths', async () => {
+      const script = 'echo exec-pid=$$; tr "\\0" " " </proc/1/cmdline; echo; hostname; cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max; (echo x >/proc/sys/kernel/hostname) 2>/dev/null || echo proc-sys-ro; wc -c </proc/kcore';
+      const done = await finish(id, await exec('e1', proc(['sh', '-c', script])), 'e1');
+      expect(done.status).toBe(0);
+      const lines = done.stdout.split('\n');
+      expect(lines[0]).toMatch(/^exec-pid=\d+$/);
+      expect(lines[0]).not.toBe('exec-pid=1');
+      expect(lines.slice(1, 7)).toEqual(['sleep 1000 ', 'vfs-test', '0::/', String(64 * 1024 * 1024), 'proc-sys-ro', '0']);
+    });
+
+    it('lists its processes with exec ids, and ends an exec with SIGTERM → 143', async () => {
+      const out = await exec('e2', proc(['sleep', '1000']));
+      const listed = (await agent.listProcesses({ containerId: id })).processes;
+      expect(listed).toContainEqual({ pid: initPid, execId: '', command: 'sleep 1000' });
+      expect(listed.find((p) => p.execId === 'e2')?.command).toBe('sleep 1000');
+      await agent.signalProcess({ containerId: id, execId: 'e2', signal: 15 });
+      expect((await finish(id, out, 'e2')).status).toBe(143);
+    });
+
+    it('pauses and resumes, reports cgroup stats, applies an update', async () => {
+      await agent.pauseContainer({ containerId: id });
+      expect((await rejection(agent.pauseContainer({ containerId: id }))).code).toBe(Code.FailedPrecondition);
+      await agent.resumeContainer({ containerId: id });
+      await agent.updateContainer({ containerId: id, resourcesJson: Buffer.from(JSON.stringify({ pids: { limit: 40 } })) });
+      const metrics = (await agent.statsContainer({ containerId: id })).metrics;
+      expect(metrics?.memory?.usage).toBeGreaterThan(0);
+      expect(metrics?.memory?.usageLimit).toBe(64 * 1024 * 1024);
+      expect(metrics?.pids).toEqual({ current: 1, limit: 40 });
+      expect(metrics?.cpu?.usageUsec).toBeGreaterThan(0);
+    });
+
+    it('execs with a terminal', async () => {
+      const done = await finish(id, await exec('e4', proc(['sh', '-c', 'tty; stty size'], { consoleSize: { height: 11, width: 22 } }), true), 'e4');
+      expect(done.status).toBe(0);
+      expect(done.stdout).toContain('11 22\r\n');
+    });
+
+    it('fails an exec of a missing binary with ENOENT, and keeps the container', async () => {
+      const err = await rejection(agent.execProcess({ containerId: id, execId: 'e3', processJson: Buffer.from(JSON.stringify(proc(['/nonexistent']))) }));
+      expect(err.code).toBe(Code.FailedPrecondition);
+      expect(err.message).toMatch(/exec \/nonexistent.*ENOENT/);
+      expect((await agent.listProcesses({ containerId: id })).processes.map((p) => p.pid)).toContain(initPid);
+    });
+
+    it('ends with SIGKILL → 137 and is removed', async () => {
+      const out = outputs(id);
+      await agent.signalProcess({ containerId: id, execId: '', signal: 9 });
+      expect((await finish(id, out)).status).toBe(137);
+      await agent.removeContainer({ containerId: id });
+      expect((await rejection(agent.statsContainer({ containerId: id }))).code).toBe(Code.NotFound);
+    });
+  });
+
+  it('rejects a malformed spec, a missing binary and an unknown id; stays healthy and runs the next container', async () => {
+    const malformed = { ...spec(['true']), process: { ...proc(['true']), args: 'true' } };
+    const bad = await rejection(agent.createContainer({ containerId: 'c5', ociSpecJson: Buffer.from(JSON.stringify(malformed)), rootfs: overlay('c5') }));
+    expect(bad.code).toBe(Code.InvalidArgument);
+    expect(bad.message).toContain('$.process.args');
+
+    await agent.createContainer({ containerId: 'c6', ociSpecJson: Buffer.from(JSON.stringify(spec(['/nonexistent']))), rootfs: overlay('c6') });
+    const missing = await rejection(agent.startContainer({ containerId: 'c6' }));
+    expect(missing.code).toBe(Code.FailedPrecondition);
+    expect(missing.message).toMatch(/container c6.*ENOENT/);
+    expect((await agent.waitProcess({ containerId: 'c6', execId: '' })).exitStatus).toBe(127);
+    await agent.removeContainer({ containerId: 'c6' });
+
+    const unknown = await rejection(agent.startContainer({ containerId: 'nope' }));
+    expect(unknown.code).toBe(Code.NotFound);
+    expect(unknown.message).toContain('container nope');
+
+    expect((await agent.check({ service: '' })).status).toBe(CheckResponse_ServingStatus.SERVING);
+    expect(await run('c7', spec(['echo', 'still-alive']))).toMatchObject({ status: 0, stdout: 'still-alive\n' });
+  });
+
+  it('runs on a directory rootfs, honours a read-only root, and mounts a volume', async () => {
+    const bind: Rootfs = { kind: { $case: 'directory', directory: { dir: { tag: 'rw', path: 'bindroot' }, readonly: false } } };
+    expect(await run('c8', spec(['sh', '-c', 'echo bind-ok >/bindfile; cat /bindfile']), { rootfs: bind })).toMatchObject({ status: 0, stdout: 'bind-ok\n' });
+    expect(readFileSync(join(vm.sharedRoot, 'rw', 'bindroot', 'bindfile'), 'utf8')).toBe('bind-ok\n');
+
+    const ro = await run('c9', spec(['sh', '-c', 'touch /ro-test || echo ro-refused'], { root: { path: 'rootfs', readonly: true } }));
+    expect(ro.stdout).toBe('ro-refused\n');
+    expect(ro.stderr).toContain('Read-only file system');
+
+    const mounts = [{ source: { tag: 'rw', path: 'volume' }, destination: '/data', readonly: false, options: [] }];
+    expect(await run('c11', spec(['sh', '-c', 'echo in-volume >/data/file']), { mounts })).toMatchObject({ status: 0 });
+    expect(readFileSync(join(vm.sharedRoot, 'rw', 'volume', 'file'), 'utf8')).toBe('in-volume\n');
+  });
+
+  it('applies user, groups, capabilities, no_new_privs, rlimits, cwd and HOME', async () => {
+    const caps = ['CAP_NET_BIND_SERVICE'];
+    const done = await run(
+      'c10',
+      spec(['sh', '-c', 'id -u; id -G; grep -E "^(CapEff|CapBnd|CapAmb|NoNewPrivs)" /proc/self/status; ulimit -n; pwd; echo home=$HOME'], {
         process: {
           user: { uid: 1000, gid: 1000, additionalGids: [2000] },
-          capabilities: CAPS_ONLY_BIND,
+          capabilities: { bounding: caps, effective: caps, permitted: caps, ambient: caps, inheritable: caps },
           noNewPrivileges: true,
           rlimits: [{ type: 'RLIMIT_NOFILE', soft: 256, hard: 512 }],
           cwd: '/home/user',
         },
       }),
-    },
-    { op: 'start', id: 'c10' },
-    { op: 'wait', id: 'c10' },
-  ];
-}
-
-// ---- harness --------------------------------------------------------------------------------
-
-const RUN_SCRIPT = `set -e
-mkdir -p /run/vfs/runtime ${GUEST_LOWER}
-mount -t virtiofs -o ro vfsruntime /run/vfs/runtime
-for d in lib lib64; do [ -e /run/vfs/runtime/$d ] && ln -s /run/vfs/runtime/$d /$d; done
-mount -t virtiofs -o ro lower0 ${GUEST_LOWER}
-/run/vfs/runtime/node /run/vfs/runtime/agent.js --selftest "$VFS_SHARE/scenario.json" >"$VFS_SHARE/results.json"
-echo "selftest: node exited at $(cut -d' ' -f1 /proc/uptime)"
-`;
-
-interface StepResult {
-  readonly op: string;
-  readonly id: string;
-  readonly exec?: string;
-  readonly ok: boolean;
-  readonly ms: number;
-  readonly value?: any;
-  readonly error?: { readonly name: string; readonly code?: string; readonly errno?: string; readonly message: string };
-}
-
-interface Results {
-  readonly timestamps: { readonly processStartUptimeS: number; readonly readyUptimeS: number };
-  readonly results: StepResult[];
-}
-
-const pids: number[] = [];
-let workDir = '';
-let results: Results;
-let consoleText = '';
-
-async function startVirtiofsd(source: string, socketPath: string, extra: string[] = []): Promise<void> {
-  const child = spawn(VIRTIOFSD, [`--socket-path=${socketPath}`, '-o', `source=${source}`, '-o', 'cache=auto', ...extra], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  if (child.pid === undefined) throw new Error(`cannot start ${VIRTIOFSD}`);
-  pids.push(child.pid);
-  const since = Date.now();
-  while (!existsSync(socketPath)) {
-    if (child.exitCode !== null || Date.now() - since > 5000) throw new Error(`${VIRTIOFSD} did not create ${socketPath}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function prepareShares(): { lower: string; rw: string } {
-  const lower = join(workDir, 'lower');
-  buildBusyboxRootfs(lower, { files: { 'etc/motd': 'original\n', 'etc/deleteme': 'doomed\n' } });
-  const rw = join(workDir, 'rw');
-  mkdirSync(rw);
-  for (const name of OVERLAY_CONTAINERS) {
-    mkdirSync(join(rw, name, 'upper'), { recursive: true });
-    mkdirSync(join(rw, name, 'work'));
-  }
-  buildBusyboxRootfs(join(rw, 'bindroot'));
-  writeFileSync(join(rw, 'run.sh'), RUN_SCRIPT);
-  writeFileSync(join(rw, 'scenario.json'), JSON.stringify({ steps: scenario() }));
-  return { lower, rw };
-}
-
-async function runGuest(): Promise<void> {
-  const { lower, rw } = prepareShares();
-  const fs: VhostUserFsDevice[] = [
-    { id: 'fs0', socketPath: join(workDir, 'rw.sock'), tag: 'rw' },
-    { id: 'fs1', socketPath: join(workDir, 'rt.sock'), tag: 'vfsruntime' },
-    { id: 'fs2', socketPath: join(workDir, 'lower.sock'), tag: 'lower0' },
-  ];
-  await startVirtiofsd(rw, fs[0]!.socketPath, ['-o', 'xattr']);
-  await startVirtiofsd(RUNTIME, fs[1]!.socketPath);
-  await startVirtiofsd(lower, fs[2]!.socketPath);
-  const consoleLogPath = join(workDir, 'console.log');
-  const started = performance.now();
-  const qemu = await launchQemu({
-    args: buildQemuArgs({
-      machine: 'microvm',
-      accel: 'tcg',
-      memoryMiB: 512,
-      vcpus: 2,
-      kernelPath: KERNEL,
-      initrdPath: INITRD,
-      kernelArgs: ['vfs.mode=script', 'vfs.tag=rw', 'vfs.script=run.sh'],
-      tscKhz: hostTscKhz(),
-      fsDevices: fs,
-      consoleLogPath,
-    }),
-    stderrLogPath: join(workDir, 'qemu.stderr'),
-  });
-  pids.push(qemu.pid);
-  await waitForConsole(consoleLogPath, /VFS-SCRIPT-EXIT=\d+/, { timeoutMs: RUN_TIMEOUT_MS, abortOn: qemu.exited, pollMs: 50 });
-  process.stdout.write(`agent selftest VM: launch → script exit ${Math.round(performance.now() - started)} ms\n`);
-  await qemu.exited;
-  consoleText = readFileSync(consoleLogPath, 'utf8');
-  const raw = readFileSync(join(rw, 'results.json'), 'utf8');
-  if (raw.trim() === '') throw new Error(`agent wrote no results; console:\n${consoleText.slice(-3000)}`);
-  results = JSON.parse(raw) as Results;
-}
-
-function result(op: string, id: string, exec?: string): StepResult {
-  const found = results.results.find((r) => r.op === op && r.id === id && r.exec === exec);
-  if (found === undefined) throw new Error(`no result for ${op} ${id} ${exec ?? ''}`);
-  return found;
-}
-
-function okValue(op: string, id: string, exec?: string): any {
-  const r = result(op, id, exec);
-  if (!r.ok) throw new Error(`${op} ${id} ${exec ?? ''} failed: ${JSON.stringify(r.error)}`);
-  return r.value;
-}
-
-function failure(op: string, id: string, exec?: string): NonNullable<StepResult['error']> {
-  const r = result(op, id, exec);
-  if (r.ok || r.error === undefined) throw new Error(`${op} ${id} ${exec ?? ''} unexpectedly succeeded`);
-  return r.error;
-}
-
-beforeAll(async () => {
-  for (const path of [KERNEL, INITRD, join(RUNTIME, 'node'), join(RUNTIME, 'agent.js'), join(RUNTIME, 'vfs-launcher')]) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: run \`make guest runtime\` first`);
-  }
-  workDir = mkdtempSync(join(tmpdir(), 'vfs-agent-'));
-  try {
-    await runGuest();
-  } catch (err) {
-    cleanUp();
-    throw err;
-  }
-  const t = results.timestamps;
-  const steps = results.results.map((r) => `${r.op} ${r.id}${r.exec ? `/${r.exec}` : ''} ${r.ms} ms`).join(', ');
-  process.stdout.write(`agent in guest: node start → ready ${Math.round((t.readyUptimeS - t.processStartUptimeS) * 1000)} ms; steps: ${steps}\n`);
-});
-
-function cleanUp(): void {
-  for (const pid of pids.splice(0)) killQemuByPid(pid, 'SIGKILL');
-  if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
-}
-
-afterAll(cleanUp);
-
-// ---- checks ---------------------------------------------------------------------------------
-
-describe('agent container runtime in a TCG guest', () => {
-  it('reports output, separate stderr and exit status 7, as PID 1 with its hostname', () => {
-    expect(okValue('wait', 'c1')).toMatchObject({ status: 7, stdout: 'out-1\npid=1\nvfs-test\nout-2\n', stderr: 'err-1\n' });
-    expect(okValue('create', 'c1').pid).toBeGreaterThan(1);
-    expect(result('delete', 'c1').ok).toBe(true);
-  });
-
-  it('writes into the host upper dir; the read-only lower stays untouched; a delete leaves a whiteout', () => {
-    const upper = join(workDir, 'rw', 'c1', 'upper');
-    expect(readFileSync(join(upper, 'newfile'), 'utf8')).toBe('written\n');
-    expect(readFileSync(join(upper, 'etc', 'motd'), 'utf8')).toBe('original\nappended\n');
-    expect(readFileSync(join(workDir, 'lower', 'etc', 'motd'), 'utf8')).toBe('original\n');
-    expect(existsSync(join(workDir, 'lower', 'newfile'))).toBe(false);
-    expect(existsSync(join(workDir, 'lower', 'etc', 'deleteme'))).toBe(true);
-    const whiteout = lstatSync(join(upper, 'etc', 'deleteme'));
-    expect(whiteout.isCharacterDevice() && whiteout.rdev === 0).toBe(true);
-  });
-
-  it('pipes stdin through cat and delivers EOF', () => {
-    expect(okValue('wait', 'c2')).toMatchObject({ status: 0, stdout: 'line-1\nline-2\n\ndone\n', drained: true });
-  });
-
-  it('gives a terminal with the spec size, and resizes it', () => {
-    const out = okValue('wait', 'c3');
-    expect(out.status).toBe(0);
-    expect(out.stdout).toContain('tty-yes\r\n30 100\r\n');
-    expect(out.stdout).toContain('got-abc\r\n40 120\r\n');
-  });
-
-  it('execs into the container namespaces: pid, mount, uts, cgroup; masked and read-only paths', () => {
-    const out = okValue('wait', 'c4', 'e1');
-    expect(out.status).toBe(0);
-    const lines = out.stdout.split('\n');
-    expect(lines[0]).toMatch(/^exec-pid=\d+$/);
-    expect(lines[0]).not.toBe('exec-pid=1');
-    expect(lines[1]).toBe('sleep 1000 ');
-    expect(lines[2]).toBe('vfs-test');
-    expect(lines[3]).toBe('0::/');
-    expect(lines[4]).toBe(String(64 * 1024 * 1024));
-    expect(lines[5]).toBe('proc-sys-ro');
-    expect(lines[6]).toBe('0');
-  });
-
-  it('SIGTERM ends an exec with 143, SIGKILL the init with 137', () => {
-    expect(okValue('wait', 'c4', 'e2').status).toBe(143);
-    expect(okValue('wait', 'c4').status).toBe(137);
-    expect(result('delete', 'c4').ok).toBe(true);
-  });
-
-  it('lists pids, pauses and resumes, reports cgroup stats and limits', () => {
-    const pidList = okValue('pids', 'c4');
-    expect(pidList).toContain(okValue('create', 'c4').pid);
-    expect(pidList).toContain(okValue('exec', 'c4', 'e2').pid);
-    expect(okValue('status', 'c4')).toBe('paused');
-    expect(result('resume', 'c4').ok).toBe(true);
-    const stats = okValue('stats', 'c4');
-    expect(stats.memory.currentBytes).toBeGreaterThan(0);
-    expect(stats.memory.maxBytes).toBe(64 * 1024 * 1024);
-    expect(stats.pids).toEqual({ current: 1, max: 50 });
-    expect(stats.cpu.usageUsec).toBeGreaterThan(0);
-  });
-
-  it('execs with a terminal', () => {
-    const out = okValue('wait', 'c4', 'e4');
-    expect(out.status).toBe(0);
-    expect(out.stdout).toContain('11 22\r\n');
-  });
-
-  it('rejects a malformed spec with the JSON path, and a missing binary with ENOENT', () => {
-    expect(failure('create', 'c5')).toMatchObject({ name: 'SpecError', message: expect.stringContaining('$.process.args') });
-    expect(failure('exec', 'c4', 'e3')).toMatchObject({ code: 'LAUNCH_FAILED', errno: 'ENOENT', message: expect.stringContaining('exec /nonexistent') });
-    expect(failure('start', 'c6')).toMatchObject({ code: 'LAUNCH_FAILED', errno: 'ENOENT', message: expect.stringContaining('container c6') });
-    expect(okValue('wait', 'c6').status).toBe(127);
-    expect(failure('start', 'nope')).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('container nope') });
-    expect(okValue('wait', 'c7')).toMatchObject({ status: 0, stdout: 'still-alive\n' });
-  });
-
-  it('runs on a bind rootfs and honours a read-only root', () => {
-    expect(okValue('wait', 'c8')).toMatchObject({ status: 0, stdout: 'bind-ok\n' });
-    expect(readFileSync(join(workDir, 'rw', 'bindroot', 'bindfile'), 'utf8')).toBe('bind-ok\n');
-    const ro = okValue('wait', 'c9');
-    expect(ro.stdout).toBe('ro-refused\n');
-    expect(ro.stderr).toContain('Read-only file system');
-  });
-
-  it('applies user, groups, capabilities, no_new_privs, rlimits, cwd and HOME', () => {
-    const out = okValue('wait', 'c10');
-    expect(out.status).toBe(0);
-    expect(out.stdout).toBe(
+    );
+    expect(done.status).toBe(0);
+    expect(done.stdout).toBe(
       ['1000', '1000 2000', 'CapEff:\t0000000000000400', 'CapBnd:\t0000000000000400', 'CapAmb:\t0000000000000400', 'NoNewPrivs:\t1', '256', '/home/user', 'home=/home/user', ''].join('\n'),
     );
   });
 
-  it('starts the agent (node start → ready) within the TCG budget', () => {
-    const t = results.timestamps;
-    expect(t.readyUptimeS - t.processStartUptimeS).toBeLessThan(5);
-    expect(consoleText).toContain('VFS-SCRIPT-EXIT=0');
+  it('mounts and unmounts a share at run time', async () => {
+    const share = { tag: 'extra', mountPoint: `${SHARES}/extra`, readonly: false };
+    await agent.mountShare({ share });
+    expect((await rejection(agent.mountShare({ share }))).code).toBe(Code.AlreadyExists);
+    const mounts = [{ source: { tag: 'extra', path: '' }, destination: '/extra', readonly: false, options: [] }];
+    const bind: Rootfs = { kind: { $case: 'directory', directory: { dir: { tag: 'rw', path: 'bindroot' }, readonly: false } } };
+    expect(await run('c12', spec(['sh', '-c', 'echo hot >/extra/hot']), { rootfs: bind, mounts })).toMatchObject({ status: 0 });
+    expect(readFileSync(join(vm.sharedRoot, 'extra', 'hot'), 'utf8')).toBe('hot\n');
+    await agent.unmountShare({ tag: 'extra', lazy: false });
+    expect((await rejection(agent.unmountShare({ tag: 'extra', lazy: false }))).code).toBe(Code.NotFound);
+  });
+
+  it('keeps its containers across a host reconnect', async () => {
+    await agent.createContainer({ containerId: 'keeper', ociSpecJson: Buffer.from(JSON.stringify(spec(['sleep', '1000']))), rootfs: overlay('keeper') });
+    await agent.startContainer({ containerId: 'keeper' });
+    await vm.reconnect();
+    agent = vm.agent;
+    expect((await agent.listProcesses({ containerId: 'keeper' })).processes.map((p) => p.command)).toContain('sleep 1000');
+  });
+
+  it('reports the guest kernel and boot milestones', async () => {
+    const details = await agent.getGuestDetails({});
+    expect(details.kernelRelease).toBe(readFileSync(join(GUEST_DIR, 'kernel-version'), 'utf8').trim());
+    expect(details.marks.map((m) => m.name)).toEqual(['start', 'modules', 'agent']);
+    const agentLaunchNs = details.marks[2]?.sinceBootNs ?? 0;
+    expect(details.agentStartedNs).toBeGreaterThanOrEqual(agentLaunchNs - 10_000_000);
+    expect(details.agentReadyNs).toBeGreaterThan(details.agentStartedNs);
+    process.stdout.write(`agent in guest: node start → serving ${Math.round((details.agentReadyNs - details.agentStartedNs) / 1e6)} ms\n`);
+  });
+
+  it('destroys the sandbox: running containers are killed and removed', async () => {
+    const exit = agent.waitProcess({ containerId: 'keeper', execId: '' });
+    await agent.destroySandbox({});
+    expect((await exit).exitStatus).toBe(137);
+    expect((await rejection(agent.listProcesses({ containerId: 'keeper' }))).code).toBe(Code.NotFound);
+    expect((await agent.check({ service: '' })).status).toBe(CheckResponse_ServingStatus.SERVING);
   });
 });

@@ -9,8 +9,10 @@
 #                                  /usr/lib when the share has it) into it for node's loader, run
 #                                  `node agent.js --port /dev/vportNpM` (the virtio-serial port named
 #                                  agent.0); power off when the agent exits
-# Console markers: `vfs-init: start <uptime>`, `vfs-init: modules <uptime>`, `vfs-init: poweroff
-# <uptime>`; failures print `vfs-init: error: …` and power off, so the VMM always sees an exit.
+# Console markers: `vfs-init: start <uptime>`, `vfs-init: modules <uptime>`, `vfs-init: agent
+# <port> <uptime>`, `vfs-init: poweroff <uptime>`; failures print `vfs-init: error: …` and power
+# off, so the VMM always sees an exit. start, modules and agent are also appended as
+# "<name> <uptime>" lines to /run/vfs/boot-marks, which the agent reports in GetGuestDetails.
 #
 # Reaping: this shell stays PID 1 and spends its life in `wait <agent pid>`. busybox ash waits with
 # waitpid(-1), so every orphan reparented to PID 1 is reaped while it waits; unknown pids are
@@ -19,9 +21,16 @@
 export PATH=/bin
 RUNTIME=/run/vfs/runtime
 SHARE=/mnt/share
+MARKS=/run/vfs/boot-marks
 
 uptime_s() { read -r up _ </proc/uptime; echo "$up"; }
 say() { echo "vfs-init: $*"; }
+# mark NAME [DETAIL]: a console marker and a boot-marks line, at the same uptime.
+mark() {
+  up=$(uptime_s)
+  say "$1${2:+ $2} $up"
+  echo "$1 $up" >>"$MARKS"
+}
 
 power_off() {
   sync
@@ -40,6 +49,7 @@ mount_basics() {
   exec </dev/console >/dev/console 2>&1
   mount -t sysfs sys /sys
   mount -t tmpfs -o mode=0755,nosuid,nodev run /run
+  mkdir /run/vfs
 }
 
 # Modules are unsigned, debug-stripped .ko files listed in dependency order at build time.
@@ -107,7 +117,7 @@ run_agent() {
   mount -t virtiofs -o ro "$runtime_tag" "$RUNTIME" || die "mount runtime share $runtime_tag failed"
   link_runtime_libs
   port=$(find_agent_port) || die "no virtio-serial port named agent.0"
-  say "agent $port $(uptime_s)"
+  mark agent "$port"
   "$RUNTIME/node" "$RUNTIME/agent.js" --port "$port" &
   agent=$!
   rc=unknown
@@ -120,11 +130,11 @@ run_agent() {
 }
 
 mount_basics
-say "start $(uptime_s)"
+mark start
 parse_cmdline
 [ "$mode" = poweroff ] && power_off
 load_modules
-say "modules $(uptime_s)"
+mark modules
 case "$mode" in
   script) run_script ;;
   agent) run_agent ;;

@@ -1,57 +1,43 @@
 /**
- * vfs-agent entry. `--port /dev/vportNpM` (from /init): the serving mode; `--selftest <file>`
- * runs the containers a JSON scenario describes and prints JSON results (tests and
- * measurements in a real guest). `--launcher <path>` overrides vfs-launcher's location
- * (default: next to this bundle, as the runtime share lays it out).
+ * vfs-agent entry: `agent.js --port /dev/vportNpM [--launcher <path>]`, run by the guest's /init.
+ * Serves AgentService on the virtio-serial port until the VM stops. `--launcher` overrides
+ * vfs-launcher's location (default: next to this bundle, as the runtime share lays it out).
  *
- * Start-up is on the cold-start critical path (Node itself takes 1.5–2 s under TCG): this
- * module loads only argument parsing and the timestamps; the rest loads on use.
+ * Start-up is on the cold-start critical path (Node itself takes 1.5–2 s under TCG): before the
+ * port is open only argument parsing, the ttrpc server and the AgentService messages load; the
+ * container core loads with the first call that needs it (server/agent_server.ts).
  */
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { agentServer } from './server/agent_server';
+import { createLogger } from './server/logger';
+import { servePort } from './server/serve_port';
 import { markReady } from './timestamps';
 
 interface AgentArgs {
-  readonly port?: string;
-  readonly selftest?: string;
+  readonly port: string;
   readonly launcher: string;
 }
 
 function agentArgs(argv: readonly string[]): AgentArgs {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: { port: { type: 'string' }, selftest: { type: 'string' }, launcher: { type: 'string' } },
-    strict: true,
-  });
-  if ((values.port === undefined) === (values.selftest === undefined)) {
-    throw new Error('usage: agent.js --port <virtio-serial device> | --selftest <scenario.json> [--launcher <path>]');
-  }
-  return {
-    port: values.port,
-    selftest: values.selftest,
-    launcher: values.launcher ?? join(dirname(process.argv[1] ?? '.'), 'vfs-launcher'),
-  };
+  const { values } = parseArgs({ args: [...argv], options: { port: { type: 'string' }, launcher: { type: 'string' } }, strict: true });
+  if (values.port === undefined) throw new Error('usage: agent.js --port <virtio-serial device> [--launcher <path>]');
+  return { port: values.port, launcher: values.launcher ?? join(dirname(process.argv[1] ?? '.'), 'vfs-launcher') };
 }
 
-async function main(): Promise<number> {
+async function main(): Promise<never> {
   const args = agentArgs(process.argv.slice(2));
-  if (args.selftest !== undefined) {
-    const { runSelftestFile } = await import('./selftest.js');
-    return runSelftestFile(args.selftest, { launcherPath: args.launcher }, markReady);
-  }
-  const ready = markReady();
-  process.stderr.write(
-    `vfs-agent: ready on ${args.port} (process start ${ready.processStartUptimeS.toFixed(2)} s, ready ${ready.readyUptimeS.toFixed(2)} s since boot)\n`,
-  );
-  return 0;
+  const log = createLogger('info');
+  const server = agentServer(log, { launcherPath: args.launcher });
+  return servePort(args.port, server, log, () => {
+    const ready = markReady();
+    const startMs = Math.round((ready.readyUptimeS - ready.processStartUptimeS) * 1000);
+    log.info({ port: args.port, startMs, readyUptimeS: ready.readyUptimeS }, 'serving');
+  });
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`vfs-agent: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 2;
-  },
-);
+// Fatal (the port is gone): exit, so /init powers the VM off and the host sees it.
+main().catch((err: unknown) => {
+  process.stderr.write(`vfs-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(2);
+});

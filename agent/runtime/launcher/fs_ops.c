@@ -29,6 +29,10 @@ void op_mount(const char *src, const char *dst, const char *type, const char *fl
   }
 }
 
+void op_umount(const char *target, const char *flags) {
+  if (umount2(target, (int)parse_ulong(flags, 10, "umount flags")) != 0) fail(errno, "umount %s", target);
+}
+
 void mkdirp(const char *path, unsigned mode) {
   char partial[PATH_MAX];
   size_t len = strlen(path);

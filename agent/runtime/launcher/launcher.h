@@ -38,6 +38,7 @@ uint64_t parse_u64(const char *text, int base, const char *what);
 
 /* fs_ops.c */
 void op_mount(const char *src, const char *dst, const char *type, const char *flags, const char *data);
+void op_umount(const char *target, const char *flags);
 void op_mkdirp(const char *path, const char *mode);
 void op_bind_open(const char *path, const char *recursive);
 void op_bind_move(const char *index, const char *dst);

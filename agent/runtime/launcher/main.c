@@ -35,7 +35,7 @@ static const struct step steps[] = {
     {"mount", 5},     {"mkdirp", 2},   {"bindopen", 2}, {"bindmove", 2}, {"mknod", 6},    {"symlink", 2},
     {"mask", 1},      {"readonly", 1}, {"write", 2},    {"pivot", 2},    {"chdir", 1},    {"hostname", 1},
     {"rlimit", 3},    {"capbset", 1},  {"user", 3},     {"caps", 4},     {"nnp", 0},      {"umask", 1},
-    {"env", 1},       {"arg", 1},      {"exec", 1},     {"winsize", 3},
+    {"env", 1},       {"arg", 1},      {"exec", 1},     {"winsize", 3},  {"umount", 2},
 };
 
 static void push(char ***vec, size_t *len, const char *value) {
@@ -74,6 +74,7 @@ static void run_step(struct launch *launch, const char *name, const char **a) {
   else if (!strcmp(name, "barrier")) op_barrier();
   else if (!strcmp(name, "unshare")) do_unshare(a[0]);
   else if (!strcmp(name, "mount")) op_mount(a[0], a[1], a[2], a[3], a[4]);
+  else if (!strcmp(name, "umount")) op_umount(a[0], a[1]);
   else if (!strcmp(name, "mkdirp")) op_mkdirp(a[0], a[1]);
   else if (!strcmp(name, "bindopen")) op_bind_open(a[0], a[1]);
   else if (!strcmp(name, "bindmove")) op_bind_move(a[0], a[1]);

@@ -19,6 +19,8 @@ export interface CgroupStats {
     readonly currentBytes: number;
     readonly maxBytes: number | 'max';
     readonly stat: Readonly<Record<string, number>>;
+    /** memory.events: low, high, max, oom, oom_kill counters. */
+    readonly events: Readonly<Record<string, number>>;
   };
   readonly cpu: {
     readonly usageUsec: number;
@@ -50,8 +52,13 @@ export class ContainerCgroup {
   static create(containerId: string, resources: OciResources | undefined): ContainerCgroup {
     const cgroup = new ContainerCgroup(join(CONTAINERS_CGROUP, containerId), containerId);
     cgroup.guard('create', () => mkdirSync(cgroup.path));
-    for (const [file, value] of cgroupLimitFiles(resources)) cgroup.write(file, value);
+    cgroup.apply(resources);
     return cgroup;
+  }
+
+  /** Writes the limits the resources set; fields left out keep their current value. */
+  apply(resources: OciResources | undefined): void {
+    for (const [file, value] of cgroupLimitFiles(resources)) this.write(file, value);
   }
 
   /** Host-side (guest) pids of every process in the container. */
@@ -77,6 +84,7 @@ export class ContainerCgroup {
         currentBytes: Number(this.read('memory.current')),
         maxBytes: this.readLimit('memory.max'),
         stat: parseKeyValues(this.read('memory.stat')),
+        events: parseKeyValues(this.read('memory.events')),
       },
       cpu: {
         usageUsec: cpu.usage_usec ?? 0,

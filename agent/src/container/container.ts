@@ -3,7 +3,7 @@
  * as runc's create/start split) and its execs. State follows the init: created → running
  * (⇄ paused) → stopped.
  */
-import type { OciProcess, OciSpec } from '../oci/spec';
+import type { OciProcess, OciResources, OciSpec } from '../oci/spec';
 import { ContainerCgroup, type CgroupStats } from './cgroups';
 import { execPlan, initPlan } from './container_plan';
 import { ContainerProcess } from './container_process';
@@ -155,6 +155,18 @@ export class Container {
 
   pids(): number[] {
     return this.cgroup.pids();
+  }
+
+  /** Exec id by guest pid, for the execs still known (the init has none). */
+  execIdsByPid(): Map<number, string> {
+    return new Map([...this.execs].map(([execId, proc]) => [proc.pid, execId]));
+  }
+
+  update(resources: OciResources): void {
+    if (this.status === 'stopped') {
+      throw new ContainerError('BAD_STATE', 'cannot update a stopped container', { containerId: this.id });
+    }
+    inContainer(this.id, () => this.cgroup.apply(resources));
   }
 
   async resize(rows: number, cols: number, execId?: string): Promise<void> {

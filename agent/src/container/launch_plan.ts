@@ -23,6 +23,8 @@ export interface PlanSteps {
   barrier: [];
   unshare: [flags: number];
   mount: [source: string, target: string, fstype: string, flags: number, data: string];
+  /** umount2 (MNT_DETACH = 2 for a lazy detach). */
+  umount: [target: string, flags: number];
   mkdirp: [path: string, mode: string];
   bindopen: [source: string, recursive: '0' | '1'];
   bindmove: [index: number, target: string];

@@ -18,8 +18,18 @@ const STAGE_ROOT = 'root';
 const MOUNT_DATA_MAX = 4095;
 
 export type RootfsSpec =
-  | { readonly kind: 'overlay'; readonly lowerDirs: readonly string[]; readonly upperDir: string; readonly workDir: string }
+  | {
+      readonly kind: 'overlay';
+      readonly lowerDirs: readonly string[];
+      /** Both or neither: without them the overlay is read-only (two lower dirs at least). */
+      readonly upperDir?: string;
+      readonly workDir?: string;
+      /** Extra overlay options (the snapshotter's `index=off`…). */
+      readonly options?: readonly string[];
+    }
   | { readonly kind: 'bind'; readonly source: string };
+
+type OverlayRootfs = Extract<RootfsSpec, { kind: 'overlay' }>;
 
 function checkPath(path: string, what: string): void {
   if (!path.startsWith('/') || /[,:\0]/.test(path)) {
@@ -27,12 +37,30 @@ function checkPath(path: string, what: string): void {
   }
 }
 
-function overlayData(rootfs: Extract<RootfsSpec, { kind: 'overlay' }>): string {
+function checkOption(option: string): void {
+  if (option === '' || /[,\0]/.test(option) || /^(lowerdir|upperdir|workdir)=/.test(option)) {
+    throw new ContainerError('INVALID_SPEC', `overlay option "${option}" is not allowed`);
+  }
+}
+
+function upperOptions(rootfs: OverlayRootfs): string[] {
+  const { upperDir, workDir } = rootfs;
+  if (upperDir === undefined && workDir === undefined) {
+    if (rootfs.lowerDirs.length < 2) throw new ContainerError('INVALID_SPEC', 'a read-only overlay rootfs needs two lower dirs at least');
+    return [];
+  }
+  if (upperDir === undefined || workDir === undefined) throw new ContainerError('INVALID_SPEC', 'overlay rootfs needs both upperDir and workDir, or neither');
+  checkPath(upperDir, 'upperDir');
+  checkPath(workDir, 'workDir');
+  return [`upperdir=${upperDir}`, `workdir=${workDir}`];
+}
+
+function overlayData(rootfs: OverlayRootfs): string {
   if (rootfs.lowerDirs.length === 0) throw new ContainerError('INVALID_SPEC', 'overlay rootfs needs at least one lower dir');
   rootfs.lowerDirs.forEach((dir, i) => checkPath(dir, `lowerDirs[${i}]`));
-  checkPath(rootfs.upperDir, 'upperDir');
-  checkPath(rootfs.workDir, 'workDir');
-  const data = `userxattr,lowerdir=${rootfs.lowerDirs.join(':')},upperdir=${rootfs.upperDir},workdir=${rootfs.workDir}`;
+  const extra = rootfs.options ?? [];
+  extra.forEach(checkOption);
+  const data = ['userxattr', ...extra, `lowerdir=${rootfs.lowerDirs.join(':')}`, ...upperOptions(rootfs)].join(',');
   if (data.length > MOUNT_DATA_MAX) {
     throw new ContainerError('INVALID_SPEC', `overlay options are ${data.length} bytes, over the ${MOUNT_DATA_MAX}-byte limit`);
   }

@@ -229,6 +229,11 @@ export function parseSpec(value: unknown): OciSpec {
   return checkSpec(value, '$');
 }
 
+/** Validates linux.resources of an update (containerd sends it as JSON LinuxResources). */
+export function parseResources(value: unknown): OciResources {
+  return checkResources(value, '$');
+}
+
 /** Validates the process of an exec (containerd sends it as a JSON runtime-spec Process). */
 export function parseProcess(value: unknown): OciProcess {
   return checkProcess(value, '$');

@@ -1,0 +1,31 @@
+/**
+ * The AgentService server: Check and GetGuestDetails answer from what is already loaded; every
+ * other call loads `handlers` (the container core) on first use.
+ */
+import { AgentServiceDefinition, CheckResponse_ServingStatus } from '../../../proto/gen/agent/agent';
+import { Code, TtrpcError, TtrpcServer, type ServiceImplementation } from '../../../proto/ttrpc';
+import type { RuntimeOptions } from '../container/container';
+import { guestDetails } from './guest_details';
+import { lazyImplementation } from './lazy_service';
+import type { AgentLogger } from './logger';
+
+type AgentImplementation = ServiceImplementation<typeof AgentServiceDefinition>;
+
+const eager: Pick<AgentImplementation, 'check' | 'getGuestDetails'> = {
+  // Health of the agent as a whole ('') or of its one service, as gRPC health checking names it.
+  check: async (request) => {
+    if (request.service !== '' && request.service !== AgentServiceDefinition.fullName) {
+      throw new TtrpcError(Code.NotFound, `unknown service "${request.service}"`);
+    }
+    return { status: CheckResponse_ServingStatus.SERVING };
+  },
+  getGuestDetails: async () => guestDetails(),
+};
+
+export function agentServer(log: AgentLogger, options: RuntimeOptions): TtrpcServer {
+  const implementation = lazyImplementation(AgentServiceDefinition, eager, async () => {
+    const { agentHandlers } = await import('./handlers.js');
+    return agentHandlers(log, options);
+  });
+  return new TtrpcServer({ logger: log }).register(AgentServiceDefinition, implementation);
+}

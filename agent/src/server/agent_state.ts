@@ -1,0 +1,27 @@
+/** What the agent's handlers share: the containers, the mounted shares, output readers, OOM kills. */
+import type { RuntimeOptions } from '../container/container';
+import { ContainerRegistry } from '../container/container_registry';
+import type { AgentLogger } from './logger';
+import { OomEvents } from './oom_events';
+import { OutputRelays } from './output_relay';
+import { ShareTable } from './share_table';
+
+export interface AgentState {
+  readonly log: AgentLogger;
+  readonly registry: ContainerRegistry;
+  readonly shares: ShareTable;
+  readonly outputs: OutputRelays;
+  readonly oom: OomEvents;
+  sandboxId: string | undefined;
+}
+
+export function agentState(log: AgentLogger, options: RuntimeOptions): AgentState {
+  return {
+    log,
+    registry: new ContainerRegistry(options),
+    shares: new ShareTable(options.launcherPath),
+    outputs: new OutputRelays(log),
+    oom: new OomEvents(log),
+    sandboxId: undefined,
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The sandbox: its hostname, resolver and shares (CreateSandbox), hot-plugged shares
+ * (MountShare/UnmountShare), and its end (DestroySandbox: every container killed and removed,
+ * every share detached) just before the VM stops.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { step } from '../container/launch_plan';
+import type { AgentState } from './agent_state';
+import { invalid } from './call_errors';
+import type { Handlers } from './handler_types';
+import { removeContainer } from './removal';
+
+const RESOLV_CONF = '/etc/resolv.conf';
+const HOSTNAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
+/** Each container's processes get this long after SIGKILL at DestroySandbox. */
+const DESTROY_WAIT_MS = 5000;
+
+function hostnameSteps(hostname: string): ReturnType<typeof step>[] {
+  if (hostname === '') return [];
+  if (!HOSTNAME_PATTERN.test(hostname)) throw invalid(`hostname "${hostname}" is not a valid host name`);
+  return [step('hostname', hostname)];
+}
+
+function writeResolvConf(dns: readonly string[]): void {
+  if (dns.length === 0) return;
+  for (const server of dns) {
+    if (!/^[0-9A-Fa-f.:]+$/.test(server)) throw invalid(`DNS server "${server}" is not an IP address`);
+  }
+  mkdirSync('/etc', { recursive: true });
+  writeFileSync(RESOLV_CONF, dns.map((server) => `nameserver ${server}\n`).join(''));
+}
+
+async function destroy(state: AgentState): Promise<void> {
+  const failures: string[] = [];
+  for (const containerId of state.registry.ids()) {
+    await removeContainer(state, containerId, DESTROY_WAIT_MS).catch((err: unknown) => {
+      failures.push(err instanceof Error ? err.message : String(err));
+    });
+  }
+  await state.shares.unmountAll();
+  if (failures.length > 0) throw new TtrpcError(Code.Internal, `destroy sandbox: ${failures.join('; ')}`);
+  state.log.info({ sandbox: state.sandboxId }, 'sandbox destroyed');
+}
+
+export function sandboxHandlers(state: AgentState): Handlers<'createSandbox' | 'destroySandbox' | 'mountShare' | 'unmountShare'> {
+  return {
+    createSandbox: async (request) => {
+      if (state.sandboxId !== undefined) throw new TtrpcError(Code.AlreadyExists, `sandbox ${state.sandboxId} is already created`);
+      const before = hostnameSteps(request.hostname);
+      writeResolvConf(request.dns);
+      await state.shares.mount(request.shares, before);
+      state.sandboxId = request.sandboxId;
+      state.log.info({ sandbox: request.sandboxId, shares: request.shares.map((s) => s.tag) }, 'sandbox created');
+      return {};
+    },
+    destroySandbox: async () => {
+      await destroy(state);
+      return {};
+    },
+    mountShare: async (request) => {
+      if (request.share === undefined) throw invalid('MountShare without a share');
+      await state.shares.mount([request.share]);
+      state.log.info({ share: request.share.tag, mountPoint: request.share.mountPoint }, 'share mounted');
+      return {};
+    },
+    unmountShare: async (request) => {
+      await state.shares.unmount(request.tag, request.lazy);
+      state.log.info({ share: request.tag }, 'share unmounted');
+      return {};
+    },
+  };
+}

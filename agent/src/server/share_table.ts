@@ -1,0 +1,94 @@
+/**
+ * The virtio-fs shares mounted in the guest, by tag: mounted at CreateSandbox or MountShare,
+ * unmounted at UnmountShare or DestroySandbox. Containers name directories as ShareRefs
+ * (tag + relative path), which resolve to guest paths here. Node has no mount(2): the mounts
+ * are a launcher plan without a child, run in the agent's own mount namespace.
+ */
+import { posix } from 'node:path';
+import type { Share, ShareRef } from '../../../proto/gen/agent/agent';
+import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { step, type PlanStep } from '../container/launch_plan';
+import { MS_RDONLY } from '../container/mount_options';
+import { Launch } from '../container/process_launcher';
+import { invalid } from './call_errors';
+
+const MNT_DETACH = 2;
+
+export interface MountedShare {
+  readonly tag: string;
+  readonly mountPoint: string;
+  readonly readonly: boolean;
+}
+
+function checkShare(share: Share): void {
+  if (share.tag === '' || /[\s\0]/.test(share.tag)) throw invalid(`share tag "${share.tag}" must be non-empty without blanks`);
+  const mountPoint = share.mountPoint;
+  if (!posix.isAbsolute(mountPoint) || posix.normalize(mountPoint) !== mountPoint || mountPoint === '/' || mountPoint.includes('\0')) {
+    throw invalid(`share ${share.tag}: mount point "${mountPoint}" must be a normalized absolute path other than /`);
+  }
+  for (const option of share.options) {
+    if (option === '' || /[,\0]/.test(option)) throw invalid(`share ${share.tag}: mount option "${option}" is malformed`);
+  }
+}
+
+function mountSteps(share: Share): PlanStep[] {
+  return [
+    step('mkdirp', share.mountPoint, '755'),
+    step('mount', share.tag, share.mountPoint, 'virtiofs', share.readonly ? MS_RDONLY : 0, share.options.join(',')),
+  ];
+}
+
+/** A relative path inside a share that cannot climb out of it. */
+function checkRelative(path: string, what: string): string {
+  const normalized = posix.normalize(path === '' ? '.' : path);
+  if (posix.isAbsolute(path) || normalized === '..' || normalized.startsWith('../') || path.includes('\0')) {
+    throw invalid(`${what}: path "${path}" must be relative and stay inside its share`);
+  }
+  return normalized;
+}
+
+export class ShareTable {
+  private readonly shares = new Map<string, MountedShare>();
+
+  constructor(private readonly launcherPath: string) {}
+
+  /** Mounts every share in one launcher run, after `before` (e.g. the hostname). */
+  async mount(shares: readonly Share[], before: readonly PlanStep[] = []): Promise<void> {
+    const tags = new Set<string>();
+    for (const share of shares) {
+      checkShare(share);
+      if (this.shares.has(share.tag) || tags.has(share.tag)) throw new TtrpcError(Code.AlreadyExists, `share ${share.tag} is already mounted`);
+      tags.add(share.tag);
+    }
+    const plan = [...before, ...shares.flatMap(mountSteps)];
+    if (plan.length > 0) await new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+    for (const share of shares) this.shares.set(share.tag, { tag: share.tag, mountPoint: share.mountPoint, readonly: share.readonly });
+  }
+
+  async unmount(tag: string, lazy: boolean): Promise<void> {
+    const share = this.get(tag);
+    const plan = [step('umount', share.mountPoint, lazy ? MNT_DETACH : 0)];
+    await new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+    this.shares.delete(tag);
+  }
+
+  /** Detaches every share (the VM is about to stop: busy mounts must not hold it up). */
+  async unmountAll(): Promise<void> {
+    const plan = [...this.shares.values()].map((share) => step('umount', share.mountPoint, MNT_DETACH));
+    if (plan.length > 0) await new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+    this.shares.clear();
+  }
+
+  /** The guest path of a directory in a mounted share. */
+  resolve(ref: ShareRef | undefined, what: string): string {
+    if (ref === undefined) throw invalid(`${what}: no share given`);
+    const share = this.get(ref.tag, what);
+    return posix.join(share.mountPoint, checkRelative(ref.path, what));
+  }
+
+  private get(tag: string, what = 'share'): MountedShare {
+    const share = this.shares.get(tag);
+    if (share === undefined) throw new TtrpcError(Code.NotFound, `${what}: share ${tag} is not mounted`);
+    return share;
+  }
+}

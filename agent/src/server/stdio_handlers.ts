@@ -1,0 +1,25 @@
+/** Stdio calls: stdin writes and close, the stdout/stderr streams, terminal resizes. */
+import type { AgentState } from './agent_state';
+import { invalid } from './call_errors';
+import type { Handlers } from './handler_types';
+import { writeStdin } from './stdin';
+
+const WINSIZE_MAX = 0xffff;
+
+export function stdioHandlers(state: AgentState): Handlers<'writeStdin' | 'closeStdin' | 'readStdout' | 'readStderr' | 'ttyWinResize'> {
+  const processOf = (request: { containerId: string; execId: string }) => state.registry.get(request.containerId).process(request.execId);
+  return {
+    writeStdin: async (request) => ({ len: await writeStdin(processOf(request), request.data) }),
+    closeStdin: async (request) => {
+      processOf(request).closeStdin();
+      return {};
+    },
+    readStdout: (request, stream, ctx) => state.outputs.relay(processOf(request), 'stdout', (data) => stream.send({ data }), ctx.signal),
+    readStderr: (request, stream, ctx) => state.outputs.relay(processOf(request), 'stderr', (data) => stream.send({ data }), ctx.signal),
+    ttyWinResize: async (request) => {
+      if (request.rows > WINSIZE_MAX || request.columns > WINSIZE_MAX) throw invalid(`window size ${request.rows}x${request.columns} is too large`);
+      await state.registry.get(request.containerId).resize(request.rows, request.columns, request.execId);
+      return {};
+    },
+  };
+}
