@@ -44,7 +44,13 @@ export class DriverQueue {
   private readonly used32: Uint32Array;
   private readonly freeList: number[];
   private readonly chainLength: Uint16Array;
+  /** Per head: the guest address of its indirect table, or -1. */
   private readonly indirectTable: Float64Array;
+  /** Per head: the indirect table belongs to the caller (addChainFrom), not to guest RAM's allocator. */
+  private readonly tableOwned: Uint8Array;
+  /** The entry nextUsed() took last. */
+  usedHead = 0;
+  usedLen = 0;
   private availIdx = 0;
   private kickedAvail = 0;
   private lastUsed = 0;
@@ -70,6 +76,7 @@ export class DriverQueue {
     this.freeList = Array.from({ length: size }, (_, i) => size - 1 - i);
     this.chainLength = new Uint16Array(size);
     this.indirectTable = new Float64Array(size).fill(-1);
+    this.tableOwned = new Uint8Array(size);
     this.kickFd = eventfd();
     this.callFd = eventfd();
   }
@@ -117,6 +124,45 @@ export class DriverQueue {
     return indices[0]!;
   }
 
+  /**
+   * Builds a chain from caller-owned buffers without allocating (the benchmark's hot path):
+   * `count` buffers at `gpa[i]`/`len[i]`, the first `readable` of them device-readable. With
+   * `tableGpa` >= 0 the chain goes through that caller-owned indirect table (room for `count`).
+   * Returns the head (not yet published).
+   */
+  addChainFrom(gpa: ArrayLike<number>, len: ArrayLike<number>, count: number, readable: number, tableGpa: number): number {
+    if (count === 0) throw new RangeError('a chain needs at least one buffer');
+    const direct = tableGpa < 0;
+    if (this.freeList.length < (direct ? count : 1)) {
+      throw new RangeError(`queue ${this.index}: ${direct ? count : 1} descriptors needed, ${this.freeList.length} free`);
+    }
+    if (direct) {
+      const head = this.freeList.pop()!;
+      let index = head;
+      for (let i = 0; i < count; i++) {
+        const last = i === count - 1;
+        const next = last ? 0 : this.freeList.pop()!;
+        const flags = (i < readable ? 0 : DescFlag.WRITE) | (last ? 0 : DescFlag.NEXT);
+        this.writeDescriptor(this.desc, index, gpa[i]!, len[i]!, flags, next);
+        index = next;
+      }
+      this.chainLength[head] = count;
+      return head;
+    }
+    const table = this.ram.whole;
+    const base = this.ram.gpaToOffset(tableGpa, count * DESC_SIZE);
+    for (let i = 0; i < count; i++) {
+      const last = i === count - 1;
+      const flags = (i < readable ? 0 : DescFlag.WRITE) | (last ? 0 : DescFlag.NEXT);
+      writeDescriptorAt(table, base + i * DESC_SIZE, gpa[i]!, len[i]!, flags, last ? 0 : i + 1);
+    }
+    const head = this.freeList.pop()!;
+    this.writeDescriptor(this.desc, head, tableGpa, count * DESC_SIZE, DescFlag.INDIRECT, 0);
+    this.indirectTable[head] = tableGpa;
+    this.tableOwned[head] = 1;
+    return head;
+  }
+
   /** Takes `n` free descriptor slots for raw (hand-built) chains. */
   takeDescriptors(n: number): number[] {
     if (n > this.freeList.length) throw new RangeError(`queue ${this.index}: only ${this.freeList.length} descriptors free`);
@@ -161,13 +207,23 @@ export class DriverQueue {
   /** Collects used entries the device pushed since the last call. */
   reap(): UsedEntry[] {
     const entries: UsedEntry[] = [];
-    const usedIdx = Atomics.load(this.used16, 1);
-    while (this.lastUsed !== usedIdx) {
-      const slot = this.lastUsed & (this.size - 1);
-      entries.push({ head: this.used32[1 + 2 * slot]!, len: this.used32[2 + 2 * slot]! });
-      this.lastUsed = (this.lastUsed + 1) & 0xffff;
-    }
+    while (this.nextUsed()) entries.push({ head: this.usedHead, len: this.usedLen });
     return entries;
+  }
+
+  /** Whether the device pushed used entries not yet taken. */
+  hasUsed(): boolean {
+    return Atomics.load(this.used16, 1) !== this.lastUsed;
+  }
+
+  /** Takes the next used entry into usedHead/usedLen (no allocation); false when there is none. */
+  nextUsed(): boolean {
+    if (Atomics.load(this.used16, 1) === this.lastUsed) return false;
+    const slot = this.lastUsed & (this.size - 1);
+    this.usedHead = this.used32[1 + 2 * slot]!;
+    this.usedLen = this.used32[2 + 2 * slot]!;
+    this.lastUsed = (this.lastUsed + 1) & 0xffff;
+    return true;
   }
 
   /** Asks for an interrupt at the next used entry; true if entries arrived meanwhile. */
@@ -180,7 +236,8 @@ export class DriverQueue {
   freeChain(head: number): void {
     const table = this.indirectTable[head]!;
     if (table >= 0) {
-      this.ram.release(table);
+      if (this.tableOwned[head] === 0) this.ram.release(table);
+      this.tableOwned[head] = 0;
       this.indirectTable[head] = -1;
       this.freeList.push(head);
       return;
@@ -212,11 +269,14 @@ export class DriverQueue {
   }
 
   private writeDescriptor(table: DataView, i: number, addr: number, len: number, flags: number, next: number): void {
-    const at = i * DESC_SIZE;
-    table.setUint32(at, addr % 0x1_0000_0000, true);
-    table.setUint32(at + 4, Math.floor(addr / 0x1_0000_0000), true);
-    table.setUint32(at + 8, len, true);
-    table.setUint16(at + 12, flags, true);
-    table.setUint16(at + 14, next, true);
+    writeDescriptorAt(table, i * DESC_SIZE, addr, len, flags, next);
   }
+}
+
+function writeDescriptorAt(table: DataView, at: number, addr: number, len: number, flags: number, next: number): void {
+  table.setUint32(at, addr % 0x1_0000_0000, true);
+  table.setUint32(at + 4, Math.floor(addr / 0x1_0000_0000), true);
+  table.setUint32(at + 8, len, true);
+  table.setUint16(at + 12, flags, true);
+  table.setUint16(at + 14, next, true);
 }

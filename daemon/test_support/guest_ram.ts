@@ -15,6 +15,8 @@ export class GuestRam {
   readonly fd: number;
   readonly hostBase: number;
   readonly bytes: Uint8Array;
+  /** All of guest RAM by mapping offset (gpaToOffset), for writers that must not allocate views. */
+  readonly whole: DataView;
   readonly regions: readonly RegionSpec[];
   private readonly regionSize: number;
   private readonly free: FreeRange[][];
@@ -30,6 +32,7 @@ export class GuestRam {
     ftruncate(this.fd, size);
     this.hostBase = mmap(0, size, PROT_READ | PROT_WRITE, MAP_SHARED, this.fd, 0);
     this.bytes = memoryView(this.hostBase, size);
+    this.whole = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
     this.regions = Array.from({ length: regionCount }, (_, i) => ({
       guestAddr: i * 2 * this.regionSize,
       size: this.regionSize,

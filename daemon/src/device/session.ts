@@ -3,6 +3,7 @@
 // so memory-table changes never race queue processing.
 import type { Logger } from 'pino';
 import { signal } from '../sys/eventfd';
+import { schedYield } from '../sys/sched';
 import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLRDHUP, type Epoll } from '../sys/epoll';
 import { VhostUserBackend, type VringObserver } from '../vhost_user/backend';
 import { Connection } from '../vhost_user/connection';
@@ -15,10 +16,13 @@ import {
 } from '../virtio/descriptor_chain';
 import { writableBytes } from '../virtio/virtqueue';
 import type { DeviceOptions } from './device_options';
+import { PollWindow } from './poll_window';
 import { ShmemRequests } from './shmem_requests';
 
 export const TOKEN_SOCKET = 2;
 export const TOKEN_KICK_BASE = 16;
+/** Longest stretch of busy polling with work flowing before the loop checks its other fds. */
+const SPIN_SLICE_MS = 1;
 
 export class Session implements VringObserver {
   private readonly conn: Connection;
@@ -29,6 +33,9 @@ export class Session implements VringObserver {
   private anyPending = false;
   /** Queues that got used entries from deferred completions. */
   private readonly completed: Uint8Array;
+  private readonly pollWindow = new PollWindow();
+  /** When the rings went quiet (performance.now()), or -1 while requests are flowing. */
+  private idleSince = -1;
   /** Bytes of shared-memory region 0 (the DAX window); 0 when none is offered. */
   private readonly windowSize: number;
 
@@ -71,11 +78,16 @@ export class Session implements VringObserver {
   onKick(index: number): void {
     const vring = this.backend.vrings[index];
     if (vring === undefined || vring.kickFd < 0) return;
+    if (this.idleSince >= 0) {
+      this.pollWindow.waited(performance.now() - this.idleSince);
+      this.idleSince = -1;
+    }
     this.markPending(index);
   }
 
   /** Runs after every wake-up: processes queues, polls the handler; returns the next timeout. */
   afterWake(): number {
+    const worked = this.anyPending;
     if (this.anyPending) {
       this.anyPending = false;
       for (let i = 0; i < this.pending.length; i++) {
@@ -85,6 +97,9 @@ export class Session implements VringObserver {
         }
       }
     }
+    // Spin before poll(): chains handled while spinning may have been deferred, and poll()'s
+    // timeout must account for them.
+    if (worked && !this.anyPending) this.spin();
     const timeout = this.handler.poll();
     this.flushCompletions();
     return this.anyPending ? 0 : timeout;
@@ -123,29 +138,63 @@ export class Session implements VringObserver {
     return new ShmemRequests(channel, this.windowSize);
   }
 
+  /**
+   * Busy-polls the rings for the poll window with kicks suppressed, handling what arrives; stops
+   * when the window passes quietly, or after SPIN_SLICE_MS of work so the socket gets its turn.
+   * Then asks for kicks again and takes what slipped in before that.
+   */
+  private spin(): void {
+    const vrings = this.backend.vrings;
+    const start = performance.now();
+    let quietSince = start;
+    if (this.pollWindow.ms > 0) {
+      for (const v of vrings) if (v.runnable) v.queue.suppressKicks();
+      for (;;) {
+        const now = performance.now();
+        let found = false;
+        for (let i = 0; i < vrings.length; i++) {
+          const v = vrings[i]!;
+          if (!v.runnable || !v.queue.hasAvailable()) continue;
+          if (!found) this.pollWindow.waited(now - quietSince);
+          found = true;
+          this.processQueue(i);
+        }
+        if (found) {
+          quietSince = performance.now();
+          if (quietSince - start > SPIN_SLICE_MS) break;
+        } else if (now - quietSince >= this.pollWindow.ms) {
+          break;
+        } else {
+          schedYield();
+        }
+      }
+    }
+    for (let i = 0; i < vrings.length; i++) {
+      if (vrings[i]!.runnable && vrings[i]!.queue.wantKicks()) this.markPending(i);
+    }
+    this.idleSince = this.anyPending ? -1 : quietSince;
+  }
+
   private markPending(index: number): void {
     this.pending[index] = 1;
     this.anyPending = true;
   }
 
   /**
-   * Pops and handles up to a ring's worth of chains. Under EVENT_IDX the driver asks for a signal
-   * only when it is about to sleep, so it gets one as soon as an answer is there and refills the
-   * ring while we work on the rest; without EVENT_IDX, one signal at the end.
+   * Pops and handles up to a ring's worth of chains, then signals the driver once: a signal per
+   * chain would wake the driver for every answer (a cross-CPU wake-up each), while it can refill
+   * the ring in one go; busy polling (spin) overlaps its refill with our work instead.
    */
   private processQueue(index: number): void {
     const vring = this.backend.vrings[index]!;
     if (!vring.runnable) return;
     const queue = vring.queue;
-    const early = queue.eventIdxEnabled;
     let n = 0;
     for (; n < vring.size; n++) {
       const chain = queue.pop();
       if (chain === null) break;
       const written = this.runHandler(chain, index);
-      if (written === DEFERRED) continue;
-      queue.pushUsed(chain.head, written);
-      if (early && queue.takeNotification() && vring.callFd >= 0) signal(vring.callFd);
+      if (written !== DEFERRED) queue.pushUsed(chain.head, written);
     }
     // Over budget: come back after the next wait so the socket and other queues get a turn.
     if (n === vring.size) this.markPending(index);

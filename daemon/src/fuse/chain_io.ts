@@ -2,19 +2,25 @@
 // Small structures are copied through the caller's scratch Buffer; bulk data never is: READ and
 // WRITE get iovecs that point straight into guest memory (as Rust virtiofsd's Reader/Writer do).
 import type { GuestBuffer } from '../virtio/descriptor_chain';
-import { writePtr } from '../sys/libc';
+import { GuestSlice } from '../virtio/guest_memory';
 
 const IOVEC_SIZE = 16;
+/** Up to this many bytes a loop beats making a subarray to copy from (headers, small replies). */
+const SMALL_COPY = 64;
+const U32 = 0x1_0000_0000;
 
 /** A reusable `struct iovec[]` in native-visible memory. */
 export class IovecArray {
   buf: Buffer;
   count = 0;
   private capacity: number;
+  /** The same memory as 32-bit words: two stores per 64-bit field, no Buffer method calls. */
+  private words: Uint32Array;
 
   constructor(capacity = 256) {
     this.capacity = capacity;
     this.buf = Buffer.alloc(capacity * IOVEC_SIZE);
+    this.words = new Uint32Array(this.buf.buffer, this.buf.byteOffset, capacity * 4);
   }
 
   clear(): void {
@@ -23,9 +29,12 @@ export class IovecArray {
 
   push(addr: number, len: number): void {
     if (this.count === this.capacity) this.grow();
-    const off = this.count * IOVEC_SIZE;
-    writePtr(this.buf, off, addr);
-    writePtr(this.buf, off + 8, len);
+    const w = this.words;
+    const at = this.count * 4;
+    w[at] = addr % U32;
+    w[at + 1] = addr / U32;
+    w[at + 2] = len;
+    w[at + 3] = 0;
     this.count++;
   }
 
@@ -34,6 +43,7 @@ export class IovecArray {
     this.buf.copy(bigger);
     this.buf = bigger;
     this.capacity *= 2;
+    this.words = new Uint32Array(bigger.buffer, bigger.byteOffset, this.capacity * 4);
   }
 }
 
@@ -54,6 +64,25 @@ function collectIovecs(bufs: readonly GuestBuffer[], skip: number, len: number, 
   return covered;
 }
 
+function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, n: number): void {
+  if (n <= SMALL_COPY) {
+    for (let i = 0; i < n; i++) dst[dstOff + i] = src[srcOff + i]!;
+  } else {
+    dst.set(src.subarray(srcOff, srcOff + n), dstOff);
+  }
+}
+
+/** Copies `n` bytes of guest buffer `b` from `at` into `dst`, through the slice's window when it has one. */
+function copyFromGuest(b: GuestBuffer, at: number, dst: Uint8Array, dstOff: number, n: number): void {
+  if (b instanceof GuestSlice) copyBytes(b.window, b.offset + at, dst, dstOff, n);
+  else copyBytes(b.bytes, at, dst, dstOff, n);
+}
+
+function copyToGuest(src: Uint8Array, srcOff: number, b: GuestBuffer, at: number, n: number): void {
+  if (b instanceof GuestSlice) copyBytes(src, srcOff, b.window, b.offset + at, n);
+  else copyBytes(src, srcOff, b.bytes, at, n);
+}
+
 /** Copies `len` bytes of `bufs` starting `skip` bytes in, into `dst` at `dstOff`; returns bytes copied. */
 function gather(bufs: readonly GuestBuffer[], skip: number, dst: Uint8Array, dstOff: number, len: number): number {
   let copied = 0;
@@ -64,7 +93,7 @@ function gather(bufs: readonly GuestBuffer[], skip: number, dst: Uint8Array, dst
       continue;
     }
     const take = Math.min(b.len - skip, len - copied);
-    dst.set(b.bytes.subarray(skip, skip + take), dstOff + copied);
+    copyFromGuest(b, skip, dst, dstOff + copied, take);
     copied += take;
     skip = 0;
   }
@@ -81,7 +110,7 @@ function scatter(bufs: readonly GuestBuffer[], skip: number, src: Uint8Array, sr
       continue;
     }
     const take = Math.min(b.len - skip, len - copied);
-    b.bytes.set(src.subarray(srcOff + copied, srcOff + copied + take), skip);
+    copyToGuest(src, srcOff + copied, b, skip, take);
     copied += take;
     skip = 0;
   }

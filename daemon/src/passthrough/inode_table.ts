@@ -3,26 +3,33 @@
 // Node ids are never reused, so (nodeid, generation 0) stays unique for the session.
 import { close, STX } from '../sys/fs';
 
-export interface Inode {
-  readonly nodeid: number;
-  /** O_PATH|O_NOFOLLOW fd; never used for I/O, only as an *at() anchor or reopened via /proc. */
-  readonly fd: number;
-  /** The fd as a NUL-terminated decimal name inside /proc/self/fd. */
-  readonly procName: Buffer;
-  /** S_IFMT bits: an inode never changes type. */
-  readonly type: number;
-  readonly inoLo: number;
-  readonly inoHi: number;
-  readonly devMajor: number;
-  readonly devMinor: number;
-  readonly mntId: number;
-  /** A directory on another host mount than its parent (FUSE_ATTR_SUBMOUNT). */
-  readonly submount: boolean;
-  refcount: number;
+export class Inode {
   /** Next inode in the same hash bucket. */
-  next: Inode | null;
+  next: Inode | null = null;
   /** OFD-lock fds by lock owner: each owner gets its own open file description. */
-  lockFds: Map<string, number> | null;
+  lockFds: Map<string, number> | null = null;
+  private proc: Buffer | null = null;
+
+  constructor(
+    readonly nodeid: number,
+    /** O_PATH|O_NOFOLLOW fd; never used for I/O, only as an *at() anchor or reopened via /proc. */
+    readonly fd: number,
+    /** S_IFMT bits: an inode never changes type. */
+    readonly type: number,
+    readonly inoLo: number,
+    readonly inoHi: number,
+    readonly devMajor: number,
+    readonly devMinor: number,
+    readonly mntId: number,
+    /** A directory on another host mount than its parent (FUSE_ATTR_SUBMOUNT). */
+    readonly submount: boolean,
+    public refcount: number,
+  ) {}
+
+  /** The fd as a NUL-terminated decimal name inside /proc/self/fd; made on first use (most inodes are never opened). */
+  get procName(): Buffer {
+    return (this.proc ??= Buffer.from(`${this.fd}\0`));
+  }
 }
 
 const S_IFMT = 0o170000;
@@ -67,21 +74,19 @@ export class InodeTable {
   /** Takes ownership of `fd` as a new inode with one lookup; `nodeid` is only given for the root. */
   add(fd: number, stx: DataView, nodeid = this.nextId++, submount = false): Inode {
     const bucket = bucketOf(stx);
-    const inode: Inode = {
+    const inode = new Inode(
       nodeid,
       fd,
-      procName: Buffer.from(`${fd}\0`),
-      type: stx.getUint16(STX.mode, true) & S_IFMT,
-      inoLo: stx.getUint32(STX.ino, true),
-      inoHi: stx.getUint32(STX.ino + 4, true),
-      devMajor: stx.getUint32(STX.devMajor, true),
-      devMinor: stx.getUint32(STX.devMinor, true),
-      mntId: mntIdOf(stx),
+      stx.getUint16(STX.mode, true) & S_IFMT,
+      stx.getUint32(STX.ino, true),
+      stx.getUint32(STX.ino + 4, true),
+      stx.getUint32(STX.devMajor, true),
+      stx.getUint32(STX.devMinor, true),
+      mntIdOf(stx),
       submount,
-      refcount: 1,
-      next: this.byIno.get(bucket) ?? null,
-      lockFds: null,
-    };
+      1,
+    );
+    inode.next = this.byIno.get(bucket) ?? null;
     this.byIno.set(bucket, inode);
     this.byId.set(nodeid, inode);
     return inode;

@@ -120,6 +120,8 @@ export class LockManager {
 
   /** The handle is being released: requests parked on it can never be granted. */
   dropHandle(h: Handle): void {
+    // Every RELEASE comes here: nothing to allocate when nothing waits.
+    if (this.pending.length === 0) return;
     for (const p of this.pending.filter((q) => q.handle === h)) this.finish(p, -EBADF);
     this.pending = this.pending.filter((q) => q.handle !== h);
   }

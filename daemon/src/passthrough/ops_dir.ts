@@ -68,6 +68,16 @@ function isDotOrDotDot(buf: Buffer, start: number, len: number): boolean {
   return buf[start] === DOT && (len === 1 || (len === 2 && buf[start + 1] === DOT));
 }
 
+/** NAME_MAX plus the NUL. */
+const nameScratch = Buffer.alloc(256);
+
+/** The NUL-terminated name at `start` of a getdents64 record, copied into a reused buffer for the lookup. */
+function entryName(buf: Buffer, start: number, len: number): Buffer {
+  for (let i = 0; i < len; i++) nameScratch[i] = buf[start + i]!;
+  nameScratch[len] = 0;
+  return nameScratch;
+}
+
 /** Marks the record at ds.pos as returned. */
 function consume(ds: DirStream): void {
   ds.offLo = ds.buf.readUInt32LE(ds.pos + D_OFF);
@@ -101,7 +111,7 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
       if (isDotOrDotDot(ds.buf, nameStart, namelen)) {
         encodeEmptyEntry(out, off);
       } else {
-        const inode = fs.lookup(h.inode, ds.buf.subarray(nameStart));
+        const inode = fs.lookup(h.inode, entryName(ds.buf, nameStart, namelen));
         if (inode === -ENOENT) {
           consume(ds);
           continue;
@@ -111,11 +121,14 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
       }
       off += ENTRY_OUT_SIZE;
     }
-    ds.buf.copy(out, off + Dirent.ino, p, p + 16);
+    // Byte loops: d_ino, d_off and a name are short, and Buffer#copy of a range allocates a view.
+    const src = ds.buf;
+    for (let i = 0; i < 16; i++) out[off + Dirent.ino + i] = src[p + i]!;
     view.setUint32(off + Dirent.namelen, namelen, true);
-    view.setUint32(off + Dirent.type, ds.buf[p + D_TYPE], true);
-    ds.buf.copy(out, off + Dirent.name, nameStart, nameStart + namelen);
-    out.fill(0, off + Dirent.name + namelen, OUT_HEADER_SIZE + written + recSize);
+    view.setUint32(off + Dirent.type, src[p + D_TYPE]!, true);
+    const dst = off + Dirent.name;
+    for (let i = 0; i < namelen; i++) out[dst + i] = src[nameStart + i]!;
+    for (let i = dst + namelen, end = OUT_HEADER_SIZE + written + recSize; i < end; i++) out[i] = 0;
     written += recSize;
     consume(ds);
   }

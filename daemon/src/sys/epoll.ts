@@ -11,6 +11,8 @@ export const EPOLLIN = 0x001;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
 export const EPOLLRDHUP = 0x2000;
+/** Edge-triggered: reported once per change (for an eventfd, once per write). */
+export const EPOLLET = 0x8000_0000;
 const EPOLL_CLOEXEC = 0o2000000;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
@@ -34,7 +36,7 @@ export class Epoll {
 
   add(fd: number, events: number, token: number): void {
     this.ctlEvent.fill(0);
-    this.ctlEvent.writeUInt32LE(events, 0);
+    this.ctlEvent.writeUInt32LE(events >>> 0, 0);
     this.ctlEvent.writeUInt32LE(token, DATA_OFFSET);
     if ((ctlFn(this.fd, EPOLL_CTL_ADD, fd, this.ctlEvent) as number) < 0) {
       throw new SysError(`epoll_ctl(ADD, ${fd})`, lastErrno());

@@ -24,6 +24,8 @@ export class GuestSlice implements GuestBuffer {
   addr = 0;
   len = 0;
   window: Uint8Array = EMPTY;
+  /** A DataView over `window` (made once per window), for reading structures in place. */
+  view: DataView = EMPTY_VIEW;
   offset = 0;
 
   get bytes(): Uint8Array {
@@ -32,6 +34,7 @@ export class GuestSlice implements GuestBuffer {
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
 // Views are made per 1 GiB stride, each 2 GiB long (clamped), so any buffer up to 1 GiB lies
 // inside one view: koffi cannot make views over 4 GiB, and guest RAM can be larger.
 const STRIDE = 1 << 30;
@@ -69,9 +72,11 @@ class MappedRegion {
     out.len = len;
     if (len <= STRIDE) {
       out.window = this.windows[k]!;
+      out.view = this.dataViews[k]!;
       out.offset = off - k * STRIDE;
     } else {
       out.window = memoryView(this.hostBase + off, len);
+      out.view = new DataView(out.window.buffer, out.window.byteOffset, len);
       out.offset = 0;
     }
   }

@@ -12,6 +12,7 @@ import { GuestMemory, GuestSlice, type HostRange } from './guest_memory';
 import {
   AVAIL_F_NO_INTERRUPT,
   DESC_SIZE,
+  USED_F_NO_NOTIFY,
   DescFlag,
   availRingBytes,
   descTableBytes,
@@ -76,6 +77,8 @@ export class Virtqueue {
   private usedIdx = 0;
   private signalledUsed = 0;
   private pendingNotify = false;
+  /** False while the device loop polls the ring: the driver need not kick. */
+  private kicksWanted = true;
   private chains: (PooledChain | undefined)[] = [];
   private inFlight = new Uint8Array(0);
   private readonly tableSlot = new GuestSlice();
@@ -113,7 +116,9 @@ export class Virtqueue {
       this.inFlight = new Uint8Array(size);
     }
     this.ready = true;
+    this.kicksWanted = true;
     if (this.eventIdx) Atomics.store(this.used16, 2 + 4 * size, this.lastAvail);
+    else Atomics.store(this.used16, 0, 0);
     return null;
   }
 
@@ -147,11 +152,33 @@ export class Virtqueue {
       this.lastAvail = (this.lastAvail + 1) & 0xffff;
       // Under EVENT_IDX, ask to be kicked for the next buffer; the seq-cst store orders this before
       // the next Atomics.load of avail.idx, so a buffer added in between is never missed.
-      if (this.eventIdx) Atomics.store(this.used16, 2 + 4 * this.size, this.lastAvail);
+      if (this.eventIdx && this.kicksWanted) Atomics.store(this.used16, 2 + 4 * this.size, this.lastAvail);
       const chain = this.parse(head);
       if (chain !== null) return chain;
     }
     return null;
+  }
+
+  /** Whether the driver published chains not popped yet. */
+  hasAvailable(): boolean {
+    return this.ready && Atomics.load(this.avail, 1) !== this.lastAvail;
+  }
+
+  /**
+   * The device loop polls the ring: the driver need not kick. Under EVENT_IDX avail_event simply
+   * stays behind (the driver has passed it); otherwise used.flags says NO_NOTIFY.
+   */
+  suppressKicks(): void {
+    this.kicksWanted = false;
+    if (!this.eventIdx) Atomics.store(this.used16, 0, USED_F_NO_NOTIFY);
+  }
+
+  /** Asks for kicks again (before sleeping); true when chains arrived meanwhile, to take first. */
+  wantKicks(): boolean {
+    this.kicksWanted = true;
+    if (this.eventIdx) Atomics.store(this.used16, 2 + 4 * this.size, this.lastAvail);
+    else Atomics.store(this.used16, 0, 0);
+    return this.hasAvailable();
   }
 
   /** Returns a chain to the driver with `len` bytes written. */
@@ -230,9 +257,8 @@ export class Virtqueue {
         if (hi >= 0x20_0000 || !this.memory.translate(addr, len, this.tableSlot)) {
           return `indirect table at 0x${addr.toString(16)} is outside guest memory`;
         }
-        const window = this.tableSlot.window;
-        table = new DataView(window.buffer, window.byteOffset + this.tableSlot.offset, len);
-        base = 0;
+        table = this.tableSlot.view;
+        base = this.tableSlot.offset;
         tableSize = len / DESC_SIZE;
         index = 0;
         count = 0;

@@ -1,0 +1,166 @@
+// The two daemons under test as child processes: started with the same export options, measured
+// from /proc (CPU time of every thread, peak RSS of the whole process tree), stopped by PID.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+
+export type DaemonKind = 'ours' | 'c';
+
+/** Export options both daemons get, in the `-o` spelling they share. */
+const COMMON_OPTIONS = ['cache=auto', 'no_posix_lock', 'no_flock', 'no_xattr', 'readdirplus', 'no_writeback'];
+
+export interface DaemonPaths {
+  /** The bundled vfs-virtiofsd (run with this Node). */
+  readonly ours: string;
+  /** QEMU's C virtiofsd. */
+  readonly c: string;
+}
+
+export interface DaemonLaunch {
+  readonly kind: DaemonKind;
+  readonly socketPath: string;
+  readonly sharedDir: string;
+  /** stdout and stderr go to this file (a pipe could fill while the benchmark blocks). */
+  readonly logPath: string;
+  /** Node flags for our daemon (e.g. --cpu-prof). */
+  readonly nodeFlags?: readonly string[];
+  /** More arguments for our daemon. */
+  readonly extraArgs?: readonly string[];
+}
+
+function commandFor(paths: DaemonPaths, l: DaemonLaunch): { file: string; args: string[] } {
+  const opts = COMMON_OPTIONS.flatMap((o) => ['-o', o]);
+  if (l.kind === 'ours') {
+    return {
+      file: process.execPath,
+      args: [
+        ...(l.nodeFlags ?? []),
+        paths.ours,
+        `--socket-path=${l.socketPath}`,
+        '-o',
+        `source=${l.sharedDir}`,
+        ...opts,
+        '--log-level=error',
+        ...(l.extraArgs ?? []),
+      ],
+    };
+  }
+  // --thread-pool-size=0: requests are served inline by each queue's thread, as ours are.
+  return {
+    file: paths.c,
+    args: [`--socket-path=${l.socketPath}`, '-o', `source=${l.sharedDir}`, ...opts, '-o', 'sandbox=chroot', '--thread-pool-size=0'],
+  };
+}
+
+export class Daemon {
+  private exitCode: number | null = null;
+  private readonly exited: Promise<void>;
+
+  private constructor(
+    readonly kind: DaemonKind,
+    private readonly child: ChildProcess,
+    readonly pid: number,
+    readonly logPath: string,
+  ) {
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exitCode = code ?? (signal !== null ? 128 : 0);
+        resolve();
+      });
+    });
+  }
+
+  static start(paths: DaemonPaths, launch: DaemonLaunch): Daemon {
+    const { file, args } = commandFor(paths, launch);
+    const log = openSync(launch.logPath, 'a');
+    try {
+      const child = spawn(file, args, { stdio: ['ignore', log, log] });
+      if (child.pid === undefined) throw new Error(`cannot start ${file}`);
+      return new Daemon(launch.kind, child, child.pid, launch.logPath);
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  get running(): boolean {
+    return this.exitCode === null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * CPU time of every thread of the daemon's process tree, in ns (schedstat): under
+   * --sandbox=namespace ours runs as the child of unshare.
+   */
+  cpuNs(): number {
+    let total = 0;
+    for (const pid of processTree(this.pid)) {
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue;
+      }
+      for (const tid of tids) total += Number(readText(`/proc/${pid}/task/${tid}/schedstat`).split(' ')[0] || 0);
+    }
+    return total;
+  }
+
+  /** Peak RSS (VmHWM) summed over the daemon and its descendants, in KiB. */
+  peakRssKib(): number {
+    let total = 0;
+    for (const pid of processTree(this.pid)) {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(readText(`/proc/${pid}/status`));
+      if (m !== null) total += Number(m[1]);
+    }
+    return total;
+  }
+
+  /** The tail of the daemon's log, for error messages. */
+  logTail(lines = 20): string {
+    return readText(this.logPath).split('\n').slice(-lines).join('\n');
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (!this.running) return this.exited;
+    signalPid(this.pid, 'SIGTERM');
+    const timer = setTimeout(() => signalPid(this.pid, 'SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Synchronous last resort (process exit handler): SIGKILL by PID. */
+  kill(): void {
+    if (this.running) signalPid(this.pid, 'SIGKILL');
+  }
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
+/** `root` and every process descending from it, found through the ppid field of /proc/PID/stat. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readText(`/proc/${name}/stat`);
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(name));
+    children.set(ppid, list);
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
+}
