@@ -86,8 +86,11 @@ function expectAllOk(console: string, names: readonly string[]): void {
 
 function startDaemon(): Promise<void> {
   const ctl = join(workDir, 'daemon.ctl');
+  // A process group of its own: sandboxed, the pid is util-linux unshare, which holds SIGTERM
+  // blocked while it waits for the daemon; the group's SIGTERM reaches the daemon itself.
   daemon = spawn(DAEMON, [`--control-socket=${ctl}`, `--shared-dir=${root}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   const log: Buffer[] = [];
   daemon.stderr?.on('data', (b: Buffer) => log.push(b));
@@ -167,7 +170,7 @@ afterAll(async () => {
   control?.close();
   if (daemon !== undefined && daemon.exitCode === null) {
     const exited = new Promise((r) => daemon?.once('exit', r));
-    daemon.kill('SIGTERM');
+    process.kill(-(daemon.pid as number), 'SIGTERM');
     await withDeadline(exited, 10_000, 'daemon did not exit on SIGTERM').catch(() => daemon?.kill('SIGKILL'));
   }
   rmSync(workDir, { recursive: true, force: true });

@@ -75,8 +75,9 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
     expect(await taskLine(id)).toBe('RUNNING');
     const pids = { qemu: pidOf(id, 'qemu'), daemon: pidOf(id, 'virtiofsd'), shim: pidOf(id, 'shim') };
     expect(Object.values(pids).every(pidAlive)).toBe(true);
-    // The runtime share, the image's lower layer and the snapshot's upper dir.
-    expect(mountsUnder(join(stateDir(id), 'shares')).length).toBe(3);
+    // The shares dir itself (a shared mount point, for the sandboxed daemon), the runtime share,
+    // the image's lower layer and the snapshot's upper dir.
+    expect(mountsUnder(join(stateDir(id), 'shares')).length).toBe(4);
     return pids;
   }
 

@@ -15,6 +15,12 @@ describe('virtiofsd-compatible command line', () => {
     });
   });
 
+  test('sandboxed by default as virtiofsd: namespace mode and a seccomp filter that kills', () => {
+    expect(parseArgs(base)).toMatchObject({ sandbox: 'namespace', seccomp: 'kill' });
+    expect(parseArgs([...base, '-o', 'sandbox=none', '--seccomp=none'])).toMatchObject({ sandbox: 'none', seccomp: 'none' });
+    expect(parseArgs([...base, '--sandbox', 'chroot', '--seccomp', 'trap'])).toMatchObject({ sandbox: 'chroot', seccomp: 'trap' });
+  });
+
   test('C-style -o options map onto the same settings', () => {
     const o = parseArgs(['--socket-path', '/tmp/s', '-o', 'source=/srv,cache=none,xattr,no_posix_lock', '-o', 'log_level=warn']);
     expect(o).toMatchObject({ sharedDir: '/srv', cache: 'none', xattr: true, posixLocks: false, logLevel: 'warn' });
@@ -40,6 +46,7 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '-o', 'source=/other'], /conflicts with --shared-dir=\/srv/],
     [[...base, '--cache=sometimes'], /--cache: invalid value 'sometimes'/],
     [[...base, '--sandbox=jail'], /--sandbox: invalid value 'jail'/],
+    [[...base, '--seccomp=errno'], /--seccomp: invalid value 'errno'/],
     [[...base, '--bogus'], /--bogus: unknown option/],
     [[...base, '-o', 'frobnicate'], /-o frobnicate: unknown option/],
     [[...base, '--readonly', '--writeback'], /--readonly and --writeback conflict/],

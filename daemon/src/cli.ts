@@ -92,8 +92,13 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
                                       --shared-dir, added and removed over this socket
   --tag=TAG                           name used in logs
   --cache=none|auto|always|metadata   caching policy (-o cache=); default auto
-  --sandbox=namespace|chroot|none     sandbox mode (-o sandbox=); default none
-  --seccomp=kill|log|trap|none        seccomp action; default none
+  --sandbox=namespace|chroot|none     sandbox mode (-o sandbox=); default namespace:
+                                      new mount, pid and net namespaces and a private
+                                      root (needs root and util-linux unshare); chroot:
+                                      that root without new namespaces, for a mount
+                                      namespace the runtime made; none: no confinement
+  --seccomp=kill|log|trap|none        action on a system call outside the allowlist;
+                                      default kill
   --thread-pool-size=N                accepted for compatibility (see README)
   --readonly                          export read-only
   --xattr, -o xattr|no_xattr          enable extended attributes
@@ -125,8 +130,8 @@ interface ParseState {
 function defaults(): DaemonOptions {
   return {
     cache: 'auto',
-    sandbox: 'none',
-    seccomp: 'none',
+    sandbox: 'namespace',
+    seccomp: 'kill',
     threadPoolSize: 0,
     readonly: false,
     xattr: false,

@@ -1,19 +1,22 @@
 // vfs-virtiofsd: the main thread parses the command line, opens the shared directory, and runs
 // one device Worker per export (this same bundle, entered with isMainThread false). In
 // multi-export mode a control socket adds and removes exports at run time.
-import { chownSync, readFileSync } from 'node:fs';
+import { chownSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { parseArgs, USAGE, UsageError, type DaemonOptions } from './cli';
 import type { ControlRequest, ControlResponse } from './control/protocol';
 import { ControlServer } from './control/server';
 import { serveFromWorker } from './device/worker';
-import { ExportRegistry, type ExportSpec, type WorkerExportConfig } from './exports';
+import { ExportError, ExportRegistry, type ExportSpec, type WorkerExportConfig } from './exports';
 import { createFuseHandler } from './fuse/server';
 import { createLogger, type Logger } from './log';
 import { openProcSelfFd } from './passthrough/passthrough_fs';
+import { confine, enterNamespaces, type Confinement } from './sandbox/sandbox';
 import { O_CLOEXEC, O_DIRECTORY, O_PATH } from './sys/fs';
 import { openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS } from './sys/openat2';
 import { setNofileLimit } from './sys/rlimit';
+import { listenUnix } from './sys/socket';
 
 const VERSION = '0.1.0';
 const AT_FDCWD = -100;
@@ -35,19 +38,26 @@ function groupId(name: string): number {
   return Number(line.split(':')[2]);
 }
 
-function refuseUnimplementedSandbox(opts: DaemonOptions): void {
-  if (opts.sandbox !== 'none') {
-    throw new UsageError(`--sandbox=${opts.sandbox}: not implemented yet in vfs-virtiofsd; use --sandbox=none`);
-  }
-  if (opts.seccomp !== 'none') {
-    throw new UsageError(`--seccomp=${opts.seccomp}: not implemented yet in vfs-virtiofsd; use --seccomp=none`);
+/** Where `add` may create vhost-user sockets once confined: beside the control socket. */
+function controlSocketDir(opts: DaemonOptions): string | undefined {
+  return opts.controlSocket === undefined ? undefined : dirname(resolve(opts.controlSocket));
+}
+
+function checkSocketPlacement(socket: string, socketDir: string | undefined): void {
+  if (socketDir !== undefined && dirname(resolve(socket)) !== socketDir) {
+    throw new ExportError(`socket ${socket}: a sandboxed daemon creates vhost-user sockets only in ${socketDir}, the control socket's directory`);
   }
 }
 
-function handleControl(registry: ExportRegistry, rootFd: number): (req: ControlRequest) => Promise<ControlResponse> {
+function handleControl(
+  registry: ExportRegistry,
+  rootFd: number,
+  socketDir: string | undefined,
+): (req: ControlRequest) => Promise<ControlResponse> {
   return async (req) => {
     switch (req.op) {
       case 'add': {
+        checkSocketPlacement(req.socket, socketDir);
         const dirFd = openShare(rootFd, req.dir);
         // As virtiofsd: READDIRPLUS fills the guest's caches, which cache=none does not keep.
         await registry.add({
@@ -69,9 +79,44 @@ function handleControl(registry: ExportRegistry, rootFd: number): (req: ControlR
   };
 }
 
+/**
+ * Single-export mode under a sandbox: the vhost-user socket is made before the daemon leaves the
+ * host's root, and handed to the device Worker as a listening fd.
+ */
+function openSingleListener(opts: DaemonOptions): number | undefined {
+  if (opts.sandbox === 'none' || opts.socketPath === undefined || opts.controlSocket !== undefined) return undefined;
+  rmSync(opts.socketPath, { force: true });
+  return listenUnix(opts.socketPath, 1);
+}
+
+function chownSocket(opts: DaemonOptions): void {
+  if (opts.socketGroup !== undefined && opts.socketPath !== undefined) {
+    chownSync(opts.socketPath, -1, groupId(opts.socketGroup));
+  }
+}
+
+/** Everything that needs the host's root happens before this; everything after runs confined. */
+function confineDaemon(opts: DaemonOptions, log: Logger): Confinement {
+  const started = process.hrtime.bigint();
+  const confinement = confine({
+    mode: opts.sandbox,
+    seccomp: opts.seccomp,
+    sharedDir: resolve(opts.sharedDir as string),
+    workerScript: __filename,
+    loadedModules: Object.keys(require.cache),
+    socketDirs: [controlSocketDir(opts)].filter((d): d is string => d !== undefined),
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  log.info({ sandbox: opts.sandbox, seccomp: opts.seccomp, syscalls: confinement.syscalls, ms: Math.round(ms * 10) / 10 }, 'sandbox ready');
+  return confinement;
+}
+
 async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
   if (opts.rlimitNofile !== undefined && opts.rlimitNofile > 0) setNofileLimit(opts.rlimitNofile);
-  const rootFd = openRoot(opts.sharedDir as string);
+  const listenFd = openSingleListener(opts) ?? opts.fd;
+  if (listenFd !== undefined) chownSocket(opts);
+  const { sharedDir } = confineDaemon(opts, log);
+  const rootFd = openRoot(sharedDir);
   let shutdown: (code: number) => void = () => undefined;
   const registry = new ExportRegistry(
     __filename,
@@ -97,15 +142,16 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
   process.on('SIGINT', () => shutdown(0));
 
   if (opts.controlSocket !== undefined) {
-    control = await ControlServer.listen(opts.controlSocket, handleControl(registry, rootFd), log);
+    const socketDir = opts.sandbox === 'none' ? undefined : controlSocketDir(opts);
+    control = await ControlServer.listen(opts.controlSocket, handleControl(registry, rootFd, socketDir), log);
     return;
   }
   const spec: ExportSpec = {
     tag: opts.tag ?? 'share',
-    socketPath: opts.socketPath,
-    listenFd: opts.fd,
+    socketPath: listenFd === undefined ? opts.socketPath : undefined,
+    listenFd,
     dir: opts.sharedDir as string,
-    dirFd: openRoot(opts.sharedDir as string),
+    dirFd: openRoot(sharedDir),
     readonly: opts.readonly,
     cache: opts.cache,
     xattr: opts.xattr,
@@ -115,16 +161,13 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
     daxWindowMiB: opts.daxWindowMiB,
   };
   await registry.add(spec);
-  if (opts.socketGroup !== undefined && opts.socketPath !== undefined) {
-    chownSync(opts.socketPath, -1, groupId(opts.socketGroup));
-  }
+  if (listenFd === undefined) chownSocket(opts);
 }
 
 async function main(argv: string[]): Promise<void> {
   let opts: DaemonOptions;
   try {
     opts = parseArgs(argv);
-    refuseUnimplementedSandbox(opts);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`vfs-virtiofsd: ${err.message}\n`);
@@ -135,6 +178,7 @@ async function main(argv: string[]): Promise<void> {
   if (opts.printCapabilities) return void process.stdout.write(`${JSON.stringify({ type: 'fs' }, null, 2)}\n`);
   const log = createLogger(opts.logLevel, { component: 'vfs-virtiofsd', ...(opts.tag ? { tag: opts.tag } : {}) });
   try {
+    enterNamespaces(opts.sandbox, opts.fd === undefined ? [] : [opts.fd]);
     await serve(opts, log);
   } catch (err) {
     log.fatal({ error: (err as Error).message }, 'cannot start');

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { close, cPath, O_CLOEXEC, O_DIRECTORY, O_PATH, openat, AT_FDCWD } from '../src/sys/fs';
+import type { SandboxMode, SeccompAction } from '../src/cli';
 import type { ExportConfig } from '../src/passthrough/config';
 import { openProcSelfFd } from '../src/passthrough/passthrough_fs';
 import { fuseHandlerFactory } from '../src/fuse/server';
@@ -22,6 +23,17 @@ export interface Harness {
   readonly dir: string;
   readonly client: FuseClient;
   cleanup(): void;
+}
+
+/** How the daemon process confines itself; unset flags take the daemon's defaults. */
+export interface DaemonConfinement {
+  readonly sandbox?: SandboxMode;
+  readonly seccomp?: SeccompAction;
+}
+
+export interface DaemonHarness extends Harness {
+  /** The process started (under --sandbox=namespace: unshare, whose child is the daemon). */
+  readonly daemon: ChildProcess;
 }
 
 export interface LoopbackHarness extends Harness {
@@ -58,12 +70,17 @@ function daemonFlags(o: ExportOptions): string[] {
   return flags.flatMap((f) => f.split(' '));
 }
 
-export function startHarness(options: ExportOptions = {}): Harness {
+function confinementFlags(c: DaemonConfinement): string[] {
+  return [...(c.sandbox ? [`--sandbox=${c.sandbox}`] : []), ...(c.seccomp ? [`--seccomp=${c.seccomp}`] : [])];
+}
+
+export function startHarness(options: ExportOptions = {}, confinement: DaemonConfinement = {}): DaemonHarness {
   const dir = mkdtempSync(join(tmpdir(), 'vfs-fuse-'));
   const socketPath = `${dir}.sock`;
+  const logLevel = `--log-level=${process.env['VFS_TEST_LOG'] ?? 'error'}`;
   const daemon: ChildProcess = spawn(
     process.execPath,
-    [daemonBundle(), `--socket-path=${socketPath}`, `--shared-dir=${dir}`, `--log-level=${process.env['VFS_TEST_LOG'] ?? 'error'}`, ...daemonFlags(options)],
+    [daemonBundle(), `--socket-path=${socketPath}`, `--shared-dir=${dir}`, logLevel, ...daemonFlags(options), ...confinementFlags(confinement)],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   let frontend: VhostUserFrontend;
@@ -76,6 +93,7 @@ export function startHarness(options: ExportOptions = {}): Harness {
   }
   return {
     dir,
+    daemon,
     client: new FuseClient(frontend),
     cleanup(): void {
       frontend.close();

@@ -2,7 +2,7 @@
 // window and serves SHMEM_MAP/UNMAP by mmapping the daemon's fd into it, as QEMU would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FUSE_SETUPMAPPING_FLAG_READ as READ, FUSE_SETUPMAPPING_FLAG_WRITE as WRITE, InitFlag } from '../fuse/abi';
@@ -80,13 +80,16 @@ function windowBytes(d: Daemon, offset: number, len: number): Buffer {
   return Buffer.from(shmem.view(offset, len));
 }
 
-/** The file mapped at `offset` of the front-end's window, from /proc/self/maps; null when none. */
-function fileMappedAt(d: Daemon, offset: number): string | null {
+/**
+ * The inode of the file mapped at `offset` of the front-end's window, from /proc/self/maps; null
+ * when none. Not its path: a sandboxed daemon's fds name paths of its own private root.
+ */
+function fileMappedAt(d: Daemon, offset: number): number | null {
   const addr = (d.frontend.shmem?.base ?? 0) + offset;
   for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
     const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
     if (m === null || addr < parseInt(m[1]!, 16) || addr >= parseInt(m[2]!, 16)) continue;
-    return m[3] === '0' ? null : m[4]!;
+    return m[3] === '0' ? null : Number(m[3]);
   }
   return null;
 }
@@ -108,7 +111,7 @@ describe('DAX on a read-only export', () => {
     d.client.setupmapping(f.nodeid, { foffset: 0, len: CHUNK, flags: READ, moffset: CHUNK });
     expect(windowBytes(d, 0, MIB).equals(data.subarray(CHUNK))).toBe(true);
     expect(windowBytes(d, CHUNK, CHUNK).equals(data.subarray(0, CHUNK))).toBe(true);
-    expect(fileMappedAt(d, 0)).toBe(join(d.dir, 'data'));
+    expect(fileMappedAt(d, 0)).toBe(statSync(join(d.dir, 'data')).ino);
 
     d.client.removemapping(f.nodeid, [{ moffset: 0, len: CHUNK }, { moffset: CHUNK, len: CHUNK }]);
     expect(fileMappedAt(d, 0)).toBeNull();

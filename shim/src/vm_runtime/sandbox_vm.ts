@@ -15,8 +15,9 @@ import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
 import { Code, ShimError } from '../shim_error';
 import { dialAgent, type AgentClient, type AgentConnection } from './agent_dial';
+import type { PhaseClock } from './phase_clock';
 import { vhostUserSocket, type SandboxLayout } from './sandbox_layout';
-import { bindShare, exportShare, type ExportedShare } from './share_exports';
+import { bindShare, exportShare, makeSharesMountPoint, type ExportedShare } from './share_exports';
 import { GUEST_SHARES_DIR, type PlannedShare } from './share_plan';
 import { checkReadable, RUNTIME_TAG, startVm } from './vm_launch';
 import { startDaemon, type RunningDaemon } from './virtiofsd_process';
@@ -36,6 +37,8 @@ export interface SandboxVmOptions {
   /** The first container's shares: microvm devices cannot be added later. */
   readonly ownerId: string;
   readonly shares: readonly PlannedShare[];
+  /** Cold-start milestones (bench-coldstart) of the bring-up: daemon, QEMU, agent, CreateSandbox. */
+  readonly clock: PhaseClock;
 }
 
 export interface SandboxVm {
@@ -116,6 +119,7 @@ class Bringup {
   async bindAll(shares: readonly PlannedShare[]): Promise<void> {
     const { state, layout } = this.options;
     this.undo.push('unmount the shares', () => unmountAll(state));
+    await makeSharesMountPoint(state, layout.sharesDir, SANDBOX_OWNER);
     await bindShare(state, layout.sharesDir, SANDBOX_OWNER, runtimeShare());
     for (const share of shares) await bindShare(state, layout.sharesDir, this.options.ownerId, share);
   }
@@ -124,7 +128,10 @@ class Bringup {
     const { config, layout, state, log } = this.options;
     const daemon = await startDaemon(
       { binary: config.daemon.path, controlSocket: layout.controlSocket, sharedDir: layout.sharesDir, stderrPath: layout.daemonStderr, config: config.daemon, log },
-      (pid) => state.recordPid('virtiofsd', pid),
+      (pid) => {
+        state.recordPid('virtiofsd', pid);
+        this.options.clock.mark('daemonSpawned');
+      },
     );
     this.undo.push('stop vfs-virtiofsd', async () => {
       daemon.control.close();
@@ -192,9 +199,13 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     await bringup.bindAll(options.shares);
     daemon = await bringup.daemon();
     const exported = await bringup.exportAll(daemon, options.shares);
+    options.clock.mark('daemonReady');
     qemu = await bringup.vm(exported);
+    options.clock.mark('qemuSpawned');
     connection = await bringup.agent(qemu, daemon);
+    options.clock.mark('agentReady');
     await bringup.createSandbox(connection.agent, options.shares);
+    options.clock.mark('sandboxCreated');
   } catch (err) {
     await bringup.undo.runAll();
     throw ShimError.wrap(err, `start sandbox ${options.sandboxId}`, Code.Unknown);

@@ -30,6 +30,15 @@ function prepareTarget(sharesDir: string, share: PlannedShare): string {
   return target;
 }
 
+/**
+ * Makes the shared dir a shared mount point (a bind onto itself), journalled like every share:
+ * the sandboxed daemon holds a slave copy of it in its own mount namespace, so only a shared
+ * mount point lets a share bound after the daemon started (a pod's next container) reach it.
+ */
+export async function makeSharesMountPoint(state: SandboxState, sharesDir: string, ownerId: string): Promise<void> {
+  await mountFor(state, ownerId, { type: 'none', source: sharesDir, target: sharesDir, options: ['bind', 'shared'] });
+}
+
 export async function bindShare(state: SandboxState, sharesDir: string, ownerId: string, share: PlannedShare): Promise<void> {
   const target = prepareTarget(sharesDir, share);
   const options = [share.recursive ? 'rbind' : 'bind', ...(share.readonly ? ['ro'] : [])];

@@ -31,23 +31,12 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-/**
- * vfs-virtiofsd does not confine itself yet (it refuses --sandbox other than none): run it
- * unconfined and say so, rather than failing every container of the default configuration.
- */
-function sandboxArg(launch: DaemonLaunch): string {
-  if (launch.config.sandbox !== 'none') {
-    launch.log.warn({ configured: launch.config.sandbox }, 'daemon.sandbox is not implemented by vfs-virtiofsd yet: the daemon runs with --sandbox=none');
-  }
-  return '--sandbox=none';
-}
-
 function daemonArgs(launch: DaemonLaunch): string[] {
   return [
     `--control-socket=${launch.controlSocket}`,
     `--shared-dir=${launch.sharedDir}`,
     `--cache=${launch.config.cache}`,
-    sandboxArg(launch),
+    `--sandbox=${launch.config.sandbox}`,
     `--thread-pool-size=${launch.config.thread_pool_size}`,
   ];
 }
@@ -96,9 +85,14 @@ async function connectControl(path: string, exited: Promise<string>): Promise<Co
   }
 }
 
+/**
+ * Signals the daemon's process group (it runs in a session of its own): under
+ * --sandbox=namespace the pid we started is util-linux unshare, which holds SIGTERM blocked while
+ * it waits for the daemon, its child; its death (SIGKILL) kills the daemon too.
+ */
 function signal(pid: number, name: NodeJS.Signals): void {
   try {
-    process.kill(pid, name);
+    process.kill(-pid, name);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }

@@ -20,6 +20,7 @@ import { runDir } from '../shim_paths';
 import { Code, ShimError } from '../shim_error';
 import type { AgentClient } from './agent_dial';
 import { watchOom } from './oom_watch';
+import { phaseClock, PhaseClock } from './phase_clock';
 import { trackGuestProcess, type GuestProcess } from './guest_process';
 import { sandboxLayout, type SandboxLayout } from './sandbox_layout';
 import { startSandboxVm, type SandboxVm } from './sandbox_vm';
@@ -45,6 +46,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
   constructor(
     private readonly context: SandboxRuntimeContext,
     private readonly startVm: SandboxVmStarter,
+    /** Off unless VFS_TIMINGS_DIR is set: then the first container's milestones are saved. */
+    private readonly clock: PhaseClock = new PhaseClock(context.sandboxId, undefined, ''),
   ) {}
 
   createContainer(request: ContainerRequest): Promise<RuntimeProcess> {
@@ -57,6 +60,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
   async startContainer(containerId: string): Promise<void> {
     const container = this.container(containerId);
     await this.agent().startContainer({ containerId }, this.timeout());
+    this.clock.mark('containerStarted');
     container.init.startStdin();
   }
 
@@ -140,6 +144,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
   }
 
   private async create(request: ContainerRequest): Promise<RuntimeProcess> {
+    this.clock.mark('createCalled');
     const log = containerLogger(this.context.log, request.containerId);
     const plan = planContainerShares({
       containerIndex: this.nextIndex++,
@@ -161,7 +166,12 @@ export class VmSandboxRuntime implements SandboxRuntime {
         },
         this.timeout(),
       );
+      this.clock.mark('containerCreated');
       const init = trackGuestProcess(vm.agent, { containerId: request.containerId, execId: '' }, request.io, log);
+      void init.exited.then(() => {
+        this.clock.mark('exitSeen');
+        return this.clock.save(vm.agent);
+      });
       this.containers.set(request.containerId, { id: request.containerId, init, execs: new Map(), log });
       log.info({ pid: answer.pid, shares: plan.shares.map((s) => s.tag) }, 'container created in the guest');
       return { pid: answer.pid, exited: init.exited };
@@ -219,6 +229,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
 /** The factory runtime_loader.ts hands the frame. */
 export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Promise<SandboxRuntime> {
   const layout: SandboxLayout = sandboxLayout(runDir(), context.namespace, context.sandboxId);
+  const clock = phaseClock(context.sandboxId, layout.consoleLog);
   const starter: SandboxVmStarter = (plan, request) =>
     startSandboxVm({
       sandboxId: context.sandboxId,
@@ -229,6 +240,7 @@ export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Pr
       log: containerLogger(context.log, context.sandboxId),
       ownerId: request.containerId,
       shares: plan.shares,
+      clock,
     });
-  return new VmSandboxRuntime(context, starter);
+  return new VmSandboxRuntime(context, starter, clock);
 }

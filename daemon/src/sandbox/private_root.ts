@@ -1,0 +1,102 @@
+// The daemon's private root: a small tmpfs holding only what the daemon needs once it has left
+// the host's root, so a compromised daemon sees nothing else of the host:
+//   /shared        the shared directory, bound recursively: host mounts made below it later
+//                  (the shim binds container layers there) still propagate in
+//   /proc          a procfs of the daemon's pid namespace (/proc/self/fd re-opens O_PATH inodes)
+//   <host paths>   read-only: the bundle and the packages it loads (device Workers start from them)
+//                  writable: the directory of the vhost-user sockets exports add at run time
+// Sources are opened before the tmpfs is mounted, and bound through /proc/self/fd, so the tmpfs
+// may cover the directories they live in.
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, sep } from 'node:path';
+import { closeAll } from '../sys/fd';
+import { AT_FDCWD, cPath, O_CLOEXEC, O_PATH, openat } from '../sys/fs';
+import { SysError } from '../sys/libc';
+import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, mount } from '../sys/mount';
+
+/** Where the shared directory appears inside the private root. */
+export const SHARE_MOUNT = '/shared';
+const PROC_MOUNT = '/proc';
+const TMPFS_OPTIONS = 'mode=0755,size=1m,nr_inodes=4096';
+const HARDENED = MS_NOSUID | MS_NODEV;
+
+export interface RootContents {
+  readonly sharedDir: string;
+  readonly readOnly: readonly string[];
+  readonly writable: readonly string[];
+}
+
+interface Source {
+  readonly path: string;
+  readonly fd: number;
+  readonly isDir: boolean;
+}
+
+function overlaps(a: string, b: string): boolean {
+  const inside = (p: string, dir: string): boolean => p === dir || p.startsWith(dir + sep);
+  return inside(a, b) || inside(b, a);
+}
+
+/** A host path must not be `/` nor land on or around the share or /proc of the private root. */
+function checkPlacement(path: string): void {
+  if (!isAbsolute(path) || path === sep) throw new Error(`cannot expose "${path}" in the sandbox root: not an absolute path below /`);
+  for (const reserved of [SHARE_MOUNT, PROC_MOUNT]) {
+    if (overlaps(path, reserved)) throw new Error(`cannot expose "${path}" in the sandbox root: it collides with ${reserved} there`);
+  }
+}
+
+function openSource(path: string): Source {
+  const fd = openat(AT_FDCWD, cPath(path), O_PATH | O_CLOEXEC);
+  if (fd < 0) throw new SysError(`openat("${path}", O_PATH)`, -fd);
+  return { path, fd, isDir: statSync(path).isDirectory() };
+}
+
+function createTarget(target: string, isDir: boolean): void {
+  if (isDir) {
+    mkdirSync(target, { recursive: true });
+  } else {
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, '');
+  }
+}
+
+function bindSource(root: string, at: string, source: Source, extraFlags: number): void {
+  const target = join(root, at);
+  createTarget(target, source.isDir);
+  mount(`/proc/self/fd/${source.fd}`, target, null, MS_BIND | extraFlags);
+}
+
+/** Per-mount flags of a bind are set by a remount of the bind itself. */
+function restrictBind(root: string, at: string, flags: number): void {
+  mount(null, join(root, at), null, MS_REMOUNT | MS_BIND | flags);
+}
+
+/** Mounts the private root on `mountpoint` and fills it; the caller then enters it. */
+export function buildPrivateRoot(mountpoint: string, contents: RootContents): void {
+  for (const path of [...contents.readOnly, ...contents.writable]) checkPlacement(path);
+  const share = openSource(contents.sharedDir);
+  const readOnly = contents.readOnly.map(openSource);
+  const writable = contents.writable.map(openSource);
+  try {
+    mount('tmpfs', mountpoint, 'tmpfs', HARDENED | MS_NOEXEC, TMPFS_OPTIONS);
+    for (const s of readOnly) {
+      bindSource(mountpoint, s.path, s, 0);
+      restrictBind(mountpoint, s.path, HARDENED | MS_RDONLY);
+    }
+    for (const s of writable) {
+      bindSource(mountpoint, s.path, s, 0);
+      restrictBind(mountpoint, s.path, HARDENED | MS_NOEXEC);
+    }
+    // No remount: the share keeps the host's mount flags and propagation, as the guest expects.
+    bindSource(mountpoint, SHARE_MOUNT, share, MS_REC);
+    mkdirSync(join(mountpoint, PROC_MOUNT));
+    mount('proc', join(mountpoint, PROC_MOUNT), 'proc', HARDENED | MS_NOEXEC);
+  } finally {
+    closeAll([share, ...readOnly, ...writable].map((s) => s.fd));
+  }
+}
+
+/** Once inside: the tmpfs itself becomes read-only (the binds keep their own flags). */
+export function sealRoot(): void {
+  mount(null, '/', null, MS_REMOUNT | MS_BIND | MS_RDONLY | HARDENED | MS_NOEXEC);
+}

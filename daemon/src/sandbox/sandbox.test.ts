@@ -1,0 +1,240 @@
+// The sandboxed daemon, from the outside: its namespaces, its root, its filter and capabilities,
+// and that it still serves: the FUSE path, an export added after the pivot, and a share the host
+// binds below the shared root after the daemon started.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ControlClient } from '../control/client';
+import { EINVAL } from '../fuse/errno';
+import { bundleWorker } from '../../test_support/device_harness';
+import { VhostUserFrontend } from '../../test_support/frontend';
+import { errnoOf, FuseClient } from '../../test_support/fuse_client';
+import { startHarness } from '../../test_support/passthrough_harness';
+import { KEPT_CAPABILITIES } from './capabilities';
+import { allowedSyscallNumbers } from './seccomp';
+
+jest.setTimeout(30_000);
+
+const O_RDONLY = 0;
+
+/** The daemon itself: under --sandbox=namespace the started pid is unshare, the daemon its child. */
+function daemonPid(started: number): number {
+  const children = readFileSync(`/proc/${started}/task/${started}/children`, 'utf8').trim().split(/\s+/);
+  expect(children).toHaveLength(1);
+  return Number(children[0]);
+}
+
+function status(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const at = line.indexOf(':');
+    if (at > 0) out[line.slice(0, at)] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function readWhole(c: FuseClient, parent: number, name: string): string {
+  const e = c.lookup(parent, name);
+  const o = c.open(e.nodeid, O_RDONLY);
+  return c.read(e.nodeid, o.fh, 0, 4096).toString();
+}
+
+describe('--sandbox=namespace --seccomp=kill (single export)', () => {
+  const h = startHarness({}, { sandbox: 'namespace', seccomp: 'kill' });
+  let pid = 0;
+  beforeAll(() => {
+    h.client.init();
+    pid = daemonPid(h.daemon.pid as number);
+  });
+  afterAll(() => h.cleanup());
+
+  test('is in mount, pid and net namespaces of its own', () => {
+    for (const ns of ['mnt', 'pid', 'net']) {
+      expect(readlinkSync(`/proc/${pid}/ns/${ns}`)).not.toBe(readlinkSync(`/proc/self/ns/${ns}`));
+    }
+    expect(status(pid)['NSpid']?.split(/\s+/)).toEqual([String(pid), '1']);
+  });
+
+  test('has a private root: a read-only tmpfs with the share, /proc and its own files only', () => {
+    const root = `/proc/${pid}/root`;
+    expect(readdirSync(root).sort()).toEqual(['proc', 'shared', __dirname.split('/')[1]].sort());
+    expect(existsSync(`${root}/etc/passwd`)).toBe(false);
+    expect(existsSync(`${root}/usr/bin`)).toBe(false);
+    const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const rootMount = mounts.find((m) => m[4] === '/');
+    expect(rootMount?.[5]).toMatch(/^ro,nosuid,nodev,noexec/);
+    expect(rootMount?.slice(rootMount.indexOf('-') + 1, rootMount.indexOf('-') + 2)).toEqual(['tmpfs']);
+    expect(mounts.map((m) => m[4])).toContain('/shared');
+    expect(mounts.map((m) => m[4])).toContain('/proc');
+  });
+
+  test('runs under the seccomp filter, with no_new_privs and virtiofsd\'s capabilities', () => {
+    const s = status(pid);
+    expect(s['Seccomp']).toBe('2');
+    expect(Number(s['Seccomp_filters'])).toBeGreaterThanOrEqual(1);
+    expect(s['NoNewPrivs']).toBe('1');
+    const kept = KEPT_CAPABILITIES.reduce((mask, cap) => mask | (1n << BigInt(cap)), 0n);
+    expect(BigInt(`0x${s['CapEff']}`) & ~kept).toBe(0n);
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      expect(status(Number(task))['Seccomp']).toBe('2');
+    }
+  });
+
+  test('serves FUSE requests through the private root', () => {
+    writeFileSync(join(h.dir, 'hello'), 'from the host');
+    expect(readWhole(h.client, 1, 'hello')).toBe('from the host');
+    const created = h.client.create(1, 'made', 0o2 /* O_RDWR */, 0o644);
+    h.client.write(created.entry.nodeid, created.fh, 0, Buffer.from('by the guest'));
+    h.client.release(created.entry.nodeid, created.fh);
+    expect(readFileSync(join(h.dir, 'made'), 'utf8')).toBe('by the guest');
+    expect(errnoOf(() => h.client.lookup(1, '..'))).toBe(EINVAL);
+  });
+});
+
+describe('multi-export mode under --sandbox=namespace', () => {
+  let work = '';
+  let root = '';
+  let daemon: ChildProcess | undefined;
+  let control: ControlClient | undefined;
+  let script = '';
+  const frontends: VhostUserFrontend[] = [];
+  const hostMounts: string[] = [];
+
+  function mount(args: string[]): void {
+    const r = spawnSync('mount', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mount ${args.join(' ')}: ${r.stderr}`);
+    hostMounts.unshift(args[args.length - 1] as string);
+  }
+
+  beforeAll(async () => {
+    script = bundleWorker(join(__dirname, '../main.ts'));
+    work = mkdtempSync(join(tmpdir(), 'vfs-sandbox-'));
+    root = join(work, 'root');
+    mkdirSync(join(root, 'early'), { recursive: true });
+    mkdirSync(join(root, 'late'));
+    mkdirSync(join(work, 'layer'));
+    writeFileSync(join(root, 'early', 'e.txt'), 'early');
+    writeFileSync(join(work, 'layer', 'l.txt'), 'bound after start');
+    // As the shim does: the shared root is a shared mount point, so later binds propagate.
+    mount(['--bind', '--make-shared', root, root]);
+    const ctl = join(work, 'ctl.sock');
+    daemon = spawn(process.execPath, [script, `--control-socket=${ctl}`, `--shared-dir=${root}`, '--log-level=error'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      detached: true,
+    });
+    await until('the control socket', () => existsSync(ctl));
+    control = await ControlClient.connect(ctl);
+  });
+
+  afterAll(() => {
+    for (const f of frontends) f.close();
+    control?.close();
+    if (daemon?.pid !== undefined) process.kill(-daemon.pid, 'SIGKILL');
+    for (const target of hostMounts) spawnSync('umount', ['--lazy', target]);
+    rmSync(work, { recursive: true, force: true });
+    rmSync(script, { force: true });
+  });
+
+  function connect(tag: string): FuseClient {
+    const fe = VhostUserFrontend.connect({ socketPath: join(work, `${tag}.sock`), memorySize: 16 << 20, queueSize: 128 });
+    frontends.push(fe);
+    const c = new FuseClient(fe);
+    c.init();
+    return c;
+  }
+
+  const exportOf = (tag: string) => ({ tag, socket: join(work, `${tag}.sock`), dir: tag, readonly: false, cache: 'auto' as const, xattr: false, announceSubmounts: false });
+
+  test('an export added after the pivot starts its Worker and serves', async () => {
+    const pid = daemonPid(daemon?.pid as number);
+    expect(readdirSync(`/proc/${pid}/root`)).not.toContain('etc');
+    await control?.add(exportOf('early'));
+    const c = connect('early');
+    expect(readWhole(c, 1, 'e.txt')).toBe('early');
+    expect(errnoOf(() => c.lookup(1, '..'))).toBe(EINVAL);
+  });
+
+  test('a host bind mount made below the shared root after start reaches the guest', async () => {
+    mount(['--bind', join(work, 'layer'), join(root, 'late')]);
+    await control?.add(exportOf('late'));
+    expect(readWhole(connect('late'), 1, 'l.txt')).toBe('bound after start');
+  });
+
+  test('vhost-user sockets may only be made beside the control socket', async () => {
+    await expect(control?.add({ ...exportOf('early2'), dir: 'early', socket: join(tmpdir(), 'elsewhere.sock') })).rejects.toThrow(/only in/);
+  });
+});
+
+describe('the seccomp filter', () => {
+  let probe = '';
+  beforeAll(() => {
+    probe = bundleWorker(join(__dirname, '../../test_support/seccomp_probe.ts'));
+  });
+  afterAll(() => rmSync(probe, { force: true }));
+
+  test('allows only listed x86-64 calls; one outside the list kills the process in kill mode', () => {
+    expect(allowedSyscallNumbers().length).toBeGreaterThan(50);
+    const r = spawnSync(process.execPath, [probe, 'kill'], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^installed \d+\n$/);
+    expect(r.signal).toBe('SIGSYS');
+  });
+
+  test('log mode lets the call through', () => {
+    const r = spawnSync(process.execPath, [probe, 'log'], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/getppid \d+/);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('--sandbox=chroot', () => {
+  let script = '';
+  let dir = '';
+  beforeAll(() => {
+    script = bundleWorker(join(__dirname, '../main.ts'));
+    dir = mkdtempSync(join(tmpdir(), 'vfs-chroot-'));
+    writeFileSync(join(dir, 'f'), 'chrooted');
+  });
+  afterAll(() => {
+    rmSync(script, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}.sock`, { force: true });
+  });
+
+  test('refuses to mount its root in its parent\'s mount namespace', () => {
+    const r = spawnSync(process.execPath, [script, `--socket-path=${dir}.sock`, `--shared-dir=${dir}`, '--sandbox=chroot'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('mount namespace of its own');
+  });
+
+  test('in a mount namespace of its own, serves from the private root', async () => {
+    const args = ['--mount', '--propagation', 'private', '--', process.execPath, script, `--socket-path=${dir}.sock`, `--shared-dir=${dir}`, '--sandbox=chroot', '--log-level=error'];
+    const rootsBefore = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('vfs-virtiofsd-root-')));
+    const daemon = spawn('unshare', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      const fe = VhostUserFrontend.connect({ socketPath: `${dir}.sock`, memorySize: 16 << 20, queueSize: 128 });
+      try {
+        const c = new FuseClient(fe);
+        c.init();
+        expect(readWhole(c, 1, 'f')).toBe('chrooted');
+        expect(readdirSync(`/proc/${daemon.pid}/root`)).not.toContain('etc');
+        expect(status(daemon.pid as number)['Seccomp']).toBe('2');
+      } finally {
+        fe.close();
+      }
+    } finally {
+      daemon.kill('SIGKILL');
+      await new Promise((r) => daemon.once('exit', r));
+      // The mount point of the root stays behind, empty, once its namespace is gone.
+      for (const n of readdirSync(tmpdir())) if (n.startsWith('vfs-virtiofsd-root-') && !rootsBefore.has(n)) rmSync(join(tmpdir(), n), { recursive: true });
+    }
+  });
+});

@@ -1,0 +1,41 @@
+// Command line of `make bench-coldstart ARGS="…"`.
+
+import { parseArgs } from 'node:util';
+
+export interface BenchArgs {
+  /** Measured runs of each kind (runc, vfs, floor). */
+  readonly runs: number;
+  /** Unmeasured runs of each kind first: page cache, the KVM probe's cached verdict. */
+  readonly warmup: number;
+  readonly jsonPath: string | undefined;
+  /** Measure runc and the floor only (the guest agent is not built yet). */
+  readonly skipVfs: boolean;
+}
+
+export const USAGE = 'usage: bench-coldstart [--runs N (10)] [--warmup N (1)] [--json FILE] [--skip-vfs]';
+
+function count(value: string | undefined, fallback: number, name: string, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, not ${value}\n${USAGE}`);
+  return n;
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      json: { type: 'string' },
+      'skip-vfs': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  return {
+    runs: count(values.runs, 10, 'runs', 1),
+    warmup: count(values.warmup, 1, 'warmup', 0),
+    jsonPath: values.json,
+    skipVfs: values['skip-vfs'] === true,
+  };
+}

@@ -1,0 +1,49 @@
+// The guest's side of the cold-start timings (phase_clock.ts), in seconds of guest uptime
+// (CLOCK_BOOTTIME): /init's console markers (agent/image/init.sh) and the agent's own start and
+// ready times from GetGuestDetails. Uptimes need no guest wall clock, which under TCG may be a
+// second off the host's: the benchmark anchors them at the host's agent-ready time.
+
+import { readConsole } from '../vm/console_log';
+import type { AgentClient } from './agent_dial';
+
+const DETAILS_TIMEOUT_MS = 2000;
+const NS_PER_S = 1e9;
+
+export interface GuestBootTimes {
+  /** `vfs-init: start <uptime>`: /init began. */
+  readonly initStartS?: number;
+  /** `vfs-init: modules <uptime>`: the virtio, fuse and overlay modules are loaded. */
+  readonly modulesLoadedS?: number;
+  /** `vfs-init: agent <port> <uptime>`: /init launched node with the agent. */
+  readonly agentLaunchS?: number;
+  readonly agentStartedS?: number;
+  readonly agentReadyS?: number;
+}
+
+function marker(console: string, pattern: RegExp): number | undefined {
+  const match = pattern.exec(console);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+export function consoleBootTimes(console: string): GuestBootTimes {
+  return {
+    initStartS: marker(console, /^vfs-init: start (\d+(?:\.\d+)?)$/m),
+    modulesLoadedS: marker(console, /^vfs-init: modules (\d+(?:\.\d+)?)$/m),
+    agentLaunchS: marker(console, /^vfs-init: agent \S+ (\d+(?:\.\d+)?)$/m),
+  };
+}
+
+/** An agent without GetGuestDetails (or a dead one) leaves the agent's times out. */
+async function agentBootTimes(agent: AgentClient): Promise<GuestBootTimes> {
+  try {
+    const details = await agent.getGuestDetails({}, { timeoutMs: DETAILS_TIMEOUT_MS });
+    if (details.agentReadyNs === 0) return {};
+    return { agentStartedS: details.agentStartedNs / NS_PER_S, agentReadyS: details.agentReadyNs / NS_PER_S };
+  } catch {
+    return {};
+  }
+}
+
+export async function guestBootTimes(agent: AgentClient, consoleLog: string): Promise<GuestBootTimes> {
+  return { ...consoleBootTimes(readConsole(consoleLog)), ...(await agentBootTimes(agent)) };
+}

@@ -1,0 +1,53 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AgentClient } from './agent_dial';
+import { consoleBootTimes } from './guest_boot_times';
+import { phaseClock, TIMINGS_DIR_ENV } from './phase_clock';
+
+const CONSOLE = '[    0.2] PCI: Fatal\nvfs-init: start 0.95\nvfs-init: modules 1.14\nvfs-init: agent /dev/vport3p1 1.19\n';
+
+function fakeAgent(details: () => Promise<{ agentStartedNs: number; agentReadyNs: number }>): AgentClient {
+  return { getGuestDetails: details } as unknown as AgentClient;
+}
+
+describe('phase clock', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-phase-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads /init markers from the console', () => {
+    expect(consoleBootTimes(CONSOLE)).toEqual({ initStartS: 0.95, modulesLoadedS: 1.14, agentLaunchS: 1.19 });
+    expect(consoleBootTimes('')).toEqual({ initStartS: undefined, modulesLoadedS: undefined, agentLaunchS: undefined });
+  });
+
+  it('writes host marks and guest times once, when VFS_TIMINGS_DIR is set', async () => {
+    const consoleLog = join(dir, 'console.log');
+    writeFileSync(consoleLog, CONSOLE);
+    const clock = phaseClock('c/1', consoleLog, { [TIMINGS_DIR_ENV]: dir });
+    const now = jest.spyOn(Date, 'now').mockReturnValueOnce(100).mockReturnValueOnce(200).mockReturnValueOnce(300);
+    clock.mark('daemonReady');
+    clock.mark('qemuSpawned');
+    clock.mark('daemonReady');
+    now.mockRestore();
+    const agent = fakeAgent(async () => ({ agentStartedNs: 1.19e9, agentReadyNs: 2.26e9 }));
+    await clock.save(agent);
+    await clock.save(agent);
+    expect(readdirSync(dir).sort()).toEqual(['c%2F1.json', 'console.log']);
+    const saved = JSON.parse(readFileSync(join(dir, 'c%2F1.json'), 'utf8')) as { host: Record<string, number>; guest: Record<string, number> };
+    expect(saved.host).toEqual({ serverStart: Math.round(performance.timeOrigin), daemonReady: 100, qemuSpawned: 200 });
+    expect(saved.guest).toEqual({ initStartS: 0.95, modulesLoadedS: 1.14, agentLaunchS: 1.19, agentStartedS: 1.19, agentReadyS: 2.26 });
+  });
+
+  it('saves without the agent times when GetGuestDetails fails, and writes nothing when off', async () => {
+    const failing = fakeAgent(async () => {
+      throw new Error('unimplemented');
+    });
+    await phaseClock('c2', join(dir, 'none.log'), { [TIMINGS_DIR_ENV]: dir }).save(failing);
+    expect(JSON.parse(readFileSync(join(dir, 'c2.json'), 'utf8'))).toMatchObject({ sandboxId: 'c2', guest: {} });
+    await phaseClock('c3', join(dir, 'none.log'), {}).save(failing);
+    expect(readdirSync(dir)).toEqual(['c2.json']);
+  });
+});
