@@ -196,7 +196,7 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
 
   it('gives a terminal with the spec size, and resizes it', async () => {
     const id = 'c3';
-    const ociSpec = spec(['sh', '-c', '[ -t 0 ] && echo tty-yes; stty size; read line; echo got-$line; stty size'], {
+    const ociSpec = spec(['sh', '-c', 'tty; [ -t 0 ] && echo tty-yes; stty size; read line; echo got-$line; stty size'], {
       process: { consoleSize: { height: 30, width: 100 } },
     });
     await agent.createContainer({ containerId: id, ociSpecJson: Buffer.from(JSON.stringify(ociSpec)), rootfs: overlay(id), terminal: true, stdin: true });
@@ -208,7 +208,9 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     await agent.writeStdin({ containerId: id, execId: '', data: Buffer.from('abc\n') });
     await waitForOutput(stream, seen, '40 120');
     expect((await agent.waitProcess({ containerId: id, execId: '' })).exitStatus).toBe(0);
-    expect(seen.text).toContain('tty-yes\r\n30 100\r\n');
+    // A /dev/pts/N of the container's own devpts, and no NUL (echoed as "^@") anywhere.
+    expect(seen.text).toMatch(/^\/dev\/pts\/\d+\r\ntty-yes\r\n30 100\r\n/);
+    expect(seen.text).not.toMatch(/\0|\^@/);
     expect(seen.text).toContain('got-abc\r\n40 120\r\n');
     await agent.removeContainer({ containerId: id });
   });
@@ -269,7 +271,7 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     it('execs with a terminal', async () => {
       const done = await finish(id, await exec('e4', proc(['sh', '-c', 'tty; stty size'], { consoleSize: { height: 11, width: 22 } }), true), 'e4');
       expect(done.status).toBe(0);
-      expect(done.stdout).toContain('11 22\r\n');
+      expect(done.stdout).toMatch(/^\/dev\/pts\/\d+\r\n11 22\r\n$/);
     });
 
     it('fails an exec of a missing binary with ENOENT, and keeps the container', async () => {

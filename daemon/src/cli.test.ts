@@ -58,6 +58,8 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--dax-window=1.5'], /--dax-window: expected a non-negative integer/],
     [[...base, '--dax-window=131072'], /--dax-window: 131072 MiB exceeds the limit/],
     [['--shared-dir=/srv', '--control-socket=/c', '--dax-window=64'], /--dax-window is for single-export mode/],
+    [['--shared-dir=/srv', '--socket-path=/s', '--xattrmap=:rename:all:a:b:'], /--xattrmap ':rename:all:a:b:': xattrmap: unknown type 'rename'/],
+    [['--shared-dir=/srv', '--socket-path=/s', '-o', 'xattrmap=:prefix:everyone:a:b:'], /unknown scope 'everyone'/],
   ])('%j is refused with a clear error', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);

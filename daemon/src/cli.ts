@@ -2,6 +2,7 @@
 // `-o option` spelling both map onto one DaemonOptions. Flags we cannot honour are refused with a
 // clear error instead of being accepted and ignored.
 import { daxWindowProblem } from './dax_window';
+import { xattrMapProblem } from './passthrough/xattr_map';
 
 export type CacheMode = 'none' | 'auto' | 'always' | 'metadata';
 export type SandboxMode = 'namespace' | 'chroot' | 'none';
@@ -295,6 +296,8 @@ function validate(st: ParseState): void {
   if (o.socketGroup !== undefined && o.socketPath === undefined) {
     throw new UsageError('--socket-group needs --socket-path');
   }
+  const xattrmap = o.xattrmap === undefined ? null : xattrMapProblem(o.xattrmap);
+  if (xattrmap !== null) throw new UsageError(`--xattrmap '${o.xattrmap}': ${xattrmap}`);
   if (o.cache === 'none' && !st.readdirplusSet) o.readdirplus = false;
 }
 

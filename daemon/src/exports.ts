@@ -90,7 +90,7 @@ export class ExportRegistry {
       readdirplus: spec.readdirplus,
       dax,
     };
-    const worker = startDeviceWorker(this.workerScript, { device, exportConfig, logLevel: this.defaults.logLevel });
+    const worker = startDeviceWorker(this.workerScript, { device, exportConfig, logLevel: this.defaults.logLevel }, this.log);
     const running = { spec, worker };
     this.exports.set(spec.tag, running);
     void worker.exited.then((code) => this.reap(running, code));

@@ -16,6 +16,7 @@ import { confine, enterNamespaces, type Confinement } from './sandbox/sandbox';
 import { O_CLOEXEC, O_DIRECTORY, O_PATH } from './sys/fs';
 import { openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS } from './sys/openat2';
 import { setNofileLimit } from './sys/rlimit';
+import { stopThenExit } from './shutdown';
 import { listenUnix } from './sys/socket';
 
 const VERSION = '0.1.0';
@@ -116,7 +117,6 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
   const listenFd = openSingleListener(opts) ?? opts.fd;
   if (listenFd !== undefined) chownSocket(opts);
   const { sharedDir } = confineDaemon(opts, log);
-  const rootFd = openRoot(sharedDir);
   let shutdown: (code: number) => void = () => undefined;
   const registry = new ExportRegistry(
     __filename,
@@ -136,13 +136,15 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
   );
   let control: ControlServer | undefined;
   shutdown = (code: number): void => {
-    void Promise.all([registry.stopAll(), control?.close()]).finally(() => process.exit(code));
+    void stopThenExit([registry.stopAll(), control?.close()], code, log, (c) => process.exit(c));
   };
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));
 
   if (opts.controlSocket !== undefined) {
     const socketDir = opts.sandbox === 'none' ? undefined : controlSocketDir(opts);
+    // Held for the daemon's life: every `add` opens its share beneath it.
+    const rootFd = openRoot(sharedDir);
     control = await ControlServer.listen(opts.controlSocket, handleControl(registry, rootFd, socketDir), log);
     return;
   }

@@ -7,6 +7,8 @@ import { basename, join, resolve } from 'node:path';
 import { startDeviceWorker, type DeviceWorker } from '../src/device/worker_handle';
 import type { DeviceOptions } from '../src/device/device_options';
 import type { LogLevel } from '../src/device/worker';
+import type { EchoConfig } from './echo_device_worker';
+import { createLogger } from '../src/log';
 
 const REPO = resolve(__dirname, '../..');
 // Inside node_modules so the bundle resolves koffi and pino (kept external) from the repo.
@@ -47,15 +49,16 @@ export interface RunningDevice {
 export async function startEchoDevice(
   options: Partial<DeviceOptions> = {},
   logLevel: LogLevel = (process.env['VFS_TEST_LOG'] as LogLevel | undefined) ?? 'error',
+  echo: EchoConfig | null = null,
 ): Promise<RunningDevice> {
   const script = bundleWorker(join(__dirname, 'echo_device_worker.ts'));
   const dir = tempDir('vfs-echo');
   const socketPath = join(dir, 'vhost.sock');
   const device = startDeviceWorker(script, {
     device: { tag: 'echo', socketPath, ...options },
-    exportConfig: null,
+    exportConfig: echo,
     logLevel,
-  });
+  }, createLogger(logLevel, { component: 'echo-device' }));
   // The worker has loaded its script once it listens: the bundle is not needed any more.
   await device.listening.finally(() => rmSync(script, { force: true }));
   return {

@@ -4,8 +4,14 @@
 import { eventfd } from '../src/sys/eventfd';
 import { close } from '../src/sys/fd';
 import {
+  DESC_ADDR,
+  DESC_FLAGS,
+  DESC_LEN,
+  DESC_NEXT,
   DESC_SIZE,
   DescFlag,
+  availEventOffset,
+  usedEventOffset,
   USED_F_NO_NOTIFY,
   availRingBytes,
   descTableBytes,
@@ -96,12 +102,12 @@ export class DriverQueue {
 
   /** avail_event, written by the device under EVENT_IDX. */
   get availEvent(): number {
-    return Atomics.load(this.used16, 2 + 4 * this.size);
+    return Atomics.load(this.used16, availEventOffset(this.size));
   }
 
   /** used_event: the device should interrupt once it has used the entry with this index. */
   setUsedEvent(idx: number): void {
-    Atomics.store(this.avail, 2 + this.size, idx & 0xffff);
+    Atomics.store(this.avail, usedEventOffset(this.size), idx & 0xffff);
   }
 
   /** Builds a chain from guest buffers; returns its head (not yet published). */
@@ -245,7 +251,7 @@ export class DriverQueue {
     let index = head;
     for (let n = this.chainLength[head]!; n > 0; n--) {
       this.freeList.push(index);
-      index = this.desc.getUint16(index * DESC_SIZE + 14, true);
+      index = this.desc.getUint16(index * DESC_SIZE + DESC_NEXT, true);
     }
   }
 
@@ -274,9 +280,9 @@ export class DriverQueue {
 }
 
 function writeDescriptorAt(table: DataView, at: number, addr: number, len: number, flags: number, next: number): void {
-  table.setUint32(at, addr % 0x1_0000_0000, true);
-  table.setUint32(at + 4, Math.floor(addr / 0x1_0000_0000), true);
-  table.setUint32(at + 8, len, true);
-  table.setUint16(at + 12, flags, true);
-  table.setUint16(at + 14, next, true);
+  table.setUint32(at + DESC_ADDR, addr % 0x1_0000_0000, true);
+  table.setUint32(at + DESC_ADDR + 4, Math.floor(addr / 0x1_0000_0000), true);
+  table.setUint32(at + DESC_LEN, len, true);
+  table.setUint16(at + DESC_FLAGS, flags, true);
+  table.setUint16(at + DESC_NEXT, next, true);
 }

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { close, cPath, O_CLOEXEC, O_DIRECTORY, O_PATH, openat, AT_FDCWD } from '../src/sys/fs';
+import { cPath, O_CLOEXEC, O_DIRECTORY, O_PATH, openat, AT_FDCWD } from '../src/sys/fs';
+import { close } from '../src/sys/fd';
 import type { SandboxMode, SeccompAction } from '../src/cli';
 import type { ExportConfig } from '../src/passthrough/config';
 import { openProcSelfFd } from '../src/passthrough/passthrough_fs';
@@ -34,6 +35,8 @@ export interface DaemonConfinement {
 export interface DaemonHarness extends Harness {
   /** The process started (under --sandbox=namespace: unshare, whose child is the daemon). */
   readonly daemon: ChildProcess;
+  /** The driver under `client`, for requests kept in flight together. */
+  readonly frontend: VhostUserFrontend;
 }
 
 export interface LoopbackHarness extends Harness {
@@ -94,6 +97,7 @@ export function startHarness(options: ExportOptions = {}, confinement: DaemonCon
   return {
     dir,
     daemon,
+    frontend,
     client: new FuseClient(frontend),
     cleanup(): void {
       frontend.close();

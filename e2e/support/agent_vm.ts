@@ -22,9 +22,11 @@ export const RUNTIME = join(REPO, 'build', 'runtime');
 export const RUNTIME_TAG = 'vfsruntime';
 const DAEMON_STOP_GRACE_MS = 2000;
 /**
- * The guest learns of a host disconnect asynchronously (a virtio-serial control message, then
- * EOF on the port); a host that dials again before the agent saw the EOF would land on the old
- * session. A restarted shim takes far longer than this to come back.
+ * A host that dials again before the agent noticed the disconnect continues on the same port
+ * stream, which the agent's ttrpc server takes as a new session. But an agent that reads the
+ * port's EOF just as the new host's first bytes arrive closes the port on them, and virtio_console
+ * discards unread input on release: that first call would hang. A restarted shim takes far longer
+ * than this to come back.
  */
 const RECONNECT_PAUSE_MS = 500;
 

@@ -1,11 +1,12 @@
 // Test fixtures for ttrpc: a server on a unix socket in a temp dir, a client connected to it, a
-// logger that records instead of printing, a raw frame connection, and an in-memory Duplex pair.
+// logger that records instead of printing, a raw frame connection, an in-memory Duplex pair, and
+// a port shared by successive host connections.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duplex, PassThrough } from 'node:stream';
+import { Duplex, PassThrough, Writable } from 'node:stream';
 import { TaskDefinition } from '../gen/containerd/runtime/task/v2/shim';
 import { TtrpcClient } from '../ttrpc/client';
 import { Code } from '../ttrpc/codes';
@@ -141,4 +142,34 @@ export function duplexPair(): [Duplex, Duplex] {
   const aToB = new PassThrough();
   const bToA = new PassThrough();
   return [Duplex.from({ readable: bToA, writable: aToB }), Duplex.from({ readable: aToB, writable: bToA })];
+}
+
+/**
+ * A virtio-serial port whose guest has not noticed that the host went away: the guest end never
+ * ends, and what it writes goes to whichever host end is connected (nowhere in between).
+ */
+export class SharedPort {
+  private readonly toGuest = new PassThrough();
+  private readonly fromGuest = new PassThrough();
+  private host: PassThrough | undefined;
+  readonly guestEnd: Duplex = Duplex.from({ readable: this.toGuest, writable: this.fromGuest });
+
+  constructor() {
+    this.fromGuest.on('data', (chunk: Buffer) => {
+      if (this.host !== undefined && !this.host.destroyed) this.host.write(chunk);
+    });
+  }
+
+  /** A new host end; closing it leaves the guest end as it is. */
+  connect(): Duplex {
+    const toHost = new PassThrough();
+    this.host = toHost;
+    const fromHost = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        this.toGuest.write(chunk);
+        done();
+      },
+    });
+    return Duplex.from({ readable: toHost, writable: fromHost });
+  }
 }

@@ -1,6 +1,10 @@
 // The server side of one ttrpc connection: routes frames to calls, enforces the stream-id rules
 // of ttrpc's server.go (odd, increasing) and answers protocol errors on the offending stream,
-// keeping the connection up as Go's ttrpc does.
+// keeping the connection up as Go's ttrpc does. One departure: a Request on stream id 1 after
+// others is a new client on the same byte stream (a virtio-serial port outlives host
+// connections, see server_session.ts), not a reuse; Go's server, whose connections end with
+// their client, would refuse it. The previous client's calls are abandoned and the new one is
+// served. A real client never reuses an id, so nothing changes for containerd's.
 
 import type { Duplex } from 'node:stream';
 import { Request, Response } from '../gen/ttrpc/request';
@@ -12,12 +16,12 @@ import { FLAG_NO_DATA, FLAG_REMOTE_CLOSED, type FrameHeader, MAX_PAYLOAD_LENGTH,
 import type { TtrpcLogger } from './logger';
 import type { ServiceRegistry } from './registry';
 import { type CallResponder, ServerCall } from './server_call';
+import { FIRST_STREAM_ID, ServerSession } from './server_session';
 import { statusFromError } from './status';
 
 export class ServerConnection {
   private readonly channel: FrameChannel;
-  private readonly calls = new Map<number, ServerCall>();
-  private lastStreamId = 0;
+  private session = new ServerSession();
 
   constructor(
     duplex: Duplex,
@@ -62,11 +66,14 @@ export class ServerConnection {
   }
 
   private onRequest(header: FrameHeader, payload: Buffer): void {
-    if (header.streamId <= this.lastStreamId) {
+    if (this.session.isTakenOverBy(header.streamId)) {
+      this.startSession();
+    }
+    const session = this.session;
+    if (!session.claim(header.streamId)) {
       this.reject(header.streamId, Code.InvalidArgument, `stream id ${header.streamId} cannot be reused and must increase`);
       return;
     }
-    this.lastStreamId = header.streamId;
     let request: Request;
     try {
       request = Request.decode(payload);
@@ -77,17 +84,24 @@ export class ServerConnection {
     let call: ServerCall;
     try {
       const method = this.registry.lookup(request.service, request.method);
-      call = new ServerCall(method, request, header.flags, this.responder(header.streamId), () => this.calls.delete(header.streamId));
+      call = new ServerCall(method, request, header.flags, this.responder(header.streamId), () => session.remove(header.streamId));
     } catch (err) {
       this.respond(header.streamId, statusFromError(err));
       return;
     }
-    this.calls.set(header.streamId, call);
+    session.add(header.streamId, call);
     call.start();
   }
 
+  /** Abandoning first: an abandoned call sends nothing more, so no old answer reaches the new client. */
+  private startSession(): void {
+    this.log.warn({ streamId: FIRST_STREAM_ID }, 'ttrpc: a new client took over the connection (a request on the first stream id again); abandoning the calls of the previous one');
+    this.session.abandon('a new client took over the connection');
+    this.session = new ServerSession();
+  }
+
   private onData(header: FrameHeader, payload: Buffer): void {
-    const call = this.calls.get(header.streamId);
+    const call = this.session.get(header.streamId);
     if (call === undefined) {
       // A late close of a stream that already ended is normal; anything else is a client bug.
       const lateClose = (header.flags & FLAG_REMOTE_CLOSED) !== 0 && (header.flags & FLAG_NO_DATA) !== 0;
@@ -130,9 +144,7 @@ export class ServerConnection {
   }
 
   private onChannelClosed(reason: string): void {
-    for (const call of [...this.calls.values()]) {
-      call.abandon(reason);
-    }
+    this.session.abandon(reason);
     this.log.debug({ reason }, 'ttrpc: server connection closed');
     this.onClosed(this);
   }

@@ -9,6 +9,7 @@ import {
   duplexPair,
   RawConnection,
   RecordingLogger,
+  SharedPort,
   type SocketFixture,
   socketFixture,
   unimplementedTask,
@@ -41,6 +42,17 @@ async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
     items.push(item);
   }
   return items;
+}
+
+/** The Request envelope of a Task State call, for raw frames. */
+function stateEnvelope(id: string): Uint8Array {
+  return Request.encode({
+    service: 'containerd.task.v2.Task',
+    method: 'State',
+    payload: Buffer.from(StateRequest.encode({ id, execId: '' }).finish()),
+    timeoutNano: 0,
+    metadata: [],
+  }).finish();
 }
 
 /** The agent service with nothing implemented, for the stream tests to override. */
@@ -371,20 +383,31 @@ describe('ttrpc over a unix socket', () => {
   it('does not answer a late close of a finished stream', async () => {
     const f = await serveTask({ state: async (request) => ({ id: request.id }) });
     const raw = await RawConnection.open(f.socketPath);
-    const envelope = (id: string): Uint8Array =>
-      Request.encode({
-        service: 'containerd.task.v2.Task',
-        method: 'State',
-        payload: Buffer.from(StateRequest.encode({ id, execId: '' }).finish()),
-        timeoutNano: 0,
-        metadata: [],
-      }).finish();
-    raw.send(1, MessageType.Request, 0, envelope('one'));
+    raw.send(1, MessageType.Request, 0, stateEnvelope('one'));
     await raw.nextFrame();
     raw.send(1, MessageType.Data, FLAG_REMOTE_CLOSED | FLAG_NO_DATA, Buffer.alloc(0));
-    raw.send(3, MessageType.Request, 0, envelope('two'));
+    raw.send(3, MessageType.Request, 0, stateEnvelope('two'));
     const next = await raw.nextFrame();
     expect(next.header.streamId).toBe(3);
+    raw.close();
+  });
+
+  it('refuses a stream id that does not increase, except stream 1: a new client on the connection', async () => {
+    const f = await serveTask({ state: async (request) => ({ id: request.id }) });
+    const raw = await RawConnection.open(f.socketPath);
+    const answer = async (streamId: number, id: string): Promise<[number, number | undefined, string | undefined]> => {
+      raw.send(streamId, MessageType.Request, 0, stateEnvelope(id));
+      const frame = await raw.nextFrame();
+      const response = Response.decode(frame.payload);
+      return [frame.header.streamId, response.status?.code, response.status?.message];
+    };
+    expect((await answer(1, 'a')).slice(0, 2)).toEqual([1, Code.OK]);
+    expect((await answer(5, 'b')).slice(0, 2)).toEqual([5, Code.OK]);
+    expect(await answer(3, 'c')).toEqual([3, Code.InvalidArgument, 'ttrpc: stream id 3 cannot be reused and must increase']);
+    expect((await answer(5, 'd')).slice(0, 2)).toEqual([5, Code.InvalidArgument]);
+    expect((await answer(1, 'e')).slice(0, 2)).toEqual([1, Code.OK]);
+    expect((await answer(3, 'f')).slice(0, 2)).toEqual([3, Code.OK]);
+    expect((await answer(3, 'g')).slice(0, 2)).toEqual([3, Code.InvalidArgument]);
     raw.close();
   });
 });
@@ -404,5 +427,45 @@ describe('ttrpc over a plain Duplex', () => {
     client.close();
     await server.close();
     expect(await client.closed).toBe('client closed the connection');
+  });
+});
+
+describe('ttrpc over a port that outlives its host connections', () => {
+  it('serves a new client that starts again at stream id 1 and abandons the calls of the previous one', async () => {
+    const port = new SharedPort();
+    const logger = new RecordingLogger();
+    let waitCtx: CallContext | undefined;
+    const server = new TtrpcServer({ logger }).register(
+      TaskDefinition,
+      unimplementedTask({
+        state: async (request) => ({ id: request.id }),
+        wait: async (_request, ctx) => {
+          waitCtx = ctx;
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+          return {};
+        },
+      }),
+    );
+    server.serveConnection(port.guestEnd);
+
+    const first = new TtrpcClient(port.connect(), { logger });
+    const before = first.service(TaskDefinition);
+    expect((await before.state({ id: 'stream-1' })).id).toBe('stream-1');
+    const cutOff = failure(before.wait({ id: 'stream-3' }));
+    while (waitCtx === undefined) await sleep(1);
+    first.close();
+    expect((await cutOff).code).toBe(Code.Unavailable);
+    expect(waitCtx.signal.aborted).toBe(false);
+
+    const second = new TtrpcClient(port.connect(), { logger });
+    const after = second.service(TaskDefinition);
+    expect((await after.state({ id: 'again-1' })).id).toBe('again-1');
+    expect((await after.state({ id: 'again-3' })).id).toBe('again-3');
+    expect(waitCtx.signal.aborted).toBe(true);
+    expect(waitCtx.signal.reason).toMatchObject({ code: Code.Unavailable, message: 'ttrpc: a new client took over the connection' });
+    expect(logger.lines.some((l) => l.level === 'warn' && l.message.includes('a new client took over the connection'))).toBe(true);
+    expect(logger.lines.filter((l) => l.level === 'warn' && l.message.includes('never opened'))).toEqual([]);
+    second.close();
+    await server.close();
   });
 });

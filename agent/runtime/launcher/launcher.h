@@ -2,7 +2,7 @@
  * vfs-launcher: starts one container process for the guest agent (see main.c for why it exists).
  * Shared declarations of its parts: plan.c (reading the plan), report.c (status lines),
  * fs_ops.c (mounts, pivot, device nodes), creds.c (rlimits, user, capabilities), spawn.c (clone3,
- * stdio, supervision of the child until it exits).
+ * stdio, supervision of the child until it exits), console.c (the terminal of the container).
  */
 #ifndef VFS_LAUNCHER_H
 #define VFS_LAUNCHER_H
@@ -63,9 +63,7 @@ void op_nnp(void);
 struct launch {
   unsigned long clone_flags;
   int cgroup_fd;     /* -1: stay in the launcher's cgroup */
-  int tty_master;    /* -1: pipes */
   int join_cgroupns_pidfd; /* exec: the child joins this process's cgroup namespace; -1: none */
-  unsigned short rows, cols;
   char **env;
   size_t env_len;
   char **argv;
@@ -78,6 +76,18 @@ void op_spawn(struct launch *launch);
 /* In the child: report "ready" and block until the agent sends "start". */
 void op_barrier(void);
 _Noreturn void op_exec(struct launch *launch, const char *path);
+
+/* console.c */
+/* Before spawn: the process gets a terminal of this size instead of stdio pipes. */
+void op_tty(const char *rows, const char *cols);
+int console_requested(void);
+/* After clone3: each side closes the console ends it does not use. */
+void console_keep(int in_child);
+/* In the supervisor, on the agent's "console <fd>": passes the master's number to the child. */
+void console_forward(const char *fd);
+/* In the child, inside the container: attaches the terminal the agent opened (see console.c). */
+void op_console(void);
+/* A plan of its own (resize): TIOCSWINSZ on the master passed as `fd`. */
 void op_winsize(const char *fd, const char *rows, const char *cols);
 
 #endif

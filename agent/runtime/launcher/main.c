@@ -9,7 +9,7 @@
  * policy: mount order, flags, capability masks), runs them, and supervises the child.
  *
  * Usage: vfs-launcher, with the plan on fd 3 (then control lines), status lines out on fd 4,
- * and for a terminal the pty master on the descriptor named by the plan's `tty` step.
+ * and for a resize the pty master on the descriptor named by the plan's `winsize` step.
  * Steps before `spawn` run in the launcher; the steps after it run in the child, ending in
  * `exec`. A plan without `spawn` (guest set-up, pty resize) reports "done" and exits.
  */
@@ -31,11 +31,11 @@ struct step {
 };
 
 static const struct step steps[] = {
-    {"ns", 1},        {"cgroup", 1},   {"join", 2},     {"tty", 3},      {"spawn", 0},    {"barrier", 0},  {"unshare", 1},
+    {"ns", 1},        {"cgroup", 1},   {"join", 2},     {"tty", 2},      {"spawn", 0},    {"barrier", 0},  {"unshare", 1},
     {"mount", 5},     {"mkdirp", 2},   {"bindopen", 2}, {"bindmove", 2}, {"mknod", 6},    {"symlink", 2},
     {"mask", 1},      {"readonly", 1}, {"write", 2},    {"pivot", 2},    {"chdir", 1},    {"hostname", 1},
     {"rlimit", 3},    {"capbset", 1},  {"user", 3},     {"caps", 4},     {"nnp", 0},      {"umask", 1},
-    {"env", 1},       {"arg", 1},      {"exec", 1},     {"winsize", 3},  {"umount", 2},
+    {"env", 1},       {"arg", 1},      {"exec", 1},     {"winsize", 3},  {"umount", 2},   {"console", 0},
 };
 
 static void push(char ***vec, size_t *len, const char *value) {
@@ -51,12 +51,6 @@ static void open_cgroup(struct launch *launch, const char *path) {
   if (launch->cgroup_fd < 0) fail(errno, "open cgroup %s", path);
 }
 
-static void set_tty(struct launch *launch, const char *fd, const char *rows, const char *cols) {
-  launch->tty_master = (int)parse_ulong(fd, 10, "tty fd");
-  launch->rows = (unsigned short)parse_ulong(rows, 10, "rows");
-  launch->cols = (unsigned short)parse_ulong(cols, 10, "cols");
-}
-
 static void set_hostname(const char *name) {
   if (sethostname(name, strlen(name)) != 0) fail(errno, "sethostname %s", name);
 }
@@ -69,7 +63,8 @@ static void run_step(struct launch *launch, const char *name, const char **a) {
   if (!strcmp(name, "ns")) launch->clone_flags = parse_ulong(a[0], 10, "clone flags");
   else if (!strcmp(name, "cgroup")) open_cgroup(launch, a[0]);
   else if (!strcmp(name, "join")) op_join(launch, a[0], a[1]);
-  else if (!strcmp(name, "tty")) set_tty(launch, a[0], a[1], a[2]);
+  else if (!strcmp(name, "tty")) op_tty(a[0], a[1]);
+  else if (!strcmp(name, "console")) op_console();
   else if (!strcmp(name, "spawn")) op_spawn(launch);
   else if (!strcmp(name, "barrier")) op_barrier();
   else if (!strcmp(name, "unshare")) do_unshare(a[0]);
@@ -107,7 +102,7 @@ static const struct step *find_step(const char *name) {
 
 int main(void) {
   struct plan plan;
-  struct launch launch = {.cgroup_fd = -1, .tty_master = -1, .join_cgroupns_pidfd = -1};
+  struct launch launch = {.cgroup_fd = -1, .join_cgroupns_pidfd = -1};
   plan_read(CONTROL_FD, &plan);
   const char *name;
   while ((name = plan_next(&plan)) != NULL) {

@@ -10,6 +10,7 @@
  * Stdio are real pipes, as runc gives them (a socketpair would break open("/dev/stdin")): the
  * launcher creates them and reports their numbers; the agent opens its ends through
  * /proc/<launcher>/fd/N and acknowledges, and only then does the launcher drop its copies.
+ * With a terminal there are no pipes: the child's `console` step attaches it (console.c).
  */
 #include "launcher.h"
 
@@ -21,12 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #ifndef P_PIDFD
@@ -93,22 +92,10 @@ static void create_stdio_pipes(int child_fds[3]) {
   report("pipes %d %d %d", in[1], out[0], err[0]);
 }
 
-static void attach_tty(const struct launch *launch, int child_fds[3]) {
-  int unlock = 0;
-  if (ioctl(launch->tty_master, TIOCSPTLCK, &unlock) != 0) fail(errno, "unlock the pty");
-  int slave = ioctl(launch->tty_master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0) fail(errno, "open the pty slave");
-  if (ioctl(slave, TIOCSCTTY, 0) != 0) fail(errno, "make the pty the controlling terminal");
-  if (launch->rows != 0 || launch->cols != 0) {
-    struct winsize ws = {.ws_row = launch->rows, .ws_col = launch->cols};
-    if (ioctl(slave, TIOCSWINSZ, &ws) != 0) fail(errno, "set the pty size");
-  }
-  child_fds[0] = child_fds[1] = child_fds[2] = slave;
-}
-
-static void setup_child_stdio(const struct launch *launch, int child_fds[3]) {
+/* A new session, so that a terminal can become its controlling one at the `console` step. */
+static void setup_child_stdio(const int child_fds[3]) {
   if (setsid() < 0) fail(errno, "setsid");
-  if (launch->tty_master >= 0) attach_tty(launch, child_fds);
+  if (console_requested()) return;
   /* dup2 first to high numbers would be needed only if a source were 0..2; they never are. */
   for (int i = 0; i < 3; i++) {
     if (dup2(child_fds[i], i) < 0) fail(errno, "dup2 stdio %d", i);
@@ -125,7 +112,7 @@ static void enter_child(const struct launch *launch, int child_fds[3], int errpi
   if (launch->join_cgroupns_pidfd >= 0 && setns(launch->join_cgroupns_pidfd, CLONE_NEWCGROUP) != 0) {
     fail(errno, "join the cgroup namespace");
   }
-  setup_child_stdio(launch, child_fds);
+  setup_child_stdio(child_fds);
   /* Everything else (pipes, plan, bind sources) must not reach the container process. */
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(errno, "close_range");
 }
@@ -180,6 +167,7 @@ static int read_control(int pidfd) {
     *nl = '\0';
     if (strcmp(line, "ack") == 0) drop_held();
     else if (strcmp(line, "start") == 0) release_barrier();
+    else if (strncmp(line, "console ", 8) == 0) console_forward(line + 8);
     else if (strncmp(line, "signal ", 7) == 0) signal_child(pidfd, (int)parse_ulong(line + 7, 10, "signal"));
     else report("warning %d unknown control line \"%s\"", EINVAL, line);
     line = nl + 1;
@@ -191,9 +179,9 @@ static int read_control(int pidfd) {
 }
 
 /*
- * The child's report lines: "ready" at the barrier, or "error ..." before it exits. exec closes
- * the pipe (CLOEXEC), so EOF without an error means the container process is running.
- * Returns 0 at EOF.
+ * The child's report lines: "console" when it waits for its terminal, "ready" at the barrier, or
+ * "error ..." before it exits. exec closes the pipe (CLOEXEC), so EOF without an error means the
+ * container process is running. Returns 0 at EOF.
  */
 static int read_child_reports(int errpipe_r, pid_t pid) {
   static char buf[1024];
@@ -212,6 +200,8 @@ static int read_child_reports(int errpipe_r, pid_t pid) {
     *nl = '\0';
     if (strcmp(line, "ready") == 0) {
       report("ready %d", pid);
+    } else if (strcmp(line, "console") == 0) {
+      report("console %d", pid);
     } else {
       failed = 1;
       report("%s", line);
@@ -262,8 +252,8 @@ static _Noreturn void supervise(pid_t pid, int pidfd, int errpipe_r) {
 }
 
 void op_spawn(struct launch *launch) {
-  int child_fds[3];
-  if (launch->tty_master < 0) create_stdio_pipes(child_fds);
+  int child_fds[3] = {-1, -1, -1};
+  if (!console_requested()) create_stdio_pipes(child_fds);
   int errpipe[2], barrier[2];
   make_pipe(errpipe);
   make_pipe(barrier);
@@ -284,22 +274,15 @@ void op_spawn(struct launch *launch) {
     close(errpipe[0]);
     close(barrier[1]);
     barrier_r = barrier[0];
+    console_keep(1);
     enter_child(launch, child_fds, errpipe[1]);
     return;
   }
   close(errpipe[1]);
   close(barrier[0]);
   barrier_w = barrier[1];
-  if (launch->tty_master >= 0) close(launch->tty_master);
+  console_keep(0);
   if (launch->cgroup_fd >= 0) close(launch->cgroup_fd);
   if (launch->join_cgroupns_pidfd >= 0) close(launch->join_cgroupns_pidfd);
   supervise((pid_t)pid, pidfd, errpipe[0]);
-}
-
-void op_winsize(const char *fd, const char *rows, const char *cols) {
-  struct winsize ws = {
-      .ws_row = (unsigned short)parse_ulong(rows, 10, "rows"),
-      .ws_col = (unsigned short)parse_ulong(cols, 10, "cols"),
-  };
-  if (ioctl((int)parse_ulong(fd, 10, "fd"), TIOCSWINSZ, &ws) != 0) fail(errno, "resize the pty");
 }

@@ -27,7 +27,6 @@ export interface RuntimeOptions {
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped';
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const DEFAULT_CONSOLE = { rows: 24, cols: 80 };
 
 export function checkId(id: string, what: string, containerId?: string): void {
   if (!ID_PATTERN.test(id)) {
@@ -45,12 +44,6 @@ function inContainer<T>(containerId: string, action: () => T): T {
     }
     throw err;
   }
-}
-
-function terminalOf(process: OciProcess): { rows: number; cols: number } | undefined {
-  if (process.terminal !== true) return undefined;
-  const size = process.consoleSize;
-  return size === undefined || size.height === 0 ? DEFAULT_CONSOLE : { rows: size.height, cols: size.width };
 }
 
 export class Container {
@@ -78,7 +71,6 @@ export class Container {
       const init = await ContainerProcess.launch({
         launcherPath: options.launcherPath,
         ...plan,
-        terminal: terminalOf(spec.process),
         held: true,
         context: { containerId: id },
       });
@@ -111,7 +103,6 @@ export class Container {
     const proc = await ContainerProcess.launch({
       launcherPath: this.options.launcherPath,
       ...plan,
-      terminal: terminalOf(process),
       held: false,
       context: { containerId: this.id, execId },
     });

@@ -36,5 +36,22 @@ describe('container plans', () => {
     expect(plan.parentSteps).toEqual([['cgroup', '/sys/fs/cgroup/vfs/c'], ['join', 42, ns.joinFlags]]);
     expect(names(plan.childSteps)).not.toContain('barrier');
     expect(names(plan.childSteps)).not.toContain('mkdirp');
+    expect(names(plan.childSteps)).not.toContain('console');
+    expect(plan.terminal).toBe(false);
+  });
+
+  it('attaches a terminal inside the container: after its /dev is set up, before the credentials', () => {
+    const ns = planNamespaces(spec, 'c');
+    const withTty = { ...spec, process: { ...spec.process, terminal: true, consoleSize: { height: 30, width: 100 } } };
+    const init = initPlan(withTty, { kind: 'bind', source: '/run/vfs/rw/c' }, ns, '/sys/fs/cgroup/vfs/c');
+    expect(init.terminal).toBe(true);
+    expect(init.parentSteps).toContainEqual(['tty', 30, 100]);
+    const order = names(init.childSteps);
+    expect(order.indexOf('console')).toBeGreaterThan(order.lastIndexOf('mount'));
+    expect(order.indexOf('console')).toBeGreaterThan(order.lastIndexOf('symlink'));
+    expect(order.indexOf('console')).toBeLessThan(order.indexOf('user'));
+    const exec = execPlan({ ...spec.process, terminal: true }, 42, ns, '/sys/fs/cgroup/vfs/c');
+    expect(exec.parentSteps.at(-1)).toEqual(['tty', 24, 80]);
+    expect(names(exec.childSteps)[0]).toBe('console');
   });
 });

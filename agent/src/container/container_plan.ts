@@ -10,12 +10,14 @@ import { deviceSteps } from './devices';
 import { step, type PlanStep } from './launch_plan';
 import { devIsTmpfs, mountSteps, withDefaultMounts } from './mounts';
 import type { NamespacePlan } from './namespaces';
-import { processSteps } from './process_plan';
+import { processSteps, terminalSteps } from './process_plan';
 import { pivotStep, readonlyRootStep, rootfsSteps, type RootfsSpec } from './rootfs';
 
 export interface ProcessPlan {
   readonly parentSteps: PlanStep[];
   readonly childSteps: PlanStep[];
+  /** A terminal instead of stdio pipes. */
+  readonly terminal: boolean;
 }
 
 function pathSteps(spec: OciSpec): PlanStep[] {
@@ -42,13 +44,15 @@ export function initPlan(spec: OciSpec, rootfs: RootfsSpec, ns: NamespacePlan, c
     ...(spec.hostname === undefined ? [] : [step('hostname', spec.hostname)]),
     ...processSteps(spec.process, { barrier: true, createCwd: true }),
   ];
-  return { parentSteps: [step('ns', ns.cloneFlags), step('cgroup', cgroupPath)], childSteps };
+  const parentSteps = [step('ns', ns.cloneFlags), step('cgroup', cgroupPath), ...terminalSteps(spec.process)];
+  return { parentSteps, childSteps, terminal: spec.process.terminal === true };
 }
 
 export function execPlan(process: OciProcess, initPid: number, ns: NamespacePlan, cgroupPath: string): ProcessPlan {
   return {
     // The cgroup directory is opened first: after the join, paths resolve in the container.
-    parentSteps: [step('cgroup', cgroupPath), step('join', initPid, ns.joinFlags)],
+    parentSteps: [step('cgroup', cgroupPath), step('join', initPid, ns.joinFlags), ...terminalSteps(process)],
     childSteps: processSteps(process, { barrier: false, createCwd: false }),
+    terminal: process.terminal === true,
   };
 }

@@ -6,7 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { ContainerError, type ContainerErrorContext } from './errors';
 import { step, type PlanStep } from './launch_plan';
-import { Launch, TTY_MASTER_FD, type ExitStatus } from './process_launcher';
+import { Launch, type ExitStatus } from './process_launcher';
 import { Pty } from './pty';
 
 export interface ProcessIo {
@@ -19,11 +19,12 @@ export interface ProcessIo {
 
 export interface ProcessLaunchOptions {
   readonly launcherPath: string;
-  /** Steps that run in the launcher before clone3 (namespaces, cgroup, join). */
+  /** Steps that run in the launcher before clone3 (namespaces, cgroup, join, tty). */
   readonly parentSteps: readonly PlanStep[];
   /** Steps that run in the child, ending in `exec`. */
   readonly childSteps: readonly PlanStep[];
-  readonly terminal?: { readonly rows: number; readonly cols: number };
+  /** The plan has `tty` and `console` steps: the stdio is a pty, not pipes. */
+  readonly terminal: boolean;
   /** Wait at the barrier (init between create and start) instead of for exec. */
   readonly held: boolean;
   readonly context: ContainerErrorContext;
@@ -53,20 +54,15 @@ export class ContainerProcess {
   }
 
   static async launch(opts: ProcessLaunchOptions): Promise<ContainerProcess> {
-    const pty = opts.terminal === undefined ? undefined : Pty.open();
-    const ttyStep = opts.terminal === undefined ? [] : [step('tty', TTY_MASTER_FD, opts.terminal.rows, opts.terminal.cols)];
-    const plan = [...opts.parentSteps, ...ttyStep, step('spawn'), ...opts.childSteps];
-    const launch = new Launch({ launcherPath: opts.launcherPath, plan, ttyMasterFd: pty?.fd, context: opts.context });
+    const plan = [...opts.parentSteps, step('spawn'), ...opts.childSteps];
+    const launch = new Launch({ launcherPath: opts.launcherPath, plan, context: opts.context });
+    const pty = opts.terminal ? await attachTerminal(launch, opts.context) : undefined;
+    const io: ProcessIo = pty === undefined ? await launch.pipes : { stdin: pty.input, stdout: pty.output };
     try {
-      const io: ProcessIo = pty === undefined ? await launch.pipes : { stdin: pty.input, stdout: pty.output };
-      try {
-        const pid = await (opts.held ? launch.ready : launch.started);
-        return new ContainerProcess(pid, io, launch, opts.launcherPath, pty, opts.context);
-      } catch (err) {
-        closeIo(io);
-        throw err;
-      }
+      const pid = await (opts.held ? launch.ready : launch.started);
+      return new ContainerProcess(pid, io, launch, opts.launcherPath, pty, opts.context);
     } catch (err) {
+      closeIo(io);
       pty?.close();
       throw err;
     }
@@ -108,6 +104,21 @@ export class ContainerProcess {
   close(): void {
     closeIo(this.io);
     this.pty?.close();
+  }
+}
+
+/** Opens the pty once the launcher's child waits inside the container, and hands it over. */
+async function attachTerminal(launch: Launch, context: ContainerErrorContext): Promise<Pty> {
+  const pid = await launch.console;
+  let pty: Pty | undefined;
+  try {
+    pty = Pty.openIn(pid, context);
+    launch.attachConsole(pty.fd);
+    return pty;
+  } catch (err) {
+    pty?.close();
+    launch.kill();
+    throw err;
   }
 }
 

@@ -21,6 +21,7 @@ describe('launch plan encoding', () => {
 describe('launcher status lines', () => {
   it('parses every event', () => {
     expect(parseLauncherLine('pipes 7 8 10')).toEqual({ kind: 'pipes', stdin: 7, stdout: 8, stderr: 10 });
+    expect(parseLauncherLine('console 42')).toEqual({ kind: 'console', pid: 42 });
     expect(parseLauncherLine('ready 42')).toEqual({ kind: 'ready', pid: 42 });
     expect(parseLauncherLine('started 42')).toEqual({ kind: 'started', pid: 42 });
     expect(parseLauncherLine('exit 143')).toEqual({ kind: 'exit', status: 143 });

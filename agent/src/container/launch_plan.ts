@@ -15,8 +15,10 @@ export interface PlanSteps {
   cgroup: [path: string];
   /** setns into every namespace of a running process (exec). */
   join: [pid: number, flags: number];
-  /** The pty master passed as this descriptor becomes the child's controlling terminal. */
-  tty: [fd: number, rows: number, cols: number];
+  /** The child gets a terminal of this size (attached at `console`) instead of stdio pipes. */
+  tty: [rows: number, cols: number];
+  /** In the child, inside the container's mounts: takes the pty master the agent opened there. */
+  console: [];
   /** clone3: the steps after it run in the child. */
   spawn: [];
   /** The child waits here until the agent sends "start" (create/start split). */

@@ -3,6 +3,8 @@
 export type LauncherEvent =
   /** Descriptor numbers, in the launcher, of the agent's ends of the stdio pipes. */
   | { readonly kind: 'pipes'; readonly stdin: number; readonly stdout: number; readonly stderr: number }
+  /** The child, inside the container, waits for the agent to open its pty master there. */
+  | { readonly kind: 'console'; readonly pid: number }
   /** The child finished its set-up and waits at the barrier. */
   | { readonly kind: 'ready'; readonly pid: number }
   /** exec succeeded. */
@@ -38,6 +40,7 @@ export function parseLauncherLine(line: string): LauncherEvent {
       const [stdin, stdout, stderr] = ints(rest, 3, line) as [number, number, number];
       return { kind: 'pipes', stdin, stdout, stderr };
     }
+    case 'console':
     case 'ready':
     case 'started':
       return { kind: word, pid: ints(rest, 1, line)[0] as number };

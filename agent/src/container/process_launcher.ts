@@ -1,12 +1,12 @@
 /**
  * Runs vfs-launcher (agent/runtime/launcher) for one plan and turns its status lines into
- * promises: `ready` (set-up done, held at the barrier), `started` (exec succeeded), `exited`
- * (status + time), `done` (a plan without a child). Control lines go the other way: "start",
- * "signal N", "ack".
+ * promises: `console` (the child waits for its pty master), `ready` (set-up done, held at the
+ * barrier), `started` (exec succeeded), `exited` (status + time), `done` (a plan without a
+ * child). Control lines go the other way: "console FD", "start", "signal N", "ack".
  *
  * Descriptors of the launcher: 3 = plan then control (agent → launcher), 4 = status lines
- * (launcher → agent), 5 = the pty master when the process has a terminal. Its own stdio is
- * /dev/null, except stderr, which goes to the agent's (the console) for a crash message.
+ * (launcher → agent), 5 = the pty master for a resize plan. Its own stdio is /dev/null, except
+ * stderr, which goes to the agent's (the console) for a crash message.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants, openSync } from 'node:fs';
@@ -40,6 +40,8 @@ export interface LaunchOptions {
 }
 
 export class Launch {
+  /** The pid of a child that waits for its terminal (see pty.ts). */
+  readonly console: Promise<number>;
   readonly ready: Promise<number>;
   readonly started: Promise<number>;
   readonly exited: Promise<ExitStatus>;
@@ -50,6 +52,7 @@ export class Launch {
   private readonly child: ChildProcess;
   private readonly control: Writable;
   private readonly d: {
+    console: Deferred<number>;
     ready: Deferred<number>;
     started: Deferred<number>;
     exited: Deferred<ExitStatus>;
@@ -62,7 +65,8 @@ export class Launch {
 
   constructor(opts: LaunchOptions) {
     this.context = opts.context;
-    this.d = { ready: deferred(), started: deferred(), exited: deferred(), done: deferred(), pipes: deferred() };
+    this.d = { console: deferred(), ready: deferred(), started: deferred(), exited: deferred(), done: deferred(), pipes: deferred() };
+    this.console = this.d.console.promise;
     this.ready = this.d.ready.promise;
     this.started = this.d.started.promise;
     this.exited = this.d.exited.promise;
@@ -86,6 +90,16 @@ export class Launch {
 
   signal(signal: number): void {
     this.send(`signal ${signal}`);
+  }
+
+  /** Hands the child the pty master the agent opened for it, by its descriptor number here. */
+  attachConsole(masterFd: number): void {
+    this.send(`console ${masterFd}`);
+  }
+
+  /** Gives up on the launch: the launcher dies, its child with it (PR_SET_PDEATHSIG). */
+  kill(): void {
+    this.child.kill('SIGKILL');
   }
 
   private send(line: string): void {
@@ -125,6 +139,9 @@ export class Launch {
       case 'pipes':
         this.openPipes(event);
         return;
+      case 'console':
+        this.d.console.resolve(event.pid);
+        return;
       case 'ready':
         this.d.ready.resolve(event.pid);
         return;
@@ -134,6 +151,7 @@ export class Launch {
         return;
       case 'error':
         this.lastError = this.error(event.message, event.errno);
+        this.d.console.reject(this.lastError);
         this.d.ready.reject(this.lastError);
         this.d.started.reject(this.lastError);
         this.d.done.reject(this.lastError);
@@ -165,7 +183,7 @@ export class Launch {
       // A launcher that failed before the agent opened its ends has exited with the reason on
       // the next status line; that reason wins over this consequence (see onLauncherClose).
       this.pipeError = this.error(`cannot open the stdio pipes: ${(err as Error).message}`);
-      this.child.kill('SIGKILL');
+      this.kill();
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The steps that turn the launcher's child into the spec's process, shared by a container's
- * init and its execs: limits, oom score, cwd, bounding set (while still fully privileged),
- * user, capability sets, no_new_privs, umask, environment, argv, exec.
+ * init and its execs: terminal, limits, oom score, cwd, bounding set (while still fully
+ * privileged), user, capability sets, no_new_privs, umask, environment, argv, exec.
  */
 import type { OciProcess } from '../oci/spec';
 import { capabilityMasks, hexMask } from './capabilities';
@@ -9,6 +9,15 @@ import { step, type PlanStep } from './launch_plan';
 import { resolveRlimit } from './rlimits';
 
 const DEFAULT_UMASK = 0o022;
+const DEFAULT_CONSOLE = { rows: 24, cols: 80 };
+
+/** Before spawn: a process with a terminal gets one of the spec's size instead of stdio pipes. */
+export function terminalSteps(process: OciProcess): PlanStep[] {
+  if (process.terminal !== true) return [];
+  const size = process.consoleSize;
+  const { rows, cols } = size === undefined || size.height === 0 ? DEFAULT_CONSOLE : { rows: size.height, cols: size.width };
+  return [step('tty', rows, cols)];
+}
 
 function credentialSteps(process: OciProcess): PlanStep[] {
   const user = step('user', process.user.uid, process.user.gid, (process.user.additionalGids ?? []).join(','));
@@ -36,6 +45,9 @@ export function processSteps(process: OciProcess, opts: ProcessPlanOptions): Pla
   const oom = process.oomScoreAdj === undefined ? [] : [step('write', '/proc/self/oom_score_adj', String(process.oomScoreAdj))];
   const [program = ''] = process.args;
   return [
+    // First: the container's /dev is in place by now (the init's mounts come before these
+    // steps), and taking the master from the agent needs the privileges the user step drops.
+    ...(process.terminal === true ? [step('console')] : []),
     ...rlimits,
     ...oom,
     ...(opts.createCwd ? [step('mkdirp', process.cwd, '755')] : []),

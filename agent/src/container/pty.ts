@@ -1,17 +1,24 @@
 /**
- * A pty for a process with `terminal: true`. The agent opens the master on the guest's devpts
- * (/dev/ptmx) and keeps it; the launcher's child unlocks it, opens the slave with TIOCGPTPEER
- * (no path lookup) and makes it its controlling terminal and stdio. Resizing needs
- * ioctl(TIOCSWINSZ), which Node cannot issue, so it is a one-step launcher plan on the master.
+ * A pty for a process with `terminal: true`, from the container's own devpts (the newinstance
+ * at its /dev/pts), as runc gives it: a pty of the guest's devpts passes isatty and stty, but
+ * `tty` (ttyname) finds no /dev/pts/N of the container's for it. The agent keeps the master, so
+ * it opens it itself, through /proc/<child>/root once the launcher's child is inside the
+ * container's mounts (Node cannot receive a descriptor the child would open); the child takes
+ * it with pidfd_getfd and opens the slave with TIOCGPTPEER (agent/runtime/launcher/console.c).
+ * Resizing needs ioctl(TIOCSWINSZ), which Node cannot issue, so it is a one-step launcher plan
+ * on the master.
  *
  * The master reads EIO once every slave descriptor is closed: that is the terminal's EOF.
  */
-import { constants, openSync } from 'node:fs';
+import { constants, fstatSync, openSync, closeSync } from 'node:fs';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { ReadStream } from 'node:tty';
+import { ContainerError, type ContainerErrorContext } from './errors';
 import { step } from './launch_plan';
 import { Launch, TTY_MASTER_FD } from './process_launcher';
-import type { ContainerErrorContext } from './errors';
+
+/** /dev/ptmx and every devpts's ptmx node are this device (TTYAUX_MAJOR 5, minor 2). */
+const PTMX_RDEV = (5 << 8) | 2;
 
 export class Pty {
   /** Bytes typed into the terminal. */
@@ -35,8 +42,26 @@ export class Pty {
     this.output = output;
   }
 
-  static open(): Pty {
-    return new Pty(openSync('/dev/ptmx', constants.O_RDWR | constants.O_NOCTTY));
+  /**
+   * A new pty on the devpts mounted at /dev/pts in the root of `pid`, a process inside the
+   * container. pts/ptmx rather than the /dev/ptmx link: a link would resolve against the
+   * agent's root; O_NOFOLLOW and the device check keep a changed /dev from handing over
+   * anything but a ptmx.
+   */
+  static openIn(pid: number, context: ContainerErrorContext): Pty {
+    const path = `/proc/${pid}/root/dev/pts/ptmx`;
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NOFOLLOW);
+    } catch (err) {
+      const errno = -((err as NodeJS.ErrnoException).errno ?? 0);
+      throw new ContainerError('LAUNCH_FAILED', `cannot open the container's pty master ${path}: ${(err as Error).message}`, { ...context, errno, cause: err });
+    }
+    if (fstatSync(fd).rdev !== PTMX_RDEV) {
+      closeSync(fd);
+      throw new ContainerError('LAUNCH_FAILED', `${path} is not a ptmx device`, context);
+    }
+    return new Pty(fd);
   }
 
   async resize(launcherPath: string, rows: number, cols: number, context: ContainerErrorContext): Promise<void> {

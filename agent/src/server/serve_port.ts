@@ -1,7 +1,9 @@
 /**
  * Serves ttrpc on the virtio-serial port for the VM's life. One host connection at a time: when
  * the host side goes away (shim restart) the port reads EOF, the connection's calls are
- * abandoned, and the port is reopened for the next host. Containers outlive connections.
+ * abandoned, and the port is reopened for the next host. A host back before the agent read that
+ * EOF continues on the same stream; the ttrpc connection takes its first request (stream 1
+ * again) as a new session. Containers outlive connections.
  */
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -3,6 +3,7 @@
 // server and the shim's client, so both validate the same shapes.
 import type { CacheMode } from '../cli';
 import { daxWindowProblem, DEFAULT_DAX_WINDOW_MIB } from '../dax_window';
+import { xattrMapProblem } from '../passthrough/xattr_map';
 
 export interface AddExport {
   id: number;
@@ -88,6 +89,8 @@ function parseAdd(obj: Json, id: number): AddExport {
   const found = CACHE.find((c) => c === cache);
   if (found === undefined) throw new ControlProtocolError(`field 'cache': invalid value '${cache}'`);
   const xattrmap = obj.xattrmap === undefined ? undefined : field<string>(obj, 'xattrmap', 'string');
+  const problem = xattrmap === undefined ? null : xattrMapProblem(xattrmap);
+  if (problem !== null) throw new ControlProtocolError(`field 'xattrmap': ${problem}`);
   return {
     id,
     op: 'add',

@@ -88,3 +88,17 @@ describe('device loop with the echo handler', () => {
     expect(dec(f.call(REQUEST_QUEUE, { readable: [enc('after')], writableLen: 16 }))).toBe('after');
   });
 });
+
+describe('device loop whose handler cannot be built', () => {
+  test('closes that connection, keeps listening, and serves the next front-end', async () => {
+    const dev = await startEchoDevice({}, 'off', { failConnections: 1 });
+    try {
+      expect(() => VhostUserFrontend.connect({ socketPath: dev.socketPath, timeoutMs: 2000 }).close()).toThrow();
+      const f = VhostUserFrontend.connect({ socketPath: dev.socketPath });
+      expect(dec(f.call(REQUEST_QUEUE, { readable: [enc('still here')], writableLen: 16 }))).toBe('still here');
+      f.close();
+    } finally {
+      await dev.stop();
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // time and outlives it: after a disconnect (guest reboot, QEMU restart) it accepts the next one.
 import type { Logger } from 'pino';
 import { drain } from '../sys/eventfd';
+import { tryClose } from '../sys/fd';
 import { Epoll, EPOLLIN } from '../sys/epoll';
 import { accept } from '../sys/socket';
 import type { ChainHandlerFactory } from '../virtio/descriptor_chain';
@@ -92,11 +93,19 @@ class DeviceLoop {
   }
 
   private acceptFrontend(): void {
+    const { options, createHandler, log } = this.params;
     const fd = accept(this.listener.fd);
+    try {
+      this.session = new Session(fd, this.epoll, options, createHandler, log);
+    } catch (err) {
+      // This front-end cannot be served (its handler would not build): the next one may be.
+      log.error({ err }, 'cannot serve the front-end: connection closed');
+      // A socket we never wrote to: closing it cannot fail in a way worth reporting.
+      tryClose(fd);
+      return;
+    }
     // One front-end at a time: others wait in the backlog until this one leaves.
     this.epoll.remove(this.listener.fd);
-    const { options, createHandler, log } = this.params;
-    this.session = new Session(fd, this.epoll, options, createHandler, log);
     log.info('front-end connected');
   }
 

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { close } from '../sys/fd';
 import { listenUnix } from '../sys/socket';
 import type { DeviceOptions } from './device_options';
+import { DeviceError } from './errors';
 
 export class Listener {
   private constructor(
@@ -13,10 +14,10 @@ export class Listener {
 
   static open(options: DeviceOptions): Listener {
     if (options.socketPath !== undefined && options.listenFd !== undefined) {
-      throw new Error(`export ${options.tag}: socketPath and listenFd are mutually exclusive`);
+      throw new DeviceError(options.tag, 'socketPath and listenFd are mutually exclusive', options.socketPath);
     }
     if (options.listenFd !== undefined) return new Listener(options.listenFd, null);
-    if (options.socketPath === undefined) throw new Error(`export ${options.tag}: needs socketPath or listenFd`);
+    if (options.socketPath === undefined) throw new DeviceError(options.tag, 'needs socketPath or listenFd');
     rmSync(options.socketPath, { force: true });
     return new Listener(listenUnix(options.socketPath, 1), options.socketPath);
   }

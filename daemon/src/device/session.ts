@@ -220,7 +220,12 @@ export class Session implements VringObserver {
 
   private complete(chain: DescriptorChain, index: number, written: number): void {
     const vring = this.backend.vrings[index];
-    if (vring === undefined || !vring.queue.isReady) {
+    if (vring === undefined) {
+      this.log.error({ queue: index, head: chain.head }, 'deferred completion for a queue that does not exist dropped');
+      return;
+    }
+    if (!vring.queue.isReady) {
+      vring.queue.abandon(chain.head);
       this.log.warn({ queue: index, head: chain.head }, 'deferred completion for a stopped queue dropped');
       return;
     }

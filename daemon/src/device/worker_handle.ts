@@ -2,7 +2,9 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { close } from '../sys/fd';
 import { eventfd, signal } from '../sys/eventfd';
+import type { Logger } from 'pino';
 import type { ControlMessage } from './device_options';
+import { DeviceError } from './errors';
 import type { DeviceWorkerData, DeviceWorkerEvent } from './worker';
 
 export interface DeviceWorker {
@@ -19,12 +21,16 @@ export interface DeviceWorker {
 export function startDeviceWorker<E>(
   script: string,
   data: Omit<DeviceWorkerData<E>, 'controlFd' | 'port'>,
+  log: Logger,
 ): DeviceWorker {
+  const tag = data.device.tag;
   const controlFd = eventfd();
   const { port1, port2 } = new MessageChannel();
   const workerData: DeviceWorkerData<E> = { ...data, controlFd, port: port2 };
   const worker = new Worker(script, { workerData, transferList: [port2] });
   let running = true;
+  // An uncaught exception in the worker: its cause, which the exit code alone would lose.
+  worker.on('error', (err) => log.error({ export: tag, err }, 'device worker failed'));
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve)).then((code) => {
     running = false;
     port1.close();
@@ -36,7 +42,7 @@ export function startDeviceWorker<E>(
       if (event.type === 'listening') resolve();
     });
     worker.once('error', reject);
-    void exited.then((code) => reject(new Error(`device worker for ${data.device.tag} exited (${code}) before listening`)));
+    void exited.then((code) => reject(new DeviceError(tag, `device worker exited (${code}) before listening`, data.device.socketPath)));
   });
   let stopping: Promise<number> | null = null;
   return {

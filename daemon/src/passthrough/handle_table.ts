@@ -1,7 +1,8 @@
 // Open files and directories the guest holds, by file handle (fh). Handles are never reused
-// within a session, so a stale fh from the guest cannot reach someone else's file.
-import { close } from '../sys/fs';
-import type { Inode } from './inode_table';
+// within a session, so a stale fh from the guest cannot reach someone else's file. Each handle
+// holds its inode open (InodeTable.hold): a FORGET cannot close the inode's fd under it.
+import { tryClose } from '../sys/fd';
+import type { Inode, InodeTable } from './inode_table';
 
 /** Where a READDIR stream stands: getdents64 records read ahead, and the guest's resume cookie. */
 export interface DirStream {
@@ -19,6 +20,8 @@ export interface Handle {
   readonly fd: number;
   readonly inode: Inode;
   readonly dir: DirStream | null;
+  /** Opened for writing: its close(2) may report a write-back error the guest must hear of. */
+  readonly writes: boolean;
 }
 
 const DIR_BUFFER_SIZE = 32768;
@@ -27,11 +30,14 @@ export class HandleTable {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
 
-  /** Takes ownership of `fd`. */
-  add(fd: number, inode: Inode, isDir: boolean): Handle {
+  constructor(private readonly inodes: InodeTable) {}
+
+  /** Takes ownership of `fd` and holds `inode` until the handle is released. */
+  add(fd: number, inode: Inode, isDir: boolean, writes = false): Handle {
     const dir = isDir ? { buf: Buffer.allocUnsafe(DIR_BUFFER_SIZE), len: 0, pos: 0, offLo: 0, offHi: 0 } : null;
-    const h: Handle = { fh: this.nextFh++, fd, inode, dir };
+    const h: Handle = { fh: this.nextFh++, fd, inode, dir, writes };
     this.handles.set(h.fh, h);
+    this.inodes.hold(inode);
     return h;
   }
 
@@ -39,18 +45,17 @@ export class HandleTable {
     return this.handles.get(fh);
   }
 
-  /** Closes and forgets the handle; false when there was none. */
-  release(fh: number): boolean {
-    const h = this.handles.get(fh);
-    if (h === undefined) return false;
-    this.handles.delete(fh);
-    close(h.fd);
-    return true;
+  /** Closes and forgets the handle, letting go of its inode; the close(2) result, 0 or -errno. */
+  release(h: Handle): number {
+    if (!this.handles.delete(h.fh)) return 0;
+    const r = tryClose(h.fd);
+    this.inodes.letGo(h.inode);
+    return r;
   }
 
+  /** Closes every handle (the session is over: nobody is left to hear of a close error). */
   clear(): void {
-    for (const h of this.handles.values()) close(h.fd);
-    this.handles.clear();
+    for (const h of [...this.handles.values()]) this.release(h);
   }
 
   get size(): number {

@@ -1,7 +1,9 @@
 // The inodes the guest knows: one O_PATH fd per host inode, keyed by (dev, ino, mount id) so that
-// hard links and repeated lookups share a node id, with the lookup count the kernel keeps for it.
-// Node ids are never reused, so (nodeid, generation 0) stays unique for the session.
-import { close, STX } from '../sys/fs';
+// hard links and repeated lookups share a node id, with the lookup count the kernel keeps for it
+// and the number of open handles on it; it lives until both are zero. Node ids are never reused,
+// so (nodeid, generation 0) stays unique for the session.
+import { tryClose } from '../sys/fd';
+import { STX } from '../sys/fs';
 
 export class Inode {
   /** Next inode in the same hash bucket. */
@@ -23,8 +25,12 @@ export class Inode {
     readonly mntId: number,
     /** A directory on another host mount than its parent (FUSE_ATTR_SUBMOUNT). */
     readonly submount: boolean,
+    /** Lookups the guest holds (FORGET drops them). */
     public refcount: number,
   ) {}
+
+  /** Open handles on the inode: they use its fd, so it outlives the guest's lookups. */
+  handles = 0;
 
   /** The fd as a NUL-terminated decimal name inside /proc/self/fd; made on first use (most inodes are never opened). */
   get procName(): Buffer {
@@ -92,11 +98,24 @@ export class InodeTable {
     return inode;
   }
 
-  /** Drops `n` lookups; the inode (never the root, whose fd the export owns) goes away with its fds at zero. */
+  /**
+   * Drops `n` lookups; the inode (never the root, whose fd the export owns) goes away with its
+   * fds once no lookup and no handle is left.
+   */
   forget(inode: Inode, n: number): void {
-    if (inode.nodeid === 1) return;
     inode.refcount -= Math.min(n, inode.refcount);
-    if (inode.refcount === 0) this.remove(inode);
+    this.removeIfUnused(inode);
+  }
+
+  /** An open handle starts using the inode. */
+  hold(inode: Inode): void {
+    inode.handles++;
+  }
+
+  /** An open handle is done with the inode. */
+  letGo(inode: Inode): void {
+    inode.handles--;
+    this.removeIfUnused(inode);
   }
 
   /** Forgets every inode but the root (the guest went away). */
@@ -111,15 +130,21 @@ export class InodeTable {
     return this.byId.size;
   }
 
+  private removeIfUnused(inode: Inode): void {
+    if (inode.nodeid !== 1 && inode.refcount === 0 && inode.handles === 0 && this.byId.get(inode.nodeid) === inode) this.remove(inode);
+  }
+
   private remove(inode: Inode): void {
     this.byId.delete(inode.nodeid);
     this.unlinkBucket(inode);
     this.closeLockFds(inode);
-    close(inode.fd);
+    // An O_PATH fd has no data to write back: close(2) can only fail on a bad fd.
+    tryClose(inode.fd);
   }
 
   private closeLockFds(inode: Inode): void {
-    if (inode.lockFds !== null) for (const fd of inode.lockFds.values()) close(fd);
+    // Lock fds are never written through: nothing to report on close.
+    if (inode.lockFds !== null) for (const fd of inode.lockFds.values()) tryClose(fd);
     inode.lockFds = null;
   }
 

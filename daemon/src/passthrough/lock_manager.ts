@@ -5,7 +5,8 @@
 // it is retried from poll() and completed through the CompletionSink, or interrupted.
 import type { CompletionSink, DescriptorChain } from '../virtio/descriptor_chain';
 import { F_OFD_GETLK, F_OFD_SETLK, F_RDLCK, F_UNLCK, F_WRLCK, fcntlLock, FLOCK, FLOCK_SIZE, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../sys/locks';
-import { O_DIRECTORY, O_RDONLY, O_RDWR, S_IFDIR, S_IFREG, close } from '../sys/fs';
+import { O_DIRECTORY, O_RDONLY, O_RDWR, S_IFDIR, S_IFREG } from '../sys/fs';
+import { tryClose } from '../sys/fd';
 import { ChainWriter } from '../fuse/chain_io';
 import { OUT_HEADER_SIZE } from '../fuse/abi';
 import { EACCES, EAGAIN, EBADF, EINTR, EINVAL, EROFS, EWOULDBLOCK } from '../fuse/errno';
@@ -37,6 +38,9 @@ function ownerKey(lo: number, hi: number): string {
 export class LockManager {
   private pending: PendingLock[] = [];
   private readonly flockBuf = Buffer.alloc(FLOCK_SIZE);
+  /** Reused for every completion: finish() runs to its end before the next one. */
+  private readonly writer = new ChainWriter();
+  private readonly header = Buffer.alloc(OUT_HEADER_SIZE);
 
   constructor(
     private readonly readonly: boolean,
@@ -115,7 +119,8 @@ export class LockManager {
     const fd = inode.lockFds?.get(key);
     if (fd === undefined) return;
     inode.lockFds?.delete(key);
-    close(fd);
+    // Lock fds are never written through: closing one only drops its locks.
+    tryClose(fd);
   }
 
   /** The handle is being released: requests parked on it can never be granted. */
@@ -130,15 +135,20 @@ export class LockManager {
     return this.pending.length;
   }
 
-  /** The guest went away: parked requests have no queue to complete on. */
+  /**
+   * The session ends (INIT again, DESTROY, the front-end gone): every parked request is answered
+   * EINTR, so its chain leaves the ring's in-flight set and unpins guest memory.
+   */
   reset(): void {
+    const parked = this.pending;
     this.pending = [];
+    for (const p of parked) this.finish(p, -EINTR);
   }
 
   private finish(p: PendingLock, err: number): void {
-    const w = new ChainWriter();
+    const w = this.writer;
     w.reset(p.chain.writable);
-    const hdr = Buffer.alloc(OUT_HEADER_SIZE);
+    const hdr = this.header;
     hdr.writeUInt32LE(OUT_HEADER_SIZE, 0);
     hdr.writeInt32LE(err, 4);
     hdr.writeBigUInt64LE(p.unique, 8);

@@ -14,7 +14,8 @@ import {
 } from '../fuse/abi';
 import { EACCES, EBADF, EINVAL, ENOSYS, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
-import { close, O_RDONLY, O_RDWR, S_IFREG } from '../sys/fs';
+import { O_RDONLY, O_RDWR, S_IFREG } from '../sys/fs';
+import { tryClose } from '../sys/fd';
 import { PAGE_SIZE } from '../sys/mman';
 import type { BackendRequests } from '../virtio/descriptor_chain';
 import type { Inode } from './inode_table';
@@ -78,7 +79,8 @@ export function setupmapping(rq: Request, fs: PassthroughFs): number {
   try {
     backend.map({ fd, fdOffset: foffset, shmOffset: moffset, len, writable });
   } finally {
-    close(fd);
+    // Nothing was written through this fd: the mapping's writes are the front-end's.
+    tryClose(fd);
   }
   return rq.ok(0);
 }

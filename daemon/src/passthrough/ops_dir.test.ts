@@ -75,3 +75,21 @@ test('an empty directory has . and .. only; a file is not a directory', () => {
   const f = c.lookup(c.lookup(1, 'd').nodeid, 'entry-0000');
   expect(errnoOf(() => c.opendir(f.nodeid))).toBe(ENOTDIR);
 });
+
+test('an open directory outlives a FORGET of its inode: READDIRPLUS still describes its own entries', () => {
+  for (const [dir, size] of [['a', 1], ['b', 2]] as const) {
+    mkdirSync(join(h.dir, dir));
+    writeFileSync(join(h.dir, dir, 'same'), 'x'.repeat(size));
+  }
+  writeFileSync(join(h.dir, 'a', 'only-in-a'), '');
+  const a = c.lookup(1, 'a');
+  const o = c.opendir(a.nodeid);
+  c.forget(a.nodeid, 1);
+  // The fd a FORGET would have closed is the next one a lookup gets.
+  c.lookup(1, 'b');
+  const all = c.readdirAll(a.nodeid, o.fh, true) as FuseDirentPlus[];
+  expect(sorted(all.map((e) => e.name))).toEqual(['.', '..', 'only-in-a', 'same']);
+  expect(all.find((e) => e.name === 'same')?.entry.attr.size).toBe(1);
+  c.releasedir(a.nodeid, o.fh);
+  expect(errnoOf(() => c.opendir(a.nodeid))).toBe(EBADF);
+});

@@ -151,8 +151,7 @@ export function releasedir(rq: Request, fs: PassthroughFs): number {
   if (!rq.has(RELEASE_IN_SIZE)) return rq.error(EINVAL);
   const h = dirHandle(rq, fs, ReleaseIn.fh);
   if (h === undefined) return rq.error(EBADF);
-  fs.handles.release(h.fh);
-  return rq.ok(0);
+  return rq.result(fs.handles.release(h));
 }
 
 export function fsyncdir(rq: Request, fs: PassthroughFs): number {

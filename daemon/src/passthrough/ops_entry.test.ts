@@ -102,7 +102,7 @@ test('SETATTR with FATTR_KILL_SUIDGID on truncate clears set-id bits', () => {
   expect(a.mode & 0o7777).toBe(0o755);
 });
 
-test('SYMLINK and READLINK', () => {
+test('a symlink keeps its target verbatim, never resolved; reading a non-symlink as one is EINVAL', () => {
   const e = c.symlink(1, 'l', '../../outside/target');
   expect(readlinkSync(join(h.dir, 'l'))).toBe('../../outside/target');
   expect(c.readlink(e.nodeid)).toBe('../../outside/target');
@@ -184,7 +184,7 @@ test('RENAME and RENAME2 (NOREPLACE, EXCHANGE, WHITEOUT)', () => {
   expect(errnoOf(() => c.rename(1, 'c', 1, 'e', 1 << 10))).toBe(EINVAL);
 });
 
-test('LINK', () => {
+test('a hard link shares the node id and host inode of its target', () => {
   writeFileSync(join(h.dir, 'orig'), 'x');
   const o = c.lookup(1, 'orig');
   const l = c.link(o.nodeid, 1, 'copy');

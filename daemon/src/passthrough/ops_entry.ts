@@ -37,9 +37,9 @@ import {
   UTIME_NOW,
   UTIME_OMIT,
   utimensat,
-  close,
   W_OK,
 } from '../sys/fs';
+import { tryClose } from '../sys/fd';
 import {
   ENTRY_OUT_SIZE,
   Fattr,
@@ -171,8 +171,8 @@ function truncate(fs: PassthroughFs, inode: Inode, fd: number, size: number): nu
   const wfd = fs.reopen(inode, O_WRONLY);
   if (wfd < 0) return wfd;
   const r = ftruncate(wfd, size);
-  close(wfd);
-  return r;
+  const closed = tryClose(wfd);
+  return r < 0 ? r : closed;
 }
 
 /** Applies the SETATTR changes one by one, stopping at the first failure (as virtiofsd does). */

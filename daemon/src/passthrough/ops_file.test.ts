@@ -1,8 +1,9 @@
 // File I/O through the chain's guest buffers, and the open flags of each cache policy.
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { EBADF, EISDIR, ELOOP } from '../fuse/errno';
+import { EACCES, EBADF, EISDIR, ELOOP } from '../fuse/errno';
 import { Fopen, FUSE_WRITE_KILL_SUIDGID } from '../fuse/abi';
 import { errnoOf, FuseClient } from '../../test_support/fuse_client';
 import { startHarness, startLoopbackHarness, type Harness } from '../../test_support/passthrough_harness';
@@ -26,7 +27,7 @@ beforeEach(() => {
 });
 afterEach(() => h.cleanup());
 
-test('OPEN + READ + RELEASE', () => {
+test('an opened file reads at any offset until released; directories and symlinks are not opened', () => {
   writeFileSync(join(h.dir, 'f'), 'hello, world');
   const e = c.lookup(1, 'f');
   const o = c.open(e.nodeid, 0);
@@ -50,7 +51,7 @@ test('a handle only works with its own inode', () => {
   expect(errnoOf(() => c.read(b.nodeid, o.fh, 0, 1))).toBe(EBADF);
 });
 
-test('CREATE + WRITE + RELEASE + UNLINK', () => {
+test('a created file gets the mode asked for and holds what was written; an exclusive create of it fails', () => {
   const f = c.create(1, 'new', O_WRONLY | O_CREAT | O_EXCL, 0o640);
   expect(f.entry.attr.mode & 0o777).toBe(0o640);
   expect(c.write(f.entry.nodeid, f.fh, 0, Buffer.from('0123456789'))).toBe(10);
@@ -115,7 +116,7 @@ test('WRITE with FUSE_WRITE_KILL_SUIDGID clears set-id bits', () => {
   c.release(e.nodeid, o.fh);
 });
 
-test('FALLOCATE, LSEEK data/hole and COPY_FILE_RANGE', () => {
+test('space is preallocated, holes are found, and ranges are copied between handles of their own inodes', () => {
   const f = c.create(1, 'sparse', O_RDWR | O_CREAT, 0o644);
   c.fallocate(f.entry.nodeid, f.fh, 0, 8192);
   expect(statSync(join(h.dir, 'sparse')).size).toBe(8192);
@@ -131,6 +132,42 @@ test('FALLOCATE, LSEEK data/hole and COPY_FILE_RANGE', () => {
   expect(readFileSync(join(h.dir, 'copy')).subarray(10).toString()).toBe('tail');
   expect(errnoOf(() => c.copyFileRange(f.entry.nodeid, f.fh, 0, f.entry.nodeid, g.fh, 0, 4))).toBe(EBADF);
   c.syncfs(1);
+});
+
+describe('special files already in the share', () => {
+  /** Makes the special files on the host; a device node needs root (CAP_MKNOD). */
+  const specials = (): string[] => {
+    execFileSync('mkfifo', [join(h.dir, 'fifo')]);
+    if (process.getuid?.() !== 0) return ['fifo'];
+    execFileSync('mknod', [join(h.dir, 'null'), 'c', '1', '3']);
+    return ['fifo', 'null'];
+  };
+
+  test('CREATE without O_EXCL refuses to open them on the host, and the daemon keeps serving', () => {
+    for (const name of specials()) {
+      expect(errnoOf(() => c.create(1, name, O_WRONLY | O_CREAT, 0o644))).toBe(EACCES);
+      expect(errnoOf(() => c.create(1, name, O_WRONLY | O_CREAT | O_TRUNC, 0o644))).toBe(EACCES);
+    }
+    expect(errnoOf(() => c.create(1, 'fifo', O_WRONLY | O_CREAT | O_EXCL, 0o644))).toBe(17);
+    expect(c.getattr(1).mode & 0o170000).toBe(0o040000);
+  });
+
+  test('CREATE without O_EXCL opens an existing regular file like OPEN, keeping its data unless O_TRUNC', () => {
+    writeFileSync(join(h.dir, 'f'), 'kept');
+    const f = c.create(1, 'f', O_RDWR | O_CREAT, 0o600);
+    expect(f.entry.attr.size).toBe(4);
+    expect(c.read(f.entry.nodeid, f.fh, 0, 10).toString()).toBe('kept');
+    const t = c.create(1, 'f', O_RDWR | O_CREAT | O_TRUNC, 0o600);
+    expect(t.entry.nodeid).toBe(f.entry.nodeid);
+    expect(t.entry.attr.size).toBe(0);
+    mkdirSync(join(h.dir, 'd'));
+    expect(errnoOf(() => c.create(1, 'd', O_RDWR | O_CREAT, 0o600))).toBe(EISDIR);
+  });
+
+  test('SYNCFS on them syncs through the export without opening them', () => {
+    for (const name of specials()) c.syncfs(c.lookup(1, name).nodeid);
+    expect(c.getattr(1).mode & 0o170000).toBe(0o040000);
+  });
 });
 
 describe('cache policy', () => {

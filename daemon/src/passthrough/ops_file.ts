@@ -34,8 +34,8 @@ import {
   SEEK_HOLE,
   SEEK_SET,
   syncfs as sysSyncfs,
-  close,
 } from '../sys/fs';
+import { tryClose, tryDup } from '../sys/fd';
 import {
   COPY_FILE_RANGE_IN_SIZE,
   CopyFileRangeIn,
@@ -53,6 +53,7 @@ import {
   FUSE_WRITE_KILL_SUIDGID,
   IN_HEADER_SIZE,
   LSEEK_IN_SIZE,
+  LSEEK_OUT_SIZE,
   LseekIn,
   OPEN_IN_SIZE,
   OPEN_OUT_SIZE,
@@ -68,7 +69,7 @@ import {
   WriteIn,
 } from '../fuse/abi';
 import { encodeEntry } from '../fuse/encode';
-import { EACCES, EBADF, EINVAL, EISDIR, ELOOP, EROFS } from '../fuse/errno';
+import { EACCES, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import type { Handle } from './handle_table';
 import type { Inode } from './inode_table';
@@ -124,11 +125,11 @@ export function open(rq: Request, fs: PassthroughFs): number {
   if (guestFlags & O_TRUNC && rq.u32(OpenIn.openFlags) & FUSE_OPEN_KILL_SUIDGID) {
     const r = killSuidgidFd(fs, fd);
     if (r < 0) {
-      close(fd);
+      tryClose(fd);
       return rq.error(r);
     }
   }
-  encodeOpenOut(rq, OUT_HEADER_SIZE, fs.handles.add(fd, inode, false).fh, fs.policy.fileOpenFlags);
+  encodeOpenOut(rq, OUT_HEADER_SIZE, fs.handles.add(fd, inode, false, writes(guestFlags)).fh, fs.policy.fileOpenFlags);
   return rq.ok(OPEN_OUT_SIZE);
 }
 
@@ -140,22 +141,61 @@ export function create(rq: Request, fs: PassthroughFs): number {
   if (len < 0) return rq.error(len);
   if (fs.config.readonly) return rq.error(EROFS);
   const guestFlags = rq.u32(CreateIn.flags);
-  const flags = hostFlags(fs, guestFlags) | O_CREAT | (guestFlags & O_EXCL) | O_NOFOLLOW;
-  const mode = rq.u32(CreateIn.mode) & 0o7777;
-  fs.enterCreds(rq.uid, rq.gid);
-  const fd = openat(parent.fd, rq.cstr(CREATE_IN_SIZE), flags | O_CLOEXEC, mode);
-  fs.leaveCreds(rq.uid, rq.gid);
-  if (fd < 0) return rq.error(fd);
-  const killed = guestFlags & O_TRUNC && rq.u32(CreateIn.openFlags) & FUSE_OPEN_KILL_SUIDGID ? killSuidgidFd(fs, fd) : 0;
-  const inode = killed < 0 ? killed : fs.lookup(parent, rq.cstr(CREATE_IN_SIZE));
+  const opened = createOrOpen(rq, fs, parent, guestFlags);
+  if (opened.fd < 0) return rq.error(opened.fd);
+  const fd = opened.fd;
+  const inode = createdInode(rq, fs, parent, guestFlags, opened);
   if (typeof inode === 'number') {
-    close(fd);
+    if (opened.inode !== null) fs.inodes.forget(opened.inode, 1);
+    tryClose(fd);
     return rq.error(inode);
   }
   encodeEntry(rq.replyView, OUT_HEADER_SIZE, inode.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode));
-  const h = fs.handles.add(fd, inode, false);
+  const h = fs.handles.add(fd, inode, false, true);
   encodeOpenOut(rq, OUT_HEADER_SIZE + ENTRY_OUT_SIZE, h.fh, fs.policy.fileOpenFlags);
   return rq.ok(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
+}
+
+/** An fd for CREATE, and the inode (one lookup counted) when the name already existed. */
+interface Created {
+  readonly fd: number;
+  readonly inode: Inode | null;
+}
+
+/** Kills set-id bits as asked, then the inode with its attributes in `fs.stat`, or -errno. */
+function createdInode(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number, opened: Created): Inode | number {
+  if (guestFlags & O_TRUNC && rq.u32(CreateIn.openFlags) & FUSE_OPEN_KILL_SUIDGID) {
+    const killed = killSuidgidFd(fs, opened.fd);
+    if (killed < 0) return killed;
+  }
+  if (opened.inode === null) return fs.lookup(parent, rq.cstr(CREATE_IN_SIZE));
+  const r = fs.statFd(opened.inode.fd);
+  return r < 0 ? r : opened.inode;
+}
+
+const failed = (err: number): Created => ({ fd: err, inode: null });
+
+/**
+ * Creates the file exclusively, so the host never opens what is already there: an existing
+ * name goes through OPEN's checks (a FIFO would block the worker, a device node is the host's).
+ */
+function createOrOpen(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number): Created {
+  const flags = hostFlags(fs, guestFlags) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  fs.enterCreds(rq.uid, rq.gid);
+  const fd = openat(parent.fd, rq.cstr(CREATE_IN_SIZE), flags, rq.u32(CreateIn.mode) & 0o7777);
+  fs.leaveCreds(rq.uid, rq.gid);
+  if (fd !== -EEXIST || (guestFlags & O_EXCL) !== 0) return failed(fd);
+  return openExisting(rq, fs, parent, guestFlags);
+}
+
+function openExisting(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number): Created {
+  const inode = fs.lookup(parent, rq.cstr(CREATE_IN_SIZE));
+  if (typeof inode === 'number') return failed(inode);
+  const notOpenable = openableError(inode);
+  const fd = notOpenable < 0 ? notOpenable : fs.reopen(inode, hostFlags(fs, guestFlags));
+  if (fd >= 0) return { fd, inode };
+  fs.inodes.forget(inode, 1);
+  return failed(fd);
 }
 
 /** The file handle named by the u64 at argument offset `off`, when it belongs to the header's inode. */
@@ -204,7 +244,16 @@ export function flush(rq: Request, fs: PassthroughFs): number {
   if (h === undefined) return rq.error(EBADF);
   // close(2) in the guest drops the POSIX locks of its owner on this file.
   fs.locks.releaseOwner(h.inode, rq.u32(FlushIn.lockOwner), rq.u32(FlushIn.lockOwner + 4));
-  return rq.ok(0);
+  return rq.result(h.writes ? flushErrors(h.fd) : 0);
+}
+
+/**
+ * A write-back error (NFS, a full disk under delayed allocation) shows at close(2), which the
+ * guest's close(2) must return: closing a duplicate reports it and keeps the handle open.
+ */
+function flushErrors(fd: number): number {
+  const copy = tryDup(fd);
+  return copy < 0 ? copy : tryClose(copy);
 }
 
 export function release(rq: Request, fs: PassthroughFs): number {
@@ -212,8 +261,8 @@ export function release(rq: Request, fs: PassthroughFs): number {
   const h = fileHandle(rq, fs, ReleaseIn.fh);
   if (h === undefined) return rq.error(EBADF);
   fs.locks.dropHandle(h);
-  fs.handles.release(h.fh);
-  return rq.ok(0);
+  // The kernel sends RELEASE asynchronously and drops its answer: FLUSH reported what matters.
+  return rq.result(fs.handles.release(h));
 }
 
 export function fsyncFile(rq: Request, fs: PassthroughFs): number {
@@ -245,7 +294,7 @@ export function lseekFile(rq: Request, fs: PassthroughFs): number {
   if (r < 0) return rq.error(r);
   rq.replyView.setUint32(OUT_HEADER_SIZE, r % 0x1_0000_0000, true);
   rq.replyView.setUint32(OUT_HEADER_SIZE + 4, Math.floor(r / 0x1_0000_0000), true);
-  return rq.ok(8);
+  return rq.ok(LSEEK_OUT_SIZE);
 }
 
 const offIn = Buffer.alloc(8);
@@ -277,10 +326,13 @@ export function copyFileRangeOp(rq: Request, fs: PassthroughFs): number {
 export function syncfs(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
   if (inode === undefined) return rq.error(EBADF);
-  // syncfs(2) refuses O_PATH fds.
-  const fd = fs.reopen(inode, O_RDONLY | (inode.type === S_IFDIR ? O_DIRECTORY : 0));
+  // syncfs(2) refuses O_PATH fds, and opening a FIFO blocks while a device node is the host's:
+  // those sync through the export root, which syncs the same filesystem unless it is a submount.
+  const target = inode.type === S_IFREG || inode.type === S_IFDIR ? inode : fs.root;
+  const fd = fs.reopen(target, O_RDONLY | (target.type === S_IFDIR ? O_DIRECTORY : 0));
   if (fd < 0) return rq.error(fd);
   const r = sysSyncfs(fd);
-  close(fd);
+  // Opened read-only to name the filesystem: nothing of ours to write back on close.
+  tryClose(fd);
   return rq.result(r);
 }

@@ -4,10 +4,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EAGAIN, EINTR } from '../fuse/errno';
-import { Opcode, LK_IN_SIZE } from '../fuse/abi';
+import { FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, INIT_IN_SIZE, INIT_OUT_SIZE, InitIn, LK_IN_SIZE, Opcode, OUT_HEADER_SIZE } from '../fuse/abi';
 import { errnoOf, FuseClient, LOCK_TO_EOF, type FileLock } from '../../test_support/fuse_client';
 import { REQUEST_QUEUE } from '../../test_support/transport';
-import { startHarness, startLoopbackHarness, type Harness, type LoopbackHarness } from '../../test_support/passthrough_harness';
+import { startHarness, startLoopbackHarness, type DaemonHarness, type Harness, type LoopbackHarness } from '../../test_support/passthrough_harness';
 
 const F_RDLCK = 0;
 const F_WRLCK = 1;
@@ -152,4 +152,38 @@ test('flock contends with the host flock(1) and SETLKW on flock waits for it', (
   expect(spawnSync('flock', ['-n', '-x', file.path, 'true']).status).toBe(1);
   c.setlk(file.nodeid, file.fh, 1n, whole(F_UNLCK), false, true);
   expect(spawnSync('flock', ['-n', '-x', file.path, 'true']).status).toBe(0);
+});
+
+describe('a session ending while a SETLKW waits', () => {
+  /** SETLKW of owner 2 behind owner 1's lock, then `end` in the same batch; their replies' errors. */
+  function parkThenEnd(end: Uint8Array[], endReplyLen: number): number[] {
+    const daemon = h as DaemonHarness;
+    c.setlk(file.nodeid, file.fh, 1n, whole(F_WRLCK));
+    const setlkw = [c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE), c.lkIn(file.fh, 2n, whole(F_WRLCK))];
+    const batch = [{ readable: setlkw, writableLen: 16 }, { readable: end, writableLen: endReplyLen }];
+    const errors: number[] = [];
+    daemon.frontend.pipeline(REQUEST_QUEUE, 2, () => batch.shift() ?? null, (r) => errors.push(Buffer.from(r).readInt32LE(4)));
+    return errors;
+  }
+
+  /** The ring still serves: the SETLKW's head comes back first from the driver's free list. */
+  function servesManyRequests(): void {
+    c.init();
+    for (let i = 0; i < 600; i++) c.getattr(1);
+  }
+
+  test('INIT again answers the waiting SETLKW with EINTR, and its ring slot serves new requests', () => {
+    const init = Buffer.alloc(INIT_IN_SIZE);
+    init.writeUInt32LE(FUSE_KERNEL_VERSION, InitIn.major);
+    init.writeUInt32LE(FUSE_KERNEL_MINOR_VERSION, InitIn.minor);
+    const errors = parkThenEnd([c.header(Opcode.INIT, 0, init.length), init], OUT_HEADER_SIZE + INIT_OUT_SIZE);
+    expect(errors.sort()).toEqual([-EINTR, 0].sort());
+    servesManyRequests();
+  });
+
+  test('DESTROY answers the waiting SETLKW with EINTR', () => {
+    const errors = parkThenEnd([c.header(Opcode.DESTROY, 0, 0)], 16);
+    expect(errors.sort()).toEqual([-EINTR, 0].sort());
+    servesManyRequests();
+  });
 });

@@ -2,6 +2,7 @@
 // shares: stat into a reused buffer, look a name up into the inode table, reopen an O_PATH inode
 // through /proc/self/fd, and run a creation under the caller's fs uid/gid.
 import { SysError } from '../sys/libc';
+import { tryClose } from '../sys/fd';
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
@@ -13,7 +14,6 @@ import {
   O_NOFOLLOW,
   O_PATH,
   openat,
-  close,
   S_IFDIR,
   S_IFMT,
   STX,
@@ -42,7 +42,7 @@ export class PassthroughFs {
   readonly policy: CachePolicy;
   readonly log: Logger;
   readonly inodes = new InodeTable();
-  readonly handles = new HandleTable();
+  readonly handles = new HandleTable(this.inodes);
   readonly xattrMap: XattrMap | null;
   readonly procFd: number;
   readonly root: Inode;
@@ -104,14 +104,15 @@ export class PassthroughFs {
   private lookupByOpen(parent: Inode, name: Uint8Array): Inode | number {
     const fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return fd;
+    // The O_PATH fds closed here have no data to write back: close(2) cannot report anything.
     const s = this.statFd(fd);
     if (s < 0) {
-      close(fd);
+      tryClose(fd);
       return s;
     }
     const known = this.inodes.find(this.statView);
     if (known !== undefined) {
-      close(fd);
+      tryClose(fd);
       return this.found(known);
     }
     this.knownRate -= this.knownRate / 8;

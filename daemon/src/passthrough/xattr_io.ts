@@ -3,7 +3,8 @@
 // files and directories and use the fd calls; other types (symlinks, devices, FIFOs, sockets)
 // answer ENOTSUP there, since reopening a FIFO would block and the path calls need a cwd.
 import koffi from 'koffi';
-import { close, O_DIRECTORY, O_NONBLOCK, O_RDONLY, S_IFDIR, S_IFREG } from '../sys/fs';
+import { tryClose } from '../sys/fd';
+import { O_DIRECTORY, O_NONBLOCK, O_RDONLY, S_IFDIR, S_IFREG } from '../sys/fs';
 import {
   fgetxattr,
   flistxattr,
@@ -71,7 +72,8 @@ export class XattrIo {
     const fd = this.fs.reopen(inode, O_RDONLY | O_NONBLOCK | (inode.type === S_IFDIR ? O_DIRECTORY : 0));
     if (fd < 0) return fd;
     const r = op(fd);
-    close(fd);
+    // Read-only, for xattr calls: nothing to write back on close.
+    tryClose(fd);
     return r;
   }
 }

@@ -114,3 +114,14 @@ export class XattrMap {
     return null;
   }
 }
+
+/** Why `spec` is not a valid xattr map (the rule at fault), or null: for checking options up front. */
+export function xattrMapProblem(spec: string): string | null {
+  try {
+    XattrMap.parse(spec);
+    return null;
+  } catch (err) {
+    if (err instanceof XattrMapError) return err.message;
+    throw err;
+  }
+}

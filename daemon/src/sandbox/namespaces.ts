@@ -9,6 +9,7 @@
 import { accessSync, constants, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { execve, keepAcrossExec } from '../sys/exec';
+import { SandboxError } from './errors';
 
 const MARKER = 'VFS_VIRTIOFSD_OUTER_NAMESPACES';
 const NAMESPACES = ['mnt', 'pid', 'net'] as const;
@@ -31,7 +32,7 @@ function findUnshare(): string {
       // Not in this PATH entry: try the next.
     }
   }
-  throw new Error(`--sandbox=namespace needs util-linux unshare: not found in ${dirs.join(':')}`);
+  throw new SandboxError(`--sandbox=namespace needs util-linux unshare: not found in ${dirs.join(':')}`);
 }
 
 /** True in the re-executed daemon (after checking the namespaces really are new). */
@@ -42,7 +43,7 @@ export function inNewNamespaces(): boolean {
   const innerIds = namespaceIds().split(' ');
   const same = NAMESPACES.filter((_, i) => outerIds[i] === innerIds[i]);
   if (same.length > 0 || outerIds.length !== NAMESPACES.length) {
-    throw new Error(`${MARKER}="${outer}" but the daemon is still in the ${same.join(', ') || 'named'} namespace(s): refusing to build the sandbox`);
+    throw new SandboxError(`${MARKER}="${outer}" but the daemon is still in the ${same.join(', ') || 'named'} namespace(s): refusing to build the sandbox`);
   }
   delete process.env[MARKER];
   return true;

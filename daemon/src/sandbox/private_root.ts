@@ -13,6 +13,7 @@ import { closeAll } from '../sys/fd';
 import { AT_FDCWD, cPath, O_CLOEXEC, O_PATH, openat } from '../sys/fs';
 import { SysError } from '../sys/libc';
 import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, mount } from '../sys/mount';
+import { SandboxError } from './errors';
 
 /** Where the shared directory appears inside the private root. */
 export const SHARE_MOUNT = '/shared';
@@ -39,9 +40,9 @@ function overlaps(a: string, b: string): boolean {
 
 /** A host path must not be `/` nor land on or around the share or /proc of the private root. */
 function checkPlacement(path: string): void {
-  if (!isAbsolute(path) || path === sep) throw new Error(`cannot expose "${path}" in the sandbox root: not an absolute path below /`);
+  if (!isAbsolute(path) || path === sep) throw new SandboxError(`cannot expose "${path}" in the sandbox root: not an absolute path below /`, path);
   for (const reserved of [SHARE_MOUNT, PROC_MOUNT]) {
-    if (overlaps(path, reserved)) throw new Error(`cannot expose "${path}" in the sandbox root: it collides with ${reserved} there`);
+    if (overlaps(path, reserved)) throw new SandboxError(`cannot expose "${path}" in the sandbox root: it collides with ${reserved} there`, path);
   }
 }
 

@@ -4,6 +4,7 @@
 // so these are exactly the files the main thread has loaded from outside the bundle.
 import { realpathSync } from 'node:fs';
 import { isAbsolute, sep } from 'node:path';
+import { SandboxError } from './errors';
 
 const NODE_MODULES = `${sep}node_modules${sep}`;
 
@@ -33,7 +34,7 @@ export function outermost(paths: readonly string[]): string[] {
  * (a module outside any package is exposed as a file).
  */
 export function runtimeFiles(workerScript: string, loadedModules: readonly string[]): string[] {
-  if (!isAbsolute(workerScript)) throw new Error(`worker script "${workerScript}" is not an absolute path`);
+  if (!isAbsolute(workerScript)) throw new SandboxError(`worker script "${workerScript}" is not an absolute path`, workerScript);
   const paths = [workerScript];
   for (const file of loadedModules) {
     const real = realpathSync(file);

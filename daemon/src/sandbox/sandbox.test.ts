@@ -169,6 +169,15 @@ describe('multi-export mode under --sandbox=namespace', () => {
     expect(readWhole(connect('late'), 1, 'l.txt')).toBe('bound after start');
   });
 
+  test('an export with a bad xattr map is refused, naming the rule, and the daemon keeps serving', async () => {
+    await expect(control?.add({ ...exportOf('mapped'), dir: 'early', xattrmap: ':rename:all:a:b:' })).rejects.toThrow(
+      /field 'xattrmap': xattrmap: unknown type 'rename'/,
+    );
+    expect((await control?.list())?.map((e) => e.tag)).not.toContain('mapped');
+    await control?.add({ ...exportOf('mapped'), dir: 'early', xattrmap: ':ok:all:::' });
+    expect(readWhole(connect('mapped'), 1, 'e.txt')).toBe('early');
+  });
+
   test('vhost-user sockets may only be made beside the control socket', async () => {
     await expect(control?.add({ ...exportOf('early2'), dir: 'early', socket: join(tmpdir(), 'elsewhere.sock') })).rejects.toThrow(/only in/);
   });

@@ -13,6 +13,7 @@ import { chrootInto, pivotInto } from './pivot_root';
 import { buildPrivateRoot, sealRoot, SHARE_MOUNT } from './private_root';
 import { runtimeFiles } from './runtime_files';
 import { installSeccomp } from './seccomp';
+import { SandboxError } from './errors';
 
 /** In our own mount namespace the tmpfs may cover /tmp: its sources are held as fds. */
 const NAMESPACE_ROOT_MOUNTPOINT = '/tmp';
@@ -65,8 +66,11 @@ function mountNamespaceOf(pid: number): string | null {
 function chrootMountpoint(): string {
   const ours = readlinkSync('/proc/self/ns/mnt');
   if ([process.ppid, 1].some((pid) => mountNamespaceOf(pid) === ours)) {
-    throw new Error('--sandbox=chroot builds its root with mounts in the current mount namespace, which is shared with its parent or pid 1: run it in a mount namespace of its own (e.g. unshare --mount), or use --sandbox=namespace');
+    throw new SandboxError('--sandbox=chroot builds its root with mounts in the current mount namespace, which is shared with its parent or pid 1: run it in a mount namespace of its own (e.g. unshare --mount), or use --sandbox=namespace');
   }
+  // Left behind, empty: it is the mountpoint of our root in this namespace (rmdir is EBUSY while
+  // we run) and the host's /tmp is out of reach once we are chrooted. The namespace's owner, the
+  // runtime, removes it with the namespace.
   return mkdtempSync(join(tmpdir(), 'vfs-virtiofsd-root-'));
 }
 
@@ -78,7 +82,7 @@ function enterPrivateRoot(plan: SandboxPlan): void {
   };
   if (plan.mode === 'namespace') {
     // pivot_root in the host's mount namespace would move the host's root.
-    if (!inOwnNamespaces) throw new Error('--sandbox=namespace: not in namespaces of our own (enterNamespaces first)');
+    if (!inOwnNamespaces) throw new SandboxError('--sandbox=namespace: not in namespaces of our own (enterNamespaces first)');
     buildPrivateRoot(NAMESPACE_ROOT_MOUNTPOINT, contents);
     pivotInto(NAMESPACE_ROOT_MOUNTPOINT);
   } else {

@@ -5,6 +5,7 @@ import { installSeccompFilter, setNoNewPrivs } from '../sys/security';
 import { SYSCALL_ALLOWLIST } from './syscall_allowlist';
 import { SYSCALLS_X86_64 } from './syscalls_x86_64';
 import { allowlistProgram, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_LOG, SECCOMP_RET_TRAP } from './seccomp_bpf';
+import { SandboxError } from './errors';
 
 const ACTIONS: Record<Exclude<SeccompAction, 'none'>, number> = {
   kill: SECCOMP_RET_KILL_PROCESS,
@@ -15,14 +16,14 @@ const ACTIONS: Record<Exclude<SeccompAction, 'none'>, number> = {
 export function allowedSyscallNumbers(): number[] {
   return SYSCALL_ALLOWLIST.map((name) => {
     const nr = SYSCALLS_X86_64[name];
-    if (nr === undefined) throw new Error(`seccomp allowlist: unknown x86-64 system call "${name}"`);
+    if (nr === undefined) throw new SandboxError(`seccomp allowlist: unknown x86-64 system call "${name}"`);
     return nr;
   });
 }
 
 /** Installs the filter; returns how many calls it allows. */
 export function installSeccomp(action: Exclude<SeccompAction, 'none'>): number {
-  if (process.arch !== 'x64') throw new Error(`--seccomp=${action}: the allowlist is for x86-64, this is ${process.arch} (use --seccomp=none)`);
+  if (process.arch !== 'x64') throw new SandboxError(`--seccomp=${action}: the allowlist is for x86-64, this is ${process.arch} (use --seccomp=none)`);
   const numbers = allowedSyscallNumbers();
   // Without CAP_SYS_ADMIN a filter may only be installed under no_new_privs.
   setNoNewPrivs();

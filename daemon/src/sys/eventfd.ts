@@ -4,8 +4,8 @@ import { readNonBlocking, write } from './fd';
 
 const eventfdFn = libc.func('int eventfd(unsigned int initval, int flags)');
 
-export const EFD_NONBLOCK = 0o4000;
-export const EFD_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
 
 const one = new Uint8Array(new BigUint64Array([1n]).buffer);
 const counter = new Uint8Array(8);

@@ -12,14 +12,29 @@ export const EAGAIN = 11;
 export const EINTR = 4;
 
 export function close(fd: number): void {
-  if (closeFn(fd) < 0) throw new SysError(`close(${fd})`, lastErrno());
+  const r = tryClose(fd);
+  if (r < 0) throw new SysError(`close(${fd})`, -r);
+}
+
+/**
+ * close(2) that returns 0 or -errno instead of throwing, for the FUSE request paths, which answer
+ * the guest with an errno. The fd is gone either way (Linux never keeps it after close).
+ */
+export function tryClose(fd: number): number {
+  return (closeFn(fd) as number) < 0 ? -lastErrno() : 0;
 }
 
 /** A close-on-exec duplicate of `fd`. */
 export function dup(fd: number): number {
-  const copy = fcntlFn(fd, F_DUPFD_CLOEXEC, 0) as number;
-  if (copy < 0) throw new SysError(`fcntl(${fd}, F_DUPFD_CLOEXEC)`, lastErrno());
+  const copy = tryDup(fd);
+  if (copy < 0) throw new SysError(`fcntl(${fd}, F_DUPFD_CLOEXEC)`, -copy);
   return copy;
+}
+
+/** dup() that returns -errno instead of throwing. */
+export function tryDup(fd: number): number {
+  const copy = fcntlFn(fd, F_DUPFD_CLOEXEC, 0) as number;
+  return copy < 0 ? -lastErrno() : copy;
 }
 
 /** Closes every fd in `fds`, reporting the first failure after trying them all. */

@@ -83,7 +83,6 @@ export const STATFS = { bsize: 8, blocks: 16, bfree: 24, bavail: 32, files: 40, 
 const ret = (r: number): number => (r < 0 ? -koffi.errno() : r);
 
 const _openat = libc.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)');
-const _close = libc.func('int close(int fd)');
 const _statx = libc.func('int statx(int dirfd, const char *path, int flags, uint32_t mask, void *buf)');
 const _readlinkat = libc.func('intptr_t readlinkat(int dirfd, const char *path, void *buf, size_t size)');
 const _mknodat = libc.func('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)');
@@ -113,7 +112,6 @@ const _umask = libc.func('uint32_t umask(uint32_t mask)');
 
 export const openat = (dirfd: number, path: Uint8Array, flags: number, mode = 0): number =>
   ret(_openat(dirfd, path, flags, mode));
-export const close = (fd: number): number => ret(_close(fd));
 export const statx = (dirfd: number, path: Uint8Array, flags: number, mask: number, buf: Uint8Array): number =>
   ret(_statx(dirfd, path, flags, mask, buf));
 export const readlinkat = (dirfd: number, path: Uint8Array, buf: Uint8Array, size: number): number =>

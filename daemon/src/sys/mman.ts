@@ -8,8 +8,7 @@ const ftruncateFn = libc.func('int ftruncate(int fd, int64_t length)');
 const mmapFn = libc.func('intptr_t mmap(intptr_t addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 const munmapFn = libc.func('int munmap(intptr_t addr, size_t length)');
 
-export const MFD_CLOEXEC = 0x1;
-export const MFD_ALLOW_SEALING = 0x2;
+const MFD_CLOEXEC = 0x1;
 export const PROT_NONE = 0x0;
 export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
@@ -21,7 +20,7 @@ export const MAP_NORESERVE = 0x4000;
 export const PAGE_SIZE = 4096;
 
 /** The largest view koffi can make: bigger ones abort the process, so callers split. */
-export const MAX_VIEW_BYTES = 0xffff_ffff;
+const MAX_VIEW_BYTES = 0xffff_ffff;
 
 export function memfdCreate(name: string, flags: number = MFD_CLOEXEC): number {
   const fd = memfdCreateFn(name, flags) as number;

@@ -6,8 +6,6 @@ import { EINTR } from './fd';
 const pollFn = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
 
 export const POLLIN = 0x001;
-export const POLLERR = 0x008;
-export const POLLHUP = 0x010;
 
 const POLLFD_SIZE = 8;
 

@@ -17,8 +17,7 @@ const shutdownFn = libc.func('int shutdown(int fd, int how)');
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
-export const SOCK_CLOEXEC = 0o2000000;
-export const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const SO_RCVTIMEO = 20;

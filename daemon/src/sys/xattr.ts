@@ -5,8 +5,6 @@
 import koffi from 'koffi';
 import { libc } from './libc';
 
-export const XATTR_CREATE = 1;
-export const XATTR_REPLACE = 2;
 export const XATTR_SIZE_MAX = 65536;
 export const XATTR_LIST_MAX = 65536;
 

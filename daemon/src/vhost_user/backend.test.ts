@@ -186,4 +186,19 @@ describe('vhost-user back-end', () => {
     expect(observer.events).toContain('reset');
     expect(backend.negotiatedFeatures).toBe(0n);
   });
+
+  test('a fault of its own (not a peer error) propagates instead of being answered as a failed request', () => {
+    ackReplyAck();
+    observer.resetDevice = (): void => {
+      throw new RangeError('bug in the observer');
+    };
+    front.send(R.RESET_DEVICE, FLAG_NEED_REPLY);
+    expect(() => backend.handle(back.receive()!)).toThrow(RangeError);
+  });
+
+  test('a region the memory table cannot hold is answered with a failure', () => {
+    ackReplyAck();
+    const empty = regionPayload(Layout.SINGLE_REGION_OFFSET, [{ ...ram.regions[0]!, size: 0 }]);
+    expect(u64(exchange(R.ADD_MEM_REG, empty, [ram.fd]))).toBe(1n);
+  });
 });

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { closeAll } from '../sys/fd';
 import { SysError } from '../sys/libc';
-import { GuestMemory, type RegionSpec } from '../virtio/guest_memory';
+import { GuestMemory, GuestMemoryError, type RegionSpec } from '../virtio/guest_memory';
 import { MAX_QUEUE_SIZE } from '../virtio/ring_layout';
 import { Virtqueue } from '../virtio/virtqueue';
 import { BackendChannel } from './backend_channel';
@@ -121,7 +121,7 @@ export class VhostUserBackend {
       if (reply !== null) this.conn.reply(msg.request, reply);
       else if (replyAck) this.conn.reply(msg.request, u64Payload(0));
     } catch (err) {
-      if (!(err instanceof VhostUserError || err instanceof SysError || err instanceof RangeError)) throw err;
+      if (!(err instanceof VhostUserError || err instanceof SysError || err instanceof GuestMemoryError)) throw err;
       this.log.warn({ request: frontendRequestName(msg.request), err: err.message }, 'request failed');
       if (replyAck || ALWAYS_REPLY.has(msg.request)) this.conn.reply(msg.request, u64Payload(FAILURE));
     } finally {

@@ -7,7 +7,6 @@ import {
   FLAG_NEED_REPLY,
   FLAG_REPLY,
   Layout,
-  VirtioFsBranchRequest,
   backendRequestName,
 } from './protocol';
 
@@ -17,15 +16,6 @@ export interface ShmemMapping {
   readonly shmOffset: number;
   readonly len: number;
   /** SHMEM_MAP_READ_WRITE or 0 (read-only). */
-  readonly flags: number;
-}
-
-export interface FsMapEntry {
-  readonly fdOffset: number;
-  /** Offset in the DAX cache window. */
-  readonly cacheOffset: number;
-  readonly len: number;
-  /** FS_MAP_R | FS_MAP_W. */
   readonly flags: number;
 }
 
@@ -62,18 +52,6 @@ export class BackendChannel {
     return this.request(BackendRequest.SHMEM_UNMAP, shmemPayload({ ...m, fdOffset: 0, flags: 0 }));
   }
 
-  /** FS_MAP of the virtio-fs QEMU branch: up to 8 ranges of `fd` into the DAX window. */
-  fsMap(entries: readonly FsMapEntry[], fd: number): bigint {
-    return this.request(VirtioFsBranchRequest.FS_MAP, fsPayload(entries), [fd]);
-  }
-
-  fsUnmap(entries: readonly Omit<FsMapEntry, 'fdOffset' | 'flags'>[]): bigint {
-    return this.request(
-      VirtioFsBranchRequest.FS_UNMAP,
-      fsPayload(entries.map((e) => ({ ...e, fdOffset: 0, flags: 0 }))),
-    );
-  }
-
   close(): void {
     this.conn.close();
   }
@@ -87,21 +65,5 @@ function shmemPayload(m: ShmemMapping): Uint8Array {
   v.setBigUint64(16, BigInt(m.shmOffset), true);
   v.setBigUint64(24, BigInt(m.len), true);
   v.setBigUint64(32, BigInt(m.flags), true);
-  return payload;
-}
-
-function fsPayload(entries: readonly FsMapEntry[]): Uint8Array {
-  if (entries.length > Layout.FS_MAP_ENTRIES) {
-    throw new VhostUserError(`${entries.length} ranges in one FS_MAP, the limit is ${Layout.FS_MAP_ENTRIES}`);
-  }
-  const payload = new Uint8Array(Layout.FS_MAP_SIZE);
-  const v = new DataView(payload.buffer);
-  const n = Layout.FS_MAP_ENTRIES;
-  entries.forEach((e, i) => {
-    v.setBigUint64(8 * i, BigInt(e.fdOffset), true);
-    v.setBigUint64(8 * (n + i), BigInt(e.cacheOffset), true);
-    v.setBigUint64(8 * (2 * n + i), BigInt(e.len), true);
-    v.setBigUint64(8 * (3 * n + i), BigInt(e.flags), true);
-  });
   return payload;
 }

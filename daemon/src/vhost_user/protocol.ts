@@ -74,15 +74,6 @@ export const BackendRequest = {
   SHMEM_UNMAP: 10,
 } as const;
 
-/**
- * The DAX requests of the virtio-fs QEMU branch (never merged upstream). Their numbers collide
- * with upstream's SHARED_OBJECT_ADD/REMOVE: only send them to a front-end known to be that branch.
- */
-export const VirtioFsBranchRequest = {
-  FS_MAP: 6,
-  FS_UNMAP: 7,
-} as const;
-
 const frontendNames = new Map<number, string>(Object.entries(FrontendRequest).map(([k, v]) => [v, k]));
 const backendNames = new Map<number, string>(Object.entries(BackendRequest).map(([k, v]) => [v, k]));
 
@@ -173,16 +164,10 @@ export const Layout = {
   /** VIRTIO shared memory config: u32 count | u32 padding | u64 sizes[256]. */
   SHMEM_CONFIG_SIZE: 8 + 256 * 8,
   SHMEM_MAX_REGIONS: 256,
-  /** virtio-fs branch FS_MAP/FS_UNMAP: u64 fd_offset[8] | u64 c_offset[8] | u64 len[8] | u64 flags[8]. */
-  FS_MAP_ENTRIES: 8,
-  FS_MAP_SIZE: 4 * 8 * 8,
 } as const;
 
 /** SHMEM_MAP flags. */
 export const SHMEM_MAP_READ_WRITE = 1;
-/** FS_MAP flags. */
-export const FS_MAP_R = 1;
-export const FS_MAP_W = 2;
 
 /** Vring address flags: VHOST_VRING_F_LOG. */
 export const VRING_F_LOG = 1;

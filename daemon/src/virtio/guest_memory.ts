@@ -10,6 +10,14 @@ import { close } from '../sys/fd';
 import { memoryView, mmap, munmap, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from '../sys/mman';
 import type { GuestBuffer } from './descriptor_chain';
 
+/** A memory table the front-end asked for cannot be honoured (bad region, overlap, no slot). */
+export class GuestMemoryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GuestMemoryError';
+  }
+}
+
 export interface RegionSpec {
   readonly guestAddr: number;
   readonly size: number;
@@ -117,14 +125,14 @@ export class GuestMemory {
   addRegion(spec: RegionSpec, fd: number): void {
     if (this.regions.length >= this.maxRegions) {
       close(fd);
-      throw new RangeError(`all ${this.maxRegions} memory slots are in use`);
+      throw new GuestMemoryError(`all ${this.maxRegions} memory slots are in use`);
     }
     const overlap = this.regions.find(
       (r) => spec.guestAddr < r.spec.guestAddr + r.spec.size && r.spec.guestAddr < spec.guestAddr + spec.size,
     );
     if (overlap !== undefined) {
       close(fd);
-      throw new RangeError(`region at guest ${hex(spec.guestAddr)} overlaps the one at ${hex(overlap.spec.guestAddr)}`);
+      throw new GuestMemoryError(`region at guest ${hex(spec.guestAddr)} overlaps the one at ${hex(overlap.spec.guestAddr)}`);
     }
     this.regions = [...this.regions, mapRegion(spec, fd)];
     this.lastHit = null;
@@ -135,7 +143,7 @@ export class GuestMemory {
     const found = this.regions.find(
       (r) => r.spec.guestAddr === spec.guestAddr && r.spec.userAddr === spec.userAddr && r.spec.size === spec.size,
     );
-    if (found === undefined) throw new RangeError(`no region at guest ${hex(spec.guestAddr)} of ${spec.size} bytes`);
+    if (found === undefined) throw new GuestMemoryError(`no region at guest ${hex(spec.guestAddr)} of ${spec.size} bytes`);
     this.regions = this.regions.filter((r) => r !== found);
     this.lastHit = null;
     this.retire([found]);
@@ -227,7 +235,7 @@ function mapAll(specs: readonly RegionSpec[], fds: readonly number[]): MappedReg
 function mapRegion(spec: RegionSpec, fd: number): MappedRegion {
   try {
     if (spec.size <= 0 || !Number.isSafeInteger(spec.size) || !Number.isSafeInteger(spec.guestAddr + spec.size)) {
-      throw new RangeError(`region at guest ${hex(spec.guestAddr)} has a bad size ${spec.size}`);
+      throw new GuestMemoryError(`region at guest ${hex(spec.guestAddr)} has a bad size ${spec.size}`);
     }
     const delta = spec.mmapOffset % PAGE_SIZE;
     const mapLength = spec.size + delta;

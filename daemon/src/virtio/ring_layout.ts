@@ -34,6 +34,16 @@ export function usedRingBytes(size: number): number {
   return 6 + 8 * size;
 }
 
+/** u16 index of used_event in the avail ring: after flags, idx and ring[size]. */
+export function usedEventOffset(size: number): number {
+  return 2 + size;
+}
+
+/** u16 index of avail_event in the used ring: after flags, idx and {u32 id, u32 len}[size]. */
+export function availEventOffset(size: number): number {
+  return 2 + 4 * size;
+}
+
 /** Whether the peer must be notified: vring_need_event() of the virtio spec, on u16 indices. */
 export function needEvent(eventIdx: number, newIdx: number, oldIdx: number): boolean {
   return ((newIdx - eventIdx - 1) & 0xffff) < ((newIdx - oldIdx) & 0xffff);

@@ -16,8 +16,11 @@ describe('split virtqueue, device side', () => {
 
   const setup = (opts: { eventIdx?: boolean; indirect?: boolean } = {}): void => {
     driver = new DriverQueue(ram, 1, SIZE, opts.eventIdx ?? false);
-    const bytes = Virtqueue.ringBytes(SIZE);
     queue = new Virtqueue(1, memory, (_q, m) => errors.push(m));
+    start(opts, 0);
+  };
+  const start = (opts: { eventIdx?: boolean; indirect?: boolean }, lastAvail: number): void => {
+    const bytes = Virtqueue.ringBytes(SIZE);
     const error = queue.start({
       size: SIZE,
       rings: {
@@ -25,7 +28,7 @@ describe('split virtqueue, device side', () => {
         avail: memory.guestRange(driver.availGpa, bytes.avail)!,
         used: memory.guestRange(driver.usedGpa, bytes.used)!,
       },
-      lastAvail: 0,
+      lastAvail,
       eventIdx: opts.eventIdx ?? false,
       indirect: opts.indirect ?? false,
     });
@@ -188,6 +191,23 @@ describe('split virtqueue, device side', () => {
     // Still mapped: the chain's view is usable until the chain is pushed back.
     expect(new TextDecoder().decode(chain.readable[0]!.bytes)).toBe('held');
     queue.pushUsed(chain.head, 0);
+    expect(memory.regionCount).toBe(0);
+  });
+
+  test('a chain abandoned after its ring stopped frees its head and its memory pin', () => {
+    setup();
+    const head = driver.addChain([buffer('held')], [], false);
+    driver.publish(head);
+    expect(queue.pop()!.head).toBe(head);
+    const base = queue.stop();
+    queue.abandon(head);
+    start({}, base);
+    driver.publish(head);
+    const again = queue.pop();
+    expect(errors).toEqual([]);
+    expect(again?.head).toBe(head);
+    memory.clear();
+    queue.pushUsed(head, 0);
     expect(memory.regionCount).toBe(0);
   });
 });

@@ -11,12 +11,18 @@ import type { DescriptorChain } from './descriptor_chain';
 import { GuestMemory, GuestSlice, type HostRange } from './guest_memory';
 import {
   AVAIL_F_NO_INTERRUPT,
+  DESC_ADDR,
+  DESC_FLAGS,
+  DESC_LEN,
+  DESC_NEXT,
   DESC_SIZE,
   USED_F_NO_NOTIFY,
   DescFlag,
+  availEventOffset,
   availRingBytes,
   descTableBytes,
   needEvent,
+  usedEventOffset,
   usedRingBytes,
 } from './ring_layout';
 
@@ -73,6 +79,9 @@ export class Virtqueue {
   private avail: Uint16Array = new Uint16Array(0);
   private used16: Uint16Array = new Uint16Array(0);
   private used32: Uint32Array = new Uint32Array(0);
+  /** u16 indices of avail_event (in used16) and used_event (in avail), fixed per start(). */
+  private availEventAt = 0;
+  private usedEventAt = 0;
   private lastAvail = 0;
   private usedIdx = 0;
   private signalledUsed = 0;
@@ -106,6 +115,8 @@ export class Virtqueue {
     this.avail = new Uint16Array(rings.avail.view.buffer, rings.avail.view.byteOffset + rings.avail.offset, 3 + size);
     this.used16 = new Uint16Array(rings.used.view.buffer, rings.used.view.byteOffset + rings.used.offset, 3 + 4 * size);
     this.used32 = new Uint32Array(rings.used.view.buffer, rings.used.view.byteOffset + rings.used.offset, 1 + 2 * size);
+    this.availEventAt = availEventOffset(size);
+    this.usedEventAt = usedEventOffset(size);
     this.lastAvail = setup.lastAvail & 0xffff;
     this.usedIdx = Atomics.load(this.used16, 1);
     this.signalledUsed = this.usedIdx;
@@ -117,7 +128,7 @@ export class Virtqueue {
     }
     this.ready = true;
     this.kicksWanted = true;
-    if (this.eventIdx) Atomics.store(this.used16, 2 + 4 * size, this.lastAvail);
+    if (this.eventIdx) Atomics.store(this.used16, this.availEventAt, this.lastAvail);
     else Atomics.store(this.used16, 0, 0);
     return null;
   }
@@ -152,7 +163,7 @@ export class Virtqueue {
       this.lastAvail = (this.lastAvail + 1) & 0xffff;
       // Under EVENT_IDX, ask to be kicked for the next buffer; the seq-cst store orders this before
       // the next Atomics.load of avail.idx, so a buffer added in between is never missed.
-      if (this.eventIdx && this.kicksWanted) Atomics.store(this.used16, 2 + 4 * this.size, this.lastAvail);
+      if (this.eventIdx && this.kicksWanted) Atomics.store(this.used16, this.availEventAt, this.lastAvail);
       const chain = this.parse(head);
       if (chain !== null) return chain;
     }
@@ -176,9 +187,20 @@ export class Virtqueue {
   /** Asks for kicks again (before sleeping); true when chains arrived meanwhile, to take first. */
   wantKicks(): boolean {
     this.kicksWanted = true;
-    if (this.eventIdx) Atomics.store(this.used16, 2 + 4 * this.size, this.lastAvail);
+    if (this.eventIdx) Atomics.store(this.used16, this.availEventAt, this.lastAvail);
     else Atomics.store(this.used16, 0, 0);
     return this.hasAvailable();
+  }
+
+  /**
+   * A chain whose answer cannot reach the driver (its ring stopped meanwhile): frees its head for
+   * the next pop and its memory pin, so retired guest RAM can be unmapped.
+   */
+  abandon(head: number): void {
+    if (head < this.size && this.inFlight[head] === 1) {
+      this.inFlight[head] = 0;
+      this.memory.unpin();
+    }
   }
 
   /** Returns a chain to the driver with `len` bytes written. */
@@ -189,10 +211,7 @@ export class Virtqueue {
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
     Atomics.store(this.used16, 1, this.usedIdx);
     this.pendingNotify = true;
-    if (head < this.size && this.inFlight[head] === 1) {
-      this.inFlight[head] = 0;
-      this.memory.unpin();
-    }
+    this.abandon(head);
   }
 
   /** Whether used entries were pushed since the last call and the driver wants an interrupt. */
@@ -200,7 +219,7 @@ export class Virtqueue {
     if (!this.pendingNotify) return false;
     this.pendingNotify = false;
     if (!this.eventIdx) return (Atomics.load(this.avail, 0) & AVAIL_F_NO_INTERRUPT) === 0;
-    const usedEvent = Atomics.load(this.avail, 2 + this.size);
+    const usedEvent = Atomics.load(this.avail, this.usedEventAt);
     const old = this.signalledUsed;
     this.signalledUsed = this.usedIdx;
     return needEvent(usedEvent, this.usedIdx, old);
@@ -241,11 +260,11 @@ export class Virtqueue {
       if (index >= tableSize) return `descriptor index ${index} is outside a table of ${tableSize}`;
       if (++count > tableSize) return `more than ${tableSize} descriptors (a loop?)`;
       const at = base + index * DESC_SIZE;
-      const lo = table.getUint32(at, true);
-      const hi = table.getUint32(at + 4, true);
-      const len = table.getUint32(at + 8, true);
-      const flags = table.getUint16(at + 12, true);
-      const next = table.getUint16(at + 14, true);
+      const lo = table.getUint32(at + DESC_ADDR, true);
+      const hi = table.getUint32(at + DESC_ADDR + 4, true);
+      const len = table.getUint32(at + DESC_LEN, true);
+      const flags = table.getUint16(at + DESC_FLAGS, true);
+      const next = table.getUint16(at + DESC_NEXT, true);
       const addr = lo + hi * 0x1_0000_0000;
       if ((flags & DescFlag.INDIRECT) !== 0) {
         if (!this.indirect) return 'indirect descriptor but VIRTIO_F_RING_INDIRECT_DESC was not negotiated';
