@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '../daemon/src/control/client';
 import type { VhostUserFsDevice } from '../shim/src/vm/qemu_command';
+import { USER_XATTRS_ONLY } from '../shim/src/vm_runtime/share_plan';
 import { BOOT_TIMEOUT_MS, GuestVms, REPO, requireGuestImage, vmConfig, withDeadline } from './support/guest_vm';
 
 const DAEMON = join(REPO, 'build', 'bin', 'vfs-virtiofsd');
@@ -159,7 +160,8 @@ beforeAll(async () => {
   const common = { cache: 'auto' as const, announceSubmounts: false };
   await c.add({ ...common, tag: 'work', socket: join(workDir, 'work.sock'), dir: 'work', readonly: false, xattr: true });
   await c.add({ ...common, tag: 'lower', socket: join(workDir, 'lower.sock'), dir: 'lower', readonly: true, xattr: true });
-  await c.add({ ...common, tag: 'upper', socket: join(workDir, 'upper.sock'), dir: 'upper', readonly: false, xattr: true });
+  // The shim's xattr policy for read-write shares: the overlay needs no more than user.*.
+  await c.add({ ...common, tag: 'upper', socket: join(workDir, 'upper.sock'), dir: 'upper', readonly: false, xattr: true, xattrmap: USER_XATTRS_ONLY });
   await holdHostLocks();
 });
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { containerd17, type ContainerdBinaries, mountsUnder, PrivateContainerd } from './support/containerd';
 import { buildBusyboxImage, layerDigestOf } from './support/oci_image';
+import { pidAlive, waitFor } from './support/process';
 import { bundleHostProcessRuntime, bundleShim } from './support/test_runtime_bundle';
 
 jest.setTimeout(120_000);
@@ -30,25 +31,6 @@ function shimLines(containerd: PrivateContainerd): ShimLine[] {
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as ShimLine);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** `ctr events` in the background: topic and payload per line, for the namespace under test. */

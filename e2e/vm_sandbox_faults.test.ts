@@ -8,10 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { buildSync } from 'esbuild';
 import { mountsUnder, PrivateContainerd, REPO_ROOT, type CtrResult } from './support/containerd';
 import { buildBusyboxImage } from './support/oci_image';
+import { pidAlive, waitFor } from './support/process';
 import { bundleShim } from './support/test_runtime_bundle';
 
 jest.setTimeout(180_000);
@@ -19,23 +19,6 @@ jest.setTimeout(180_000);
 const IMAGE = 'docker.io/library/busybox:vfs';
 const RUNTIME = ['--runtime', 'io.containerd.vfs.v2'];
 const NS = 'vfs-faults';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** An install root (VFS_ROOT) like the repo's, whose runtime share runs the stand-in agent. */
 function stubInstallRoot(work: string): string {

@@ -13,6 +13,8 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileTailOrError } from '../../shim/src/vm/console_log';
+import { pidAlive } from './process';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 const BUILD_BIN = join(REPO_ROOT, 'build', 'bin');
@@ -64,15 +66,6 @@ function socketAnswers(path: string): Promise<boolean> {
     });
     socket.once('error', () => resolvePromise(false));
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitGone(pids: readonly number[], timeoutMs: number): Promise<number[]> {
@@ -159,11 +152,7 @@ export class PrivateContainerd {
   }
 
   logTail(lines = 40): string {
-    try {
-      return readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
+    return fileTailOrError(this.logPath, lines) || '(no log)';
   }
 
   ctr(args: readonly string[], options: CtrOptions = {}): Promise<CtrResult> {

@@ -25,7 +25,7 @@ const READY_TIMEOUT_MS = 10_000;
 /** A bundle whose spec cannot be read is its own sandbox; Create reports the spec's problem. */
 function sandboxOfBundle(bundle: string, id: string): string {
   try {
-    return sandboxIdOf(readBundleSpec(bundle).spec, id);
+    return sandboxIdOf(readBundleSpec(bundle), id);
   } catch {
     return id;
   }

@@ -21,7 +21,7 @@ const KILL_WAIT_MS = 5000;
 
 function sandboxOfBundle(bundle: string, id: string, log: ShimLogger): string {
   try {
-    return sandboxIdOf(readBundleSpec(bundle).spec, id);
+    return sandboxIdOf(readBundleSpec(bundle), id);
   } catch (err) {
     log.warn({ err: String(err) }, 'bundle spec unreadable: treating the container as its own sandbox');
     return id;

@@ -27,6 +27,12 @@ function mountinfo(): Promise<string> {
   return readFile('/proc/self/mountinfo', 'utf8');
 }
 
+/** mount(8)'s own message says what failed. */
+function mountFailure(what: string, err: unknown): ShimError {
+  const stderr = (err as { stderr?: string }).stderr?.trim();
+  return new ShimError(Code.Internal, `${what}: ${stderr || String(err)}`, { cause: err });
+}
+
 export async function mountFor(state: SandboxState, containerId: string, spec: MountSpec): Promise<void> {
   state.journalMount({ target: spec.target, containerId });
   const args = ['-t', spec.type];
@@ -36,8 +42,7 @@ export async function mountFor(state: SandboxState, containerId: string, spec: M
     await run('mount', args);
   } catch (err) {
     state.forgetMount(spec.target);
-    const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new ShimError(Code.Internal, `mount ${spec.type} on ${spec.target}: ${stderr || String(err)}`, { cause: err });
+    throw mountFailure(`mount ${spec.type} on ${spec.target}`, err);
   }
 }
 
@@ -64,13 +69,36 @@ export async function unmountAll(state: SandboxState): Promise<void> {
   for (const record of state.mounts().reverse()) await unmount(state, record.target);
 }
 
+/** A mount point as mountinfo writes it: space, tab, newline and backslash octal-escaped. */
+function unescapeMountPoint(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
 /** Mount points at or below `dir`, deepest first. */
 export async function mountsUnder(dir: string): Promise<string[]> {
   return (await mountinfo())
     .split('\n')
     .map((line) => line.split(' ')[4])
-    .filter((target): target is string => target !== undefined && (target === dir || target.startsWith(`${dir}/`)))
+    .filter((field): field is string => field !== undefined)
+    .map(unescapeMountPoint)
+    .filter((target) => target === dir || target.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Sets per-mount flags (`nosuid`, `ro`, …) on each mount strictly below `target`: a recursive
+ * bind copies the submounts with their own flags, and the bind's own flags cover only its top.
+ * mount(8) merges the flags given into each submount's current ones (a read-only one stays so).
+ */
+export async function remountSubmounts(target: string, flags: readonly string[]): Promise<void> {
+  const submounts = (await mountsUnder(target)).filter((m) => m !== target).reverse();
+  for (const submount of submounts) {
+    try {
+      await run('mount', ['-o', ['remount', 'bind', ...flags].join(','), submount]);
+    } catch (err) {
+      throw mountFailure(`remount ${submount} (below ${target}) ${flags.join(',')}`, err);
+    }
+  }
 }
 
 /**

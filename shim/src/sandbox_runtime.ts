@@ -54,9 +54,8 @@ export interface ContainerRequest {
   readonly containerId: string;
   /** Host path of the OCI bundle: config.json, rootfs/ (empty: the mounts below are the rootfs). */
   readonly bundle: string;
+  /** config.json, validated; the object is the whole document, for the agent. */
   readonly spec: OciSpec;
-  /** config.json as containerd wrote it, for the agent. */
-  readonly specJson: string;
   /** CreateTaskRequest.rootfs: the snapshotter's mounts (overlay with lowerdir/upperdir, or a bind). */
   readonly rootfs: readonly MountSpec[];
   readonly io: ProcessIo;

@@ -5,10 +5,12 @@
 //   whose poll reports no EOF until a writer has come and gone, so the end of containerd's writer
 //   is the end of stdin. All I/O is through non-blocking sockets on the event loop.
 //   A path that is not a FIFO is a regular file, appended to.
-// - `binary:///path/to/logger?arg=value`: containerd's logging drivers. The logger is spawned with
-//   args from the query (`arg value`), env CONTAINER_ID/CONTAINER_NAMESPACE, the process's stdout
-//   on fd 3, stderr on fd 4, and fd 5, which it closes when it is ready to read.
-// - `file:///path`: stdout and stderr appended to one file (directories created).
+// - `binary:///path/to/logger?arg=value`: containerd's logging drivers (as its pkg/process/io.go
+//   does it): the logger is spawned with args from the query (`arg value`), an environment of only
+//   CONTAINER_ID and CONTAINER_NAMESPACE, the process's stdout on fd 3, stderr on fd 4, and fd 5,
+//   which it closes (or writes a byte to) when it is ready. At the end it first gets EOF on both
+//   streams and time to exit by itself, then SIGTERM, then SIGKILL.
+// - `file:///path`: stdout and stderr appended to one file (0644; directories created, 0755).
 // With a terminal there is one output stream (stdout); stderr is not opened.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -41,6 +43,8 @@ export interface OpenedStdio extends ProcessIo {
 }
 
 const LOGGER_READY_TIMEOUT_MS = 10_000;
+/** After EOF a logger normally flushes and exits; SIGTERM only one that does not. */
+const LOGGER_EXIT_GRACE_MS = 2_000;
 const LOGGER_TERM_GRACE_MS = 10_000;
 const OUTPUT_FLUSH_GRACE_MS = 2_000;
 
@@ -81,8 +85,8 @@ function outputToPath(path: string): Writable {
 
 /** One file, two writers: the file is closed when both have ended. */
 function sharedFile(path: string, writers: number): Writable[] {
-  mkdirSync(dirname(path), { recursive: true });
-  const file = createWriteStream(path, { flags: 'a' });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  const file = createWriteStream(path, { flags: 'a', mode: 0o644 });
   let open = writers;
   return Array.from({ length: writers }, () => {
     const pass = new PassThrough();
@@ -115,7 +119,8 @@ async function startLoggerBinary(url: URL, owner: StdioOwner): Promise<LoggerBin
   const binary = decodeURIComponent(url.pathname);
   const child = spawn(binary, loggerArgs(url), {
     stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, CONTAINER_ID: owner.containerId, CONTAINER_NAMESPACE: owner.namespace },
+    // containerd sets exactly these: nothing of the shim's own environment reaches the logger.
+    env: { CONTAINER_ID: owner.containerId, CONTAINER_NAMESPACE: owner.namespace },
   });
   const ready = (child.stdio as readonly unknown[])[5] as Socket;
   await new Promise<void>((resolve, reject) => {
@@ -127,6 +132,8 @@ async function startLoggerBinary(url: URL, owner: StdioOwner): Promise<LoggerBin
     };
     child.once('error', settle);
     child.once('exit', (code, signal) => settle(new Error(`exited (${signal ?? code}) before it was ready`)));
+    // Like containerd, a byte or EOF on fd 5 both mean ready.
+    ready.once('data', () => settle());
     ready.once('close', () => settle());
     ready.resume();
   }).catch((err: unknown) => {
@@ -134,17 +141,22 @@ async function startLoggerBinary(url: URL, owner: StdioOwner): Promise<LoggerBin
     throw ShimError.wrap(err, `logging binary ${binary}`, Code.InvalidArgument);
   });
   child.removeAllListeners('exit');
+  ready.destroy();
   child.on('exit', (code, signal) => owner.log.debug({ binary, code, signal }, 'logging binary exited'));
   return { child, stdout: child.stdio[3] as Socket, stderr: child.stdio[4] as Socket };
 }
 
-/** SIGTERM so the logger can flush, SIGKILL if it is still there after the grace period. */
+/** Called once its streams are ended: time to exit on EOF, then SIGTERM so it can flush, then SIGKILL. */
 function stopLoggerBinary(logger: LoggerBinary): void {
-  if (logger.child.exitCode !== null || logger.child.signalCode !== null) return;
-  logger.child.kill('SIGTERM');
-  const timer = setTimeout(() => logger.child.kill('SIGKILL'), LOGGER_TERM_GRACE_MS);
-  timer.unref();
-  logger.child.once('exit', () => clearTimeout(timer));
+  const { child } = logger;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const term = setTimeout(() => child.kill('SIGTERM'), LOGGER_EXIT_GRACE_MS);
+  const kill = setTimeout(() => child.kill('SIGKILL'), LOGGER_EXIT_GRACE_MS + LOGGER_TERM_GRACE_MS);
+  for (const timer of [term, kill]) timer.unref();
+  child.once('exit', () => {
+    clearTimeout(term);
+    clearTimeout(kill);
+  });
 }
 
 interface Outputs {

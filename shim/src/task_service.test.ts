@@ -117,6 +117,33 @@ describe('TaskService', () => {
     expect(await codeOf(service.exec({ id: 'c1', execId: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec }))).toBe(Code.InvalidArgument);
   });
 
+  const process = { args: ['true'], cwd: '/' };
+  const malformed: [string, Record<string, unknown>, string][] = [
+    ['a null mount', { mounts: [null] }, 'mounts[0] must be an object'],
+    ['mounts that are not an array', { mounts: { destination: '/x' } }, 'mounts must be an array'],
+    ['a mount without destination', { mounts: [{ type: 'bind' }] }, 'mounts[0].destination must be a non-empty string'],
+    ['a numeric mount type', { mounts: [{ destination: '/x', type: 1 }] }, 'mounts[0].type must be a string'],
+    ['a numeric mount source', { mounts: [{ destination: '/x', source: 2 }] }, 'mounts[0].source must be a string'],
+    ['a mount options object', { mounts: [{ destination: '/x', options: { bind: true } }] }, 'mounts[0].options must be an array of strings'],
+    ['a mount options string', { mounts: [{ destination: '/a' }, { destination: '/b' }, { destination: '/c', source: '/s', options: 'nobind' }] }, 'mounts[2].options must be an array of strings'],
+    ['a root that is a string', { root: 'rootfs' }, 'root must be an object'],
+    ['a root without path', { root: { readonly: true } }, 'root.path must be a non-empty string'],
+    ['a numeric hostname', { hostname: 7 }, 'hostname must be a string'],
+    ['a user name instead of ids', { process: { ...process, user: 'root' } }, 'process.user must be an object'],
+    ['a negative uid', { process: { ...process, user: { uid: -1, gid: 0 } } }, 'process.user.uid must be an integer'],
+    ['a gid that is a string', { process: { ...process, user: { uid: 0, gid: '0' } } }, 'process.user.gid must be an integer'],
+    ['bad additional gids', { process: { ...process, user: { uid: 0, gid: 0, additionalGids: [1.5] } } }, 'process.user.additionalGids must be an array'],
+  ];
+
+  it.each(malformed)('fails Create with InvalidArgument naming the field for %s', async (_what, fields, message) => {
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process, ...fields }));
+    const err: unknown = await create('c1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TtrpcError);
+    expect((err as TtrpcError).code).toBe(Code.InvalidArgument);
+    expect((err as TtrpcError).message).toContain(`${join(bundle, 'config.json')}: ${message}`);
+    expect(inits.size).toBe(0);
+  });
+
   it('keeps running while tasks remain: Shutdown is a no-op then', async () => {
     await create('c1');
     await service.shutdown({ id: 'c1', now: false });

@@ -111,7 +111,7 @@ export class TaskService {
     const id = request.id;
     if (this.containers.has(id)) throw new ShimError(Code.AlreadyExists, `task ${id}: already exists`);
     if (request.checkpoint !== '') throw new ShimError(Code.Unimplemented, `task ${id}: restoring from a checkpoint is not supported by vfs`);
-    const { spec, json } = readBundleSpec(request.bundle);
+    const spec = readBundleSpec(request.bundle);
     const runtime = await this.sandboxRuntime(request.options);
     const log = containerLogger(this.options.log, id);
     const stdioRequest = { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal };
@@ -122,7 +122,6 @@ export class TaskService {
         containerId: id,
         bundle: request.bundle,
         spec,
-        specJson: json,
         rootfs: request.rootfs,
         io: stdio,
       });

@@ -1,7 +1,27 @@
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitForConsole } from './console_log';
+import { fileTail, fileTailOrError, waitForConsole } from './console_log';
+
+describe('fileTail', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-tail-test-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('returns the last lines, and nothing for a file not written yet', () => {
+    appendFileSync(join(dir, 'log'), 'one\ntwo\nthree\n\n');
+    expect(fileTail(join(dir, 'log'), 2)).toBe('two\nthree');
+    expect(fileTail(join(dir, 'absent'), 2)).toBe('');
+  });
+
+  it('throws other read errors, which fileTailOrError turns into the text', () => {
+    mkdirSync(join(dir, 'a-dir'));
+    expect(() => fileTail(join(dir, 'a-dir'), 2)).toThrow(/EISDIR/);
+    expect(fileTailOrError(join(dir, 'a-dir'), 2)).toMatch(/^\(cannot read .*a-dir: .*EISDIR/);
+  });
+});
 
 describe('waitForConsole', () => {
   let dir: string;

@@ -1,6 +1,7 @@
 /**
- * Waits for a line on a guest console log that QEMU writes to a file (see qemu_command.ts).
- * Polling keeps it independent of inotify and of who wrote the file; 20 ms is far below a boot.
+ * Log files of the VM's processes (QEMU writes the guest console to one, see qemu_command.ts):
+ * their text and last lines for error messages, and waiting for a console line. Polling keeps
+ * the wait independent of inotify and of who wrote the file; 20 ms is far below a boot.
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,12 +12,33 @@ export interface ConsoleWait {
   readonly pollMs?: number;
 }
 
+/**
+ * The file's text. A missing file is empty: its writer may have failed, or not got far enough,
+ * to create it. Other errors (EACCES, EISDIR, EIO) are faults of their own and are thrown.
+ */
 export function readConsole(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw err;
+  }
+}
+
+/** The last `lines` lines of a log file ('' when it does not exist), for error messages. */
+export function fileTail(path: string, lines: number): string {
+  return readConsole(path).trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * fileTail for a message that must be made anyway, such as a process's exit, which is reported
+ * whether or not its log can be read: a read error becomes the text.
+ */
+export function fileTailOrError(path: string, lines: number): string {
+  try {
+    return fileTail(path, lines);
+  } catch (err) {
+    return `(cannot read ${path}: ${err instanceof Error ? err.message : String(err)})`;
   }
 }
 

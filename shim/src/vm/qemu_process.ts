@@ -5,7 +5,8 @@
  * qemu_command.ts); QEMU's stderr goes to `stderrLogPath` and its tail explains a failed start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { fileTailOrError } from './console_log';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -89,15 +90,7 @@ function exitOf(child: ChildProcess, launch: QemuLaunch): Promise<QemuExit> {
       for (const path of [...(launch.cleanupPaths ?? []), ...(launch.pidFilePath === undefined ? [] : [launch.pidFilePath])]) {
         rmSync(path, { force: true });
       }
-      resolve({ code, signal, stderrTail: tail(launch.stderrLogPath) });
+      resolve({ code, signal, stderrTail: fileTailOrError(launch.stderrLogPath, 20) });
     });
   });
-}
-
-function tail(path: string, lines = 20): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
 }

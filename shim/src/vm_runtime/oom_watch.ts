@@ -1,6 +1,7 @@
 // OOM kills in the guest: GetOOMEvent blocks until the OOM killer hits a container of the
 // sandbox, so one call is kept outstanding for the sandbox's life and each answer becomes a
-// /tasks/oom event. It ends when the connection does (VM stopped or lost).
+// /tasks/oom event. It ends when the connection does (VM stopped or lost). The guest's answers are
+// not trusted: `onOom` is oom_filter.ts's, which checks, throttles and logs them.
 
 import { Code, TtrpcError } from '../../../proto/ttrpc';
 import type { ShimLogger } from '../logger';
@@ -16,7 +17,6 @@ export async function watchOom(agent: AgentClient, onOom: (containerId: string) 
       if (!unavailable) log.warn({ err: err instanceof Error ? err.message : String(err) }, 'OOM events from the guest stopped');
       return;
     }
-    log.warn({ oomContainer: event.containerId }, 'OOM kill in the guest');
     onOom(event.containerId);
   }
 }

@@ -8,8 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installRoot, type LoadedConfig } from '../../../runtime-config/src';
-import { readConsole } from '../vm/console_log';
-import type { RunningQemu } from '../vm/qemu_process';
+import { fileTailOrError } from '../vm/console_log';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
@@ -19,6 +18,7 @@ import type { PhaseClock } from './phase_clock';
 import { vhostUserSocket, type SandboxLayout } from './sandbox_layout';
 import { bindShare, exportShare, makeSharesMountPoint, type ExportedShare } from './share_exports';
 import { GUEST_SHARES_DIR, type PlannedShare } from './share_plan';
+import { controlVm, type ControlledVm } from './vm_control';
 import { checkReadable, RUNTIME_TAG, startVm } from './vm_launch';
 import { startDaemon, type RunningDaemon } from './virtiofsd_process';
 
@@ -94,11 +94,7 @@ class UndoStack {
 }
 
 function consoleTail(layout: SandboxLayout): string {
-  return readConsole(layout.consoleLog).trimEnd().split('\n').slice(-15).join('\n');
-}
-
-function qemuGone(qemu: RunningQemu): Promise<string> {
-  return qemu.exited.then((exit) => `QEMU exited (${exit.signal ?? `code ${exit.code}`})${exit.stderrTail === '' ? '' : `: ${exit.stderrTail}`}`);
+  return fileTailOrError(layout.consoleLog, 15);
 }
 
 class Bringup {
@@ -149,23 +145,27 @@ class Bringup {
     return exported;
   }
 
-  async vm(exported: readonly ExportedShare[]): Promise<RunningQemu> {
-    const { config, layout, state, sandboxId } = this.options;
+  /** QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts). */
+  async vm(exported: readonly ExportedShare[]): Promise<ControlledVm> {
+    const { config, layout, state, sandboxId, log } = this.options;
     const devices = exported.map((share, index) => ({ id: `fs${index}`, socketPath: share.socketPath, tag: share.tag }));
     const qemu = await startVm({ sandboxId, hypervisor: config.hypervisor, layout, devices });
     state.recordPid('qemu', qemu.pid);
+    let vm: ControlledVm | undefined;
     this.undo.push('stop QEMU', async () => {
-      await qemu.stop(QEMU_STOP_GRACE_MS);
+      await (vm === undefined ? qemu.stop(QEMU_STOP_GRACE_MS) : vm.stop(QEMU_STOP_GRACE_MS));
       state.forgetPid('qemu');
     });
-    return qemu;
+    vm = await controlVm(qemu, layout.qmpSocket, log);
+    return vm;
   }
 
-  async agent(qemu: RunningQemu, daemon: RunningDaemon): Promise<AgentConnection> {
+  async agent(qemu: ControlledVm, daemon: RunningDaemon): Promise<AgentConnection> {
     const { config, layout, log } = this.options;
-    const vmGone = Promise.race([qemuGone(qemu), daemon.exited]);
-    const connection = await dialAgent({ socketPath: layout.agentSocket, timeoutMs: config.agent.dial_timeout_ms, vmGone, log }).catch((err: unknown) => {
-      throw ShimError.wrap(err, `sandbox VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
+    const vmGone = Promise.race([qemu.gone, daemon.exited]);
+    const connection = await dialAgent({ socketPath: layout.agentSocket, timeoutMs: config.agent.dial_timeout_ms, vmGone, log }).catch(async (err: unknown) => {
+      const status = await qemu.queryStatus().then((s) => s.status, (e: unknown) => `unknown (${e instanceof Error ? e.message : String(e)})`);
+      throw ShimError.wrap(err, `sandbox VM (QEMU status ${status}; console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
     });
     this.undo.push('close the agent connection', async () => connection.client.close());
     return connection;
@@ -184,15 +184,15 @@ class Bringup {
   }
 }
 
-function watchLoss(qemu: RunningQemu, daemon: RunningDaemon, connection: AgentConnection): Promise<string> {
-  return Promise.race([qemuGone(qemu), daemon.exited, connection.client.closed.then((why) => `the agent connection closed: ${why}`)]);
+function watchLoss(qemu: ControlledVm, daemon: RunningDaemon, connection: AgentConnection): Promise<string> {
+  return Promise.race([qemu.gone, daemon.exited, connection.client.closed.then((why) => `the agent connection closed: ${why}`)]);
 }
 
 export async function startSandboxVm(options: SandboxVmOptions): Promise<SandboxVm> {
   checkInputs(options);
   const bringup = new Bringup(options);
   let connection: AgentConnection;
-  let qemu: RunningQemu;
+  let qemu: ControlledVm;
   let daemon: RunningDaemon;
   try {
     bringup.prepareDirs();

@@ -3,11 +3,18 @@
 // are read-only on the host too), then an export over the daemon's control socket with its own
 // vhost-user socket. Mounts belong to a container id ('' for the sandbox's own, e.g. the runtime
 // share), so a container's removal releases exactly its mounts.
+//
+// What a guest can do to host files through a read-write share is narrowed here: the binds are
+// nosuid,nodev (a setuid file or a device node the guest makes takes no effect through them) and
+// rw shares carry USER_XATTRS_ONLY (no file capabilities). What stays: the daemon passes the
+// guest's uids, gids and mode bits through (it keeps CAP_CHOWN/CAP_FSETID), so guest root can
+// leave a root-owned setuid file in the host directory, setuid for anyone who runs it by its own
+// host path: containerd's snapshot dirs are root-only, a volume's is as open as its host modes.
 
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlClient } from '../../../daemon/src/control/client';
-import { mountFor } from '../host_mounts';
+import { mountFor, remountSubmounts } from '../host_mounts';
 import type { SandboxState } from '../sandbox_state';
 import { ShimError } from '../shim_error';
 import type { PlannedShare } from './share_plan';
@@ -39,10 +46,15 @@ export async function makeSharesMountPoint(state: SandboxState, sharesDir: strin
   await mountFor(state, ownerId, { type: 'none', source: sharesDir, target: sharesDir, options: ['bind', 'shared'] });
 }
 
+/**
+ * mount(8) binds, then remounts with the flags. A remount does not propagate, so the flags reach
+ * the sandboxed daemon's copy of the shared dir only for binds made before it starts (all, today).
+ */
 export async function bindShare(state: SandboxState, sharesDir: string, ownerId: string, share: PlannedShare): Promise<void> {
   const target = prepareTarget(sharesDir, share);
-  const options = [share.recursive ? 'rbind' : 'bind', ...(share.readonly ? ['ro'] : [])];
-  await mountFor(state, ownerId, { type: 'none', source: share.source, target, options });
+  const flags = ['nosuid', 'nodev', ...(share.readonly ? ['ro'] : [])];
+  await mountFor(state, ownerId, { type: 'none', source: share.source, target, options: [share.recursive ? 'rbind' : 'bind', ...flags] });
+  if (share.recursive) await remountSubmounts(target, flags);
 }
 
 export async function exportShare(control: ControlClient, share: PlannedShare, socketPath: string): Promise<ExportedShare> {
@@ -54,6 +66,7 @@ export async function exportShare(control: ControlClient, share: PlannedShare, s
       readonly: share.readonly,
       cache: share.cache,
       xattr: share.xattr,
+      xattrmap: share.xattrmap,
       announceSubmounts: false,
     });
   } catch (err) {

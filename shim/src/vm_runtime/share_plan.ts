@@ -3,7 +3,8 @@
 // - overlay snapshot (`lowerdir=a:b:c,upperdir=…/fs,workdir=…/work`): one read-only share per
 //   lower layer (immutable: cache=always), and one read-write share of the directory holding
 //   upperdir and workdir, so both are on one guest mount as overlayfs requires; xattrs on, since
-//   the guest's overlay keeps its metadata in user.* xattrs (`userxattr`, DESIGN §3);
+//   the guest's overlay keeps its metadata in user.* xattrs (`userxattr`, DESIGN §3), and on
+//   read-write shares only those (USER_XATTRS_ONLY);
 // - a bind mount (native snapshotter, or a View) or no mount at all (the bundle's own rootfs):
 //   one share used as the root directory;
 // - OCI bind mounts of the spec (volumes): one share each; a file is shared through a directory
@@ -15,12 +16,24 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { ContainerMount, Rootfs } from '../../../proto/gen/agent/agent';
 import type { CacheMode } from '../../../daemon/src/cli';
 import type { MountSpec } from '../host_mounts';
+import type { OciMount, OciSpec } from '../oci_spec';
 import { Code, ShimError } from '../shim_error';
 
 /** Where the guest agent mounts the share of a tag. */
 export const GUEST_SHARES_DIR = '/run/vfs/shares';
 /** A shared file's name inside its wrapping directory. */
 const WRAPPED_FILE = 'file';
+/**
+ * The xattrs a guest may use on a read-write share (virtiofsd's rule language,
+ * daemon/src/passthrough/xattr_map.ts): user.* only, which is all its overlay needs. The
+ * guest cannot plant file capabilities (security.capability), trusted.* or ACLs (system.*) on
+ * host files, and does not see the host's: the client rule matches the guest's names, the
+ * server rule the host's (listing), the last one refuses the rest with EOPNOTSUPP ("not on
+ * this filesystem"), which the guest kernel takes as "none" where it must: overlayfs removing
+ * ACLs from its workdir (EPERM would make it read-only), exec looking up file capabilities.
+ * The price: overlayfs cannot copy up a lower file that carries security.* xattrs.
+ */
+export const USER_XATTRS_ONLY = ':ok:client:user.:: :ok:server::user.: :unsupported:all:::';
 
 export interface PlannedShare {
   readonly tag: string;
@@ -33,6 +46,8 @@ export interface PlannedShare {
   readonly readonly: boolean;
   readonly cache: CacheMode;
   readonly xattr: boolean;
+  /** Absent: every xattr name passes (read-only shares: the guest cannot set any). */
+  readonly xattrmap?: string;
 }
 
 export interface ContainerSharePlan {
@@ -47,39 +62,24 @@ export interface PlanInput {
   readonly containerIndex: number;
   readonly bundle: string;
   readonly rootfs: readonly MountSpec[];
-  readonly specJson: string;
+  readonly spec: OciSpec;
   /** The configured cache mode for read-write shares. */
   readonly cache: CacheMode;
-}
-
-interface OciMount {
-  readonly destination: string;
-  readonly type?: string;
-  readonly source?: string;
-  readonly options?: readonly string[];
 }
 
 const OVERLAY_PATH_KEYS = ['lowerdir', 'upperdir', 'workdir'];
 
 export function planContainerShares(input: PlanInput): ContainerSharePlan {
   const prefix = `c${input.containerIndex}`;
-  const spec = JSON.parse(input.specJson) as Record<string, unknown>;
+  const mounts = input.spec.mounts ?? [];
   const root = rootfsShares(prefix, input);
-  const volumes = volumeShares(prefix, ociMounts(spec), input.cache);
-  const rest = ociMounts(spec).filter((m) => !isBind(m));
+  const volumes = volumeShares(prefix, mounts, input.cache);
   return {
     shares: [...root.shares, ...volumes.map((v) => v.share)],
     rootfs: root.rootfs,
     mounts: volumes.map((v) => v.mount),
-    specJson: JSON.stringify({ ...spec, mounts: rest }),
+    specJson: JSON.stringify({ ...input.spec, mounts: mounts.filter((m) => !isBind(m)) }),
   };
-}
-
-function ociMounts(spec: Record<string, unknown>): OciMount[] {
-  const mounts = spec.mounts;
-  if (mounts === undefined) return [];
-  if (!Array.isArray(mounts)) throw new ShimError(Code.InvalidArgument, 'spec.mounts must be an array');
-  return mounts as OciMount[];
 }
 
 function isBind(mount: { readonly type?: string; readonly options?: readonly string[] }): boolean {
@@ -92,8 +92,12 @@ function optionValue(options: readonly string[], key: string): string | undefine
   return found?.slice(key.length + 1);
 }
 
+function xattrPolicy(readonly: boolean): { xattr: true; xattrmap?: string } {
+  return readonly ? { xattr: true } : { xattr: true, xattrmap: USER_XATTRS_ONLY };
+}
+
 function directoryShare(tag: string, source: string, readonly: boolean, cache: CacheMode, recursive: boolean): PlannedShare {
-  return { tag, source, target: tag, wrapsFile: false, recursive, readonly, cache, xattr: true };
+  return { tag, source, target: tag, wrapsFile: false, recursive, readonly, cache, ...xattrPolicy(readonly) };
 }
 
 function rootfsShares(prefix: string, input: PlanInput): { shares: PlannedShare[]; rootfs: Rootfs } {
@@ -115,8 +119,7 @@ function rootfsShares(prefix: string, input: PlanInput): { shares: PlannedShare[
 }
 
 function bundleRoot(input: PlanInput): string {
-  const spec = JSON.parse(input.specJson) as { root?: { path?: string } };
-  const path = spec.root?.path ?? 'rootfs';
+  const path = input.spec.root?.path ?? 'rootfs';
   return isAbsolute(path) ? path : join(input.bundle, path);
 }
 
@@ -167,7 +170,7 @@ function volumeShares(prefix: string, mounts: readonly OciMount[], cache: CacheM
       recursive: options.includes('rbind'),
       readonly,
       cache,
-      xattr: true,
+      ...xattrPolicy(readonly),
     };
     const passOn = options.filter((o) => !['bind', 'rbind', 'ro', 'rw'].includes(o));
     return { share, mount: { source: { tag, path: wrapsFile ? WRAPPED_FILE : '' }, destination: m.destination, readonly, options: passOn } };

@@ -4,12 +4,13 @@
 // the shim decides: `delete` kills it by its recorded pid after a shim crash.
 
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlClient } from '../../../daemon/src/control/client';
 import type { LoadedConfig } from '../../../runtime-config/src';
 import type { ShimLogger } from '../logger';
 import { Code, ShimError } from '../shim_error';
+import { fileTailOrError } from '../vm/console_log';
 
 const CONTROL_READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 2000;
@@ -41,14 +42,6 @@ function daemonArgs(launch: DaemonLaunch): string[] {
   ];
 }
 
-function stderrTail(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-10).join('\n');
-  } catch {
-    return '';
-  }
-}
-
 function spawnDaemon(launch: DaemonLaunch): Promise<{ pid: number; exited: Promise<string> }> {
   const stderrFd = openSync(launch.stderrPath, 'a');
   return new Promise((resolve, reject) => {
@@ -56,7 +49,7 @@ function spawnDaemon(launch: DaemonLaunch): Promise<{ pid: number; exited: Promi
     child.once('spawn', () => {
       closeSync(stderrFd);
       const exited = new Promise<string>((done) => {
-        child.once('exit', (code, signal) => done(`vfs-virtiofsd exited (${signal ?? `code ${code}`}): ${stderrTail(launch.stderrPath)}`));
+        child.once('exit', (code, signal) => done(`vfs-virtiofsd exited (${signal ?? `code ${code}`}): ${fileTailOrError(launch.stderrPath, 10)}`));
       });
       child.unref();
       resolve({ pid: child.pid as number, exited });

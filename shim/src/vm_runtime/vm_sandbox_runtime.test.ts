@@ -43,12 +43,30 @@ class FakeAgent {
   readonly processes = new Map<string, FakeProcess>();
   readonly created: CreateContainerRequest[] = [];
   readonly calls: string[] = [];
+  /** Container ids GetOOMEvent answers with, one per call; it blocks while none is queued. */
+  readonly ooms: string[] = [];
+  oomCalls = 0;
+  private oomQueued: () => void = () => undefined;
   onStart: (p: FakeProcess) => void = (p) => {
     p.stdout.write('hello ');
     p.stdout.write('world\n');
     p.stderr.write('warning\n');
     p.exit(7);
   };
+
+  reportOom(...containerIds: string[]): void {
+    this.ooms.push(...containerIds);
+    this.oomQueued();
+  }
+
+  private async nextOom(): Promise<{ containerId: string }> {
+    this.oomCalls += 1;
+    for (;;) {
+      const containerId = this.ooms.shift();
+      if (containerId !== undefined) return { containerId };
+      await new Promise<void>((resolve) => (this.oomQueued = resolve));
+    }
+  }
 
   key(containerId: string, execId: string): string {
     return `${containerId}/${execId}`;
@@ -100,7 +118,7 @@ class FakeAgent {
         return { exitStatus: p.exitStatus, exitedAt: new Date(1000), exitReason: 0 };
       },
       listProcesses: async () => ({ processes: [{ pid: 42, execId: '', command: 'sh' }, { pid: 43, execId: 'e1', command: 'cat' }] }),
-      getOOMEvent: async () => new Promise(() => undefined),
+      getOOMEvent: () => this.nextOom(),
       writeStdin: async (req) => {
         this.process(req).stdout.write(req.data);
         return { len: req.data.length };
@@ -124,6 +142,10 @@ class FakeAgent {
   }
 }
 
+async function waitUntil(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 function collect(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
   const chunks: Buffer[] = [];
@@ -137,6 +159,7 @@ describe('VmSandboxRuntime (fake agent)', () => {
   let fake: FakeAgent;
   let client: TtrpcClient;
   let stops: number;
+  let ooms: string[];
 
   const context = (): SandboxRuntimeContext => ({
     sandboxId: 'sb',
@@ -144,7 +167,7 @@ describe('VmSandboxRuntime (fake agent)', () => {
     config: { config: defaultConfig(), source: 'test' },
     state: new SandboxState(join(dir, 'state')),
     log,
-    onOom: () => undefined,
+    onOom: (id) => void ooms.push(id),
   });
 
   const runtime = (): VmSandboxRuntime =>
@@ -163,8 +186,7 @@ describe('VmSandboxRuntime (fake agent)', () => {
   const request = (io: ProcessIo, id = 'c1'): ContainerRequest => ({
     containerId: id,
     bundle: dir,
-    spec: { ociVersion: '1.0.2' },
-    specJson: JSON.stringify({ ociVersion: '1.0.2', root: { path: 'rootfs' }, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }] }),
+    spec: { ociVersion: '1.0.2', root: { path: 'rootfs' }, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }] },
     rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: ['index=off', `workdir=${dir}/s/2/work`, `upperdir=${dir}/s/2/fs`, `lowerdir=${dir}/s/1/fs`] }],
     io,
   });
@@ -176,6 +198,7 @@ describe('VmSandboxRuntime (fake agent)', () => {
     await server.listen(join(dir, 'agent.sock'));
     client = await TtrpcClient.connect(join(dir, 'agent.sock'), { logger: log });
     stops = 0;
+    ooms = [];
   });
 
   afterEach(async () => {
@@ -248,6 +271,16 @@ describe('VmSandboxRuntime (fake agent)', () => {
     await server.close();
     await expect(created.exited).resolves.toMatchObject({ exitStatus: LOST_STATUS });
     expect(out.stream.writableEnded).toBe(true);
+  });
+
+  it('publishes OOM kills of its own containers only, once per burst', async () => {
+    const rt = runtime();
+    await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: undefined, stderr: undefined }));
+    const reports = ['other-pod-container', ...Array<string>(200).fill('c1'), 'sb', 'c2'];
+    fake.reportOom(...reports);
+    // The watch asks for the next report only after handling the previous one.
+    await waitUntil(() => fake.oomCalls === reports.length + 1);
+    expect(ooms).toEqual(['c1']);
   });
 
   it('refuses a second container it cannot give shares to, and stops the VM on shutdown', async () => {

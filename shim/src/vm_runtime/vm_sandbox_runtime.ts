@@ -19,6 +19,7 @@ import type {
 import { runDir } from '../shim_paths';
 import { Code, ShimError } from '../shim_error';
 import type { AgentClient } from './agent_dial';
+import { oomFilter } from './oom_filter';
 import { watchOom } from './oom_watch';
 import { phaseClock, PhaseClock } from './phase_clock';
 import { trackGuestProcess, type GuestProcess } from './guest_process';
@@ -150,7 +151,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       containerIndex: this.nextIndex++,
       bundle: request.bundle,
       rootfs: request.rootfs,
-      specJson: request.specJson,
+      spec: request.spec,
       cache: this.context.config.config.daemon.cache,
     });
     const vm = await this.vmFor(plan, request);
@@ -185,7 +186,9 @@ export class VmSandboxRuntime implements SandboxRuntime {
     if (this.vm === undefined) {
       const vm = await this.startVm(plan, request);
       this.vm = vm;
-      void watchOom(vm.agent, this.context.onOom, containerLogger(this.context.log, this.context.sandboxId));
+      const log = containerLogger(this.context.log, this.context.sandboxId);
+      const onOom = oomFilter({ isOurs: (id) => this.containers.has(id), publish: this.context.onOom, log });
+      void watchOom(vm.agent, onOom, log);
       return vm;
     }
     if (this.vm.isLost()) throw new ShimError(Code.Unavailable, `sandbox ${this.context.sandboxId}: its VM is gone`);

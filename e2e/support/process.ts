@@ -1,0 +1,30 @@
+// Waiting in e2e tests: on processes (by pid) and on conditions polled until they hold.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const POLL_MS = 100;
+
+/** Whether a process with this pid exists; signal 0 checks without signalling. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return false;
+    // It exists, but belongs to a user we may not signal.
+    if (code === 'EPERM') return true;
+    throw err;
+  }
+}
+
+/** Polls `probe` until it returns a value, which it returns; undefined or false mean "not yet". */
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(POLL_MS);
+  }
+}

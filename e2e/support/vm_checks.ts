@@ -1,0 +1,58 @@
+// Checks shared by the e2e tests that run containers in VMs through a PrivateContainerd: waiting,
+// the shim's per-sandbox records (state dirs, recorded PIDs) and "nothing left behind".
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { mountsUnder, type CtrResult, type PrivateContainerd } from './containerd';
+
+export const VM_IMAGE = 'docker.io/library/busybox:vfs';
+export const VM_RUNTIME = ['--runtime', 'io.containerd.vfs.v2'];
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+export function ok(result: CtrResult): CtrResult {
+  if (result.code !== 0) throw new Error(`ctr failed (${result.code}): ${result.stderr}${result.stdout}`);
+  return result;
+}
+
+export function sandboxDirs(containerd: PrivateContainerd, namespace: string): string[] {
+  const dir = join(containerd.runDir, 'sandboxes', namespace);
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+/** A PID the sandbox's shim recorded: `qemu`, `virtiofsd`, … */
+export function recordedPid(containerd: PrivateContainerd, namespace: string, sandbox: string, name: string): number {
+  const record = JSON.parse(readFileSync(join(containerd.runDir, 'sandboxes', namespace, sandbox, 'pids', `${name}.json`), 'utf8')) as { pid: number };
+  return record.pid;
+}
+
+export function expectNothingLeft(containerd: PrivateContainerd, namespace: string): void {
+  expect(containerd.recordedPids().filter(pidAlive)).toEqual([]);
+  expect(mountsUnder(containerd.dir)).toEqual([]);
+  expect(sandboxDirs(containerd, namespace)).toEqual([]);
+  const sockets = join(containerd.runDir, 's');
+  expect(existsSync(sockets) ? readdirSync(sockets) : []).toEqual([]);
+}
+
+/** `ctr task ls` shows the task in this state (RUNNING, STOPPED, PAUSED). */
+export async function taskIs(ctr: (args: readonly string[]) => Promise<CtrResult>, id: string, state: string): Promise<true | undefined> {
+  return new RegExp(`^${id}\\s+\\d+\\s+${state}\\b`, 'm').test((await ctr(['task', 'ls'])).stdout) ? true : undefined;
+}

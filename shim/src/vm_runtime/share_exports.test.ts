@@ -1,0 +1,133 @@
+// What a guest can do to host files through the shares the shim makes, end to end on the host
+// side: planContainerShares → bindShare → exportShare to a real vfs-virtiofsd (its default
+// namespace sandbox, as the shim runs it), driven over vhost-user by the FUSE test client the way
+// a guest's kernel would. Needs root (mounts), like the daemon's own sandbox tests.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ControlClient } from '../../../daemon/src/control/client';
+import { ENODATA, ENOTSUP } from '../../../daemon/src/fuse/errno';
+import { bundleWorker } from '../../../daemon/test_support/device_harness';
+import { VhostUserFrontend } from '../../../daemon/test_support/frontend';
+import { errnoOf, FuseClient } from '../../../daemon/test_support/fuse_client';
+import { unmountAll } from '../host_mounts';
+import { SandboxState } from '../sandbox_state';
+import { bindShare, exportShare, makeSharesMountPoint } from './share_exports';
+import { planContainerShares, type ContainerSharePlan } from './share_plan';
+
+jest.setTimeout(60_000);
+
+/** A valid v2 file capability (cap_net_raw+ep): the kernel would store it if the share let it through. */
+const FILE_CAPABILITY = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, ...Array<number>(12).fill(0)]);
+
+async function until(what: string, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The per-mount options of `target` in a mount table (/proc/<pid>/mountinfo). */
+function mountOptions(mountinfo: string, target: string): string[] {
+  const line = mountinfo.split('\n').find((l) => l.split(' ')[4] === target);
+  if (line === undefined) throw new Error(`${target} is not mounted`);
+  return (line.split(' ')[5] as string).split(',');
+}
+
+function hostXattrs(path: string): string {
+  return execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', path], { encoding: 'utf8' });
+}
+
+describe('shares as the daemon serves them', () => {
+  let work: string;
+  let sharesDir: string;
+  let state: SandboxState;
+  let script: string;
+  let daemon: ChildProcess;
+  let control: ControlClient;
+  let plan: ContainerSharePlan;
+  let frontend: VhostUserFrontend | undefined;
+  /** The guest's side of the read-write share (a vhost-user socket takes one frontend). */
+  let upper: FuseClient;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'vfs-shares-'));
+    sharesDir = join(work, 'shares');
+    mkdirSync(sharesDir);
+    for (const dir of ['layer', 'snap/fs', 'snap/work', 'vol/sub']) mkdirSync(join(work, dir), { recursive: true });
+    writeFileSync(join(work, 'snap', 'fs', 'host-file'), '');
+    const hostFile = join(work, 'snap', 'fs', 'host-file');
+    execFileSync('setfattr', ['-n', 'security.capability', '-v', `0x${FILE_CAPABILITY.toString('hex')}`, hostFile]);
+    execFileSync('setfattr', ['-n', 'trusted.host', '-v', '1', hostFile]);
+    execFileSync('setfattr', ['-n', 'user.host', '-v', '1', hostFile]);
+    execFileSync('mount', ['-t', 'tmpfs', 'vol-sub', join(work, 'vol', 'sub')]);
+    state = new SandboxState(join(work, 'state'));
+    state.create();
+    plan = planContainerShares({
+      containerIndex: 0,
+      bundle: work,
+      rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: [`lowerdir=${work}/layer`, `upperdir=${work}/snap/fs`, `workdir=${work}/snap/work`] }],
+      spec: { ociVersion: '1.0.2', mounts: [{ destination: '/data', type: 'bind', source: join(work, 'vol'), options: ['rbind', 'ro'] }] },
+      cache: 'auto',
+    });
+    await makeSharesMountPoint(state, sharesDir, '');
+    for (const share of plan.shares) await bindShare(state, sharesDir, 'c1', share);
+    script = bundleWorker(join(__dirname, '../../../daemon/src/main.ts'));
+    const controlSocket = join(work, 'control.sock');
+    daemon = spawn(process.execPath, [script, `--control-socket=${controlSocket}`, `--shared-dir=${sharesDir}`, '--log-level=error'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      detached: true,
+    });
+    await until('the control socket', () => existsSync(controlSocket));
+    control = await ControlClient.connect(controlSocket);
+    for (const share of plan.shares) await exportShare(control, share, join(work, `${share.tag}.sock`));
+    frontend = VhostUserFrontend.connect({ socketPath: join(work, 'c0-up.sock'), memorySize: 16 << 20, queueSize: 128 });
+    upper = new FuseClient(frontend);
+    upper.init();
+  });
+
+  afterAll(async () => {
+    frontend?.close();
+    control?.close();
+    if (daemon?.pid !== undefined) process.kill(-daemon.pid, 'SIGKILL');
+    await unmountAll(state);
+    execFileSync('umount', ['--lazy', join(work, 'vol', 'sub')]);
+    rmSync(work, { recursive: true, force: true });
+    rmSync(script, { force: true });
+  });
+
+  it('binds every share nosuid,nodev, submounts of a recursive bind and read-only ones too', () => {
+    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    for (const s of plan.shares) expect(mountOptions(mountinfo, join(sharesDir, s.target))).toEqual(expect.arrayContaining(['nosuid', 'nodev', ...(s.readonly ? ['ro'] : [])]));
+    expect(mountOptions(mountinfo, join(sharesDir, 'c0-v0', 'sub'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+  });
+
+  it('lets the guest set user.* xattrs on a read-write share, and no security.*, trusted.* or system.*', () => {
+    const c = upper;
+    const dir = c.lookup(1, 'fs');
+    const file = c.create(dir.nodeid, 'f', 0o1 /* O_WRONLY */, 0o644).entry;
+    const hostPath = join(work, 'snap', 'fs', 'f');
+    c.setxattr(dir.nodeid, 'user.overlay.opaque', Buffer.from('y'));
+    c.setxattr(file.nodeid, 'user.x', Buffer.from('1'));
+    expect((c.getxattr(file.nodeid, 'user.x', 8) as Buffer).toString()).toBe('1');
+    expect(errnoOf(() => c.setxattr(file.nodeid, 'security.capability', FILE_CAPABILITY))).toBe(ENOTSUP);
+    expect(errnoOf(() => c.setxattr(file.nodeid, 'trusted.x', Buffer.from('1')))).toBe(ENOTSUP);
+    expect(errnoOf(() => c.setxattr(file.nodeid, 'system.posix_acl_access', Buffer.alloc(4)))).toBe(ENOTSUP);
+    // What overlayfs does to its workdir: an error other than ENODATA/EOPNOTSUPP makes it read-only.
+    expect(errnoOf(() => c.removexattr(dir.nodeid, 'system.posix_acl_default'))).toBe(ENOTSUP);
+    expect(hostXattrs(hostPath)).toContain('user.x="1"');
+    expect(hostXattrs(hostPath)).not.toMatch(/security\.|trusted\./);
+    c.removexattr(file.nodeid, 'user.x');
+    expect(errnoOf(() => c.getxattr(file.nodeid, 'user.x', 8))).toBe(ENODATA);
+  });
+
+  it("hides the host's other xattrs from the guest", () => {
+    const c = upper;
+    const file = c.lookup(c.lookup(1, 'fs').nodeid, 'host-file');
+    expect(c.listxattr(file.nodeid, 256)).toEqual(['user.host']);
+    expect(errnoOf(() => c.getxattr(file.nodeid, 'trusted.host', 8))).toBe(ENOTSUP);
+    expect(errnoOf(() => c.getxattr(file.nodeid, 'security.capability', 64))).toBe(ENOTSUP);
+  });
+});

@@ -1,0 +1,84 @@
+// The sandbox's hold on its QEMU: the process (whose exit stays the source of truth) and one QMP
+// connection, opened right after the spawn and kept until teardown. Teardown asks QEMU to `quit`
+// over QMP and SIGKILLs the PID if it is still there after a grace period. QMP also tells of
+// QEMU's end sooner than the exit can: a SHUTDOWN event (with -no-reboot QEMU exits right after
+// one) or the socket closing.
+
+import type { ShimLogger } from '../logger';
+import { QmpClient, type QmpStatus } from '../vm/qmp';
+import { killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
+
+/** QEMU listens on QMP early in its start, well before the guest runs; a loaded host is slow. */
+const QMP_CONNECT_TIMEOUT_MS = 10_000;
+/** A QEMU whose main loop is stuck never answers: diagnostics must not wait for it. */
+const STATUS_TIMEOUT_MS = 1000;
+
+export interface ControlledVm {
+  readonly pid: number;
+  readonly exited: Promise<QemuExit>;
+  /** Resolves with why QEMU went away, or is going: QMP's word or the exit, whichever comes first. */
+  readonly gone: Promise<string>;
+  /** query-status (prelaunch, running, paused, shutdown, internal-error, …); rejects after a short wait. */
+  queryStatus(): Promise<QmpStatus>;
+  /** QMP `quit`, SIGKILL by PID after graceMs; resolves with the exit. Idempotent. */
+  stop(graceMs: number): Promise<QemuExit>;
+}
+
+export function describeExit(exit: QemuExit): string {
+  return `QEMU exited (${exit.signal ?? `code ${exit.code}`})${exit.stderrTail === '' ? '' : `: ${exit.stderrTail}`}`;
+}
+
+/** Connects QMP to a just-spawned QEMU; fails with QEMU's own words when it exits first. */
+export async function controlVm(qemu: RunningQemu, qmpSocket: string, log: ShimLogger): Promise<ControlledVm> {
+  const abort = new AbortController();
+  const exitReason = qemu.exited.then(describeExit);
+  void exitReason.then((why) => abort.abort(why));
+  const qmp = await QmpClient.connect(qmpSocket, { timeoutMs: QMP_CONNECT_TIMEOUT_MS, signal: abort.signal });
+  log.debug({ qemuPid: qemu.pid, qemu: qmp.greeting.version.qemu }, 'QMP connected');
+  let stopping: Promise<QemuExit> | undefined;
+  return {
+    pid: qemu.pid,
+    exited: qemu.exited,
+    gone: Promise.race([exitReason, qmpEnd(qmp)]),
+    queryStatus: () => statusWithin(qmp, STATUS_TIMEOUT_MS),
+    stop: (graceMs) => (stopping ??= stopVm(qemu, qmp, graceMs, log)),
+  };
+}
+
+function qmpEnd(qmp: QmpClient): Promise<string> {
+  return new Promise((resolve) => {
+    qmp.onEvent((event) => {
+      if (event.event === 'SHUTDOWN') resolve(`QEMU is shutting down (${String(event.data.reason ?? 'no reason given')})`);
+    });
+    void qmp.closed.then((why) => resolve(`QEMU is gone: ${why}`));
+  });
+}
+
+async function statusWithin(qmp: QmpClient, timeoutMs: number): Promise<QmpStatus> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`QMP query-status: no answer within ${timeoutMs} ms`)), timeoutMs)));
+  try {
+    return await Promise.race([qmp.queryStatus(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function stopVm(qemu: RunningQemu, qmp: QmpClient, graceMs: number, log: ShimLogger): Promise<QemuExit> {
+  const kill = setTimeout(() => {
+    log.warn({ qemuPid: qemu.pid, graceMs }, 'QEMU did not quit in time: SIGKILL');
+    killQemuByPid(qemu.pid, 'SIGKILL');
+  }, graceMs);
+  try {
+    await qmp.quit().catch((err: unknown) => {
+      log.warn({ qemuPid: qemu.pid, err: err instanceof Error ? err.message : String(err) }, 'QMP quit refused: SIGKILL');
+      killQemuByPid(qemu.pid, 'SIGKILL');
+    });
+    const exit = await qemu.exited;
+    log.debug({ qemuPid: qemu.pid, exit: describeExit(exit) }, 'QEMU stopped');
+    return exit;
+  } finally {
+    clearTimeout(kill);
+    qmp.close();
+  }
+}
