@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from './support/containerd';
 import { buildBusyboxImage } from './support/oci_image';
+import { pidAlive, waitFor } from './support/process';
 import { bundleShim } from './support/test_runtime_bundle';
 
 jest.setTimeout(180_000);
@@ -17,25 +17,6 @@ jest.setTimeout(180_000);
 const IMAGE = 'docker.io/library/busybox:vfs';
 const RUNTIME = ['--runtime', 'io.containerd.vfs.v2'];
 const NS = 'vfs-vm';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /**
  * ctr with stdin and, for -t, a pty from script(1) (ctr puts its own stdin in raw mode), sized

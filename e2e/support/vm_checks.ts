@@ -3,30 +3,14 @@
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { mountsUnder, type CtrResult, type PrivateContainerd } from './containerd';
 
 export const VM_IMAGE = 'docker.io/library/busybox:vfs';
 export const VM_RUNTIME = ['--runtime', 'io.containerd.vfs.v2'];
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { pidAlive } from './process';
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+export { pidAlive, waitFor } from './process';
 
 export function ok(result: CtrResult): CtrResult {
   if (result.code !== 0) throw new Error(`ctr failed (${result.code}): ${result.stderr}${result.stdout}`);
