@@ -1,43 +1,69 @@
-# vfs: `make demo` and `make test` do all the set-up on a fresh machine.
+# vfs: `make demo` and `make test` do all the set-up on a fresh machine; `make check` is the fast
+# loop (typecheck, lint, unit tests: no VM, needs only `npm ci`).
 SHELL := /bin/bash
 ARGS ?=
 JEST_JSON := build/jest-results.json
+JEST := npx jest --ci --json --outputFile=$(JEST_JSON)
+# Every workspace package: what tsc, lint and the formatter look at.
+SOURCES := scripts proto contracts runtime-config daemon agent shim harness tools e2e
+C_SOURCES := agent/runtime/launcher harness/src
 
-.PHONY: all deps build bundle typecheck test bench-daemon bench-coldstart proto clean demo
+.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-coldstart proto clean demo
 
 all: build
 
 deps:
 	@scripts/ensure-deps.sh
 
-bundle: deps
-	@node scripts/bundle.mjs
+# The fast loop needs node_modules only.
+npm:
+	@scripts/ensure-npm.sh
 
-typecheck: deps
+bundle: npm
+	@node scripts/bundle.cjs
+
+typecheck: npm
 	@npx tsc --noEmit -p tsconfig.json
 
-build: bundle typecheck guest runtime
+# Biome (lint + format check) and the component boundaries (.dependency-cruiser.cjs).
+lint: npm
+	@npx biome check --formatter-enabled=true --assist-enabled=false $(SOURCES) *.json *.js
+	@npx depcruise --config .dependency-cruiser.cjs --output-type err $(SOURCES)
+	@bash scripts/clang-format-check.sh $(C_SOURCES)
 
-test: build
+format: npm
+	@npx biome format --write $(SOURCES) *.json *.js
+	@bash scripts/clang-format-check.sh --write $(C_SOURCES)
+
+check: typecheck lint
 	@mkdir -p build
-	@set +e; npx jest --ci --json --outputFile=$(JEST_JSON) $(ARGS); rc=$$?; \
-	  node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
+	@set +e; $(JEST) --selectProjects unit $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
+
+build: deps bundle typecheck guest runtime
+
+e2e: build
+	@mkdir -p build
+	@set +e; $(JEST) --selectProjects e2e $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
+
+# Everything, as CI runs it.
+test: build lint
+	@mkdir -p build
+	@set +e; $(JEST) $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
 
 proto: deps
 	@bash proto/generate.sh
 
-# A container in a micro-VM with a private containerd: scripts/demo.ts (bundled next to build/,
-# where the e2e support it reuses finds the repository).
-demo: build runtime
-	@node -e "require('esbuild').buildSync({entryPoints:['scripts/demo.ts'],outfile:'build/demo/demo.cjs',bundle:true,platform:'node',target:'node20',format:'cjs',logLevel:'warning'})"
-	@node build/demo/demo.cjs
+# A container in a micro-VM with a private containerd (tools/src/demo.ts).
+demo: build
+	@node scripts/bundle.cjs demo
+	@node build/bin/vfs-demo
 
-bench-daemon: bundle
+bench-daemon: deps bundle
 	@node build/bin/bench-daemon $(ARGS)
 
 # Cold start of `ctr run --rm … true`: runc vs vfs vs the bare-VM floor, with vfs's phases
-# (e2e/bench/bench_coldstart.ts). ARGS="--runs 3 --json out.json".
-bench-coldstart: build runtime
+# (tools/src/bench_coldstart). ARGS="--runs 3 --json out.json".
+bench-coldstart: build
 	@node build/bin/bench-coldstart $(ARGS)
 
 clean:

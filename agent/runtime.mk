@@ -12,10 +12,10 @@ VFS_RUNTIME_MK := 1
 RUNTIME_DIR := build/runtime
 RUNTIME_SRC := agent/runtime
 RUNTIME_NODE := $(realpath $(shell command -v node))
-# The agent bundle also holds the ttrpc library and the generated AgentService messages.
-RUNTIME_AGENT_TS := $(shell find agent/src proto/ttrpc proto/gen -name '*.ts' ! -name '*.test.ts')
+# The agent bundle also holds the ttrpc library, the generated AgentService messages and the contracts.
+RUNTIME_AGENT_TS := $(shell find agent/src proto/ttrpc proto/gen contracts/src -name '*.ts' ! -name '*.test.ts')
 RUNTIME_LAUNCHER_SRC := $(wildcard $(RUNTIME_SRC)/launcher/*.c $(RUNTIME_SRC)/launcher/*.h)
-SMOKE_BUNDLE := build/smoke/guest-smoke.cjs
+SMOKE_BUNDLE := build/bin/guest-smoke
 DAEMON_BUNDLE := build/bin/vfs-virtiofsd
 
 .PHONY: runtime runtime-clean guest-smoke
@@ -27,24 +27,25 @@ $(RUNTIME_DIR)/node.stamp: $(RUNTIME_NODE) $(RUNTIME_SRC)/stage-node.sh
 	@bash $(RUNTIME_SRC)/stage-node.sh $(RUNTIME_NODE) $(RUNTIME_DIR)
 	@touch $@
 
-$(RUNTIME_DIR)/agent.js: $(RUNTIME_AGENT_TS) $(RUNTIME_SRC)/bundle-agent.mjs | node_modules/esbuild
-	@node $(RUNTIME_SRC)/bundle-agent.mjs agent/src/main.ts $@
+$(RUNTIME_DIR)/agent.js: $(RUNTIME_AGENT_TS) scripts/bundle.cjs | node_modules/esbuild
+	@echo "runtime: bundling the agent"
+	@node scripts/bundle.cjs agent
 
 $(RUNTIME_DIR)/vfs-launcher: $(RUNTIME_LAUNCHER_SRC) $(RUNTIME_SRC)/build-launcher.sh
 	@bash scripts/ensure-apt.sh gcc libc6-dev
 	@bash $(RUNTIME_SRC)/build-launcher.sh $(RUNTIME_SRC)/launcher $@
 
-$(DAEMON_BUNDLE): $(shell find daemon/src -name '*.ts' ! -name '*.test.ts') scripts/bundle.mjs | node_modules/esbuild
-	@node scripts/bundle.mjs
+$(DAEMON_BUNDLE): $(shell find daemon/src contracts/src -name '*.ts' ! -name '*.test.ts') scripts/bundle.cjs | node_modules/esbuild
+	@node scripts/bundle.cjs daemon
 
-$(SMOKE_BUNDLE): agent/smoke/guest_smoke.ts $(shell find e2e/support -name '*.ts') e2e/busybox_rootfs.ts | node_modules/esbuild
-	@node -e "require('esbuild').buildSync({entryPoints:['agent/smoke/guest_smoke.ts'],outfile:'$@',bundle:true,platform:'node',target:'node20',format:'cjs',external:['koffi'],logLevel:'warning'})"
+$(SMOKE_BUNDLE): tools/src/guest_smoke.ts $(shell find harness/src -name '*.ts') scripts/bundle.cjs | node_modules/esbuild
+	@node scripts/bundle.cjs guest-smoke
 
 guest-smoke: runtime guest $(DAEMON_BUNDLE) $(SMOKE_BUNDLE)
 	@node $(SMOKE_BUNDLE)
 
 node_modules/esbuild:
-	@bash scripts/ensure-deps.sh
+	@bash scripts/ensure-npm.sh
 
 runtime-clean:
 	rm -rf $(RUNTIME_DIR)

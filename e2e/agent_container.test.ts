@@ -16,12 +16,12 @@
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReadStreamResponse, Rootfs } from '../proto/gen/agent/agent';
-import { CheckResponse_ServingStatus } from '../proto/gen/agent/agent';
-import { Code, TtrpcError } from '../proto/ttrpc';
-import { buildBusyboxRootfs } from './busybox_rootfs';
-import { AgentVm, type AgentClient, type BootTimings } from './support/agent_vm';
-import { GUEST_DIR } from './support/guest_vm';
+import type { ReadStreamResponse, Rootfs } from '@vfs/proto/gen/agent/agent';
+import { CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
+import { buildBusyboxRootfs } from '@vfs/harness/busybox_rootfs';
+import { AgentVm, type AgentClient, type BootTimings } from '@vfs/harness/agent_vm';
+import { GUEST_DIR } from '@vfs/harness/guest_vm';
 
 jest.setTimeout(120_000);
 

@@ -11,13 +11,15 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient } from '../daemon/src/control/client';
-import type { VhostUserFsDevice } from '../shim/src/vm/qemu_command';
-import { USER_XATTRS_ONLY } from '../shim/src/vm_runtime/share_plan';
-import { BOOT_TIMEOUT_MS, GuestVms, REPO, requireGuestImage, vmConfig, withDeadline } from './support/guest_vm';
+import { ControlClient } from '@vfs/contracts';
+import type { VhostUserFsDevice } from '@vfs/shim/vm';
+import { USER_XATTRS_ONLY } from '@vfs/shim';
+import { FSTOOL_SOURCE } from '@vfs/harness/bundles';
+import { REPO_ROOT } from '@vfs/harness/repo';
+import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig, withDeadline } from '@vfs/harness/guest_vm';
 
-const DAEMON = join(REPO, 'build', 'bin', 'vfs-virtiofsd');
-const FSTOOL_SRC = join(REPO, 'e2e', 'support', 'fstool.c');
+const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
+const FSTOOL_SRC = FSTOOL_SOURCE;
 
 jest.setTimeout(4 * BOOT_TIMEOUT_MS);
 

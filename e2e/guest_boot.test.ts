@@ -12,9 +12,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Machine, QemuConfig, VhostUserFsDevice } from '../shim/src/vm/qemu_command';
-import { killQemuByPid } from '../shim/src/vm/qemu_process';
-import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig as baseConfig, withDeadline, type BootResult } from './support/guest_vm';
+import type { Machine, QemuConfig, VhostUserFsDevice } from '@vfs/shim/vm';
+import { killQemuByPid } from '@vfs/shim/vm';
+import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig as baseConfig, withDeadline, type BootResult } from '@vfs/harness/guest_vm';
 
 const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
 const MACHINES: readonly Machine[] = ['microvm', 'q35'];

@@ -1,16 +1,17 @@
 // The shim's frame against real containerd 1.6 (Debian's) and real ctr: bootstrap, the Task API
 // call order, exit codes, events, stdio, execs, delete after kill -9 of the shim, a containerd
 // restart, config errors at Create — and gRPC against containerd 1.7. Containers run through the
-// host-process TEST DOUBLE runtime (e2e/support/host_process_runtime.ts): the VM comes later.
+// host-process TEST DOUBLE runtime (harness/src/host_process_runtime.ts, run by the test shim):
+// the frame is tested here without guests; the VM runtime has its own e2e tests.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { containerd17, type ContainerdBinaries, mountsUnder, PrivateContainerd } from './support/containerd';
-import { buildBusyboxImage, layerDigestOf } from './support/oci_image';
-import { pidAlive, waitFor } from './support/process';
-import { bundleHostProcessRuntime, bundleShim } from './support/test_runtime_bundle';
+import { containerd17, type ContainerdBinaries, mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
+import { buildBusyboxImage, layerDigestOf } from '@vfs/harness/oci_image';
+import { pidAlive, waitFor } from '@vfs/harness/process';
+import { bundleTestShim } from '@vfs/harness/bundles';
 
 jest.setTimeout(120_000);
 
@@ -62,18 +63,17 @@ class EventWatch {
 
 interface Fixture {
   readonly work: string;
-  readonly testRuntime: string;
+  readonly shimDir: string;
   readonly image: string;
 }
 
 function prepareFixture(): Fixture {
-  bundleShim();
   const work = mkdtempSync('/tmp/vfs-e2e-work-');
-  return { work, testRuntime: bundleHostProcessRuntime(work), image: buildBusyboxImage(work, IMAGE) };
+  return { work, shimDir: bundleTestShim(), image: buildBusyboxImage(work, IMAGE) };
 }
 
 async function startContainerd(fixture: Fixture, binaries?: ContainerdBinaries, env: Record<string, string> = {}): Promise<PrivateContainerd> {
-  const containerd = await PrivateContainerd.start({ binaries, env: { VFS_TEST_RUNTIME_MODULE: fixture.testRuntime, ...env } });
+  const containerd = await PrivateContainerd.start({ binaries, env, shimDir: fixture.shimDir });
   const imported = await containerd.ctr(['images', 'import', fixture.image], { namespace: NAMESPACE });
   if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
   return containerd;
@@ -177,7 +177,7 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
     expect(pid).toBeDefined();
     events.stop();
     await containerd.stopDaemon(false);
-    await containerd.restart({ env: { VFS_TEST_RUNTIME_MODULE: fixture.testRuntime } });
+    await containerd.restart({ shimDir: fixture.shimDir });
     events = new EventWatch(containerd);
     const after = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
     expect(after.stdout).toMatch(new RegExp(`restart1\\s+${pid}\\s+RUNNING`));

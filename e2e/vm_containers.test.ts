@@ -7,10 +7,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from './support/containerd';
-import { buildBusyboxImage } from './support/oci_image';
-import { pidAlive, waitFor } from './support/process';
-import { bundleShim } from './support/test_runtime_bundle';
+import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
+import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { pidAlive, waitFor } from '@vfs/harness/process';
+import { bundleShim } from '@vfs/harness/bundles';
 
 jest.setTimeout(180_000);
 

@@ -8,11 +8,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
-import { mountsUnder, PrivateContainerd, REPO_ROOT, type CtrResult } from './support/containerd';
-import { buildBusyboxImage } from './support/oci_image';
-import { pidAlive, waitFor } from './support/process';
-import { bundleShim } from './support/test_runtime_bundle';
+import { mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
+import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { pidAlive, waitFor } from '@vfs/harness/process';
+import { bundleShim, bundleStubAgent } from '@vfs/harness/bundles';
+import { REPO_ROOT } from '@vfs/harness/repo';
 
 jest.setTimeout(180_000);
 
@@ -26,15 +26,7 @@ function stubInstallRoot(work: string): string {
   mkdirSync(join(root, 'build'), { recursive: true });
   execFileSync('cp', ['-al', join(REPO_ROOT, 'build', 'runtime'), join(root, 'build', 'runtime')]);
   rmSync(join(root, 'build', 'runtime', 'agent.js'));
-  buildSync({
-    entryPoints: [join(__dirname, 'support', 'stub_guest_agent.ts')],
-    outfile: join(root, 'build', 'runtime', 'agent.js'),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    logLevel: 'warning',
-  });
+  bundleStubAgent(join(root, 'build', 'runtime', 'agent.js'));
   for (const dir of ['guest', 'bin']) symlinkSync(join(REPO_ROOT, 'build', dir), join(root, 'build', dir));
   return root;
 }

@@ -6,10 +6,10 @@
 // Needs `make build runtime`.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { PrivateContainerd, type CtrResult } from './support/containerd';
-import { buildBusyboxImage } from './support/oci_image';
-import { bundleShim } from './support/test_runtime_bundle';
-import { expectNothingLeft, ok, pidAlive, recordedPid, sandboxDirs, taskIs, VM_IMAGE, VM_RUNTIME, waitFor } from './support/vm_checks';
+import { PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
+import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { bundleShim } from '@vfs/harness/bundles';
+import { expectNothingLeft, ok, pidAlive, recordedPid, sandboxDirs, taskIs, VM_IMAGE, VM_RUNTIME, waitFor } from '@vfs/harness/vm_checks';
 
 jest.setTimeout(180_000);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, and only what is missing: Debian packages, and
-# node_modules (npm ci when the lockfile is newer than the installed tree).
+# node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +8,4 @@ bash scripts/ensure-apt.sh qemu-system-x86 qemu-system-common busybox-static cpi
   binutils protobuf-compiler libprotobuf-dev attr util-linux procps gcc libc6-dev \
   containerd runc
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "ensure-deps: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+bash scripts/ensure-npm.sh

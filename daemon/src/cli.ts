@@ -1,10 +1,10 @@
 // virtiofsd-compatible command line: the Rust daemon's `--flag` spelling and the C daemon's
 // `-o option` spelling both map onto one DaemonOptions. Flags we cannot honour are refused with a
 // clear error instead of being accepted and ignored.
-import { daxWindowProblem } from './dax_window';
+import { daxWindowProblem, type CacheMode } from '@vfs/contracts';
 import { xattrMapProblem } from './passthrough/xattr_map';
 
-export type CacheMode = 'none' | 'auto' | 'always' | 'metadata';
+export type { CacheMode };
 export type SandboxMode = 'namespace' | 'chroot' | 'none';
 export type SeccompAction = 'kill' | 'log' | 'trap' | 'none';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'off';

@@ -3,8 +3,8 @@
 // so the FUSE layer never resolves a host path.
 import type { Logger } from './log';
 import type { CacheMode, LogLevel } from './cli';
-import type { ExportInfo } from './control/protocol';
-import { daxWindowBytes } from './dax_window';
+import type { ExportInfo } from '@vfs/contracts';
+import { daxWindowBytes } from '@vfs/contracts';
 import type { DeviceOptions } from './device/device_options';
 import { startDeviceWorker, type DeviceWorker } from './device/worker_handle';
 import type { ExportConfig } from './passthrough/config';

@@ -5,8 +5,9 @@ import { chownSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { parseArgs, USAGE, UsageError, type DaemonOptions } from './cli';
-import type { ControlRequest, ControlResponse } from './control/protocol';
+import type { ControlRequest, ControlResponse } from '@vfs/contracts';
 import { ControlServer } from './control/server';
+import { xattrMapProblem } from './passthrough/xattr_map';
 import { serveFromWorker } from './device/worker';
 import { ExportError, ExportRegistry, type ExportSpec, type WorkerExportConfig } from './exports';
 import { createFuseHandler } from './fuse/server';
@@ -50,6 +51,12 @@ function checkSocketPlacement(socket: string, socketDir: string | undefined): vo
   }
 }
 
+/** The control protocol checks only that a map is a string; its grammar is the daemon's. */
+function checkXattrMap(map: string | undefined): void {
+  const problem = map === undefined ? null : xattrMapProblem(map);
+  if (problem !== null) throw new ExportError(`field 'xattrmap': ${problem}`);
+}
+
 function handleControl(
   registry: ExportRegistry,
   rootFd: number,
@@ -59,6 +66,7 @@ function handleControl(
     switch (req.op) {
       case 'add': {
         checkSocketPlacement(req.socket, socketDir);
+        checkXattrMap(req.xattrmap);
         const dirFd = openShare(rootFd, req.dir);
         // As virtiofsd: READDIRPLUS fills the guest's caches, which cache=none does not keep.
         await registry.add({

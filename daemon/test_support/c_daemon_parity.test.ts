@@ -5,9 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleWorker, tempDir } from './device_harness';
-import { VhostUserFrontend } from './frontend';
-import { errnoOf, FuseClient, type FuseAttr } from './fuse_client';
+import { tempDir } from '@vfs/harness/temp_dir';
+import { bundleWorker } from '@vfs/harness/bundles';
+import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
+import { errnoOf, FuseClient, type FuseAttr } from '@vfs/harness/vhost_user_driver/fuse_client';
 
 const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
 const O_RDWR = 2;

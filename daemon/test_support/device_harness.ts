@@ -1,41 +1,16 @@
-// Test plumbing: bundle a worker entry (Node 20 cannot run .ts in a Worker), start a device in a
-// Worker on a socket in a fresh temp dir, and tear it all down again.
-import { buildSync } from 'esbuild';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+// Test plumbing: start a device in a Worker (its entry bundled: Node 20 cannot run .ts in a
+// Worker) on a socket in a fresh temp dir, and tear it all down again.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleWorker } from '@vfs/harness/bundles';
+import { tempDir } from '@vfs/harness/temp_dir';
 import { startDeviceWorker, type DeviceWorker } from '../src/device/worker_handle';
 import type { DeviceOptions } from '../src/device/device_options';
 import type { LogLevel } from '../src/device/worker';
 import type { EchoConfig } from './echo_device_worker';
 import { createLogger } from '../src/log';
 
-const REPO = resolve(__dirname, '../..');
-// Inside node_modules so the bundle resolves koffi and pino (kept external) from the repo.
-const CACHE = join(REPO, 'node_modules/.cache/vfs-test-workers');
 
-let bundleCount = 0;
-
-/** Bundles `entry` (a .ts worker script) into a new CommonJS file; returns its path. */
-export function bundleWorker(entry: string): string {
-  mkdirSync(CACHE, { recursive: true });
-  const outfile = join(CACHE, `${basename(entry, '.ts')}-${process.pid}-${bundleCount++}.js`);
-  buildSync({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    external: ['koffi', 'pino'],
-    logLevel: 'warning',
-  });
-  return outfile;
-}
-
-export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `${prefix}-`));
-}
 
 export interface RunningDevice {
   readonly dir: string;

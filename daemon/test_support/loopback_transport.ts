@@ -5,7 +5,7 @@
 import koffi from 'koffi';
 import { libc } from '../src/sys/libc';
 import { DEFERRED, NO_BACKEND, type ChainHandler, type ChainHandlerFactory, type DescriptorChain, type GuestBuffer } from '../src/virtio/descriptor_chain';
-import type { Submission, VirtioFsTransport } from './transport';
+import type { Submission, VirtioFsTransport } from '@vfs/harness/vhost_user_driver/transport';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;

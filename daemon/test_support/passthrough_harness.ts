@@ -13,9 +13,9 @@ import type { SandboxMode, SeccompAction } from '../src/cli';
 import type { ExportConfig } from '../src/passthrough/config';
 import { openProcSelfFd } from '../src/passthrough/passthrough_fs';
 import { fuseHandlerFactory } from '../src/fuse/server';
-import { bundleWorker } from './device_harness';
-import { VhostUserFrontend } from './frontend';
-import { FuseClient } from './fuse_client';
+import { bundleWorker } from '@vfs/harness/bundles';
+import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
+import { FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { LoopbackTransport, type LoopbackOptions } from './loopback_transport';
 
 export type ExportOptions = Partial<Omit<ExportConfig, 'rootFd' | 'procSelfFd' | 'logger'>>;

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, defaultConfig, loadRuntimeConfig, parseConfig } from './index';
+import { ConfigError, defaultConfig, loadRuntimeConfig, parseConfig } from '.';
 import { findKeyLine } from './key_position';
 
 const SHIPPED = resolve(__dirname, '..', 'configuration.toml');

@@ -1,6 +1,8 @@
 // What configuration.toml may contain: every table, every key, its type and its built-in default.
 // The loader rejects anything not listed here, so a typo is an error instead of a silent default.
 
+import { CACHE_MODES, MAX_DAX_WINDOW_MIB } from '@vfs/contracts';
+
 /** How one key is read: `read` returns undefined when the TOML value has the wrong type or range. */
 export interface Field<T> {
   readonly expected: string;
@@ -59,12 +61,12 @@ export const CONFIG_SCHEMA = {
   },
   daemon: {
     path: pathField('build/bin/vfs-virtiofsd'),
-    cache: enumField(['none', 'auto', 'always', 'metadata'], 'auto'),
+    cache: enumField(CACHE_MODES, 'auto'),
     sandbox: enumField(['namespace', 'chroot', 'none'], 'namespace'),
     /** 0 serves requests on the vhost-user thread itself (Kata measured 1 faster than 64). */
     thread_pool_size: intField(0, 1024, 1),
     /** 0 turns DAX off. */
-    dax_window_mib: intField(0, 65536, 0),
+    dax_window_mib: intField(0, MAX_DAX_WINDOW_MIB, 0),
   },
   agent: {
     /** From QEMU's launch until the agent answers Check: covers the guest boot (≈2 s under TCG). */

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { installRoot, loadRuntimeConfig } from '../../runtime-config/src';
+import { installRoot, loadRuntimeConfig } from '@vfs/runtime-config';
 import { serveArgv, type ShimFlags } from './flags';
 import { readBundleSpec, sandboxIdOf } from './oci_spec';
 import { bootstrapAnswer, chooseProtocol } from './protocol';

@@ -1,7 +1,7 @@
 // Flags, the protocol choice and answer, runtime options on stdin, socket paths.
 
-import { Any } from '../../proto/gen/google/protobuf/any';
-import { Options } from '../../proto/gen/containerd/runtimeoptions/v1/api';
+import { Any } from '@vfs/proto/gen/google/protobuf/any';
+import { Options } from '@vfs/proto/gen/containerd/runtimeoptions/v1/api';
 import { parseFlags, serveArgv } from './flags';
 import { bootstrapAnswer, chooseProtocol, parseContainerdVersion } from './protocol';
 import { optionsFromStdin } from './runtime_options';

@@ -1,7 +1,7 @@
 // Logs every Task API call at debug level (method, exec id; the task id as `container`) and every failure at warn,
 // so containerd's log shows the shim's side of each call in order.
 
-import type { ServiceDefinition, ServiceImplementation } from '../../proto/ttrpc';
+import type { ServiceDefinition, ServiceImplementation } from '@vfs/proto/ttrpc';
 import { containerLogger, type ShimLogger } from './logger';
 
 type Erased = (request: { id?: unknown; execId?: unknown }, ...rest: unknown[]) => Promise<unknown>;

@@ -8,7 +8,7 @@
 
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteResponse } from '../../proto/gen/containerd/runtime/task/v2/shim';
+import { DeleteResponse } from '@vfs/proto/gen/containerd/runtime/task/v2/shim';
 import type { ShimFlags } from './flags';
 import { removeUnmountedTree, unmountAll, unmountContainer } from './host_mounts';
 import type { ShimLogger } from './logger';

@@ -15,9 +15,9 @@ import {
   TaskPaused,
   TaskResumed,
   TaskStart,
-} from '../../proto/gen/containerd/events/task';
-import { EventsDefinition } from '../../proto/gen/containerd/services/ttrpc/events/v1/events';
-import { type PartialMessage, TtrpcClient } from '../../proto/ttrpc';
+} from '@vfs/proto/gen/containerd/events/task';
+import { EventsDefinition } from '@vfs/proto/gen/containerd/services/ttrpc/events/v1/events';
+import { type PartialMessage, TtrpcClient } from '@vfs/proto/ttrpc';
 import type { ShimLogger } from './logger';
 
 const TOPICS = {

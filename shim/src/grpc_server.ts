@@ -15,7 +15,7 @@ import {
   type ServiceDefinition,
   type ServiceImplementation,
   TtrpcError,
-} from '../../proto/ttrpc';
+} from '@vfs/proto/ttrpc';
 import type { ShimLogger } from './logger';
 
 type ErasedUnaryHandler = (request: unknown, ctx: CallContext) => Promise<PartialMessage<unknown>>;

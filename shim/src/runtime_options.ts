@@ -3,8 +3,8 @@
 // bootstrap protocol) writes JSON BootstrapParams on stdin instead, with the same Any among its
 // `extensions` (Go's encoding/json: `type_url`, base64 `value`).
 
-import { Any } from '../../proto/gen/google/protobuf/any';
-import { Options } from '../../proto/gen/containerd/runtimeoptions/v1/api';
+import { Any } from '@vfs/proto/gen/google/protobuf/any';
+import { Options } from '@vfs/proto/gen/containerd/runtimeoptions/v1/api';
 import { Code, ShimError } from './shim_error';
 
 export interface RuntimeOptions {

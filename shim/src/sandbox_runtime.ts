@@ -15,9 +15,9 @@
 //   before the exit). It never rejects: a lost process (VM died) resolves with status 255.
 
 import type { Readable, Writable } from 'node:stream';
-import type { Metrics } from '../../proto/gen/cgroups/v2/metrics';
-import type { ExitReason } from '../../proto/gen/containerd/types/task/task';
-import type { LoadedConfig } from '../../runtime-config/src';
+import type { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
+import type { ExitReason } from '@vfs/proto/gen/containerd/types/task/task';
+import type { LoadedConfig } from '@vfs/runtime-config';
 import type { ShimLogger } from './logger';
 import type { MountSpec } from './host_mounts';
 import type { OciProcess, OciSpec } from './oci_spec';

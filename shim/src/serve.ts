@@ -7,17 +7,16 @@ import { closeSync, mkdirSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import { TaskDefinition } from '../../proto/gen/containerd/runtime/task/v2/shim';
-import { type ServiceImplementation, TtrpcServer } from '../../proto/ttrpc';
-import { ConfigError, installRoot, type LoadedConfig, loadRuntimeConfig } from '../../runtime-config/src';
+import { TaskDefinition } from '@vfs/proto/gen/containerd/runtime/task/v2/shim';
+import { type ServiceImplementation, TtrpcServer } from '@vfs/proto/ttrpc';
+import { ConfigError, installRoot, type LoadedConfig, loadRuntimeConfig } from '@vfs/runtime-config';
 import { traced } from './call_trace';
 import { EventPublisher } from './events';
 import type { ShimFlags } from './flags';
 import { listenGrpc } from './grpc_server';
 import { containerLogger, fifoLogger, type LogLevel, type ShimLogger } from './logger';
 import { optionsFromAny } from './runtime_options';
-import { loadRuntimeFactory } from './runtime_loader';
-import type { SandboxRuntime } from './sandbox_runtime';
+import type { SandboxRuntime, SandboxRuntimeFactory } from './sandbox_runtime';
 import { SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
 import { Code, ShimError } from './shim_error';
@@ -68,7 +67,7 @@ async function listen(flags: ShimFlags, socket: string, service: TaskService, lo
   return { close: () => server.close() };
 }
 
-export async function serve(flags: ShimFlags): Promise<void> {
+export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): Promise<void> {
   const sandboxId = flags.id;
   const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
   const rootLog = fifoLogger(join(flags.bundle, 'log'), { level: startupLogLevel(flags), sandboxId });
@@ -94,7 +93,6 @@ export async function serve(flags: ShimFlags): Promise<void> {
     const provideRuntime = async (createOptions: Parameters<typeof optionsFromAny>[0]): Promise<SandboxRuntime> => {
       const config = loadConfig(flags.configPath, createOptions);
       log.info({ source: config.source }, 'runtime configuration loaded');
-      const factory = await loadRuntimeFactory();
       return factory({ sandboxId, namespace: flags.namespace, config, state, log: rootLog, onOom: (id) => service.reportOom(id) });
     };
     const service: TaskService = new TaskService({

@@ -2,7 +2,7 @@
 // containerd with its code (errdefs maps NotFound, AlreadyExists, FailedPrecondition, … back to
 // its own error kinds); the gRPC server maps the same codes, which gRPC shares with ttrpc.
 
-import { Code, TtrpcError } from '../../proto/ttrpc';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 
 export class ShimError extends TtrpcError {
   constructor(code: Code, message: string, options?: { cause?: unknown }) {

@@ -6,7 +6,7 @@
 // FailedPrecondition, Kill of a finished process NotFound ("process already finished").
 
 import { pid as shimPid } from 'node:process';
-import { Metrics } from '../../proto/gen/cgroups/v2/metrics';
+import { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import type {
   CheckpointTaskRequest,
   CloseIORequest,
@@ -33,10 +33,10 @@ import type {
   UpdateTaskRequest,
   WaitRequest,
   WaitResponse,
-} from '../../proto/gen/containerd/runtime/task/v2/shim';
-import { Status } from '../../proto/gen/containerd/types/task/task';
-import type { Empty } from '../../proto/gen/google/protobuf/empty';
-import type { CallContext, PartialMessage } from '../../proto/ttrpc';
+} from '@vfs/proto/gen/containerd/runtime/task/v2/shim';
+import { Status } from '@vfs/proto/gen/containerd/types/task/task';
+import type { Empty } from '@vfs/proto/gen/google/protobuf/empty';
+import type { CallContext, PartialMessage } from '@vfs/proto/ttrpc';
 import type { EventSink } from './events';
 import { containerLogger, type ShimLogger } from './logger';
 import { readBundleSpec, validateProcess } from './oci_spec';

@@ -2,8 +2,8 @@
  * The AgentService server: Check and GetGuestDetails answer from what is already loaded; every
  * other call loads `handlers` (the container core) on first use.
  */
-import { AgentServiceDefinition, CheckResponse_ServingStatus } from '../../../proto/gen/agent/agent';
-import { Code, TtrpcError, TtrpcServer, type ServiceImplementation } from '../../../proto/ttrpc';
+import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
+import { Code, TtrpcError, TtrpcServer, type ServiceImplementation } from '@vfs/proto/ttrpc';
 import type { RuntimeOptions } from '../container/container';
 import { guestDetails } from './guest_details';
 import { lazyImplementation } from './lazy_service';

@@ -1,4 +1,4 @@
-import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { ContainerError } from '../container/errors';
 import { SpecError } from '../oci/spec';
 import { asTtrpcError } from './call_errors';

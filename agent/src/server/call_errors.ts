@@ -2,7 +2,7 @@
  * Errors of the layers below, as the ttrpc status the shim branches on (containerd's errdefs
  * reads the gRPC codes): the cause stays in the message, the errno name is appended.
  */
-import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { ContainerError, type ContainerErrorCode } from '../container/errors';
 import { SpecError } from '../oci/spec';
 

@@ -3,7 +3,7 @@
  * checked, the rootfs and bind mounts resolved from share refs to guest paths, and the
  * request's terminal flag (what the shim relays by) put into the process.
  */
-import type { ContainerMount, CreateContainerRequest, Rootfs } from '../../../proto/gen/agent/agent';
+import type { ContainerMount, CreateContainerRequest, Rootfs } from '@vfs/proto/gen/agent/agent';
 import type { ContainerConfig } from '../container/container';
 import type { RootfsSpec } from '../container/rootfs';
 import { parseProcess, parseSpecJson, SpecError, type OciMount, type OciProcess, type OciSpec } from '../oci/spec';

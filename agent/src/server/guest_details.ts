@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import type { BootMark, GuestDetailsResponse } from '../../../proto/gen/agent/agent';
+import type { BootMark, GuestDetailsResponse } from '@vfs/proto/gen/agent/agent';
 import { agentTimestamps } from '../timestamps';
 
 export const AGENT_VERSION = '0.1.0';

@@ -1,6 +1,6 @@
 /** The AgentService handler types the handler files implement a part of. */
-import type { AgentServiceDefinition } from '../../../proto/gen/agent/agent';
-import type { ServiceImplementation } from '../../../proto/ttrpc';
+import type { AgentServiceDefinition } from '@vfs/proto/gen/agent/agent';
+import type { ServiceImplementation } from '@vfs/proto/ttrpc';
 
 export type AgentImplementation = ServiceImplementation<typeof AgentServiceDefinition>;
 export type Handlers<K extends keyof AgentImplementation> = Pick<AgentImplementation, K>;

@@ -1,4 +1,4 @@
-import type { ServiceImplementation } from '../../../proto/ttrpc';
+import type { ServiceImplementation } from '@vfs/proto/ttrpc';
 import { lazyImplementation } from './lazy_service';
 
 const codec = { encode: () => ({ finish: () => new Uint8Array() }), decode: () => ({}), fromPartial: () => ({}) };

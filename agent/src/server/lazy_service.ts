@@ -3,7 +3,7 @@
  * port is open, while the container core (and what it pulls in) loads with the first call
  * that needs it. Eager handlers answer without loading anything.
  */
-import type { ServiceDefinition, ServiceImplementation } from '../../../proto/ttrpc';
+import type { ServiceDefinition, ServiceImplementation } from '@vfs/proto/ttrpc';
 
 type ErasedHandler = (...args: unknown[]) => Promise<unknown>;
 

@@ -4,7 +4,7 @@
  * Not pino itself: loading pino costs ~16 ms on the host, ~0.4 s under TCG, all of it on the
  * cold-start path of every sandbox; this is the few lines of it the agent uses.
  */
-import type { TtrpcLogger } from '../../../proto/ttrpc';
+import type { TtrpcLogger } from '@vfs/proto/ttrpc';
 
 export type LogFields = Record<string, unknown>;
 

@@ -4,7 +4,7 @@
  * real ceiling of a container in it) for memory and 0 (none) for pids, as containerd reports them.
  */
 import { totalmem } from 'node:os';
-import type { MemoryStat, Metrics } from '../../../proto/gen/cgroups/v2/metrics';
+import type { MemoryStat, Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import type { CgroupStats } from '../container/cgroups';
 
 const MEMORY_STAT_FIELDS = [

@@ -5,7 +5,7 @@
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { CONTAINERS_CGROUP, parseKeyValues } from '../container/cgroups';
 import type { AgentLogger } from './logger';
 

@@ -11,7 +11,7 @@
  * A reader cut off by a lost connection leaves the rest of the output for the next reader.
  */
 import type { Readable } from 'node:stream';
-import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import type { ContainerProcess } from '../container/container_process';
 import type { AgentLogger } from './logger';
 

@@ -1,5 +1,5 @@
 /** Process calls: exec, signal, wait, list, and the OOM event stream of the sandbox. */
-import { ExitReason } from '../../../proto/gen/containerd/types/task/task';
+import { ExitReason } from '@vfs/proto/gen/containerd/types/task/task';
 import type { AgentState } from './agent_state';
 import { execProcess } from './container_request';
 import type { Handlers } from './handler_types';

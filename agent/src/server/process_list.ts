@@ -1,6 +1,6 @@
 /** ListProcesses: every process in the container's cgroup, with its exec id and command line. */
 import { readFileSync } from 'node:fs';
-import type { ProcessEntry } from '../../../proto/gen/agent/agent';
+import type { ProcessEntry } from '@vfs/proto/gen/agent/agent';
 import type { Container } from '../container/container';
 
 /** argv joined by spaces, or undefined when the process is already gone. */

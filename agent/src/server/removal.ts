@@ -3,7 +3,7 @@
  * for the exits (at most `timeoutMs`, 0 = no limit), stop its OOM watch, delete it (which waits
  * for the cgroup to empty, removes it and closes the agent's ends of the stdio).
  */
-import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import type { AgentState } from './agent_state';
 import { signalAll } from './signals';
 

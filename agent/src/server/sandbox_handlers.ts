@@ -4,7 +4,7 @@
  * every share detached) just before the VM stops.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { step } from '../container/launch_plan';
 import type { AgentState } from './agent_state';
 import { invalid } from './call_errors';

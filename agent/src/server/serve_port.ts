@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TtrpcServer } from '../../../proto/ttrpc';
+import type { TtrpcServer } from '@vfs/proto/ttrpc';
 import type { AgentLogger } from './logger';
 import { openPort } from './port_channel';
 

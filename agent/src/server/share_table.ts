@@ -5,8 +5,8 @@
  * are a launcher plan without a child, run in the agent's own mount namespace.
  */
 import { posix } from 'node:path';
-import type { Share, ShareRef } from '../../../proto/gen/agent/agent';
-import { Code, TtrpcError } from '../../../proto/ttrpc';
+import type { Share, ShareRef } from '@vfs/proto/gen/agent/agent';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { step, type PlanStep } from '../container/launch_plan';
 import { MS_RDONLY } from '../container/mount_options';
 import { Launch } from '../container/process_launcher';

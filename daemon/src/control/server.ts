@@ -4,7 +4,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log';
-import { parseRequest, requestId, type ControlRequest, type ControlResponse } from './protocol';
+import { parseRequest, requestId, type ControlRequest, type ControlResponse } from '@vfs/contracts';
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>;
 

@@ -1,6 +1,6 @@
-import { REQUEST_QUEUE, HIPRIO_QUEUE } from '../../test_support/transport';
+import { REQUEST_QUEUE, HIPRIO_QUEUE } from '@vfs/harness/vhost_user_driver/transport';
 import { startEchoDevice, type RunningDevice } from '../../test_support/device_harness';
-import { VhostUserFrontend, type FrontendOptions } from '../../test_support/frontend';
+import { VhostUserFrontend, type FrontendOptions } from '@vfs/harness/vhost_user_driver/frontend';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);

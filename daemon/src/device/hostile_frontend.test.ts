@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { FLAG_NEED_REPLY, FrontendRequest as R, HEADER_SIZE } from '../vhost_user/protocol';
 import { VhostUserError } from '../vhost_user/errors';
 import { startEchoDevice, type RunningDevice } from '../../test_support/device_harness';
-import { VhostUserFrontend, type FrontendOptions } from '../../test_support/frontend';
-import { sleepSync } from '../../test_support/vhost_user_client';
-import { REQUEST_QUEUE } from '../../test_support/transport';
+import { VhostUserFrontend, type FrontendOptions } from '@vfs/harness/vhost_user_driver/frontend';
+import { sleepSync } from '@vfs/harness/vhost_user_driver/vhost_user_client';
+import { REQUEST_QUEUE } from '@vfs/harness/vhost_user_driver/transport';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);

@@ -4,9 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { bundleWorker, tempDir } from '../../test_support/device_harness';
-import { VhostUserFrontend } from '../../test_support/frontend';
-import { errnoOf, FuseClient, LOCK_TO_EOF } from '../../test_support/fuse_client';
+import { tempDir } from '@vfs/harness/temp_dir';
+import { bundleWorker } from '@vfs/harness/bundles';
+import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
+import { errnoOf, FuseClient, LOCK_TO_EOF } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { EAGAIN, EBADF, EINVAL, ENOSYS, EROFS } from './errno';
 
 let dir: string;

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FUSE_SETUPMAPPING_FLAG_READ as READ, FUSE_SETUPMAPPING_FLAG_WRITE as WRITE, InitFlag } from '../fuse/abi';
 import { EACCES, EBADF, EINVAL, EIO, ENOSYS, EROFS } from '../fuse/errno';
-import { bundleWorker } from '../../test_support/device_harness';
-import { VhostUserFrontend } from '../../test_support/frontend';
-import { DEFAULT_INIT_FLAGS, errnoOf, FuseClient } from '../../test_support/fuse_client';
+import { bundleWorker } from '@vfs/harness/bundles';
+import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
+import { DEFAULT_INIT_FLAGS, errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 
 const MIB = 1 << 20;
 const CHUNK = 2 * MIB;

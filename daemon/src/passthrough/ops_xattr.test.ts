@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENODATA, ENOSYS, EPERM, ERANGE } from '../fuse/errno';
-import { errnoOf } from '../../test_support/fuse_client';
+import { errnoOf } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness } from '../../test_support/passthrough_harness';
 import { XattrMap, XattrMapError } from './xattr_map';
 

@@ -1,7 +1,7 @@
 import { close } from '../sys/fd';
 import { ftruncate, memfdCreate, memoryView, mmap, munmap, MAP_SHARED, PROT_READ, PROT_WRITE } from '../sys/mman';
 import { socketPair } from '../sys/socket';
-import { ShmemWindow } from '../../test_support/shmem_window';
+import { ShmemWindow } from '@vfs/harness/vhost_user_driver/shmem_window';
 import { BackendChannel } from './backend_channel';
 import { Connection } from './connection';
 import { BackendRequest, SHMEM_MAP_READ_WRITE } from './protocol';

@@ -1,6 +1,6 @@
 import { dup } from '../sys/fd';
-import { DriverQueue } from '../../test_support/driver_queue';
-import { GuestRam } from '../../test_support/guest_ram';
+import { DriverQueue } from '@vfs/harness/vhost_user_driver/driver_queue';
+import { GuestRam } from '@vfs/harness/vhost_user_driver/guest_ram';
 import { GuestMemory } from './guest_memory';
 import { DescFlag, AVAIL_F_NO_INTERRUPT } from './ring_layout';
 import { Virtqueue } from './virtqueue';

@@ -5,8 +5,8 @@
 // exits, which fails at once with the console's tail.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentServiceDefinition, CheckResponse_ServingStatus } from '../../../proto/gen/agent/agent';
-import { Code, TtrpcClient, TtrpcError, type ServiceClient } from '../../../proto/ttrpc';
+import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
+import { Code, TtrpcClient, TtrpcError, type ServiceClient } from '@vfs/proto/ttrpc';
 import type { ShimLogger } from '../logger';
 import { ShimError } from '../shim_error';
 

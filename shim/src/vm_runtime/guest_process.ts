@@ -3,7 +3,7 @@
 // and `exited` resolves after WaitProcess answered AND both outputs reached containerd. When the
 // agent is unreachable (the VM died) WaitProcess fails and the exit is LOST_STATUS.
 
-import { ExitReason } from '../../../proto/gen/containerd/types/task/task';
+import { ExitReason } from '@vfs/proto/gen/containerd/types/task/task';
 import type { ShimLogger } from '../logger';
 import type { ProcessExit, ProcessIo, ProcessRef } from '../sandbox_runtime';
 import type { AgentClient } from './agent_dial';

@@ -3,7 +3,7 @@
 // /tasks/oom event. It ends when the connection does (VM stopped or lost). The guest's answers are
 // not trusted: `onOom` is oom_filter.ts's, which checks, throttles and logs them.
 
-import { Code, TtrpcError } from '../../../proto/ttrpc';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import type { ShimLogger } from '../logger';
 import type { AgentClient } from './agent_dial';
 

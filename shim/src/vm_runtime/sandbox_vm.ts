@@ -7,7 +7,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { installRoot, type LoadedConfig } from '../../../runtime-config/src';
+import { installRoot, type LoadedConfig } from '@vfs/runtime-config';
 import { fileTailOrError } from '../vm/console_log';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';

@@ -6,11 +6,11 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient } from '../../../daemon/src/control/client';
-import { ENODATA, ENOTSUP } from '../../../daemon/src/fuse/errno';
-import { bundleWorker } from '../../../daemon/test_support/device_harness';
-import { VhostUserFrontend } from '../../../daemon/test_support/frontend';
-import { errnoOf, FuseClient } from '../../../daemon/test_support/fuse_client';
+import { ControlClient } from '@vfs/contracts';
+import { ENODATA, ENOTSUP } from '@vfs/daemon/fuse';
+import { bundleDaemonForTest } from '@vfs/harness/bundles';
+import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
+import { errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { unmountAll } from '../host_mounts';
 import { SandboxState } from '../sandbox_state';
 import { bindShare, exportShare, makeSharesMountPoint } from './share_exports';
@@ -74,7 +74,7 @@ describe('shares as the daemon serves them', () => {
     });
     await makeSharesMountPoint(state, sharesDir, '');
     for (const share of plan.shares) await bindShare(state, sharesDir, 'c1', share);
-    script = bundleWorker(join(__dirname, '../../../daemon/src/main.ts'));
+    script = bundleDaemonForTest();
     const controlSocket = join(work, 'control.sock');
     daemon = spawn(process.execPath, [script, `--control-socket=${controlSocket}`, `--shared-dir=${sharesDir}`, '--log-level=error'], {
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -13,7 +13,7 @@
 
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ControlClient } from '../../../daemon/src/control/client';
+import type { ControlClient } from '@vfs/contracts';
 import { mountFor, remountSubmounts } from '../host_mounts';
 import type { SandboxState } from '../sandbox_state';
 import { ShimError } from '../shim_error';

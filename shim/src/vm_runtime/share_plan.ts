@@ -13,8 +13,8 @@
 
 import { statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import type { ContainerMount, Rootfs } from '../../../proto/gen/agent/agent';
-import type { CacheMode } from '../../../daemon/src/cli';
+import type { ContainerMount, Rootfs } from '@vfs/proto/gen/agent/agent';
+import type { CacheMode } from '@vfs/contracts';
 import type { MountSpec } from '../host_mounts';
 import type { OciMount, OciSpec } from '../oci_spec';
 import { Code, ShimError } from '../shim_error';

@@ -7,7 +7,7 @@
 // stdin's end becomes CloseStdin.
 
 import type { Readable, Writable } from 'node:stream';
-import type { ReadStreamResponse } from '../../../proto/gen/agent/agent';
+import type { ReadStreamResponse } from '@vfs/proto/gen/agent/agent';
 import type { ShimLogger } from '../logger';
 
 /** Largest WriteStdin payload: well under ttrpc's 4 MiB message limit. */

@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ControlClient } from '../../../daemon/src/control/client';
-import type { LoadedConfig } from '../../../runtime-config/src';
+import { ControlClient } from '@vfs/contracts';
+import type { LoadedConfig } from '@vfs/runtime-config';
 import type { ShimLogger } from '../logger';
 import { Code, ShimError } from '../shim_error';
 import { fileTailOrError } from '../vm/console_log';

@@ -4,7 +4,7 @@
 // boot in ACCEL_CACHE (a host fact, shared by every containerd and shim of the host).
 
 import { accessSync, constants } from 'node:fs';
-import type { LoadedConfig } from '../../../runtime-config/src';
+import type { LoadedConfig } from '@vfs/runtime-config';
 import { detectAccel } from '../vm/accel';
 import { hostTscKhz } from '../vm/host_tsc';
 import { buildQemuArgs, type Accel, type VhostUserFsDevice } from '../vm/qemu_command';

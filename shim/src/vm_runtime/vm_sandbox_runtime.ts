@@ -4,7 +4,7 @@
 // as the process). A machine without hotplug (microvm) cannot add shares to a running VM, so a
 // second container in one sandbox needs none it cannot have: it is refused with the reason.
 
-import { Metrics } from '../../../proto/gen/cgroups/v2/metrics';
+import { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import { unmountContainer } from '../host_mounts';
 import { containerLogger, type ShimLogger } from '../logger';
 import type {
@@ -229,7 +229,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
   }
 }
 
-/** The factory runtime_loader.ts hands the frame. */
+/** The product's runtime: main.ts hands it to the frame. */
 export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Promise<SandboxRuntime> {
   const layout: SandboxLayout = sandboxLayout(runDir(), context.namespace, context.sandboxId);
   const clock = phaseClock(context.sandboxId, layout.consoleLog);

@@ -1,0 +1,3 @@
+// Public surface of the FUSE ABI (structs, opcodes, errno values), shared with the test FUSE client.
+export * from './abi';
+export * from './errno';

@@ -1,0 +1,247 @@
+// A private containerd for e2e tests: its own config (runtime-config/containerd-config.toml
+// rendered into a temp dir), root, state, gRPC and ttrpc sockets, and VFS_RUN_DIR for the shims it
+// starts; PATH has build/bin (or the test shim's directory) first, so runtime io.containerd.vfs.v2
+// resolves to our shim. It is
+// stopped by PID, and every process the shims recorded (shims, test-double processes) is killed
+// by PID, every mount under the temp dir unmounted, and the dir removed — also after a failure.
+//
+// containerd 1.7 (for the gRPC path) comes from Debian trixie's package, fetched with apt-get
+// download into a private apt state (its own sources list, lists and cache dirs: the system's
+// sources and apt state are untouched) and unpacked with dpkg-deb -x under build/e2e/.
+
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, closeSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileTailOrError } from '@vfs/shim/vm';
+import { REPO_ROOT } from './repo';
+import { pidAlive } from './process';
+
+const BUILD_BIN = join(REPO_ROOT, 'build', 'bin');
+const CONFIG_TEMPLATE = join(REPO_ROOT, 'runtime-config', 'containerd-config.toml');
+const CONTAINERD_17_DIR = join(REPO_ROOT, 'build', 'e2e', 'containerd-1.7');
+
+export interface ContainerdBinaries {
+  readonly containerd: string;
+  readonly ctr: string;
+  readonly version: string;
+}
+
+export const SYSTEM_CONTAINERD: ContainerdBinaries = { containerd: '/usr/bin/containerd', ctr: '/usr/bin/ctr', version: '1.6' };
+
+export interface ContainerdOptions {
+  readonly binaries?: ContainerdBinaries;
+  readonly cri?: boolean;
+  /** Extra environment for containerd, and so for the shims it starts. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** vfs configuration the CRI runtime options name (ConfigPath). */
+  readonly vfsConfigPath?: string;
+  /** Where containerd finds containerd-shim-vfs-v2, first on its PATH (default build/bin). */
+  readonly shimDir?: string;
+}
+
+export interface CtrResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CtrOptions {
+  readonly namespace?: string;
+  readonly timeoutMs?: number;
+}
+
+function render(template: string, values: Readonly<Record<string, string>>): string {
+  return template.replace(/@([A-Z_]+)@/g, (whole, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`containerd config template: no value for ${whole}`);
+    return value;
+  });
+}
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolvePromise(true);
+    });
+    socket.once('error', () => resolvePromise(false));
+  });
+}
+
+async function waitGone(pids: readonly number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = pids.filter(pidAlive);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await sleep(20);
+    alive = alive.filter(pidAlive);
+  }
+  return alive;
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((target): target is string => target !== undefined && (target === dir || target.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+export class PrivateContainerd {
+  readonly grpcAddress: string;
+  readonly ttrpcAddress: string;
+  /** VFS_RUN_DIR of the shims. */
+  readonly runDir: string;
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly binaries: ContainerdBinaries,
+  ) {
+    this.grpcAddress = join(dir, 'c.sock');
+    this.ttrpcAddress = join(dir, 'c.sock.ttrpc');
+    this.runDir = join(dir, 'vfs');
+  }
+
+  static async start(options: ContainerdOptions = {}): Promise<PrivateContainerd> {
+    const dir = mkdtempSync('/tmp/vfs-e2e-');
+    const containerd = new PrivateContainerd(dir, options.binaries ?? SYSTEM_CONTAINERD);
+    try {
+      await containerd.launch(options);
+      return containerd;
+    } catch (err) {
+      await containerd.stop();
+      throw err;
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get logPath(): string {
+    return join(this.dir, 'containerd.log');
+  }
+
+  private async launch(options: ContainerdOptions): Promise<void> {
+    const disabled = ['io.containerd.internal.v1.tracing', 'io.containerd.tracing.processor.v1.otlp', ...(options.cri === true ? [] : ['io.containerd.grpc.v1.cri'])];
+    const config = render(readFileSync(CONFIG_TEMPLATE, 'utf8'), {
+      ROOT: join(this.dir, 'root'),
+      STATE: join(this.dir, 'state'),
+      GRPC_ADDRESS: this.grpcAddress,
+      TTRPC_ADDRESS: this.ttrpcAddress,
+      LOG_LEVEL: 'debug',
+      DISABLED_PLUGINS: disabled.map((p) => JSON.stringify(p)).join(', '),
+      VFS_CONFIG_PATH: options.vfsConfigPath ?? '',
+    });
+    const configPath = join(this.dir, 'containerd.toml');
+    writeFileSync(configPath, config);
+    mkdirSync(this.runDir, { recursive: true });
+    const log = openSync(this.logPath, 'a');
+    this.child = spawn(this.binaries.containerd, ['--config', configPath], {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, PATH: `${options.shimDir ?? BUILD_BIN}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, VFS_RUN_DIR: this.runDir, ...options.env },
+    });
+    closeSync(log);
+    const deadline = Date.now() + 20_000;
+    while (!(await socketAnswers(this.grpcAddress))) {
+      if (this.child.exitCode !== null) throw new Error(`containerd exited (${this.child.exitCode}):\n${this.logTail()}`);
+      if (Date.now() > deadline) throw new Error(`containerd did not listen within 20 s:\n${this.logTail()}`);
+      await sleep(50);
+    }
+  }
+
+  logTail(lines = 40): string {
+    return fileTailOrError(this.logPath, lines) || '(no log)';
+  }
+
+  ctr(args: readonly string[], options: CtrOptions = {}): Promise<CtrResult> {
+    const argv = ['--address', this.grpcAddress, '--namespace', options.namespace ?? 'vfs-e2e', ...args];
+    return new Promise((resolvePromise) => {
+      execFile(this.binaries.ctr, argv, { timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolvePromise({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Stops containerd like a crash or an upgrade would (SIGKILL unless `graceful`), keeping its dirs. */
+  async stopDaemon(graceful: boolean): Promise<void> {
+    const child = this.child;
+    if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Starts containerd again on the same dirs and sockets (after stopDaemon). */
+  async restart(options: ContainerdOptions = {}): Promise<void> {
+    await this.launch(options);
+  }
+
+  /** Pids the shims recorded (shims, QEMU, daemons, test-double processes) under VFS_RUN_DIR. */
+  recordedPids(): number[] {
+    const sandboxes = join(this.runDir, 'sandboxes');
+    if (!existsSync(sandboxes)) return [];
+    const pids: number[] = [];
+    for (const namespace of readdirSync(sandboxes)) {
+      for (const sandbox of readdirSync(join(sandboxes, namespace))) {
+        const pidDir = join(sandboxes, namespace, sandbox, 'pids');
+        if (!existsSync(pidDir)) continue;
+        for (const file of readdirSync(pidDir)) pids.push((JSON.parse(readFileSync(join(pidDir, file), 'utf8')) as { pid: number }).pid);
+      }
+    }
+    return pids;
+  }
+
+  /** Everything, by PID: containerd, recorded shim processes; then mounts under the dir, the dir. */
+  async stop(): Promise<void> {
+    await this.stopDaemon(true);
+    const leftovers = this.recordedPids().filter(pidAlive);
+    for (const pid of leftovers) process.kill(pid, 'SIGKILL');
+    const stuck = await waitGone(leftovers, 5000);
+    for (const target of mountsUnder(this.dir)) execFileSync('umount', ['--lazy', target]);
+    rmSync(this.dir, { recursive: true, force: true });
+    if (stuck.length > 0) throw new Error(`processes survived SIGKILL: ${stuck.join(', ')}`);
+  }
+}
+
+/** Debian trixie's containerd 1.7, unpacked under build/e2e/ (cached); throws when unreachable. */
+export function containerd17(): ContainerdBinaries {
+  const containerd = join(CONTAINERD_17_DIR, 'usr', 'bin', 'containerd');
+  const ctr = join(CONTAINERD_17_DIR, 'usr', 'bin', 'ctr');
+  if (!existsSync(containerd)) fetchContainerd17();
+  const version = execFileSync(containerd, ['--version'], { encoding: 'utf8' }).trim();
+  return { containerd, ctr, version };
+}
+
+function fetchContainerd17(): void {
+  const apt = mkdtempSync('/tmp/vfs-apt-');
+  try {
+    mkdirSync(join(apt, 'lists', 'partial'), { recursive: true });
+    mkdirSync(join(apt, 'cache', 'archives', 'partial'), { recursive: true });
+    writeFileSync(join(apt, 'sources.list'), 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n');
+    const options = [
+      '-q',
+      '-o', `Dir::Etc::SourceList=${join(apt, 'sources.list')}`,
+      '-o', 'Dir::Etc::SourceParts=/nonexistent',
+      '-o', `Dir::State::Lists=${join(apt, 'lists')}`,
+      '-o', `Dir::Cache=${join(apt, 'cache')}`,
+      '-o', 'Acquire::Languages=none',
+      '-o', 'APT::Sandbox::User=root',
+    ];
+    execFileSync('apt-get', [...options, 'update'], { stdio: 'pipe' });
+    execFileSync('apt-get', [...options, 'download', 'containerd'], { cwd: apt, stdio: 'pipe' });
+    const deb = readdirSync(apt).find((name) => name.startsWith('containerd_1.7.') && name.endsWith('.deb'));
+    if (deb === undefined) throw new Error(`trixie's containerd is not 1.7: ${readdirSync(apt).join(', ')}`);
+    mkdirSync(CONTAINERD_17_DIR, { recursive: true });
+    execFileSync('dpkg-deb', ['-x', join(apt, deb), CONTAINERD_17_DIR]);
+  } finally {
+    rmSync(apt, { recursive: true, force: true });
+  }
+}

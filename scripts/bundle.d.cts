@@ -1,0 +1,16 @@
+// Types of bundle.cjs, for the TypeScript that calls it (tests, the harness).
+export interface BundleOptions {
+  /** An executable host program: shebang, mode 0755, a linked source map. */
+  readonly program?: boolean;
+  readonly minify?: boolean;
+  /** Packages left out of the bundle besides koffi. */
+  readonly external?: readonly string[];
+}
+export interface BundleTarget extends BundleOptions {
+  readonly entry: string;
+  readonly out: string;
+}
+export declare const TARGETS: Readonly<Record<string, BundleTarget>>;
+export declare const DEFAULT_TARGETS: readonly string[];
+export declare function bundleSync(entry: string, outfile: string, options?: BundleOptions): string;
+export declare function bundleTarget(name: string): string;

@@ -1,0 +1,1 @@
+export declare function repoRoot(from?: string): string;

@@ -1,0 +1,49 @@
+// The shim program around a SandboxRuntime: `start` and `delete` are short commands whose stdout
+// containerd parses; without an action this is the long-running server `start` spawned. The
+// product's entry point (main.ts) passes the VM runtime; tests build their own entry point with
+// a host-process runtime, so no product binary loads code chosen at run time.
+
+import { deleteAfterShim } from './cleanup';
+import { start } from './bootstrap';
+import { parseFlags, type ShimFlags } from './flags';
+import type { SandboxRuntimeFactory } from './sandbox_runtime';
+import { containerLogger, stderrLogger } from './logger';
+import { serve } from './serve';
+import { SHIM_NAME, SHIM_VERSION } from './version';
+
+async function run(flags: ShimFlags, runtime: SandboxRuntimeFactory): Promise<void> {
+  switch (flags.action) {
+    case 'version':
+      process.stdout.write(`${SHIM_NAME}:\n  Version:  ${SHIM_VERSION}\n  Runtime:  node ${process.version}\n`);
+      return;
+    case 'start':
+      process.stdout.write(await start(flags));
+      return;
+    case 'delete': {
+      const log = containerLogger(stderrLogger({ level: flags.debug ? 'debug' : 'warn', sandboxId: '' }), flags.id);
+      process.stdout.write(await deleteAfterShim(flags, log));
+      return;
+    }
+    case 'serve':
+      await serve(flags, runtime);
+      return;
+  }
+}
+
+function fail(err: unknown): never {
+  process.stderr.write(`${SHIM_NAME}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
+
+/** Runs the shim with the command line of this process; `runtime` serves the sandbox. */
+export function runShim(runtime: SandboxRuntimeFactory): void {
+  try {
+    const flags = parseFlags(process.argv.slice(2));
+    run(flags, runtime).then(() => {
+      // start and delete are done once they answered; the server keeps running on its own handles.
+      if (flags.action !== 'serve') process.exit(0);
+    }, fail);
+  } catch (err) {
+    fail(err);
+  }
+}

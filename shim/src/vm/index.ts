@@ -1,0 +1,11 @@
+// @vfs/shim/vm: the VM layer — QEMU's command line and process, the console log, accelerator
+// detection, the host TSC — and the guest boot timings, for benchmarks and tests that boot the
+// same VM the product boots.
+export * from './accel';
+export * from './console_log';
+export * from './host_tsc';
+export * from './qemu_command';
+export * from './qemu_process';
+export * from '../vm_runtime/guest_boot_times';
+export * from '../vm_runtime/phase_clock';
+export * from '../vm_runtime/vm_launch';

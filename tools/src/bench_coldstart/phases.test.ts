@@ -1,0 +1,69 @@
+import type { SandboxTimings } from '@vfs/shim/vm';
+import { parseBenchArgs } from './bench_args';
+import { PHASES, runPhases } from './phases';
+import { summarize } from './stats';
+import { parseTimings } from './timings_file';
+
+const T0 = 1_000_000;
+
+function timings(guest: SandboxTimings['guest']): SandboxTimings {
+  return {
+    sandboxId: 'c1',
+    shimStart: T0 + 100,
+    host: { serverStart: T0 + 200, createCalled: T0 + 250, daemonSpawned: T0 + 260, daemonReady: T0 + 400, qemuSpawned: T0 + 420, agentReady: T0 + 3420, sandboxCreated: T0 + 3450, containerCreated: T0 + 3550, containerStarted: T0 + 3600, exitSeen: T0 + 3700 },
+    guest,
+  };
+}
+
+const RUN = { startWallMs: T0, endWallMs: T0 + 4000, ms: 4000 };
+
+describe('runPhases', () => {
+  it('anchors /init on the agent-ready pair and adds up to the run', () => {
+    const split = runPhases(RUN, timings({ initStartS: 1.0, agentLaunchS: 1.2, agentStartedS: 1.2, agentReadyS: 2.5 }));
+    expect(split.anchor).toBe('agent-ready');
+    // /init at host agentReady − 1.5 s = T0 + 1920.
+    expect(split.phases.kernel_to_init).toBeCloseTo(1500);
+    expect(split.phases.agent_ready).toBeCloseTo(1500);
+    expect(split.details.qemu_before_guest_clock).toBeCloseTo(500);
+    expect(split.details.agent_started_to_ready).toBeCloseTo(1300);
+    expect([split.details.create_sandbox, split.details.create_container, split.details.create_to_start]).toEqual([30, 100, 50]);
+    const sum = PHASES.reduce((total, p) => total + (split.phases[p.key] ?? 0), 0);
+    expect(sum).toBeCloseTo(RUN.ms);
+  });
+
+  it('falls back to QEMU spawn as guest uptime 0 without the agent times', () => {
+    const split = runPhases(RUN, timings({ initStartS: 1.0 }));
+    expect(split.anchor).toBe('qemu-spawn');
+    expect(split.phases.kernel_to_init).toBeCloseTo(1000);
+    expect(split.details.qemu_before_guest_clock).toBeUndefined();
+  });
+
+  it('leaves out what it cannot place', () => {
+    const split = runPhases(RUN, timings({}));
+    expect(split.anchor).toBe('none');
+    expect(split.phases.kernel_to_init).toBeUndefined();
+    expect(split.phases.teardown).toBe(300);
+  });
+});
+
+describe('summarize', () => {
+  it('gives nearest-rank min, median and p90', () => {
+    expect(summarize([5, 1, 4, 2, 3, 10, 9, 8, 7, 6])).toEqual({ min: 1, median: 5, p90: 9 });
+    expect(summarize([42])).toEqual({ min: 42, median: 42, p90: 42 });
+  });
+});
+
+describe('parseTimings', () => {
+  it('keeps the known numeric fields only', () => {
+    const parsed = parseTimings(JSON.stringify({ sandboxId: 'x', shimStart: 5, host: { qemuSpawned: 7, bogus: 1, agentReady: 'no' }, guest: { initStartS: 0.9 } }));
+    expect(parsed).toEqual({ sandboxId: 'x', shimStart: 5, host: { qemuSpawned: 7 }, guest: { initStartS: 0.9 } });
+  });
+});
+
+describe('parseBenchArgs', () => {
+  it('has defaults and rejects bad counts', () => {
+    expect(parseBenchArgs([])).toEqual({ runs: 10, warmup: 1, jsonPath: undefined, skipVfs: false });
+    expect(parseBenchArgs(['--runs', '3', '--json', 'o.json'])).toMatchObject({ runs: 3, jsonPath: 'o.json' });
+    expect(() => parseBenchArgs(['--runs', '0'])).toThrow(/--runs must be an integer >= 1/);
+  });
+});
