@@ -1,11 +1,9 @@
 // Smoke test of the bench-coldstart harness (not of speed): one run of each kind through the real
 // stack, then the JSON's shape and positivity, and nothing left behind. Needs root, QEMU, Debian's
-// containerd and runc, and `make build runtime`. Until the guest agent serves (its entry point,
-// agent/src/main.ts, loads agent/src/server/) a vfs container cannot start: the vfs part is
-// skipped then, and says so.
+// containerd and runc, and `make build runtime`.
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@vfs/harness/repo';
@@ -14,7 +12,6 @@ import { bundleShim } from '@vfs/harness/bundles';
 jest.setTimeout(300_000);
 
 const BENCH = join(REPO_ROOT, 'build', 'bin', 'bench-coldstart');
-const AGENT_MAIN = join(REPO_ROOT, 'agent', 'src', 'main.ts');
 const PHASE_KEYS = ['shim_start', 'daemon_ready', 'qemu_spawned', 'kernel_to_init', 'agent_ready', 'container_started', 'exit_seen', 'teardown'];
 
 interface Summary {
@@ -51,7 +48,6 @@ function benchDirs(): string[] {
 
 describe('bench-coldstart', () => {
   let work: string;
-  const agentServer = existsSync(AGENT_MAIN) && readFileSync(AGENT_MAIN, 'utf8').includes('./server/');
 
   beforeAll(() => {
     bundleShim();
@@ -61,24 +57,19 @@ describe('bench-coldstart', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('runs once each and writes the JSON report', async () => {
-    if (!agentServer) process.stderr.write('bench-coldstart test: the guest agent does not serve yet (agent/src/main.ts loads no ./server/): vfs runs are SKIPPED, runc and the floor only\n');
     const before = benchDirs();
     const json = join(work, 'out.json');
-    const result = await runBench(['--runs', '1', '--warmup', '0', '--json', json, ...(agentServer ? [] : ['--skip-vfs'])]);
+    const result = await runBench(['--runs', '1', '--warmup', '0', '--json', json]);
     if (result.code !== 0) throw new Error(`bench-coldstart failed (${result.code}):\n${result.stderr}`);
     const report = JSON.parse(readFileSync(json, 'utf8')) as BenchJson;
     expectPositive(report.runc_ms);
     expectPositive(report.floor_ms);
     expect(result.stdout).toMatch(/runc\s+\d+/);
-    if (agentServer) {
-      expect(report.vfs_ms).not.toBeNull();
-      expectPositive(report.vfs_ms as Summary);
-      expect(report.ratio_vfs_runc).toBeGreaterThan(0);
-      expect(Object.keys(report.phases_ms).sort()).toEqual([...PHASE_KEYS].sort());
-      for (const key of PHASE_KEYS) expect(report.phases_ms[key]).toBeGreaterThan(0);
-    } else {
-      expect(report.vfs_ms).toBeNull();
-    }
+    expect(report.vfs_ms).not.toBeNull();
+    expectPositive(report.vfs_ms as Summary);
+    expect(report.ratio_vfs_runc).toBeGreaterThan(0);
+    expect(Object.keys(report.phases_ms).sort()).toEqual([...PHASE_KEYS].sort());
+    for (const key of PHASE_KEYS) expect(report.phases_ms[key]).toBeGreaterThan(0);
     expect(benchDirs()).toEqual(before);
   });
 });

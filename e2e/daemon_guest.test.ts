@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient } from '@vfs/contracts';
+import { bootArgs, ControlClient, scriptExitStatus } from '@vfs/contracts';
 import type { VhostUserFsDevice } from '@vfs/shim/vm';
 import { USER_XATTRS_ONLY } from '@vfs/shim';
 import { FSTOOL_SOURCE } from '@vfs/harness/bundles';
@@ -185,7 +185,7 @@ describe('a real guest on our virtio-fs daemon', () => {
   let hostSawGuestLocks: { fcntl: number | null; flock: number | null } = { fcntl: null, flock: null };
 
   test('runs the file workload, with locks contending against the host', async () => {
-    const config = vmConfig(workDir, 'microvm', ['vfs.mode=script', 'vfs.tag=work', 'vfs.script=first.sh'], DEVICES(), 'first.log');
+    const config = vmConfig(workDir, 'microvm', bootArgs({ mode: 'script', tag: 'work', script: 'first.sh' }), DEVICES(), 'first.log');
     const booted = vms.boot(workDir, config);
     hostSawGuestLocks = await withDeadline(checkGuestLocksFromHost(), BOOT_TIMEOUT_MS, 'guest never held its locks');
     const result = await booted;
@@ -196,7 +196,7 @@ describe('a real guest on our virtio-fs daemon', () => {
       'guest_locks_block_host', 'mount_lower', 'readonly_export_refuses_writes', 'mount_upper', 'overlay_mount',
       'overlay_read', 'overlay_write', 'overlay_delete',
     ]);
-    expect(result.console).toContain('VFS-SCRIPT-EXIT=0');
+    expect(scriptExitStatus(result.console)).toBe(0);
     expect(hostSawGuestLocks).toEqual({ fcntl: 1, flock: 1 });
   });
 
@@ -225,7 +225,7 @@ describe('a real guest on our virtio-fs daemon', () => {
   });
 
   test('serves a second boot of the guest from the same daemon process', async () => {
-    const config = vmConfig(workDir, 'microvm', ['vfs.mode=script', 'vfs.tag=work', 'vfs.script=second.sh'], DEVICES(), 'second.log');
+    const config = vmConfig(workDir, 'microvm', bootArgs({ mode: 'script', tag: 'work', script: 'second.sh' }), DEVICES(), 'second.log');
     const result = await vms.boot(workDir, config);
     expectAllOk(result.console, ['data_survives_reboot', 'write_after_reboot']);
     expect(readFileSync(join(root, 'work', 'w', 'second.txt'), 'utf8')).toBe('second\n');

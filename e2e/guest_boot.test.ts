@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { agentExitStatus, bootArgs, DEFAULT_RUNTIME_TAG, INIT_MARKERS, scriptExitStatus } from '@vfs/contracts';
 import type { Machine, QemuConfig, VhostUserFsDevice } from '@vfs/shim/vm';
 import { killQemuByPid } from '@vfs/shim/vm';
 import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig as baseConfig, withDeadline, type BootResult } from '@vfs/harness/guest_vm';
@@ -75,11 +76,11 @@ function report(what: string, result: BootResult): void {
 
 describe.each(MACHINES)('guest on %s under TCG', (machine) => {
   it('reaches /init and powers off in vfs.mode=poweroff', async () => {
-    const result = await boot(vmConfig(machine, ['vfs.mode=poweroff']));
+    const result = await boot(vmConfig(machine, bootArgs({ mode: 'poweroff' })));
     report(`${machine} poweroff`, result);
     expect(result.exit).toMatchObject({ code: 0, signal: null });
-    expect(result.console).toMatch(/vfs-init: start [\d.]+/);
-    expect(result.console).toMatch(/vfs-init: poweroff [\d.]+/);
+    expect(result.console).toMatch(INIT_MARKERS.start);
+    expect(result.console).toMatch(INIT_MARKERS.poweroff);
   });
 
   it('runs a script from a virtio-fs share that writes into the share, in vfs.mode=script', async () => {
@@ -87,10 +88,10 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     const socketPath = join(workDir, 'fs.sock');
     await startVirtiofsd(share, socketPath);
     const fs = [{ id: 'fs0', socketPath, tag: 'share' }];
-    const result = await boot(vmConfig(machine, ['vfs.mode=script', 'vfs.tag=share', 'vfs.script=run.sh'], fs));
+    const result = await boot(vmConfig(machine, bootArgs({ mode: 'script', tag: 'share', script: 'run.sh' }), fs));
     report(`${machine} script`, result);
     expect(result.exit.code).toBe(0);
-    expect(result.console).toContain('VFS-SCRIPT-EXIT=0');
+    expect(scriptExitStatus(result.console)).toBe(0);
     expect(readFileSync(join(share, 'from-guest.txt'), 'utf8')).toMatch(/^written by \d+\.\d+/);
   });
 
@@ -103,13 +104,14 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     const socketPath = join(workDir, 'rt.sock');
     await startVirtiofsd(runtime, socketPath);
     const agentSocketPath = join(workDir, 'agent.sock');
-    const config = vmConfig(machine, ['vfs.mode=agent'], [{ id: 'fs0', socketPath, tag: 'vfsruntime' }]);
+    // No vfs.runtime_tag: /init's default is part of what this proves.
+    const config = vmConfig(machine, bootArgs({ mode: 'agent' }), [{ id: 'fs0', socketPath, tag: DEFAULT_RUNTIME_TAG }]);
     const qemu = await startQemu(config, { agentSocketPath });
     const greeting = await readAgentLine(agentSocketPath);
     const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off after the agent exited');
     expect(greeting).toMatch(/^agent-up agent\.js \/dev\/vport\d+p\d+$/);
     expect(exit.code).toBe(0);
-    expect(readFileSync(config.consoleLogPath, 'utf8')).toContain('vfs-init: agent exited with 0');
+    expect(agentExitStatus(readFileSync(config.consoleLogPath, 'utf8'))).toBe('0');
   });
 });
 

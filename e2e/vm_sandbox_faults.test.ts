@@ -1,5 +1,5 @@
 // The shim's VM infrastructure under faults, through real containerd 1.6 and ctr: vfs-virtiofsd,
-// QEMU (TCG) and the agent channel, with a STAND-IN guest agent (support/stub_guest_agent.ts)
+// QEMU (TCG) and the agent channel, with a STAND-IN guest agent (harness/src/stub_guest_agent.ts)
 // whose containers run nothing and exit only when signalled. What is tested is the host side:
 // a containerd restart keeps the VM and the task; QEMU killed → the task exits with 255 and the
 // sandbox is cleaned up; kill -9 of the shim → containerd's `delete` kills QEMU and the daemon

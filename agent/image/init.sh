@@ -1,5 +1,7 @@
 #!/bin/sh
-# /init of the vfs guest (busybox ash, PID 1). Contract, all on the kernel command line:
+# /init of the vfs guest (busybox ash, PID 1). Its contract with the host is stated once in
+# contracts/src/guest_boot.ts; init_contract.test.ts checks this file against it. On the kernel
+# command line:
 #   vfs.mode=poweroff              power off right after the start marker (the bare-VM floor)
 #   vfs.mode=script vfs.tag=T vfs.script=P [vfs.ro=1]
 #                                  mount virtiofs tag T at /mnt/share, run `sh /mnt/share/P` there,

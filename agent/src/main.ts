@@ -9,6 +9,7 @@
  */
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '@vfs/contracts';
 import { agentServer } from './server/agent_server';
 import { createLogger } from './server/logger';
 import { servePort } from './server/serve_port';
@@ -38,6 +39,6 @@ async function main(): Promise<never> {
 
 // Fatal (the port is gone): exit, so /init powers the VM off and the host sees it.
 main().catch((err: unknown) => {
-  process.stderr.write(`vfs-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`vfs-agent: ${errorMessage(err)}\n`);
   process.exit(2);
 });

@@ -5,7 +5,7 @@ import { chownSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { parseArgs, USAGE, UsageError, type DaemonOptions } from './cli';
-import type { ControlRequest, ControlResponse } from '@vfs/contracts';
+import { errorMessage, type ControlRequest, type ControlResponse } from '@vfs/contracts';
 import { ControlServer } from './control/server';
 import { xattrMapProblem } from './passthrough/xattr_map';
 import { serveFromWorker } from './device/worker';
@@ -191,7 +191,7 @@ async function main(argv: string[]): Promise<void> {
     enterNamespaces(opts.sandbox, opts.fd === undefined ? [] : [opts.fd]);
     await serve(opts, log);
   } catch (err) {
-    log.fatal({ error: (err as Error).message }, 'cannot start');
+    log.fatal({ error: errorMessage(err) }, 'cannot start');
     process.exit(1);
   }
 }

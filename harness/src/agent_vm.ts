@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ControlClient } from '@vfs/contracts';
+import { bootArgs, ControlClient, DEFAULT_RUNTIME_TAG, errorMessage, INIT_MARKERS } from '@vfs/contracts';
 import type { CacheMode } from '@vfs/contracts';
 import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { TtrpcClient, type ServiceClient, type TtrpcLogger } from '@vfs/proto/ttrpc';
@@ -20,7 +20,6 @@ import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig, withDeadline } 
 
 export const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
 export const RUNTIME = join(REPO_ROOT, 'build', 'runtime');
-export const RUNTIME_TAG = 'vfsruntime';
 const DAEMON_STOP_GRACE_MS = 2000;
 /**
  * A host that dials again before the agent noticed the disconnect continues on the same port
@@ -103,7 +102,7 @@ export class AgentVm {
     } catch (err) {
       const console = readConsole(vm.consoleLog).slice(-3000);
       await vm.stop();
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nconsole tail:\n${console}`);
+      throw new Error(`${errorMessage(err)}\nconsole tail:\n${console}`);
     }
   }
 
@@ -143,8 +142,8 @@ export class AgentVm {
     if (link.status !== 0) throw new Error(`cannot link ${RUNTIME} into the shared dir: ${link.stderr}`);
     options.prepare(this.sharedRoot);
     await this.startDaemon();
-    const devices = await this.exportAll([{ tag: RUNTIME_TAG, dir: 'runtime', readonly: true, cache: 'always' }, ...options.exports]);
-    const config = vmConfig(this.workDir, 'microvm', ['vfs.mode=agent'], devices);
+    const devices = await this.exportAll([{ tag: DEFAULT_RUNTIME_TAG, dir: 'runtime', readonly: true, cache: 'always' }, ...options.exports]);
+    const config = vmConfig(this.workDir, 'microvm', bootArgs({ mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }), devices);
     this.launchedAt = performance.now();
     this.qemu = await this.vms.start(this.workDir, {
       ...config,
@@ -152,7 +151,7 @@ export class AgentVm {
       vcpus: options.vcpus ?? 2,
       agentSocketPath: this.agentSocket,
     });
-    const initMarker = waitForConsole(this.consoleLog, /vfs-init: start/, { timeoutMs: BOOT_TIMEOUT_MS, abortOn: this.qemu.exited, pollMs: 5 }).then(
+    const initMarker = waitForConsole(this.consoleLog, INIT_MARKERS.start, { timeoutMs: BOOT_TIMEOUT_MS, abortOn: this.qemu.exited, pollMs: 5 }).then(
       () => this.sinceLaunch(),
     );
     this.connection = await this.dial(BOOT_TIMEOUT_MS);

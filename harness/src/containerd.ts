@@ -5,22 +5,31 @@
 // stopped by PID, and every process the shims recorded (shims, test-double processes) is killed
 // by PID, every mount under the temp dir unmounted, and the dir removed — also after a failure.
 //
-// containerd 1.7 (for the gRPC path) comes from Debian trixie's package, fetched with apt-get
-// download into a private apt state (its own sources list, lists and cache dirs: the system's
-// sources and apt state are untouched) and unpacked with dpkg-deb -x under build/e2e/.
+// With `cri`, containerd's CRI plugin serves on the same socket (CriClient), with the runtime
+// handlers `runc` (the reference) and `vfs`, the offline pause image as sandbox image, and every
+// path it would write kept under the temp dir (CNI dirs, empty: host-network pods only). Pods are
+// placed under their own cgroup (podCgroupParent); teardown also kills, by PID, the shims that
+// name this containerd's address and the processes left in those cgroups, removes the cgroups,
+// and the sockets those shims left in /run/containerd/s.
+//
+// containerd 1.7 (for the gRPC path) is Debian trixie's package, fetched and unpacked under
+// build/e2e/ by scripts/trixie-deb.sh (a private apt state: the system's is untouched).
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, closeSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileTailOrError } from '@vfs/shim/vm';
+import { cgroupDirsUnder, pidsInCgroups, removeCgroupDirs, shimPidsServing, shimSocketFilesOf } from './host_leftovers';
+import { buildPauseImage, PAUSE_IMAGE } from './pause_image';
 import { REPO_ROOT } from './repo';
 import { pidAlive } from './process';
 
 const BUILD_BIN = join(REPO_ROOT, 'build', 'bin');
 const CONFIG_TEMPLATE = join(REPO_ROOT, 'runtime-config', 'containerd-config.toml');
 const CONTAINERD_17_DIR = join(REPO_ROOT, 'build', 'e2e', 'containerd-1.7');
+const TRIXIE_DEB = join(REPO_ROOT, 'scripts', 'trixie-deb.sh');
 
 export interface ContainerdBinaries {
   readonly containerd: string;
@@ -32,6 +41,7 @@ export const SYSTEM_CONTAINERD: ContainerdBinaries = { containerd: '/usr/bin/con
 
 export interface ContainerdOptions {
   readonly binaries?: ContainerdBinaries;
+  /** The CRI plugin on, handlers `runc` and `vfs`, PAUSE_IMAGE imported into namespace k8s.io. */
   readonly cri?: boolean;
   /** Extra environment for containerd, and so for the shims it starts. */
   readonly env?: Readonly<Record<string, string>>;
@@ -95,6 +105,8 @@ export class PrivateContainerd {
   readonly ttrpcAddress: string;
   /** VFS_RUN_DIR of the shims. */
   readonly runDir: string;
+  /** The cgroup (in every hierarchy) that podCgroupParent puts pods under; removed at stop. */
+  readonly podCgroupRoot: string;
   private child: ChildProcess | undefined;
 
   private constructor(
@@ -104,6 +116,7 @@ export class PrivateContainerd {
     this.grpcAddress = join(dir, 'c.sock');
     this.ttrpcAddress = join(dir, 'c.sock.ttrpc');
     this.runDir = join(dir, 'vfs');
+    this.podCgroupRoot = `/${basename(dir)}`;
   }
 
   static async start(options: ContainerdOptions = {}): Promise<PrivateContainerd> {
@@ -111,6 +124,7 @@ export class PrivateContainerd {
     const containerd = new PrivateContainerd(dir, options.binaries ?? SYSTEM_CONTAINERD);
     try {
       await containerd.launch(options);
+      if (options.cri === true) await containerd.importPauseImage();
       return containerd;
     } catch (err) {
       await containerd.stop();
@@ -126,6 +140,11 @@ export class PrivateContainerd {
     return join(this.dir, 'containerd.log');
   }
 
+  /** A pod's PodSandboxConfig.linux.cgroupParent, as kubelet's cgroupfs driver makes one (…/pod<uid>). */
+  podCgroupParent(podUid: string): string {
+    return `${this.podCgroupRoot}/pod${podUid}`;
+  }
+
   private async launch(options: ContainerdOptions): Promise<void> {
     const disabled = ['io.containerd.internal.v1.tracing', 'io.containerd.tracing.processor.v1.otlp', ...(options.cri === true ? [] : ['io.containerd.grpc.v1.cri'])];
     const config = render(readFileSync(CONFIG_TEMPLATE, 'utf8'), {
@@ -136,10 +155,16 @@ export class PrivateContainerd {
       LOG_LEVEL: 'debug',
       DISABLED_PLUGINS: disabled.map((p) => JSON.stringify(p)).join(', '),
       VFS_CONFIG_PATH: options.vfsConfigPath ?? '',
+      OPT_DIR: join(this.dir, 'opt'),
+      SANDBOX_IMAGE: PAUSE_IMAGE,
+      CNI_BIN_DIR: join(this.dir, 'cni', 'bin'),
+      CNI_CONF_DIR: join(this.dir, 'cni', 'net.d'),
+      RUNC_ROOT: join(this.dir, 'runc'),
     });
     const configPath = join(this.dir, 'containerd.toml');
     writeFileSync(configPath, config);
     mkdirSync(this.runDir, { recursive: true });
+    for (const cniDir of ['bin', 'net.d']) mkdirSync(join(this.dir, 'cni', cniDir), { recursive: true });
     const log = openSync(this.logPath, 'a');
     this.child = spawn(this.binaries.containerd, ['--config', configPath], {
       stdio: ['ignore', log, log],
@@ -152,6 +177,12 @@ export class PrivateContainerd {
       if (Date.now() > deadline) throw new Error(`containerd did not listen within 20 s:\n${this.logTail()}`);
       await sleep(50);
     }
+  }
+
+  private async importPauseImage(): Promise<void> {
+    const image = buildPauseImage(join(this.dir, 'images'));
+    const result = await this.ctr(['images', 'import', image], { namespace: 'k8s.io' });
+    if (result.code !== 0) throw new Error(`ctr images import ${image} failed (${result.code}): ${result.stderr}`);
   }
 
   logTail(lines = 40): string {
@@ -199,15 +230,33 @@ export class PrivateContainerd {
     return pids;
   }
 
-  /** Everything, by PID: containerd, recorded shim processes; then mounts under the dir, the dir. */
+  /**
+   * Everything, by PID: containerd, recorded shim processes, shims naming this containerd, processes
+   * in pod cgroups; then the pod cgroups, the shims' sockets in /run/containerd/s, mounts under the
+   * dir, the dir.
+   */
   async stop(): Promise<void> {
     await this.stopDaemon(true);
-    const leftovers = this.recordedPids().filter(pidAlive);
-    for (const pid of leftovers) process.kill(pid, 'SIGKILL');
+    const shims = shimPidsServing(this.grpcAddress);
+    const shimSockets = shims.flatMap(shimSocketFilesOf);
+    const cgroups = cgroupDirsUnder(this.podCgroupRoot);
+    const leftovers = [...new Set([...this.recordedPids(), ...shims, ...pidsInCgroups(cgroups)])].filter(pidAlive);
+    for (const pid of leftovers) killIfAlive(pid);
     const stuck = await waitGone(leftovers, 5000);
+    const stuckCgroups = removeCgroupDirs(cgroups);
+    for (const socket of shimSockets) rmSync(socket, { force: true });
     for (const target of mountsUnder(this.dir)) execFileSync('umount', ['--lazy', target]);
     rmSync(this.dir, { recursive: true, force: true });
     if (stuck.length > 0) throw new Error(`processes survived SIGKILL: ${stuck.join(', ')}`);
+    if (stuckCgroups.length > 0) throw new Error(`pod cgroups could not be removed: ${stuckCgroups.join(', ')}`);
+  }
+}
+
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
 
@@ -221,27 +270,10 @@ export function containerd17(): ContainerdBinaries {
 }
 
 function fetchContainerd17(): void {
-  const apt = mkdtempSync('/tmp/vfs-apt-');
-  try {
-    mkdirSync(join(apt, 'lists', 'partial'), { recursive: true });
-    mkdirSync(join(apt, 'cache', 'archives', 'partial'), { recursive: true });
-    writeFileSync(join(apt, 'sources.list'), 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n');
-    const options = [
-      '-q',
-      '-o', `Dir::Etc::SourceList=${join(apt, 'sources.list')}`,
-      '-o', 'Dir::Etc::SourceParts=/nonexistent',
-      '-o', `Dir::State::Lists=${join(apt, 'lists')}`,
-      '-o', `Dir::Cache=${join(apt, 'cache')}`,
-      '-o', 'Acquire::Languages=none',
-      '-o', 'APT::Sandbox::User=root',
-    ];
-    execFileSync('apt-get', [...options, 'update'], { stdio: 'pipe' });
-    execFileSync('apt-get', [...options, 'download', 'containerd'], { cwd: apt, stdio: 'pipe' });
-    const deb = readdirSync(apt).find((name) => name.startsWith('containerd_1.7.') && name.endsWith('.deb'));
-    if (deb === undefined) throw new Error(`trixie's containerd is not 1.7: ${readdirSync(apt).join(', ')}`);
-    mkdirSync(CONTAINERD_17_DIR, { recursive: true });
-    execFileSync('dpkg-deb', ['-x', join(apt, deb), CONTAINERD_17_DIR]);
-  } finally {
-    rmSync(apt, { recursive: true, force: true });
+  const output = execFileSync('bash', [TRIXIE_DEB, 'containerd', CONTAINERD_17_DIR], { encoding: 'utf8', stdio: 'pipe' });
+  const deb = output.trim();
+  if (!deb.startsWith('containerd_1.7.')) {
+    rmSync(CONTAINERD_17_DIR, { recursive: true, force: true });
+    throw new Error(`trixie's containerd is not 1.7: ${deb}`);
   }
 }

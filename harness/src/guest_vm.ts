@@ -2,6 +2,7 @@
 // the PIDs of everything a test started so cleanup can kill them even after a failure.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { INIT_MARKERS } from '@vfs/contracts';
 import { waitForConsole } from '@vfs/shim/vm';
 import { REPO_ROOT } from './repo';
 import { hostTscKhz } from '@vfs/shim/vm';
@@ -76,7 +77,7 @@ export class GuestVms {
   async boot(workDir: string, config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<BootResult> {
     const started = performance.now();
     const qemu = await this.start(workDir, config, extra);
-    const marker = waitForConsole(config.consoleLogPath, /vfs-init: start/, {
+    const marker = waitForConsole(config.consoleLogPath, INIT_MARKERS.start, {
       timeoutMs: BOOT_TIMEOUT_MS,
       abortOn: qemu.exited,
       pollMs: 5,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ExitReason } from '@vfs/proto/gen/containerd/types/task/task';
 import { mountFor, unmountContainer } from '@vfs/shim';
-import type { OciProcess } from '@vfs/shim';
+import type { ShimProcess } from '@vfs/shim';
 import type {
   ContainerRequest,
   ExecRequest,
@@ -158,7 +158,7 @@ class HostProcessRuntime implements SandboxRuntime {
     }
   }
 
-  private spawnIn(containerId: string, execId: string, args: readonly string[], spec: OciProcess, io: ProcessIo, gated: boolean): ChildProcess {
+  private spawnIn(containerId: string, execId: string, args: readonly string[], spec: ShimProcess, io: ProcessIo, gated: boolean): ChildProcess {
     const env = Object.fromEntries((spec.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
     const [command, ...rest] = args as [string, ...string[]];
     const child = spawn(command, rest, {

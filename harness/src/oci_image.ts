@@ -1,7 +1,7 @@
-// Builds an OCI image tarball offline (no registry is reachable): a busybox-static rootfs with a
-// link per applet, one deterministic gzip layer (sorted tar, mtime 0, uid/gid 0; gzip without
-// name or time), the image config, the manifest, and index.json naming the image with
-// io.containerd.image.name so `ctr images import` tags it.
+// Builds OCI image tarballs offline (no registry is reachable): a rootfs (busybox-static with a
+// link per applet, or any tree the caller fills), one deterministic gzip layer (sorted tar, mtime
+// 0, uid/gid 0; gzip without name or time), the image config, the manifest, and index.json naming
+// the image with io.containerd.image.name so `ctr images import` tags it.
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,6 +11,15 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export const BUSYBOX_BINARY = '/bin/busybox';
+const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The image config's `config`: how a container of the image runs unless told otherwise. */
+export interface ImageRunConfig {
+  readonly Entrypoint?: readonly string[];
+  readonly Cmd?: readonly string[];
+  readonly Env: readonly string[];
+  readonly WorkingDir: string;
+}
 
 interface Blob {
   readonly digest: string;
@@ -50,11 +59,17 @@ function deterministicTar(dir: string): Buffer {
 
 /** Writes `<outDir>/busybox.oci.tar` for image `name` (e.g. docker.io/library/busybox:vfs) and returns its path. */
 export function buildBusyboxImage(outDir: string, name: string): string {
+  return buildImage(join(outDir, 'busybox.oci.tar'), name, buildRootfs, { Env: [PATH_ENV], Cmd: ['/bin/sh'], WorkingDir: '/' });
+}
+
+/** Writes image `name` to `outFile`, its one layer the tree `fill` makes in an empty directory; returns `outFile`. */
+export function buildImage(outFile: string, name: string, fill: (rootfs: string) => void, runConfig: ImageRunConfig): string {
   const work = mkdtempSync(join(tmpdir(), 'vfs-image-'));
   try {
     const rootfs = join(work, 'rootfs');
     const layout = join(work, 'layout');
-    buildRootfs(rootfs);
+    mkdirSync(rootfs);
+    fill(rootfs);
     mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
     const tar = deterministicTar(rootfs);
     const layer = writeBlob(layout, gzipSync(tar, { level: 9 }));
@@ -64,7 +79,7 @@ export function buildBusyboxImage(outDir: string, name: string): string {
         JSON.stringify({
           architecture: 'amd64',
           os: 'linux',
-          config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'], WorkingDir: '/' },
+          config: runConfig,
           rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
         }),
       ),
@@ -95,10 +110,9 @@ export function buildBusyboxImage(outDir: string, name: string): string {
         ],
       }),
     );
-    mkdirSync(outDir, { recursive: true });
-    const out = join(outDir, 'busybox.oci.tar');
-    writeFileSync(out, deterministicTar(layout));
-    return out;
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, deterministicTar(layout));
+    return outFile;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -2,8 +2,8 @@
 // virtio-serial port without running anything: each "container" is a record whose process never
 // starts and exits only when signalled or removed. It lets e2e tests drive the shim's VM
 // infrastructure (vfs-virtiofsd, QEMU, the agent channel, teardown, faults, cleanup after a
-// crash) through real containerd before the real agent server exists. Bundled by the test into a
-// copy of build/runtime as agent.js; /init runs it as `node agent.js --port /dev/vportNpM`.
+// crash) through real containerd with containers whose fate the test decides. Bundled by the test
+// into a copy of build/runtime as agent.js; /init runs it as `node agent.js --port /dev/vportNpM`.
 
 import { openSync, read, write } from 'node:fs';
 import { Duplex } from 'node:stream';
@@ -85,13 +85,15 @@ const implementation: ServiceImplementation<typeof AgentServiceDefinition> = {
   ttyWinResize: unsupported,
   mountShare: unsupported,
   unmountShare: unsupported,
+  addContainerMount: unsupported,
+  removeContainerMount: unsupported,
   getGuestDetails: unsupported,
 };
 
 /**
- * A virtio-serial port is a character device (libuv cannot make a socket of it), read and written
- * through the thread pool. A read returns 0 while the host side is not connected: that is not
- * the end of the channel, so it is retried.
+ * The virtio-serial port as a file, read and written through the thread pool (the real agent
+ * opens it as a pipe handle instead: agent/src/server/port_channel.ts). A read returns 0 while
+ * the host side is not connected: that is not the end of the channel, so it is retried.
  */
 class PortChannel extends Duplex {
   private readonly fd: number;

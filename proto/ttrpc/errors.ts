@@ -18,7 +18,11 @@ export class TtrpcError extends Error {
   }
 }
 
-/** The message of anything thrown, for wrapping it into a TtrpcError or a log line. */
+/**
+ * The message of anything thrown, for wrapping it into a TtrpcError or a log line. The packages
+ * above have it from @vfs/contracts; proto is the lowest layer, depending on nothing, so ttrpc
+ * keeps its own (not exported).
+ */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -11,7 +11,7 @@ function collect(): { frames: Array<[FrameHeader, Buffer]>; oversized: FrameHead
 }
 
 describe('ttrpc framing', () => {
-  it('writes the 10-byte big-endian header of DESIGN §2', () => {
+  it('writes the 10-byte big-endian header: length, stream id, type, flags', () => {
     const frame = encodeFrame(0x01020304, MessageType.Data, 0x5, Buffer.from('hi'));
     expect([...frame]).toEqual([0, 0, 0, 2, 1, 2, 3, 4, 3, 5, 0x68, 0x69]);
   });

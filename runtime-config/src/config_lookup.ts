@@ -8,6 +8,7 @@
 // A file named by 1 or 2 must exist; only 3 is optional.
 
 import { readFileSync } from 'node:fs';
+import { errorMessage } from '@vfs/contracts';
 import { ConfigError } from './config_error';
 import { resolvePaths } from './install_root';
 import { defaultConfig, parseConfig } from './load_config';
@@ -39,7 +40,7 @@ function readConfigFile(path: string, optional: boolean): string | undefined {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && optional) return undefined;
-    const problem = code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? String(err)})`;
+    const problem = code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? errorMessage(err)})`;
     throw new ConfigError({ file: path }, problem, { cause: err });
   }
 }

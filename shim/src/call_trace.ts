@@ -1,6 +1,7 @@
 // Logs every Task API call at debug level (method, exec id; the task id as `container`) and every failure at warn,
 // so containerd's log shows the shim's side of each call in order.
 
+import { errorMessage } from '@vfs/contracts';
 import type { ServiceDefinition, ServiceImplementation } from '@vfs/proto/ttrpc';
 import { containerLogger, type ShimLogger } from './logger';
 
@@ -18,7 +19,7 @@ export function traced<D extends ServiceDefinition>(definition: D, implementatio
       try {
         return await handler(request, ...rest);
       } catch (err) {
-        callLog.warn({ ...fields, err: err instanceof Error ? err.message : String(err) }, 'task api call failed');
+        callLog.warn({ ...fields, err: errorMessage(err) }, 'task api call failed');
         throw err;
       }
     };

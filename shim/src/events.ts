@@ -1,8 +1,9 @@
 // Task events to containerd: ttrpc `containerd.services.events.ttrpc.v1.Events/Forward` on
-// $TTRPC_ADDRESS, one Envelope per event (DESIGN §2), the namespace both in the envelope and in the
-// ttrpc metadata. Events go out strictly in the order they were published (containerd relies on
-// /tasks/start preceding /tasks/exit), one at a time; a failed send is retried with backoff on a
-// fresh connection, so a containerd restart delays events instead of losing them.
+// $TTRPC_ADDRESS, one Envelope per event (ARCHITECTURE.md, 'containerd and the shim'), the
+// namespace both in the envelope and in the ttrpc metadata. Events go out strictly in the order
+// they were published (containerd relies on /tasks/start preceding /tasks/exit), one at a time; a
+// failed send is retried with backoff on a fresh connection, so a containerd restart delays events
+// instead of losing them.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import {

@@ -7,6 +7,7 @@
 
 import { unlink } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
+import { errorMessage } from '@vfs/contracts';
 import {
   type CallContext,
   Code,
@@ -31,7 +32,7 @@ function metadataOf(metadata: grpc.Metadata): Metadata {
 
 function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof TtrpcError) return { code: err.code as number as grpc.status, details: err.message };
-  return { code: grpc.status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+  return { code: grpc.status.UNKNOWN, details: errorMessage(err) };
 }
 
 function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {

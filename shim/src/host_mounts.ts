@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { SandboxState } from './sandbox_state';
-import { Code, ShimError } from './shim_error';
+import { SandboxError } from './sandbox_error';
 
 const run = promisify(execFile);
 
@@ -28,9 +28,9 @@ function mountinfo(): Promise<string> {
 }
 
 /** mount(8)'s own message says what failed. */
-function mountFailure(what: string, err: unknown): ShimError {
+function mountFailure(what: string, err: unknown): SandboxError {
   const stderr = (err as { stderr?: string }).stderr?.trim();
-  return new ShimError(Code.Internal, `${what}: ${stderr || String(err)}`, { cause: err });
+  return new SandboxError('host-failure', `${what}: ${stderr || String(err)}`, { cause: err });
 }
 
 export async function mountFor(state: SandboxState, containerId: string, spec: MountSpec): Promise<void> {
@@ -44,6 +44,22 @@ export async function mountFor(state: SandboxState, containerId: string, spec: M
     state.forgetMount(spec.target);
     throw mountFailure(`mount ${spec.type} on ${spec.target}`, err);
   }
+}
+
+/**
+ * Moves a mount to `to` (mount --move), keeping the journal true: `to` is recorded first, `from`
+ * forgotten after. A mount keeps its flags when it moves, and the copies a shared destination
+ * propagates carry them too — unlike a bind's flags, which a later remount sets only here.
+ */
+export async function moveMount(state: SandboxState, containerId: string, from: string, to: string): Promise<void> {
+  state.journalMount({ target: to, containerId });
+  try {
+    await run('mount', ['--move', from, to]);
+  } catch (err) {
+    state.forgetMount(to);
+    throw mountFailure(`move the mount ${from} to ${to}`, err);
+  }
+  state.forgetMount(from);
 }
 
 /** Unmounts (lazily if busy) when still mounted, then drops the journal entry. */
@@ -108,6 +124,6 @@ export async function remountSubmounts(target: string, flags: readonly string[])
  */
 export async function removeUnmountedTree(dir: string): Promise<void> {
   const left = await mountsUnder(dir);
-  if (left.length > 0) throw new ShimError(Code.Internal, `not removing ${dir}: still mounted there: ${left.join(', ')}`);
+  if (left.length > 0) throw new SandboxError('host-failure', `not removing ${dir}: still mounted there: ${left.join(', ')}`);
   await rm(dir, { recursive: true, force: true });
 }

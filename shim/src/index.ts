@@ -3,6 +3,7 @@
 export { runShim } from './run_shim';
 export * from './sandbox_runtime';
 export { Code, ShimError } from './shim_error';
+export { SandboxError, type SandboxErrorKind } from './sandbox_error';
 export { mountFor, unmountContainer, type MountSpec } from './host_mounts';
 export { USER_XATTRS_ONLY } from './vm_runtime/share_plan';
-export type { OciProcess, OciSpec } from './oci_spec';
+export type { ShimProcess, ShimSpec } from './oci_spec';

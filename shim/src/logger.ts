@@ -1,8 +1,9 @@
 // The shim's logs: pino JSON lines into the bundle's `log` FIFO, which containerd copies into its
-// own log (DESIGN §2). The FIFO is opened O_RDWR: that never blocks, even before containerd's
-// reader is there, and survives containerd restarts. The socket over it is non-blocking; while
-// containerd is not reading, lines beyond a bounded backlog are dropped rather than kept in memory
-// or allowed to stall the event loop. Every line carries the sandbox and container ids.
+// own log (ARCHITECTURE.md, 'containerd and the shim'). The FIFO is opened O_RDWR: that never
+// blocks, even before containerd's reader is there, and survives containerd restarts. The socket
+// over it is non-blocking; while containerd is not reading, lines beyond a bounded backlog are
+// dropped rather than kept in memory or allowed to stall the event loop. Every line carries the
+// sandbox and container ids.
 
 import { constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';

@@ -2,7 +2,8 @@
 // as a ttrpc address; 1.7 also accepts JSON `{"version":2,"address":…,"protocol":"grpc"}` and then
 // dials the address as a plain unix socket path (net.DialTimeout("unix", …)), so the gRPC answer
 // carries the bare path. 1.7 and 2.x both set MAX_SHIM_VERSION and GRPC_ADDRESS, but 2.1.9's gRPC
-// shim client is broken (DESIGN §2), so "auto" asks the containerd binary for its version.
+// shim client is broken (ARCHITECTURE.md, 'containerd and the shim'), so "auto" asks the
+// containerd binary for its version.
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

@@ -3,6 +3,7 @@
 // product's entry point (main.ts) passes the VM runtime; tests build their own entry point with
 // a host-process runtime, so no product binary loads code chosen at run time.
 
+import { errorMessage } from '@vfs/contracts';
 import { deleteAfterShim } from './cleanup';
 import { start } from './bootstrap';
 import { parseFlags, type ShimFlags } from './flags';
@@ -31,7 +32,7 @@ async function run(flags: ShimFlags, runtime: SandboxRuntimeFactory): Promise<vo
 }
 
 function fail(err: unknown): never {
-  process.stderr.write(`${SHIM_NAME}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`${SHIM_NAME}: ${errorMessage(err)}\n`);
   process.exit(1);
 }
 

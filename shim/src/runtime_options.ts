@@ -1,7 +1,8 @@
 // containerd's runtime options: a `runtimeoptions.v1.Options` packed in a google.protobuf.Any, on
-// the shim's stdin at `start` and in CreateTaskRequest.options (DESIGN §2). Newer containerd (2.x
-// bootstrap protocol) writes JSON BootstrapParams on stdin instead, with the same Any among its
-// `extensions` (Go's encoding/json: `type_url`, base64 `value`).
+// the shim's stdin at `start` and in CreateTaskRequest.options (ARCHITECTURE.md, 'containerd and
+// the shim'). Newer containerd (2.x bootstrap protocol) writes JSON BootstrapParams on stdin
+// instead, with the same Any among its `extensions` (Go's encoding/json: `type_url`, base64
+// `value`).
 
 import { Any } from '@vfs/proto/gen/google/protobuf/any';
 import { Options } from '@vfs/proto/gen/containerd/runtimeoptions/v1/api';

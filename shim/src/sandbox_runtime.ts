@@ -7,9 +7,10 @@
 // Rules every implementation follows:
 // - Calls for one process arrive in lifecycle order (create → start → … → remove); the frame has
 //   already checked states, so a runtime validates only what only it can know.
-// - Errors: throw ShimError with a code containerd understands (NotFound, FailedPrecondition, …)
-//   where one fits; anything else reaches containerd as Unknown with the message, wrapped with the
-//   call's context.
+// - Errors: throw SandboxError (sandbox_error.ts) with the kind that fits (not-found,
+//   wrong-state, …); the frame maps kinds to the codes containerd understands. The agent's own
+//   answers (TtrpcError) keep their code; anything else reaches containerd as Unknown with the
+//   message. The frame prefixes the call's context to create, start, exec, kill and delete errors.
 // - `exited` of a RuntimeProcess resolves exactly once, after the process is gone AND its output
 //   has been written to `io.stdout`/`io.stderr` and those streams ended (so `ctr` sees all of it
 //   before the exit). It never rejects: a lost process (VM died) resolves with status 255.
@@ -20,7 +21,7 @@ import type { ExitReason } from '@vfs/proto/gen/containerd/types/task/task';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import type { ShimLogger } from './logger';
 import type { MountSpec } from './host_mounts';
-import type { OciProcess, OciSpec } from './oci_spec';
+import type { ShimProcess, ShimSpec } from './oci_spec';
 import type { SandboxState } from './sandbox_state';
 
 /**
@@ -55,7 +56,7 @@ export interface ContainerRequest {
   /** Host path of the OCI bundle: config.json, rootfs/ (empty: the mounts below are the rootfs). */
   readonly bundle: string;
   /** config.json, validated; the object is the whole document, for the agent. */
-  readonly spec: OciSpec;
+  readonly spec: ShimSpec;
   /** CreateTaskRequest.rootfs: the snapshotter's mounts (overlay with lowerdir/upperdir, or a bind). */
   readonly rootfs: readonly MountSpec[];
   readonly io: ProcessIo;
@@ -64,7 +65,7 @@ export interface ContainerRequest {
 export interface ExecRequest {
   readonly containerId: string;
   readonly execId: string;
-  readonly process: OciProcess;
+  readonly process: ShimProcess;
   /** The exec's Process as containerd sent it (JSON), for the agent. */
   readonly processJson: string;
   readonly io: ProcessIo;

@@ -7,6 +7,7 @@ import { closeSync, mkdirSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
+import { errorMessage } from '@vfs/contracts';
 import { TaskDefinition } from '@vfs/proto/gen/containerd/runtime/task/v2/shim';
 import { type ServiceImplementation, TtrpcServer } from '@vfs/proto/ttrpc';
 import { ConfigError, installRoot, type LoadedConfig, loadRuntimeConfig } from '@vfs/runtime-config';
@@ -113,7 +114,7 @@ export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): P
     tellStart('ready');
   } catch (err) {
     log.fatal({ err: String(err) }, 'shim failed to start');
-    tellStart(err instanceof Error ? err.message : String(err));
+    tellStart(errorMessage(err));
     throw err;
   }
 }

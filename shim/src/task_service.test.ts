@@ -1,13 +1,16 @@
 // TaskService's state rules, status codes and event order, against an in-memory fake runtime
 // (a test double: processes are promises the test resolves).
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Status } from '@vfs/proto/gen/containerd/types/task/task';
 import { type CallContext, Code, TtrpcError } from '@vfs/proto/ttrpc';
 import type { EventSink, Topic } from './events';
+import { SandboxError } from './sandbox_error';
 import type { ProcessExit, RuntimeProcess, SandboxRuntime } from './sandbox_runtime';
 import { TaskService } from './task_service';
 
@@ -117,6 +120,32 @@ describe('TaskService', () => {
     expect(await codeOf(service.exec({ id: 'c1', execId: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec }))).toBe(Code.InvalidArgument);
   });
 
+  it("answers a runtime's domain errors with the code of their kind and the runtime's message", async () => {
+    const runtime: SandboxRuntime = {
+      ...fakeRuntime(inits),
+      pause: async () => {
+        throw new SandboxError('unreachable', 'sandbox s1: its VM is gone');
+      },
+      signal: async () => {
+        throw SandboxError.wrap(new TtrpcError(Code.NotFound, 'container c1 not found'), 'the agent');
+      },
+      stats: async () => {
+        throw SandboxError.wrap(new Error('EIO'), 'read the cgroup');
+      },
+    };
+    service = new TaskService({ namespace: 'ns', runtime: async () => runtime, events: { publish: () => undefined }, log: pino({ level: 'silent' }), onShutdown: () => undefined });
+    await create('c1');
+    await service.start({ id: 'c1', execId: '' });
+    const failure = (call: Promise<unknown>) => call.then(() => 'resolved', (err: unknown) => err);
+    expect(await failure(service.pause({ id: 'c1' }))).toMatchObject({ code: Code.Unavailable, message: 'sandbox s1: its VM is gone' });
+    // Unclassified: the agent's own answer keeps its code; a plain cause is Unknown.
+    expect(await failure(service.kill({ id: 'c1', execId: '', signal: 9, all: false }))).toMatchObject({
+      code: Code.NotFound,
+      message: 'kill task c1 with signal 9: the agent: container c1 not found',
+    });
+    expect(await failure(service.stats({ id: 'c1' }))).toMatchObject({ code: Code.Unknown, message: 'read the cgroup: EIO' });
+  });
+
   const process = { args: ['true'], cwd: '/' };
   const malformed: [string, Record<string, unknown>, string][] = [
     ['a null mount', { mounts: [null] }, 'mounts[0] must be an object'],
@@ -156,5 +185,22 @@ describe('TaskService', () => {
     await service.kill({ id: 'c1', execId: '', signal: 9, all: false });
     const deleted = await service.delete({ id: 'c1', execId: '' });
     expect(deleted.exitStatus).toBe(137);
+  });
+
+  it('closes the stdio of an exec whose start failed, so the FIFO reader sees EOF at once', async () => {
+    await create('c1');
+    await service.start({ id: 'c1', execId: '' });
+    const stdout = join(bundle, 'e1-stdout');
+    execFileSync('mkfifo', [stdout]);
+    const spec = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['nosuch'], cwd: '/' })) };
+    await service.exec({ id: 'c1', execId: 'e1', terminal: false, stdin: '', stdout, stderr: '', spec });
+    // containerd's end, opened after the shim's as it is: EOF comes only once no writer is left.
+    const reader = new Socket({ fd: openSync(stdout, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+    const eof = new Promise<string>((resolve) => reader.once('end', () => resolve('EOF')));
+    reader.resume();
+    await expect(service.start({ id: 'c1', execId: 'e1' })).rejects.toThrow();
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('no EOF within 1.5 s'), 1500).unref());
+    expect(await Promise.race([eof, timeout])).toBe('EOF');
+    reader.destroy();
   });
 });

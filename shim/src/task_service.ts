@@ -3,7 +3,9 @@
 // states, pids, exit statuses and times, the events — and delegates the processes themselves to a
 // SandboxRuntime. State rules and status codes follow runc's shim, which containerd is written
 // against: a missing task is NotFound, a duplicate AlreadyExists, a call in the wrong state
-// FailedPrecondition, Kill of a finished process NotFound ("process already finished").
+// FailedPrecondition, Kill of a finished process NotFound ("process already finished"). It is
+// where the runtime's domain errors (SandboxError) become statuses: every runtime call goes
+// through ShimError.wrap (with the call's context) or fromRuntime (as they are).
 
 import { pid as shimPid } from 'node:process';
 import { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
@@ -91,6 +93,18 @@ function newProcess(containerId: string, execId: string, stdioRequest: StdioRequ
   return { containerId, execId, stdioRequest, stdio, status: Status.CREATED, pid: 0, exit: undefined, starting: undefined, deleted: false, exited, reportExit };
 }
 
+/**
+ * Runs a call into the runtime (or its provider): a domain error answers with the status its kind
+ * maps to (ShimError.from). Calls whose errors need context go through ShimError.wrap instead.
+ */
+async function fromRuntime<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw ShimError.from(err);
+  }
+}
+
 /** Awaits only for ordering: the outcome of a start belongs to the Start call that made it. */
 async function afterSettled(promise: Promise<void> | undefined): Promise<void> {
   if (promise === undefined) return;
@@ -112,7 +126,7 @@ export class TaskService {
     if (this.containers.has(id)) throw new ShimError(Code.AlreadyExists, `task ${id}: already exists`);
     if (request.checkpoint !== '') throw new ShimError(Code.Unimplemented, `task ${id}: restoring from a checkpoint is not supported by vfs`);
     const spec = readBundleSpec(request.bundle);
-    const runtime = await this.sandboxRuntime(request.options);
+    const runtime = await fromRuntime(() => this.sandboxRuntime(request.options));
     const log = containerLogger(this.options.log, id);
     const stdioRequest = { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal };
     const stdio = await openStdio(stdioRequest, { containerId: id, namespace: this.options.namespace, log });
@@ -253,7 +267,8 @@ export class TaskService {
   async resizePty(request: ResizePtyRequest): Promise<PartialMessage<Empty>> {
     const process = this.process(this.container(request.id), request.execId);
     if (!process.stdioRequest.terminal) throw new ShimError(Code.FailedPrecondition, `${this.name(process)} has no terminal`);
-    await this.requireRuntime().resizePty({ containerId: request.id, execId: request.execId }, { width: request.width, height: request.height });
+    const size = { width: request.width, height: request.height };
+    await fromRuntime(() => this.requireRuntime().resizePty({ containerId: request.id, execId: request.execId }, size));
     return {};
   }
 
@@ -284,13 +299,13 @@ export class TaskService {
 
   async pids(request: PidsRequest): Promise<PartialMessage<PidsResponse>> {
     this.container(request.id);
-    const listing = await this.requireRuntime().processes(request.id);
+    const listing = await fromRuntime(() => this.requireRuntime().processes(request.id));
     return { processes: listing.map((entry) => ({ pid: entry.pid })) };
   }
 
   async stats(request: StatsRequest): Promise<PartialMessage<StatsResponse>> {
     this.container(request.id);
-    const metrics = await this.requireRuntime().stats(request.id);
+    const metrics = await fromRuntime(() => this.requireRuntime().stats(request.id));
     return { stats: { typeUrl: 'io.containerd.cgroups.v2.Metrics', value: Buffer.from(Metrics.encode(metrics).finish()) } };
   }
 
@@ -301,7 +316,7 @@ export class TaskService {
   async pause(request: PauseRequest): Promise<PartialMessage<Empty>> {
     const container = this.container(request.id);
     if (container.init.status !== Status.RUNNING) throw new ShimError(Code.FailedPrecondition, `task ${request.id} is ${Status[container.init.status]}, not RUNNING`);
-    await this.requireRuntime().pause(request.id);
+    await fromRuntime(() => this.requireRuntime().pause(request.id));
     container.init.status = Status.PAUSED;
     this.options.events.publish('/tasks/paused', { containerId: request.id });
     return {};
@@ -310,7 +325,7 @@ export class TaskService {
   async resume(request: ResumeRequest): Promise<PartialMessage<Empty>> {
     const container = this.container(request.id);
     if (container.init.status !== Status.PAUSED) throw new ShimError(Code.FailedPrecondition, `task ${request.id} is ${Status[container.init.status]}, not PAUSED`);
-    await this.requireRuntime().resume(request.id);
+    await fromRuntime(() => this.requireRuntime().resume(request.id));
     container.init.status = Status.RUNNING;
     this.options.events.publish('/tasks/resumed', { containerId: request.id });
     return {};
@@ -321,7 +336,7 @@ export class TaskService {
     // containerd packs OCI LinuxResources as JSON (typeurl of a non-protobuf Go type).
     const resourcesJson = Buffer.from(request.resources?.value ?? Buffer.alloc(0)).toString('utf8');
     parseJson(resourcesJson, `update of task ${request.id}`);
-    await this.requireRuntime().update(request.id, resourcesJson);
+    await fromRuntime(() => this.requireRuntime().update(request.id, resourcesJson));
     return {};
   }
 
@@ -335,7 +350,8 @@ export class TaskService {
       return {};
     }
     this.shuttingDown = true;
-    await this.runtime?.shutdown();
+    const runtime = this.runtime;
+    if (runtime !== undefined) await fromRuntime(() => runtime.shutdown());
     // Answer first: containerd then sees the connection close, which it expects after Shutdown.
     setImmediate(() => this.options.onShutdown());
     return {};
@@ -363,10 +379,18 @@ export class TaskService {
   }
 
   private async startExec(runtime: SandboxRuntime, container: ContainerRecord, process: ProcessRecord): Promise<void> {
-    if (container.init.status !== Status.RUNNING) {
-      throw new ShimError(Code.FailedPrecondition, `task ${container.id} is ${Status[container.init.status]}: exec needs a running task`);
+    let started: RuntimeProcess;
+    try {
+      if (container.init.status !== Status.RUNNING) {
+        throw new ShimError(Code.FailedPrecondition, `task ${container.id} is ${Status[container.init.status]}: exec needs a running task`);
+      }
+      started = await runtime.startExec({ containerId: process.containerId, execId: process.execId });
+    } catch (err) {
+      // An exec that never ran lets go of its stdio, as with runc: containerd's client waits for
+      // EOF on the output FIFOs (which we hold open) before it reports the failed Start.
+      process.stdio.close();
+      throw err;
     }
-    const started = await runtime.startExec({ containerId: process.containerId, execId: process.execId });
     process.pid = started.pid;
     process.status = Status.RUNNING;
     this.watchExit(process, started.exited);

@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { release } from 'node:os';
+import { errorMessage } from '@vfs/contracts';
 import { PrivateContainerd } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 
@@ -84,7 +85,7 @@ async function main(): Promise<number> {
     await cleanUp();
     return 0;
   } catch (err) {
-    process.stderr.write(`\ndemo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`\ndemo failed: ${errorMessage(err)}\n`);
     if (containerd !== undefined) process.stderr.write(`containerd log tail:\n${containerd.logTail(20)}\n`);
     await cleanUp();
     return 1;

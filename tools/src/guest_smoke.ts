@@ -2,11 +2,13 @@
  * `make guest-smoke`: one VM with the agent, `/bin/echo vfs-guest-ok` in a busybox container
  * through the agent's API, everything torn down, then one JSON line (the last line of output):
  * {"ok":…,"guest_kernel":…,"boot_to_init_ms":…,"agent_ready_ms":…,"run_ms":…,"agent_start_ms":…},
- * times from QEMU's launch except agent_start_ms (node's start → the agent serving, guest clock). Bundled into build/smoke/ (next to build/, where the e2e support finds the
- * repository) by the make target.
+ * times from QEMU's launch except agent_start_ms (node's start → the agent serving, guest clock).
+ * The make target bundles it into build/bin/guest-smoke; it finds the repository upwards from
+ * there (@vfs/build/repo-root).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@vfs/contracts';
 import type { ReadStreamResponse } from '@vfs/proto/gen/agent/agent';
 import { AgentVm } from '@vfs/harness/agent_vm';
 import { buildBusyboxRootfs } from '@vfs/harness/busybox_rootfs';
@@ -98,8 +100,8 @@ smoke().then(
     process.exitCode = result.ok ? 0 : 1;
   },
   (err: unknown) => {
-    process.stderr.write(`guest-smoke: ${err instanceof Error ? err.message : String(err)}\n`);
-    const failed: SmokeResult = { ok: false, guest_kernel: '', boot_to_init_ms: 0, agent_ready_ms: 0, run_ms: 0, error: err instanceof Error ? err.message.split('\n')[0] : String(err) };
+    process.stderr.write(`guest-smoke: ${errorMessage(err)}\n`);
+    const failed: SmokeResult = { ok: false, guest_kernel: '', boot_to_init_ms: 0, agent_ready_ms: 0, run_ms: 0, error: errorMessage(err).split('\n')[0] };
     process.stdout.write(`${JSON.stringify(failed)}\n`);
     process.exitCode = 1;
   },

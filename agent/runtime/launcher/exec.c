@@ -91,6 +91,8 @@ void op_exec(struct launch *launch, const char *path) {
     err = errno;
   } else {
     err = exec_search(launch, path);
+    /* runc's words: Docker matches them to answer 127 ("command not found"). */
+    if (err == ENOENT) fail(err, "exec: \"%s\": executable file not found in $PATH", path);
   }
   fail(err, "exec %s", path);
 }

@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 /* Fixed descriptors set up by the agent when it spawns the launcher. */
-#define CONTROL_FD 3 /* agent -> launcher: the plan, then "ack" / "signal N" lines */
-#define STATUS_FD 4  /* launcher -> agent: "pipes", "started", "error", "exit", "done" lines */
+#define CONTROL_FD 3 /* agent -> launcher: the plan, then "ack", "start", "console FD", "signal N" lines */
+#define STATUS_FD 4  /* launcher -> agent: status lines (agent/src/container/launcher_protocol.ts) */
 
 /* The plan: NUL-terminated tokens, read in order. */
 struct plan {

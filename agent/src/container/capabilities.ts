@@ -1,5 +1,5 @@
 /** OCI capability names (CAP_CHOWN…) to the bit masks capset and prctl take. */
-import type { OciCapabilities } from '../oci/spec';
+import type { OciCapabilities } from '@vfs/contracts';
 import { ContainerError } from './errors';
 
 /** Index = capability number (linux/capability.h), up to CAP_CHECKPOINT_RESTORE (40). */

@@ -2,7 +2,7 @@
  * linux.resources (written for cgroup v1 by the OCI spec) to cgroup v2 files, with runc's
  * conversions: cpu.weight from shares, memory.swap.max = swap − limit (v1 counted memory+swap).
  */
-import type { OciResources } from '../oci/spec';
+import type { OciResources } from '@vfs/contracts';
 import { ContainerError } from './errors';
 
 const DEFAULT_CPU_PERIOD = 100_000;

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, rmdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OciResources } from '../oci/spec';
+import type { OciResources } from '@vfs/contracts';
 import { cgroupLimitFiles } from './cgroup_limits';
 import { ContainerError } from './errors';
 

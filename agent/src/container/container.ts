@@ -3,7 +3,8 @@
  * as runc's create/start split) and its execs. State follows the init: created → running
  * (⇄ paused) → stopped.
  */
-import type { OciProcess, OciResources, OciSpec } from '../oci/spec';
+import type { OciProcess, OciResources } from '@vfs/contracts';
+import type { ContainerSpec } from '../oci/container_spec';
 import { ContainerCgroup, type CgroupStats } from './cgroups';
 import { execPlan, initPlan } from './container_plan';
 import { ContainerProcess } from './container_process';
@@ -15,7 +16,7 @@ import type { RootfsSpec } from './rootfs';
 
 export interface ContainerConfig {
   readonly id: string;
-  readonly spec: OciSpec;
+  readonly spec: ContainerSpec;
   readonly rootfs: RootfsSpec;
 }
 
@@ -53,7 +54,7 @@ export class Container {
 
   private constructor(
     readonly id: string,
-    readonly spec: OciSpec,
+    readonly spec: ContainerSpec,
     readonly init: ContainerProcess,
     private readonly cgroup: ContainerCgroup,
     private readonly namespaces: NamespacePlan,

@@ -1,8 +1,8 @@
-import type { OciSpec } from '../oci/spec';
+import type { ContainerSpec } from '../oci/container_spec';
 import { execPlan, initPlan } from './container_plan';
 import { planNamespaces } from './namespaces';
 
-const spec: OciSpec = {
+const spec: ContainerSpec = {
   ociVersion: '1.1.0',
   hostname: 'h',
   root: { path: 'rootfs', readonly: true },

@@ -5,7 +5,8 @@
  * pivot_root → mounts → device nodes → sysctls → read-only and masked paths → read-only root →
  * hostname → the process steps (limits, user, capabilities, barrier, exec).
  */
-import type { OciProcess, OciSpec } from '../oci/spec';
+import type { OciProcess } from '@vfs/contracts';
+import type { ContainerSpec } from '../oci/container_spec';
 import { deviceSteps } from './devices';
 import { step, type PlanStep } from './launch_plan';
 import { devIsTmpfs, mountSteps, withDefaultMounts } from './mounts';
@@ -20,7 +21,7 @@ export interface ProcessPlan {
   readonly terminal: boolean;
 }
 
-function pathSteps(spec: OciSpec): PlanStep[] {
+function pathSteps(spec: ContainerSpec): PlanStep[] {
   const linux = spec.linux;
   return [
     ...Object.entries(linux?.sysctl ?? {}).map(([key, value]) => step('write', `/proc/sys/${key.replaceAll('.', '/')}`, value)),
@@ -29,7 +30,7 @@ function pathSteps(spec: OciSpec): PlanStep[] {
   ];
 }
 
-export function initPlan(spec: OciSpec, rootfs: RootfsSpec, ns: NamespacePlan, cgroupPath: string): ProcessPlan {
+export function initPlan(spec: ContainerSpec, rootfs: RootfsSpec, ns: NamespacePlan, cgroupPath: string): ProcessPlan {
   const mounts = withDefaultMounts(spec.mounts ?? []);
   const { beforePivot, afterPivot } = mountSteps(mounts);
   const childSteps = [

@@ -3,7 +3,7 @@
  * tty) and the standard links, created only on a fresh /dev tmpfs, plus linux.devices from the
  * spec, created wherever they point.
  */
-import type { OciDevice } from '../oci/spec';
+import type { OciDevice } from '@vfs/contracts';
 import { step, type PlanStep } from './launch_plan';
 
 const S_IFCHR = 0o020000;

@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@vfs/contracts';
 import { CGROUP_ROOT, CONTAINERS_CGROUP, CONTROLLERS } from './cgroups';
 import { ContainerError } from './errors';
 import { step, type PlanStep } from './launch_plan';
@@ -55,7 +56,7 @@ let setup: Promise<void> | undefined;
 export function ensureGuestSetup(launcherPath: string): Promise<void> {
   setup ??= setUpGuest(launcherPath).catch((err: unknown) => {
     setup = undefined;
-    throw new ContainerError('GUEST_SETUP_FAILED', `guest set-up failed: ${(err as Error).message}`, { cause: err });
+    throw new ContainerError('GUEST_SETUP_FAILED', `guest set-up failed: ${errorMessage(err)}`, { cause: err });
   });
   return setup;
 }

@@ -52,6 +52,44 @@ export interface PlanSteps {
 
 export type StepName = keyof PlanSteps;
 
+/**
+ * The step table as data: each step's argument count, held to PlanSteps by the type checker and
+ * to launcher/main.c's `steps` table by launcher_step_table.test.ts.
+ */
+export const PLAN_STEP_ARITY = {
+  ns: 1,
+  cgroup: 1,
+  join: 2,
+  tty: 2,
+  spawn: 0,
+  barrier: 0,
+  unshare: 1,
+  mount: 5,
+  mkdirp: 2,
+  bindopen: 2,
+  bindmove: 2,
+  mknod: 6,
+  symlink: 2,
+  mask: 1,
+  readonly: 1,
+  write: 2,
+  pivot: 2,
+  chdir: 1,
+  hostname: 1,
+  rlimit: 3,
+  capbset: 1,
+  user: 3,
+  caps: 4,
+  nnp: 0,
+  umask: 1,
+  env: 1,
+  arg: 1,
+  exec: 1,
+  winsize: 3,
+  umount: 2,
+  console: 0,
+} as const satisfies { readonly [K in StepName]: PlanSteps[K]['length'] };
+
 export type PlanStep = { [K in StepName]: readonly [K, ...PlanSteps[K]] }[StepName];
 
 export function step<K extends StepName>(name: K, ...args: PlanSteps[K]): PlanStep {

@@ -5,7 +5,7 @@
  * guest paths) and `bindmove` after it (destinations are container paths); every other mount
  * happens after pivot_root, so destinations resolve inside the container's root.
  */
-import type { OciMount } from '../oci/spec';
+import type { OciMount } from '@vfs/contracts';
 import { step, type PlanStep } from './launch_plan';
 import { MS_BIND, MS_REC, MS_REMOUNT, parseMountOptions } from './mount_options';
 

@@ -1,9 +1,9 @@
-import type { OciSpec } from '../oci/spec';
+import type { ContainerSpec } from '../oci/container_spec';
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, planNamespaces } from './namespaces';
 
 const ALWAYS = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
 
-function specWith(namespaces: NonNullable<OciSpec['linux']>['namespaces']): OciSpec {
+function specWith(namespaces: NonNullable<ContainerSpec['linux']>['namespaces']): ContainerSpec {
   return { ociVersion: '1.1.0', process: { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/' }, linux: { namespaces } };
 }
 

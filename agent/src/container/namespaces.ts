@@ -5,7 +5,7 @@
  * which is the sandbox's network. A network entry with a path names a host namespace (CRI's pod
  * netns): inside the VM the pod's network is the VM's own, so it is shared, as Kata does.
  */
-import type { OciSpec } from '../oci/spec';
+import type { ContainerSpec } from '../oci/container_spec';
 import { ContainerError } from './errors';
 
 export const CLONE_NEWNS = 0x0002_0000;
@@ -26,7 +26,7 @@ export interface NamespacePlan {
 
 const ALWAYS = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
 
-export function planNamespaces(spec: OciSpec, containerId: string): NamespacePlan {
+export function planNamespaces(spec: ContainerSpec, containerId: string): NamespacePlan {
   let cloneFlags = ALWAYS;
   let unshareFlags = 0;
   for (const ns of spec.linux?.namespaces ?? []) {

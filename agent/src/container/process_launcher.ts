@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import { errorMessage } from '@vfs/contracts';
 import { deferred, type Deferred } from './deferred';
 import { ContainerError, type ContainerErrorContext } from './errors';
 import { encodePlan, type PlanStep } from './launch_plan';
@@ -128,7 +129,7 @@ export class Launch {
     try {
       event = parseLauncherLine(line);
     } catch (err) {
-      this.failAll(this.error((err as Error).message));
+      this.failAll(this.error(errorMessage(err)));
       return;
     }
     this.onEvent(event);
@@ -182,7 +183,7 @@ export class Launch {
     } catch (err) {
       // A launcher that failed before the agent opened its ends has exited with the reason on
       // the next status line; that reason wins over this consequence (see onLauncherClose).
-      this.pipeError = this.error(`cannot open the stdio pipes: ${(err as Error).message}`);
+      this.pipeError = this.error(`cannot open the stdio pipes: ${errorMessage(err)}`);
       this.kill();
     }
   }

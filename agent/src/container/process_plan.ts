@@ -3,7 +3,7 @@
  * init and its execs: terminal, limits, oom score, cwd, bounding set (while still fully
  * privileged), user, capability sets, no_new_privs, umask, environment, argv, exec.
  */
-import type { OciProcess } from '../oci/spec';
+import type { OciProcess } from '@vfs/contracts';
 import { capabilityMasks, hexMask } from './capabilities';
 import { step, type PlanStep } from './launch_plan';
 import { resolveRlimit } from './rlimits';

@@ -13,6 +13,7 @@
 import { constants, fstatSync, openSync, closeSync } from 'node:fs';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { ReadStream } from 'node:tty';
+import { errorMessage } from '@vfs/contracts';
 import { ContainerError, type ContainerErrorContext } from './errors';
 import { step } from './launch_plan';
 import { Launch, TTY_MASTER_FD } from './process_launcher';
@@ -55,7 +56,7 @@ export class Pty {
       fd = openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NOFOLLOW);
     } catch (err) {
       const errno = -((err as NodeJS.ErrnoException).errno ?? 0);
-      throw new ContainerError('LAUNCH_FAILED', `cannot open the container's pty master ${path}: ${(err as Error).message}`, { ...context, errno, cause: err });
+      throw new ContainerError('LAUNCH_FAILED', `cannot open the container's pty master ${path}: ${errorMessage(err)}`, { ...context, errno, cause: err });
     }
     if (fstatSync(fd).rdev !== PTMX_RDEV) {
       closeSync(fd);

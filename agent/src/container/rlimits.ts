@@ -1,5 +1,5 @@
 /** OCI rlimit types (RLIMIT_NOFILE…) to setrlimit resource numbers, and limit values. */
-import type { OciRlimit } from '../oci/spec';
+import type { OciRlimit } from '@vfs/contracts';
 import { ContainerError } from './errors';
 
 /** Index = resource number (asm-generic/resource.h). */

@@ -12,6 +12,8 @@ export interface AgentState {
   readonly shares: ShareTable;
   readonly outputs: OutputRelays;
   readonly oom: OomEvents;
+  /** vfs-launcher, for plans the handlers run themselves (volumes). */
+  readonly launcherPath: string;
   sandboxId: string | undefined;
 }
 
@@ -22,6 +24,7 @@ export function agentState(log: AgentLogger, options: RuntimeOptions): AgentStat
     shares: new ShareTable(options.launcherPath),
     outputs: new OutputRelays(log),
     oom: new OomEvents(log),
+    launcherPath: options.launcherPath,
     sandboxId: undefined,
   };
 }

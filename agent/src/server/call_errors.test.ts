@@ -1,6 +1,6 @@
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { ContainerError } from '../container/errors';
-import { SpecError } from '../oci/spec';
+import { SpecError } from '@vfs/contracts';
 import { asTtrpcError } from './call_errors';
 
 describe('asTtrpcError', () => {

@@ -2,9 +2,9 @@
  * Errors of the layers below, as the ttrpc status the shim branches on (containerd's errdefs
  * reads the gRPC codes): the cause stays in the message, the errno name is appended.
  */
+import { errorMessage, SpecError } from '@vfs/contracts';
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { ContainerError, type ContainerErrorCode } from '../container/errors';
-import { SpecError } from '../oci/spec';
 
 const CODES: Record<ContainerErrorCode, Code> = {
   INVALID_SPEC: Code.InvalidArgument,
@@ -25,7 +25,7 @@ export function asTtrpcError(err: unknown): TtrpcError {
     const errno = err.errnoName === undefined ? '' : ` (${err.errnoName})`;
     return new TtrpcError(CODES[err.code], `${err.message}${errno}`, { cause: err });
   }
-  return new TtrpcError(Code.Internal, err instanceof Error ? err.message : String(err), { cause: err });
+  return new TtrpcError(Code.Internal, errorMessage(err), { cause: err });
 }
 
 export function invalid(message: string): TtrpcError {

@@ -1,5 +1,5 @@
 /** Container lifecycle calls: create (init held at its barrier), start, remove, pause, resume, update, stats. */
-import { parseResources, SpecError } from '../oci/spec';
+import { errorMessage, parseResources, SpecError } from '@vfs/contracts';
 import type { AgentState } from './agent_state';
 import { containerConfig } from './container_request';
 import type { Handlers } from './handler_types';
@@ -11,7 +11,7 @@ function resourcesOf(json: Buffer): ReturnType<typeof parseResources> {
   try {
     value = JSON.parse(json.toString('utf8'));
   } catch (err) {
-    throw new SpecError('$', `resources are not JSON: ${(err as Error).message}`);
+    throw new SpecError('$', `resources are not JSON: ${errorMessage(err)}`);
   }
   return parseResources(value);
 }

@@ -3,10 +3,11 @@
  * checked, the rootfs and bind mounts resolved from share refs to guest paths, and the
  * request's terminal flag (what the shim relays by) put into the process.
  */
+import { errorMessage, parseProcess, SpecError, type OciMount, type OciProcess } from '@vfs/contracts';
 import type { ContainerMount, CreateContainerRequest, Rootfs } from '@vfs/proto/gen/agent/agent';
 import type { ContainerConfig } from '../container/container';
 import type { RootfsSpec } from '../container/rootfs';
-import { parseProcess, parseSpecJson, SpecError, type OciMount, type OciProcess, type OciSpec } from '../oci/spec';
+import { parseSpecJson, type ContainerSpec } from '../oci/container_spec';
 import { invalid } from './call_errors';
 import type { ShareTable } from './share_table';
 
@@ -52,7 +53,7 @@ function bindMount(mount: ContainerMount, shares: ShareTable): OciMount {
 export function containerConfig(request: CreateContainerRequest, shares: ShareTable): ContainerConfig {
   const spec = parseSpecJson(request.ociSpecJson.toString('utf8'));
   const { rootfs, readonly } = resolveRootfs(request.rootfs, shares);
-  const withRequest: OciSpec = {
+  const withRequest: ContainerSpec = {
     ...spec,
     process: { ...spec.process, terminal: request.terminal },
     root: { path: spec.root?.path ?? 'rootfs', readonly: readonly || spec.root?.readonly === true },
@@ -66,7 +67,7 @@ export function execProcess(processJson: Buffer, terminal: boolean): OciProcess 
   try {
     value = JSON.parse(processJson.toString('utf8'));
   } catch (err) {
-    throw new SpecError('$', `process is not JSON: ${(err as Error).message}`);
+    throw new SpecError('$', `process is not JSON: ${errorMessage(err)}`);
   }
   return { ...parseProcess(value), terminal };
 }

@@ -12,6 +12,7 @@ import type { AgentLogger } from './logger';
 import { processHandlers } from './process_handlers';
 import { sandboxHandlers } from './sandbox_handlers';
 import { stdioHandlers } from './stdio_handlers';
+import { volumeHandlers } from './volume_handlers';
 
 type ErasedHandler = (request: { containerId?: string; execId?: string }, ...rest: unknown[]) => Promise<unknown>;
 
@@ -33,5 +34,5 @@ function withErrorStatus(log: AgentLogger, handlers: LazyImplementation): LazyIm
 
 export function agentHandlers(log: AgentLogger, options: RuntimeOptions): LazyImplementation {
   const state = agentState(log, options);
-  return withErrorStatus(log, { ...sandboxHandlers(state), ...containerHandlers(state), ...processHandlers(state), ...stdioHandlers(state) });
+  return withErrorStatus(log, { ...sandboxHandlers(state), ...containerHandlers(state), ...processHandlers(state), ...stdioHandlers(state), ...volumeHandlers(state) });
 }

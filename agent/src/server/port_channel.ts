@@ -11,6 +11,7 @@
  */
 import { closeSync, constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { errorMessage } from '@vfs/contracts';
 
 interface PipeHandle {
   open(fd: number): number;
@@ -42,7 +43,7 @@ export function openPort(path: string): Socket {
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_NOCTTY);
   } catch (err) {
-    throw new PortError(path, `cannot open: ${(err as Error).message}`, { cause: err });
+    throw new PortError(path, `cannot open: ${errorMessage(err)}`, { cause: err });
   }
   const { Pipe, constants: pipe } = pipeWrap();
   const handle = new Pipe(pipe.SOCKET);

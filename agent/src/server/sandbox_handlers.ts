@@ -4,6 +4,7 @@
  * every share detached) just before the VM stops.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { errorMessage } from '@vfs/contracts';
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { step } from '../container/launch_plan';
 import type { AgentState } from './agent_state';
@@ -35,7 +36,7 @@ async function destroy(state: AgentState): Promise<void> {
   const failures: string[] = [];
   for (const containerId of state.registry.ids()) {
     await removeContainer(state, containerId, DESTROY_WAIT_MS).catch((err: unknown) => {
-      failures.push(err instanceof Error ? err.message : String(err));
+      failures.push(errorMessage(err));
     });
   }
   await state.shares.unmountAll();
@@ -60,7 +61,7 @@ export function sandboxHandlers(state: AgentState): Handlers<'createSandbox' | '
     },
     mountShare: async (request) => {
       if (request.share === undefined) throw invalid('MountShare without a share');
-      await state.shares.mount([request.share]);
+      await state.shares.mount([request.share], [], request.waitMs);
       state.log.info({ share: request.share.tag, mountPoint: request.share.mountPoint }, 'share mounted');
       return {};
     },

@@ -4,15 +4,21 @@
  * (tag + relative path), which resolve to guest paths here. Node has no mount(2): the mounts
  * are a launcher plan without a child, run in the agent's own mount namespace.
  */
+import { constants } from 'node:os';
 import { posix } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Share, ShareRef } from '@vfs/proto/gen/agent/agent';
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
+import { ContainerError } from '../container/errors';
 import { step, type PlanStep } from '../container/launch_plan';
 import { MS_RDONLY } from '../container/mount_options';
 import { Launch } from '../container/process_launcher';
 import { invalid } from './call_errors';
 
 const MNT_DETACH = 2;
+/** How often a mount of a hot-plugged tag is tried again while the guest has not probed it yet. */
+const TAG_POLL_MS = 20;
+const UNKNOWN_TAG_ERRNOS = new Set([constants.errno.EINVAL, constants.errno.ENOENT]);
 
 export interface MountedShare {
   readonly tag: string;
@@ -52,8 +58,13 @@ export class ShareTable {
 
   constructor(private readonly launcherPath: string) {}
 
-  /** Mounts every share in one launcher run, after `before` (e.g. the hostname). */
-  async mount(shares: readonly Share[], before: readonly PlanStep[] = []): Promise<void> {
+  /**
+   * Mounts every share in one launcher run, after `before` (e.g. the hostname). With `waitMs`
+   * (one share only), an unknown tag — a hot-plugged device the guest has not probed yet — is
+   * tried again until that much time has passed.
+   */
+  async mount(shares: readonly Share[], before: readonly PlanStep[] = [], waitMs = 0): Promise<void> {
+    if (waitMs > 0 && shares.length !== 1) throw invalid('waiting for a tag is for one share at a time');
     const tags = new Set<string>();
     for (const share of shares) {
       checkShare(share);
@@ -61,8 +72,22 @@ export class ShareTable {
       tags.add(share.tag);
     }
     const plan = [...before, ...shares.flatMap(mountSteps)];
-    if (plan.length > 0) await new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+    if (plan.length > 0) await this.runUntilTagsAppear(plan, Date.now() + waitMs);
     for (const share of shares) this.shares.set(share.tag, { tag: share.tag, mountPoint: share.mountPoint, readonly: share.readonly });
+  }
+
+  private async runUntilTagsAppear(plan: readonly PlanStep[], deadline: number): Promise<void> {
+    for (;;) {
+      try {
+        await new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+        return;
+      } catch (err) {
+        // Linux 6.1 answers an unknown virtio-fs tag with EINVAL ("tag <…> not found"), newer ones with ENOENT.
+        const unknownTag = err instanceof ContainerError && UNKNOWN_TAG_ERRNOS.has(err.errno ?? 0);
+        if (!unknownTag || Date.now() >= deadline) throw err;
+      }
+      await sleep(TAG_POLL_MS);
+    }
   }
 
   async unmount(tag: string, lazy: boolean): Promise<void> {

@@ -3,6 +3,7 @@
 // server and the shim's client, so both validate the same shapes.
 import { isCacheMode, type CacheMode } from '../cache_mode';
 import { daxWindowProblem, DEFAULT_DAX_WINDOW_MIB } from '../dax_window';
+import { errorMessage } from '../errors';
 
 export interface AddExport {
   id: number;
@@ -107,7 +108,7 @@ export function parseRequest(line: string): ControlRequest {
   try {
     value = JSON.parse(line);
   } catch (e) {
-    throw new ControlProtocolError(`not JSON: ${(e as Error).message}`);
+    throw new ControlProtocolError(`not JSON: ${errorMessage(e)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ControlProtocolError('request must be a JSON object');

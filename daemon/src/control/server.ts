@@ -4,7 +4,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log';
-import { parseRequest, requestId, type ControlRequest, type ControlResponse } from '@vfs/contracts';
+import { errorMessage, parseRequest, requestId, type ControlRequest, type ControlResponse } from '@vfs/contracts';
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>;
 
@@ -52,7 +52,7 @@ export class ControlServer {
     try {
       return await this.handler(parseRequest(line));
     } catch (err) {
-      const error = (err as Error).message;
+      const error = errorMessage(err);
       this.log.warn({ error }, 'control request failed');
       return { id: requestId(line), ok: false, error };
     }

@@ -8,6 +8,7 @@ import { SysError } from '../sys/libc';
 import { GuestMemory, GuestMemoryError, type RegionSpec } from '../virtio/guest_memory';
 import { MAX_QUEUE_SIZE } from '../virtio/ring_layout';
 import { Virtqueue } from '../virtio/virtqueue';
+import type { VirtqueueError } from '../virtio/virtqueue_error';
 import { BackendChannel } from './backend_channel';
 import { Connection, readU64Payload, u64Payload, type VhostUserMessage } from './connection';
 import { VhostUserError } from './errors';
@@ -79,7 +80,7 @@ export class VhostUserBackend {
     private readonly log: Logger,
   ) {
     this.memory = new GuestMemory(options.maxMemSlots ?? DEFAULT_MAX_MEM_SLOTS);
-    const onGuestError = (queue: number, message: string): void => this.log.warn({ queue }, `guest error: ${message}`);
+    const onGuestError = (error: VirtqueueError): void => this.log.warn({ queue: error.queue, kind: error.kind, head: error.head }, `guest error: ${error.message}`);
     this.vrings = Array.from({ length: 1 + options.requestQueues }, (_, i) => new Vring(i, this.memory, onGuestError));
     this.offeredFeatures =
       bit(VF.VERSION_1) | bit(VF.RING_INDIRECT_DESC) | bit(VF.RING_EVENT_IDX) | bit(VF.PROTOCOL_FEATURES);
@@ -377,7 +378,7 @@ export class VhostUserBackend {
       eventIdx: hasBit(this.ackedFeatures, VF.RING_EVENT_IDX),
       indirect: hasBit(this.ackedFeatures, VF.RING_INDIRECT_DESC),
     });
-    if (error !== null) this.log.warn({ queue: vring.index }, `guest error: ${error}; queue not started`);
+    if (error !== null) this.log.warn({ queue: error.queue, kind: error.kind }, `guest error: ${error.message}; queue not started`);
     return error === null;
   }
 

@@ -4,6 +4,7 @@ import { GuestRam } from '@vfs/harness/vhost_user_driver/guest_ram';
 import { GuestMemory } from './guest_memory';
 import { DescFlag, AVAIL_F_NO_INTERRUPT } from './ring_layout';
 import { Virtqueue } from './virtqueue';
+import type { VirtqueueError, VirtqueueErrorKind } from './virtqueue_error';
 
 const SIZE = 16;
 
@@ -12,11 +13,11 @@ describe('split virtqueue, device side', () => {
   let memory: GuestMemory;
   let driver: DriverQueue;
   let queue: Virtqueue;
-  let errors: string[];
+  let errors: VirtqueueError[];
 
   const setup = (opts: { eventIdx?: boolean; indirect?: boolean } = {}): void => {
     driver = new DriverQueue(ram, 1, SIZE, opts.eventIdx ?? false);
-    queue = new Virtqueue(1, memory, (_q, m) => errors.push(m));
+    queue = new Virtqueue(1, memory, (error) => void errors.push(error));
     start(opts, 0);
   };
   const start = (opts: { eventIdx?: boolean; indirect?: boolean }, lastAvail: number): void => {
@@ -81,45 +82,46 @@ describe('split virtqueue, device side', () => {
     driver.publish(head);
     expect(queue.pop()).toBeNull();
     expect(driver.reap()).toEqual([{ head, len: 0 }]);
-    expect(errors[0]).toMatch(/INDIRECT_DESC was not negotiated/);
+    expect(errors[0]).toMatchObject({ kind: 'indirect-not-negotiated', queue: 1, head });
+    expect(errors[0]?.message).toMatch(/INDIRECT_DESC was not negotiated; answered with 0 bytes/);
   });
 
-  const malformed: [string, (d: DriverQueue, ram: GuestRam) => number, RegExp][] = [
+  const malformed: [string, (d: DriverQueue, ram: GuestRam) => number, VirtqueueErrorKind, RegExp][] = [
     ['a descriptor loop', (d) => {
       const [a, b] = d.takeDescriptors(2) as [number, number];
       d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.NEXT, next: b });
       d.writeRaw({ index: b, addr: 0, len: 8, flags: DescFlag.NEXT, next: a });
       return a;
-    }, /a loop/],
+    }, 'descriptor-loop', /a loop/],
     ['a next index outside the table', (d) => {
       const [a] = d.takeDescriptors(1) as [number];
       d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.NEXT, next: 999 });
       return a;
-    }, /outside a table/],
+    }, 'descriptor-out-of-range', /outside a table/],
     ['a buffer outside guest RAM', (d) => {
       const [a] = d.takeDescriptors(1) as [number];
       d.writeRaw({ index: a, addr: 0x7fff_0000_0000, len: 8, flags: 0, next: 0 });
       return a;
-    }, /outside guest memory/],
+    }, 'buffer-outside-memory', /outside guest memory/],
     ['a buffer in the hole between regions', (d, r) => {
       const [a] = d.takeDescriptors(1) as [number];
       d.writeRaw({ index: a, addr: r.regions[0]!.size + 4096, len: 8, flags: 0, next: 0 });
       return a;
-    }, /outside guest memory/],
+    }, 'buffer-outside-memory', /outside guest memory/],
     ['a buffer straddling the end of a region', (d, r) => {
       const [a] = d.takeDescriptors(1) as [number];
       d.writeRaw({ index: a, addr: r.regions[0]!.size - 4, len: 8, flags: 0, next: 0 });
       return a;
-    }, /outside guest memory/],
+    }, 'buffer-outside-memory', /outside guest memory/],
     ['a readable buffer after a writable one', (d) => {
       const [a, b] = d.takeDescriptors(2) as [number, number];
       d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.WRITE | DescFlag.NEXT, next: b });
       d.writeRaw({ index: b, addr: 0, len: 8, flags: 0, next: 0 });
       return a;
-    }, /readable descriptor after/],
+    }, 'readable-after-writable', /readable descriptor after/],
   ];
 
-  test.each(malformed)('answers %s with 0 bytes and keeps going', (_name, build, message) => {
+  test.each(malformed)('answers %s with 0 bytes and keeps going', (_name, build, kind, message) => {
     setup();
     const bad = build(driver, ram);
     driver.publish(bad);
@@ -128,7 +130,10 @@ describe('split virtqueue, device side', () => {
     const chain = queue.pop()!;
     expect(chain.head).toBe(good);
     expect(driver.reap()).toEqual([{ head: bad, len: 0 }]);
-    expect(errors[0]).toMatch(message);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ kind, queue: 1, head: bad });
+    expect(errors[0]?.message).toMatch(message);
+    expect(errors[0]?.message).toMatch(new RegExp(`^chain ${bad}: .*; answered with 0 bytes$`));
   });
 
   test('rejects nested indirect tables', () => {
@@ -140,7 +145,8 @@ describe('split virtqueue, device side', () => {
     driver.writeRaw({ index: head, addr: outer, len: 16, flags: DescFlag.INDIRECT, next: 0 });
     driver.publish(head);
     expect(queue.pop()).toBeNull();
-    expect(errors[0]).toMatch(/inside an indirect table/);
+    expect(errors[0]).toMatchObject({ kind: 'nested-indirect', head });
+    expect(errors[0]?.message).toMatch(/inside an indirect table/);
   });
 
   test('skips an out-of-range head without a used entry', () => {
@@ -148,7 +154,8 @@ describe('split virtqueue, device side', () => {
     driver.publish(SIZE + 3);
     expect(queue.pop()).toBeNull();
     expect(driver.reap()).toEqual([]);
-    expect(errors[0]).toMatch(/outside a queue/);
+    expect(errors[0]).toMatchObject({ kind: 'head-out-of-range', queue: 1, head: SIZE + 3 });
+    expect(errors[0]?.message).toMatch(/outside a queue of 16: skipped/);
   });
 
   test('stops the queue when the available index jumps past the ring', () => {
@@ -156,7 +163,41 @@ describe('split virtqueue, device side', () => {
     driver.forceAvailIdx(SIZE + 5);
     expect(queue.pop()).toBeNull();
     expect(queue.isReady).toBe(false);
-    expect(errors[0]).toMatch(/queue stopped/);
+    expect(errors[0]).toMatchObject({ kind: 'avail-index-overrun', queue: 1, head: undefined });
+    expect(errors[0]?.message).toMatch(/queue stopped/);
+  });
+
+  test('skips a head that is still in flight without a used entry', () => {
+    setup();
+    const head = driver.addChain([buffer('held')], [], false);
+    driver.publish(head);
+    expect(queue.pop()!.head).toBe(head);
+    driver.publish(head);
+    expect(queue.pop()).toBeNull();
+    expect(driver.reap()).toEqual([]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ kind: 'head-in-flight', queue: 1, head });
+    expect(errors[0]?.message).toMatch(/already in flight: skipped/);
+  });
+
+  test('refuses to start on a misaligned descriptor table, returning the error', () => {
+    driver = new DriverQueue(ram, 1, SIZE, false);
+    queue = new Virtqueue(1, memory, (error) => void errors.push(error));
+    const bytes = Virtqueue.ringBytes(SIZE);
+    const error = queue.start({
+      size: SIZE,
+      rings: {
+        desc: memory.guestRange(driver.descGpa + 8, bytes.desc)!,
+        avail: memory.guestRange(driver.availGpa, bytes.avail)!,
+        used: memory.guestRange(driver.usedGpa, bytes.used)!,
+      },
+      lastAvail: 0,
+      eventIdx: false,
+      indirect: false,
+    });
+    expect(error).toMatchObject({ kind: 'misaligned-ring', queue: 1, message: 'misaligned ring address' });
+    expect(queue.isReady).toBe(false);
+    expect(errors).toEqual([]);
   });
 
   test('honours avail.flags NO_INTERRUPT without EVENT_IDX', () => {

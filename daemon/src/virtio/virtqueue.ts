@@ -1,12 +1,14 @@
 // The device side of a split virtqueue: pops descriptor chains from the available ring, translates
 // their buffers through GuestMemory, and pushes used entries. Everything the guest wrote is
 // untrusted: a bad chain (out-of-range index, loop, buffer outside RAM, nested indirect table…)
-// is reported through `onGuestError` and answered with a zero-length used entry; the queue keeps
-// going. Only a corrupt available index breaks the queue (there is nothing left to trust).
+// is reported through `onGuestError` as a VirtqueueError and answered with a zero-length used
+// entry; the queue keeps going. Only a corrupt available index breaks the queue (there is nothing
+// left to trust).
 //
 // Hot path: chain objects are pooled per head index and buffers are reused GuestSlices, so popping
-// allocates nothing once warm. Ring indices go through Atomics (full fences on x86-64) because the
-// guest reads and writes the same memory concurrently.
+// allocates nothing once warm (only a guest error allocates: its VirtqueueError). Ring indices go
+// through Atomics (full fences on x86-64) because the guest reads and writes the same memory
+// concurrently.
 import type { DescriptorChain } from './descriptor_chain';
 import { GuestMemory, GuestSlice, type HostRange } from './guest_memory';
 import {
@@ -25,8 +27,9 @@ import {
   usedEventOffset,
   usedRingBytes,
 } from './ring_layout';
+import { VirtqueueError, type VirtqueueErrorKind } from './virtqueue_error';
 
-export type GuestErrorSink = (queueIndex: number, message: string) => void;
+export type GuestErrorSink = (error: VirtqueueError) => void;
 
 /** The most entries an indirect table may have (Linux sizes them by the request, not the ring). */
 export const MAX_INDIRECT_ENTRIES = 4096;
@@ -102,11 +105,11 @@ export class Virtqueue {
     return this.ready;
   }
 
-  /** Starts processing; returns an error message instead of starting if the rings are unusable. */
-  start(setup: QueueSetup): string | null {
+  /** Starts processing; returns the guest's error instead of starting if the rings are unusable. */
+  start(setup: QueueSetup): VirtqueueError | null {
     const { size, rings } = setup;
     if (rings.avail.offset % 2 !== 0 || rings.used.offset % 4 !== 0 || rings.desc.offset % 16 !== 0) {
-      return 'misaligned ring address';
+      return new VirtqueueError('misaligned-ring', this.index, 'misaligned ring address');
     }
     this.size = size;
     this.mask = size - 1;
@@ -156,7 +159,8 @@ export class Virtqueue {
       if (availIdx === this.lastAvail) return null;
       if (((availIdx - this.lastAvail) & 0xffff) > this.size) {
         this.ready = false;
-        this.onGuestError(this.index, `available index ${availIdx} is more than ${this.size} ahead of ${this.lastAvail}: queue stopped`);
+        const message = `available index ${availIdx} is more than ${this.size} ahead of ${this.lastAvail}: queue stopped`;
+        this.onGuestError(new VirtqueueError('avail-index-overrun', this.index, message));
         return null;
       }
       const head = this.avail[2 + (this.lastAvail & this.mask)]!;
@@ -227,18 +231,18 @@ export class Virtqueue {
 
   private parse(head: number): PooledChain | null {
     if (head >= this.size) {
-      this.onGuestError(this.index, `head descriptor ${head} is outside a queue of ${this.size}: skipped`);
+      this.onGuestError(new VirtqueueError('head-out-of-range', this.index, `head descriptor ${head} is outside a queue of ${this.size}: skipped`, head));
       return null;
     }
     if (this.inFlight[head] === 1) {
-      this.onGuestError(this.index, `head descriptor ${head} is already in flight: skipped`);
+      this.onGuestError(new VirtqueueError('head-in-flight', this.index, `head descriptor ${head} is already in flight: skipped`, head));
       return null;
     }
     const chain = (this.chains[head] ??= new PooledChain());
     chain.reset(head);
     const error = this.walk(chain);
     if (error !== null) {
-      this.onGuestError(this.index, `chain ${head}: ${error}; answered with 0 bytes`);
+      this.onGuestError(error);
       this.pushUsed(head, 0);
       return null;
     }
@@ -247,8 +251,13 @@ export class Virtqueue {
     return chain;
   }
 
-  /** Walks the descriptors of `chain`; returns an error message, or null when well-formed. */
-  private walk(chain: PooledChain): string | null {
+  /** A malformed chain, to be answered with a zero-length used entry. */
+  private malformed(kind: VirtqueueErrorKind, head: number, what: string): VirtqueueError {
+    return new VirtqueueError(kind, this.index, `chain ${head}: ${what}; answered with 0 bytes`, head);
+  }
+
+  /** Walks the descriptors of `chain`; returns the guest's error, or null when well-formed. */
+  private walk(chain: PooledChain): VirtqueueError | null {
     let table = this.desc;
     let base = this.descBase;
     let tableSize = this.size;
@@ -257,8 +266,8 @@ export class Virtqueue {
     let inIndirect = false;
     let seenWritable = false;
     for (;;) {
-      if (index >= tableSize) return `descriptor index ${index} is outside a table of ${tableSize}`;
-      if (++count > tableSize) return `more than ${tableSize} descriptors (a loop?)`;
+      if (index >= tableSize) return this.malformed('descriptor-out-of-range', chain.head, `descriptor index ${index} is outside a table of ${tableSize}`);
+      if (++count > tableSize) return this.malformed('descriptor-loop', chain.head, `more than ${tableSize} descriptors (a loop?)`);
       const at = base + index * DESC_SIZE;
       const lo = table.getUint32(at + DESC_ADDR, true);
       const hi = table.getUint32(at + DESC_ADDR + 4, true);
@@ -267,14 +276,16 @@ export class Virtqueue {
       const next = table.getUint16(at + DESC_NEXT, true);
       const addr = lo + hi * 0x1_0000_0000;
       if ((flags & DescFlag.INDIRECT) !== 0) {
-        if (!this.indirect) return 'indirect descriptor but VIRTIO_F_RING_INDIRECT_DESC was not negotiated';
-        if (inIndirect) return 'indirect descriptor inside an indirect table';
-        if ((flags & DescFlag.NEXT) !== 0) return 'indirect descriptor with the NEXT flag';
+        if (!this.indirect) {
+          return this.malformed('indirect-not-negotiated', chain.head, 'indirect descriptor but VIRTIO_F_RING_INDIRECT_DESC was not negotiated');
+        }
+        if (inIndirect) return this.malformed('nested-indirect', chain.head, 'indirect descriptor inside an indirect table');
+        if ((flags & DescFlag.NEXT) !== 0) return this.malformed('indirect-with-next', chain.head, 'indirect descriptor with the NEXT flag');
         if (len === 0 || len % DESC_SIZE !== 0 || len / DESC_SIZE > MAX_INDIRECT_ENTRIES) {
-          return `indirect table of ${len} bytes`;
+          return this.malformed('indirect-bad-size', chain.head, `indirect table of ${len} bytes`);
         }
         if (hi >= 0x20_0000 || !this.memory.translate(addr, len, this.tableSlot)) {
-          return `indirect table at 0x${addr.toString(16)} is outside guest memory`;
+          return this.malformed('indirect-outside-memory', chain.head, `indirect table at 0x${addr.toString(16)} is outside guest memory`);
         }
         table = this.tableSlot.view;
         base = this.tableSlot.offset;
@@ -287,14 +298,14 @@ export class Virtqueue {
       if (len > 0) {
         const slot = chain.nextSlot();
         if (hi >= 0x20_0000 || !this.memory.translate(addr, len, slot)) {
-          return `buffer 0x${addr.toString(16)}+${len} is outside guest memory`;
+          return this.malformed('buffer-outside-memory', chain.head, `buffer 0x${addr.toString(16)}+${len} is outside guest memory`);
         }
         if ((flags & DescFlag.WRITE) !== 0) {
           chain.writable.push(slot);
           chain.writableBytes += len;
           seenWritable = true;
         } else {
-          if (seenWritable) return 'device-readable descriptor after a device-writable one';
+          if (seenWritable) return this.malformed('readable-after-writable', chain.head, 'device-readable descriptor after a device-writable one');
           chain.readable.push(slot);
         }
       }

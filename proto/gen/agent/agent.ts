@@ -243,7 +243,27 @@ export interface TtyWinResizeRequest {
 
 /** Mounts a hot-plugged share. */
 export interface MountShareRequest {
-  share?: Share | undefined;
+  share?:
+    | Share
+    | undefined;
+  /**
+   * A hot-plugged device appears in the guest a little after QEMU's device_add: wait up to this
+   * long for its tag before the mount fails. 0 mounts at once.
+   */
+  waitMs: number;
+}
+
+/** Binds a directory of a mounted share into a running container's mount namespace. */
+export interface AddContainerMountRequest {
+  containerId: string;
+  mount?: ContainerMount | undefined;
+}
+
+/** Unmounts a volume from a running container; refused while it is busy. */
+export interface RemoveContainerMountRequest {
+  containerId: string;
+  /** Absolute path inside the container. */
+  destination: string;
 }
 
 /** Unmounts a share before its device is unplugged. */
@@ -2662,13 +2682,16 @@ export const TtyWinResizeRequest: MessageFns<TtyWinResizeRequest> = {
 };
 
 function createBaseMountShareRequest(): MountShareRequest {
-  return { share: undefined };
+  return { share: undefined, waitMs: 0 };
 }
 
 export const MountShareRequest: MessageFns<MountShareRequest> = {
   encode(message: MountShareRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.share !== undefined) {
       Share.encode(message.share, writer.uint32(10).fork()).join();
+    }
+    if (message.waitMs !== 0) {
+      writer.uint32(16).uint32(message.waitMs);
     }
     return writer;
   },
@@ -2694,6 +2717,14 @@ export const MountShareRequest: MessageFns<MountShareRequest> = {
             message.share = Share.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.waitMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2712,6 +2743,143 @@ export const MountShareRequest: MessageFns<MountShareRequest> = {
   fromPartial(object: DeepPartial<MountShareRequest>): MountShareRequest {
     const message = createBaseMountShareRequest();
     message.share = (object.share !== undefined && object.share !== null) ? Share.fromPartial(object.share) : undefined;
+    message.waitMs = object.waitMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseAddContainerMountRequest(): AddContainerMountRequest {
+  return { containerId: "", mount: undefined };
+}
+
+export const AddContainerMountRequest: MessageFns<AddContainerMountRequest> = {
+  encode(message: AddContainerMountRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.mount !== undefined) {
+      ContainerMount.encode(message.mount, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddContainerMountRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddContainerMountRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mount = ContainerMount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AddContainerMountRequest>): AddContainerMountRequest {
+    return AddContainerMountRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddContainerMountRequest>): AddContainerMountRequest {
+    const message = createBaseAddContainerMountRequest();
+    message.containerId = object.containerId ?? "";
+    message.mount = (object.mount !== undefined && object.mount !== null)
+      ? ContainerMount.fromPartial(object.mount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveContainerMountRequest(): RemoveContainerMountRequest {
+  return { containerId: "", destination: "" };
+}
+
+export const RemoveContainerMountRequest: MessageFns<RemoveContainerMountRequest> = {
+  encode(message: RemoveContainerMountRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.destination !== "") {
+      writer.uint32(18).string(message.destination);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveContainerMountRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveContainerMountRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.destination = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RemoveContainerMountRequest>): RemoveContainerMountRequest {
+    return RemoveContainerMountRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveContainerMountRequest>): RemoveContainerMountRequest {
+    const message = createBaseRemoveContainerMountRequest();
+    message.containerId = object.containerId ?? "";
+    message.destination = object.destination ?? "";
     return message;
   },
 };
@@ -3293,6 +3461,23 @@ export const AgentServiceDefinition = {
     unmountShare: {
       name: "UnmountShare",
       requestType: UnmountShareRequest as typeof UnmountShareRequest,
+      requestStream: false,
+      responseType: Empty as typeof Empty,
+      responseStream: false,
+      options: {},
+    },
+    /** volumes added to and removed from a running container (vfs-runtime volume) */
+    addContainerMount: {
+      name: "AddContainerMount",
+      requestType: AddContainerMountRequest as typeof AddContainerMountRequest,
+      requestStream: false,
+      responseType: Empty as typeof Empty,
+      responseStream: false,
+      options: {},
+    },
+    removeContainerMount: {
+      name: "RemoveContainerMount",
+      requestType: RemoveContainerMountRequest as typeof RemoveContainerMountRequest,
       requestStream: false,
       responseType: Empty as typeof Empty,
       responseStream: false,

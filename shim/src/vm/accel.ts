@@ -7,6 +7,7 @@
 import { accessSync, constants, mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { bootArgs, INIT_MARKERS } from '@vfs/contracts';
 import { readConsole } from './console_log';
 import { buildQemuArgs, type Accel } from './qemu_command';
 import { launchQemu, type QemuExit } from './qemu_process';
@@ -26,8 +27,6 @@ interface CachedVerdict {
   readonly bootId: string;
   readonly accel: Accel;
 }
-
-const POWEROFF_MARKER = 'vfs-init: poweroff';
 
 export async function detectAccel(opts: AccelDetection): Promise<Accel> {
   if (!kvmAccessible(opts.kvmDevice ?? '/dev/kvm')) return 'tcg';
@@ -87,7 +86,7 @@ async function kvmBootsGuest(opts: AccelDetection): Promise<boolean> {
       vcpus: 1,
       kernelPath: opts.kernelPath,
       initrdPath: opts.initrdPath,
-      kernelArgs: ['vfs.mode=poweroff'],
+      kernelArgs: bootArgs({ mode: 'poweroff' }),
       fsDevices: [],
       consoleLogPath,
     });
@@ -104,7 +103,7 @@ async function kvmBootsGuest(opts: AccelDetection): Promise<boolean> {
 }
 
 function probeSucceeded(exit: QemuExit, console: string): boolean {
-  return exit.code === 0 && console.includes(POWEROFF_MARKER);
+  return exit.code === 0 && INIT_MARKERS.poweroff.test(console);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {

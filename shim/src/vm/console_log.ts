@@ -4,6 +4,7 @@
  * the wait independent of inotify and of who wrote the file; 20 ms is far below a boot.
  */
 import { readFileSync } from 'node:fs';
+import { errorMessage } from '@vfs/contracts';
 
 export interface ConsoleWait {
   readonly timeoutMs: number;
@@ -38,7 +39,7 @@ export function fileTailOrError(path: string, lines: number): string {
   try {
     return fileTail(path, lines);
   } catch (err) {
-    return `(cannot read ${path}: ${err instanceof Error ? err.message : String(err)})`;
+    return `(cannot read ${path}: ${errorMessage(err)})`;
   }
 }
 

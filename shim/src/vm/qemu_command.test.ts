@@ -1,3 +1,4 @@
+import { AGENT_PORT_NAME } from '@vfs/contracts';
 import { buildQemuArgs, kernelCommandLine, type QemuConfig } from './qemu_command';
 
 const base: QemuConfig = {
@@ -71,10 +72,10 @@ describe('buildQemuArgs', () => {
     expect(valuesOf(q35, '-device')).toContain('vhost-user-fs-pci,id=fs0,chardev=fs0-chr,tag=vfsruntime,queue-size=1024');
   });
 
-  it('exposes the agent as virtio-serial port agent.0 on a listening socket', () => {
+  it('exposes the agent as the virtio-serial port /init looks for, on a listening socket', () => {
     const args = buildQemuArgs({ ...base, machine: 'q35', agentSocketPath: '/run/vm/agent.sock' });
     expect(valuesOf(args, '-device')).toEqual(
-      expect.arrayContaining(['virtio-serial-pci,id=vser0', 'virtserialport,bus=vser0.0,chardev=agent-chr,name=agent.0']),
+      expect.arrayContaining(['virtio-serial-pci,id=vser0', `virtserialport,bus=vser0.0,chardev=agent-chr,name=${AGENT_PORT_NAME}`]),
     );
     expect(valuesOf(args, '-chardev')).toContain('socket,id=agent-chr,path=/run/vm/agent.sock,server=on,wait=off');
     expect(valuesOf(buildQemuArgs({ ...base, agentSocketPath: '/a.sock' }), '-device')).toContain('virtio-serial-device,id=vser0');

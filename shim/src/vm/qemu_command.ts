@@ -1,10 +1,11 @@
 /**
  * Builds the qemu-system-x86_64 argument vector for one sandbox VM from a typed config.
- * Facts behind the choices (DESIGN §3): vhost-user needs memfd RAM with share=on; microvm boots
- * the PVH vmlinux fastest but its virtio-mmio devices cannot be hotplugged (q35 + pre-created
- * pcie-root-ports can); microvm needs virtio-mmio.force-legacy=false for vhost-user and
- * tsc_early_khz under TCG.
+ * Facts behind the choices (ARCHITECTURE.md, 'QEMU and the guest'): vhost-user needs memfd RAM
+ * with share=on; microvm boots the PVH vmlinux fastest but its virtio-mmio devices cannot be
+ * hotplugged (q35 + pre-created pcie-root-ports can); microvm needs
+ * virtio-mmio.force-legacy=false for vhost-user and tsc_early_khz under TCG.
  */
+import { AGENT_PORT_NAME } from '@vfs/contracts';
 
 export type Machine = 'microvm' | 'q35';
 export type Accel = 'kvm' | 'tcg';
@@ -145,7 +146,7 @@ function agentPortArgs(machine: Machine, socketPath: string): string[] {
   return [
     '-device', `${bus},id=vser0`,
     '-chardev', `socket,id=agent-chr,path=${optValue(socketPath)},server=on,wait=off`,
-    '-device', 'virtserialport,bus=vser0.0,chardev=agent-chr,name=agent.0',
+    '-device', `virtserialport,bus=vser0.0,chardev=agent-chr,name=${AGENT_PORT_NAME}`,
   ];
 }
 

@@ -9,6 +9,7 @@
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '@vfs/contracts';
 
 export type JsonObject = { readonly [key: string]: unknown };
 
@@ -187,7 +188,7 @@ export class QmpClient {
     try {
       message = JSON.parse(line);
     } catch (err) {
-      this.fail(`QMP: unparsable message from QEMU (${(err as Error).message}): ${line.slice(0, 200)}`);
+      this.fail(`QMP: unparsable message from QEMU (${errorMessage(err)}): ${line.slice(0, 200)}`);
       return;
     }
     if (!isObject(message)) return this.fail(`QMP: unexpected message ${line.slice(0, 200)}`);
@@ -249,7 +250,7 @@ async function dialWithRetry(path: string, deadline: number, signal: AbortSignal
       return await dial(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (!NOT_YET.has(code)) throw new Error(`QMP: cannot connect to ${path}: ${(err as Error).message}`);
+      if (!NOT_YET.has(code)) throw new Error(`QMP: cannot connect to ${path}: ${errorMessage(err)}`);
       if (signal?.aborted === true) throw new Error(`QMP: gave up connecting to ${path}: ${String(signal.reason)}`);
       if (Date.now() >= deadline) throw new Error(`QMP: ${path} did not accept a connection in time (${code})`);
       await sleep(RETRY_INTERVAL_MS);
@@ -301,7 +302,7 @@ function readGreeting(socket: Socket, path: string, deadline: number): Promise<G
         if (!isObject(message) || !isObject(message.QMP)) throw new Error('not a QMP greeting');
         done(undefined, message.QMP as unknown as QmpGreeting);
       } catch (err) {
-        done(new Error(`QMP ${path}: bad greeting (${(err as Error).message}): ${line.slice(0, 200)}`));
+        done(new Error(`QMP ${path}: bad greeting (${errorMessage(err)}): ${line.slice(0, 200)}`));
       }
     };
     const onClose = (): void => done(new Error(`QMP ${path}: closed before the greeting (another client connected, or QEMU exited)`));

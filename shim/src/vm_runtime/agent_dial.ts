@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { Code, TtrpcClient, TtrpcError, type ServiceClient } from '@vfs/proto/ttrpc';
 import type { ShimLogger } from '../logger';
-import { ShimError } from '../shim_error';
+import { SandboxError } from '../sandbox_error';
 
 export type AgentClient = ServiceClient<typeof AgentServiceDefinition>;
 
@@ -45,7 +45,7 @@ async function connectSocket(dial: AgentDial, deadline: number): Promise<TtrpcCl
 async function checkServing(agent: AgentClient, timeoutMs: number): Promise<void> {
   const answer = await agent.check({ service: '' }, { timeoutMs });
   if (answer.status !== CheckResponse_ServingStatus.SERVING) {
-    throw new ShimError(Code.Unavailable, `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`);
+    throw new SandboxError('unreachable', `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`);
   }
 }
 
@@ -66,7 +66,7 @@ export async function dialAgent(dial: AgentDial): Promise<AgentConnection> {
   const started = Date.now();
   const deadline = started + dial.timeoutMs;
   const gone = dial.vmGone.then((why) => {
-    throw new ShimError(Code.Unavailable, `the VM stopped before its agent answered: ${why}`);
+    throw new SandboxError('unreachable', `the VM stopped before its agent answered: ${why}`);
   });
   try {
     const connection = await Promise.race([dialOnce(dial, deadline), gone]);
@@ -74,8 +74,8 @@ export async function dialAgent(dial: AgentDial): Promise<AgentConnection> {
     return connection;
   } catch (err) {
     if (err instanceof TtrpcError && err.code === Code.DeadlineExceeded) {
-      throw new ShimError(Code.DeadlineExceeded, `the guest agent did not answer within agent.dial_timeout_ms = ${dial.timeoutMs} ms`, { cause: err });
+      throw new SandboxError('timeout', `the guest agent did not answer within agent.dial_timeout_ms = ${dial.timeoutMs} ms`, { cause: err });
     }
-    throw ShimError.wrap(err, 'connect to the guest agent');
+    throw SandboxError.wrap(err, 'connect to the guest agent');
   }
 }

@@ -3,6 +3,7 @@
 // ready times from GetGuestDetails. Uptimes need no guest wall clock, which under TCG may be a
 // second off the host's: the benchmark anchors them at the host's agent-ready time.
 
+import { markerUptime } from '@vfs/contracts';
 import { readConsole } from '../vm/console_log';
 import type { AgentClient } from './agent_dial';
 
@@ -20,16 +21,11 @@ export interface GuestBootTimes {
   readonly agentReadyS?: number;
 }
 
-function marker(console: string, pattern: RegExp): number | undefined {
-  const match = pattern.exec(console);
-  return match?.[1] === undefined ? undefined : Number(match[1]);
-}
-
 export function consoleBootTimes(console: string): GuestBootTimes {
   return {
-    initStartS: marker(console, /^vfs-init: start (\d+(?:\.\d+)?)$/m),
-    modulesLoadedS: marker(console, /^vfs-init: modules (\d+(?:\.\d+)?)$/m),
-    agentLaunchS: marker(console, /^vfs-init: agent \S+ (\d+(?:\.\d+)?)$/m),
+    initStartS: markerUptime(console, 'start'),
+    modulesLoadedS: markerUptime(console, 'modules'),
+    agentLaunchS: markerUptime(console, 'agent'),
   };
 }
 

@@ -3,6 +3,7 @@
 // and `exited` resolves after WaitProcess answered AND both outputs reached containerd. When the
 // agent is unreachable (the VM died) WaitProcess fails and the exit is LOST_STATUS.
 
+import { errorMessage } from '@vfs/contracts';
 import { ExitReason } from '@vfs/proto/gen/containerd/types/task/task';
 import type { ShimLogger } from '../logger';
 import type { ProcessExit, ProcessIo, ProcessRef } from '../sandbox_runtime';
@@ -19,16 +20,12 @@ export interface GuestProcess {
   startStdin(): void;
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 async function waitExit(agent: AgentClient, ref: ProcessRef, log: ShimLogger): Promise<ProcessExit> {
   try {
     const answer = await agent.waitProcess({ containerId: ref.containerId, execId: ref.execId });
     return { exitStatus: answer.exitStatus, exitedAt: answer.exitedAt ?? new Date(), reason: answer.exitReason };
   } catch (err) {
-    log.error({ execId: ref.execId, err: errorText(err) }, `process lost: reported as exit status ${LOST_STATUS}`);
+    log.error({ execId: ref.execId, err: errorMessage(err) }, `process lost: reported as exit status ${LOST_STATUS}`);
     return { exitStatus: LOST_STATUS, exitedAt: new Date(), reason: ExitReason.NONE };
   }
 }

@@ -3,6 +3,7 @@
 // /tasks/oom event. It ends when the connection does (VM stopped or lost). The guest's answers are
 // not trusted: `onOom` is oom_filter.ts's, which checks, throttles and logs them.
 
+import { errorMessage } from '@vfs/contracts';
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import type { ShimLogger } from '../logger';
 import type { AgentClient } from './agent_dial';
@@ -14,7 +15,7 @@ export async function watchOom(agent: AgentClient, onOom: (containerId: string) 
       event = await agent.getOOMEvent({});
     } catch (err) {
       const unavailable = err instanceof TtrpcError && err.code === Code.Unavailable;
-      if (!unavailable) log.warn({ err: err instanceof Error ? err.message : String(err) }, 'OOM events from the guest stopped');
+      if (!unavailable) log.warn({ err: errorMessage(err) }, 'OOM events from the guest stopped');
       return;
     }
     onOom(event.containerId);

@@ -1,8 +1,9 @@
-// Cold-start phase timestamps of one sandbox, for `make bench-coldstart` (e2e/bench). Marks are
-// wall-clock Date.now() values, comparable across the processes of one host. They are written
-// only when VFS_TIMINGS_DIR is set in the shim's environment (the benchmark's private containerd
-// passes it on), as <dir>/<sandbox id>.json once the first container's exit has been relayed:
-// the sandbox's state dir is gone after Delete. Without the variable a mark is one Date.now().
+// Cold-start phase timestamps of one sandbox, for `make bench-coldstart`
+// (tools/src/bench_coldstart). Marks are wall-clock Date.now() values, comparable across the
+// processes of one host. They are written only when VFS_TIMINGS_DIR is set in the shim's
+// environment (the benchmark's private containerd passes it on), as <dir>/<sandbox id>.json once
+// the first container's exit has been relayed: the sandbox's state dir is gone after Delete.
+// Without the variable a mark is one Date.now().
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -8,7 +8,7 @@
 
 import { join } from 'node:path';
 import { sandboxPaths } from '../shim_paths';
-import { Code, ShimError } from '../shim_error';
+import { SandboxError } from '../sandbox_error';
 
 const SUN_PATH_MAX = 107;
 
@@ -16,6 +16,8 @@ export interface SandboxLayout {
   readonly stateDir: string;
   /** The daemon's --shared-dir: every share is a subdirectory (a bind mount) of it. */
   readonly sharesDir: string;
+  /** A private mount point where binds get their flags before they move into sharesDir. */
+  readonly stagingDir: string;
   readonly socketDir: string;
   readonly agentSocket: string;
   readonly qmpSocket: string;
@@ -31,6 +33,7 @@ export function sandboxLayout(runDir: string, namespace: string, sandboxId: stri
   const layout: SandboxLayout = {
     stateDir: paths.stateDir,
     sharesDir: join(paths.stateDir, 'shares'),
+    stagingDir: join(paths.stateDir, 'staging'),
     socketDir,
     agentSocket: join(socketDir, 'agent.sock'),
     qmpSocket: join(socketDir, 'qmp.sock'),
@@ -50,6 +53,6 @@ export function vhostUserSocket(layout: SandboxLayout, index: number): string {
 
 function checkSocketPath(path: string): void {
   if (Buffer.byteLength(path) > SUN_PATH_MAX) {
-    throw new ShimError(Code.InvalidArgument, `VM socket path ${path} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`);
+    throw new SandboxError('bad-config', `VM socket path ${path} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`);
   }
 }

@@ -7,19 +7,21 @@
 
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DEFAULT_RUNTIME_TAG, errorMessage } from '@vfs/contracts';
 import { installRoot, type LoadedConfig } from '@vfs/runtime-config';
 import { fileTailOrError } from '../vm/console_log';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
-import { Code, ShimError } from '../shim_error';
+import { SandboxError } from '../sandbox_error';
 import { dialAgent, type AgentClient, type AgentConnection } from './agent_dial';
+import { bindContainerDirs, releaseContainerDirs } from './container_dirs';
 import type { PhaseClock } from './phase_clock';
 import { vhostUserSocket, type SandboxLayout } from './sandbox_layout';
-import { bindShare, exportShare, makeSharesMountPoint, type ExportedShare } from './share_exports';
-import { GUEST_SHARES_DIR, type PlannedShare } from './share_plan';
+import { bindShare, exportShare, makeSharesMountPoint, makeStagingMountPoint, type ExportedShare } from './share_exports';
+import { containerShares, GUEST_SHARES_DIR, type ContainerDir, type SandboxShare } from './share_plan';
 import { controlVm, type ControlledVm } from './vm_control';
-import { checkReadable, RUNTIME_TAG, startVm } from './vm_launch';
+import { checkReadable, startVm } from './vm_launch';
 import { startDaemon, type RunningDaemon } from './virtiofsd_process';
 
 const DESTROY_TIMEOUT_MS = 5000;
@@ -34,9 +36,6 @@ export interface SandboxVmOptions {
   readonly state: SandboxState;
   readonly layout: SandboxLayout;
   readonly log: ShimLogger;
-  /** The first container's shares: microvm devices cannot be added later. */
-  readonly ownerId: string;
-  readonly shares: readonly PlannedShare[];
   /** Cold-start milestones (bench-coldstart) of the bring-up: daemon, QEMU, agent, CreateSandbox. */
   readonly clock: PhaseClock;
 }
@@ -46,6 +45,10 @@ export interface SandboxVm {
   /** Resolves with the reason when the VM died without being asked to. */
   readonly lost: Promise<string>;
   readonly isLost: () => boolean;
+  /** Binds a container's directories into the sandbox's shares, where the guest sees them at once. */
+  bindContainerDirs(containerId: string, dirs: readonly ContainerDir[]): Promise<void>;
+  /** Unmounts a container's directories (lazily if the guest still holds them) and removes their mount points. */
+  releaseContainerDirs(containerId: string, dirs: readonly ContainerDir[]): Promise<void>;
   /** DestroySandbox, then QEMU, the daemon, the mounts, the sockets; idempotent. */
   stop(): Promise<void>;
 }
@@ -55,8 +58,11 @@ export function runtimeDir(): string {
   return resolve(installRoot(), 'build', 'runtime');
 }
 
-function runtimeShare(): PlannedShare {
-  return { tag: RUNTIME_TAG, source: runtimeDir(), target: RUNTIME_TAG, wrapsFile: false, recursive: false, readonly: true, cache: 'always', xattr: false };
+const RUNTIME_SHARE: SandboxShare = { tag: DEFAULT_RUNTIME_TAG, readonly: true, cache: 'always', xattr: false };
+
+/** Every share the VM boots with: the runtime, then the two that hold the containers' directories. */
+function bootShares(options: SandboxVmOptions): readonly SandboxShare[] {
+  return [RUNTIME_SHARE, ...containerShares(options.config.daemon.cache)];
 }
 
 function checkInputs(options: SandboxVmOptions): void {
@@ -110,14 +116,20 @@ class Bringup {
     mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
     this.undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
     this.undo.push('remove the shares dir', () => removeUnmountedTree(layout.sharesDir));
+    this.undo.push('remove the staging dir', () => removeUnmountedTree(layout.stagingDir));
   }
 
-  async bindAll(shares: readonly PlannedShare[]): Promise<void> {
+  /** The shared and staging mount points, the runtime's bind, and the (empty) container shares. */
+  async mountShares(): Promise<void> {
     const { state, layout } = this.options;
     this.undo.push('unmount the shares', () => unmountAll(state));
     await makeSharesMountPoint(state, layout.sharesDir, SANDBOX_OWNER);
-    await bindShare(state, layout.sharesDir, SANDBOX_OWNER, runtimeShare());
-    for (const share of shares) await bindShare(state, layout.sharesDir, this.options.ownerId, share);
+    await makeStagingMountPoint(state, layout.stagingDir, SANDBOX_OWNER);
+    const runtime = { source: runtimeDir(), target: DEFAULT_RUNTIME_TAG, wrapsFile: false, recursive: false, readonly: true };
+    await bindShare(state, layout, SANDBOX_OWNER, runtime);
+    for (const share of containerShares(this.options.config.daemon.cache)) {
+      mkdirSync(join(layout.sharesDir, share.tag), { mode: 0o700 });
+    }
   }
 
   async daemon(): Promise<RunningDaemon> {
@@ -137,9 +149,9 @@ class Bringup {
     return daemon;
   }
 
-  async exportAll(daemon: RunningDaemon, shares: readonly PlannedShare[]): Promise<ExportedShare[]> {
+  async exportAll(daemon: RunningDaemon): Promise<ExportedShare[]> {
     const exported: ExportedShare[] = [];
-    for (const [index, share] of [runtimeShare(), ...shares].entries()) {
+    for (const [index, share] of bootShares(this.options).entries()) {
       exported.push(await exportShare(daemon.control, share, vhostUserSocket(this.options.layout, index)));
     }
     return exported;
@@ -164,15 +176,16 @@ class Bringup {
     const { config, layout, log } = this.options;
     const vmGone = Promise.race([qemu.gone, daemon.exited]);
     const connection = await dialAgent({ socketPath: layout.agentSocket, timeoutMs: config.agent.dial_timeout_ms, vmGone, log }).catch(async (err: unknown) => {
-      const status = await qemu.queryStatus().then((s) => s.status, (e: unknown) => `unknown (${e instanceof Error ? e.message : String(e)})`);
-      throw ShimError.wrap(err, `sandbox VM (QEMU status ${status}; console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
+      const status = await qemu.queryStatus().then((s) => s.status, (e: unknown) => `unknown (${errorMessage(e)})`);
+      throw SandboxError.wrap(err, `sandbox VM (QEMU status ${status}; console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
     });
     this.undo.push('close the agent connection', async () => connection.client.close());
     return connection;
   }
 
-  async createSandbox(agent: AgentClient, shares: readonly PlannedShare[]): Promise<void> {
+  async createSandbox(agent: AgentClient): Promise<void> {
     const { sandboxId, hostname, config } = this.options;
+    const shares = containerShares(config.daemon.cache);
     await agent.createSandbox(
       {
         sandboxId,
@@ -196,19 +209,19 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
   let daemon: RunningDaemon;
   try {
     bringup.prepareDirs();
-    await bringup.bindAll(options.shares);
+    await bringup.mountShares();
     daemon = await bringup.daemon();
-    const exported = await bringup.exportAll(daemon, options.shares);
+    const exported = await bringup.exportAll(daemon);
     options.clock.mark('daemonReady');
     qemu = await bringup.vm(exported);
     options.clock.mark('qemuSpawned');
     connection = await bringup.agent(qemu, daemon);
     options.clock.mark('agentReady');
-    await bringup.createSandbox(connection.agent, options.shares);
+    await bringup.createSandbox(connection.agent);
     options.clock.mark('sandboxCreated');
   } catch (err) {
     await bringup.undo.runAll();
-    throw ShimError.wrap(err, `start sandbox ${options.sandboxId}`, Code.Unknown);
+    throw SandboxError.wrap(err, `start sandbox ${options.sandboxId}`);
   }
   return runningSandbox(options, bringup.undo, connection, watchLoss(qemu, daemon, connection));
 }
@@ -220,11 +233,11 @@ function runningSandbox(options: SandboxVmOptions, undo: UndoStack, connection: 
     stopping ??= (async () => {
       if (destroy) {
         await connection.agent.destroySandbox({}, { timeoutMs: DESTROY_TIMEOUT_MS }).catch((err: unknown) => {
-          options.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'DestroySandbox failed: stopping the VM anyway');
+          options.log.warn({ err: errorMessage(err) }, 'DestroySandbox failed: stopping the VM anyway');
         });
       }
       const failures = await undo.runAll();
-      if (failures.length > 0) throw new ShimError(Code.Internal, `sandbox teardown: ${failures.map((f) => f.message).join('; ')}`);
+      if (failures.length > 0) throw new SandboxError('host-failure', `sandbox teardown: ${failures.map((f) => f.message).join('; ')}`);
       options.log.info('sandbox stopped');
     })();
     return stopping;
@@ -234,9 +247,17 @@ function runningSandbox(options: SandboxVmOptions, undo: UndoStack, connection: 
       lostReason = why;
       options.log.error({ reason: why, console: options.layout.consoleLog }, 'sandbox VM lost: its tasks exit with status 255');
       // Each failed step is logged by the undo stack; the tasks' exits do not wait for it.
-      stop(false).catch((err: unknown) => options.log.error({ err: err instanceof Error ? err.message : String(err) }, 'teardown of the lost sandbox failed'));
+      stop(false).catch((err: unknown) => options.log.error({ err: errorMessage(err) }, 'teardown of the lost sandbox failed'));
     }
     return why;
   });
-  return { agent: connection.agent, lost, isLost: () => lostReason !== undefined, stop: () => stop(true) };
+  const { state, layout } = options;
+  return {
+    agent: connection.agent,
+    lost,
+    isLost: () => lostReason !== undefined,
+    bindContainerDirs: (containerId, dirs) => bindContainerDirs(state, layout, containerId, dirs),
+    releaseContainerDirs: (containerId, dirs) => releaseContainerDirs(state, layout, containerId, dirs),
+    stop: () => stop(true),
+  };
 }

@@ -1,20 +1,22 @@
 // What a guest can do to host files through the shares the shim makes, end to end on the host
-// side: planContainerShares → bindShare → exportShare to a real vfs-virtiofsd (its default
-// namespace sandbox, as the shim runs it), driven over vhost-user by the FUSE test client the way
-// a guest's kernel would. Needs root (mounts), like the daemon's own sandbox tests.
+// side: the sandbox's shares exported by a real vfs-virtiofsd (its default namespace sandbox, as
+// the shim runs it), then a container's directories bound while it runs (planContainerShares →
+// bindContainerDirs), driven over vhost-user by the FUSE test client the way a guest's kernel
+// would. Needs root (mounts), like the daemon's own sandbox tests.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '@vfs/contracts';
-import { ENODATA, ENOTSUP } from '@vfs/daemon/fuse';
+import { ENODATA, ENOTSUP, EROFS } from '@vfs/daemon/fuse';
 import { bundleDaemonForTest } from '@vfs/harness/bundles';
 import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { unmountAll } from '../host_mounts';
 import { SandboxState } from '../sandbox_state';
-import { bindShare, exportShare, makeSharesMountPoint } from './share_exports';
-import { planContainerShares, type ContainerSharePlan } from './share_plan';
+import { bindContainerDirs } from './container_dirs';
+import { exportShare, makeSharesMountPoint, makeStagingMountPoint } from './share_exports';
+import { containerShares, DATA_TAG, planContainerShares, type ContainerSharePlan } from './share_plan';
 
 jest.setTimeout(60_000);
 
@@ -36,6 +38,12 @@ function mountOptions(mountinfo: string, target: string): string[] {
   return (line.split(' ')[5] as string).split(',');
 }
 
+/** The mount table of the daemon's own mount namespace (the pid spawned is util-linux unshare). */
+function daemonMountinfo(unsharePid: number): string {
+  const child = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(' ')[0];
+  return readFileSync(`/proc/${child}/mountinfo`, 'utf8');
+}
+
 function hostXattrs(path: string): string {
   return execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', path], { encoding: 'utf8' });
 }
@@ -43,6 +51,7 @@ function hostXattrs(path: string): string {
 describe('shares as the daemon serves them', () => {
   let work: string;
   let sharesDir: string;
+  let stagingDir: string;
   let state: SandboxState;
   let script: string;
   let daemon: ChildProcess;
@@ -55,6 +64,7 @@ describe('shares as the daemon serves them', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'vfs-shares-'));
     sharesDir = join(work, 'shares');
+    stagingDir = join(work, 'staging');
     mkdirSync(sharesDir);
     for (const dir of ['layer', 'snap/fs', 'snap/work', 'vol/sub']) mkdirSync(join(work, dir), { recursive: true });
     writeFileSync(join(work, 'snap', 'fs', 'host-file'), '');
@@ -70,10 +80,10 @@ describe('shares as the daemon serves them', () => {
       bundle: work,
       rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: [`lowerdir=${work}/layer`, `upperdir=${work}/snap/fs`, `workdir=${work}/snap/work`] }],
       spec: { ociVersion: '1.0.2', mounts: [{ destination: '/data', type: 'bind', source: join(work, 'vol'), options: ['rbind', 'ro'] }] },
-      cache: 'auto',
     });
     await makeSharesMountPoint(state, sharesDir, '');
-    for (const share of plan.shares) await bindShare(state, sharesDir, 'c1', share);
+    await makeStagingMountPoint(state, stagingDir, '');
+    for (const share of containerShares('auto')) mkdirSync(join(sharesDir, share.tag));
     script = bundleDaemonForTest();
     const controlSocket = join(work, 'control.sock');
     daemon = spawn(process.execPath, [script, `--control-socket=${controlSocket}`, `--shared-dir=${sharesDir}`, '--log-level=error'], {
@@ -82,8 +92,10 @@ describe('shares as the daemon serves them', () => {
     });
     await until('the control socket', () => existsSync(controlSocket));
     control = await ControlClient.connect(controlSocket);
-    for (const share of plan.shares) await exportShare(control, share, join(work, `${share.tag}.sock`));
-    frontend = VhostUserFrontend.connect({ socketPath: join(work, 'c0-up.sock'), memorySize: 16 << 20, queueSize: 128 });
+    for (const share of containerShares('auto')) await exportShare(control, share, join(work, `${share.tag}.sock`));
+    // As a pod's next container: its directories are bound while the daemon runs.
+    await bindContainerDirs(state, { sharesDir, stagingDir }, 'c1', plan.dirs);
+    frontend = VhostUserFrontend.connect({ socketPath: join(work, `${DATA_TAG}.sock`), memorySize: 16 << 20, queueSize: 128 });
     upper = new FuseClient(frontend);
     upper.init();
   });
@@ -98,15 +110,26 @@ describe('shares as the daemon serves them', () => {
     rmSync(script, { force: true });
   });
 
-  it('binds every share nosuid,nodev, submounts of a recursive bind and read-only ones too', () => {
+  it('binds every directory nosuid,nodev, submounts of a recursive bind and read-only ones too', () => {
     const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-    for (const s of plan.shares) expect(mountOptions(mountinfo, join(sharesDir, s.target))).toEqual(expect.arrayContaining(['nosuid', 'nodev', ...(s.readonly ? ['ro'] : [])]));
-    expect(mountOptions(mountinfo, join(sharesDir, 'c0-v0', 'sub'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+    for (const d of plan.dirs) expect(mountOptions(mountinfo, join(sharesDir, d.target))).toEqual(expect.arrayContaining(['nosuid', 'nodev', ...(d.readonly ? ['ro'] : [])]));
+    expect(mountOptions(mountinfo, join(sharesDir, DATA_TAG, 'c0-v0', 'sub'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+  });
+
+  it("carries those flags into the running daemon's own mount namespace", () => {
+    const inDaemon = daemonMountinfo(daemon.pid as number);
+    for (const d of plan.dirs) expect(mountOptions(inDaemon, join('/shared', d.target))).toEqual(expect.arrayContaining(['nosuid', 'nodev', ...(d.readonly ? ['ro'] : [])]));
+  });
+
+  it('keeps a read-only volume read-only for the guest, though its share is read-write', () => {
+    const volume = upper.lookup(1, 'c0-v0');
+    expect(errnoOf(() => upper.create(volume.nodeid, 'nope', 0o1 /* O_WRONLY */, 0o644))).toBe(EROFS);
+    expect(existsSync(join(work, 'vol', 'nope'))).toBe(false);
   });
 
   it('lets the guest set user.* xattrs on a read-write share, and no security.*, trusted.* or system.*', () => {
     const c = upper;
-    const dir = c.lookup(1, 'fs');
+    const dir = c.lookup(c.lookup(1, 'c0-up').nodeid, 'fs');
     const file = c.create(dir.nodeid, 'f', 0o1 /* O_WRONLY */, 0o644).entry;
     const hostPath = join(work, 'snap', 'fs', 'f');
     c.setxattr(dir.nodeid, 'user.overlay.opaque', Buffer.from('y'));
@@ -125,7 +148,7 @@ describe('shares as the daemon serves them', () => {
 
   it("hides the host's other xattrs from the guest", () => {
     const c = upper;
-    const file = c.lookup(c.lookup(1, 'fs').nodeid, 'host-file');
+    const file = c.lookup(c.lookup(c.lookup(1, 'c0-up').nodeid, 'fs').nodeid, 'host-file');
     expect(c.listxattr(file.nodeid, 256)).toEqual(['user.host']);
     expect(errnoOf(() => c.getxattr(file.nodeid, 'trusted.host', 8))).toBe(ENOTSUP);
     expect(errnoOf(() => c.getxattr(file.nodeid, 'security.capability', 64))).toBe(ENOTSUP);

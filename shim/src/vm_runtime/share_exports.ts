@@ -12,12 +12,12 @@
 // host path: containerd's snapshot dirs are root-only, a volume's is as open as its host modes.
 
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ControlClient } from '@vfs/contracts';
-import { mountFor, remountSubmounts } from '../host_mounts';
+import { mountFor, moveMount, remountSubmounts } from '../host_mounts';
 import type { SandboxState } from '../sandbox_state';
-import { ShimError } from '../shim_error';
-import type { PlannedShare } from './share_plan';
+import { SandboxError } from '../sandbox_error';
+import type { SandboxShare } from './share_plan';
 
 export interface ExportedShare {
   readonly tag: string;
@@ -25,11 +25,27 @@ export interface ExportedShare {
   readonly readonly: boolean;
 }
 
+/** A host directory or file to bind below the shared dir. */
+export interface ShareBind {
+  readonly source: string;
+  /** Relative to the shared dir (and to the staging dir on the way). */
+  readonly target: string;
+  readonly wrapsFile: boolean;
+  readonly recursive: boolean;
+  readonly readonly: boolean;
+}
+
+/** Where a sandbox's binds are made: the daemon's shared dir, and a private staging dir beside it. */
+export interface BindDirs {
+  readonly sharesDir: string;
+  readonly stagingDir: string;
+}
+
 /** An empty file or directory for the bind mount to cover. */
-function prepareTarget(sharesDir: string, share: PlannedShare): string {
-  const target = join(sharesDir, share.target);
-  if (share.wrapsFile) {
-    mkdirSync(join(sharesDir, share.tag), { recursive: true, mode: 0o700 });
+function prepareTarget(root: string, bind: ShareBind): string {
+  const target = join(root, bind.target);
+  if (bind.wrapsFile) {
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
     closeSync(openSync(target, 'a', 0o600));
   } else {
     mkdirSync(target, { recursive: true, mode: 0o700 });
@@ -46,18 +62,27 @@ export async function makeSharesMountPoint(state: SandboxState, sharesDir: strin
   await mountFor(state, ownerId, { type: 'none', source: sharesDir, target: sharesDir, options: ['bind', 'shared'] });
 }
 
-/**
- * mount(8) binds, then remounts with the flags. A remount does not propagate, so the flags reach
- * the sandboxed daemon's copy of the shared dir only for binds made before it starts (all, today).
- */
-export async function bindShare(state: SandboxState, sharesDir: string, ownerId: string, share: PlannedShare): Promise<void> {
-  const target = prepareTarget(sharesDir, share);
-  const flags = ['nosuid', 'nodev', ...(share.readonly ? ['ro'] : [])];
-  await mountFor(state, ownerId, { type: 'none', source: share.source, target, options: [share.recursive ? 'rbind' : 'bind', ...flags] });
-  if (share.recursive) await remountSubmounts(target, flags);
+/** The staging dir as a private mount point: a mount can be moved out of it (never out of a shared one). */
+export async function makeStagingMountPoint(state: SandboxState, stagingDir: string, ownerId: string): Promise<void> {
+  mkdirSync(stagingDir, { recursive: true, mode: 0o700 });
+  await mountFor(state, ownerId, { type: 'none', source: stagingDir, target: stagingDir, options: ['bind', 'private'] });
 }
 
-export async function exportShare(control: ControlClient, share: PlannedShare, socketPath: string): Promise<ExportedShare> {
+/**
+ * Binds with its flags (nosuid, nodev, ro) in the staging dir, then moves the mount into the
+ * shared dir. mount(8) binds, then remounts with the flags, and a remount does not propagate: a
+ * bind made in the shared dir itself would reach the running daemon's copy read-write. A moved
+ * mount keeps its flags, and so do the copies its propagation makes.
+ */
+export async function bindShare(state: SandboxState, dirs: BindDirs, ownerId: string, bind: ShareBind): Promise<void> {
+  const staged = prepareTarget(dirs.stagingDir, bind);
+  const flags = ['nosuid', 'nodev', ...(bind.readonly ? ['ro'] : [])];
+  await mountFor(state, ownerId, { type: 'none', source: bind.source, target: staged, options: [bind.recursive ? 'rbind' : 'bind', ...flags] });
+  if (bind.recursive) await remountSubmounts(staged, flags);
+  await moveMount(state, ownerId, staged, prepareTarget(dirs.sharesDir, bind));
+}
+
+export async function exportShare(control: ControlClient, share: SandboxShare, socketPath: string): Promise<ExportedShare> {
   try {
     await control.add({
       tag: share.tag,
@@ -67,10 +92,11 @@ export async function exportShare(control: ControlClient, share: PlannedShare, s
       cache: share.cache,
       xattr: share.xattr,
       xattrmap: share.xattrmap,
-      announceSubmounts: false,
+      // Each container directory is a host mount of its own: the guest sees it as one too.
+      announceSubmounts: true,
     });
   } catch (err) {
-    throw ShimError.wrap(err, `export share ${share.tag} (${share.source})`);
+    throw SandboxError.wrap(err, `export share ${share.tag}`);
   }
   return { tag: share.tag, socketPath, readonly: share.readonly };
 }

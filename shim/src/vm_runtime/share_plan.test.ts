@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planContainerShares, USER_XATTRS_ONLY, type PlanInput } from './share_plan';
+import { containerShares, DATA_TAG, LAYERS_TAG, planContainerShares, USER_XATTRS_ONLY, type PlanInput } from './share_plan';
 
 describe('planContainerShares', () => {
   let dir: string;
@@ -12,15 +12,34 @@ describe('planContainerShares', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const input = (over: Partial<PlanInput>): PlanInput => ({ containerIndex: 3, bundle: dir, rootfs: [], spec: { ociVersion: '1.0.2' }, cache: 'auto', ...over });
+  const input = (over: Partial<PlanInput>): PlanInput => ({ containerIndex: 3, bundle: dir, rootfs: [], spec: { ociVersion: '1.0.2' }, ...over });
 
-  it('shares each overlay lower read-only (cache always) and the snapshot dir holding upper and work read-write', () => {
-    const plan = planContainerShares(input({ rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: ['lowerdir=/s/3/fs:/s/1/fs', 'upperdir=/s/4/fs', 'workdir=/s/4/work'] }] }));
-    expect(plan.shares.map((s) => [s.tag, s.source, s.readonly, s.cache, s.xattr, s.xattrmap])).toEqual([
-      ['c3-l0', '/s/3/fs', true, 'always', true, undefined],
-      ['c3-l1', '/s/1/fs', true, 'always', true, undefined],
-      ['c3-up', '/s/4', false, 'auto', true, USER_XATTRS_ONLY],
+  it('exports the layers read-only with cache=always, and the data share read-write with user.* xattrs only', () => {
+    expect(containerShares('none')).toEqual([
+      { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true },
+      { tag: DATA_TAG, readonly: false, cache: 'none', xattr: true, xattrmap: USER_XATTRS_ONLY },
     ]);
+  });
+
+  it('puts each overlay lower in the layers share, and the snapshot dir holding upper and work in the data share', () => {
+    const plan = planContainerShares(input({ rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: ['lowerdir=/s/3/fs:/s/1/fs', 'upperdir=/s/4/fs', 'workdir=/s/4/work'] }] }));
+    expect(plan.dirs.map((d) => [d.target, d.source, d.readonly])).toEqual([
+      [`${LAYERS_TAG}/c3-l0`, '/s/3/fs', true],
+      [`${LAYERS_TAG}/c3-l1`, '/s/1/fs', true],
+      [`${DATA_TAG}/c3-up`, '/s/4', false],
+    ]);
+    expect(plan.rootfs.kind).toEqual({
+      $case: 'overlay',
+      overlay: {
+        lower: [
+          { tag: LAYERS_TAG, path: 'c3-l0' },
+          { tag: LAYERS_TAG, path: 'c3-l1' },
+        ],
+        upper: { tag: DATA_TAG, path: 'c3-up/fs' },
+        work: { tag: DATA_TAG, path: 'c3-up/work' },
+        options: [],
+      },
+    });
   });
 
   it('rejects an upperdir and workdir in different directories', () => {
@@ -29,13 +48,13 @@ describe('planContainerShares', () => {
 
   it('uses a read-only bind snapshot as a read-only directory rootfs, and the bundle rootfs when there is no mount', () => {
     const view = planContainerShares(input({ rootfs: [{ type: 'bind', source: '/s/1/fs', target: '', options: ['ro', 'rbind'] }] }));
-    expect(view.rootfs.kind).toEqual({ $case: 'directory', directory: { dir: { tag: 'c3-root', path: '' }, readonly: true } });
-    expect(view.shares[0]?.xattrmap).toBeUndefined();
-    expect(planContainerShares(input({})).shares[0]).toMatchObject({ source: join(dir, 'rootfs'), xattrmap: USER_XATTRS_ONLY });
-    expect(planContainerShares(input({ spec: { ociVersion: '1.0.2', root: { path: '/r' } } })).shares[0]?.source).toBe('/r');
+    expect(view.rootfs.kind).toEqual({ $case: 'directory', directory: { dir: { tag: DATA_TAG, path: 'c3-root' }, readonly: true } });
+    expect(view.dirs[0]).toMatchObject({ readonly: true, recursive: true });
+    expect(planContainerShares(input({})).dirs[0]).toMatchObject({ source: join(dir, 'rootfs'), readonly: false });
+    expect(planContainerShares(input({ spec: { ociVersion: '1.0.2', root: { path: '/r' } } })).dirs[0]?.source).toBe('/r');
   });
 
-  it('turns OCI bind mounts into shares (a file inside a directory of its own) and drops them from the spec', () => {
+  it('turns OCI bind mounts into directories of the data share (a file inside a directory of its own) and drops them from the spec', () => {
     const spec = {
       ociVersion: '1.0.2',
       mounts: [
@@ -46,12 +65,12 @@ describe('planContainerShares', () => {
     };
     const plan = planContainerShares(input({ spec }));
     expect(plan.mounts).toEqual([
-      { source: { tag: 'c3-v0', path: '' }, destination: '/data', readonly: true, options: [] },
-      { source: { tag: 'c3-v1', path: 'file' }, destination: '/etc/hosts', readonly: false, options: ['rprivate'] },
+      { source: { tag: DATA_TAG, path: 'c3-v0' }, destination: '/data', readonly: true, options: [] },
+      { source: { tag: DATA_TAG, path: 'c3-v1/file' }, destination: '/etc/hosts', readonly: false, options: ['rprivate'] },
     ]);
-    expect(plan.shares.slice(1).map((s) => [s.target, s.wrapsFile, s.readonly, s.xattrmap])).toEqual([
-      ['c3-v0', false, true, undefined],
-      ['c3-v1/file', true, false, USER_XATTRS_ONLY],
+    expect(plan.dirs.slice(1).map((d) => [d.target, d.wrapsFile, d.readonly])).toEqual([
+      [`${DATA_TAG}/c3-v0`, false, true],
+      [`${DATA_TAG}/c3-v1/file`, true, false],
     ]);
     expect(JSON.parse(plan.specJson).mounts).toEqual([{ destination: '/proc', type: 'proc', source: 'proc' }]);
   });

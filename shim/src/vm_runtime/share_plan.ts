@@ -1,23 +1,25 @@
-// What a container needs from the host, as virtio-fs shares, and how the guest agent uses them.
-// Pure planning (plus a stat of bind sources): nothing is mounted or exported here.
-// - overlay snapshot (`lowerdir=a:b:c,upperdir=…/fs,workdir=…/work`): one read-only share per
-//   lower layer (immutable: cache=always), and one read-write share of the directory holding
-//   upperdir and workdir, so both are on one guest mount as overlayfs requires; xattrs on, since
-//   the guest's overlay keeps its metadata in user.* xattrs (`userxattr`, DESIGN §3), and on
-//   read-write shares only those (USER_XATTRS_ONLY);
-// - a bind mount (native snapshotter, or a View) or no mount at all (the bundle's own rootfs):
-//   one share used as the root directory;
-// - OCI bind mounts of the spec (volumes): one share each; a file is shared through a directory
-//   of its own holding only it, so no sibling of the file is exposed.
-// Tags are `c<container index>-<role>`: unique in the sandbox and far below virtio-fs's 36 bytes.
+// What a container needs from the host, and how the guest agent reaches it. Kata's model: a
+// sandbox has two virtio-fs shares, exported once at boot, and each container's directories are
+// bind mounts inside them, added and removed while the VM runs (a mount below the daemon's
+// shared dir propagates into its sandbox, share_exports.ts):
+// - `vfslayers`, read-only with cache=always: the overlay snapshot's lower layers (immutable);
+// - `vfsdata`, read-write with the configured cache mode: the directory holding upperdir and
+//   workdir (overlayfs needs both on one mount; xattrs on, since the guest's overlay keeps its
+//   metadata in user.* xattrs, `userxattr`), the bundle's rootfs or a bind snapshot, and the
+//   spec's bind mounts (volumes; a read-only one is read-only on the host and in the guest; a
+//   file is shared through a directory of its own holding only it, so no sibling is exposed).
+// A device per directory would cost a vhost-user export (a daemon thread, ≈11 MiB PSS) and a
+// hotplug (≈0.3 s under TCG) each; two shares cost nothing per container. Directory names are
+// `c<container index>-<role>`: unique in the sandbox. Pure planning (plus a stat of bind
+// sources): nothing is mounted or exported here.
 
 import { statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import type { ContainerMount, Rootfs } from '@vfs/proto/gen/agent/agent';
-import type { CacheMode } from '@vfs/contracts';
+import type { ContainerMount, Rootfs, ShareRef } from '@vfs/proto/gen/agent/agent';
+import type { CacheMode, OciMount } from '@vfs/contracts';
 import type { MountSpec } from '../host_mounts';
-import type { OciMount, OciSpec } from '../oci_spec';
-import { Code, ShimError } from '../shim_error';
+import type { ShimSpec } from '../oci_spec';
+import { SandboxError } from '../sandbox_error';
 
 /** Where the guest agent mounts the share of a tag. */
 export const GUEST_SHARES_DIR = '/run/vfs/shares';
@@ -35,14 +37,9 @@ const WRAPPED_FILE = 'file';
  */
 export const USER_XATTRS_ONLY = ':ok:client:user.:: :ok:server::user.: :unsupported:all:::';
 
-export interface PlannedShare {
+/** A virtio-fs share of the sandbox: a directory of the daemon's shared dir, exported with its options. */
+export interface SandboxShare {
   readonly tag: string;
-  /** Host path bind-mounted into the daemon's shared dir. */
-  readonly source: string;
-  /** The bind mount's target, relative to the shared dir: `<tag>`, or `<tag>/file` for a file. */
-  readonly target: string;
-  readonly wrapsFile: boolean;
-  readonly recursive: boolean;
   readonly readonly: boolean;
   readonly cache: CacheMode;
   readonly xattr: boolean;
@@ -50,8 +47,33 @@ export interface PlannedShare {
   readonly xattrmap?: string;
 }
 
+export const LAYERS_TAG = 'vfslayers';
+export const DATA_TAG = 'vfsdata';
+
+/** The two shares every container's directories go into, exported at boot. */
+export function containerShares(cache: CacheMode): readonly SandboxShare[] {
+  return [
+    { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true },
+    { tag: DATA_TAG, readonly: false, cache, xattr: true, xattrmap: USER_XATTRS_ONLY },
+  ];
+}
+
+/** A host directory (or file) bound into a sandbox share for one container. */
+export interface ContainerDir {
+  /** The share it goes into: LAYERS_TAG or DATA_TAG. */
+  readonly share: string;
+  /** Its directory in the share, `c<index>-<role>`. */
+  readonly name: string;
+  readonly source: string;
+  /** The bind mount's target, relative to the shared dir: `<share>/<name>`, or `<share>/<name>/file`. */
+  readonly target: string;
+  readonly wrapsFile: boolean;
+  readonly recursive: boolean;
+  readonly readonly: boolean;
+}
+
 export interface ContainerSharePlan {
-  readonly shares: readonly PlannedShare[];
+  readonly dirs: readonly ContainerDir[];
   readonly rootfs: Rootfs;
   readonly mounts: readonly ContainerMount[];
   /** config.json without the host bind mounts, which travel as `mounts`. */
@@ -62,9 +84,7 @@ export interface PlanInput {
   readonly containerIndex: number;
   readonly bundle: string;
   readonly rootfs: readonly MountSpec[];
-  readonly spec: OciSpec;
-  /** The configured cache mode for read-write shares. */
-  readonly cache: CacheMode;
+  readonly spec: ShimSpec;
 }
 
 const OVERLAY_PATH_KEYS = ['lowerdir', 'upperdir', 'workdir'];
@@ -72,10 +92,10 @@ const OVERLAY_PATH_KEYS = ['lowerdir', 'upperdir', 'workdir'];
 export function planContainerShares(input: PlanInput): ContainerSharePlan {
   const prefix = `c${input.containerIndex}`;
   const mounts = input.spec.mounts ?? [];
-  const root = rootfsShares(prefix, input);
-  const volumes = volumeShares(prefix, mounts, input.cache);
+  const root = rootfsDirs(prefix, input);
+  const volumes = volumeDirs(prefix, mounts);
   return {
-    shares: [...root.shares, ...volumes.map((v) => v.share)],
+    dirs: [...root.dirs, ...volumes.map((v) => v.dir)],
     rootfs: root.rootfs,
     mounts: volumes.map((v) => v.mount),
     specJson: JSON.stringify({ ...input.spec, mounts: mounts.filter((m) => !isBind(m)) }),
@@ -92,30 +112,31 @@ function optionValue(options: readonly string[], key: string): string | undefine
   return found?.slice(key.length + 1);
 }
 
-function xattrPolicy(readonly: boolean): { xattr: true; xattrmap?: string } {
-  return readonly ? { xattr: true } : { xattr: true, xattrmap: USER_XATTRS_ONLY };
+function directory(share: string, name: string, source: string, readonly: boolean, recursive: boolean): ContainerDir {
+  return { share, name, source, target: `${share}/${name}`, wrapsFile: false, recursive, readonly };
 }
 
-function directoryShare(tag: string, source: string, readonly: boolean, cache: CacheMode, recursive: boolean): PlannedShare {
-  return { tag, source, target: tag, wrapsFile: false, recursive, readonly, cache, ...xattrPolicy(readonly) };
+/** A directory of a share, as the agent names it. */
+function refTo(dir: ContainerDir, path = ''): ShareRef {
+  return { tag: dir.share, path: path === '' ? dir.name : `${dir.name}/${path}` };
 }
 
-function rootfsShares(prefix: string, input: PlanInput): { shares: PlannedShare[]; rootfs: Rootfs } {
+function rootfsDirs(prefix: string, input: PlanInput): { dirs: ContainerDir[]; rootfs: Rootfs } {
   const mounts = input.rootfs;
   if (mounts.length === 0) {
-    const share = directoryShare(`${prefix}-root`, bundleRoot(input), false, input.cache, true);
-    return { shares: [share], rootfs: directoryRootfs(share) };
+    const dir = directory(DATA_TAG, `${prefix}-root`, bundleRoot(input), false, true);
+    return { dirs: [dir], rootfs: directoryRootfs(dir) };
   }
   if (mounts.length > 1) {
-    throw new ShimError(Code.InvalidArgument, `rootfs: ${mounts.length} mounts given; vfs takes one overlay or bind mount`);
+    throw new SandboxError('bad-request', `rootfs: ${mounts.length} mounts given; vfs takes one overlay or bind mount`);
   }
   const mount = mounts[0] as MountSpec;
-  if (mount.type === 'overlay') return overlayShares(prefix, mount, input.cache);
+  if (mount.type === 'overlay') return overlayDirs(prefix, mount);
   if (isBind(mount)) {
-    const share = directoryShare(`${prefix}-root`, mount.source, mount.options.includes('ro'), input.cache, mount.options.includes('rbind'));
-    return { shares: [share], rootfs: directoryRootfs(share) };
+    const dir = directory(DATA_TAG, `${prefix}-root`, mount.source, mount.options.includes('ro'), mount.options.includes('rbind'));
+    return { dirs: [dir], rootfs: directoryRootfs(dir) };
   }
-  throw new ShimError(Code.InvalidArgument, `rootfs: mount type "${mount.type}" is not supported (overlay or bind)`);
+  throw new SandboxError('bad-request', `rootfs: mount type "${mount.type}" is not supported (overlay or bind)`);
 }
 
 function bundleRoot(input: PlanInput): string {
@@ -123,57 +144,48 @@ function bundleRoot(input: PlanInput): string {
   return isAbsolute(path) ? path : join(input.bundle, path);
 }
 
-function directoryRootfs(share: PlannedShare): Rootfs {
-  return { kind: { $case: 'directory', directory: { dir: { tag: share.tag, path: '' }, readonly: share.readonly } } };
+function directoryRootfs(dir: ContainerDir): Rootfs {
+  return { kind: { $case: 'directory', directory: { dir: refTo(dir), readonly: dir.readonly } } };
 }
 
-function overlayShares(prefix: string, mount: MountSpec, cache: CacheMode): { shares: PlannedShare[]; rootfs: Rootfs } {
+function overlayDirs(prefix: string, mount: MountSpec): { dirs: ContainerDir[]; rootfs: Rootfs } {
   const lowerdir = optionValue(mount.options, 'lowerdir');
-  if (lowerdir === undefined || lowerdir === '') throw new ShimError(Code.InvalidArgument, 'rootfs: overlay mount without lowerdir');
-  const lowers = lowerdir.split(':').map((dir, i) => directoryShare(`${prefix}-l${i}`, dir, true, 'always', false));
+  if (lowerdir === undefined || lowerdir === '') throw new SandboxError('bad-request', 'rootfs: overlay mount without lowerdir');
+  const lowers = lowerdir.split(':').map((path, i) => directory(LAYERS_TAG, `${prefix}-l${i}`, path, true, false));
   const extra = mount.options.filter((o) => !OVERLAY_PATH_KEYS.some((k) => o.startsWith(`${k}=`)));
   const upperdir = optionValue(mount.options, 'upperdir');
   const workdir = optionValue(mount.options, 'workdir');
-  const lower = lowers.map((s) => ({ tag: s.tag, path: '' }));
+  const lower = lowers.map((dir) => refTo(dir));
   if (upperdir === undefined && workdir === undefined) {
-    return { shares: lowers, rootfs: { kind: { $case: 'overlay', overlay: { lower, options: extra } } } };
+    return { dirs: lowers, rootfs: { kind: { $case: 'overlay', overlay: { lower, options: extra } } } };
   }
   if (upperdir === undefined || workdir === undefined || dirname(upperdir) !== dirname(workdir)) {
-    throw new ShimError(Code.InvalidArgument, `rootfs: overlay upperdir ${upperdir} and workdir ${workdir} must be siblings (one snapshot directory)`);
+    throw new SandboxError('bad-request', `rootfs: overlay upperdir ${upperdir} and workdir ${workdir} must be siblings (one snapshot directory)`);
   }
-  const upper = directoryShare(`${prefix}-up`, dirname(upperdir), false, cache, false);
+  const upper = directory(DATA_TAG, `${prefix}-up`, dirname(upperdir), false, false);
   return {
-    shares: [...lowers, upper],
+    dirs: [...lowers, upper],
     rootfs: {
       kind: {
         $case: 'overlay',
-        overlay: { lower, upper: { tag: upper.tag, path: basename(upperdir) }, work: { tag: upper.tag, path: basename(workdir) }, options: extra },
+        overlay: { lower, upper: refTo(upper, basename(upperdir)), work: refTo(upper, basename(workdir)), options: extra },
       },
     },
   };
 }
 
-function volumeShares(prefix: string, mounts: readonly OciMount[], cache: CacheMode): { share: PlannedShare; mount: ContainerMount }[] {
+function volumeDirs(prefix: string, mounts: readonly OciMount[]): { dir: ContainerDir; mount: ContainerMount }[] {
   return mounts.filter(isBind).map((m, i) => {
     if (m.source === undefined || !isAbsolute(m.source)) {
-      throw new ShimError(Code.InvalidArgument, `mount ${m.destination}: a bind mount needs an absolute source, got ${JSON.stringify(m.source)}`);
+      throw new SandboxError('bad-request', `mount ${m.destination}: a bind mount needs an absolute source, got ${JSON.stringify(m.source)}`);
     }
     const options = m.options ?? [];
     const readonly = options.includes('ro');
-    const tag = `${prefix}-v${i}`;
     const wrapsFile = !isDirectory(m.source, m.destination);
-    const share: PlannedShare = {
-      tag,
-      source: m.source,
-      target: wrapsFile ? join(tag, WRAPPED_FILE) : tag,
-      wrapsFile,
-      recursive: options.includes('rbind'),
-      readonly,
-      cache,
-      ...xattrPolicy(readonly),
-    };
+    const plain = directory(DATA_TAG, `${prefix}-v${i}`, m.source, readonly, options.includes('rbind'));
+    const dir: ContainerDir = wrapsFile ? { ...plain, target: `${plain.target}/${WRAPPED_FILE}`, wrapsFile } : plain;
     const passOn = options.filter((o) => !['bind', 'rbind', 'ro', 'rw'].includes(o));
-    return { share, mount: { source: { tag, path: wrapsFile ? WRAPPED_FILE : '' }, destination: m.destination, readonly, options: passOn } };
+    return { dir, mount: { source: refTo(dir, wrapsFile ? WRAPPED_FILE : ''), destination: m.destination, readonly, options: passOn } };
   });
 }
 
@@ -181,6 +193,6 @@ function isDirectory(source: string, destination: string): boolean {
   try {
     return statSync(source).isDirectory();
   } catch (err) {
-    throw ShimError.wrap(err, `mount ${destination}: bind source ${source}`, Code.InvalidArgument);
+    throw SandboxError.wrap(err, `mount ${destination}: bind source ${source}`, 'bad-request');
   }
 }

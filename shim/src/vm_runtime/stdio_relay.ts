@@ -7,6 +7,7 @@
 // stdin's end becomes CloseStdin.
 
 import type { Readable, Writable } from 'node:stream';
+import { errorMessage } from '@vfs/contracts';
 import type { ReadStreamResponse } from '@vfs/proto/gen/agent/agent';
 import type { ShimLogger } from '../logger';
 
@@ -52,7 +53,7 @@ export async function relayOutput(source: AsyncIterable<ReadStreamResponse>, sin
       if (!sink.write(chunk.data)) await drained(sink);
     }
   } catch (err) {
-    log.warn({ stream: what, err: err instanceof Error ? err.message : String(err) }, 'output stream from the guest ended with an error');
+    log.warn({ stream: what, err: errorMessage(err) }, 'output stream from the guest ended with an error');
   }
   if (sink === undefined) return;
   if (writable(sink)) sink.end();
@@ -84,6 +85,6 @@ export async function relayStdin(source: Readable, target: StdinTarget, log: Shi
     }
     await target.close();
   } catch (err) {
-    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'stdin relay to the guest failed');
+    log.warn({ err: errorMessage(err) }, 'stdin relay to the guest failed');
   }
 }

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlClient } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import type { ShimLogger } from '../logger';
-import { Code, ShimError } from '../shim_error';
+import { SandboxError } from '../sandbox_error';
 import { fileTailOrError } from '../vm/console_log';
 
 const CONTROL_READY_TIMEOUT_MS = 15_000;
@@ -56,7 +56,7 @@ function spawnDaemon(launch: DaemonLaunch): Promise<{ pid: number; exited: Promi
     });
     child.once('error', (err) => {
       closeSync(stderrFd);
-      reject(new ShimError(Code.FailedPrecondition, `cannot start vfs-virtiofsd (${launch.binary}, config daemon.path): ${err.message}`));
+      reject(new SandboxError('not-installed', `cannot start vfs-virtiofsd (${launch.binary}, config daemon.path): ${err.message}`));
     });
   });
 }
@@ -71,8 +71,8 @@ async function connectControl(path: string, exited: Promise<string>): Promise<Co
     try {
       return await ControlClient.connect(path);
     } catch (err) {
-      if (gone !== undefined) throw new ShimError(Code.Internal, gone);
-      if (Date.now() > deadline) throw ShimError.wrap(err, `vfs-virtiofsd control socket ${path} not ready within ${CONTROL_READY_TIMEOUT_MS} ms`, Code.DeadlineExceeded);
+      if (gone !== undefined) throw new SandboxError('host-failure', gone);
+      if (Date.now() > deadline) throw SandboxError.wrap(err, `vfs-virtiofsd control socket ${path} not ready within ${CONTROL_READY_TIMEOUT_MS} ms`, 'timeout');
       await sleep(20);
     }
   }

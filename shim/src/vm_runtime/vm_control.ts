@@ -4,6 +4,7 @@
 // QEMU's end sooner than the exit can: a SHUTDOWN event (with -no-reboot QEMU exits right after
 // one) or the socket closing.
 
+import { errorMessage } from '@vfs/contracts';
 import type { ShimLogger } from '../logger';
 import { QmpClient, type QmpStatus } from '../vm/qmp';
 import { killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
@@ -71,7 +72,7 @@ async function stopVm(qemu: RunningQemu, qmp: QmpClient, graceMs: number, log: S
   }, graceMs);
   try {
     await qmp.quit().catch((err: unknown) => {
-      log.warn({ qemuPid: qemu.pid, err: err instanceof Error ? err.message : String(err) }, 'QMP quit refused: SIGKILL');
+      log.warn({ qemuPid: qemu.pid, err: errorMessage(err) }, 'QMP quit refused: SIGKILL');
       killQemuByPid(qemu.pid, 'SIGKILL');
     });
     const exit = await qemu.exited;

@@ -4,17 +4,16 @@
 // boot in ACCEL_CACHE (a host fact, shared by every containerd and shim of the host).
 
 import { accessSync, constants } from 'node:fs';
+import { bootArgs, DEFAULT_RUNTIME_TAG } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import { detectAccel } from '../vm/accel';
 import { hostTscKhz } from '../vm/host_tsc';
 import { buildQemuArgs, type Accel, type VhostUserFsDevice } from '../vm/qemu_command';
 import { launchQemu, type RunningQemu } from '../vm/qemu_process';
-import { Code, ShimError } from '../shim_error';
+import { SandboxError } from '../sandbox_error';
 import type { SandboxLayout } from './sandbox_layout';
 
 export const ACCEL_CACHE = '/run/vfs/accel.json';
-/** /init's contract (agent/image/init.sh): run the agent from the runtime share of this tag. */
-export const RUNTIME_TAG = 'vfsruntime';
 
 type HypervisorConfig = LoadedConfig['config']['hypervisor'];
 
@@ -30,7 +29,7 @@ export function checkReadable(path: string, what: string): void {
   try {
     accessSync(path, constants.R_OK);
   } catch {
-    throw new ShimError(Code.FailedPrecondition, `${what} ${path} is missing or unreadable (build it with \`make build runtime\`, or fix the vfs configuration)`);
+    throw new SandboxError('not-installed', `${what} ${path} is missing or unreadable (build it with \`make build runtime\`, or fix the vfs configuration)`);
   }
 }
 
@@ -57,7 +56,7 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       vcpus: hypervisor.vcpus,
       kernelPath: hypervisor.kernel,
       initrdPath: hypervisor.initramfs,
-      kernelArgs: ['vfs.mode=agent', `vfs.runtime_tag=${RUNTIME_TAG}`, ...kernelParams(hypervisor.kernel_params)],
+      kernelArgs: [...bootArgs({ mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }), ...kernelParams(hypervisor.kernel_params)],
       tscKhz: hostTscKhz(),
       fsDevices: launch.devices,
       agentSocketPath: layout.agentSocket,
@@ -65,7 +64,7 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       consoleLogPath: layout.consoleLog,
     });
   } catch (err) {
-    throw ShimError.wrap(err, 'QEMU configuration', Code.InvalidArgument);
+    throw SandboxError.wrap(err, 'QEMU configuration', 'bad-config');
   }
   try {
     return await launchQemu({
@@ -75,6 +74,6 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       cleanupPaths: [layout.agentSocket, layout.qmpSocket],
     });
   } catch (err) {
-    throw ShimError.wrap(err, 'hypervisor.path', Code.FailedPrecondition);
+    throw SandboxError.wrap(err, 'hypervisor.path', 'not-installed');
   }
 }

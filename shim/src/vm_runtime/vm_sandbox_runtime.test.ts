@@ -136,6 +136,8 @@ class FakeAgent {
       ttyWinResize: unary('ttyWinResize'),
       mountShare: unary('mountShare'),
       unmountShare: unary('unmountShare'),
+      addContainerMount: unary('addContainerMount'),
+      removeContainerMount: unary('removeContainerMount'),
       check: async () => ({ status: CheckResponse_ServingStatus.SERVING }),
       getGuestDetails: async () => ({ kernelRelease: '6.1.0-fake' }),
     };
@@ -160,6 +162,7 @@ describe('VmSandboxRuntime (fake agent)', () => {
   let client: TtrpcClient;
   let stops: number;
   let ooms: string[];
+  let bound: string[];
 
   const context = (): SandboxRuntimeContext => ({
     sandboxId: 'sb',
@@ -176,6 +179,12 @@ describe('VmSandboxRuntime (fake agent)', () => {
         agent: client.service(AgentServiceDefinition),
         lost: client.closed,
         isLost: () => false,
+        bindContainerDirs: async (id, dirs) => {
+          bound.push(...dirs.map((d) => `+${id}:${d.target}`));
+        },
+        releaseContainerDirs: async (id, dirs) => {
+          bound.push(...dirs.map((d) => `-${id}:${d.target}`));
+        },
         stop: async () => {
           stops += 1;
         },
@@ -198,6 +207,7 @@ describe('VmSandboxRuntime (fake agent)', () => {
     await server.listen(join(dir, 'agent.sock'));
     client = await TtrpcClient.connect(join(dir, 'agent.sock'), { logger: log });
     stops = 0;
+    bound = [];
     ooms = [];
   });
 
@@ -216,7 +226,12 @@ describe('VmSandboxRuntime (fake agent)', () => {
     const sent = fake.created[0];
     expect(sent?.rootfs?.kind).toEqual({
       $case: 'overlay',
-      overlay: { lower: [{ tag: 'c0-l0', path: '' }], upper: { tag: 'c0-up', path: 'fs' }, work: { tag: 'c0-up', path: 'work' }, options: ['index=off'] },
+      overlay: {
+        lower: [{ tag: 'vfslayers', path: 'c0-l0' }],
+        upper: { tag: 'vfsdata', path: 'c0-up/fs' },
+        work: { tag: 'vfsdata', path: 'c0-up/work' },
+        options: ['index=off'],
+      },
     });
     expect(JSON.parse(sent?.ociSpecJson.toString() ?? '{}').mounts).toEqual([{ destination: '/proc', type: 'proc', source: 'proc' }]);
     await rt.startContainer('c1');
@@ -283,10 +298,14 @@ describe('VmSandboxRuntime (fake agent)', () => {
     expect(ooms).toEqual(['c1']);
   });
 
-  it('refuses a second container it cannot give shares to, and stops the VM on shutdown', async () => {
+  it('runs a second container in the same VM with directories of its own, released at its removal', async () => {
     const rt = runtime();
-    await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: undefined, stderr: undefined }));
-    await expect(rt.createContainer(request({ terminal: false, stdin: undefined, stdout: undefined, stderr: undefined }, 'c2'))).rejects.toThrow(/hotplug/);
+    const quiet = { terminal: false, stdin: undefined, stdout: undefined, stderr: undefined };
+    await rt.createContainer(request(quiet));
+    await rt.createContainer(request(quiet, 'c2'));
+    expect(fake.created.map((c) => c.rootfs?.kind?.$case === 'overlay' && c.rootfs.kind.overlay.upper?.path)).toEqual(['c0-up/fs', 'c1-up/fs']);
+    await rt.removeContainer('c2');
+    expect(bound).toEqual(['+c1:vfslayers/c0-l0', '+c1:vfsdata/c0-up', '+c2:vfslayers/c1-l0', '+c2:vfsdata/c1-up', '-c2:vfslayers/c1-l0', '-c2:vfsdata/c1-up']);
     await rt.removeContainer('c1');
     await rt.shutdown();
     expect(stops).toBe(1);

@@ -1,8 +1,8 @@
 // The VM-backed SandboxRuntime: the product's. The first createContainer brings the sandbox up
-// (sandbox_vm.ts) with that container's shares; every call then goes to the guest agent over
-// ttrpc, bounded by [agent] request_timeout_ms (WaitProcess and the output streams last as long
-// as the process). A machine without hotplug (microvm) cannot add shares to a running VM, so a
-// second container in one sandbox needs none it cannot have: it is refused with the reason.
+// (sandbox_vm.ts); each container's directories are then bound into the sandbox's shares
+// (share_plan.ts), so the containers of a pod join the running VM without a device each. Every
+// call goes to the guest agent over ttrpc, bounded by [agent] request_timeout_ms (WaitProcess
+// and the output streams last as long as the process).
 
 import { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import { unmountContainer } from '../host_mounts';
@@ -17,7 +17,7 @@ import type {
   SandboxRuntimeContext,
 } from '../sandbox_runtime';
 import { runDir } from '../shim_paths';
-import { Code, ShimError } from '../shim_error';
+import { SandboxError } from '../sandbox_error';
 import type { AgentClient } from './agent_dial';
 import { oomFilter } from './oom_filter';
 import { watchOom } from './oom_watch';
@@ -25,17 +25,19 @@ import { phaseClock, PhaseClock } from './phase_clock';
 import { trackGuestProcess, type GuestProcess } from './guest_process';
 import { sandboxLayout, type SandboxLayout } from './sandbox_layout';
 import { startSandboxVm, type SandboxVm } from './sandbox_vm';
-import { planContainerShares, type ContainerSharePlan } from './share_plan';
+import { planContainerShares, type ContainerDir } from './share_plan';
 
 interface GuestContainer {
   readonly id: string;
   readonly init: GuestProcess;
   readonly execs: Map<string, { readonly request: ExecRequest; process: GuestProcess | undefined }>;
+  /** Its directories in the sandbox's shares. */
+  readonly dirs: readonly ContainerDir[];
   readonly log: ShimLogger;
 }
 
 /** Starts the sandbox's VM; a seam for tests, which stand a fake agent in for the VM. */
-export type SandboxVmStarter = (plan: ContainerSharePlan, request: ContainerRequest) => Promise<SandboxVm>;
+export type SandboxVmStarter = (request: ContainerRequest) => Promise<SandboxVm>;
 
 export class VmSandboxRuntime implements SandboxRuntime {
   private vm: SandboxVm | undefined;
@@ -72,7 +74,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
   async startExec(ref: ProcessRef): Promise<RuntimeProcess> {
     const container = this.container(ref.containerId);
     const exec = container.execs.get(ref.execId);
-    if (exec === undefined) throw new ShimError(Code.NotFound, `exec ${ref.execId} of ${ref.containerId} was not prepared`);
+    if (exec === undefined) throw new SandboxError('not-found', `exec ${ref.execId} of ${ref.containerId} was not prepared`);
     const { request } = exec;
     const answer = await this.agent().execProcess(
       {
@@ -132,7 +134,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       const agentWaitMs = Math.floor(this.context.config.config.agent.request_timeout_ms / 2);
       await vm.agent.removeContainer({ containerId, timeoutMs: agentWaitMs }, this.timeout());
     }
-    await unmountContainer(this.context.state, containerId);
+    await this.releaseDirs(containerId, container.dirs);
     this.containers.delete(containerId);
     container.log.info('container removed from the sandbox');
   }
@@ -152,10 +154,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
       bundle: request.bundle,
       rootfs: request.rootfs,
       spec: request.spec,
-      cache: this.context.config.config.daemon.cache,
     });
-    const vm = await this.vmFor(plan, request);
+    const vm = await this.vmFor(request);
     try {
+      await vm.bindContainerDirs(request.containerId, plan.dirs);
       const answer = await vm.agent.createContainer(
         {
           containerId: request.containerId,
@@ -173,37 +175,31 @@ export class VmSandboxRuntime implements SandboxRuntime {
         this.clock.mark('exitSeen');
         return this.clock.save(vm.agent);
       });
-      this.containers.set(request.containerId, { id: request.containerId, init, execs: new Map(), log });
-      log.info({ pid: answer.pid, shares: plan.shares.map((s) => s.tag) }, 'container created in the guest');
+      this.containers.set(request.containerId, { id: request.containerId, init, execs: new Map(), dirs: plan.dirs, log });
+      log.info({ pid: answer.pid, dirs: plan.dirs.map((d) => d.target) }, 'container created in the guest');
       return { pid: answer.pid, exited: init.exited };
     } catch (err) {
-      await this.releaseFailedCreate(request.containerId);
+      await this.releaseFailedCreate(request.containerId, plan.dirs);
       throw err;
     }
   }
 
-  private async vmFor(plan: ContainerSharePlan, request: ContainerRequest): Promise<SandboxVm> {
+  private async vmFor(request: ContainerRequest): Promise<SandboxVm> {
     if (this.vm === undefined) {
-      const vm = await this.startVm(plan, request);
+      const vm = await this.startVm(request);
       this.vm = vm;
       const log = containerLogger(this.context.log, this.context.sandboxId);
       const onOom = oomFilter({ isOurs: (id) => this.containers.has(id), publish: this.context.onOom, log });
       void watchOom(vm.agent, onOom, log);
       return vm;
     }
-    if (this.vm.isLost()) throw new ShimError(Code.Unavailable, `sandbox ${this.context.sandboxId}: its VM is gone`);
-    if (plan.shares.length > 0) {
-      throw new ShimError(
-        Code.FailedPrecondition,
-        `sandbox ${this.context.sandboxId} runs already: adding the shares of container ${request.containerId} needs virtio-fs hotplug, which vfs does not do yet`,
-      );
-    }
+    if (this.vm.isLost()) throw new SandboxError('unreachable', `sandbox ${this.context.sandboxId}: its VM is gone`);
     return this.vm;
   }
 
   /** A create that failed after bring-up: with no container left the sandbox goes too. */
-  private async releaseFailedCreate(containerId: string): Promise<void> {
-    await unmountContainer(this.context.state, containerId);
+  private async releaseFailedCreate(containerId: string, dirs: readonly ContainerDir[]): Promise<void> {
+    await this.releaseDirs(containerId, dirs);
     if (this.containers.size === 0 && this.vm !== undefined) {
       const vm = this.vm;
       this.vm = undefined;
@@ -211,10 +207,15 @@ export class VmSandboxRuntime implements SandboxRuntime {
     }
   }
 
+  private async releaseDirs(containerId: string, dirs: readonly ContainerDir[]): Promise<void> {
+    if (this.vm === undefined) await unmountContainer(this.context.state, containerId);
+    else await this.vm.releaseContainerDirs(containerId, dirs);
+  }
+
   private agent(): AgentClient {
     const vm = this.vm;
-    if (vm === undefined) throw new ShimError(Code.FailedPrecondition, `sandbox ${this.context.sandboxId} has no VM`);
-    if (vm.isLost()) throw new ShimError(Code.Unavailable, `sandbox ${this.context.sandboxId}: its VM is gone`);
+    if (vm === undefined) throw new SandboxError('wrong-state', `sandbox ${this.context.sandboxId} has no VM`);
+    if (vm.isLost()) throw new SandboxError('unreachable', `sandbox ${this.context.sandboxId}: its VM is gone`);
     return vm.agent;
   }
 
@@ -224,7 +225,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
 
   private container(id: string): GuestContainer {
     const container = this.containers.get(id);
-    if (container === undefined) throw new ShimError(Code.NotFound, `container ${id} is not in sandbox ${this.context.sandboxId}`);
+    if (container === undefined) throw new SandboxError('not-found', `container ${id} is not in sandbox ${this.context.sandboxId}`);
     return container;
   }
 }
@@ -233,7 +234,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
 export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Promise<SandboxRuntime> {
   const layout: SandboxLayout = sandboxLayout(runDir(), context.namespace, context.sandboxId);
   const clock = phaseClock(context.sandboxId, layout.consoleLog);
-  const starter: SandboxVmStarter = (plan, request) =>
+  const starter: SandboxVmStarter = (request) =>
     startSandboxVm({
       sandboxId: context.sandboxId,
       hostname: request.spec.hostname ?? '',
@@ -241,8 +242,6 @@ export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Pr
       state: context.state,
       layout,
       log: containerLogger(context.log, context.sandboxId),
-      ownerId: request.containerId,
-      shares: plan.shares,
       clock,
     });
   return new VmSandboxRuntime(context, starter, clock);

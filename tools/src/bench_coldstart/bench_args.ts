@@ -8,7 +8,7 @@ export interface BenchArgs {
   /** Unmeasured runs of each kind first: page cache, the KVM probe's cached verdict. */
   readonly warmup: number;
   readonly jsonPath: string | undefined;
-  /** Measure runc and the floor only (the guest agent is not built yet). */
+  /** Measure runc and the floor only (--skip-vfs), e.g. to look at the host side alone. */
   readonly skipVfs: boolean;
 }
 

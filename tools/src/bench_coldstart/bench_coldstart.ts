@@ -7,6 +7,7 @@
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@vfs/contracts';
 import { TIMINGS_DIR_ENV } from '@vfs/shim/vm';
 import { PrivateContainerd } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
@@ -130,7 +131,7 @@ async function main(): Promise<number> {
     await cleanUp();
     return 0;
   } catch (err) {
-    progress(`bench-coldstart failed: ${err instanceof Error ? err.message : String(err)}`);
+    progress(`bench-coldstart failed: ${errorMessage(err)}`);
     if (containerd !== undefined) progress(`containerd log tail:\n${containerd.logTail(15)}`);
     await cleanUp();
     return 1;

@@ -6,6 +6,7 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { bootArgs, INIT_MARKERS } from '@vfs/contracts';
 import { installRoot, loadRuntimeConfig, type LoadedConfig } from '@vfs/runtime-config';
 import { detectAccel } from '@vfs/shim/vm';
 import { consoleBootTimes } from '@vfs/shim/vm';
@@ -18,7 +19,6 @@ import { ACCEL_CACHE } from '@vfs/shim/vm';
 type Hypervisor = LoadedConfig['config']['hypervisor'];
 
 const FLOOR_TIMEOUT_MS = 60_000;
-const POWEROFF_MARKER = 'vfs-init: poweroff';
 
 export interface FloorRun {
   readonly ms: number;
@@ -47,7 +47,7 @@ function floorArgs(hypervisor: Hypervisor, accel: Accel, dir: string): string[] 
     vcpus: hypervisor.vcpus,
     kernelPath: hypervisor.kernel,
     initrdPath: hypervisor.initramfs,
-    kernelArgs: ['vfs.mode=poweroff', ...hypervisor.kernel_params.split(/\s+/).filter((w) => w !== '')],
+    kernelArgs: [...bootArgs({ mode: 'poweroff' }), ...hypervisor.kernel_params.split(/\s+/).filter((w) => w !== '')],
     tscKhz: hostTscKhz(),
     fsDevices: [],
     agentSocketPath: join(dir, 'agent.sock'),
@@ -94,7 +94,7 @@ export async function floorVm(workDir: string): Promise<FloorVm> {
       const ms = performance.now() - started;
       const exit = await qemu.exited;
       const console = readConsole(join(dir, 'console.log'));
-      if (exit.code !== 0 || !console.includes(POWEROFF_MARKER)) {
+      if (exit.code !== 0 || !INIT_MARKERS.poweroff.test(console)) {
         throw new Error(`the floor VM failed (exit ${exit.signal ?? exit.code}): ${exit.stderrTail}\n${console.slice(-1500)}`);
       }
       return { ms, initStartS: consoleBootTimes(console).initStartS };
@@ -103,6 +103,6 @@ export async function floorVm(workDir: string): Promise<FloorVm> {
       rmSync(dir, { recursive: true, force: true });
     }
   };
-  const describe = `${hypervisor.path} -M ${hypervisor.machine} -accel ${accel} -m ${hypervisor.memory_mib}M -smp ${hypervisor.vcpus}, ${hypervisor.kernel}, vfs.mode=poweroff`;
+  const describe = `${hypervisor.path} -M ${hypervisor.machine} -accel ${accel} -m ${hypervisor.memory_mib}M -smp ${hypervisor.vcpus}, ${hypervisor.kernel}, ${bootArgs({ mode: 'poweroff' }).join(' ')}`;
   return { describe, run, stop: () => stopRunning() };
 }

@@ -7,6 +7,7 @@
 // their inode tables from growing across rounds, as a guest's dcache eviction would.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '@vfs/contracts';
 import { Daemon, type DaemonKind, type DaemonPaths } from './daemons';
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './options';
 import { formatTable, Row, writeJson } from './report';
@@ -78,7 +79,7 @@ async function run(opts: BenchOptions): Promise<void> {
       try {
         targets.push(Target.connect(d, socketPath));
       } catch (err) {
-        throw new Error(`${kind} daemon: ${(err as Error).message}\n${d.logTail()}`);
+        throw new Error(`${kind} daemon: ${errorMessage(err)}\n${d.logTail()}`);
       }
     }
     const rows: Row[] = [];

@@ -2,6 +2,7 @@
  * Checks parsed JSON against a shape and builds a typed value from it. Every failure names the
  * JSON path of the problem (`$.process.args[0]`), which is what a user needs to fix a spec.
  * Unknown fields are ignored: the OCI spec allows extensions and we read only a subset.
+ * The guest agent reports these failures as they are; the shim asks `accepts` and words its own.
  */
 
 export class SpecError extends Error {
@@ -15,6 +16,17 @@ export class SpecError extends Error {
 }
 
 export type Check<T> = (value: unknown, path: string) => T;
+
+/** Whether `check` accepts `value`, for callers that name the field in their own words. */
+export function accepts(check: Check<unknown>, value: unknown): boolean {
+  try {
+    check(value, '$');
+    return true;
+  } catch (err) {
+    if (err instanceof SpecError) return false;
+    throw err;
+  }
+}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -43,7 +55,10 @@ export function int(min: number, max: number): Check<number> {
   };
 }
 
-export const uint32 = int(0, 0xffff_ffff);
+/** uids and gids: the kernel's id_t. */
+export const UINT32_MAX = 0xffff_ffff;
+
+export const uint32 = int(0, UINT32_MAX);
 
 export const absPath: Check<string> = (value, path) => {
   const text = str(value, path);
@@ -81,7 +96,8 @@ export function arrayOf<T>(item: Check<T>, minLength = 0): Check<T[]> {
   };
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object: not null, not an array. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

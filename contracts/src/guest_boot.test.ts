@@ -1,0 +1,37 @@
+import { agentExitStatus, bootArgs, markerUptime, scriptExitStatus } from './guest_boot';
+
+describe('guest boot arguments', () => {
+  it('writes the words each mode needs and no others', () => {
+    expect(bootArgs({ mode: 'poweroff' })).toEqual(['vfs.mode=poweroff']);
+    expect(bootArgs({ mode: 'script', tag: 'work', script: 'run.sh' })).toEqual([
+      'vfs.mode=script',
+      'vfs.tag=work',
+      'vfs.script=run.sh',
+    ]);
+    expect(bootArgs({ mode: 'script', tag: 'work', script: 'run.sh', readonly: true })).toContain('vfs.ro=1');
+    expect(bootArgs({ mode: 'agent' })).toEqual(['vfs.mode=agent']);
+    expect(bootArgs({ mode: 'agent', runtimeTag: 'rt' })).toEqual(['vfs.mode=agent', 'vfs.runtime_tag=rt']);
+  });
+
+  it('refuses a value the kernel command line would split or drop', () => {
+    expect(() => bootArgs({ mode: 'script', tag: 'work', script: 'my script.sh' })).toThrow(/vfs\.script/);
+    expect(() => bootArgs({ mode: 'agent', runtimeTag: '' })).toThrow(/vfs\.runtime_tag/);
+  });
+});
+
+describe('guest console markers', () => {
+  const console =
+    '[    0.2] PCI: Fatal\r\nvfs-init: start 0.95\r\nvfs-init: agent /dev/vport3p1 1.19\r\nvfs-init: agent exited with 0\r\nVFS-SCRIPT-EXIT=3\r\n';
+
+  it('reads the uptime of each milestone, on a serial console that ends lines with CRLF', () => {
+    expect(markerUptime(console, 'start')).toBe(0.95);
+    expect(markerUptime(console, 'agent')).toBe(1.19);
+    expect(markerUptime(console, 'modules')).toBeUndefined();
+  });
+
+  it('reads the agent and script exit statuses', () => {
+    expect(agentExitStatus(console)).toBe('0');
+    expect(scriptExitStatus(console)).toBe(3);
+    expect(scriptExitStatus('')).toBeUndefined();
+  });
+});

@@ -1,0 +1,80 @@
+// The guest boot contract: what the host tells the initramfs /init (agent/image/init.sh) on the
+// kernel command line, and the console lines /init answers with. init.sh is shell, so
+// agent/image/init_contract.test.ts reads it and proves it speaks what is written here.
+
+/** What /init does after its start marker; it defaults to agent, but hosts always say. */
+export const BOOT_MODES = ['poweroff', 'script', 'agent'] as const;
+export type BootMode = (typeof BOOT_MODES)[number];
+
+/** The `vfs.<key>=<value>` words of the kernel command line /init reads. */
+export const BOOT_ARG_KEYS = ['mode', 'tag', 'script', 'ro', 'runtime_tag'] as const;
+type BootArgKey = (typeof BOOT_ARG_KEYS)[number];
+
+/** The virtiofs tag of the runtime share (node, agent.js, the launcher) when vfs.runtime_tag is absent. */
+export const DEFAULT_RUNTIME_TAG = 'vfsruntime';
+/** The virtio-serial port name /init looks for and hands to the agent as its /dev/vportNpM. */
+export const AGENT_PORT_NAME = 'agent.0';
+
+export type BootArgs =
+  /** Power off right after `vfs-init: start`: the bare-VM floor, the KVM probe. */
+  | { readonly mode: 'poweroff' }
+  /** Mount virtiofs `tag` at /mnt/share, run `sh <script>` there, print VFS-SCRIPT-EXIT, power off. */
+  | { readonly mode: 'script'; readonly tag: string; readonly script: string; readonly readonly?: boolean }
+  /** Mount the runtime share read-only and run its agent on port agent.0; power off when it exits. */
+  | { readonly mode: 'agent'; readonly runtimeTag?: string };
+
+/** /init splits its command line on whitespace, so a value with a blank would become another word. */
+function word(key: BootArgKey, value: string): string {
+  if (value === '' || /\s/.test(value)) throw new Error(`vfs.${key}: ${JSON.stringify(value)} is not one word`);
+  return `vfs.${key}=${value}`;
+}
+
+/** The kernel command-line words for /init, appended after the kernel's own. */
+export function bootArgs(args: BootArgs): string[] {
+  switch (args.mode) {
+    case 'poweroff':
+      return [word('mode', 'poweroff')];
+    case 'script':
+      return [
+        word('mode', 'script'),
+        word('tag', args.tag),
+        word('script', args.script),
+        ...(args.readonly === true ? [word('ro', '1')] : []),
+      ];
+    case 'agent':
+      return [word('mode', 'agent'), ...(args.runtimeTag === undefined ? [] : [word('runtime_tag', args.runtimeTag)])];
+  }
+}
+
+/** The milestones /init marks on the console with the guest's uptime (CLOCK_BOOTTIME). */
+export const INIT_MILESTONES = ['start', 'modules', 'agent', 'poweroff'] as const;
+export type InitMilestone = (typeof INIT_MILESTONES)[number];
+
+/** `vfs-init: <milestone> [detail] <uptime seconds>`, one line each; the agent's detail is its port. */
+export const INIT_MARKERS: Readonly<Record<InitMilestone, RegExp>> = {
+  start: /^vfs-init: start (?<uptime>\d+(?:\.\d+)?)$/m,
+  modules: /^vfs-init: modules (?<uptime>\d+(?:\.\d+)?)$/m,
+  agent: /^vfs-init: agent (?<port>\S+) (?<uptime>\d+(?:\.\d+)?)$/m,
+  poweroff: /^vfs-init: poweroff (?<uptime>\d+(?:\.\d+)?)$/m,
+};
+/** /init gave up (it powers off next, so the VMM always sees an exit). */
+export const INIT_ERROR = /^vfs-init: error: (?<why>.*)$/m;
+/** The agent ended with this wait status (or `unknown`); /init powers off next. */
+export const AGENT_EXITED = /^vfs-init: agent exited with (?<status>\S+)$/m;
+/** Script mode: the script's exit status. */
+export const SCRIPT_EXIT = /^VFS-SCRIPT-EXIT=(?<status>\d+)$/m;
+
+/** Guest uptime in seconds at the milestone's first marker in `console`, if it is there. */
+export function markerUptime(console: string, milestone: InitMilestone): number | undefined {
+  const uptime = INIT_MARKERS[milestone].exec(console)?.groups?.uptime;
+  return uptime === undefined ? undefined : Number(uptime);
+}
+
+export function scriptExitStatus(console: string): number | undefined {
+  const status = SCRIPT_EXIT.exec(console)?.groups?.status;
+  return status === undefined ? undefined : Number(status);
+}
+
+export function agentExitStatus(console: string): string | undefined {
+  return AGENT_EXITED.exec(console)?.groups?.status;
+}

@@ -1,0 +1,115 @@
+/**
+ * virtio-fs device hotplug over QMP, on a pool of empty pcie-root-ports created at boot (`hp0`…):
+ * - add: `chardev-add` (a unix socket client to the daemon's vhost-user socket), then
+ *   `device_add vhost-user-fs-pci` on a free port; a refused device_add removes the chardev again;
+ * - remove: `device_del`, then the DEVICE_DELETED event that names the device (the guest has
+ *   released it; a first event without `device` is for the virtio backend), then `chardev-remove`.
+ * Each step's failure names the step and QEMU's words.
+ */
+import { errorMessage } from '@vfs/contracts';
+import { type QmpClient, QmpError } from './qmp';
+
+export interface FsHotplugDevice {
+  /** QEMU device id; the chardev is `<id>-chr`. */
+  readonly id: string;
+  readonly socketPath: string;
+  readonly tag: string;
+  /** The pcie-root-port the device goes on. */
+  readonly port: string;
+}
+
+export class HotplugError extends Error {
+  constructor(
+    readonly step: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${step}: ${detail}`, options);
+    this.name = 'HotplugError';
+  }
+}
+
+/** The root port ids QEMU is started with (qemu_command.ts creates them). */
+export function rootPortId(index: number): string {
+  return `hp${index}`;
+}
+
+/** The free root ports of one VM: a device takes one for its life. */
+export class RootPortPool {
+  private readonly used = new Map<string, string>();
+
+  constructor(private readonly size: number) {}
+
+  /** A free port for `owner`; throws naming the limit when none is left. */
+  take(owner: string): string {
+    for (let i = 0; i < this.size; i++) {
+      const port = rootPortId(i);
+      if (!this.used.has(port)) {
+        this.used.set(port, owner);
+        return port;
+      }
+    }
+    throw new HotplugError(
+      'take a hotplug slot',
+      `all ${this.size} slots are in use ([hypervisor] hotplug_slots = ${this.size}): remove a volume or raise the limit`,
+    );
+  }
+
+  release(port: string): void {
+    this.used.delete(port);
+  }
+
+  get free(): number {
+    return this.size - this.used.size;
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof QmpError ? `${err.errorClass}: ${err.desc}` : errorMessage(err);
+}
+
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw new HotplugError(what, describe(err), { cause: err });
+  }
+}
+
+export async function hotAddFs(qmp: QmpClient, device: FsHotplugDevice): Promise<void> {
+  const chardev = `${device.id}-chr`;
+  await step(`QMP chardev-add ${chardev}`, () =>
+    qmp.execute('chardev-add', {
+      id: chardev,
+      backend: { type: 'socket', data: { addr: { type: 'unix', data: { path: device.socketPath } }, server: false } },
+    }),
+  );
+  try {
+    await step(`QMP device_add ${device.id} on ${device.port}`, () =>
+      qmp.execute('device_add', {
+        driver: 'vhost-user-fs-pci',
+        id: device.id,
+        bus: device.port,
+        chardev,
+        tag: device.tag,
+      }),
+    );
+  } catch (err) {
+    // Nothing half-made stays behind: the chardev goes too, and a failure to remove it is told.
+    const undo = await qmp.execute('chardev-remove', { id: chardev }).then(
+      () => '',
+      (undoErr: unknown) => `; chardev-remove ${chardev} also failed: ${describe(undoErr)}`,
+    );
+    if (undo === '' || !(err instanceof HotplugError)) throw err;
+    throw new HotplugError(err.step, `${err.detail}${undo}`, { cause: err });
+  }
+}
+
+export async function hotRemoveFs(qmp: QmpClient, id: string, timeoutMs: number): Promise<void> {
+  // Listen before asking: the event may arrive before device_del's answer.
+  const deleted = qmp.waitForEvent('DEVICE_DELETED', (event) => event.data.device === id, timeoutMs);
+  deleted.catch(() => undefined);
+  await step(`QMP device_del ${id}`, () => qmp.execute('device_del', { id }));
+  await step(`wait for the guest to release ${id}`, () => deleted);
+  await step(`QMP chardev-remove ${id}-chr`, () => qmp.execute('chardev-remove', { id: `${id}-chr` }));
+}

@@ -1,0 +1,30 @@
+// A container's directories in the sandbox's shares (share_plan.ts): bound when the container is
+// created, released when it is removed. Each is a mount journalled under the container's id, so
+// `delete` after a crashed shim, and a failed create, release exactly these.
+import { join } from 'node:path';
+import { removeUnmountedTree, unmountContainer } from '../host_mounts';
+import type { SandboxState } from '../sandbox_state';
+import { type BindDirs, bindShare } from './share_exports';
+import type { ContainerDir } from './share_plan';
+
+/** Binds every directory, or none: a failure releases what was bound. */
+export async function bindContainerDirs(state: SandboxState, dirs: BindDirs, containerId: string, planned: readonly ContainerDir[]): Promise<void> {
+  try {
+    for (const dir of planned) await bindShare(state, dirs, containerId, dir);
+  } catch (err) {
+    await releaseContainerDirs(state, dirs, containerId, planned);
+    throw err;
+  }
+}
+
+/**
+ * Unmounts the container's binds (lazily where the guest or daemon still holds one: the kernel
+ * frees it when released) and removes their now empty mount points.
+ */
+export async function releaseContainerDirs(state: SandboxState, dirs: BindDirs, containerId: string, planned: readonly ContainerDir[]): Promise<void> {
+  await unmountContainer(state, containerId);
+  for (const dir of planned) {
+    await removeUnmountedTree(join(dirs.sharesDir, dir.share, dir.name));
+    await removeUnmountedTree(join(dirs.stagingDir, dir.share, dir.name));
+  }
+}
