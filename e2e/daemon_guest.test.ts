@@ -65,7 +65,7 @@ echo "CHECKS-DONE"
 exit $fail
 `;
 
-const SECOND_BOOT = String.raw`
+const SECOND_BOOT = `
 fail=0
 check() { n=$1; shift; if ( "$@" ) >/tmp/out 2>&1; then echo "CHECK $n ok"; else echo "CHECK $n FAIL: $(cat /tmp/out)"; fail=1; fi; }
 cd w

@@ -1,7 +1,7 @@
 // The one error class of the ttrpc layer. Handlers throw it to answer with a status; clients
 // reject with it, whether the status came from the server or from the connection itself.
 
-import { Code, codeName } from './codes';
+import { type Code, codeName } from './codes';
 
 export class TtrpcError extends Error {
   readonly code: Code;

@@ -4,7 +4,7 @@
 import type { Duplex } from 'node:stream';
 import { Code } from './codes';
 import { TtrpcError } from './errors';
-import { encodeFrame, FrameDecoder, type FrameHeader, MAX_PAYLOAD_LENGTH, MessageType } from './framing';
+import { encodeFrame, FrameDecoder, type FrameHeader, MAX_PAYLOAD_LENGTH, type MessageType } from './framing';
 
 export interface FrameHandlers {
   frame(header: FrameHeader, payload: Buffer): void;

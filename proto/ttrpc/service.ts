@@ -11,7 +11,7 @@ export interface MessageCodec<T> {
   fromPartial(object: PartialMessage<T>): T;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | ((...args: never[]) => unknown) | Uint8Array | string | number | boolean | undefined;
 
 /** A message with every field optional, recursively (the same shape as ts-proto's DeepPartial). */
 export type PartialMessage<T> = T extends Builtin

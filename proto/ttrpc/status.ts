@@ -1,6 +1,6 @@
 // Conversion between thrown errors and the google.rpc.Status carried in a ttrpc Response.
 
-import { Status } from '../gen/google/rpc/status';
+import type { Status } from '../gen/google/rpc/status';
 import { Code } from './codes';
 import { errorMessage, TtrpcError } from './errors';
 

@@ -51,6 +51,7 @@ describe('openStdio log URIs', () => {
       logger,
       [
         '#!/bin/sh',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template.
         'echo "$* id=$CONTAINER_ID ns=$CONTAINER_NAMESPACE home=${HOME:-unset}" > "$2.meta"',
         'cat <&3 > "$2.out" 5>&- &',
         'cat <&4 > "$2.err" 5>&- &',

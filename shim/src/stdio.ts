@@ -17,7 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants, createWriteStream, mkdirSync, openSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { PassThrough, type Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { ShimLogger } from './logger';
 import type { ProcessIo } from './sandbox_runtime';
 import { Code, ShimError } from './shim_error';

@@ -57,7 +57,7 @@ function upperOptions(rootfs: OverlayRootfs): string[] {
 
 function overlayData(rootfs: OverlayRootfs): string {
   if (rootfs.lowerDirs.length === 0) throw new ContainerError('INVALID_SPEC', 'overlay rootfs needs at least one lower dir');
-  rootfs.lowerDirs.forEach((dir, i) => checkPath(dir, `lowerDirs[${i}]`));
+  for (const [i, dir] of rootfs.lowerDirs.entries()) checkPath(dir, `lowerDirs[${i}]`);
   const extra = rootfs.options ?? [];
   extra.forEach(checkOption);
   const data = ['userxattr', ...extra, `lowerdir=${rootfs.lowerDirs.join(':')}`, ...upperOptions(rootfs)].join(',');

@@ -1,7 +1,7 @@
 // The FUSE boundary: INIT negotiation and the answers to malformed or unexpected requests.
 import * as abi from './abi';
 import { EBADF, EINVAL, EIO, ENAMETOOLONG, ENOSYS, EPROTO } from './errno';
-import { errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
+import { errnoOf, type FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness, type Harness } from '../../test_support/passthrough_harness';
 
 let h: Harness;

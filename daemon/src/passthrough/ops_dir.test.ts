@@ -2,7 +2,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EBADF, ENOTDIR } from '../fuse/errno';
-import { errnoOf, FuseClient, type FuseDirentPlus } from '@vfs/harness/vhost_user_driver/fuse_client';
+import { errnoOf, type FuseClient, type FuseDirentPlus } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness, type Harness } from '../../test_support/passthrough_harness';
 
 let h: Harness;

@@ -3,7 +3,7 @@ import { chmodSync, linkSync, lstatSync, mkdirSync, readlinkSync, statSync, syml
 import { join } from 'node:path';
 import { EBADF, EEXIST, EINVAL, ENOENT, ENOTDIR, EPERM, EROFS, EACCES } from '../fuse/errno';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, FUSE_ATTR_SUBMOUNT } from '../fuse/abi';
-import { errnoOf, type FuseAttr, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
+import { errnoOf, type FuseAttr, type FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness, type Harness } from '../../test_support/passthrough_harness';
 
 let h: Harness;

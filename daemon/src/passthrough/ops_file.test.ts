@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { EACCES, EBADF, EISDIR, ELOOP } from '../fuse/errno';
 import { Fopen, FUSE_WRITE_KILL_SUIDGID } from '../fuse/abi';
-import { errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
+import { errnoOf, type FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness, startLoopbackHarness, type Harness } from '../../test_support/passthrough_harness';
 
 const O_WRONLY = 0o1;

@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EAGAIN, EINTR } from '../fuse/errno';
 import { FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, INIT_IN_SIZE, INIT_OUT_SIZE, InitIn, LK_IN_SIZE, Opcode, OUT_HEADER_SIZE } from '../fuse/abi';
-import { errnoOf, FuseClient, LOCK_TO_EOF, type FileLock } from '@vfs/harness/vhost_user_driver/fuse_client';
+import { errnoOf, type FuseClient, LOCK_TO_EOF, type FileLock } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { REQUEST_QUEUE } from '@vfs/harness/vhost_user_driver/transport';
 import { startHarness, startLoopbackHarness, type DaemonHarness, type Harness, type LoopbackHarness } from '../../test_support/passthrough_harness';
 

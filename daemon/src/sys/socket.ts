@@ -167,7 +167,7 @@ export function sendWithFds(fd: number, data: Uint8Array, fds: readonly number[]
       s.setU64(CMSG, 16 + 4 * fds.length); // cmsg_len = CMSG_LEN
       s.view.setInt32(CMSG + 8, SOL_SOCKET, true);
       s.view.setInt32(CMSG + 12, SCM_RIGHTS, true);
-      fds.forEach((f, i) => s.view.setInt32(CMSG + 16 + 4 * i, f, true));
+      for (const [i, f] of fds.entries()) s.view.setInt32(CMSG + 16 + 4 * i, f, true);
     }
     const n = sendmsgFn(fd, s.base + MSGHDR, MSG_NOSIGNAL) as number;
     if (n < 0) {

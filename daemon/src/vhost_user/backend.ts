@@ -338,7 +338,7 @@ export class VhostUserBackend {
     const payload = new Uint8Array(Layout.SHMEM_CONFIG_SIZE);
     const v = new DataView(payload.buffer);
     v.setUint32(0, sizes.filter((s) => s > 0).length, true);
-    sizes.forEach((size, i) => v.setBigUint64(8 + 8 * i, BigInt(size), true));
+    for (const [i, size] of sizes.entries()) v.setBigUint64(8 + 8 * i, BigInt(size), true);
     return payload;
   }
 

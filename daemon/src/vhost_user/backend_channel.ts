@@ -1,6 +1,6 @@
 // The back-end → front-end channel (SET_BACKEND_REQ_FD, formerly SET_SLAVE_REQ_FD): how the
 // back-end asks the VMM to map file ranges into a VIRTIO shared-memory region (DAX).
-import { Connection, readU64Payload } from './connection';
+import { type Connection, readU64Payload } from './connection';
 import { VhostUserError } from './errors';
 import {
   BackendRequest,

@@ -222,7 +222,7 @@ function rangeIn(region: MappedRegion, off: number): HostRange {
 function mapAll(specs: readonly RegionSpec[], fds: readonly number[]): MappedRegion[] {
   const mapped: MappedRegion[] = [];
   try {
-    specs.forEach((spec, i) => mapped.push(mapRegion(spec, fds[i]!)));
+    for (const [i, spec] of specs.entries()) mapped.push(mapRegion(spec, fds[i]!));
   } catch (err) {
     for (const r of mapped) r.unmap();
     for (const fd of fds.slice(mapped.length + 1)) close(fd);

@@ -10,7 +10,7 @@
 // through Atomics (full fences on x86-64) because the guest reads and writes the same memory
 // concurrently.
 import type { DescriptorChain } from './descriptor_chain';
-import { GuestMemory, GuestSlice, type HostRange } from './guest_memory';
+import { type GuestMemory, GuestSlice, type HostRange } from './guest_memory';
 import {
   AVAIL_F_NO_INTERRUPT,
   DESC_ADDR,
