@@ -38,14 +38,26 @@ const NAMESPACES = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type:
 
 function spec(args: string[], extra: { process?: Json; linux?: Json; [key: string]: unknown } = {}): Json {
   const { process: procExtra, linux, ...rest } = extra;
-  return { ociVersion: '1.1.0', process: proc(args, procExtra), root: { path: 'rootfs' }, hostname: 'vfs-test', linux: { namespaces: NAMESPACES, ...linux }, ...rest };
+  return {
+    ociVersion: '1.1.0',
+    process: proc(args, procExtra),
+    root: { path: 'rootfs' },
+    hostname: 'vfs-test',
+    linux: { namespaces: NAMESPACES, ...linux },
+    ...rest,
+  };
 }
 
 function overlay(name: string): Rootfs {
   return {
     kind: {
       $case: 'overlay',
-      overlay: { lower: [{ tag: 'lower0', path: '' }], upper: { tag: 'rw', path: `${name}/upper` }, work: { tag: 'rw', path: `${name}/work` }, options: [] },
+      overlay: {
+        lower: [{ tag: 'lower0', path: '' }],
+        upper: { tag: 'rw', path: `${name}/upper` },
+        work: { tag: 'rw', path: `${name}/work` },
+        options: [],
+      },
     },
   };
 }
@@ -84,7 +96,9 @@ beforeAll(async () => {
       { tag: 'rw', mountPoint: `${SHARES}/rw`, readonly: false },
     ],
   });
-  process.stdout.write(`agent VM: launch → init ${Math.round(timings.bootToInitMs)} ms, → agent serving ${Math.round(timings.agentReadyMs)} ms\n`);
+  process.stdout.write(
+    `agent VM: launch → init ${Math.round(timings.bootToInitMs)} ms, → agent serving ${Math.round(timings.agentReadyMs)} ms\n`,
+  );
 });
 
 afterAll(async () => {
@@ -158,7 +172,11 @@ async function rejection(call: Promise<unknown>): Promise<TtrpcError> {
   return err;
 }
 
-async function waitForOutput(stream: AsyncIterator<ReadStreamResponse>, seen: { text: string }, wanted: string): Promise<void> {
+async function waitForOutput(
+  stream: AsyncIterator<ReadStreamResponse>,
+  seen: { text: string },
+  wanted: string,
+): Promise<void> {
   while (!seen.text.includes(wanted)) {
     const next = await stream.next();
     if (next.done) throw new Error(`stream ended before "${wanted}"; got ${JSON.stringify(seen.text)}`);
@@ -170,7 +188,14 @@ async function waitForOutput(stream: AsyncIterator<ReadStreamResponse>, seen: { 
 
 describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
   it('runs a container: output, separate stderr, exit status 7, PID 1, its hostname', async () => {
-    const done = await run('c1', spec(['sh', '-c', 'echo out-1; echo err-1 >&2; echo pid=$$; hostname; echo written >/newfile; echo appended >>/etc/motd; rm /etc/deleteme; echo out-2; exit 7']));
+    const done = await run(
+      'c1',
+      spec([
+        'sh',
+        '-c',
+        'echo out-1; echo err-1 >&2; echo pid=$$; hostname; echo written >/newfile; echo appended >>/etc/motd; rm /etc/deleteme; echo out-2; exit 7',
+      ]),
+    );
     expect(done).toEqual({ status: 7, stdout: 'out-1\npid=1\nvfs-test\nout-2\n', stderr: 'err-1\n' });
   });
 
@@ -187,7 +212,9 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
   });
 
   it('pipes stdin through cat and delivers EOF', async () => {
-    expect(await run('c2', spec(['sh', '-c', 'cat; echo; cat /dev/stdin; echo done']), { stdin: 'line-1\nline-2\n' })).toEqual({
+    expect(
+      await run('c2', spec(['sh', '-c', 'cat; echo; cat /dev/stdin; echo done']), { stdin: 'line-1\nline-2\n' }),
+    ).toEqual({
       status: 0,
       stdout: 'line-1\nline-2\n\ndone\n',
       stderr: '',
@@ -196,10 +223,19 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
 
   it('gives a terminal with the spec size, and resizes it', async () => {
     const id = 'c3';
-    const ociSpec = spec(['sh', '-c', 'tty; [ -t 0 ] && echo tty-yes; stty size; read line; echo got-$line; stty size'], {
-      process: { consoleSize: { height: 30, width: 100 } },
+    const ociSpec = spec(
+      ['sh', '-c', 'tty; [ -t 0 ] && echo tty-yes; stty size; read line; echo got-$line; stty size'],
+      {
+        process: { consoleSize: { height: 30, width: 100 } },
+      },
+    );
+    await agent.createContainer({
+      containerId: id,
+      ociSpecJson: Buffer.from(JSON.stringify(ociSpec)),
+      rootfs: overlay(id),
+      terminal: true,
+      stdin: true,
     });
-    await agent.createContainer({ containerId: id, ociSpecJson: Buffer.from(JSON.stringify(ociSpec)), rootfs: overlay(id), terminal: true, stdin: true });
     const stream = agent.readStdout({ containerId: id, execId: '' })[Symbol.asyncIterator]();
     await agent.startContainer({ containerId: id });
     const seen = { text: '' };
@@ -221,14 +257,31 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
 
     beforeAll(async () => {
       const ociSpec = spec(['sleep', '1000'], {
-        mounts: [{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] }],
+        mounts: [
+          {
+            destination: '/sys/fs/cgroup',
+            type: 'cgroup',
+            source: 'cgroup',
+            options: ['ro', 'nosuid', 'noexec', 'nodev'],
+          },
+        ],
         linux: {
-          resources: { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 }, cpu: { quota: 50000, period: 100000 } },
+          resources: {
+            memory: { limit: 64 * 1024 * 1024 },
+            pids: { limit: 50 },
+            cpu: { quota: 50000, period: 100000 },
+          },
           maskedPaths: ['/proc/kcore', '/sys/firmware'],
           readonlyPaths: ['/proc/sys'],
         },
       });
-      initPid = (await agent.createContainer({ containerId: id, ociSpecJson: Buffer.from(JSON.stringify(ociSpec)), rootfs: overlay(id) })).pid;
+      initPid = (
+        await agent.createContainer({
+          containerId: id,
+          ociSpecJson: Buffer.from(JSON.stringify(ociSpec)),
+          rootfs: overlay(id),
+        })
+      ).pid;
       expect((await agent.startContainer({ containerId: id })).pid).toBe(initPid);
     });
 
@@ -238,13 +291,21 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     }
 
     it('execs into its namespaces: pid, mount, uts, cgroup; masked and read-only paths', async () => {
-      const script = 'echo exec-pid=$$; tr "\\0" " " </proc/1/cmdline; echo; hostname; cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max; (echo x >/proc/sys/kernel/hostname) 2>/dev/null || echo proc-sys-ro; wc -c </proc/kcore';
+      const script =
+        'echo exec-pid=$$; tr "\\0" " " </proc/1/cmdline; echo; hostname; cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max; (echo x >/proc/sys/kernel/hostname) 2>/dev/null || echo proc-sys-ro; wc -c </proc/kcore';
       const done = await finish(id, await exec('e1', proc(['sh', '-c', script])), 'e1');
       expect(done.status).toBe(0);
       const lines = done.stdout.split('\n');
       expect(lines[0]).toMatch(/^exec-pid=\d+$/);
       expect(lines[0]).not.toBe('exec-pid=1');
-      expect(lines.slice(1, 7)).toEqual(['sleep 1000 ', 'vfs-test', '0::/', String(64 * 1024 * 1024), 'proc-sys-ro', '0']);
+      expect(lines.slice(1, 7)).toEqual([
+        'sleep 1000 ',
+        'vfs-test',
+        '0::/',
+        String(64 * 1024 * 1024),
+        'proc-sys-ro',
+        '0',
+      ]);
     });
 
     it('lists its processes with exec ids, and ends an exec with SIGTERM → 143', async () => {
@@ -260,7 +321,10 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
       await agent.pauseContainer({ containerId: id });
       expect((await rejection(agent.pauseContainer({ containerId: id }))).code).toBe(Code.FailedPrecondition);
       await agent.resumeContainer({ containerId: id });
-      await agent.updateContainer({ containerId: id, resourcesJson: Buffer.from(JSON.stringify({ pids: { limit: 40 } })) });
+      await agent.updateContainer({
+        containerId: id,
+        resourcesJson: Buffer.from(JSON.stringify({ pids: { limit: 40 } })),
+      });
       const metrics = (await agent.statsContainer({ containerId: id })).metrics;
       expect(metrics?.memory?.usage).toBeGreaterThan(0);
       expect(metrics?.memory?.usageLimit).toBe(64 * 1024 * 1024);
@@ -269,13 +333,23 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     });
 
     it('execs with a terminal', async () => {
-      const done = await finish(id, await exec('e4', proc(['sh', '-c', 'tty; stty size'], { consoleSize: { height: 11, width: 22 } }), true), 'e4');
+      const done = await finish(
+        id,
+        await exec('e4', proc(['sh', '-c', 'tty; stty size'], { consoleSize: { height: 11, width: 22 } }), true),
+        'e4',
+      );
       expect(done.status).toBe(0);
       expect(done.stdout).toMatch(/^\/dev\/pts\/\d+\r\n11 22\r\n$/);
     });
 
     it('fails an exec of a missing binary with ENOENT, and keeps the container', async () => {
-      const err = await rejection(agent.execProcess({ containerId: id, execId: 'e3', processJson: Buffer.from(JSON.stringify(proc(['/nonexistent']))) }));
+      const err = await rejection(
+        agent.execProcess({
+          containerId: id,
+          execId: 'e3',
+          processJson: Buffer.from(JSON.stringify(proc(['/nonexistent']))),
+        }),
+      );
       expect(err.code).toBe(Code.FailedPrecondition);
       expect(err.message).toMatch(/exec \/nonexistent.*ENOENT/);
       expect((await agent.listProcesses({ containerId: id })).processes.map((p) => p.pid)).toContain(initPid);
@@ -292,11 +366,21 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
 
   it('rejects a malformed spec, a missing binary and an unknown id; stays healthy and runs the next container', async () => {
     const malformed = { ...spec(['true']), process: { ...proc(['true']), args: 'true' } };
-    const bad = await rejection(agent.createContainer({ containerId: 'c5', ociSpecJson: Buffer.from(JSON.stringify(malformed)), rootfs: overlay('c5') }));
+    const bad = await rejection(
+      agent.createContainer({
+        containerId: 'c5',
+        ociSpecJson: Buffer.from(JSON.stringify(malformed)),
+        rootfs: overlay('c5'),
+      }),
+    );
     expect(bad.code).toBe(Code.InvalidArgument);
     expect(bad.message).toContain('$.process.args');
 
-    await agent.createContainer({ containerId: 'c6', ociSpecJson: Buffer.from(JSON.stringify(spec(['/nonexistent']))), rootfs: overlay('c6') });
+    await agent.createContainer({
+      containerId: 'c6',
+      ociSpecJson: Buffer.from(JSON.stringify(spec(['/nonexistent']))),
+      rootfs: overlay('c6'),
+    });
     const missing = await rejection(agent.startContainer({ containerId: 'c6' }));
     expect(missing.code).toBe(Code.FailedPrecondition);
     expect(missing.message).toMatch(/container c6.*ENOENT/);
@@ -312,11 +396,18 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
   });
 
   it('runs on a directory rootfs, honours a read-only root, and mounts a volume', async () => {
-    const bind: Rootfs = { kind: { $case: 'directory', directory: { dir: { tag: 'rw', path: 'bindroot' }, readonly: false } } };
-    expect(await run('c8', spec(['sh', '-c', 'echo bind-ok >/bindfile; cat /bindfile']), { rootfs: bind })).toMatchObject({ status: 0, stdout: 'bind-ok\n' });
+    const bind: Rootfs = {
+      kind: { $case: 'directory', directory: { dir: { tag: 'rw', path: 'bindroot' }, readonly: false } },
+    };
+    expect(
+      await run('c8', spec(['sh', '-c', 'echo bind-ok >/bindfile; cat /bindfile']), { rootfs: bind }),
+    ).toMatchObject({ status: 0, stdout: 'bind-ok\n' });
     expect(readFileSync(join(vm.sharedRoot, 'rw', 'bindroot', 'bindfile'), 'utf8')).toBe('bind-ok\n');
 
-    const ro = await run('c9', spec(['sh', '-c', 'touch /ro-test || echo ro-refused'], { root: { path: 'rootfs', readonly: true } }));
+    const ro = await run(
+      'c9',
+      spec(['sh', '-c', 'touch /ro-test || echo ro-refused'], { root: { path: 'rootfs', readonly: true } }),
+    );
     expect(ro.stdout).toBe('ro-refused\n');
     expect(ro.stderr).toContain('Read-only file system');
 
@@ -329,19 +420,37 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     const caps = ['CAP_NET_BIND_SERVICE'];
     const done = await run(
       'c10',
-      spec(['sh', '-c', 'id -u; id -G; grep -E "^(CapEff|CapBnd|CapAmb|NoNewPrivs)" /proc/self/status; ulimit -n; pwd; echo home=$HOME'], {
-        process: {
-          user: { uid: 1000, gid: 1000, additionalGids: [2000] },
-          capabilities: { bounding: caps, effective: caps, permitted: caps, ambient: caps, inheritable: caps },
-          noNewPrivileges: true,
-          rlimits: [{ type: 'RLIMIT_NOFILE', soft: 256, hard: 512 }],
-          cwd: '/home/user',
+      spec(
+        [
+          'sh',
+          '-c',
+          'id -u; id -G; grep -E "^(CapEff|CapBnd|CapAmb|NoNewPrivs)" /proc/self/status; ulimit -n; pwd; echo home=$HOME',
+        ],
+        {
+          process: {
+            user: { uid: 1000, gid: 1000, additionalGids: [2000] },
+            capabilities: { bounding: caps, effective: caps, permitted: caps, ambient: caps, inheritable: caps },
+            noNewPrivileges: true,
+            rlimits: [{ type: 'RLIMIT_NOFILE', soft: 256, hard: 512 }],
+            cwd: '/home/user',
+          },
         },
-      }),
+      ),
     );
     expect(done.status).toBe(0);
     expect(done.stdout).toBe(
-      ['1000', '1000 2000', 'CapEff:\t0000000000000400', 'CapBnd:\t0000000000000400', 'CapAmb:\t0000000000000400', 'NoNewPrivs:\t1', '256', '/home/user', 'home=/home/user', ''].join('\n'),
+      [
+        '1000',
+        '1000 2000',
+        'CapEff:\t0000000000000400',
+        'CapBnd:\t0000000000000400',
+        'CapAmb:\t0000000000000400',
+        'NoNewPrivs:\t1',
+        '256',
+        '/home/user',
+        'home=/home/user',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -350,19 +459,29 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     await agent.mountShare({ share });
     expect((await rejection(agent.mountShare({ share }))).code).toBe(Code.AlreadyExists);
     const mounts = [{ source: { tag: 'extra', path: '' }, destination: '/extra', readonly: false, options: [] }];
-    const bind: Rootfs = { kind: { $case: 'directory', directory: { dir: { tag: 'rw', path: 'bindroot' }, readonly: false } } };
-    expect(await run('c12', spec(['sh', '-c', 'echo hot >/extra/hot']), { rootfs: bind, mounts })).toMatchObject({ status: 0 });
+    const bind: Rootfs = {
+      kind: { $case: 'directory', directory: { dir: { tag: 'rw', path: 'bindroot' }, readonly: false } },
+    };
+    expect(await run('c12', spec(['sh', '-c', 'echo hot >/extra/hot']), { rootfs: bind, mounts })).toMatchObject({
+      status: 0,
+    });
     expect(readFileSync(join(vm.sharedRoot, 'extra', 'hot'), 'utf8')).toBe('hot\n');
     await agent.unmountShare({ tag: 'extra', lazy: false });
     expect((await rejection(agent.unmountShare({ tag: 'extra', lazy: false }))).code).toBe(Code.NotFound);
   });
 
   it('keeps its containers across a host reconnect', async () => {
-    await agent.createContainer({ containerId: 'keeper', ociSpecJson: Buffer.from(JSON.stringify(spec(['sleep', '1000']))), rootfs: overlay('keeper') });
+    await agent.createContainer({
+      containerId: 'keeper',
+      ociSpecJson: Buffer.from(JSON.stringify(spec(['sleep', '1000']))),
+      rootfs: overlay('keeper'),
+    });
     await agent.startContainer({ containerId: 'keeper' });
     await vm.reconnect();
     agent = vm.agent;
-    expect((await agent.listProcesses({ containerId: 'keeper' })).processes.map((p) => p.command)).toContain('sleep 1000');
+    expect((await agent.listProcesses({ containerId: 'keeper' })).processes.map((p) => p.command)).toContain(
+      'sleep 1000',
+    );
   });
 
   it('reports the guest kernel and boot milestones', async () => {
@@ -372,7 +491,9 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     const agentLaunchNs = details.marks[2]?.sinceBootNs ?? 0;
     expect(details.agentStartedNs).toBeGreaterThanOrEqual(agentLaunchNs - 10_000_000);
     expect(details.agentReadyNs).toBeGreaterThan(details.agentStartedNs);
-    process.stdout.write(`agent in guest: node start → serving ${Math.round((details.agentReadyNs - details.agentStartedNs) / 1e6)} ms\n`);
+    process.stdout.write(
+      `agent in guest: node start → serving ${Math.round((details.agentReadyNs - details.agentStartedNs) / 1e6)} ms\n`,
+    );
   });
 
   it('destroys the sandbox: running containers are killed and removed', async () => {

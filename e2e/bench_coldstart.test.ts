@@ -12,7 +12,16 @@ import { bundleShim } from '@vfs/harness/bundles';
 jest.setTimeout(300_000);
 
 const BENCH = join(REPO_ROOT, 'build', 'bin', 'bench-coldstart');
-const PHASE_KEYS = ['shim_start', 'daemon_ready', 'qemu_spawned', 'kernel_to_init', 'agent_ready', 'container_started', 'exit_seen', 'teardown'];
+const PHASE_KEYS = [
+  'shim_start',
+  'daemon_ready',
+  'qemu_spawned',
+  'kernel_to_init',
+  'agent_ready',
+  'container_started',
+  'exit_seen',
+  'teardown',
+];
 
 interface Summary {
   readonly min: number;

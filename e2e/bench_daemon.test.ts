@@ -16,7 +16,9 @@ function bundle(target: string, outfile: string): void {
 
 /** Mounts, temp dirs and daemon processes a benchmark run could leave behind. */
 function leftovers(): string[] {
-  const mounts = readFileSync('/proc/self/mounts', 'latin1').split('\n').filter((l) => l.startsWith('vfs-bench '));
+  const mounts = readFileSync('/proc/self/mounts', 'latin1')
+    .split('\n')
+    .filter((l) => l.startsWith('vfs-bench '));
   const dirs = [tmpdir(), '/dev/shm'].flatMap((d) => readdirSync(d).filter((n) => n.startsWith('vfs-bench-')));
   const daemons = readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
@@ -42,10 +44,14 @@ maybe(
       bundle('daemon', join(dir, 'vfs-virtiofsd'));
       const before = leftovers();
       const json = join(dir, 'out.json');
-      execFileSync(process.execPath, [bench, '--quick', '--rounds', '1', '--warmup', '0', '--scale', '0.01', '--json', json], {
-        stdio: 'pipe',
-        timeout: 60_000,
-      });
+      execFileSync(
+        process.execPath,
+        [bench, '--quick', '--rounds', '1', '--warmup', '0', '--scale', '0.01', '--json', json],
+        {
+          stdio: 'pipe',
+          timeout: 60_000,
+        },
+      );
       const doc = JSON.parse(readFileSync(json, 'utf8')) as {
         workloads: { name: string; depth: number; unit: string; ours: number; c: number; ratio: number }[];
         rss_kib: { ours: number; c: number };

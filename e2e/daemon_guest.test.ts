@@ -8,7 +8,17 @@
  * - then the guest is booted again against the same daemon process, which must keep serving.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootArgs, ControlClient, scriptExitStatus } from '@vfs/contracts';
@@ -123,9 +133,13 @@ function makeTree(): void {
 /** A host process holding a POSIX lock and a flock on work/hostlocked until told to let go. */
 async function holdHostLocks(): Promise<void> {
   const w = join(root, 'work');
-  hostHolder = spawn(fstool, ['hold', join(w, 'hostlocked'), join(workDir, 'host-holds'), join(workDir, 'host-release')], {
-    stdio: 'ignore',
-  });
+  hostHolder = spawn(
+    fstool,
+    ['hold', join(w, 'hostlocked'), join(workDir, 'host-holds'), join(workDir, 'host-release')],
+    {
+      stdio: 'ignore',
+    },
+  );
   await withDeadline(
     (async () => {
       while (!existsSync(join(workDir, 'host-holds'))) await new Promise((r) => setTimeout(r, 10));
@@ -160,10 +174,32 @@ beforeAll(async () => {
   await startDaemon();
   const c = control as ControlClient;
   const common = { cache: 'auto' as const, announceSubmounts: false };
-  await c.add({ ...common, tag: 'work', socket: join(workDir, 'work.sock'), dir: 'work', readonly: false, xattr: true });
-  await c.add({ ...common, tag: 'lower', socket: join(workDir, 'lower.sock'), dir: 'lower', readonly: true, xattr: true });
+  await c.add({
+    ...common,
+    tag: 'work',
+    socket: join(workDir, 'work.sock'),
+    dir: 'work',
+    readonly: false,
+    xattr: true,
+  });
+  await c.add({
+    ...common,
+    tag: 'lower',
+    socket: join(workDir, 'lower.sock'),
+    dir: 'lower',
+    readonly: true,
+    xattr: true,
+  });
   // The shim's xattr policy for read-write shares: the overlay needs no more than user.*.
-  await c.add({ ...common, tag: 'upper', socket: join(workDir, 'upper.sock'), dir: 'upper', readonly: false, xattr: true, xattrmap: USER_XATTRS_ONLY });
+  await c.add({
+    ...common,
+    tag: 'upper',
+    socket: join(workDir, 'upper.sock'),
+    dir: 'upper',
+    readonly: false,
+    xattr: true,
+    xattrmap: USER_XATTRS_ONLY,
+  });
   await holdHostLocks();
 });
 
@@ -185,16 +221,40 @@ describe('a real guest on our virtio-fs daemon', () => {
   let hostSawGuestLocks: { fcntl: number | null; flock: number | null } = { fcntl: null, flock: null };
 
   test('runs the file workload, with locks contending against the host', async () => {
-    const config = vmConfig(workDir, 'microvm', bootArgs({ mode: 'script', tag: 'work', script: 'first.sh' }), DEVICES(), 'first.log');
+    const config = vmConfig(
+      workDir,
+      'microvm',
+      bootArgs({ mode: 'script', tag: 'work', script: 'first.sh' }),
+      DEVICES(),
+      'first.log',
+    );
     const booted = vms.boot(workDir, config);
     hostSawGuestLocks = await withDeadline(checkGuestLocksFromHost(), BOOT_TIMEOUT_MS, 'guest never held its locks');
     const result = await booted;
     firstConsole = result.console;
     expectAllOk(firstConsole, [
-      'create', 'append', 'truncate', 'chmod', 'chown', 'rename', 'hardlink', 'symlink', 'mkdir_rmdir',
-      'readdir_1000', 'big_write', 'xattr', 'host_fcntl_lock_blocks_guest', 'host_flock_blocks_guest',
-      'guest_locks_block_host', 'mount_lower', 'readonly_export_refuses_writes', 'mount_upper', 'overlay_mount',
-      'overlay_read', 'overlay_write', 'overlay_delete',
+      'create',
+      'append',
+      'truncate',
+      'chmod',
+      'chown',
+      'rename',
+      'hardlink',
+      'symlink',
+      'mkdir_rmdir',
+      'readdir_1000',
+      'big_write',
+      'xattr',
+      'host_fcntl_lock_blocks_guest',
+      'host_flock_blocks_guest',
+      'guest_locks_block_host',
+      'mount_lower',
+      'readonly_export_refuses_writes',
+      'mount_upper',
+      'overlay_mount',
+      'overlay_read',
+      'overlay_write',
+      'overlay_delete',
     ]);
     expect(scriptExitStatus(result.console)).toBe(0);
     expect(hostSawGuestLocks).toEqual({ fcntl: 1, flock: 1 });
@@ -204,7 +264,12 @@ describe('a real guest on our virtio-fs daemon', () => {
     const w = join(root, 'work', 'w');
     expect(readFileSync(join(w, 'g'), 'utf8')).toBe('hel');
     const g = statSync(join(w, 'g'));
-    expect({ mode: g.mode & 0o777, uid: g.uid, gid: g.gid, nlink: g.nlink }).toEqual({ mode: 0o640, uid: 1234, gid: 5678, nlink: 2 });
+    expect({ mode: g.mode & 0o777, uid: g.uid, gid: g.gid, nlink: g.nlink }).toEqual({
+      mode: 0o640,
+      uid: 1234,
+      gid: 5678,
+      nlink: 2,
+    });
     expect(lstatSync(join(w, 's')).isSymbolicLink()).toBe(true);
     expect(readdirSync(join(w, 'many'))).toHaveLength(1000);
     expect(statSync(join(w, 'big')).size).toBe(4 * 1024 * 1024);
@@ -220,12 +285,22 @@ describe('a real guest on our virtio-fs daemon', () => {
     expect(readFileSync(join(u, 'base.txt'), 'utf8')).toBe('changed\n');
     for (const whiteout of ['gone.txt', 'sub']) {
       const st = lstatSync(join(u, whiteout));
-      expect({ name: whiteout, char: st.isCharacterDevice(), rdev: st.rdev }).toEqual({ name: whiteout, char: true, rdev: 0 });
+      expect({ name: whiteout, char: st.isCharacterDevice(), rdev: st.rdev }).toEqual({
+        name: whiteout,
+        char: true,
+        rdev: 0,
+      });
     }
   });
 
   test('serves a second boot of the guest from the same daemon process', async () => {
-    const config = vmConfig(workDir, 'microvm', bootArgs({ mode: 'script', tag: 'work', script: 'second.sh' }), DEVICES(), 'second.log');
+    const config = vmConfig(
+      workDir,
+      'microvm',
+      bootArgs({ mode: 'script', tag: 'work', script: 'second.sh' }),
+      DEVICES(),
+      'second.log',
+    );
     const result = await vms.boot(workDir, config);
     expectAllOk(result.console, ['data_survives_reboot', 'write_after_reboot']);
     expect(readFileSync(join(root, 'work', 'w', 'second.txt'), 'utf8')).toBe('second\n');

@@ -15,7 +15,14 @@ import { join } from 'node:path';
 import { agentExitStatus, bootArgs, DEFAULT_RUNTIME_TAG, INIT_MARKERS, scriptExitStatus } from '@vfs/contracts';
 import type { Machine, QemuConfig, VhostUserFsDevice } from '@vfs/shim/vm';
 import { killQemuByPid } from '@vfs/shim/vm';
-import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig as baseConfig, withDeadline, type BootResult } from '@vfs/harness/guest_vm';
+import {
+  BOOT_TIMEOUT_MS,
+  GuestVms,
+  requireGuestImage,
+  vmConfig as baseConfig,
+  withDeadline,
+  type BootResult,
+} from '@vfs/harness/guest_vm';
 
 const VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
 const MACHINES: readonly Machine[] = ['microvm', 'q35'];
@@ -44,7 +51,8 @@ function vmConfig(machine: Machine, kernelArgs: string[], fsDevices: VhostUserFs
 }
 
 const startQemu = (config: QemuConfig, extra: Partial<QemuConfig> = {}) => vms.start(workDir, config, extra);
-const boot = (config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<BootResult> => vms.boot(workDir, config, extra);
+const boot = (config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<BootResult> =>
+  vms.boot(workDir, config, extra);
 
 /** Starts the C virtiofsd on `source` and resolves once its socket exists. */
 async function startVirtiofsd(source: string, socketPath: string): Promise<void> {
@@ -71,7 +79,9 @@ function makeShare(name: string, files: Record<string, string>): string {
 
 function report(what: string, result: BootResult): void {
   const ms = (n: number): string => `${Math.round(n)} ms`;
-  process.stdout.write(`${what}: launch → init marker ${ms(result.initMarkerMs)}, launch → exit ${ms(result.exitMs)}\n`);
+  process.stdout.write(
+    `${what}: launch → init marker ${ms(result.initMarkerMs)}, launch → exit ${ms(result.exitMs)}\n`,
+  );
 }
 
 describe.each(MACHINES)('guest on %s under TCG', (machine) => {
@@ -105,7 +115,9 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     await startVirtiofsd(runtime, socketPath);
     const agentSocketPath = join(workDir, 'agent.sock');
     // No vfs.runtime_tag: /init's default is part of what this proves.
-    const config = vmConfig(machine, bootArgs({ mode: 'agent' }), [{ id: 'fs0', socketPath, tag: DEFAULT_RUNTIME_TAG }]);
+    const config = vmConfig(machine, bootArgs({ mode: 'agent' }), [
+      { id: 'fs0', socketPath, tag: DEFAULT_RUNTIME_TAG },
+    ]);
     const qemu = await startQemu(config, { agentSocketPath });
     const greeting = await readAgentLine(agentSocketPath);
     const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off after the agent exited');

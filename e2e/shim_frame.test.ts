@@ -40,7 +40,9 @@ class EventWatch {
   private readonly child: ChildProcess;
 
   constructor(containerd: PrivateContainerd) {
-    this.child = spawn(containerd.binaries.ctr, ['--address', containerd.grpcAddress, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.child = spawn(containerd.binaries.ctr, ['--address', containerd.grpcAddress, 'events'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     this.child.stdout?.setEncoding('utf8');
     this.child.stdout?.on('data', (chunk: string) => {
       this.output += chunk;
@@ -51,7 +53,9 @@ class EventWatch {
   topicsFor(containerId: string): string[] {
     return this.output
       .split('\n')
-      .filter((line) => line.includes(`"container_id":"${containerId}"`) || line.includes(`"ContainerID":"${containerId}"`))
+      .filter(
+        (line) => line.includes(`"container_id":"${containerId}"`) || line.includes(`"ContainerID":"${containerId}"`),
+      )
       .map((line) => /\s(\/tasks\/[a-z-]+)\s/.exec(line)?.[1])
       .filter((topic): topic is string => topic !== undefined);
   }
@@ -72,7 +76,11 @@ function prepareFixture(): Fixture {
   return { work, shimDir: bundleTestShim(), image: buildBusyboxImage(work, IMAGE) };
 }
 
-async function startContainerd(fixture: Fixture, binaries?: ContainerdBinaries, env: Record<string, string> = {}): Promise<PrivateContainerd> {
+async function startContainerd(
+  fixture: Fixture,
+  binaries?: ContainerdBinaries,
+  env: Record<string, string> = {},
+): Promise<PrivateContainerd> {
   const containerd = await PrivateContainerd.start({ binaries, env, shimDir: fixture.shimDir });
   const imported = await containerd.ctr(['images', 'import', fixture.image], { namespace: NAMESPACE });
   if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
@@ -109,14 +117,28 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
   });
 
   it('runs `ctr run --rm`: output, exit code 7, call order, events, logs', async () => {
-    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, IMAGE, 'frame1', 'sh', '-c', 'echo hello from $(hostname -s 2>/dev/null || echo x); echo oops >&2; exit 7'], {
-      namespace: NAMESPACE,
-    });
+    const run = await containerd.ctr(
+      [
+        'run',
+        '--rm',
+        ...RUNTIME,
+        IMAGE,
+        'frame1',
+        'sh',
+        '-c',
+        'echo hello from $(hostname -s 2>/dev/null || echo x); echo oops >&2; exit 7',
+      ],
+      {
+        namespace: NAMESPACE,
+      },
+    );
     expect(run.stdout).toContain('hello from');
     expect(run.stderr).toContain('oops');
     expect(run.code).toBe(7);
 
-    const calls = shimLines(containerd).filter((l) => l.msg === 'task api call' && l.container === 'frame1').map((l) => l.method);
+    const calls = shimLines(containerd)
+      .filter((l) => l.msg === 'task api call' && l.container === 'frame1')
+      .map((l) => l.method);
     const firsts = ['Create', 'Start', 'Wait', 'Delete', 'Shutdown'].map((m) => calls.indexOf(m));
     expect(firsts.every((index) => index >= 0)).toBe(true);
     expect([...firsts].sort((a, b) => a - b)).toEqual(firsts);
@@ -137,9 +159,25 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
     const input = join(fixture.work, 'stdin.txt');
     writeFileSync(input, 'line one\nline two\n');
     const run = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = spawn(containerd.binaries.ctr, ['--address', containerd.grpcAddress, '--namespace', NAMESPACE, 'run', '--rm', ...RUNTIME, IMAGE, 'stdin1', 'wc', '-l'], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        containerd.binaries.ctr,
+        [
+          '--address',
+          containerd.grpcAddress,
+          '--namespace',
+          NAMESPACE,
+          'run',
+          '--rm',
+          ...RUNTIME,
+          IMAGE,
+          'stdin1',
+          'wc',
+          '-l',
+        ],
+        {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
       let stdout = '';
       child.stdout?.on('data', (d: Buffer) => {
         stdout += d.toString();
@@ -152,8 +190,13 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
   });
 
   it('runs an exec in a running task and propagates its exit code', async () => {
-    expect((await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'exec1', 'sleep', '300'], { namespace: NAMESPACE })).code).toBe(0);
-    const exec = await containerd.ctr(['task', 'exec', '--exec-id', 'e1', 'exec1', 'sh', '-c', 'echo in-exec; exit 3'], { namespace: NAMESPACE });
+    expect(
+      (await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'exec1', 'sleep', '300'], { namespace: NAMESPACE })).code,
+    ).toBe(0);
+    const exec = await containerd.ctr(
+      ['task', 'exec', '--exec-id', 'e1', 'exec1', 'sh', '-c', 'echo in-exec; exit 3'],
+      { namespace: NAMESPACE },
+    );
     expect(exec.stdout).toContain('in-exec');
     expect(exec.code).toBe(3);
     const ps = await containerd.ctr(['task', 'ps', 'exec1'], { namespace: NAMESPACE });
@@ -171,7 +214,10 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
   });
 
   it('keeps the task across a containerd restart (containerd reconnects from bundle/address)', async () => {
-    expect((await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'restart1', 'sleep', '300'], { namespace: NAMESPACE })).code).toBe(0);
+    expect(
+      (await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'restart1', 'sleep', '300'], { namespace: NAMESPACE }))
+        .code,
+    ).toBe(0);
     const before = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
     const pid = /restart1\s+(\d+)\s+RUNNING/.exec(before.stdout)?.[1];
     expect(pid).toBeDefined();
@@ -181,7 +227,9 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
     events = new EventWatch(containerd);
     const after = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
     expect(after.stdout).toMatch(new RegExp(`restart1\\s+${pid}\\s+RUNNING`));
-    expect((await containerd.ctr(['task', 'kill', '-s', 'SIGTERM', 'restart1'], { namespace: NAMESPACE })).code).toBe(0);
+    expect((await containerd.ctr(['task', 'kill', '-s', 'SIGTERM', 'restart1'], { namespace: NAMESPACE })).code).toBe(
+      0,
+    );
     await waitFor('restart1 to stop', async () => {
       const ls = await containerd.ctr(['task', 'ls'], { namespace: NAMESPACE });
       return /restart1\s+\d+\s+STOPPED/.test(ls.stdout) ? true : undefined;
@@ -192,10 +240,14 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
   });
 
   it('cleans up with `delete` after kill -9 of the shim: processes killed, rootfs unmounted', async () => {
-    expect((await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'crash1', 'sleep', '300'], { namespace: NAMESPACE })).code).toBe(0);
+    expect(
+      (await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'crash1', 'sleep', '300'], { namespace: NAMESPACE })).code,
+    ).toBe(0);
     const stateDir = join(containerd.runDir, 'sandboxes', NAMESPACE, 'crash1');
     const shimPid = (JSON.parse(readFileSync(join(stateDir, 'pids', 'shim.json'), 'utf8')) as { pid: number }).pid;
-    const workload = (JSON.parse(readFileSync(join(stateDir, 'pids', 'proc-crash1-init.json'), 'utf8')) as { pid: number }).pid;
+    const workload = (
+      JSON.parse(readFileSync(join(stateDir, 'pids', 'proc-crash1-init.json'), 'utf8')) as { pid: number }
+    ).pid;
     expect(pidAlive(workload)).toBe(true);
     expect(mountsUnder(containerd.dir).some((m) => m.endsWith('/crash1/rootfs'))).toBe(true);
 
@@ -214,18 +266,28 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
   it('reports a runtime-config error at Create with file, line and key, and leaves nothing behind', async () => {
     const config = join(fixture.work, 'bad.toml');
     writeFileSync(config, '# vfs\n[hypervisor]\nvcpus = 2\nmemory_mb = 512\n');
-    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, '--runtime-config-path', config, IMAGE, 'badcfg1', 'true'], { namespace: NAMESPACE });
+    const run = await containerd.ctr(
+      ['run', '--rm', ...RUNTIME, '--runtime-config-path', config, IMAGE, 'badcfg1', 'true'],
+      { namespace: NAMESPACE },
+    );
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain(`vfs config ${config}:4: key hypervisor.memory_mb: unknown key`);
-    await waitFor('the sandbox state to go', () => (existsSync(join(containerd.runDir, 'sandboxes', NAMESPACE, 'badcfg1')) ? undefined : true));
+    await waitFor('the sandbox state to go', () =>
+      existsSync(join(containerd.runDir, 'sandboxes', NAMESPACE, 'badcfg1')) ? undefined : true,
+    );
     await containerd.ctr(['container', 'rm', 'badcfg1'], { namespace: NAMESPACE });
     expectNothingLeft(containerd);
   });
 
   it('reports a bad OCI spec at Create', async () => {
     const spec = join(fixture.work, 'bad-spec.json');
-    writeFileSync(spec, JSON.stringify({ ociVersion: '1.0.2', process: { args: [], cwd: 'relative' }, root: { path: 'rootfs' } }));
-    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, '--config', spec, 'badspec1'], { namespace: NAMESPACE });
+    writeFileSync(
+      spec,
+      JSON.stringify({ ociVersion: '1.0.2', process: { args: [], cwd: 'relative' }, root: { path: 'rootfs' } }),
+    );
+    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, '--config', spec, 'badspec1'], {
+      namespace: NAMESPACE,
+    });
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('process.args must be a non-empty array of strings');
     await containerd.ctr(['container', 'rm', 'badspec1'], { namespace: NAMESPACE });
@@ -249,10 +311,15 @@ describe('containerd-shim-vfs-v2 with containerd 1.7 (gRPC)', () => {
 
   it('answers start with the gRPC bootstrap JSON and serves containerd.task.v3.Task', async () => {
     expect(containerd.binaries.version).toMatch(/ 1\.7\./);
-    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, IMAGE, 'grpc1', 'sh', '-c', 'echo over grpc; exit 7'], { namespace: NAMESPACE });
+    const run = await containerd.ctr(
+      ['run', '--rm', ...RUNTIME, IMAGE, 'grpc1', 'sh', '-c', 'echo over grpc; exit 7'],
+      { namespace: NAMESPACE },
+    );
     expect(run.stdout).toContain('over grpc');
     expect(run.code).toBe(7);
-    const serving = shimLines(containerd).find((l) => l.msg === 'shim serving' && l.container === 'grpc1') as (ShimLine & { protocol?: string }) | undefined;
+    const serving = shimLines(containerd).find((l) => l.msg === 'shim serving' && l.container === 'grpc1') as
+      | (ShimLine & { protocol?: string })
+      | undefined;
     expect(serving?.protocol).toBe('grpc');
     expectNothingLeft(containerd);
   });

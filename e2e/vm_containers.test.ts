@@ -22,10 +22,22 @@ const NS = 'vfs-vm';
  * ctr with stdin and, for -t, a pty from script(1) (ctr puts its own stdin in raw mode), sized
  * 24x80: ctr gives the container its terminal's size, and script's has none of its own.
  */
-function ctrWithInput(containerd: PrivateContainerd, args: readonly string[], input: string, tty = false): Promise<CtrResult> {
+function ctrWithInput(
+  containerd: PrivateContainerd,
+  args: readonly string[],
+  input: string,
+  tty = false,
+): Promise<CtrResult> {
   const argv = ['--address', containerd.grpcAddress, '--namespace', NS, ...args];
   const [command, commandArgs] = tty
-    ? ['script', ['-qec', `stty rows 24 cols 80 && ${[containerd.binaries.ctr, ...argv].map((a) => `'${a}'`).join(' ')}`, '/dev/null']]
+    ? [
+        'script',
+        [
+          '-qec',
+          `stty rows 24 cols 80 && ${[containerd.binaries.ctr, ...argv].map((a) => `'${a}'`).join(' ')}`,
+          '/dev/null',
+        ],
+      ]
     : [containerd.binaries.ctr, argv];
   return new Promise((resolve) => {
     const child = spawn(command as string, commandArgs as string[], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -57,7 +69,9 @@ function sandboxDirs(containerd: PrivateContainerd): string[] {
 }
 
 function qemuPidOf(containerd: PrivateContainerd, sandbox: string): number {
-  const record = JSON.parse(readFileSync(join(containerd.runDir, 'sandboxes', NS, sandbox, 'pids', 'qemu.json'), 'utf8')) as { pid: number };
+  const record = JSON.parse(
+    readFileSync(join(containerd.runDir, 'sandboxes', NS, sandbox, 'pids', 'qemu.json'), 'utf8'),
+  ) as { pid: number };
   return record.pid;
 }
 
@@ -78,7 +92,8 @@ describe('containers in VMs with containerd 1.6', () => {
   let work: string;
   let image: string;
   let containerd: PrivateContainerd;
-  const ctr = (args: readonly string[], timeoutMs = 90_000): Promise<CtrResult> => containerd.ctr(args, { namespace: NS, timeoutMs });
+  const ctr = (args: readonly string[], timeoutMs = 90_000): Promise<CtrResult> =>
+    containerd.ctr(args, { namespace: NS, timeoutMs });
 
   beforeAll(async () => {
     bundleShim();
@@ -100,12 +115,18 @@ describe('containers in VMs with containerd 1.6', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/hypervisor\.kernel \/nonexistent\/vmlinux is missing/);
     await ctr(['container', 'rm', 'nokernel']);
-    await waitFor('the failed sandbox to be cleaned up', async () => (sandboxDirs(containerd).length === 0 ? true : undefined), 15_000);
+    await waitFor(
+      'the failed sandbox to be cleaned up',
+      async () => (sandboxDirs(containerd).length === 0 ? true : undefined),
+      15_000,
+    );
     expectNothingLeft(containerd);
   });
 
   it('runs a command in the VM: its output, the guest kernel, its exit code', async () => {
-    const echo = ok(await ctr(['run', '--rm', ...RUNTIME, IMAGE, 'echo1', 'sh', '-c', 'echo hello from the vm; uname -r']));
+    const echo = ok(
+      await ctr(['run', '--rm', ...RUNTIME, IMAGE, 'echo1', 'sh', '-c', 'echo hello from the vm; uname -r']),
+    );
     expect(echo.stdout).toMatch(/^hello from the vm\n6\.1\.\d+.*cloud-amd64\n$/);
     const seven = await ctr(['run', '--rm', ...RUNTIME, IMAGE, 'exit7', 'sh', '-c', 'echo out; echo err >&2; exit 7']);
     expect(seven.code).toBe(7);
@@ -113,13 +134,22 @@ describe('containers in VMs with containerd 1.6', () => {
     expect(seven.stderr).toContain('err');
   });
 
-  it('passes stdin to the process and ends it with ctr\'s input', async () => {
-    const result = await ctrWithInput(containerd, ['run', '--rm', ...RUNTIME, IMAGE, 'stdin1', 'sh', '-c', 'read x; echo "got $x"'], 'abc\n');
+  it("passes stdin to the process and ends it with ctr's input", async () => {
+    const result = await ctrWithInput(
+      containerd,
+      ['run', '--rm', ...RUNTIME, IMAGE, 'stdin1', 'sh', '-c', 'read x; echo "got $x"'],
+      'abc\n',
+    );
     expect(result).toMatchObject({ code: 0, stdout: 'got abc\n' });
   });
 
   it('gives a terminal with -t', async () => {
-    const result = await ctrWithInput(containerd, ['run', '--rm', '-t', ...RUNTIME, IMAGE, 'tty1', 'sh', '-c', 'tty; stty size'], '', true);
+    const result = await ctrWithInput(
+      containerd,
+      ['run', '--rm', '-t', ...RUNTIME, IMAGE, 'tty1', 'sh', '-c', 'tty; stty size'],
+      '',
+      true,
+    );
     expect(result.code).toBe(0);
     // No NUL (echoed "^@") ahead; ctr's terminal adds a \r to the container's \r\n.
     expect(result.stdout).toMatch(/^\/dev\/pts\/\d+\r+\n24 80\r+\n$/);
@@ -132,7 +162,18 @@ describe('containers in VMs with containerd 1.6', () => {
     const volume = join(work, 'volume');
     mkdirSync(volume, { recursive: true });
     writeFileSync(join(volume, 'file.txt'), 'from the host\n');
-    const result = await ctr(['run', '--rm', ...RUNTIME, '--mount', `type=bind,src=${volume},dst=/vol,options=rbind:ro`, IMAGE, 'vol1', 'sh', '-c', 'cat /vol/file.txt; touch /vol/new 2>&1 || echo refused']);
+    const result = await ctr([
+      'run',
+      '--rm',
+      ...RUNTIME,
+      '--mount',
+      `type=bind,src=${volume},dst=/vol,options=rbind:ro`,
+      IMAGE,
+      'vol1',
+      'sh',
+      '-c',
+      'cat /vol/file.txt; touch /vol/new 2>&1 || echo refused',
+    ]);
     expect(result.stdout).toContain('from the host\n');
     expect(result.stdout).toMatch(/Read-only file system|refused/);
     expect(existsSync(join(volume, 'new'))).toBe(false);
@@ -144,10 +185,23 @@ describe('containers in VMs with containerd 1.6', () => {
     const ls = ok(await ctr(['task', 'ls'])).stdout;
     expect(ls).toMatch(/long1\s+\d+\s+RUNNING/);
     expect(ls).toMatch(/long2\s+\d+\s+RUNNING/);
-    const exec = ok(await ctr(['task', 'exec', '--exec-id', 'x1', 'long1', 'sh', '-c', 'echo written-in-vm > /data.txt; cat /started']));
+    const exec = ok(
+      await ctr([
+        'task',
+        'exec',
+        '--exec-id',
+        'x1',
+        'long1',
+        'sh',
+        '-c',
+        'echo written-in-vm > /data.txt; cat /started',
+      ]),
+    );
     expect(exec.stdout).toBe('started\n');
     const snapshots = join(containerd.dir, 'root', 'io.containerd.snapshotter.v1.overlayfs', 'snapshots');
-    const upper = readdirSync(snapshots).map((n) => join(snapshots, n, 'fs', 'data.txt')).find((p) => existsSync(p));
+    const upper = readdirSync(snapshots)
+      .map((n) => join(snapshots, n, 'fs', 'data.txt'))
+      .find((p) => existsSync(p));
     expect(upper && readFileSync(upper, 'utf8')).toBe('written-in-vm\n');
     expect(ok(await ctr(['task', 'ps', 'long1'])).stdout).toMatch(/PID\s+INFO\n\d+/);
     ok(await ctr(['task', 'pause', 'long1']));
@@ -157,10 +211,14 @@ describe('containers in VMs with containerd 1.6', () => {
     await containerd.stopDaemon(false);
     await containerd.restart();
     expect(ok(await ctr(['task', 'ls'])).stdout).toMatch(/long1\s+\d+\s+RUNNING/);
-    expect(ok(await ctr(['task', 'exec', '--exec-id', 'x2', 'long1', 'cat', '/data.txt'])).stdout).toBe('written-in-vm\n');
+    expect(ok(await ctr(['task', 'exec', '--exec-id', 'x2', 'long1', 'cat', '/data.txt'])).stdout).toBe(
+      'written-in-vm\n',
+    );
     for (const id of ['long1', 'long2']) {
       ok(await ctr(['task', 'kill', '-s', 'SIGKILL', id]));
-      await waitFor(`${id} to stop`, async () => (new RegExp(`${id}\\s+\\d+\\s+STOPPED`).test((await ctr(['task', 'ls'])).stdout) ? true : undefined));
+      await waitFor(`${id} to stop`, async () =>
+        new RegExp(`${id}\\s+\\d+\\s+STOPPED`).test((await ctr(['task', 'ls'])).stdout) ? true : undefined,
+      );
       ok(await ctr(['task', 'rm', id]));
       ok(await ctr(['container', 'rm', id]));
     }
@@ -169,7 +227,9 @@ describe('containers in VMs with containerd 1.6', () => {
   it('reports a task as exited with 255 when its QEMU is killed, and cleans up', async () => {
     ok(await ctr(['run', '-d', ...RUNTIME, IMAGE, 'doomed', 'sleep', '600']));
     process.kill(qemuPidOf(containerd, 'doomed'), 'SIGKILL');
-    await waitFor('doomed to stop', async () => (/doomed\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout) ? true : undefined));
+    await waitFor('doomed to stop', async () =>
+      /doomed\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout) ? true : undefined,
+    );
     const deleted = ok(await ctr(['task', 'rm', 'doomed']));
     expect(deleted.stdout + deleted.stderr).toMatch(/255|^$/);
     ok(await ctr(['container', 'rm', 'doomed']));
@@ -199,7 +259,12 @@ describe('containers in VMs with containerd 1.7 (gRPC)', () => {
   });
 
   it('runs a container over the gRPC task API', async () => {
-    const result = ok(await containerd.ctr(['run', '--rm', ...RUNTIME, IMAGE, 'grpc1', 'uname', '-r'], { namespace: NS, timeoutMs: 90_000 }));
+    const result = ok(
+      await containerd.ctr(['run', '--rm', ...RUNTIME, IMAGE, 'grpc1', 'uname', '-r'], {
+        namespace: NS,
+        timeoutMs: 90_000,
+      }),
+    );
     expect(result.stdout).toMatch(/^6\.1\.\d+.*cloud-amd64\n$/);
     const lines = readFileSync(containerd.logPath, 'utf8');
     expect(lines).toMatch(/"protocol":"grpc"/);

@@ -32,16 +32,21 @@ echo done >> "$prefix.meta"
 `;
 
 function fileOnceContains(path: string, ...parts: string[]): Promise<string> {
-  return waitFor(`${path} to hold ${parts.join(', ')}`, async () => {
-    const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
-    return parts.every((part) => text.includes(part)) ? text : undefined;
-  }, 15_000);
+  return waitFor(
+    `${path} to hold ${parts.join(', ')}`,
+    async () => {
+      const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+      return parts.every((part) => text.includes(part)) ? text : undefined;
+    },
+    15_000,
+  );
 }
 
 describe('log URIs with containerd 1.6', () => {
   let work: string;
   let containerd: PrivateContainerd;
-  const ctr = (args: readonly string[]): Promise<CtrResult> => containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
+  const ctr = (args: readonly string[]): Promise<CtrResult> =>
+    containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
 
   beforeAll(async () => {
     bundleShim();
@@ -57,11 +62,18 @@ describe('log URIs with containerd 1.6', () => {
 
   it('file://: appends stdout and stderr to the file, creating its directory', async () => {
     const log = join(work, 'file-logs', 'nested', 'f1.log');
-    const run = ok(await ctr(['run', '--rm', ...VM_RUNTIME, '--log-uri', `file://${log}`, VM_IMAGE, 'f1', 'sh', '-c', SCRIPT]));
+    const run = ok(
+      await ctr(['run', '--rm', ...VM_RUNTIME, '--log-uri', `file://${log}`, VM_IMAGE, 'f1', 'sh', '-c', SCRIPT]),
+    );
     expect(run.stdout).toBe('');
     const text = await fileOnceContains(log, 'to-stdout\n', 'more-stdout\n', 'to-stderr\n');
     expect(text.indexOf('to-stdout')).toBeLessThan(text.indexOf('more-stdout'));
-    expect(text.split('\n').filter((line) => line !== '').sort()).toEqual(['more-stdout', 'to-stderr', 'to-stdout']);
+    expect(
+      text
+        .split('\n')
+        .filter((line) => line !== '')
+        .sort(),
+    ).toEqual(['more-stdout', 'to-stderr', 'to-stdout']);
     expect(readFileSync(log, 'utf8')).toBe(text);
   });
 
@@ -70,7 +82,20 @@ describe('log URIs with containerd 1.6', () => {
     writeFileSync(logger, LOGGER);
     chmodSync(logger, 0o755);
     const prefix = join(work, 'b1');
-    const run = ok(await ctr(['run', '--rm', ...VM_RUNTIME, '--log-uri', `binary://${logger}?out=${prefix}`, VM_IMAGE, 'b1', 'sh', '-c', SCRIPT]));
+    const run = ok(
+      await ctr([
+        'run',
+        '--rm',
+        ...VM_RUNTIME,
+        '--log-uri',
+        `binary://${logger}?out=${prefix}`,
+        VM_IMAGE,
+        'b1',
+        'sh',
+        '-c',
+        SCRIPT,
+      ]),
+    );
     expect(run.stdout).toBe('');
     expect(await fileOnceContains(`${prefix}.stdout`, 'more-stdout\n')).toBe('to-stdout\nmore-stdout\n');
     expect(await fileOnceContains(`${prefix}.stderr`, 'to-stderr\n')).toBe('to-stderr\n');
@@ -80,7 +105,11 @@ describe('log URIs with containerd 1.6', () => {
   });
 
   it('leaves no process, mount, socket or state dir behind', async () => {
-    await waitFor('all sandboxes to go', async () => (sandboxDirs(containerd, NS).length === 0 ? true : undefined), 15_000);
+    await waitFor(
+      'all sandboxes to go',
+      async () => (sandboxDirs(containerd, NS).length === 0 ? true : undefined),
+      15_000,
+    );
     expectNothingLeft(containerd, NS);
   });
 });

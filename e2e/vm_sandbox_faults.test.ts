@@ -40,10 +40,13 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
   let work: string;
   let root: string;
   let containerd: PrivateContainerd;
-  const ctr = (args: readonly string[]): Promise<CtrResult> => containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
+  const ctr = (args: readonly string[]): Promise<CtrResult> =>
+    containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
   const stateDir = (id: string): string => join(containerd.runDir, 'sandboxes', NS, id);
-  const pidOf = (id: string, name: string): number => (JSON.parse(readFileSync(join(stateDir(id), 'pids', `${name}.json`), 'utf8')) as { pid: number }).pid;
-  const taskLine = async (id: string): Promise<string> => new RegExp(`^${id}\\s+\\d+\\s+(\\S+)`, 'm').exec((await ctr(['task', 'ls'])).stdout)?.[1] ?? 'none';
+  const pidOf = (id: string, name: string): number =>
+    (JSON.parse(readFileSync(join(stateDir(id), 'pids', `${name}.json`), 'utf8')) as { pid: number }).pid;
+  const taskLine = async (id: string): Promise<string> =>
+    new RegExp(`^${id}\\s+\\d+\\s+(\\S+)`, 'm').exec((await ctr(['task', 'ls'])).stdout)?.[1] ?? 'none';
 
   async function runStub(id: string): Promise<{ qemu: number; daemon: number; shim: number }> {
     ok(await ctr(['run', '-d', ...RUNTIME, IMAGE, id, 'sleep', '600']));
@@ -103,7 +106,11 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
   it('cleans QEMU, the daemon, mounts and state up through `delete` after kill -9 of the shim', async () => {
     const pids = await runStub('shimkill1');
     process.kill(pids.shim, 'SIGKILL');
-    await waitFor('containerd to notice the dead shim', async () => (await taskLine('shimkill1')) !== 'RUNNING', 30_000);
+    await waitFor(
+      'containerd to notice the dead shim',
+      async () => (await taskLine('shimkill1')) !== 'RUNNING',
+      30_000,
+    );
     await ctr(['task', 'rm', 'shimkill1']);
     ok(await ctr(['container', 'rm', 'shimkill1']));
     await expectSandboxGone('shimkill1', Object.values(pids));

@@ -9,7 +9,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { bundleShim } from '@vfs/harness/bundles';
-import { expectNothingLeft, ok, pidAlive, recordedPid, sandboxDirs, taskIs, VM_IMAGE, VM_RUNTIME, waitFor } from '@vfs/harness/vm_checks';
+import {
+  expectNothingLeft,
+  ok,
+  pidAlive,
+  recordedPid,
+  sandboxDirs,
+  taskIs,
+  VM_IMAGE,
+  VM_RUNTIME,
+  waitFor,
+} from '@vfs/harness/vm_checks';
 
 jest.setTimeout(180_000);
 
@@ -19,7 +29,8 @@ const IDS = ['twin-a', 'twin-b'];
 describe('two sandboxes at once with containerd 1.6', () => {
   let work: string;
   let containerd: PrivateContainerd;
-  const ctr = (args: readonly string[]): Promise<CtrResult> => containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
+  const ctr = (args: readonly string[]): Promise<CtrResult> =>
+    containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
 
   beforeAll(async () => {
     bundleShim();
@@ -42,7 +53,21 @@ describe('two sandboxes at once with containerd 1.6', () => {
     expect(processes.filter(pidAlive)).toEqual(processes);
 
     const bootIds = await Promise.all(
-      IDS.map(async (id) => ok(await ctr(['task', 'exec', '--exec-id', `boot-${id}`, id, 'sh', '-c', 'uname -r; cat /proc/sys/kernel/random/boot_id'])).stdout),
+      IDS.map(
+        async (id) =>
+          ok(
+            await ctr([
+              'task',
+              'exec',
+              '--exec-id',
+              `boot-${id}`,
+              id,
+              'sh',
+              '-c',
+              'uname -r; cat /proc/sys/kernel/random/boot_id',
+            ]),
+          ).stdout,
+      ),
     );
     const [a, b] = bootIds.map((out) => out.trim().split('\n'));
     expect(a?.[0]).toMatch(/cloud-amd64$/);
@@ -57,11 +82,20 @@ describe('two sandboxes at once with containerd 1.6', () => {
       ok(await ctr(['task', 'rm', id]));
       ok(await ctr(['container', 'rm', id]));
     }
-    await waitFor('both sandboxes to go', async () => (sandboxDirs(containerd, NS).length === 0 ? true : undefined), 15_000);
+    await waitFor(
+      'both sandboxes to go',
+      async () => (sandboxDirs(containerd, NS).length === 0 ? true : undefined),
+      15_000,
+    );
     expect(processes.filter(pidAlive)).toEqual([]);
     // Each shim stopped its QEMU with QMP `quit` (a clean exit), not with a signal.
-    const stops = readFileSync(containerd.logPath, 'utf8').split('\n').filter((line) => line.includes('"msg":"QEMU stopped"'));
-    for (const id of IDS) expect(stops.filter((line) => line.includes(`"sandbox":"${id}"`)).join('\n')).toContain('"exit":"QEMU exited (code 0)"');
+    const stops = readFileSync(containerd.logPath, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"msg":"QEMU stopped"'));
+    for (const id of IDS)
+      expect(stops.filter((line) => line.includes(`"sandbox":"${id}"`)).join('\n')).toContain(
+        '"exit":"QEMU exited (code 0)"',
+      );
     expectNothingLeft(containerd, NS);
   });
 });

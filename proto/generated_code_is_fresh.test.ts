@@ -36,7 +36,9 @@ describe('proto/gen', () => {
 
     const expectedFiles = listFiles(fresh);
     expect({ files: listFiles(COMMITTED), hint }).toEqual({ files: expectedFiles, hint });
-    const stale = expectedFiles.filter((file) => readFileSync(join(fresh, file), 'utf8') !== readFileSync(join(COMMITTED, file), 'utf8'));
+    const stale = expectedFiles.filter(
+      (file) => readFileSync(join(fresh, file), 'utf8') !== readFileSync(join(COMMITTED, file), 'utf8'),
+    );
     expect({ stale, hint }).toEqual({ stale: [], hint });
   });
 });

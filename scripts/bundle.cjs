@@ -62,7 +62,8 @@ function bundleSync(entry, outfile, options = {}) {
 /** Builds one named target; returns the absolute path of its output. */
 function bundleTarget(name) {
   const target = TARGETS[name];
-  if (target === undefined) throw new Error(`unknown bundle target '${name}' (targets: ${Object.keys(TARGETS).join(', ')})`);
+  if (target === undefined)
+    throw new Error(`unknown bundle target '${name}' (targets: ${Object.keys(TARGETS).join(', ')})`);
   return bundleSync(target.entry, target.out, target);
 }
 

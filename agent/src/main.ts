@@ -21,7 +21,11 @@ interface AgentArgs {
 }
 
 function agentArgs(argv: readonly string[]): AgentArgs {
-  const { values } = parseArgs({ args: [...argv], options: { port: { type: 'string' }, launcher: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { port: { type: 'string' }, launcher: { type: 'string' } },
+    strict: true,
+  });
   if (values.port === undefined) throw new Error('usage: agent.js --port <virtio-serial device> [--launcher <path>]');
   return { port: values.port, launcher: values.launcher ?? join(dirname(process.argv[1] ?? '.'), 'vfs-launcher') };
 }

@@ -49,5 +49,7 @@ export function containerMarker(stateDir: string, containerId: string): string {
 /** Why a unix socket path cannot be used, or null. */
 export function socketPathProblem(path: string): string | null {
   const bytes = Buffer.byteLength(path);
-  return bytes > SUN_PATH_MAX ? `socket path ${path} is ${bytes} bytes, longer than ${SUN_PATH_MAX}: use a shorter VFS_RUN_DIR` : null;
+  return bytes > SUN_PATH_MAX
+    ? `socket path ${path} is ${bytes} bytes, longer than ${SUN_PATH_MAX}: use a shorter VFS_RUN_DIR`
+    : null;
 }

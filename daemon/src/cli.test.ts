@@ -5,24 +5,53 @@ const base = ['--socket-path=/tmp/s.sock', '--shared-dir=/srv'];
 describe('virtiofsd-compatible command line', () => {
   test('Rust-style flags set every option', () => {
     const o = parseArgs([
-      ...base, '--cache=always', '--sandbox=chroot', '--seccomp=log', '--thread-pool-size=4',
-      '--readonly', '--xattrmap=:map:trusted.:user.virtiofs.:', '--announce-submounts', '--log-level=debug', '-f',
+      ...base,
+      '--cache=always',
+      '--sandbox=chroot',
+      '--seccomp=log',
+      '--thread-pool-size=4',
+      '--readonly',
+      '--xattrmap=:map:trusted.:user.virtiofs.:',
+      '--announce-submounts',
+      '--log-level=debug',
+      '-f',
     ]);
     expect(o).toMatchObject({
-      socketPath: '/tmp/s.sock', sharedDir: '/srv', cache: 'always', sandbox: 'chroot', seccomp: 'log',
-      threadPoolSize: 4, readonly: true, xattr: true, xattrmap: ':map:trusted.:user.virtiofs.:',
-      announceSubmounts: true, logLevel: 'debug',
+      socketPath: '/tmp/s.sock',
+      sharedDir: '/srv',
+      cache: 'always',
+      sandbox: 'chroot',
+      seccomp: 'log',
+      threadPoolSize: 4,
+      readonly: true,
+      xattr: true,
+      xattrmap: ':map:trusted.:user.virtiofs.:',
+      announceSubmounts: true,
+      logLevel: 'debug',
     });
   });
 
   test('sandboxed by default as virtiofsd: namespace mode and a seccomp filter that kills', () => {
     expect(parseArgs(base)).toMatchObject({ sandbox: 'namespace', seccomp: 'kill' });
-    expect(parseArgs([...base, '-o', 'sandbox=none', '--seccomp=none'])).toMatchObject({ sandbox: 'none', seccomp: 'none' });
-    expect(parseArgs([...base, '--sandbox', 'chroot', '--seccomp', 'trap'])).toMatchObject({ sandbox: 'chroot', seccomp: 'trap' });
+    expect(parseArgs([...base, '-o', 'sandbox=none', '--seccomp=none'])).toMatchObject({
+      sandbox: 'none',
+      seccomp: 'none',
+    });
+    expect(parseArgs([...base, '--sandbox', 'chroot', '--seccomp', 'trap'])).toMatchObject({
+      sandbox: 'chroot',
+      seccomp: 'trap',
+    });
   });
 
   test('C-style -o options map onto the same settings', () => {
-    const o = parseArgs(['--socket-path', '/tmp/s', '-o', 'source=/srv,cache=none,xattr,no_posix_lock', '-o', 'log_level=warn']);
+    const o = parseArgs([
+      '--socket-path',
+      '/tmp/s',
+      '-o',
+      'source=/srv,cache=none,xattr,no_posix_lock',
+      '-o',
+      'log_level=warn',
+    ]);
     expect(o).toMatchObject({ sharedDir: '/srv', cache: 'none', xattr: true, posixLocks: false, logLevel: 'warn' });
   });
 
@@ -58,7 +87,10 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--dax-window=1.5'], /--dax-window: expected a non-negative integer/],
     [[...base, '--dax-window=131072'], /--dax-window: 131072 MiB exceeds the limit/],
     [['--shared-dir=/srv', '--control-socket=/c', '--dax-window=64'], /--dax-window is for single-export mode/],
-    [['--shared-dir=/srv', '--socket-path=/s', '--xattrmap=:rename:all:a:b:'], /--xattrmap ':rename:all:a:b:': xattrmap: unknown type 'rename'/],
+    [
+      ['--shared-dir=/srv', '--socket-path=/s', '--xattrmap=:rename:all:a:b:'],
+      /--xattrmap ':rename:all:a:b:': xattrmap: unknown type 'rename'/,
+    ],
     [['--shared-dir=/srv', '--socket-path=/s', '-o', 'xattrmap=:prefix:everyone:a:b:'], /unknown scope 'everyone'/],
   ])('%j is refused with a clear error', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);

@@ -196,26 +196,67 @@ function applyCompatOption(st: ParseState, option: string): void {
     return value;
   };
   switch (key) {
-    case 'source': return setSource(st, '-o source', needValue());
-    case 'cache': o.cache = fromTable('-o cache', needValue(), CACHE_MODES); return;
-    case 'sandbox': o.sandbox = oneOf('-o sandbox', needValue(), SANDBOX_MODES); return;
-    case 'log_level': o.logLevel = fromTable('-o log_level', needValue(), LOG_LEVELS); return;
-    case 'xattrmap': o.xattrmap = needValue(); o.xattr = true; return;
-    case 'xattr': o.xattr = true; return;
-    case 'no_xattr': o.xattr = false; return;
-    case 'posix_lock': o.posixLocks = true; return;
-    case 'no_posix_lock': o.posixLocks = false; return;
-    case 'flock': o.flock = true; return;
-    case 'no_flock': o.flock = false; return;
-    case 'readdirplus': o.readdirplus = true; st.readdirplusSet = true; return;
-    case 'no_readdirplus': o.readdirplus = false; st.readdirplusSet = true; return;
-    case 'writeback': o.writeback = true; return;
-    case 'no_writeback': o.writeback = false; return;
-    case 'allow_direct_io': o.allowDirectIo = true; return;
-    case 'no_allow_direct_io': o.allowDirectIo = false; return;
-    case 'announce_submounts': o.announceSubmounts = true; return;
-    case 'debug': o.logLevel = 'debug'; return;
-    default: throw new UsageError(`-o ${option}: unknown option`);
+    case 'source':
+      return setSource(st, '-o source', needValue());
+    case 'cache':
+      o.cache = fromTable('-o cache', needValue(), CACHE_MODES);
+      return;
+    case 'sandbox':
+      o.sandbox = oneOf('-o sandbox', needValue(), SANDBOX_MODES);
+      return;
+    case 'log_level':
+      o.logLevel = fromTable('-o log_level', needValue(), LOG_LEVELS);
+      return;
+    case 'xattrmap':
+      o.xattrmap = needValue();
+      o.xattr = true;
+      return;
+    case 'xattr':
+      o.xattr = true;
+      return;
+    case 'no_xattr':
+      o.xattr = false;
+      return;
+    case 'posix_lock':
+      o.posixLocks = true;
+      return;
+    case 'no_posix_lock':
+      o.posixLocks = false;
+      return;
+    case 'flock':
+      o.flock = true;
+      return;
+    case 'no_flock':
+      o.flock = false;
+      return;
+    case 'readdirplus':
+      o.readdirplus = true;
+      st.readdirplusSet = true;
+      return;
+    case 'no_readdirplus':
+      o.readdirplus = false;
+      st.readdirplusSet = true;
+      return;
+    case 'writeback':
+      o.writeback = true;
+      return;
+    case 'no_writeback':
+      o.writeback = false;
+      return;
+    case 'allow_direct_io':
+      o.allowDirectIo = true;
+      return;
+    case 'no_allow_direct_io':
+      o.allowDirectIo = false;
+      return;
+    case 'announce_submounts':
+      o.announceSubmounts = true;
+      return;
+    case 'debug':
+      o.logLevel = 'debug';
+      return;
+    default:
+      throw new UsageError(`-o ${option}: unknown option`);
   }
 }
 
@@ -227,49 +268,166 @@ interface FlagSpec {
 
 const FLAGS: Record<string, FlagSpec> = {
   '--shared-dir': { takesValue: true, apply: (st, v) => setSource(st, '--shared-dir', v) },
-  '--socket-path': { takesValue: true, apply: (st, v) => { st.opts.socketPath = v; } },
-  '--fd': { takesValue: true, apply: (st, v) => { st.opts.fd = nonNegativeInt('--fd', v); } },
-  '--socket-group': { takesValue: true, apply: (st, v) => { st.opts.socketGroup = v; } },
-  '--control-socket': { takesValue: true, apply: (st, v) => { st.opts.controlSocket = v; } },
-  '--tag': { takesValue: true, apply: (st, v) => { st.opts.tag = v; } },
-  '--cache': { takesValue: true, apply: (st, v) => { st.opts.cache = fromTable('--cache', v, CACHE_MODES); } },
-  '--sandbox': { takesValue: true, apply: (st, v) => { st.opts.sandbox = oneOf('--sandbox', v, SANDBOX_MODES); } },
-  '--seccomp': { takesValue: true, apply: (st, v) => { st.opts.seccomp = oneOf('--seccomp', v, SECCOMP_ACTIONS); } },
+  '--socket-path': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.socketPath = v;
+    },
+  },
+  '--fd': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.fd = nonNegativeInt('--fd', v);
+    },
+  },
+  '--socket-group': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.socketGroup = v;
+    },
+  },
+  '--control-socket': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.controlSocket = v;
+    },
+  },
+  '--tag': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.tag = v;
+    },
+  },
+  '--cache': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.cache = fromTable('--cache', v, CACHE_MODES);
+    },
+  },
+  '--sandbox': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.sandbox = oneOf('--sandbox', v, SANDBOX_MODES);
+    },
+  },
+  '--seccomp': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.seccomp = oneOf('--seccomp', v, SECCOMP_ACTIONS);
+    },
+  },
   '--thread-pool-size': {
     takesValue: true,
-    apply: (st, v) => { st.opts.threadPoolSize = nonNegativeInt('--thread-pool-size', v); },
+    apply: (st, v) => {
+      st.opts.threadPoolSize = nonNegativeInt('--thread-pool-size', v);
+    },
   },
-  '--readonly': { takesValue: false, apply: (st) => { st.opts.readonly = true; } },
-  '--xattr': { takesValue: false, apply: (st) => { st.opts.xattr = true; } },
-  '--xattrmap': { takesValue: true, apply: (st, v) => { st.opts.xattrmap = v; st.opts.xattr = true; } },
-  '--writeback': { takesValue: false, apply: (st) => { st.opts.writeback = true; } },
+  '--readonly': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.readonly = true;
+    },
+  },
+  '--xattr': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.xattr = true;
+    },
+  },
+  '--xattrmap': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.xattrmap = v;
+      st.opts.xattr = true;
+    },
+  },
+  '--writeback': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.writeback = true;
+    },
+  },
   '--no-readdirplus': {
     takesValue: false,
-    apply: (st) => { st.opts.readdirplus = false; st.readdirplusSet = true; },
+    apply: (st) => {
+      st.opts.readdirplus = false;
+      st.readdirplusSet = true;
+    },
   },
-  '--allow-direct-io': { takesValue: false, apply: (st) => { st.opts.allowDirectIo = true; } },
-  '--announce-submounts': { takesValue: false, apply: (st) => { st.opts.announceSubmounts = true; } },
-  '--dax-window': { takesValue: true, apply: (st, v) => { st.opts.daxWindowMiB = daxWindow(v); } },
+  '--allow-direct-io': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.allowDirectIo = true;
+    },
+  },
+  '--announce-submounts': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.announceSubmounts = true;
+    },
+  },
+  '--dax-window': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.daxWindowMiB = daxWindow(v);
+    },
+  },
   '--rlimit-nofile': {
     takesValue: true,
-    apply: (st, v) => { st.opts.rlimitNofile = nonNegativeInt('--rlimit-nofile', v); },
+    apply: (st, v) => {
+      st.opts.rlimitNofile = nonNegativeInt('--rlimit-nofile', v);
+    },
   },
   '--log-level': {
     takesValue: true,
-    apply: (st, v) => { st.opts.logLevel = fromTable('--log-level', v, LOG_LEVELS); },
+    apply: (st, v) => {
+      st.opts.logLevel = fromTable('--log-level', v, LOG_LEVELS);
+    },
   },
-  '--print-capabilities': { takesValue: false, apply: (st) => { st.opts.printCapabilities = true; } },
+  '--print-capabilities': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.printCapabilities = true;
+    },
+  },
   '--foreground': { takesValue: false, apply: () => undefined },
   '-f': { takesValue: false, apply: () => undefined },
-  '-d': { takesValue: false, apply: (st) => { st.opts.logLevel = 'debug'; } },
+  '-d': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.logLevel = 'debug';
+    },
+  },
   '-o': {
     takesValue: true,
-    apply: (st, v) => { for (const opt of v.split(',')) if (opt !== '') applyCompatOption(st, opt); },
+    apply: (st, v) => {
+      for (const opt of v.split(',')) if (opt !== '') applyCompatOption(st, opt);
+    },
   },
-  '--version': { takesValue: false, apply: (st) => { st.opts.version = true; } },
-  '-V': { takesValue: false, apply: (st) => { st.opts.version = true; } },
-  '--help': { takesValue: false, apply: (st) => { st.opts.help = true; } },
-  '-h': { takesValue: false, apply: (st) => { st.opts.help = true; } },
+  '--version': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.version = true;
+    },
+  },
+  '-V': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.version = true;
+    },
+  },
+  '--help': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.help = true;
+    },
+  },
+  '-h': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.help = true;
+    },
+  },
 };
 
 function splitArg(arg: string): { flag: string; inline?: string } {
@@ -285,8 +443,11 @@ function validate(st: ParseState): void {
   const o = st.opts;
   if (o.help || o.version || o.printCapabilities) return;
   if (o.sharedDir === undefined) throw new UsageError('missing --shared-dir (or -o source=)');
-  const listeners = [o.socketPath && '--socket-path', o.fd !== undefined && '--fd', o.controlSocket && '--control-socket']
-    .filter((x): x is string => typeof x === 'string');
+  const listeners = [
+    o.socketPath && '--socket-path',
+    o.fd !== undefined && '--fd',
+    o.controlSocket && '--control-socket',
+  ].filter((x): x is string => typeof x === 'string');
   if (listeners.length === 0) throw new UsageError('missing --socket-path, --fd or --control-socket');
   if (listeners.length > 1) throw new UsageError(`${listeners.join(' and ')} conflict: give exactly one`);
   if (o.readonly && o.writeback) throw new UsageError('--readonly and --writeback conflict');

@@ -90,12 +90,19 @@ export class ExportRegistry {
       readdirplus: spec.readdirplus,
       dax,
     };
-    const worker = startDeviceWorker(this.workerScript, { device, exportConfig, logLevel: this.defaults.logLevel }, this.log);
+    const worker = startDeviceWorker(
+      this.workerScript,
+      { device, exportConfig, logLevel: this.defaults.logLevel },
+      this.log,
+    );
     const running = { spec, worker };
     this.exports.set(spec.tag, running);
     void worker.exited.then((code) => this.reap(running, code));
     await worker.listening;
-    this.log.info({ export: spec.tag, socket: spec.socketPath ?? `fd ${spec.listenFd}`, dir: spec.dir }, 'export listening');
+    this.log.info(
+      { export: spec.tag, socket: spec.socketPath ?? `fd ${spec.listenFd}`, dir: spec.dir },
+      'export listening',
+    );
   }
 
   async remove(tag: string): Promise<void> {

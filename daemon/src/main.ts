@@ -35,7 +35,9 @@ function openShare(rootFd: number, dir: string): number {
 
 function groupId(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
-  const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === name);
+  const line = readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[0] === name);
   if (line === undefined) throw new UsageError(`--socket-group: no group '${name}'`);
   return Number(line.split(':')[2]);
 }
@@ -47,7 +49,9 @@ function controlSocketDir(opts: DaemonOptions): string | undefined {
 
 function checkSocketPlacement(socket: string, socketDir: string | undefined): void {
   if (socketDir !== undefined && dirname(resolve(socket)) !== socketDir) {
-    throw new ExportError(`socket ${socket}: a sandboxed daemon creates vhost-user sockets only in ${socketDir}, the control socket's directory`);
+    throw new ExportError(
+      `socket ${socket}: a sandboxed daemon creates vhost-user sockets only in ${socketDir}, the control socket's directory`,
+    );
   }
 }
 
@@ -116,7 +120,10 @@ function confineDaemon(opts: DaemonOptions, log: Logger): Confinement {
     socketDirs: [controlSocketDir(opts)].filter((d): d is string => d !== undefined),
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  log.info({ sandbox: opts.sandbox, seccomp: opts.seccomp, syscalls: confinement.syscalls, ms: Math.round(ms * 10) / 10 }, 'sandbox ready');
+  log.info(
+    { sandbox: opts.sandbox, seccomp: opts.seccomp, syscalls: confinement.syscalls, ms: Math.round(ms * 10) / 10 },
+    'sandbox ready',
+  );
   return confinement;
 }
 
@@ -199,7 +206,12 @@ async function main(argv: string[]): Promise<void> {
 if (isMainThread) {
   void main(process.argv.slice(2));
 } else {
-  serveFromWorker<WorkerExportConfig>((config) => (complete, backend) =>
-    createFuseHandler({ ...config, logger: createLogger(config.logLevel, { export: config.tag }) }, complete, backend),
+  serveFromWorker<WorkerExportConfig>(
+    (config) => (complete, backend) =>
+      createFuseHandler(
+        { ...config, logger: createLogger(config.logLevel, { export: config.tag }) },
+        complete,
+        backend,
+      ),
   );
 }

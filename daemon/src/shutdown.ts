@@ -2,7 +2,12 @@
 // code into 1, so a supervisor sees that cleanup went wrong.
 import type { Logger } from './log';
 
-export function stopThenExit(stops: readonly unknown[], code: number, log: Logger, exit: (code: number) => void): Promise<void> {
+export function stopThenExit(
+  stops: readonly unknown[],
+  code: number,
+  log: Logger,
+  exit: (code: number) => void,
+): Promise<void> {
   return Promise.allSettled(stops).then((results) => {
     let failed = false;
     for (const r of results) {

@@ -56,30 +56,68 @@ function runScript(c: FuseClient): Record<string, Outcome> {
   step('read past end', () => c.read(f.entry.nodeid, f.fh, 100, 10).length);
   step('truncate', () => shape(c.setattr(f.entry.nodeid, { size: 5 })));
   step('chmod', () => shape(c.setattr(f.entry.nodeid, { mode: 0o600 })));
-  step('fsync', done(() => c.fsync(f.entry.nodeid, f.fh)));
-  step('release', done(() => c.release(f.entry.nodeid, f.fh)));
+  step(
+    'fsync',
+    done(() => c.fsync(f.entry.nodeid, f.fh)),
+  );
+  step(
+    'release',
+    done(() => c.release(f.entry.nodeid, f.fh)),
+  );
   step('symlink', () => shape(c.symlink(1, 'l', 'd/f').attr));
   step('readlink', () => c.readlink(c.lookup(1, 'l').nodeid));
   step('link', () => shape(c.link(f.entry.nodeid, d.nodeid, 'g').attr));
-  step('rename', done(() => c.rename(d.nodeid, 'g', d.nodeid, 'h')));
+  step(
+    'rename',
+    done(() => c.rename(d.nodeid, 'g', d.nodeid, 'h')),
+  );
   step('lookup renamed away', () => shape(c.lookup(d.nodeid, 'g').attr));
-  step('rename2 noreplace onto existing', done(() => c.rename(d.nodeid, 'h', d.nodeid, 'f', RENAME_NOREPLACE)));
-  step('unlink', done(() => c.unlink(d.nodeid, 'h')));
-  step('unlink missing', done(() => c.unlink(d.nodeid, 'h')));
-  step('rmdir non-empty', done(() => c.rmdir(1, 'd')));
+  step(
+    'rename2 noreplace onto existing',
+    done(() => c.rename(d.nodeid, 'h', d.nodeid, 'f', RENAME_NOREPLACE)),
+  );
+  step(
+    'unlink',
+    done(() => c.unlink(d.nodeid, 'h')),
+  );
+  step(
+    'unlink missing',
+    done(() => c.unlink(d.nodeid, 'h')),
+  );
+  step(
+    'rmdir non-empty',
+    done(() => c.rmdir(1, 'd')),
+  );
   step('mknod fifo', () => shape(c.mknod(1, 'p', S_IFIFO | 0o644).attr));
-  step('access', done(() => c.access(f.entry.nodeid, R_OK)));
-  step('setxattr', done(() => c.setxattr(f.entry.nodeid, 'user.k', Buffer.from('v1'))));
+  step(
+    'access',
+    done(() => c.access(f.entry.nodeid, R_OK)),
+  );
+  step(
+    'setxattr',
+    done(() => c.setxattr(f.entry.nodeid, 'user.k', Buffer.from('v1'))),
+  );
   step('getxattr', () => String(c.getxattr(f.entry.nodeid, 'user.k', 64)));
   step('listxattr', () => {
     const names = c.listxattr(f.entry.nodeid, 256);
     return typeof names === 'number' ? names : names.filter((n) => n.startsWith('user.'));
   });
-  step('removexattr', done(() => c.removexattr(f.entry.nodeid, 'user.k')));
+  step(
+    'removexattr',
+    done(() => c.removexattr(f.entry.nodeid, 'user.k')),
+  );
   step('getxattr removed', () => String(c.getxattr(f.entry.nodeid, 'user.k', 64)));
   const dir = c.opendir(1);
-  step('readdir names', () => c.readdirAll(1, dir.fh).map((e) => e.name).sort());
-  step('releasedir', done(() => c.releasedir(1, dir.fh)));
+  step('readdir names', () =>
+    c
+      .readdirAll(1, dir.fh)
+      .map((e) => e.name)
+      .sort(),
+  );
+  step(
+    'releasedir',
+    done(() => c.releasedir(1, dir.fh)),
+  );
   step('statfs namelen', () => c.statfs(1).namelen);
   return out;
 }
@@ -119,7 +157,11 @@ maybe('our daemon answers like the C virtiofsd', () => {
     rmSync(script, { force: true });
   });
 
-  function drive(name: string, command: string, args: (socket: string, source: string) => string[]): Record<string, Outcome> {
+  function drive(
+    name: string,
+    command: string,
+    args: (socket: string, source: string) => string[],
+  ): Record<string, Outcome> {
     const source = join(dir, name);
     const socketPath = join(dir, `${name}.sock`);
     seedTree(source);
@@ -131,10 +173,23 @@ maybe('our daemon answers like the C virtiofsd', () => {
 
   test('the same script gives the same answers on both daemons', () => {
     const c = drive('c', VIRTIOFSD, (socket, source) => [
-      `--socket-path=${socket}`, '-o', `source=${source}`, '-o', 'cache=auto', '-o', 'sandbox=chroot', '-o', 'xattr',
+      `--socket-path=${socket}`,
+      '-o',
+      `source=${source}`,
+      '-o',
+      'cache=auto',
+      '-o',
+      'sandbox=chroot',
+      '-o',
+      'xattr',
     ]);
     const ours = drive('ours', process.execPath, (socket, source) => [
-      script, `--socket-path=${socket}`, `--shared-dir=${source}`, '--cache=auto', '--xattr', '--log-level=error',
+      script,
+      `--socket-path=${socket}`,
+      `--shared-dir=${source}`,
+      '--cache=auto',
+      '--xattr',
+      '--log-level=error',
     ]);
     expect(c['init major']).toBe(7);
     expect(c['lookup missing']).toMatch(/^errno \d+$/);

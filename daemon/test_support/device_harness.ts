@@ -10,8 +10,6 @@ import type { LogLevel } from '../src/device/worker';
 import type { EchoConfig } from './echo_device_worker';
 import { createLogger } from '../src/log';
 
-
-
 export interface RunningDevice {
   readonly dir: string;
   readonly socketPath: string;
@@ -29,11 +27,15 @@ export async function startEchoDevice(
   const script = bundleWorker(join(__dirname, 'echo_device_worker.ts'));
   const dir = tempDir('vfs-echo');
   const socketPath = join(dir, 'vhost.sock');
-  const device = startDeviceWorker(script, {
-    device: { tag: 'echo', socketPath, ...options },
-    exportConfig: echo,
-    logLevel,
-  }, createLogger(logLevel, { component: 'echo-device' }));
+  const device = startDeviceWorker(
+    script,
+    {
+      device: { tag: 'echo', socketPath, ...options },
+      exportConfig: echo,
+      logLevel,
+    },
+    createLogger(logLevel, { component: 'echo-device' }),
+  );
   // The worker has loaded its script once it listens: the bundle is not needed any more.
   await device.listening.finally(() => rmSync(script, { force: true }));
   return {

@@ -1,6 +1,12 @@
 // A ChainHandler for transport tests: writes back what it read. A request starting with "DEFER"
 // is answered later, from poll(), after `deferMs` — exercising DEFERRED and the CompletionSink.
-import { DEFERRED, type ChainHandler, type ChainHandlerFactory, type CompletionSink, type DescriptorChain } from '../src/virtio/descriptor_chain';
+import {
+  DEFERRED,
+  type ChainHandler,
+  type ChainHandlerFactory,
+  type CompletionSink,
+  type DescriptorChain,
+} from '../src/virtio/descriptor_chain';
 
 const DEFER = Buffer.from('DEFER');
 export const DEFER_MS = 20;
@@ -12,7 +18,11 @@ export class EchoHandler implements ChainHandler {
 
   handle(chain: DescriptorChain, queueIndex: number): number {
     const first = chain.readable[0];
-    if (first !== undefined && first.len >= DEFER.length && Buffer.compare(first.bytes.subarray(0, DEFER.length), DEFER) === 0) {
+    if (
+      first !== undefined &&
+      first.len >= DEFER.length &&
+      Buffer.compare(first.bytes.subarray(0, DEFER.length), DEFER) === 0
+    ) {
       this.deferred.push({ chain, queue: queueIndex, due: Date.now() + DEFER_MS });
       return DEFERRED;
     }

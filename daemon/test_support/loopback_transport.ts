@@ -4,7 +4,14 @@
 // directly. Deferred chains are completed by pumping the handler's poll().
 import koffi from 'koffi';
 import { libc } from '../src/sys/libc';
-import { DEFERRED, NO_BACKEND, type ChainHandler, type ChainHandlerFactory, type DescriptorChain, type GuestBuffer } from '../src/virtio/descriptor_chain';
+import {
+  DEFERRED,
+  NO_BACKEND,
+  type ChainHandler,
+  type ChainHandlerFactory,
+  type DescriptorChain,
+  type GuestBuffer,
+} from '../src/virtio/descriptor_chain';
 import type { Submission, VirtioFsTransport } from '@vfs/harness/vhost_user_driver/transport';
 
 const PROT_READ = 1;
@@ -74,7 +81,10 @@ export class LoopbackTransport implements VirtioFsTransport {
   private readonly inFlight = new Map<DescriptorChain, InFlight>();
   private nextHead = 0;
 
-  constructor(factory: ChainHandlerFactory, private readonly opts: LoopbackOptions = {}) {
+  constructor(
+    factory: ChainHandlerFactory,
+    private readonly opts: LoopbackOptions = {},
+  ) {
     this.mem = new GuestMemory(opts.memSize ?? 16 << 20);
     this.handler = factory((chain, _queue, written) => {
       const f = this.inFlight.get(chain);

@@ -83,7 +83,14 @@ export function startHarness(options: ExportOptions = {}, confinement: DaemonCon
   const logLevel = `--log-level=${process.env['VFS_TEST_LOG'] ?? 'error'}`;
   const daemon: ChildProcess = spawn(
     process.execPath,
-    [daemonBundle(), `--socket-path=${socketPath}`, `--shared-dir=${dir}`, logLevel, ...daemonFlags(options), ...confinementFlags(confinement)],
+    [
+      daemonBundle(),
+      `--socket-path=${socketPath}`,
+      `--shared-dir=${dir}`,
+      logLevel,
+      ...daemonFlags(options),
+      ...confinementFlags(confinement),
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   let frontend: VhostUserFrontend;

@@ -142,8 +142,16 @@ export class AgentVm {
     if (link.status !== 0) throw new Error(`cannot link ${RUNTIME} into the shared dir: ${link.stderr}`);
     options.prepare(this.sharedRoot);
     await this.startDaemon();
-    const devices = await this.exportAll([{ tag: DEFAULT_RUNTIME_TAG, dir: 'runtime', readonly: true, cache: 'always' }, ...options.exports]);
-    const config = vmConfig(this.workDir, 'microvm', bootArgs({ mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }), devices);
+    const devices = await this.exportAll([
+      { tag: DEFAULT_RUNTIME_TAG, dir: 'runtime', readonly: true, cache: 'always' },
+      ...options.exports,
+    ]);
+    const config = vmConfig(
+      this.workDir,
+      'microvm',
+      bootArgs({ mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }),
+      devices,
+    );
     this.launchedAt = performance.now();
     this.qemu = await this.vms.start(this.workDir, {
       ...config,
@@ -151,9 +159,11 @@ export class AgentVm {
       vcpus: options.vcpus ?? 2,
       agentSocketPath: this.agentSocket,
     });
-    const initMarker = waitForConsole(this.consoleLog, INIT_MARKERS.start, { timeoutMs: BOOT_TIMEOUT_MS, abortOn: this.qemu.exited, pollMs: 5 }).then(
-      () => this.sinceLaunch(),
-    );
+    const initMarker = waitForConsole(this.consoleLog, INIT_MARKERS.start, {
+      timeoutMs: BOOT_TIMEOUT_MS,
+      abortOn: this.qemu.exited,
+      pollMs: 5,
+    }).then(() => this.sinceLaunch());
     this.connection = await this.dial(BOOT_TIMEOUT_MS);
     const agentReadyMs = this.sinceLaunch();
     return { bootToInitMs: await initMarker, agentReadyMs };
@@ -162,7 +172,9 @@ export class AgentVm {
   private async startDaemon(): Promise<void> {
     const controlSocket = join(this.workDir, 'daemon.ctl');
     const stderr = openSync(join(this.workDir, 'daemon.log'), 'a');
-    const child = spawn(DAEMON, [`--control-socket=${controlSocket}`, `--shared-dir=${this.sharedRoot}`], { stdio: ['ignore', 'ignore', stderr] });
+    const child = spawn(DAEMON, [`--control-socket=${controlSocket}`, `--shared-dir=${this.sharedRoot}`], {
+      stdio: ['ignore', 'ignore', stderr],
+    });
     closeSync(stderr);
     if (child.pid === undefined) throw new Error(`cannot start ${DAEMON}`);
     this.daemon = { pid: child.pid, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
@@ -207,9 +219,12 @@ export class AgentVm {
       throw new Error(`QEMU exited (${e.code ?? e.signal}) before the agent answered`);
     });
     try {
-      const check = client.service(AgentServiceDefinition).check({ service: '' }, { timeoutMs: Math.max(1, deadline - Date.now()) });
+      const check = client
+        .service(AgentServiceDefinition)
+        .check({ service: '' }, { timeoutMs: Math.max(1, deadline - Date.now()) });
       const answer = await Promise.race([check, exited]);
-      if (answer.status !== CheckResponse_ServingStatus.SERVING) throw new Error(`agent Check answered ${answer.status}`);
+      if (answer.status !== CheckResponse_ServingStatus.SERVING)
+        throw new Error(`agent Check answered ${answer.status}`);
       return client;
     } catch (err) {
       client.close();

@@ -15,11 +15,17 @@ export interface BusyboxRootfsOptions {
 }
 
 export function buildBusyboxRootfs(dir: string, opts: BusyboxRootfsOptions = {}): void {
-  for (const sub of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'home/user']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'home/user'])
+    mkdirSync(join(dir, sub), { recursive: true });
   copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'));
-  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a !== '' && a !== 'busybox');
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => a !== '' && a !== 'busybox');
   for (const applet of applets) symlinkSync('busybox', join(dir, 'bin', applet));
-  writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n');
+  writeFileSync(
+    join(dir, 'etc', 'passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n',
+  );
   writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\ntty:x:5:\nuser:x:1000:\nextra:x:2000:user\n');
   for (const [path, content] of Object.entries(opts.files ?? {})) {
     mkdirSync(join(dir, path, '..'), { recursive: true });

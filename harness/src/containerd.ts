@@ -16,7 +16,17 @@
 // build/e2e/ by scripts/trixie-deb.sh (a private apt state: the system's is untouched).
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, closeSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  closeSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,7 +47,11 @@ export interface ContainerdBinaries {
   readonly version: string;
 }
 
-export const SYSTEM_CONTAINERD: ContainerdBinaries = { containerd: '/usr/bin/containerd', ctr: '/usr/bin/ctr', version: '1.6' };
+export const SYSTEM_CONTAINERD: ContainerdBinaries = {
+  containerd: '/usr/bin/containerd',
+  ctr: '/usr/bin/ctr',
+  version: '1.6',
+};
 
 export interface ContainerdOptions {
   readonly binaries?: ContainerdBinaries;
@@ -146,7 +160,11 @@ export class PrivateContainerd {
   }
 
   private async launch(options: ContainerdOptions): Promise<void> {
-    const disabled = ['io.containerd.internal.v1.tracing', 'io.containerd.tracing.processor.v1.otlp', ...(options.cri === true ? [] : ['io.containerd.grpc.v1.cri'])];
+    const disabled = [
+      'io.containerd.internal.v1.tracing',
+      'io.containerd.tracing.processor.v1.otlp',
+      ...(options.cri === true ? [] : ['io.containerd.grpc.v1.cri']),
+    ];
     const config = render(readFileSync(CONFIG_TEMPLATE, 'utf8'), {
       ROOT: join(this.dir, 'root'),
       STATE: join(this.dir, 'state'),
@@ -168,12 +186,18 @@ export class PrivateContainerd {
     const log = openSync(this.logPath, 'a');
     this.child = spawn(this.binaries.containerd, ['--config', configPath], {
       stdio: ['ignore', log, log],
-      env: { ...process.env, PATH: `${options.shimDir ?? BUILD_BIN}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, VFS_RUN_DIR: this.runDir, ...options.env },
+      env: {
+        ...process.env,
+        PATH: `${options.shimDir ?? BUILD_BIN}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+        VFS_RUN_DIR: this.runDir,
+        ...options.env,
+      },
     });
     closeSync(log);
     const deadline = Date.now() + 20_000;
     while (!(await socketAnswers(this.grpcAddress))) {
-      if (this.child.exitCode !== null) throw new Error(`containerd exited (${this.child.exitCode}):\n${this.logTail()}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`containerd exited (${this.child.exitCode}):\n${this.logTail()}`);
       if (Date.now() > deadline) throw new Error(`containerd did not listen within 20 s:\n${this.logTail()}`);
       await sleep(50);
     }
@@ -192,10 +216,15 @@ export class PrivateContainerd {
   ctr(args: readonly string[], options: CtrOptions = {}): Promise<CtrResult> {
     const argv = ['--address', this.grpcAddress, '--namespace', options.namespace ?? 'vfs-e2e', ...args];
     return new Promise((resolvePromise) => {
-      execFile(this.binaries.ctr, argv, { timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-        resolvePromise({ code, stdout, stderr });
-      });
+      execFile(
+        this.binaries.ctr,
+        argv,
+        { timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+          resolvePromise({ code, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -224,7 +253,8 @@ export class PrivateContainerd {
       for (const sandbox of readdirSync(join(sandboxes, namespace))) {
         const pidDir = join(sandboxes, namespace, sandbox, 'pids');
         if (!existsSync(pidDir)) continue;
-        for (const file of readdirSync(pidDir)) pids.push((JSON.parse(readFileSync(join(pidDir, file), 'utf8')) as { pid: number }).pid);
+        for (const file of readdirSync(pidDir))
+          pids.push((JSON.parse(readFileSync(join(pidDir, file), 'utf8')) as { pid: number }).pid);
       }
     }
     return pids;
@@ -270,7 +300,10 @@ export function containerd17(): ContainerdBinaries {
 }
 
 function fetchContainerd17(): void {
-  const output = execFileSync('bash', [TRIXIE_DEB, 'containerd', CONTAINERD_17_DIR], { encoding: 'utf8', stdio: 'pipe' });
+  const output = execFileSync('bash', [TRIXIE_DEB, 'containerd', CONTAINERD_17_DIR], {
+    encoding: 'utf8',
+    stdio: 'pipe',
+  });
   const deb = output.trim();
   if (!deb.startsWith('containerd_1.7.')) {
     rmSync(CONTAINERD_17_DIR, { recursive: true, force: true });

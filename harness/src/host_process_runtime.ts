@@ -64,16 +64,25 @@ class HostProcessRuntime implements SandboxRuntime {
   constructor(private readonly context: SandboxRuntimeContext) {}
 
   async createContainer(request: ContainerRequest): Promise<RuntimeProcess> {
-    if (request.io.terminal) throw new ShimError(Code.FailedPrecondition, 'the host-process test double has no terminal support');
+    if (request.io.terminal)
+      throw new ShimError(Code.FailedPrecondition, 'the host-process test double has no terminal support');
     const process = request.spec.process;
-    if (process === undefined) throw new ShimError(Code.InvalidArgument, `container ${request.containerId}: the spec has no process`);
+    if (process === undefined)
+      throw new ShimError(Code.InvalidArgument, `container ${request.containerId}: the spec has no process`);
     const rootfs = join(request.bundle, 'rootfs');
     for (const mount of request.rootfs) {
       await mountFor(this.context.state, request.containerId, { ...mount, target: rootfs });
     }
     const container: HostContainer = { rootfs, processes: new Map(), pendingExecs: new Map(), gate: undefined };
     this.containers.set(request.containerId, container);
-    const child = this.spawnIn(request.containerId, '', ['/bin/sh', '-c', GATED, rootfs, process.cwd, ...process.args], process, request.io, true);
+    const child = this.spawnIn(
+      request.containerId,
+      '',
+      ['/bin/sh', '-c', GATED, rootfs, process.cwd, ...process.args],
+      process,
+      request.io,
+      true,
+    );
     container.gate = child.stdio[3] as Writable;
     return this.track(request.containerId, container, '', child, request.io);
   }
@@ -85,7 +94,8 @@ class HostProcessRuntime implements SandboxRuntime {
   }
 
   async prepareExec(request: ExecRequest): Promise<void> {
-    if (request.io.terminal) throw new ShimError(Code.FailedPrecondition, 'the host-process test double has no terminal support');
+    if (request.io.terminal)
+      throw new ShimError(Code.FailedPrecondition, 'the host-process test double has no terminal support');
     this.container(request.containerId).pendingExecs.set(request.execId, request);
   }
 
@@ -94,7 +104,16 @@ class HostProcessRuntime implements SandboxRuntime {
     const request = container.pendingExecs.get(ref.execId);
     if (request === undefined) throw new ShimError(Code.NotFound, `exec ${ref.execId} not prepared`);
     container.pendingExecs.delete(ref.execId);
-    const args = ['chroot', container.rootfs, '/bin/sh', '-c', IN_ROOTFS, 'sh', request.process.cwd, ...request.process.args];
+    const args = [
+      'chroot',
+      container.rootfs,
+      '/bin/sh',
+      '-c',
+      IN_ROOTFS,
+      'sh',
+      request.process.cwd,
+      ...request.process.args,
+    ];
     const child = this.spawnIn(ref.containerId, ref.execId, args, request.process, request.io, false);
     return this.track(ref.containerId, container, ref.execId, child, request.io);
   }
@@ -103,7 +122,8 @@ class HostProcessRuntime implements SandboxRuntime {
     const container = this.container(ref.containerId);
     const targets = all ? [...container.processes.values()] : [container.processes.get(ref.execId)];
     for (const target of targets) {
-      if (target !== undefined && !target.stopped && target.child.pid !== undefined) process.kill(target.child.pid, signal);
+      if (target !== undefined && !target.stopped && target.child.pid !== undefined)
+        process.kill(target.child.pid, signal);
     }
   }
 
@@ -158,12 +178,26 @@ class HostProcessRuntime implements SandboxRuntime {
     }
   }
 
-  private spawnIn(containerId: string, execId: string, args: readonly string[], spec: ShimProcess, io: ProcessIo, gated: boolean): ChildProcess {
-    const env = Object.fromEntries((spec.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  private spawnIn(
+    containerId: string,
+    execId: string,
+    args: readonly string[],
+    spec: ShimProcess,
+    io: ProcessIo,
+    gated: boolean,
+  ): ChildProcess {
+    const env = Object.fromEntries(
+      (spec.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
     const [command, ...rest] = args as [string, ...string[]];
     const child = spawn(command, rest, {
       env,
-      stdio: [io.stdin === undefined ? 'ignore' : 'pipe', io.stdout === undefined ? 'ignore' : 'pipe', io.stderr === undefined ? 'ignore' : 'pipe', gated ? 'pipe' : 'ignore'],
+      stdio: [
+        io.stdin === undefined ? 'ignore' : 'pipe',
+        io.stdout === undefined ? 'ignore' : 'pipe',
+        io.stderr === undefined ? 'ignore' : 'pipe',
+        gated ? 'pipe' : 'ignore',
+      ],
     });
     if (child.pid === undefined) throw new ShimError(Code.Internal, `cannot spawn ${command} for ${containerId}`);
     this.context.state.recordPid(`proc-${containerId}-${execId === '' ? 'init' : execId}`, child.pid);
@@ -176,13 +210,23 @@ class HostProcessRuntime implements SandboxRuntime {
     return child;
   }
 
-  private track(containerId: string, container: HostContainer, execId: string, child: ChildProcess, io: ProcessIo): RuntimeProcess {
+  private track(
+    containerId: string,
+    container: HostContainer,
+    execId: string,
+    child: ChildProcess,
+    io: ProcessIo,
+  ): RuntimeProcess {
     const exited = new Promise<ProcessExit>((resolve) => {
       child.once('close', (code, signal) => {
         record.stopped = true;
         this.context.state.forgetPid(`proc-${containerId}-${execId === '' ? 'init' : execId}`);
         const exitStatus = exitOf(code, signal);
-        const exit = { exitStatus, exitedAt: new Date(), reason: signal === null ? ExitReason.NONE : ExitReason.SIGNALED };
+        const exit = {
+          exitStatus,
+          exitedAt: new Date(),
+          reason: signal === null ? ExitReason.NONE : ExitReason.SIGNALED,
+        };
         void Promise.all([finished(io.stdout), finished(io.stderr)]).then(() => resolve(exit));
       });
     });

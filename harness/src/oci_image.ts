@@ -37,10 +37,13 @@ function writeBlob(layout: string, data: Buffer): Blob {
 }
 
 function buildRootfs(dir: string): void {
-  for (const sub of ['bin', 'dev', 'etc', 'proc', 'root', 'sys', 'tmp', 'usr/bin', 'usr/sbin', 'sbin']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['bin', 'dev', 'etc', 'proc', 'root', 'sys', 'tmp', 'usr/bin', 'usr/sbin', 'sbin'])
+    mkdirSync(join(dir, sub), { recursive: true });
   copyFileSync(BUSYBOX_BINARY, join(dir, 'bin', 'busybox'));
   execFileSync('chmod', ['0755', join(dir, 'bin', 'busybox')]);
-  const applets = execFileSync(BUSYBOX_BINARY, ['--list-full'], { encoding: 'utf8' }).split('\n').filter((line) => line !== '');
+  const applets = execFileSync(BUSYBOX_BINARY, ['--list-full'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line !== '');
   for (const applet of applets) {
     const link = join(dir, applet);
     if (applet === 'bin/busybox') continue;
@@ -52,18 +55,44 @@ function buildRootfs(dir: string): void {
 }
 
 function deterministicTar(dir: string): Buffer {
-  return execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=posix', '--pax-option=delete=atime,delete=ctime', '-C', dir, '-cf', '-', '.'], {
-    maxBuffer: 64 << 20,
-  });
+  return execFileSync(
+    'tar',
+    [
+      '--sort=name',
+      '--mtime=@0',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--format=posix',
+      '--pax-option=delete=atime,delete=ctime',
+      '-C',
+      dir,
+      '-cf',
+      '-',
+      '.',
+    ],
+    {
+      maxBuffer: 64 << 20,
+    },
+  );
 }
 
 /** Writes `<outDir>/busybox.oci.tar` for image `name` (e.g. docker.io/library/busybox:vfs) and returns its path. */
 export function buildBusyboxImage(outDir: string, name: string): string {
-  return buildImage(join(outDir, 'busybox.oci.tar'), name, buildRootfs, { Env: [PATH_ENV], Cmd: ['/bin/sh'], WorkingDir: '/' });
+  return buildImage(join(outDir, 'busybox.oci.tar'), name, buildRootfs, {
+    Env: [PATH_ENV],
+    Cmd: ['/bin/sh'],
+    WorkingDir: '/',
+  });
 }
 
 /** Writes image `name` to `outFile`, its one layer the tree `fill` makes in an empty directory; returns `outFile`. */
-export function buildImage(outFile: string, name: string, fill: (rootfs: string) => void, runConfig: ImageRunConfig): string {
+export function buildImage(
+  outFile: string,
+  name: string,
+  fill: (rootfs: string) => void,
+  runConfig: ImageRunConfig,
+): string {
   const work = mkdtempSync(join(tmpdir(), 'vfs-image-'));
   try {
     const rootfs = join(work, 'rootfs');
@@ -105,7 +134,10 @@ export function buildImage(outFile: string, name: string, fill: (rootfs: string)
             mediaType: 'application/vnd.oci.image.manifest.v1+json',
             ...manifest,
             platform: { architecture: 'amd64', os: 'linux' },
-            annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': name.slice(name.lastIndexOf(':') + 1) },
+            annotations: {
+              'io.containerd.image.name': name,
+              'org.opencontainers.image.ref.name': name.slice(name.lastIndexOf(':') + 1),
+            },
           },
         ],
       }),
@@ -122,7 +154,8 @@ export function buildImage(outFile: string, name: string, fill: (rootfs: string)
 export function layerDigestOf(imageTar: string): string {
   const index = execFileSync('tar', ['-xOf', imageTar, './index.json'], { encoding: 'utf8' });
   const manifestDigest = (JSON.parse(index) as { manifests: { digest: string }[] }).manifests[0]?.digest ?? '';
-  const manifest = execFileSync('tar', ['-xOf', imageTar, `./blobs/sha256/${manifestDigest.slice(7)}`], { encoding: 'utf8' });
+  const manifest = execFileSync('tar', ['-xOf', imageTar, `./blobs/sha256/${manifestDigest.slice(7)}`], {
+    encoding: 'utf8',
+  });
   return (JSON.parse(manifest) as { layers: { digest: string }[] }).layers[0]?.digest ?? '';
 }
-

@@ -66,7 +66,11 @@ const implementation: ServiceImplementation<typeof AgentServiceDefinition> = {
     find(req.containerId, req.execId).exit(128 + req.signal);
     return {};
   },
-  waitProcess: async (req) => ({ exitStatus: await find(req.containerId, req.execId).exited, exitedAt: new Date(), exitReason: 0 }),
+  waitProcess: async (req) => ({
+    exitStatus: await find(req.containerId, req.execId).exited,
+    exitedAt: new Date(),
+    exitReason: 0,
+  }),
   readStdout: async (req) => {
     await find(req.containerId, req.execId).exited;
   },

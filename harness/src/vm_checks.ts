@@ -24,7 +24,9 @@ export function sandboxDirs(containerd: PrivateContainerd, namespace: string): s
 
 /** A PID the sandbox's shim recorded: `qemu`, `virtiofsd`, … */
 export function recordedPid(containerd: PrivateContainerd, namespace: string, sandbox: string, name: string): number {
-  const record = JSON.parse(readFileSync(join(containerd.runDir, 'sandboxes', namespace, sandbox, 'pids', `${name}.json`), 'utf8')) as { pid: number };
+  const record = JSON.parse(
+    readFileSync(join(containerd.runDir, 'sandboxes', namespace, sandbox, 'pids', `${name}.json`), 'utf8'),
+  ) as { pid: number };
   return record.pid;
 }
 
@@ -37,6 +39,10 @@ export function expectNothingLeft(containerd: PrivateContainerd, namespace: stri
 }
 
 /** `ctr task ls` shows the task in this state (RUNNING, STOPPED, PAUSED). */
-export async function taskIs(ctr: (args: readonly string[]) => Promise<CtrResult>, id: string, state: string): Promise<true | undefined> {
+export async function taskIs(
+  ctr: (args: readonly string[]) => Promise<CtrResult>,
+  id: string,
+  state: string,
+): Promise<true | undefined> {
   return new RegExp(`^${id}\\s+\\d+\\s+${state}\\b`, 'm').test((await ctr(['task', 'ls'])).stdout) ? true : undefined;
 }

@@ -48,7 +48,9 @@ export class TtrpcClient {
   static connect(socketPath: string, options: TtrpcClientOptions = {}): Promise<TtrpcClient> {
     return new Promise((resolve, reject) => {
       const socket = connect(socketPath);
-      socket.once('error', (err) => reject(new TtrpcError(Code.Unavailable, `ttrpc: cannot connect to ${socketPath}: ${err.message}`)));
+      socket.once('error', (err) =>
+        reject(new TtrpcError(Code.Unavailable, `ttrpc: cannot connect to ${socketPath}: ${err.message}`)),
+      );
       socket.once('connect', () => {
         socket.removeAllListeners('error');
         resolve(new TtrpcClient(socket, options));
@@ -85,31 +87,52 @@ export class TtrpcClient {
   }
 
   /** Sends the Request frame; `request` is the single message of a method without request stream. */
-  private start(service: string, method: AnyMethodDefinition, options: CallOptions, request: PartialMessage<unknown> | undefined): ClientCall {
+  private start(
+    service: string,
+    method: AnyMethodDefinition,
+    options: CallOptions,
+    request: PartialMessage<unknown> | undefined,
+  ): ClientCall {
     const streamId = this.nextStreamId;
-    const call = new ClientCall(streamId, `${service}/${method.name}`, method, options, () => this.calls.delete(streamId));
+    const call = new ClientCall(streamId, `${service}/${method.name}`, method, options, () =>
+      this.calls.delete(streamId),
+    );
     if (this.channel.isClosed) {
       call.fail(new TtrpcError(Code.Unavailable, `ttrpc: cannot call ${call.name}: ${this.channel.reason}`));
       return call;
     }
     if (streamId > MAX_STREAM_ID) {
-      call.fail(new TtrpcError(Code.ResourceExhausted, `ttrpc: cannot call ${call.name}: stream ids of this connection are used up`));
+      call.fail(
+        new TtrpcError(
+          Code.ResourceExhausted,
+          `ttrpc: cannot call ${call.name}: stream ids of this connection are used up`,
+        ),
+      );
       return call;
     }
     let envelope: Uint8Array;
     try {
       envelope = this.encodeRequest(service, method, options, request);
     } catch (err) {
-      call.fail(new TtrpcError(Code.InvalidArgument, `ttrpc: cannot encode the request of ${call.name}: ${errorMessage(err)}`));
+      call.fail(
+        new TtrpcError(Code.InvalidArgument, `ttrpc: cannot encode the request of ${call.name}: ${errorMessage(err)}`),
+      );
       return call;
     }
     this.nextStreamId += 2;
     this.calls.set(streamId, call);
-    this.channel.send(streamId, MessageType.Request, requestFlags(method), envelope).catch((err: unknown) => call.fail(asTtrpcError(err)));
+    this.channel
+      .send(streamId, MessageType.Request, requestFlags(method), envelope)
+      .catch((err: unknown) => call.fail(asTtrpcError(err)));
     return call;
   }
 
-  private encodeRequest(service: string, method: AnyMethodDefinition, options: CallOptions, request: PartialMessage<unknown> | undefined): Uint8Array {
+  private encodeRequest(
+    service: string,
+    method: AnyMethodDefinition,
+    options: CallOptions,
+    request: PartialMessage<unknown> | undefined,
+  ): Uint8Array {
     const payload = request === undefined ? new Uint8Array(0) : encodeMessage(method, request);
     return Request.encode({
       service,
@@ -139,9 +162,11 @@ export class TtrpcClient {
     if (call.isDone) {
       return;
     }
-    await this.channel.send(call.streamId, MessageType.Data, FLAG_REMOTE_CLOSED | FLAG_NO_DATA, new Uint8Array(0)).catch((err: unknown) => {
-      failure ??= asTtrpcError(err);
-    });
+    await this.channel
+      .send(call.streamId, MessageType.Data, FLAG_REMOTE_CLOSED | FLAG_NO_DATA, new Uint8Array(0))
+      .catch((err: unknown) => {
+        failure ??= asTtrpcError(err);
+      });
     if (failure !== undefined) {
       call.fail(failure);
     }
@@ -155,7 +180,10 @@ export class TtrpcClient {
       // ttrpc cannot cancel: a server keeps answering calls we gave up on (timeout, break).
       this.log.debug({ streamId: header.streamId, type: header.type }, 'ttrpc: dropping a frame of a finished call');
     } else {
-      this.log.warn({ streamId: header.streamId, type: header.type }, 'ttrpc: server sent a frame on a stream never opened');
+      this.log.warn(
+        { streamId: header.streamId, type: header.type },
+        'ttrpc: server sent a frame on a stream never opened',
+      );
     }
   }
 

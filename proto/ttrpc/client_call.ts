@@ -68,7 +68,9 @@ export class ClientCall {
     try {
       response = Response.decode(payload);
     } catch (err) {
-      this.fail(new TtrpcError(Code.Internal, `ttrpc: ${this.name}: cannot decode the response envelope: ${errorMessage(err)}`));
+      this.fail(
+        new TtrpcError(Code.Internal, `ttrpc: ${this.name}: cannot decode the response envelope: ${errorMessage(err)}`),
+      );
       return;
     }
     if (!isOk(response.status)) {
@@ -86,7 +88,9 @@ export class ClientCall {
   private receiveData(flags: number, payload: Buffer): void {
     const responses = this.responses;
     if (responses === undefined) {
-      this.fail(new TtrpcError(Code.Internal, `ttrpc: ${this.name} received stream data, but its response is not streamed`));
+      this.fail(
+        new TtrpcError(Code.Internal, `ttrpc: ${this.name} received stream data, but its response is not streamed`),
+      );
       return;
     }
     if ((flags & FLAG_NO_DATA) === 0) {
@@ -146,7 +150,8 @@ export class ClientCall {
     if (signal === undefined) {
       return;
     }
-    const cancel = (): void => this.fail(new TtrpcError(Code.Canceled, `ttrpc: ${this.name} was canceled by the caller`));
+    const cancel = (): void =>
+      this.fail(new TtrpcError(Code.Canceled, `ttrpc: ${this.name} was canceled by the caller`));
     if (signal.aborted) {
       queueMicrotask(cancel);
       return;

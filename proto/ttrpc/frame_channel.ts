@@ -88,6 +88,8 @@ export class FrameChannel {
 
   private endReason(): string {
     const pending = this.decoder.pendingBytes;
-    return pending > 0 ? `peer closed the connection in the middle of a frame (${pending} bytes pending)` : 'peer closed the connection';
+    return pending > 0
+      ? `peer closed the connection in the middle of a frame (${pending} bytes pending)`
+      : 'peer closed the connection';
   }
 }

@@ -32,7 +32,9 @@ export class TtrpcServer {
 
   /** Serves one already-open connection until it closes. */
   serveConnection(duplex: Duplex): ServerConnection {
-    const connection = new ServerConnection(duplex, this.registry, this.log, (closed) => this.connections.delete(closed));
+    const connection = new ServerConnection(duplex, this.registry, this.log, (closed) =>
+      this.connections.delete(closed),
+    );
     this.connections.add(connection);
     return connection;
   }

@@ -68,7 +68,10 @@ export class ServerCall {
   /** A Data frame from the client for this call. */
   receiveData(flags: number, payload: Buffer): void {
     if (this.requests === undefined) {
-      this.finishWithError(new TtrpcError(Code.InvalidArgument, `ttrpc: ${this.name} does not take streamed requests`), true);
+      this.finishWithError(
+        new TtrpcError(Code.InvalidArgument, `ttrpc: ${this.name} does not take streamed requests`),
+        true,
+      );
       return;
     }
     if ((flags & FLAG_NO_DATA) === 0) {
@@ -152,7 +155,10 @@ export class ServerCall {
     try {
       return this.method.definition.requestType.decode(payload);
     } catch (err) {
-      return new TtrpcError(Code.InvalidArgument, `ttrpc: cannot decode the request of ${this.name}: ${errorMessage(err)}`);
+      return new TtrpcError(
+        Code.InvalidArgument,
+        `ttrpc: cannot decode the request of ${this.name}: ${errorMessage(err)}`,
+      );
     }
   }
 

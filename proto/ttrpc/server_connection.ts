@@ -43,7 +43,11 @@ export class ServerConnection {
 
   private onFrame(header: FrameHeader, payload: Buffer): void {
     if (header.streamId % 2 !== 1) {
-      this.reject(header.streamId, Code.InvalidArgument, `stream id ${header.streamId} must be odd for client-initiated streams`);
+      this.reject(
+        header.streamId,
+        Code.InvalidArgument,
+        `stream id ${header.streamId} must be odd for client-initiated streams`,
+      );
       return;
     }
     switch (header.type) {
@@ -71,7 +75,11 @@ export class ServerConnection {
     }
     const session = this.session;
     if (!session.claim(header.streamId)) {
-      this.reject(header.streamId, Code.InvalidArgument, `stream id ${header.streamId} cannot be reused and must increase`);
+      this.reject(
+        header.streamId,
+        Code.InvalidArgument,
+        `stream id ${header.streamId} cannot be reused and must increase`,
+      );
       return;
     }
     let request: Request;
@@ -84,7 +92,9 @@ export class ServerConnection {
     let call: ServerCall;
     try {
       const method = this.registry.lookup(request.service, request.method);
-      call = new ServerCall(method, request, header.flags, this.responder(header.streamId), () => session.remove(header.streamId));
+      call = new ServerCall(method, request, header.flags, this.responder(header.streamId), () =>
+        session.remove(header.streamId),
+      );
     } catch (err) {
       this.respond(header.streamId, statusFromError(err));
       return;
@@ -95,7 +105,10 @@ export class ServerConnection {
 
   /** Abandoning first: an abandoned call sends nothing more, so no old answer reaches the new client. */
   private startSession(): void {
-    this.log.warn({ streamId: FIRST_STREAM_ID }, 'ttrpc: a new client took over the connection (a request on the first stream id again); abandoning the calls of the previous one');
+    this.log.warn(
+      { streamId: FIRST_STREAM_ID },
+      'ttrpc: a new client took over the connection (a request on the first stream id again); abandoning the calls of the previous one',
+    );
     this.session.abandon('a new client took over the connection');
     this.session = new ServerSession();
   }
@@ -129,7 +142,10 @@ export class ServerConnection {
     let encoded = Response.encode({ status, payload: asBuffer(payload) }).finish();
     if (encoded.length > MAX_PAYLOAD_LENGTH) {
       const message = `ttrpc: response of ${encoded.length} bytes exceeds the maximum message size of ${MAX_PAYLOAD_LENGTH}`;
-      encoded = Response.encode({ status: statusFromError(new TtrpcError(Code.ResourceExhausted, message)), payload: Buffer.alloc(0) }).finish();
+      encoded = Response.encode({
+        status: statusFromError(new TtrpcError(Code.ResourceExhausted, message)),
+        payload: Buffer.alloc(0),
+      }).finish();
     }
     if (status.code !== Code.OK) {
       this.log.debug({ streamId, code: codeName(status.code), message: status.message }, 'ttrpc: call failed');

@@ -50,8 +50,15 @@ export interface ServerStream<Res> {
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<PartialMessage<Res>>;
-export type ServerStreamingHandler<Req, Res> = (request: Req, stream: ServerStream<Res>, ctx: CallContext) => Promise<void>;
-export type ClientStreamingHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<PartialMessage<Res>>;
+export type ServerStreamingHandler<Req, Res> = (
+  request: Req,
+  stream: ServerStream<Res>,
+  ctx: CallContext,
+) => Promise<void>;
+export type ClientStreamingHandler<Req, Res> = (
+  requests: AsyncIterable<Req>,
+  ctx: CallContext,
+) => Promise<PartialMessage<Res>>;
 export type BidiStreamingHandler<Req, Res> = (
   requests: AsyncIterable<Req>,
   stream: ServerStream<Res>,

@@ -403,7 +403,11 @@ describe('ttrpc over a unix socket', () => {
     };
     expect((await answer(1, 'a')).slice(0, 2)).toEqual([1, Code.OK]);
     expect((await answer(5, 'b')).slice(0, 2)).toEqual([5, Code.OK]);
-    expect(await answer(3, 'c')).toEqual([3, Code.InvalidArgument, 'ttrpc: stream id 3 cannot be reused and must increase']);
+    expect(await answer(3, 'c')).toEqual([
+      3,
+      Code.InvalidArgument,
+      'ttrpc: stream id 3 cannot be reused and must increase',
+    ]);
     expect((await answer(5, 'd')).slice(0, 2)).toEqual([5, Code.InvalidArgument]);
     expect((await answer(1, 'e')).slice(0, 2)).toEqual([1, Code.OK]);
     expect((await answer(3, 'f')).slice(0, 2)).toEqual([3, Code.OK]);
@@ -418,11 +422,15 @@ describe('ttrpc over a plain Duplex', () => {
     const logger = new RecordingLogger();
     const server = new TtrpcServer({ logger }).register(
       TaskDefinition,
-      unimplementedTask({ state: async (request, ctx) => ({ id: request.id, bundle: metadataValue(ctx.metadata, NAMESPACE_KEY) }) }),
+      unimplementedTask({
+        state: async (request, ctx) => ({ id: request.id, bundle: metadataValue(ctx.metadata, NAMESPACE_KEY) }),
+      }),
     );
     server.serveConnection(serverEnd);
     const client = new TtrpcClient(clientEnd, { logger });
-    const state = await client.service(TaskDefinition).state({ id: 'c9' }, { metadata: { [NAMESPACE_KEY]: 'default' } });
+    const state = await client
+      .service(TaskDefinition)
+      .state({ id: 'c9' }, { metadata: { [NAMESPACE_KEY]: 'default' } });
     expect([state.id, state.bundle]).toEqual(['c9', 'default']);
     client.close();
     await server.close();
@@ -462,8 +470,13 @@ describe('ttrpc over a port that outlives its host connections', () => {
     expect((await after.state({ id: 'again-1' })).id).toBe('again-1');
     expect((await after.state({ id: 'again-3' })).id).toBe('again-3');
     expect(waitCtx.signal.aborted).toBe(true);
-    expect(waitCtx.signal.reason).toMatchObject({ code: Code.Unavailable, message: 'ttrpc: a new client took over the connection' });
-    expect(logger.lines.some((l) => l.level === 'warn' && l.message.includes('a new client took over the connection'))).toBe(true);
+    expect(waitCtx.signal.reason).toMatchObject({
+      code: Code.Unavailable,
+      message: 'ttrpc: a new client took over the connection',
+    });
+    expect(
+      logger.lines.some((l) => l.level === 'warn' && l.message.includes('a new client took over the connection')),
+    ).toBe(true);
     expect(logger.lines.filter((l) => l.level === 'warn' && l.message.includes('never opened'))).toEqual([]);
     second.close();
     await server.close();

@@ -9,7 +9,10 @@ import { realpathSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { VfsConfig } from './schema';
 
-export function installRoot(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1]): string {
+export function installRoot(
+  env: NodeJS.ProcessEnv = process.env,
+  script: string | undefined = process.argv[1],
+): string {
   const fromEnv = env.VFS_ROOT;
   if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
   if (script === undefined) return process.cwd();
@@ -22,7 +25,9 @@ function againstRoot(root: string, path: string): string {
 
 /** The same configuration with its file paths absolute. */
 export function resolvePaths(config: VfsConfig, root: string): VfsConfig {
-  const hypervisorPath = config.hypervisor.path.includes('/') ? againstRoot(root, config.hypervisor.path) : config.hypervisor.path;
+  const hypervisorPath = config.hypervisor.path.includes('/')
+    ? againstRoot(root, config.hypervisor.path)
+    : config.hypervisor.path;
   return {
     ...config,
     hypervisor: {

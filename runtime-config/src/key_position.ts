@@ -57,7 +57,8 @@ export function findKeyLine(source: string, path: readonly string[]): number | u
     const full = [...table, ...key];
     if (samePath(full, path)) return index + 1;
     // `hypervisor = { vcpus = 2 }`: the inline table's line is the closest one we can name.
-    if (full.length < path.length && samePath(full, path.slice(0, full.length)) && /=\s*\{/.test(line)) return index + 1;
+    if (full.length < path.length && samePath(full, path.slice(0, full.length)) && /=\s*\{/.test(line))
+      return index + 1;
   }
   return undefined;
 }

@@ -24,7 +24,9 @@ function parseToml(source: string, file: string): RawTable {
     if (err instanceof TomlError) {
       // smol-toml's message repeats the code block; the first line is the problem itself.
       const problem = err.message.split('\n')[0] ?? err.message;
-      throw new ConfigError({ file, line: err.line }, `TOML syntax error (column ${err.column}): ${problem}`, { cause: err });
+      throw new ConfigError({ file, line: err.line }, `TOML syntax error (column ${err.column}): ${problem}`, {
+        cause: err,
+      });
     }
     throw err;
   }

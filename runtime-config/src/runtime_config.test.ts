@@ -38,7 +38,9 @@ describe('parseConfig', () => {
     expect(err.file).toBe('/etc/x.toml');
     expect(err.line).toBe(5);
     expect(err.key).toBe('daemon.cahce');
-    expect(err.message).toMatch(/^vfs config \/etc\/x\.toml:5: key daemon\.cahce: unknown key \(known keys of \[daemon\]: path, cache/);
+    expect(err.message).toMatch(
+      /^vfs config \/etc\/x\.toml:5: key daemon\.cahce: unknown key \(known keys of \[daemon\]: path, cache/,
+    );
   });
 
   it('finds the key in its own table, not a same-named key of another table', () => {

@@ -55,7 +55,11 @@ function waitReady(child: ReturnType<typeof spawn>): Promise<void> {
   const pipe = child.stdio[3] as Socket;
   return new Promise((resolve, reject) => {
     let message = '';
-    const timer = setTimeout(() => reject(new ShimError(Code.DeadlineExceeded, `the shim server did not listen within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () =>
+        reject(new ShimError(Code.DeadlineExceeded, `the shim server did not listen within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    );
     pipe.setEncoding('utf8');
     pipe.on('data', (chunk: string) => {
       message += chunk;
@@ -63,12 +67,23 @@ function waitReady(child: ReturnType<typeof spawn>): Promise<void> {
     pipe.once('close', () => {
       clearTimeout(timer);
       if (message === 'ready') resolve();
-      else reject(new ShimError(Code.Internal, `the shim server failed to start: ${message || `exited (${child.exitCode ?? child.signalCode})`}`));
+      else
+        reject(
+          new ShimError(
+            Code.Internal,
+            `the shim server failed to start: ${message || `exited (${child.exitCode ?? child.signalCode})`}`,
+          ),
+        );
     });
   });
 }
 
-async function spawnServer(flags: ShimFlags, configPath: string, state: SandboxState, answerFor: (protocol: 'ttrpc' | 'grpc') => string): Promise<string> {
+async function spawnServer(
+  flags: ShimFlags,
+  configPath: string,
+  state: SandboxState,
+  answerFor: (protocol: 'ttrpc' | 'grpc') => string,
+): Promise<string> {
   const protocol = await chooseProtocol(grpcSetting(configPath), process.env, flags.publishBinary);
   state.create();
   // The server's own stderr (crashes before its logger exists) goes to a file, never to containerd's pipe.
@@ -91,7 +106,12 @@ async function spawnServer(flags: ShimFlags, configPath: string, state: SandboxS
   return answerFor(protocol);
 }
 
-async function joinSandbox(sandboxId: string, containerId: string, socket: string, state: SandboxState): Promise<string> {
+async function joinSandbox(
+  sandboxId: string,
+  containerId: string,
+  socket: string,
+  state: SandboxState,
+): Promise<string> {
   const answer = state.readBootstrap();
   if (answer === undefined || !(await socketAnswers(socket))) {
     throw new ShimError(Code.NotFound, `container ${containerId}: sandbox ${sandboxId} has no running vfs shim`);

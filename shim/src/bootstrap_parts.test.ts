@@ -9,8 +9,29 @@ import { sandboxPaths } from './shim_paths';
 
 describe('flags', () => {
   it('parses containerd start and delete command lines', () => {
-    const start = parseFlags(['-namespace', 'k8s.io', '-address', '/run/c.sock', '-publish-binary', '/usr/bin/containerd', '-id', 'abc', '-debug', 'start'], '/b');
-    expect(start).toMatchObject({ namespace: 'k8s.io', id: 'abc', bundle: '/b', debug: true, action: 'start', protocol: 'ttrpc' });
+    const start = parseFlags(
+      [
+        '-namespace',
+        'k8s.io',
+        '-address',
+        '/run/c.sock',
+        '-publish-binary',
+        '/usr/bin/containerd',
+        '-id',
+        'abc',
+        '-debug',
+        'start',
+      ],
+      '/b',
+    );
+    expect(start).toMatchObject({
+      namespace: 'k8s.io',
+      id: 'abc',
+      bundle: '/b',
+      debug: true,
+      action: 'start',
+      protocol: 'ttrpc',
+    });
     expect(parseFlags(['-namespace=n', '-id', 'x', '-bundle', '/x', 'delete']).bundle).toBe('/x');
     expect(parseFlags(['--version']).action).toBe('version');
     expect(() => parseFlags(['-id', 'x', 'start'])).toThrow('flag -namespace is required for start');
@@ -27,11 +48,17 @@ describe('flags', () => {
 describe('protocol', () => {
   it('answers ttrpc with a unix:// address and gRPC with bootstrap JSON and a plain path', () => {
     expect(bootstrapAnswer('ttrpc', '/run/vfs/s/ab')).toBe('unix:///run/vfs/s/ab');
-    expect(JSON.parse(bootstrapAnswer('grpc', '/run/vfs/s/ab'))).toEqual({ version: 2, address: '/run/vfs/s/ab', protocol: 'grpc' });
+    expect(JSON.parse(bootstrapAnswer('grpc', '/run/vfs/s/ab'))).toEqual({
+      version: 2,
+      address: '/run/vfs/s/ab',
+      protocol: 'grpc',
+    });
   });
 
   it('chooses gRPC only when asked or for containerd 1.7', async () => {
-    expect(parseContainerdVersion('containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6')).toEqual([1, 7]);
+    expect(parseContainerdVersion('containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6')).toEqual([
+      1, 7,
+    ]);
     expect(parseContainerdVersion('containerd containerd.io v2.1.9 abc')).toEqual([2, 1]);
     expect(await chooseProtocol('auto', {}, '/usr/bin/containerd')).toBe('ttrpc');
     expect(await chooseProtocol(true, {}, '')).toBe('grpc');
@@ -40,12 +67,19 @@ describe('protocol', () => {
 });
 
 describe('runtime options on stdin', () => {
-  const options = Buffer.from(Options.encode({ typeUrl: '', configPath: '/etc/vfs/x.toml', configBody: Buffer.alloc(0) }).finish());
+  const options = Buffer.from(
+    Options.encode({ typeUrl: '', configPath: '/etc/vfs/x.toml', configBody: Buffer.alloc(0) }).finish(),
+  );
 
   it('reads a protobuf Any, bootstrap JSON, or nothing', () => {
     const any = Buffer.from(Any.encode({ typeUrl: 'runtimeoptions.v1.Options', value: options }).finish());
     expect(optionsFromStdin(any)?.configPath).toBe('/etc/vfs/x.toml');
-    const json = Buffer.from(JSON.stringify({ id: 'x', extensions: [{ type_url: 'runtimeoptions.v1.Options', value: options.toString('base64') }] }));
+    const json = Buffer.from(
+      JSON.stringify({
+        id: 'x',
+        extensions: [{ type_url: 'runtimeoptions.v1.Options', value: options.toString('base64') }],
+      }),
+    );
     expect(optionsFromStdin(json)?.configPath).toBe('/etc/vfs/x.toml');
     expect(optionsFromStdin(Buffer.alloc(0))).toBeUndefined();
     const runc = Buffer.from(Any.encode({ typeUrl: 'containerd.runc.v1.Options', value: Buffer.alloc(0) }).finish());

@@ -8,7 +8,11 @@ import { containerLogger, type ShimLogger } from './logger';
 type Erased = (request: { id?: unknown; execId?: unknown }, ...rest: unknown[]) => Promise<unknown>;
 
 /** `log` is the root logger. */
-export function traced<D extends ServiceDefinition>(definition: D, implementation: ServiceImplementation<D>, log: ShimLogger): ServiceImplementation<D> {
+export function traced<D extends ServiceDefinition>(
+  definition: D,
+  implementation: ServiceImplementation<D>,
+  log: ShimLogger,
+): ServiceImplementation<D> {
   const wrapped: Record<string, Erased> = {};
   for (const [key, method] of Object.entries(definition.methods)) {
     const handler = (implementation[key as keyof D['methods']] as unknown as Erased).bind(implementation);

@@ -36,7 +36,13 @@ async function killAndWait(records: readonly PidRecord[], log: ShimLogger): Prom
   }
   const deadline = Date.now() + KILL_WAIT_MS;
   while (alive.some(isAlive)) {
-    if (Date.now() > deadline) throw new Error(`processes still alive after SIGKILL: ${alive.filter(isAlive).map((r) => r.pid).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `processes still alive after SIGKILL: ${alive
+          .filter(isAlive)
+          .map((r) => r.pid)
+          .join(', ')}`,
+      );
     await sleep(20);
   }
 }

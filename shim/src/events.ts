@@ -115,7 +115,10 @@ export class EventPublisher implements EventSink {
         this.queue.shift();
         backoff = BACKOFF_MIN_MS;
       } catch (err) {
-        this.options.log.warn({ topic: next.topic, err: String(err), retryInMs: backoff }, 'event not delivered: retrying');
+        this.options.log.warn(
+          { topic: next.topic, err: String(err), retryInMs: backoff },
+          'event not delivered: retrying',
+        );
         this.client?.close();
         this.client = undefined;
         await sleep(backoff);

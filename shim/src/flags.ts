@@ -88,7 +88,10 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
     action,
   };
   if (action !== 'version') {
-    for (const [name, given] of [['namespace', flags.namespace], ['id', flags.id]] as const) {
+    for (const [name, given] of [
+      ['namespace', flags.namespace],
+      ['id', flags.id],
+    ] as const) {
       if (given === '') throw new ShimError(Code.InvalidArgument, `flag -${name} is required for ${action}`);
     }
   }

@@ -41,7 +41,11 @@ function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return deadline instanceof Date ? deadline.getTime() : Number(deadline);
 }
 
-function unaryHandler<D extends ServiceDefinition>(serviceName: string, method: MethodOf<D>, handler: ErasedUnaryHandler): grpc.handleUnaryCall<unknown, unknown> {
+function unaryHandler<D extends ServiceDefinition>(
+  serviceName: string,
+  method: MethodOf<D>,
+  handler: ErasedUnaryHandler,
+): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
     const abort = new AbortController();
     call.on('cancelled', () => abort.abort(new TtrpcError(Code.Canceled, `${method.name}: cancelled by the client`)));
@@ -73,7 +77,8 @@ export async function listenGrpc<D extends ServiceDefinition>(
   const service: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const [key, method] of Object.entries(definition.methods)) {
-    if (method.requestStream || method.responseStream) throw new Error(`gRPC adapter: ${method.name} is a streaming method`);
+    if (method.requestStream || method.responseStream)
+      throw new Error(`gRPC adapter: ${method.name} is a streaming method`);
     const handler: unknown = implementation[key as keyof D['methods']];
     if (typeof handler !== 'function') throw new Error(`gRPC adapter: no handler for ${method.name}`);
     service[key] = {
@@ -93,7 +98,9 @@ export async function listenGrpc<D extends ServiceDefinition>(
     if (err.code !== 'ENOENT') throw err;
   });
   await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err === null ? resolve() : reject(err)));
+    server.bindAsync(`unix://${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) =>
+      err === null ? resolve() : reject(err),
+    );
   });
   log.debug({ socketPath, serviceName }, 'gRPC server listening');
   return server;

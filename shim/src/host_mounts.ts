@@ -124,6 +124,7 @@ export async function remountSubmounts(target: string, flags: readonly string[])
  */
 export async function removeUnmountedTree(dir: string): Promise<void> {
   const left = await mountsUnder(dir);
-  if (left.length > 0) throw new SandboxError('host-failure', `not removing ${dir}: still mounted there: ${left.join(', ')}`);
+  if (left.length > 0)
+    throw new SandboxError('host-failure', `not removing ${dir}: still mounted there: ${left.join(', ')}`);
   await rm(dir, { recursive: true, force: true });
 }

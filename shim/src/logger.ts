@@ -29,7 +29,9 @@ class BoundedFifoWriter extends Writable {
       this.dropped += 1;
     } else {
       if (this.dropped > 0) {
-        this.socket.write(`${JSON.stringify({ level: 40, msg: `${this.dropped} log lines dropped while containerd was not reading` })}\n`);
+        this.socket.write(
+          `${JSON.stringify({ level: 40, msg: `${this.dropped} log lines dropped while containerd was not reading` })}\n`,
+        );
         this.dropped = 0;
       }
       this.socket.write(chunk);

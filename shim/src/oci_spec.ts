@@ -52,7 +52,8 @@ function checkUser(value: unknown, fail: Fail): void {
   if (!accepts(uint32, value.uid)) fail(`process.user.uid must be an integer from 0 to ${UINT32_MAX}`);
   if (!accepts(uint32, value.gid)) fail(`process.user.gid must be an integer from 0 to ${UINT32_MAX}`);
   const extra = value.additionalGids;
-  if (extra !== undefined && !accepts(ids, extra)) fail(`process.user.additionalGids must be an array of integers from 0 to ${UINT32_MAX}`);
+  if (extra !== undefined && !accepts(ids, extra))
+    fail(`process.user.additionalGids must be an array of integers from 0 to ${UINT32_MAX}`);
 }
 
 function checkProcess(value: unknown, fail: Fail): asserts value is ShimProcess {
@@ -66,10 +67,12 @@ function checkProcess(value: unknown, fail: Fail): asserts value is ShimProcess 
 
 function checkMount(value: unknown, at: string, fail: Fail): void {
   if (!isPlainObject(value)) fail(`${at} must be an object`);
-  if (typeof value.destination !== 'string' || value.destination === '') fail(`${at}.destination must be a non-empty string`);
+  if (typeof value.destination !== 'string' || value.destination === '')
+    fail(`${at}.destination must be a non-empty string`);
   if (value.type !== undefined && typeof value.type !== 'string') fail(`${at}.type must be a string`);
   if (value.source !== undefined && typeof value.source !== 'string') fail(`${at}.source must be a string`);
-  if (value.options !== undefined && !accepts(strings, value.options)) fail(`${at}.options must be an array of strings`);
+  if (value.options !== undefined && !accepts(strings, value.options))
+    fail(`${at}.options must be an array of strings`);
 }
 
 function checkMounts(value: unknown, fail: Fail): void {
@@ -129,6 +132,7 @@ export function readBundleSpec(bundle: string): ShimSpec {
 export function sandboxIdOf(spec: ShimSpec, containerId: string): string {
   const annotations = spec.annotations ?? {};
   const sandboxId = annotations[ANNOTATION_SANDBOX_ID];
-  if (annotations[ANNOTATION_CONTAINER_TYPE] === 'container' && sandboxId !== undefined && sandboxId !== '') return sandboxId;
+  if (annotations[ANNOTATION_CONTAINER_TYPE] === 'container' && sandboxId !== undefined && sandboxId !== '')
+    return sandboxId;
   return containerId;
 }

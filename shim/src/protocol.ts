@@ -25,7 +25,11 @@ async function containerdVersion(binary: string): Promise<[number, number] | und
   return parseContainerdVersion(stdout);
 }
 
-export async function chooseProtocol(setting: boolean | 'auto', env: NodeJS.ProcessEnv, publishBinary: string): Promise<ShimProtocol> {
+export async function chooseProtocol(
+  setting: boolean | 'auto',
+  env: NodeJS.ProcessEnv,
+  publishBinary: string,
+): Promise<ShimProtocol> {
   if (setting !== 'auto') return setting ? 'grpc' : 'ttrpc';
   if (env.MAX_SHIM_VERSION === undefined || env.GRPC_ADDRESS === undefined) return 'ttrpc';
   const version = await containerdVersion(publishBinary);

@@ -37,6 +37,8 @@ export class SandboxError extends Error {
 
   /** Prefixes `context`: a SandboxError keeps its kind, anything else takes `kind`. */
   static wrap(err: unknown, context: string, kind: SandboxErrorKind = 'unclassified'): SandboxError {
-    return new SandboxError(err instanceof SandboxError ? err.kind : kind, `${context}: ${errorMessage(err)}`, { cause: err });
+    return new SandboxError(err instanceof SandboxError ? err.kind : kind, `${context}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
 }

@@ -85,7 +85,9 @@ export class SandboxState {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    return names.filter((n) => n.endsWith('.json')).map((n) => JSON.parse(readFileSync(join(this.pidDir, n), 'utf8')) as PidRecord);
+    return names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => JSON.parse(readFileSync(join(this.pidDir, n), 'utf8')) as PidRecord);
   }
 
   pid(name: string): PidRecord | undefined {

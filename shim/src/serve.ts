@@ -28,7 +28,8 @@ const EVENT_FLUSH_MS = 3000;
 
 function loadConfig(configPath: string, createOptions?: Parameters<typeof optionsFromAny>[0]): LoadedConfig {
   const options = optionsFromAny(createOptions);
-  const optionsConfigPath = options?.configPath !== undefined && options.configPath !== '' ? options.configPath : configPath;
+  const optionsConfigPath =
+    options?.configPath !== undefined && options.configPath !== '' ? options.configPath : configPath;
   try {
     return loadRuntimeConfig({ optionsConfigPath, optionsConfigBody: options?.configBody, root: installRoot() });
   } catch (err) {
@@ -60,7 +61,13 @@ interface Servers {
 async function listen(flags: ShimFlags, socket: string, service: TaskService, log: ShimLogger): Promise<Servers> {
   const implementation: ServiceImplementation<typeof TaskDefinition> = traced(TaskDefinition, service, log);
   if (flags.protocol === 'grpc') {
-    const server: grpc.Server = await listenGrpc(socket, 'containerd.task.v3.Task', TaskDefinition, implementation, log);
+    const server: grpc.Server = await listenGrpc(
+      socket,
+      'containerd.task.v3.Task',
+      TaskDefinition,
+      implementation,
+      log,
+    );
     return { close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) };
   }
   const server = new TtrpcServer({ logger: log }).register(TaskDefinition, implementation);
@@ -78,7 +85,8 @@ export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): P
     state.create();
     state.recordPid('shim', process.pid);
     const ttrpcAddress = process.env.TTRPC_ADDRESS;
-    if (ttrpcAddress === undefined || ttrpcAddress === '') throw new ShimError(Code.InvalidArgument, 'TTRPC_ADDRESS is not set: containerd sets it for its shims');
+    if (ttrpcAddress === undefined || ttrpcAddress === '')
+      throw new ShimError(Code.InvalidArgument, 'TTRPC_ADDRESS is not set: containerd sets it for its shims');
     const events = new EventPublisher({ address: ttrpcAddress, namespace: flags.namespace, log });
     let servers: Servers | undefined;
     const shutdown = async (): Promise<void> => {
@@ -94,7 +102,14 @@ export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): P
     const provideRuntime = async (createOptions: Parameters<typeof optionsFromAny>[0]): Promise<SandboxRuntime> => {
       const config = loadConfig(flags.configPath, createOptions);
       log.info({ source: config.source }, 'runtime configuration loaded');
-      return factory({ sandboxId, namespace: flags.namespace, config, state, log: rootLog, onOom: (id) => service.reportOom(id) });
+      return factory({
+        sandboxId,
+        namespace: flags.namespace,
+        config,
+        state,
+        log: rootLog,
+        onOom: (id) => service.reportOom(id),
+      });
     };
     const service: TaskService = new TaskService({
       namespace: flags.namespace,

@@ -14,16 +14,17 @@ const SANDBOX_CODES: Record<Exclude<SandboxErrorKind, 'unclassified'>, Code> = {
   'bad-config': Code.InvalidArgument,
   'not-installed': Code.FailedPrecondition,
   'wrong-state': Code.FailedPrecondition,
-  'unsupported': Code.FailedPrecondition,
-  'unreachable': Code.Unavailable,
-  'timeout': Code.DeadlineExceeded,
+  unsupported: Code.FailedPrecondition,
+  unreachable: Code.Unavailable,
+  timeout: Code.DeadlineExceeded,
   'host-failure': Code.Internal,
 };
 
 /** A coded error (the agent's answers are TtrpcErrors) keeps its code; anything else is `fallback`. */
 function codeOf(err: unknown, fallback: Code): Code {
   if (err instanceof TtrpcError) return err.code;
-  if (err instanceof SandboxError) return err.kind === 'unclassified' ? codeOf(err.cause, fallback) : SANDBOX_CODES[err.kind];
+  if (err instanceof SandboxError)
+    return err.kind === 'unclassified' ? codeOf(err.cause, fallback) : SANDBOX_CODES[err.kind];
   return fallback;
 }
 

@@ -26,7 +26,10 @@ export function sandboxPaths(root: string, namespace: string, sandboxId: string)
   const digest = createHash('sha256').update(`${namespace}/${sandboxId}`).digest('hex').slice(0, 32);
   const socket = join(root, 's', digest);
   if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
-    throw new ShimError(Code.InvalidArgument, `socket path ${socket} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`);
+    throw new ShimError(
+      Code.InvalidArgument,
+      `socket path ${socket} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`,
+    );
   }
   return { socket, stateDir: join(root, 'sandboxes', namespace, sandboxId), vmSocketDir: `${socket}.vm` };
 }

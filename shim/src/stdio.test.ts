@@ -32,13 +32,19 @@ describe('openStdio log URIs', () => {
 
   it('file://: appends both streams to one file (0644), creating its directories', async () => {
     const path = join(dir, 'a', 'b', 'out.log');
-    const stdio = await openStdio({ stdin: '', stdout: `file://${path}`, stderr: `file://${path}`, terminal: false }, owner);
+    const stdio = await openStdio(
+      { stdin: '', stdout: `file://${path}`, stderr: `file://${path}`, terminal: false },
+      owner,
+    );
     await write(stdio.stdout, 'out\n');
     await write(stdio.stderr, 'err\n');
     await eventually(path, 'out\nerr\n');
     expect(statSync(path).mode & 0o777).toBe(0o644 & ~process.umask());
     stdio.close();
-    const again = await openStdio({ stdin: '', stdout: `file://${path}`, stderr: `file://${path}`, terminal: true }, owner);
+    const again = await openStdio(
+      { stdin: '', stdout: `file://${path}`, stderr: `file://${path}`, terminal: true },
+      owner,
+    );
     expect(again.stderr).toBeUndefined();
     await write(again.stdout, 'tty\n');
     await eventually(path, 'out\nerr\ntty\n');
@@ -74,8 +80,8 @@ describe('openStdio log URIs', () => {
 
   it('binary://: fails Create with the reason when the logger cannot be started', async () => {
     const logger = join(dir, 'missing-logger');
-    await expect(openStdio({ stdin: '', stdout: `binary://${logger}`, stderr: `binary://${logger}`, terminal: false }, owner)).rejects.toThrow(
-      /logging binary .*missing-logger: .*spawn .*missing-logger ENOENT/,
-    );
+    await expect(
+      openStdio({ stdin: '', stdout: `binary://${logger}`, stderr: `binary://${logger}`, terminal: false }, owner),
+    ).rejects.toThrow(/logging binary .*missing-logger: .*spawn .*missing-logger ENOENT/);
   });
 });

@@ -48,15 +48,23 @@ const LOGGER_EXIT_GRACE_MS = 2_000;
 const LOGGER_TERM_GRACE_MS = 10_000;
 const OUTPUT_FLUSH_GRACE_MS = 2_000;
 
-type Target = { kind: 'none' } | { kind: 'path'; path: string } | { kind: 'binary'; url: URL } | { kind: 'file'; path: string };
+type Target =
+  | { kind: 'none' }
+  | { kind: 'path'; path: string }
+  | { kind: 'binary'; url: URL }
+  | { kind: 'file'; path: string };
 
 function targetOf(uri: string): Target {
   if (uri === '') return { kind: 'none' };
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1]?.toLowerCase();
-  if (scheme === undefined || scheme === 'fifo') return { kind: 'path', path: scheme === undefined ? uri : new URL(uri).pathname };
+  if (scheme === undefined || scheme === 'fifo')
+    return { kind: 'path', path: scheme === undefined ? uri : new URL(uri).pathname };
   if (scheme === 'binary') return { kind: 'binary', url: new URL(uri) };
   if (scheme === 'file') return { kind: 'file', path: decodeURIComponent(new URL(uri).pathname) };
-  throw new ShimError(Code.InvalidArgument, `unsupported stdio URI scheme "${scheme}" in ${uri} (expected a FIFO path, binary:// or file://)`);
+  throw new ShimError(
+    Code.InvalidArgument,
+    `unsupported stdio URI scheme "${scheme}" in ${uri} (expected a FIFO path, binary:// or file://)`,
+  );
 }
 
 function isFifo(path: string): boolean {
@@ -124,7 +132,10 @@ async function startLoggerBinary(url: URL, owner: StdioOwner): Promise<LoggerBin
   });
   const ready = (child.stdio as readonly unknown[])[5] as Socket;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not close fd 5 within ${LOGGER_READY_TIMEOUT_MS} ms`)), LOGGER_READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`did not close fd 5 within ${LOGGER_READY_TIMEOUT_MS} ms`)),
+      LOGGER_READY_TIMEOUT_MS,
+    );
     const settle = (err?: Error): void => {
       clearTimeout(timer);
       if (err === undefined) resolve();
@@ -179,7 +190,10 @@ async function openOutputs(request: StdioRequest, owner: StdioOwner): Promise<Ou
   const stdout = out.kind === 'path' ? outputToPath(out.path) : undefined;
   const err = wantsStderr ? targetOf(request.stderr) : ({ kind: 'none' } as const);
   if (err.kind !== 'path' && err.kind !== 'none') {
-    throw new ShimError(Code.InvalidArgument, `stderr URI ${request.stderr}: ${err.kind}:// applies to stdout, stderr must be a path`);
+    throw new ShimError(
+      Code.InvalidArgument,
+      `stderr URI ${request.stderr}: ${err.kind}:// applies to stdout, stderr must be a path`,
+    );
   }
   return { stdout, stderr: err.kind === 'path' ? outputToPath(err.path) : undefined, logger: undefined };
 }

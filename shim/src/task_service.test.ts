@@ -14,7 +14,13 @@ import { SandboxError } from './sandbox_error';
 import type { ProcessExit, RuntimeProcess, SandboxRuntime } from './sandbox_runtime';
 import { TaskService } from './task_service';
 
-const ctx: CallContext = { service: 'containerd.task.v2.Task', method: 'Test', metadata: new Map(), signal: new AbortController().signal, deadline: undefined };
+const ctx: CallContext = {
+  service: 'containerd.task.v2.Task',
+  method: 'Test',
+  metadata: new Map(),
+  signal: new AbortController().signal,
+  deadline: undefined,
+};
 
 class FakeProcess {
   exit: (exit: ProcessExit) => void = () => undefined;
@@ -71,7 +77,10 @@ describe('TaskService', () => {
 
   beforeEach(() => {
     bundle = mkdtempSync(join(tmpdir(), 'vfs-task-'));
-    writeFileSync(join(bundle, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'], cwd: '/' } }));
+    writeFileSync(
+      join(bundle, 'config.json'),
+      JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'], cwd: '/' } }),
+    );
     topics = [];
     inits = new Map();
     shutdowns = 0;
@@ -89,7 +98,22 @@ describe('TaskService', () => {
   afterEach(() => rmSync(bundle, { recursive: true, force: true }));
 
   const create = (id: string) =>
-    service.create({ id, bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '', checkpoint: '', parentCheckpoint: '', options: undefined, oomPath: '' }, ctx);
+    service.create(
+      {
+        id,
+        bundle,
+        rootfs: [],
+        terminal: false,
+        stdin: '',
+        stdout: '',
+        stderr: '',
+        checkpoint: '',
+        parentCheckpoint: '',
+        options: undefined,
+        oomPath: '',
+      },
+      ctx,
+    );
 
   it('runs the lifecycle with runc-compatible states, statuses and event order', async () => {
     expect(await create('c1')).toEqual({ pid: 100 });
@@ -100,7 +124,11 @@ describe('TaskService', () => {
     inits.get('c1')?.exit({ exitStatus: 7, exitedAt: new Date(1000), reason: 0 });
     expect(await waited).toEqual({ exitStatus: 7, exitedAt: new Date(1000) });
     expect(await codeOf(service.kill({ id: 'c1', execId: '', signal: 9, all: false }))).toBe(Code.NotFound);
-    expect(await service.delete({ id: 'c1', execId: '' })).toEqual({ pid: 100, exitStatus: 7, exitedAt: new Date(1000) });
+    expect(await service.delete({ id: 'c1', execId: '' })).toEqual({
+      pid: 100,
+      exitStatus: 7,
+      exitedAt: new Date(1000),
+    });
     expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
     await service.shutdown({ id: 'c1', now: false });
     await new Promise((resolve) => setImmediate(resolve));
@@ -116,8 +144,13 @@ describe('TaskService', () => {
     expect(await codeOf(service.start({ id: 'c1', execId: '' }))).toBe(Code.FailedPrecondition);
     expect(await codeOf(service.delete({ id: 'c1', execId: '' }))).toBe(Code.FailedPrecondition);
     expect(await codeOf(service.checkpoint({ id: 'c1', path: '', options: undefined }))).toBe(Code.Unimplemented);
-    const spec = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: [], cwd: '/' })) };
-    expect(await codeOf(service.exec({ id: 'c1', execId: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec }))).toBe(Code.InvalidArgument);
+    const spec = {
+      typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process',
+      value: Buffer.from(JSON.stringify({ args: [], cwd: '/' })),
+    };
+    expect(
+      await codeOf(service.exec({ id: 'c1', execId: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })),
+    ).toBe(Code.InvalidArgument);
   });
 
   it("answers a runtime's domain errors with the code of their kind and the runtime's message", async () => {
@@ -133,17 +166,33 @@ describe('TaskService', () => {
         throw SandboxError.wrap(new Error('EIO'), 'read the cgroup');
       },
     };
-    service = new TaskService({ namespace: 'ns', runtime: async () => runtime, events: { publish: () => undefined }, log: pino({ level: 'silent' }), onShutdown: () => undefined });
+    service = new TaskService({
+      namespace: 'ns',
+      runtime: async () => runtime,
+      events: { publish: () => undefined },
+      log: pino({ level: 'silent' }),
+      onShutdown: () => undefined,
+    });
     await create('c1');
     await service.start({ id: 'c1', execId: '' });
-    const failure = (call: Promise<unknown>) => call.then(() => 'resolved', (err: unknown) => err);
-    expect(await failure(service.pause({ id: 'c1' }))).toMatchObject({ code: Code.Unavailable, message: 'sandbox s1: its VM is gone' });
+    const failure = (call: Promise<unknown>) =>
+      call.then(
+        () => 'resolved',
+        (err: unknown) => err,
+      );
+    expect(await failure(service.pause({ id: 'c1' }))).toMatchObject({
+      code: Code.Unavailable,
+      message: 'sandbox s1: its VM is gone',
+    });
     // Unclassified: the agent's own answer keeps its code; a plain cause is Unknown.
     expect(await failure(service.kill({ id: 'c1', execId: '', signal: 9, all: false }))).toMatchObject({
       code: Code.NotFound,
       message: 'kill task c1 with signal 9: the agent: container c1 not found',
     });
-    expect(await failure(service.stats({ id: 'c1' }))).toMatchObject({ code: Code.Unknown, message: 'read the cgroup: EIO' });
+    expect(await failure(service.stats({ id: 'c1' }))).toMatchObject({
+      code: Code.Unknown,
+      message: 'read the cgroup: EIO',
+    });
   });
 
   const process = { args: ['true'], cwd: '/' };
@@ -153,15 +202,33 @@ describe('TaskService', () => {
     ['a mount without destination', { mounts: [{ type: 'bind' }] }, 'mounts[0].destination must be a non-empty string'],
     ['a numeric mount type', { mounts: [{ destination: '/x', type: 1 }] }, 'mounts[0].type must be a string'],
     ['a numeric mount source', { mounts: [{ destination: '/x', source: 2 }] }, 'mounts[0].source must be a string'],
-    ['a mount options object', { mounts: [{ destination: '/x', options: { bind: true } }] }, 'mounts[0].options must be an array of strings'],
-    ['a mount options string', { mounts: [{ destination: '/a' }, { destination: '/b' }, { destination: '/c', source: '/s', options: 'nobind' }] }, 'mounts[2].options must be an array of strings'],
+    [
+      'a mount options object',
+      { mounts: [{ destination: '/x', options: { bind: true } }] },
+      'mounts[0].options must be an array of strings',
+    ],
+    [
+      'a mount options string',
+      {
+        mounts: [{ destination: '/a' }, { destination: '/b' }, { destination: '/c', source: '/s', options: 'nobind' }],
+      },
+      'mounts[2].options must be an array of strings',
+    ],
     ['a root that is a string', { root: 'rootfs' }, 'root must be an object'],
     ['a root without path', { root: { readonly: true } }, 'root.path must be a non-empty string'],
     ['a numeric hostname', { hostname: 7 }, 'hostname must be a string'],
     ['a user name instead of ids', { process: { ...process, user: 'root' } }, 'process.user must be an object'],
     ['a negative uid', { process: { ...process, user: { uid: -1, gid: 0 } } }, 'process.user.uid must be an integer'],
-    ['a gid that is a string', { process: { ...process, user: { uid: 0, gid: '0' } } }, 'process.user.gid must be an integer'],
-    ['bad additional gids', { process: { ...process, user: { uid: 0, gid: 0, additionalGids: [1.5] } } }, 'process.user.additionalGids must be an array'],
+    [
+      'a gid that is a string',
+      { process: { ...process, user: { uid: 0, gid: '0' } } },
+      'process.user.gid must be an integer',
+    ],
+    [
+      'bad additional gids',
+      { process: { ...process, user: { uid: 0, gid: 0, additionalGids: [1.5] } } },
+      'process.user.additionalGids must be an array',
+    ],
   ];
 
   it.each(malformed)('fails Create with InvalidArgument naming the field for %s', async (_what, fields, message) => {
@@ -192,10 +259,17 @@ describe('TaskService', () => {
     await service.start({ id: 'c1', execId: '' });
     const stdout = join(bundle, 'e1-stdout');
     execFileSync('mkfifo', [stdout]);
-    const spec = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['nosuch'], cwd: '/' })) };
+    const spec = {
+      typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process',
+      value: Buffer.from(JSON.stringify({ args: ['nosuch'], cwd: '/' })),
+    };
     await service.exec({ id: 'c1', execId: 'e1', terminal: false, stdin: '', stdout, stderr: '', spec });
     // containerd's end, opened after the shim's as it is: EOF comes only once no writer is left.
-    const reader = new Socket({ fd: openSync(stdout, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+    const reader = new Socket({
+      fd: openSync(stdout, constants.O_RDONLY | constants.O_NONBLOCK),
+      readable: true,
+      writable: false,
+    });
     const eof = new Promise<string>((resolve) => reader.once('end', () => resolve('EOF')));
     reader.resume();
     await expect(service.start({ id: 'c1', execId: 'e1' })).rejects.toThrow();

@@ -85,12 +85,29 @@ interface ContainerRecord {
   readonly log: ShimLogger;
 }
 
-function newProcess(containerId: string, execId: string, stdioRequest: StdioRequest, stdio: OpenedStdio): ProcessRecord {
+function newProcess(
+  containerId: string,
+  execId: string,
+  stdioRequest: StdioRequest,
+  stdio: OpenedStdio,
+): ProcessRecord {
   let reportExit: (exit: ProcessExit) => void = () => undefined;
   const exited = new Promise<ProcessExit>((resolve) => {
     reportExit = resolve;
   });
-  return { containerId, execId, stdioRequest, stdio, status: Status.CREATED, pid: 0, exit: undefined, starting: undefined, deleted: false, exited, reportExit };
+  return {
+    containerId,
+    execId,
+    stdioRequest,
+    stdio,
+    status: Status.CREATED,
+    pid: 0,
+    exit: undefined,
+    starting: undefined,
+    deleted: false,
+    exited,
+    reportExit,
+  };
 }
 
 /**
@@ -124,11 +141,17 @@ export class TaskService {
   async create(request: CreateTaskRequest, ctx: CallContext): Promise<PartialMessage<CreateTaskResponse>> {
     const id = request.id;
     if (this.containers.has(id)) throw new ShimError(Code.AlreadyExists, `task ${id}: already exists`);
-    if (request.checkpoint !== '') throw new ShimError(Code.Unimplemented, `task ${id}: restoring from a checkpoint is not supported by vfs`);
+    if (request.checkpoint !== '')
+      throw new ShimError(Code.Unimplemented, `task ${id}: restoring from a checkpoint is not supported by vfs`);
     const spec = readBundleSpec(request.bundle);
     const runtime = await fromRuntime(() => this.sandboxRuntime(request.options));
     const log = containerLogger(this.options.log, id);
-    const stdioRequest = { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal };
+    const stdioRequest = {
+      stdin: request.stdin,
+      stdout: request.stdout,
+      stderr: request.stderr,
+      terminal: request.terminal,
+    };
     const stdio = await openStdio(stdioRequest, { containerId: id, namespace: this.options.namespace, log });
     let created: RuntimeProcess;
     try {
@@ -163,10 +186,14 @@ export class TaskService {
     const container = this.container(request.id);
     const process = this.process(container, request.execId);
     if (process.status !== Status.CREATED) {
-      throw new ShimError(Code.FailedPrecondition, `${this.name(process)} cannot be started: it is ${Status[process.status]}`);
+      throw new ShimError(
+        Code.FailedPrecondition,
+        `${this.name(process)} cannot be started: it is ${Status[process.status]}`,
+      );
     }
     const runtime = this.requireRuntime();
-    const start = process.execId === '' ? this.startInit(runtime, process) : this.startExec(runtime, container, process);
+    const start =
+      process.execId === '' ? this.startInit(runtime, process) : this.startExec(runtime, container, process);
     process.starting = start;
     try {
       await start;
@@ -182,7 +209,10 @@ export class TaskService {
     const container = this.container(request.id);
     const process = this.process(container, request.execId);
     if (process.status === Status.RUNNING || process.status === Status.PAUSED) {
-      throw new ShimError(Code.FailedPrecondition, `${this.name(process)} is ${Status[process.status]}: kill it before deleting it`);
+      throw new ShimError(
+        Code.FailedPrecondition,
+        `${this.name(process)} is ${Status[process.status]}: kill it before deleting it`,
+      );
     }
     const runtime = this.requireRuntime();
     try {
@@ -228,7 +258,8 @@ export class TaskService {
 
   async kill(request: KillRequest): Promise<PartialMessage<Empty>> {
     const process = this.process(this.container(request.id), request.execId);
-    if (process.status === Status.STOPPED) throw new ShimError(Code.NotFound, `${this.name(process)}: process already finished`);
+    if (process.status === Status.STOPPED)
+      throw new ShimError(Code.NotFound, `${this.name(process)}: process already finished`);
     if (process.execId !== '' && process.status === Status.CREATED) {
       throw new ShimError(Code.FailedPrecondition, `${this.name(process)} has not been started`);
     }
@@ -243,18 +274,37 @@ export class TaskService {
 
   async exec(request: ExecProcessRequest): Promise<PartialMessage<Empty>> {
     const container = this.container(request.id);
-    if (request.execId === '') throw new ShimError(Code.InvalidArgument, `exec in task ${request.id}: an exec id is required`);
-    if (container.execs.has(request.execId)) throw new ShimError(Code.AlreadyExists, `id ${request.execId}: already exists`);
+    if (request.execId === '')
+      throw new ShimError(Code.InvalidArgument, `exec in task ${request.id}: an exec id is required`);
+    if (container.execs.has(request.execId))
+      throw new ShimError(Code.AlreadyExists, `id ${request.execId}: already exists`);
     if (container.init.status !== Status.RUNNING) {
-      throw new ShimError(Code.FailedPrecondition, `task ${request.id} is ${Status[container.init.status]}: exec needs a running task`);
+      throw new ShimError(
+        Code.FailedPrecondition,
+        `task ${request.id} is ${Status[container.init.status]}: exec needs a running task`,
+      );
     }
     const processJson = Buffer.from(request.spec?.value ?? Buffer.alloc(0)).toString('utf8');
-    const process = validateProcess(parseJson(processJson, `exec ${request.execId}`), `exec ${request.execId} process spec`);
-    const stdioRequest = { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal };
+    const process = validateProcess(
+      parseJson(processJson, `exec ${request.execId}`),
+      `exec ${request.execId} process spec`,
+    );
+    const stdioRequest = {
+      stdin: request.stdin,
+      stdout: request.stdout,
+      stderr: request.stderr,
+      terminal: request.terminal,
+    };
     const log = container.log.child({ execId: request.execId });
     const stdio = await openStdio(stdioRequest, { containerId: request.id, namespace: this.options.namespace, log });
     try {
-      await this.requireRuntime().prepareExec({ containerId: request.id, execId: request.execId, process, processJson, io: stdio });
+      await this.requireRuntime().prepareExec({
+        containerId: request.id,
+        execId: request.execId,
+        process,
+        processJson,
+        io: stdio,
+      });
     } catch (err) {
       stdio.close();
       throw ShimError.wrap(err, `exec ${request.execId} in task ${request.id}`);
@@ -266,7 +316,8 @@ export class TaskService {
 
   async resizePty(request: ResizePtyRequest): Promise<PartialMessage<Empty>> {
     const process = this.process(this.container(request.id), request.execId);
-    if (!process.stdioRequest.terminal) throw new ShimError(Code.FailedPrecondition, `${this.name(process)} has no terminal`);
+    if (!process.stdioRequest.terminal)
+      throw new ShimError(Code.FailedPrecondition, `${this.name(process)} has no terminal`);
     const size = { width: request.width, height: request.height };
     await fromRuntime(() => this.requireRuntime().resizePty({ containerId: request.id, execId: request.execId }, size));
     return {};
@@ -306,7 +357,9 @@ export class TaskService {
   async stats(request: StatsRequest): Promise<PartialMessage<StatsResponse>> {
     this.container(request.id);
     const metrics = await fromRuntime(() => this.requireRuntime().stats(request.id));
-    return { stats: { typeUrl: 'io.containerd.cgroups.v2.Metrics', value: Buffer.from(Metrics.encode(metrics).finish()) } };
+    return {
+      stats: { typeUrl: 'io.containerd.cgroups.v2.Metrics', value: Buffer.from(Metrics.encode(metrics).finish()) },
+    };
   }
 
   async connect(request: ConnectRequest): Promise<PartialMessage<ConnectResponse>> {
@@ -315,7 +368,11 @@ export class TaskService {
 
   async pause(request: PauseRequest): Promise<PartialMessage<Empty>> {
     const container = this.container(request.id);
-    if (container.init.status !== Status.RUNNING) throw new ShimError(Code.FailedPrecondition, `task ${request.id} is ${Status[container.init.status]}, not RUNNING`);
+    if (container.init.status !== Status.RUNNING)
+      throw new ShimError(
+        Code.FailedPrecondition,
+        `task ${request.id} is ${Status[container.init.status]}, not RUNNING`,
+      );
     await fromRuntime(() => this.requireRuntime().pause(request.id));
     container.init.status = Status.PAUSED;
     this.options.events.publish('/tasks/paused', { containerId: request.id });
@@ -324,7 +381,11 @@ export class TaskService {
 
   async resume(request: ResumeRequest): Promise<PartialMessage<Empty>> {
     const container = this.container(request.id);
-    if (container.init.status !== Status.PAUSED) throw new ShimError(Code.FailedPrecondition, `task ${request.id} is ${Status[container.init.status]}, not PAUSED`);
+    if (container.init.status !== Status.PAUSED)
+      throw new ShimError(
+        Code.FailedPrecondition,
+        `task ${request.id} is ${Status[container.init.status]}, not PAUSED`,
+      );
     await fromRuntime(() => this.requireRuntime().resume(request.id));
     container.init.status = Status.RUNNING;
     this.options.events.publish('/tasks/resumed', { containerId: request.id });
@@ -341,12 +402,18 @@ export class TaskService {
   }
 
   async checkpoint(request: CheckpointTaskRequest): Promise<PartialMessage<Empty>> {
-    throw new ShimError(Code.Unimplemented, `checkpoint of task ${request.id}: vfs cannot checkpoint a task (its memory is a VM's)`);
+    throw new ShimError(
+      Code.Unimplemented,
+      `checkpoint of task ${request.id}: vfs cannot checkpoint a task (its memory is a VM's)`,
+    );
   }
 
   async shutdown(request: ShutdownRequest): Promise<PartialMessage<Empty>> {
     if (this.containers.size > 0 || this.shuttingDown) {
-      containerLogger(this.options.log, request.id).debug({ tasks: [...this.containers.keys()] }, 'shutdown ignored: tasks remain');
+      containerLogger(this.options.log, request.id).debug(
+        { tasks: [...this.containers.keys()] },
+        'shutdown ignored: tasks remain',
+      );
       return {};
     }
     this.shuttingDown = true;
@@ -368,7 +435,8 @@ export class TaskService {
   }
 
   private requireRuntime(): SandboxRuntime {
-    if (this.runtime === undefined) throw new ShimError(Code.FailedPrecondition, 'no task has been created in this shim');
+    if (this.runtime === undefined)
+      throw new ShimError(Code.FailedPrecondition, 'no task has been created in this shim');
     return this.runtime;
   }
 
@@ -382,7 +450,10 @@ export class TaskService {
     let started: RuntimeProcess;
     try {
       if (container.init.status !== Status.RUNNING) {
-        throw new ShimError(Code.FailedPrecondition, `task ${container.id} is ${Status[container.init.status]}: exec needs a running task`);
+        throw new ShimError(
+          Code.FailedPrecondition,
+          `task ${container.id} is ${Status[container.init.status]}: exec needs a running task`,
+        );
       }
       started = await runtime.startExec({ containerId: process.containerId, execId: process.execId });
     } catch (err) {
@@ -394,7 +465,11 @@ export class TaskService {
     process.pid = started.pid;
     process.status = Status.RUNNING;
     this.watchExit(process, started.exited);
-    this.options.events.publish('/tasks/exec-started', { containerId: process.containerId, execId: process.execId, pid: started.pid });
+    this.options.events.publish('/tasks/exec-started', {
+      containerId: process.containerId,
+      execId: process.execId,
+      pid: started.pid,
+    });
   }
 
   private watchExit(process: ProcessRecord, exited: Promise<ProcessExit>): void {
@@ -411,7 +486,10 @@ export class TaskService {
           exitedAt: exit.exitedAt,
         });
       }
-      containerLogger(this.options.log, process.containerId).info({ execId: process.execId, exitStatus: exit.exitStatus }, 'process exited');
+      containerLogger(this.options.log, process.containerId).info(
+        { execId: process.execId, exitStatus: exit.exitStatus },
+        'process exited',
+      );
       process.reportExit(exit);
     });
   }
@@ -430,7 +508,9 @@ export class TaskService {
   }
 
   private name(process: ProcessRecord): string {
-    return process.execId === '' ? `task ${process.containerId}` : `exec ${process.execId} of task ${process.containerId}`;
+    return process.execId === ''
+      ? `task ${process.containerId}`
+      : `exec ${process.execId} of task ${process.containerId}`;
   }
 }
 

@@ -30,13 +30,20 @@ async function ctr(containerd: PrivateContainerd, args: readonly string[]): Prom
   show(['ctr', '--namespace', NAMESPACE, ...args]);
   const started = performance.now();
   const result = await containerd.ctr(args, { namespace: NAMESPACE, timeoutMs: 120_000 });
-  if (result.code !== 0) throw new Error(`ctr ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr}${result.stdout}`);
+  if (result.code !== 0)
+    throw new Error(`ctr ${args.join(' ')} failed (exit ${result.code}):\n${result.stderr}${result.stdout}`);
   process.stdout.write(`    (${((performance.now() - started) / 1000).toFixed(2)} s)\n`);
   return result.stdout;
 }
 
 function indent(text: string): string {
-  return text.trimEnd().split('\n').map((line) => `    | ${line}`).join('\n') + '\n';
+  return (
+    text
+      .trimEnd()
+      .split('\n')
+      .map((line) => `    | ${line}`)
+      .join('\n') + '\n'
+  );
 }
 
 async function runDemo(work: string, started: (containerd: PrivateContainerd) => void): Promise<void> {
@@ -52,11 +59,15 @@ async function runDemo(work: string, started: (containerd: PrivateContainerd) =>
 
   step(`Host kernel: ${release()}`);
   step(`Running \`uname -r\` in a container with runtime ${RUNTIME} (one QEMU micro-VM per container)`);
-  process.stdout.write(indent(await ctr(containerd, ['run', '--rm', '--runtime', RUNTIME, IMAGE, 'demo', 'uname', '-r'])));
+  process.stdout.write(
+    indent(await ctr(containerd, ['run', '--rm', '--runtime', RUNTIME, IMAGE, 'demo', 'uname', '-r'])),
+  );
 
   step('Running a greeting in another micro-VM');
   const greeting = 'echo "Hello from inside a vfs micro-VM: $(uname -srm), $(nproc) vCPU, hostname $(hostname)"';
-  process.stdout.write(indent(await ctr(containerd, ['run', '--rm', '--runtime', RUNTIME, IMAGE, 'demo-hello', 'sh', '-c', greeting])));
+  process.stdout.write(
+    indent(await ctr(containerd, ['run', '--rm', '--runtime', RUNTIME, IMAGE, 'demo-hello', 'sh', '-c', greeting])),
+  );
 }
 
 async function main(): Promise<number> {

@@ -68,7 +68,16 @@ async function smoke(): Promise<SmokeResult> {
     await agent.createContainer({
       containerId: 'smoke',
       ociSpecJson: Buffer.from(JSON.stringify(SPEC)),
-      rootfs: { kind: { $case: 'overlay', overlay: { lower: [{ tag: 'lower0', path: '' }], upper: { tag: 'rw', path: 'upper' }, work: { tag: 'rw', path: 'work' } } } },
+      rootfs: {
+        kind: {
+          $case: 'overlay',
+          overlay: {
+            lower: [{ tag: 'lower0', path: '' }],
+            upper: { tag: 'rw', path: 'upper' },
+            work: { tag: 'rw', path: 'work' },
+          },
+        },
+      },
     });
     const stdout = text(agent.readStdout(id));
     const stderr = text(agent.readStderr(id));
@@ -101,7 +110,14 @@ smoke().then(
   },
   (err: unknown) => {
     process.stderr.write(`guest-smoke: ${errorMessage(err)}\n`);
-    const failed: SmokeResult = { ok: false, guest_kernel: '', boot_to_init_ms: 0, agent_ready_ms: 0, run_ms: 0, error: errorMessage(err).split('\n')[0] };
+    const failed: SmokeResult = {
+      ok: false,
+      guest_kernel: '',
+      boot_to_init_ms: 0,
+      agent_ready_ms: 0,
+      run_ms: 0,
+      error: errorMessage(err).split('\n')[0],
+    };
     process.stdout.write(`${JSON.stringify(failed)}\n`);
     process.exitCode = 1;
   },

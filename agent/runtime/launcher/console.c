@@ -40,7 +40,9 @@ void op_tty(const char *rows_text, const char *cols_text) {
   pipe_w = ends[1];
 }
 
-int console_requested(void) { return agent_pidfd >= 0; }
+int console_requested(void) {
+  return agent_pidfd >= 0;
+}
 
 static void close_if_open(int *fd) {
   if (*fd >= 0) close(*fd);
@@ -62,7 +64,8 @@ void console_forward(const char *fd_text) {
     report("warning %d console line without a waiting terminal", EINVAL);
     return;
   }
-  if (write(pipe_w, &fd, sizeof fd) != (ssize_t)sizeof fd) report("warning %d pass the console: %s", errno, strerror(errno));
+  if (write(pipe_w, &fd, sizeof fd) != (ssize_t)sizeof fd)
+    report("warning %d pass the console: %s", errno, strerror(errno));
   close_if_open(&pipe_w);
 }
 

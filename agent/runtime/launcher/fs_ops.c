@@ -20,7 +20,9 @@
 static int bind_fds[MAX_BIND_SOURCES];
 static size_t bind_count;
 
-static const char *or_null(const char *text) { return text[0] == '\0' ? NULL : text; }
+static const char *or_null(const char *text) {
+  return text[0] == '\0' ? NULL : text;
+}
 
 void op_mount(const char *src, const char *dst, const char *type, const char *flags, const char *data) {
   unsigned long mount_flags = parse_ulong(flags, 10, "mount flags");
@@ -47,7 +49,9 @@ void mkdirp(const char *path, unsigned mode) {
   }
 }
 
-void op_mkdirp(const char *path, const char *mode) { mkdirp(path, (unsigned)parse_ulong(mode, 8, "mode")); }
+void op_mkdirp(const char *path, const char *mode) {
+  mkdirp(path, (unsigned)parse_ulong(mode, 8, "mode"));
+}
 
 void op_bind_open(const char *path, const char *recursive) {
   if (bind_count == MAX_BIND_SOURCES) fail(E2BIG, "more than %d bind mounts", MAX_BIND_SOURCES);

@@ -62,7 +62,7 @@ void op_nnp(void);
 /* spawn.c */
 struct launch {
   unsigned long clone_flags;
-  int cgroup_fd;     /* -1: stay in the launcher's cgroup */
+  int cgroup_fd;           /* -1: stay in the launcher's cgroup */
   int join_cgroupns_pidfd; /* exec: the child joins this process's cgroup namespace; -1: none */
   char **env;
   size_t env_len;

@@ -31,11 +31,11 @@ struct step {
 };
 
 static const struct step steps[] = {
-    {"ns", 1},        {"cgroup", 1},   {"join", 2},     {"tty", 2},      {"spawn", 0},    {"barrier", 0},  {"unshare", 1},
-    {"mount", 5},     {"mkdirp", 2},   {"bindopen", 2}, {"bindmove", 2}, {"mknod", 6},    {"symlink", 2},
-    {"mask", 1},      {"readonly", 1}, {"write", 2},    {"pivot", 2},    {"chdir", 1},    {"hostname", 1},
-    {"rlimit", 3},    {"capbset", 1},  {"user", 3},     {"caps", 4},     {"nnp", 0},      {"umask", 1},
-    {"env", 1},       {"arg", 1},      {"exec", 1},     {"winsize", 3},  {"umount", 2},   {"console", 0},
+    {"ns", 1},       {"cgroup", 1}, {"join", 2},     {"tty", 2},      {"spawn", 0},    {"barrier", 0}, {"unshare", 1},
+    {"mount", 5},    {"mkdirp", 2}, {"bindopen", 2}, {"bindmove", 2}, {"mknod", 6},    {"symlink", 2}, {"mask", 1},
+    {"readonly", 1}, {"write", 2},  {"pivot", 2},    {"chdir", 1},    {"hostname", 1}, {"rlimit", 3},  {"capbset", 1},
+    {"user", 3},     {"caps", 4},   {"nnp", 0},      {"umask", 1},    {"env", 1},      {"arg", 1},     {"exec", 1},
+    {"winsize", 3},  {"umount", 2}, {"console", 0},
 };
 
 static void push(char ***vec, size_t *len, const char *value) {
@@ -60,37 +60,68 @@ static void do_unshare(const char *flags) {
 }
 
 static void run_step(struct launch *launch, const char *name, const char **a) {
-  if (!strcmp(name, "ns")) launch->clone_flags = parse_ulong(a[0], 10, "clone flags");
-  else if (!strcmp(name, "cgroup")) open_cgroup(launch, a[0]);
-  else if (!strcmp(name, "join")) op_join(launch, a[0], a[1]);
-  else if (!strcmp(name, "tty")) op_tty(a[0], a[1]);
-  else if (!strcmp(name, "console")) op_console();
-  else if (!strcmp(name, "spawn")) op_spawn(launch);
-  else if (!strcmp(name, "barrier")) op_barrier();
-  else if (!strcmp(name, "unshare")) do_unshare(a[0]);
-  else if (!strcmp(name, "mount")) op_mount(a[0], a[1], a[2], a[3], a[4]);
-  else if (!strcmp(name, "umount")) op_umount(a[0], a[1]);
-  else if (!strcmp(name, "mkdirp")) op_mkdirp(a[0], a[1]);
-  else if (!strcmp(name, "bindopen")) op_bind_open(a[0], a[1]);
-  else if (!strcmp(name, "bindmove")) op_bind_move(a[0], a[1]);
-  else if (!strcmp(name, "mknod")) op_mknod(a[0], a[1], a[2], a[3], a[4], a[5]);
-  else if (!strcmp(name, "symlink")) op_symlink(a[0], a[1]);
-  else if (!strcmp(name, "mask")) op_mask(a[0]);
-  else if (!strcmp(name, "readonly")) op_readonly(a[0]);
-  else if (!strcmp(name, "write")) op_write(a[0], a[1]);
-  else if (!strcmp(name, "pivot")) op_pivot(a[0], a[1]);
-  else if (!strcmp(name, "chdir")) op_chdir(a[0]);
-  else if (!strcmp(name, "hostname")) set_hostname(a[0]);
-  else if (!strcmp(name, "rlimit")) op_rlimit(a[0], a[1], a[2]);
-  else if (!strcmp(name, "capbset")) op_capbset(a[0]);
-  else if (!strcmp(name, "user")) op_user(a[0], a[1], a[2]);
-  else if (!strcmp(name, "caps")) op_caps(a[0], a[1], a[2], a[3]);
-  else if (!strcmp(name, "nnp")) op_nnp();
-  else if (!strcmp(name, "umask")) umask((mode_t)parse_ulong(a[0], 8, "umask"));
-  else if (!strcmp(name, "env")) push(&launch->env, &launch->env_len, a[0]);
-  else if (!strcmp(name, "arg")) push(&launch->argv, &launch->argv_len, a[0]);
-  else if (!strcmp(name, "exec")) op_exec(launch, a[0]);
-  else if (!strcmp(name, "winsize")) op_winsize(a[0], a[1], a[2]);
+  if (!strcmp(name, "ns"))
+    launch->clone_flags = parse_ulong(a[0], 10, "clone flags");
+  else if (!strcmp(name, "cgroup"))
+    open_cgroup(launch, a[0]);
+  else if (!strcmp(name, "join"))
+    op_join(launch, a[0], a[1]);
+  else if (!strcmp(name, "tty"))
+    op_tty(a[0], a[1]);
+  else if (!strcmp(name, "console"))
+    op_console();
+  else if (!strcmp(name, "spawn"))
+    op_spawn(launch);
+  else if (!strcmp(name, "barrier"))
+    op_barrier();
+  else if (!strcmp(name, "unshare"))
+    do_unshare(a[0]);
+  else if (!strcmp(name, "mount"))
+    op_mount(a[0], a[1], a[2], a[3], a[4]);
+  else if (!strcmp(name, "umount"))
+    op_umount(a[0], a[1]);
+  else if (!strcmp(name, "mkdirp"))
+    op_mkdirp(a[0], a[1]);
+  else if (!strcmp(name, "bindopen"))
+    op_bind_open(a[0], a[1]);
+  else if (!strcmp(name, "bindmove"))
+    op_bind_move(a[0], a[1]);
+  else if (!strcmp(name, "mknod"))
+    op_mknod(a[0], a[1], a[2], a[3], a[4], a[5]);
+  else if (!strcmp(name, "symlink"))
+    op_symlink(a[0], a[1]);
+  else if (!strcmp(name, "mask"))
+    op_mask(a[0]);
+  else if (!strcmp(name, "readonly"))
+    op_readonly(a[0]);
+  else if (!strcmp(name, "write"))
+    op_write(a[0], a[1]);
+  else if (!strcmp(name, "pivot"))
+    op_pivot(a[0], a[1]);
+  else if (!strcmp(name, "chdir"))
+    op_chdir(a[0]);
+  else if (!strcmp(name, "hostname"))
+    set_hostname(a[0]);
+  else if (!strcmp(name, "rlimit"))
+    op_rlimit(a[0], a[1], a[2]);
+  else if (!strcmp(name, "capbset"))
+    op_capbset(a[0]);
+  else if (!strcmp(name, "user"))
+    op_user(a[0], a[1], a[2]);
+  else if (!strcmp(name, "caps"))
+    op_caps(a[0], a[1], a[2], a[3]);
+  else if (!strcmp(name, "nnp"))
+    op_nnp();
+  else if (!strcmp(name, "umask"))
+    umask((mode_t)parse_ulong(a[0], 8, "umask"));
+  else if (!strcmp(name, "env"))
+    push(&launch->env, &launch->env_len, a[0]);
+  else if (!strcmp(name, "arg"))
+    push(&launch->argv, &launch->argv_len, a[0]);
+  else if (!strcmp(name, "exec"))
+    op_exec(launch, a[0]);
+  else if (!strcmp(name, "winsize"))
+    op_winsize(a[0], a[1], a[2]);
 }
 
 static const struct step *find_step(const char *name) {

@@ -10,7 +10,9 @@
 
 static int report_fd = STATUS_FD;
 
-void report_to(int fd) { report_fd = fd; }
+void report_to(int fd) {
+  report_fd = fd;
+}
 
 static void write_all(const char *buf, size_t len) {
   while (len > 0) {

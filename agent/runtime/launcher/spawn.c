@@ -38,8 +38,7 @@
 
 /* struct clone_args of <linux/sched.h>, which clashes with glibc's <sched.h>. */
 struct clone_args_v2 {
-  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
-      cgroup;
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
 /* Pipe ends held until the agent's "ack" (its own ends, and the child's until it surely has
@@ -70,8 +69,10 @@ void op_join(struct launch *launch, const char *pid, const char *flags) {
   if (setns(pidfd, ns & ~CLONE_NEWCGROUP) != 0) fail(errno, "join the namespaces of %d", target);
   if (fchdir(root) != 0 || chroot(".") != 0) fail(errno, "enter the root of %d", target);
   close(root);
-  if (ns & CLONE_NEWCGROUP) launch->join_cgroupns_pidfd = pidfd;
-  else close(pidfd);
+  if (ns & CLONE_NEWCGROUP)
+    launch->join_cgroupns_pidfd = pidfd;
+  else
+    close(pidfd);
 }
 
 static void make_pipe(int ends[2]) {
@@ -165,11 +166,16 @@ static int read_control(int pidfd) {
   char *nl;
   while ((nl = memchr(line, '\n', used - (size_t)(line - buf))) != NULL) {
     *nl = '\0';
-    if (strcmp(line, "ack") == 0) drop_held();
-    else if (strcmp(line, "start") == 0) release_barrier();
-    else if (strncmp(line, "console ", 8) == 0) console_forward(line + 8);
-    else if (strncmp(line, "signal ", 7) == 0) signal_child(pidfd, (int)parse_ulong(line + 7, 10, "signal"));
-    else report("warning %d unknown control line \"%s\"", EINVAL, line);
+    if (strcmp(line, "ack") == 0)
+      drop_held();
+    else if (strcmp(line, "start") == 0)
+      release_barrier();
+    else if (strncmp(line, "console ", 8) == 0)
+      console_forward(line + 8);
+    else if (strncmp(line, "signal ", 7) == 0)
+      signal_child(pidfd, (int)parse_ulong(line + 7, 10, "signal"));
+    else
+      report("warning %d unknown control line \"%s\"", EINVAL, line);
     line = nl + 1;
   }
   used -= (size_t)(line - buf);
@@ -224,7 +230,8 @@ static void await_ack(int pidfd) {
 }
 
 static _Noreturn void supervise(pid_t pid, int pidfd, int errpipe_r) {
-  struct pollfd fds[3] = {{.fd = CONTROL_FD, .events = POLLIN}, {.fd = errpipe_r, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+  struct pollfd fds[3] = {
+      {.fd = CONTROL_FD, .events = POLLIN}, {.fd = errpipe_r, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
   for (;;) {
     /* The exit is handled only after the error pipe reached EOF, so "started"/"error" comes first. */
     fds[2].fd = fds[1].fd < 0 ? pidfd : -1;

@@ -111,7 +111,9 @@ export class ContainerCgroup {
   /** cgroup.freeze asks; cgroup.events `frozen` tells when every task has stopped. */
   private async setFrozen(frozen: boolean): Promise<void> {
     const want = frozen ? 1 : 0;
-    await this.waitForEvent('frozen', want, frozen ? 'frozen' : 'thawed', () => this.write('cgroup.freeze', String(want)));
+    await this.waitForEvent('frozen', want, frozen ? 'frozen' : 'thawed', () =>
+      this.write('cgroup.freeze', String(want)),
+    );
   }
 
   /**

@@ -97,7 +97,10 @@ export class Container {
   async exec(execId: string, process: OciProcess): Promise<ContainerProcess> {
     checkId(execId, 'exec id', this.id);
     if (this.execs.has(execId)) {
-      throw new ContainerError('ALREADY_EXISTS', `exec id ${execId} is already in use`, { containerId: this.id, execId });
+      throw new ContainerError('ALREADY_EXISTS', `exec id ${execId} is already in use`, {
+        containerId: this.id,
+        execId,
+      });
     }
     this.expect('running', 'exec into');
     const plan = inContainer(this.id, () => execPlan(process, this.init.pid, this.namespaces, this.cgroup.path));

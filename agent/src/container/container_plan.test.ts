@@ -6,7 +6,13 @@ const spec: ContainerSpec = {
   ociVersion: '1.1.0',
   hostname: 'h',
   root: { path: 'rootfs', readonly: true },
-  process: { user: { uid: 1000, gid: 1000 }, args: ['sh', '-c', 'true'], env: ['A=1'], cwd: '/work', noNewPrivileges: true },
+  process: {
+    user: { uid: 1000, gid: 1000 },
+    args: ['sh', '-c', 'true'],
+    env: ['A=1'],
+    cwd: '/work',
+    noNewPrivileges: true,
+  },
   mounts: [{ destination: '/data', type: 'bind', source: '/run/vfs/shares/d', options: ['rbind'] }],
   linux: { namespaces: [{ type: 'cgroup' }], maskedPaths: ['/proc/kcore'] },
 };
@@ -33,7 +39,10 @@ describe('container plans', () => {
   it('execs join the init after opening the cgroup, and skip the barrier', () => {
     const ns = planNamespaces(spec, 'c');
     const plan = execPlan(spec.process, 42, ns, '/sys/fs/cgroup/vfs/c');
-    expect(plan.parentSteps).toEqual([['cgroup', '/sys/fs/cgroup/vfs/c'], ['join', 42, ns.joinFlags]]);
+    expect(plan.parentSteps).toEqual([
+      ['cgroup', '/sys/fs/cgroup/vfs/c'],
+      ['join', 42, ns.joinFlags],
+    ]);
     expect(names(plan.childSteps)).not.toContain('barrier');
     expect(names(plan.childSteps)).not.toContain('mkdirp');
     expect(names(plan.childSteps)).not.toContain('console');

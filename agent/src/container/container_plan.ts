@@ -24,7 +24,9 @@ export interface ProcessPlan {
 function pathSteps(spec: ContainerSpec): PlanStep[] {
   const linux = spec.linux;
   return [
-    ...Object.entries(linux?.sysctl ?? {}).map(([key, value]) => step('write', `/proc/sys/${key.replaceAll('.', '/')}`, value)),
+    ...Object.entries(linux?.sysctl ?? {}).map(([key, value]) =>
+      step('write', `/proc/sys/${key.replaceAll('.', '/')}`, value),
+    ),
     ...(linux?.readonlyPaths ?? []).map((path) => step('readonly', path)),
     ...(linux?.maskedPaths ?? []).map((path) => step('mask', path)),
   ];

@@ -35,7 +35,15 @@ function typeBits(type: OciDevice['type']): number {
 
 function deviceStep(device: OciDevice): PlanStep {
   const mode = typeBits(device.type) | (device.fileMode ?? 0o666);
-  return step('mknod', device.path, mode.toString(8), device.major ?? 0, device.minor ?? 0, device.uid ?? 0, device.gid ?? 0);
+  return step(
+    'mknod',
+    device.path,
+    mode.toString(8),
+    device.major ?? 0,
+    device.minor ?? 0,
+    device.uid ?? 0,
+    device.gid ?? 0,
+  );
 }
 
 export function deviceSteps(specDevices: readonly OciDevice[], populateDev: boolean): PlanStep[] {

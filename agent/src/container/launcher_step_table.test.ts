@@ -22,14 +22,15 @@ function cStepTable(): Record<string, number> {
   return Object.fromEntries([...table.matchAll(/\{"(\w+)", (\d+)\}/g)].map(([, name, arity]) => [name, Number(arity)]));
 }
 
-/** run_step's `if (!strcmp(name, "x")) call(a[0], …);` lines as name → how many of a[] it passes. */
+/** run_step's `if (!strcmp(name, "x")) call(a[0], …);` branches as name → how many of a[] it passes. */
 function cDispatch(): Record<string, number> {
   const body = section(/static void run_step\([^)]*\) \{\n([\s\S]*?)\n\}/, 'run_step');
+  // One branch per `else`, however the formatter wraps the call.
+  const branches = body.split(/\belse\b/).map((branch) => /!strcmp\(name, "(\w+)"\)\)([\s\S]*)$/.exec(branch));
   return Object.fromEntries(
-    [...body.matchAll(/!strcmp\(name, "(\w+)"\)\)(.*)$/gm)].map(([, name, call = '']) => [
-      name,
-      new Set(call.match(/\ba\[\d+\]/g)).size,
-    ]),
+    branches
+      .filter((match): match is RegExpExecArray => match !== null)
+      .map(([, name, call = '']) => [name, new Set(call.match(/\ba\[\d+\]/g)).size]),
   );
 }
 

@@ -1,14 +1,26 @@
 import { step } from './launch_plan';
-import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, parseMountOptions } from './mount_options';
+import {
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
+  parseMountOptions,
+} from './mount_options';
 import { devIsTmpfs, mountSteps, withDefaultMounts } from './mounts';
 
 describe('mount options', () => {
   it('splits flags, propagation and data, with clearing words', () => {
-    expect(parseMountOptions(['nosuid', 'ro', 'rw', 'noexec', 'rprivate', 'size=64k', 'mode=755', 'defaults'])).toEqual({
-      flags: MS_NOSUID | MS_NOEXEC,
-      propagation: MS_PRIVATE | MS_REC,
-      data: 'size=64k,mode=755',
-    });
+    expect(parseMountOptions(['nosuid', 'ro', 'rw', 'noexec', 'rprivate', 'size=64k', 'mode=755', 'defaults'])).toEqual(
+      {
+        flags: MS_NOSUID | MS_NOEXEC,
+        propagation: MS_PRIVATE | MS_REC,
+        data: 'size=64k,mode=755',
+      },
+    );
   });
 });
 
@@ -18,7 +30,15 @@ describe('container mounts', () => {
       { destination: '/dev/', type: 'tmpfs', source: 'tmpfs' },
       { destination: '/data', type: 'bind', source: '/run/vfs/shares/x', options: ['rbind', 'ro'] },
     ]);
-    expect(mounts.map((m) => m.destination)).toEqual(['/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/data']);
+    expect(mounts.map((m) => m.destination)).toEqual([
+      '/proc',
+      '/sys',
+      '/dev',
+      '/dev/pts',
+      '/dev/shm',
+      '/dev/mqueue',
+      '/data',
+    ]);
     expect(devIsTmpfs(mounts)).toBe(true);
   });
 

@@ -38,9 +38,13 @@ export function planNamespaces(spec: ContainerSpec, containerId: string): Namesp
       continue;
     }
     if (ns.path !== undefined) {
-      throw new ContainerError('UNSUPPORTED', `joining an existing ${ns.type} namespace (${ns.path}) is not supported`, {
-        containerId,
-      });
+      throw new ContainerError(
+        'UNSUPPORTED',
+        `joining an existing ${ns.type} namespace (${ns.path}) is not supported`,
+        {
+          containerId,
+        },
+      );
     }
     if (ns.type === 'cgroup') unshareFlags |= CLONE_NEWCGROUP;
   }

@@ -66,7 +66,14 @@ export class Launch {
 
   constructor(opts: LaunchOptions) {
     this.context = opts.context;
-    this.d = { console: deferred(), ready: deferred(), started: deferred(), exited: deferred(), done: deferred(), pipes: deferred() };
+    this.d = {
+      console: deferred(),
+      ready: deferred(),
+      started: deferred(),
+      exited: deferred(),
+      done: deferred(),
+      pipes: deferred(),
+    };
     this.console = this.d.console.promise;
     this.ready = this.d.ready.promise;
     this.started = this.d.started.promise;
@@ -174,9 +181,21 @@ export class Launch {
     const base = `/proc/${this.child.pid}/fd`;
     try {
       const nb = constants.O_NONBLOCK;
-      const stdin = new Socket({ fd: openSync(`${base}/${fds.stdin}`, constants.O_WRONLY | nb), readable: false, writable: true });
-      const stdout = new Socket({ fd: openSync(`${base}/${fds.stdout}`, constants.O_RDONLY | nb), readable: true, writable: false });
-      const stderr = new Socket({ fd: openSync(`${base}/${fds.stderr}`, constants.O_RDONLY | nb), readable: true, writable: false });
+      const stdin = new Socket({
+        fd: openSync(`${base}/${fds.stdin}`, constants.O_WRONLY | nb),
+        readable: false,
+        writable: true,
+      });
+      const stdout = new Socket({
+        fd: openSync(`${base}/${fds.stdout}`, constants.O_RDONLY | nb),
+        readable: true,
+        writable: false,
+      });
+      const stderr = new Socket({
+        fd: openSync(`${base}/${fds.stderr}`, constants.O_RDONLY | nb),
+        readable: true,
+        writable: false,
+      });
       for (const stream of [stdin, stdout, stderr]) stream.on('error', (err) => this.onIoError(err));
       this.d.pipes.resolve({ stdin, stdout, stderr });
       this.send('ack');
@@ -195,7 +214,10 @@ export class Launch {
   }
 
   private onLauncherClose(code: number | null, signal: NodeJS.Signals | null): void {
-    const why = this.lastError ?? this.pipeError ?? this.error(`launcher exited (code ${code}, signal ${signal}) without reporting`);
+    const why =
+      this.lastError ??
+      this.pipeError ??
+      this.error(`launcher exited (code ${code}, signal ${signal}) without reporting`);
     this.failAll(why);
   }
 

@@ -15,7 +15,8 @@ const DEFAULT_CONSOLE = { rows: 24, cols: 80 };
 export function terminalSteps(process: OciProcess): PlanStep[] {
   if (process.terminal !== true) return [];
   const size = process.consoleSize;
-  const { rows, cols } = size === undefined || size.height === 0 ? DEFAULT_CONSOLE : { rows: size.height, cols: size.width };
+  const { rows, cols } =
+    size === undefined || size.height === 0 ? DEFAULT_CONSOLE : { rows: size.height, cols: size.width };
   return [step('tty', rows, cols)];
 }
 
@@ -26,7 +27,13 @@ function credentialSteps(process: OciProcess): PlanStep[] {
   return [
     step('capbset', hexMask(masks.bounding)),
     user,
-    step('caps', hexMask(masks.effective), hexMask(masks.permitted), hexMask(masks.inheritable), hexMask(masks.ambient)),
+    step(
+      'caps',
+      hexMask(masks.effective),
+      hexMask(masks.permitted),
+      hexMask(masks.inheritable),
+      hexMask(masks.ambient),
+    ),
   ];
 }
 
@@ -42,7 +49,8 @@ export function processSteps(process: OciProcess, opts: ProcessPlanOptions): Pla
     const resolved = resolveRlimit(r);
     return step('rlimit', resolved.resource, resolved.soft, resolved.hard);
   });
-  const oom = process.oomScoreAdj === undefined ? [] : [step('write', '/proc/self/oom_score_adj', String(process.oomScoreAdj))];
+  const oom =
+    process.oomScoreAdj === undefined ? [] : [step('write', '/proc/self/oom_score_adj', String(process.oomScoreAdj))];
   const [program = ''] = process.args;
   return [
     // First: the container's /dev is in place by now (the init's mounts come before these

@@ -56,7 +56,11 @@ export class Pty {
       fd = openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NOFOLLOW);
     } catch (err) {
       const errno = -((err as NodeJS.ErrnoException).errno ?? 0);
-      throw new ContainerError('LAUNCH_FAILED', `cannot open the container's pty master ${path}: ${errorMessage(err)}`, { ...context, errno, cause: err });
+      throw new ContainerError(
+        'LAUNCH_FAILED',
+        `cannot open the container's pty master ${path}: ${errorMessage(err)}`,
+        { ...context, errno, cause: err },
+      );
     }
     if (fstatSync(fd).rdev !== PTMX_RDEV) {
       closeSync(fd);

@@ -4,8 +4,22 @@ import { ContainerError } from './errors';
 
 /** Index = resource number (asm-generic/resource.h). */
 const RLIMIT_NAMES = [
-  'CPU', 'FSIZE', 'DATA', 'STACK', 'CORE', 'RSS', 'NPROC', 'NOFILE', 'MEMLOCK', 'AS', 'LOCKS', 'SIGPENDING',
-  'MSGQUEUE', 'NICE', 'RTPRIO', 'RTTIME',
+  'CPU',
+  'FSIZE',
+  'DATA',
+  'STACK',
+  'CORE',
+  'RSS',
+  'NPROC',
+  'NOFILE',
+  'MEMLOCK',
+  'AS',
+  'LOCKS',
+  'SIGPENDING',
+  'MSGQUEUE',
+  'NICE',
+  'RTPRIO',
+  'RTTIME',
 ] as const;
 
 const RLIM_INFINITY = '18446744073709551615';
@@ -27,7 +41,10 @@ export function resolveRlimit(rlimit: OciRlimit): ResolvedRlimit {
     throw new ContainerError('INVALID_SPEC', `unknown rlimit type "${rlimit.type}"`);
   }
   if (rlimit.soft > rlimit.hard) {
-    throw new ContainerError('INVALID_SPEC', `${rlimit.type}: soft limit ${rlimit.soft} exceeds hard limit ${rlimit.hard}`);
+    throw new ContainerError(
+      'INVALID_SPEC',
+      `${rlimit.type}: soft limit ${rlimit.soft} exceeds hard limit ${rlimit.hard}`,
+    );
   }
   return { resource, soft: limitValue(rlimit.soft), hard: limitValue(rlimit.hard) };
 }

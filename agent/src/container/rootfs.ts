@@ -46,23 +46,29 @@ function checkOption(option: string): void {
 function upperOptions(rootfs: OverlayRootfs): string[] {
   const { upperDir, workDir } = rootfs;
   if (upperDir === undefined && workDir === undefined) {
-    if (rootfs.lowerDirs.length < 2) throw new ContainerError('INVALID_SPEC', 'a read-only overlay rootfs needs two lower dirs at least');
+    if (rootfs.lowerDirs.length < 2)
+      throw new ContainerError('INVALID_SPEC', 'a read-only overlay rootfs needs two lower dirs at least');
     return [];
   }
-  if (upperDir === undefined || workDir === undefined) throw new ContainerError('INVALID_SPEC', 'overlay rootfs needs both upperDir and workDir, or neither');
+  if (upperDir === undefined || workDir === undefined)
+    throw new ContainerError('INVALID_SPEC', 'overlay rootfs needs both upperDir and workDir, or neither');
   checkPath(upperDir, 'upperDir');
   checkPath(workDir, 'workDir');
   return [`upperdir=${upperDir}`, `workdir=${workDir}`];
 }
 
 function overlayData(rootfs: OverlayRootfs): string {
-  if (rootfs.lowerDirs.length === 0) throw new ContainerError('INVALID_SPEC', 'overlay rootfs needs at least one lower dir');
+  if (rootfs.lowerDirs.length === 0)
+    throw new ContainerError('INVALID_SPEC', 'overlay rootfs needs at least one lower dir');
   for (const [i, dir] of rootfs.lowerDirs.entries()) checkPath(dir, `lowerDirs[${i}]`);
   const extra = rootfs.options ?? [];
   extra.forEach(checkOption);
   const data = ['userxattr', ...extra, `lowerdir=${rootfs.lowerDirs.join(':')}`, ...upperOptions(rootfs)].join(',');
   if (data.length > MOUNT_DATA_MAX) {
-    throw new ContainerError('INVALID_SPEC', `overlay options are ${data.length} bytes, over the ${MOUNT_DATA_MAX}-byte limit`);
+    throw new ContainerError(
+      'INVALID_SPEC',
+      `overlay options are ${data.length} bytes, over the ${MOUNT_DATA_MAX}-byte limit`,
+    );
   }
   return data;
 }

@@ -43,11 +43,19 @@ describe('container spec validator', () => {
     expect(problemAt(withProcess({ args: 'sh' }))).toBe('$.process.args: expected an array, got a string');
     expect(problemAt(withProcess({ args: [] }))).toBe('$.process.args: expected at least 1 element(s)');
     expect(problemAt(withProcess({ args: ['sh', 3] }))).toBe('$.process.args[1]: expected a string, got a number');
-    expect(problemAt(withProcess({ cwd: 'relative' }))).toBe('$.process.cwd: expected an absolute path, got "relative"');
+    expect(problemAt(withProcess({ cwd: 'relative' }))).toBe(
+      '$.process.cwd: expected an absolute path, got "relative"',
+    );
     expect(problemAt(withProcess({ env: ['NOVALUE'] }))).toBe('$.process.env[0]: expected KEY=value, got "NOVALUE"');
-    expect(problemAt(withProcess({ user: { uid: -1, gid: 0 } }))).toBe('$.process.user.uid: -1 is outside [0, 4294967295]');
-    expect(problemAt({ ...valid, linux: { namespaces: [{ type: 'time' }] } })).toMatch(/^\$\.linux\.namespaces\[0\]\.type: expected one of pid/);
-    expect(problemAt({ ...valid, linux: { sysctl: { 'a.b': 1 } } })).toBe('$.linux.sysctl["a.b"]: expected a string, got a number');
+    expect(problemAt(withProcess({ user: { uid: -1, gid: 0 } }))).toBe(
+      '$.process.user.uid: -1 is outside [0, 4294967295]',
+    );
+    expect(problemAt({ ...valid, linux: { namespaces: [{ type: 'time' }] } })).toMatch(
+      /^\$\.linux\.namespaces\[0\]\.type: expected one of pid/,
+    );
+    expect(problemAt({ ...valid, linux: { sysctl: { 'a.b': 1 } } })).toBe(
+      '$.linux.sysctl["a.b"]: expected a string, got a number',
+    );
     expect(problemAt({ ...valid, process: undefined })).toBe('$.process: expected an object, got a undefined');
     expect(problemAt(null)).toBe('$: expected an object, got null');
   });

@@ -18,7 +18,15 @@ function resourcesOf(json: Buffer): ReturnType<typeof parseResources> {
 
 export function containerHandlers(
   state: AgentState,
-): Handlers<'createContainer' | 'startContainer' | 'removeContainer' | 'pauseContainer' | 'resumeContainer' | 'updateContainer' | 'statsContainer'> {
+): Handlers<
+  | 'createContainer'
+  | 'startContainer'
+  | 'removeContainer'
+  | 'pauseContainer'
+  | 'resumeContainer'
+  | 'updateContainer'
+  | 'statsContainer'
+> {
   const { registry, log } = state;
   return {
     createContainer: async (request) => {

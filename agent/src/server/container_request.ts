@@ -20,7 +20,10 @@ function resolveRootfs(rootfs: Rootfs | undefined, shares: ShareTable): Resolved
   const kind = rootfs?.kind;
   if (kind === undefined) throw invalid('rootfs: neither overlay nor directory given');
   if (kind.$case === 'directory') {
-    return { rootfs: { kind: 'bind', source: shares.resolve(kind.directory.dir, 'rootfs directory') }, readonly: kind.directory.readonly };
+    return {
+      rootfs: { kind: 'bind', source: shares.resolve(kind.directory.dir, 'rootfs directory') },
+      readonly: kind.directory.readonly,
+    };
   }
   const { overlay } = kind;
   const lowerDirs = overlay.lower.map((ref, i) => shares.resolve(ref, `rootfs lower[${i}]`));

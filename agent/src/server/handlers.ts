@@ -24,7 +24,10 @@ function withErrorStatus(log: AgentLogger, handlers: LazyImplementation): LazyIm
         return await handler(request, ...rest);
       } catch (err) {
         const status = asTtrpcError(err);
-        log.warn({ call: name, container: request.containerId, exec: request.execId || undefined, err: status.toString() }, 'call failed');
+        log.warn(
+          { call: name, container: request.containerId, exec: request.execId || undefined, err: status.toString() },
+          'call failed',
+        );
         throw status;
       }
     };
@@ -34,5 +37,11 @@ function withErrorStatus(log: AgentLogger, handlers: LazyImplementation): LazyIm
 
 export function agentHandlers(log: AgentLogger, options: RuntimeOptions): LazyImplementation {
   const state = agentState(log, options);
-  return withErrorStatus(log, { ...sandboxHandlers(state), ...containerHandlers(state), ...processHandlers(state), ...stdioHandlers(state), ...volumeHandlers(state) });
+  return withErrorStatus(log, {
+    ...sandboxHandlers(state),
+    ...containerHandlers(state),
+    ...processHandlers(state),
+    ...stdioHandlers(state),
+    ...volumeHandlers(state),
+  });
 }

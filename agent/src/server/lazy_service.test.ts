@@ -2,7 +2,8 @@ import type { ServiceImplementation } from '@vfs/proto/ttrpc';
 import { lazyImplementation } from './lazy_service';
 
 const codec = { encode: () => ({ finish: () => new Uint8Array() }), decode: () => ({}), fromPartial: () => ({}) };
-const method = (name: string) => ({ name, requestType: codec, requestStream: false, responseType: codec, responseStream: false }) as const;
+const method = (name: string) =>
+  ({ name, requestType: codec, requestStream: false, responseType: codec, responseStream: false }) as const;
 const definition = { fullName: 't.T', methods: { ping: method('Ping'), work: method('Work') } } as const;
 type Impl = ServiceImplementation<typeof definition>;
 

@@ -28,7 +28,15 @@ export function createLogger(minLevel: Level, bindings: LogFields = {}): AgentLo
     (level: Level) =>
     (fields: LogFields, message: string): void => {
       if (LEVELS[level] < LEVELS[minLevel]) return;
-      const record = { level: LEVELS[level], time: Date.now(), pid: process.pid, name: 'vfs-agent', ...bindings, ...fieldsOf(fields), msg: message };
+      const record = {
+        level: LEVELS[level],
+        time: Date.now(),
+        pid: process.pid,
+        name: 'vfs-agent',
+        ...bindings,
+        ...fieldsOf(fields),
+        msg: message,
+      };
       process.stderr.write(`${JSON.stringify(record)}\n`);
     };
   return {

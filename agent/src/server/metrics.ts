@@ -8,10 +8,37 @@ import type { MemoryStat, Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import type { CgroupStats } from '../container/cgroups';
 
 const MEMORY_STAT_FIELDS = [
-  'anon', 'file', 'kernelStack', 'slab', 'sock', 'shmem', 'fileMapped', 'fileDirty', 'fileWriteback', 'anonThp',
-  'inactiveAnon', 'activeAnon', 'inactiveFile', 'activeFile', 'unevictable', 'slabReclaimable', 'slabUnreclaimable',
-  'pgfault', 'pgmajfault', 'workingsetRefault', 'workingsetActivate', 'workingsetNodereclaim', 'pgrefill', 'pgscan',
-  'pgsteal', 'pgactivate', 'pgdeactivate', 'pglazyfree', 'pglazyfreed', 'thpFaultAlloc', 'thpCollapseAlloc',
+  'anon',
+  'file',
+  'kernelStack',
+  'slab',
+  'sock',
+  'shmem',
+  'fileMapped',
+  'fileDirty',
+  'fileWriteback',
+  'anonThp',
+  'inactiveAnon',
+  'activeAnon',
+  'inactiveFile',
+  'activeFile',
+  'unevictable',
+  'slabReclaimable',
+  'slabUnreclaimable',
+  'pgfault',
+  'pgmajfault',
+  'workingsetRefault',
+  'workingsetActivate',
+  'workingsetNodereclaim',
+  'pgrefill',
+  'pgscan',
+  'pgsteal',
+  'pgactivate',
+  'pgdeactivate',
+  'pglazyfree',
+  'pglazyfreed',
+  'thpFaultAlloc',
+  'thpCollapseAlloc',
 ] as const satisfies readonly (keyof MemoryStat)[];
 
 const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -28,6 +55,12 @@ export function toMetrics(stats: CgroupStats): Partial<Metrics> {
     pids: { current: stats.pids.current, limit: stats.pids.max === 'max' ? 0 : stats.pids.max },
     cpu: { ...stats.cpu, nrBursts: 0, burstUsec: 0 },
     memory: memoryStat(stats.memory) as MemoryStat,
-    memoryEvents: { low: events.low ?? 0, high: events.high ?? 0, max: events.max ?? 0, oom: events.oom ?? 0, oomKill: events.oom_kill ?? 0 },
+    memoryEvents: {
+      low: events.low ?? 0,
+      high: events.high ?? 0,
+      max: events.max ?? 0,
+      oom: events.oom ?? 0,
+      oomKill: events.oom_kill ?? 0,
+    },
   };
 }

@@ -49,7 +49,12 @@ export class OutputRelays {
 
   constructor(private readonly log: AgentLogger) {}
 
-  async relay(proc: ContainerProcess, name: OutputName, send: (data: Buffer) => Promise<void>, cancelled: AbortSignal): Promise<void> {
+  async relay(
+    proc: ContainerProcess,
+    name: OutputName,
+    send: (data: Buffer) => Promise<void>,
+    cancelled: AbortSignal,
+  ): Promise<void> {
     const stream = name === 'stdout' ? proc.io.stdout : proc.io.stderr;
     // With a terminal both outputs are the terminal's, on stdout: stderr ends at once.
     if (stream === undefined) return;
@@ -66,11 +71,18 @@ export class OutputRelays {
     };
     proc.wait().then(onExit, onExit);
     try {
-      for (let chunk = await nextChunk(stream, stop.signal); chunk !== null; chunk = await nextChunk(stream, stop.signal)) {
+      for (
+        let chunk = await nextChunk(stream, stop.signal);
+        chunk !== null;
+        chunk = await nextChunk(stream, stop.signal)
+      ) {
         await send(chunk);
       }
       if (stop.signal.aborted && !cancelled.aborted) {
-        this.log.warn({ pid: proc.pid, stream: name }, `output still open ${DRAIN_AFTER_EXIT_MS} ms after the exit: ended (a descendant holds it)`);
+        this.log.warn(
+          { pid: proc.pid, stream: name },
+          `output still open ${DRAIN_AFTER_EXIT_MS} ms after the exit: ended (a descendant holds it)`,
+        );
         stream.destroy();
       }
     } finally {

@@ -9,7 +9,9 @@ import { checkSignal, signalAll } from './signals';
 /** 128 + SIGKILL: how a process the OOM killer took exits. */
 const KILLED_STATUS = 137;
 
-export function processHandlers(state: AgentState): Handlers<'execProcess' | 'signalProcess' | 'waitProcess' | 'listProcesses' | 'getOOMEvent'> {
+export function processHandlers(
+  state: AgentState,
+): Handlers<'execProcess' | 'signalProcess' | 'waitProcess' | 'listProcesses' | 'getOOMEvent'> {
   const { registry, log } = state;
   return {
     execProcess: async (request) => {
@@ -29,7 +31,11 @@ export function processHandlers(state: AgentState): Handlers<'execProcess' | 'si
     waitProcess: async (request) => {
       const exit = await registry.get(request.containerId).wait(request.execId);
       const oom = exit.status === KILLED_STATUS && state.oom.wasKilled(request.containerId);
-      return { exitStatus: exit.status, exitedAt: exit.exitedAt, exitReason: oom ? ExitReason.OOMKILLED : ExitReason.NONE };
+      return {
+        exitStatus: exit.status,
+        exitedAt: exit.exitedAt,
+        exitReason: oom ? ExitReason.OOMKILLED : ExitReason.NONE,
+      };
     },
     listProcesses: async (request) => ({ processes: listProcesses(registry.get(request.containerId)) }),
     getOOMEvent: async (_request, ctx) => ({ containerId: await state.oom.next(ctx.signal) }),

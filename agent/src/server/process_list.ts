@@ -9,7 +9,8 @@ function commandOf(pid: number): string | undefined {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '').replaceAll('\0', ' ');
   } catch (err) {
     // Exited between the cgroup listing and this read: it is no longer running, so not listed.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH')
+      return undefined;
     throw err;
   }
 }

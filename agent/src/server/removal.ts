@@ -13,7 +13,10 @@ async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Pro
   if (timeoutMs === 0) return work;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TtrpcError(Code.DeadlineExceeded, `${what} within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new TtrpcError(Code.DeadlineExceeded, `${what} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([work, deadline]);

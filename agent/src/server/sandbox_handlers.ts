@@ -44,10 +44,13 @@ async function destroy(state: AgentState): Promise<void> {
   state.log.info({ sandbox: state.sandboxId }, 'sandbox destroyed');
 }
 
-export function sandboxHandlers(state: AgentState): Handlers<'createSandbox' | 'destroySandbox' | 'mountShare' | 'unmountShare'> {
+export function sandboxHandlers(
+  state: AgentState,
+): Handlers<'createSandbox' | 'destroySandbox' | 'mountShare' | 'unmountShare'> {
   return {
     createSandbox: async (request) => {
-      if (state.sandboxId !== undefined) throw new TtrpcError(Code.AlreadyExists, `sandbox ${state.sandboxId} is already created`);
+      if (state.sandboxId !== undefined)
+        throw new TtrpcError(Code.AlreadyExists, `sandbox ${state.sandboxId} is already created`);
       const before = hostnameSteps(request.hostname);
       writeResolvConf(request.dns);
       await state.shares.mount(request.shares, before);

@@ -19,7 +19,12 @@ function closed(socket: Socket): Promise<void> {
 }
 
 /** Never returns; throws only when the port cannot be opened. `onServing` runs after the first open. */
-export async function servePort(path: string, server: TtrpcServer, log: AgentLogger, onServing: () => void): Promise<never> {
+export async function servePort(
+  path: string,
+  server: TtrpcServer,
+  log: AgentLogger,
+  onServing: () => void,
+): Promise<never> {
   let first = true;
   for (;;) {
     const socket = openPort(path);

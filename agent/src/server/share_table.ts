@@ -27,13 +27,20 @@ export interface MountedShare {
 }
 
 function checkShare(share: Share): void {
-  if (share.tag === '' || /[\s\0]/.test(share.tag)) throw invalid(`share tag "${share.tag}" must be non-empty without blanks`);
+  if (share.tag === '' || /[\s\0]/.test(share.tag))
+    throw invalid(`share tag "${share.tag}" must be non-empty without blanks`);
   const mountPoint = share.mountPoint;
-  if (!posix.isAbsolute(mountPoint) || posix.normalize(mountPoint) !== mountPoint || mountPoint === '/' || mountPoint.includes('\0')) {
+  if (
+    !posix.isAbsolute(mountPoint) ||
+    posix.normalize(mountPoint) !== mountPoint ||
+    mountPoint === '/' ||
+    mountPoint.includes('\0')
+  ) {
     throw invalid(`share ${share.tag}: mount point "${mountPoint}" must be a normalized absolute path other than /`);
   }
   for (const option of share.options) {
-    if (option === '' || /[,\0]/.test(option)) throw invalid(`share ${share.tag}: mount option "${option}" is malformed`);
+    if (option === '' || /[,\0]/.test(option))
+      throw invalid(`share ${share.tag}: mount option "${option}" is malformed`);
   }
 }
 
@@ -68,12 +75,14 @@ export class ShareTable {
     const tags = new Set<string>();
     for (const share of shares) {
       checkShare(share);
-      if (this.shares.has(share.tag) || tags.has(share.tag)) throw new TtrpcError(Code.AlreadyExists, `share ${share.tag} is already mounted`);
+      if (this.shares.has(share.tag) || tags.has(share.tag))
+        throw new TtrpcError(Code.AlreadyExists, `share ${share.tag} is already mounted`);
       tags.add(share.tag);
     }
     const plan = [...before, ...shares.flatMap(mountSteps)];
     if (plan.length > 0) await this.runUntilTagsAppear(plan, Date.now() + waitMs);
-    for (const share of shares) this.shares.set(share.tag, { tag: share.tag, mountPoint: share.mountPoint, readonly: share.readonly });
+    for (const share of shares)
+      this.shares.set(share.tag, { tag: share.tag, mountPoint: share.mountPoint, readonly: share.readonly });
   }
 
   private async runUntilTagsAppear(plan: readonly PlanStep[], deadline: number): Promise<void> {

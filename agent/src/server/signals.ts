@@ -6,7 +6,8 @@ import { invalid } from './call_errors';
 const SIGNAL_MAX = 64;
 
 export function checkSignal(signal: number): number {
-  if (!Number.isInteger(signal) || signal < 1 || signal > SIGNAL_MAX) throw invalid(`signal ${signal} is not in 1..${SIGNAL_MAX}`);
+  if (!Number.isInteger(signal) || signal < 1 || signal > SIGNAL_MAX)
+    throw invalid(`signal ${signal} is not in 1..${SIGNAL_MAX}`);
   return signal;
 }
 

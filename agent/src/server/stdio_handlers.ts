@@ -6,18 +6,24 @@ import { writeStdin } from './stdin';
 
 const WINSIZE_MAX = 0xffff;
 
-export function stdioHandlers(state: AgentState): Handlers<'writeStdin' | 'closeStdin' | 'readStdout' | 'readStderr' | 'ttyWinResize'> {
-  const processOf = (request: { containerId: string; execId: string }) => state.registry.get(request.containerId).process(request.execId);
+export function stdioHandlers(
+  state: AgentState,
+): Handlers<'writeStdin' | 'closeStdin' | 'readStdout' | 'readStderr' | 'ttyWinResize'> {
+  const processOf = (request: { containerId: string; execId: string }) =>
+    state.registry.get(request.containerId).process(request.execId);
   return {
     writeStdin: async (request) => ({ len: await writeStdin(processOf(request), request.data) }),
     closeStdin: async (request) => {
       processOf(request).closeStdin();
       return {};
     },
-    readStdout: (request, stream, ctx) => state.outputs.relay(processOf(request), 'stdout', (data) => stream.send({ data }), ctx.signal),
-    readStderr: (request, stream, ctx) => state.outputs.relay(processOf(request), 'stderr', (data) => stream.send({ data }), ctx.signal),
+    readStdout: (request, stream, ctx) =>
+      state.outputs.relay(processOf(request), 'stdout', (data) => stream.send({ data }), ctx.signal),
+    readStderr: (request, stream, ctx) =>
+      state.outputs.relay(processOf(request), 'stderr', (data) => stream.send({ data }), ctx.signal),
     ttyWinResize: async (request) => {
-      if (request.rows > WINSIZE_MAX || request.columns > WINSIZE_MAX) throw invalid(`window size ${request.rows}x${request.columns} is too large`);
+      if (request.rows > WINSIZE_MAX || request.columns > WINSIZE_MAX)
+        throw invalid(`window size ${request.rows}x${request.columns} is too large`);
       await state.registry.get(request.containerId).resize(request.rows, request.columns, request.execId);
       return {};
     },

@@ -16,7 +16,12 @@ import { invalid } from './call_errors';
 import type { Handlers } from './handler_types';
 
 function checkDestination(destination: string): void {
-  if (!posix.isAbsolute(destination) || posix.normalize(destination) !== destination || destination === '/' || destination.includes('\0')) {
+  if (
+    !posix.isAbsolute(destination) ||
+    posix.normalize(destination) !== destination ||
+    destination === '/' ||
+    destination.includes('\0')
+  ) {
     throw invalid(`volume destination "${destination}" must be a normalized absolute path other than /`);
   }
 }
@@ -30,7 +35,10 @@ function mountPoints(pid: number): Set<string> {
 function runningInit(state: AgentState, containerId: string): number {
   const container = state.registry.get(containerId);
   if (container.status === 'stopped') {
-    throw new TtrpcError(Code.FailedPrecondition, `container ${containerId} is stopped: volumes go to running containers`);
+    throw new TtrpcError(
+      Code.FailedPrecondition,
+      `container ${containerId} is stopped: volumes go to running containers`,
+    );
   }
   return container.init.pid;
 }
@@ -47,11 +55,21 @@ export function volumeHandlers(state: AgentState): Handlers<'addContainerMount' 
       checkDestination(mount.destination);
       const pid = runningInit(state, request.containerId);
       if (mountPoints(pid).has(mount.destination)) {
-        throw new TtrpcError(Code.AlreadyExists, `container ${request.containerId}: ${mount.destination} is a mount point already`);
+        throw new TtrpcError(
+          Code.AlreadyExists,
+          `container ${request.containerId}: ${mount.destination} is a mount point already`,
+        );
       }
       const source = state.shares.resolve(mount.source, `volume ${mount.destination}`);
-      await run(state, addMountPlan(pid, { source, destination: mount.destination, readonly: mount.readonly }), request.containerId);
-      state.log.info({ container: request.containerId, destination: mount.destination, readonly: mount.readonly }, 'volume added');
+      await run(
+        state,
+        addMountPlan(pid, { source, destination: mount.destination, readonly: mount.readonly }),
+        request.containerId,
+      );
+      state.log.info(
+        { container: request.containerId, destination: mount.destination, readonly: mount.readonly },
+        'volume added',
+      );
       return {};
     },
     removeContainerMount: async (request) => {
@@ -64,7 +82,11 @@ export function volumeHandlers(state: AgentState): Handlers<'addContainerMount' 
         await run(state, removeMountPlan(pid, request.destination), request.containerId);
       } catch (err) {
         if (err instanceof ContainerError && err.errno === constants.errno.EBUSY) {
-          throw new TtrpcError(Code.FailedPrecondition, `container ${request.containerId}: volume ${request.destination} is busy`, { cause: err });
+          throw new TtrpcError(
+            Code.FailedPrecondition,
+            `container ${request.containerId}: volume ${request.destination} is busy`,
+            { cause: err },
+          );
         }
         throw err;
       }

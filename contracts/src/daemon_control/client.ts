@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { AddExport, ControlResponse, ExportInfo } from './protocol';
 
 type Pending = { resolve: (r: ControlResponse) => void; reject: (e: Error) => void };
-type Request = { op: 'add' } & Omit<AddExport, 'id' | 'op'> | { op: 'remove'; tag: string } | { op: 'list' };
+type Request = ({ op: 'add' } & Omit<AddExport, 'id' | 'op'>) | { op: 'remove'; tag: string } | { op: 'list' };
 
 export class ControlClient {
   private nextId = 1;

@@ -9,7 +9,11 @@ describe('control protocol: add with DAX', () => {
     expect(off.dax).toBe(false);
     expect(off.daxWindowMiB).toBeUndefined();
     expect(parseRequest(line({ dax: true }))).toMatchObject({ dax: true, daxWindowMiB: 256 });
-    expect(parseRequest(line({ dax: true, readonly: true, daxWindowMiB: 64 }))).toMatchObject({ dax: true, readonly: true, daxWindowMiB: 64 });
+    expect(parseRequest(line({ dax: true, readonly: true, daxWindowMiB: 64 }))).toMatchObject({
+      dax: true,
+      readonly: true,
+      daxWindowMiB: 64,
+    });
   });
 
   test.each([

@@ -117,10 +117,14 @@ export function parseRequest(line: string): ControlRequest {
   const id = field<number>(obj, 'id', 'number');
   const op = field<string>(obj, 'op', 'string');
   switch (op) {
-    case 'add': return parseAdd(obj, id);
-    case 'remove': return { id, op, tag: field<string>(obj, 'tag', 'string') };
-    case 'list': return { id, op };
-    default: throw new ControlProtocolError(`unknown op '${op}'`);
+    case 'add':
+      return parseAdd(obj, id);
+    case 'remove':
+      return { id, op, tag: field<string>(obj, 'tag', 'string') };
+    case 'list':
+      return { id, op };
+    default:
+      throw new ControlProtocolError(`unknown op '${op}'`);
   }
 }
 

@@ -18,7 +18,8 @@ export type JsonLinesHandler = (line: string) => Promise<object & { readonly id:
 export function requestIdOf(line: string): number {
   try {
     const v: unknown = JSON.parse(line);
-    if (typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'number') return (v as { id: number }).id;
+    if (typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'number')
+      return (v as { id: number }).id;
   } catch {
     // Not JSON at all: the error answer carries id 0.
   }

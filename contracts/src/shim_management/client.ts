@@ -18,7 +18,9 @@ export class ManagementClient {
   }
 
   async listVolumes(containerId = ''): Promise<readonly VolumeInfo[]> {
-    const answer = await this.lines.call<{ id: number; ok: boolean; volumes?: readonly VolumeInfo[] }>('volume-list', { containerId });
+    const answer = await this.lines.call<{ id: number; ok: boolean; volumes?: readonly VolumeInfo[] }>('volume-list', {
+      containerId,
+    });
     return answer.volumes ?? [];
   }
 

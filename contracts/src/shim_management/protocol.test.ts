@@ -4,7 +4,9 @@ const line = (o: object): string => JSON.stringify(o);
 
 describe('management protocol', () => {
   test('volume-add takes absolute paths and defaults to read-write', () => {
-    expect(parseManagementRequest(line({ id: 1, op: 'volume-add', containerId: 'c', source: '/src', target: '/data' }))).toEqual({
+    expect(
+      parseManagementRequest(line({ id: 1, op: 'volume-add', containerId: 'c', source: '/src', target: '/data' })),
+    ).toEqual({
       id: 1,
       op: 'volume-add',
       containerId: 'c',
@@ -15,11 +17,18 @@ describe('management protocol', () => {
   });
 
   test('volume-list without a container lists the whole sandbox', () => {
-    expect(parseManagementRequest(line({ id: 2, op: 'volume-list' }))).toEqual({ id: 2, op: 'volume-list', containerId: '' });
+    expect(parseManagementRequest(line({ id: 2, op: 'volume-list' }))).toEqual({
+      id: 2,
+      op: 'volume-list',
+      containerId: '',
+    });
   });
 
   test.each([
-    [{ id: 1, op: 'volume-add', containerId: 'c', source: 'rel', target: '/d' }, /field 'source': "rel" is not an absolute path/],
+    [
+      { id: 1, op: 'volume-add', containerId: 'c', source: 'rel', target: '/d' },
+      /field 'source': "rel" is not an absolute path/,
+    ],
     [{ id: 1, op: 'volume-add', containerId: '', source: '/s', target: '/d' }, /field 'containerId': empty/],
     [{ id: 1, op: 'volume-remove', containerId: 'c' }, /field 'target': expected string/],
     [{ id: 1, op: 'volume-grow' }, /unknown op 'volume-grow'/],

@@ -56,13 +56,15 @@ type Json = Record<string, unknown>;
 function field<T>(obj: Json, key: string, type: 'string' | 'boolean' | 'number', fallback?: T): T {
   const v = obj[key];
   if (v === undefined && fallback !== undefined) return fallback;
-  if (typeof v !== type) throw new ManagementProtocolError(`field '${key}': expected ${type}, got ${JSON.stringify(v)}`);
+  if (typeof v !== type)
+    throw new ManagementProtocolError(`field '${key}': expected ${type}, got ${JSON.stringify(v)}`);
   return v as T;
 }
 
 function absolutePath(obj: Json, key: string): string {
   const path = field<string>(obj, key, 'string');
-  if (!path.startsWith('/') || path.includes('\0')) throw new ManagementProtocolError(`field '${key}': "${path}" is not an absolute path`);
+  if (!path.startsWith('/') || path.includes('\0'))
+    throw new ManagementProtocolError(`field '${key}': "${path}" is not an absolute path`);
   return path;
 }
 

@@ -42,9 +42,11 @@ export class ControlServer {
     // Requests on one connection are answered in order, one at a time.
     let queue = Promise.resolve();
     lines.on('line', (line) => {
-      queue = queue.then(() => this.answer(line)).then((response) => {
-        if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
-      });
+      queue = queue
+        .then(() => this.answer(line))
+        .then((response) => {
+          if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
+        });
     });
   }
 

@@ -32,7 +32,8 @@ describe('device loop with the echo handler', () => {
 
   test('serves every queue, hiprio included', () => {
     const f = connect({ requestQueues: 2 });
-    for (const q of [HIPRIO_QUEUE, 1, 2]) expect(dec(f.call(q, { readable: [enc(`q${q}`)], writableLen: 8 }))).toBe(`q${q}`);
+    for (const q of [HIPRIO_QUEUE, 1, 2])
+      expect(dec(f.call(q, { readable: [enc(`q${q}`)], writableLen: 8 }))).toBe(`q${q}`);
   });
 
   test('answers a chain without writable buffers with 0 bytes', () => {
@@ -64,8 +65,11 @@ describe('device loop with the echo handler', () => {
     const f = connect({ requestQueues: 2 });
     const replies: string[] = [];
     const subs = [enc('DEFER-1'), enc('now'), enc('DEFER-2')];
-    f.pipeline(REQUEST_QUEUE, 3, () => (subs.length > 0 ? { readable: [subs.shift()!], writableLen: 16 } : null), (r) =>
-      replies.push(dec(r)),
+    f.pipeline(
+      REQUEST_QUEUE,
+      3,
+      () => (subs.length > 0 ? { readable: [subs.shift()!], writableLen: 16 } : null),
+      (r) => replies.push(dec(r)),
     );
     expect(replies[0]).toBe('now');
     expect(replies.slice(1).sort()).toEqual(['DEFER-1', 'DEFER-2']);

@@ -134,7 +134,8 @@ export class Session implements VringObserver {
   /** DAX needs the channel, acknowledged requests and a negotiated shared-memory region. */
   private backendRequests(): BackendRequests | null {
     const channel = this.backend.backendChannel;
-    if (channel === null || !channel.acknowledged || !this.backend.shmemNegotiated || this.windowSize === 0) return null;
+    if (channel === null || !channel.acknowledged || !this.backend.shmemNegotiated || this.windowSize === 0)
+      return null;
     return new ShmemRequests(channel, this.windowSize);
   }
 

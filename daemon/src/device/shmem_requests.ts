@@ -21,7 +21,11 @@ export class ShmemRequests implements BackendRequests {
       { shmid: DAX_SHMID, fdOffset: r.fdOffset, shmOffset: r.shmOffset, len: r.len, flags },
       r.fd,
     );
-    expectSuccess(BackendRequest.SHMEM_MAP, status, `file offset ${r.fdOffset}, window offset ${r.shmOffset}, ${r.len} bytes`);
+    expectSuccess(
+      BackendRequest.SHMEM_MAP,
+      status,
+      `file offset ${r.fdOffset}, window offset ${r.shmOffset}, ${r.len} bytes`,
+    );
   }
 
   unmap(shmOffset: number, len: number): void {

@@ -42,7 +42,9 @@ export function startDeviceWorker<E>(
       if (event.type === 'listening') resolve();
     });
     worker.once('error', reject);
-    void exited.then((code) => reject(new DeviceError(tag, `device worker exited (${code}) before listening`, data.device.socketPath)));
+    void exited.then((code) =>
+      reject(new DeviceError(tag, `device worker exited (${code}) before listening`, data.device.socketPath)),
+    );
   });
   let stopping: Promise<number> | null = null;
   return {

@@ -165,7 +165,16 @@ export const RENAME_WHITEOUT = 1 << 2;
 
 // ---- headers ----
 export const IN_HEADER_SIZE = 40;
-export const InHeader = { len: 0, opcode: 4, unique: 8, nodeid: 16, uid: 24, gid: 28, pid: 32, totalExtlen: 36 } as const;
+export const InHeader = {
+  len: 0,
+  opcode: 4,
+  unique: 8,
+  nodeid: 16,
+  uid: 24,
+  gid: 28,
+  pid: 32,
+  totalExtlen: 36,
+} as const;
 export const OUT_HEADER_SIZE = 16;
 export const OutHeader = { len: 0, error: 4, unique: 8 } as const;
 
@@ -190,7 +199,15 @@ export const Attr = {
   flags: 84,
 } as const;
 export const ENTRY_OUT_SIZE = 128;
-export const EntryOut = { nodeid: 0, generation: 8, entryValid: 16, attrValid: 24, entryValidNsec: 32, attrValidNsec: 36, attr: 40 } as const;
+export const EntryOut = {
+  nodeid: 0,
+  generation: 8,
+  entryValid: 16,
+  attrValid: 24,
+  entryValidNsec: 32,
+  attrValidNsec: 36,
+  attr: 40,
+} as const;
 export const ATTR_OUT_SIZE = 104;
 export const AttrOut = { attrValid: 0, attrValidNsec: 8, attr: 16 } as const;
 
@@ -292,7 +309,16 @@ export const REMOVEMAPPING_MAX_ENTRIES = 4096 / REMOVEMAPPING_ONE_SIZE;
 
 // ---- replies with variable parts ----
 export const KSTATFS_SIZE = 80;
-export const Kstatfs = { blocks: 0, bfree: 8, bavail: 16, files: 24, ffree: 32, bsize: 40, namelen: 44, frsize: 48 } as const;
+export const Kstatfs = {
+  blocks: 0,
+  bfree: 8,
+  bavail: 16,
+  files: 24,
+  ffree: 32,
+  bsize: 40,
+  namelen: 44,
+  frsize: 48,
+} as const;
 export const DIRENT_HEADER_SIZE = 24;
 export const Dirent = { ino: 0, off: 8, namelen: 16, type: 20, name: 24 } as const;
 export const DIRENTPLUS_HEADER_SIZE = ENTRY_OUT_SIZE + DIRENT_HEADER_SIZE;

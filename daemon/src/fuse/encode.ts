@@ -27,13 +27,24 @@ export function encodeAttr(dst: DataView, off: number, stx: DataView, flags: num
   dst.setUint32(off + Attr.nlink, stx.getUint32(STX.nlink, true), true);
   dst.setUint32(off + Attr.uid, stx.getUint32(STX.uid, true), true);
   dst.setUint32(off + Attr.gid, stx.getUint32(STX.gid, true), true);
-  dst.setUint32(off + Attr.rdev, encodeDev(stx.getUint32(STX.rdevMajor, true), stx.getUint32(STX.rdevMinor, true)), true);
+  dst.setUint32(
+    off + Attr.rdev,
+    encodeDev(stx.getUint32(STX.rdevMajor, true), stx.getUint32(STX.rdevMinor, true)),
+    true,
+  );
   dst.setUint32(off + Attr.blksize, stx.getUint32(STX.blksize, true), true);
   dst.setUint32(off + Attr.flags, flags, true);
 }
 
 /** Writes a fuse_entry_out at `off`; returns its size. */
-export function encodeEntry(dst: DataView, off: number, nodeid: number, timeoutSec: number, stx: DataView, flags: number): number {
+export function encodeEntry(
+  dst: DataView,
+  off: number,
+  nodeid: number,
+  timeoutSec: number,
+  stx: DataView,
+  flags: number,
+): number {
   dst.setUint32(off + EntryOut.nodeid, nodeid, true);
   dst.setUint32(off + EntryOut.nodeid + 4, 0, true);
   dst.setUint32(off + EntryOut.generation, 0, true);

@@ -79,7 +79,10 @@ export class Request {
 
   /** A u64 argument as a Number; exact below 2^53, which covers every size and offset we accept. */
   u64(off: number): number {
-    return this.argsView.getUint32(IN_HEADER_SIZE + off, true) + this.argsView.getUint32(IN_HEADER_SIZE + off + 4, true) * 0x1_0000_0000;
+    return (
+      this.argsView.getUint32(IN_HEADER_SIZE + off, true) +
+      this.argsView.getUint32(IN_HEADER_SIZE + off + 4, true) * 0x1_0000_0000
+    );
   }
 
   /** A u64 id argument (nodeid, fh), or -1 above 2^32 where we never hand out ids. */

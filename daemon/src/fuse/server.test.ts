@@ -59,7 +59,18 @@ describe('malformed requests', () => {
   beforeEach(() => c.init());
 
   test('unknown opcodes get ENOSYS', () => {
-    for (const op of [7, 19, abi.Opcode.BMAP, abi.Opcode.IOCTL, abi.Opcode.POLL, abi.Opcode.SETUPMAPPING, abi.Opcode.TMPFILE, abi.Opcode.STATX, 999, 0xffffffff]) {
+    for (const op of [
+      7,
+      19,
+      abi.Opcode.BMAP,
+      abi.Opcode.IOCTL,
+      abi.Opcode.POLL,
+      abi.Opcode.SETUPMAPPING,
+      abi.Opcode.TMPFILE,
+      abi.Opcode.STATX,
+      999,
+      0xffffffff,
+    ]) {
       expect(errnoOf(() => c.request(op, 1, [Buffer.alloc(64)], 4096))).toBe(ENOSYS);
     }
   });
@@ -78,7 +89,19 @@ describe('malformed requests', () => {
   });
 
   test('truncated argument blocks get EINVAL', () => {
-    for (const op of [abi.Opcode.GETATTR, abi.Opcode.SETATTR, abi.Opcode.OPEN, abi.Opcode.READ, abi.Opcode.WRITE, abi.Opcode.MKNOD, abi.Opcode.MKDIR, abi.Opcode.LINK, abi.Opcode.RENAME2, abi.Opcode.GETLK, abi.Opcode.INIT]) {
+    for (const op of [
+      abi.Opcode.GETATTR,
+      abi.Opcode.SETATTR,
+      abi.Opcode.OPEN,
+      abi.Opcode.READ,
+      abi.Opcode.WRITE,
+      abi.Opcode.MKNOD,
+      abi.Opcode.MKDIR,
+      abi.Opcode.LINK,
+      abi.Opcode.RENAME2,
+      abi.Opcode.GETLK,
+      abi.Opcode.INIT,
+    ]) {
       expect(errnoOf(() => c.request(op, 1, [Buffer.alloc(4)], 4096))).toBe(EINVAL);
     }
   });

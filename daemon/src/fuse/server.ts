@@ -75,7 +75,11 @@ class FuseServer implements ChainHandler {
   private readonly fs: PassthroughFs;
   private initialized = false;
 
-  constructor(private readonly config: ExportConfig, complete: CompletionSink, backend: BackendAccess) {
+  constructor(
+    private readonly config: ExportConfig,
+    complete: CompletionSink,
+    backend: BackendAccess,
+  ) {
     this.fs = new PassthroughFs(config, complete, backend);
   }
 
@@ -128,7 +132,11 @@ class FuseServer implements ChainHandler {
 }
 
 /** A ChainHandler serving `config`'s directory to one front-end connection. */
-export function createFuseHandler(config: ExportConfig, complete: CompletionSink, backend: BackendAccess = NO_BACKEND): ChainHandler {
+export function createFuseHandler(
+  config: ExportConfig,
+  complete: CompletionSink,
+  backend: BackendAccess = NO_BACKEND,
+): ChainHandler {
   return new FuseServer(config, complete, backend);
 }
 

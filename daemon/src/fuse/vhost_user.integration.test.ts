@@ -32,9 +32,13 @@ function startDaemon(name: string, extra: string[] = []): { shared: string; clie
   mkdirSync(shared);
   chmodSync(shared, 0o755);
   const socketPath = join(dir, `${name}.sock`);
-  const child = spawn(process.execPath, [script, `--socket-path=${socketPath}`, `--shared-dir=${shared}`, '--log-level=error', ...extra], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [script, `--socket-path=${socketPath}`, `--shared-dir=${shared}`, '--log-level=error', ...extra],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   daemons.push(child);
   const frontend = VhostUserFrontend.connect({ socketPath, memorySize: 16 << 20, queueSize: 512 });
   frontends.push(frontend);
@@ -60,7 +64,9 @@ test('LOOKUP, CREATE, 1 MiB WRITE/READ, READDIRPLUS, locks and bad input over vh
   expect(readFileSync(join(shared, 'big')).equals(data)).toBe(true);
 
   c.setlk(f.entry.nodeid, f.fh, 1n, { start: 0n, end: LOCK_TO_EOF, type: 1, pid: 1 });
-  expect(errnoOf(() => c.setlk(f.entry.nodeid, f.fh, 2n, { start: 0n, end: LOCK_TO_EOF, type: 1, pid: 1 }))).toBe(EAGAIN);
+  expect(errnoOf(() => c.setlk(f.entry.nodeid, f.fh, 2n, { start: 0n, end: LOCK_TO_EOF, type: 1, pid: 1 }))).toBe(
+    EAGAIN,
+  );
   c.release(f.entry.nodeid, f.fh);
 
   const d = c.mkdir(1, 'd', 0o755);

@@ -131,7 +131,8 @@ export class InodeTable {
   }
 
   private removeIfUnused(inode: Inode): void {
-    if (inode.nodeid !== 1 && inode.refcount === 0 && inode.handles === 0 && this.byId.get(inode.nodeid) === inode) this.remove(inode);
+    if (inode.nodeid !== 1 && inode.refcount === 0 && inode.handles === 0 && this.byId.get(inode.nodeid) === inode)
+      this.remove(inode);
   }
 
   private remove(inode: Inode): void {

@@ -4,7 +4,21 @@
 // without the daemon's own process-wide lock ownership. A blocking SETLKW never blocks the queue:
 // it is retried from poll() and completed through the CompletionSink, or interrupted.
 import type { CompletionSink, DescriptorChain } from '../virtio/descriptor_chain';
-import { F_OFD_GETLK, F_OFD_SETLK, F_RDLCK, F_UNLCK, F_WRLCK, fcntlLock, FLOCK, FLOCK_SIZE, flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN } from '../sys/locks';
+import {
+  F_OFD_GETLK,
+  F_OFD_SETLK,
+  F_RDLCK,
+  F_UNLCK,
+  F_WRLCK,
+  fcntlLock,
+  FLOCK,
+  FLOCK_SIZE,
+  flock,
+  LOCK_EX,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
+} from '../sys/locks';
 import { O_DIRECTORY, O_RDONLY, O_RDWR, S_IFDIR, S_IFREG } from '../sys/fs';
 import { tryClose } from '../sys/fd';
 import { ChainWriter } from '../fuse/chain_io';

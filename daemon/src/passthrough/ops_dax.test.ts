@@ -35,12 +35,21 @@ afterEach(() => {
 });
 
 /** The daemon on a fresh directory, and a front-end with (by default) a DAX window and a channel. */
-function start(flags: string[], frontend: { shmemSize?: number; channel: boolean } = { shmemSize: WINDOW, channel: true }): Daemon {
+function start(
+  flags: string[],
+  frontend: { shmemSize?: number; channel: boolean } = { shmemSize: WINDOW, channel: true },
+): Daemon {
   const dir = mkdtempSync(join(tmpdir(), 'vfs-dax-'));
   const socketPath = `${dir}.sock`;
   const child: ChildProcess = spawn(
     process.execPath,
-    [script, `--socket-path=${socketPath}`, `--shared-dir=${dir}`, `--log-level=${process.env['VFS_TEST_LOG'] ?? 'error'}`, ...flags],
+    [
+      script,
+      `--socket-path=${socketPath}`,
+      `--shared-dir=${dir}`,
+      `--log-level=${process.env['VFS_TEST_LOG'] ?? 'error'}`,
+      ...flags,
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const stopDaemon = (): void => {
@@ -113,7 +122,10 @@ describe('DAX on a read-only export', () => {
     expect(windowBytes(d, CHUNK, CHUNK).equals(data.subarray(0, CHUNK))).toBe(true);
     expect(fileMappedAt(d, 0)).toBe(statSync(join(d.dir, 'data')).ino);
 
-    d.client.removemapping(f.nodeid, [{ moffset: 0, len: CHUNK }, { moffset: CHUNK, len: CHUNK }]);
+    d.client.removemapping(f.nodeid, [
+      { moffset: 0, len: CHUNK },
+      { moffset: CHUNK, len: CHUNK },
+    ]);
     expect(fileMappedAt(d, 0)).toBeNull();
     expect(fileMappedAt(d, CHUNK)).toBeNull();
   });
@@ -150,7 +162,12 @@ describe('DAX on a read-only export', () => {
     expect(remove([{ moffset: CHUNK, len: CHUNK + 4096 }])).toBe(EINVAL);
     expect(remove([{ moffset: 0, len: CHUNK }], 2)).toBe(EINVAL);
     expect(remove([], 257)).toBe(EINVAL);
-    expect(remove([{ moffset: 0, len: CHUNK }, { moffset: 1, len: 4096 }])).toBe(EINVAL);
+    expect(
+      remove([
+        { moffset: 0, len: CHUNK },
+        { moffset: 1, len: 4096 },
+      ]),
+    ).toBe(EINVAL);
 
     // Still serving, and a handle of the node itself is accepted.
     const ah = c.open(a, 0).fh;

@@ -61,7 +61,9 @@ test('resuming at an earlier offset and rewinding to 0 repeat the same entries',
   const fromFive = expected.slice(5).map((e) => e.name);
   expect(again.map((e) => e.name)).toEqual(fromFive.slice(0, again.length));
   expect(expected.slice(0, first.length).map((e) => e.name)).toEqual(first.map((e) => e.name));
-  expect(expected.slice(first.length, first.length + second.length).map((e) => e.name)).toEqual(second.map((e) => e.name));
+  expect(expected.slice(first.length, first.length + second.length).map((e) => e.name)).toEqual(
+    second.map((e) => e.name),
+  );
   c.releasedir(d.nodeid, o.fh);
 });
 
@@ -77,7 +79,10 @@ test('an empty directory has . and .. only; a file is not a directory', () => {
 });
 
 test('an open directory outlives a FORGET of its inode: READDIRPLUS still describes its own entries', () => {
-  for (const [dir, size] of [['a', 1], ['b', 2]] as const) {
+  for (const [dir, size] of [
+    ['a', 1],
+    ['b', 2],
+  ] as const) {
     mkdirSync(join(h.dir, dir));
     writeFileSync(join(h.dir, dir, 'same'), 'x'.repeat(size));
   }

@@ -1,5 +1,17 @@
 // Name-space and attribute operations, checked against the host's own view of the directory.
-import { chmodSync, linkSync, lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync, writeFileSync, existsSync, readFileSync, statfsSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+  readFileSync,
+  statfsSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { EBADF, EEXIST, EINVAL, ENOENT, ENOTDIR, EPERM, EROFS, EACCES } from '../fuse/errno';
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, FUSE_ATTR_SUBMOUNT } from '../fuse/abi';
@@ -58,7 +70,10 @@ test('hard links and repeated lookups share one node id; FORGET drops it at zero
   const again = c.lookup(1, 'a');
   expect(again.nodeid).not.toBe(a.nodeid);
   c.lookup(1, 'a');
-  c.batchForget([{ nodeid: again.nodeid, nlookup: 2 }, { nodeid: 424242, nlookup: 1 }]);
+  c.batchForget([
+    { nodeid: again.nodeid, nlookup: 2 },
+    { nodeid: 424242, nlookup: 1 },
+  ]);
   expect(errnoOf(() => c.getattr(again.nodeid))).toBe(EBADF);
 });
 

@@ -171,7 +171,7 @@ describe('special files already in the share', () => {
 });
 
 describe('cache policy', () => {
-  const cases: [('none' | 'auto' | 'always' | 'metadata'), number, number, number][] = [
+  const cases: ['none' | 'auto' | 'always' | 'metadata', number, number, number][] = [
     ['none', 0, Fopen.DIRECT_IO, 0],
     ['metadata', 86400, Fopen.DIRECT_IO, 0],
     ['auto', 1, 0, 0],

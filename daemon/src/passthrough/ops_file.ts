@@ -163,7 +163,13 @@ interface Created {
 }
 
 /** Kills set-id bits as asked, then the inode with its attributes in `fs.stat`, or -errno. */
-function createdInode(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number, opened: Created): Inode | number {
+function createdInode(
+  rq: Request,
+  fs: PassthroughFs,
+  parent: Inode,
+  guestFlags: number,
+  opened: Created,
+): Inode | number {
   if (guestFlags & O_TRUNC && rq.u32(CreateIn.openFlags) & FUSE_OPEN_KILL_SUIDGID) {
     const killed = killSuidgidFd(fs, opened.fd);
     if (killed < 0) return killed;
@@ -304,7 +310,12 @@ export function copyFileRangeOp(rq: Request, fs: PassthroughFs): number {
   if (!rq.has(COPY_FILE_RANGE_IN_SIZE)) return rq.error(EINVAL);
   const hIn = fileHandle(rq, fs, CopyFileRangeIn.fhIn);
   const hOut = fs.handles.get(rq.id(CopyFileRangeIn.fhOut));
-  if (hIn === undefined || hOut === undefined || hOut.dir !== null || hOut.inode.nodeid !== rq.id(CopyFileRangeIn.nodeidOut)) {
+  if (
+    hIn === undefined ||
+    hOut === undefined ||
+    hOut.dir !== null ||
+    hOut.inode.nodeid !== rq.id(CopyFileRangeIn.nodeidOut)
+  ) {
     return rq.error(EBADF);
   }
   if (fs.config.readonly) return rq.error(EROFS);

@@ -4,10 +4,25 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EAGAIN, EINTR } from '../fuse/errno';
-import { FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, INIT_IN_SIZE, INIT_OUT_SIZE, InitIn, LK_IN_SIZE, Opcode, OUT_HEADER_SIZE } from '../fuse/abi';
+import {
+  FUSE_KERNEL_MINOR_VERSION,
+  FUSE_KERNEL_VERSION,
+  INIT_IN_SIZE,
+  INIT_OUT_SIZE,
+  InitIn,
+  LK_IN_SIZE,
+  Opcode,
+  OUT_HEADER_SIZE,
+} from '../fuse/abi';
 import { errnoOf, type FuseClient, LOCK_TO_EOF, type FileLock } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { REQUEST_QUEUE } from '@vfs/harness/vhost_user_driver/transport';
-import { startHarness, startLoopbackHarness, type DaemonHarness, type Harness, type LoopbackHarness } from '../../test_support/passthrough_harness';
+import {
+  startHarness,
+  startLoopbackHarness,
+  type DaemonHarness,
+  type Harness,
+  type LoopbackHarness,
+} from '../../test_support/passthrough_harness';
 
 const F_RDLCK = 0;
 const F_WRLCK = 1;
@@ -52,7 +67,12 @@ except OSError:
 }
 
 const whole = (type: number): FileLock => ({ start: 0n, end: LOCK_TO_EOF, type, pid: 1 });
-const range = (start: number, end: number, type: number): FileLock => ({ start: BigInt(start), end: BigInt(end), type, pid: 1 });
+const range = (start: number, end: number, type: number): FileLock => ({
+  start: BigInt(start),
+  end: BigInt(end),
+  type,
+  pid: 1,
+});
 
 let file: { nodeid: number; fh: number; path: string };
 
@@ -110,7 +130,10 @@ test('SETLKW is deferred while the host holds the lock and granted when it lets 
   const l = useLoopback();
   hostPosixLock(file.path, join(h.dir, 'm2'), 300);
   const hdr = c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE);
-  const started = l.transport.start(REQUEST_QUEUE, { readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))], writableLen: 16 });
+  const started = l.transport.start(REQUEST_QUEUE, {
+    readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))],
+    writableLen: 16,
+  });
   expect(started).not.toBeInstanceOf(Uint8Array);
   if (started instanceof Uint8Array) return;
   expect(l.transport.pendingCount()).toBe(1);
@@ -133,7 +156,10 @@ test('INTERRUPT answers a waiting SETLKW with EINTR', () => {
   const l = useLoopback();
   hostPosixLock(file.path, join(h.dir, 'm3'), 60_000);
   const hdr = c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE);
-  const started = l.transport.start(REQUEST_QUEUE, { readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))], writableLen: 16 });
+  const started = l.transport.start(REQUEST_QUEUE, {
+    readable: [hdr, c.lkIn(file.fh, 7n, whole(F_WRLCK))],
+    writableLen: 16,
+  });
   if (started instanceof Uint8Array) throw new Error('SETLKW was not deferred');
   l.transport.handler.poll();
   c.interrupt(hdr.readBigUInt64LE(8));
@@ -160,9 +186,17 @@ describe('a session ending while a SETLKW waits', () => {
     const daemon = h as DaemonHarness;
     c.setlk(file.nodeid, file.fh, 1n, whole(F_WRLCK));
     const setlkw = [c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE), c.lkIn(file.fh, 2n, whole(F_WRLCK))];
-    const batch = [{ readable: setlkw, writableLen: 16 }, { readable: end, writableLen: endReplyLen }];
+    const batch = [
+      { readable: setlkw, writableLen: 16 },
+      { readable: end, writableLen: endReplyLen },
+    ];
     const errors: number[] = [];
-    daemon.frontend.pipeline(REQUEST_QUEUE, 2, () => batch.shift() ?? null, (r) => errors.push(Buffer.from(r).readInt32LE(4)));
+    daemon.frontend.pipeline(
+      REQUEST_QUEUE,
+      2,
+      () => batch.shift() ?? null,
+      (r) => errors.push(Buffer.from(r).readInt32LE(4)),
+    );
     return errors;
   }
 

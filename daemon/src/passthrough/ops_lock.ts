@@ -1,7 +1,16 @@
 // Lock operations: GETLK, SETLK, SETLKW (POSIX locks and, with FUSE_LK_FLOCK, flock), INTERRUPT.
 import { DEFERRED } from '../virtio/descriptor_chain';
 import { F_RDLCK, F_UNLCK, F_WRLCK } from '../sys/locks';
-import { FileLock, FUSE_LK_FLOCK, IN_HEADER_SIZE, InHeader, LK_IN_SIZE, LK_OUT_SIZE, LkIn, OUT_HEADER_SIZE } from '../fuse/abi';
+import {
+  FileLock,
+  FUSE_LK_FLOCK,
+  IN_HEADER_SIZE,
+  InHeader,
+  LK_IN_SIZE,
+  LK_OUT_SIZE,
+  LkIn,
+  OUT_HEADER_SIZE,
+} from '../fuse/abi';
 import { EAGAIN, EBADF, EINVAL, ENOSYS, EWOULDBLOCK } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import type { LockRange } from './lock_manager';
@@ -14,7 +23,8 @@ function lockRange(rq: Request): LockRange | null {
   const start = v.getBigUint64(base + FileLock.start, true);
   const end = v.getBigUint64(base + FileLock.end, true);
   const type = v.getUint32(base + FileLock.type, true);
-  if (start > 0x7fff_ffff_ffff_ffffn || end < start || (type !== F_RDLCK && type !== F_WRLCK && type !== F_UNLCK)) return null;
+  if (start > 0x7fff_ffff_ffff_ffffn || end < start || (type !== F_RDLCK && type !== F_WRLCK && type !== F_UNLCK))
+    return null;
   return { start, end: end > 0x7fff_ffff_ffff_ffffn ? 0x7fff_ffff_ffff_ffffn : end, type };
 }
 

@@ -97,7 +97,9 @@ test('trusted.* from the guest lands in user.virtiofs.trusted.* on the host', ()
 
 describe('XattrMap', () => {
   test('explicit rules with any separator, first match wins', () => {
-    const m = XattrMap.parse('/prefix/all/trusted./user.virtiofs./ /bad/server//trusted./ /bad/client/user.virtiofs.// /ok/all///');
+    const m = XattrMap.parse(
+      '/prefix/all/trusted./user.virtiofs./ /bad/server//trusted./ /bad/client/user.virtiofs.// /ok/all///',
+    );
     expect(m.toHost('trusted.x')).toBe('user.virtiofs.trusted.x');
     expect(m.toHost('user.virtiofs.y')).toBe(-EPERM);
     expect(m.toHost('security.selinux')).toBe('security.selinux');

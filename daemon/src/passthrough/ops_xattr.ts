@@ -1,7 +1,14 @@
 // Extended attributes: SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR, with the export's name mapping.
 // A zero size asks for the length only; a too-small buffer answers ERANGE.
 import { XATTR_LIST_MAX } from '../sys/xattr';
-import { GETXATTR_IN_SIZE, IN_HEADER_SIZE, GETXATTR_OUT_SIZE, OUT_HEADER_SIZE, SETXATTR_IN_COMPAT_SIZE, SetxattrIn } from '../fuse/abi';
+import {
+  GETXATTR_IN_SIZE,
+  IN_HEADER_SIZE,
+  GETXATTR_OUT_SIZE,
+  OUT_HEADER_SIZE,
+  SETXATTR_IN_COMPAT_SIZE,
+  SetxattrIn,
+} from '../fuse/abi';
 import { EBADF, EINVAL, ENODATA, ENOSYS, EPERM, ERANGE, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import type { Inode } from './inode_table';

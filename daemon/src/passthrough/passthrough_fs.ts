@@ -125,7 +125,6 @@ export class PassthroughFs {
     return inode;
   }
 
-
   /** The inode for a guest node id, or undefined. */
   inode(nodeid: number): Inode | undefined {
     return nodeid < 0 ? undefined : this.inodes.get(nodeid);
@@ -172,7 +171,8 @@ export class PassthroughFs {
   private openRoot(rootFd: number): Inode {
     const r = this.statFd(rootFd);
     if (r < 0) throw new SysError(`statx(export root fd ${rootFd})`, -r);
-    if ((this.statView.getUint16(STX.mode, true) & S_IFMT) !== S_IFDIR) throw new SysError(`export root fd ${rootFd}`, ENOTDIR);
+    if ((this.statView.getUint16(STX.mode, true) & S_IFMT) !== S_IFDIR)
+      throw new SysError(`export root fd ${rootFd}`, ENOTDIR);
     return this.inodes.add(rootFd, this.statView, FUSE_ROOT_ID, false);
   }
 }

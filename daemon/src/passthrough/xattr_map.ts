@@ -29,15 +29,25 @@ const TYPES: readonly string[] = ['prefix', 'ok', 'bad', 'unsupported'];
 
 function scopeOf(scope: string): { client: boolean; server: boolean } {
   switch (scope) {
-    case 'client': return { client: true, server: false };
-    case 'server': return { client: false, server: true };
-    case 'all': return { client: true, server: true };
-    default: throw new XattrMapError(`xattrmap: unknown scope '${scope}' (expected client|server|all)`);
+    case 'client':
+      return { client: true, server: false };
+    case 'server':
+      return { client: false, server: true };
+    case 'all':
+      return { client: true, server: true };
+    default:
+      throw new XattrMapError(`xattrmap: unknown scope '${scope}' (expected client|server|all)`);
   }
 }
 
 function expandMap(key: string, prepend: string): Rule[] {
-  const rule = (type: RuleType, client: boolean, server: boolean, k: string, p: string): Rule => ({ type, client, server, key: k, prepend: p });
+  const rule = (type: RuleType, client: boolean, server: boolean, k: string, p: string): Rule => ({
+    type,
+    client,
+    server,
+    key: k,
+    prepend: p,
+  });
   if (key === '') return [rule('prefix', true, true, '', prepend), rule('bad', true, true, '', '')];
   return [
     rule('prefix', true, true, key, prepend),
@@ -76,7 +86,8 @@ export class XattrMap {
         rules.push(...expandMap(m.fields[0], m.fields[1]));
         break;
       }
-      if (!TYPES.includes(type)) throw new XattrMapError(`xattrmap: unknown type '${type}' (expected prefix|ok|bad|unsupported|map)`);
+      if (!TYPES.includes(type))
+        throw new XattrMapError(`xattrmap: unknown type '${type}' (expected prefix|ok|bad|unsupported|map)`);
       const f = fields(typeField.rest, sep, 3);
       rules.push({ type: type as RuleType, ...scopeOf(f.fields[0]), key: f.fields[1], prepend: f.fields[2] });
       s = f.rest.trimStart();
@@ -90,10 +101,14 @@ export class XattrMap {
     for (const r of this.rules) {
       if (!r.client || !name.startsWith(r.key)) continue;
       switch (r.type) {
-        case 'prefix': return r.prepend + name;
-        case 'ok': return name;
-        case 'bad': return -EPERM;
-        case 'unsupported': return -ENOTSUP;
+        case 'prefix':
+          return r.prepend + name;
+        case 'ok':
+          return name;
+        case 'bad':
+          return -EPERM;
+        case 'unsupported':
+          return -ENOTSUP;
       }
     }
     return -EPERM;
@@ -104,8 +119,10 @@ export class XattrMap {
     for (const r of this.rules) {
       if (!r.server || !name.startsWith(r.prepend)) continue;
       switch (r.type) {
-        case 'prefix': return name.slice(r.prepend.length);
-        case 'ok': return name;
+        case 'prefix':
+          return name.slice(r.prepend.length);
+        case 'ok':
+          return name;
         case 'bad':
         case 'unsupported':
           return null;

@@ -43,7 +43,9 @@ export function inNewNamespaces(): boolean {
   const innerIds = namespaceIds().split(' ');
   const same = NAMESPACES.filter((_, i) => outerIds[i] === innerIds[i]);
   if (same.length > 0 || outerIds.length !== NAMESPACES.length) {
-    throw new SandboxError(`${MARKER}="${outer}" but the daemon is still in the ${same.join(', ') || 'named'} namespace(s): refusing to build the sandbox`);
+    throw new SandboxError(
+      `${MARKER}="${outer}" but the daemon is still in the ${same.join(', ') || 'named'} namespace(s): refusing to build the sandbox`,
+    );
   }
   delete process.env[MARKER];
   return true;

@@ -40,9 +40,11 @@ function overlaps(a: string, b: string): boolean {
 
 /** A host path must not be `/` nor land on or around the share or /proc of the private root. */
 function checkPlacement(path: string): void {
-  if (!isAbsolute(path) || path === sep) throw new SandboxError(`cannot expose "${path}" in the sandbox root: not an absolute path below /`, path);
+  if (!isAbsolute(path) || path === sep)
+    throw new SandboxError(`cannot expose "${path}" in the sandbox root: not an absolute path below /`, path);
   for (const reserved of [SHARE_MOUNT, PROC_MOUNT]) {
-    if (overlaps(path, reserved)) throw new SandboxError(`cannot expose "${path}" in the sandbox root: it collides with ${reserved} there`, path);
+    if (overlaps(path, reserved))
+      throw new SandboxError(`cannot expose "${path}" in the sandbox root: it collides with ${reserved} there`, path);
   }
 }
 

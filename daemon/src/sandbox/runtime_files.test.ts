@@ -2,7 +2,9 @@ import { outermost, packageRoot, runtimeFiles } from './runtime_files';
 
 test('packageRoot finds plain and scoped packages, nested node_modules included', () => {
   expect(packageRoot('/r/node_modules/koffi/src/koffi/index.cjs')).toBe('/r/node_modules/koffi');
-  expect(packageRoot('/r/node_modules/@koromix/koffi-linux-x64/koffi.node')).toBe('/r/node_modules/@koromix/koffi-linux-x64');
+  expect(packageRoot('/r/node_modules/@koromix/koffi-linux-x64/koffi.node')).toBe(
+    '/r/node_modules/@koromix/koffi-linux-x64',
+  );
   expect(packageRoot('/r/node_modules/a/node_modules/b/index.js')).toBe('/r/node_modules/a/node_modules/b');
   expect(packageRoot('/r/build/bin/vfs-virtiofsd')).toBeNull();
 });

@@ -34,7 +34,8 @@ export function outermost(paths: readonly string[]): string[] {
  * (a module outside any package is exposed as a file).
  */
 export function runtimeFiles(workerScript: string, loadedModules: readonly string[]): string[] {
-  if (!isAbsolute(workerScript)) throw new SandboxError(`worker script "${workerScript}" is not an absolute path`, workerScript);
+  if (!isAbsolute(workerScript))
+    throw new SandboxError(`worker script "${workerScript}" is not an absolute path`, workerScript);
   const paths = [workerScript];
   for (const file of loadedModules) {
     const real = realpathSync(file);

@@ -2,7 +2,16 @@
 // and that it still serves: the FUSE path, an export added after the pivot, and a share the host
 // binds below the shared root after the daemon started.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '@vfs/contracts';
@@ -69,7 +78,10 @@ describe('--sandbox=namespace --seccomp=kill (single export)', () => {
     expect(readdirSync(root).sort()).toEqual(['proc', 'shared', __dirname.split('/')[1]].sort());
     expect(existsSync(`${root}/etc/passwd`)).toBe(false);
     expect(existsSync(`${root}/usr/bin`)).toBe(false);
-    const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     const rootMount = mounts.find((m) => m[4] === '/');
     expect(rootMount?.[5]).toMatch(/^ro,nosuid,nodev,noexec/);
     expect(rootMount?.slice(rootMount.indexOf('-') + 1, rootMount.indexOf('-') + 2)).toEqual(['tmpfs']);
@@ -77,7 +89,7 @@ describe('--sandbox=namespace --seccomp=kill (single export)', () => {
     expect(mounts.map((m) => m[4])).toContain('/proc');
   });
 
-  test('runs under the seccomp filter, with no_new_privs and virtiofsd\'s capabilities', () => {
+  test("runs under the seccomp filter, with no_new_privs and virtiofsd's capabilities", () => {
     const s = status(pid);
     expect(s['Seccomp']).toBe('2');
     expect(Number(s['Seccomp_filters'])).toBeGreaterThanOrEqual(1);
@@ -145,14 +157,26 @@ describe('multi-export mode under --sandbox=namespace', () => {
   });
 
   function connect(tag: string): FuseClient {
-    const fe = VhostUserFrontend.connect({ socketPath: join(work, `${tag}.sock`), memorySize: 16 << 20, queueSize: 128 });
+    const fe = VhostUserFrontend.connect({
+      socketPath: join(work, `${tag}.sock`),
+      memorySize: 16 << 20,
+      queueSize: 128,
+    });
     frontends.push(fe);
     const c = new FuseClient(fe);
     c.init();
     return c;
   }
 
-  const exportOf = (tag: string) => ({ tag, socket: join(work, `${tag}.sock`), dir: tag, readonly: false, cache: 'auto' as const, xattr: false, announceSubmounts: false });
+  const exportOf = (tag: string) => ({
+    tag,
+    socket: join(work, `${tag}.sock`),
+    dir: tag,
+    readonly: false,
+    cache: 'auto' as const,
+    xattr: false,
+    announceSubmounts: false,
+  });
 
   test('an export added after the pivot starts its Worker and serves', async () => {
     const pid = daemonPid(daemon?.pid as number);
@@ -179,7 +203,9 @@ describe('multi-export mode under --sandbox=namespace', () => {
   });
 
   test('vhost-user sockets may only be made beside the control socket', async () => {
-    await expect(control?.add({ ...exportOf('early2'), dir: 'early', socket: join(tmpdir(), 'elsewhere.sock') })).rejects.toThrow(/only in/);
+    await expect(
+      control?.add({ ...exportOf('early2'), dir: 'early', socket: join(tmpdir(), 'elsewhere.sock') }),
+    ).rejects.toThrow(/only in/);
   });
 });
 
@@ -218,14 +244,29 @@ describe('--sandbox=chroot', () => {
     rmSync(`${dir}.sock`, { force: true });
   });
 
-  test('refuses to mount its root in its parent\'s mount namespace', () => {
-    const r = spawnSync(process.execPath, [script, `--socket-path=${dir}.sock`, `--shared-dir=${dir}`, '--sandbox=chroot'], { encoding: 'utf8' });
+  test("refuses to mount its root in its parent's mount namespace", () => {
+    const r = spawnSync(
+      process.execPath,
+      [script, `--socket-path=${dir}.sock`, `--shared-dir=${dir}`, '--sandbox=chroot'],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('mount namespace of its own');
   });
 
   test('in a mount namespace of its own, serves from the private root', async () => {
-    const args = ['--mount', '--propagation', 'private', '--', process.execPath, script, `--socket-path=${dir}.sock`, `--shared-dir=${dir}`, '--sandbox=chroot', '--log-level=error'];
+    const args = [
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      process.execPath,
+      script,
+      `--socket-path=${dir}.sock`,
+      `--shared-dir=${dir}`,
+      '--sandbox=chroot',
+      '--log-level=error',
+    ];
     const rootsBefore = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('vfs-virtiofsd-root-')));
     const daemon = spawn('unshare', args, { stdio: ['ignore', 'ignore', 'inherit'] });
     try {
@@ -243,7 +284,8 @@ describe('--sandbox=chroot', () => {
       daemon.kill('SIGKILL');
       await new Promise((r) => daemon.once('exit', r));
       // The mount point of the root stays behind, empty, once its namespace is gone.
-      for (const n of readdirSync(tmpdir())) if (n.startsWith('vfs-virtiofsd-root-') && !rootsBefore.has(n)) rmSync(join(tmpdir(), n), { recursive: true });
+      for (const n of readdirSync(tmpdir()))
+        if (n.startsWith('vfs-virtiofsd-root-') && !rootsBefore.has(n)) rmSync(join(tmpdir(), n), { recursive: true });
     }
   });
 });

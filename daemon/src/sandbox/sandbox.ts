@@ -66,7 +66,9 @@ function mountNamespaceOf(pid: number): string | null {
 function chrootMountpoint(): string {
   const ours = readlinkSync('/proc/self/ns/mnt');
   if ([process.ppid, 1].some((pid) => mountNamespaceOf(pid) === ours)) {
-    throw new SandboxError('--sandbox=chroot builds its root with mounts in the current mount namespace, which is shared with its parent or pid 1: run it in a mount namespace of its own (e.g. unshare --mount), or use --sandbox=namespace');
+    throw new SandboxError(
+      '--sandbox=chroot builds its root with mounts in the current mount namespace, which is shared with its parent or pid 1: run it in a mount namespace of its own (e.g. unshare --mount), or use --sandbox=namespace',
+    );
   }
   // Left behind, empty: it is the mountpoint of our root in this namespace (rmdir is EBUSY while
   // we run) and the host's /tmp is out of reach once we are chrooted. The namespace's owner, the
@@ -82,7 +84,8 @@ function enterPrivateRoot(plan: SandboxPlan): void {
   };
   if (plan.mode === 'namespace') {
     // pivot_root in the host's mount namespace would move the host's root.
-    if (!inOwnNamespaces) throw new SandboxError('--sandbox=namespace: not in namespaces of our own (enterNamespaces first)');
+    if (!inOwnNamespaces)
+      throw new SandboxError('--sandbox=namespace: not in namespaces of our own (enterNamespaces first)');
     buildPrivateRoot(NAMESPACE_ROOT_MOUNTPOINT, contents);
     pivotInto(NAMESPACE_ROOT_MOUNTPOINT);
   } else {

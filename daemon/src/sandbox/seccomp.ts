@@ -23,7 +23,10 @@ export function allowedSyscallNumbers(): number[] {
 
 /** Installs the filter; returns how many calls it allows. */
 export function installSeccomp(action: Exclude<SeccompAction, 'none'>): number {
-  if (process.arch !== 'x64') throw new SandboxError(`--seccomp=${action}: the allowlist is for x86-64, this is ${process.arch} (use --seccomp=none)`);
+  if (process.arch !== 'x64')
+    throw new SandboxError(
+      `--seccomp=${action}: the allowlist is for x86-64, this is ${process.arch} (use --seccomp=none)`,
+    );
   const numbers = allowedSyscallNumbers();
   // Without CAP_SYS_ADMIN a filter may only be installed under no_new_privs.
   setNoNewPrivs();

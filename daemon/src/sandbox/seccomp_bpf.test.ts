@@ -14,11 +14,19 @@ function run(program: Uint8Array, nr: number, arch: number): number {
     const jf = buf.readUInt8(pc * 8 + 3);
     const k = buf.readUInt32LE(pc * 8 + 4);
     switch (code) {
-      case 0x20: acc = k === 0 ? nr >>> 0 : arch >>> 0; break;
-      case 0x15: pc += acc === k ? jt : jf; break;
-      case 0x35: pc += acc >= k ? jt : jf; break;
-      case 0x06: return k;
-      default: throw new Error(`unexpected opcode 0x${code.toString(16)} at ${pc}`);
+      case 0x20:
+        acc = k === 0 ? nr >>> 0 : arch >>> 0;
+        break;
+      case 0x15:
+        pc += acc === k ? jt : jf;
+        break;
+      case 0x35:
+        pc += acc >= k ? jt : jf;
+        break;
+      case 0x06:
+        return k;
+      default:
+        throw new Error(`unexpected opcode 0x${code.toString(16)} at ${pc}`);
     }
   }
   throw new Error('program ran off its end');
@@ -27,7 +35,8 @@ function run(program: Uint8Array, nr: number, arch: number): number {
 test('listed calls are allowed, others get the default action', () => {
   const prog = allowlistProgram([0, 1, 60, 435], SECCOMP_RET_KILL_PROCESS);
   for (const nr of [0, 1, 60, 435]) expect(run(prog, nr, AUDIT_ARCH_X86_64)).toBe(SECCOMP_RET_ALLOW);
-  for (const nr of [2, 59, 61, 101, 434, 436]) expect(run(prog, nr, AUDIT_ARCH_X86_64)).toBe(SECCOMP_RET_KILL_PROCESS >>> 0);
+  for (const nr of [2, 59, 61, 101, 434, 436])
+    expect(run(prog, nr, AUDIT_ARCH_X86_64)).toBe(SECCOMP_RET_KILL_PROCESS >>> 0);
 });
 
 test('a foreign architecture and x32 calls get the default action even for listed numbers', () => {

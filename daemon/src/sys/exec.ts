@@ -12,7 +12,8 @@ const FD_CLOEXEC = 1;
 export function keepAcrossExec(fd: number): void {
   const flags = fcntlFn(fd, F_GETFD, 0) as number;
   if (flags < 0) throw new SysError(`fcntl(${fd}, F_GETFD)`, lastErrno());
-  if ((fcntlFn(fd, F_SETFD, flags & ~FD_CLOEXEC) as number) < 0) throw new SysError(`fcntl(${fd}, F_SETFD)`, lastErrno());
+  if ((fcntlFn(fd, F_SETFD, flags & ~FD_CLOEXEC) as number) < 0)
+    throw new SysError(`fcntl(${fd}, F_SETFD)`, lastErrno());
 }
 
 /** Returns only by throwing. */

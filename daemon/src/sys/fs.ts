@@ -78,7 +78,16 @@ export const STX = {
 
 /** struct statfs (x86_64/aarch64: every field is 64 bits wide). */
 export const STATFS_SIZE = 120;
-export const STATFS = { bsize: 8, blocks: 16, bfree: 24, bavail: 32, files: 40, ffree: 48, namelen: 64, frsize: 72 } as const;
+export const STATFS = {
+  bsize: 8,
+  blocks: 16,
+  bfree: 24,
+  bavail: 32,
+  files: 40,
+  ffree: 48,
+  namelen: 64,
+  frsize: 72,
+} as const;
 
 const ret = (r: number): number => (r < 0 ? -koffi.errno() : r);
 
@@ -89,8 +98,12 @@ const _mknodat = libc.func('int mknodat(int dirfd, const char *path, uint32_t mo
 const _mkdirat = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)');
 const _symlinkat = libc.func('int symlinkat(const char *target, int dirfd, const char *path)');
 const _unlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)');
-const _renameat2 = libc.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, uint32_t flags)');
-const _linkat = libc.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)');
+const _renameat2 = libc.func(
+  'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, uint32_t flags)',
+);
+const _linkat = libc.func(
+  'int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)',
+);
 const _fchmodat = libc.func('int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)');
 const _fchmod = libc.func('int fchmod(int fd, uint32_t mode)');
 const _fchownat = libc.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)');
@@ -148,8 +161,13 @@ export const lseek = (fd: number, offset: number | bigint, whence: number): numb
   return r < 0 ? -koffi.errno() : r;
 };
 /** `offIn`/`offOut` hold the file offsets (loff_t); the kernel advances them. */
-export const copyFileRange = (fdIn: number, offIn: Uint8Array, fdOut: number, offOut: Uint8Array, len: number): number =>
-  ret(_copyFileRange(fdIn, offIn, fdOut, offOut, len, 0));
+export const copyFileRange = (
+  fdIn: number,
+  offIn: Uint8Array,
+  fdOut: number,
+  offOut: Uint8Array,
+  len: number,
+): number => ret(_copyFileRange(fdIn, offIn, fdOut, offOut, len, 0));
 export const fstatfs = (fd: number, buf: Uint8Array): number => ret(_fstatfs(fd, buf));
 export const getdents64 = (fd: number, buf: Uint8Array, size: number): number => ret(_getdents64(fd, buf, size));
 export const umask = (mask: number): number => _umask(mask);

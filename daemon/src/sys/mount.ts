@@ -14,13 +14,24 @@ export const MS_PRIVATE = 0x40000;
 export const MS_SLAVE = 0x80000;
 export const MNT_DETACH = 0x2;
 
-const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
+const mountFn = libc.func(
+  'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+);
 const umount2Fn = libc.func('int umount2(const char *target, int flags)');
 const chrootFn = libc.func('int chroot(const char *path)');
 const pivotRootFn = libc.func('long syscall(long nr, const char *new_root, const char *put_old)');
 
-export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
-  check(mountFn(source, target, fstype, flags, data), `mount(${source ?? 'none'}, "${target}", ${fstype ?? 'none'}, 0x${flags.toString(16)})`);
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  check(
+    mountFn(source, target, fstype, flags, data),
+    `mount(${source ?? 'none'}, "${target}", ${fstype ?? 'none'}, 0x${flags.toString(16)})`,
+  );
 }
 
 export function umount2(target: string, flags: number): void {

@@ -9,7 +9,9 @@ const SECCOMP_SET_MODE_FILTER = 1;
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
-const prctlFn = libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
+const prctlFn = libc.func(
+  'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
+);
 const seccompFn = libc.func('long syscall(long nr, unsigned int op, unsigned int flags, intptr_t args)');
 const capgetFn = libc.func('int capget(void *header, void *data)');
 const capsetFn = libc.func('int capset(const void *header, const void *data)');
@@ -30,7 +32,9 @@ export function installSeccompFilter(program: Uint8Array): void {
   const fprogMem: unknown = koffi.alloc('uint8_t', fprog.length);
   new Uint8Array(koffi.view(fprogMem, fprog.length)).set(fprog);
   try {
-    const ret = Number(seccompFn(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, Number(koffi.address(fprogMem))));
+    const ret = Number(
+      seccompFn(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, Number(koffi.address(fprogMem))),
+    );
     if (ret < 0) throw new SysError(`seccomp(SET_MODE_FILTER, TSYNC, ${count} instructions)`, lastErrno());
     // With TSYNC a positive result is the id of a thread that could not be synchronised.
     if (ret > 0) throw new Error(`seccomp(SET_MODE_FILTER, TSYNC): thread ${ret} could not take the filter`);

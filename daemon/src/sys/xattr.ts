@@ -18,7 +18,15 @@ const SYS_REMOVEXATTRAT = 466;
 
 // syscall(2) is variadic, but glibc implements it as a register shuffle, so fixed prototypes per
 // call shape are safe on the 64-bit ABIs and avoid koffi's slow variadic path.
-const _xattrat = libc.func('syscall', 'long', ['long', 'int', 'const char *', 'uint', 'const char *', 'void *', 'size_t']);
+const _xattrat = libc.func('syscall', 'long', [
+  'long',
+  'int',
+  'const char *',
+  'uint',
+  'const char *',
+  'void *',
+  'size_t',
+]);
 const _listxattrat = libc.func('syscall', 'long', ['long', 'int', 'const char *', 'uint', 'void *', 'size_t']);
 const _removexattrat = libc.func('syscall', 'long', ['long', 'int', 'const char *', 'uint', 'const char *']);
 
@@ -54,6 +62,7 @@ export const getxattr = (path: Uint8Array, name: Uint8Array, value: Uint8Array, 
   ret(_getxattr(path, name, value, size));
 export const setxattr = (path: Uint8Array, name: Uint8Array, value: Uint8Array, size: number, flags: number): number =>
   ret(_setxattr(path, name, value, size, flags));
-export const listxattr = (path: Uint8Array, list: Uint8Array, size: number): number => ret(_listxattr(path, list, size));
+export const listxattr = (path: Uint8Array, list: Uint8Array, size: number): number =>
+  ret(_listxattr(path, list, size));
 export const removexattr = (path: Uint8Array, name: Uint8Array): number => ret(_removexattr(path, name));
 export const fchdir = (fd: number): number => ret(_fchdir(fd));

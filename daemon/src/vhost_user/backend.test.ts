@@ -43,16 +43,31 @@ describe('vhost-user back-end', () => {
   let ram: GuestRam;
 
   /** Sends a request, lets the back-end handle it, and returns its reply (if it sent one). */
-  const exchange = (request: number, payload?: Uint8Array, fds: number[] = [], flags = FLAG_NEED_REPLY): VhostUserMessage | null => {
+  const exchange = (
+    request: number,
+    payload?: Uint8Array,
+    fds: number[] = [],
+    flags = FLAG_NEED_REPLY,
+  ): VhostUserMessage | null => {
     front.send(request, flags, payload, fds);
     backend.handle(back.receive()!);
-    return (flags & FLAG_NEED_REPLY) !== 0 || [R.GET_FEATURES, R.GET_PROTOCOL_FEATURES, R.GET_QUEUE_NUM, R.GET_VRING_BASE, R.GET_MAX_MEM_SLOTS].includes(request as 1)
+    return (flags & FLAG_NEED_REPLY) !== 0 ||
+      [R.GET_FEATURES, R.GET_PROTOCOL_FEATURES, R.GET_QUEUE_NUM, R.GET_VRING_BASE, R.GET_MAX_MEM_SLOTS].includes(
+        request as 1,
+      )
       ? front.receive()
       : null;
   };
   const u64 = (msg: VhostUserMessage | null): bigint => new DataView(msg!.payload.buffer).getBigUint64(0, true);
   const ackReplyAck = (): void => {
-    expect(exchange(R.SET_PROTOCOL_FEATURES, u64Payload(bit(PF.REPLY_ACK) | bit(PF.MQ) | bit(PF.CONFIGURE_MEM_SLOTS)), [], 0)).toBeNull();
+    expect(
+      exchange(
+        R.SET_PROTOCOL_FEATURES,
+        u64Payload(bit(PF.REPLY_ACK) | bit(PF.MQ) | bit(PF.CONFIGURE_MEM_SLOTS)),
+        [],
+        0,
+      ),
+    ).toBeNull();
   };
 
   beforeEach(() => {
@@ -72,10 +87,12 @@ describe('vhost-user back-end', () => {
 
   test('offers VERSION_1, INDIRECT_DESC, EVENT_IDX and protocol features', () => {
     const features = u64(exchange(R.GET_FEATURES, undefined, [], 0));
-    for (const b of [VF.VERSION_1, VF.RING_INDIRECT_DESC, VF.RING_EVENT_IDX, VF.PROTOCOL_FEATURES]) expect(hasBit(features, b)).toBe(true);
+    for (const b of [VF.VERSION_1, VF.RING_INDIRECT_DESC, VF.RING_EVENT_IDX, VF.PROTOCOL_FEATURES])
+      expect(hasBit(features, b)).toBe(true);
     expect(hasBit(features, VF.LOG_ALL)).toBe(false);
     const protocol = u64(exchange(R.GET_PROTOCOL_FEATURES, undefined, [], 0));
-    for (const b of [PF.MQ, PF.REPLY_ACK, PF.BACKEND_REQ, PF.CONFIGURE_MEM_SLOTS, PF.RESET_DEVICE]) expect(hasBit(protocol, b)).toBe(true);
+    for (const b of [PF.MQ, PF.REPLY_ACK, PF.BACKEND_REQ, PF.CONFIGURE_MEM_SLOTS, PF.RESET_DEVICE])
+      expect(hasBit(protocol, b)).toBe(true);
     expect(hasBit(protocol, PF.LOG_SHMFD)).toBe(false);
     expect(u64(exchange(R.GET_QUEUE_NUM, undefined, [], 0))).toBe(3n);
   });
@@ -156,7 +173,11 @@ describe('vhost-user back-end', () => {
     ackReplyAck();
     const table = regionPayload(Layout.MEMORY_TABLE_HEADER, ram.regions);
     new DataView(table.buffer).setUint32(0, 2, true);
-    exchange(R.SET_MEM_TABLE, table, ram.regions.map(() => ram.fd));
+    exchange(
+      R.SET_MEM_TABLE,
+      table,
+      ram.regions.map(() => ram.fd),
+    );
     exchange(R.SET_VRING_NUM, statePayload(1, 8));
     exchange(R.SET_VRING_BASE, statePayload(1, 5));
     const desc = ram.alloc(128, 16);

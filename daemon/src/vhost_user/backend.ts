@@ -80,7 +80,8 @@ export class VhostUserBackend {
     private readonly log: Logger,
   ) {
     this.memory = new GuestMemory(options.maxMemSlots ?? DEFAULT_MAX_MEM_SLOTS);
-    const onGuestError = (error: VirtqueueError): void => this.log.warn({ queue: error.queue, kind: error.kind, head: error.head }, `guest error: ${error.message}`);
+    const onGuestError = (error: VirtqueueError): void =>
+      this.log.warn({ queue: error.queue, kind: error.kind, head: error.head }, `guest error: ${error.message}`);
     this.vrings = Array.from({ length: 1 + options.requestQueues }, (_, i) => new Vring(i, this.memory, onGuestError));
     this.offeredFeatures =
       bit(VF.VERSION_1) | bit(VF.RING_INDIRECT_DESC) | bit(VF.RING_EVENT_IDX) | bit(VF.PROTOCOL_FEATURES);
@@ -224,11 +225,14 @@ export class VhostUserBackend {
   private setMemTable(msg: VhostUserMessage): null {
     const v = view(msg, Layout.MEMORY_TABLE_HEADER);
     const count = v.getUint32(0, true);
-    if (count === 0 || count > Layout.MEMORY_TABLE_MAX_REGIONS) throw new VhostUserError(`SET_MEM_TABLE with ${count} regions`);
+    if (count === 0 || count > Layout.MEMORY_TABLE_MAX_REGIONS)
+      throw new VhostUserError(`SET_MEM_TABLE with ${count} regions`);
     view(msg, Layout.MEMORY_TABLE_HEADER + count * Layout.MEMORY_REGION_SIZE);
-    if (msg.fds.length !== count) throw new VhostUserError(`SET_MEM_TABLE with ${count} regions but ${msg.fds.length} fds`);
+    if (msg.fds.length !== count)
+      throw new VhostUserError(`SET_MEM_TABLE with ${count} regions but ${msg.fds.length} fds`);
     const specs: RegionSpec[] = [];
-    for (let i = 0; i < count; i++) specs.push(readRegion(v, Layout.MEMORY_TABLE_HEADER + i * Layout.MEMORY_REGION_SIZE));
+    for (let i = 0; i < count; i++)
+      specs.push(readRegion(v, Layout.MEMORY_TABLE_HEADER + i * Layout.MEMORY_REGION_SIZE));
     this.memory.setTable(specs, msg.fds.splice(0));
     this.log.info({ regions: specs.length }, 'memory table set');
     this.remapRunningRings();
@@ -298,7 +302,9 @@ export class VhostUserBackend {
     const vring = this.vringAt(value & VRING_INDEX_MASK);
     const noFd = (value & VRING_NOFD_MASK) !== 0;
     if (noFd ? msg.fds.length !== 0 : msg.fds.length !== 1) {
-      throw new VhostUserError(`${frontendRequestName(msg.request)} for queue ${vring.index} with ${msg.fds.length} fds`);
+      throw new VhostUserError(
+        `${frontendRequestName(msg.request)} for queue ${vring.index} with ${msg.fds.length} fds`,
+      );
     }
     const fd = noFd ? -1 : msg.fds.splice(0)[0]!;
     switch (msg.request) {
@@ -328,7 +334,10 @@ export class VhostUserBackend {
   private setBackendReqFd(msg: VhostUserMessage): null {
     if (msg.fds.length !== 1) throw new VhostUserError(`SET_BACKEND_REQ_FD with ${msg.fds.length} fds`);
     this.channel?.close();
-    this.channel = new BackendChannel(new Connection(msg.fds.splice(0)[0]!), hasBit(this.protocolFeatures, PF.REPLY_ACK));
+    this.channel = new BackendChannel(
+      new Connection(msg.fds.splice(0)[0]!),
+      hasBit(this.protocolFeatures, PF.REPLY_ACK),
+    );
     return null;
   }
 
@@ -378,7 +387,8 @@ export class VhostUserBackend {
       eventIdx: hasBit(this.ackedFeatures, VF.RING_EVENT_IDX),
       indirect: hasBit(this.ackedFeatures, VF.RING_INDIRECT_DESC),
     });
-    if (error !== null) this.log.warn({ queue: error.queue, kind: error.kind }, `guest error: ${error.message}; queue not started`);
+    if (error !== null)
+      this.log.warn({ queue: error.queue, kind: error.kind }, `guest error: ${error.message}; queue not started`);
     return error === null;
   }
 
@@ -407,7 +417,8 @@ export class VhostUserBackend {
 
   private vringAt(index: number): Vring {
     const vring = this.vrings[index];
-    if (vring === undefined) throw new VhostUserError(`queue index ${index} out of range (${this.vrings.length} queues)`);
+    if (vring === undefined)
+      throw new VhostUserError(`queue index ${index} out of range (${this.vrings.length} queues)`);
     return vring;
   }
 
@@ -420,16 +431,20 @@ export class VhostUserBackend {
 /** A DataView over the payload, which must be at least `min` bytes. */
 function view(msg: VhostUserMessage, min: number): DataView {
   if (msg.payload.length < min) {
-    throw new VhostUserError(`${frontendRequestName(msg.request)}: payload of ${msg.payload.length} bytes, expected ${min}`, {
-      request: msg.request,
-    });
+    throw new VhostUserError(
+      `${frontendRequestName(msg.request)}: payload of ${msg.payload.length} bytes, expected ${min}`,
+      {
+        request: msg.request,
+      },
+    );
   }
   return new DataView(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
 }
 
 function readU64(v: DataView, offset: number): number {
   const value = v.getBigUint64(offset, true);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new VhostUserError(`address 0x${value.toString(16)} is out of range`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new VhostUserError(`address 0x${value.toString(16)} is out of range`);
   return Number(value);
 }
 

@@ -16,7 +16,9 @@ test('SHMEM_MAP puts a file range into the front-end DAX window; SHMEM_UNMAP tak
   const fileAddr = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
   memoryView(fileAddr + 4096, 5).set(new TextEncoder().encode('hello'));
 
-  expect(channel.shmemMap({ shmid: 0, fdOffset: 4096, shmOffset: 65536, len: 4096, flags: SHMEM_MAP_READ_WRITE }, file)).toBe(0n);
+  expect(
+    channel.shmemMap({ shmid: 0, fdOffset: 4096, shmOffset: 65536, len: 4096, flags: SHMEM_MAP_READ_WRITE }, file),
+  ).toBe(0n);
   const map = vmm.receive()!;
   expect(map.request).toBe(BackendRequest.SHMEM_MAP);
   expect(window.handle(map)).toBe(0n);

@@ -2,13 +2,7 @@
 // back-end asks the VMM to map file ranges into a VIRTIO shared-memory region (DAX).
 import { type Connection, readU64Payload } from './connection';
 import { VhostUserError } from './errors';
-import {
-  BackendRequest,
-  FLAG_NEED_REPLY,
-  FLAG_REPLY,
-  Layout,
-  backendRequestName,
-} from './protocol';
+import { BackendRequest, FLAG_NEED_REPLY, FLAG_REPLY, Layout, backendRequestName } from './protocol';
 
 export interface ShmemMapping {
   readonly shmid: number;
@@ -36,9 +30,12 @@ export class BackendChannel {
     this.conn.send(code, this.replyAck ? FLAG_NEED_REPLY : 0, payload, fds);
     if (!this.replyAck) return 0n;
     const reply = this.conn.receive();
-    if (reply === null) throw new VhostUserError(`front-end closed the back-end channel during ${backendRequestName(code)}`);
+    if (reply === null)
+      throw new VhostUserError(`front-end closed the back-end channel during ${backendRequestName(code)}`);
     if (reply.request !== code || (reply.flags & FLAG_REPLY) === 0) {
-      throw new VhostUserError(`expected a reply to ${backendRequestName(code)}, got request ${reply.request} flags 0x${reply.flags.toString(16)}`);
+      throw new VhostUserError(
+        `expected a reply to ${backendRequestName(code)}, got request ${reply.request} flags 0x${reply.flags.toString(16)}`,
+      );
     }
     return readU64Payload(reply);
   }

@@ -67,7 +67,12 @@ export class Connection {
   }
 
   /** Sends a request (or, with FLAG_REPLY in `flags`, a reply); the version bits are added here. */
-  send(request: number, flags: number, payload: Uint8Array = this.out.subarray(0, 0), fds: readonly number[] = []): void {
+  send(
+    request: number,
+    flags: number,
+    payload: Uint8Array = this.out.subarray(0, 0),
+    fds: readonly number[] = [],
+  ): void {
     if (payload.length > MAX_PAYLOAD_SIZE) {
       throw new VhostUserError(`refusing to send a ${payload.length}-byte payload`, { request });
     }

@@ -132,7 +132,9 @@ export class GuestMemory {
     );
     if (overlap !== undefined) {
       close(fd);
-      throw new GuestMemoryError(`region at guest ${hex(spec.guestAddr)} overlaps the one at ${hex(overlap.spec.guestAddr)}`);
+      throw new GuestMemoryError(
+        `region at guest ${hex(spec.guestAddr)} overlaps the one at ${hex(overlap.spec.guestAddr)}`,
+      );
     }
     this.regions = [...this.regions, mapRegion(spec, fd)];
     this.lastHit = null;
@@ -143,7 +145,8 @@ export class GuestMemory {
     const found = this.regions.find(
       (r) => r.spec.guestAddr === spec.guestAddr && r.spec.userAddr === spec.userAddr && r.spec.size === spec.size,
     );
-    if (found === undefined) throw new GuestMemoryError(`no region at guest ${hex(spec.guestAddr)} of ${spec.size} bytes`);
+    if (found === undefined)
+      throw new GuestMemoryError(`no region at guest ${hex(spec.guestAddr)} of ${spec.size} bytes`);
     this.regions = this.regions.filter((r) => r !== found);
     this.lastHit = null;
     this.retire([found]);

@@ -45,7 +45,10 @@ describe('split virtqueue, device side', () => {
   beforeEach(() => {
     ram = new GuestRam(4 << 20, 2);
     memory = new GuestMemory(8);
-    memory.setTable(ram.regions, ram.regions.map(() => dup(ram.fd)));
+    memory.setTable(
+      ram.regions,
+      ram.regions.map(() => dup(ram.fd)),
+    );
     errors = [];
   });
   afterEach(() => {
@@ -87,38 +90,68 @@ describe('split virtqueue, device side', () => {
   });
 
   const malformed: [string, (d: DriverQueue, ram: GuestRam) => number, VirtqueueErrorKind, RegExp][] = [
-    ['a descriptor loop', (d) => {
-      const [a, b] = d.takeDescriptors(2) as [number, number];
-      d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.NEXT, next: b });
-      d.writeRaw({ index: b, addr: 0, len: 8, flags: DescFlag.NEXT, next: a });
-      return a;
-    }, 'descriptor-loop', /a loop/],
-    ['a next index outside the table', (d) => {
-      const [a] = d.takeDescriptors(1) as [number];
-      d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.NEXT, next: 999 });
-      return a;
-    }, 'descriptor-out-of-range', /outside a table/],
-    ['a buffer outside guest RAM', (d) => {
-      const [a] = d.takeDescriptors(1) as [number];
-      d.writeRaw({ index: a, addr: 0x7fff_0000_0000, len: 8, flags: 0, next: 0 });
-      return a;
-    }, 'buffer-outside-memory', /outside guest memory/],
-    ['a buffer in the hole between regions', (d, r) => {
-      const [a] = d.takeDescriptors(1) as [number];
-      d.writeRaw({ index: a, addr: r.regions[0]!.size + 4096, len: 8, flags: 0, next: 0 });
-      return a;
-    }, 'buffer-outside-memory', /outside guest memory/],
-    ['a buffer straddling the end of a region', (d, r) => {
-      const [a] = d.takeDescriptors(1) as [number];
-      d.writeRaw({ index: a, addr: r.regions[0]!.size - 4, len: 8, flags: 0, next: 0 });
-      return a;
-    }, 'buffer-outside-memory', /outside guest memory/],
-    ['a readable buffer after a writable one', (d) => {
-      const [a, b] = d.takeDescriptors(2) as [number, number];
-      d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.WRITE | DescFlag.NEXT, next: b });
-      d.writeRaw({ index: b, addr: 0, len: 8, flags: 0, next: 0 });
-      return a;
-    }, 'readable-after-writable', /readable descriptor after/],
+    [
+      'a descriptor loop',
+      (d) => {
+        const [a, b] = d.takeDescriptors(2) as [number, number];
+        d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.NEXT, next: b });
+        d.writeRaw({ index: b, addr: 0, len: 8, flags: DescFlag.NEXT, next: a });
+        return a;
+      },
+      'descriptor-loop',
+      /a loop/,
+    ],
+    [
+      'a next index outside the table',
+      (d) => {
+        const [a] = d.takeDescriptors(1) as [number];
+        d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.NEXT, next: 999 });
+        return a;
+      },
+      'descriptor-out-of-range',
+      /outside a table/,
+    ],
+    [
+      'a buffer outside guest RAM',
+      (d) => {
+        const [a] = d.takeDescriptors(1) as [number];
+        d.writeRaw({ index: a, addr: 0x7fff_0000_0000, len: 8, flags: 0, next: 0 });
+        return a;
+      },
+      'buffer-outside-memory',
+      /outside guest memory/,
+    ],
+    [
+      'a buffer in the hole between regions',
+      (d, r) => {
+        const [a] = d.takeDescriptors(1) as [number];
+        d.writeRaw({ index: a, addr: r.regions[0]!.size + 4096, len: 8, flags: 0, next: 0 });
+        return a;
+      },
+      'buffer-outside-memory',
+      /outside guest memory/,
+    ],
+    [
+      'a buffer straddling the end of a region',
+      (d, r) => {
+        const [a] = d.takeDescriptors(1) as [number];
+        d.writeRaw({ index: a, addr: r.regions[0]!.size - 4, len: 8, flags: 0, next: 0 });
+        return a;
+      },
+      'buffer-outside-memory',
+      /outside guest memory/,
+    ],
+    [
+      'a readable buffer after a writable one',
+      (d) => {
+        const [a, b] = d.takeDescriptors(2) as [number, number];
+        d.writeRaw({ index: a, addr: 0, len: 8, flags: DescFlag.WRITE | DescFlag.NEXT, next: b });
+        d.writeRaw({ index: b, addr: 0, len: 8, flags: 0, next: 0 });
+        return a;
+      },
+      'readable-after-writable',
+      /readable descriptor after/,
+    ],
   ];
 
   test.each(malformed)('answers %s with 0 bytes and keeps going', (_name, build, kind, message) => {
@@ -205,7 +238,8 @@ describe('split virtqueue, device side', () => {
     driver.publish(driver.addChain([buffer('a')], [], false));
     queue.pushUsed(queue.pop()!.head, 0);
     expect(queue.takeNotification()).toBe(true);
-    new Uint16Array(ram.bytes.buffer, ram.bytes.byteOffset + ram.gpaToOffset(driver.availGpa), 1)[0] = AVAIL_F_NO_INTERRUPT;
+    new Uint16Array(ram.bytes.buffer, ram.bytes.byteOffset + ram.gpaToOffset(driver.availGpa), 1)[0] =
+      AVAIL_F_NO_INTERRUPT;
     driver.publish(driver.addChain([buffer('b')], [], false));
     queue.pushUsed(queue.pop()!.head, 0);
     expect(queue.takeNotification()).toBe(false);

@@ -231,11 +231,20 @@ export class Virtqueue {
 
   private parse(head: number): PooledChain | null {
     if (head >= this.size) {
-      this.onGuestError(new VirtqueueError('head-out-of-range', this.index, `head descriptor ${head} is outside a queue of ${this.size}: skipped`, head));
+      this.onGuestError(
+        new VirtqueueError(
+          'head-out-of-range',
+          this.index,
+          `head descriptor ${head} is outside a queue of ${this.size}: skipped`,
+          head,
+        ),
+      );
       return null;
     }
     if (this.inFlight[head] === 1) {
-      this.onGuestError(new VirtqueueError('head-in-flight', this.index, `head descriptor ${head} is already in flight: skipped`, head));
+      this.onGuestError(
+        new VirtqueueError('head-in-flight', this.index, `head descriptor ${head} is already in flight: skipped`, head),
+      );
       return null;
     }
     const chain = (this.chains[head] ??= new PooledChain());
@@ -266,8 +275,14 @@ export class Virtqueue {
     let inIndirect = false;
     let seenWritable = false;
     for (;;) {
-      if (index >= tableSize) return this.malformed('descriptor-out-of-range', chain.head, `descriptor index ${index} is outside a table of ${tableSize}`);
-      if (++count > tableSize) return this.malformed('descriptor-loop', chain.head, `more than ${tableSize} descriptors (a loop?)`);
+      if (index >= tableSize)
+        return this.malformed(
+          'descriptor-out-of-range',
+          chain.head,
+          `descriptor index ${index} is outside a table of ${tableSize}`,
+        );
+      if (++count > tableSize)
+        return this.malformed('descriptor-loop', chain.head, `more than ${tableSize} descriptors (a loop?)`);
       const at = base + index * DESC_SIZE;
       const lo = table.getUint32(at + DESC_ADDR, true);
       const hi = table.getUint32(at + DESC_ADDR + 4, true);
@@ -277,15 +292,25 @@ export class Virtqueue {
       const addr = lo + hi * 0x1_0000_0000;
       if ((flags & DescFlag.INDIRECT) !== 0) {
         if (!this.indirect) {
-          return this.malformed('indirect-not-negotiated', chain.head, 'indirect descriptor but VIRTIO_F_RING_INDIRECT_DESC was not negotiated');
+          return this.malformed(
+            'indirect-not-negotiated',
+            chain.head,
+            'indirect descriptor but VIRTIO_F_RING_INDIRECT_DESC was not negotiated',
+          );
         }
-        if (inIndirect) return this.malformed('nested-indirect', chain.head, 'indirect descriptor inside an indirect table');
-        if ((flags & DescFlag.NEXT) !== 0) return this.malformed('indirect-with-next', chain.head, 'indirect descriptor with the NEXT flag');
+        if (inIndirect)
+          return this.malformed('nested-indirect', chain.head, 'indirect descriptor inside an indirect table');
+        if ((flags & DescFlag.NEXT) !== 0)
+          return this.malformed('indirect-with-next', chain.head, 'indirect descriptor with the NEXT flag');
         if (len === 0 || len % DESC_SIZE !== 0 || len / DESC_SIZE > MAX_INDIRECT_ENTRIES) {
           return this.malformed('indirect-bad-size', chain.head, `indirect table of ${len} bytes`);
         }
         if (hi >= 0x20_0000 || !this.memory.translate(addr, len, this.tableSlot)) {
-          return this.malformed('indirect-outside-memory', chain.head, `indirect table at 0x${addr.toString(16)} is outside guest memory`);
+          return this.malformed(
+            'indirect-outside-memory',
+            chain.head,
+            `indirect table at 0x${addr.toString(16)} is outside guest memory`,
+          );
         }
         table = this.tableSlot.view;
         base = this.tableSlot.offset;
@@ -298,14 +323,23 @@ export class Virtqueue {
       if (len > 0) {
         const slot = chain.nextSlot();
         if (hi >= 0x20_0000 || !this.memory.translate(addr, len, slot)) {
-          return this.malformed('buffer-outside-memory', chain.head, `buffer 0x${addr.toString(16)}+${len} is outside guest memory`);
+          return this.malformed(
+            'buffer-outside-memory',
+            chain.head,
+            `buffer 0x${addr.toString(16)}+${len} is outside guest memory`,
+          );
         }
         if ((flags & DescFlag.WRITE) !== 0) {
           chain.writable.push(slot);
           chain.writableBytes += len;
           seenWritable = true;
         } else {
-          if (seenWritable) return this.malformed('readable-after-writable', chain.head, 'device-readable descriptor after a device-writable one');
+          if (seenWritable)
+            return this.malformed(
+              'readable-after-writable',
+              chain.head,
+              'device-readable descriptor after a device-writable one',
+            );
           chain.readable.push(slot);
         }
       }

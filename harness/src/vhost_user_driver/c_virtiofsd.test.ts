@@ -38,7 +38,15 @@ maybe('/usr/lib/qemu/virtiofsd through the front-end driver', () => {
     mkdirSync(source);
     child = spawn(
       VIRTIOFSD,
-      [`--socket-path=${join(dir, 'vhost.sock')}`, '-o', `source=${source}`, '-o', 'cache=auto', '-o', 'sandbox=chroot'],
+      [
+        `--socket-path=${join(dir, 'vhost.sock')}`,
+        '-o',
+        `source=${source}`,
+        '-o',
+        'cache=auto',
+        '-o',
+        'sandbox=chroot',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -60,7 +68,11 @@ maybe('/usr/lib/qemu/virtiofsd through the front-end driver', () => {
     });
     const reply = frontend.call(REQUEST_QUEUE, { readable: [fuseInit(1)], writableLen: 4096 });
     const v = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
-    expect({ len: v.getUint32(0, true), error: v.getInt32(4, true), stderr: v.getInt32(4, true) === 0 ? '' : stderr }).toEqual({
+    expect({
+      len: v.getUint32(0, true),
+      error: v.getInt32(4, true),
+      stderr: v.getInt32(4, true) === 0 ? '' : stderr,
+    }).toEqual({
       len: reply.length,
       error: 0,
       stderr: '',

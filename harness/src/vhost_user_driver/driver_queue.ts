@@ -124,7 +124,14 @@ export class DriverQueue {
     const indices = parts.map(() => this.freeList.pop()!);
     parts.forEach((p, i) => {
       const last = i === parts.length - 1;
-      this.writeDescriptor(this.desc, indices[i]!, p.gpa, p.len, p.flags | (last ? 0 : DescFlag.NEXT), last ? 0 : indices[i + 1]!);
+      this.writeDescriptor(
+        this.desc,
+        indices[i]!,
+        p.gpa,
+        p.len,
+        p.flags | (last ? 0 : DescFlag.NEXT),
+        last ? 0 : indices[i + 1]!,
+      );
     });
     this.chainLength[indices[0]!] = parts.length;
     return indices[0]!;
@@ -136,11 +143,19 @@ export class DriverQueue {
    * `tableGpa` >= 0 the chain goes through that caller-owned indirect table (room for `count`).
    * Returns the head (not yet published).
    */
-  addChainFrom(gpa: ArrayLike<number>, len: ArrayLike<number>, count: number, readable: number, tableGpa: number): number {
+  addChainFrom(
+    gpa: ArrayLike<number>,
+    len: ArrayLike<number>,
+    count: number,
+    readable: number,
+    tableGpa: number,
+  ): number {
     if (count === 0) throw new RangeError('a chain needs at least one buffer');
     const direct = tableGpa < 0;
     if (this.freeList.length < (direct ? count : 1)) {
-      throw new RangeError(`queue ${this.index}: ${direct ? count : 1} descriptors needed, ${this.freeList.length} free`);
+      throw new RangeError(
+        `queue ${this.index}: ${direct ? count : 1} descriptors needed, ${this.freeList.length} free`,
+      );
     }
     if (direct) {
       const head = this.freeList.pop()!;
@@ -171,7 +186,8 @@ export class DriverQueue {
 
   /** Takes `n` free descriptor slots for raw (hand-built) chains. */
   takeDescriptors(n: number): number[] {
-    if (n > this.freeList.length) throw new RangeError(`queue ${this.index}: only ${this.freeList.length} descriptors free`);
+    if (n > this.freeList.length)
+      throw new RangeError(`queue ${this.index}: only ${this.freeList.length} descriptors free`);
     return Array.from({ length: n }, () => this.freeList.pop()!);
   }
 

@@ -129,7 +129,10 @@ export class VhostUserFrontend implements VirtioFsTransport {
     this.ram = new GuestRam(options.memorySize ?? DEFAULT_MEMORY, options.memoryRegions ?? 1);
     const queueCount = 1 + (options.requestQueues ?? 1);
     const size = options.queueSize ?? 128;
-    this.queues = Array.from({ length: queueCount }, (_, i) => new DriverQueue(this.ram, i, size, options.eventIdx ?? false));
+    this.queues = Array.from(
+      { length: queueCount },
+      (_, i) => new DriverQueue(this.ram, i, size, options.eventIdx ?? false),
+    );
     this.shmem = options.shmemSize !== undefined ? new ShmemWindow(options.shmemSize) : null;
   }
 
@@ -159,7 +162,11 @@ export class VhostUserFrontend implements VirtioFsTransport {
   /** Connects again (after disconnect()) and sets the device up; rings resume where they were. */
   reconnect(): void {
     if (this.client !== null) throw new Error('already connected');
-    this.client = VhostUserClient.connect(this.options.socketPath, this.options.connectTimeoutMs ?? 5000, this.timeoutMs);
+    this.client = VhostUserClient.connect(
+      this.options.socketPath,
+      this.options.connectTimeoutMs ?? 5000,
+      this.timeoutMs,
+    );
     this.negotiate();
     this.shareMemory();
     for (const q of this.queues) this.startQueue(q);
@@ -215,9 +222,13 @@ export class VhostUserFrontend implements VirtioFsTransport {
       this.awaitUsed(q, timeoutMs);
       while (q.nextUsed()) {
         const rec = inFlight.get(q.usedHead);
-        if (rec === undefined) throw new Error(`queue ${queue}: the device returned head ${q.usedHead}, which is not in flight`);
+        if (rec === undefined)
+          throw new Error(`queue ${queue}: the device returned head ${q.usedHead}, which is not in flight`);
         inFlight.delete(q.usedHead);
-        const reply = rec.reply === null ? new Uint8Array(0) : this.ram.view(rec.reply.gpa, Math.min(q.usedLen, rec.reply.len)).slice();
+        const reply =
+          rec.reply === null
+            ? new Uint8Array(0)
+            : this.ram.view(rec.reply.gpa, Math.min(q.usedLen, rec.reply.len)).slice();
         q.freeChain(q.usedHead);
         for (const gpa of rec.buffers) this.ram.release(gpa);
         done(reply);
@@ -241,7 +252,12 @@ export class VhostUserFrontend implements VirtioFsTransport {
    * chains[slot] for the slot's next request and returns true, or returns false to retire the slot.
    * Returns when every slot is retired.
    */
-  runSlots(queue: number, chains: readonly GuestChain[], step: (slot: number, written: number) => boolean, timeoutMs: number = this.timeoutMs): void {
+  runSlots(
+    queue: number,
+    chains: readonly GuestChain[],
+    step: (slot: number, written: number) => boolean,
+    timeoutMs: number = this.timeoutMs,
+  ): void {
     const q = this.queue(queue);
     const slotOf = this.slotOfHead(q);
     let inFlight = 0;
@@ -310,7 +326,9 @@ export class VhostUserFrontend implements VirtioFsTransport {
       if (q.armInterrupt()) return;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new TransportTimeoutError(`queue ${q.index}: no used buffer within ${timeoutMs} ms (used idx ${q.usedIdx})`);
+        throw new TransportTimeoutError(
+          `queue ${q.index}: no used buffer within ${timeoutMs} ms (used idx ${q.usedIdx})`,
+        );
       }
       // 0 is a timeout or a signal (a child exiting): the deadline above tells which.
       if (poll.wait(left) === 0) continue;
@@ -379,10 +397,12 @@ export class VhostUserFrontend implements VirtioFsTransport {
     c.replyAck = hasBit(this.protocolFeatures, PF.REPLY_ACK);
     if (hasBit(this.protocolFeatures, PF.MQ)) {
       const max = Number(c.getU64(R.GET_QUEUE_NUM));
-      if (max < this.queues.length) throw new VhostUserError(`back-end supports ${max} queues, ${this.queues.length} wanted`);
+      if (max < this.queues.length)
+        throw new VhostUserError(`back-end supports ${max} queues, ${this.queues.length} wanted`);
     }
     if (this.options.memoryMode === 'slots') {
-      if (!hasBit(this.protocolFeatures, PF.CONFIGURE_MEM_SLOTS)) throw new VhostUserError('back-end lacks CONFIGURE_MEM_SLOTS');
+      if (!hasBit(this.protocolFeatures, PF.CONFIGURE_MEM_SLOTS))
+        throw new VhostUserError('back-end lacks CONFIGURE_MEM_SLOTS');
       const slots = Number(c.getU64(R.GET_MAX_MEM_SLOTS));
       if (slots < this.ram.regions.length) throw new VhostUserError(`back-end has ${slots} memory slots`);
     }
@@ -415,7 +435,11 @@ export class VhostUserFrontend implements VirtioFsTransport {
     }
     const payload = regionPayload(Layout.MEMORY_TABLE_HEADER, regions);
     new DataView(payload.buffer).setUint32(0, regions.length, true);
-    c.set(R.SET_MEM_TABLE, payload, regions.map(() => this.ram.fd));
+    c.set(
+      R.SET_MEM_TABLE,
+      payload,
+      regions.map(() => this.ram.fd),
+    );
   }
 
   private startQueue(q: DriverQueue): void {
@@ -449,7 +473,10 @@ export function statePayload(index: number, num: number): Uint8Array {
 }
 
 /** Region descriptions after a `header`-byte prefix (memory table or single region). */
-export function regionPayload(header: number, regions: readonly { guestAddr: number; size: number; userAddr: number; mmapOffset: number }[]): Uint8Array {
+export function regionPayload(
+  header: number,
+  regions: readonly { guestAddr: number; size: number; userAddr: number; mmapOffset: number }[],
+): Uint8Array {
   const payload = new Uint8Array(header + regions.length * Layout.MEMORY_REGION_SIZE);
   const v = new DataView(payload.buffer);
   regions.forEach((r, i) => {

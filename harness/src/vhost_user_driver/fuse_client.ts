@@ -221,7 +221,13 @@ export class FuseClient {
   }
 
   /** A request with its argument parts; throws FuseError on an error reply. */
-  request(opcode: number, nodeid: number | bigint, args: readonly Uint8Array[], writableLen: number, queue = REQUEST_QUEUE): Buffer {
+  request(
+    opcode: number,
+    nodeid: number | bigint,
+    args: readonly Uint8Array[],
+    writableLen: number,
+    queue = REQUEST_QUEUE,
+  ): Buffer {
     const argLen = args.reduce((n, a) => n + a.length, 0);
     const r = this.send([this.header(opcode, nodeid, argLen), ...args], writableLen, queue);
     if (r.error !== 0) throw new FuseError(opcode, r.error);
@@ -372,7 +378,16 @@ export class FuseClient {
     this.request(abi.Opcode.ACCESS, nodeid, [a], abi.OUT_HEADER_SIZE);
   }
 
-  statfs(nodeid: number): { blocks: number; bfree: number; bavail: number; files: number; ffree: number; bsize: number; namelen: number; frsize: number } {
+  statfs(nodeid: number): {
+    blocks: number;
+    bfree: number;
+    bavail: number;
+    files: number;
+    ffree: number;
+    bsize: number;
+    namelen: number;
+    frsize: number;
+  } {
     const d = this.request(abi.Opcode.STATFS, nodeid, [], SMALL_REPLY);
     const n = (off: number): number => Number(d.readBigUInt64LE(off));
     return {
@@ -388,7 +403,10 @@ export class FuseClient {
   }
 
   private parseOpen(d: Buffer, off: number): OpenReply {
-    return { fh: Number(d.readBigUInt64LE(off + abi.OpenOut.fh)), openFlags: d.readUInt32LE(off + abi.OpenOut.openFlags) };
+    return {
+      fh: Number(d.readBigUInt64LE(off + abi.OpenOut.fh)),
+      openFlags: d.readUInt32LE(off + abi.OpenOut.openFlags),
+    };
   }
 
   open(nodeid: number, flags: number, openFlags = 0): OpenReply {
@@ -480,7 +498,15 @@ export class FuseClient {
     return Number(this.request(abi.Opcode.LSEEK, nodeid, [a], SMALL_REPLY).readBigUInt64LE(0));
   }
 
-  copyFileRange(nodeidIn: number, fhIn: number, offIn: number, nodeidOut: number, fhOut: number, offOut: number, len: number): number {
+  copyFileRange(
+    nodeidIn: number,
+    fhIn: number,
+    offIn: number,
+    nodeidOut: number,
+    fhOut: number,
+    offOut: number,
+    len: number,
+  ): number {
     const a = Buffer.alloc(abi.COPY_FILE_RANGE_IN_SIZE);
     a.writeBigUInt64LE(u64(fhIn), abi.CopyFileRangeIn.fhIn);
     a.writeBigUInt64LE(u64(offIn), abi.CopyFileRangeIn.offIn);
@@ -501,7 +527,12 @@ export class FuseClient {
   }
 
   readdir(nodeid: number, fh: number, offset: number | bigint = 0, size = 4096): FuseDirent[] {
-    const d = this.request(abi.Opcode.READDIR, nodeid, [this.ioIn(abi.READ_IN_SIZE, fh, offset, size, 0)], abi.OUT_HEADER_SIZE + size);
+    const d = this.request(
+      abi.Opcode.READDIR,
+      nodeid,
+      [this.ioIn(abi.READ_IN_SIZE, fh, offset, size, 0)],
+      abi.OUT_HEADER_SIZE + size,
+    );
     const out: FuseDirent[] = [];
     for (let off = 0; off < d.length; ) {
       const { d: ent, size: n } = parseDirent(d, off);
@@ -512,7 +543,12 @@ export class FuseClient {
   }
 
   readdirplus(nodeid: number, fh: number, offset: number | bigint = 0, size = 4096): FuseDirentPlus[] {
-    const d = this.request(abi.Opcode.READDIRPLUS, nodeid, [this.ioIn(abi.READ_IN_SIZE, fh, offset, size, 0)], abi.OUT_HEADER_SIZE + size);
+    const d = this.request(
+      abi.Opcode.READDIRPLUS,
+      nodeid,
+      [this.ioIn(abi.READ_IN_SIZE, fh, offset, size, 0)],
+      abi.OUT_HEADER_SIZE + size,
+    );
     const out: FuseDirentPlus[] = [];
     for (let off = 0; off < d.length; ) {
       const entry = parseEntry(d, off);
@@ -546,7 +582,12 @@ export class FuseClient {
   getxattr(nodeid: number, name: string, size: number): Buffer | number {
     const a = Buffer.alloc(abi.GETXATTR_IN_SIZE);
     a.writeUInt32LE(size, 0);
-    const d = this.request(abi.Opcode.GETXATTR, nodeid, [Buffer.concat([a, cstr(name)])], abi.OUT_HEADER_SIZE + Math.max(size, 8));
+    const d = this.request(
+      abi.Opcode.GETXATTR,
+      nodeid,
+      [Buffer.concat([a, cstr(name)])],
+      abi.OUT_HEADER_SIZE + Math.max(size, 8),
+    );
     return size === 0 ? d.readUInt32LE(0) : d;
   }
 

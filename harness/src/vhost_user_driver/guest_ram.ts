@@ -3,7 +3,17 @@
 // more regions. Regions sit at guest-physical addresses with holes between them, so a back-end
 // that confuses guest and user addresses, or ignores mmap_offset, fails loudly.
 import { close } from '@vfs/daemon/sys';
-import { ftruncate, memfdCreate, memoryView, mmap, munmap, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from '@vfs/daemon/sys';
+import {
+  ftruncate,
+  memfdCreate,
+  memoryView,
+  mmap,
+  munmap,
+  MAP_SHARED,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+} from '@vfs/daemon/sys';
 import type { RegionSpec } from '@vfs/daemon/virtio';
 
 interface FreeRange {
@@ -57,7 +67,9 @@ export class GuestRam {
         return gpa;
       }
     }
-    throw new RangeError(`guest RAM exhausted: no ${len} contiguous bytes free (${this.allocated.size} allocations live)`);
+    throw new RangeError(
+      `guest RAM exhausted: no ${len} contiguous bytes free (${this.allocated.size} allocations live)`,
+    );
   }
 
   release(gpa: number): void {

@@ -1,6 +1,18 @@
 // The VIRTIO shared-memory region (virtio-fs DAX window) as a VMM implements it: address space
 // reserved up front, into which the back-end's SHMEM_MAP requests map file ranges.
-import { memoryView, mmap, munmap, MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_READ, PROT_WRITE } from '@vfs/daemon/sys';
+import {
+  memoryView,
+  mmap,
+  munmap,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+} from '@vfs/daemon/sys';
 import { closeAll } from '@vfs/daemon/sys';
 import type { VhostUserMessage } from '@vfs/daemon/vhost-user';
 import { BackendRequest, Layout, SHMEM_MAP_READ_WRITE } from '@vfs/daemon/vhost-user';

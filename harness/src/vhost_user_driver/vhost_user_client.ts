@@ -48,7 +48,8 @@ export class VhostUserClient {
     this.conn.send(request, this.replyAck ? FLAG_NEED_REPLY : 0, payload, fds);
     if (!this.replyAck) return;
     const status = readU64Payload(this.receiveReply(request));
-    if (status !== 0n) throw new VhostUserError(`back-end refused ${frontendRequestName(request)} (status ${status})`, { request });
+    if (status !== 0n)
+      throw new VhostUserError(`back-end refused ${frontendRequestName(request)} (status ${status})`, { request });
   }
 
   setU64(request: number, value: bigint | number, fds: readonly number[] = []): void {
@@ -57,7 +58,8 @@ export class VhostUserClient {
 
   receiveReply(request: number): VhostUserMessage {
     const reply = this.conn.receive();
-    if (reply === null) throw new VhostUserError(`back-end closed the connection instead of answering ${frontendRequestName(request)}`);
+    if (reply === null)
+      throw new VhostUserError(`back-end closed the connection instead of answering ${frontendRequestName(request)}`);
     if (reply.request !== request || (reply.flags & FLAG_REPLY) === 0) {
       throw new VhostUserError(
         `expected the reply to ${frontendRequestName(request)}, got ${frontendRequestName(reply.request)} flags 0x${reply.flags.toString(16)}`,

@@ -4,7 +4,16 @@
  * the real guest with `vfs.mode=poweroff` powers off in time. The verdict is cached per host boot
  * (keyed on /proc/sys/kernel/random/boot_id), so the probe is paid once, not on every VM start.
  */
-import { accessSync, constants, mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdtempSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { bootArgs, INIT_MARKERS } from '@vfs/contracts';

@@ -40,7 +40,9 @@ describe('waitForConsole', () => {
 
   it('fails after the timeout, showing the console tail', async () => {
     appendFileSync(log, 'Kernel panic\n');
-    await expect(waitForConsole(log, /never/, { timeoutMs: 50, pollMs: 5 })).rejects.toThrow(/no match within 50 ms[\s\S]*Kernel panic/);
+    await expect(waitForConsole(log, /never/, { timeoutMs: 50, pollMs: 5 })).rejects.toThrow(
+      /no match within 50 ms[\s\S]*Kernel panic/,
+    );
   });
 
   it('fails as soon as the VM exits without the line', async () => {

@@ -60,7 +60,11 @@ export function waitForConsole(path: string, pattern: RegExp, wait: ConsoleWait)
       return match !== null;
     };
     const fail = (why: string): void =>
-      finish(() => reject(new Error(`console ${path}: ${why} before ${pattern}; console tail:\n${readConsole(path).slice(-2000)}`)));
+      finish(() =>
+        reject(
+          new Error(`console ${path}: ${why} before ${pattern}; console tail:\n${readConsole(path).slice(-2000)}`),
+        ),
+      );
     const poll = setInterval(check, wait.pollMs ?? 20);
     const deadline = setTimeout(() => check() || fail(`no match within ${wait.timeoutMs} ms`), wait.timeoutMs);
     wait.abortOn?.then(

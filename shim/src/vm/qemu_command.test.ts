@@ -67,18 +67,27 @@ describe('buildQemuArgs', () => {
     const fsDevices = [{ id: 'fs0', socketPath: '/run/vm/fs0.sock', tag: 'vfsruntime', queueSize: 1024 }];
     const micro = buildQemuArgs({ ...base, fsDevices });
     expect(valuesOf(micro, '-chardev')).toContain('socket,id=fs0-chr,path=/run/vm/fs0.sock');
-    expect(valuesOf(micro, '-device')).toContain('vhost-user-fs-device,id=fs0,chardev=fs0-chr,tag=vfsruntime,queue-size=1024');
+    expect(valuesOf(micro, '-device')).toContain(
+      'vhost-user-fs-device,id=fs0,chardev=fs0-chr,tag=vfsruntime,queue-size=1024',
+    );
     const q35 = buildQemuArgs({ ...base, machine: 'q35', fsDevices });
-    expect(valuesOf(q35, '-device')).toContain('vhost-user-fs-pci,id=fs0,chardev=fs0-chr,tag=vfsruntime,queue-size=1024');
+    expect(valuesOf(q35, '-device')).toContain(
+      'vhost-user-fs-pci,id=fs0,chardev=fs0-chr,tag=vfsruntime,queue-size=1024',
+    );
   });
 
   it('exposes the agent as the virtio-serial port /init looks for, on a listening socket', () => {
     const args = buildQemuArgs({ ...base, machine: 'q35', agentSocketPath: '/run/vm/agent.sock' });
     expect(valuesOf(args, '-device')).toEqual(
-      expect.arrayContaining(['virtio-serial-pci,id=vser0', `virtserialport,bus=vser0.0,chardev=agent-chr,name=${AGENT_PORT_NAME}`]),
+      expect.arrayContaining([
+        'virtio-serial-pci,id=vser0',
+        `virtserialport,bus=vser0.0,chardev=agent-chr,name=${AGENT_PORT_NAME}`,
+      ]),
     );
     expect(valuesOf(args, '-chardev')).toContain('socket,id=agent-chr,path=/run/vm/agent.sock,server=on,wait=off');
-    expect(valuesOf(buildQemuArgs({ ...base, agentSocketPath: '/a.sock' }), '-device')).toContain('virtio-serial-device,id=vser0');
+    expect(valuesOf(buildQemuArgs({ ...base, agentSocketPath: '/a.sock' }), '-device')).toContain(
+      'virtio-serial-device,id=vser0',
+    );
   });
 
   it('serves QMP on a listening unix socket', () => {
@@ -107,7 +116,15 @@ describe('buildQemuArgs', () => {
     expect(() => buildQemuArgs({ ...base, kernelArgs: ['a b'] })).toThrow(/whitespace/);
     const dev = { id: 'fs0', socketPath: '/s', tag: 'x'.repeat(37) };
     expect(() => buildQemuArgs({ ...base, fsDevices: [dev] })).toThrow(/tag/);
-    expect(() => buildQemuArgs({ ...base, fsDevices: [{ ...dev, tag: 'a' }, { ...dev, tag: 'b' }] })).toThrow(/duplicate/);
+    expect(() =>
+      buildQemuArgs({
+        ...base,
+        fsDevices: [
+          { ...dev, tag: 'a' },
+          { ...dev, tag: 'b' },
+        ],
+      }),
+    ).toThrow(/duplicate/);
   });
 });
 

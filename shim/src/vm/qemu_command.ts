@@ -116,11 +116,16 @@ function machineArgs(config: QemuConfig): string[] {
 function cpuAndMemoryArgs(config: QemuConfig): string[] {
   const cpu = config.cpuModel ?? (config.accel === 'kvm' ? 'host' : 'max,la57=off');
   return [
-    '-accel', config.accel,
-    '-cpu', cpu,
-    '-smp', String(config.vcpus),
-    '-m', `${config.memoryMiB}M`,
-    '-object', `memory-backend-memfd,id=mem,size=${config.memoryMiB}M,share=on`,
+    '-accel',
+    config.accel,
+    '-cpu',
+    cpu,
+    '-smp',
+    String(config.vcpus),
+    '-m',
+    `${config.memoryMiB}M`,
+    '-object',
+    `memory-backend-memfd,id=mem,size=${config.memoryMiB}M,share=on`,
   ];
 }
 
@@ -136,27 +141,38 @@ function fsDeviceArgs(machine: Machine, dev: VhostUserFsDevice): string[] {
   const driver = machine === 'microvm' ? 'vhost-user-fs-device' : 'vhost-user-fs-pci';
   const queue = dev.queueSize === undefined ? '' : `,queue-size=${dev.queueSize}`;
   return [
-    '-chardev', `socket,id=${dev.id}-chr,path=${optValue(dev.socketPath)}`,
-    '-device', `${driver},id=${dev.id},chardev=${dev.id}-chr,tag=${optValue(dev.tag)}${queue}`,
+    '-chardev',
+    `socket,id=${dev.id}-chr,path=${optValue(dev.socketPath)}`,
+    '-device',
+    `${driver},id=${dev.id},chardev=${dev.id}-chr,tag=${optValue(dev.tag)}${queue}`,
   ];
 }
 
 function agentPortArgs(machine: Machine, socketPath: string): string[] {
   const bus = machine === 'microvm' ? 'virtio-serial-device' : 'virtio-serial-pci';
   return [
-    '-device', `${bus},id=vser0`,
-    '-chardev', `socket,id=agent-chr,path=${optValue(socketPath)},server=on,wait=off`,
-    '-device', `virtserialport,bus=vser0.0,chardev=agent-chr,name=${AGENT_PORT_NAME}`,
+    '-device',
+    `${bus},id=vser0`,
+    '-chardev',
+    `socket,id=agent-chr,path=${optValue(socketPath)},server=on,wait=off`,
+    '-device',
+    `virtserialport,bus=vser0.0,chardev=agent-chr,name=${AGENT_PORT_NAME}`,
   ];
 }
 
 function qmpArgs(socketPath: string): string[] {
-  return ['-chardev', `socket,id=qmp-chr,path=${optValue(socketPath)},server=on,wait=off`, '-mon', 'chardev=qmp-chr,mode=control'];
+  return [
+    '-chardev',
+    `socket,id=qmp-chr,path=${optValue(socketPath)},server=on,wait=off`,
+    '-mon',
+    'chardev=qmp-chr,mode=control',
+  ];
 }
 
 function rootPortArgs(config: QemuConfig): string[] {
   const count = config.hotplugRootPorts ?? 0;
   return Array.from({ length: count }, (_, i) => [
-    '-device', `pcie-root-port,id=hp${i},bus=pcie.0,chassis=${i + 1},slot=${i + 1}`,
+    '-device',
+    `pcie-root-port,id=hp${i},bus=pcie.0,chassis=${i + 1},slot=${i + 1}`,
   ]).flat();
 }

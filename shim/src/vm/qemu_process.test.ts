@@ -41,9 +41,9 @@ describe('launchQemu', () => {
   });
 
   it('names the binary when it cannot be started', async () => {
-    await expect(launchQemu({ binary: '/nonexistent/qemu', args: [], stderrLogPath: join(dir, 'c.log') })).rejects.toThrow(
-      /cannot start QEMU \(\/nonexistent\/qemu\)/,
-    );
+    await expect(
+      launchQemu({ binary: '/nonexistent/qemu', args: [], stderrLogPath: join(dir, 'c.log') }),
+    ).rejects.toThrow(/cannot start QEMU \(\/nonexistent\/qemu\)/);
   });
 });
 

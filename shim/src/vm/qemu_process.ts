@@ -87,7 +87,10 @@ function spawnDetached(binary: string, launch: QemuLaunch): Promise<{ pid: numbe
 function exitOf(child: ChildProcess, launch: QemuLaunch): Promise<QemuExit> {
   return new Promise((resolve) => {
     child.once('exit', (code, signal) => {
-      for (const path of [...(launch.cleanupPaths ?? []), ...(launch.pidFilePath === undefined ? [] : [launch.pidFilePath])]) {
+      for (const path of [
+        ...(launch.cleanupPaths ?? []),
+        ...(launch.pidFilePath === undefined ? [] : [launch.pidFilePath]),
+      ]) {
         rmSync(path, { force: true });
       }
       resolve({ code, signal, stderrTail: fileTailOrError(launch.stderrLogPath, 20) });

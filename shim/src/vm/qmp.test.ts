@@ -35,17 +35,26 @@ describe('QmpClient against a fake QMP server', () => {
   });
 
   it('resolves a command with its return and sends its arguments', async () => {
-    const qmp = await start({ 'query-status': () => ({ return: { status: 'running', singlestep: false, running: true } }), 'device_del': () => ({ return: {} }) });
+    const qmp = await start({
+      'query-status': () => ({ return: { status: 'running', singlestep: false, running: true } }),
+      device_del: () => ({ return: {} }),
+    });
     await expect(qmp.queryStatus()).resolves.toEqual({ status: 'running', running: true });
     await expect(qmp.execute('device_del', { id: 'fs1' })).resolves.toEqual({});
     expect(server?.received.at(-1)).toEqual({ execute: 'device_del', arguments: { id: 'fs1' } });
   });
 
-  it('rejects a refused command with QEMU\'s error class and description', async () => {
-    const qmp = await start({ 'device_del': () => ({ error: { class: 'DeviceNotFound', desc: "Device 'nope' not found" } }) });
+  it("rejects a refused command with QEMU's error class and description", async () => {
+    const qmp = await start({
+      device_del: () => ({ error: { class: 'DeviceNotFound', desc: "Device 'nope' not found" } }),
+    });
     const failure = qmp.execute('device_del', { id: 'nope' });
     await expect(failure).rejects.toBeInstanceOf(QmpError);
-    await expect(failure).rejects.toMatchObject({ command: 'device_del', errorClass: 'DeviceNotFound', desc: "Device 'nope' not found" });
+    await expect(failure).rejects.toMatchObject({
+      command: 'device_del',
+      errorClass: 'DeviceNotFound',
+      desc: "Device 'nope' not found",
+    });
     await expect(qmp.execute('no-such-command')).rejects.toThrow(/QMP no-such-command: CommandNotFound/);
   });
 
@@ -112,13 +121,17 @@ describe('QmpClient against a fake QMP server', () => {
     const connecting = QmpClient.connect(join(dir, 'never.sock'), { timeoutMs: 10_000, signal: controller.signal });
     controller.abort('QEMU exited');
     await expect(connecting).rejects.toThrow(/gave up connecting to .*never\.sock: QEMU exited/);
-    await expect(QmpClient.connect(join(dir, 'never.sock'), { timeoutMs: 100 })).rejects.toThrow(/never\.sock did not accept a connection in time/);
+    await expect(QmpClient.connect(join(dir, 'never.sock'), { timeoutMs: 100 })).rejects.toThrow(
+      /never\.sock did not accept a connection in time/,
+    );
   });
 
   it('gives up when QEMU greets but does not answer qmp_capabilities', async () => {
     server = await FakeQmpServer.listen(join(dir, 'qmp.sock'), {});
     server.stallCapabilities = true;
-    await expect(QmpClient.connect(server.path, { timeoutMs: 200 })).rejects.toThrow(/no answer to qmp_capabilities in time/);
+    await expect(QmpClient.connect(server.path, { timeoutMs: 200 })).rejects.toThrow(
+      /no answer to qmp_capabilities in time/,
+    );
   });
 
   it('fails with the reason when the peer is not QMP', async () => {
@@ -152,7 +165,18 @@ describe('QmpClient against qemu-system-x86_64', () => {
   it('greets, negotiates, reports prelaunch then paused, and exits on quit', async () => {
     const socket = join(dir, 'qmp.sock');
     qemu = await launchQemu({
-      args: ['-M', 'microvm', '-nodefaults', '-no-user-config', '-nographic', '-S', '-chardev', `socket,id=qmp-chr,path=${socket},server=on,wait=off`, '-mon', 'chardev=qmp-chr,mode=control'],
+      args: [
+        '-M',
+        'microvm',
+        '-nodefaults',
+        '-no-user-config',
+        '-nographic',
+        '-S',
+        '-chardev',
+        `socket,id=qmp-chr,path=${socket},server=on,wait=off`,
+        '-mon',
+        'chardev=qmp-chr,mode=control',
+      ],
       stderrLogPath: join(dir, 'qemu.stderr'),
       cleanupPaths: [socket],
     });

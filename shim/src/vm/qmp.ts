@@ -20,7 +20,10 @@ export interface QmpEvent {
 }
 
 export interface QmpGreeting {
-  readonly version: { readonly qemu: { readonly major: number; readonly minor: number; readonly micro: number }; readonly package: string };
+  readonly version: {
+    readonly qemu: { readonly major: number; readonly minor: number; readonly micro: number };
+    readonly package: string;
+  };
   readonly capabilities: readonly string[];
 }
 
@@ -89,7 +92,13 @@ export class QmpClient {
     this.decoder = start.decoder;
     this.buffer = start.rest;
     socket.on('data', (chunk: Buffer) => this.receive(this.decoder.write(chunk)));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.finish(PEER_GONE.has(err.code ?? '') ? `QMP socket ${socketPath} closed by QEMU (${err.code})` : `QMP socket ${socketPath} failed: ${err.message}`));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.finish(
+        PEER_GONE.has(err.code ?? '')
+          ? `QMP socket ${socketPath} closed by QEMU (${err.code})`
+          : `QMP socket ${socketPath} failed: ${err.message}`,
+      ),
+    );
     socket.on('close', () => this.finish(`QMP socket ${socketPath} closed by QEMU`));
     socket.resume();
     this.receive('');
@@ -101,7 +110,11 @@ export class QmpClient {
     const socket = await dialWithRetry(socketPath, deadline, options.signal);
     try {
       const client = new QmpClient(socket, socketPath, await readGreeting(socket, socketPath, deadline));
-      await beforeDeadline(client.execute('qmp_capabilities'), deadline, `QMP ${socketPath}: no answer to qmp_capabilities in time`);
+      await beforeDeadline(
+        client.execute('qmp_capabilities'),
+        deadline,
+        `QMP ${socketPath}: no answer to qmp_capabilities in time`,
+      );
       return client;
     } catch (err) {
       socket.destroy();
@@ -119,7 +132,9 @@ export class QmpClient {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { command, resolve: (value) => resolve(value as T), reject });
-      this.socket.write(`${JSON.stringify(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id })}\n`);
+      this.socket.write(
+        `${JSON.stringify(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id })}\n`,
+      );
     });
   }
 
@@ -146,7 +161,11 @@ export class QmpClient {
   }
 
   /** The first event named `name` that `matches` (DEVICE_DELETED comes once without `device`, once with it). */
-  waitForEvent(name: string, matches: (event: QmpEvent) => boolean = () => true, timeoutMs = 10_000): Promise<QmpEvent> {
+  waitForEvent(
+    name: string,
+    matches: (event: QmpEvent) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<QmpEvent> {
     return new Promise((resolve, reject) => {
       const stop = (): void => {
         clearTimeout(timer);
@@ -211,11 +230,18 @@ export class QmpClient {
   private answer(message: JsonObject): void {
     const id = typeof message.id === 'number' ? message.id : this.pending.keys().next().value;
     const pending = id === undefined ? undefined : this.pending.get(id);
-    if (id === undefined || pending === undefined) return this.fail(`QMP: answer for no pending command: ${JSON.stringify(message).slice(0, 200)}`);
+    if (id === undefined || pending === undefined)
+      return this.fail(`QMP: answer for no pending command: ${JSON.stringify(message).slice(0, 200)}`);
     this.pending.delete(id);
     if ('return' in message) return pending.resolve(message.return);
     const error = isObject(message.error) ? message.error : {};
-    pending.reject(new QmpError(pending.command, String(error.class ?? 'unknown'), String(error.desc ?? JSON.stringify(message.error))));
+    pending.reject(
+      new QmpError(
+        pending.command,
+        String(error.class ?? 'unknown'),
+        String(error.desc ?? JSON.stringify(message.error)),
+      ),
+    );
   }
 
   /** A protocol violation ends the connection: the stream can no longer be trusted. */
@@ -260,7 +286,9 @@ async function dialWithRetry(path: string, deadline: number, signal: AbortSignal
 
 async function beforeDeadline<T>(promise: Promise<T>, deadline: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), Math.max(0, deadline - Date.now()))));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(message)), Math.max(0, deadline - Date.now()))),
+  );
   try {
     return await Promise.race([promise, late]);
   } finally {
@@ -289,7 +317,8 @@ function readGreeting(socket: Socket, path: string, deadline: number): Promise<G
       socket.removeListener('data', onData);
       socket.removeListener('close', onClose);
       socket.removeListener('error', onError);
-      if (err === undefined && greeting !== undefined) resolve({ greeting, rest: text.slice(text.indexOf('\n') + 1), decoder });
+      if (err === undefined && greeting !== undefined)
+        resolve({ greeting, rest: text.slice(text.indexOf('\n') + 1), decoder });
       else reject(err ?? new Error(`QMP ${path}: no greeting`));
     };
     const onData = (chunk: Buffer): void => {
@@ -305,9 +334,13 @@ function readGreeting(socket: Socket, path: string, deadline: number): Promise<G
         done(new Error(`QMP ${path}: bad greeting (${errorMessage(err)}): ${line.slice(0, 200)}`));
       }
     };
-    const onClose = (): void => done(new Error(`QMP ${path}: closed before the greeting (another client connected, or QEMU exited)`));
+    const onClose = (): void =>
+      done(new Error(`QMP ${path}: closed before the greeting (another client connected, or QEMU exited)`));
     const onError = (err: Error): void => done(new Error(`QMP ${path}: ${err.message}`));
-    const timer = setTimeout(() => done(new Error(`QMP ${path}: no greeting in time`)), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => done(new Error(`QMP ${path}: no greeting in time`)),
+      Math.max(0, deadline - Date.now()),
+    );
     socket.on('data', onData);
     socket.once('close', onClose);
     socket.once('error', onError);

@@ -8,9 +8,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { JsonObject } from './qmp';
 
 /** What to answer; `undefined` leaves the command unanswered, like a QEMU whose main loop is stuck. */
-export type FakeHandler = (args: JsonObject | undefined) => { return: unknown } | { error: { class: string; desc: string } } | undefined;
+export type FakeHandler = (
+  args: JsonObject | undefined,
+) => { return: unknown } | { error: { class: string; desc: string } } | undefined;
 
-export const FAKE_GREETING = { QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: 'fake' }, capabilities: ['oob'] } };
+export const FAKE_GREETING = {
+  QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: 'fake' }, capabilities: ['oob'] },
+};
 
 export class FakeQmpServer {
   /** Every command received, in order, with its arguments. */
@@ -38,7 +42,11 @@ export class FakeQmpServer {
 
   /** Sends an event to every connected client. */
   emitEvent(event: string, data?: JsonObject): void {
-    const line = JSON.stringify({ event, ...(data === undefined ? {} : { data }), timestamp: { seconds: 1700000000, microseconds: 42 } });
+    const line = JSON.stringify({
+      event,
+      ...(data === undefined ? {} : { data }),
+      timestamp: { seconds: 1700000000, microseconds: 42 },
+    });
     for (const client of this.clients) client.write(`${line}\n`);
   }
 
@@ -69,13 +77,20 @@ export class FakeQmpServer {
       for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
         const request = JSON.parse(buffer.slice(0, nl)) as { execute: string; arguments?: JsonObject; id?: unknown };
         buffer = buffer.slice(nl + 1);
-        this.received.push({ execute: request.execute, ...(request.arguments === undefined ? {} : { arguments: request.arguments }) });
+        this.received.push({
+          execute: request.execute,
+          ...(request.arguments === undefined ? {} : { arguments: request.arguments }),
+        });
         negotiated = this.answer(socket, request, negotiated);
       }
     });
   }
 
-  private answer(socket: Socket, request: { execute: string; arguments?: JsonObject; id?: unknown }, negotiated: boolean): boolean {
+  private answer(
+    socket: Socket,
+    request: { execute: string; arguments?: JsonObject; id?: unknown },
+    negotiated: boolean,
+  ): boolean {
     const reply = (body: object): void => {
       socket.write(`${JSON.stringify({ ...body, ...(request.id === undefined ? {} : { id: request.id }) })}\r\n`);
     };
@@ -84,7 +99,9 @@ export class FakeQmpServer {
       return true;
     }
     if (!negotiated) {
-      reply({ error: { class: 'CommandNotFound', desc: 'Expecting capabilities negotiation with \'qmp_capabilities\'' } });
+      reply({
+        error: { class: 'CommandNotFound', desc: "Expecting capabilities negotiation with 'qmp_capabilities'" },
+      });
       return false;
     }
     if (request.execute === 'quit') {

@@ -45,7 +45,10 @@ async function connectSocket(dial: AgentDial, deadline: number): Promise<TtrpcCl
 async function checkServing(agent: AgentClient, timeoutMs: number): Promise<void> {
   const answer = await agent.check({ service: '' }, { timeoutMs });
   if (answer.status !== CheckResponse_ServingStatus.SERVING) {
-    throw new SandboxError('unreachable', `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`);
+    throw new SandboxError(
+      'unreachable',
+      `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`,
+    );
   }
 }
 
@@ -74,7 +77,11 @@ export async function dialAgent(dial: AgentDial): Promise<AgentConnection> {
     return connection;
   } catch (err) {
     if (err instanceof TtrpcError && err.code === Code.DeadlineExceeded) {
-      throw new SandboxError('timeout', `the guest agent did not answer within agent.dial_timeout_ms = ${dial.timeoutMs} ms`, { cause: err });
+      throw new SandboxError(
+        'timeout',
+        `the guest agent did not answer within agent.dial_timeout_ms = ${dial.timeoutMs} ms`,
+        { cause: err },
+      );
     }
     throw SandboxError.wrap(err, 'connect to the guest agent');
   }

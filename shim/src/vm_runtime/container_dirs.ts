@@ -8,7 +8,12 @@ import { type BindDirs, bindShare } from './share_exports';
 import type { ContainerDir } from './share_plan';
 
 /** Binds every directory, or none: a failure releases what was bound. */
-export async function bindContainerDirs(state: SandboxState, dirs: BindDirs, containerId: string, planned: readonly ContainerDir[]): Promise<void> {
+export async function bindContainerDirs(
+  state: SandboxState,
+  dirs: BindDirs,
+  containerId: string,
+  planned: readonly ContainerDir[],
+): Promise<void> {
   try {
     for (const dir of planned) await bindShare(state, dirs, containerId, dir);
   } catch (err) {
@@ -21,7 +26,12 @@ export async function bindContainerDirs(state: SandboxState, dirs: BindDirs, con
  * Unmounts the container's binds (lazily where the guest or daemon still holds one: the kernel
  * frees it when released) and removes their now empty mount points.
  */
-export async function releaseContainerDirs(state: SandboxState, dirs: BindDirs, containerId: string, planned: readonly ContainerDir[]): Promise<void> {
+export async function releaseContainerDirs(
+  state: SandboxState,
+  dirs: BindDirs,
+  containerId: string,
+  planned: readonly ContainerDir[],
+): Promise<void> {
   await unmountContainer(state, containerId);
   for (const dir of planned) {
     await removeUnmountedTree(join(dirs.sharesDir, dir.share, dir.name));

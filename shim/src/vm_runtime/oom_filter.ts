@@ -27,7 +27,10 @@ export function oomFilter(options: OomFilterOptions): (containerId: string) => v
   const dropForeign = (containerId: string, at: number): void => {
     foreign += 1;
     if (at - warnedAt < windowMs) return;
-    options.log.warn({ oomContainer: containerId, dropped: foreign }, 'OOM reports from the guest for containers not in this sandbox dropped');
+    options.log.warn(
+      { oomContainer: containerId, dropped: foreign },
+      'OOM reports from the guest for containers not in this sandbox dropped',
+    );
     warnedAt = at;
     foreign = 0;
   };

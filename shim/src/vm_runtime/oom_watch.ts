@@ -8,7 +8,11 @@ import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import type { ShimLogger } from '../logger';
 import type { AgentClient } from './agent_dial';
 
-export async function watchOom(agent: AgentClient, onOom: (containerId: string) => void, log: ShimLogger): Promise<void> {
+export async function watchOom(
+  agent: AgentClient,
+  onOom: (containerId: string) => void,
+  log: ShimLogger,
+): Promise<void> {
   for (;;) {
     let event: { containerId: string };
     try {

@@ -5,7 +5,8 @@ import type { AgentClient } from './agent_dial';
 import { consoleBootTimes } from './guest_boot_times';
 import { phaseClock, TIMINGS_DIR_ENV } from './phase_clock';
 
-const CONSOLE = '[    0.2] PCI: Fatal\nvfs-init: start 0.95\nvfs-init: modules 1.14\nvfs-init: agent /dev/vport3p1 1.19\n';
+const CONSOLE =
+  '[    0.2] PCI: Fatal\nvfs-init: start 0.95\nvfs-init: modules 1.14\nvfs-init: agent /dev/vport3p1 1.19\n';
 
 function fakeAgent(details: () => Promise<{ agentStartedNs: number; agentReadyNs: number }>): AgentClient {
   return { getGuestDetails: details } as unknown as AgentClient;
@@ -36,9 +37,18 @@ describe('phase clock', () => {
     await clock.save(agent);
     await clock.save(agent);
     expect(readdirSync(dir).sort()).toEqual(['c%2F1.json', 'console.log']);
-    const saved = JSON.parse(readFileSync(join(dir, 'c%2F1.json'), 'utf8')) as { host: Record<string, number>; guest: Record<string, number> };
+    const saved = JSON.parse(readFileSync(join(dir, 'c%2F1.json'), 'utf8')) as {
+      host: Record<string, number>;
+      guest: Record<string, number>;
+    };
     expect(saved.host).toEqual({ serverStart: Math.round(performance.timeOrigin), daemonReady: 100, qemuSpawned: 200 });
-    expect(saved.guest).toEqual({ initStartS: 0.95, modulesLoadedS: 1.14, agentLaunchS: 1.19, agentStartedS: 1.19, agentReadyS: 2.26 });
+    expect(saved.guest).toEqual({
+      initStartS: 0.95,
+      modulesLoadedS: 1.14,
+      agentLaunchS: 1.19,
+      agentStartedS: 1.19,
+      agentReadyS: 2.26,
+    });
   });
 
   it('saves without the agent times when GetGuestDetails fails, and writes nothing when off', async () => {

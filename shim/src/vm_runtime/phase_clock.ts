@@ -79,7 +79,12 @@ export class PhaseClock {
     this.saved = true;
     const path = join(this.dir, `${encodeURIComponent(this.sandboxId)}.json`);
     try {
-      const timings: SandboxTimings = { sandboxId: this.sandboxId, shimStart: bootstrapStartMs, host: { ...this.host }, guest: await guestBootTimes(agent, this.consoleLog) };
+      const timings: SandboxTimings = {
+        sandboxId: this.sandboxId,
+        shimStart: bootstrapStartMs,
+        host: { ...this.host },
+        guest: await guestBootTimes(agent, this.consoleLog),
+      };
       // Renamed into place, so the benchmark never reads a half-written file.
       writeFileSync(`${path}.tmp`, `${JSON.stringify(timings)}\n`);
       renameSync(`${path}.tmp`, path);

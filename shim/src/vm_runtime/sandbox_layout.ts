@@ -53,6 +53,9 @@ export function vhostUserSocket(layout: SandboxLayout, index: number): string {
 
 function checkSocketPath(path: string): void {
   if (Buffer.byteLength(path) > SUN_PATH_MAX) {
-    throw new SandboxError('bad-config', `VM socket path ${path} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`);
+    throw new SandboxError(
+      'bad-config',
+      `VM socket path ${path} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`,
+    );
   }
 }

@@ -18,7 +18,13 @@ import { dialAgent, type AgentClient, type AgentConnection } from './agent_dial'
 import { bindContainerDirs, releaseContainerDirs } from './container_dirs';
 import type { PhaseClock } from './phase_clock';
 import { vhostUserSocket, type SandboxLayout } from './sandbox_layout';
-import { bindShare, exportShare, makeSharesMountPoint, makeStagingMountPoint, type ExportedShare } from './share_exports';
+import {
+  bindShare,
+  exportShare,
+  makeSharesMountPoint,
+  makeStagingMountPoint,
+  type ExportedShare,
+} from './share_exports';
 import { containerShares, GUEST_SHARES_DIR, type ContainerDir, type SandboxShare } from './share_plan';
 import { controlVm, type ControlledVm } from './vm_control';
 import { checkReadable, startVm } from './vm_launch';
@@ -125,7 +131,13 @@ class Bringup {
     this.undo.push('unmount the shares', () => unmountAll(state));
     await makeSharesMountPoint(state, layout.sharesDir, SANDBOX_OWNER);
     await makeStagingMountPoint(state, layout.stagingDir, SANDBOX_OWNER);
-    const runtime = { source: runtimeDir(), target: DEFAULT_RUNTIME_TAG, wrapsFile: false, recursive: false, readonly: true };
+    const runtime = {
+      source: runtimeDir(),
+      target: DEFAULT_RUNTIME_TAG,
+      wrapsFile: false,
+      recursive: false,
+      readonly: true,
+    };
     await bindShare(state, layout, SANDBOX_OWNER, runtime);
     for (const share of containerShares(this.options.config.daemon.cache)) {
       mkdirSync(join(layout.sharesDir, share.tag), { mode: 0o700 });
@@ -135,7 +147,14 @@ class Bringup {
   async daemon(): Promise<RunningDaemon> {
     const { config, layout, state, log } = this.options;
     const daemon = await startDaemon(
-      { binary: config.daemon.path, controlSocket: layout.controlSocket, sharedDir: layout.sharesDir, stderrPath: layout.daemonStderr, config: config.daemon, log },
+      {
+        binary: config.daemon.path,
+        controlSocket: layout.controlSocket,
+        sharedDir: layout.sharesDir,
+        stderrPath: layout.daemonStderr,
+        config: config.daemon,
+        log,
+      },
       (pid) => {
         state.recordPid('virtiofsd', pid);
         this.options.clock.mark('daemonSpawned');
@@ -160,7 +179,11 @@ class Bringup {
   /** QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts). */
   async vm(exported: readonly ExportedShare[]): Promise<ControlledVm> {
     const { config, layout, state, sandboxId, log } = this.options;
-    const devices = exported.map((share, index) => ({ id: `fs${index}`, socketPath: share.socketPath, tag: share.tag }));
+    const devices = exported.map((share, index) => ({
+      id: `fs${index}`,
+      socketPath: share.socketPath,
+      tag: share.tag,
+    }));
     const qemu = await startVm({ sandboxId, hypervisor: config.hypervisor, layout, devices });
     state.recordPid('qemu', qemu.pid);
     let vm: ControlledVm | undefined;
@@ -175,9 +198,20 @@ class Bringup {
   async agent(qemu: ControlledVm, daemon: RunningDaemon): Promise<AgentConnection> {
     const { config, layout, log } = this.options;
     const vmGone = Promise.race([qemu.gone, daemon.exited]);
-    const connection = await dialAgent({ socketPath: layout.agentSocket, timeoutMs: config.agent.dial_timeout_ms, vmGone, log }).catch(async (err: unknown) => {
-      const status = await qemu.queryStatus().then((s) => s.status, (e: unknown) => `unknown (${errorMessage(e)})`);
-      throw SandboxError.wrap(err, `sandbox VM (QEMU status ${status}; console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
+    const connection = await dialAgent({
+      socketPath: layout.agentSocket,
+      timeoutMs: config.agent.dial_timeout_ms,
+      vmGone,
+      log,
+    }).catch(async (err: unknown) => {
+      const status = await qemu.queryStatus().then(
+        (s) => s.status,
+        (e: unknown) => `unknown (${errorMessage(e)})`,
+      );
+      throw SandboxError.wrap(
+        err,
+        `sandbox VM (QEMU status ${status}; console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`,
+      );
     });
     this.undo.push('close the agent connection', async () => connection.client.close());
     return connection;
@@ -190,7 +224,12 @@ class Bringup {
       {
         sandboxId,
         hostname,
-        shares: shares.map((s) => ({ tag: s.tag, mountPoint: `${GUEST_SHARES_DIR}/${s.tag}`, readonly: s.readonly, options: [] })),
+        shares: shares.map((s) => ({
+          tag: s.tag,
+          mountPoint: `${GUEST_SHARES_DIR}/${s.tag}`,
+          readonly: s.readonly,
+          options: [],
+        })),
       },
       { timeoutMs: config.agent.request_timeout_ms },
     );
@@ -198,7 +237,11 @@ class Bringup {
 }
 
 function watchLoss(qemu: ControlledVm, daemon: RunningDaemon, connection: AgentConnection): Promise<string> {
-  return Promise.race([qemu.gone, daemon.exited, connection.client.closed.then((why) => `the agent connection closed: ${why}`)]);
+  return Promise.race([
+    qemu.gone,
+    daemon.exited,
+    connection.client.closed.then((why) => `the agent connection closed: ${why}`),
+  ]);
 }
 
 export async function startSandboxVm(options: SandboxVmOptions): Promise<SandboxVm> {
@@ -226,7 +269,12 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
   return runningSandbox(options, bringup.undo, connection, watchLoss(qemu, daemon, connection));
 }
 
-function runningSandbox(options: SandboxVmOptions, undo: UndoStack, connection: AgentConnection, gone: Promise<string>): SandboxVm {
+function runningSandbox(
+  options: SandboxVmOptions,
+  undo: UndoStack,
+  connection: AgentConnection,
+  gone: Promise<string>,
+): SandboxVm {
   let stopping: Promise<void> | undefined;
   let lostReason: string | undefined;
   const stop = (destroy: boolean): Promise<void> => {
@@ -237,7 +285,8 @@ function runningSandbox(options: SandboxVmOptions, undo: UndoStack, connection: 
         });
       }
       const failures = await undo.runAll();
-      if (failures.length > 0) throw new SandboxError('host-failure', `sandbox teardown: ${failures.map((f) => f.message).join('; ')}`);
+      if (failures.length > 0)
+        throw new SandboxError('host-failure', `sandbox teardown: ${failures.map((f) => f.message).join('; ')}`);
       options.log.info('sandbox stopped');
     })();
     return stopping;
@@ -245,9 +294,14 @@ function runningSandbox(options: SandboxVmOptions, undo: UndoStack, connection: 
   const lost = gone.then((why) => {
     if (stopping === undefined) {
       lostReason = why;
-      options.log.error({ reason: why, console: options.layout.consoleLog }, 'sandbox VM lost: its tasks exit with status 255');
+      options.log.error(
+        { reason: why, console: options.layout.consoleLog },
+        'sandbox VM lost: its tasks exit with status 255',
+      );
       // Each failed step is logged by the undo stack; the tasks' exits do not wait for it.
-      stop(false).catch((err: unknown) => options.log.error({ err: errorMessage(err) }, 'teardown of the lost sandbox failed'));
+      stop(false).catch((err: unknown) =>
+        options.log.error({ err: errorMessage(err) }, 'teardown of the lost sandbox failed'),
+      );
     }
     return why;
   });

@@ -78,24 +78,42 @@ describe('shares as the daemon serves them', () => {
     plan = planContainerShares({
       containerIndex: 0,
       bundle: work,
-      rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: [`lowerdir=${work}/layer`, `upperdir=${work}/snap/fs`, `workdir=${work}/snap/work`] }],
-      spec: { ociVersion: '1.0.2', mounts: [{ destination: '/data', type: 'bind', source: join(work, 'vol'), options: ['rbind', 'ro'] }] },
+      rootfs: [
+        {
+          type: 'overlay',
+          source: 'overlay',
+          target: '',
+          options: [`lowerdir=${work}/layer`, `upperdir=${work}/snap/fs`, `workdir=${work}/snap/work`],
+        },
+      ],
+      spec: {
+        ociVersion: '1.0.2',
+        mounts: [{ destination: '/data', type: 'bind', source: join(work, 'vol'), options: ['rbind', 'ro'] }],
+      },
     });
     await makeSharesMountPoint(state, sharesDir, '');
     await makeStagingMountPoint(state, stagingDir, '');
     for (const share of containerShares('auto')) mkdirSync(join(sharesDir, share.tag));
     script = bundleDaemonForTest();
     const controlSocket = join(work, 'control.sock');
-    daemon = spawn(process.execPath, [script, `--control-socket=${controlSocket}`, `--shared-dir=${sharesDir}`, '--log-level=error'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      detached: true,
-    });
+    daemon = spawn(
+      process.execPath,
+      [script, `--control-socket=${controlSocket}`, `--shared-dir=${sharesDir}`, '--log-level=error'],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        detached: true,
+      },
+    );
     await until('the control socket', () => existsSync(controlSocket));
     control = await ControlClient.connect(controlSocket);
     for (const share of containerShares('auto')) await exportShare(control, share, join(work, `${share.tag}.sock`));
     // As a pod's next container: its directories are bound while the daemon runs.
     await bindContainerDirs(state, { sharesDir, stagingDir }, 'c1', plan.dirs);
-    frontend = VhostUserFrontend.connect({ socketPath: join(work, `${DATA_TAG}.sock`), memorySize: 16 << 20, queueSize: 128 });
+    frontend = VhostUserFrontend.connect({
+      socketPath: join(work, `${DATA_TAG}.sock`),
+      memorySize: 16 << 20,
+      queueSize: 128,
+    });
     upper = new FuseClient(frontend);
     upper.init();
   });
@@ -112,13 +130,21 @@ describe('shares as the daemon serves them', () => {
 
   it('binds every directory nosuid,nodev, submounts of a recursive bind and read-only ones too', () => {
     const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-    for (const d of plan.dirs) expect(mountOptions(mountinfo, join(sharesDir, d.target))).toEqual(expect.arrayContaining(['nosuid', 'nodev', ...(d.readonly ? ['ro'] : [])]));
-    expect(mountOptions(mountinfo, join(sharesDir, DATA_TAG, 'c0-v0', 'sub'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+    for (const d of plan.dirs)
+      expect(mountOptions(mountinfo, join(sharesDir, d.target))).toEqual(
+        expect.arrayContaining(['nosuid', 'nodev', ...(d.readonly ? ['ro'] : [])]),
+      );
+    expect(mountOptions(mountinfo, join(sharesDir, DATA_TAG, 'c0-v0', 'sub'))).toEqual(
+      expect.arrayContaining(['ro', 'nosuid', 'nodev']),
+    );
   });
 
   it("carries those flags into the running daemon's own mount namespace", () => {
     const inDaemon = daemonMountinfo(daemon.pid as number);
-    for (const d of plan.dirs) expect(mountOptions(inDaemon, join('/shared', d.target))).toEqual(expect.arrayContaining(['nosuid', 'nodev', ...(d.readonly ? ['ro'] : [])]));
+    for (const d of plan.dirs)
+      expect(mountOptions(inDaemon, join('/shared', d.target))).toEqual(
+        expect.arrayContaining(['nosuid', 'nodev', ...(d.readonly ? ['ro'] : [])]),
+      );
   });
 
   it('keeps a read-only volume read-only for the guest, though its share is read-write', () => {

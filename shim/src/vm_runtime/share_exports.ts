@@ -65,7 +65,12 @@ export async function makeSharesMountPoint(state: SandboxState, sharesDir: strin
 /** The staging dir as a private mount point: a mount can be moved out of it (never out of a shared one). */
 export async function makeStagingMountPoint(state: SandboxState, stagingDir: string, ownerId: string): Promise<void> {
   mkdirSync(stagingDir, { recursive: true, mode: 0o700 });
-  await mountFor(state, ownerId, { type: 'none', source: stagingDir, target: stagingDir, options: ['bind', 'private'] });
+  await mountFor(state, ownerId, {
+    type: 'none',
+    source: stagingDir,
+    target: stagingDir,
+    options: ['bind', 'private'],
+  });
 }
 
 /**
@@ -77,12 +82,21 @@ export async function makeStagingMountPoint(state: SandboxState, stagingDir: str
 export async function bindShare(state: SandboxState, dirs: BindDirs, ownerId: string, bind: ShareBind): Promise<void> {
   const staged = prepareTarget(dirs.stagingDir, bind);
   const flags = ['nosuid', 'nodev', ...(bind.readonly ? ['ro'] : [])];
-  await mountFor(state, ownerId, { type: 'none', source: bind.source, target: staged, options: [bind.recursive ? 'rbind' : 'bind', ...flags] });
+  await mountFor(state, ownerId, {
+    type: 'none',
+    source: bind.source,
+    target: staged,
+    options: [bind.recursive ? 'rbind' : 'bind', ...flags],
+  });
   if (bind.recursive) await remountSubmounts(staged, flags);
   await moveMount(state, ownerId, staged, prepareTarget(dirs.sharesDir, bind));
 }
 
-export async function exportShare(control: ControlClient, share: SandboxShare, socketPath: string): Promise<ExportedShare> {
+export async function exportShare(
+  control: ControlClient,
+  share: SandboxShare,
+  socketPath: string,
+): Promise<ExportedShare> {
   try {
     await control.add({
       tag: share.tag,

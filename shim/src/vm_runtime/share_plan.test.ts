@@ -1,7 +1,14 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { containerShares, DATA_TAG, LAYERS_TAG, planContainerShares, USER_XATTRS_ONLY, type PlanInput } from './share_plan';
+import {
+  containerShares,
+  DATA_TAG,
+  LAYERS_TAG,
+  planContainerShares,
+  USER_XATTRS_ONLY,
+  type PlanInput,
+} from './share_plan';
 
 describe('planContainerShares', () => {
   let dir: string;
@@ -12,7 +19,13 @@ describe('planContainerShares', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const input = (over: Partial<PlanInput>): PlanInput => ({ containerIndex: 3, bundle: dir, rootfs: [], spec: { ociVersion: '1.0.2' }, ...over });
+  const input = (over: Partial<PlanInput>): PlanInput => ({
+    containerIndex: 3,
+    bundle: dir,
+    rootfs: [],
+    spec: { ociVersion: '1.0.2' },
+    ...over,
+  });
 
   it('exports the layers read-only with cache=always, and the data share read-write with user.* xattrs only', () => {
     expect(containerShares('none')).toEqual([
@@ -22,7 +35,18 @@ describe('planContainerShares', () => {
   });
 
   it('puts each overlay lower in the layers share, and the snapshot dir holding upper and work in the data share', () => {
-    const plan = planContainerShares(input({ rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: ['lowerdir=/s/3/fs:/s/1/fs', 'upperdir=/s/4/fs', 'workdir=/s/4/work'] }] }));
+    const plan = planContainerShares(
+      input({
+        rootfs: [
+          {
+            type: 'overlay',
+            source: 'overlay',
+            target: '',
+            options: ['lowerdir=/s/3/fs:/s/1/fs', 'upperdir=/s/4/fs', 'workdir=/s/4/work'],
+          },
+        ],
+      }),
+    );
     expect(plan.dirs.map((d) => [d.target, d.source, d.readonly])).toEqual([
       [`${LAYERS_TAG}/c3-l0`, '/s/3/fs', true],
       [`${LAYERS_TAG}/c3-l1`, '/s/1/fs', true],
@@ -43,15 +67,35 @@ describe('planContainerShares', () => {
   });
 
   it('rejects an upperdir and workdir in different directories', () => {
-    expect(() => planContainerShares(input({ rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: ['lowerdir=/a', 'upperdir=/b/fs', 'workdir=/c/work'] }] }))).toThrow(/siblings/);
+    expect(() =>
+      planContainerShares(
+        input({
+          rootfs: [
+            {
+              type: 'overlay',
+              source: 'overlay',
+              target: '',
+              options: ['lowerdir=/a', 'upperdir=/b/fs', 'workdir=/c/work'],
+            },
+          ],
+        }),
+      ),
+    ).toThrow(/siblings/);
   });
 
   it('uses a read-only bind snapshot as a read-only directory rootfs, and the bundle rootfs when there is no mount', () => {
-    const view = planContainerShares(input({ rootfs: [{ type: 'bind', source: '/s/1/fs', target: '', options: ['ro', 'rbind'] }] }));
-    expect(view.rootfs.kind).toEqual({ $case: 'directory', directory: { dir: { tag: DATA_TAG, path: 'c3-root' }, readonly: true } });
+    const view = planContainerShares(
+      input({ rootfs: [{ type: 'bind', source: '/s/1/fs', target: '', options: ['ro', 'rbind'] }] }),
+    );
+    expect(view.rootfs.kind).toEqual({
+      $case: 'directory',
+      directory: { dir: { tag: DATA_TAG, path: 'c3-root' }, readonly: true },
+    });
     expect(view.dirs[0]).toMatchObject({ readonly: true, recursive: true });
     expect(planContainerShares(input({})).dirs[0]).toMatchObject({ source: join(dir, 'rootfs'), readonly: false });
-    expect(planContainerShares(input({ spec: { ociVersion: '1.0.2', root: { path: '/r' } } })).dirs[0]?.source).toBe('/r');
+    expect(planContainerShares(input({ spec: { ociVersion: '1.0.2', root: { path: '/r' } } })).dirs[0]?.source).toBe(
+      '/r',
+    );
   });
 
   it('turns OCI bind mounts into directories of the data share (a file inside a directory of its own) and drops them from the spec', () => {
@@ -66,7 +110,12 @@ describe('planContainerShares', () => {
     const plan = planContainerShares(input({ spec }));
     expect(plan.mounts).toEqual([
       { source: { tag: DATA_TAG, path: 'c3-v0' }, destination: '/data', readonly: true, options: [] },
-      { source: { tag: DATA_TAG, path: 'c3-v1/file' }, destination: '/etc/hosts', readonly: false, options: ['rprivate'] },
+      {
+        source: { tag: DATA_TAG, path: 'c3-v1/file' },
+        destination: '/etc/hosts',
+        readonly: false,
+        options: ['rprivate'],
+      },
     ]);
     expect(plan.dirs.slice(1).map((d) => [d.target, d.wrapsFile, d.readonly])).toEqual([
       [`${DATA_TAG}/c3-v0`, false, true],

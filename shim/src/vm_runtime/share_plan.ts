@@ -133,7 +133,13 @@ function rootfsDirs(prefix: string, input: PlanInput): { dirs: ContainerDir[]; r
   const mount = mounts[0] as MountSpec;
   if (mount.type === 'overlay') return overlayDirs(prefix, mount);
   if (isBind(mount)) {
-    const dir = directory(DATA_TAG, `${prefix}-root`, mount.source, mount.options.includes('ro'), mount.options.includes('rbind'));
+    const dir = directory(
+      DATA_TAG,
+      `${prefix}-root`,
+      mount.source,
+      mount.options.includes('ro'),
+      mount.options.includes('rbind'),
+    );
     return { dirs: [dir], rootfs: directoryRootfs(dir) };
   }
   throw new SandboxError('bad-request', `rootfs: mount type "${mount.type}" is not supported (overlay or bind)`);
@@ -150,7 +156,8 @@ function directoryRootfs(dir: ContainerDir): Rootfs {
 
 function overlayDirs(prefix: string, mount: MountSpec): { dirs: ContainerDir[]; rootfs: Rootfs } {
   const lowerdir = optionValue(mount.options, 'lowerdir');
-  if (lowerdir === undefined || lowerdir === '') throw new SandboxError('bad-request', 'rootfs: overlay mount without lowerdir');
+  if (lowerdir === undefined || lowerdir === '')
+    throw new SandboxError('bad-request', 'rootfs: overlay mount without lowerdir');
   const lowers = lowerdir.split(':').map((path, i) => directory(LAYERS_TAG, `${prefix}-l${i}`, path, true, false));
   const extra = mount.options.filter((o) => !OVERLAY_PATH_KEYS.some((k) => o.startsWith(`${k}=`)));
   const upperdir = optionValue(mount.options, 'upperdir');
@@ -160,7 +167,10 @@ function overlayDirs(prefix: string, mount: MountSpec): { dirs: ContainerDir[]; 
     return { dirs: lowers, rootfs: { kind: { $case: 'overlay', overlay: { lower, options: extra } } } };
   }
   if (upperdir === undefined || workdir === undefined || dirname(upperdir) !== dirname(workdir)) {
-    throw new SandboxError('bad-request', `rootfs: overlay upperdir ${upperdir} and workdir ${workdir} must be siblings (one snapshot directory)`);
+    throw new SandboxError(
+      'bad-request',
+      `rootfs: overlay upperdir ${upperdir} and workdir ${workdir} must be siblings (one snapshot directory)`,
+    );
   }
   const upper = directory(DATA_TAG, `${prefix}-up`, dirname(upperdir), false, false);
   return {
@@ -168,7 +178,12 @@ function overlayDirs(prefix: string, mount: MountSpec): { dirs: ContainerDir[]; 
     rootfs: {
       kind: {
         $case: 'overlay',
-        overlay: { lower, upper: refTo(upper, basename(upperdir)), work: refTo(upper, basename(workdir)), options: extra },
+        overlay: {
+          lower,
+          upper: refTo(upper, basename(upperdir)),
+          work: refTo(upper, basename(workdir)),
+          options: extra,
+        },
       },
     },
   };
@@ -177,7 +192,10 @@ function overlayDirs(prefix: string, mount: MountSpec): { dirs: ContainerDir[]; 
 function volumeDirs(prefix: string, mounts: readonly OciMount[]): { dir: ContainerDir; mount: ContainerMount }[] {
   return mounts.filter(isBind).map((m, i) => {
     if (m.source === undefined || !isAbsolute(m.source)) {
-      throw new SandboxError('bad-request', `mount ${m.destination}: a bind mount needs an absolute source, got ${JSON.stringify(m.source)}`);
+      throw new SandboxError(
+        'bad-request',
+        `mount ${m.destination}: a bind mount needs an absolute source, got ${JSON.stringify(m.source)}`,
+      );
     }
     const options = m.options ?? [];
     const readonly = options.includes('ro');
@@ -185,7 +203,15 @@ function volumeDirs(prefix: string, mounts: readonly OciMount[]): { dir: Contain
     const plain = directory(DATA_TAG, `${prefix}-v${i}`, m.source, readonly, options.includes('rbind'));
     const dir: ContainerDir = wrapsFile ? { ...plain, target: `${plain.target}/${WRAPPED_FILE}`, wrapsFile } : plain;
     const passOn = options.filter((o) => !['bind', 'rbind', 'ro', 'rw'].includes(o));
-    return { dir, mount: { source: refTo(dir, wrapsFile ? WRAPPED_FILE : ''), destination: m.destination, readonly, options: passOn } };
+    return {
+      dir,
+      mount: {
+        source: refTo(dir, wrapsFile ? WRAPPED_FILE : ''),
+        destination: m.destination,
+        readonly,
+        options: passOn,
+      },
+    };
   });
 }
 

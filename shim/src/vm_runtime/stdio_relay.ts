@@ -46,7 +46,12 @@ function finished(sink: Writable): Promise<void> {
  * Relays one output stream; never rejects. Without a sink the stream is still read, so the
  * process never blocks on a full pipe nobody reads.
  */
-export async function relayOutput(source: AsyncIterable<ReadStreamResponse>, sink: Writable | undefined, log: ShimLogger, what: string): Promise<void> {
+export async function relayOutput(
+  source: AsyncIterable<ReadStreamResponse>,
+  sink: Writable | undefined,
+  log: ShimLogger,
+  what: string,
+): Promise<void> {
   try {
     for await (const chunk of source) {
       if (sink === undefined || !writable(sink) || chunk.data.length === 0) continue;
@@ -67,7 +72,8 @@ export interface StdinTarget {
 }
 
 function* slices(chunk: Buffer): Generator<Buffer> {
-  for (let offset = 0; offset < chunk.length; offset += STDIN_CHUNK_MAX) yield chunk.subarray(offset, offset + STDIN_CHUNK_MAX);
+  for (let offset = 0; offset < chunk.length; offset += STDIN_CHUNK_MAX)
+    yield chunk.subarray(offset, offset + STDIN_CHUNK_MAX);
 }
 
 /** Copies stdin until it ends or the process stops taking it; never rejects. */

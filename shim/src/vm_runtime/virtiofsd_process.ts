@@ -49,14 +49,21 @@ function spawnDaemon(launch: DaemonLaunch): Promise<{ pid: number; exited: Promi
     child.once('spawn', () => {
       closeSync(stderrFd);
       const exited = new Promise<string>((done) => {
-        child.once('exit', (code, signal) => done(`vfs-virtiofsd exited (${signal ?? `code ${code}`}): ${fileTailOrError(launch.stderrPath, 10)}`));
+        child.once('exit', (code, signal) =>
+          done(`vfs-virtiofsd exited (${signal ?? `code ${code}`}): ${fileTailOrError(launch.stderrPath, 10)}`),
+        );
       });
       child.unref();
       resolve({ pid: child.pid as number, exited });
     });
     child.once('error', (err) => {
       closeSync(stderrFd);
-      reject(new SandboxError('not-installed', `cannot start vfs-virtiofsd (${launch.binary}, config daemon.path): ${err.message}`));
+      reject(
+        new SandboxError(
+          'not-installed',
+          `cannot start vfs-virtiofsd (${launch.binary}, config daemon.path): ${err.message}`,
+        ),
+      );
     });
   });
 }
@@ -72,7 +79,12 @@ async function connectControl(path: string, exited: Promise<string>): Promise<Co
       return await ControlClient.connect(path);
     } catch (err) {
       if (gone !== undefined) throw new SandboxError('host-failure', gone);
-      if (Date.now() > deadline) throw SandboxError.wrap(err, `vfs-virtiofsd control socket ${path} not ready within ${CONTROL_READY_TIMEOUT_MS} ms`, 'timeout');
+      if (Date.now() > deadline)
+        throw SandboxError.wrap(
+          err,
+          `vfs-virtiofsd control socket ${path} not ready within ${CONTROL_READY_TIMEOUT_MS} ms`,
+          'timeout',
+        );
       await sleep(20);
     }
   }

@@ -32,7 +32,9 @@ describe('controlVm with a stand-in QEMU', () => {
   };
 
   it('quits over QMP and SIGKILLs the PID when the process outlives the grace', async () => {
-    server = await FakeQmpServer.listen(join(dir, 'qmp.sock'), { 'query-status': () => ({ return: { status: 'running', running: true } }) });
+    server = await FakeQmpServer.listen(join(dir, 'qmp.sock'), {
+      'query-status': () => ({ return: { status: 'running', running: true } }),
+    });
     const vm = await controlVm(await sleeper(), server.path, log);
     await expect(vm.queryStatus()).resolves.toEqual({ status: 'running', running: true });
     const started = Date.now();
@@ -56,9 +58,11 @@ describe('controlVm with a stand-in QEMU', () => {
     await expect(vm.gone).resolves.toBe('QEMU exited (code 9): dying');
   });
 
-  it('fails with QEMU\'s exit when it dies before its QMP socket answers', async () => {
+  it("fails with QEMU's exit when it dies before its QMP socket answers", async () => {
     const stand = await sleeper('echo "qemu: cannot set up guest memory" >&2; exit 1');
-    await expect(controlVm(stand, join(dir, 'never.sock'), log)).rejects.toThrow(/gave up connecting .*QEMU exited \(code 1\): qemu: cannot set up guest memory/);
+    await expect(controlVm(stand, join(dir, 'never.sock'), log)).rejects.toThrow(
+      /gave up connecting .*QEMU exited \(code 1\): qemu: cannot set up guest memory/,
+    );
   });
 });
 
@@ -69,7 +73,18 @@ describe('controlVm with qemu-system-x86_64', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vfs-vm-control-qemu-'));
     const socket = join(dir, 'qmp.sock');
     const qemu = await launchQemu({
-      args: ['-M', 'microvm', '-nodefaults', '-no-user-config', '-nographic', '-S', '-chardev', `socket,id=qmp-chr,path=${socket},server=on,wait=off`, '-mon', 'chardev=qmp-chr,mode=control'],
+      args: [
+        '-M',
+        'microvm',
+        '-nodefaults',
+        '-no-user-config',
+        '-nographic',
+        '-S',
+        '-chardev',
+        `socket,id=qmp-chr,path=${socket},server=on,wait=off`,
+        '-mon',
+        'chardev=qmp-chr,mode=control',
+      ],
       stderrLogPath: join(dir, 'qemu.stderr'),
       cleanupPaths: [socket],
     });

@@ -49,7 +49,8 @@ export async function controlVm(qemu: RunningQemu, qmpSocket: string, log: ShimL
 function qmpEnd(qmp: QmpClient): Promise<string> {
   return new Promise((resolve) => {
     qmp.onEvent((event) => {
-      if (event.event === 'SHUTDOWN') resolve(`QEMU is shutting down (${String(event.data.reason ?? 'no reason given')})`);
+      if (event.event === 'SHUTDOWN')
+        resolve(`QEMU is shutting down (${String(event.data.reason ?? 'no reason given')})`);
     });
     void qmp.closed.then((why) => resolve(`QEMU is gone: ${why}`));
   });
@@ -57,7 +58,10 @@ function qmpEnd(qmp: QmpClient): Promise<string> {
 
 async function statusWithin(qmp: QmpClient, timeoutMs: number): Promise<QmpStatus> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`QMP query-status: no answer within ${timeoutMs} ms`)), timeoutMs)));
+  const late = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(() => reject(new Error(`QMP query-status: no answer within ${timeoutMs} ms`)), timeoutMs)),
+  );
   try {
     return await Promise.race([qmp.queryStatus(), late]);
   } finally {

@@ -29,13 +29,21 @@ export function checkReadable(path: string, what: string): void {
   try {
     accessSync(path, constants.R_OK);
   } catch {
-    throw new SandboxError('not-installed', `${what} ${path} is missing or unreadable (build it with \`make build runtime\`, or fix the vfs configuration)`);
+    throw new SandboxError(
+      'not-installed',
+      `${what} ${path} is missing or unreadable (build it with \`make build runtime\`, or fix the vfs configuration)`,
+    );
   }
 }
 
 async function chooseAccel(hypervisor: HypervisorConfig): Promise<Accel> {
   if (hypervisor.accel !== 'auto') return hypervisor.accel;
-  return detectAccel({ kernelPath: hypervisor.kernel, initrdPath: hypervisor.initramfs, cachePath: ACCEL_CACHE, qemuBinary: hypervisor.path });
+  return detectAccel({
+    kernelPath: hypervisor.kernel,
+    initrdPath: hypervisor.initramfs,
+    cachePath: ACCEL_CACHE,
+    qemuBinary: hypervisor.path,
+  });
 }
 
 function kernelParams(text: string): string[] {
@@ -56,7 +64,10 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       vcpus: hypervisor.vcpus,
       kernelPath: hypervisor.kernel,
       initrdPath: hypervisor.initramfs,
-      kernelArgs: [...bootArgs({ mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }), ...kernelParams(hypervisor.kernel_params)],
+      kernelArgs: [
+        ...bootArgs({ mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }),
+        ...kernelParams(hypervisor.kernel_params),
+      ],
       tscKhz: hostTscKhz(),
       fsDevices: launch.devices,
       agentSocketPath: layout.agentSocket,

@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
-import { AgentServiceDefinition, CheckResponse_ServingStatus, type CreateContainerRequest } from '@vfs/proto/gen/agent/agent';
+import {
+  AgentServiceDefinition,
+  CheckResponse_ServingStatus,
+  type CreateContainerRequest,
+} from '@vfs/proto/gen/agent/agent';
 import { TtrpcClient, TtrpcServer, type ServiceImplementation } from '@vfs/proto/ttrpc';
 import { defaultConfig } from '@vfs/runtime-config';
 import type { ContainerRequest, ProcessIo, SandboxRuntimeContext } from '../sandbox_runtime';
@@ -117,7 +121,12 @@ class FakeAgent {
         await p.done;
         return { exitStatus: p.exitStatus, exitedAt: new Date(1000), exitReason: 0 };
       },
-      listProcesses: async () => ({ processes: [{ pid: 42, execId: '', command: 'sh' }, { pid: 43, execId: 'e1', command: 'cat' }] }),
+      listProcesses: async () => ({
+        processes: [
+          { pid: 42, execId: '', command: 'sh' },
+          { pid: 43, execId: 'e1', command: 'cat' },
+        ],
+      }),
       getOOMEvent: () => this.nextOom(),
       writeStdin: async (req) => {
         this.process(req).stdout.write(req.data);
@@ -195,8 +204,19 @@ describe('VmSandboxRuntime (fake agent)', () => {
   const request = (io: ProcessIo, id = 'c1'): ContainerRequest => ({
     containerId: id,
     bundle: dir,
-    spec: { ociVersion: '1.0.2', root: { path: 'rootfs' }, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }] },
-    rootfs: [{ type: 'overlay', source: 'overlay', target: '', options: ['index=off', `workdir=${dir}/s/2/work`, `upperdir=${dir}/s/2/fs`, `lowerdir=${dir}/s/1/fs`] }],
+    spec: {
+      ociVersion: '1.0.2',
+      root: { path: 'rootfs' },
+      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+    },
+    rootfs: [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        target: '',
+        options: ['index=off', `workdir=${dir}/s/2/work`, `upperdir=${dir}/s/2/fs`, `lowerdir=${dir}/s/1/fs`],
+      },
+    ],
     io,
   });
 
@@ -221,7 +241,9 @@ describe('VmSandboxRuntime (fake agent)', () => {
     const out = collect();
     const err = collect();
     const rt = runtime();
-    const created = await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: out.stream, stderr: err.stream }));
+    const created = await rt.createContainer(
+      request({ terminal: false, stdin: undefined, stdout: out.stream, stderr: err.stream }),
+    );
     expect(created.pid).toBe(42);
     const sent = fake.created[0];
     expect(sent?.rootfs?.kind).toEqual({
@@ -233,7 +255,9 @@ describe('VmSandboxRuntime (fake agent)', () => {
         options: ['index=off'],
       },
     });
-    expect(JSON.parse(sent?.ociSpecJson.toString() ?? '{}').mounts).toEqual([{ destination: '/proc', type: 'proc', source: 'proc' }]);
+    expect(JSON.parse(sent?.ociSpecJson.toString() ?? '{}').mounts).toEqual([
+      { destination: '/proc', type: 'proc', source: 'proc' },
+    ]);
     await rt.startContainer('c1');
     const exit = await created.exited;
     expect(exit.exitStatus).toBe(7);
@@ -264,13 +288,22 @@ describe('VmSandboxRuntime (fake agent)', () => {
     await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: undefined, stderr: undefined }));
     await rt.startContainer('c1');
     const execIo = collect();
-    await rt.prepareExec({ containerId: 'c1', execId: 'e1', process: { args: ['cat'], cwd: '/' }, processJson: '{}', io: { terminal: false, stdin: undefined, stdout: execIo.stream, stderr: undefined } });
+    await rt.prepareExec({
+      containerId: 'c1',
+      execId: 'e1',
+      process: { args: ['cat'], cwd: '/' },
+      processJson: '{}',
+      io: { terminal: false, stdin: undefined, stdout: execIo.stream, stderr: undefined },
+    });
     const exec = await rt.startExec({ containerId: 'c1', execId: 'e1' });
     expect(exec.pid).toBe(43);
     await rt.signal({ containerId: 'c1', execId: 'e1' }, 9, false);
     await expect(exec.exited).resolves.toMatchObject({ exitStatus: 137 });
     expect((await rt.stats('c1')).pids?.current).toBe(3);
-    expect(await rt.processes('c1')).toEqual([{ pid: 42, execId: '' }, { pid: 43, execId: 'e1' }]);
+    expect(await rt.processes('c1')).toEqual([
+      { pid: 42, execId: '' },
+      { pid: 43, execId: 'e1' },
+    ]);
     await rt.update('c1', '{"cpu":{"shares":512}}');
     await rt.pause('c1');
     await rt.resume('c1');
@@ -281,7 +314,9 @@ describe('VmSandboxRuntime (fake agent)', () => {
     fake.onStart = () => undefined;
     const out = collect();
     const rt = runtime();
-    const created = await rt.createContainer(request({ terminal: false, stdin: undefined, stdout: out.stream, stderr: undefined }));
+    const created = await rt.createContainer(
+      request({ terminal: false, stdin: undefined, stdout: out.stream, stderr: undefined }),
+    );
     await rt.startContainer('c1');
     await server.close();
     await expect(created.exited).resolves.toMatchObject({ exitStatus: LOST_STATUS });
@@ -303,9 +338,19 @@ describe('VmSandboxRuntime (fake agent)', () => {
     const quiet = { terminal: false, stdin: undefined, stdout: undefined, stderr: undefined };
     await rt.createContainer(request(quiet));
     await rt.createContainer(request(quiet, 'c2'));
-    expect(fake.created.map((c) => c.rootfs?.kind?.$case === 'overlay' && c.rootfs.kind.overlay.upper?.path)).toEqual(['c0-up/fs', 'c1-up/fs']);
+    expect(fake.created.map((c) => c.rootfs?.kind?.$case === 'overlay' && c.rootfs.kind.overlay.upper?.path)).toEqual([
+      'c0-up/fs',
+      'c1-up/fs',
+    ]);
     await rt.removeContainer('c2');
-    expect(bound).toEqual(['+c1:vfslayers/c0-l0', '+c1:vfsdata/c0-up', '+c2:vfslayers/c1-l0', '+c2:vfsdata/c1-up', '-c2:vfslayers/c1-l0', '-c2:vfsdata/c1-up']);
+    expect(bound).toEqual([
+      '+c1:vfslayers/c0-l0',
+      '+c1:vfsdata/c0-up',
+      '+c2:vfslayers/c1-l0',
+      '+c2:vfsdata/c1-up',
+      '-c2:vfslayers/c1-l0',
+      '-c2:vfsdata/c1-up',
+    ]);
     await rt.removeContainer('c1');
     await rt.shutdown();
     expect(stops).toBe(1);

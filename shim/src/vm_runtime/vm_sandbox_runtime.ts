@@ -74,7 +74,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
   async startExec(ref: ProcessRef): Promise<RuntimeProcess> {
     const container = this.container(ref.containerId);
     const exec = container.execs.get(ref.execId);
-    if (exec === undefined) throw new SandboxError('not-found', `exec ${ref.execId} of ${ref.containerId} was not prepared`);
+    if (exec === undefined)
+      throw new SandboxError('not-found', `exec ${ref.execId} of ${ref.containerId} was not prepared`);
     const { request } = exec;
     const answer = await this.agent().execProcess(
       {
@@ -97,7 +98,10 @@ export class VmSandboxRuntime implements SandboxRuntime {
   }
 
   async resizePty(ref: ProcessRef, size: { readonly width: number; readonly height: number }): Promise<void> {
-    await this.agent().ttyWinResize({ containerId: ref.containerId, execId: ref.execId, rows: size.height, columns: size.width }, this.timeout());
+    await this.agent().ttyWinResize(
+      { containerId: ref.containerId, execId: ref.execId, rows: size.height, columns: size.width },
+      this.timeout(),
+    );
   }
 
   async pause(containerId: string): Promise<void> {
@@ -175,7 +179,13 @@ export class VmSandboxRuntime implements SandboxRuntime {
         this.clock.mark('exitSeen');
         return this.clock.save(vm.agent);
       });
-      this.containers.set(request.containerId, { id: request.containerId, init, execs: new Map(), dirs: plan.dirs, log });
+      this.containers.set(request.containerId, {
+        id: request.containerId,
+        init,
+        execs: new Map(),
+        dirs: plan.dirs,
+        log,
+      });
       log.info({ pid: answer.pid, dirs: plan.dirs.map((d) => d.target) }, 'container created in the guest');
       return { pid: answer.pid, exited: init.exited };
     } catch (err) {
@@ -225,7 +235,8 @@ export class VmSandboxRuntime implements SandboxRuntime {
 
   private container(id: string): GuestContainer {
     const container = this.containers.get(id);
-    if (container === undefined) throw new SandboxError('not-found', `container ${id} is not in sandbox ${this.context.sandboxId}`);
+    if (container === undefined)
+      throw new SandboxError('not-found', `container ${id} is not in sandbox ${this.context.sandboxId}`);
     return container;
   }
 }

@@ -17,7 +17,8 @@ export const USAGE = 'usage: bench-coldstart [--runs N (10)] [--warmup N (1)] [-
 function count(value: string | undefined, fallback: number, name: string, min: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, not ${value}\n${USAGE}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${name} must be an integer >= ${min}, not ${value}\n${USAGE}`);
   return n;
 }
 

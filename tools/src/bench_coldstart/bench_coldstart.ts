@@ -75,18 +75,27 @@ async function runRounds(bench: Bench): Promise<Collected> {
     for (const kind of roundOrder(kinds, round)) {
       line.push(`${kind} ${(await measure(bench, kind, round, measured ? collected : undefined)).toFixed(0)} ms`);
     }
-    progress(`${measured ? `run ${round - warmup + 1}/${runs}` : `warm-up ${round + 1}/${warmup}`}: ${line.join(', ')}`);
+    progress(
+      `${measured ? `run ${round - warmup + 1}/${runs}` : `warm-up ${round + 1}/${warmup}`}: ${line.join(', ')}`,
+    );
   }
   return collected;
 }
 
-async function setUp(args: BenchArgs, work: string, started: (containerd: PrivateContainerd, floor?: FloorVm) => void): Promise<Bench> {
+async function setUp(
+  args: BenchArgs,
+  work: string,
+  started: (containerd: PrivateContainerd, floor?: FloorVm) => void,
+): Promise<Bench> {
   const timingsDir = join(work, 'timings');
   mkdirSync(timingsDir);
   progress('bench-coldstart: starting a private containerd, importing the offline busybox image');
   const containerd = await PrivateContainerd.start({ env: { [TIMINGS_DIR_ENV]: timingsDir } });
   started(containerd);
-  const imported = await containerd.ctr(['images', 'import', buildBusyboxImage(work, IMAGE)], { namespace: NAMESPACE, timeoutMs: 120_000 });
+  const imported = await containerd.ctr(['images', 'import', buildBusyboxImage(work, IMAGE)], {
+    namespace: NAMESPACE,
+    timeoutMs: 120_000,
+  });
   if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
   const floor = await floorVm(work);
   started(containerd, floor);
@@ -94,7 +103,11 @@ async function setUp(args: BenchArgs, work: string, started: (containerd: Privat
   return { args, containerd, floor, timingsDir };
 }
 
-async function bench(args: BenchArgs, work: string, started: (containerd: PrivateContainerd, floor?: FloorVm) => void): Promise<void> {
+async function bench(
+  args: BenchArgs,
+  work: string,
+  started: (containerd: PrivateContainerd, floor?: FloorVm) => void,
+): Promise<void> {
   const setup = await setUp(args, work, started);
   if (args.skipVfs) progress('bench-coldstart: --skip-vfs: measuring runc and the floor only');
   const collected = await runRounds(setup);

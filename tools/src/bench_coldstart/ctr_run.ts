@@ -20,12 +20,23 @@ function wallNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export async function timeCtrRun(containerd: PrivateContainerd, namespace: string, runtime: string, image: string, id: string): Promise<TimedRun> {
+export async function timeCtrRun(
+  containerd: PrivateContainerd,
+  namespace: string,
+  runtime: string,
+  image: string,
+  id: string,
+): Promise<TimedRun> {
   const startWallMs = wallNow();
-  const result = await containerd.ctr(['run', '--rm', '--runtime', runtime, image, id, 'true'], { namespace, timeoutMs: RUN_TIMEOUT_MS });
+  const result = await containerd.ctr(['run', '--rm', '--runtime', runtime, image, id, 'true'], {
+    namespace,
+    timeoutMs: RUN_TIMEOUT_MS,
+  });
   const endWallMs = wallNow();
   if (result.code !== 0) {
-    throw new Error(`ctr run --runtime ${runtime} ${id} failed (exit ${result.code}): ${`${result.stderr}${result.stdout}`.trim()}`);
+    throw new Error(
+      `ctr run --runtime ${runtime} ${id} failed (exit ${result.code}): ${`${result.stderr}${result.stdout}`.trim()}`,
+    );
   }
   return { startWallMs, endWallMs, ms: endWallMs - startWallMs };
 }

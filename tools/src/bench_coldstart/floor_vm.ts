@@ -35,7 +35,12 @@ export interface FloorVm {
 
 async function accelOf(hypervisor: Hypervisor): Promise<Accel> {
   if (hypervisor.accel !== 'auto') return hypervisor.accel;
-  return detectAccel({ kernelPath: hypervisor.kernel, initrdPath: hypervisor.initramfs, cachePath: ACCEL_CACHE, qemuBinary: hypervisor.path });
+  return detectAccel({
+    kernelPath: hypervisor.kernel,
+    initrdPath: hypervisor.initramfs,
+    cachePath: ACCEL_CACHE,
+    qemuBinary: hypervisor.path,
+  });
 }
 
 function floorArgs(hypervisor: Hypervisor, accel: Accel, dir: string): string[] {
@@ -88,14 +93,22 @@ export async function floorVm(workDir: string): Promise<FloorVm> {
     try {
       const args = floorArgs(hypervisor, accel, dir);
       const started = performance.now();
-      const qemu = await launchQemu({ args, binary: hypervisor.path, stderrLogPath: join(dir, 'qemu.stderr'), cleanupPaths: [join(dir, 'agent.sock'), join(dir, 'qmp.sock')] });
+      const qemu = await launchQemu({
+        args,
+        binary: hypervisor.path,
+        stderrLogPath: join(dir, 'qemu.stderr'),
+        cleanupPaths: [join(dir, 'agent.sock'), join(dir, 'qmp.sock')],
+      });
       stopRunning = stoppable(qemu);
-      if (!(await exitWithin(qemu, FLOOR_TIMEOUT_MS))) throw new Error(`the floor VM did not power off within ${FLOOR_TIMEOUT_MS} ms`);
+      if (!(await exitWithin(qemu, FLOOR_TIMEOUT_MS)))
+        throw new Error(`the floor VM did not power off within ${FLOOR_TIMEOUT_MS} ms`);
       const ms = performance.now() - started;
       const exit = await qemu.exited;
       const console = readConsole(join(dir, 'console.log'));
       if (exit.code !== 0 || !INIT_MARKERS.poweroff.test(console)) {
-        throw new Error(`the floor VM failed (exit ${exit.signal ?? exit.code}): ${exit.stderrTail}\n${console.slice(-1500)}`);
+        throw new Error(
+          `the floor VM failed (exit ${exit.signal ?? exit.code}): ${exit.stderrTail}\n${console.slice(-1500)}`,
+        );
       }
       return { ms, initStartS: consoleBootTimes(console).initStartS };
     } finally {

@@ -10,7 +10,18 @@ function timings(guest: SandboxTimings['guest']): SandboxTimings {
   return {
     sandboxId: 'c1',
     shimStart: T0 + 100,
-    host: { serverStart: T0 + 200, createCalled: T0 + 250, daemonSpawned: T0 + 260, daemonReady: T0 + 400, qemuSpawned: T0 + 420, agentReady: T0 + 3420, sandboxCreated: T0 + 3450, containerCreated: T0 + 3550, containerStarted: T0 + 3600, exitSeen: T0 + 3700 },
+    host: {
+      serverStart: T0 + 200,
+      createCalled: T0 + 250,
+      daemonSpawned: T0 + 260,
+      daemonReady: T0 + 400,
+      qemuSpawned: T0 + 420,
+      agentReady: T0 + 3420,
+      sandboxCreated: T0 + 3450,
+      containerCreated: T0 + 3550,
+      containerStarted: T0 + 3600,
+      exitSeen: T0 + 3700,
+    },
     guest,
   };
 }
@@ -26,7 +37,9 @@ describe('runPhases', () => {
     expect(split.phases.agent_ready).toBeCloseTo(1500);
     expect(split.details.qemu_before_guest_clock).toBeCloseTo(500);
     expect(split.details.agent_started_to_ready).toBeCloseTo(1300);
-    expect([split.details.create_sandbox, split.details.create_container, split.details.create_to_start]).toEqual([30, 100, 50]);
+    expect([split.details.create_sandbox, split.details.create_container, split.details.create_to_start]).toEqual([
+      30, 100, 50,
+    ]);
     const sum = PHASES.reduce((total, p) => total + (split.phases[p.key] ?? 0), 0);
     expect(sum).toBeCloseTo(RUN.ms);
   });
@@ -55,7 +68,14 @@ describe('summarize', () => {
 
 describe('parseTimings', () => {
   it('keeps the known numeric fields only', () => {
-    const parsed = parseTimings(JSON.stringify({ sandboxId: 'x', shimStart: 5, host: { qemuSpawned: 7, bogus: 1, agentReady: 'no' }, guest: { initStartS: 0.9 } }));
+    const parsed = parseTimings(
+      JSON.stringify({
+        sandboxId: 'x',
+        shimStart: 5,
+        host: { qemuSpawned: 7, bogus: 1, agentReady: 'no' },
+        guest: { initStartS: 0.9 },
+      }),
+    );
     expect(parsed).toEqual({ sandboxId: 'x', shimStart: 5, host: { qemuSpawned: 7 }, guest: { initStartS: 0.9 } });
   });
 });

@@ -10,7 +10,11 @@ import type { SandboxTimings } from '@vfs/shim/vm';
 import type { TimedRun } from './ctr_run';
 
 export const PHASES = [
-  { key: 'shim_start', label: 'shim start', what: 'ctr → bootstrap `start` invoked (ctr, containerd: container, snapshot, task)' },
+  {
+    key: 'shim_start',
+    label: 'shim start',
+    what: 'ctr → bootstrap `start` invoked (ctr, containerd: container, snapshot, task)',
+  },
   { key: 'daemon_ready', label: 'daemon ready', what: 'bootstrap → vfs-virtiofsd serving, shares exported' },
   { key: 'qemu_spawned', label: 'QEMU spawned', what: 'daemon ready → QEMU process spawned' },
   { key: 'kernel_to_init', label: 'kernel → /init', what: 'QEMU spawned → /init starts' },
@@ -57,7 +61,8 @@ function initStartHost(t: SandboxTimings): { at: number | undefined; anchor: Run
   const { initStartS, agentReadyS } = t.guest;
   if (initStartS === undefined) return { at: undefined, anchor: 'none' };
   const { agentReady, qemuSpawned } = t.host;
-  if (agentReadyS !== undefined && agentReady !== undefined) return { at: agentReady - (agentReadyS - initStartS) * 1000, anchor: 'agent-ready' };
+  if (agentReadyS !== undefined && agentReady !== undefined)
+    return { at: agentReady - (agentReadyS - initStartS) * 1000, anchor: 'agent-ready' };
   if (qemuSpawned !== undefined) return { at: qemuSpawned + initStartS * 1000, anchor: 'qemu-spawn' };
   return { at: undefined, anchor: 'none' };
 }
@@ -89,7 +94,10 @@ export function runPhases(run: TimedRun, t: SandboxTimings): RunPhases {
     ['server_to_create', span(h.serverStart, h.createCalled)],
     ['create_to_daemon_spawn', span(h.createCalled, h.daemonSpawned)],
     ['daemon_spawn_to_ready', span(h.daemonSpawned, h.daemonReady)],
-    ['qemu_before_guest_clock', beforeClock === undefined || g.initStartS === undefined ? undefined : beforeClock - g.initStartS * 1000],
+    [
+      'qemu_before_guest_clock',
+      beforeClock === undefined || g.initStartS === undefined ? undefined : beforeClock - g.initStartS * 1000,
+    ],
     ['init_to_agent_launch', seconds(g.initStartS, g.agentLaunchS)],
     ['agent_started_to_ready', seconds(g.agentStartedS, g.agentReadyS)],
     ['create_sandbox', span(h.agentReady, h.sandboxCreated)],

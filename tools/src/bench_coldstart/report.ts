@@ -24,7 +24,11 @@ export interface Report {
   readonly phases_ms: Partial<Record<PhaseKey, number>>;
   readonly details_ms: Partial<Record<DetailKey, number>>;
   readonly floor_init_uptime_ms: number | null;
-  readonly samples_ms: { readonly runc: readonly number[]; readonly vfs: readonly number[]; readonly floor: readonly number[] };
+  readonly samples_ms: {
+    readonly runc: readonly number[];
+    readonly vfs: readonly number[];
+    readonly floor: readonly number[];
+  };
 }
 
 function round(value: number): number {
@@ -35,7 +39,11 @@ function roundSummary(s: Summary): Summary {
   return { min: round(s.min), median: round(s.median), p90: round(s.p90) };
 }
 
-function medians<K extends string>(keys: readonly K[], pick: (run: RunPhases) => Partial<Record<K, number>>, runs: readonly RunPhases[]): Partial<Record<K, number>> {
+function medians<K extends string>(
+  keys: readonly K[],
+  pick: (run: RunPhases) => Partial<Record<K, number>>,
+  runs: readonly RunPhases[],
+): Partial<Record<K, number>> {
   const out: Partial<Record<K, number>> = {};
   for (const key of keys) {
     const values = runs.map((run) => pick(run)[key]).filter((v): v is number => v !== undefined);
@@ -55,8 +63,16 @@ export function buildReport(samples: Samples): Report {
     floor_ms: roundSummary(floor),
     ratio_vfs_runc: vfs === undefined ? null : Math.round((vfs.median / runc.median) * 100) / 100,
     overhead_over_floor_ms: vfs === undefined ? null : round(vfs.median - floor.median),
-    phases_ms: medians(PHASES.map((p) => p.key), (r) => r.phases, samples.vfsPhases),
-    details_ms: medians(DETAILS.map((d) => d.key), (r) => r.details, samples.vfsPhases),
+    phases_ms: medians(
+      PHASES.map((p) => p.key),
+      (r) => r.phases,
+      samples.vfsPhases,
+    ),
+    details_ms: medians(
+      DETAILS.map((d) => d.key),
+      (r) => r.details,
+      samples.vfsPhases,
+    ),
     floor_init_uptime_ms: samples.floorInitS.length === 0 ? null : round(median(samples.floorInitS) * 1000),
     samples_ms: { runc: samples.runc.map(round), vfs: samples.vfs.map(round), floor: samples.floor.map(round) },
   };
@@ -73,22 +89,28 @@ function summaryRow(name: string, s: Summary | null): string {
 
 function anchorNote(runs: readonly RunPhases[]): string {
   const byAgent = runs.filter((r) => r.anchor === 'agent-ready').length;
-  if (byAgent === runs.length) return "kernel → /init: /init's guest uptime anchored at the agent's ready time (host Check vs guest uptime)";
+  if (byAgent === runs.length)
+    return "kernel → /init: /init's guest uptime anchored at the agent's ready time (host Check vs guest uptime)";
   return `kernel → /init: ${runs.length - byAgent} of ${runs.length} runs lack the agent's boot times: guest uptime 0 taken as QEMU's spawn (underestimate)`;
 }
 
 function phaseLines(report: Report, runs: readonly RunPhases[]): string[] {
   if (report.vfs_ms === null || report.overhead_over_floor_ms === null) return [];
-  const lines = ['', `vfs overhead over the floor (medians): ${ms(report.vfs_ms.median)} − ${ms(report.floor_ms.median)} = ${ms(report.overhead_over_floor_ms)} ms`];
+  const lines = [
+    '',
+    `vfs overhead over the floor (medians): ${ms(report.vfs_ms.median)} − ${ms(report.floor_ms.median)} = ${ms(report.overhead_over_floor_ms)} ms`,
+  ];
   lines.push(`  ${'phase'.padEnd(20)}${'ms'.padStart(7)}   ends when`);
-  for (const phase of PHASES) lines.push(`  ${phase.label.padEnd(20)}${ms(report.phases_ms[phase.key]).padStart(7)}   ${phase.what}`);
+  for (const phase of PHASES)
+    lines.push(`  ${phase.label.padEnd(20)}${ms(report.phases_ms[phase.key]).padStart(7)}   ${phase.what}`);
   const sum = PHASES.reduce((total, phase) => total + (report.phases_ms[phase.key] ?? 0), 0);
   lines.push(`  ${'sum of medians'.padEnd(20)}${ms(sum).padStart(7)}`, '', '  inside those phases:');
   for (const detail of DETAILS) {
     const value = report.details_ms[detail.key];
     if (value !== undefined) lines.push(`    ${detail.label.padEnd(48)}${ms(value).padStart(7)}`);
   }
-  if (report.floor_init_uptime_ms !== null) lines.push(`    ${'floor VM: guest uptime at /init'.padEnd(48)}${ms(report.floor_init_uptime_ms).padStart(7)}`);
+  if (report.floor_init_uptime_ms !== null)
+    lines.push(`    ${'floor VM: guest uptime at /init'.padEnd(48)}${ms(report.floor_init_uptime_ms).padStart(7)}`);
   lines.push('', `  ${anchorNote(runs)}`);
   return lines;
 }

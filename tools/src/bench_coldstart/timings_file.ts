@@ -21,14 +21,23 @@ const HOST_PHASES: readonly HostPhase[] = [
   'containerStarted',
   'exitSeen',
 ];
-const GUEST_TIMES: readonly (keyof GuestBootTimes)[] = ['initStartS', 'modulesLoadedS', 'agentLaunchS', 'agentStartedS', 'agentReadyS'];
+const GUEST_TIMES: readonly (keyof GuestBootTimes)[] = [
+  'initStartS',
+  'modulesLoadedS',
+  'agentLaunchS',
+  'agentStartedS',
+  'agentReadyS',
+];
 
 function record(value: unknown, what: string): Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null) throw new Error(`timings file: ${what} is not an object`);
   return value as Record<string, unknown>;
 }
 
-function numbers<K extends string>(raw: Readonly<Record<string, unknown>>, keys: readonly K[]): Partial<Record<K, number>> {
+function numbers<K extends string>(
+  raw: Readonly<Record<string, unknown>>,
+  keys: readonly K[],
+): Partial<Record<K, number>> {
   const out: Partial<Record<K, number>> = {};
   for (const key of keys) {
     const value = raw[key];
@@ -52,7 +61,8 @@ export async function readTimings(dir: string, sandboxId: string): Promise<Sandb
   const path = join(dir, `${encodeURIComponent(sandboxId)}.json`);
   const deadline = Date.now() + WAIT_MS;
   while (!existsSync(path)) {
-    if (Date.now() > deadline) throw new Error(`the shim wrote no timings to ${path} (is VFS_TIMINGS_DIR reaching it?)`);
+    if (Date.now() > deadline)
+      throw new Error(`the shim wrote no timings to ${path} (is VFS_TIMINGS_DIR reaching it?)`);
     await sleep(20);
   }
   return parseTimings(readFileSync(path, 'utf8'));

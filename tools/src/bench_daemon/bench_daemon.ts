@@ -29,7 +29,8 @@ function sizes(opts: BenchOptions): { tree: TreeSize; creates: number } {
 
 function daemonPaths(opts: BenchOptions): DaemonPaths {
   const paths = { ours: opts.ours ?? join(__dirname, 'vfs-virtiofsd'), c: opts.c };
-  for (const p of [paths.ours, paths.c]) if (!existsSync(p)) throw new BenchUsageError(`${p} does not exist (run make bundle?)`);
+  for (const p of [paths.ours, paths.c])
+    if (!existsSync(p)) throw new BenchUsageError(`${p} does not exist (run make bundle?)`);
   return paths;
 }
 
@@ -41,7 +42,9 @@ class Interrupted extends Error {}
 async function run(opts: BenchOptions): Promise<void> {
   const paths = daemonPaths(opts);
   const { tree: size, creates } = sizes(opts);
-  const selected = workloads(size, creates).filter((w) => opts.only.length === 0 || opts.only.some((o) => w.name.includes(o)));
+  const selected = workloads(size, creates).filter(
+    (w) => opts.only.length === 0 || opts.only.some((o) => w.name.includes(o)),
+  );
   let interrupted = false;
   const onSignal = (): void => {
     interrupted = true;
@@ -102,7 +105,13 @@ async function run(opts: BenchOptions): Promise<void> {
   }
 }
 
-async function measure(w: Workload, depth: number, targets: readonly Target[], opts: BenchOptions, stop: () => boolean): Promise<Row> {
+async function measure(
+  w: Workload,
+  depth: number,
+  targets: readonly Target[],
+  opts: BenchOptions,
+  stop: () => boolean,
+): Promise<Row> {
   const row = new Row(w.name, depth, w.unit);
   for (let round = 0; round < opts.warmup + opts.rounds; round++) {
     // Alternate which daemon goes first, so drift within a round favours neither.
@@ -144,7 +153,9 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write('bench-daemon: interrupted; daemons stopped, tree removed\n');
       return 130;
     }
-    process.stderr.write(`bench-daemon: ${err instanceof BenchUsageError ? `${err.message}\n${USAGE}` : (err as Error).stack}\n`);
+    process.stderr.write(
+      `bench-daemon: ${err instanceof BenchUsageError ? `${err.message}\n${USAGE}` : (err as Error).stack}\n`,
+    );
     return err instanceof BenchUsageError ? 2 : 1;
   }
 }

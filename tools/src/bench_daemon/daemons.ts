@@ -47,7 +47,15 @@ function commandFor(paths: DaemonPaths, l: DaemonLaunch): { file: string; args: 
   // --thread-pool-size=0: requests are served inline by each queue's thread, as ours are.
   return {
     file: paths.c,
-    args: [`--socket-path=${l.socketPath}`, '-o', `source=${l.sharedDir}`, ...opts, '-o', 'sandbox=chroot', '--thread-pool-size=0'],
+    args: [
+      `--socket-path=${l.socketPath}`,
+      '-o',
+      `source=${l.sharedDir}`,
+      ...opts,
+      '-o',
+      'sandbox=chroot',
+      '--thread-pool-size=0',
+    ],
   };
 }
 

@@ -31,14 +31,27 @@ export function getattr(s: RequestSlot, unique: number, nodeid: number): void {
   s.finish(0, ATTR_OUT, 0);
 }
 
-export function open(s: RequestSlot, unique: number, nodeid: number, flags: number, opcode: number = Opcode.OPEN): void {
+export function open(
+  s: RequestSlot,
+  unique: number,
+  nodeid: number,
+  flags: number,
+  opcode: number = Opcode.OPEN,
+): void {
   s.begin(opcode, nodeid, unique);
   s.u32(flags);
   s.u32(0); // open_flags
   s.finish(0, OPEN_OUT, 0);
 }
 
-export function create(s: RequestSlot, unique: number, parent: number, name: Uint8Array, flags: number, mode: number): void {
+export function create(
+  s: RequestSlot,
+  unique: number,
+  parent: number,
+  name: Uint8Array,
+  flags: number,
+  mode: number,
+): void {
   s.begin(Opcode.CREATE, parent, unique);
   s.u32(flags);
   s.u32(mode);
@@ -77,7 +90,13 @@ export function readdirplus(s: RequestSlot, unique: number, nodeid: number, fh: 
   s.finish(0, 0, READDIR_SIZE);
 }
 
-export function release(s: RequestSlot, unique: number, nodeid: number, fh: number, opcode: number = Opcode.RELEASE): void {
+export function release(
+  s: RequestSlot,
+  unique: number,
+  nodeid: number,
+  fh: number,
+  opcode: number = Opcode.RELEASE,
+): void {
   s.begin(opcode, nodeid, unique);
   s.u64(fh);
   s.u32(0); // flags

@@ -91,11 +91,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
         scale = positive(flag, value(), false);
         break;
       case '--depths':
-        depths = value().split(',').map((d) => positive(flag, d, true));
+        depths = value()
+          .split(',')
+          .map((d) => positive(flag, d, true));
         if (depths.some((d) => d > 16)) throw new BenchUsageError('--depths: at most 16');
         break;
       case '--only':
-        only = value().split(',').filter((s) => s !== '');
+        only = value()
+          .split(',')
+          .filter((s) => s !== '');
         break;
       case '--json':
         json = value();

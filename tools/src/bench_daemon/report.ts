@@ -82,7 +82,14 @@ export function formatTable(rows: readonly Row[], rss: Record<DaemonKind, number
 
 export function writeJson(path: string, rows: readonly Row[], rss: Record<DaemonKind, number>): void {
   const doc = {
-    workloads: rows.map((r) => ({ name: r.name, depth: r.depth, unit: r.unit, ours: r.rate('ours'), c: r.rate('c'), ratio: r.ratio() })),
+    workloads: rows.map((r) => ({
+      name: r.name,
+      depth: r.depth,
+      unit: r.unit,
+      ours: r.rate('ours'),
+      c: r.rate('c'),
+      ratio: r.ratio(),
+    })),
     rss_kib: { ours: rss.ours, c: rss.c },
   };
   writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);

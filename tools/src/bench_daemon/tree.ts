@@ -47,7 +47,8 @@ export class BenchTree {
     const workDir = mkdtempSync(join(tmpdir(), 'vfs-bench-'));
     const mnt = join(workDir, 'export');
     mkdirSync(mnt);
-    const mb = Math.ceil((size.files * (size.smallFileBytes + 4096) + size.bigFileBytes + 2 * size.writeBytes) / 2 ** 20) + 64;
+    const mb =
+      Math.ceil((size.files * (size.smallFileBytes + 4096) + size.bigFileBytes + 2 * size.writeBytes) / 2 ** 20) + 64;
     let tree: BenchTree;
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m,mode=0755`, 'vfs-bench', mnt], { stdio: 'pipe' });

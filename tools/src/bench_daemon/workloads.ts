@@ -177,7 +177,12 @@ class Readdirplus implements Workload {
     this.forgets.forgetAll(t);
   }
 
-  private list(t: Target, fhs: readonly number[], start: readonly number[], quota: readonly number[]): { requests: number; cookies: number[] } {
+  private list(
+    t: Target,
+    fhs: readonly number[],
+    start: readonly number[],
+    quota: readonly number[],
+  ): { requests: number; cookies: number[] } {
     const offset = new Float64Array(start);
     const issued = new Float64Array(fhs.length);
     const cookies: number[] = [];
@@ -384,7 +389,14 @@ class CreateWriteUnlink implements Workload {
       if (next >= list.length) return false;
       index[s] = next++;
       phase[s] = Opcode.CREATE;
-      ops.create(slot, t.nextUnique(), t.scratch, list[index[s]!]!, O_WRONLY | O_CREAT | O_EXCL | O_LARGEFILE, S_IFREG_0644);
+      ops.create(
+        slot,
+        t.nextUnique(),
+        t.scratch,
+        list[index[s]!]!,
+        O_WRONLY | O_CREAT | O_EXCL | O_LARGEFILE,
+        S_IFREG_0644,
+      );
       return true;
     });
     return done;
