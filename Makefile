@@ -5,7 +5,7 @@ ARGS ?=
 JEST_JSON := build/jest-results.json
 JEST := npx jest --ci --json --outputFile=$(JEST_JSON)
 # Every workspace package: what tsc, lint and the formatter look at.
-SOURCES := scripts proto contracts runtime-config daemon agent shim harness tools e2e
+SOURCES := scripts proto contracts runtime-config daemon agent shim cli harness tools e2e
 C_SOURCES := agent/runtime/launcher harness/src
 
 .PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-coldstart proto clean demo

@@ -46,13 +46,6 @@ const HOST_NETWORK = { network: NamespaceMode.NODE, pid: NamespaceMode.CONTAINER
 // CRI log lines: RFC 3339 time with nanoseconds, stream, F(ull) or P(artial), the text.
 const LOG_LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) F (.*)$/;
 
-// vfs pods wait for virtio-fs hotplug: every container of a pod joins the VM its pause container
-// booted, and until the shim can give a running VM a container's shares it refuses them ("needs
-// virtio-fs hotplug, which vfs does not do yet", shim/src/vm_runtime/vm_sandbox_runtime.ts):
-// RunPodSandbox works, StartContainer fails FAILED_PRECONDITION. Once hotplug lands, vfs runs these
-// tests too: make podTest return `it` for every handler.
-const podTest = (handler: Handler): jest.It => (handler === 'vfs' ? it.skip : it);
-
 interface Pod {
   readonly id: string;
   readonly uid: string;
@@ -196,7 +189,6 @@ describe('Kubernetes pods through containerd 1.6 CRI', () => {
   }
 
   describe.each<Handler>(['runc', 'vfs'])('a two-container pod with runtime handler %s', (handler) => {
-    const test = podTest(handler);
     let pod: Pod;
 
     beforeAll(async () => {

@@ -21,6 +21,7 @@ const program = (entry, out) => ({ entry, out, program: true });
 const TARGETS = {
   daemon: program('daemon/src/main.ts', 'build/bin/vfs-virtiofsd'),
   shim: program('shim/src/main.ts', 'build/bin/containerd-shim-vfs-v2'),
+  'vfs-runtime': program('cli/src/main.ts', 'build/bin/vfs-runtime'),
   // The shim frame around the host-process test double; containerd finds it on the e2e PATH.
   'test-shim': program('harness/src/test_shim.ts', 'build/test-bin/containerd-shim-vfs-v2'),
   // One file to read over virtio-fs at start, minified (less to read and parse under TCG), no
@@ -28,11 +29,13 @@ const TARGETS = {
   agent: { entry: 'agent/src/main.ts', out: 'build/runtime/agent.js', minify: true },
   'bench-daemon': program('tools/src/bench_daemon/bench_daemon.ts', 'build/bin/bench-daemon'),
   'bench-coldstart': program('tools/src/bench_coldstart/bench_coldstart.ts', 'build/bin/bench-coldstart'),
+  'bench-pods': program('tools/src/bench_pods/bench_pods.ts', 'build/bin/bench-pods'),
+  'bench-hotplug': program('tools/src/bench_hotplug/bench_hotplug.ts', 'build/bin/bench-hotplug'),
   demo: program('tools/src/demo.ts', 'build/bin/vfs-demo'),
   'guest-smoke': program('tools/src/guest_smoke.ts', 'build/bin/guest-smoke'),
 };
 
-const DEFAULT_TARGETS = ['daemon', 'shim', 'test-shim', 'bench-daemon', 'bench-coldstart'];
+const DEFAULT_TARGETS = ['daemon', 'shim', 'vfs-runtime', 'test-shim', 'bench-daemon', 'bench-coldstart', 'bench-pods', 'bench-hotplug'];
 
 /**
  * Bundles `entry` into `outfile` (paths relative to the repository root, or absolute).

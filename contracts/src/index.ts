@@ -1,4 +1,5 @@
 // @vfs/contracts: the facts that more than one component speaks. Import from here only.
+export * from './accel_cache';
 export * from './cache_mode';
 export * from './dax_window';
 export * from './errors';
@@ -13,3 +14,4 @@ export * from './json_lines/client';
 export * from './json_lines/server';
 export * from './shim_management/protocol';
 export { ManagementClient } from './shim_management/client';
+export * from './version';

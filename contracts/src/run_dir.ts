@@ -50,6 +50,6 @@ export function containerMarker(stateDir: string, containerId: string): string {
 export function socketPathProblem(path: string): string | null {
   const bytes = Buffer.byteLength(path);
   return bytes > SUN_PATH_MAX
-    ? `socket path ${path} is ${bytes} bytes, longer than ${SUN_PATH_MAX}: use a shorter VFS_RUN_DIR`
+    ? `socket path ${path} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`
     : null;
 }

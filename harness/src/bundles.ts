@@ -20,6 +20,11 @@ export function bundleShim(): void {
   bundleTarget('shim');
 }
 
+/** vfs-runtime, the CLI; returns its path. */
+export function bundleCli(): string {
+  return bundleTarget('vfs-runtime');
+}
+
 /** The frame with the host-process test double in place of VMs; returns the directory to put on PATH. */
 export function bundleTestShim(): string {
   bundleTarget('test-shim');

@@ -10,7 +10,8 @@ import { REPO_ROOT } from './repo';
 /** The sandbox_image of a PrivateContainerd with CRI, which imports it into namespace k8s.io. */
 export const PAUSE_IMAGE = 'vfs.local/pause:e2e';
 
-const SOURCE = join(__dirname, 'pause.c');
+// From the repository root, not __dirname: benchmarks bundled into build/bin build the image too.
+const SOURCE = join(REPO_ROOT, 'harness', 'src', 'pause.c');
 const BINARY = join(REPO_ROOT, 'build', 'test-bin', 'pause');
 
 function compiledPause(): string {

@@ -19,6 +19,11 @@ export function installRoot(
   return resolve(dirname(realpathSync(script)), '..', '..');
 }
 
+/** The guest runtime share (node, agent.js, the launcher) `make runtime` builds: under the install root, like the kernel. */
+export function runtimeShareDir(root: string): string {
+  return resolve(root, 'build', 'runtime');
+}
+
 function againstRoot(root: string, path: string): string {
   return isAbsolute(path) ? path : resolve(root, path);
 }

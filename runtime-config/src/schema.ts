@@ -50,7 +50,9 @@ function boolOrAutoField(fallback: boolean | 'auto'): Field<boolean | 'auto'> {
 export const CONFIG_SCHEMA = {
   hypervisor: {
     path: pathField('qemu-system-x86_64'),
-    machine: enumField(['microvm', 'q35'], 'microvm'),
+    machine: enumField(['microvm-pcie', 'microvm', 'q35'], 'microvm-pcie'),
+    /** Empty PCIe root ports for volumes added to running containers (vfs-runtime volume add); none on microvm. */
+    hotplug_slots: intField(0, 32, 4),
     accel: enumField(['auto', 'kvm', 'tcg'], 'auto'),
     memory_mib: intField(64, 262144, 512),
     vcpus: intField(1, 256, 1),

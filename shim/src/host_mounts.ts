@@ -62,14 +62,20 @@ export async function moveMount(state: SandboxState, containerId: string, from: 
   state.forgetMount(from);
 }
 
-/** Unmounts (lazily if busy) when still mounted, then drops the journal entry. */
+/**
+ * Unmounts (lazily if busy) when still mounted, then drops the journal entry. Two teardowns may
+ * race for one mount (a lost VM's and a container's removal): a umount that fails because the
+ * mount is already gone is success.
+ */
 export async function unmount(state: SandboxState, target: string): Promise<void> {
   if (isMountPoint(target, await mountinfo())) {
     try {
       await run('umount', [target]);
     } catch {
       // Busy (a process still has it open): detach it now, the kernel frees it when released.
-      await run('umount', ['--lazy', target]);
+      await run('umount', ['--lazy', target]).catch(async (err: unknown) => {
+        if (isMountPoint(target, await mountinfo())) throw mountFailure(`umount ${target}`, err);
+      });
     }
   }
   state.forgetMount(target);

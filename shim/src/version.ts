@@ -1,3 +1,5 @@
-// The shim's version, reported by `-v` and Connect; version.test.ts keeps it equal to package.json.
-export const SHIM_VERSION = '0.1.0';
+// The shim's version, reported by `-v` and Connect: the vfs release (contracts' VFS_VERSION).
+import { VFS_VERSION } from '@vfs/contracts';
+
+export const SHIM_VERSION = VFS_VERSION;
 export const SHIM_NAME = 'containerd-shim-vfs-v2';

@@ -71,6 +71,7 @@ struct launch {
 };
 
 void op_join(struct launch *launch, const char *pid, const char *flags);
+void op_setns(const char *pid, const char *flags);
 /* Returns in the child only; the supervisor never returns (it exits after reporting the exit). */
 void op_spawn(struct launch *launch);
 /* In the child: report "ready" and block until the agent sends "start". */

@@ -31,11 +31,11 @@ struct step {
 };
 
 static const struct step steps[] = {
-    {"ns", 1},       {"cgroup", 1}, {"join", 2},     {"tty", 2},      {"spawn", 0},    {"barrier", 0}, {"unshare", 1},
-    {"mount", 5},    {"mkdirp", 2}, {"bindopen", 2}, {"bindmove", 2}, {"mknod", 6},    {"symlink", 2}, {"mask", 1},
-    {"readonly", 1}, {"write", 2},  {"pivot", 2},    {"chdir", 1},    {"hostname", 1}, {"rlimit", 3},  {"capbset", 1},
-    {"user", 3},     {"caps", 4},   {"nnp", 0},      {"umask", 1},    {"env", 1},      {"arg", 1},     {"exec", 1},
-    {"winsize", 3},  {"umount", 2}, {"console", 0},
+    {"ns", 1},      {"cgroup", 1},   {"join", 2},   {"setns", 2},    {"tty", 2},      {"spawn", 0},    {"barrier", 0},
+    {"unshare", 1}, {"mount", 5},    {"mkdirp", 2}, {"bindopen", 2}, {"bindmove", 2}, {"mknod", 6},    {"symlink", 2},
+    {"mask", 1},    {"readonly", 1}, {"write", 2},  {"pivot", 2},    {"chdir", 1},    {"hostname", 1}, {"rlimit", 3},
+    {"capbset", 1}, {"user", 3},     {"caps", 4},   {"nnp", 0},      {"umask", 1},    {"env", 1},      {"arg", 1},
+    {"exec", 1},    {"winsize", 3},  {"umount", 2}, {"console", 0},
 };
 
 static void push(char ***vec, size_t *len, const char *value) {
@@ -64,6 +64,8 @@ static void run_step(struct launch *launch, const char *name, const char **a) {
     launch->clone_flags = parse_ulong(a[0], 10, "clone flags");
   else if (!strcmp(name, "cgroup"))
     open_cgroup(launch, a[0]);
+  else if (!strcmp(name, "setns"))
+    op_setns(a[0], a[1]);
   else if (!strcmp(name, "join"))
     op_join(launch, a[0], a[1]);
   else if (!strcmp(name, "tty"))

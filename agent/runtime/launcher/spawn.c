@@ -75,6 +75,19 @@ void op_join(struct launch *launch, const char *pid, const char *flags) {
     close(pidfd);
 }
 
+/*
+ * setns into some namespaces of a running process, staying in the launcher's own root: a new
+ * container that shares its pod's ipc, uts or pid namespace is cloned from inside them.
+ */
+void op_setns(const char *pid, const char *flags) {
+  pid_t target = (pid_t)parse_ulong(pid, 10, "pid");
+  int ns = (int)parse_ulong(flags, 10, "namespace flags");
+  int pidfd = (int)syscall(SYS_pidfd_open, target, 0);
+  if (pidfd < 0) fail(errno, "open process %d", target);
+  if (setns(pidfd, ns) != 0) fail(errno, "join namespaces %#x of %d", (unsigned)ns, target);
+  close(pidfd);
+}
+
 static void make_pipe(int ends[2]) {
   if (pipe2(ends, O_CLOEXEC) != 0) fail(errno, "pipe");
 }

@@ -47,7 +47,12 @@ export function initPlan(spec: ContainerSpec, rootfs: RootfsSpec, ns: NamespaceP
     ...(spec.hostname === undefined ? [] : [step('hostname', spec.hostname)]),
     ...processSteps(spec.process, { barrier: true, createCwd: true }),
   ];
-  const parentSteps = [step('ns', ns.cloneFlags), step('cgroup', cgroupPath), ...terminalSteps(spec.process)];
+  const parentSteps = [
+    step('ns', ns.cloneFlags),
+    step('cgroup', cgroupPath),
+    ...ns.joins.map((join) => step('setns', join.pid, join.flags)),
+    ...terminalSteps(spec.process),
+  ];
   return { parentSteps, childSteps, terminal: spec.process.terminal === true };
 }
 

@@ -15,6 +15,8 @@ export interface PlanSteps {
   cgroup: [path: string];
   /** setns into every namespace of a running process (exec). */
   join: [pid: number, flags: number];
+  /** setns into these namespaces of a running process, without entering its root (a pod's shared ones). */
+  setns: [pid: number, flags: number];
   /** The child gets a terminal of this size (attached at `console`) instead of stdio pipes. */
   tty: [rows: number, cols: number];
   /** In the child, inside the container's mounts: takes the pty master the agent opened there. */
@@ -60,6 +62,7 @@ export const PLAN_STEP_ARITY = {
   ns: 1,
   cgroup: 1,
   join: 2,
+  setns: 2,
   tty: 2,
   spawn: 0,
   barrier: 0,

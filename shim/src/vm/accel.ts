@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { bootArgs, INIT_MARKERS } from '@vfs/contracts';
+import { type AccelVerdict, bootArgs, INIT_MARKERS, parseAccelVerdict } from '@vfs/contracts';
 import { readConsole } from './console_log';
 import { buildQemuArgs, type Accel } from './qemu_command';
 import { launchQemu, type QemuExit } from './qemu_process';
@@ -24,17 +24,12 @@ import { launchQemu, type QemuExit } from './qemu_process';
 export interface AccelDetection {
   readonly kernelPath: string;
   readonly initrdPath: string;
-  /** JSON verdict cache, e.g. /run/vfs/accel.json (tmpfs: also dropped at reboot). */
+  /** The verdict cache, ACCEL_CACHE (contracts/src/accel_cache.ts) or a test's own. */
   readonly cachePath: string;
   readonly qemuBinary?: string;
   /** A KVM guest powers off in well under a second; a hung one is killed at this bound. */
   readonly timeoutMs?: number;
   readonly kvmDevice?: string;
-}
-
-interface CachedVerdict {
-  readonly bootId: string;
-  readonly accel: Accel;
 }
 
 export async function detectAccel(opts: AccelDetection): Promise<Accel> {
@@ -60,24 +55,17 @@ function hostBootId(): string {
   return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 }
 
-function readVerdict(path: string): CachedVerdict | undefined {
+/** Missing or corrupt: undefined, so the shim probes again. */
+function readVerdict(path: string): AccelVerdict | undefined {
   try {
-    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    if (isVerdict(parsed)) return parsed;
+    return parseAccelVerdict(readFileSync(path, 'utf8'));
   } catch {
-    // Missing or corrupt cache: probe again.
+    return undefined;
   }
-  return undefined;
-}
-
-function isVerdict(value: unknown): value is CachedVerdict {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.bootId === 'string' && (v.accel === 'kvm' || v.accel === 'tcg');
 }
 
 /** Written via rename, so concurrent shims probing at once never read a torn file. */
-function writeVerdict(path: string, verdict: CachedVerdict): void {
+function writeVerdict(path: string, verdict: AccelVerdict): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(verdict)}\n`);

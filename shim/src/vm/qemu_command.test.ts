@@ -30,6 +30,26 @@ describe('buildQemuArgs', () => {
     expect(valuesOf(buildQemuArgs(base), '-global')).toEqual(['virtio-mmio.force-legacy=false']);
   });
 
+  it('gives microvm-pcie a PCIe host bridge with empty root ports, boot devices on virtio-mmio, and native PCIe hotplug in the guest', () => {
+    const config: QemuConfig = {
+      ...base,
+      machine: 'microvm-pcie',
+      hotplugRootPorts: 2,
+      fsDevices: [{ id: 'fs0', socketPath: '/s/fs0.sock', tag: 'vfsruntime' }],
+    };
+    const args = buildQemuArgs(config);
+    expect(valuesOf(args, '-M')).toEqual(['microvm,pcie=on,memory-backend=mem']);
+    expect(valuesOf(args, '-device')).toEqual(
+      expect.arrayContaining([
+        'vhost-user-fs-device,id=fs0,chardev=fs0-chr,tag=vfsruntime',
+        'pcie-root-port,id=hp0,bus=pcie.0,chassis=1,slot=1',
+        'pcie-root-port,id=hp1,bus=pcie.0,chassis=2,slot=2',
+      ]),
+    );
+    expect(kernelCommandLine(config)).toContain('pcie_ports=native');
+    expect(kernelCommandLine(base)).not.toContain('pcie_ports');
+  });
+
   it('uses q35 without the virtio-mmio global', () => {
     const args = buildQemuArgs({ ...base, machine: 'q35' });
     expect(valuesOf(args, '-M')).toEqual(['q35,memory-backend=mem']);
@@ -110,7 +130,9 @@ describe('buildQemuArgs', () => {
   });
 
   it('rejects configs QEMU or the guest would reject later, naming the field', () => {
-    expect(() => buildQemuArgs({ ...base, hotplugRootPorts: 1 })).toThrow(/hotplugRootPorts needs machine q35/);
+    expect(() => buildQemuArgs({ ...base, hotplugRootPorts: 1 })).toThrow(
+      /hotplugRootPorts needs machine microvm-pcie or q35/,
+    );
     expect(() => buildQemuArgs({ ...base, memoryMiB: 16 })).toThrow(/memoryMiB/);
     expect(() => buildQemuArgs({ ...base, vcpus: 0 })).toThrow(/vcpus/);
     expect(() => buildQemuArgs({ ...base, kernelArgs: ['a b'] })).toThrow(/whitespace/);

@@ -7,7 +7,17 @@
  */
 import { AGENT_PORT_NAME } from '@vfs/contracts';
 
-export type Machine = 'microvm' | 'q35';
+/**
+ * microvm: virtio-mmio only, fastest to boot, no hotplug. microvm-pcie: the same, plus a PCIe
+ * host bridge whose root ports take hot-plugged virtio-fs devices (guest `pcie_ports=native`:
+ * the root ports' native hotplug, no ACPI on microvm). q35: a PC, everything on PCI.
+ */
+export type Machine = 'microvm' | 'microvm-pcie' | 'q35';
+
+/** Whether boot devices go on virtio-mmio (the microvm family) rather than PCI. */
+function mmio(machine: Machine): boolean {
+  return machine !== 'q35';
+}
 export type Accel = 'kvm' | 'tcg';
 
 export interface VhostUserFsDevice {
@@ -55,6 +65,8 @@ const TAG_MAX_BYTES = 36;
 export function kernelCommandLine(config: QemuConfig): string {
   const args = ['console=ttyS0', 'quiet', 'cryptomgr.notests', 'panic=-1'];
   if (config.tscKhz !== undefined) args.push(`tsc_early_khz=${config.tscKhz}`);
+  // microvm has no ACPI for the root ports: the guest must drive their hotplug itself.
+  if (config.machine === 'microvm-pcie') args.push('pcie_ports=native');
   return [...args, ...config.kernelArgs].join(' ');
 }
 
@@ -81,8 +93,10 @@ function validate(config: QemuConfig): void {
   if (!Number.isInteger(config.vcpus) || config.vcpus < 1) {
     throw new Error(`qemu config: vcpus must be a positive integer, got ${config.vcpus}`);
   }
-  if (config.hotplugRootPorts !== undefined && config.hotplugRootPorts > 0 && config.machine !== 'q35') {
-    throw new Error('qemu config: hotplugRootPorts needs machine q35 (microvm virtio-mmio cannot hotplug)');
+  if (config.hotplugRootPorts !== undefined && config.hotplugRootPorts > 0 && config.machine === 'microvm') {
+    throw new Error(
+      'qemu config: hotplugRootPorts needs machine microvm-pcie or q35 (microvm virtio-mmio cannot hotplug)',
+    );
   }
   const ids = new Set<string>();
   for (const dev of config.fsDevices) {
@@ -109,6 +123,9 @@ function baseArgs(): string[] {
 function machineArgs(config: QemuConfig): string[] {
   if (config.machine === 'microvm') {
     return ['-M', 'microvm,memory-backend=mem', '-global', 'virtio-mmio.force-legacy=false'];
+  }
+  if (config.machine === 'microvm-pcie') {
+    return ['-M', 'microvm,pcie=on,memory-backend=mem', '-global', 'virtio-mmio.force-legacy=false'];
   }
   return ['-M', 'q35,memory-backend=mem'];
 }
@@ -138,7 +155,7 @@ function consoleArgs(logPath: string): string[] {
 }
 
 function fsDeviceArgs(machine: Machine, dev: VhostUserFsDevice): string[] {
-  const driver = machine === 'microvm' ? 'vhost-user-fs-device' : 'vhost-user-fs-pci';
+  const driver = mmio(machine) ? 'vhost-user-fs-device' : 'vhost-user-fs-pci';
   const queue = dev.queueSize === undefined ? '' : `,queue-size=${dev.queueSize}`;
   return [
     '-chardev',
@@ -149,7 +166,7 @@ function fsDeviceArgs(machine: Machine, dev: VhostUserFsDevice): string[] {
 }
 
 function agentPortArgs(machine: Machine, socketPath: string): string[] {
-  const bus = machine === 'microvm' ? 'virtio-serial-device' : 'virtio-serial-pci';
+  const bus = mmio(machine) ? 'virtio-serial-device' : 'virtio-serial-pci';
   return [
     '-device',
     `${bus},id=vser0`,

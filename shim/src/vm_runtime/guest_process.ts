@@ -23,7 +23,9 @@ export interface GuestProcess {
 async function waitExit(agent: AgentClient, ref: ProcessRef, log: ShimLogger): Promise<ProcessExit> {
   try {
     const answer = await agent.waitProcess({ containerId: ref.containerId, execId: ref.execId });
-    return { exitStatus: answer.exitStatus, exitedAt: answer.exitedAt ?? new Date(), reason: answer.exitReason };
+    // The host's time, not the guest's: a guest clock drifts (by seconds under TCG), and containerd
+    // orders the exit against times it took itself (created, started).
+    return { exitStatus: answer.exitStatus, exitedAt: new Date(), reason: answer.exitReason };
   } catch (err) {
     log.error({ execId: ref.execId, err: errorMessage(err) }, `process lost: reported as exit status ${LOST_STATUS}`);
     return { exitStatus: LOST_STATUS, exitedAt: new Date(), reason: ExitReason.NONE };

@@ -6,9 +6,9 @@
 // every pending agent call — processes then report LOST_STATUS (guest_process.ts).
 
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DEFAULT_RUNTIME_TAG, errorMessage } from '@vfs/contracts';
-import { installRoot, type LoadedConfig } from '@vfs/runtime-config';
+import { installRoot, type LoadedConfig, runtimeShareDir } from '@vfs/runtime-config';
 import { fileTailOrError } from '../vm/console_log';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
@@ -27,7 +27,8 @@ import {
 } from './share_exports';
 import { containerShares, GUEST_SHARES_DIR, type ContainerDir, type SandboxShare } from './share_plan';
 import { controlVm, type ControlledVm } from './vm_control';
-import { checkReadable, startVm } from './vm_launch';
+import { checkReadable, hotplugSlots, startVm } from './vm_launch';
+import { VolumeHotplug, type Volumes } from './volume_hotplug';
 import { startDaemon, type RunningDaemon } from './virtiofsd_process';
 
 const DESTROY_TIMEOUT_MS = 5000;
@@ -55,13 +56,15 @@ export interface SandboxVm {
   bindContainerDirs(containerId: string, dirs: readonly ContainerDir[]): Promise<void>;
   /** Unmounts a container's directories (lazily if the guest still holds them) and removes their mount points. */
   releaseContainerDirs(containerId: string, dirs: readonly ContainerDir[]): Promise<void>;
+  /** Volumes hot-plugged into running containers (vfs-runtime volume). */
+  readonly volumes: Volumes;
   /** DestroySandbox, then QEMU, the daemon, the mounts, the sockets; idempotent. */
   stop(): Promise<void>;
 }
 
 /** build/runtime from `make runtime`, found like the kernel: under the install root. */
 export function runtimeDir(): string {
-  return resolve(installRoot(), 'build', 'runtime');
+  return runtimeShareDir(installRoot());
 }
 
 const RUNTIME_SHARE: SandboxShare = { tag: DEFAULT_RUNTIME_TAG, readonly: true, cache: 'always', xattr: false };
@@ -266,13 +269,25 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     await bringup.undo.runAll();
     throw SandboxError.wrap(err, `start sandbox ${options.sandboxId}`);
   }
-  return runningSandbox(options, bringup.undo, connection, watchLoss(qemu, daemon, connection));
+  const volumes = new VolumeHotplug({
+    state: options.state,
+    layout: options.layout,
+    control: daemon.control,
+    vm: qemu,
+    agent: connection.agent,
+    slots: hotplugSlots(options.config.hypervisor),
+    cache: options.config.daemon.cache,
+    requestTimeoutMs: options.config.agent.request_timeout_ms,
+    log: options.log,
+  });
+  return runningSandbox(options, bringup.undo, connection, volumes, watchLoss(qemu, daemon, connection));
 }
 
 function runningSandbox(
   options: SandboxVmOptions,
   undo: UndoStack,
   connection: AgentConnection,
+  volumes: VolumeHotplug,
   gone: Promise<string>,
 ): SandboxVm {
   let stopping: Promise<void> | undefined;
@@ -312,6 +327,7 @@ function runningSandbox(
     isLost: () => lostReason !== undefined,
     bindContainerDirs: (containerId, dirs) => bindContainerDirs(state, layout, containerId, dirs),
     releaseContainerDirs: (containerId, dirs) => releaseContainerDirs(state, layout, containerId, dirs),
+    volumes,
     stop: () => stop(true),
   };
 }

@@ -106,8 +106,9 @@ export async function exportShare(
       cache: share.cache,
       xattr: share.xattr,
       xattrmap: share.xattrmap,
-      // Each container directory is a host mount of its own: the guest sees it as one too.
-      announceSubmounts: true,
+      // Not announced: the guest's overlayfs refused (EINVAL) lower and upper dirs on virtio-fs
+      // submounts. A container's layers share one host filesystem, so inode numbers stay unique.
+      announceSubmounts: false,
     });
   } catch (err) {
     throw SandboxError.wrap(err, `export share ${share.tag}`);

@@ -6,6 +6,7 @@
 
 import { errorMessage } from '@vfs/contracts';
 import type { ShimLogger } from '../logger';
+import { type FsHotplugDevice, hotAddFs, hotRemoveFs } from '../vm/fs_hotplug';
 import { QmpClient, type QmpStatus } from '../vm/qmp';
 import { killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
 
@@ -21,6 +22,10 @@ export interface ControlledVm {
   readonly gone: Promise<string>;
   /** query-status (prelaunch, running, paused, shutdown, internal-error, …); rejects after a short wait. */
   queryStatus(): Promise<QmpStatus>;
+  /** Hot-adds a vhost-user-fs-pci device on a free root port (fs_hotplug.ts). */
+  addFsDevice(device: FsHotplugDevice): Promise<void>;
+  /** Hot-removes one: resolves once the guest released it and its chardev is gone. */
+  removeFsDevice(id: string, timeoutMs: number): Promise<void>;
   /** QMP `quit`, SIGKILL by PID after graceMs; resolves with the exit. Idempotent. */
   stop(graceMs: number): Promise<QemuExit>;
 }
@@ -42,6 +47,8 @@ export async function controlVm(qemu: RunningQemu, qmpSocket: string, log: ShimL
     exited: qemu.exited,
     gone: Promise.race([exitReason, qmpEnd(qmp)]),
     queryStatus: () => statusWithin(qmp, STATUS_TIMEOUT_MS),
+    addFsDevice: (device) => hotAddFs(qmp, device),
+    removeFsDevice: (id, timeoutMs) => hotRemoveFs(qmp, id, timeoutMs),
     stop: (graceMs) => (stopping ??= stopVm(qemu, qmp, graceMs, log)),
   };
 }

@@ -4,7 +4,7 @@
 // boot in ACCEL_CACHE (a host fact, shared by every containerd and shim of the host).
 
 import { accessSync, constants } from 'node:fs';
-import { bootArgs, DEFAULT_RUNTIME_TAG } from '@vfs/contracts';
+import { ACCEL_CACHE, bootArgs, DEFAULT_RUNTIME_TAG } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import { detectAccel } from '../vm/accel';
 import { hostTscKhz } from '../vm/host_tsc';
@@ -12,8 +12,6 @@ import { buildQemuArgs, type Accel, type VhostUserFsDevice } from '../vm/qemu_co
 import { launchQemu, type RunningQemu } from '../vm/qemu_process';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxLayout } from './sandbox_layout';
-
-export const ACCEL_CACHE = '/run/vfs/accel.json';
 
 type HypervisorConfig = LoadedConfig['config']['hypervisor'];
 
@@ -50,6 +48,11 @@ function kernelParams(text: string): string[] {
   return text.split(/\s+/).filter((word) => word !== '');
 }
 
+/** Root ports for hot-plugged volumes: none on microvm, which cannot hotplug. */
+export function hotplugSlots(hypervisor: HypervisorConfig): number {
+  return hypervisor.machine === 'microvm' ? 0 : hypervisor.hotplug_slots;
+}
+
 export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
   const { hypervisor, layout } = launch;
   checkReadable(hypervisor.kernel, 'hypervisor.kernel');
@@ -64,6 +67,7 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       vcpus: hypervisor.vcpus,
       kernelPath: hypervisor.kernel,
       initrdPath: hypervisor.initramfs,
+      hotplugRootPorts: hotplugSlots(hypervisor),
       kernelArgs: [
         ...bootArgs({ mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }),
         ...kernelParams(hypervisor.kernel_params),

@@ -4,6 +4,9 @@
 // call goes to the guest agent over ttrpc, bounded by [agent] request_timeout_ms (WaitProcess
 // and the output streams last as long as the process).
 
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { containerMarker, type VolumeInfo } from '@vfs/contracts';
 import { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import { unmountContainer } from '../host_mounts';
 import { containerLogger, type ShimLogger } from '../logger';
@@ -16,7 +19,7 @@ import type {
   SandboxRuntime,
   SandboxRuntimeContext,
 } from '../sandbox_runtime';
-import { runDir } from '../shim_paths';
+import { runDir, sandboxPaths } from '../shim_paths';
 import { SandboxError } from '../sandbox_error';
 import type { AgentClient } from './agent_dial';
 import { oomFilter } from './oom_filter';
@@ -25,7 +28,9 @@ import { phaseClock, PhaseClock } from './phase_clock';
 import { trackGuestProcess, type GuestProcess } from './guest_process';
 import { sandboxLayout, type SandboxLayout } from './sandbox_layout';
 import { startSandboxVm, type SandboxVm } from './sandbox_vm';
+import { serveManagement } from './management_server';
 import { planContainerShares, type ContainerDir } from './share_plan';
+import type { VolumeRequest } from './volume_hotplug';
 
 interface GuestContainer {
   readonly id: string;
@@ -43,6 +48,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
   private vm: SandboxVm | undefined;
   private readonly containers = new Map<string, GuestContainer>();
   private nextIndex = 0;
+  private management: { close(): Promise<void> } | undefined;
   /** Creates run one at a time: the first brings the VM up, the others must see it. */
   private createQueue: Promise<unknown> = Promise.resolve();
 
@@ -137,13 +143,36 @@ export class VmSandboxRuntime implements SandboxRuntime {
       // The agent's own wait ends well before the call's deadline, so its answer says what failed.
       const agentWaitMs = Math.floor(this.context.config.config.agent.request_timeout_ms / 2);
       await vm.agent.removeContainer({ containerId, timeoutMs: agentWaitMs }, this.timeout());
+      await vm.volumes.removeAll(containerId);
     }
     await this.releaseDirs(containerId, container.dirs);
     this.containers.delete(containerId);
+    rmSync(containerMarker(this.context.state.dir, containerId), { force: true });
     container.log.info('container removed from the sandbox');
   }
 
+  async addVolume(request: VolumeRequest): Promise<VolumeInfo> {
+    this.container(request.containerId);
+    return this.runningVm().volumes.add(request);
+  }
+
+  async removeVolume(containerId: string, target: string): Promise<void> {
+    this.container(containerId);
+    await this.runningVm().volumes.remove(containerId, target);
+  }
+
+  listVolumes(containerId: string): readonly VolumeInfo[] {
+    if (containerId !== '') this.container(containerId);
+    return this.vm?.volumes.list(containerId) ?? [];
+  }
+
+  /** Serves vfs-runtime on the sandbox's management socket until shutdown. */
+  async listenManagement(path: string): Promise<void> {
+    this.management = await serveManagement(path, this, containerLogger(this.context.log, this.context.sandboxId));
+  }
+
   async shutdown(): Promise<void> {
+    await this.management?.close();
     await this.createQueue;
     const vm = this.vm;
     if (vm === undefined) return;
@@ -186,6 +215,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
         dirs: plan.dirs,
         log,
       });
+      markContainer(this.context.state.dir, request.containerId);
       log.info({ pid: answer.pid, dirs: plan.dirs.map((d) => d.target) }, 'container created in the guest');
       return { pid: answer.pid, exited: init.exited };
     } catch (err) {
@@ -222,6 +252,13 @@ export class VmSandboxRuntime implements SandboxRuntime {
     else await this.vm.releaseContainerDirs(containerId, dirs);
   }
 
+  private runningVm(): SandboxVm {
+    const vm = this.vm;
+    if (vm === undefined) throw new SandboxError('wrong-state', `sandbox ${this.context.sandboxId} has no VM`);
+    if (vm.isLost()) throw new SandboxError('unreachable', `sandbox ${this.context.sandboxId}: its VM is gone`);
+    return vm;
+  }
+
   private agent(): AgentClient {
     const vm = this.vm;
     if (vm === undefined) throw new SandboxError('wrong-state', `sandbox ${this.context.sandboxId} has no VM`);
@@ -241,6 +278,13 @@ export class VmSandboxRuntime implements SandboxRuntime {
   }
 }
 
+/** A file per container this sandbox serves: vfs-runtime finds a container's sandbox by it. */
+function markContainer(stateDir: string, containerId: string): void {
+  const marker = containerMarker(stateDir, containerId);
+  mkdirSync(dirname(marker), { recursive: true, mode: 0o700 });
+  writeFileSync(marker, '');
+}
+
 /** The product's runtime: main.ts hands it to the frame. */
 export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Promise<SandboxRuntime> {
   const layout: SandboxLayout = sandboxLayout(runDir(), context.namespace, context.sandboxId);
@@ -255,5 +299,7 @@ export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Pr
       log: containerLogger(context.log, context.sandboxId),
       clock,
     });
-  return new VmSandboxRuntime(context, starter, clock);
+  const runtime = new VmSandboxRuntime(context, starter, clock);
+  await runtime.listenManagement(sandboxPaths(runDir(), context.namespace, context.sandboxId).managementSocket);
+  return runtime;
 }

@@ -1,6 +1,7 @@
 // Command line of `make bench-coldstart ARGS="…"`.
 
 import { parseArgs } from 'node:util';
+import { countArg } from '../bench_common/count_arg';
 
 export interface BenchArgs {
   /** Measured runs of each kind (runc, vfs, floor). */
@@ -14,14 +15,6 @@ export interface BenchArgs {
 
 export const USAGE = 'usage: bench-coldstart [--runs N (10)] [--warmup N (1)] [--json FILE] [--skip-vfs]';
 
-function count(value: string | undefined, fallback: number, name: string, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer >= ${min}, not ${value}\n${USAGE}`);
-  return n;
-}
-
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const { values } = parseArgs({
     args: [...argv],
@@ -34,8 +27,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     strict: true,
   });
   return {
-    runs: count(values.runs, 10, 'runs', 1),
-    warmup: count(values.warmup, 1, 'warmup', 0),
+    runs: countArg(values.runs, 10, 'runs', 1, USAGE),
+    warmup: countArg(values.warmup, 1, 'warmup', 0, USAGE),
     jsonPath: values.json,
     skipVfs: values['skip-vfs'] === true,
   };

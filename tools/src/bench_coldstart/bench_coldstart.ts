@@ -5,12 +5,13 @@
 // shim saves under VFS_TIMINGS_DIR (shim/src/vm_runtime/phase_clock.ts). containerd, the shims'
 // processes, any floor VM, mounts and the temp dir are removed at the end, on failure and on SIGINT.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '@vfs/contracts';
 import { TIMINGS_DIR_ENV } from '@vfs/shim/vm';
 import { PrivateContainerd } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { type BenchScope, progress, runBench } from '../bench_common/bench_main';
+import { roundName, roundOrder } from '../bench_common/round_order';
 import { parseBenchArgs, type BenchArgs } from './bench_args';
 import { RUNC_RUNTIME, timeCtrRun, VFS_RUNTIME } from './ctr_run';
 import { floorVm, type FloorVm } from './floor_vm';
@@ -36,16 +37,6 @@ interface Bench {
   readonly containerd: PrivateContainerd;
   readonly floor: FloorVm;
   readonly timingsDir: string;
-}
-
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
-
-/** Round i's order: the kinds rotated by i, so none is always first (cold caches) or last. */
-function roundOrder(kinds: readonly Kind[], round: number): Kind[] {
-  const shift = round % kinds.length;
-  return [...kinds.slice(shift), ...kinds.slice(0, shift)];
 }
 
 async function measure(bench: Bench, kind: Kind, round: number, into: Collected | undefined): Promise<number> {
@@ -75,40 +66,32 @@ async function runRounds(bench: Bench): Promise<Collected> {
     for (const kind of roundOrder(kinds, round)) {
       line.push(`${kind} ${(await measure(bench, kind, round, measured ? collected : undefined)).toFixed(0)} ms`);
     }
-    progress(
-      `${measured ? `run ${round - warmup + 1}/${runs}` : `warm-up ${round + 1}/${warmup}`}: ${line.join(', ')}`,
-    );
+    progress(`${roundName(round, warmup, runs)}: ${line.join(', ')}`);
   }
   return collected;
 }
 
-async function setUp(
-  args: BenchArgs,
-  work: string,
-  started: (containerd: PrivateContainerd, floor?: FloorVm) => void,
-): Promise<Bench> {
-  const timingsDir = join(work, 'timings');
+async function setUp(args: BenchArgs, scope: BenchScope): Promise<Bench> {
+  const timingsDir = join(scope.work, 'timings');
   mkdirSync(timingsDir);
   progress('bench-coldstart: starting a private containerd, importing the offline busybox image');
   const containerd = await PrivateContainerd.start({ env: { [TIMINGS_DIR_ENV]: timingsDir } });
-  started(containerd);
-  const imported = await containerd.ctr(['images', 'import', buildBusyboxImage(work, IMAGE)], {
+  scope.defer('stop containerd', () => containerd.stop());
+  scope.explainFailure(() => `containerd log tail:\n${containerd.logTail(15)}`);
+  const imported = await containerd.ctr(['images', 'import', buildBusyboxImage(scope.work, IMAGE)], {
     namespace: NAMESPACE,
     timeoutMs: 120_000,
   });
   if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
-  const floor = await floorVm(work);
-  started(containerd, floor);
+  const floor = await floorVm(scope.work);
+  scope.defer('stop the floor VM', () => floor.stop());
   progress(`floor VM: ${floor.describe}`);
   return { args, containerd, floor, timingsDir };
 }
 
-async function bench(
-  args: BenchArgs,
-  work: string,
-  started: (containerd: PrivateContainerd, floor?: FloorVm) => void,
-): Promise<void> {
-  const setup = await setUp(args, work, started);
+async function bench(scope: BenchScope): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  const setup = await setUp(args, scope);
   if (args.skipVfs) progress('bench-coldstart: --skip-vfs: measuring runc and the floor only');
   const collected = await runRounds(setup);
   const report = buildReport(collected);
@@ -116,39 +99,4 @@ async function bench(
   if (args.jsonPath !== undefined) writeFileSync(args.jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 }
 
-async function main(): Promise<number> {
-  const args = parseBenchArgs(process.argv.slice(2));
-  const work = mkdtempSync('/tmp/vfs-bench-cs-');
-  let containerd: PrivateContainerd | undefined;
-  let floor: FloorVm | undefined;
-  let cleaning: Promise<void> | undefined;
-  const cleanUp = (): Promise<void> => {
-    cleaning ??= (async () => {
-      await floor?.stop();
-      await containerd?.stop();
-      rmSync(work, { recursive: true, force: true });
-    })();
-    return cleaning;
-  };
-  const interrupted = (signal: NodeJS.Signals): void => {
-    progress(`bench-coldstart: ${signal}: cleaning up`);
-    cleanUp().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  try {
-    await bench(args, work, (c, f) => {
-      containerd = c;
-      floor = f;
-    });
-    await cleanUp();
-    return 0;
-  } catch (err) {
-    progress(`bench-coldstart failed: ${errorMessage(err)}`);
-    if (containerd !== undefined) progress(`containerd log tail:\n${containerd.logTail(15)}`);
-    await cleanUp();
-    return 1;
-  }
-}
-
-main().then((code) => process.exit(code));
+runBench('bench-coldstart', '/tmp/vfs-bench-cs-', bench);

@@ -6,7 +6,7 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { bootArgs, INIT_MARKERS } from '@vfs/contracts';
+import { ACCEL_CACHE, bootArgs, INIT_MARKERS } from '@vfs/contracts';
 import { installRoot, loadRuntimeConfig, type LoadedConfig } from '@vfs/runtime-config';
 import { detectAccel } from '@vfs/shim/vm';
 import { consoleBootTimes } from '@vfs/shim/vm';
@@ -14,7 +14,6 @@ import { readConsole } from '@vfs/shim/vm';
 import { hostTscKhz } from '@vfs/shim/vm';
 import { buildQemuArgs, type Accel } from '@vfs/shim/vm';
 import { launchQemu, type RunningQemu } from '@vfs/shim/vm';
-import { ACCEL_CACHE } from '@vfs/shim/vm';
 
 type Hypervisor = LoadedConfig['config']['hypervisor'];
 

@@ -1,7 +1,6 @@
 import type { SandboxTimings } from '@vfs/shim/vm';
 import { parseBenchArgs } from './bench_args';
 import { PHASES, runPhases } from './phases';
-import { summarize } from './stats';
 import { parseTimings } from './timings_file';
 
 const T0 = 1_000_000;
@@ -56,13 +55,6 @@ describe('runPhases', () => {
     expect(split.anchor).toBe('none');
     expect(split.phases.kernel_to_init).toBeUndefined();
     expect(split.phases.teardown).toBe(300);
-  });
-});
-
-describe('summarize', () => {
-  it('gives nearest-rank min, median and p90', () => {
-    expect(summarize([5, 1, 4, 2, 3, 10, 9, 8, 7, 6])).toEqual({ min: 1, median: 5, p90: 9 });
-    expect(summarize([42])).toEqual({ min: 42, median: 42, p90: 42 });
   });
 });
 

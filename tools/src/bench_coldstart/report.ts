@@ -1,8 +1,9 @@
 // What bench-coldstart prints and writes (--json): min/median/p90 of runc, vfs and the bare-VM
 // floor, the vfs/runc ratio, and vfs's overhead over the floor as the median of each phase.
 
+import { ratio, round1 as round, roundSummary, wholeMs as ms } from '../bench_common/format';
+import { median, summarize, type Summary } from '../bench_common/stats';
 import { DETAILS, PHASES, type DetailKey, type PhaseKey, type RunPhases } from './phases';
-import { median, summarize, type Summary } from './stats';
 
 export interface Samples {
   readonly runc: readonly number[];
@@ -31,14 +32,6 @@ export interface Report {
   };
 }
 
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
-}
-
-function roundSummary(s: Summary): Summary {
-  return { min: round(s.min), median: round(s.median), p90: round(s.p90) };
-}
-
 function medians<K extends string>(
   keys: readonly K[],
   pick: (run: RunPhases) => Partial<Record<K, number>>,
@@ -61,7 +54,7 @@ export function buildReport(samples: Samples): Report {
     runc_ms: roundSummary(runc),
     vfs_ms: vfs === undefined ? null : roundSummary(vfs),
     floor_ms: roundSummary(floor),
-    ratio_vfs_runc: vfs === undefined ? null : Math.round((vfs.median / runc.median) * 100) / 100,
+    ratio_vfs_runc: vfs === undefined ? null : ratio(vfs.median, runc.median),
     overhead_over_floor_ms: vfs === undefined ? null : round(vfs.median - floor.median),
     phases_ms: medians(
       PHASES.map((p) => p.key),
@@ -76,10 +69,6 @@ export function buildReport(samples: Samples): Report {
     floor_init_uptime_ms: samples.floorInitS.length === 0 ? null : round(median(samples.floorInitS) * 1000),
     samples_ms: { runc: samples.runc.map(round), vfs: samples.vfs.map(round), floor: samples.floor.map(round) },
   };
-}
-
-function ms(value: number | undefined): string {
-  return value === undefined ? '—' : value.toFixed(0);
 }
 
 function summaryRow(name: string, s: Summary | null): string {

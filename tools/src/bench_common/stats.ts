@@ -4,6 +4,7 @@ export interface Summary {
   readonly min: number;
   readonly median: number;
   readonly p90: number;
+  readonly max: number;
 }
 
 function rank(sorted: readonly number[], fraction: number): number {
@@ -14,7 +15,12 @@ function rank(sorted: readonly number[], fraction: number): number {
 export function summarize(values: readonly number[]): Summary {
   if (values.length === 0) throw new Error('summarize: no values');
   const sorted = [...values].sort((a, b) => a - b);
-  return { min: sorted[0] as number, median: rank(sorted, 0.5), p90: rank(sorted, 0.9) };
+  return {
+    min: sorted[0] as number,
+    median: rank(sorted, 0.5),
+    p90: rank(sorted, 0.9),
+    max: sorted[sorted.length - 1] as number,
+  };
 }
 
 export function median(values: readonly number[]): number {

@@ -1,0 +1,78 @@
+// `vfs-runtime check`: every check against this host and the effective configuration. A
+// configuration that does not load FAILs, and the checks that need it are left out.
+import { ACCEL_CACHE } from '@vfs/contracts';
+import { type LoadedConfig, runtimeShareDir } from '@vfs/runtime-config';
+import type { CliIo } from '../cli_io';
+import { type EffectiveConfig, effectiveConfig } from '../effective_config';
+import { runCommand } from '../host/command_output';
+import { cgroupControllers, hostBootId, KVM_DEVICE, probeDevice, probeFile, readAccelCache } from '../host/host_probe';
+import { type CheckResult, failed, renderChecks } from './check_result';
+import { checkAccel, checkCgroupV2, checkContainerd } from './host_checks';
+import { checkConfig, checkInstalledFile, checkRuntimeShare, configFailure } from './install_checks';
+import { checkQemuBinary, checkQemuDevices, checkQemuMachines } from './qemu_checks';
+
+async function configuredChecks({ config }: LoadedConfig, root: string): Promise<CheckResult[]> {
+  const { hypervisor, daemon } = config;
+  const qemu = (...args: string[]) => runCommand(hypervisor.path, args);
+  const [version, devices, machines] = await Promise.all([
+    qemu('--version'),
+    qemu('-device', 'help'),
+    qemu('-machine', 'help'),
+  ]);
+  const readable = (path: string) => probeFile(path, 'read');
+  return [
+    checkAccel({
+      configured: hypervisor.accel,
+      kvm: probeDevice(KVM_DEVICE),
+      cache: readAccelCache(ACCEL_CACHE),
+      bootId: hostBootId(),
+    }),
+    checkQemuBinary(hypervisor.path, version),
+    checkQemuDevices(hypervisor, devices),
+    checkQemuMachines(hypervisor, machines),
+    checkInstalledFile(
+      'guest kernel',
+      hypervisor.kernel,
+      readable(hypervisor.kernel),
+      'make guest, or set hypervisor.kernel',
+    ),
+    checkInstalledFile(
+      'guest initramfs',
+      hypervisor.initramfs,
+      readable(hypervisor.initramfs),
+      'make guest, or set hypervisor.initramfs',
+    ),
+    checkInstalledFile(
+      'virtio-fs daemon',
+      daemon.path,
+      probeFile(daemon.path, 'execute'),
+      'make build, or set daemon.path',
+    ),
+    checkRuntimeShare(runtimeShareDir(root), readable),
+  ];
+}
+
+/** Every line `check` prints, in order. */
+export async function hostChecks(env: NodeJS.ProcessEnv): Promise<CheckResult[]> {
+  const hostOnly = async () => [
+    checkCgroupV2(cgroupControllers()),
+    checkContainerd(await runCommand('containerd', ['--version'])),
+  ];
+  let effective: EffectiveConfig;
+  try {
+    effective = effectiveConfig(env);
+  } catch (err) {
+    return [configFailure(err), ...(await hostOnly())];
+  }
+  return [
+    checkConfig(effective.loaded),
+    ...(await configuredChecks(effective.loaded, effective.root)),
+    ...(await hostOnly()),
+  ];
+}
+
+export async function runCheck(io: CliIo): Promise<number> {
+  const results = await hostChecks(io.env);
+  io.out(renderChecks(results));
+  return failed(results) === 0 ? 0 : 1;
+}

@@ -1,0 +1,66 @@
+// `make bench-pods`: a Kubernetes pod's start (RunPodSandbox → its container RUNNING) and teardown
+// through containerd's CRI plugin, runtime handler vfs next to runc, with this program playing
+// kubelet on a private containerd 1.6 (the offline busybox and pause images, host-network pods: no
+// CNI). Runs alternate between the handlers, the order rotating each round, so the machine's noise
+// falls on both alike. Host CPU comes from a cgroup the private containerd is moved into
+// (bench_common/cpu_meter.ts) plus the pods' cgroups. containerd, the shims and their VMs, mounts,
+// the cgroups and the temp dir are removed at the end, on failure and on SIGINT.
+
+import { writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { PrivateContainerd } from '@vfs/harness/containerd';
+import { CriClient } from '@vfs/harness/cri_client';
+import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { type BenchScope, progress, runBench } from '../bench_common/bench_main';
+import { CpuMeter } from '../bench_common/cpu_meter';
+import { roundName, roundOrder } from '../bench_common/round_order';
+import { type PodBench, type PodRun, timePod } from './pod_run';
+import { parsePodsArgs } from './pods_args';
+import { buildPodsReport, formatPodsReport, HANDLERS } from './report';
+
+const IMAGE = 'docker.io/library/busybox:vfs-bench';
+const CRI_NAMESPACE = 'k8s.io';
+
+async function setUp(scope: BenchScope): Promise<PodBench> {
+  // Removed last, once containerd and everything it started are gone.
+  const meter = CpuMeter.create(basename(scope.work));
+  scope.defer('remove the CPU cgroup', () => meter.remove());
+  progress('bench-pods: starting a private containerd with CRI, importing the offline busybox and pause images');
+  const containerd = await PrivateContainerd.start({ cri: true });
+  scope.defer('stop containerd', () => containerd.stop());
+  scope.explainFailure(() => `containerd log tail:\n${containerd.logTail(15)}`);
+  progress(`bench-pods: work dir ${scope.work}, containerd dir ${containerd.dir}, CPU cgroup ${meter.dir}`);
+  if (containerd.pid === undefined) throw new Error('containerd has no pid');
+  meter.adopt(containerd.pid);
+  meter.include(containerd.podCgroupRoot);
+  const imported = await containerd.ctr(['images', 'import', buildBusyboxImage(scope.work, IMAGE)], {
+    namespace: CRI_NAMESPACE,
+    timeoutMs: 120_000,
+  });
+  if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
+  const cri = new CriClient(containerd.grpcAddress);
+  scope.defer('close the CRI client', () => cri.close());
+  return { cri, containerd, meter, image: IMAGE, logRoot: join(scope.work, 'pods') };
+}
+
+async function bench(scope: BenchScope): Promise<void> {
+  const args = parsePodsArgs(process.argv.slice(2));
+  const setup = await setUp(scope);
+  const runs: Record<(typeof HANDLERS)[number], PodRun[]> = { runc: [], vfs: [] };
+  for (let round = 0; round < args.warmup + args.runs; round++) {
+    const line: string[] = [];
+    for (const handler of roundOrder(HANDLERS, round)) {
+      const run = await timePod(setup, handler, `bench-${handler}-${round}`);
+      if (round >= args.warmup) runs[handler].push(run);
+      line.push(
+        `${handler} start ${run.phases.start_total.toFixed(0)} ms, teardown ${run.phases.teardown_total.toFixed(0)} ms`,
+      );
+    }
+    progress(`${roundName(round, args.warmup, args.runs)}: ${line.join('; ')}`);
+  }
+  const report = buildPodsReport(runs, args.warmup);
+  process.stdout.write(formatPodsReport(report));
+  if (args.jsonPath !== undefined) writeFileSync(args.jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+runBench('bench-pods', '/tmp/vfs-bench-pods-', bench);
