@@ -8,7 +8,7 @@ JEST := npx jest --ci --json --outputFile=$(JEST_JSON)
 SOURCES := scripts proto contracts runtime-config daemon agent shim cli harness tools e2e
 C_SOURCES := agent/runtime/launcher harness/src
 
-.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-coldstart proto clean demo
+.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-coldstart bench-pods bench-hotplug proto clean demo
 
 all: build
 
@@ -65,6 +65,16 @@ bench-daemon: deps bundle
 # (tools/src/bench_coldstart). ARGS="--runs 3 --json out.json".
 bench-coldstart: build
 	@node build/bin/bench-coldstart $(ARGS)
+
+# A Kubernetes pod's start (RunPodSandbox → container RUNNING) and teardown through CRI, vfs next to
+# runc, with host CPU (tools/src/bench_pods). ARGS="--runs 5 --warmup 1 --json out.json".
+bench-pods: build
+	@node build/bin/bench-pods $(ARGS)
+
+# vfs-runtime volume add → first read in the container → volume remove on a running vfs container,
+# with host CPU (tools/src/bench_hotplug). ARGS="--cycles 20 --warmup 1 --json out.json".
+bench-hotplug: build
+	@node build/bin/bench-hotplug $(ARGS)
 
 clean:
 	rm -rf build

@@ -33,6 +33,8 @@ interface BenchJson {
   readonly runc_ms: Summary;
   readonly vfs_ms: Summary | null;
   readonly floor_ms: Summary;
+  readonly floor_other_machine_ms: Summary;
+  readonly floor_machines: readonly string[];
   readonly ratio_vfs_runc: number | null;
   readonly phases_ms: Readonly<Record<string, number>>;
 }
@@ -73,6 +75,9 @@ describe('bench-coldstart', () => {
     const report = JSON.parse(readFileSync(json, 'utf8')) as BenchJson;
     expectPositive(report.runc_ms);
     expectPositive(report.floor_ms);
+    // Both machines' floors, so the price of hotplug shows.
+    expectPositive(report.floor_other_machine_ms);
+    expect([...report.floor_machines].sort()).toEqual(['microvm', 'microvm-pcie']);
     expect(result.stdout).toMatch(/runc\s+\d+/);
     expect(report.vfs_ms).not.toBeNull();
     expectPositive(report.vfs_ms as Summary);

@@ -35,7 +35,16 @@ const TARGETS = {
   'guest-smoke': program('tools/src/guest_smoke.ts', 'build/bin/guest-smoke'),
 };
 
-const DEFAULT_TARGETS = ['daemon', 'shim', 'vfs-runtime', 'test-shim', 'bench-daemon', 'bench-coldstart', 'bench-pods', 'bench-hotplug'];
+const DEFAULT_TARGETS = [
+  'daemon',
+  'shim',
+  'vfs-runtime',
+  'test-shim',
+  'bench-daemon',
+  'bench-coldstart',
+  'bench-pods',
+  'bench-hotplug',
+];
 
 /**
  * Bundles `entry` into `outfile` (paths relative to the repository root, or absolute).

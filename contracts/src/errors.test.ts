@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { errorMessage } from './errors';
 
 describe('errorMessage', () => {
@@ -9,5 +10,11 @@ describe('errorMessage', () => {
     expect(errorMessage('plain string')).toBe('plain string');
     expect(errorMessage(42)).toBe('42');
     expect(errorMessage(undefined)).toBe('undefined');
+  });
+
+  test('is the message of an error from another realm, which fails instanceof Error', () => {
+    const foreign: unknown = runInNewContext('new Error("ENOENT: no such file")');
+    expect(foreign instanceof Error).toBe(false);
+    expect(errorMessage(foreign)).toBe('ENOENT: no such file');
   });
 });

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { parseArgs, USAGE, UsageError, type DaemonOptions } from './cli';
 import { errorMessage, type ControlRequest, type ControlResponse } from '@vfs/contracts';
-import { ControlServer } from './control/server';
+import { listenControl } from './control/server';
 import { xattrMapProblem } from './passthrough/xattr_map';
 import { serveFromWorker } from './device/worker';
 import { ExportError, ExportRegistry, type ExportSpec, type WorkerExportConfig } from './exports';
@@ -149,7 +149,7 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
       if (opts.controlSocket === undefined) shutdown(1);
     },
   );
-  let control: ControlServer | undefined;
+  let control: { close(): Promise<void> } | undefined;
   shutdown = (code: number): void => {
     void stopThenExit([registry.stopAll(), control?.close()], code, log, (c) => process.exit(c));
   };
@@ -160,7 +160,7 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
     const socketDir = opts.sandbox === 'none' ? undefined : controlSocketDir(opts);
     // Held for the daemon's life: every `add` opens its share beneath it.
     const rootFd = openRoot(sharedDir);
-    control = await ControlServer.listen(opts.controlSocket, handleControl(registry, rootFd, socketDir), log);
+    control = await listenControl(opts.controlSocket, handleControl(registry, rootFd, socketDir), log);
     return;
   }
   const spec: ExportSpec = {

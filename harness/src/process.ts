@@ -1,14 +1,25 @@
 // Waiting in e2e tests: on processes (by pid) and on conditions polled until they hold.
 
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const POLL_MS = 100;
 
-/** Whether a process with this pid exists; signal 0 checks without signalling. */
+/** A zombie has exited: it waits only for its parent (init, for a daemon) to reap it. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a process with this pid runs (exists and has not exited); signal 0 checks without signalling. */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+    return !isZombie(pid);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ESRCH') return false;

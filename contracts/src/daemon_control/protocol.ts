@@ -127,14 +127,3 @@ export function parseRequest(line: string): ControlRequest {
       throw new ControlProtocolError(`unknown op '${op}'`);
   }
 }
-
-/** The request's id when the line is at least JSON with a numeric id, so errors can be matched. */
-export function requestId(line: string): number {
-  try {
-    const v: unknown = JSON.parse(line);
-    if (typeof v === 'object' && v !== null && typeof (v as Json).id === 'number') return (v as Json).id as number;
-  } catch {
-    // Not JSON at all: the error response carries id 0.
-  }
-  return 0;
-}

@@ -22,12 +22,14 @@ import { readTimings } from './timings_file';
 const IMAGE = 'docker.io/library/busybox:vfs-bench';
 const NAMESPACE = 'vfs-bench';
 
-type Kind = 'runc' | 'vfs' | 'floor';
+type Kind = 'runc' | 'vfs' | 'floor' | 'floorOther';
 
 interface Collected {
   readonly runc: number[];
   readonly vfs: number[];
   readonly floor: number[];
+  /** The other machine's floor: microvm without hotplug, or microvm-pcie when microvm is configured. */
+  readonly floorOther: number[];
   readonly vfsPhases: RunPhases[];
   readonly floorInitS: number[];
 }
@@ -36,10 +38,16 @@ interface Bench {
   readonly args: BenchArgs;
   readonly containerd: PrivateContainerd;
   readonly floor: FloorVm;
+  readonly floorOther: FloorVm;
   readonly timingsDir: string;
 }
 
 async function measure(bench: Bench, kind: Kind, round: number, into: Collected | undefined): Promise<number> {
+  if (kind === 'floorOther') {
+    const run = await bench.floorOther.run();
+    into?.floorOther.push(run.ms);
+    return run.ms;
+  }
   if (kind === 'floor') {
     const run = await bench.floor.run();
     into?.floor.push(run.ms);
@@ -58,8 +66,8 @@ async function measure(bench: Bench, kind: Kind, round: number, into: Collected 
 
 async function runRounds(bench: Bench): Promise<Collected> {
   const { runs, warmup, skipVfs } = bench.args;
-  const kinds: Kind[] = skipVfs ? ['runc', 'floor'] : ['runc', 'vfs', 'floor'];
-  const collected: Collected = { runc: [], vfs: [], floor: [], vfsPhases: [], floorInitS: [] };
+  const kinds: Kind[] = skipVfs ? ['runc', 'floor', 'floorOther'] : ['runc', 'vfs', 'floor', 'floorOther'];
+  const collected: Collected = { runc: [], vfs: [], floor: [], floorOther: [], vfsPhases: [], floorInitS: [] };
   for (let round = 0; round < warmup + runs; round++) {
     const measured = round >= warmup;
     const line: string[] = [];
@@ -86,7 +94,10 @@ async function setUp(args: BenchArgs, scope: BenchScope): Promise<Bench> {
   const floor = await floorVm(scope.work);
   scope.defer('stop the floor VM', () => floor.stop());
   progress(`floor VM: ${floor.describe}`);
-  return { args, containerd, floor, timingsDir };
+  const floorOther = await floorVm(scope.work, floor.machine === 'microvm' ? 'microvm-pcie' : 'microvm');
+  scope.defer('stop the other floor VM', () => floorOther.stop());
+  progress(`other floor VM: ${floorOther.describe}`);
+  return { args, containerd, floor, floorOther, timingsDir };
 }
 
 async function bench(scope: BenchScope): Promise<void> {
@@ -94,7 +105,7 @@ async function bench(scope: BenchScope): Promise<void> {
   const setup = await setUp(args, scope);
   if (args.skipVfs) progress('bench-coldstart: --skip-vfs: measuring runc and the floor only');
   const collected = await runRounds(setup);
-  const report = buildReport(collected);
+  const report = buildReport({ ...collected, floorMachines: [setup.floor.machine, setup.floorOther.machine] });
   process.stdout.write(formatReport(report, collected.vfsPhases));
   if (args.jsonPath !== undefined) writeFileSync(args.jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 }

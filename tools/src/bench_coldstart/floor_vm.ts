@@ -12,7 +12,7 @@ import { detectAccel } from '@vfs/shim/vm';
 import { consoleBootTimes } from '@vfs/shim/vm';
 import { readConsole } from '@vfs/shim/vm';
 import { hostTscKhz } from '@vfs/shim/vm';
-import { buildQemuArgs, type Accel } from '@vfs/shim/vm';
+import { buildQemuArgs, type Accel, type Machine } from '@vfs/shim/vm';
 import { launchQemu, type RunningQemu } from '@vfs/shim/vm';
 
 type Hypervisor = LoadedConfig['config']['hypervisor'];
@@ -26,6 +26,7 @@ export interface FloorRun {
 }
 
 export interface FloorVm {
+  readonly machine: Machine;
   readonly describe: string;
   run(): Promise<FloorRun>;
   /** Kills a VM still running (SIGINT, failure). */
@@ -51,6 +52,8 @@ function floorArgs(hypervisor: Hypervisor, accel: Accel, dir: string): string[] 
     vcpus: hypervisor.vcpus,
     kernelPath: hypervisor.kernel,
     initrdPath: hypervisor.initramfs,
+    // The root ports a sandbox of this machine boots with are part of its floor.
+    hotplugRootPorts: hypervisor.machine === 'microvm' ? 0 : hypervisor.hotplug_slots,
     kernelArgs: [...bootArgs({ mode: 'poweroff' }), ...hypervisor.kernel_params.split(/\s+/).filter((w) => w !== '')],
     tscKhz: hostTscKhz(),
     fsDevices: [],
@@ -83,8 +86,10 @@ function stoppable(qemu: RunningQemu): () => Promise<void> {
   };
 }
 
-export async function floorVm(workDir: string): Promise<FloorVm> {
-  const { hypervisor } = loadRuntimeConfig({ root: installRoot() }).config;
+/** The configured machine's floor, or `machine`'s (the same VM otherwise), to show what hotplug costs. */
+export async function floorVm(workDir: string, machine?: Machine): Promise<FloorVm> {
+  const configured = loadRuntimeConfig({ root: installRoot() }).config.hypervisor;
+  const hypervisor: Hypervisor = { ...configured, machine: machine ?? configured.machine };
   const accel = await accelOf(hypervisor);
   let stopRunning: () => Promise<void> = async () => undefined;
   const run = async (): Promise<FloorRun> => {
@@ -116,5 +121,5 @@ export async function floorVm(workDir: string): Promise<FloorVm> {
     }
   };
   const describe = `${hypervisor.path} -M ${hypervisor.machine} -accel ${accel} -m ${hypervisor.memory_mib}M -smp ${hypervisor.vcpus}, ${hypervisor.kernel}, ${bootArgs({ mode: 'poweroff' }).join(' ')}`;
-  return { describe, run, stop: () => stopRunning() };
+  return { machine: hypervisor.machine, describe, run, stop: () => stopRunning() };
 }

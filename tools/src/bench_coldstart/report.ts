@@ -10,6 +10,10 @@ export interface Samples {
   /** Empty when vfs was skipped. */
   readonly vfs: readonly number[];
   readonly floor: readonly number[];
+  /** The other machine's floor (hotplug's price: microvm-pcie against microvm). */
+  readonly floorOther: readonly number[];
+  /** The machines of the two floors: the configured one, then the other. */
+  readonly floorMachines: readonly [string, string];
   readonly vfsPhases: readonly RunPhases[];
   /** Guest uptime at /init's start in the floor VMs, seconds. */
   readonly floorInitS: readonly number[];
@@ -20,6 +24,8 @@ export interface Report {
   readonly runc_ms: Summary;
   readonly vfs_ms: Summary | null;
   readonly floor_ms: Summary;
+  readonly floor_other_machine_ms: Summary | null;
+  readonly floor_machines: readonly [string, string];
   readonly ratio_vfs_runc: number | null;
   readonly overhead_over_floor_ms: number | null;
   readonly phases_ms: Partial<Record<PhaseKey, number>>;
@@ -54,6 +60,8 @@ export function buildReport(samples: Samples): Report {
     runc_ms: roundSummary(runc),
     vfs_ms: vfs === undefined ? null : roundSummary(vfs),
     floor_ms: roundSummary(floor),
+    floor_other_machine_ms: samples.floorOther.length === 0 ? null : roundSummary(summarize(samples.floorOther)),
+    floor_machines: samples.floorMachines,
     ratio_vfs_runc: vfs === undefined ? null : ratio(vfs.median, runc.median),
     overhead_over_floor_ms: vfs === undefined ? null : round(vfs.median - floor.median),
     phases_ms: medians(
@@ -110,7 +118,10 @@ export function formatReport(report: Report, runs: readonly RunPhases[]): string
     `  ${''.padEnd(18)}${'min'.padStart(8)}${'median'.padStart(8)}${'p90'.padStart(8)}`,
     summaryRow('runc', report.runc_ms),
     summaryRow('vfs', report.vfs_ms),
-    summaryRow('floor (bare VM)', report.floor_ms),
+    summaryRow(`floor ${report.floor_machines[0]}`, report.floor_ms),
+    ...(report.floor_other_machine_ms === null
+      ? []
+      : [summaryRow(`floor ${report.floor_machines[1]}`, report.floor_other_machine_ms)]),
   ];
   if (report.ratio_vfs_runc !== null) lines.push(`  vfs / runc (medians): ${report.ratio_vfs_runc.toFixed(2)}×`);
   return [...lines, ...phaseLines(report, runs)].join('\n') + '\n';

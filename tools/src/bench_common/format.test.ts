@@ -12,12 +12,21 @@ describe('format', () => {
     expect(ratio(1, 0)).toBeNull();
   });
 
-  it('aligns a table: first column left, the others right', () => {
+  it('aligns a table: the first column (or those named) left, the others right', () => {
     expect(
       renderTable([
         ['', 'runc', 'vfs'],
         ['start', '95', '3100'],
       ]),
     ).toEqual(['          runc    vfs', '  start     95   3100']);
+    expect(
+      renderTable(
+        [
+          ['x', '1', 'long'],
+          ['yy', '22', 'a'],
+        ],
+        [0, 2],
+      ),
+    ).toEqual(['  x     1   long', '  yy   22   a']);
   });
 });

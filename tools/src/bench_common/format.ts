@@ -25,16 +25,18 @@ export function ratioText(value: number | null): string {
   return value === null ? '—' : `${value.toFixed(2)}×`;
 }
 
-/** Rows of cells as indented lines: column widths from the widest cell, 3 spaces between columns. */
-export function renderTable(rows: readonly (readonly string[])[], indent = '  '): string[] {
+/**
+ * Rows of cells as lines indented by two spaces: column widths from the widest cell, three spaces
+ * between columns; numbers right-aligned, the columns named in `leftAligned` (text) left-aligned.
+ */
+export function renderTable(rows: readonly (readonly string[])[], leftAligned: readonly number[] = [0]): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map(
-    (row) =>
-      indent +
-      row
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-        .join('   ')
-        .trimEnd(),
-  );
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  const pad = (cell: string, i: number): string =>
+    leftAligned.includes(i) ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0);
+  return rows.map((row) => `  ${row.map(pad).join('   ')}`.trimEnd());
 }

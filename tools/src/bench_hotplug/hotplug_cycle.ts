@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { VolumeInfo } from '@vfs/contracts';
 import { type CpuMeter, type CpuSpent, cpuSpent } from '../bench_common/cpu_meter';
-import { type Container, callOutput, execIn, type TimedCall, vfsRuntime } from './volume_cli';
+import type { CtrResult } from '@vfs/harness/containerd';
+import { type Container, callOutput, execIn, vfsRuntime } from './volume_cli';
 
 export const HOTPLUG_OPS = [
   { key: 'add', label: 'volume add (CLI)', what: 'device_add → mounted in the guest → in the container' },
@@ -56,12 +57,12 @@ async function measured<T>(meter: CpuMeter, run: () => Promise<T>): Promise<Meas
   return { value, ms, cpu: cpuSpent(cpu0, meter.sample()) };
 }
 
-function succeeded(call: TimedCall, what: string): TimedCall {
+function succeeded(call: CtrResult, what: string): CtrResult {
   if (call.code !== 0) throw new Error(`${what} failed (${callOutput(call)})`);
   return call;
 }
 
-function volumesOf(list: TimedCall): VolumeInfo[] {
+function volumesOf(list: CtrResult): VolumeInfo[] {
   try {
     return JSON.parse(list.stdout) as VolumeInfo[];
   } catch {
@@ -99,7 +100,10 @@ export async function runCycle(bench: HotplugBench, cycle: number): Promise<Cycl
   const add = await measured(meter, () =>
     vfsRuntime(container, ['volume', 'add', ...ids, '--source', source, '--target', target]),
   );
-  succeeded(add.value, `cycle ${cycle}: vfs-runtime volume add --source ${source} --target ${target} (${HOTPLUG_PATH})`);
+  succeeded(
+    add.value,
+    `cycle ${cycle}: vfs-runtime volume add --source ${source} --target ${target} (${HOTPLUG_PATH})`,
+  );
 
   const read = await measured(meter, () => firstRead(bench, cycle, join(target, 'hello'), expected));
   const exec = await measured(meter, () => execIn(container, `true-${cycle}`, ['true']));

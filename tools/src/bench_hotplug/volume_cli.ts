@@ -1,21 +1,14 @@
 // The bundled vfs-runtime CLI (build/bin/vfs-runtime) and `ctr task exec` in the benchmark's
-// container, each one timed call: the numbers are what a user of the CLI waits for.
+// container, as a user runs them: the benchmark times these calls.
 
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PrivateContainerd } from '@vfs/harness/containerd';
+import type { CtrResult, PrivateContainerd } from '@vfs/harness/containerd';
 import { REPO_ROOT } from '@vfs/harness/repo';
 
 export const CLI_PATH = join(REPO_ROOT, 'build', 'bin', 'vfs-runtime');
 const CALL_TIMEOUT_MS = 90_000;
-
-export interface TimedCall {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
 
 export interface Container {
   readonly containerd: PrivateContainerd;
@@ -28,8 +21,7 @@ export function checkCli(): void {
 }
 
 /** `vfs-runtime ARGS` against the private containerd's shims (VFS_RUN_DIR). */
-export function vfsRuntime(container: Container, args: readonly string[]): Promise<TimedCall> {
-  const started = performance.now();
+export function vfsRuntime(container: Container, args: readonly string[]): Promise<CtrResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -37,23 +29,21 @@ export function vfsRuntime(container: Container, args: readonly string[]): Promi
       { env: { ...process.env, VFS_RUN_DIR: container.containerd.runDir }, timeout: CALL_TIMEOUT_MS },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-        resolve({ code, stdout, stderr, ms: performance.now() - started });
+        resolve({ code, stdout, stderr });
       },
     );
   });
 }
 
 /** `ctr task exec --exec-id EXEC_ID <container> ARGV…`. */
-export async function execIn(container: Container, execId: string, argv: readonly string[]): Promise<TimedCall> {
-  const started = performance.now();
-  const result = await container.containerd.ctr(['task', 'exec', '--exec-id', execId, container.id, ...argv], {
+export function execIn(container: Container, execId: string, argv: readonly string[]): Promise<CtrResult> {
+  return container.containerd.ctr(['task', 'exec', '--exec-id', execId, container.id, ...argv], {
     namespace: container.namespace,
     timeoutMs: CALL_TIMEOUT_MS,
   });
-  return { ...result, ms: performance.now() - started };
 }
 
 /** What a failed call said, for an error message. */
-export function callOutput(call: TimedCall): string {
+export function callOutput(call: CtrResult): string {
   return `exit ${call.code}: ${`${call.stderr}${call.stdout}`.trim() || '(no output)'}`;
 }

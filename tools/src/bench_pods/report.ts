@@ -86,11 +86,17 @@ export function formatPodsReport(report: PodsReport): string {
     ]),
     ['host CPU ms: median (p90, min)', '', '', ''],
     ['pod start', cell(runc.cpu_ms.start), cell(vfs.cpu_ms.start), ratioText(report.ratio_vfs_runc.cpu_start)],
-    ['teardown + shim exit', cell(runc.cpu_ms.teardown), cell(vfs.cpu_ms.teardown), ratioText(report.ratio_vfs_runc.cpu_teardown)],
+    [
+      'teardown + shim exit',
+      cell(runc.cpu_ms.teardown),
+      cell(vfs.cpu_ms.teardown),
+      ratioText(report.ratio_vfs_runc.cpu_teardown),
+    ],
   ];
-  return [
+  const lines = [
     `pod start: RunPodSandbox → container RUNNING, then teardown; a host-network pod with one container, ${report.runs} runs each, interleaved`,
     ...renderTable(rows),
     '  host CPU: containerd, the shims and all they start (QEMU, vfs-virtiofsd, runc), the pods, this client',
-  ].join('\n') + '\n';
+  ];
+  return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,133 @@
+// Fault injection for volume hotplug (beside the real e2e/volumes.test.ts): a failure at each step
+// of an add — the export, QMP, a device the guest never sees, the container's mount — leaves
+// nothing half-made (no bind, export, device or slot) and names the step. The host binds are real
+// (root), the daemon, QEMU and the agent are fakes that record what they were asked.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ControlClient } from '@vfs/contracts';
+import pino from 'pino';
+import { mountsUnder, unmountAll } from '../host_mounts';
+import { SandboxState } from '../sandbox_state';
+import type { AgentClient } from './agent_dial';
+import { sandboxLayout } from './sandbox_layout';
+import { makeSharesMountPoint, makeStagingMountPoint } from './share_exports';
+import type { ControlledVm } from './vm_control';
+import { VolumeHotplug } from './volume_hotplug';
+
+type Step = 'export' | 'device' | 'guest' | 'container';
+
+describe('volume hotplug, fault by fault', () => {
+  let dir: string;
+  let state: SandboxState;
+  let calls: string[];
+  let failAt: Step | undefined;
+
+  const fail = (step: Step, message: string): void => {
+    if (failAt === step) throw new Error(message);
+  };
+  const control = {
+    add: async (share: { tag: string }) => {
+      calls.push(`export ${share.tag}`);
+      fail('export', 'export refused');
+    },
+    remove: async (tag: string) => void calls.push(`unexport ${tag}`),
+  } as unknown as ControlClient;
+  const vm = {
+    addFsDevice: async (device: { id: string; port: string }) => {
+      calls.push(`device_add ${device.id} ${device.port}`);
+      fail('device', 'GenericError: no slot');
+    },
+    removeFsDevice: async (id: string) => void calls.push(`device_del ${id}`),
+  } as unknown as ControlledVm;
+  const agent = {
+    mountShare: async (request: { share: { tag: string } }) => {
+      calls.push(`guest mount ${request.share.tag}`);
+      fail('guest', 'share vol0: tag not found');
+    },
+    unmountShare: async (request: { tag: string }) => void calls.push(`guest umount ${request.tag}`),
+    addContainerMount: async (request: { mount: { destination: string } }) => {
+      calls.push(`container mount ${request.mount.destination}`);
+      fail('container', '/proc is a mount point already');
+    },
+    removeContainerMount: async (request: { destination: string }) =>
+      void calls.push(`container umount ${request.destination}`),
+  } as unknown as AgentClient;
+
+  const hotplug = (): VolumeHotplug => {
+    const layout = sandboxLayout(join(dir, 'run'), 'ns', 'sb');
+    mkdirSync(layout.sharesDir, { recursive: true });
+    mkdirSync(layout.socketDir, { recursive: true });
+    return new VolumeHotplug({
+      state,
+      layout,
+      control,
+      vm,
+      agent,
+      slots: 1,
+      cache: 'auto',
+      requestTimeoutMs: 1000,
+      log: pino({ level: 'silent' }),
+    });
+  };
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-volhp-'));
+    mkdirSync(join(dir, 'src'));
+    writeFileSync(join(dir, 'src', 'f'), 'x');
+    state = new SandboxState(join(dir, 'state'));
+    state.create();
+    const layout = sandboxLayout(join(dir, 'run'), 'ns', 'sb');
+    mkdirSync(layout.sharesDir, { recursive: true });
+    await makeSharesMountPoint(state, layout.sharesDir, '');
+    await makeStagingMountPoint(state, layout.stagingDir, '');
+    calls = [];
+    failAt = undefined;
+  });
+  afterEach(async () => {
+    await unmountAll(state);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const request = { containerId: 'c1', source: '', target: '/data', readonly: false };
+
+  it('plugs in order: bind, export, device on a free port, guest mount, container mount', async () => {
+    const volumes = hotplug();
+    const info = await volumes.add({ ...request, source: join(dir, 'src') });
+    expect(info).toMatchObject({ containerId: 'c1', target: '/data', tag: 'vol0' });
+    expect(calls).toEqual(['export vol0', 'device_add hv0 hp0', 'guest mount vol0', 'container mount /data']);
+    expect(await mountsUnder(join(dir, 'run'))).toContain(join(dir, 'run', 'sandboxes', 'ns', 'sb', 'shares', 'vol0'));
+    await volumes.remove('c1', '/data');
+    expect(calls.slice(4)).toEqual(['container umount /data', 'guest umount vol0', 'device_del hv0', 'unexport vol0']);
+  });
+
+  it.each<[Step, RegExp, string[]]>([
+    ['export', /export it from vfs-virtiofsd: .*export refused/, []],
+    ['device', /QMP device_add on hp0: .*no slot/, ['unexport vol0']],
+    ['guest', /mount it in the guest: .*tag not found/, ['device_del hv0', 'unexport vol0']],
+    [
+      'container',
+      /mount it in the container: .*mount point already/,
+      ['guest umount vol0', 'device_del hv0', 'unexport vol0'],
+    ],
+  ])('a failure at the %s step names it and undoes every step before it', async (step, message, undone) => {
+    const volumes = hotplug();
+    failAt = step;
+    await expect(volumes.add({ ...request, source: join(dir, 'src') })).rejects.toThrow(message);
+    const sandboxMounts = (await mountsUnder(join(dir, 'run'))).filter((m) => m.includes('vol0'));
+    expect(sandboxMounts).toEqual([]);
+    expect(calls.filter((c) => /^(unexport|device_del|guest umount)/.test(c))).toEqual(undone);
+    expect(volumes.list('')).toEqual([]);
+    // The slot came back: the one slot there is takes the next volume.
+    failAt = undefined;
+    calls = [];
+    await expect(volumes.add({ ...request, source: join(dir, 'src') })).resolves.toMatchObject({ tag: 'vol1' });
+  });
+
+  it('refuses a source that is not a directory before taking anything', async () => {
+    const volumes = hotplug();
+    await expect(volumes.add({ ...request, source: join(dir, 'src', 'f') })).rejects.toThrow(/is not a directory/);
+    await expect(volumes.add({ ...request, source: join(dir, 'none') })).rejects.toThrow(/none: ENOENT/);
+    expect(calls).toEqual([]);
+  });
+});
