@@ -1,4 +1,4 @@
-import { agentExitStatus, bootArgs, markerUptime, scriptExitStatus } from './guest_boot';
+import { agentExitStatus, bootArgs, INIT_MARKERS, markerUptime, scriptExitStatus } from './guest_boot';
 
 describe('guest boot arguments', () => {
   it('writes the words each mode needs and no others', () => {
@@ -33,5 +33,10 @@ describe('guest console markers', () => {
     expect(agentExitStatus(console)).toBe('0');
     expect(scriptExitStatus(console)).toBe(3);
     expect(scriptExitStatus('')).toBeUndefined();
+  });
+
+  test('finds the first marker after firmware output that left its line open (q35 SeaBIOS)', () => {
+    const console = 'SeaBIOS (version 1.16.2)\nBooting from ROM..vfs-init: start 1.91\nvfs-init: poweroff 1.94\n';
+    expect(INIT_MARKERS.start.exec(console)?.groups?.uptime).toBe('1.91');
   });
 });

@@ -50,12 +50,16 @@ export function bootArgs(args: BootArgs): string[] {
 export const INIT_MILESTONES = ['start', 'modules', 'agent', 'poweroff'] as const;
 export type InitMilestone = (typeof INIT_MILESTONES)[number];
 
-/** `vfs-init: <milestone> [detail] <uptime seconds>`, one line each; the agent's detail is its port. */
+/**
+ * `vfs-init: <milestone> [detail] <uptime seconds>`, one line each; the agent's detail is its port.
+ * Not anchored at the line's start: firmware may leave its last line open (q35's SeaBIOS prints
+ * "Booting from ROM.." without a newline), so the first marker can follow it on that line.
+ */
 export const INIT_MARKERS: Readonly<Record<InitMilestone, RegExp>> = {
-  start: /^vfs-init: start (?<uptime>\d+(?:\.\d+)?)$/m,
-  modules: /^vfs-init: modules (?<uptime>\d+(?:\.\d+)?)$/m,
-  agent: /^vfs-init: agent (?<port>\S+) (?<uptime>\d+(?:\.\d+)?)$/m,
-  poweroff: /^vfs-init: poweroff (?<uptime>\d+(?:\.\d+)?)$/m,
+  start: /vfs-init: start (?<uptime>\d+(?:\.\d+)?)$/m,
+  modules: /vfs-init: modules (?<uptime>\d+(?:\.\d+)?)$/m,
+  agent: /vfs-init: agent (?<port>\S+) (?<uptime>\d+(?:\.\d+)?)$/m,
+  poweroff: /vfs-init: poweroff (?<uptime>\d+(?:\.\d+)?)$/m,
 };
 /** /init gave up (it powers off next, so the VMM always sees an exit). */
 export const INIT_ERROR = /^vfs-init: error: (?<why>.*)$/m;
