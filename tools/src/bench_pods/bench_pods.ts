@@ -14,7 +14,7 @@ import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { type BenchScope, progress, runBench } from '../bench_common/bench_main';
 import { CpuMeter } from '../bench_common/cpu_meter';
 import { roundName, roundOrder } from '../bench_common/round_order';
-import { type PodBench, type PodRun, timePod } from './pod_run';
+import { type Handler, type PodBench, type PodRun, timePod } from './pod_run';
 import { parsePodsArgs } from './pods_args';
 import { buildPodsReport, formatPodsReport, HANDLERS } from './report';
 
@@ -46,7 +46,7 @@ async function setUp(scope: BenchScope): Promise<PodBench> {
 async function bench(scope: BenchScope): Promise<void> {
   const args = parsePodsArgs(process.argv.slice(2));
   const setup = await setUp(scope);
-  const runs: Record<(typeof HANDLERS)[number], PodRun[]> = { runc: [], vfs: [] };
+  const runs: Record<Handler, PodRun[]> = { runc: [], vfs: [] };
   for (let round = 0; round < args.warmup + args.runs; round++) {
     const line: string[] = [];
     for (const handler of roundOrder(HANDLERS, round)) {
