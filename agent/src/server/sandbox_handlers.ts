@@ -13,6 +13,7 @@ import type { Handlers } from './handler_types';
 import { removeContainer } from './removal';
 
 const RESOLV_CONF = '/etc/resolv.conf';
+const PCI_SLOTS = '/sys/bus/pci/slots';
 const HOSTNAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
 /** Each container's processes get this long after SIGKILL at DestroySandbox. */
 const DESTROY_WAIT_MS = 5000;
@@ -30,6 +31,21 @@ function writeResolvConf(dns: readonly string[]): void {
   }
   mkdirSync('/etc', { recursive: true });
   writeFileSync(RESOLV_CONF, dns.map((server) => `nameserver ${server}\n`).join(''));
+}
+
+/**
+ * Releases a hot-plugged device by powering its PCIe slot off (pciehp), which QEMU sees at once;
+ * without this a device_del waits out the attention button's five seconds. A slot the guest has no
+ * control of (no native hotplug) is left to device_del, so a failure here is only logged.
+ */
+function powerOffSlot(state: AgentState, slot: number): void {
+  const power = `${PCI_SLOTS}/${slot}/power`;
+  try {
+    writeFileSync(power, '0');
+    state.log.info({ slot }, 'hotplug slot powered off');
+  } catch (err) {
+    state.log.warn({ slot, err: errorMessage(err) }, `cannot power off ${power}: the host's device_del releases it`);
+  }
 }
 
 async function destroy(state: AgentState): Promise<void> {
@@ -71,6 +87,7 @@ export function sandboxHandlers(
     unmountShare: async (request) => {
       await state.shares.unmount(request.tag, request.lazy);
       state.log.info({ share: request.tag }, 'share unmounted');
+      if (request.pciSlot > 0) powerOffSlot(state, request.pciSlot);
       return {};
     },
   };

@@ -271,6 +271,12 @@ export interface UnmountShareRequest {
   tag: string;
   /** Detach even if busy (MNT_DETACH). */
   lazy: boolean;
+  /**
+   * The PCIe hotplug slot of the share's device, when it was hot-plugged: after the unmount the
+   * guest powers the slot off, which releases the device at once (a device_del alone waits out
+   * pciehp's five-second attention-button delay). 0: none.
+   */
+  pciSlot: number;
 }
 
 export interface CheckRequest {
@@ -2885,7 +2891,7 @@ export const RemoveContainerMountRequest: MessageFns<RemoveContainerMountRequest
 };
 
 function createBaseUnmountShareRequest(): UnmountShareRequest {
-  return { tag: "", lazy: false };
+  return { tag: "", lazy: false, pciSlot: 0 };
 }
 
 export const UnmountShareRequest: MessageFns<UnmountShareRequest> = {
@@ -2895,6 +2901,9 @@ export const UnmountShareRequest: MessageFns<UnmountShareRequest> = {
     }
     if (message.lazy !== false) {
       writer.uint32(16).bool(message.lazy);
+    }
+    if (message.pciSlot !== 0) {
+      writer.uint32(24).uint32(message.pciSlot);
     }
     return writer;
   },
@@ -2928,6 +2937,14 @@ export const UnmountShareRequest: MessageFns<UnmountShareRequest> = {
             message.lazy = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pciSlot = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2947,6 +2964,7 @@ export const UnmountShareRequest: MessageFns<UnmountShareRequest> = {
     const message = createBaseUnmountShareRequest();
     message.tag = object.tag ?? "";
     message.lazy = object.lazy ?? false;
+    message.pciSlot = object.pciSlot ?? 0;
     return message;
   },
 };

@@ -86,6 +86,15 @@ describe('virtio-fs hotplug over QMP', () => {
     expect(commands()).toEqual(['device_del', 'chardev-remove']);
   });
 
+  it('sends no device_del when the guest released the device itself (its slot powered off)', async () => {
+    await start({ device_del: ok, 'chardev-remove': ok });
+    const release = async (): Promise<void> => {
+      setTimeout(() => server.emitEvent('DEVICE_DELETED', { device: 'hv0', path: '/machine/peripheral/hv0' }), 20);
+    };
+    await hotRemoveFs(qmp, 'hv0', 2000, release);
+    expect(commands()).toEqual(['chardev-remove']);
+  });
+
   it('gives up on a guest that never releases the device, keeping its chardev', async () => {
     await start({ device_del: ok, 'chardev-remove': ok });
     await expect(hotRemoveFs(qmp, 'hv0', 100)).rejects.toThrow(

@@ -29,10 +29,20 @@ export class HotplugError extends Error {
   }
 }
 
-/** The root port ids QEMU is started with (qemu_command.ts creates them). */
+/** The root port ids QEMU is started with (qemu_command.ts creates them, slot = index + 1). */
 export function rootPortId(index: number): string {
   return `hp${index}`;
 }
+
+/** The PCIe slot number of a root port, as the guest names it (/sys/bus/pci/slots/<n>). */
+export function rootPortSlot(port: string): number {
+  const index = /^hp(\d+)$/.exec(port)?.[1];
+  if (index === undefined) throw new Error(`not a hotplug root port: ${port}`);
+  return Number(index) + 1;
+}
+
+/** How long a guest's own release (its slot powered off) may take before device_del is sent too. */
+const GUEST_RELEASE_MS = 3000;
 
 /** The free root ports of one VM: a device takes one for its life. */
 export class RootPortPool {
@@ -105,11 +115,38 @@ export async function hotAddFs(qmp: QmpClient, device: FsHotplugDevice): Promise
   }
 }
 
-export async function hotRemoveFs(qmp: QmpClient, id: string, timeoutMs: number): Promise<void> {
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([
+    promise.then(
+      () => true,
+      () => false,
+    ),
+    late,
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `guestRelease`, when given, lets the guest let go of the device first (unmount, slot power off):
+ * QEMU then deletes it at once, and device_del is sent only if it has not within a few seconds
+ * (device_del alone waits out pciehp's five-second attention-button delay).
+ */
+export async function hotRemoveFs(
+  qmp: QmpClient,
+  id: string,
+  timeoutMs: number,
+  guestRelease?: () => Promise<unknown>,
+): Promise<void> {
   // Listen before asking: the event may arrive before device_del's answer.
   const deleted = qmp.waitForEvent('DEVICE_DELETED', (event) => event.data.device === id, timeoutMs);
   deleted.catch(() => undefined);
-  await step(`QMP device_del ${id}`, () => qmp.execute('device_del', { id }));
+  if (guestRelease !== undefined) await step(`release ${id} in the guest`, guestRelease);
+  if (guestRelease === undefined || !(await settlesWithin(deleted, GUEST_RELEASE_MS))) {
+    await step(`QMP device_del ${id}`, () => qmp.execute('device_del', { id }));
+  }
   await step(`wait for the guest to release ${id}`, () => deleted);
   await step(`QMP chardev-remove ${id}-chr`, () => qmp.execute('chardev-remove', { id: `${id}-chr` }));
 }

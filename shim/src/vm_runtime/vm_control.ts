@@ -24,8 +24,8 @@ export interface ControlledVm {
   queryStatus(): Promise<QmpStatus>;
   /** Hot-adds a vhost-user-fs-pci device on a free root port (fs_hotplug.ts). */
   addFsDevice(device: FsHotplugDevice): Promise<void>;
-  /** Hot-removes one: resolves once the guest released it and its chardev is gone. */
-  removeFsDevice(id: string, timeoutMs: number): Promise<void>;
+  /** Hot-removes one: resolves once the guest released it and its chardev is gone (fs_hotplug.ts hotRemoveFs). */
+  removeFsDevice(id: string, timeoutMs: number, guestRelease?: () => Promise<unknown>): Promise<void>;
   /** QMP `quit`, SIGKILL by PID after graceMs; resolves with the exit. Idempotent. */
   stop(graceMs: number): Promise<QemuExit>;
 }
@@ -48,7 +48,7 @@ export async function controlVm(qemu: RunningQemu, qmpSocket: string, log: ShimL
     gone: Promise.race([exitReason, qmpEnd(qmp)]),
     queryStatus: () => statusWithin(qmp, STATUS_TIMEOUT_MS),
     addFsDevice: (device) => hotAddFs(qmp, device),
-    removeFsDevice: (id, timeoutMs) => hotRemoveFs(qmp, id, timeoutMs),
+    removeFsDevice: (id, timeoutMs, guestRelease) => hotRemoveFs(qmp, id, timeoutMs, guestRelease),
     stop: (graceMs) => (stopping ??= stopVm(qemu, qmp, graceMs, log)),
   };
 }

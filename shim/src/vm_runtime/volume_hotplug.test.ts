@@ -38,14 +38,18 @@ describe('volume hotplug, fault by fault', () => {
       calls.push(`device_add ${device.id} ${device.port}`);
       fail('device', 'GenericError: no slot');
     },
-    removeFsDevice: async (id: string) => void calls.push(`device_del ${id}`),
+    removeFsDevice: async (id: string, _timeoutMs: number, guestRelease?: () => Promise<unknown>) => {
+      await guestRelease?.();
+      calls.push(`device_del ${id}`);
+    },
   } as unknown as ControlledVm;
   const agent = {
     mountShare: async (request: { share: { tag: string } }) => {
       calls.push(`guest mount ${request.share.tag}`);
       fail('guest', 'share vol0: tag not found');
     },
-    unmountShare: async (request: { tag: string }) => void calls.push(`guest umount ${request.tag}`),
+    unmountShare: async (request: { tag: string; pciSlot: number }) =>
+      void calls.push(`guest umount ${request.tag} slot ${request.pciSlot}`),
     addContainerMount: async (request: { mount: { destination: string } }) => {
       calls.push(`container mount ${request.mount.destination}`);
       fail('container', '/proc is a mount point already');
@@ -98,7 +102,12 @@ describe('volume hotplug, fault by fault', () => {
     expect(calls).toEqual(['export vol0', 'device_add hv0 hp0', 'guest mount vol0', 'container mount /data']);
     expect(await mountsUnder(join(dir, 'run'))).toContain(join(dir, 'run', 'sandboxes', 'ns', 'sb', 'shares', 'vol0'));
     await volumes.remove('c1', '/data');
-    expect(calls.slice(4)).toEqual(['container umount /data', 'guest umount vol0', 'device_del hv0', 'unexport vol0']);
+    expect(calls.slice(4)).toEqual([
+      'container umount /data',
+      'guest umount vol0 slot 1',
+      'device_del hv0',
+      'unexport vol0',
+    ]);
   });
 
   it.each<[Step, RegExp, string[]]>([
@@ -108,7 +117,7 @@ describe('volume hotplug, fault by fault', () => {
     [
       'container',
       /mount it in the container: .*mount point already/,
-      ['guest umount vol0', 'device_del hv0', 'unexport vol0'],
+      ['guest umount vol0 slot 1', 'device_del hv0', 'unexport vol0'],
     ],
   ])('a failure at the %s step names it and undoes every step before it', async (step, message, undone) => {
     const volumes = hotplug();

@@ -14,7 +14,7 @@ import { removeUnmountedTree, unmount } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
-import { HotplugError, RootPortPool } from '../vm/fs_hotplug';
+import { HotplugError, RootPortPool, rootPortSlot } from '../vm/fs_hotplug';
 import type { AgentClient } from './agent_dial';
 import type { SandboxLayout } from './sandbox_layout';
 import { bindShare, exportShare } from './share_exports';
@@ -174,23 +174,19 @@ export class VolumeHotplug implements Volumes {
       what: 'remove the export',
       run: () => control.remove(tag),
     });
+    let mountedInGuest = false;
     await step(`QMP device_add on ${port}`, () => vm.addFsDevice({ id: deviceId, socketPath, tag, port }), {
       what: 'remove the device',
-      run: () => vm.removeFsDevice(deviceId, PLUG_TIMEOUT_MS),
+      run: () => this.removeDevice({ tag, deviceId, port }, mountedInGuest),
     });
     const mountPoint = `${GUEST_SHARES_DIR}/${tag}`;
-    await step(
-      'mount it in the guest',
-      () =>
-        agent.mountShare(
-          { share: { tag, mountPoint, readonly: request.readonly, options: [] }, waitMs: PLUG_TIMEOUT_MS },
-          { timeoutMs: PLUG_TIMEOUT_MS + requestTimeoutMs },
-        ),
-      {
-        what: 'unmount it in the guest',
-        run: () => agent.unmountShare({ tag, lazy: true }, { timeoutMs: requestTimeoutMs }),
-      },
+    await step('mount it in the guest', () =>
+      agent.mountShare(
+        { share: { tag, mountPoint, readonly: request.readonly, options: [] }, waitMs: PLUG_TIMEOUT_MS },
+        { timeoutMs: PLUG_TIMEOUT_MS + requestTimeoutMs },
+      ),
     );
+    mountedInGuest = true;
     await step('mount it in the container', () =>
       agent.addContainerMount(
         {
@@ -214,7 +210,7 @@ export class VolumeHotplug implements Volumes {
 
   /** `fromContainer`: take it out of the container first (refused while busy); false when the container is gone. */
   private async unplug(volume: Volume, fromContainer = true): Promise<void> {
-    const { agent, vm, control, requestTimeoutMs } = this.deps;
+    const { agent, control, requestTimeoutMs } = this.deps;
     const timeout = { timeoutMs: requestTimeoutMs };
     if (fromContainer) {
       try {
@@ -228,8 +224,7 @@ export class VolumeHotplug implements Volumes {
       { what: 'release the slot', run: async () => this.ports.release(volume.port) },
       { what: 'unmount the source', run: () => this.unbind(volume.tag) },
       { what: 'remove the export', run: () => control.remove(volume.tag) },
-      { what: 'remove the device', run: () => vm.removeFsDevice(volume.deviceId, PLUG_TIMEOUT_MS) },
-      { what: 'unmount it in the guest', run: () => agent.unmountShare({ tag: volume.tag, lazy: true }, timeout) },
+      { what: 'remove the device', run: () => this.removeDevice(volume, true) },
     ]);
     if (failures.length > 0) {
       throw new SandboxError(
@@ -238,6 +233,23 @@ export class VolumeHotplug implements Volumes {
       );
     }
     this.deps.log.info({ container: volume.containerId, target: volume.target, tag: volume.tag }, 'volume removed');
+  }
+
+  /**
+   * device_del; a device the guest mounted is unmounted there first and its slot powered off,
+   * which releases it at once instead of after pciehp's five-second delay.
+   */
+  private removeDevice(
+    device: { tag: string; deviceId: string; port: string },
+    mountedInGuest: boolean,
+  ): Promise<void> {
+    const { agent, vm, requestTimeoutMs } = this.deps;
+    const release = () =>
+      agent.unmountShare(
+        { tag: device.tag, lazy: true, pciSlot: rootPortSlot(device.port) },
+        { timeoutMs: requestTimeoutMs },
+      );
+    return vm.removeFsDevice(device.deviceId, PLUG_TIMEOUT_MS, mountedInGuest ? release : undefined);
   }
 
   private async unbind(tag: string): Promise<void> {
