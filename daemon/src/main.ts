@@ -1,7 +1,7 @@
 // vfs-virtiofsd: the main thread parses the command line, opens the shared directory, and runs
 // one device Worker per export (this same bundle, entered with isMainThread false). In
 // multi-export mode a control socket adds and removes exports at run time.
-import { chownSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { parseArgs, USAGE, UsageError, type DaemonOptions } from './cli';
@@ -14,8 +14,10 @@ import { createFuseHandler } from './fuse/server';
 import { createLogger, type Logger } from './log';
 import { openProcSelfFd } from './passthrough/passthrough_fs';
 import { confine, enterNamespaces, type Confinement } from './sandbox/sandbox';
-import { O_CLOEXEC, O_DIRECTORY, O_PATH } from './sys/fs';
+import { cPath, fchmodat, fchownat, O_CLOEXEC, O_DIRECTORY, O_PATH } from './sys/fs';
+import { SysError } from './sys/libc';
 import { openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS } from './sys/openat2';
+import { dropSupplementaryGroups } from './sys/creds';
 import { setNofileLimit } from './sys/rlimit';
 import { stopThenExit } from './shutdown';
 import { listenUnix } from './sys/socket';
@@ -23,6 +25,9 @@ import { listenUnix } from './sys/socket';
 const VERSION = '0.1.0';
 const AT_FDCWD = -100;
 const DIR_FLAGS = O_PATH | O_DIRECTORY | O_CLOEXEC;
+const SOCKET_GROUP_MODE = 0o660;
+/** chown's -1 as the uint32 fchownat takes: the owner stays. */
+const KEEP_OWNER = 0xffff_ffff;
 
 function openRoot(path: string): number {
   return openat2(AT_FDCWD, path, DIR_FLAGS, 0);
@@ -102,10 +107,17 @@ function openSingleListener(opts: DaemonOptions): number | undefined {
   return listenUnix(opts.socketPath, 1);
 }
 
+/**
+ * The socket is made 0600; a socket group may connect once it owns it. fchownat, not chownSync:
+ * without a sandbox this runs under the seccomp filter, which has no chown.
+ */
 function chownSocket(opts: DaemonOptions): void {
-  if (opts.socketGroup !== undefined && opts.socketPath !== undefined) {
-    chownSync(opts.socketPath, -1, groupId(opts.socketGroup));
-  }
+  if (opts.socketGroup === undefined || opts.socketPath === undefined) return;
+  const path = cPath(opts.socketPath);
+  const owned = fchownat(AT_FDCWD, path, KEEP_OWNER, groupId(opts.socketGroup), 0);
+  if (owned < 0) throw new SysError(`chown(${opts.socketPath}, group ${opts.socketGroup})`, -owned);
+  const widened = fchmodat(AT_FDCWD, path, SOCKET_GROUP_MODE);
+  if (widened < 0) throw new SysError(`chmod(${opts.socketPath}, 0660)`, -widened);
 }
 
 /** Everything that needs the host's root happens before this; everything after runs confined. */
@@ -128,6 +140,10 @@ function confineDaemon(opts: DaemonOptions, log: Logger): Confinement {
 }
 
 async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
+  // setfsgid leaves the supplementary groups in force, and the kernel would check the guest's
+  // requests (set-group-ID on create, group permissions) against ours too (CVE-2022-0358). As
+  // virtiofsd, only as root: an unprivileged daemon cannot act as another user anyway.
+  if (process.geteuid?.() === 0) dropSupplementaryGroups();
   if (opts.rlimitNofile !== undefined && opts.rlimitNofile > 0) setNofileLimit(opts.rlimitNofile);
   const listenFd = openSingleListener(opts) ?? opts.fd;
   if (listenFd !== undefined) chownSocket(opts);

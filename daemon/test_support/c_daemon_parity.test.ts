@@ -3,10 +3,11 @@
 // answer is the file system's (errnos, sizes, modes, names, link counts, xattr values). Node ids,
 // inode numbers and times differ by nature and are left out.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@vfs/harness/temp_dir';
 import { bundleWorker } from '@vfs/harness/bundles';
+import { hostPrograms } from '@vfs/harness/host_programs';
 import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { errnoOf, FuseClient, type FuseAttr } from '@vfs/harness/vhost_user_driver/fuse_client';
 
@@ -137,9 +138,7 @@ const C_DIVERGES: Record<string, { c: Outcome; ours: Outcome }> = {
   'unlink missing': { c: 'errno 5', ours: 'errno 2' },
 };
 
-const maybe = existsSync(VIRTIOFSD) ? describe : describe.skip;
-
-maybe('our daemon answers like the C virtiofsd', () => {
+hostPrograms(VIRTIOFSD).describe('our daemon answers like the C virtiofsd', () => {
   let dir: string;
   let script: string;
   const children: ChildProcess[] = [];

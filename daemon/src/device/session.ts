@@ -106,7 +106,7 @@ export class Session implements VringObserver {
   }
 
   close(): void {
-    this.handler.reset();
+    // The back-end resets the handler (resetDevice) before it unmaps guest memory.
     this.backend.close();
     this.epoll.remove(this.conn.fd);
     this.conn.close();
@@ -127,7 +127,6 @@ export class Session implements VringObserver {
   }
 
   resetDevice(): void {
-    this.log.info('device reset by the front-end');
     this.handler.reset();
   }
 

@@ -9,6 +9,7 @@ import {
   INIT_IN_COMPAT_SIZE,
   INIT_OUT_SIZE,
   InitFlag,
+  InitFlag2,
   InitIn,
   InitOut,
   OUT_HEADER_SIZE,
@@ -49,7 +50,21 @@ function wantedFlags(config: ExportConfig): number {
   return want;
 }
 
-function writeInitOut(rq: Request, minor: number, maxReadahead: number, flags: number): void {
+/**
+ * Flags 32..63 this export wants. CREATE_SUPP_GROUP: the daemon has no supplementary groups, so a
+ * creation by a member of the parent's group only by a supplementary one carries that group
+ * (request_ext.ts); a daemon that is not root could not take it on.
+ */
+function wantedFlags2(): number {
+  return process.geteuid?.() === 0 ? InitFlag2.CREATE_SUPP_GROUP : 0;
+}
+
+/** The kernel's flags 32..63: sent from 7.36 on, and valid when it sets INIT_EXT. */
+function offeredFlags2(rq: Request, offered: number): number {
+  return (offered & InitFlag.INIT_EXT) !== 0 && rq.has(InitIn.flags2 + 4) ? rq.u32(InitIn.flags2) : 0;
+}
+
+function writeInitOut(rq: Request, minor: number, maxReadahead: number, flags: number, flags2 = 0): void {
   const v = rq.replyView;
   const o = OUT_HEADER_SIZE;
   rq.reply.fill(0, o, o + INIT_OUT_SIZE);
@@ -61,6 +76,7 @@ function writeInitOut(rq: Request, minor: number, maxReadahead: number, flags: n
   v.setUint32(o + InitOut.timeGran, 1, true);
   v.setUint16(o + InitOut.maxPages, MAX_PAGES, true);
   if ((flags & InitFlag.MAP_ALIGNMENT) !== 0) v.setUint16(o + InitOut.mapAlignment, MAP_ALIGNMENT_LOG2, true);
+  v.setUint32(o + InitOut.flags2, flags2, true);
 }
 
 export function negotiateInit(rq: Request, config: ExportConfig): InitResult {
@@ -77,6 +93,7 @@ export function negotiateInit(rq: Request, config: ExportConfig): InitResult {
   if (minor < FUSE_MIN_MINOR_VERSION) return fail(EPROTO);
   const offered = rq.u32(InitIn.flags);
   const flags = (offered & wantedFlags(config)) >>> 0;
-  writeInitOut(rq, Math.min(minor, FUSE_KERNEL_MINOR_VERSION), rq.u32(InitIn.maxReadahead), flags);
+  const flags2 = (flags & InitFlag.INIT_EXT) !== 0 ? (offeredFlags2(rq, offered) & wantedFlags2()) >>> 0 : 0;
+  writeInitOut(rq, Math.min(minor, FUSE_KERNEL_MINOR_VERSION), rq.u32(InitIn.maxReadahead), flags, flags2);
   return { ok: true, written: rq.ok(INIT_OUT_SIZE), submounts: (flags & InitFlag.SUBMOUNTS) !== 0 };
 }

@@ -7,7 +7,9 @@ import { IN_HEADER_SIZE, InHeader, OUT_HEADER_SIZE, Opcode, WRITE_IN_SIZE } from
 import { EINVAL, ENAMETOOLONG } from './errno';
 
 /** Largest argument block we copy: a 64 KiB xattr value plus its name and header. */
-const ARGS_MAX = 65536 + 4096;
+export const ARGS_MAX = 65536 + 4096;
+/** Zeros kept after the copied arguments, so a fixed-size read past a short block sees 0. */
+const ARGS_PAD = 8;
 /** Largest reply we build in memory (READ data bypasses it): a 1 MiB READDIR buffer. */
 const REPLY_MAX = OUT_HEADER_SIZE + (1 << 20);
 const NAME_MAX = 255;
@@ -21,7 +23,7 @@ export class Request {
   readonly reader = new ChainReader();
   readonly writer = new ChainWriter();
   /** The in-header at 0 and the arguments at IN_HEADER_SIZE. */
-  readonly args = Buffer.alloc(IN_HEADER_SIZE + ARGS_MAX);
+  readonly args = Buffer.alloc(IN_HEADER_SIZE + ARGS_MAX + ARGS_PAD);
   readonly argsView = new DataView(this.args.buffer, this.args.byteOffset, this.args.byteLength);
   /** The reply: out-header at 0, payload at OUT_HEADER_SIZE. */
   readonly reply = Buffer.alloc(REPLY_MAX);
@@ -64,7 +66,7 @@ export class Request {
     const copyLen = this.opcode === Opcode.WRITE ? Math.min(this.argLen, WRITE_IN_SIZE) : this.argLen;
     if (copyLen > ARGS_MAX) return -EINVAL;
     this.reader.copy(IN_HEADER_SIZE, this.args, IN_HEADER_SIZE, copyLen);
-    this.args.fill(0, IN_HEADER_SIZE + copyLen, IN_HEADER_SIZE + copyLen + 8);
+    this.args.fill(0, IN_HEADER_SIZE + copyLen, IN_HEADER_SIZE + copyLen + ARGS_PAD);
     return 0;
   }
 

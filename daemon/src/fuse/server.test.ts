@@ -3,6 +3,7 @@ import * as abi from './abi';
 import { EBADF, EINVAL, EIO, ENAMETOOLONG, ENOSYS, EPROTO } from './errno';
 import { errnoOf, type FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness, type Harness } from '../../test_support/passthrough_harness';
+import { ARGS_MAX } from './request';
 
 let h: Harness;
 let c: FuseClient;
@@ -135,6 +136,14 @@ describe('malformed requests', () => {
     expect(errnoOf(() => c.lookup(1, 'x'.repeat(256)))).toBe(ENAMETOOLONG);
     const unterminated = Buffer.from('abc');
     expect(errnoOf(() => c.request(abi.Opcode.LOOKUP, 1, [unterminated], 4096))).toBe(EINVAL);
+  });
+
+  test('an unterminated name up to the argument copy limit, its last 8 bytes included, gets EINVAL', () => {
+    for (const len of [ARGS_MAX - 9, ARGS_MAX - 8, ARGS_MAX - 4, ARGS_MAX - 1, ARGS_MAX, ARGS_MAX + 1]) {
+      const name = Buffer.alloc(len, 0x61);
+      expect([len, errnoOf(() => c.request(abi.Opcode.LOOKUP, 1, [name], 4096))]).toEqual([len, EINVAL]);
+    }
+    c.getattr(1);
   });
 
   test('offsets and sizes above 2^63 get EINVAL', () => {

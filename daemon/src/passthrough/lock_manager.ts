@@ -62,12 +62,18 @@ export class LockManager {
     private readonly reopen: (inode: Inode, flags: number) => number,
   ) {}
 
-  /** F_OFD_GETLK for the owner: fills `range` with the conflicting lock (or type F_UNLCK). */
+  /**
+   * F_OFD_GETLK for the owner: fills `range` with the conflicting lock (or type F_UNLCK). An owner
+   * without a description holds no locks, so a transient description answers for it: GETLK never
+   * leaves an fd behind.
+   */
   getlk(inode: Inode, ownerLo: number, ownerHi: number, range: LockRange): number {
-    const fd = this.ownerFd(inode, ownerLo, ownerHi);
+    const known = inode.lockFds?.get(ownerKey(ownerLo, ownerHi));
+    const fd = known ?? this.openForLocks(inode);
     if (fd < 0) return fd;
     this.fillFlock(range);
     const r = fcntlLock(fd, F_OFD_GETLK, this.flockBuf);
+    if (known === undefined) tryClose(fd);
     if (r < 0) return r;
     const b = this.flockBuf;
     range.type = b.readInt16LE(FLOCK.type);
@@ -78,14 +84,21 @@ export class LockManager {
     return 0;
   }
 
-  /** A non-blocking POSIX lock or unlock: 0 or -errno (EAGAIN on conflict). */
+  /**
+   * A non-blocking POSIX lock or unlock: 0 or -errno (EAGAIN on conflict). An owner keeps its
+   * description only while it may hold a lock: a refused first lock or an unlock of the whole
+   * file closes it, so owners holding nothing pin no fds.
+   */
   setlk(inode: Inode, ownerLo: number, ownerHi: number, range: LockRange): number {
-    if (range.type === F_UNLCK && !inode.lockFds?.has(ownerKey(ownerLo, ownerHi))) return 0;
+    const held = inode.lockFds?.has(ownerKey(ownerLo, ownerHi)) === true;
+    if (range.type === F_UNLCK && !held) return 0;
     if (range.type === F_WRLCK && this.readonly) return -EROFS;
     const fd = this.ownerFd(inode, ownerLo, ownerHi);
     if (fd < 0) return fd;
     this.fillFlock(range);
     const r = fcntlLock(fd, F_OFD_SETLK, this.flockBuf);
+    const wholeUnlock = range.type === F_UNLCK && range.start === 0n && range.end >= OFFSET_MAX;
+    if ((r < 0 && !held) || (r === 0 && wholeUnlock)) this.releaseOwner(inode, ownerLo, ownerHi);
     // fcntl may report a conflict as EACCES; FUSE expects EAGAIN.
     return r === -EACCES ? -EAGAIN : r;
   }
@@ -183,14 +196,19 @@ export class LockManager {
     const key = ownerKey(ownerLo, ownerHi);
     const known = inode.lockFds?.get(key);
     if (known !== undefined) return known;
-    if (inode.type !== S_IFREG && inode.type !== S_IFDIR) return -EINVAL;
-    const flags = inode.type === S_IFDIR ? O_RDONLY | O_DIRECTORY : this.readonly ? O_RDONLY : O_RDWR;
-    let fd = this.reopen(inode, flags);
-    // A file we may not open for writing can still take read locks.
-    if (fd < 0 && flags === O_RDWR) fd = this.reopen(inode, O_RDONLY);
+    const fd = this.openForLocks(inode);
     if (fd < 0) return fd;
     inode.lockFds ??= new Map();
     inode.lockFds.set(key, fd);
     return fd;
+  }
+
+  /** A new open file description of the inode to lock through, or -errno. */
+  private openForLocks(inode: Inode): number {
+    if (inode.type !== S_IFREG && inode.type !== S_IFDIR) return -EINVAL;
+    const flags = inode.type === S_IFDIR ? O_RDONLY | O_DIRECTORY : this.readonly ? O_RDONLY : O_RDWR;
+    const fd = this.reopen(inode, flags);
+    // A file we may not open for writing can still take read locks.
+    return fd < 0 && flags === O_RDWR ? this.reopen(inode, O_RDONLY) : fd;
   }
 }

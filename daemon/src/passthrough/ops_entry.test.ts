@@ -1,6 +1,7 @@
 // Name-space and attribute operations, checked against the host's own view of the directory.
 import {
   chmodSync,
+  chownSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -14,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { EBADF, EEXIST, EINVAL, ENOENT, ENOTDIR, EPERM, EROFS, EACCES } from '../fuse/errno';
-import { RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, FUSE_ATTR_SUBMOUNT } from '../fuse/abi';
+import { RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, FUSE_ATTR_SUBMOUNT, InitFlag2 } from '../fuse/abi';
 import { errnoOf, type FuseAttr, type FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness, type Harness } from '../../test_support/passthrough_harness';
 
@@ -281,5 +282,81 @@ test('announce-submounts marks a directory on another mount', () => {
     expect(sub.client.lookup(1, 'plain').attr.flags & FUSE_ATTR_SUBMOUNT).toBe(0);
   } finally {
     sub.cleanup();
+  }
+});
+
+describe('a daemon started with supplementary group root (CVE-2022-0358)', () => {
+  let g: Harness;
+  beforeEach(() => {
+    g = startHarness({}, { groups: [0] });
+    g.client.init();
+    g.client.uid = 1000;
+    g.client.gid = 1000;
+  });
+  afterEach(() => g.cleanup());
+
+  test('a guest outside the group creates no set-group-ID file in a set-group-ID directory', () => {
+    chmodSync(g.dir, 0o2777);
+    const f = g.client.create(1, 'created', 0o1, 0o2755);
+    g.client.release(f.entry.nodeid, f.fh);
+    const n = g.client.mknod(1, 'made', 0o102755);
+    for (const [name, attr] of [
+      ['created', f.entry.attr],
+      ['made', n.attr],
+    ] as const) {
+      const host = statSync(join(g.dir, name));
+      expect([host.uid, host.gid, host.mode & 0o7777]).toEqual([1000, 0, 0o755]);
+      expect(attr.mode & 0o7777).toBe(0o755);
+    }
+  });
+
+  test('ACCESS does not grant the guest the daemon’s groups', () => {
+    chmodSync(g.dir, 0o755);
+    const p = join(g.dir, 'group-only');
+    writeFileSync(p, '');
+    chmodSync(p, 0o070);
+    const e = g.client.lookup(1, 'group-only');
+    expect(errnoOf(() => g.client.access(e.nodeid, 4))).toBe(EACCES);
+  });
+});
+
+/** fuse_ext_header { size, type: FUSE_EXT_GROUPS } + fuse_supp_groups { nr_groups, groups[] }. */
+function suppGroupsExt(groups: readonly number[]): Buffer {
+  const b = Buffer.alloc(8 + Math.ceil((4 + 4 * groups.length) / 8) * 8);
+  b.writeUInt32LE(b.length, 0);
+  b.writeUInt32LE(2, 4);
+  b.writeUInt32LE(groups.length, 8);
+  for (const [i, gid] of groups.entries()) b.writeUInt32LE(gid, 12 + 4 * i);
+  return b;
+}
+
+test('a creation sent with its parent’s group (FUSE_CREATE_SUPP_GROUP) keeps set-group-ID, and the group leaves with it', () => {
+  const s = startHarness({}, { groups: [0] });
+  try {
+    const sc = s.client;
+    const offered = sc.init(undefined, undefined, InitFlag2.CREATE_SUPP_GROUP).flags2;
+    expect(offered & InitFlag2.CREATE_SUPP_GROUP).toBe(InitFlag2.CREATE_SUPP_GROUP);
+    chownSync(s.dir, 0, 1234);
+    chmodSync(s.dir, 0o2777);
+    sc.uid = 1000;
+    sc.gid = 1000;
+    sc.extensions = suppGroupsExt([1234]);
+    const f = sc.create(1, 'created', 0o1, 0o2755);
+    sc.release(f.entry.nodeid, f.fh);
+    sc.mknod(1, 'made', 0o102755);
+    sc.extensions = null;
+    sc.mknod(1, 'plain', 0o102755);
+    const modeOf = (name: string): number => statSync(join(s.dir, name)).mode & 0o7777;
+    expect([modeOf('created'), modeOf('made'), modeOf('plain')]).toEqual([0o2755, 0o2755, 0o755]);
+    expect(statSync(join(s.dir, 'created')).gid).toBe(1234);
+    // A malformed extension is refused, and the daemon keeps serving.
+    sc.extensions = suppGroupsExt([1234, 0]);
+    expect(errnoOf(() => sc.mknod(1, 'two', 0o100644))).toBe(EINVAL);
+    sc.extensions = Buffer.alloc(8, 0xff);
+    expect(errnoOf(() => sc.create(1, 'huge', 0o1, 0o644))).toBe(EINVAL);
+    sc.extensions = null;
+    expect(sc.lookup(1, 'plain').attr.mode & 0o7777).toBe(0o755);
+  } finally {
+    s.cleanup();
   }
 });

@@ -65,6 +65,7 @@ import {
 import { encodeAttrOut, encodeEntry } from '../fuse/encode';
 import { EBADF, EINVAL, EISDIR, EPERM, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
+import { suppGroupOf } from '../fuse/request_ext';
 import type { Inode } from './inode_table';
 import type { PassthroughFs } from './passthrough_fs';
 
@@ -231,9 +232,12 @@ export function readlink(rq: Request, fs: PassthroughFs): number {
 /** Runs a creation as the caller, then looks the new name up for the entry reply. */
 function create(rq: Request, fs: PassthroughFs, parent: Inode, nameOff: number, make: () => number): number {
   if (fs.config.readonly) return rq.error(EROFS);
-  fs.enterCreds(rq.uid, rq.gid);
+  const group = suppGroupOf(rq);
+  if (group < 0) return rq.error(group);
+  const entered = fs.enterCreds(rq.uid, rq.gid, group);
+  if (entered < 0) return rq.error(entered);
   const r = make();
-  fs.leaveCreds(rq.uid, rq.gid);
+  fs.leaveCreds(rq.uid, rq.gid, group);
   if (r < 0) return rq.error(r);
   return replyEntry(rq, fs, fs.lookup(parent, rq.cstr(nameOff)));
 }

@@ -103,6 +103,25 @@ test('O_TRUNC and O_APPEND are honoured', () => {
   expect(readFileSync(join(h.dir, 'f'), 'utf8')).toBe('abcdef');
 });
 
+test('CREATE of an existing file opens it as the caller: another user neither reads nor truncates it', () => {
+  chmodSync(h.dir, 0o777);
+  const p = join(h.dir, 'secret');
+  writeFileSync(p, 'root only');
+  chmodSync(p, 0o600);
+  c.uid = 1000;
+  c.gid = 1000;
+  expect(errnoOf(() => c.create(1, 'secret', O_RDWR | O_CREAT, 0o644))).toBe(EACCES);
+  expect(errnoOf(() => c.create(1, 'secret', O_WRONLY | O_CREAT | O_TRUNC, 0o644))).toBe(EACCES);
+  expect(readFileSync(p, 'utf8')).toBe('root only');
+  // What the mode grants the caller, CREATE grants: here reading, not writing.
+  chmodSync(p, 0o644);
+  const r = c.create(1, 'secret', O_CREAT, 0o644);
+  expect(c.read(r.entry.nodeid, r.fh, 0, 100).toString()).toBe('root only');
+  c.release(r.entry.nodeid, r.fh);
+  expect(errnoOf(() => c.create(1, 'secret', O_WRONLY | O_CREAT | O_TRUNC, 0o644))).toBe(EACCES);
+  expect(statSync(p).size).toBe(9);
+});
+
 test('WRITE with FUSE_WRITE_KILL_SUIDGID clears set-id bits', () => {
   const p = join(h.dir, 'prog');
   writeFileSync(p, 'x');

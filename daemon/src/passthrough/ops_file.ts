@@ -71,6 +71,7 @@ import {
 import { encodeEntry } from '../fuse/encode';
 import { EACCES, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
+import { suppGroupOf } from '../fuse/request_ext';
 import type { Handle } from './handle_table';
 import type { Inode } from './inode_table';
 import { killSuidgidFd } from './ops_entry';
@@ -141,7 +142,9 @@ export function create(rq: Request, fs: PassthroughFs): number {
   if (len < 0) return rq.error(len);
   if (fs.config.readonly) return rq.error(EROFS);
   const guestFlags = rq.u32(CreateIn.flags);
-  const opened = createOrOpen(rq, fs, parent, guestFlags);
+  const group = suppGroupOf(rq);
+  if (group < 0) return rq.error(group);
+  const opened = createOrOpen(rq, fs, parent, guestFlags, group);
   if (opened.fd < 0) return rq.error(opened.fd);
   const fd = opened.fd;
   const inode = createdInode(rq, fs, parent, guestFlags, opened);
@@ -185,23 +188,36 @@ const failed = (err: number): Created => ({ fd: err, inode: null });
  * Creates the file exclusively, so the host never opens what is already there: an existing
  * name goes through OPEN's checks (a FIFO would block the worker, a device node is the host's).
  */
-function createOrOpen(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number): Created {
+function createOrOpen(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number, group: number): Created {
   const flags = hostFlags(fs, guestFlags) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  fs.enterCreds(rq.uid, rq.gid);
+  const entered = fs.enterCreds(rq.uid, rq.gid, group);
+  if (entered < 0) return failed(entered);
   const fd = openat(parent.fd, rq.cstr(CREATE_IN_SIZE), flags, rq.u32(CreateIn.mode) & 0o7777);
-  fs.leaveCreds(rq.uid, rq.gid);
+  fs.leaveCreds(rq.uid, rq.gid, group);
   if (fd !== -EEXIST || (guestFlags & O_EXCL) !== 0) return failed(fd);
-  return openExisting(rq, fs, parent, guestFlags);
+  return openExisting(rq, fs, parent, guestFlags, group);
 }
 
-function openExisting(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number): Created {
+function openExisting(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number, group: number): Created {
   const inode = fs.lookup(parent, rq.cstr(CREATE_IN_SIZE));
   if (typeof inode === 'number') return failed(inode);
   const notOpenable = openableError(inode);
-  const fd = notOpenable < 0 ? notOpenable : fs.reopen(inode, hostFlags(fs, guestFlags));
+  const fd = notOpenable < 0 ? notOpenable : reopenAsCaller(rq, fs, inode, guestFlags, group);
   if (fd >= 0) return { fd, inode };
   fs.inodes.forget(inode, 1);
   return failed(fd);
+}
+
+/**
+ * The guest kernel checked only the parent for CREATE, so the host's permission check on the
+ * existing file (and on O_TRUNC) must be the caller's, not the daemon's.
+ */
+function reopenAsCaller(rq: Request, fs: PassthroughFs, inode: Inode, guestFlags: number, group: number): number {
+  const entered = fs.enterCreds(rq.uid, rq.gid, group);
+  if (entered < 0) return entered;
+  const fd = fs.reopen(inode, hostFlags(fs, guestFlags));
+  fs.leaveCreds(rq.uid, rq.gid, group);
+  return fd;
 }
 
 /** The file handle named by the u64 at argument offset `off`, when it belongs to the header's inode. */

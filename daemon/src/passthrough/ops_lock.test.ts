@@ -1,7 +1,7 @@
 // Locks that really lock on the host: guest owners contend with each other and with host
 // processes, SETLKW waits without blocking the queue, and INTERRUPT cancels a waiting SETLKW.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EAGAIN, EINTR } from '../fuse/errno';
 import {
@@ -23,6 +23,7 @@ import {
   type Harness,
   type LoopbackHarness,
 } from '../../test_support/passthrough_harness';
+import { hostCanLock, spawnHostLockHolder } from '../../test_support/host_lock';
 
 const F_RDLCK = 0;
 const F_WRLCK = 1;
@@ -44,26 +45,10 @@ function waitFor(cond: () => boolean, ms = 5000): void {
 
 /** A host process holding a POSIX write lock on `path` for `holdMs` (or until killed). */
 function hostPosixLock(path: string, marker: string, holdMs: number): ChildProcess {
-  const script = `import fcntl,os,time,sys
-f=open(sys.argv[1],'r+')
-fcntl.lockf(f,fcntl.LOCK_EX)
-open(sys.argv[2],'w').close()
-time.sleep(float(sys.argv[3]))`;
-  const p = spawn('python3', ['-c', script, path, marker, String(holdMs / 1000)], { stdio: 'ignore' });
+  const p = spawnHostLockHolder(path, marker, holdMs);
   children.push(p);
   waitFor(() => existsSync(marker));
   return p;
-}
-
-/** Whether a host process could take a POSIX write lock on `path` right now. */
-function hostCanLock(path: string): boolean {
-  const script = `import fcntl,sys
-f=open(sys.argv[1],'r+')
-try:
-  fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)
-except OSError:
-  sys.exit(1)`;
-  return spawnSync('python3', ['-c', script, path]).status === 0;
 }
 
 const whole = (type: number): FileLock => ({ start: 0n, end: LOCK_TO_EOF, type, pid: 1 });
@@ -178,6 +163,49 @@ test('flock contends with the host flock(1) and SETLKW on flock waits for it', (
   expect(spawnSync('flock', ['-n', '-x', file.path, 'true']).status).toBe(1);
   c.setlk(file.nodeid, file.fh, 1n, whole(F_UNLCK), false, true);
   expect(spawnSync('flock', ['-n', '-x', file.path, 'true']).status).toBe(0);
+});
+
+describe('lock owners holding no locks pin no fds', () => {
+  const O_RDONLY = 0;
+  let pid: number;
+  const fdCount = (): number => readdirSync(`/proc/${pid}/fd`).length;
+
+  beforeEach(() => {
+    h.cleanup();
+    useHarness(startHarness({}, { sandbox: 'none' }));
+    pid = (h as DaemonHarness).daemon.pid as number;
+  });
+
+  test('GETLKs of 21,000 new owners leave the fd count as it was, and LOOKUP, OPEN and OPENDIR still work', () => {
+    c.setlk(file.nodeid, file.fh, 1n, range(0, 9, F_WRLCK));
+    const before = fdCount();
+    for (let owner = 2n; owner < 21_002n; owner++) {
+      if (owner % 5000n === 0n) expect(fdCount()).toBeLessThan(before + 8);
+      const probe = owner % 2n === 0n ? range(5, 20, F_RDLCK) : range(10, 20, F_WRLCK);
+      expect(c.getlk(file.nodeid, file.fh, owner, probe).type).toBe(owner % 2n === 0n ? F_WRLCK : F_UNLCK);
+    }
+    expect(fdCount()).toBeLessThan(before + 8);
+    writeFileSync(join(h.dir, 'after'), 'x');
+    const e = c.lookup(1, 'after');
+    c.release(e.nodeid, c.open(e.nodeid, O_RDONLY).fh);
+    c.releasedir(1, c.opendir(1).fh);
+  });
+
+  test('a refused SETLK or a whole-file unlock gives the owner description back', () => {
+    c.setlk(file.nodeid, file.fh, 1n, whole(F_WRLCK));
+    const before = fdCount();
+    for (let owner = 2n; owner < 500n; owner++) {
+      expect(errnoOf(() => c.setlk(file.nodeid, file.fh, owner, range(0, 9, F_RDLCK)))).toBe(EAGAIN);
+    }
+    expect(fdCount()).toBeLessThan(before + 8);
+    c.setlk(file.nodeid, file.fh, 1n, whole(F_UNLCK));
+    for (let owner = 2n; owner < 500n; owner++) {
+      c.setlk(file.nodeid, file.fh, owner, range(Number(owner), Number(owner), F_WRLCK));
+      c.setlk(file.nodeid, file.fh, owner, whole(F_UNLCK));
+    }
+    expect(fdCount()).toBeLessThanOrEqual(before);
+    c.setlk(file.nodeid, file.fh, 7n, whole(F_WRLCK));
+  });
 });
 
 describe('a session ending while a SETLKW waits', () => {

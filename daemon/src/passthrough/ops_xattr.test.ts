@@ -3,16 +3,20 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENODATA, ENOSYS, EPERM, ERANGE } from '../fuse/errno';
+import { hostPrograms } from '@vfs/harness/host_programs';
 import { errnoOf } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness } from '../../test_support/passthrough_harness';
 import { XattrMap, XattrMapError } from './xattr_map';
+
+// The host's side is read and written with getfattr and setfattr.
+const attr = hostPrograms('getfattr', 'setfattr');
 
 function hostXattrs(path: string): string {
   return execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', path], { encoding: 'utf8' });
 }
 
 // Unsandboxed: trusted.* needs CAP_SYS_ADMIN, which the sandbox drops (as virtiofsd does).
-test('SETXATTR, GETXATTR (with size probe and ERANGE), LISTXATTR, REMOVEXATTR', () => {
+attr.it('SETXATTR, GETXATTR (with size probe and ERANGE), LISTXATTR, REMOVEXATTR', () => {
   const h = startHarness({}, { sandbox: 'none' });
   try {
     const c = h.client;
@@ -42,7 +46,7 @@ test('SETXATTR, GETXATTR (with size probe and ERANGE), LISTXATTR, REMOVEXATTR', 
   }
 });
 
-test('a sandboxed daemon (no CAP_SYS_ADMIN) answers EPERM to unmapped trusted.*', () => {
+attr.it('a sandboxed daemon (no CAP_SYS_ADMIN) answers EPERM to unmapped trusted.*', () => {
   const h = startHarness({}, { sandbox: 'namespace' });
   try {
     const c = h.client;
@@ -70,7 +74,7 @@ test('xattr off answers ENOSYS', () => {
   }
 });
 
-test('trusted.* from the guest lands in user.virtiofs.trusted.* on the host', () => {
+attr.it('trusted.* from the guest lands in user.virtiofs.trusted.* on the host', () => {
   const h = startHarness({ xattrmap: ':map:trusted.:user.virtiofs.:' });
   try {
     const c = h.client;

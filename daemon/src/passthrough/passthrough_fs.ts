@@ -23,7 +23,8 @@ import {
   STATX_SIZE,
   umask,
 } from '../sys/fs';
-import { setfsgid, setfsuid } from '../sys/creds';
+import { clearThreadGroups, setfsgid, setfsuid, setThreadGroup } from '../sys/creds';
+import { NO_SUPP_GROUP } from '../fuse/request_ext';
 import { FUSE_ATTR_SUBMOUNT, FUSE_ROOT_ID } from '../fuse/abi';
 import type { Logger } from '../log';
 import { ENOTDIR } from '../fuse/errno';
@@ -140,15 +141,28 @@ export class PassthroughFs {
     return this.submounts && inode.submount ? FUSE_ATTR_SUBMOUNT : 0;
   }
 
-  /** Switches this thread's fs ids to the caller's, so new files get the caller as owner. */
-  enterCreds(uid: number, gid: number): void {
+  /**
+   * Switches this thread's fs ids to the caller's, so new files get the caller as owner, and for a
+   * creation the kernel sent one with, makes `group` its supplementary group (the daemon has none:
+   * the kernel then keeps set-group-ID exactly when the caller is in the file's group). 0 or -errno.
+   */
+  enterCreds(uid: number, gid: number, group = NO_SUPP_GROUP): number {
+    if (group !== NO_SUPP_GROUP) {
+      const r = setThreadGroup(group);
+      if (r < 0) return r;
+    }
     if (gid !== this.ownGid) setfsgid(gid);
     if (uid !== this.ownUid) setfsuid(uid);
+    return 0;
   }
 
-  leaveCreds(uid: number, gid: number): void {
+  leaveCreds(uid: number, gid: number, group = NO_SUPP_GROUP): void {
     if (uid !== this.ownUid) setfsuid(this.ownUid);
     if (gid !== this.ownGid) setfsgid(this.ownGid);
+    // Only losing CAP_SETGID meanwhile could fail it: a thread left in the group must not serve.
+    if (group === NO_SUPP_GROUP) return;
+    const r = clearThreadGroups();
+    if (r < 0) throw new SysError('setgroups(0) after a request', -r);
   }
 
   /** Forgets the session: every inode but the root, every handle. */

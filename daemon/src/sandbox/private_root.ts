@@ -2,22 +2,37 @@
 // the host's root, so a compromised daemon sees nothing else of the host:
 //   /shared        the shared directory, bound recursively: host mounts made below it later
 //                  (the shim binds container layers there) still propagate in
-//   /proc          a procfs of the daemon's pid namespace (/proc/self/fd re-opens O_PATH inodes)
+//   /proc/self/fd  only the daemon's fd directory of a procfs, read-only (it re-opens O_PATH
+//                  inodes), as virtiofsd binds it: no /proc/sys, no other process, no sysctl
 //   <host paths>   read-only: the bundle and the packages it loads (device Workers start from them)
 //                  writable: the directory of the vhost-user sockets exports add at run time
 // Sources are opened before the tmpfs is mounted, and bound through /proc/self/fd, so the tmpfs
 // may cover the directories they live in.
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, sep } from 'node:path';
 import { closeAll } from '../sys/fd';
 import { AT_FDCWD, cPath, O_CLOEXEC, O_PATH, openat } from '../sys/fs';
 import { SysError } from '../sys/libc';
-import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT, mount } from '../sys/mount';
+import {
+  MNT_DETACH,
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_RDONLY,
+  MS_REC,
+  MS_REMOUNT,
+  mount,
+  umount2,
+} from '../sys/mount';
 import { SandboxError } from './errors';
 
 /** Where the shared directory appears inside the private root. */
 export const SHARE_MOUNT = '/shared';
 const PROC_MOUNT = '/proc';
+const PROC_SELF_FD = '/proc/self/fd';
+/** Where the whole procfs is mounted only long enough to bind its self/fd. */
+const PROCFS_STAGING = '/.procfs';
 const TMPFS_OPTIONS = 'mode=0755,size=1m,nr_inodes=4096';
 const HARDENED = MS_NOSUID | MS_NODEV;
 
@@ -42,7 +57,7 @@ function overlaps(a: string, b: string): boolean {
 function checkPlacement(path: string): void {
   if (!isAbsolute(path) || path === sep)
     throw new SandboxError(`cannot expose "${path}" in the sandbox root: not an absolute path below /`, path);
-  for (const reserved of [SHARE_MOUNT, PROC_MOUNT]) {
+  for (const reserved of [SHARE_MOUNT, PROC_MOUNT, PROCFS_STAGING]) {
     if (overlaps(path, reserved))
       throw new SandboxError(`cannot expose "${path}" in the sandbox root: it collides with ${reserved} there`, path);
   }
@@ -74,6 +89,25 @@ function restrictBind(root: string, at: string, flags: number): void {
   mount(null, join(root, at), null, MS_REMOUNT | MS_BIND | flags);
 }
 
+/**
+ * /proc/self/fd of a procfs of our pid namespace, alone and read-only: the procfs itself is
+ * detached again, so nothing else of it (/proc/sys/kernel/core_pattern…) is reachable.
+ */
+function mountProcSelfFd(root: string): void {
+  const staging = join(root, PROCFS_STAGING);
+  const target = join(root, PROC_SELF_FD);
+  mkdirSync(staging);
+  mkdirSync(target, { recursive: true });
+  mount('proc', staging, 'proc', HARDENED | MS_NOEXEC);
+  try {
+    mount(join(staging, 'self/fd'), target, null, MS_BIND);
+    restrictBind(root, PROC_SELF_FD, HARDENED | MS_NOEXEC | MS_RDONLY);
+  } finally {
+    umount2(staging, MNT_DETACH);
+    rmdirSync(staging);
+  }
+}
+
 /** Mounts the private root on `mountpoint` and fills it; the caller then enters it. */
 export function buildPrivateRoot(mountpoint: string, contents: RootContents): void {
   for (const path of [...contents.readOnly, ...contents.writable]) checkPlacement(path);
@@ -92,8 +126,7 @@ export function buildPrivateRoot(mountpoint: string, contents: RootContents): vo
     }
     // No remount: the share keeps the host's mount flags and propagation, as the guest expects.
     bindSource(mountpoint, SHARE_MOUNT, share, MS_REC);
-    mkdirSync(join(mountpoint, PROC_MOUNT));
-    mount('proc', join(mountpoint, PROC_MOUNT), 'proc', HARDENED | MS_NOEXEC);
+    mountProcSelfFd(mountpoint);
   } finally {
     closeAll([share, ...readOnly, ...writable].map((s) => s.fd));
   }

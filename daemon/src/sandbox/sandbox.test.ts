@@ -10,6 +10,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,7 @@ describe('--sandbox=namespace --seccomp=kill (single export)', () => {
     expect(status(pid)['NSpid']?.split(/\s+/)).toEqual([String(pid), '1']);
   });
 
-  test('has a private root: a read-only tmpfs with the share, /proc and its own files only', () => {
+  test('has a private root: a read-only tmpfs with the share, /proc/self/fd and its own files only', () => {
     const root = `/proc/${pid}/root`;
     expect(readdirSync(root).sort()).toEqual(['proc', 'shared', __dirname.split('/')[1]].sort());
     expect(existsSync(`${root}/etc/passwd`)).toBe(false);
@@ -86,7 +87,28 @@ describe('--sandbox=namespace --seccomp=kill (single export)', () => {
     expect(rootMount?.[5]).toMatch(/^ro,nosuid,nodev,noexec/);
     expect(rootMount?.slice(rootMount.indexOf('-') + 1, rootMount.indexOf('-') + 2)).toEqual(['tmpfs']);
     expect(mounts.map((m) => m[4])).toContain('/shared');
-    expect(mounts.map((m) => m[4])).toContain('/proc');
+    expect(mounts.map((m) => m[4])).toContain('/proc/self/fd');
+  });
+
+  test('its /proc is only its own fd directory, read-only: /proc/sys is out of reach', () => {
+    const root = `/proc/${pid}/root`;
+    expect(readdirSync(`${root}/proc`)).toEqual(['self']);
+    expect(readdirSync(`${root}/proc/self`)).toEqual(['fd']);
+    expect(existsSync(`${root}/proc/sys/kernel/core_pattern`)).toBe(false);
+    expect(existsSync(`${root}/proc/1`)).toBe(false);
+    const procMounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((m) => m[m.indexOf('-') + 1] === 'proc');
+    // One procfs mount, rooted at a process's fd directory (not at the procfs root).
+    expect(procMounts.map((m) => [m[3], m[4]])).toEqual([['/1/fd', '/proc/self/fd']]);
+    expect(procMounts[0]?.[5]).toMatch(/^ro,nosuid,nodev,noexec/);
+    // The passthrough still re-opens its inodes through it.
+    writeFileSync(join(h.dir, 'through-proc'), 'x');
+    const e = h.client.lookup(1, 'through-proc');
+    expect(h.client.setattr(e.nodeid, { mode: 0o640 }).mode & 0o7777).toBe(0o640);
+    expect(readWhole(h.client, 1, 'through-proc')).toBe('x');
   });
 
   test("runs under the seccomp filter, with no_new_privs and virtiofsd's capabilities", () => {
@@ -202,6 +224,14 @@ describe('multi-export mode under --sandbox=namespace', () => {
     expect(readWhole(connect('mapped'), 1, 'e.txt')).toBe('early');
   });
 
+  test("a later export's vhost-user socket is 0600 although a serving export set the umask to 0", async () => {
+    await control?.add({ ...exportOf('umask1'), dir: 'early' });
+    expect(readWhole(connect('umask1'), 1, 'e.txt')).toBe('early');
+    await control?.add({ ...exportOf('umask2'), dir: 'early' });
+    expect(statSync(join(work, 'umask2.sock')).mode & 0o7777).toBe(0o600);
+    expect(readWhole(connect('umask2'), 1, 'e.txt')).toBe('early');
+  });
+
   test('vhost-user sockets may only be made beside the control socket', async () => {
     await expect(
       control?.add({ ...exportOf('early2'), dir: 'early', socket: join(tmpdir(), 'elsewhere.sock') }),
@@ -221,6 +251,14 @@ describe('the seccomp filter', () => {
     const r = spawnSync(process.execPath, [probe, 'kill'], { encoding: 'utf8' });
     expect(r.stdout).toMatch(/^installed \d+\n$/);
     expect(r.signal).toBe('SIGSYS');
+  });
+
+  test('a crash under the filter dies of its own signal (SIGABRT), not SIGSYS', () => {
+    // No core file left behind by the test.
+    const noCore = 'ulimit -c 0 && exec "$0" "$@"';
+    const r = spawnSync('sh', ['-c', noCore, process.execPath, probe, 'kill', 'abort'], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^installed \d+\n$/);
+    expect(r.signal).toBe('SIGABRT');
   });
 
   test('log mode lets the call through', () => {

@@ -23,6 +23,8 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'rt_sigprocmask',
   'rt_sigreturn',
   'sigaltstack',
+  // abort() and a fatal error raise their signal with it: without it a crash shows as SIGSYS.
+  'tgkill',
   'exit',
   'exit_group',
   'nanosleep',
@@ -38,6 +40,8 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'getegid',
   'capget',
   'uname',
+  // libuv's fallback for total memory (a Worker's heap limits) once /proc/meminfo is out of reach.
+  'sysinfo',
   'getcwd',
   'umask',
   'readlink',
@@ -103,6 +107,8 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'unlink',
   'setfsuid',
   'setfsgid',
+  // A creation's one supplementary group (FUSE_CREATE_SUPP_GROUP), set and cleared per thread.
+  'setgroups',
   'chmod',
   // xattrs: the *xattrat calls (Linux 6.13), else the fd and /proc/self/fd path calls.
   'setxattrat',

@@ -1,11 +1,39 @@
 // File-system credentials. setfsuid/setfsgid change only the calling thread's fs ids (glibc does
 // not broadcast them to other threads, unlike setuid), which is what a request handler needs.
-import { libc } from './libc';
+import koffi from 'koffi';
+import { check, libc } from './libc';
 
 const _setfsuid = libc.func('int setfsuid(uint32_t uid)');
 const _setfsgid = libc.func('int setfsgid(uint32_t gid)');
+const _getgroups = libc.func('int getgroups(int size, void *list)');
+const _setgroups = libc.func('int setgroups(size_t size, void *list)');
+// By number: glibc's setgroups applies to every thread, a request's group to its own thread only.
+// syscall(2) is a register shuffle in glibc, so a fixed prototype is safe on the 64-bit ABIs.
+const SYS_setgroups = 116; // x86_64
+const _setgroupsThread = libc.func('syscall', 'long', ['long', 'size_t', 'void *']);
+/** The one group of setThreadGroup, reused (each Worker has its own module instance). */
+const oneGroup = Buffer.alloc(4);
 
 /** Sets the thread's fs uid; returns the previous one. */
 export const setfsuid = (uid: number): number => _setfsuid(uid);
 /** Sets the thread's fs gid; returns the previous one. */
 export const setfsgid = (gid: number): number => _setfsgid(gid);
+
+/**
+ * Leaves every supplementary group, in every thread (glibc applies setgroups process-wide), so that
+ * permission and set-group-ID checks made as a request's fsgid see that gid alone.
+ */
+export function dropSupplementaryGroups(): void {
+  if (check(_getgroups(0, null), 'getgroups') > 0) check(_setgroups(0, null), 'setgroups(0)');
+}
+
+/** Makes `gid` the calling thread's only supplementary group; 0 or -errno. */
+export function setThreadGroup(gid: number): number {
+  oneGroup.writeUInt32LE(gid, 0);
+  return _setgroupsThread(SYS_setgroups, 1, oneGroup) < 0 ? -koffi.errno() : 0;
+}
+
+/** Leaves the calling thread's supplementary groups; 0 or -errno. */
+export function clearThreadGroups(): number {
+  return _setgroupsThread(SYS_setgroups, 0, null) < 0 ? -koffi.errno() : 0;
+}

@@ -3,6 +3,7 @@
 import koffi from 'koffi';
 import { libc, lastErrno, SysError } from './libc';
 import { close, EAGAIN, EINTR } from './fd';
+import { AT_FDCWD, cPath, fchmod, fchmodat } from './fs';
 
 const socketFn = libc.func('int socket(int domain, int type, int protocol)');
 const socketpairFn = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
@@ -96,12 +97,24 @@ function newSocket(): number {
   return fd;
 }
 
-/** A listening socket bound to `path` (the caller removes stale files first). */
+/** Only the owner may connect (main.ts opens it to --socket-group): who connects is the front end. */
+const SOCKET_MODE = 0o600;
+
+/**
+ * A listening socket bound to `path`, mode 0600 whatever the process umask (the passthrough sets
+ * it to 0). The caller removes stale files first.
+ */
 export function listenUnix(path: string, backlog = 1): number {
   const fd = newSocket();
   const addr = sockaddrUn(path);
   try {
+    // bind(2) creates the file with the socket inode's mode minus the umask: set before bind, the
+    // file is never wider than 0600; the chmod after it undoes what the umask took away.
+    const narrowed = fchmod(fd, SOCKET_MODE);
+    if (narrowed < 0) throw new SysError('fchmod(socket, 0600)', -narrowed);
     if ((bindFn(fd, addr, addr.length) as number) < 0) throw new SysError(`bind(${path})`, lastErrno());
+    const exact = fchmodat(AT_FDCWD, cPath(path), SOCKET_MODE);
+    if (exact < 0) throw new SysError(`chmod(${path}, 0600)`, -exact);
     if ((listenFn(fd, backlog) as number) < 0) throw new SysError(`listen(${path})`, lastErrno());
   } catch (err) {
     close(fd);

@@ -45,7 +45,10 @@ export interface VringObserver {
   unwatchKick(index: number, fd: number): void;
   /** The queue may have buffers to process now (started, enabled, or remapped). */
   queueRunnable(index: number): void;
-  /** RESET_DEVICE: drop all device state (the FUSE session). */
+  /**
+   * Drop all device state (the FUSE session) and answer or drop every chain it holds: guest memory
+   * those chains point into is unmapped as soon as this returns.
+   */
   resetDevice(): void;
 }
 
@@ -133,8 +136,7 @@ export class VhostUserBackend {
 
   /** Drops everything: the connection is gone. */
   close(): void {
-    for (const v of this.vrings) this.resetVring(v);
-    this.memory.unpinAll();
+    this.dropDeviceState();
     this.memory.clear();
     this.channel?.close();
     this.channel = null;
@@ -352,11 +354,21 @@ export class VhostUserBackend {
   }
 
   private resetDevice(): void {
-    for (const v of this.vrings) this.resetVring(v);
-    this.memory.unpinAll();
+    this.log.info('device reset by the front-end');
+    this.dropDeviceState();
     this.ackedFeatures = 0n;
     this.status = 0;
+  }
+
+  /**
+   * The device logic first, while every region its in-flight chains point into (retired ones
+   * included) is still mapped: it may still write replies there (a parked SETLKW answered EINTR).
+   * Only then may the rings go and the retired regions be unmapped.
+   */
+  private dropDeviceState(): void {
     this.observer.resetDevice();
+    for (const v of this.vrings) this.resetVring(v);
+    this.memory.unpinAll();
   }
 
   /** Starts the ring once it has a size, addresses, a kick fd and memory to live in. */

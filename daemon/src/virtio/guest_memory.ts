@@ -7,6 +7,7 @@
 // pin the memory while the handler owns them (deferred replies), and removed regions wait in
 // `retired` until the pin count drops to zero.
 import { close } from '../sys/fd';
+import { AT_EMPTY_PATH, EMPTY_PATH, STATX_BASIC_STATS, STATX_SIZE, STX, statx } from '../sys/fs';
 import { memoryView, mmap, munmap, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from '../sys/mman';
 import type { GuestBuffer } from './descriptor_chain';
 
@@ -115,6 +116,11 @@ export class GuestMemory {
 
   /** Replaces the whole table (SET_MEM_TABLE). Takes ownership of `fds`. */
   setTable(specs: readonly RegionSpec[], fds: readonly number[]): void {
+    const clash = firstOverlap(specs);
+    if (clash !== null) {
+      for (const fd of fds) close(fd);
+      throw new GuestMemoryError(clash);
+    }
     const mapped = mapAll(specs, fds);
     this.retire(this.regions);
     this.regions = mapped;
@@ -127,14 +133,10 @@ export class GuestMemory {
       close(fd);
       throw new GuestMemoryError(`all ${this.maxRegions} memory slots are in use`);
     }
-    const overlap = this.regions.find(
-      (r) => spec.guestAddr < r.spec.guestAddr + r.spec.size && r.spec.guestAddr < spec.guestAddr + spec.size,
-    );
-    if (overlap !== undefined) {
+    const clash = firstOverlap([spec, ...this.regions.map((r) => r.spec)]);
+    if (clash !== null) {
       close(fd);
-      throw new GuestMemoryError(
-        `region at guest ${hex(spec.guestAddr)} overlaps the one at ${hex(overlap.spec.guestAddr)}`,
-      );
+      throw new GuestMemoryError(clash);
     }
     this.regions = [...this.regions, mapRegion(spec, fd)];
     this.lastHit = null;
@@ -222,6 +224,43 @@ function rangeIn(region: MappedRegion, off: number): HostRange {
   return { view: region.dataViews[k]!, offset: off - k * STRIDE, hostAddr: region.hostBase + off };
 }
 
+/** Why two regions cannot both be mapped (they share guest-physical or user addresses), or null. */
+function overlapOf(a: RegionSpec, b: RegionSpec): string | null {
+  if (a.guestAddr < b.guestAddr + b.size && b.guestAddr < a.guestAddr + a.size)
+    return `region at guest ${hex(a.guestAddr)} overlaps the one at guest ${hex(b.guestAddr)}`;
+  if (a.userAddr < b.userAddr + b.size && b.userAddr < a.userAddr + a.size)
+    return `region at user address ${hex(a.userAddr)} overlaps the one at ${hex(b.userAddr)}`;
+  return null;
+}
+
+function firstOverlap(specs: readonly RegionSpec[]): string | null {
+  for (let i = 0; i < specs.length; i++) {
+    for (let j = i + 1; j < specs.length; j++) {
+      const clash = overlapOf(specs[i]!, specs[j]!);
+      if (clash !== null) return clash;
+    }
+  }
+  return null;
+}
+
+/**
+ * Guest RAM past the end of its file would be mapped but fault (SIGBUS) on first touch, so a
+ * region must lie inside its fd as it is now.
+ */
+function checkFitsFile(spec: RegionSpec, fd: number): void {
+  const buf = new Uint8Array(STATX_SIZE);
+  const r = statx(fd, EMPTY_PATH, AT_EMPTY_PATH, STATX_BASIC_STATS, buf);
+  if (r < 0) throw new GuestMemoryError(`region at guest ${hex(spec.guestAddr)}: cannot stat its fd (errno ${-r})`);
+  const v = new DataView(buf.buffer);
+  const fileSize = v.getUint32(STX.size, true) + v.getUint32(STX.size + 4, true) * 2 ** 32;
+  if (spec.mmapOffset + spec.size > fileSize) {
+    throw new GuestMemoryError(
+      `region at guest ${hex(spec.guestAddr)} of ${spec.size} bytes at offset ${spec.mmapOffset} does not fit ` +
+        `its fd of ${fileSize} bytes`,
+    );
+  }
+}
+
 function mapAll(specs: readonly RegionSpec[], fds: readonly number[]): MappedRegion[] {
   const mapped: MappedRegion[] = [];
   try {
@@ -240,6 +279,7 @@ function mapRegion(spec: RegionSpec, fd: number): MappedRegion {
     if (spec.size <= 0 || !Number.isSafeInteger(spec.size) || !Number.isSafeInteger(spec.guestAddr + spec.size)) {
       throw new GuestMemoryError(`region at guest ${hex(spec.guestAddr)} has a bad size ${spec.size}`);
     }
+    checkFitsFile(spec, fd);
     const delta = spec.mmapOffset % PAGE_SIZE;
     const mapLength = spec.size + delta;
     const mapAddr = mmap(0, mapLength, PROT_READ | PROT_WRITE, MAP_SHARED, fd, spec.mmapOffset - delta);

@@ -99,7 +99,7 @@ describe('split virtqueue, device side', () => {
         return a;
       },
       'descriptor-loop',
-      /a loop/,
+      /descriptor \d+ comes twice \(a loop\)/,
     ],
     [
       'a next index outside the table',
@@ -167,6 +167,24 @@ describe('split virtqueue, device side', () => {
     expect(errors[0]).toMatchObject({ kind, queue: 1, head: bad });
     expect(errors[0]?.message).toMatch(message);
     expect(errors[0]?.message).toMatch(new RegExp(`^chain ${bad}: .*; answered with 0 bytes$`));
+  });
+
+  test('rejects a loop through an indirect table at its first repeated descriptor', () => {
+    setup({ indirect: true });
+    const [head] = driver.takeDescriptors(1) as [number];
+    const table = ram.alloc(3 * 16);
+    const data = buffer('loop');
+    [1, 2, 1].forEach((next, index) => {
+      driver.writeRawIndirect(table, 3, { index, addr: data.gpa, len: data.len, flags: DescFlag.NEXT, next });
+    });
+    driver.writeRaw({ index: head, addr: table, len: 3 * 16, flags: DescFlag.INDIRECT, next: 0 });
+    driver.publish(head);
+    driver.publish(driver.addChain([buffer('next')], [], true));
+    const chain = queue.pop()!;
+    expect(chain.readable.map((b) => new TextDecoder().decode(b.bytes))).toEqual(['next']);
+    expect(driver.reap()).toEqual([{ head, len: 0 }]);
+    expect(errors[0]).toMatchObject({ kind: 'descriptor-loop', head });
+    expect(errors[0]?.message).toMatch(/descriptor 1 comes twice/);
   });
 
   test('rejects nested indirect tables', () => {

@@ -6,7 +6,9 @@
 // left to trust).
 //
 // Hot path: chain objects are pooled per head index and buffers are reused GuestSlices, so popping
-// allocates nothing once warm (only a guest error allocates: its VirtqueueError). Ring indices go
+// allocates nothing once warm (only a guest error allocates: its VirtqueueError). A head keeps the
+// slots of a short chain; longer chains borrow from a bounded pool shared by the queue, so no
+// sequence of chains, malformed or not, leaves the queue holding more than that. Ring indices go
 // through Atomics (full fences on x86-64) because the guest reads and writes the same memory
 // concurrently.
 import type { DescriptorChain } from './descriptor_chain';
@@ -33,6 +35,13 @@ export type GuestErrorSink = (error: VirtqueueError) => void;
 
 /** The most entries an indirect table may have (Linux sizes them by the request, not the ring). */
 export const MAX_INDIRECT_ENTRIES = 4096;
+/** Buffer slots a head keeps between chains: enough for every request but large I/O. */
+const KEPT_SLOTS = 16;
+/**
+ * Slots a queue keeps for long chains (large I/O) beyond its heads' own, so what a guest can make
+ * the queue hold stays bounded whatever chains it sent before (malformed ones included).
+ */
+const SPARE_SLOTS = 2 * MAX_INDIRECT_ENTRIES;
 
 export interface RingLocation {
   readonly desc: HostRange;
@@ -57,6 +66,9 @@ class PooledChain implements DescriptorChain {
   private readonly slots: GuestSlice[] = [];
   private used = 0;
 
+  /** `spare`: the queue's slots for chains longer than KEPT_SLOTS, shared by its heads. */
+  constructor(private readonly spare: GuestSlice[]) {}
+
   reset(head: number): void {
     this.head = head;
     this.readable.length = 0;
@@ -66,8 +78,22 @@ class PooledChain implements DescriptorChain {
   }
 
   nextSlot(): GuestSlice {
-    if (this.used === this.slots.length) this.slots.push(new GuestSlice());
+    if (this.used === this.slots.length) this.slots.push(this.spare.pop() ?? new GuestSlice());
     return this.slots[this.used++]!;
+  }
+
+  /**
+   * The chain is answered or rejected: slots beyond KEPT_SLOTS go back to the spare pool (up to
+   * its bound, the rest to the collector), so a head keeps no more than a short chain needs.
+   */
+  shrink(): void {
+    const slots = this.slots;
+    if (slots.length <= KEPT_SLOTS) return;
+    this.reset(this.head);
+    while (slots.length > KEPT_SLOTS) {
+      const slot = slots.pop()!;
+      if (this.spare.length < SPARE_SLOTS) this.spare.push(slot);
+    }
   }
 }
 
@@ -92,6 +118,11 @@ export class Virtqueue {
   /** False while the device loop polls the ring: the driver need not kick. */
   private kicksWanted = true;
   private chains: (PooledChain | undefined)[] = [];
+  private readonly spareSlots: GuestSlice[] = [];
+  /** Per descriptor of the ring's table and of an indirect table: the walk that last met it. */
+  private seenDirect = new Uint32Array(0);
+  private readonly seenIndirect = new Uint32Array(MAX_INDIRECT_ENTRIES);
+  private walkStamp = 0;
   private inFlight = new Uint8Array(0);
   private readonly tableSlot = new GuestSlice();
 
@@ -128,6 +159,7 @@ export class Virtqueue {
     if (this.chains.length !== size) {
       this.chains = new Array<PooledChain | undefined>(size);
       this.inFlight = new Uint8Array(size);
+      this.seenDirect = new Uint32Array(size);
     }
     this.ready = true;
     this.kicksWanted = true;
@@ -145,6 +177,7 @@ export class Virtqueue {
   /** Forgets every chain in flight: the handler that held them was reset. */
   forgetInFlight(): void {
     this.inFlight.fill(0);
+    for (const chain of this.chains) chain?.shrink();
   }
 
   /** The byte sizes of the three rings of a queue of `size` entries. */
@@ -201,10 +234,12 @@ export class Virtqueue {
    * the next pop and its memory pin, so retired guest RAM can be unmapped.
    */
   abandon(head: number): void {
-    if (head < this.size && this.inFlight[head] === 1) {
+    if (head >= this.size) return;
+    if (this.inFlight[head] === 1) {
       this.inFlight[head] = 0;
       this.memory.unpin();
     }
+    this.chains[head]?.shrink();
   }
 
   /** Returns a chain to the driver with `len` bytes written. */
@@ -247,7 +282,7 @@ export class Virtqueue {
       );
       return null;
     }
-    const chain = (this.chains[head] ??= new PooledChain());
+    const chain = (this.chains[head] ??= new PooledChain(this.spareSlots));
     chain.reset(head);
     const error = this.walk(chain);
     if (error !== null) {
@@ -258,6 +293,16 @@ export class Virtqueue {
     this.inFlight[head] = 1;
     this.memory.pin();
     return chain;
+  }
+
+  /** A stamp no descriptor carries yet (the tables are cleared once every 2^32 walks). */
+  private nextWalkStamp(): number {
+    if (++this.walkStamp > 0xffff_ffff) {
+      this.walkStamp = 1;
+      this.seenDirect.fill(0);
+      this.seenIndirect.fill(0);
+    }
+    return this.walkStamp;
   }
 
   /** A malformed chain, to be answered with a zero-length used entry. */
@@ -271,7 +316,9 @@ export class Virtqueue {
     let base = this.descBase;
     let tableSize = this.size;
     let index = chain.head;
-    let count = 0;
+    // A descriptor met twice is a loop: rejected before it takes a slot again.
+    const stamp = this.nextWalkStamp();
+    let seen = this.seenDirect;
     let inIndirect = false;
     let seenWritable = false;
     for (;;) {
@@ -281,8 +328,9 @@ export class Virtqueue {
           chain.head,
           `descriptor index ${index} is outside a table of ${tableSize}`,
         );
-      if (++count > tableSize)
-        return this.malformed('descriptor-loop', chain.head, `more than ${tableSize} descriptors (a loop?)`);
+      if (seen[index] === stamp)
+        return this.malformed('descriptor-loop', chain.head, `descriptor ${index} comes twice (a loop)`);
+      seen[index] = stamp;
       const at = base + index * DESC_SIZE;
       const lo = table.getUint32(at + DESC_ADDR, true);
       const hi = table.getUint32(at + DESC_ADDR + 4, true);
@@ -316,7 +364,7 @@ export class Virtqueue {
         base = this.tableSlot.offset;
         tableSize = len / DESC_SIZE;
         index = 0;
-        count = 0;
+        seen = this.seenIndirect;
         inIndirect = true;
         continue;
       }

@@ -20,7 +20,7 @@ import {
   hasBit,
 } from '@vfs/daemon/vhost-user';
 import { socketPair } from '@vfs/daemon/sys';
-import { DESC_SIZE } from '@vfs/daemon/virtio';
+import { DESC_SIZE, type RegionSpec } from '@vfs/daemon/virtio';
 import { DriverQueue, type GuestRange, type UsedEntry } from './driver_queue';
 import { GuestRam } from './guest_ram';
 import { ShmemWindow } from './shmem_window';
@@ -306,6 +306,16 @@ export class VhostUserFrontend implements VirtioFsTransport {
     return q;
   }
 
+  /**
+   * Sends SET_MEM_TABLE as QEMU does after a memory change, one fd per region; hostile tests pass
+   * regions that do not match guest RAM or fds that do not hold them. Throws if it is refused.
+   */
+  setMemTable(regions: readonly RegionSpec[], fds: readonly number[]): void {
+    const payload = regionPayload(Layout.MEMORY_TABLE_HEADER, regions);
+    new DataView(payload.buffer).setUint32(0, regions.length, true);
+    this.vhostUser.set(R.SET_MEM_TABLE, payload, fds);
+  }
+
   /** Reads and answers one back-end request (SHMEM_MAP/UNMAP); others are refused. */
   serveBackendRequest(): void {
     const conn = this.backendConn;
@@ -433,11 +443,8 @@ export class VhostUserFrontend implements VirtioFsTransport {
       for (const r of regions) c.set(R.ADD_MEM_REG, regionPayload(Layout.SINGLE_REGION_OFFSET, [r]), [this.ram.fd]);
       return;
     }
-    const payload = regionPayload(Layout.MEMORY_TABLE_HEADER, regions);
-    new DataView(payload.buffer).setUint32(0, regions.length, true);
-    c.set(
-      R.SET_MEM_TABLE,
-      payload,
+    this.setMemTable(
+      regions,
       regions.map(() => this.ram.fd),
     );
   }

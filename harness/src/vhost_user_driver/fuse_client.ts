@@ -67,6 +67,8 @@ export interface InitReply {
   major: number;
   minor: number;
   flags: number;
+  /** INIT flags 32..63 (with FUSE_INIT_EXT). */
+  flags2: number;
   maxWrite: number;
   maxPages: number;
   timeGran: number;
@@ -188,6 +190,11 @@ export class FuseClient {
   uid = 0;
   gid = 0;
   pid = 1;
+  /**
+   * Request extensions (8-byte aligned fuse_ext_header blocks) appended to what `request` sends,
+   * as the kernel appends them to creations; null for none.
+   */
+  extensions: Buffer | null = null;
   private nextUnique = 1n;
 
   constructor(private readonly transport: VirtioFsTransport) {}
@@ -228,23 +235,28 @@ export class FuseClient {
     writableLen: number,
     queue = REQUEST_QUEUE,
   ): Buffer {
-    const argLen = args.reduce((n, a) => n + a.length, 0);
-    const r = this.send([this.header(opcode, nodeid, argLen), ...args], writableLen, queue);
+    const all: readonly Uint8Array[] = this.extensions === null ? args : [...args, this.extensions];
+    const argLen = all.reduce((n, a) => n + a.length, 0);
+    const h = this.header(opcode, nodeid, argLen);
+    if (this.extensions !== null) h.writeUInt16LE(this.extensions.length / 8, abi.InHeader.totalExtlen);
+    const r = this.send([h, ...all], writableLen, queue);
     if (r.error !== 0) throw new FuseError(opcode, r.error);
     return r.data;
   }
 
-  init(flags = DEFAULT_INIT_FLAGS, minor = abi.FUSE_KERNEL_MINOR_VERSION): InitReply {
+  init(flags = DEFAULT_INIT_FLAGS, minor = abi.FUSE_KERNEL_MINOR_VERSION, flags2 = 0): InitReply {
     const a = Buffer.alloc(abi.INIT_IN_SIZE);
     a.writeUInt32LE(abi.FUSE_KERNEL_VERSION, abi.InitIn.major);
     a.writeUInt32LE(minor, abi.InitIn.minor);
     a.writeUInt32LE(128 * 1024, abi.InitIn.maxReadahead);
     a.writeUInt32LE(flags >>> 0, abi.InitIn.flags);
+    a.writeUInt32LE(flags2 >>> 0, abi.InitIn.flags2);
     const d = this.request(abi.Opcode.INIT, 0, [a], abi.OUT_HEADER_SIZE + abi.INIT_OUT_SIZE);
     return {
       major: d.readUInt32LE(abi.InitOut.major),
       minor: d.readUInt32LE(abi.InitOut.minor),
       flags: d.readUInt32LE(abi.InitOut.flags),
+      flags2: d.readUInt32LE(abi.InitOut.flags2),
       maxWrite: d.readUInt32LE(abi.InitOut.maxWrite),
       maxPages: d.readUInt16LE(abi.InitOut.maxPages),
       timeGran: d.readUInt32LE(abi.InitOut.timeGran),
