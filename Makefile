@@ -35,9 +35,11 @@ format: npm
 	@npx biome format --write $(SOURCES) *.json *.js
 	@bash scripts/clang-format-check.sh --write $(C_SOURCES)
 
+# The unit suites mostly wait on the processes they start (daemons, QEMU, node children): one jest
+# worker per core rather than jest's default of one fewer, which is one worker on two cores.
 check: typecheck lint
 	@mkdir -p build
-	@set +e; $(JEST) --selectProjects unit $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
+	@set +e; $(JEST) --selectProjects unit --maxWorkers=100% $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
 
 build: deps bundle typecheck guest runtime
 

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { hostPrograms } from '@vfs/harness/host_programs';
 
 const PROTO_DIR = __dirname;
 const COMMITTED = join(PROTO_DIR, 'gen');
@@ -29,7 +30,7 @@ describe('proto/gen', () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('matches what proto/generate.sh produces from proto/defs', () => {
+  hostPrograms('protoc').it('matches what proto/generate.sh produces from proto/defs', () => {
     const fresh = join(scratch, 'gen');
     execFileSync('bash', [join(PROTO_DIR, 'generate.sh'), fresh], { stdio: ['ignore', 'pipe', 'pipe'] });
     const hint = 'proto/gen is stale: run `make proto` (bash proto/generate.sh) and commit the result';

@@ -1,8 +1,9 @@
 // The front-end driver talks to the C daemon from qemu-system-common exactly as it talks to ours:
 // vhost-user set-up plus one hand-built FUSE_INIT on the request queue.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostPrograms } from '../host_programs';
 import { tempDir } from '../temp_dir';
 import { VhostUserFrontend } from './frontend';
 import { REQUEST_QUEUE } from './transport';
@@ -24,9 +25,7 @@ function fuseInit(unique: number): Uint8Array {
   return req;
 }
 
-const maybe = existsSync(VIRTIOFSD) ? describe : describe.skip;
-
-maybe('/usr/lib/qemu/virtiofsd through the front-end driver', () => {
+hostPrograms(VIRTIOFSD).describe('/usr/lib/qemu/virtiofsd through the front-end driver', () => {
   let dir: string;
   let child: ChildProcess;
   let stderr = '';

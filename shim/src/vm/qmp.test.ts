@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostPrograms } from '@vfs/harness/host_programs';
 import { QmpClient, QmpError, type QmpEvent } from './qmp';
 import { FakeQmpServer, type FakeHandler } from './qmp_fake_server';
 import { launchQemu, type RunningQemu } from './qemu_process';
@@ -148,7 +149,7 @@ describe('QmpClient against a fake QMP server', () => {
 
 // The real thing: QEMU with only a QMP socket, frozen before the first instruction (-S), so no
 // kernel is needed. Started and, whatever happens, killed by PID.
-describe('QmpClient against qemu-system-x86_64', () => {
+hostPrograms('qemu-system-x86_64').describe('QmpClient against qemu-system-x86_64', () => {
   jest.setTimeout(30_000);
   let dir: string;
   let qemu: RunningQemu | undefined;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ControlClient } from '@vfs/contracts';
 import { ENODATA, ENOTSUP, EROFS } from '@vfs/daemon/fuse';
 import { bundleDaemonForTest } from '@vfs/harness/bundles';
+import { hostPrograms } from '@vfs/harness/host_programs';
 import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { unmountAll } from '../host_mounts';
@@ -44,6 +45,9 @@ function daemonMountinfo(unsharePid: number): string {
   return readFileSync(`/proc/${child}/mountinfo`, 'utf8');
 }
 
+/** The host's xattrs are read and written with getfattr and setfattr. */
+const attr = hostPrograms('getfattr', 'setfattr');
+
 function hostXattrs(path: string): string {
   return execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', path], { encoding: 'utf8' });
 }
@@ -68,10 +72,6 @@ describe('shares as the daemon serves them', () => {
     mkdirSync(sharesDir);
     for (const dir of ['layer', 'snap/fs', 'snap/work', 'vol/sub']) mkdirSync(join(work, dir), { recursive: true });
     writeFileSync(join(work, 'snap', 'fs', 'host-file'), '');
-    const hostFile = join(work, 'snap', 'fs', 'host-file');
-    execFileSync('setfattr', ['-n', 'security.capability', '-v', `0x${FILE_CAPABILITY.toString('hex')}`, hostFile]);
-    execFileSync('setfattr', ['-n', 'trusted.host', '-v', '1', hostFile]);
-    execFileSync('setfattr', ['-n', 'user.host', '-v', '1', hostFile]);
     execFileSync('mount', ['-t', 'tmpfs', 'vol-sub', join(work, 'vol', 'sub')]);
     state = new SandboxState(join(work, 'state'));
     state.create();
@@ -153,7 +153,7 @@ describe('shares as the daemon serves them', () => {
     expect(existsSync(join(work, 'vol', 'nope'))).toBe(false);
   });
 
-  it('lets the guest set user.* xattrs on a read-write share, and no security.*, trusted.* or system.*', () => {
+  attr.it('lets the guest set user.* xattrs on a read-write share, and no security.*, trusted.* or system.*', () => {
     const c = upper;
     const dir = c.lookup(c.lookup(1, 'c0-up').nodeid, 'fs');
     const file = c.create(dir.nodeid, 'f', 0o1 /* O_WRONLY */, 0o644).entry;
@@ -172,7 +172,11 @@ describe('shares as the daemon serves them', () => {
     expect(errnoOf(() => c.getxattr(file.nodeid, 'user.x', 8))).toBe(ENODATA);
   });
 
-  it("hides the host's other xattrs from the guest", () => {
+  attr.it("hides the host's other xattrs from the guest", () => {
+    const hostFile = join(work, 'snap', 'fs', 'host-file');
+    execFileSync('setfattr', ['-n', 'security.capability', '-v', `0x${FILE_CAPABILITY.toString('hex')}`, hostFile]);
+    execFileSync('setfattr', ['-n', 'trusted.host', '-v', '1', hostFile]);
+    execFileSync('setfattr', ['-n', 'user.host', '-v', '1', hostFile]);
     const c = upper;
     const file = c.lookup(c.lookup(c.lookup(1, 'c0-up').nodeid, 'fs').nodeid, 'host-file');
     expect(c.listxattr(file.nodeid, 256)).toEqual(['user.host']);

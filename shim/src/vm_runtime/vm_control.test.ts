@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { hostPrograms } from '@vfs/harness/host_programs';
 import { FakeQmpServer } from '../vm/qmp_fake_server';
 import { launchQemu, type RunningQemu } from '../vm/qemu_process';
 import { controlVm } from './vm_control';
@@ -66,7 +67,7 @@ describe('controlVm with a stand-in QEMU', () => {
   });
 });
 
-describe('controlVm with qemu-system-x86_64', () => {
+hostPrograms('qemu-system-x86_64').describe('controlVm with qemu-system-x86_64', () => {
   jest.setTimeout(30_000);
 
   it('stops a real QEMU with quit: exit code 0, no SIGKILL', async () => {
