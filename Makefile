@@ -37,9 +37,11 @@ format: npm
 
 # The unit suites mostly wait on the processes they start (daemons, QEMU, node children): one jest
 # worker per core rather than jest's default of one fewer, which is one worker on two cores.
+# `make check UNIT_WORKERS=1` changes it (a second --maxWorkers in ARGS is misread by jest).
+UNIT_WORKERS ?= 100%
 check: typecheck lint
 	@mkdir -p build
-	@set +e; $(JEST) --selectProjects unit --maxWorkers=100% $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
+	@set +e; $(JEST) --selectProjects unit --maxWorkers=$(UNIT_WORKERS) $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
 
 build: deps bundle typecheck guest runtime
 
