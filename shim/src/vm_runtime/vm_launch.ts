@@ -34,7 +34,8 @@ export function checkReadable(path: string, what: string): void {
   }
 }
 
-async function chooseAccel(hypervisor: HypervisorConfig): Promise<Accel> {
+/** The configured accelerator; `auto` asks the cached KVM probe. */
+export async function chooseAccel(hypervisor: HypervisorConfig): Promise<Accel> {
   if (hypervisor.accel !== 'auto') return hypervisor.accel;
   return detectAccel({
     kernelPath: hypervisor.kernel,
@@ -44,7 +45,8 @@ async function chooseAccel(hypervisor: HypervisorConfig): Promise<Accel> {
   });
 }
 
-function kernelParams(text: string): string[] {
+/** [hypervisor] kernel_params as words. */
+export function kernelParams(text: string): string[] {
   return text.split(/\s+/).filter((word) => word !== '');
 }
 

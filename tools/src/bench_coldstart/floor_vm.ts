@@ -6,9 +6,9 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ACCEL_CACHE, bootArgs, INIT_MARKERS } from '@vfs/contracts';
+import { bootArgs, INIT_MARKERS } from '@vfs/contracts';
 import { installRoot, loadRuntimeConfig, type LoadedConfig } from '@vfs/runtime-config';
-import { detectAccel } from '@vfs/shim/vm';
+import { chooseAccel, hotplugSlots, kernelParams } from '@vfs/shim/vm';
 import { consoleBootTimes } from '@vfs/shim/vm';
 import { readConsole } from '@vfs/shim/vm';
 import { hostTscKhz } from '@vfs/shim/vm';
@@ -33,16 +33,6 @@ export interface FloorVm {
   stop(): Promise<void>;
 }
 
-async function accelOf(hypervisor: Hypervisor): Promise<Accel> {
-  if (hypervisor.accel !== 'auto') return hypervisor.accel;
-  return detectAccel({
-    kernelPath: hypervisor.kernel,
-    initrdPath: hypervisor.initramfs,
-    cachePath: ACCEL_CACHE,
-    qemuBinary: hypervisor.path,
-  });
-}
-
 function floorArgs(hypervisor: Hypervisor, accel: Accel, dir: string): string[] {
   return buildQemuArgs({
     name: 'vfs-bench-floor',
@@ -53,8 +43,8 @@ function floorArgs(hypervisor: Hypervisor, accel: Accel, dir: string): string[] 
     kernelPath: hypervisor.kernel,
     initrdPath: hypervisor.initramfs,
     // The root ports a sandbox of this machine boots with are part of its floor.
-    hotplugRootPorts: hypervisor.machine === 'microvm' ? 0 : hypervisor.hotplug_slots,
-    kernelArgs: [...bootArgs({ mode: 'poweroff' }), ...hypervisor.kernel_params.split(/\s+/).filter((w) => w !== '')],
+    hotplugRootPorts: hotplugSlots(hypervisor),
+    kernelArgs: [...bootArgs({ mode: 'poweroff' }), ...kernelParams(hypervisor.kernel_params)],
     tscKhz: hostTscKhz(),
     fsDevices: [],
     agentSocketPath: join(dir, 'agent.sock'),
@@ -90,7 +80,7 @@ function stoppable(qemu: RunningQemu): () => Promise<void> {
 export async function floorVm(workDir: string, machine?: Machine): Promise<FloorVm> {
   const configured = loadRuntimeConfig({ root: installRoot() }).config.hypervisor;
   const hypervisor: Hypervisor = { ...configured, machine: machine ?? configured.machine };
-  const accel = await accelOf(hypervisor);
+  const accel = await chooseAccel(hypervisor);
   let stopRunning: () => Promise<void> = async () => undefined;
   const run = async (): Promise<FloorRun> => {
     const dir = mkdtempSync(join(workDir, 'floor-'));
