@@ -12,7 +12,6 @@ function targetPath(name: string): string {
   return join(REPO_ROOT, target.out);
 }
 
-export const SHIM_BINARY = targetPath('shim');
 /** Put first on containerd's PATH, it makes runtime io.containerd.vfs.v2 the test shim. */
 export const TEST_SHIM_DIR = dirname(targetPath('test-shim'));
 

@@ -8,7 +8,7 @@
 // names the step and the cause.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ControlClient, VolumeInfo } from '@vfs/contracts';
+import type { CacheMode, ControlClient, VolumeInfo } from '@vfs/contracts';
 import { errorMessage } from '@vfs/contracts';
 import { removeUnmountedTree, unmount } from '../host_mounts';
 import type { ShimLogger } from '../logger';
@@ -43,7 +43,7 @@ export interface VolumeHotplugDeps {
   readonly vm: ControlledVm;
   readonly agent: AgentClient;
   readonly slots: number;
-  readonly cache: 'none' | 'auto' | 'always' | 'metadata';
+  readonly cache: CacheMode;
   readonly requestTimeoutMs: number;
   readonly log: ShimLogger;
 }
