@@ -8,7 +8,7 @@ JEST := npx jest --ci --json --outputFile=$(JEST_JSON)
 SOURCES := scripts proto contracts runtime-config daemon agent shim cli harness tools e2e
 C_SOURCES := agent/runtime/launcher harness/src
 
-.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-coldstart bench-pods bench-hotplug proto clean demo
+.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-coldstart bench-pods bench-hotplug proto clean demo fuzz
 
 all: build
 
@@ -79,6 +79,13 @@ bench-pods: build
 # with host CPU (tools/src/bench_hotplug). ARGS="--cycles 20 --warmup 1 --json out.json".
 bench-hotplug: build
 	@node build/bin/bench-hotplug $(ARGS)
+
+# The structure-aware fuzzer of vfs-virtiofsd, a long run (tools/src/fuzz): FUSE and vhost-user
+# cases against the real daemon, with crashes, hangs and the seeds that replay them.
+# ARGS="--seed 1 --cases 100000 --duration 60 --json out.json"; --help lists the options.
+fuzz: bundle
+	@node scripts/bundle.cjs fuzz
+	@node build/bin/vfs-fuzz $(ARGS)
 
 clean:
 	rm -rf build

@@ -3,18 +3,24 @@
  * in multi-export mode, runs a file workload, and the host checks the results:
  * - namespace and data operations, a 1000-entry readdir, xattrs;
  * - flock and fcntl locks contending in both directions with a host process;
+ * - device nodes the guest makes (1:3, 7:0): chmod, chown, utimens, link, mv and rm work, the
+ *   guest opens its own device, and on the host the node stays inert: the daemon never opens it
+ *   and its view of the share is nodev;
  * - a read-only export refusing writes, and overlayfs (userxattr) with that export as the lower
  *   layer and a read-write export as the upper;
  * - then the guest is booted again against the same daemon process, which must keep serving.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -25,6 +31,7 @@ import { bootArgs, ControlClient, scriptExitStatus } from '@vfs/contracts';
 import type { VhostUserFsDevice } from '@vfs/shim/vm';
 import { USER_XATTRS_ONLY } from '@vfs/shim';
 import { FSTOOL_SOURCE } from '@vfs/harness/bundles';
+import { OpenWatch } from '@vfs/harness/open_watch';
 import { REPO_ROOT } from '@vfs/harness/repo';
 import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig, withDeadline } from '@vfs/harness/guest_vm';
 
@@ -40,6 +47,8 @@ let daemon: ChildProcess | undefined;
 let control: ControlClient | undefined;
 let hostHolder: ChildProcess | undefined;
 let fstool = '';
+/** Opens of the entries of work/w, the guest's working directory, by any host process. */
+let openWatch: OpenWatch | undefined;
 
 /** Runs inside the guest; every check prints `CHECK <name> ok` or `CHECK <name> FAIL: …`. */
 const FIRST_BOOT = String.raw`
@@ -55,6 +64,14 @@ check chown sh -c 'chown 1234:5678 f && [ "$(stat -c %u:%g f)" = 1234:5678 ]'
 check rename sh -c 'mv f g && [ ! -e f ] && [ "$(cat g)" = hel ]'
 check hardlink sh -c 'ln g h && [ "$(stat -c %h g)" = 2 ] && [ "$(cat h)" = hel ]'
 check symlink sh -c 'ln -s g s && [ "$(readlink s)" = g ] && [ "$(cat s)" = hel ]'
+check mknod_char sh -c 'mknod n1 c 1 3 && [ -c n1 ] && [ "$(stat -c %t:%T n1)" = 1:3 ]'
+check mknod_block sh -c 'mknod n2 b 7 0 && [ -b n2 ] && [ "$(stat -c %t:%T n2)" = 7:0 ]'
+check device_is_the_guests sh -c 'echo lost > n1 && [ -z "$(head -c 8 n1)" ]'
+check device_chmod sh -c 'chmod 600 n1 && [ "$(stat -c %a n1)" = 600 ]'
+check device_chown sh -c 'chown 1234:5678 n2 && [ "$(stat -c %u:%g n2)" = 1234:5678 ]'
+check device_utimens sh -c 'touch -d @1000000000 n2 && [ "$(stat -c %Y n2)" = 1000000000 ]'
+check device_link sh -c 'ln n1 n1.link && [ "$(stat -c %h n1)" = 2 ] && rm n1.link && [ "$(stat -c %h n1)" = 1 ]'
+check device_mv_rm sh -c 'mv n2 n2.moved && [ ! -e n2 ] && [ -b n2.moved ] && rm n2.moved && [ ! -e n2.moved ]'
 check mkdir_rmdir sh -c 'mkdir d1 d2 && rmdir d1 && [ ! -e d1 ] && [ -d d2 ]'
 check readdir_1000 sh -c 'mkdir many && cd many && i=0 && while [ $i -lt 1000 ]; do : > f$i; i=$((i+1)); done && [ "$(ls | wc -l)" = 1000 ]'
 check big_write sh -c 'dd if=/dev/urandom of=big bs=64k count=64 2>/dev/null && [ "$(stat -c %s big)" = 4194304 ] && md5sum big > big.md5'
@@ -119,7 +136,7 @@ function startDaemon(): Promise<void> {
 }
 
 function makeTree(): void {
-  for (const d of ['work/tools', 'lower/sub', 'upper']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['work/tools', 'work/w', 'lower/sub', 'upper']) mkdirSync(join(root, d), { recursive: true });
   writeFileSync(join(root, 'lower', 'base.txt'), 'base\n');
   writeFileSync(join(root, 'lower', 'gone.txt'), 'gone\n');
   writeFileSync(join(root, 'lower', 'sub', 'inner.txt'), 'inner\n');
@@ -159,6 +176,47 @@ async function checkGuestLocksFromHost(): Promise<{ fcntl: number | null; flock:
   return { fcntl, flock };
 }
 
+/** The sandboxed daemon: the started pid's descendant whose root holds the share (the pid is unshare's). */
+function sandboxedDaemonPid(started: number): number {
+  const children = (pid: number): number[] =>
+    readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  for (let todo = [started]; todo.length > 0; ) {
+    const pid = todo.shift() as number;
+    if (existsSync(`/proc/${pid}/root/shared`)) return pid;
+    todo = [...todo, ...children(pid)];
+  }
+  throw new Error(`no sandboxed daemon below pid ${started}`);
+}
+
+const O_PATH = 0o10000000;
+/** The guest's device nodes, under every name the guest gives them (deleted ones included). */
+const DEVICE_NODE = /\/w\/n[12](\.link|\.moved)?( \(deleted\))?$/;
+
+/**
+ * Samples the daemon's open fds every 100 ms until stopped: an fd on a device node that is not
+ * O_PATH (a lookup's) would be the node opened for I/O. Returns those, as "target flags".
+ */
+function sampleDaemonFds(pid: number): () => string[] {
+  const opened: string[] = [];
+  const sample = (): void => {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (!DEVICE_NODE.test(target)) continue;
+        const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0';
+        if ((parseInt(flags, 8) & O_PATH) === 0) opened.push(`${target} flags 0${flags}`);
+      } catch {
+        // Closed between the listing and the look: nothing to see.
+      }
+    }
+  };
+  const timer = setInterval(sample, 100);
+  return () => {
+    clearInterval(timer);
+    return opened;
+  };
+}
+
 const DEVICES = (): VhostUserFsDevice[] => [
   { id: 'fs0', socketPath: join(workDir, 'work.sock'), tag: 'work' },
   { id: 'fs1', socketPath: join(workDir, 'lower.sock'), tag: 'lower' },
@@ -171,6 +229,7 @@ beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'vfs-daemon-guest-'));
   root = join(workDir, 'root');
   makeTree();
+  openWatch = OpenWatch.of(join(root, 'work', 'w'));
   await startDaemon();
   const c = control as ControlClient;
   const common = { cache: 'auto' as const, announceSubmounts: false };
@@ -205,6 +264,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   vms.killAll();
+  openWatch?.close();
   if (workDir !== '') writeFileSync(join(workDir, 'host-release'), '');
   hostHolder?.kill('SIGKILL');
   control?.close();
@@ -219,6 +279,7 @@ afterAll(async () => {
 describe('a real guest on our virtio-fs daemon', () => {
   let firstConsole = '';
   let hostSawGuestLocks: { fcntl: number | null; flock: number | null } = { fcntl: null, flock: null };
+  let daemonIoFdsOnNodes: string[] = [];
 
   test('runs the file workload, with locks contending against the host', async () => {
     const config = vmConfig(
@@ -228,9 +289,12 @@ describe('a real guest on our virtio-fs daemon', () => {
       DEVICES(),
       'first.log',
     );
+    const stopSampling = sampleDaemonFds(sandboxedDaemonPid(daemon?.pid as number));
     const booted = vms.boot(workDir, config);
     hostSawGuestLocks = await withDeadline(checkGuestLocksFromHost(), BOOT_TIMEOUT_MS, 'guest never held its locks');
-    const result = await booted;
+    const result = await booted.finally(() => {
+      daemonIoFdsOnNodes = stopSampling();
+    });
     firstConsole = result.console;
     expectAllOk(firstConsole, [
       'create',
@@ -241,6 +305,14 @@ describe('a real guest on our virtio-fs daemon', () => {
       'rename',
       'hardlink',
       'symlink',
+      'mknod_char',
+      'mknod_block',
+      'device_is_the_guests',
+      'device_chmod',
+      'device_chown',
+      'device_utimens',
+      'device_link',
+      'device_mv_rm',
       'mkdir_rmdir',
       'readdir_1000',
       'big_write',
@@ -274,6 +346,29 @@ describe('a real guest on our virtio-fs daemon', () => {
     expect(readdirSync(join(w, 'many'))).toHaveLength(1000);
     expect(statSync(join(w, 'big')).size).toBe(4 * 1024 * 1024);
     expect(existsSync(join(w, 'f'))).toBe(false);
+  });
+
+  test("keeps the guest's device nodes inert on the host: never opened by the daemon, nodev in its view", () => {
+    const n1 = join(root, 'work', 'w', 'n1');
+    const st = lstatSync(n1);
+    expect({ char: st.isCharacterDevice(), rdev: st.rdev, mode: st.mode & 0o7777 }).toEqual({
+      char: true,
+      rdev: (1 << 8) | 3,
+      mode: 0o600,
+    });
+    expect(existsSync(join(root, 'work', 'w', 'n2.moved'))).toBe(false);
+    const deviceOpens = (): string[] => (openWatch?.opened() ?? []).filter((name) => /^n[12]/.test(name));
+    // No process on the host opened a node for I/O, and every fd the daemon was seen holding on
+    // one was a lookup's O_PATH fd.
+    expect(deviceOpens()).toEqual([]);
+    expect(daemonIoFdsOnNodes).toEqual([]);
+    const pid = sandboxedDaemonPid(daemon?.pid as number);
+    expect(() => openSync(`/proc/${pid}/root/shared/work/w/n1`, 'r')).toThrow(
+      expect.objectContaining({ code: 'EACCES' }),
+    );
+    // The node itself is real: the host's own mount (not nodev) opens it, and the watch sees that.
+    closeSync(openSync(n1, 'r'));
+    expect(deviceOpens()).toEqual(['n1']);
   });
 
   test('keeps the read-only lower layer untouched and puts overlay changes in the upper export', () => {

@@ -5,7 +5,17 @@
 // Needs `make build runtime` (bundles, guest kernel + initramfs, build/runtime).
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
@@ -270,5 +280,38 @@ describe('containers in VMs with containerd 1.7 (gRPC)', () => {
     expect(lines).toMatch(/"protocol":"grpc"/);
     await waitFor('the sandbox to go', async () => (sandboxDirs(containerd).length === 0 ? true : undefined), 15_000);
     expectNothingLeft(containerd);
+  });
+
+  // ctr 1.6 has no --user; 1.7 does.
+  it("translates ids as [daemon] translate_uid/gid say: uid 1000's new file is the host's 101000 and the guest's 1000", async () => {
+    const config = join(work, 'translate.toml');
+    writeFileSync(config, '[daemon]\ntranslate_uid = ["map:1000:101000:1"]\ntranslate_gid = ["map:1000:101000:1"]\n');
+    const volume = join(work, 'translated');
+    mkdirSync(volume);
+    chmodSync(volume, 0o777);
+    const result = ok(
+      await containerd.ctr(
+        [
+          'run',
+          '--rm',
+          ...RUNTIME,
+          '--runtime-config-path',
+          config,
+          '--user',
+          '1000:1000',
+          '--mount',
+          `type=bind,src=${volume},dst=/vol,options=rbind:rw`,
+          IMAGE,
+          'translate1',
+          'sh',
+          '-c',
+          'echo x > /vol/made && ls -ln /vol/made',
+        ],
+        { namespace: NS, timeoutMs: 90_000 },
+      ),
+    );
+    expect(result.stdout).toMatch(/^-\S+\s+1\s+1000\s+1000\s+2\s.*\/vol\/made\n$/);
+    const made = statSync(join(volume, 'made'));
+    expect([made.uid, made.gid]).toEqual([101000, 101000]);
   });
 });

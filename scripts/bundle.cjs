@@ -33,6 +33,7 @@ const TARGETS = {
   'bench-hotplug': program('tools/src/bench_hotplug/bench_hotplug.ts', 'build/bin/bench-hotplug'),
   demo: program('tools/src/demo.ts', 'build/bin/vfs-demo'),
   'guest-smoke': program('tools/src/guest_smoke.ts', 'build/bin/guest-smoke'),
+  fuzz: program('tools/src/fuzz/fuzz.ts', 'build/bin/vfs-fuzz'),
 };
 
 const DEFAULT_TARGETS = [

@@ -4,6 +4,7 @@ export * from './cache_mode';
 export * from './dax_window';
 export * from './errors';
 export * from './guest_boot';
+export * from './id_map';
 export * from './daemon_control/protocol';
 export { ControlClient } from './daemon_control/client';
 export * from './oci/spec';

@@ -1,4 +1,4 @@
-import { parseArgs, UsageError } from './cli';
+import { parseArgs, USAGE, UsageError } from './cli';
 
 const base = ['--socket-path=/tmp/s.sock', '--shared-dir=/srv'];
 
@@ -68,6 +68,60 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs([...base, '--dax-window=0']).daxWindowMiB).toBe(0);
   });
 
+  test('the resource bounds have defaults, and each --max-* flag sets its own', () => {
+    expect(parseArgs(base).limits).toEqual({ maxOpenHandles: 262_144, maxLockOwners: 65_536, maxParkedLocks: 256 });
+    expect(parseArgs(base).rlimitNofile).toBeUndefined();
+    const o = parseArgs([...base, '--max-open-handles=10', '--max-lock-owners', '20', '--max-parked-locks=3']);
+    expect(o.limits).toEqual({ maxOpenHandles: 10, maxLockOwners: 20, maxParkedLocks: 3 });
+    expect(parseArgs([...base, '--rlimit-nofile=0']).rlimitNofile).toBe(0);
+    expect(parseArgs([...base, '--max-parked-locks=1']).limits.maxOpenHandles).toBe(262_144);
+  });
+
+  test('--help lists every bound with its default and errno', () => {
+    expect(USAGE).toMatch(/--max-open-handles=N[\s\S]*ENFILE; default 262144/);
+    expect(USAGE).toMatch(/--max-lock-owners=N[\s\S]*ENOLCK; default 65536/);
+    expect(USAGE).toMatch(/--max-parked-locks=N[\s\S]*ENOLCK; default 256/);
+    expect(USAGE).toMatch(/--rlimit-nofile=N[\s\S]*1,000,000/);
+    expect(USAGE).toMatch(/descriptor chains in flight by the queue size[\s\S]*DAX\s+mappings by the window/);
+  });
+
+  test('--inode-file-handles takes never, prefer or mandatory; unset, the daemon decides once confined', () => {
+    expect(parseArgs(base).inodeFileHandles).toBeUndefined();
+    expect(parseArgs([...base, '--inode-file-handles=never']).inodeFileHandles).toBe('never');
+    expect(parseArgs([...base, '--inode-file-handles', 'prefer']).inodeFileHandles).toBe('prefer');
+    expect(parseArgs([...base, '--inode-file-handles=mandatory']).inodeFileHandles).toBe('mandatory');
+    expect(() => parseArgs([...base, '--inode-file-handles=always'])).toThrow(
+      /--inode-file-handles: invalid value 'always' \(expected never\|prefer\|mandatory\)/,
+    );
+  });
+
+  test('--translate-uid and --translate-gid accumulate their rules in order, none by default', () => {
+    expect([parseArgs(base).translateUid, parseArgs(base).translateGid]).toEqual([[], []]);
+    const o = parseArgs([
+      ...base,
+      '--translate-uid=squash-guest:0:1001:4294967295',
+      '--translate-gid',
+      'map:1000:101000:10',
+      '--translate-uid',
+      'host:1001:1000:1',
+    ]);
+    expect(o.translateUid).toEqual(['squash-guest:0:1001:4294967295', 'host:1001:1000:1']);
+    expect(o.translateGid).toEqual(['map:1000:101000:10']);
+  });
+
+  test.each([
+    [[...base, '--translate-uid=mapp:1:2:3'], /--translate-uid 'mapp:1:2:3': unknown type 'mapp'/],
+    [[...base, '--translate-gid=map:1000:x:1'], /--translate-gid 'map:1000:x:1': host base 'x' is not a number/],
+    [
+      [...base, '--translate-uid=map:0:100000:65536', '--translate-uid=forbid-guest:0:1'],
+      /--translate-uid 'forbid-guest:0:1': guest ids \[0, 1\) overlap \[0, 65536\) of 'map:0:100000:65536'/,
+    ],
+    [[...base, '--translate-uid'], /--translate-uid: needs a value/],
+  ])('%j is refused naming the bad rule', (argv, message) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
+  });
+
   test.each([
     [['--socket-path=/s'], /missing --shared-dir/],
     [['--shared-dir=/srv'], /missing --socket-path/],
@@ -83,6 +137,12 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--thread-pool-size=-1'], /non-negative integer/],
     [[...base, '--syslog'], /--syslog: not supported/],
     [[...base, '--readonly=yes'], /--readonly: takes no value/],
+    [[...base, '--max-open-handles=0'], /--max-open-handles: expected a whole number from 1 to 2147483647, got '0'/],
+    [[...base, '--max-lock-owners=-5'], /--max-lock-owners: expected a whole number from 1 to 2147483647, got '-5'/],
+    [[...base, '--max-parked-locks=lots'], /--max-parked-locks: expected a whole number from 1 .* got 'lots'/],
+    [[...base, '--max-open-handles=4294967296'], /--max-open-handles: expected a whole number from 1 to 2147483647/],
+    [[...base, '--max-lock-owners'], /--max-lock-owners: needs a value/],
+    [[...base, '--rlimit-nofile=many'], /--rlimit-nofile: expected a non-negative integer, got 'many'/],
     [[...base, '--dax-window=3'], /--dax-window: 3 MiB is not a multiple of the guest's 2 MiB DAX ranges/],
     [[...base, '--dax-window=1.5'], /--dax-window: expected a non-negative integer/],
     [[...base, '--dax-window=131072'], /--dax-window: 131072 MiB exceeds the limit/],

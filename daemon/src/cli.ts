@@ -1,13 +1,15 @@
 // virtiofsd-compatible command line: the Rust daemon's `--flag` spelling and the C daemon's
 // `-o option` spelling both map onto one DaemonOptions. Flags we cannot honour are refused with a
 // clear error instead of being accepted and ignored.
-import { daxWindowProblem, type CacheMode } from '@vfs/contracts';
+import { daxWindowProblem, idMapProblem, type CacheMode } from '@vfs/contracts';
 import { xattrMapProblem } from './passthrough/xattr_map';
+import { DEFAULT_LIMITS, type ResourceLimits } from './passthrough/config';
 
 export type { CacheMode };
 export type SandboxMode = 'namespace' | 'chroot' | 'none';
 export type SeccompAction = 'kill' | 'log' | 'trap' | 'none';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'off';
+export type InodeFileHandles = 'never' | 'prefer' | 'mandatory';
 
 export interface DaemonOptions {
   /** Directory exported (single-export mode) or holding the shares (multi-export mode). */
@@ -32,9 +34,17 @@ export interface DaemonOptions {
   writeback: boolean;
   allowDirectIo: boolean;
   announceSubmounts: boolean;
+  /** Unset: prefer when the daemon has CAP_DAC_READ_SEARCH, else never (decided once confined). */
+  inodeFileHandles?: InodeFileHandles;
   /** The DAX window in MiB (single-export mode); 0 = DAX off. */
   daxWindowMiB: number;
+  /** virtiofsd's uid/gid translation rules (@vfs/contracts id_map), each flag's values in order. */
+  translateUid: string[];
+  translateGid: string[];
+  /** RLIMIT_NOFILE to set; 0 leaves it; unset raises it as virtiofsd does (sys/rlimit.ts). */
   rlimitNofile?: number;
+  /** Bounds on what a guest can make the daemon hold, per session (passthrough/config.ts). */
+  limits: ResourceLimits;
   logLevel: LogLevel;
   printCapabilities: boolean;
   help: boolean;
@@ -57,6 +67,7 @@ const CACHE_MODES: Record<string, CacheMode> = {
 };
 const SANDBOX_MODES: readonly SandboxMode[] = ['namespace', 'chroot', 'none'];
 const SECCOMP_ACTIONS: readonly SeccompAction[] = ['kill', 'log', 'trap', 'none'];
+const INODE_FILE_HANDLES: readonly InodeFileHandles[] = ['never', 'prefer', 'mandatory'];
 const LOG_LEVELS: Record<string, LogLevel> = {
   error: 'error',
   err: 'error',
@@ -73,10 +84,7 @@ const UNSUPPORTED: Record<string, string> = {
   '--daemonize': 'run it under a supervisor; it stays in the foreground',
   '--posix-acl': 'POSIX ACLs are not implemented',
   '--security-label': 'security labels are not implemented',
-  '--inode-file-handles': 'inodes are held as O_PATH fds; file handles are not implemented',
   '--modcaps': 'capabilities are not modified',
-  '--translate-uid': 'uid translation is not implemented',
-  '--translate-gid': 'gid translation is not implemented',
   '--uid-map': 'uid mapping is not implemented',
   '--gid-map': 'gid mapping is not implemented',
 };
@@ -110,16 +118,46 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   --writeback, -o writeback           writeback cache
   --allow-direct-io                   honour O_DIRECT from the guest
   --announce-submounts                report submounts to the guest
+  --inode-file-handles=never|prefer|mandatory
+                                      hold the guest's inodes as file handles, not O_PATH
+                                      fds (no fd per inode; fds open for at most 128 of
+                                      them); prefer falls back to fds where the file system
+                                      has no handles, mandatory fails instead; inodes on
+                                      submounts keep fds; default prefer with
+                                      CAP_DAC_READ_SEARCH, else never
   --dax-window=MIB                    vfs extension: DAX through a shared-memory window of
                                       MIB (a multiple of 2; 0 = off, the default), on
                                       read-only and read-write exports; needs a VMM that
                                       serves vhost-user SHMEM_MAP
-  --rlimit-nofile=N                   raise RLIMIT_NOFILE to N
+  --translate-uid=RULE, --translate-gid=RULE
+                                      translate ids between guest and host without a user
+                                      namespace (repeat for more rules); RULE is one of
+                                        map:GUEST:HOST:COUNT (both ways)
+                                        guest:GUEST:HOST:COUNT, host:HOST:GUEST:COUNT
+                                        squash-guest:GUEST:HOST_ID:COUNT
+                                        squash-host:HOST:GUEST_ID:COUNT
+                                        forbid-guest:GUEST:COUNT (EPERM)
+                                      ids that no rule covers pass unchanged
+  --rlimit-nofile=N                   set RLIMIT_NOFILE to N (at most fs.nr_open; 0 leaves
+                                      it); default: raised to 1,000,000 (or fs.nr_open, or
+                                      else the hard limit) unless already higher
+  --max-open-handles=N                vfs extension: open files and directories per guest
+                                      session (one fd each); OPEN, CREATE and OPENDIR past
+                                      it get ENFILE; default ${DEFAULT_LIMITS.maxOpenHandles}
+  --max-lock-owners=N                 vfs extension: POSIX lock owners holding locks per
+                                      session, counted per file (one fd each); a new one
+                                      past it gets ENOLCK; default ${DEFAULT_LIMITS.maxLockOwners}
+  --max-parked-locks=N                vfs extension: SETLKW requests waiting per session;
+                                      one more gets ENOLCK; default ${DEFAULT_LIMITS.maxParkedLocks}
   --log-level=error|warn|info|debug|trace|off  (-o log_level=, -d for debug)
   --print-capabilities                print the vhost-user back-end capabilities
   -f, --foreground                    stay in the foreground (always the case)
   -V, --version                       print the version
   -h, --help                          print this help
+
+Everything a guest can make the daemon hold is bounded (README, "Resource bounds"): by the
+--max-* flags above, descriptor chains in flight by the queue size the VMM sets, and DAX
+mappings by the window, at most one per 2 MiB chunk.
 `;
 
 interface ParseState {
@@ -143,6 +181,9 @@ function defaults(): DaemonOptions {
     allowDirectIo: false,
     announceSubmounts: false,
     daxWindowMiB: 0,
+    translateUid: [],
+    translateGid: [],
+    limits: DEFAULT_LIMITS,
     logLevel: 'info',
     printCapabilities: false,
     help: false,
@@ -166,6 +207,14 @@ function fromTable<T>(flag: string, value: string, table: Record<string, T>): T 
 
 function nonNegativeInt(flag: string, value: string): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`${flag}: expected a non-negative integer, got '${value}'`);
+  return Number(value);
+}
+
+/** A bound of ResourceLimits: a whole number from 1 to 2^31 - 1. */
+function limit(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 0x7fff_ffff) {
+    throw new UsageError(`${flag}: expected a whole number from 1 to ${0x7fff_ffff}, got '${value}'`);
+  }
   return Number(value);
 }
 
@@ -366,6 +415,12 @@ const FLAGS: Record<string, FlagSpec> = {
       st.opts.announceSubmounts = true;
     },
   },
+  '--inode-file-handles': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.inodeFileHandles = oneOf('--inode-file-handles', v, INODE_FILE_HANDLES);
+    },
+  },
   '--dax-window': {
     takesValue: true,
     apply: (st, v) => {
@@ -376,6 +431,36 @@ const FLAGS: Record<string, FlagSpec> = {
     takesValue: true,
     apply: (st, v) => {
       st.opts.rlimitNofile = nonNegativeInt('--rlimit-nofile', v);
+    },
+  },
+  '--max-open-handles': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.limits = { ...st.opts.limits, maxOpenHandles: limit('--max-open-handles', v) };
+    },
+  },
+  '--max-lock-owners': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.limits = { ...st.opts.limits, maxLockOwners: limit('--max-lock-owners', v) };
+    },
+  },
+  '--max-parked-locks': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.limits = { ...st.opts.limits, maxParkedLocks: limit('--max-parked-locks', v) };
+    },
+  },
+  '--translate-uid': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.translateUid.push(v);
+    },
+  },
+  '--translate-gid': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.translateGid.push(v);
     },
   },
   '--log-level': {
@@ -459,6 +544,10 @@ function validate(st: ParseState): void {
   }
   const xattrmap = o.xattrmap === undefined ? null : xattrMapProblem(o.xattrmap);
   if (xattrmap !== null) throw new UsageError(`--xattrmap '${o.xattrmap}': ${xattrmap}`);
+  const uidMap = idMapProblem(o.translateUid);
+  if (uidMap !== null) throw new UsageError(`--translate-uid ${uidMap}`);
+  const gidMap = idMapProblem(o.translateGid);
+  if (gidMap !== null) throw new UsageError(`--translate-gid ${gidMap}`);
   if (o.cache === 'none' && !st.readdirplusSet) o.readdirplus = false;
 }
 

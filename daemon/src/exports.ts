@@ -2,12 +2,12 @@
 // socket. Directory fds are opened here, on the main thread, and handed to the worker by number,
 // so the FUSE layer never resolves a host path.
 import type { Logger } from './log';
-import type { CacheMode, LogLevel } from './cli';
+import type { CacheMode, InodeFileHandles, LogLevel } from './cli';
 import type { ExportInfo } from '@vfs/contracts';
 import { daxWindowBytes } from '@vfs/contracts';
 import type { DeviceOptions } from './device/device_options';
 import { startDeviceWorker, type DeviceWorker } from './device/worker_handle';
-import type { ExportConfig } from './passthrough/config';
+import type { ExportConfig, ResourceLimits } from './passthrough/config';
 import { close } from './sys/fd';
 
 /** What a device Worker needs to build its FUSE handler (the logger is made in the worker). */
@@ -38,6 +38,13 @@ export interface ExportDefaults {
   readonly flock: boolean;
   readonly writeback: boolean;
   readonly allowDirectIo: boolean;
+  /** Every session of every export gets these bounds. */
+  readonly limits: ResourceLimits;
+  /** --inode-file-handles, decided once for the daemon. */
+  readonly inodeFileHandles: InodeFileHandles;
+  /** --translate-uid / --translate-gid, for every export. */
+  readonly translateUid: readonly string[];
+  readonly translateGid: readonly string[];
   readonly logLevel: LogLevel;
 }
 

@@ -4,7 +4,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { parseArgs, USAGE, UsageError, type DaemonOptions } from './cli';
+import { parseArgs, USAGE, UsageError, type DaemonOptions, type InodeFileHandles } from './cli';
 import { errorMessage, type ControlRequest, type ControlResponse } from '@vfs/contracts';
 import { listenControl } from './control/server';
 import { xattrMapProblem } from './passthrough/xattr_map';
@@ -14,17 +14,20 @@ import { createFuseHandler } from './fuse/server';
 import { createLogger, type Logger } from './log';
 import { openProcSelfFd } from './passthrough/passthrough_fs';
 import { confine, enterNamespaces, type Confinement } from './sandbox/sandbox';
-import { cPath, fchmodat, fchownat, O_CLOEXEC, O_DIRECTORY, O_PATH } from './sys/fs';
+import { canOpenFileHandles } from './sandbox/capabilities';
+import { FILE_HANDLE_SIZE, nameToHandleAt } from './sys/file_handle';
+import { AT_EMPTY_PATH, cPath, EMPTY_PATH, fchmodat, fchownat, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from './sys/fs';
 import { SysError } from './sys/libc';
 import { openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS } from './sys/openat2';
 import { dropSupplementaryGroups } from './sys/creds';
-import { setNofileLimit } from './sys/rlimit';
+import { applyNofileLimit } from './sys/rlimit';
 import { stopThenExit } from './shutdown';
 import { listenUnix } from './sys/socket';
 
 const VERSION = '0.1.0';
 const AT_FDCWD = -100;
-const DIR_FLAGS = O_PATH | O_DIRECTORY | O_CLOEXEC;
+/** Not O_PATH: an export's fd is open_by_handle_at's mount fd (--inode-file-handles), which refuses O_PATH fds. */
+const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
 const SOCKET_GROUP_MODE = 0o660;
 /** chown's -1 as the uint32 fchownat takes: the owner stays. */
 const KEEP_OWNER = 0xffff_ffff;
@@ -120,8 +123,30 @@ function chownSocket(opts: DaemonOptions): void {
   if (widened < 0) throw new SysError(`chmod(${opts.socketPath}, 0660)`, -widened);
 }
 
+/**
+ * As virtiofsd: inodes held as file handles where the daemon can open them (CAP_DAC_READ_SEARCH,
+ * which the sandbox then keeps), else as O_PATH fds. Asked for without it, prefer falls back to
+ * fds and mandatory refuses to start.
+ */
+function inodeFileHandles(opts: DaemonOptions, log: Logger): InodeFileHandles {
+  const asked = opts.inodeFileHandles;
+  if (asked === 'never' || canOpenFileHandles()) return asked ?? 'prefer';
+  if (asked === 'mandatory') {
+    throw new Error('--inode-file-handles=mandatory: the daemon lacks CAP_DAC_READ_SEARCH to open handles');
+  }
+  if (asked === 'prefer') log.warn({}, '--inode-file-handles=prefer without CAP_DAC_READ_SEARCH: inodes held as fds');
+  return 'never';
+}
+
+/** Under mandatory, an export whose file system makes no file handles is refused before any guest comes. */
+function checkFileHandles(mode: InodeFileHandles, dirFd: number, dir: string): void {
+  if (mode !== 'mandatory') return;
+  const r = nameToHandleAt(dirFd, EMPTY_PATH, Buffer.alloc(FILE_HANDLE_SIZE), new Int32Array(1), AT_EMPTY_PATH);
+  if (r < 0) throw new SysError(`--inode-file-handles=mandatory: ${dir} gives no file handle (name_to_handle_at)`, -r);
+}
+
 /** Everything that needs the host's root happens before this; everything after runs confined. */
-function confineDaemon(opts: DaemonOptions, log: Logger): Confinement {
+function confineDaemon(opts: DaemonOptions, log: Logger, fileHandles: InodeFileHandles): Confinement {
   const started = process.hrtime.bigint();
   const confinement = confine({
     mode: opts.sandbox,
@@ -130,6 +155,7 @@ function confineDaemon(opts: DaemonOptions, log: Logger): Confinement {
     workerScript: __filename,
     loadedModules: Object.keys(require.cache),
     socketDirs: [controlSocketDir(opts)].filter((d): d is string => d !== undefined),
+    fileHandles: fileHandles !== 'never',
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   log.info(
@@ -144,10 +170,11 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
   // requests (set-group-ID on create, group permissions) against ours too (CVE-2022-0358). As
   // virtiofsd, only as root: an unprivileged daemon cannot act as another user anyway.
   if (process.geteuid?.() === 0) dropSupplementaryGroups();
-  if (opts.rlimitNofile !== undefined && opts.rlimitNofile > 0) setNofileLimit(opts.rlimitNofile);
+  applyNofileLimit(opts.rlimitNofile);
   const listenFd = openSingleListener(opts) ?? opts.fd;
   if (listenFd !== undefined) chownSocket(opts);
-  const { sharedDir } = confineDaemon(opts, log);
+  const fileHandles = inodeFileHandles(opts, log);
+  const { sharedDir } = confineDaemon(opts, log, fileHandles);
   let shutdown: (code: number) => void = () => undefined;
   const registry = new ExportRegistry(
     __filename,
@@ -157,6 +184,10 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
       flock: opts.flock,
       writeback: opts.writeback,
       allowDirectIo: opts.allowDirectIo,
+      limits: opts.limits,
+      inodeFileHandles: fileHandles,
+      translateUid: opts.translateUid,
+      translateGid: opts.translateGid,
       logLevel: opts.logLevel,
     },
     log,
@@ -176,15 +207,18 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
     const socketDir = opts.sandbox === 'none' ? undefined : controlSocketDir(opts);
     // Held for the daemon's life: every `add` opens its share beneath it.
     const rootFd = openRoot(sharedDir);
+    checkFileHandles(fileHandles, rootFd, opts.sharedDir as string);
     control = await listenControl(opts.controlSocket, handleControl(registry, rootFd, socketDir), log);
     return;
   }
+  const dirFd = openRoot(sharedDir);
+  checkFileHandles(fileHandles, dirFd, opts.sharedDir as string);
   const spec: ExportSpec = {
     tag: opts.tag ?? 'share',
     socketPath: listenFd === undefined ? opts.socketPath : undefined,
     listenFd,
     dir: opts.sharedDir as string,
-    dirFd: openRoot(sharedDir),
+    dirFd,
     readonly: opts.readonly,
     cache: opts.cache,
     xattr: opts.xattr,

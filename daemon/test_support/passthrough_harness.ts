@@ -35,6 +35,8 @@ export interface DaemonConfinement {
   readonly seccomp?: SeccompAction;
   /** Supplementary groups the daemon process starts with (it is run under setpriv). */
   readonly groups?: readonly number[];
+  /** --rlimit-nofile; unset, the daemon's default raise. */
+  readonly rlimitNofile?: number;
 }
 
 export interface DaemonHarness extends Harness {
@@ -75,11 +77,23 @@ function daemonFlags(o: ExportOptions): string[] {
   if (o.writeback) flags.push('--writeback');
   if (o.allowDirectIo) flags.push('--allow-direct-io');
   if (o.announceSubmounts) flags.push('--announce-submounts');
+  if (o.inodeFileHandles !== undefined) flags.push(`--inode-file-handles=${o.inodeFileHandles}`);
+  for (const rule of o.translateUid ?? []) flags.push(`--translate-uid=${rule}`);
+  for (const rule of o.translateGid ?? []) flags.push(`--translate-gid=${rule}`);
+  const l = o.limits;
+  if (l !== undefined) {
+    flags.push(`--max-open-handles=${l.maxOpenHandles}`, `--max-lock-owners=${l.maxLockOwners}`);
+    flags.push(`--max-parked-locks=${l.maxParkedLocks}`);
+  }
   return flags.flatMap((f) => f.split(' '));
 }
 
 function confinementFlags(c: DaemonConfinement): string[] {
-  return [...(c.sandbox ? [`--sandbox=${c.sandbox}`] : []), ...(c.seccomp ? [`--seccomp=${c.seccomp}`] : [])];
+  return [
+    ...(c.sandbox ? [`--sandbox=${c.sandbox}`] : []),
+    ...(c.seccomp ? [`--seccomp=${c.seccomp}`] : []),
+    ...(c.rlimitNofile !== undefined ? [`--rlimit-nofile=${c.rlimitNofile}`] : []),
+  ];
 }
 
 /** How the driver plays QEMU and the guest (queue size, indirect descriptors…); defaults below. */

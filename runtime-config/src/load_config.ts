@@ -69,6 +69,8 @@ class TableReader {
     if (value === undefined) return field.fallback;
     const read = field.read(value);
     if (read === undefined) throw this.error(path, `must be ${field.expected}, not ${describe(value)}`);
+    const problem = field.problem?.(read) ?? null;
+    if (problem !== null) throw this.error(path, problem);
     return read;
   }
 }

@@ -70,6 +70,28 @@ describe('parseConfig', () => {
     expect(configError(() => parseConfig('hypervisor = 3\n', 'f')).problem).toBe('must be a table, not number 3');
   });
 
+  it('reads [daemon] uid/gid translation rules, none by default', () => {
+    expect([defaultConfig().daemon.translate_uid, defaultConfig().daemon.translate_gid]).toEqual([[], []]);
+    const config = parseConfig('[daemon]\ntranslate_uid = ["map:1000:101000:1", "forbid-guest:0:1"]\n', 'f');
+    expect(config.daemon.translate_uid).toEqual(['map:1000:101000:1', 'forbid-guest:0:1']);
+    expect(config.daemon.translate_gid).toEqual([]);
+  });
+
+  it('refuses a translation rule the daemon would refuse, naming the rule and the bad token', () => {
+    const source = '[daemon]\ncache = "auto"\ntranslate_gid = ["map:1000:101000:1", "squash-guest:0:x:10"]\n';
+    const err = configError(() => parseConfig(source, 'f.toml'));
+    expect(err.message).toBe(
+      "vfs config f.toml:3: key daemon.translate_gid: 'squash-guest:0:x:10': host id 'x' is not a number from 0 to 4294967295",
+    );
+    expect(
+      configError(() => parseConfig('[daemon]\ntranslate_uid = ["map:0:1:10", "map:5:100:1"]\n', 'f')).problem,
+    ).toBe("'map:5:100:1': guest ids [5, 6) overlap [0, 10) of 'map:0:1:10'");
+    expect(configError(() => parseConfig('[daemon]\ntranslate_uid = "map:0:1:1"\n', 'f')).problem).toBe(
+      'must be an array of rule strings such as ["map:1000:101000:1"], not string "map:0:1:1"',
+    );
+    expect(configError(() => parseConfig('[daemon]\ntranslate_uid = [1000]\n', 'f')).problem).toMatch(/not an array$/);
+  });
+
   it('finds dotted keys and keys after multi-line strings', () => {
     expect(configError(() => parseConfig('hypervisor.vcpus = 0\n', 'f')).line).toBe(1);
     const source = '[hypervisor]\nkernel_params = """\nvcpus = 1\n"""\nvcpus = 0\n';

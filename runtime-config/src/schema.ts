@@ -1,13 +1,17 @@
 // What configuration.toml may contain: every table, every key, its type and its built-in default.
 // The loader rejects anything not listed here, so a typo is an error instead of a silent default.
 
-import { CACHE_MODES, MAX_DAX_WINDOW_MIB } from '@vfs/contracts';
+import { CACHE_MODES, idMapProblem, MAX_DAX_WINDOW_MIB } from '@vfs/contracts';
 
-/** How one key is read: `read` returns undefined when the TOML value has the wrong type or range. */
+/**
+ * How one key is read: `read` returns undefined when the TOML value has the wrong type or range;
+ * `problem`, when given, then says what is wrong with a value of the right type (null: nothing).
+ */
 export interface Field<T> {
   readonly expected: string;
   readonly fallback: T;
   read(value: unknown): T | undefined;
+  problem?(value: T): string | null;
 }
 
 function stringField(fallback: string): Field<string> {
@@ -36,6 +40,16 @@ function intField(min: number, max: number, fallback: number): Field<number> {
     expected: `an integer from ${min} to ${max}`,
     fallback,
     read: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined),
+  };
+}
+
+/** virtiofsd's --translate-uid / --translate-gid rules, checked by the daemon's own grammar. */
+function idMapField(): Field<readonly string[]> {
+  return {
+    expected: 'an array of rule strings such as ["map:1000:101000:1"]',
+    fallback: [],
+    read: (v) => (Array.isArray(v) && v.every((r) => typeof r === 'string') ? v : undefined),
+    problem: idMapProblem,
   };
 }
 
@@ -69,6 +83,9 @@ export const CONFIG_SCHEMA = {
     thread_pool_size: intField(0, 1024, 1),
     /** 0 turns DAX off. */
     dax_window_mib: intField(0, MAX_DAX_WINDOW_MIB, 0),
+    /** Guest↔host uid and gid translation, without a user namespace (the daemon's --translate-uid/gid). */
+    translate_uid: idMapField(),
+    translate_gid: idMapField(),
   },
   agent: {
     /** From QEMU's launch until the agent answers Check: covers the guest boot (≈2 s under TCG). */

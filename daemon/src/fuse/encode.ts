@@ -12,8 +12,14 @@ function encodeDev(major: number, minor: number): number {
   return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 
+/** Host → guest owners of the attributes sent (--translate-uid/--translate-gid; identity without). */
+export interface AttrOwners {
+  guestUid(hostUid: number): number;
+  guestGid(hostGid: number): number;
+}
+
 /** Writes a fuse_attr at `off` from statx result `stx`. */
-export function encodeAttr(dst: DataView, off: number, stx: DataView, flags: number): void {
+export function encodeAttr(dst: DataView, off: number, stx: DataView, flags: number, owners: AttrOwners): void {
   copyU64(dst, off + Attr.ino, stx, STX.ino);
   copyU64(dst, off + Attr.size, stx, STX.size);
   copyU64(dst, off + Attr.blocks, stx, STX.blocks);
@@ -25,8 +31,8 @@ export function encodeAttr(dst: DataView, off: number, stx: DataView, flags: num
   dst.setUint32(off + Attr.ctimensec, stx.getUint32(STX.ctime + 8, true), true);
   dst.setUint32(off + Attr.mode, stx.getUint16(STX.mode, true), true);
   dst.setUint32(off + Attr.nlink, stx.getUint32(STX.nlink, true), true);
-  dst.setUint32(off + Attr.uid, stx.getUint32(STX.uid, true), true);
-  dst.setUint32(off + Attr.gid, stx.getUint32(STX.gid, true), true);
+  dst.setUint32(off + Attr.uid, owners.guestUid(stx.getUint32(STX.uid, true)), true);
+  dst.setUint32(off + Attr.gid, owners.guestGid(stx.getUint32(STX.gid, true)), true);
   dst.setUint32(
     off + Attr.rdev,
     encodeDev(stx.getUint32(STX.rdevMajor, true), stx.getUint32(STX.rdevMinor, true)),
@@ -44,6 +50,7 @@ export function encodeEntry(
   timeoutSec: number,
   stx: DataView,
   flags: number,
+  owners: AttrOwners,
 ): number {
   dst.setUint32(off + EntryOut.nodeid, nodeid, true);
   dst.setUint32(off + EntryOut.nodeid + 4, 0, true);
@@ -55,7 +62,7 @@ export function encodeEntry(
   dst.setUint32(off + EntryOut.attrValid + 4, 0, true);
   dst.setUint32(off + EntryOut.entryValidNsec, 0, true);
   dst.setUint32(off + EntryOut.attrValidNsec, 0, true);
-  encodeAttr(dst, off + EntryOut.attr, stx, flags);
+  encodeAttr(dst, off + EntryOut.attr, stx, flags, owners);
   return ENTRY_OUT_SIZE;
 }
 
@@ -65,11 +72,18 @@ export function encodeEmptyEntry(dst: Buffer, off: number): void {
 }
 
 /** Writes a fuse_attr_out at `off`; returns its size. */
-export function encodeAttrOut(dst: DataView, off: number, timeoutSec: number, stx: DataView, flags: number): number {
+export function encodeAttrOut(
+  dst: DataView,
+  off: number,
+  timeoutSec: number,
+  stx: DataView,
+  flags: number,
+  owners: AttrOwners,
+): number {
   dst.setUint32(off + AttrOut.attrValid, timeoutSec, true);
   dst.setUint32(off + AttrOut.attrValid + 4, 0, true);
   dst.setUint32(off + AttrOut.attrValidNsec, 0, true);
   dst.setUint32(off + AttrOut.attrValidNsec + 4, 0, true);
-  encodeAttr(dst, off + AttrOut.attr, stx, flags);
+  encodeAttr(dst, off + AttrOut.attr, stx, flags, owners);
   return ATTR_OUT_SIZE;
 }

@@ -22,3 +22,6 @@ export const EPROTO = e.EPROTO;
 export const ENOTSUP = e.ENOTSUP;
 export const ELOOP = e.ELOOP;
 export const EWOULDBLOCK = e.EWOULDBLOCK;
+export const ENFILE = e.ENFILE;
+export const ENOLCK = e.ENOLCK;
+export const ESTALE = e.ESTALE;

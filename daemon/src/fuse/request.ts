@@ -157,6 +157,8 @@ export class Request {
    * into the writable buffers (READ).
    */
   sendHeaderOnly(dataLen: number): number {
+    // As send(): no room for the out-header, no reply (half a header is worse than none).
+    if (this.writer.size < OUT_HEADER_SIZE) return 0;
     this.fillHeader(0, OUT_HEADER_SIZE + dataLen);
     this.writer.write(0, this.reply, 0, OUT_HEADER_SIZE);
     return OUT_HEADER_SIZE + dataLen;

@@ -18,6 +18,7 @@ import * as dir from '../passthrough/ops_dir';
 import * as xattr from '../passthrough/ops_xattr';
 import * as lock from '../passthrough/ops_lock';
 import * as dax from '../passthrough/ops_dax';
+import { needsHandle } from '../passthrough/handle_limit';
 import { negotiateInit } from './init';
 import { Opcode } from './abi';
 import { EIO, ENOSYS } from './errno';
@@ -42,8 +43,8 @@ const OPS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [Opcode.LINK, entry.link],
   [Opcode.ACCESS, entry.access],
   [Opcode.STATFS, entry.statfs],
-  [Opcode.OPEN, file.open],
-  [Opcode.CREATE, file.create],
+  [Opcode.OPEN, needsHandle(file.open)],
+  [Opcode.CREATE, needsHandle(file.create)],
   [Opcode.READ, file.read],
   [Opcode.WRITE, file.write],
   [Opcode.FLUSH, file.flush],
@@ -53,7 +54,7 @@ const OPS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [Opcode.LSEEK, file.lseekFile],
   [Opcode.COPY_FILE_RANGE, file.copyFileRangeOp],
   [Opcode.SYNCFS, file.syncfs],
-  [Opcode.OPENDIR, dir.opendir],
+  [Opcode.OPENDIR, needsHandle(dir.opendir)],
   [Opcode.READDIR, dir.readdir],
   [Opcode.READDIRPLUS, dir.readdirplus],
   [Opcode.RELEASEDIR, dir.releasedir],

@@ -1,5 +1,5 @@
 // What one export looks like to the FUSE server, and the cache policy derived from it.
-import type { CacheMode } from '../cli';
+import type { CacheMode, InodeFileHandles } from '../cli';
 import type { Logger } from '../log';
 import { Fopen } from '../fuse/abi';
 
@@ -29,12 +29,42 @@ export interface ExportConfig {
   /** Mark directories on another host mount with FUSE_ATTR_SUBMOUNT. */
   readonly announceSubmounts: boolean;
   /**
+   * Hold inodes as file handles (inode_handles.ts); never when not given. Handles open on rootFd's
+   * mount only if rootFd is not O_PATH (prefer then falls back to fds).
+   */
+  readonly inodeFileHandles?: InodeFileHandles;
+  /** virtiofsd's --translate-uid / --translate-gid rules (@vfs/contracts id_map); none: ids pass unchanged. */
+  readonly translateUid?: readonly string[];
+  readonly translateGid?: readonly string[];
+  /**
    * DAX: map file ranges into the front-end's shared-memory window (SETUPMAPPING/REMOVEMAPPING)
    * and advertise FUSE_MAP_ALIGNMENT. The window itself is the device's (DeviceOptions.shmemSizes).
    */
   readonly dax?: boolean;
+  /** What one guest session may make the daemon hold; DEFAULT_LIMITS when not given. */
+  readonly limits?: ResourceLimits;
   readonly logger: Logger;
 }
+
+/**
+ * Bounds on what a guest can make the daemon hold, per session. A request that would go past one
+ * gets an errno (see each); the daemon's other work goes on. Chain slots are bounded by the
+ * queue size the front-end sets, DAX mappings by the window (one per 2 MiB chunk).
+ */
+export interface ResourceLimits {
+  /** Open files and directories (OPEN, CREATE, OPENDIR; one fd each): ENFILE beyond. */
+  readonly maxOpenHandles: number;
+  /** POSIX lock owners holding locks, counted per file (one open file description each): ENOLCK beyond. */
+  readonly maxLockOwners: number;
+  /** SETLKW requests waiting for a lock (each keeps its chain and is retried every 10 ms): ENOLCK beyond. */
+  readonly maxParkedLocks: number;
+}
+
+export const DEFAULT_LIMITS: ResourceLimits = {
+  maxOpenHandles: 262_144,
+  maxLockOwners: 65_536,
+  maxParkedLocks: 256,
+};
 
 export interface CachePolicy {
   /** Entry and attribute timeout, whole seconds. */

@@ -30,7 +30,11 @@ export class HandleTable {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
 
-  constructor(private readonly inodes: InodeTable) {}
+  constructor(
+    private readonly inodes: InodeTable,
+    /** ResourceLimits.maxOpenHandles: past it OPEN, CREATE and OPENDIR get ENFILE (handle_limit.ts). */
+    private readonly maxHandles: number,
+  ) {}
 
   /** Takes ownership of `fd` and holds `inode` until the handle is released. */
   add(fd: number, inode: Inode, isDir: boolean, writes = false): Handle {
@@ -60,5 +64,10 @@ export class HandleTable {
 
   get size(): number {
     return this.handles.size;
+  }
+
+  /** No room for another handle until one is released. */
+  get full(): boolean {
+    return this.handles.size >= this.maxHandles;
   }
 }

@@ -2,7 +2,9 @@
 // Each guest lock owner gets its own open file description per inode and locks through it with
 // OFD locks (owner = open file description), which gives the per-owner semantics of POSIX locks
 // without the daemon's own process-wide lock ownership. A blocking SETLKW never blocks the queue:
-// it is retried from poll() and completed through the CompletionSink, or interrupted.
+// it is retried from poll() and completed through the CompletionSink, or interrupted. Owners'
+// descriptions and parked requests are bounded (ResourceLimits): past a bound the request gets
+// ENOLCK, as fcntl(2) answers when the kernel's lock table is full.
 import type { CompletionSink, DescriptorChain } from '../virtio/descriptor_chain';
 import {
   F_OFD_GETLK,
@@ -23,9 +25,10 @@ import { O_DIRECTORY, O_RDONLY, O_RDWR, S_IFDIR, S_IFREG } from '../sys/fs';
 import { tryClose } from '../sys/fd';
 import { ChainWriter } from '../fuse/chain_io';
 import { OUT_HEADER_SIZE } from '../fuse/abi';
-import { EACCES, EAGAIN, EBADF, EINTR, EINVAL, EROFS, EWOULDBLOCK } from '../fuse/errno';
+import { EACCES, EAGAIN, EBADF, EINTR, EINVAL, ENOLCK, EROFS, EWOULDBLOCK } from '../fuse/errno';
+import type { ResourceLimits } from './config';
 import type { Handle } from './handle_table';
-import type { Inode } from './inode_table';
+import type { Inode, InodeTable } from './inode_table';
 
 /** A lock request as FUSE states it: an inclusive byte range, end = OFFSET_MAX meaning "to EOF". */
 export interface LockRange {
@@ -55,11 +58,16 @@ export class LockManager {
   /** Reused for every completion: finish() runs to its end before the next one. */
   private readonly writer = new ChainWriter();
   private readonly header = Buffer.alloc(OUT_HEADER_SIZE);
+  /** Owners' open file descriptions, over every inode (each counts against maxLockOwners). */
+  private owners = 0;
 
   constructor(
     private readonly readonly: boolean,
     private readonly complete: CompletionSink,
     private readonly reopen: (inode: Inode, flags: number) => number,
+    /** An inode with owners' descriptions is held as a handle holds it, so they close only here. */
+    private readonly inodes: Pick<InodeTable, 'hold' | 'letGo'>,
+    private readonly limits: Pick<ResourceLimits, 'maxLockOwners' | 'maxParkedLocks'>,
   ) {}
 
   /**
@@ -112,10 +120,12 @@ export class LockManager {
 
   /**
    * Parks a blocking lock request: `attempt` is retried from poll() until it stops answering
-   * EAGAIN, and its result completes `chain`.
+   * EAGAIN, and its result completes `chain`. False, parking nothing, when maxParkedLocks wait.
    */
-  defer(chain: DescriptorChain, queueIndex: number, unique: bigint, handle: Handle, attempt: () => number): void {
+  defer(chain: DescriptorChain, queueIndex: number, unique: bigint, handle: Handle, attempt: () => number): boolean {
+    if (this.pending.length >= this.limits.maxParkedLocks) return false;
     this.pending.push({ chain, queueIndex, unique, retry: attempt, handle });
+    return true;
   }
 
   /** Retries parked requests; returns ms until the next retry, or -1 with nothing parked. */
@@ -125,7 +135,7 @@ export class LockManager {
     for (const p of this.pending) {
       const r = p.retry();
       if (r === -EAGAIN || r === -EWOULDBLOCK) still.push(p);
-      else this.finish(p, r < 0 ? r : 0);
+      else this.finish(p, Math.min(r, 0));
     }
     this.pending = still;
     return still.length === 0 ? -1 : RETRY_MS;
@@ -148,6 +158,8 @@ export class LockManager {
     inode.lockFds?.delete(key);
     // Lock fds are never written through: closing one only drops its locks.
     tryClose(fd);
+    this.owners--;
+    if (inode.lockFds?.size === 0) this.inodes.letGo(inode);
   }
 
   /** The handle is being released: requests parked on it can never be granted. */
@@ -169,6 +181,8 @@ export class LockManager {
   reset(): void {
     const parked = this.pending;
     this.pending = [];
+    // The inode table closes every description as it forgets its inodes.
+    this.owners = 0;
     for (const p of parked) this.finish(p, -EINTR);
   }
 
@@ -191,15 +205,18 @@ export class LockManager {
     b.writeBigInt64LE(range.end >= OFFSET_MAX ? 0n : range.end - range.start + 1n, FLOCK.len);
   }
 
-  /** The owner's own open file description of the inode, opened on first use. */
+  /** The owner's own open file description of the inode, opened on first use; ENOLCK past maxLockOwners. */
   private ownerFd(inode: Inode, ownerLo: number, ownerHi: number): number {
     const key = ownerKey(ownerLo, ownerHi);
     const known = inode.lockFds?.get(key);
     if (known !== undefined) return known;
+    if (this.owners >= this.limits.maxLockOwners) return -ENOLCK;
     const fd = this.openForLocks(inode);
     if (fd < 0) return fd;
     inode.lockFds ??= new Map();
+    if (inode.lockFds.size === 0) this.inodes.hold(inode);
     inode.lockFds.set(key, fd);
+    this.owners++;
     return fd;
   }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { FUSE_SETUPMAPPING_FLAG_READ as READ, FUSE_SETUPMAPPING_FLAG_WRITE as WRITE, InitFlag } from '../fuse/abi';
 import { EACCES, EBADF, EINVAL, EIO, ENOSYS, EROFS } from '../fuse/errno';
 import { bundleWorker } from '@vfs/harness/bundles';
+import { OpenWatch } from '@vfs/harness/open_watch';
 import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { DEFAULT_INIT_FLAGS, errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 
@@ -112,7 +113,7 @@ describe('DAX on a read-only export', () => {
     writeFileSync(join(d.dir, 'data'), data);
     const init = d.client.init(INIT_WITH_DAX);
     expect(init.flags & InitFlag.MAP_ALIGNMENT).toBe(InitFlag.MAP_ALIGNMENT);
-    expect(init.mapAlignment).toBe(12);
+    expect(init.mapAlignment).toBe(21);
 
     const f = d.client.lookup(1, 'data');
     // As the kernel does: one 2 MiB chunk per request, the second one past the end of the file.
@@ -178,6 +179,34 @@ describe('DAX on a read-only export', () => {
   });
 });
 
+test('mappings are whole 2 MiB chunks, so the window holds at most one per chunk; past that, EINVAL', () => {
+  const d = start([`--dax-window=${WINDOW_MIB}`]);
+  writeFileSync(join(d.dir, 'f'), randomBytes(2 * CHUNK));
+  const c = d.client;
+  c.init(INIT_WITH_DAX);
+  const f = c.lookup(1, 'f').nodeid;
+  const page = { foffset: 0, len: 4096, flags: READ, moffset: 0 };
+  const setup = (m: Partial<typeof page>): number => errnoOf(() => c.setupmapping(f, { ...page, ...m }));
+  // A mapping per page would split the VMM's window into one mapping each.
+  for (let at = 0; at < 4 * 4096; at += 4096) expect(setup({ moffset: at, foffset: at })).toBe(EINVAL);
+  expect(setup({ len: CHUNK, moffset: 4096 })).toBe(EINVAL);
+  expect(setup({ len: CHUNK, foffset: 4096 })).toBe(EINVAL);
+  expect(setup({ len: CHUNK + 4096 })).toBe(EINVAL);
+  expect(fileMappedAt(d, 0)).toBeNull();
+
+  c.setupmapping(f, { ...page, len: CHUNK });
+  c.setupmapping(f, { ...page, len: CHUNK, foffset: CHUNK, moffset: CHUNK });
+  expect(errnoOf(() => c.removemapping(f, [{ moffset: 0, len: 4096 }]))).toBe(EINVAL);
+  expect(errnoOf(() => c.removemapping(f, [{ moffset: 4096, len: CHUNK }]))).toBe(EINVAL);
+  expect(fileMappedAt(d, 4096)).toBe(statSync(join(d.dir, 'f')).ino);
+  // The window is full (WINDOW / CHUNK mappings), and still serves: a new mapping replaces one.
+  c.setupmapping(f, { ...page, len: CHUNK, foffset: CHUNK, moffset: 0 });
+  expect(windowBytes(d, 0, 16).equals(readFileSync(join(d.dir, 'f')).subarray(CHUNK, CHUNK + 16))).toBe(true);
+  c.removemapping(f, [{ moffset: 0, len: WINDOW }]);
+  expect(fileMappedAt(d, CHUNK)).toBeNull();
+  expect(c.getattr(f).ino).toBeGreaterThan(0);
+});
+
 test('a read-write export takes write mappings: the guest writes the host file through the window', () => {
   const d = start([`--dax-window=${WINDOW_MIB}`]);
   writeFileSync(join(d.dir, 'w'), Buffer.alloc(8192));
@@ -189,6 +218,31 @@ test('a read-write export takes write mappings: the guest writes the host file t
   shmem.view(CHUNK + 4096, 5).set(Buffer.from('hello'));
   expect(readFileSync(join(d.dir, 'w')).subarray(4096, 4101).toString()).toBe('hello');
   d.client.removemapping(w, [{ moffset: CHUNK, len: CHUNK }]);
+});
+
+test('device nodes and FIFOs the guest made are never mapped: EACCES, without opening them', () => {
+  // Unsandboxed, on a share that is not nodev: opening a device node there would work.
+  const d = start([`--dax-window=${WINDOW_MIB}`, '--sandbox=none']);
+  d.client.init(INIT_WITH_DAX);
+  const watch = OpenWatch.of(d.dir);
+  const S_IFCHR = 0o020000;
+  const S_IFBLK = 0o060000;
+  const S_IFIFO = 0o010000;
+  const nodes = [
+    d.client.mknod(1, 'n1', S_IFCHR | 0o666, (1 << 8) | 3),
+    d.client.mknod(1, 'n2', S_IFBLK | 0o660, 7 << 8),
+    d.client.mknod(1, 'fifo', S_IFIFO | 0o644),
+  ];
+  for (const n of nodes) {
+    for (const flags of [READ, READ | WRITE]) {
+      expect(errnoOf(() => d.client.setupmapping(n.nodeid, { foffset: 0, len: CHUNK, flags, moffset: 0 }))).toBe(
+        EACCES,
+      );
+    }
+  }
+  expect(fileMappedAt(d, 0)).toBeNull();
+  expect(watch.opened()).toEqual([]);
+  watch.close();
 });
 
 function expectNoDax(d: Daemon): void {

@@ -2,6 +2,10 @@
 // (VIRTIO shared-memory region 0) in 2 MiB chunks; each range is checked here and the front-end
 // is asked, over the vhost-user back-end channel, to mmap the file there. The window lives in the
 // VMM, so nothing is tracked here: a new mapping replaces whatever was at its window offset.
+// Offsets and lengths must be whole chunks, as the kernel sends them: a window then holds at most
+// one mapping per chunk (window / 2 MiB), so a guest cannot make the VMM split it into a mapping
+// per page and run it out of mappings (vm.max_map_count).
+import { DAX_CHUNK_MIB, daxWindowBytes } from '@vfs/contracts';
 import {
   FUSE_SETUPMAPPING_FLAG_READ,
   FUSE_SETUPMAPPING_FLAG_WRITE,
@@ -16,13 +20,14 @@ import { EACCES, EBADF, EINVAL, ENOSYS, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import { O_RDONLY, O_RDWR, S_IFREG } from '../sys/fs';
 import { tryClose } from '../sys/fd';
-import { PAGE_SIZE } from '../sys/mman';
 import type { BackendRequests } from '../virtio/descriptor_chain';
 import type { Inode } from './inode_table';
 import type { PassthroughFs } from './passthrough_fs';
 
-/** init_out.map_alignment: log2 of the alignment of foffset and moffset we require. */
-export const MAP_ALIGNMENT_LOG2 = Math.log2(PAGE_SIZE);
+/** The kernel's FUSE_DAX_SZ: the unit of every mapping. */
+const CHUNK = daxWindowBytes(DAX_CHUNK_MIB);
+/** init_out.map_alignment: log2 of the alignment of foffset and moffset we require (the kernel takes up to 21). */
+export const MAP_ALIGNMENT_LOG2 = Math.log2(CHUNK);
 
 const KNOWN_FLAGS = FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE;
 /** Each half of the u64 fh the kernel sends when it maps by inode (it always does: fh = -1). */
@@ -34,12 +39,12 @@ function daxBackend(fs: PassthroughFs): BackendRequests | null {
 }
 
 function aligned(offset: number): boolean {
-  return offset >= 0 && offset % PAGE_SIZE === 0;
+  return offset >= 0 && offset % CHUNK === 0;
 }
 
-/** A non-empty range at an aligned window offset that ends inside the window. */
+/** Whole chunks from a chunk of the window, ending inside it. */
 function inWindow(moffset: number, len: number, windowSize: number): boolean {
-  return aligned(moffset) && len > 0 && len <= windowSize && moffset <= windowSize - len;
+  return aligned(moffset) && len > 0 && len % CHUNK === 0 && len <= windowSize && moffset <= windowSize - len;
 }
 
 /** Flags as a u64: READ and/or WRITE, nothing else. */

@@ -22,6 +22,7 @@ import {
 import { encodeEmptyEntry, encodeEntry } from '../fuse/encode';
 import { EBADF, EINVAL, ENOENT, ENOTDIR } from '../fuse/errno';
 import type { Request } from '../fuse/request';
+import { escapedError } from './containment';
 import type { DirStream, Handle } from './handle_table';
 import type { PassthroughFs } from './passthrough_fs';
 
@@ -36,6 +37,8 @@ export function opendir(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
   if (inode === undefined) return rq.error(EBADF);
   if (inode.type !== S_IFDIR) return rq.error(ENOTDIR);
+  const escaped = escapedError(inode);
+  if (escaped < 0) return rq.error(escaped);
   const fd = fs.reopen(inode, O_RDONLY | O_DIRECTORY);
   if (fd < 0) return rq.error(fd);
   const h = fs.handles.add(fd, inode, true);
@@ -117,7 +120,7 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
           continue;
         }
         if (typeof inode === 'number') return written === 0 ? inode : written;
-        encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode));
+        encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode), fs.ids);
       }
       off += ENTRY_OUT_SIZE;
     }
@@ -138,6 +141,9 @@ function readdirCommon(rq: Request, fs: PassthroughFs, plus: boolean): number {
   if (!rq.has(READ_IN_SIZE)) return rq.error(EINVAL);
   const h = dirHandle(rq, fs, ReadIn.fh);
   if (h === undefined || h.dir === null) return rq.error(EBADF);
+  // READDIRPLUS looks each name up: new nodes, as LOOKUP makes. A plain READDIR only reads on.
+  const escaped = plus ? escapedError(h.inode) : 0;
+  if (escaped < 0) return rq.error(escaped);
   const ds = h.dir;
   const s = seekTo(h.fd, ds, rq.u32(ReadIn.offset), rq.u32(ReadIn.offset + 4));
   if (s < 0) return rq.error(s);

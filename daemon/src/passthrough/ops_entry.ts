@@ -19,6 +19,7 @@ import {
   O_WRONLY,
   readlinkat,
   renameat2,
+  S_IFBLK,
   S_IFCHR,
   S_IFDIR,
   S_IFIFO,
@@ -66,6 +67,7 @@ import { encodeAttrOut, encodeEntry } from '../fuse/encode';
 import { EBADF, EINVAL, EISDIR, EPERM, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import { suppGroupOf } from '../fuse/request_ext';
+import { escapedError } from './containment';
 import type { Inode } from './inode_table';
 import type { PassthroughFs } from './passthrough_fs';
 
@@ -74,7 +76,7 @@ const PATH_MAX = 4096;
 /** Replies with a fuse_entry_out for a lookup result. */
 export function replyEntry(rq: Request, fs: PassthroughFs, r: Inode | number): number {
   if (typeof r === 'number') return rq.error(r);
-  encodeEntry(rq.replyView, OUT_HEADER_SIZE, r.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(r));
+  encodeEntry(rq.replyView, OUT_HEADER_SIZE, r.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(r), fs.ids);
   return rq.ok(ENTRY_OUT_SIZE);
 }
 
@@ -82,7 +84,9 @@ export function replyEntry(rq: Request, fs: PassthroughFs, r: Inode | number): n
 function replyAttr(rq: Request, fs: PassthroughFs, inode: Inode): number {
   const r = fs.statFd(inode.fd);
   if (r < 0) return rq.error(r);
-  return rq.ok(encodeAttrOut(rq.replyView, OUT_HEADER_SIZE, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode)));
+  return rq.ok(
+    encodeAttrOut(rq.replyView, OUT_HEADER_SIZE, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode), fs.ids),
+  );
 }
 
 /**
@@ -116,6 +120,8 @@ export function lookup(rq: Request, fs: PassthroughFs): number {
   if (parent === undefined) return rq.error(EBADF);
   const len = rq.entryName(0);
   if (len < 0) return rq.error(len);
+  const escaped = escapedError(parent);
+  if (escaped < 0) return rq.error(escaped);
   return replyEntry(rq, fs, fs.lookup(parent, rq.cstr(0)));
 }
 
@@ -187,14 +193,21 @@ function applySetattr(rq: Request, fs: PassthroughFs, inode: Inode, fd: number):
     if (r < 0) return r;
   }
   if (valid & (Fattr.UID | Fattr.GID)) {
-    const uid = valid & Fattr.UID ? rq.u32(SetattrIn.uid) : 0xffffffff;
-    const gid = valid & Fattr.GID ? rq.u32(SetattrIn.gid) : 0xffffffff;
+    // The guest's ids, as host ids (-EPERM when forbidden); chown's -1 is never translated.
+    const uid = valid & Fattr.UID ? fs.ids.hostUid(rq.u32(SetattrIn.uid)) : 0xffffffff;
+    const gid = valid & Fattr.GID ? fs.ids.hostGid(rq.u32(SetattrIn.gid)) : 0xffffffff;
+    if (uid < 0 || gid < 0) return Math.min(uid, gid);
+    // A chown drops the file capability (the kernel drops the host's own; this a renamed one).
+    r = fs.xattr.killCapability(inode, fd);
+    if (r < 0) return r;
     r = fchownat(fd >= 0 ? fd : inode.fd, EMPTY_PATH, uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     if (r < 0) return r;
   }
   if (valid & Fattr.SIZE) {
     const size = rq.offset(SetattrIn.size);
     if (size < 0) return -EINVAL;
+    r = fs.xattr.killCapability(inode, fd);
+    if (r < 0) return r;
     r = truncate(fs, inode, fd, size);
     if (r < 0) return r;
     if (valid & Fattr.KILL_SUIDGID) r = killSuidgid(fs, inode);
@@ -232,6 +245,8 @@ export function readlink(rq: Request, fs: PassthroughFs): number {
 /** Runs a creation as the caller, then looks the new name up for the entry reply. */
 function create(rq: Request, fs: PassthroughFs, parent: Inode, nameOff: number, make: () => number): number {
   if (fs.config.readonly) return rq.error(EROFS);
+  const escaped = escapedError(parent);
+  if (escaped < 0) return rq.error(escaped);
   const group = suppGroupOf(rq);
   if (group < 0) return rq.error(group);
   const entered = fs.enterCreds(rq.uid, rq.gid, group);
@@ -252,10 +267,14 @@ export function symlink(rq: Request, fs: PassthroughFs): number {
   return create(rq, fs, parent, 0, () => symlinkat(rq.cstr(len + 1), parent.fd, rq.cstr(0)));
 }
 
-/** Regular files, FIFOs, sockets and overlayfs whiteouts (char 0:0); real devices stay in the guest. */
-function mknodAllowed(mode: number, rdev: number): boolean {
+/**
+ * What mknod(2) makes: regular files, FIFOs, sockets and device nodes, as virtiofsd allows. A
+ * device node stays inert on the host: the daemon never opens one (PassthroughFs.reopen) and its
+ * view of the share is nodev, as are the shim's binds; the guest opens its own device.
+ */
+function mknodMakes(mode: number): boolean {
   const type = mode & S_IFMT;
-  return type === S_IFREG || type === S_IFIFO || type === S_IFSOCK || (type === S_IFCHR && rdev === 0);
+  return type === S_IFREG || type === S_IFIFO || type === S_IFSOCK || type === S_IFCHR || type === S_IFBLK;
 }
 
 export function mknod(rq: Request, fs: PassthroughFs): number {
@@ -265,8 +284,10 @@ export function mknod(rq: Request, fs: PassthroughFs): number {
   const len = rq.entryName(MKNOD_IN_SIZE);
   if (len < 0) return rq.error(len);
   const mode = rq.u32(MknodIn.mode);
-  if (!mknodAllowed(mode, rq.u32(MknodIn.rdev))) return rq.error(EPERM);
-  return create(rq, fs, parent, MKNOD_IN_SIZE, () => mknodat(parent.fd, rq.cstr(MKNOD_IN_SIZE), mode, 0));
+  if (!mknodMakes(mode)) return rq.error(EPERM);
+  // The guest's dev_t is the kernel's 32-bit encoding, which mknodat(2) takes as it is.
+  const rdev = rq.u32(MknodIn.rdev);
+  return create(rq, fs, parent, MKNOD_IN_SIZE, () => mknodat(parent.fd, rq.cstr(MKNOD_IN_SIZE), mode, rdev));
 }
 
 export function mkdir(rq: Request, fs: PassthroughFs): number {
@@ -285,6 +306,8 @@ function remove(rq: Request, fs: PassthroughFs, flags: number): number {
   const len = rq.entryName(0);
   if (len < 0) return rq.error(len);
   if (fs.config.readonly) return rq.error(EROFS);
+  const escaped = escapedError(parent);
+  if (escaped < 0) return rq.error(escaped);
   return rq.result(unlinkat(parent.fd, rq.cstr(0), flags));
 }
 
@@ -302,6 +325,8 @@ function doRename(rq: Request, fs: PassthroughFs, argSize: number, flags: number
   if (newLen < 0) return rq.error(newLen);
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return rq.error(EINVAL);
   if (fs.config.readonly) return rq.error(EROFS);
+  const escaped = escapedError(oldDir) || escapedError(newDir);
+  if (escaped < 0) return rq.error(escaped);
   return rq.result(renameat2(oldDir.fd, rq.cstr(argSize), newDir.fd, rq.cstr(newOff), flags));
 }
 
@@ -323,6 +348,8 @@ export function link(rq: Request, fs: PassthroughFs): number {
   const len = rq.entryName(LINK_IN_SIZE);
   if (len < 0) return rq.error(len);
   if (fs.config.readonly) return rq.error(EROFS);
+  const escaped = escapedError(newParent);
+  if (escaped < 0) return rq.error(escaped);
   // Through /proc/self/fd: linking an O_PATH fd by AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH.
   const r = linkat(fs.procFd, inode.procName, newParent.fd, rq.cstr(LINK_IN_SIZE), AT_SYMLINK_FOLLOW);
   if (r < 0) return rq.error(r);
@@ -335,7 +362,8 @@ export function access(rq: Request, fs: PassthroughFs): number {
   if (!rq.has(8)) return rq.error(EINVAL);
   const mask = rq.u32(0);
   if (fs.config.readonly && mask & W_OK) return rq.error(EROFS);
-  fs.enterCreds(rq.uid, rq.gid);
+  const entered = fs.enterCreds(rq.uid, rq.gid);
+  if (entered < 0) return rq.error(entered);
   const r = faccessat(fs.procFd, inode.procName, mask, AT_EACCESS);
   fs.leaveCreds(rq.uid, rq.gid);
   return rq.result(r);

@@ -72,6 +72,7 @@ import { encodeEntry } from '../fuse/encode';
 import { EACCES, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import { suppGroupOf } from '../fuse/request_ext';
+import { escapedError } from './containment';
 import type { Handle } from './handle_table';
 import type { Inode } from './inode_table';
 import { killSuidgidFd } from './ops_entry';
@@ -113,6 +114,16 @@ function openableError(inode: Inode): number {
   return inode.type === S_IFLNK ? -ELOOP : -EACCES;
 }
 
+/**
+ * What a truncating open drops (HANDLE_KILLPRIV_V2): the file capability of an existing file
+ * (`inode`; null for one just created), and the set-id bits when the guest asks. 0 or -errno.
+ */
+function killPrivOnTrunc(fs: PassthroughFs, inode: Inode | null, fd: number, openFlags: number): number {
+  const r = inode === null ? 0 : fs.xattr.killCapability(inode, fd);
+  if (r < 0 || (openFlags & FUSE_OPEN_KILL_SUIDGID) === 0) return r;
+  return killSuidgidFd(fs, fd);
+}
+
 export function open(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
   if (inode === undefined) return rq.error(EBADF);
@@ -123,8 +134,8 @@ export function open(rq: Request, fs: PassthroughFs): number {
   if (fs.config.readonly && writes(guestFlags)) return rq.error(EROFS);
   const fd = fs.reopen(inode, hostFlags(fs, guestFlags));
   if (fd < 0) return rq.error(fd);
-  if (guestFlags & O_TRUNC && rq.u32(OpenIn.openFlags) & FUSE_OPEN_KILL_SUIDGID) {
-    const r = killSuidgidFd(fs, fd);
+  if (guestFlags & O_TRUNC) {
+    const r = killPrivOnTrunc(fs, inode, fd, rq.u32(OpenIn.openFlags));
     if (r < 0) {
       tryClose(fd);
       return rq.error(r);
@@ -141,6 +152,8 @@ export function create(rq: Request, fs: PassthroughFs): number {
   const len = rq.entryName(CREATE_IN_SIZE);
   if (len < 0) return rq.error(len);
   if (fs.config.readonly) return rq.error(EROFS);
+  const escaped = escapedError(parent);
+  if (escaped < 0) return rq.error(escaped);
   const guestFlags = rq.u32(CreateIn.flags);
   const group = suppGroupOf(rq);
   if (group < 0) return rq.error(group);
@@ -153,7 +166,8 @@ export function create(rq: Request, fs: PassthroughFs): number {
     tryClose(fd);
     return rq.error(inode);
   }
-  encodeEntry(rq.replyView, OUT_HEADER_SIZE, inode.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode));
+  const flags = fs.attrFlags(inode);
+  encodeEntry(rq.replyView, OUT_HEADER_SIZE, inode.nodeid, fs.policy.timeoutSec, fs.statView, flags, fs.ids);
   const h = fs.handles.add(fd, inode, false, true);
   encodeOpenOut(rq, OUT_HEADER_SIZE + ENTRY_OUT_SIZE, h.fh, fs.policy.fileOpenFlags);
   return rq.ok(ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
@@ -173,8 +187,8 @@ function createdInode(
   guestFlags: number,
   opened: Created,
 ): Inode | number {
-  if (guestFlags & O_TRUNC && rq.u32(CreateIn.openFlags) & FUSE_OPEN_KILL_SUIDGID) {
-    const killed = killSuidgidFd(fs, opened.fd);
+  if (guestFlags & O_TRUNC) {
+    const killed = killPrivOnTrunc(fs, opened.inode, opened.fd, rq.u32(CreateIn.openFlags));
     if (killed < 0) return killed;
   }
   if (opened.inode === null) return fs.lookup(parent, rq.cstr(CREATE_IN_SIZE));
@@ -247,6 +261,8 @@ export function write(rq: Request, fs: PassthroughFs): number {
   const offset = rq.offset(WriteIn.offset);
   const size = rq.u32(WriteIn.size);
   if (offset < 0 || size > MAX_IO || size > rq.argLen - WRITE_IN_SIZE) return rq.error(EINVAL);
+  const dropped = fs.xattr.killCapability(h.inode, h.fd);
+  if (dropped < 0) return rq.error(dropped);
   if (rq.u32(WriteIn.writeFlags) & FUSE_WRITE_KILL_SUIDGID) {
     const k = killSuidgidFd(fs, h.fd);
     if (k < 0) return rq.error(k);
@@ -321,6 +337,11 @@ export function lseekFile(rq: Request, fs: PassthroughFs): number {
 
 const offIn = Buffer.alloc(8);
 const offOut = Buffer.alloc(8);
+/**
+ * The most one COPY_FILE_RANGE copies: it holds the device thread no longer than the largest
+ * WRITE. A short count is a correct answer: copy_file_range(2) callers loop until done.
+ */
+export const MAX_COPY = MAX_IO;
 
 export function copyFileRangeOp(rq: Request, fs: PassthroughFs): number {
   if (!rq.has(COPY_FILE_RANGE_IN_SIZE)) return rq.error(EINVAL);
@@ -334,6 +355,8 @@ export function copyFileRangeOp(rq: Request, fs: PassthroughFs): number {
   ) {
     return rq.error(EBADF);
   }
+  // As copy_file_range(2) does: only between regular files (a pipe would block the thread).
+  if (hIn.inode.type !== S_IFREG || hOut.inode.type !== S_IFREG) return rq.error(EINVAL);
   if (fs.config.readonly) return rq.error(EROFS);
   const len = rq.offset(CopyFileRangeIn.len);
   if (rq.offset(CopyFileRangeIn.offIn) < 0 || rq.offset(CopyFileRangeIn.offOut) < 0 || len < 0) return rq.error(EINVAL);
@@ -342,8 +365,7 @@ export function copyFileRangeOp(rq: Request, fs: PassthroughFs): number {
   offIn.writeUInt32LE(rq.u32(CopyFileRangeIn.offIn + 4), 4);
   offOut.writeUInt32LE(rq.u32(CopyFileRangeIn.offOut), 0);
   offOut.writeUInt32LE(rq.u32(CopyFileRangeIn.offOut + 4), 4);
-  // fuse_write_out.size is 32 bits wide.
-  const n = copyFileRange(hIn.fd, offIn, hOut.fd, offOut, Math.min(len, 0xffff_f000));
+  const n = copyFileRange(hIn.fd, offIn, hOut.fd, offOut, Math.min(len, MAX_COPY));
   if (n < 0) return rq.error(n);
   rq.replyView.setUint32(OUT_HEADER_SIZE, n, true);
   rq.replyView.setUint32(OUT_HEADER_SIZE + 4, 0, true);

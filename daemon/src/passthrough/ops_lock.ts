@@ -11,7 +11,7 @@ import {
   LkIn,
   OUT_HEADER_SIZE,
 } from '../fuse/abi';
-import { EAGAIN, EBADF, EINVAL, ENOSYS, EWOULDBLOCK } from '../fuse/errno';
+import { EAGAIN, EBADF, EINVAL, ENOLCK, ENOSYS, EWOULDBLOCK } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import type { LockRange } from './lock_manager';
 import type { PassthroughFs } from './passthrough_fs';
@@ -62,8 +62,8 @@ function setlkCommon(rq: Request, fs: PassthroughFs, sleep: boolean): number {
   const r = attempt();
   const blocked = r === -EAGAIN || r === -EWOULDBLOCK;
   if (!blocked || !sleep || rq.chain === null) return rq.result(blocked ? -EAGAIN : r);
-  fs.locks.defer(rq.chain, rq.queueIndex, rq.argsView.getBigUint64(InHeader.unique, true), h, attempt);
-  return DEFERRED;
+  const parked = fs.locks.defer(rq.chain, rq.queueIndex, rq.argsView.getBigUint64(InHeader.unique, true), h, attempt);
+  return parked ? DEFERRED : rq.error(ENOLCK);
 }
 
 export const setlk = (rq: Request, fs: PassthroughFs): number => setlkCommon(rq, fs, false);

@@ -1,6 +1,6 @@
 // Extended attributes, the size-probe protocol, and the trusted.* -> user.* mapping overlayfs needs.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { constants, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENODATA, ENOSYS, EPERM, ERANGE } from '../fuse/errno';
 import { hostPrograms } from '@vfs/harness/host_programs';
@@ -97,6 +97,118 @@ attr.it('trusted.* from the guest lands in user.virtiofs.trusted.* on the host',
   } finally {
     h.cleanup();
   }
+});
+
+// A v2 vfs_cap_data granting cap_net_raw (effective): what `setcap cap_net_raw+ep` writes.
+const CAP_NET_RAW = '0x0100000200200000000000000000000000000000';
+
+function hostSetCapability(path: string, name = 'security.capability'): void {
+  execFileSync('setfattr', ['-n', name, '-v', CAP_NET_RAW, path]);
+}
+
+const hasXattr = (path: string, name: string): boolean =>
+  new RegExp(`^${name.replaceAll('.', '\\.')}=`, 'm').test(hostXattrs(path));
+
+describe('security.capability', () => {
+  const capability = Buffer.from(CAP_NET_RAW.slice(2), 'hex');
+
+  attr.it('unmapped, the guest may read it but not set or remove it (EPERM)', () => {
+    const h = startHarness();
+    try {
+      const c = h.client;
+      c.init();
+      const path = join(h.dir, 'f');
+      writeFileSync(path, '');
+      const f = c.lookup(1, 'f');
+      expect(errnoOf(() => c.setxattr(f.nodeid, 'security.capability', capability))).toBe(EPERM);
+      expect(hasXattr(path, 'security.capability')).toBe(false);
+      hostSetCapability(path);
+      expect(c.getxattr(f.nodeid, 'security.capability', 64)).toEqual(capability);
+      expect(c.listxattr(f.nodeid, 4096)).toContain('security.capability');
+      expect(errnoOf(() => c.setxattr(f.nodeid, 'security.capability', capability))).toBe(EPERM);
+      expect(errnoOf(() => c.removexattr(f.nodeid, 'security.capability'))).toBe(EPERM);
+      expect(hasXattr(path, 'security.capability')).toBe(true);
+    } finally {
+      h.cleanup();
+    }
+  });
+
+  attr.it('a map that sends another guest name to it is refused too', () => {
+    const h = startHarness({ xattrmap: ':prefix:client:capability:security.::ok:all:::' });
+    try {
+      const c = h.client;
+      c.init();
+      writeFileSync(join(h.dir, 'f'), '');
+      const f = c.lookup(1, 'f');
+      expect(errnoOf(() => c.setxattr(f.nodeid, 'capability', capability))).toBe(EPERM);
+      expect(hasXattr(join(h.dir, 'f'), 'security.capability')).toBe(false);
+    } finally {
+      h.cleanup();
+    }
+  });
+
+  attr.it('the host kernel clears it on a guest WRITE, truncate and chown', () => {
+    const h = startHarness();
+    try {
+      const c = h.client;
+      c.init();
+      const path = join(h.dir, 'f');
+      writeFileSync(path, 'x');
+      const f = c.lookup(1, 'f');
+      const { fh } = c.open(f.nodeid, constants.O_RDWR);
+      hostSetCapability(path);
+      c.write(f.nodeid, fh, 0, Buffer.from('y'));
+      expect(hasXattr(path, 'security.capability')).toBe(false);
+      hostSetCapability(path);
+      c.setattr(f.nodeid, { size: 0 });
+      expect(hasXattr(path, 'security.capability')).toBe(false);
+      hostSetCapability(path);
+      c.setattr(f.nodeid, { uid: 1000, gid: 1000 });
+      expect(statSync(path).uid).toBe(1000);
+      expect(hasXattr(path, 'security.capability')).toBe(false);
+    } finally {
+      h.cleanup();
+    }
+  });
+
+  attr.it(
+    'mapped, it lands under the mapped name, which WRITE, truncate, O_TRUNC (OPEN, CREATE) and chown clear',
+    () => {
+      const h = startHarness({ xattrmap: ':map:security.capability:user.virtiofs.:' });
+      try {
+        const c = h.client;
+        c.init();
+        const path = join(h.dir, 'f');
+        writeFileSync(path, 'x');
+        const f = c.lookup(1, 'f');
+        const mapped = 'user.virtiofs.security.capability';
+        const set = (): void => {
+          c.setxattr(f.nodeid, 'security.capability', capability);
+          expect(hasXattr(path, mapped)).toBe(true);
+        };
+        set();
+        expect(hasXattr(path, 'security.capability')).toBe(false);
+        expect(c.getxattr(f.nodeid, 'security.capability', 64)).toEqual(capability);
+        const { fh } = c.open(f.nodeid, constants.O_RDWR);
+        c.write(f.nodeid, fh, 0, Buffer.from('y'));
+        expect(hasXattr(path, mapped)).toBe(false);
+        set();
+        c.setattr(f.nodeid, { size: 0 });
+        expect(hasXattr(path, mapped)).toBe(false);
+        set();
+        c.open(f.nodeid, constants.O_WRONLY | constants.O_TRUNC);
+        expect(hasXattr(path, mapped)).toBe(false);
+        set();
+        c.setattr(f.nodeid, { uid: 1000, gid: 1000 });
+        expect(hasXattr(path, mapped)).toBe(false);
+        set();
+        c.create(1, 'f', constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+        expect(hasXattr(path, mapped)).toBe(false);
+      } finally {
+        h.cleanup();
+      }
+    },
+  );
 });
 
 describe('XattrMap', () => {

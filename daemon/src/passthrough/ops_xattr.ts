@@ -1,5 +1,10 @@
 // Extended attributes: SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR, with the export's name mapping.
 // A zero size asks for the length only; a too-small buffer answers ERANGE.
+//
+// The guest never sets or removes the host's security.capability: the daemon holds CAP_SETFCAP,
+// so that would hand capabilities to host processes that run the file. A map that moves the name
+// elsewhere (`:map:security.capability:user.virtiofs.:`) gives the guest file capabilities of its
+// own. Reading it passes through: an image's file capabilities then still work in the guest.
 import { XATTR_LIST_MAX } from '../sys/xattr';
 import {
   GETXATTR_IN_SIZE,
@@ -15,6 +20,7 @@ import type { Inode } from './inode_table';
 import type { PassthroughFs } from './passthrough_fs';
 
 const XATTR_NAME_MAX = 255;
+const CAPABILITY = Buffer.from('security.capability\0', 'latin1');
 const listBuf = Buffer.alloc(XATTR_LIST_MAX);
 
 /** The host name (NUL-terminated) for the guest's name at argument offset `off`, or -errno. */
@@ -26,6 +32,16 @@ function hostName(rq: Request, fs: PassthroughFs, off: number): Buffer | number 
   if (fs.xattrMap === null) return rq.cstr(off);
   const mapped = fs.xattrMap.toHost(rq.args.toString('latin1', IN_HEADER_SIZE + off, IN_HEADER_SIZE + off + len));
   return typeof mapped === 'number' ? mapped : Buffer.from(`${mapped}\0`, 'latin1');
+}
+
+/**
+ * The host name for a change by the guest, or -errno: EPERM for security.capability, as the kernel
+ * answers a caller without CAP_SETFCAP and a `bad` map rule answers.
+ */
+function changedName(rq: Request, fs: PassthroughFs, off: number): Buffer | number {
+  const name = hostName(rq, fs, off);
+  if (typeof name === 'number') return name;
+  return name.subarray(0, CAPABILITY.length).equals(CAPABILITY) ? -EPERM : name;
 }
 
 function target(rq: Request, fs: PassthroughFs): Inode | number {
@@ -59,7 +75,7 @@ export function setxattr(rq: Request, fs: PassthroughFs): number {
   if (typeof inode === 'number') return rq.error(inode);
   if (!rq.has(SETXATTR_IN_COMPAT_SIZE)) return rq.error(EINVAL);
   if (fs.config.readonly) return rq.error(EROFS);
-  const name = hostName(rq, fs, SETXATTR_IN_COMPAT_SIZE);
+  const name = changedName(rq, fs, SETXATTR_IN_COMPAT_SIZE);
   if (typeof name === 'number') return rq.error(name);
   const size = rq.u32(SetxattrIn.size);
   const valueOff = SETXATTR_IN_COMPAT_SIZE + rq.strlen(SETXATTR_IN_COMPAT_SIZE) + 1;
@@ -96,7 +112,7 @@ export function removexattr(rq: Request, fs: PassthroughFs): number {
   const inode = target(rq, fs);
   if (typeof inode === 'number') return rq.error(inode);
   if (fs.config.readonly) return rq.error(EROFS);
-  const name = hostName(rq, fs, 0);
+  const name = changedName(rq, fs, 0);
   if (typeof name === 'number') return rq.error(name);
   return rq.result(fs.xattr.remove(inode, name));
 }

@@ -19,6 +19,7 @@ import {
   STX,
   statx,
   STATX_BASIC_STATS,
+  STATX_BTIME,
   STATX_MNT_ID,
   STATX_SIZE,
   umask,
@@ -27,24 +28,32 @@ import { clearThreadGroups, setfsgid, setfsuid, setThreadGroup } from '../sys/cr
 import { NO_SUPP_GROUP } from '../fuse/request_ext';
 import { FUSE_ATTR_SUBMOUNT, FUSE_ROOT_ID } from '../fuse/abi';
 import type { Logger } from '../log';
-import { ENOTDIR } from '../fuse/errno';
-import { cachePolicy, type CachePolicy, type ExportConfig } from './config';
+import { EACCES, ENOTDIR } from '../fuse/errno';
+import { cachePolicy, DEFAULT_LIMITS, type CachePolicy, type ExportConfig } from './config';
 import { HandleTable } from './handle_table';
-import { InodeTable, mntIdOf, type Inode } from './inode_table';
+import { bornAs, InodeTable, mntIdOf, opensForIo, type Inode } from './inode_table';
+import { InodeFdCache } from './inode_fds';
+import { InodeHandles } from './inode_handles';
 import { XattrMap } from './xattr_map';
+import { IdTranslation } from './id_translation';
 import { LockManager } from './lock_manager';
 import { XattrIo } from './xattr_io';
 import { NO_BACKEND, type BackendAccess, type CompletionSink } from '../virtio/descriptor_chain';
 
-const STAT_MASK = STATX_BASIC_STATS | STATX_MNT_ID;
+/** Birth time too: it tells a handle inode from a later one its freed number went to (inode_table.ts). */
+const STAT_MASK = STATX_BASIC_STATS | STATX_MNT_ID | STATX_BTIME;
 
 export class PassthroughFs {
   readonly config: ExportConfig;
   readonly policy: CachePolicy;
   readonly log: Logger;
-  readonly inodes = new InodeTable();
-  readonly handles = new HandleTable(this.inodes);
+  readonly inodes = new InodeTable(new InodeFdCache((handle) => this.fileHandles.open(handle)));
+  /** --inode-file-handles: whether new inodes are held by handle or by fd. */
+  readonly fileHandles: InodeHandles;
+  readonly handles: HandleTable;
   readonly xattrMap: XattrMap | null;
+  /** --translate-uid / --translate-gid: the ids requests act as, and the owners the guest sees. */
+  readonly ids: IdTranslation;
   readonly procFd: number;
   readonly root: Inode;
   /** statx result of the last stat call; read it before the next one. */
@@ -70,10 +79,21 @@ export class PassthroughFs {
     this.policy = cachePolicy(config.cache);
     this.log = config.logger;
     this.xattrMap = config.xattrmap === undefined ? null : XattrMap.parse(config.xattrmap);
+    this.ids = new IdTranslation(config.translateUid, config.translateGid);
     this.procFd = config.procSelfFd;
+    // setfsuid(-1) changes nothing and returns the current id.
+    this.fileHandles = new InodeHandles(config.inodeFileHandles ?? 'never', config.rootFd, setfsuid(-1));
     this.root = this.openRoot(config.rootFd);
     this.xattr = new XattrIo(this);
-    this.locks = new LockManager(config.readonly, complete, (inode, flags) => this.reopen(inode, flags));
+    const limits = config.limits ?? DEFAULT_LIMITS;
+    this.handles = new HandleTable(this.inodes, limits.maxOpenHandles);
+    this.locks = new LockManager(
+      config.readonly,
+      complete,
+      (inode, flags) => this.reopen(inode, flags),
+      this.inodes,
+      limits,
+    );
     // setfsuid(-1) changes nothing and returns the current id.
     this.ownUid = setfsuid(-1);
     this.ownGid = setfsgid(-1);
@@ -97,7 +117,7 @@ export class PassthroughFs {
     const r = statx(parent.fd, name, AT_SYMLINK_NOFOLLOW, STAT_MASK, this.stat);
     if (r < 0) return r;
     const known = this.inodes.find(this.statView);
-    if (known !== undefined) return this.found(known);
+    if (known !== undefined && this.stillNames(known, parent, name)) return this.found(known);
     return this.lookupByOpen(parent, name);
   }
 
@@ -111,13 +131,38 @@ export class PassthroughFs {
       tryClose(fd);
       return s;
     }
-    const known = this.inodes.find(this.statView);
+    const handleLen = this.handleOf(fd);
+    if (handleLen < 0) {
+      tryClose(fd);
+      return handleLen;
+    }
+    const handle = handleLen > 0 ? this.fileHandles.scratch : null;
+    const known = this.inodes.find(this.statView, handle, handleLen);
     if (known !== undefined) {
       tryClose(fd);
       return this.found(known);
     }
     this.knownRate -= this.knownRate / 8;
-    return this.inodes.add(fd, this.statView, undefined, this.isSubmount(parent));
+    const held = handle === null ? null : Buffer.from(handle.subarray(0, handleLen));
+    return this.inodes.add(fd, this.statView, undefined, this.isSubmount(parent), held);
+  }
+
+  /**
+   * Whether `name` (just statted) still is the known inode its key matched. An fd (held, or cached
+   * for a handle inode) pins the inode, so its number cannot have been reused; a bare handle does
+   * not: the birth time tells, or where the file system keeps none, the name's own handle.
+   */
+  private stillNames(known: Inode, parent: Inode, name: Uint8Array): boolean {
+    if (known.handle === null || known.pathFd >= 0) return true;
+    return bornAs(known, this.statView) ?? this.fileHandles.names(known.handle, parent.fd, name);
+  }
+
+  /**
+   * The file handle of the inode `fd` holds (and `stat` describes) into fileHandles.scratch: its
+   * length; 0 to hold the fd (handles off, or another mount than the export root's); or -errno.
+   */
+  private handleOf(fd: number): number {
+    return mntIdOf(this.statView) === this.root.mntId ? this.fileHandles.ofFd(fd) : 0;
   }
 
   private found(inode: Inode): Inode {
@@ -131,8 +176,13 @@ export class PassthroughFs {
     return nodeid < 0 ? undefined : this.inodes.get(nodeid);
   }
 
-  /** Opens the inode for I/O through /proc/self/fd (O_PATH fds cannot read); fd or -errno. */
+  /**
+   * Opens the inode for I/O through /proc/self/fd (O_PATH fds cannot read); fd or -errno. Every
+   * open for I/O comes here, so no device node or FIFO is ever opened: EACCES, as open(2) of a
+   * device node answers on a nodev mount (virtiofsd answers EBADF, which open(2) never does).
+   */
   reopen(inode: Inode, flags: number): number {
+    if (!opensForIo(inode.type)) return -EACCES;
     return openat(this.procFd, inode.procName, flags | O_CLOEXEC);
   }
 
@@ -144,21 +194,30 @@ export class PassthroughFs {
   /**
    * Switches this thread's fs ids to the caller's, so new files get the caller as owner, and for a
    * creation the kernel sent one with, makes `group` its supplementary group (the daemon has none:
-   * the kernel then keeps set-group-ID exactly when the caller is in the file's group). 0 or -errno.
+   * the kernel then keeps set-group-ID exactly when the caller is in the file's group). The guest's
+   * ids are translated first; a forbidden one (forbid-guest) is -EPERM with nothing changed.
+   * 0 or -errno.
    */
   enterCreds(uid: number, gid: number, group = NO_SUPP_GROUP): number {
-    if (group !== NO_SUPP_GROUP) {
-      const r = setThreadGroup(group);
+    const hostUid = this.ids.hostUid(uid);
+    const hostGid = this.ids.hostGid(gid);
+    const hostGroup = group === NO_SUPP_GROUP ? group : this.ids.hostGid(group);
+    if (hostUid < 0) return hostUid;
+    if (hostGid < 0) return hostGid;
+    if (hostGroup < 0) return hostGroup;
+    if (hostGroup !== NO_SUPP_GROUP) {
+      const r = setThreadGroup(hostGroup);
       if (r < 0) return r;
     }
-    if (gid !== this.ownGid) setfsgid(gid);
-    if (uid !== this.ownUid) setfsuid(uid);
+    if (hostGid !== this.ownGid) setfsgid(hostGid);
+    if (hostUid !== this.ownUid) setfsuid(hostUid);
     return 0;
   }
 
+  /** Undoes enterCreds with the same guest ids. */
   leaveCreds(uid: number, gid: number, group = NO_SUPP_GROUP): void {
-    if (uid !== this.ownUid) setfsuid(this.ownUid);
-    if (gid !== this.ownGid) setfsgid(this.ownGid);
+    if (this.ids.hostUid(uid) !== this.ownUid) setfsuid(this.ownUid);
+    if (this.ids.hostGid(gid) !== this.ownGid) setfsgid(this.ownGid);
     // Only losing CAP_SETGID meanwhile could fail it: a thread left in the group must not serve.
     if (group === NO_SUPP_GROUP) return;
     const r = clearThreadGroups();

@@ -18,7 +18,7 @@ import {
   XATTR_SIZE_MAX,
 } from '../sys/xattr';
 import { writePtr } from '../sys/libc';
-import { ENOSYS, ENOTSUP } from '../fuse/errno';
+import { ENODATA, ENOSYS, ENOTSUP } from '../fuse/errno';
 import type { Inode } from './inode_table';
 import type { PassthroughFs } from './passthrough_fs';
 
@@ -27,10 +27,27 @@ export class XattrIo {
   readonly value = Buffer.alloc(XATTR_SIZE_MAX);
   private readonly args = Buffer.alloc(XATTR_ARGS_SIZE);
   private readonly withAt: boolean;
+  /** Where the map puts the guest's security.capability (NUL-terminated), when not under that name. */
+  private readonly renamedCapability: Buffer | null;
 
   constructor(private readonly fs: PassthroughFs) {
     writePtr(this.args, 0, Number(koffi.address(this.value)));
     this.withAt = listxattrat(fs.procFd, fs.root.procName, this.value, 0) !== -ENOSYS;
+    const host = fs.xattrMap?.toHost('security.capability');
+    const renamed = typeof host === 'string' && host !== 'security.capability';
+    this.renamedCapability = renamed ? Buffer.from(`${host}\0`, 'latin1') : null;
+  }
+
+  /**
+   * Drops the guest's file capability, as HANDLE_KILLPRIV_V2 asks on write, truncate and chown.
+   * The host kernel drops its own security.capability then; a renamed one it does not know, so
+   * that one is ours to drop (as virtiofsd does). `fd`: one open on the inode, or -1. 0 or -errno.
+   */
+  killCapability(inode: Inode, fd = -1): number {
+    const name = this.renamedCapability;
+    if (name === null || inode.type !== S_IFREG) return 0;
+    const r = fd >= 0 ? fremovexattr(fd, name) : this.remove(inode, name);
+    return r === -ENODATA || r === -ENOTSUP ? 0 : r;
   }
 
   /** Reads the value into `value` (size 0: only its length); bytes or -errno. */

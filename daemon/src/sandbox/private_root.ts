@@ -1,7 +1,9 @@
 // The daemon's private root: a small tmpfs holding only what the daemon needs once it has left
 // the host's root, so a compromised daemon sees nothing else of the host:
 //   /shared        the shared directory, bound recursively: host mounts made below it later
-//                  (the shim binds container layers there) still propagate in
+//                  (the shim binds container layers there, nodev) still propagate in; nodev on
+//                  every mount below it, so a device node the guest makes opens no host device
+//                  through the daemon's view even if the daemon tried
 //   /proc/self/fd  only the daemon's fd directory of a procfs, read-only (it re-opens O_PATH
 //                  inodes), as virtiofsd binds it: no /proc/sys, no other process, no sysctl
 //   <host paths>   read-only: the bundle and the packages it loads (device Workers start from them)
@@ -14,7 +16,9 @@ import { closeAll } from '../sys/fd';
 import { AT_FDCWD, cPath, O_CLOEXEC, O_PATH, openat } from '../sys/fs';
 import { SysError } from '../sys/libc';
 import {
+  AT_RECURSIVE,
   MNT_DETACH,
+  MOUNT_ATTR_NODEV,
   MS_BIND,
   MS_NODEV,
   MS_NOEXEC,
@@ -23,6 +27,7 @@ import {
   MS_REC,
   MS_REMOUNT,
   mount,
+  mountSetattr,
   umount2,
 } from '../sys/mount';
 import { SandboxError } from './errors';
@@ -124,8 +129,10 @@ export function buildPrivateRoot(mountpoint: string, contents: RootContents): vo
       bindSource(mountpoint, s.path, s, 0);
       restrictBind(mountpoint, s.path, HARDENED | MS_NOEXEC);
     }
-    // No remount: the share keeps the host's mount flags and propagation, as the guest expects.
+    // Not a remount, which would replace the host's flags (ro…): the share keeps them and its
+    // propagation, as the guest expects, and only gains nodev.
     bindSource(mountpoint, SHARE_MOUNT, share, MS_REC);
+    mountSetattr(join(mountpoint, SHARE_MOUNT), AT_RECURSIVE, MOUNT_ATTR_NODEV);
     mountProcSelfFd(mountpoint);
   } finally {
     closeAll([share, ...readOnly, ...writable].map((s) => s.fd));

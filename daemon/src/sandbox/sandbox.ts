@@ -28,6 +28,8 @@ export interface SandboxPlan {
   readonly loadedModules: readonly string[];
   /** Directories in which vhost-user sockets are created once confined. */
   readonly socketDirs: readonly string[];
+  /** Inodes are held as file handles: CAP_DAC_READ_SEARCH stays. */
+  readonly fileHandles: boolean;
 }
 
 export interface Confinement {
@@ -94,7 +96,7 @@ function enterPrivateRoot(plan: SandboxPlan): void {
     chrootInto(root);
   }
   sealRoot();
-  dropCapabilities();
+  dropCapabilities(plan.fileHandles);
 }
 
 /** Confines the running daemon; everything it needs from the host's root is open or listed. */

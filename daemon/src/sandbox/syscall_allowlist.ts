@@ -2,8 +2,11 @@
 // while serving the daemon's FUSE, vhost-user and DAX tests, and (checked with --seccomp=log) a
 // real guest's boot, file workload and overlay (e2e/daemon_guest); plus those of paths the traces
 // did not take: thread and process exit, signal return, Node timers and seeding, a new export's
-// socket, and the fallbacks of older kernels and libcs (clone, faccessat, the non-*at xattr
-// calls). Building the sandbox (mount, pivot_root, capset) happens before the filter.
+// socket, and the fallbacks of older kernels and libcs (faccessat, the non-*at xattr calls).
+// Building the sandbox (mount, pivot_root, capset) happens before the filter. clone, clone3 and
+// socket are not allowed outright: SYSCALL_RULES says when they are.
+import type { CallRule } from './seccomp_bpf';
+
 export const SYSCALL_ALLOWLIST: readonly string[] = [
   // Memory, threads and signals: V8, libuv and device Workers.
   'mmap',
@@ -15,8 +18,6 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'futex',
   'set_robust_list',
   'rseq',
-  'clone',
-  'clone3',
   'sched_getaffinity',
   'sched_yield',
   'rt_sigaction',
@@ -54,7 +55,6 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'pipe2',
   'poll',
   // vhost-user and control sockets (a new export's socket is made after the filter is on).
-  'socket',
   'bind',
   'listen',
   'accept4',
@@ -76,6 +76,9 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'close',
   'openat',
   'openat2',
+  // Inodes held as file handles (--inode-file-handles).
+  'name_to_handle_at',
+  'open_by_handle_at',
   'fcntl',
   'flock',
   'lseek',
@@ -97,6 +100,9 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'fchownat',
   'utimensat',
   'mkdirat',
+  // No argument check: the kernel itself makes only the types a guest's MKNOD may ask for
+  // (regular, FIFO, socket, char and block device). A device node is made inert where it lands:
+  // the share is nodev and the daemon never opens one; CAP_MKNOD stays for the guest's nodes.
   'mknodat',
   'symlinkat',
   'linkat',
@@ -124,3 +130,38 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'listxattr',
   'removexattr',
 ];
+
+const CLONE_VM = 0x100;
+const CLONE_FS = 0x200;
+const CLONE_FILES = 0x400;
+const CLONE_SIGHAND = 0x800;
+const CLONE_THREAD = 0x1_0000;
+const CLONE_SYSVSEM = 0x4_0000;
+const CLONE_SETTLS = 0x8_0000;
+const CLONE_PARENT_SETTID = 0x10_0000;
+const CLONE_CHILD_CLEARTID = 0x20_0000;
+/** The flags glibc's pthread_create passes: every thread of V8, libuv and device Workers. */
+const THREAD_CLONE_FLAGS =
+  CLONE_VM |
+  CLONE_FS |
+  CLONE_FILES |
+  CLONE_SIGHAND |
+  CLONE_THREAD |
+  CLONE_SYSVSEM |
+  CLONE_SETTLS |
+  CLONE_PARENT_SETTID |
+  CLONE_CHILD_CLEARTID;
+const AF_UNIX = 1;
+const ENOSYS = 38;
+
+/** Calls allowed only with some arguments, or answered without running. */
+export const SYSCALL_RULES: Readonly<Record<string, CallRule>> = {
+  // No flag outside pthread_create's: no CLONE_NEW* (a user namespace would give back every
+  // capability), no fork, no exit signal. The kernel reads only the low 32 bits of clone's flags.
+  clone: { kind: 'argument', arg: 0, mask: ~THREAD_CLONE_FLAGS, value: 0 },
+  // Its flags are in memory BPF cannot read. ENOSYS makes glibc fall back to clone (as Docker's
+  // default profile does), where they are checked.
+  clone3: { kind: 'errno', errno: ENOSYS },
+  // The daemon's sockets (control, vhost-user) are AF_UNIX: no network, netlink or packet socket.
+  socket: { kind: 'argument', arg: 0, mask: 0xffff_ffff, value: AF_UNIX },
+};

@@ -44,6 +44,7 @@ export const S_ISGID = 0o2000;
 export const S_IXGRP = 0o0010;
 
 export const STATX_BASIC_STATS = 0x7ff;
+export const STATX_BTIME = 0x800;
 export const STATX_MNT_ID = 0x1000;
 
 export const UTIME_NOW = (1 << 30) - 1;

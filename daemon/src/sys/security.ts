@@ -44,6 +44,15 @@ export function installSeccompFilter(program: Uint8Array): void {
   }
 }
 
+/** Whether the calling thread has capability `cap` (a bit number) in its effective set. */
+export function hasEffectiveCapability(cap: number): boolean {
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+  const data = Buffer.alloc(24);
+  check(capgetFn(header, data), 'capget');
+  return (data.readUInt32LE((cap >> 5) * 12) & (1 << (cap & 31))) !== 0;
+}
+
 /**
  * Limits the calling thread's effective and permitted sets to `caps` (bit numbers) and clears the
  * inheritable set. Capabilities the thread does not hold stay off: capset cannot add them.

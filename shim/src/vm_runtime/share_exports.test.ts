@@ -4,7 +4,7 @@
 // bindContainerDirs), driven over vhost-user by the FUSE test client the way a guest's kernel
 // would. Needs root (mounts), like the daemon's own sandbox tests.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '@vfs/contracts';
@@ -39,10 +39,14 @@ function mountOptions(mountinfo: string, target: string): string[] {
   return (line.split(' ')[5] as string).split(',');
 }
 
-/** The mount table of the daemon's own mount namespace (the pid spawned is util-linux unshare). */
+/** The daemon itself: the pid spawned is util-linux unshare, the daemon its child. */
+function daemonPid(unsharePid: number): string {
+  return readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(' ')[0] as string;
+}
+
+/** The mount table of the daemon's own mount namespace. */
 function daemonMountinfo(unsharePid: number): string {
-  const child = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(' ')[0];
-  return readFileSync(`/proc/${child}/mountinfo`, 'utf8');
+  return readFileSync(`/proc/${daemonPid(unsharePid)}/mountinfo`, 'utf8');
 }
 
 /** The host's xattrs are read and written with getfattr and setfattr. */
@@ -145,6 +149,18 @@ describe('shares as the daemon serves them', () => {
       expect(mountOptions(inDaemon, join('/shared', d.target))).toEqual(
         expect.arrayContaining(['nosuid', 'nodev', ...(d.readonly ? ['ro'] : [])]),
       );
+  });
+
+  it("keeps a device node the guest makes inert: it opens through neither the shim's bind nor the daemon's view", () => {
+    const fs = upper.lookup(upper.lookup(1, 'c0-up').nodeid, 'fs');
+    upper.mknod(fs.nodeid, 'null', 0o020666, (1 << 8) | 3);
+    const inBind = join(sharesDir, DATA_TAG, 'c0-up', 'fs', 'null');
+    const inDaemon = `/proc/${daemonPid(daemon.pid as number)}/root/shared/${DATA_TAG}/c0-up/fs/null`;
+    for (const path of [inBind, inDaemon]) {
+      expect(() => openSync(path, 'r')).toThrow(expect.objectContaining({ code: 'EACCES' }));
+    }
+    // What remains, as with runc: the node is in the host directory itself.
+    expect(statSync(join(work, 'snap', 'fs', 'null')).rdev).toBe((1 << 8) | 3);
   });
 
   it('keeps a read-only volume read-only for the guest, though its share is read-write', () => {

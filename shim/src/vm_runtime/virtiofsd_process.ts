@@ -32,13 +32,16 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-function daemonArgs(launch: DaemonLaunch): string[] {
+/** The daemon's command line: multi-export mode, and [daemon]'s settings as its flags. */
+export function daemonArgs(launch: Pick<DaemonLaunch, 'controlSocket' | 'sharedDir' | 'config'>): string[] {
   return [
     `--control-socket=${launch.controlSocket}`,
     `--shared-dir=${launch.sharedDir}`,
     `--cache=${launch.config.cache}`,
     `--sandbox=${launch.config.sandbox}`,
     `--thread-pool-size=${launch.config.thread_pool_size}`,
+    ...launch.config.translate_uid.map((rule) => `--translate-uid=${rule}`),
+    ...launch.config.translate_gid.map((rule) => `--translate-gid=${rule}`),
   ];
 }
 
