@@ -6,9 +6,9 @@ JEST_JSON := build/jest-results.json
 JEST := npx jest --ci --json --outputFile=$(JEST_JSON)
 # Every workspace package: what tsc, lint and the formatter look at.
 SOURCES := scripts proto contracts runtime-config daemon agent shim cli harness tools e2e
-C_SOURCES := agent/runtime/launcher harness/src
+C_SOURCES := agent/runtime/launcher harness/src tools/src/bench_guest
 
-.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-coldstart bench-pods bench-hotplug proto clean demo fuzz
+.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-guest bench-coldstart bench-pods bench-hotplug bench-net proto clean demo fuzz
 
 all: build
 
@@ -65,6 +65,11 @@ demo: build
 bench-daemon: deps bundle
 	@node build/bin/bench-daemon $(ARGS)
 
+# In-guest file-system workloads: our daemon vs the C and Rust virtiofsd vs virtio-9p, one VM image
+# under TCG (tools/src/bench_guest). ARGS="--quick" (≈2 min) or "--runs 3 --json out.json".
+bench-guest: deps bundle guest
+	@node build/bin/bench-guest $(ARGS)
+
 # Cold start of `ctr run --rm … true`: runc vs vfs vs the bare-VM floor, with vfs's phases
 # (tools/src/bench_coldstart). ARGS="--runs 3 --json out.json".
 bench-coldstart: build
@@ -79,6 +84,12 @@ bench-pods: build
 # with host CPU (tools/src/bench_hotplug). ARGS="--cycles 20 --warmup 1 --json out.json".
 bench-hotplug: build
 	@node build/bin/bench-hotplug $(ARGS)
+
+# TCP throughput (with host CPU per GB) and request latency between two pods on a private CNI
+# bridge: runc↔runc, vfs↔vfs, vfs↔runc, runc↔vfs; pairs that cannot run are listed as not run
+# (tools/src/bench_net). ARGS="--runs 3 --seconds 5 --pairs runc-runc,vfs-vfs --json out.json".
+bench-net: build
+	@node build/bin/bench-net $(ARGS)
 
 # The structure-aware fuzzer of vfs-virtiofsd, a long run (tools/src/fuzz): FUSE and vhost-user
 # cases against the real daemon, with crashes, hangs and the seeds that replay them.

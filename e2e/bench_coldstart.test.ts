@@ -1,9 +1,11 @@
-// Smoke test of the bench-coldstart harness (not of speed): one run of each kind through the real
-// stack, then the JSON's shape and positivity, and nothing left behind. Needs root, QEMU, Debian's
-// containerd and runc, and `make build runtime`.
+// Smoke tests of the cold-start tools (not of speed): bench-coldstart's one run of each kind through
+// the real stack, then the JSON's shape and positivity; `vfs-bench coldstart` on a two-cell matrix
+// (one cell skipped: no DAX-capable QEMU), then its output contract: results.json, results.csv, the
+// plots and env.toml. Nothing may be left behind. Needs root, QEMU, Debian's containerd and runc,
+// and `make build runtime`.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@vfs/harness/repo';
@@ -12,6 +14,7 @@ import { bundleShim } from '@vfs/harness/bundles';
 jest.setTimeout(300_000);
 
 const BENCH = join(REPO_ROOT, 'build', 'bin', 'bench-coldstart');
+const VFS_BENCH = join(REPO_ROOT, 'build', 'bin', 'vfs-bench');
 const PHASE_KEYS = [
   'shim_start',
   'daemon_ready',
@@ -39,9 +42,13 @@ interface BenchJson {
   readonly phases_ms: Readonly<Record<string, number>>;
 }
 
-function runBench(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function runBench(
+  args: readonly string[],
+  program = BENCH,
+  timeout = 280_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BENCH, ...args], { cwd: REPO_ROOT, timeout: 280_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [program, ...args], { cwd: REPO_ROOT, timeout }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
     });
   });
@@ -86,4 +93,91 @@ describe('bench-coldstart', () => {
     for (const key of PHASE_KEYS) expect(report.phases_ms[key]).toBeGreaterThan(0);
     expect(benchDirs()).toEqual(before);
   });
+});
+
+interface Quantiles {
+  readonly min: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+}
+
+interface ColdstartCell {
+  readonly name: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly skipped: string | null;
+  readonly vfs_ms: Quantiles | null;
+  readonly runc_ms: Quantiles | null;
+  readonly floor_ms: Quantiles | null;
+  readonly phases_ms: Readonly<Record<string, number>>;
+}
+
+function expectQuantiles(q: Quantiles | null): void {
+  expect(q).not.toBeNull();
+  const { min, p50, p90, p99 } = q as Quantiles;
+  expect(min).toBeGreaterThan(0);
+  expect([min, p50, p90, p99]).toEqual([min, p50, p90, p99].sort((a, b) => a - b));
+}
+
+/** Well-formed markup: every tag closed in order, one <svg> root. */
+function expectWellFormedSvg(svg: string): void {
+  expect(svg).toMatch(/^<svg[\s>]/);
+  const open: string[] = [];
+  for (const [, closing, name, selfClosing] of svg.matchAll(/<(\/?)([A-Za-z][\w:.-]*)[^>]*?(\/?)>/g)) {
+    if (closing === '/') expect(open.pop()).toBe(name);
+    else if (selfClosing !== '/') open.push(name as string);
+  }
+  expect(open).toEqual([]);
+}
+
+describe('vfs-bench coldstart', () => {
+  let work: string;
+
+  beforeAll(() => {
+    bundleShim();
+    work = mkdtempSync(join(tmpdir(), 'vfs-vb-test-'));
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('measures a two-cell matrix, skips what cannot run, and writes the contract files', async () => {
+    const before = benchDirs();
+    const out = join(work, 'out');
+    const args = ['coldstart', '--runs', '1', '--warmup', '0', '--out', out, '--machine', 'microvm-pcie'];
+    const result = await runBench([...args, '--dax', 'off,on'], VFS_BENCH, 580_000);
+    if (result.code !== 0) throw new Error(`vfs-bench coldstart failed (${result.code}):\n${result.stderr}`);
+    const { cells } = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { cells: ColdstartCell[] };
+    expect(cells.map((c) => [c.name, c.config.dax])).toEqual([
+      ['nodax', false],
+      ['dax', true],
+    ]);
+    const [ran, skipped] = cells as [ColdstartCell, ColdstartCell];
+    expect(ran.config).toMatchObject({ machine: 'microvm-pcie', pool: false, image: 'busybox', concurrency: 1 });
+    expect(ran.skipped).toBeNull();
+    for (const q of [ran.vfs_ms, ran.runc_ms, ran.floor_ms]) expectQuantiles(q);
+    expect(Object.keys(ran.phases_ms).sort()).toEqual([...PHASE_KEYS].sort());
+    // No DAX-capable QEMU here: reported, not faked.
+    expect(skipped.skipped).toMatch(/DAX/);
+    expect([skipped.vfs_ms, skipped.runc_ms, skipped.floor_ms]).toEqual([null, null, null]);
+    const csv = readFileSync(join(out, 'results.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv[0]).toMatch(/^cell,machine,.*,kind,round,slot,ms,shim_start_ms,/);
+    expect(
+      csv
+        .slice(1)
+        .map((line) => line.split(',')[9])
+        .sort(),
+    ).toEqual(['floor', 'runc', 'vfs']);
+    for (const name of ['cdf', 'phases']) {
+      expectWellFormedSvg(readFileSync(join(out, `${name}.svg`), 'utf8'));
+      expect(
+        readFileSync(join(out, `${name}.png`))
+          .subarray(1, 4)
+          .toString('latin1'),
+      ).toBe('PNG');
+    }
+    expect(readFileSync(join(out, 'env.toml'), 'utf8')).toMatch(/^\[Runtime\]/);
+    expect(existsSync(join(out, 'configs', 'cell-0.toml'))).toBe(true);
+    expect(result.stdout).toMatch(/nodax\s+\d+/);
+    expect(benchDirs()).toEqual(before);
+  }, 600_000);
 });

@@ -1,5 +1,5 @@
 // Smoke test of the benchmark harness (not of speed): bundle bench-daemon and vfs-virtiofsd, run a
-// tiny round against both daemons, and check the JSON it writes and that nothing is left behind.
+// tiny round against the three daemons (ours, C, Rust; the Rust one is installed on demand), and check the JSON it writes and that nothing is left behind.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,22 +49,32 @@ maybe(
         [bench, '--quick', '--rounds', '1', '--warmup', '0', '--scale', '0.01', '--json', json],
         {
           stdio: 'pipe',
-          timeout: 60_000,
+          timeout: 150_000,
         },
       );
       const doc = JSON.parse(readFileSync(json, 'utf8')) as {
-        workloads: { name: string; depth: number; unit: string; ours: number; c: number; ratio: number }[];
-        rss_kib: { ours: number; c: number };
+        workloads: {
+          name: string;
+          depth: number;
+          unit: string;
+          ours: number;
+          c: number;
+          rust: number;
+          ratio: number;
+          ratio_rust: number;
+        }[];
+        rss_kib: { ours: number; c: number; rust: number };
       };
       expect(Object.keys(doc).sort()).toEqual(['rss_kib', 'workloads']);
       expect(doc.workloads).toHaveLength(12);
       expect(doc.workloads.map((w) => w.depth)).toEqual([1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16]);
       expect(new Set(doc.workloads.map((w) => w.name)).size).toBe(6);
       for (const w of doc.workloads) {
-        expect(Object.keys(w).sort()).toEqual(['c', 'depth', 'name', 'ours', 'ratio', 'unit']);
+        expect(Object.keys(w).sort()).toEqual(['c', 'depth', 'name', 'ours', 'ratio', 'ratio_rust', 'rust', 'unit']);
         expect(['ops/s', 'MB/s']).toContain(w.unit);
-        for (const n of [w.ours, w.c, w.ratio]) expect(Number.isFinite(n) && n > 0).toBe(true);
+        for (const n of [w.ours, w.c, w.rust, w.ratio, w.ratio_rust]) expect(Number.isFinite(n) && n > 0).toBe(true);
         expect(w.ratio).toBeCloseTo(w.ours / w.c, 9);
+        expect(w.ratio_rust).toBeCloseTo(w.ours / w.rust, 9);
       }
       expect(doc.workloads.filter((w) => w.unit === 'MB/s').map((w) => w.name)).toEqual([
         'seq read 1MiB',
@@ -74,10 +84,11 @@ maybe(
       ]);
       expect(doc.rss_kib.ours).toBeGreaterThan(0);
       expect(doc.rss_kib.c).toBeGreaterThan(0);
+      expect(doc.rss_kib.rust).toBeGreaterThan(0);
       expect(leftovers()).toEqual(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   },
-  90_000,
+  180_000,
 );

@@ -10,6 +10,7 @@ export { ControlClient } from './daemon_control/client';
 export * from './oci/spec';
 export * from './oci/spec_check';
 export * from './oci/json_check';
+export * from './qemu_dax';
 export * from './run_dir';
 export * from './json_lines/client';
 export * from './json_lines/server';

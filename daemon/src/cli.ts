@@ -99,7 +99,8 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   --socket-group=GROUP                group owning the socket
   --control-socket=PATH               multi-export mode: shares are subdirectories of
                                       --shared-dir, added and removed over this socket
-  --tag=TAG                           name used in logs
+  --tag=TAG                           name used in logs, and the mount tag a generic
+                                      vhost-user device reads (GET_CONFIG); default share
   --cache=none|auto|always|metadata   caching policy (-o cache=); default auto
   --sandbox=namespace|chroot|none     sandbox mode (-o sandbox=); default namespace:
                                       new mount, pid and net namespaces and a private

@@ -7,7 +7,8 @@
 //
 // With `cri`, containerd's CRI plugin serves on the same socket (CriClient), with the runtime
 // handlers `runc` (the reference) and `vfs`, the offline pause image as sandbox image, and every
-// path it would write kept under the temp dir (CNI dirs, empty: host-network pods only). Pods are
+// path it would write kept under the temp dir (CNI dirs, empty: host-network pods only, unless
+// `cni` names a CniNetwork's: then pods get an address on its bridge). Pods are
 // placed under their own cgroup (podCgroupParent); teardown also kills, by PID, the shims that
 // name this containerd's address and the processes left in those cgroups, removes the cgroups,
 // and the sockets those shims left in /run/containerd/s.
@@ -31,6 +32,7 @@ import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileTailOrError } from '@vfs/shim/vm';
+import type { CniDirs } from './cni_network';
 import { cgroupDirsUnder, pidsInCgroups, removeCgroupDirs, shimPidsServing, shimSocketFilesOf } from './host_leftovers';
 import { buildPauseImage, PAUSE_IMAGE } from './pause_image';
 import { REPO_ROOT } from './repo';
@@ -63,6 +65,8 @@ export interface ContainerdOptions {
   readonly vfsConfigPath?: string;
   /** Where containerd finds containerd-shim-vfs-v2, first on its PATH (default build/bin). */
   readonly shimDir?: string;
+  /** CNI dirs for CRI (CniNetwork.dirs): pods get a network; default empty dirs, host network only. */
+  readonly cni?: CniDirs;
 }
 
 export interface CtrResult {
@@ -175,8 +179,8 @@ export class PrivateContainerd {
       VFS_CONFIG_PATH: options.vfsConfigPath ?? '',
       OPT_DIR: join(this.dir, 'opt'),
       SANDBOX_IMAGE: PAUSE_IMAGE,
-      CNI_BIN_DIR: join(this.dir, 'cni', 'bin'),
-      CNI_CONF_DIR: join(this.dir, 'cni', 'net.d'),
+      CNI_BIN_DIR: options.cni?.binDir ?? join(this.dir, 'cni', 'bin'),
+      CNI_CONF_DIR: options.cni?.confDir ?? join(this.dir, 'cni', 'net.d'),
       RUNC_ROOT: join(this.dir, 'runc'),
     });
     const configPath = join(this.dir, 'containerd.toml');

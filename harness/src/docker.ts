@@ -6,8 +6,8 @@
 // containerd-shim-vfs-v2; runc is the system's.
 //
 // dockerd gets its own data-root, exec-root, pidfile, config file and socket, and nothing
-// system-wide: no iptables rules, no bridge, no ip_forward sysctl, no proxy processes, containers'
-// cgroups under a parent named after its dir. The offline busybox image is loaded as DOCKER_BUSYBOX.
+// system-wide: no iptables rules, no bridge (unless given one: docker_bridge.ts), no ip_forward
+// sysctl, no proxy processes, containers' cgroups under a parent named after its dir. The offline busybox image is loaded as DOCKER_BUSYBOX.
 // stop() removes the containers through dockerd, stops it and the containerd by PID, kills what is
 // left in its cgroups, removes them, unmounts everything under its dir and removes the dir — also
 // after a failure. One system path is hard-coded in Docker 26: the plugin exec root
@@ -46,6 +46,11 @@ const PLUGIN_EXEC_ROOT = `${RUN_DOCKER}/plugins`;
 const READY_TIMEOUT_MS = 30_000;
 /** dockerd stops what still runs with its own 15 s --shutdown-timeout first. */
 const STOP_TIMEOUT_MS = 30_000;
+
+export interface PrivateDockerOptions {
+  /** An existing bridge for the default network (DockerBridge.name); default none, so `--network none` only. */
+  readonly bridge?: string;
+}
 
 /** The offline busybox image (oci_image.ts), as every PrivateDocker has it loaded. */
 export const DOCKER_BUSYBOX = 'busybox:vfs';
@@ -116,12 +121,12 @@ export class PrivateDocker {
     this.cgroupParent = `/${basename(dir)}`;
   }
 
-  static async start(): Promise<PrivateDocker> {
+  static async start(options: PrivateDockerOptions = {}): Promise<PrivateDocker> {
     const binaries = trixieDockerd();
     const containerd = await PrivateContainerd.start();
     const docker = new PrivateDocker(mkdtempSync('/tmp/vfs-docker-'), containerd, !existsSync(RUN_DOCKER));
     try {
-      await docker.launch(binaries);
+      await docker.launch(binaries, options);
       await docker.loadBusybox();
       return docker;
     } catch (err) {
@@ -144,7 +149,7 @@ export class PrivateDocker {
     return fileTailOrError(this.logPath, lines) || '(no log)';
   }
 
-  private async launch(binaries: DockerBinaries): Promise<void> {
+  private async launch(binaries: DockerBinaries, options: PrivateDockerOptions): Promise<void> {
     const configFile = join(this.dir, 'daemon.json');
     writeFileSync(configFile, '{}\n');
     const own = {
@@ -157,11 +162,11 @@ export class PrivateDocker {
       'cgroup-parent': this.cgroupParent,
       'log-level': 'debug',
     };
-    // Nothing system-wide: no iptables rules, no bridge, no ip_forward sysctl, no proxy processes.
+    // Nothing system-wide: no iptables rules, no bridge of its own, no ip_forward sysctl, no proxy processes.
     const isolation = [
       '--iptables=false',
       '--ip6tables=false',
-      '--bridge=none',
+      `--bridge=${options.bridge ?? 'none'}`,
       '--ip-forward=false',
       '--ip-masq=false',
       '--userland-proxy=false',

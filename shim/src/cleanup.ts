@@ -2,7 +2,7 @@
 // the shim, typically after the shim died. It must leave nothing behind without the shim's help:
 // the recorded helper processes (QEMU, the daemon, a test double's processes, the shim itself) are
 // killed by pid — only if their kernel start time still matches — every journalled mount is
-// unmounted, and the VM's socket dir and the state dir are removed (refusing while anything is
+// unmounted, the netns made for a Docker container is deleted, and the VM's socket dir and the state dir are removed (refusing while anything is
 // still mounted in them, so a recursive delete never reaches a container's files). It answers with a protobuf DeleteResponse whose exit status is 128 + SIGKILL, as
 // runc's shim does: the task is reported killed.
 
@@ -13,6 +13,7 @@ import type { ShimFlags } from './flags';
 import { removeUnmountedTree, unmountAll, unmountContainer } from './host_mounts';
 import type { ShimLogger } from './logger';
 import { readBundleSpec, sandboxIdOf } from './oci_spec';
+import { removeLeftoverDockerNetns } from './pod_network/docker_netns';
 import { isAlive, type PidRecord, SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
 
@@ -58,6 +59,7 @@ export async function deleteAfterShim(flags: ShimFlags, log: ShimLogger): Promis
   } else {
     await killAndWait(state.pids(), log);
     await unmountAll(state);
+    await removeLeftoverDockerNetns(sandboxId);
     await rm(paths.socket, { force: true });
     await removeUnmountedTree(paths.vmSocketDir);
     await removeUnmountedTree(paths.stateDir);

@@ -31,6 +31,8 @@ export type ShimProcess = Pick<OciProcess, 'terminal' | 'args' | 'env' | 'cwd'> 
 /** config.json as the shim checked it. */
 export type ShimSpec = Pick<OciSpec, 'ociVersion' | 'root' | 'hostname' | 'mounts' | 'annotations'> & {
   readonly process?: ShimProcess;
+  /** The namespaces only: a network entry's path is the pod's netns (pod_network.ts). */
+  readonly linux?: { readonly namespaces?: readonly { readonly type: string; readonly path?: string }[] };
 };
 
 const strings = arrayOf(str);
@@ -86,6 +88,16 @@ function checkRoot(value: unknown, fail: Fail): void {
   if (value.readonly !== undefined && typeof value.readonly !== 'boolean') fail('root.readonly must be a boolean');
 }
 
+function checkNamespaces(value: unknown, fail: Fail): void {
+  if (!isPlainObject(value)) fail('linux must be an object');
+  if (value.namespaces === undefined) return;
+  if (!Array.isArray(value.namespaces)) fail('linux.namespaces must be an array');
+  for (const [i, ns] of value.namespaces.entries()) {
+    if (!isPlainObject(ns) || typeof ns.type !== 'string') fail(`linux.namespaces[${i}].type must be a string`);
+    if (ns.path !== undefined && typeof ns.path !== 'string') fail(`linux.namespaces[${i}].path must be a string`);
+  }
+}
+
 function checkAnnotations(value: unknown, fail: Fail): void {
   if (!accepts(stringMap, value)) fail('annotations must map strings to strings');
 }
@@ -98,6 +110,7 @@ function checkSpec(value: unknown, fail: Fail): asserts value is ShimSpec {
   if (value.hostname !== undefined && typeof value.hostname !== 'string') fail('hostname must be a string');
   if (value.mounts !== undefined) checkMounts(value.mounts, fail);
   if (value.annotations !== undefined) checkAnnotations(value.annotations, fail);
+  if (value.linux !== undefined) checkNamespaces(value.linux, fail);
 }
 
 export function validateProcess(value: unknown, where: string): ShimProcess {

@@ -1,5 +1,5 @@
 /**
- * The sandbox: its hostname, resolver and shares (CreateSandbox), hot-plugged shares
+ * The sandbox: its hostname, resolver, shares and network (CreateSandbox), hot-plugged shares
  * (MountShare/UnmountShare), and its end (DestroySandbox: every container killed and removed,
  * every share detached) just before the VM stops.
  */
@@ -10,6 +10,7 @@ import { step } from '../container/launch_plan';
 import type { AgentState } from './agent_state';
 import { invalid } from './call_errors';
 import type { Handlers } from './handler_types';
+import { configureNetwork } from './network_setup';
 import { removeContainer } from './removal';
 
 const RESOLV_CONF = '/etc/resolv.conf';
@@ -70,8 +71,16 @@ export function sandboxHandlers(
       const before = hostnameSteps(request.hostname);
       writeResolvConf(request.dns);
       await state.shares.mount(request.shares, before);
+      await configureNetwork(request.interfaces, request.routes);
       state.sandboxId = request.sandboxId;
-      state.log.info({ sandbox: request.sandboxId, shares: request.shares.map((s) => s.tag) }, 'sandbox created');
+      state.log.info(
+        {
+          sandbox: request.sandboxId,
+          shares: request.shares.map((s) => s.tag),
+          interfaces: request.interfaces.map((nic) => `${nic.name} ${nic.addresses.join(' ')}`),
+        },
+        'sandbox created',
+      );
       return {};
     },
     destroySandbox: async () => {

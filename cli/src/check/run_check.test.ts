@@ -24,6 +24,7 @@ describe('vfs-runtime check on this host', () => {
       'QEMU',
       'QEMU devices',
       'QEMU machines',
+      'QEMU DAX',
       'guest kernel',
       'guest initramfs',
       'virtio-fs daemon',
@@ -35,6 +36,8 @@ describe('vfs-runtime check on this host', () => {
     expect(status('QEMU')).toBe('ok');
     expect(status('QEMU devices')).toBe('ok');
     expect(status('QEMU machines')).toBe('ok');
+    // DAX is off by default: a QEMU without vhost-user shared memory is only a warning.
+    expect(['ok', 'warn']).toContain(status('QEMU DAX'));
     expect(status('containerd')).toBe('ok');
   });
 

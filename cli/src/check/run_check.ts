@@ -1,6 +1,6 @@
 // `vfs-runtime check`: every check against this host and the effective configuration. A
 // configuration that does not load FAILs, and the checks that need it are left out.
-import { ACCEL_CACHE } from '@vfs/contracts';
+import { ACCEL_CACHE, QEMU_DAX_PROBE_ARGS, QEMU_DAX_PROBE_INPUT } from '@vfs/contracts';
 import { type LoadedConfig, runtimeShareDir } from '@vfs/runtime-config';
 import type { CliIo } from '../cli_io';
 import { type EffectiveConfig, effectiveConfig } from '../effective_config';
@@ -10,14 +10,16 @@ import { type CheckResult, failed, renderChecks } from './check_result';
 import { checkAccel, checkCgroupV2, checkContainerd } from './host_checks';
 import { checkConfig, checkInstalledFile, checkRuntimeShare, configFailure } from './install_checks';
 import { checkQemuBinary, checkQemuDevices, checkQemuMachines } from './qemu_checks';
+import { checkQemuDax } from './qemu_dax_check';
 
 async function configuredChecks({ config }: LoadedConfig, root: string): Promise<CheckResult[]> {
   const { hypervisor, daemon } = config;
   const qemu = (...args: string[]) => runCommand(hypervisor.path, args);
-  const [version, devices, machines] = await Promise.all([
+  const [version, devices, machines, qomTypes] = await Promise.all([
     qemu('--version'),
     qemu('-device', 'help'),
     qemu('-machine', 'help'),
+    runCommand(hypervisor.path, QEMU_DAX_PROBE_ARGS, QEMU_DAX_PROBE_INPUT),
   ]);
   const readable = (path: string) => probeFile(path, 'read');
   return [
@@ -30,6 +32,7 @@ async function configuredChecks({ config }: LoadedConfig, root: string): Promise
     checkQemuBinary(hypervisor.path, version),
     checkQemuDevices(hypervisor, devices),
     checkQemuMachines(hypervisor, machines),
+    checkQemuDax(daemon.dax_window_mib, devices, qomTypes),
     checkInstalledFile(
       'guest kernel',
       hypervisor.kernel,

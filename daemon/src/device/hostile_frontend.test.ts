@@ -109,6 +109,23 @@ describe('device loop against a hostile front-end', () => {
   });
 });
 
+test('with a window: refuses GET_CONFIG past the 40-byte config space and any SET_CONFIG, then keeps serving', async () => {
+  const dev = await startEchoDevice({ shmemSizes: [2 << 20] }, 'off');
+  const f = VhostUserFrontend.connect({ socketPath: dev.socketPath, shmemSize: 2 << 20, config: true });
+  try {
+    expect(dec(f.getConfig(4))).toBe('echo');
+    expect(() => f.getConfig(41)).toThrow(VhostUserError);
+    expect(() => f.getConfig(1, 40)).toThrow(VhostUserError);
+    const write = new Uint8Array(12 + 4);
+    new DataView(write.buffer).setUint32(4, 4, true);
+    expect(() => f.vhostUser.set(R.SET_CONFIG, write)).toThrow(VhostUserError);
+    expect(dec(f.call(REQUEST_QUEUE, { readable: [enc('still here')], writableLen: 32 }))).toBe('still here');
+  } finally {
+    f.close();
+    await dev.stop();
+  }
+});
+
 test('the device worker stops on request and removes its socket', async () => {
   const dev = await startEchoDevice({}, 'off');
   const f = VhostUserFrontend.connect({ socketPath: dev.socketPath });

@@ -1,12 +1,15 @@
 // One front-end connection: its vhost-user back-end, its ChainHandler, and the processing of its
 // queues. The device loop feeds it socket and kick events; everything runs on the loop's thread,
-// so memory-table changes never race queue processing.
+// so memory-table changes never race queue processing. While a handler waits for a back-end reply
+// (a DAX map), the memory changes QEMU makes meanwhile are served in between (serveFrontendMessage).
 import type { Logger } from 'pino';
 import { signal } from '../sys/eventfd';
+import { closeAll } from '../sys/fd';
 import { schedYield } from '../sys/sched';
 import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLRDHUP, type Epoll } from '../sys/epoll';
 import { VhostUserBackend, type VringObserver } from '../vhost_user/backend';
-import { Connection } from '../vhost_user/connection';
+import { Connection, type VhostUserMessage } from '../vhost_user/connection';
+import { FrontendRequest as R } from '../vhost_user/protocol';
 import {
   DEFERRED,
   type BackendRequests,
@@ -17,12 +20,29 @@ import {
 import { writableBytes } from '../virtio/virtqueue';
 import type { DeviceOptions } from './device_options';
 import { PollWindow } from './poll_window';
-import { ShmemRequests } from './shmem_requests';
+import { ShmemRequests, WindowMappings } from './shmem_requests';
 
 export const TOKEN_SOCKET = 2;
 export const TOKEN_KICK_BASE = 16;
 /** Longest stretch of busy polling with work flowing before the loop checks its other fds. */
 const SPIN_SLICE_MS = 1;
+/**
+ * What may be served while a chain handler waits for a back-end reply: the memory announcements
+ * QEMU blocks on while it maps (they only add or retire mappings; pinned chains stay valid), and
+ * queries that change nothing. Anything else (ring stops, resets) waits until the handler returns.
+ */
+const SERVED_WHILE_WAITING = new Set<number>([
+  R.ADD_MEM_REG,
+  R.REM_MEM_REG,
+  R.SET_MEM_TABLE,
+  R.GET_FEATURES,
+  R.GET_PROTOCOL_FEATURES,
+  R.GET_QUEUE_NUM,
+  R.GET_MAX_MEM_SLOTS,
+  R.GET_STATUS,
+  R.GET_CONFIG,
+  R.GET_SHMEM_CONFIG,
+]);
 
 export class Session implements VringObserver {
   private readonly conn: Connection;
@@ -36,8 +56,10 @@ export class Session implements VringObserver {
   private readonly pollWindow = new PollWindow();
   /** When the rings went quiet (performance.now()), or -1 while requests are flowing. */
   private idleSince = -1;
-  /** Bytes of shared-memory region 0 (the DAX window); 0 when none is offered. */
-  private readonly windowSize: number;
+  /** The DAX window's mappings; null when no window is offered. */
+  private readonly mappings: WindowMappings | null;
+  /** Front-end messages read while a back-end request was outstanding, to serve in order. */
+  private readonly heldBack: VhostUserMessage[] = [];
 
   constructor(
     fd: number,
@@ -50,10 +72,15 @@ export class Session implements VringObserver {
     const queues = 1 + (options.requestQueues ?? 1);
     this.pending = new Uint8Array(queues);
     this.completed = new Uint8Array(queues);
-    this.windowSize = options.shmemSizes?.[0] ?? 0;
+    const windowSize = options.shmemSizes?.[0] ?? 0;
+    this.mappings = windowSize > 0 ? new WindowMappings(windowSize) : null;
     this.backend = new VhostUserBackend(
       this.conn,
-      { requestQueues: queues - 1, ...(options.shmemSizes ? { shmemSizes: options.shmemSizes } : {}) },
+      {
+        requestQueues: queues - 1,
+        tag: options.tag,
+        ...(options.shmemSizes ? { shmemSizes: options.shmemSizes } : {}),
+      },
       this,
       log,
     );
@@ -66,6 +93,7 @@ export class Session implements VringObserver {
 
   /** Handles socket readiness; returns false when the front-end is gone. */
   onSocket(events: number): boolean {
+    this.serveHeldBack();
     if ((events & EPOLLIN) !== 0) {
       const msg = this.conn.receive();
       if (msg === null) return false;
@@ -102,12 +130,15 @@ export class Session implements VringObserver {
     if (worked && !this.anyPending) this.spin();
     const timeout = this.handler.poll();
     this.flushCompletions();
+    // Held back while a handler waited: the socket may have nothing more to wake us for them.
+    this.serveHeldBack();
     return this.anyPending ? 0 : timeout;
   }
 
   close(): void {
     // The back-end resets the handler (resetDevice) before it unmaps guest memory.
     this.backend.close();
+    for (const msg of this.heldBack.splice(0)) closeAll(msg.fds);
     this.epoll.remove(this.conn.fd);
     this.conn.close();
   }
@@ -130,12 +161,25 @@ export class Session implements VringObserver {
     this.handler.reset();
   }
 
+  serveFrontendMessage(): boolean {
+    const msg = this.conn.receive();
+    if (msg === null) return false;
+    // Once one message waits, the ones after it wait too: the front-end's order is kept.
+    if (this.heldBack.length === 0 && SERVED_WHILE_WAITING.has(msg.request)) this.backend.handle(msg);
+    else this.heldBack.push(msg);
+    return true;
+  }
+
+  private serveHeldBack(): void {
+    for (let msg = this.heldBack.shift(); msg !== undefined; msg = this.heldBack.shift()) this.backend.handle(msg);
+  }
+
   /** DAX needs the channel, acknowledged requests and a negotiated shared-memory region. */
   private backendRequests(): BackendRequests | null {
     const channel = this.backend.backendChannel;
-    if (channel === null || !channel.acknowledged || !this.backend.shmemNegotiated || this.windowSize === 0)
+    if (channel === null || !channel.acknowledged || !this.backend.shmemNegotiated || this.mappings === null)
       return null;
-    return new ShmemRequests(channel, this.windowSize);
+    return new ShmemRequests(channel, this.mappings, this.log);
   }
 
   /**
@@ -194,7 +238,11 @@ export class Session implements VringObserver {
       const chain = queue.pop();
       if (chain === null) break;
       const written = this.runHandler(chain, index);
-      if (written !== DEFERRED) queue.pushUsed(chain.head, written);
+      if (written === DEFERRED) continue;
+      // A memory change served while the handler waited restarts the ring; if it could not
+      // restart, the answer has nowhere to go.
+      if (queue.isReady) queue.pushUsed(chain.head, written);
+      else queue.abandon(chain.head);
     }
     // Over budget: come back after the next wait so the socket and other queues get a turn.
     if (n === vring.size) this.markPending(index);

@@ -27,6 +27,9 @@ const scratch = Buffer.alloc(STATX_SIZE);
  */
 export function escapedError(inode: Inode): number {
   if (inode.type !== S_IFDIR || inode.nodeid === FUSE_ROOT_ID) return 0;
-  const r = statx(inode.fd, DOTDOT, AT_SYMLINK_NOFOLLOW, 0, scratch);
+  // A handle inode's fd may no longer open (ESTALE): that is the answer.
+  const fd = inode.fd;
+  if (fd < 0) return fd;
+  const r = statx(fd, DOTDOT, AT_SYMLINK_NOFOLLOW, 0, scratch);
   return r === -ENOENT ? -ESTALE : Math.min(r, 0);
 }

@@ -86,10 +86,12 @@ test('the fd cache keeps its capacity of fds open and closes the least recently 
   expect(cache.size).toBe(0);
 });
 
-test('an inode whose handle no longer opens gets fd -1, which every call refuses (EBADF)', () => {
-  const table = new InodeTable(new InodeFdCache(() => -116, 1));
+test("an inode whose handle no longer opens gets the open's -errno as its fd (ESTALE), cached as no fd", () => {
+  const ESTALE = 116;
+  const table = new InodeTable(new InodeFdCache(() => -ESTALE, 1));
   const [a] = [1, 2].map((ino) => table.add(openDevNull(), statxOf(ino), undefined, false, handleOf(ino))) as [Inode];
-  expect(a.fd).toBe(-1);
+  expect(a.fd).toBe(-ESTALE);
+  expect(a.pathFd).toBe(-1);
   expect(a.procName.toString()).toBe('-1\0');
   table.clear();
 });

@@ -23,14 +23,14 @@ export class InodeFdCache {
     private readonly capacity = INODE_FD_CACHE_SIZE,
   ) {}
 
-  /** The inode's fd, opened from its handle if it has none: -1 when that fails (calls get EBADF). */
+  /** The inode's fd, opened from its handle if it has none: -errno when that fails (ESTALE: freed). */
   acquire(inode: Inode, handle: Buffer): number {
     if (inode.pathFd >= 0) {
       if (this.newest !== inode) this.moveToNewest(inode);
       return inode.pathFd;
     }
     const fd = this.open(handle);
-    if (fd < 0) return -1;
+    if (fd < 0) return fd;
     this.adopt(inode, fd);
     return fd;
   }

@@ -5,13 +5,18 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorker } from '@vfs/harness/bundles';
-import type { FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
+import { errnoOf, type FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import type { InodeFileHandles } from '../cli';
 import { startHarness, type DaemonHarness, type DaemonConfinement } from '../../test_support/passthrough_harness';
+import { EACCES, EBADF, ESTALE } from '../fuse/errno';
 import { INODE_FD_CACHE_SIZE } from './inode_fds';
 
 const N = 5000;
 const O_RDONLY = 0;
+const O_RDWR = 2;
+const O_WRONLY = 1;
+const O_TRUNC = 0o1000;
+const R_OK = 4;
 
 let h: DaemonHarness | undefined;
 afterEach(() => {
@@ -85,6 +90,34 @@ describe('inodes held as file handles', () => {
     }
   });
 
+  test('a node whose file or directory the host deleted answers ESTALE, not EBADF, once its fd was let go', () => {
+    const c = start('prefer', 'none');
+    const dir = (h as DaemonHarness).dir;
+    writeFileSync(join(dir, 'gone'), 'x');
+    writeFileSync(join(dir, 'held'), 'x');
+    mkdirSync(join(dir, 'gonedir'));
+    const file = c.lookup(1, 'gone').nodeid;
+    const held = c.lookup(1, 'held').nodeid;
+    const heldFh = c.open(held, O_RDWR).fh;
+    const d = c.lookup(1, 'gonedir').nodeid;
+    makeFiles(dir, INODE_FD_CACHE_SIZE * 2);
+    for (let i = 0; i < INODE_FD_CACHE_SIZE * 2; i++) c.lookup(1, `f${i}`);
+    unlinkSync(join(dir, 'gone'));
+    unlinkSync(join(dir, 'held'));
+    rmSync(join(dir, 'gonedir'), { recursive: true });
+    // A file the guest still holds open is not stale: its inode lives on, and its handle opens.
+    expect(c.setattr(held, { fh: heldFh, size: 0 }).size).toBe(0);
+    expect(c.getattr(held, heldFh).nlink).toBe(0);
+    c.release(held, heldFh);
+    expect(errnoOf(() => c.getattr(file))).toBe(ESTALE);
+    expect(errnoOf(() => c.open(file, O_RDONLY))).toBe(ESTALE);
+    expect(errnoOf(() => c.lookup(d, 'x'))).toBe(ESTALE);
+    expect(errnoOf(() => c.mkdir(d, 'x', 0o755))).toBe(ESTALE);
+    expect(errnoOf(() => c.rename(1, 'f0', d, 'x'))).toBe(ESTALE);
+    // A node id the daemon never gave out is still EBADF.
+    expect(errnoOf(() => c.getattr(987654))).toBe(EBADF);
+  });
+
   test("a creation as the guest's uid works in a directory whose fd the cache let go", () => {
     const c = start('prefer', 'none');
     const dir = (h as DaemonHarness).dir;
@@ -98,6 +131,35 @@ describe('inodes held as file handles', () => {
     const sub = c.mkdir(d.nodeid, 'mine', 0o755);
     expect(sub.attr.uid).toBe(1000);
     expect(statSync(join(dir, 'd', 'mine')).uid).toBe(1000);
+  });
+
+  test("CREATE of an existing file as the guest's uid opens it when the file's fd was let go (handle opened as the daemon)", () => {
+    const c = start('prefer', 'none');
+    const dir = (h as DaemonHarness).dir;
+    mkdirSync(join(dir, 'd'));
+    chmodSync(join(dir, 'd'), 0o777);
+    writeFileSync(join(dir, 'd', 'shared'), 'old');
+    chmodSync(join(dir, 'd', 'shared'), 0o666);
+    writeFileSync(join(dir, 'd', 'secret'), 'root only');
+    chmodSync(join(dir, 'd', 'secret'), 0o600);
+    const d = c.lookup(1, 'd').nodeid;
+    c.lookup(d, 'shared');
+    const secret = c.lookup(d, 'secret').nodeid;
+    makeFiles(dir, INODE_FD_CACHE_SIZE * 2);
+    for (let i = 0; i < INODE_FD_CACHE_SIZE * 2; i++) c.lookup(1, `f${i}`);
+    c.uid = 1000;
+    c.gid = 1000;
+    // The existing name is found without an fd and reopened as uid 1000, whose fsuid cannot open a handle.
+    const r = c.create(d, 'shared', O_WRONLY | O_TRUNC, 0o644);
+    expect(c.write(r.entry.nodeid, r.fh, 0, Buffer.from('new'))).toBe(3);
+    c.release(r.entry.nodeid, r.fh);
+    expect(readFileSync(join(dir, 'd', 'shared'), 'utf8')).toBe('new');
+    // The daemon's ids open only the handle: the open itself is still checked as uid 1000.
+    makeFiles(dir, INODE_FD_CACHE_SIZE * 2);
+    for (let i = 0; i < INODE_FD_CACHE_SIZE * 2; i++) c.lookup(1, `f${i}`);
+    expect(errnoOf(() => c.create(d, 'secret', O_RDWR | O_TRUNC, 0o644))).toBe(EACCES);
+    expect(errnoOf(() => c.access(secret, R_OK))).toBe(EACCES);
+    expect(readFileSync(join(dir, 'd', 'secret'), 'utf8')).toBe('root only');
   });
 });
 

@@ -46,7 +46,7 @@ export class Inode {
   birthSec = -1;
   birthNsec = 0;
 
-  /** The O_PATH fd, opened from the handle if need be; -1 if that failed (every call gets EBADF). */
+  /** The O_PATH fd, opened from the handle if need be; -errno if that failed (PassthroughFs.inode answers it). */
   get fd(): number {
     return this.handle === null ? this.pathFd : this.fds.acquire(this, this.handle);
   }

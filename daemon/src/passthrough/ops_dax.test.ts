@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FUSE_SETUPMAPPING_FLAG_READ as READ, FUSE_SETUPMAPPING_FLAG_WRITE as WRITE, InitFlag } from '../fuse/abi';
 import { EACCES, EBADF, EINVAL, EIO, ENOSYS, EROFS } from '../fuse/errno';
+import { u64Payload } from '../vhost_user/connection';
+import { FrontendRequest as R, ProtocolFeature as PF, hasBit } from '../vhost_user/protocol';
 import { bundleWorker } from '@vfs/harness/bundles';
 import { OpenWatch } from '@vfs/harness/open_watch';
-import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
+import { type FrontendOptions, VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { DEFAULT_INIT_FLAGS, errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 
 const MIB = 1 << 20;
@@ -38,7 +40,7 @@ afterEach(() => {
 /** The daemon on a fresh directory, and a front-end with (by default) a DAX window and a channel. */
 function start(
   flags: string[],
-  frontend: { shmemSize?: number; channel: boolean } = { shmemSize: WINDOW, channel: true },
+  frontend: Partial<FrontendOptions> = { shmemSize: WINDOW, backendChannel: true },
 ): Daemon {
   const dir = mkdtempSync(join(tmpdir(), 'vfs-dax-'));
   const socketPath = `${dir}.sock`;
@@ -60,12 +62,7 @@ function start(
   };
   let fe: VhostUserFrontend;
   try {
-    fe = VhostUserFrontend.connect({
-      socketPath,
-      memorySize: 16 << 20,
-      backendChannel: frontend.channel,
-      ...(frontend.shmemSize !== undefined ? { shmemSize: frontend.shmemSize } : {}),
-    });
+    fe = VhostUserFrontend.connect({ socketPath, memorySize: 16 << 20, ...frontend });
   } catch (err) {
     stopDaemon();
     throw err;
@@ -259,8 +256,8 @@ test('DAX off: ENOSYS, and INIT does not answer MAP_ALIGNMENT', () => {
 });
 
 test.each([
-  ['no back-end channel', { shmemSize: WINDOW, channel: false }],
-  ['a channel but no shared-memory window', { channel: true }],
+  ['no back-end channel', { shmemSize: WINDOW, backendChannel: false }],
+  ['a channel but no shared-memory window (SHMEM not acked)', { backendChannel: true }],
 ])('DAX on but a front-end with %s: ENOSYS', (_what, frontend) => {
   const d = start([`--dax-window=${WINDOW_MIB}`], frontend);
   d.client.init();
@@ -270,12 +267,117 @@ test.each([
 test('a mapping the front-end refuses is answered EIO, and the daemon keeps serving', () => {
   // The VMM's window is smaller than the one the daemon was told about.
   // The refusals are logged as errors: keep them out of the test output.
-  const d = start([`--dax-window=${WINDOW_MIB}`, '--log-level=off'], { shmemSize: CHUNK, channel: true });
+  const d = start([`--dax-window=${WINDOW_MIB}`, '--log-level=off'], { shmemSize: CHUNK, backendChannel: true });
   writeFileSync(join(d.dir, 'f'), 'f');
   d.client.init(INIT_WITH_DAX);
   const f = d.client.lookup(1, 'f').nodeid;
   expect(errnoOf(() => d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: CHUNK }))).toBe(EIO);
-  expect(errnoOf(() => d.client.removemapping(f, [{ moffset: CHUNK, len: CHUNK }]))).toBe(EIO);
+  // Nothing was mapped there: nothing to ask the front-end to take away.
+  d.client.removemapping(f, [{ moffset: CHUNK, len: CHUNK }]);
+  expect(d.frontend.shmem?.served.map((r) => r.request)).toEqual(['map']);
   d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: 0 });
   expect(windowBytes(d, 0, 1).toString()).toBe('f');
+});
+
+describe("QEMU 11.1's generic vhost-user device (vhost-user-test-device-pci, virtio-id=26)", () => {
+  test('SHMEM is offered at bit 22 (20 is GET_VRING_BASE_INFLIGHT), with the window size and 509 memory slots', () => {
+    const d = start([`--dax-window=${WINDOW_MIB}`], {
+      shmemSize: WINDOW,
+      backendChannel: true,
+      memoryMode: 'slots',
+    });
+    const offered = d.frontend.vhostUser.getU64(R.GET_PROTOCOL_FEATURES);
+    expect(hasBit(offered, 22)).toBe(true);
+    expect(hasBit(offered, 20)).toBe(false);
+    expect(hasBit(d.frontend.protocolFeatures, PF.SHMEM)).toBe(true);
+    expect(d.frontend.shmemConfig).toEqual([WINDOW]);
+    expect(d.frontend.vhostUser.getU64(R.GET_MAX_MEM_SLOTS)).toBe(509n);
+  });
+
+  test('without a DAX window neither SHMEM nor CONFIG is offered (vhost-user-fs-pci on QEMU ≥ 10 warns about CONFIG)', () => {
+    const d = start(['--readonly'], { backendChannel: true });
+    const offered = d.frontend.vhostUser.getU64(R.GET_PROTOCOL_FEATURES);
+    expect(hasBit(offered, PF.SHMEM)).toBe(false);
+    expect(hasBit(offered, PF.CONFIG)).toBe(false);
+  });
+
+  test('GET_CONFIG answers the virtio-fs config space: the tag, NUL-padded to 36 bytes, and num_request_queues', () => {
+    const d = start([`--dax-window=${WINDOW_MIB}`, '--tag=layer-0'], {
+      shmemSize: WINDOW,
+      backendChannel: true,
+      config: true,
+    });
+    expect(hasBit(d.frontend.protocolFeatures, PF.CONFIG)).toBe(true);
+    const config = Buffer.from(d.frontend.getConfig(40));
+    expect(config.subarray(0, 36).equals(Buffer.concat([Buffer.from('layer-0'), Buffer.alloc(29)]))).toBe(true);
+    expect(config.readUInt32LE(36)).toBe(1);
+    expect(Buffer.from(d.frontend.getConfig(4, 36)).readUInt32LE(0)).toBe(1);
+    // Past the 40 bytes: refused, and the connection keeps serving.
+    expect(() => d.frontend.getConfig(8, 36)).toThrow();
+    expect(Buffer.from(d.frontend.getConfig(7)).toString()).toBe('layer-0');
+  });
+
+  test('a chunk remapped in place (read, then write) is unmapped first: QEMU refuses an overlapping SHMEM_MAP', () => {
+    const d = start([`--dax-window=${WINDOW_MIB}`]);
+    writeFileSync(join(d.dir, 'f'), Buffer.alloc(CHUNK, 'r'));
+    d.client.init(INIT_WITH_DAX);
+    const f = d.client.lookup(1, 'f').nodeid;
+    d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: CHUNK });
+    d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ | WRITE, moffset: CHUNK });
+    d.frontend.shmem?.view(CHUNK, 1).set(Buffer.from('w'));
+    expect(readFileSync(join(d.dir, 'f')).subarray(0, 2).toString()).toBe('wr');
+    // One REMOVEMAPPING over the whole window: only the mapped chunk is unmapped.
+    d.client.removemapping(f, [{ moffset: 0, len: WINDOW }]);
+    expect(d.frontend.shmem?.served).toEqual([
+      { request: 'map', shmOffset: CHUNK, len: CHUNK, status: 0n },
+      { request: 'unmap', shmOffset: CHUNK, len: CHUNK, status: 0n },
+      { request: 'map', shmOffset: CHUNK, len: CHUNK, status: 0n },
+      { request: 'unmap', shmOffset: CHUNK, len: CHUNK, status: 0n },
+    ]);
+    expect(fileMappedAt(d, CHUNK)).toBeNull();
+  });
+
+  test('ADD_MEM_REG / REM_MEM_REG sent while the daemon awaits its next map or unmap reply are answered, past 32 slots', () => {
+    const chunks = 40;
+    const d = start([`--dax-window=${chunks * 2}`], {
+      shmemSize: chunks * CHUNK,
+      backendChannel: true,
+      memoryMode: 'slots',
+      announceMappings: true,
+      // A daemon that stopped reading its socket would leave ADD_MEM_REG unanswered this long.
+      timeoutMs: 3000,
+    });
+    writeFileSync(join(d.dir, 'f'), Buffer.alloc(2 * CHUNK, 'x'));
+    d.client.init(INIT_WITH_DAX);
+    const f = d.client.lookup(1, 'f').nodeid;
+    for (let i = 0; i < chunks; i++) {
+      d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ | WRITE, moffset: i * CHUNK });
+    }
+    // In place: the UNMAP's REM_MEM_REG arrives while the daemon awaits the MAP's reply.
+    d.client.setupmapping(f, { foffset: CHUNK, len: CHUNK, flags: READ | WRITE, moffset: 0 });
+    // One REMOVEMAPPING, one UNMAP per chunk: each REM_MEM_REG meets the next UNMAP.
+    d.client.removemapping(f, [{ moffset: 0, len: chunks * CHUNK }]);
+    const served = d.frontend.shmem?.served ?? [];
+    expect(served.filter((r) => r.status === 0n)).toHaveLength(2 * chunks + 2);
+    expect(served.every((r) => r.status === 0n)).toBe(true);
+    expect(d.client.getattr(f).size).toBe(2 * CHUNK);
+  });
+
+  test('a message that is no memory change, sent while the daemon awaits its SHMEM_MAP reply, is served once the map is done', () => {
+    const d = start([`--dax-window=${WINDOW_MIB}`]);
+    writeFileSync(join(d.dir, 'f'), 'f');
+    d.client.init(INIT_WITH_DAX);
+    const f = d.client.lookup(1, 'f').nodeid;
+    const shmem = d.frontend.shmem!;
+    const handle = shmem.handle.bind(shmem);
+    // As QEMU might while the guest maps: a status change that expects no reply.
+    shmem.handle = (msg, listener, respond): bigint => {
+      d.frontend.connection.send(R.SET_STATUS, 0, u64Payload(0x0f));
+      return handle(msg, listener, respond);
+    };
+    d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: 0 });
+    shmem.handle = handle;
+    expect(d.frontend.vhostUser.getU64(R.GET_STATUS)).toBe(0x0fn);
+    expect(windowBytes(d, 0, 1).toString()).toBe('f');
+  });
 });

@@ -1,7 +1,8 @@
 // DAX: SETUPMAPPING and REMOVEMAPPING. The guest kernel maps files into the virtio-fs DAX window
 // (VIRTIO shared-memory region 0) in 2 MiB chunks; each range is checked here and the front-end
 // is asked, over the vhost-user back-end channel, to mmap the file there. The window lives in the
-// VMM, so nothing is tracked here: a new mapping replaces whatever was at its window offset.
+// VMM; the connection's ShmemRequests keeps which chunks hold a mapping, and a new mapping replaces
+// whatever was at its window offset (unmapped first: QEMU refuses an overlapping map).
 // Offsets and lengths must be whole chunks, as the kernel sends them: a window then holds at most
 // one mapping per chunk (window / 2 MiB), so a guest cannot make the VMM split it into a mapping
 // per page and run it out of mappings (vm.max_map_count).
@@ -56,7 +57,7 @@ function validFlags(rq: Request): boolean {
 /** The node to map; when the guest names a handle too, it must be an open file of that node. */
 function mappedInode(rq: Request, fs: PassthroughFs): Inode | number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return -EBADF;
+  if (typeof inode === 'number') return inode;
   if (inode.type !== S_IFREG) return -EACCES;
   if (rq.u32(SetupmappingIn.fh) === NO_FH_HALF && rq.u32(SetupmappingIn.fh + 4) === NO_FH_HALF) return inode;
   const handle = fs.handles.get(rq.id(SetupmappingIn.fh));

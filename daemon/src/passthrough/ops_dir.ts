@@ -35,7 +35,7 @@ const DOT = 0x2e;
 
 export function opendir(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   if (inode.type !== S_IFDIR) return rq.error(ENOTDIR);
   const escaped = escapedError(inode);
   if (escaped < 0) return rq.error(escaped);

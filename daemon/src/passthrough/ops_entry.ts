@@ -117,7 +117,7 @@ function suidgidCleared(fs: PassthroughFs, fd: number): number {
 
 export function lookup(rq: Request, fs: PassthroughFs): number {
   const parent = fs.inode(rq.nodeid);
-  if (parent === undefined) return rq.error(EBADF);
+  if (typeof parent === 'number') return rq.error(parent);
   const len = rq.entryName(0);
   if (len < 0) return rq.error(len);
   const escaped = escapedError(parent);
@@ -126,7 +126,7 @@ export function lookup(rq: Request, fs: PassthroughFs): number {
 }
 
 export function forget(rq: Request, fs: PassthroughFs): number {
-  const inode = fs.inode(rq.nodeid);
+  const inode = fs.inodes.get(rq.nodeid);
   if (inode !== undefined && rq.has(8)) fs.inodes.forget(inode, rq.u64(0));
   return 0;
 }
@@ -136,7 +136,7 @@ export function batchForget(rq: Request, fs: PassthroughFs): number {
   const count = Math.min(rq.u32(0), Math.floor((rq.argLen - 8) / FORGET_ONE_SIZE));
   for (let i = 0; i < count; i++) {
     const off = 8 + i * FORGET_ONE_SIZE;
-    const inode = fs.inode(rq.id(off));
+    const inode = fs.inodes.get(rq.id(off));
     if (inode !== undefined) fs.inodes.forget(inode, rq.u64(off + 8));
   }
   return 0;
@@ -144,7 +144,7 @@ export function batchForget(rq: Request, fs: PassthroughFs): number {
 
 export function getattr(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   if (!rq.has(GETATTR_IN_SIZE)) return rq.error(EINVAL);
   return replyAttr(rq, fs, inode);
 }
@@ -222,7 +222,7 @@ function applySetattr(rq: Request, fs: PassthroughFs, inode: Inode, fd: number):
 
 export function setattr(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   if (!rq.has(SETATTR_IN_SIZE)) return rq.error(EINVAL);
   if (fs.config.readonly) return rq.error(EROFS);
   let fd = -1;
@@ -237,7 +237,7 @@ export function setattr(rq: Request, fs: PassthroughFs): number {
 
 export function readlink(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   if (inode.type !== S_IFLNK) return rq.error(EINVAL);
   return rq.result(readlinkat(inode.fd, EMPTY_PATH, rq.payload, Math.min(PATH_MAX, rq.replyRoom())));
 }
@@ -259,7 +259,7 @@ function create(rq: Request, fs: PassthroughFs, parent: Inode, nameOff: number, 
 
 export function symlink(rq: Request, fs: PassthroughFs): number {
   const parent = fs.inode(rq.nodeid);
-  if (parent === undefined) return rq.error(EBADF);
+  if (typeof parent === 'number') return rq.error(parent);
   const len = rq.entryName(0);
   if (len < 0) return rq.error(len);
   const targetLen = rq.strlen(len + 1);
@@ -279,7 +279,7 @@ function mknodMakes(mode: number): boolean {
 
 export function mknod(rq: Request, fs: PassthroughFs): number {
   const parent = fs.inode(rq.nodeid);
-  if (parent === undefined) return rq.error(EBADF);
+  if (typeof parent === 'number') return rq.error(parent);
   if (!rq.has(MKNOD_IN_SIZE)) return rq.error(EINVAL);
   const len = rq.entryName(MKNOD_IN_SIZE);
   if (len < 0) return rq.error(len);
@@ -292,7 +292,7 @@ export function mknod(rq: Request, fs: PassthroughFs): number {
 
 export function mkdir(rq: Request, fs: PassthroughFs): number {
   const parent = fs.inode(rq.nodeid);
-  if (parent === undefined) return rq.error(EBADF);
+  if (typeof parent === 'number') return rq.error(parent);
   if (!rq.has(MKDIR_IN_SIZE)) return rq.error(EINVAL);
   const len = rq.entryName(MKDIR_IN_SIZE);
   if (len < 0) return rq.error(len);
@@ -302,7 +302,7 @@ export function mkdir(rq: Request, fs: PassthroughFs): number {
 
 function remove(rq: Request, fs: PassthroughFs, flags: number): number {
   const parent = fs.inode(rq.nodeid);
-  if (parent === undefined) return rq.error(EBADF);
+  if (typeof parent === 'number') return rq.error(parent);
   const len = rq.entryName(0);
   if (len < 0) return rq.error(len);
   if (fs.config.readonly) return rq.error(EROFS);
@@ -317,7 +317,8 @@ export const rmdir = (rq: Request, fs: PassthroughFs): number => remove(rq, fs, 
 function doRename(rq: Request, fs: PassthroughFs, argSize: number, flags: number): number {
   const oldDir = fs.inode(rq.nodeid);
   const newDir = fs.inode(rq.id(0));
-  if (oldDir === undefined || newDir === undefined) return rq.error(EBADF);
+  if (typeof oldDir === 'number') return rq.error(oldDir);
+  if (typeof newDir === 'number') return rq.error(newDir);
   const oldLen = rq.entryName(argSize);
   if (oldLen < 0) return rq.error(oldLen);
   const newOff = argSize + oldLen + 1;
@@ -344,7 +345,8 @@ export function link(rq: Request, fs: PassthroughFs): number {
   const newParent = fs.inode(rq.nodeid);
   if (!rq.has(LINK_IN_SIZE)) return rq.error(EINVAL);
   const inode = fs.inode(rq.id(0));
-  if (newParent === undefined || inode === undefined) return rq.error(EBADF);
+  if (typeof newParent === 'number') return rq.error(newParent);
+  if (typeof inode === 'number') return rq.error(inode);
   const len = rq.entryName(LINK_IN_SIZE);
   if (len < 0) return rq.error(len);
   if (fs.config.readonly) return rq.error(EROFS);
@@ -358,7 +360,7 @@ export function link(rq: Request, fs: PassthroughFs): number {
 
 export function access(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   if (!rq.has(8)) return rq.error(EINVAL);
   const mask = rq.u32(0);
   if (fs.config.readonly && mask & W_OK) return rq.error(EROFS);
@@ -374,7 +376,7 @@ const statfsView = new DataView(statfsBuf.buffer, statfsBuf.byteOffset, STATFS_S
 
 export function statfs(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   const r = fstatfs(inode.fd, statfsBuf);
   if (r < 0) return rq.error(r);
   const out = rq.replyView;

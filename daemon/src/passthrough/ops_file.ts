@@ -126,7 +126,7 @@ function killPrivOnTrunc(fs: PassthroughFs, inode: Inode | null, fd: number, ope
 
 export function open(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   if (!rq.has(OPEN_IN_SIZE)) return rq.error(EINVAL);
   const notOpenable = openableError(inode);
   if (notOpenable < 0) return rq.error(notOpenable);
@@ -147,7 +147,7 @@ export function open(rq: Request, fs: PassthroughFs): number {
 
 export function create(rq: Request, fs: PassthroughFs): number {
   const parent = fs.inode(rq.nodeid);
-  if (parent === undefined) return rq.error(EBADF);
+  if (typeof parent === 'number') return rq.error(parent);
   if (!rq.has(CREATE_IN_SIZE)) return rq.error(EINVAL);
   const len = rq.entryName(CREATE_IN_SIZE);
   if (len < 0) return rq.error(len);
@@ -374,7 +374,7 @@ export function copyFileRangeOp(rq: Request, fs: PassthroughFs): number {
 
 export function syncfs(rq: Request, fs: PassthroughFs): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   // syncfs(2) refuses O_PATH fds, and opening a FIFO blocks while a device node is the host's:
   // those sync through the export root, which syncs the same filesystem unless it is a submount.
   const target = inode.type === S_IFREG || inode.type === S_IFDIR ? inode : fs.root;

@@ -31,7 +31,7 @@ function lockRange(rq: Request): LockRange | null {
 export function getlk(rq: Request, fs: PassthroughFs): number {
   if (!fs.config.posixLocks) return rq.error(ENOSYS);
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   if (!rq.has(LK_IN_SIZE)) return rq.error(EINVAL);
   const range = lockRange(rq);
   if (range === null) return rq.error(EINVAL);
@@ -48,7 +48,7 @@ export function getlk(rq: Request, fs: PassthroughFs): number {
 
 function setlkCommon(rq: Request, fs: PassthroughFs, sleep: boolean): number {
   const inode = fs.inode(rq.nodeid);
-  if (inode === undefined) return rq.error(EBADF);
+  if (typeof inode === 'number') return rq.error(inode);
   if (!rq.has(LK_IN_SIZE)) return rq.error(EINVAL);
   const isFlock = (rq.u32(LkIn.lkFlags) & FUSE_LK_FLOCK) !== 0;
   if (isFlock ? !fs.config.flock : !fs.config.posixLocks) return rq.error(ENOSYS);

@@ -14,7 +14,7 @@ import {
   SETXATTR_IN_COMPAT_SIZE,
   SetxattrIn,
 } from '../fuse/abi';
-import { EBADF, EINVAL, ENODATA, ENOSYS, EPERM, ERANGE, EROFS } from '../fuse/errno';
+import { EINVAL, ENODATA, ENOSYS, EPERM, ERANGE, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import type { Inode } from './inode_table';
 import type { PassthroughFs } from './passthrough_fs';
@@ -46,7 +46,7 @@ function changedName(rq: Request, fs: PassthroughFs, off: number): Buffer | numb
 
 function target(rq: Request, fs: PassthroughFs): Inode | number {
   if (!fs.config.xattr) return -ENOSYS;
-  return fs.inode(rq.nodeid) ?? -EBADF;
+  return fs.inode(rq.nodeid);
 }
 
 function replySize(rq: Request, size: number): number {

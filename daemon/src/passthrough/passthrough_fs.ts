@@ -28,7 +28,7 @@ import { clearThreadGroups, setfsgid, setfsuid, setThreadGroup } from '../sys/cr
 import { NO_SUPP_GROUP } from '../fuse/request_ext';
 import { FUSE_ATTR_SUBMOUNT, FUSE_ROOT_ID } from '../fuse/abi';
 import type { Logger } from '../log';
-import { EACCES, ENOTDIR } from '../fuse/errno';
+import { EACCES, EBADF, ENOTDIR } from '../fuse/errno';
 import { cachePolicy, DEFAULT_LIMITS, type CachePolicy, type ExportConfig } from './config';
 import { HandleTable } from './handle_table';
 import { bornAs, InodeTable, mntIdOf, opensForIo, type Inode } from './inode_table';
@@ -171,9 +171,16 @@ export class PassthroughFs {
     return inode;
   }
 
-  /** The inode for a guest node id, or undefined. */
-  inode(nodeid: number): Inode | undefined {
-    return nodeid < 0 ? undefined : this.inodes.get(nodeid);
+  /**
+   * The inode for a guest node id with its fd at hand, or -errno: EBADF for an unknown id, and for
+   * an inode held by handle that no longer opens, the open's error (ESTALE: the host freed it),
+   * which the guest's kernel answers by looking the path up again, as with virtiofsd.
+   */
+  inode(nodeid: number): Inode | number {
+    const inode = nodeid < 0 ? undefined : this.inodes.get(nodeid);
+    if (inode === undefined) return -EBADF;
+    const fd = inode.fd;
+    return fd < 0 ? fd : inode;
   }
 
   /**
@@ -183,6 +190,9 @@ export class PassthroughFs {
    */
   reopen(inode: Inode, flags: number): number {
     if (!opensForIo(inode.type)) return -EACCES;
+    // A handle inode whose fd no longer opens: its error (ESTALE), not /proc's ENOENT for "-1".
+    const fd = inode.fd;
+    if (fd < 0) return fd;
     return openat(this.procFd, inode.procName, flags | O_CLOEXEC);
   }
 

@@ -23,6 +23,7 @@ import {
   VRING_INDEX_MASK,
   VRING_NOFD_MASK,
   VirtioFeature as VF,
+  VirtioFsConfig,
   bit,
   frontendRequestName,
   hasBit,
@@ -32,6 +33,12 @@ import { Vring } from './vring';
 export interface BackendOptions {
   /** Request queues besides the hiprio queue. */
   readonly requestQueues: number;
+  /**
+   * The virtio-fs tag, answered in the config space (GET_CONFIG) when a shared-memory region is
+   * offered: only QEMU's generic vhost-user device, which a DAX window needs, asks for it, and
+   * vhost-user-fs-pci (which has its own tag) warns on QEMU ≥ 10 about an offered CONFIG.
+   */
+  readonly tag?: string;
   /** GET_MAX_MEM_SLOTS answer: how many regions ADD_MEM_REG may add. */
   readonly maxMemSlots?: number;
   /** VIRTIO shared-memory region sizes (index = shmid; region 0 is the virtio-fs DAX window). */
@@ -50,9 +57,18 @@ export interface VringObserver {
    * those chains point into is unmapped as soon as this returns.
    */
   resetDevice(): void;
+  /**
+   * A back-end request awaits its reply: read one front-end message and serve it now or hold it
+   * back for later; false when the front-end has gone.
+   */
+  serveFrontendMessage(): boolean;
 }
 
-const DEFAULT_MAX_MEM_SLOTS = 32;
+/**
+ * KVM's slot limit, as virtiofsd offers: every writable DAX mapping becomes a memory region that
+ * QEMU announces with ADD_MEM_REG, so a few dozen slots run out quickly.
+ */
+const DEFAULT_MAX_MEM_SLOTS = 509;
 /** Requests whose reply the front-end always waits for, even without NEED_REPLY. */
 const ALWAYS_REPLY = new Set<number>([
   R.GET_FEATURES,
@@ -62,6 +78,7 @@ const ALWAYS_REPLY = new Set<number>([
   R.GET_MAX_MEM_SLOTS,
   R.GET_STATUS,
   R.GET_SHMEM_CONFIG,
+  R.GET_CONFIG,
 ]);
 const FAILURE = 1n;
 
@@ -70,6 +87,8 @@ export class VhostUserBackend {
   readonly vrings: Vring[];
   readonly offeredFeatures: bigint;
   readonly offeredProtocolFeatures: bigint;
+  /** The config space GET_CONFIG answers; null without a window or a tag that fits (no CONFIG then). */
+  private readonly config: Uint8Array | null;
   private ackedFeatures = 0n;
   private protocolFeatures = 0n;
   private status = 0;
@@ -89,6 +108,10 @@ export class VhostUserBackend {
     this.offeredFeatures =
       bit(VF.VERSION_1) | bit(VF.RING_INDIRECT_DESC) | bit(VF.RING_EVENT_IDX) | bit(VF.PROTOCOL_FEATURES);
     const shmem = (options.shmemSizes ?? []).length > 0 ? bit(PF.SHMEM) : 0n;
+    const tag = shmem !== 0n ? options.tag : undefined;
+    this.config = tag === undefined ? null : virtioFsConfig(tag, options.requestQueues);
+    if (tag !== undefined && this.config === null)
+      log.warn({ tag }, `a tag must be 1 to ${VirtioFsConfig.TAG_SIZE} bytes: no config space offered`);
     this.offeredProtocolFeatures =
       bit(PF.MQ) |
       bit(PF.REPLY_ACK) |
@@ -97,6 +120,7 @@ export class VhostUserBackend {
       bit(PF.CONFIGURE_MEM_SLOTS) |
       bit(PF.RESET_DEVICE) |
       bit(PF.STATUS) |
+      (this.config !== null ? bit(PF.CONFIG) : 0n) |
       shmem;
   }
 
@@ -201,6 +225,10 @@ export class VhostUserBackend {
         return u64Payload(this.status);
       case R.GET_SHMEM_CONFIG:
         return this.shmemConfig();
+      case R.GET_CONFIG:
+        return this.getConfig(msg);
+      case R.SET_CONFIG:
+        throw new VhostUserError('SET_CONFIG: the virtio-fs config space is read-only');
       default:
         throw new VhostUserError(`unsupported request ${frontendRequestName(msg.request)}`, { request: msg.request });
     }
@@ -339,6 +367,7 @@ export class VhostUserBackend {
     this.channel = new BackendChannel(
       new Connection(msg.fds.splice(0)[0]!),
       hasBit(this.protocolFeatures, PF.REPLY_ACK),
+      { fd: this.conn.fd, serveOne: () => this.observer.serveFrontendMessage() },
     );
     return null;
   }
@@ -350,6 +379,21 @@ export class VhostUserBackend {
     const v = new DataView(payload.buffer);
     v.setUint32(0, sizes.filter((s) => s > 0).length, true);
     for (const [i, size] of sizes.entries()) v.setBigUint64(8 + 8 * i, BigInt(size), true);
+    return payload;
+  }
+
+  /** Echoes the request's header with the asked range of the config space. */
+  private getConfig(msg: VhostUserMessage): Uint8Array {
+    if (this.config === null) throw new VhostUserError('GET_CONFIG but no config space is offered');
+    const v = view(msg, Layout.CONFIG_HEADER);
+    const offset = v.getUint32(0, true);
+    const size = v.getUint32(4, true);
+    if (offset > this.config.length || size > this.config.length - offset) {
+      throw new VhostUserError(`GET_CONFIG of ${size} bytes at ${offset}: the config space has ${this.config.length}`);
+    }
+    const payload = new Uint8Array(Layout.CONFIG_HEADER + size);
+    payload.set(msg.payload.subarray(0, Layout.CONFIG_HEADER));
+    payload.set(this.config.subarray(offset, offset + size), Layout.CONFIG_HEADER);
     return payload;
   }
 
@@ -438,6 +482,16 @@ export class VhostUserBackend {
     const v = view(msg, Layout.VRING_STATE_SIZE);
     return { vring: this.vringAt(v.getUint32(0, true)), num: v.getUint32(4, true) };
   }
+}
+
+/** struct virtio_fs_config for `tag`, or null when the tag does not fit its 36 bytes. */
+function virtioFsConfig(tag: string, requestQueues: number): Uint8Array | null {
+  const bytes = new TextEncoder().encode(tag);
+  if (bytes.length === 0 || bytes.length > VirtioFsConfig.TAG_SIZE) return null;
+  const config = new Uint8Array(VirtioFsConfig.SIZE);
+  config.set(bytes);
+  new DataView(config.buffer).setUint32(VirtioFsConfig.NUM_REQUEST_QUEUES, requestQueues, true);
+  return config;
 }
 
 /** A DataView over the payload, which must be at least `min` bytes. */

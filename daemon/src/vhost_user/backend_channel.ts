@@ -1,6 +1,10 @@
 // The back-end → front-end channel (SET_BACKEND_REQ_FD, formerly SET_SLAVE_REQ_FD): how the
 // back-end asks the VMM to map file ranges into a VIRTIO shared-memory region (DAX).
-import { type Connection, readU64Payload } from './connection';
+// While a request awaits its reply, the front-end socket keeps being served: QEMU turns a writable
+// mapping into guest memory and announces it (ADD_MEM_REG) to every back end, us included, and
+// blocks until that is answered, possibly before it answers our SHMEM_MAP.
+import { POLLIN, PollSet } from '../sys/poll';
+import { type Connection, DEFAULT_IO_TIMEOUT_MS, readU64Payload } from './connection';
 import { VhostUserError } from './errors';
 import { BackendRequest, FLAG_NEED_REPLY, FLAG_REPLY, Layout, backendRequestName } from './protocol';
 
@@ -13,12 +17,27 @@ export interface ShmemMapping {
   readonly flags: number;
 }
 
+/** The front-end socket, served one message at a time while a request awaits its reply. */
+export interface FrontendPump {
+  readonly fd: number;
+  /** Reads and serves (or queues) one message; false once the front-end has gone. */
+  serveOne(): boolean;
+}
+
 export class BackendChannel {
+  private readonly waitSet: PollSet | null;
+  private readonly ownSet: PollSet;
+
   constructor(
     private readonly conn: Connection,
     /** REPLY_ACK was negotiated: every request waits for the front-end's verdict. */
     private readonly replyAck: boolean,
-  ) {}
+    private readonly frontend: FrontendPump | null = null,
+    private readonly timeoutMs: number = DEFAULT_IO_TIMEOUT_MS,
+  ) {
+    this.ownSet = new PollSet([conn.fd], POLLIN);
+    this.waitSet = frontend === null ? null : new PollSet([conn.fd, frontend.fd], POLLIN);
+  }
 
   /** Every request waits for the front-end's verdict (REPLY_ACK). */
   get acknowledged(): boolean {
@@ -29,6 +48,7 @@ export class BackendChannel {
   request(code: number, payload: Uint8Array, fds: readonly number[] = []): bigint {
     this.conn.send(code, this.replyAck ? FLAG_NEED_REPLY : 0, payload, fds);
     if (!this.replyAck) return 0n;
+    this.awaitReply(code);
     const reply = this.conn.receive();
     if (reply === null)
       throw new VhostUserError(`front-end closed the back-end channel during ${backendRequestName(code)}`);
@@ -38,6 +58,22 @@ export class BackendChannel {
       );
     }
     return readU64Payload(reply);
+  }
+
+  /** Returns once the reply is readable, serving the front-end meanwhile; throws after the timeout. */
+  private awaitReply(code: number): void {
+    if (this.waitSet === null || this.frontend === null) return;
+    const deadline = Date.now() + this.timeoutMs;
+    let poll = this.waitSet;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new VhostUserError(`no reply to ${backendRequestName(code)} within ${this.timeoutMs} ms`);
+      // 0: a timeout or EINTR; the deadline above tells which.
+      if (poll.wait(left) === 0) continue;
+      if (poll.revents(0) !== 0) return;
+      // A front-end that left cannot answer either: its hang-up on our channel ends the wait.
+      if (poll.revents(1) !== 0 && !this.frontend.serveOne()) poll = this.ownSet;
+    }
   }
 
   /** SHMEM_MAP: map `len` bytes of `fd` at `fdOffset` into shared-memory region `shmid`. */

@@ -123,7 +123,9 @@ export const ProtocolFeature = {
   XEN_MMAP: 17,
   SHARED_OBJECT: 18,
   DEVICE_STATE: 19,
-  SHMEM: 20,
+  GET_VRING_BASE_INFLIGHT: 20,
+  /** QEMU ≥ 11.1: VIRTIO shared-memory regions (GET_SHMEM_CONFIG, SHMEM_MAP/UNMAP). */
+  SHMEM: 22,
 } as const;
 
 export function bit(n: number): bigint {
@@ -164,6 +166,16 @@ export const Layout = {
   /** VIRTIO shared memory config: u32 count | u32 padding | u64 sizes[256]. */
   SHMEM_CONFIG_SIZE: 8 + 256 * 8,
   SHMEM_MAX_REGIONS: 256,
+  /** device config space (GET/SET_CONFIG): u32 offset | u32 size | u32 flags | bytes[size]. */
+  CONFIG_HEADER: 12,
+  CONFIG_MAX_SIZE: 256,
+} as const;
+
+/** virtio-fs config space: tag (36 bytes, NUL-padded UTF-8) | u32 num_request_queues. */
+export const VirtioFsConfig = {
+  TAG_SIZE: 36,
+  NUM_REQUEST_QUEUES: 36,
+  SIZE: 40,
 } as const;
 
 /** SHMEM_MAP flags. */

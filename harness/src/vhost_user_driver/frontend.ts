@@ -23,7 +23,7 @@ import { socketPair } from '@vfs/daemon/sys';
 import { DESC_SIZE, type RegionSpec } from '@vfs/daemon/virtio';
 import { DriverQueue, type GuestRange, type UsedEntry } from './driver_queue';
 import { GuestRam } from './guest_ram';
-import { ShmemWindow } from './shmem_window';
+import { type MappingListener, ShmemWindow, type WindowMapping } from './shmem_window';
 import type { Submission, VirtioFsTransport } from './transport';
 import { VhostUserClient } from './vhost_user_client';
 
@@ -47,6 +47,14 @@ export interface FrontendOptions {
   readonly backendChannel?: boolean;
   /** Reserve a DAX window of this size and serve SHMEM_MAP/UNMAP (needs backendChannel). */
   readonly shmemSize?: number;
+  /**
+   * Announce each writable DAX mapping as guest memory (ADD_MEM_REG, REM_MEM_REG when it goes)
+   * right after answering SHMEM_MAP/UNMAP, blocking on the back-end's reply, as QEMU's memory
+   * transaction does (needs memoryMode 'slots').
+   */
+  readonly announceMappings?: boolean;
+  /** Negotiate CONFIG, as QEMU's generic vhost-user device with a config_size does (getConfig). */
+  readonly config?: boolean;
   /** How long to wait for the socket to appear; default 5000 ms. */
   readonly connectTimeoutMs?: number;
   /** Default wait for used buffers and replies; default 5000 ms. */
@@ -108,6 +116,8 @@ interface InFlight {
 }
 
 const DEFAULT_MEMORY = 64 << 20;
+/** Where the DAX window sits in guest-physical space: far above guest RAM, as a 64-bit BAR is. */
+const WINDOW_GPA = 2 ** 40;
 const WANTED_PROTOCOL = bit(PF.MQ) | bit(PF.REPLY_ACK) | bit(PF.RESET_DEVICE);
 
 export class VhostUserFrontend implements VirtioFsTransport {
@@ -117,6 +127,8 @@ export class VhostUserFrontend implements VirtioFsTransport {
   /** The virtio features acked with SET_FEATURES. */
   features = 0n;
   protocolFeatures = 0n;
+  /** The shared-memory region sizes GET_SHMEM_CONFIG answered (asked when SHMEM is negotiated). */
+  shmemConfig: number[] = [];
   private client: VhostUserClient | null = null;
   private backendFd = -1;
   private backendConn: Connection | null = null;
@@ -322,8 +334,41 @@ export class VhostUserFrontend implements VirtioFsTransport {
     if (conn === null) throw new Error('no back-end request channel');
     const msg = conn.receive();
     if (msg === null) throw new VhostUserError('back-end closed its request channel');
-    const status = this.shmem !== null ? this.shmem.handle(msg) : refuse(msg);
-    if ((msg.flags & FLAG_NEED_REPLY) !== 0) conn.send(msg.request, FLAG_REPLY, u64Payload(status));
+    const respond = (status: bigint): void => {
+      if ((msg.flags & FLAG_NEED_REPLY) !== 0) conn.send(msg.request, FLAG_REPLY, u64Payload(status));
+    };
+    if (this.shmem !== null) this.shmem.handle(msg, this.mappingListener(), respond);
+    else respond(refuse(msg));
+  }
+
+  /** GET_CONFIG: `size` bytes of the device config space from `offset`. */
+  getConfig(size: number, offset = 0): Uint8Array {
+    const request = new Uint8Array(Layout.CONFIG_HEADER + size);
+    const v = new DataView(request.buffer);
+    v.setUint32(0, offset, true);
+    v.setUint32(4, size, true);
+    const reply = this.vhostUser.get(R.GET_CONFIG, request);
+    if (reply.length !== request.length) throw new VhostUserError(`GET_CONFIG answered ${reply.length} bytes`);
+    return reply.subarray(Layout.CONFIG_HEADER);
+  }
+
+  /** With announceMappings, the listener that tells the back-end about writable mappings. */
+  private mappingListener(): MappingListener | null {
+    const shmem = this.shmem;
+    if (!this.options.announceMappings || shmem === null) return null;
+    const region = (m: WindowMapping): Uint8Array =>
+      regionPayload(Layout.SINGLE_REGION_OFFSET, [
+        {
+          guestAddr: WINDOW_GPA + m.shmOffset,
+          size: m.len,
+          userAddr: shmem.base + m.shmOffset,
+          mmapOffset: m.fdOffset,
+        },
+      ]);
+    return {
+      added: (m, fd) => this.vhostUser.set(R.ADD_MEM_REG, region(m), [fd]),
+      removed: (m) => this.vhostUser.set(R.REM_MEM_REG, region(m)),
+    };
   }
 
   /** Blocks until `q` has used entries to take; serves back-end requests meanwhile. */
@@ -400,11 +445,17 @@ export class VhostUserFrontend implements VirtioFsTransport {
     if (!hasBit(offered, VF.PROTOCOL_FEATURES)) throw new VhostUserError('back-end does not offer protocol features');
     let wanted = WANTED_PROTOCOL;
     if (this.options.memoryMode === 'slots') wanted |= bit(PF.CONFIGURE_MEM_SLOTS);
+    else if (this.options.announceMappings) throw new Error("announceMappings needs memoryMode 'slots'");
     if (this.options.backendChannel) wanted |= bit(PF.BACKEND_REQ) | bit(PF.BACKEND_SEND_FD);
     if (this.shmem !== null) wanted |= bit(PF.SHMEM);
+    if (this.options.config) wanted |= bit(PF.CONFIG);
     this.protocolFeatures = c.getU64(R.GET_PROTOCOL_FEATURES) & wanted;
     c.setU64(R.SET_PROTOCOL_FEATURES, this.protocolFeatures);
     c.replyAck = hasBit(this.protocolFeatures, PF.REPLY_ACK);
+    // QEMU's generic device with a config_size refuses a back end without CONFIG.
+    if (this.options.config && !hasBit(this.protocolFeatures, PF.CONFIG))
+      throw new VhostUserError('back-end does not offer CONFIG');
+    if (hasBit(this.protocolFeatures, PF.SHMEM)) this.shmemConfig = shmemSizes(c.get(R.GET_SHMEM_CONFIG));
     if (hasBit(this.protocolFeatures, PF.MQ)) {
       const max = Number(c.getU64(R.GET_QUEUE_NUM));
       if (max < this.queues.length)
@@ -464,6 +515,14 @@ export class VhostUserFrontend implements VirtioFsTransport {
     c.setU64(R.SET_VRING_CALL, q.index, [q.callFd]);
     c.set(R.SET_VRING_ENABLE, statePayload(q.index, 1));
   }
+}
+
+function shmemSizes(reply: Uint8Array): number[] {
+  if (reply.length < Layout.SHMEM_CONFIG_SIZE)
+    throw new VhostUserError(`GET_SHMEM_CONFIG answered ${reply.length} bytes`);
+  const v = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
+  const count = v.getUint32(0, true);
+  return Array.from({ length: count }, (_, i) => Number(v.getBigUint64(8 + 8 * i, true)));
 }
 
 function refuse(msg: VhostUserMessage): bigint {

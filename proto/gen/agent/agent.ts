@@ -83,6 +83,33 @@ export interface CreateSandboxRequest {
   /** Nameserver addresses written to /etc/resolv.conf. */
   dns: string[];
   shares: Share[];
+  /** The pod's network (CNI's interfaces, mirrored to the VM's NICs); empty: no network device. */
+  interfaces: NetworkInterface[];
+  routes: NetworkRoute[];
+}
+
+/**
+ * A guest NIC, found by its MAC address (the VM's NIC takes the pod veth's MAC), configured as
+ * the pod's interface was on the host.
+ */
+export interface NetworkInterface {
+  mac: string;
+  /** Its name in the guest: the pod's name for it (e.g. eth0). */
+  name: string;
+  mtu: number;
+  /** Addresses with their prefix length, e.g. "10.88.0.5/16" or "fd00::5/64". */
+  addresses: string[];
+}
+
+/** A route of the pod's network namespace; the routes the kernel makes for addresses are not sent. */
+export interface NetworkRoute {
+  /** "default" or a prefix, e.g. "10.96.0.0/12". */
+  destination: string;
+  /** Empty for a route on the link. */
+  gateway: string;
+  /** The guest interface name (NetworkInterface.name). */
+  device: string;
+  ipv6: boolean;
 }
 
 /** Kills every container, unmounts every share; the VM is about to stop. */
@@ -813,7 +840,7 @@ export const ContainerMount: MessageFns<ContainerMount> = {
 };
 
 function createBaseCreateSandboxRequest(): CreateSandboxRequest {
-  return { sandboxId: "", hostname: "", dns: [], shares: [] };
+  return { sandboxId: "", hostname: "", dns: [], shares: [], interfaces: [], routes: [] };
 }
 
 export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
@@ -829,6 +856,12 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
     }
     for (const v of message.shares) {
       Share.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.interfaces) {
+      NetworkInterface.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.routes) {
+      NetworkRoute.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -878,6 +911,22 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
             message.shares.push(Share.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.interfaces.push(NetworkInterface.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.routes.push(NetworkRoute.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -899,6 +948,190 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
     message.hostname = object.hostname ?? "";
     message.dns = object.dns?.map((e) => e) || [];
     message.shares = object.shares?.map((e) => Share.fromPartial(e)) || [];
+    message.interfaces = object.interfaces?.map((e) => NetworkInterface.fromPartial(e)) || [];
+    message.routes = object.routes?.map((e) => NetworkRoute.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNetworkInterface(): NetworkInterface {
+  return { mac: "", name: "", mtu: 0, addresses: [] };
+}
+
+export const NetworkInterface: MessageFns<NetworkInterface> = {
+  encode(message: NetworkInterface, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mac !== "") {
+      writer.uint32(10).string(message.mac);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.mtu !== 0) {
+      writer.uint32(24).uint32(message.mtu);
+    }
+    for (const v of message.addresses) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkInterface {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkInterface();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mac = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.mtu = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.addresses.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<NetworkInterface>): NetworkInterface {
+    return NetworkInterface.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NetworkInterface>): NetworkInterface {
+    const message = createBaseNetworkInterface();
+    message.mac = object.mac ?? "";
+    message.name = object.name ?? "";
+    message.mtu = object.mtu ?? 0;
+    message.addresses = object.addresses?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseNetworkRoute(): NetworkRoute {
+  return { destination: "", gateway: "", device: "", ipv6: false };
+}
+
+export const NetworkRoute: MessageFns<NetworkRoute> = {
+  encode(message: NetworkRoute, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.destination !== "") {
+      writer.uint32(10).string(message.destination);
+    }
+    if (message.gateway !== "") {
+      writer.uint32(18).string(message.gateway);
+    }
+    if (message.device !== "") {
+      writer.uint32(26).string(message.device);
+    }
+    if (message.ipv6 !== false) {
+      writer.uint32(32).bool(message.ipv6);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkRoute {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkRoute();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.destination = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ipv6 = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<NetworkRoute>): NetworkRoute {
+    return NetworkRoute.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NetworkRoute>): NetworkRoute {
+    const message = createBaseNetworkRoute();
+    message.destination = object.destination ?? "";
+    message.gateway = object.gateway ?? "";
+    message.device = object.device ?? "";
+    message.ipv6 = object.ipv6 ?? false;
     return message;
   },
 };

@@ -155,3 +155,22 @@ describe('kernelCommandLine', () => {
     expect(kernelCommandLine(base)).toBe('console=ttyS0 quiet cryptomgr.notests panic=-1 vfs.mode=poweroff');
   });
 });
+
+describe('buildQemuArgs with pod NICs', () => {
+  it('attaches each pod NIC to its tap by name with the pod MAC, on virtio-mmio for microvm and PCI for q35, vhost only when asked', () => {
+    const nic = { id: 'net0', tap: 'vfstap0', mac: '0a:58:0a:58:00:05', vhost: false };
+    const mmioArgs = buildQemuArgs({ ...base, machine: 'microvm-pcie', netDevices: [nic] });
+    expect(valuesOf(mmioArgs, '-netdev')).toEqual(['tap,id=net0,ifname=vfstap0,script=no,downscript=no,vhost=off']);
+    expect(valuesOf(mmioArgs, '-device')).toContain('virtio-net-device,id=net0-nic,netdev=net0,mac=0a:58:0a:58:00:05');
+    const pciArgs = buildQemuArgs({ ...base, machine: 'q35', netDevices: [{ ...nic, vhost: true }] });
+    expect(valuesOf(pciArgs, '-netdev')).toEqual(['tap,id=net0,ifname=vfstap0,script=no,downscript=no,vhost=on']);
+    expect(valuesOf(pciArgs, '-device')).toContain('virtio-net-pci,id=net0-nic,netdev=net0,mac=0a:58:0a:58:00:05');
+    expect(valuesOf(buildQemuArgs(base), '-netdev')).toEqual([]);
+  });
+
+  it('refuses a NIC whose MAC or tap name would break the option list', () => {
+    const nic = { id: 'net0', tap: 'vfstap0', mac: '0a:58:0a:58:00:05', vhost: false };
+    expect(() => buildQemuArgs({ ...base, netDevices: [{ ...nic, mac: '0a:58,x' }] })).toThrow('MAC');
+    expect(() => buildQemuArgs({ ...base, netDevices: [{ ...nic, tap: 'tap,script=/x' }] })).toThrow('tap name');
+  });
+});

@@ -30,6 +30,17 @@ export interface VhostUserFsDevice {
   readonly queueSize?: number;
 }
 
+/** A NIC on a tap the shim made in the pod's netns (QEMU runs there and opens the tap by name). */
+export interface TapNetDevice {
+  /** The netdev's id; the NIC is `<id>-nic`. */
+  readonly id: string;
+  readonly tap: string;
+  /** The guest NIC's MAC: the pod interface's, which the agent finds it by. */
+  readonly mac: string;
+  /** In-kernel vhost-net, only when /dev/vhost-net works (else QEMU's userspace virtio-net). */
+  readonly vhost: boolean;
+}
+
 export interface QemuConfig {
   readonly machine: Machine;
   readonly accel: Accel;
@@ -44,6 +55,7 @@ export interface QemuConfig {
   /** Defaults: `host` under KVM; under TCG `max,la57=off` (full ISA; 5-level paging costs ~8%). */
   readonly cpuModel?: string;
   readonly fsDevices: readonly VhostUserFsDevice[];
+  readonly netDevices?: readonly TapNetDevice[];
   /** Unix socket QEMU listens on for the agent's virtio-serial port `agent.0`. */
   readonly agentSocketPath?: string;
   /** Unix socket QEMU listens on for QMP. */
@@ -80,6 +92,7 @@ export function buildQemuArgs(config: QemuConfig): string[] {
     ...bootArgs(config),
     ...consoleArgs(config.consoleLogPath),
     ...config.fsDevices.flatMap((dev) => fsDeviceArgs(config.machine, dev)),
+    ...(config.netDevices ?? []).flatMap((dev) => netDeviceArgs(config.machine, dev)),
     ...(config.agentSocketPath === undefined ? [] : agentPortArgs(config.machine, config.agentSocketPath)),
     ...(config.qmpSocketPath === undefined ? [] : qmpArgs(config.qmpSocketPath)),
     ...rootPortArgs(config),
@@ -105,6 +118,11 @@ function validate(config: QemuConfig): void {
     if (Buffer.byteLength(dev.tag) > TAG_MAX_BYTES || dev.tag.length === 0) {
       throw new Error(`qemu config: virtio-fs tag "${dev.tag}" must be 1..${TAG_MAX_BYTES} bytes`);
     }
+  }
+  for (const dev of config.netDevices ?? []) {
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(dev.mac))
+      throw new Error(`qemu config: NIC MAC "${dev.mac}" is malformed`);
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(dev.tap)) throw new Error(`qemu config: tap name "${dev.tap}" is malformed`);
   }
   for (const arg of config.kernelArgs) {
     if (/\s/.test(arg)) throw new Error(`qemu config: kernel argument "${arg}" contains whitespace`);
@@ -162,6 +180,17 @@ function fsDeviceArgs(machine: Machine, dev: VhostUserFsDevice): string[] {
     `socket,id=${dev.id}-chr,path=${optValue(dev.socketPath)}`,
     '-device',
     `${driver},id=${dev.id},chardev=${dev.id}-chr,tag=${optValue(dev.tag)}${queue}`,
+  ];
+}
+
+/** `script=no`: the tap exists and is wired already; QEMU only attaches to it. */
+function netDeviceArgs(machine: Machine, dev: TapNetDevice): string[] {
+  const driver = mmio(machine) ? 'virtio-net-device' : 'virtio-net-pci';
+  return [
+    '-netdev',
+    `tap,id=${dev.id},ifname=${dev.tap},script=no,downscript=no,vhost=${dev.vhost ? 'on' : 'off'}`,
+    '-device',
+    `${driver},id=${dev.id}-nic,netdev=${dev.id},mac=${dev.mac}`,
   ];
 }
 

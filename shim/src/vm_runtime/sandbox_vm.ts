@@ -14,6 +14,8 @@ import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
+import { dockerNetns } from '../pod_network/docker_netns';
+import { type NetworkSource, setUpPodNetwork, type PodNetwork } from '../pod_network/pod_network';
 import { dialAgent, type AgentClient, type AgentConnection } from './agent_dial';
 import { bindContainerDirs, releaseContainerDirs } from './container_dirs';
 import type { PhaseClock } from './phase_clock';
@@ -45,6 +47,8 @@ export interface SandboxVmOptions {
   readonly log: ShimLogger;
   /** Cold-start milestones (bench-coldstart) of the bring-up: daemon, QEMU, agent, CreateSandbox. */
   readonly clock: PhaseClock;
+  /** Where the pod's network is (pod_network.ts); none: the VM has no NIC. */
+  readonly network?: NetworkSource;
 }
 
 export interface SandboxVm {
@@ -179,15 +183,32 @@ class Bringup {
     return exported;
   }
 
+  /** The pod's interfaces mirrored to taps, removed after QEMU has let go of them. */
+  async network(): Promise<PodNetwork | undefined> {
+    const { network: source, log } = this.options;
+    if (source === undefined) return undefined;
+    const netnsPath = source.kind === 'netns' ? source.path : await this.dockerNetns(source);
+    const network = await setUpPodNetwork(netnsPath, log);
+    this.undo.push('remove the pod network taps', () => network.remove());
+    return network;
+  }
+
+  /** The netns the shim makes for a Docker container, filled by dockerd; deleted last. */
+  private async dockerNetns(source: Extract<NetworkSource, { kind: 'docker' }>): Promise<string> {
+    const netns = await dockerNetns(source.hook, source.containerId, source.bundle);
+    this.undo.push('delete the docker container netns', () => netns.remove());
+    return netns.path;
+  }
+
   /** QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts). */
-  async vm(exported: readonly ExportedShare[]): Promise<ControlledVm> {
+  async vm(exported: readonly ExportedShare[], network: PodNetwork | undefined): Promise<ControlledVm> {
     const { config, layout, state, sandboxId, log } = this.options;
     const devices = exported.map((share, index) => ({
       id: `fs${index}`,
       socketPath: share.socketPath,
       tag: share.tag,
     }));
-    const qemu = await startVm({ sandboxId, hypervisor: config.hypervisor, layout, devices });
+    const qemu = await startVm({ sandboxId, hypervisor: config.hypervisor, layout, devices, network });
     state.recordPid('qemu', qemu.pid);
     let vm: ControlledVm | undefined;
     this.undo.push('stop QEMU', async () => {
@@ -220,7 +241,7 @@ class Bringup {
     return connection;
   }
 
-  async createSandbox(agent: AgentClient): Promise<void> {
+  async createSandbox(agent: AgentClient, network: PodNetwork | undefined): Promise<void> {
     const { sandboxId, hostname, config } = this.options;
     const shares = containerShares(config.daemon.cache);
     await agent.createSandbox(
@@ -233,6 +254,8 @@ class Bringup {
           readonly: s.readonly,
           options: [],
         })),
+        interfaces: (network?.interfaces ?? []).map((nic) => ({ ...nic, addresses: [...nic.addresses] })),
+        routes: [...(network?.routes ?? [])],
       },
       { timeoutMs: config.agent.request_timeout_ms },
     );
@@ -259,11 +282,12 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     daemon = await bringup.daemon();
     const exported = await bringup.exportAll(daemon);
     options.clock.mark('daemonReady');
-    qemu = await bringup.vm(exported);
+    const network = await bringup.network();
+    qemu = await bringup.vm(exported, network);
     options.clock.mark('qemuSpawned');
     connection = await bringup.agent(qemu, daemon);
     options.clock.mark('agentReady');
-    await bringup.createSandbox(connection.agent);
+    await bringup.createSandbox(connection.agent, network);
     options.clock.mark('sandboxCreated');
   } catch (err) {
     await bringup.undo.runAll();

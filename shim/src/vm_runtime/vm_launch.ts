@@ -8,8 +8,10 @@ import { ACCEL_CACHE, bootArgs, DEFAULT_RUNTIME_TAG } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import { detectAccel } from '../vm/accel';
 import { hostTscKhz } from '../vm/host_tsc';
-import { buildQemuArgs, type Accel, type VhostUserFsDevice } from '../vm/qemu_command';
+import { buildQemuArgs, type Accel, type TapNetDevice, type VhostUserFsDevice } from '../vm/qemu_command';
 import { launchQemu, type RunningQemu } from '../vm/qemu_process';
+import { inNetns } from '../pod_network/netns_exec';
+import type { PodNetwork } from '../pod_network/pod_network';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxLayout } from './sandbox_layout';
 
@@ -20,6 +22,24 @@ export interface VmLaunch {
   readonly hypervisor: HypervisorConfig;
   readonly layout: SandboxLayout;
   readonly devices: readonly VhostUserFsDevice[];
+  /** The pod's network: QEMU then runs in its netns, where it opens the taps by name. */
+  readonly network?: PodNetwork;
+}
+
+/** QEMU's program and arguments: inside the pod's netns when the VM has NICs there. */
+function qemuCommand(binary: string, args: string[], network: PodNetwork | undefined): [string, string[]] {
+  if (network === undefined || network.nics.length === 0) return [binary, args];
+  const [nsenter, ...prefix] = inNetns(network.netnsPath, [binary]);
+  return [nsenter as string, [...prefix, ...args]];
+}
+
+function netDevices(network: PodNetwork | undefined): TapNetDevice[] {
+  return (network?.nics ?? []).map((nic) => ({
+    id: nic.id,
+    tap: nic.tap,
+    mac: nic.mac,
+    vhost: network?.vhost === true,
+  }));
 }
 
 /** Fails Create before anything is started when a configured file is missing. */
@@ -76,6 +96,7 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       ],
       tscKhz: hostTscKhz(),
       fsDevices: launch.devices,
+      netDevices: netDevices(launch.network),
       agentSocketPath: layout.agentSocket,
       qmpSocketPath: layout.qmpSocket,
       consoleLogPath: layout.consoleLog,
@@ -84,9 +105,10 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
     throw SandboxError.wrap(err, 'QEMU configuration', 'bad-config');
   }
   try {
+    const [binary, argv] = qemuCommand(hypervisor.path, args, launch.network);
     return await launchQemu({
-      args,
-      binary: hypervisor.path,
+      args: argv,
+      binary,
       stderrLogPath: layout.qemuStderr,
       cleanupPaths: [layout.agentSocket, layout.qmpSocket],
     });

@@ -9,6 +9,8 @@ import { dirname } from 'node:path';
 import { containerMarker, type VolumeInfo } from '@vfs/contracts';
 import { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import { unmountContainer } from '../host_mounts';
+import { dockerNetnsPath, joinSandboxNetwork, libnetworkHook } from '../pod_network/docker_netns';
+import { networkSource } from '../pod_network/pod_network';
 import { containerLogger, type ShimLogger } from '../logger';
 import type {
   ContainerRequest,
@@ -194,7 +196,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
       const answer = await vm.agent.createContainer(
         {
           containerId: request.containerId,
-          ociSpecJson: Buffer.from(plan.specJson),
+          ociSpecJson: Buffer.from(guestSpecJson(request, plan.specJson)),
           rootfs: plan.rootfs,
           mounts: [...plan.mounts],
           terminal: request.io.terminal,
@@ -278,6 +280,12 @@ export class VmSandboxRuntime implements SandboxRuntime {
   }
 }
 
+/** The spec for the agent: a Docker container joins the network the shim gave its VM. */
+function guestSpecJson(request: ContainerRequest, specJson: string): string {
+  if (libnetworkHook(request.spec) === undefined) return specJson;
+  return joinSandboxNetwork(specJson, dockerNetnsPath(request.containerId));
+}
+
 /** A file per container this sandbox serves: vfs-runtime finds a container's sandbox by it. */
 function markContainer(stateDir: string, containerId: string): void {
   const marker = containerMarker(stateDir, containerId);
@@ -298,6 +306,7 @@ export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Pr
       layout,
       log: containerLogger(context.log, context.sandboxId),
       clock,
+      network: networkSource(request.spec, request.containerId, request.bundle),
     });
   const runtime = new VmSandboxRuntime(context, starter, clock);
   await runtime.listenManagement(sandboxPaths(runDir(), context.namespace, context.sandboxId).managementSocket);

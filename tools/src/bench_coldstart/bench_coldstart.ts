@@ -94,7 +94,9 @@ async function setUp(args: BenchArgs, scope: BenchScope): Promise<Bench> {
   const floor = await floorVm(scope.work);
   scope.defer('stop the floor VM', () => floor.stop());
   progress(`floor VM: ${floor.describe}`);
-  const floorOther = await floorVm(scope.work, floor.machine === 'microvm' ? 'microvm-pcie' : 'microvm');
+  const floorOther = await floorVm(scope.work, {
+    machine: floor.machine === 'microvm' ? 'microvm-pcie' : 'microvm',
+  });
   scope.defer('stop the other floor VM', () => floorOther.stop());
   progress(`other floor VM: ${floorOther.describe}`);
   return { args, containerd, floor, floorOther, timingsDir };

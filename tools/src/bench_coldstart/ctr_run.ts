@@ -26,9 +26,13 @@ export async function timeCtrRun(
   runtime: string,
   image: string,
   id: string,
+  /** A configuration.toml for this run's shim (ctr's --runtime-config-path). */
+  configPath?: string,
+  command: readonly string[] = ['true'],
 ): Promise<TimedRun> {
+  const config = configPath === undefined ? [] : ['--runtime-config-path', configPath];
   const startWallMs = wallNow();
-  const result = await containerd.ctr(['run', '--rm', '--runtime', runtime, image, id, 'true'], {
+  const result = await containerd.ctr(['run', '--rm', '--runtime', runtime, ...config, image, id, ...command], {
     namespace,
     timeoutMs: RUN_TIMEOUT_MS,
   });

@@ -76,10 +76,16 @@ function stoppable(qemu: RunningQemu): () => Promise<void> {
   };
 }
 
-/** The configured machine's floor, or `machine`'s (the same VM otherwise), to show what hotplug costs. */
-export async function floorVm(workDir: string, machine?: Machine): Promise<FloorVm> {
+/** The VM shape a floor may differ in from the configured one. */
+export type FloorShape = Partial<Pick<Hypervisor, 'machine' | 'memory_mib' | 'vcpus'>>;
+
+/**
+ * The configured VM's floor, or that of another `shape` (the same VM otherwise): another machine
+ * shows what hotplug costs; vfs-bench's cells change memory and vCPUs too.
+ */
+export async function floorVm(workDir: string, shape: FloorShape = {}): Promise<FloorVm> {
   const configured = loadRuntimeConfig({ root: installRoot() }).config.hypervisor;
-  const hypervisor: Hypervisor = { ...configured, machine: machine ?? configured.machine };
+  const hypervisor: Hypervisor = { ...configured, ...shape };
   const accel = await chooseAccel(hypervisor);
   let stopRunning: () => Promise<void> = async () => undefined;
   const run = async (): Promise<FloorRun> => {

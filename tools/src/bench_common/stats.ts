@@ -7,7 +7,8 @@ export interface Summary {
   readonly max: number;
 }
 
-function rank(sorted: readonly number[], fraction: number): number {
+/** The nearest-rank percentile of an ascending sample (fraction 0.99 for p99). */
+export function rank(sorted: readonly number[], fraction: number): number {
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
   return sorted[index] as number;
 }

@@ -1,14 +1,17 @@
-// bench-daemon (`make bench-daemon ARGS="…"`): our daemon against QEMU's C virtiofsd, side by
-// side in one run, on one tmpfs tree, through the same vhost-user front-end driver. Each workload
-// and depth runs several rounds; in every round both daemons run back to back, the one going first
-// alternating, and the medians are compared, so noise from a shared machine hits both alike.
+// bench-daemon (`make bench-daemon ARGS="…"`): our daemon against QEMU's C virtiofsd and the Rust
+// virtiofsd 1.13, side by side in one run, on one tmpfs tree, through the same vhost-user front-end
+// driver. Each workload and depth runs several rounds; in every round the daemons run back to back,
+// the one going first rotating, and the medians are compared, so noise from a shared machine hits
+// all alike.
 //
-// Both daemons are started once and serve the whole run; the workloads' FORGETs (untimed) keep
+// The daemons are started once and serve the whole run; the workloads' FORGETs (untimed) keep
 // their inode tables from growing across rounds, as a guest's dcache eviction would.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '@vfs/contracts';
-import { Daemon, type DaemonKind, type DaemonPaths } from './daemons';
+import { ensureRustVirtiofsd } from '@vfs/harness/rust_virtiofsd';
+import { roundOrder } from '../bench_common/round_order';
+import { DAEMON_KINDS, Daemon, type DaemonKind, type DaemonPaths } from './daemons';
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './options';
 import { formatTable, Row, writeJson } from './report';
 import { Target } from './target';
@@ -28,8 +31,12 @@ function sizes(opts: BenchOptions): { tree: TreeSize; creates: number } {
 }
 
 function daemonPaths(opts: BenchOptions): DaemonPaths {
-  const paths = { ours: opts.ours ?? join(__dirname, 'vfs-virtiofsd'), c: opts.c };
-  for (const p of [paths.ours, paths.c])
+  const paths = {
+    ours: opts.ours ?? join(__dirname, 'vfs-virtiofsd'),
+    c: opts.c,
+    rust: opts.rust ?? ensureRustVirtiofsd(),
+  };
+  for (const p of [paths.ours, paths.c, paths.rust])
     if (!existsSync(p)) throw new BenchUsageError(`${p} does not exist (run make bundle?)`);
   return paths;
 }
@@ -65,7 +72,7 @@ async function run(opts: BenchOptions): Promise<void> {
       `tree: ${size.files} files, ${size.bigFileBytes / MiB} MiB file on ${tree.isMounted ? 'a fresh tmpfs' : '/dev/shm'}; ` +
         `${opts.warmup} warm-up + ${opts.rounds} rounds per workload and depth\n`,
     );
-    for (const kind of ['ours', 'c'] as const) {
+    for (const kind of DAEMON_KINDS) {
       const socketPath = join(tree.workDir, `${kind}.sock`);
       const profile = kind === 'ours' && opts.cpuProf !== undefined;
       const d = Daemon.start(paths, {
@@ -92,7 +99,7 @@ async function run(opts: BenchOptions): Promise<void> {
         process.stderr.write(`${describe(rows[rows.length - 1]!)}\n`);
       }
     }
-    const rss = { ours: daemons[0]!.peakRssKib(), c: daemons[1]!.peakRssKib() };
+    const rss = { ours: daemons[0]!.peakRssKib(), c: daemons[1]!.peakRssKib(), rust: daemons[2]!.peakRssKib() };
     process.stdout.write(`${formatTable(rows, rss)}\n`);
     if (opts.json !== undefined) writeJson(opts.json, rows, rss);
   } finally {
@@ -114,8 +121,8 @@ async function measure(
 ): Promise<Row> {
   const row = new Row(w.name, depth, w.unit);
   for (let round = 0; round < opts.warmup + opts.rounds; round++) {
-    // Alternate which daemon goes first, so drift within a round favours neither.
-    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    // Rotate which daemon goes first, so drift within a round favours none.
+    const order = roundOrder(targets, round);
     for (const t of order) {
       if (!t.daemon.running) throw new Error(`${t.kind} daemon exited\n${t.daemon.logTail()}`);
       w.prepare(t, depth);
@@ -135,7 +142,10 @@ async function measure(
 }
 
 function describe(r: Row): string {
-  return `${r.name} depth ${r.depth}: ours ${r.rate('ours').toFixed(1)} ${r.unit}, C ${r.rate('c').toFixed(1)} ${r.unit}, ratio ${r.ratio().toFixed(2)}`;
+  return (
+    `${r.name} depth ${r.depth}: ours ${r.rate('ours').toFixed(1)} ${r.unit}, C ${r.rate('c').toFixed(1)} ${r.unit}, ` +
+    `Rust ${r.rate('rust').toFixed(1)} ${r.unit}, ours/C ${r.ratio().toFixed(2)}, ours/Rust ${r.ratio('rust').toFixed(2)}`
+  );
 }
 
 async function main(argv: readonly string[]): Promise<number> {

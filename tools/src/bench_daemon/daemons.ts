@@ -1,9 +1,11 @@
-// The two daemons under test as child processes: started with the same export options, measured
+// The three daemons under test as child processes: started with the same export options, measured
 // from /proc (CPU time of every thread, peak RSS of the whole process tree), stopped by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { processTree, processTreeCpuNs } from '../bench_common/process_cpu';
 
-export type DaemonKind = 'ours' | 'c';
+export const DAEMON_KINDS = ['ours', 'c', 'rust'] as const;
+export type DaemonKind = (typeof DAEMON_KINDS)[number];
 
 /** Export options both daemons get, in the `-o` spelling they share. */
 const COMMON_OPTIONS = ['cache=auto', 'no_posix_lock', 'no_flock', 'no_xattr', 'readdirplus', 'no_writeback'];
@@ -13,6 +15,8 @@ export interface DaemonPaths {
   readonly ours: string;
   /** QEMU's C virtiofsd. */
   readonly c: string;
+  /** The Rust virtiofsd 1.13 (@vfs/harness/rust_virtiofsd). */
+  readonly rust: string;
 }
 
 export interface DaemonLaunch {
@@ -42,6 +46,14 @@ function commandFor(paths: DaemonPaths, l: DaemonLaunch): { file: string; args: 
         '--log-level=error',
         ...(l.extraArgs ?? []),
       ],
+    };
+  }
+  // The same options in the Rust spelling; it has no lock support (ENOSYS), and no xattrs,
+  // readdirplus on and writeback off are its defaults. Its thread pool is off by default.
+  if (l.kind === 'rust') {
+    return {
+      file: paths.rust,
+      args: [`--socket-path=${l.socketPath}`, `--shared-dir=${l.sharedDir}`, '--cache=auto', '--sandbox=chroot'],
     };
   }
   // --thread-pool-size=0: requests are served inline by each queue's thread, as ours are.
@@ -98,17 +110,7 @@ export class Daemon {
    * --sandbox=namespace ours runs as the child of unshare.
    */
   cpuNs(): number {
-    let total = 0;
-    for (const pid of processTree(this.pid)) {
-      let tids: string[];
-      try {
-        tids = readdirSync(`/proc/${pid}/task`);
-      } catch {
-        continue;
-      }
-      for (const tid of tids) total += Number(readText(`/proc/${pid}/task/${tid}/schedstat`).split(' ')[0] || 0);
-    }
-    return total;
+    return processTreeCpuNs(this.pid);
   }
 
   /** Peak RSS (VmHWM) summed over the daemon and its descendants, in KiB. */
@@ -155,20 +157,4 @@ function readText(path: string): string {
   } catch {
     return '';
   }
-}
-
-/** `root` and every process descending from it, found through the ppid field of /proc/PID/stat. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readText(`/proc/${name}/stat`);
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const list = children.get(ppid) ?? [];
-    list.push(Number(name));
-    children.set(ppid, list);
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
-  return tree;
 }

@@ -15,14 +15,17 @@ export interface BenchOptions {
   /** More arguments for our daemon (--ours-arg, repeatable). */
   readonly oursArgs: readonly string[];
   readonly c: string;
+  /** The Rust virtiofsd; undefined: the one install-rust-virtiofsd.sh installs (on demand). */
+  readonly rust?: string;
   /** Run our daemon under `node --cpu-prof` writing profiles here. */
   readonly cpuProf?: string;
 }
 
 export const USAGE = `usage: bench-daemon [options]
 
-Drives vfs-virtiofsd and QEMU's C virtiofsd side by side through the vhost-user front-end driver,
-on one tmpfs tree, and prints ours/C ratios (median of interleaved rounds).
+Drives vfs-virtiofsd, QEMU's C virtiofsd and the Rust virtiofsd 1.13 side by side through the
+vhost-user front-end driver, on one tmpfs tree, and prints ours/C and ours/Rust ratios (median of
+interleaved rounds).
 
   --quick             small counts and sizes (under a minute)
   --rounds N          measured rounds per workload and depth (default 5, quick 3)
@@ -34,6 +37,8 @@ on one tmpfs tree, and prints ours/C ratios (median of interleaved rounds).
   --ours PATH         vfs-virtiofsd bundle (default: next to this script)
   --ours-arg ARG      one more argument for vfs-virtiofsd (repeatable; e.g. --ours-arg=--seccomp=kill)
   --c PATH            C virtiofsd (default /usr/lib/qemu/virtiofsd)
+  --rust PATH         Rust virtiofsd (default: build/rust-virtiofsd/virtiofsd, installed on demand
+                      by scripts/install-rust-virtiofsd.sh)
   --cpu-prof DIR      profile our daemon (all threads) with node --cpu-prof into DIR
                       (runs it with --sandbox=none: the profile needs a clean exit)
   -h, --help          this help
@@ -61,6 +66,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
   let ours: string | undefined;
   const oursArgs: string[] = [];
   let c = '/usr/lib/qemu/virtiofsd';
+  let rust: string | undefined;
   let cpuProf: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -113,6 +119,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
       case '--c':
         c = value();
         break;
+      case '--rust':
+        rust = value();
+        break;
       case '--cpu-prof':
         cpuProf = value();
         break;
@@ -120,5 +129,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
         throw new BenchUsageError(`unknown option ${arg}`);
     }
   }
-  return { quick, rounds: rounds ?? (quick ? 3 : 5), warmup, scale, depths, only, json, ours, oursArgs, c, cpuProf };
+  return {
+    quick,
+    rounds: rounds ?? (quick ? 3 : 5),
+    warmup,
+    scale,
+    depths,
+    only,
+    json,
+    ours,
+    oursArgs,
+    c,
+    rust,
+    cpuProf,
+  };
 }

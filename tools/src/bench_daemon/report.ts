@@ -1,4 +1,4 @@
-// Results: per workload and depth, each daemon's rate in every round (and its CPU time per unit),
+// Results: per workload and depth, each daemon's (ours, C, Rust) rate in every round (and its CPU time per unit),
 // reduced to medians; the table on stdout and the JSON file of the issue.
 import { writeFileSync } from 'node:fs';
 import type { DaemonKind } from './daemons';
@@ -12,7 +12,7 @@ export interface Sample {
 }
 
 export class Row {
-  readonly samples: Record<DaemonKind, Sample[]> = { ours: [], c: [] };
+  readonly samples: Record<DaemonKind, Sample[]> = { ours: [], c: [], rust: [] };
 
   constructor(
     readonly name: string,
@@ -28,8 +28,9 @@ export class Row {
     return median(this.samples[kind].map((s) => s.cpuUs));
   }
 
-  ratio(): number {
-    return this.rate('ours') / this.rate('c');
+  /** ours / the other daemon (C by default). */
+  ratio(other: Exclude<DaemonKind, 'ours'> = 'c'): number {
+    return this.rate('ours') / this.rate(other);
   }
 }
 
@@ -53,7 +54,22 @@ function spread(samples: readonly Sample[]): string {
 }
 
 export function formatTable(rows: readonly Row[], rss: Record<DaemonKind, number>): string {
-  const header = ['workload', 'depth', 'unit', 'ours', '(spread)', 'C', '(spread)', 'ratio', 'ours cpu', 'C cpu'];
+  const header = [
+    'workload',
+    'depth',
+    'unit',
+    'ours',
+    '(spread)',
+    'C',
+    '(spread)',
+    'Rust',
+    '(spread)',
+    'ours/C',
+    'ours/Rust',
+    'ours cpu',
+    'C cpu',
+    'Rust cpu',
+  ];
   const lines = rows.map((r) => [
     r.name,
     String(r.depth),
@@ -62,9 +78,13 @@ export function formatTable(rows: readonly Row[], rss: Record<DaemonKind, number
     spread(r.samples.ours),
     fmt(r.rate('c')),
     spread(r.samples.c),
+    fmt(r.rate('rust')),
+    spread(r.samples.rust),
     r.ratio().toFixed(2),
+    r.ratio('rust').toFixed(2),
     `${fmt(r.cpu('ours'))} µs`,
     `${fmt(r.cpu('c'))} µs`,
+    `${fmt(r.cpu('rust'))} µs`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const pad = (cells: readonly string[]): string =>
@@ -75,8 +95,9 @@ export function formatTable(rows: readonly Row[], rss: Record<DaemonKind, number
     ...lines.map(pad),
     '',
     'ops/s = FUSE requests per second; MB/s = 10^6 bytes per second; medians of the rounds;',
-    'cpu = daemon CPU time (all threads) per request or per MB; ratio = ours / C.',
-    `peak RSS of the process tree: ours ${rss.ours.toLocaleString('en-US')} KiB, C ${rss.c.toLocaleString('en-US')} KiB`,
+    'cpu = daemon CPU time (all threads) per request or per MB; ours/X = ours rate / X rate (> 1: ours faster).',
+    `peak RSS of the process tree: ours ${rss.ours.toLocaleString('en-US')} KiB, C ${rss.c.toLocaleString('en-US')} KiB, ` +
+      `Rust ${rss.rust.toLocaleString('en-US')} KiB`,
   ].join('\n');
 }
 
@@ -88,9 +109,11 @@ export function writeJson(path: string, rows: readonly Row[], rss: Record<Daemon
       unit: r.unit,
       ours: r.rate('ours'),
       c: r.rate('c'),
+      rust: r.rate('rust'),
       ratio: r.ratio(),
+      ratio_rust: r.ratio('rust'),
     })),
-    rss_kib: { ours: rss.ours, c: rss.c },
+    rss_kib: { ours: rss.ours, c: rss.c, rust: rss.rust },
   };
   writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DaemonKind } from './daemons';
+import { DAEMON_KINDS, type DaemonKind } from './daemons';
 
 export interface TreeSize {
   /** Small files in files/ (also the READDIRPLUS directory). */
@@ -104,6 +104,6 @@ export class BenchTree {
     } finally {
       closeSync(fd);
     }
-    for (const kind of ['ours', 'c'] as const) mkdirSync(join(this.root, scratchDir(kind)));
+    for (const kind of DAEMON_KINDS) mkdirSync(join(this.root, scratchDir(kind)));
   }
 }

@@ -1,0 +1,112 @@
+// Smoke test of bench-guest (not of speed): bundle it and vfs-virtiofsd, run --quick at a tiny
+// scale (one boot per back end under TCG), and check that the table and the JSON hold numbers for
+// every back end and phase, and that nothing is left behind.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleSync, TARGETS } from '@vfs/build';
+import { REPO_ROOT } from '@vfs/harness/repo';
+
+const C_DAEMON = '/usr/lib/qemu/virtiofsd';
+const GUEST_KERNEL_PACKAGE = join(REPO_ROOT, 'build', 'guest', 'kernel-package');
+const maybe = existsSync(C_DAEMON) && existsSync(GUEST_KERNEL_PACKAGE) && process.getuid?.() === 0 ? test : test.skip;
+
+const BACKENDS = ['ours', 'c', 'rust', '9p'];
+const PHASES = [
+  'seq-write',
+  'seq-read',
+  'rand-read-4k',
+  'create',
+  'stat',
+  'readdir',
+  'unlink',
+  'tree-walk-cold',
+  'tree-walk-warm',
+  'small-write',
+  'small-read',
+  'unpack',
+];
+
+interface Series {
+  samples: number[];
+  summary: { min: number; median: number; max: number };
+}
+interface Report {
+  date: string;
+  machine: { cpu: string; cores: number };
+  results: { cache: string; phase: string; unit: string; backends: Record<string, Series | null> }[];
+  cpu: { cache: string; backend: string; daemonMs: Series | null; qemuMs: Series | null }[];
+}
+
+/** Temp dirs and processes a run could leave behind. */
+function leftovers(): string[] {
+  const dirs = [tmpdir(), '/dev/shm'].flatMap((d) => readdirSync(d).filter((n) => n.startsWith('vfs-bench-guest-')));
+  const processes = readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('vfs-bench-guest-');
+      } catch {
+        return false;
+      }
+    });
+  return [...dirs, ...processes.map((p) => `pid ${p}`)];
+}
+
+const positive = (n: number): boolean => Number.isFinite(n) && n > 0;
+
+maybe(
+  'bench-guest --quick reports every phase for all four back ends and leaves nothing behind',
+  () => {
+    // Inside node_modules so the bundles resolve koffi (kept external) from the repo.
+    const dir = join(REPO_ROOT, 'node_modules/.cache', `vfs-bench-guest-test-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      const bench = join(dir, 'bench-guest.js');
+      bundleSync(TARGETS['bench-guest']!.entry, bench);
+      bundleSync(TARGETS.daemon!.entry, join(dir, 'vfs-virtiofsd'));
+      const before = leftovers();
+      const json = join(dir, 'out.json');
+      const table = execFileSync(process.execPath, [bench, '--quick', '--scale', '0.02', '--json', json], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 420_000,
+      });
+      const lines = table.split('\n');
+      expect(lines[0]).toMatch(/^cache=auto \(9p: cache=loose\)/);
+      expect(lines[1]?.trim().split(/\s{3,}/)).toEqual([
+        'workload',
+        'unit',
+        ...BACKENDS,
+        'ours/c',
+        'ours/rust',
+        'ours/9p',
+      ]);
+      for (const phase of PHASES) expect(lines.some((l) => l.trim().startsWith(`${phase} `))).toBe(true);
+
+      const doc = JSON.parse(readFileSync(json, 'utf8')) as Report;
+      expect(Number.isNaN(Date.parse(doc.date))).toBe(false);
+      expect(doc.machine.cores).toBeGreaterThan(0);
+      expect(doc.results.map((r) => r.phase)).toEqual(PHASES);
+      for (const r of doc.results) {
+        expect(r.cache).toBe('auto');
+        for (const b of BACKENDS) {
+          const series = r.backends[b];
+          expect(series?.samples).toHaveLength(1);
+          expect(positive(series!.summary.median)).toBe(true);
+        }
+      }
+      expect(doc.cpu.map((c) => c.backend)).toEqual(BACKENDS);
+      for (const c of doc.cpu) {
+        expect(positive(c.qemuMs!.summary.median)).toBe(true);
+        if (c.backend === '9p') expect(c.daemonMs).toBeNull();
+        else expect(positive(c.daemonMs!.summary.median)).toBe(true);
+      }
+      expect(leftovers()).toEqual(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  480_000,
+);

@@ -1,0 +1,61 @@
+// Kata's "tcfilter" model: per pod interface a tap in the same netns, and two tc ingress filters
+// that redirect every frame from the interface to the tap and back. The VM's NIC is the tap's
+// other end, so the guest sees the pod's link as it is; the netns stack, whose ingress the
+// filters take, sees nothing. Each step that makes something carries the step that removes it.
+
+export interface TapMirror {
+  /** The pod's interface CNI made (a veth end). */
+  readonly device: string;
+  /** The tap the shim makes beside it; QEMU opens it by name. */
+  readonly tap: string;
+  readonly mtu: number;
+}
+
+export interface MirrorStep {
+  readonly argv: readonly string[];
+  /** Removes what argv made; what the kernel removes with an earlier undo has none. */
+  readonly undo?: readonly string[];
+}
+
+/** Tap names stay within IFNAMSIZ (15 bytes) and name their owner. */
+export function tapName(index: number): string {
+  return `vfstap${index}`;
+}
+
+function redirect(from: string, to: string): string[] {
+  return [
+    'tc',
+    'filter',
+    'add',
+    'dev',
+    from,
+    'parent',
+    'ffff:',
+    'protocol',
+    'all',
+    'u32',
+    'match',
+    'u8',
+    '0',
+    '0',
+    'action',
+    'mirred',
+    'egress',
+    'redirect',
+    'dev',
+    to,
+  ];
+}
+
+export function mirrorSteps(mirror: TapMirror): MirrorStep[] {
+  const { device, tap, mtu } = mirror;
+  return [
+    { argv: ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap'], undo: ['ip', 'link', 'del', 'dev', tap] },
+    { argv: ['ip', 'link', 'set', 'dev', tap, 'mtu', String(mtu), 'up'] },
+    { argv: ['tc', 'qdisc', 'add', 'dev', device, 'ingress'], undo: ['tc', 'qdisc', 'del', 'dev', device, 'ingress'] },
+    { argv: redirect(device, tap) },
+    // The tap's qdisc and filter go with the tap.
+    { argv: ['tc', 'qdisc', 'add', 'dev', tap, 'ingress'] },
+    { argv: redirect(tap, device) },
+  ];
+}

@@ -1,0 +1,131 @@
+// The four file-system back ends bench-guest compares, each as the guest mounts it and the host
+// serves it: three virtio-fs daemons (vhost-user, started here with their defaults but the cache
+// mode) and virtio-9p, served by QEMU itself (no daemon: its work shows in QEMU's CPU).
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const BACKENDS = ['ours', 'c', 'rust', '9p'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+/** virtio-fs cache modes; 9p gets its closest (NINE_P_CACHE). */
+export const CACHES = ['auto', 'none'] as const;
+export type Cache = (typeof CACHES)[number];
+
+/**
+ * 9p's nearest modes: `loose` caches data and metadata in the guest (virtio-fs auto caches both
+ * too, but revalidates after 1 s); `none` caches nothing, as virtio-fs none.
+ */
+export const NINE_P_CACHE: Record<Cache, string> = { auto: 'loose', none: 'none' };
+
+export interface DaemonPaths {
+  readonly ours: string;
+  readonly c: string;
+  readonly rust: string;
+}
+
+export interface Mount {
+  readonly fs: 'virtiofs' | '9p';
+  readonly options: string;
+}
+
+export function mountFor(backend: Backend, cache: Cache): Mount {
+  if (backend !== '9p') return { fs: 'virtiofs', options: '' };
+  // 512 KiB messages: as large as QEMU's virtio-9p takes, so sequential I/O is not msize-bound.
+  return { fs: '9p', options: `trans=virtio,version=9p2000.L,msize=524288,cache=${NINE_P_CACHE[cache]}` };
+}
+
+/** QEMU arguments for the share `share` of a 9p back end over `dir`. */
+export function ninePArgs(dir: string): string[] {
+  return [
+    '-fsdev',
+    `local,id=fs9p,path=${dir.replaceAll(',', ',,')},security_model=passthrough`,
+    '-device',
+    'virtio-9p-pci,fsdev=fs9p,mount_tag=share',
+  ];
+}
+
+function daemonCommand(
+  backend: Exclude<Backend, '9p'>,
+  paths: DaemonPaths,
+  cache: Cache,
+  socket: string,
+  dir: string,
+): [string, string[]] {
+  switch (backend) {
+    case 'ours':
+      return [process.execPath, [paths.ours, `--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`]];
+    case 'c':
+      return [paths.c, [`--socket-path=${socket}`, '-o', `source=${dir}`, '-o', `cache=${cache}`]];
+    case 'rust':
+      // Rust spells "none" as "never".
+      return [
+        paths.rust,
+        [`--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache === 'none' ? 'never' : cache}`],
+      ];
+  }
+}
+
+export interface RunningDaemon {
+  readonly pid: number;
+  /** SIGTERM to its process group (ours under the namespace sandbox is unshare's child), then SIGKILL. */
+  stop(): Promise<void>;
+  /** SIGKILL to its process group at once (a clean-up's last resort); nothing if it is gone. */
+  kill(): void;
+  logTail(): string;
+}
+
+const SOCKET_WAIT_MS = 20_000;
+
+/** Starts the daemon of `backend` in its own process group and waits for its socket (a new path: a stale one would pass). */
+export async function startDaemon(
+  backend: Exclude<Backend, '9p'>,
+  paths: DaemonPaths,
+  cache: Cache,
+  socket: string,
+  dir: string,
+  logPath: string,
+): Promise<RunningDaemon> {
+  const [file, args] = daemonCommand(backend, paths, cache, socket, dir);
+  const log = openSync(logPath, 'a');
+  const child = spawn(file, args, { stdio: ['ignore', log, log], detached: true });
+  closeSync(log);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`cannot start ${file}`);
+  const signal = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // Already gone.
+    }
+  };
+  const logTail = (): string => {
+    try {
+      return readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  const stop = async (): Promise<void> => {
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+    // Whatever it left in its group (ours: the daemon under unshare).
+    signal('SIGKILL');
+  };
+  const deadline = Date.now() + SOCKET_WAIT_MS;
+  while (!existsSync(socket)) {
+    if (gone || Date.now() > deadline) {
+      await stop();
+      throw new Error(`${backend} daemon: no socket ${socket} after start\n${logTail()}`);
+    }
+    await sleep(20);
+  }
+  return { pid, stop, kill: () => (gone ? undefined : signal('SIGKILL')), logTail };
+}

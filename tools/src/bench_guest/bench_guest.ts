@@ -1,0 +1,92 @@
+// bench-guest (`make bench-guest ARGS="…"`): the file-system data path as a guest sees it. One VM
+// image (Debian's generic kernel, which has both virtiofs and 9p; a static C workload in the
+// initramfs) boots under TCG against our vfs-virtiofsd, QEMU's C virtiofsd, the Rust virtiofsd 1.13
+// and virtio-9p, one boot per back end and cache mode in each round, the back ends' order rotating
+// from round to round so drift on a shared machine falls on all alike. The share is a tmpfs dir.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@vfs/harness/repo';
+import { ensureRustVirtiofsd } from '@vfs/harness/rust_virtiofsd';
+import { progress, runBench } from '../bench_common/bench_main';
+import { roundName, roundOrder } from '../bench_common/round_order';
+import type { DaemonPaths } from './backends';
+import { type GuestBenchArgs, parseGuestBenchArgs, USAGE } from './guest_args';
+import { runGuest } from './guest_run';
+import { GuestResults } from './report';
+import { makeTree } from './share';
+
+const IMAGE_DIR = join(REPO_ROOT, 'build', 'bench-guest');
+const C_VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
+
+function buildImage(): { kernel: string; initrd: string } {
+  execFileSync('bash', [join(REPO_ROOT, 'tools', 'src', 'bench_guest', 'image.sh'), IMAGE_DIR], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return { kernel: join(IMAGE_DIR, 'vmlinux'), initrd: join(IMAGE_DIR, 'initramfs.cpio') };
+}
+
+async function bench(args: GuestBenchArgs, work: string, defer: (what: string, step: () => unknown) => void) {
+  const image = buildImage();
+  const paths: DaemonPaths = {
+    ours: join(__dirname, 'vfs-virtiofsd'),
+    c: C_VIRTIOFSD,
+    rust: args.backends.includes('rust') ? ensureRustVirtiofsd() : '',
+  };
+  const share = mkdtempSync('/dev/shm/vfs-bench-guest-share-');
+  defer(`remove ${share}`, () => rmSync(share, { recursive: true, force: true }));
+  makeTree(share, args.treeFiles);
+  progress(
+    `bench-guest: ${args.backends.join(', ')} × cache ${args.caches.join(', ')}; scale ${args.scale}; ` +
+      `${args.warmup} warm-up + ${args.runs} rounds`,
+  );
+  const results = new GuestResults(args.backends, args.caches);
+  for (let round = 0; round < args.warmup + args.runs; round++) {
+    for (const cache of args.caches) {
+      for (const backend of roundOrder(args.backends, round)) {
+        const started = performance.now();
+        const run = await runGuest({
+          backend,
+          cache,
+          round,
+          scale: args.scale,
+          share,
+          work,
+          image,
+          paths,
+          track: defer,
+        });
+        progress(
+          `${roundName(round, args.warmup, args.runs)} cache=${cache} ${backend}: ` +
+            `${((performance.now() - started) / 1000).toFixed(1)} s`,
+        );
+        if (round >= args.warmup) results.add(cache, backend, run);
+      }
+    }
+  }
+  process.stdout.write(`${results.table()}\n`);
+  if (args.json !== undefined)
+    results.writeJson(args.json, {
+      date: new Date().toISOString(),
+      options: { runs: args.runs, warmup: args.warmup, scale: args.scale, treeFiles: args.treeFiles },
+      vm: 'q35, TCG, 2 vCPUs, 512 MiB',
+    });
+}
+
+function main(argv: readonly string[]): void {
+  let args: GuestBenchArgs | null;
+  try {
+    args = parseGuestBenchArgs(argv);
+  } catch (err) {
+    process.stderr.write(`bench-guest: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  if (args === null) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const parsed = args;
+  runBench('bench-guest', '/tmp/vfs-bench-guest-', (scope) => bench(parsed, scope.work, scope.defer));
+}
+
+main(process.argv.slice(2));

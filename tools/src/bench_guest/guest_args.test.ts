@@ -1,0 +1,42 @@
+import { parseGuestBenchArgs } from './guest_args';
+
+describe('parseGuestBenchArgs', () => {
+  it('runs all four back ends in both cache modes, three rounds at scale 0.1, by default', () => {
+    expect(parseGuestBenchArgs([])).toEqual({
+      runs: 3,
+      warmup: 0,
+      scale: 0.1,
+      treeFiles: 300,
+      backends: ['ours', 'c', 'rust', '9p'],
+      caches: ['auto', 'none'],
+      json: undefined,
+    });
+  });
+
+  it('makes --quick one round of cache=auto at scale 0.05, and lets later flags refine it', () => {
+    expect(parseGuestBenchArgs(['--quick'])).toMatchObject({ runs: 1, scale: 0.05, caches: ['auto'] });
+    expect(parseGuestBenchArgs(['--quick', '--scale=0.02', '--json', 'out.json'])).toMatchObject({
+      runs: 1,
+      scale: 0.02,
+      treeFiles: 60,
+      json: 'out.json',
+    });
+  });
+
+  it('takes subsets of back ends and cache modes and refuses unknown ones', () => {
+    expect(parseGuestBenchArgs(['--backends', 'ours,9p', '--cache', 'none'])).toMatchObject({
+      backends: ['ours', '9p'],
+      caches: ['none'],
+    });
+    expect(() => parseGuestBenchArgs(['--backends', 'ours,nfs'])).toThrow(/--backends must be/);
+    expect(() => parseGuestBenchArgs(['--cache', 'always'])).toThrow(/--cache must be/);
+  });
+
+  it('refuses unknown options, missing values and non-positive sizes; --help gives null', () => {
+    expect(() => parseGuestBenchArgs(['--rounds', '3'])).toThrow(/unknown option --rounds/);
+    expect(() => parseGuestBenchArgs(['--json'])).toThrow(/--json needs a value/);
+    expect(() => parseGuestBenchArgs(['--scale', '0'])).toThrow(/--scale must be positive/);
+    expect(() => parseGuestBenchArgs(['--runs', '0'])).toThrow(/--runs must be an integer >= 1/);
+    expect(parseGuestBenchArgs(['--help'])).toBeNull();
+  });
+});

@@ -1,0 +1,29 @@
+// How a cell's settings reach the shim: a configuration.toml per cell, the effective configuration
+// with the cell's machine, memory, vCPUs, cache mode and DAX window, passed to each `ctr run` with
+// --runtime-config-path (it then outranks VFS_CONFIG and /etc/vfs, as config_lookup.ts says).
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_DAX_WINDOW_MIB } from '@vfs/contracts';
+import type { VfsConfig } from '@vfs/runtime-config';
+import { stringify } from 'smol-toml';
+import type { CellConfig } from './matrix';
+
+export function cellRuntimeConfig(base: VfsConfig, cell: CellConfig): VfsConfig {
+  return {
+    ...base,
+    hypervisor: { ...base.hypervisor, machine: cell.machine, memory_mib: cell.memory_mib, vcpus: cell.vcpus },
+    daemon: { ...base.daemon, cache: cell.cache, dax_window_mib: cell.dax ? DEFAULT_DAX_WINDOW_MIB : 0 },
+  };
+}
+
+export function cellConfigToml(base: VfsConfig, cell: CellConfig): string {
+  return stringify(cellRuntimeConfig(base, cell));
+}
+
+/** Writes `<dir>/cell-<index>.toml`; returns its path. */
+export function writeCellConfig(dir: string, index: number, base: VfsConfig, cell: CellConfig): string {
+  const path = join(dir, `cell-${index}.toml`);
+  writeFileSync(path, cellConfigToml(base, cell));
+  return path;
+}

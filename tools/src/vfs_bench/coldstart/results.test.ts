@@ -1,0 +1,142 @@
+import { PHASES } from '../../bench_coldstart/phases';
+import { cdfPoints, cdfSpec, phaseBars, phasesSpec, renderSvg, svgToPng } from './charts';
+import { expandMatrix, applyFlags, defaultMatrix } from './matrix';
+import { quantiles } from './quantiles';
+import { buildResults, type CellOutcome, CSV_HEADER, resultsCsv, type RunRecord } from './results';
+import { cellConfigToml } from './cell_runtime_config';
+import { defaultConfig, parseConfig } from '@vfs/runtime-config';
+import { planJobs } from './jobs';
+import { formatResults } from './report';
+
+const [small, big] = expandMatrix(applyFlags(defaultMatrix(), { memory_mib: '512,1024' }));
+
+function vfs(round: number, ms: number): RunRecord {
+  return { kind: 'vfs', round, slot: 0, ms, phases: { shim_start: 100, daemon_ready: ms - 300, teardown: 200 } };
+}
+
+const outcomes: CellOutcome[] = [
+  {
+    cell: small!,
+    runs: [
+      vfs(0, 4000),
+      vfs(1, 5000),
+      { kind: 'runc', round: 0, slot: 0, ms: 200 },
+      { kind: 'runc', round: 1, slot: 0, ms: 250 },
+      { kind: 'floor', round: 0, slot: 0, ms: 1600 },
+      { kind: 'floor', round: 1, slot: 0, ms: 1800 },
+    ],
+  },
+  { cell: big!, skipped: 'no DAX window', runs: [] },
+];
+
+describe('quantiles', () => {
+  it('gives nearest-rank min/p50/p90/p99, every figure a measured run', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(quantiles(values)).toEqual({ min: 1, p50: 50, p90: 90, p99: 99 });
+    expect(quantiles([7.26])).toEqual({ min: 7.3, p50: 7.3, p90: 7.3, p99: 7.3 });
+    expect(quantiles([])).toBeNull();
+  });
+});
+
+describe('results.json', () => {
+  it('follows the contract: cells with name, config, vfs/runc/floor min-p50-p90-p99 and phases', () => {
+    const results = buildResults(2, outcomes);
+    const [ran, skipped] = results.cells;
+    expect(ran).toMatchObject({
+      name: '512M',
+      config: { memory_mib: 512, machine: 'microvm-pcie' },
+      skipped: null,
+      vfs_ms: { min: 4000, p50: 4000, p90: 5000, p99: 5000 },
+      runc_ms: { min: 200, p50: 200, p90: 250, p99: 250 },
+      floor_ms: { min: 1600, p50: 1600, p90: 1800, p99: 1800 },
+      phases_ms: { shim_start: 100, daemon_ready: 3700, teardown: 200 },
+      ratio_vfs_runc: 20,
+      ratio_vfs_floor: 2.5,
+    });
+    expect(skipped).toMatchObject({
+      name: '1024M',
+      skipped: 'no DAX window',
+      vfs_ms: null,
+      runc_ms: null,
+      phases_ms: {},
+    });
+    // What other tools read survives a JSON round trip unchanged.
+    expect(JSON.parse(JSON.stringify(results))).toEqual(results);
+    expect(formatResults(results)).toMatch(/512M\s+4000\s+4000\s+5000\s+5000\s+200\s+1600\s+20\.00×\s+2\.50×/);
+    expect(formatResults(results)).toContain('skipped:\n  1024M: no DAX window');
+  });
+});
+
+describe('results.csv', () => {
+  it('has a row per run with the cell config and the phases, quoting as RFC 4180 says', () => {
+    const quoted: CellOutcome = {
+      cell: { ...small!, name: 'a "b", c' },
+      runs: [{ kind: 'runc', round: 0, slot: 1, ms: 12.34 }],
+    };
+    const lines = resultsCsv([...outcomes, quoted])
+      .trimEnd()
+      .split('\n');
+    expect(lines[0]).toBe(CSV_HEADER.join(','));
+    expect(CSV_HEADER).toEqual(expect.arrayContaining(['cell', 'machine', 'concurrency', 'kind', 'ms', 'teardown_ms']));
+    expect(lines).toHaveLength(1 + 6 + 1);
+    expect(lines[1]).toBe(`512M,microvm-pcie,512,1,auto,false,false,busybox,1,vfs,0,0,4000,100,3700,,,,,,200`);
+    expect(lines[7]).toBe(`"a ""b"", c",microvm-pcie,512,1,auto,false,false,busybox,1,runc,0,1,12.3,,,,,,,,`);
+    expect(lines[1]?.split(',')).toHaveLength(CSV_HEADER.length);
+  });
+});
+
+describe('the charts', () => {
+  const results = buildResults(2, outcomes).cells.filter((c) => c.skipped === null);
+
+  it('plot a CDF point per run and a bar segment per phase in order', () => {
+    expect(cdfPoints(results)).toEqual([
+      { cell: '512M', ms: 4000, fraction: 0.5 },
+      { cell: '512M', ms: 5000, fraction: 1 },
+    ]);
+    expect(phaseBars(results).map((b) => b.phase)).toEqual(
+      PHASES.filter((p) => ['shim_start', 'daemon_ready', 'teardown'].includes(p.key)).map((p) => p.label),
+    );
+  });
+
+  it('render to SVG with Vega and to PNG with resvg', async () => {
+    for (const spec of [cdfSpec(results), phasesSpec(results)]) {
+      const svg = await renderSvg(spec);
+      expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+      expect(svg).toContain('512M');
+      expect(svg.trimEnd()).toMatch(/<\/svg>$/);
+      const png = svgToPng(svg);
+      expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    }
+  });
+});
+
+describe('a cell reaching the shim', () => {
+  it("is a configuration.toml the runtime loads, with the cell's machine, memory, vCPUs, cache and DAX", () => {
+    const cell = { ...small!.config, machine: 'q35' as const, vcpus: 2, cache: 'none' as const, dax: true };
+    const loaded = parseConfig(cellConfigToml(defaultConfig(), cell), 'cell.toml');
+    expect(loaded.hypervisor).toMatchObject({ machine: 'q35', memory_mib: 512, vcpus: 2 });
+    expect(loaded.daemon).toMatchObject({ cache: 'none', dax_window_mib: 256 });
+    expect(loaded.agent).toEqual(defaultConfig().agent);
+  });
+});
+
+describe('planJobs', () => {
+  it('gives each cell its vfs job and shares runc and floor runs between cells that agree on them', () => {
+    const cells = expandMatrix(applyFlags(defaultMatrix(), { cache: 'auto,none', vcpus: '1,2' }));
+    const jobs = planJobs(cells, [0, 1, 2, 3]);
+    expect(jobs.map((j) => [j.key, j.cells])).toEqual([
+      ['vfs #0', [0]],
+      ['vfs #1', [1]],
+      ['vfs #2', [2]],
+      ['vfs #3', [3]],
+      ['runc busybox K=1', [0, 1, 2, 3]],
+      ['floor microvm-pcie 512M 1cpu K=1', [0, 1]],
+      ['floor microvm-pcie 512M 2cpu K=1', [2, 3]],
+    ]);
+    expect(planJobs(cells, [3]).map((j) => j.key)).toEqual([
+      'vfs #3',
+      'runc busybox K=1',
+      'floor microvm-pcie 512M 2cpu K=1',
+    ]);
+  });
+});

@@ -1,0 +1,47 @@
+// Which cells cannot run on this build and host, and why: they are reported as skipped with the
+// reason, never measured with the setting quietly dropped.
+
+import { spawnSync } from 'node:child_process';
+import type { CellConfig } from './matrix';
+
+export interface HostAbilities {
+  /** Why DAX cells cannot run; undefined when they can. */
+  readonly daxMissing: string | undefined;
+  /** Why pool cells cannot run; undefined when they can. */
+  readonly poolMissing: string | undefined;
+}
+
+function output(command: string, args: readonly string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`;
+}
+
+/** QEMU's DAX window is vhost-user-fs-pci's `cache-size` property; upstream QEMU (7.2 here) has none. */
+export function daxMissing(qemuPath: string): string {
+  const help = output(qemuPath, ['-device', 'vhost-user-fs-pci,help']);
+  if (!/\bcache-size\b/.test(help))
+    return `${qemuPath} has no virtio-fs DAX window (vhost-user-fs-pci has no cache-size property)`;
+  // The QEMU can; the shim's VhostUserFsDevice has no DAX window to put on its command line yet.
+  return "the shim does not put a DAX window on QEMU's command line (shim/src/vm/qemu_command.ts)";
+}
+
+/** The warm pool is `vfs-runtime pool serve` (issue 11, part 2). */
+export function poolMissing(vfsRuntime: string): string {
+  const help = output(vfsRuntime, ['help']);
+  if (!/^\s*pool\b/m.test(help)) return `no warm pool in this build (${vfsRuntime} has no pool command)`;
+  return 'vfs-bench does not start a pool service yet';
+}
+
+export function probeHost(qemuPath: string, vfsRuntime: string, cells: readonly CellConfig[]): HostAbilities {
+  return {
+    daxMissing: cells.some((c) => c.dax) ? daxMissing(qemuPath) : undefined,
+    poolMissing: cells.some((c) => c.pool) ? poolMissing(vfsRuntime) : undefined,
+  };
+}
+
+export function skipReason(cell: CellConfig, host: HostAbilities): string | undefined {
+  const reasons = [cell.dax ? host.daxMissing : undefined, cell.pool ? host.poolMissing : undefined].filter(
+    (r): r is string => r !== undefined,
+  );
+  return reasons.length > 0 ? reasons.join('; ') : undefined;
+}
