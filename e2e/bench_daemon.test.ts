@@ -64,8 +64,9 @@ maybe(
           ratio_rust: number;
         }[];
         rss_kib: { ours: number; c: number; rust: number };
+        memory_kib: Record<'idle' | 'end', Record<'ours' | 'c' | 'rust', { rssKib: number; pssKib: number }>>;
       };
-      expect(Object.keys(doc).sort()).toEqual(['rss_kib', 'workloads']);
+      expect(Object.keys(doc).sort()).toEqual(['memory_kib', 'rss_kib', 'workloads']);
       expect(doc.workloads).toHaveLength(12);
       expect(doc.workloads.map((w) => w.depth)).toEqual([1, 16, 1, 16, 1, 16, 1, 16, 1, 16, 1, 16]);
       expect(new Set(doc.workloads.map((w) => w.name)).size).toBe(6);
@@ -85,6 +86,8 @@ maybe(
       expect(doc.rss_kib.ours).toBeGreaterThan(0);
       expect(doc.rss_kib.c).toBeGreaterThan(0);
       expect(doc.rss_kib.rust).toBeGreaterThan(0);
+      for (const when of [doc.memory_kib.idle, doc.memory_kib.end])
+        for (const m of [when.ours, when.c, when.rust]) expect(0 < m.pssKib && m.pssKib <= m.rssKib).toBe(true);
       expect(leftovers()).toEqual(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { errorMessage } from '@vfs/contracts';
 import { ensureRustVirtiofsd } from '@vfs/harness/rust_virtiofsd';
 import { roundOrder } from '../bench_common/round_order';
-import { DAEMON_KINDS, Daemon, type DaemonKind, type DaemonPaths } from './daemons';
+import { DAEMON_KINDS, Daemon, type DaemonKind, type DaemonMemory, type DaemonPaths } from './daemons';
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './options';
 import { formatTable, Row, writeJson } from './report';
 import { Target } from './target';
@@ -92,6 +92,8 @@ async function run(opts: BenchOptions): Promise<void> {
         throw new Error(`${kind} daemon: ${errorMessage(err)}\n${d.logTail()}`);
       }
     }
+    // Idle: started and connected, no request served yet.
+    const idle = memoryOf(daemons);
     const rows: Row[] = [];
     for (const w of selected) {
       for (const depth of opts.depths) {
@@ -99,9 +101,9 @@ async function run(opts: BenchOptions): Promise<void> {
         process.stderr.write(`${describe(rows[rows.length - 1]!)}\n`);
       }
     }
-    const rss = { ours: daemons[0]!.peakRssKib(), c: daemons[1]!.peakRssKib(), rust: daemons[2]!.peakRssKib() };
-    process.stdout.write(`${formatTable(rows, rss)}\n`);
-    if (opts.json !== undefined) writeJson(opts.json, rows, rss);
+    const memory = { idle, end: memoryOf(daemons) };
+    process.stdout.write(`${formatTable(rows, memory)}\n`);
+    if (opts.json !== undefined) writeJson(opts.json, rows, memory);
   } finally {
     for (const t of targets) t.close();
     await Promise.all(daemons.map((d) => d.stop()));
@@ -110,6 +112,10 @@ async function run(opts: BenchOptions): Promise<void> {
     process.off('SIGTERM', onSignal);
     tree.remove();
   }
+}
+
+function memoryOf(daemons: readonly Daemon[]): Record<DaemonKind, DaemonMemory> {
+  return { ours: daemons[0]!.memory(), c: daemons[1]!.memory(), rust: daemons[2]!.memory() };
 }
 
 async function measure(

@@ -1,14 +1,20 @@
 // The three daemons under test as child processes: started with the same export options, measured
-// from /proc (CPU time of every thread, peak RSS of the whole process tree), stopped by PID.
+// from /proc (CPU time of every thread; peak RSS, RSS and PSS of the whole process tree), stopped by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { processTree, processTreeCpuNs } from '../bench_common/process_cpu';
+import { processTreeMemory, type TreeMemory } from '../bench_common/process_memory';
 
 export const DAEMON_KINDS = ['ours', 'c', 'rust'] as const;
 export type DaemonKind = (typeof DAEMON_KINDS)[number];
 
 /** Export options both daemons get, in the `-o` spelling they share. */
 const COMMON_OPTIONS = ['cache=auto', 'no_posix_lock', 'no_flock', 'no_xattr', 'readdirplus', 'no_writeback'];
+
+/** Memory of a daemon's process tree, in KiB. */
+export interface DaemonMemory extends TreeMemory {
+  readonly peakRssKib: number;
+}
 
 export interface DaemonPaths {
   /** The bundled vfs-virtiofsd (run with this Node). */
@@ -113,14 +119,14 @@ export class Daemon {
     return processTreeCpuNs(this.pid);
   }
 
-  /** Peak RSS (VmHWM) summed over the daemon and its descendants, in KiB. */
-  peakRssKib(): number {
-    let total = 0;
+  /** Peak RSS (VmHWM), RSS and PSS now, each summed over the daemon and its descendants. */
+  memory(): DaemonMemory {
+    let peakRssKib = 0;
     for (const pid of processTree(this.pid)) {
       const m = /^VmHWM:\s+(\d+) kB/m.exec(readText(`/proc/${pid}/status`));
-      if (m !== null) total += Number(m[1]);
+      if (m !== null) peakRssKib += Number(m[1]);
     }
-    return total;
+    return { peakRssKib, ...processTreeMemory(this.pid) };
   }
 
   /** The tail of the daemon's log, for error messages. */

@@ -1,8 +1,14 @@
 // Results: per workload and depth, each daemon's (ours, C, Rust) rate in every round (and its CPU time per unit),
 // reduced to medians; the table on stdout and the JSON file of the issue.
 import { writeFileSync } from 'node:fs';
-import type { DaemonKind } from './daemons';
+import { DAEMON_KINDS, type DaemonKind, type DaemonMemory } from './daemons';
 import type { Unit } from './workloads';
+
+/** Each daemon's memory when idle (started, nothing served yet) and after the last workload. */
+export interface MemoryReport {
+  readonly idle: Record<DaemonKind, DaemonMemory>;
+  readonly end: Record<DaemonKind, DaemonMemory>;
+}
 
 export interface Sample {
   /** ops/s or MB/s. */
@@ -53,7 +59,26 @@ function spread(samples: readonly Sample[]): string {
   return `±${Math.round((100 * (Math.max(...r) - Math.min(...r))) / 2 / m)}%`;
 }
 
-export function formatTable(rows: readonly Row[], rss: Record<DaemonKind, number>): string {
+const KIND_NAMES: Record<DaemonKind, string> = { ours: 'ours', c: 'C', rust: 'Rust' };
+
+const mib = (kib: number): string => (kib / 1024).toFixed(1);
+
+/** One line per daemon: RSS and PSS idle and at the end, and peak RSS, in MiB. */
+function formatMemory(memory: MemoryReport): string[] {
+  return [
+    'memory of the process tree (MiB; PSS splits shared pages among their users):',
+    ...DAEMON_KINDS.map((k) => {
+      const idle = memory.idle[k];
+      const end = memory.end[k];
+      return (
+        `  ${KIND_NAMES[k].padEnd(4)}  idle RSS ${mib(idle.rssKib)} PSS ${mib(idle.pssKib)}; ` +
+        `after the workloads RSS ${mib(end.rssKib)} PSS ${mib(end.pssKib)}; peak RSS ${mib(end.peakRssKib)}`
+      );
+    }),
+  ];
+}
+
+export function formatTable(rows: readonly Row[], memory: MemoryReport): string {
   const header = [
     'workload',
     'depth',
@@ -96,12 +121,11 @@ export function formatTable(rows: readonly Row[], rss: Record<DaemonKind, number
     '',
     'ops/s = FUSE requests per second; MB/s = 10^6 bytes per second; medians of the rounds;',
     'cpu = daemon CPU time (all threads) per request or per MB; ours/X = ours rate / X rate (> 1: ours faster).',
-    `peak RSS of the process tree: ours ${rss.ours.toLocaleString('en-US')} KiB, C ${rss.c.toLocaleString('en-US')} KiB, ` +
-      `Rust ${rss.rust.toLocaleString('en-US')} KiB`,
+    ...formatMemory(memory),
   ].join('\n');
 }
 
-export function writeJson(path: string, rows: readonly Row[], rss: Record<DaemonKind, number>): void {
+export function writeJson(path: string, rows: readonly Row[], memory: MemoryReport): void {
   const doc = {
     workloads: rows.map((r) => ({
       name: r.name,
@@ -113,7 +137,8 @@ export function writeJson(path: string, rows: readonly Row[], rss: Record<Daemon
       ratio: r.ratio(),
       ratio_rust: r.ratio('rust'),
     })),
-    rss_kib: { ours: rss.ours, c: rss.c, rust: rss.rust },
+    rss_kib: { ours: memory.end.ours.peakRssKib, c: memory.end.c.peakRssKib, rust: memory.end.rust.peakRssKib },
+    memory_kib: memory,
   };
   writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -20,8 +20,9 @@ const IMAGE_DIR = join(REPO_ROOT, 'build', 'bench-guest');
 const C_VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
 
 function buildImage(): { kernel: string; initrd: string } {
+  // Its progress goes to stderr: stdout carries only the table.
   execFileSync('bash', [join(REPO_ROOT, 'tools', 'src', 'bench_guest', 'image.sh'), IMAGE_DIR], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 2, 2],
   });
   return { kernel: join(IMAGE_DIR, 'vmlinux'), initrd: join(IMAGE_DIR, 'initramfs.cpio') };
 }

@@ -1,5 +1,6 @@
 import { densityRow, formatDensity } from './density';
-import { parsePssKib, processTree, roleOf } from './pss';
+import { parsePssKib } from '../../bench_common/process_memory';
+import { processTree, roleOf } from './pss';
 
 describe('PSS by role', () => {
   it('reads Pss from smaps_rollup and refuses a text without it', () => {

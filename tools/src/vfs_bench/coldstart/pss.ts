@@ -4,16 +4,10 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { parsePssKib } from '../../bench_common/process_memory';
 
 export type Role = 'shim' | 'daemon' | 'qemu' | 'container';
 export const ROLES: readonly Role[] = ['shim', 'daemon', 'qemu', 'container'];
-
-/** Pss of a smaps_rollup text, in KiB. */
-export function parsePssKib(smapsRollup: string): number {
-  const match = /^Pss:\s+(\d+) kB$/m.exec(smapsRollup);
-  if (match === null) throw new Error('smaps_rollup has no Pss line');
-  return Number(match[1]);
-}
 
 /** A process's role from its command line (a shim's own pid is passed as such). */
 export function roleOf(argv: readonly string[]): Role {
