@@ -33,8 +33,8 @@ describe('parseGuestBenchArgs', () => {
   });
 
   it('refuses unknown options, missing values and non-positive sizes; --help gives null', () => {
-    expect(() => parseGuestBenchArgs(['--rounds', '3'])).toThrow(/unknown option --rounds/);
-    expect(() => parseGuestBenchArgs(['--json'])).toThrow(/--json needs a value/);
+    expect(() => parseGuestBenchArgs(['--rounds', '3'])).toThrow(/Unknown option '--rounds'/);
+    expect(() => parseGuestBenchArgs(['--json'])).toThrow(/'--json <value>' argument missing/);
     expect(() => parseGuestBenchArgs(['--scale', '0'])).toThrow(/--scale must be positive/);
     expect(() => parseGuestBenchArgs(['--runs', '0'])).toThrow(/--runs must be an integer >= 1/);
     expect(parseGuestBenchArgs(['--help'])).toBeNull();

@@ -1,4 +1,5 @@
 // Command line of bench-guest.
+import { parseArgs } from 'node:util';
 import { countArg } from '../bench_common/count_arg';
 import { BACKENDS, type Backend, CACHES, type Cache } from './backends';
 
@@ -52,31 +53,30 @@ function scaleArg(value: string | undefined): number {
 
 /** Parses argv (without node and script); null for --help. */
 export function parseGuestBenchArgs(argv: readonly string[]): GuestBenchArgs | null {
-  const values = new Map<string, string>();
-  let quick = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') return null;
-    if (arg === '--quick') {
-      quick = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    if (!arg.startsWith('--') || !['runs', 'warmup', 'scale', 'backends', 'cache', 'json'].includes(name))
-      throw new Error(`unknown option ${arg}\n${USAGE}`);
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
-    values.set(name, value);
-  }
-  const scale = values.has('scale') ? scaleArg(values.get('scale')) : quick ? 0.05 : 0.1;
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean' },
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      scale: { type: 'string' },
+      backends: { type: 'string' },
+      cache: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return null;
+  const quick = values.quick === true;
+  const scale = values.scale !== undefined ? scaleArg(values.scale) : quick ? 0.05 : 0.1;
   return {
-    runs: countArg(values.get('runs'), quick ? 1 : 3, 'runs', 1, USAGE),
-    warmup: countArg(values.get('warmup'), 0, 'warmup', 0, USAGE),
+    runs: countArg(values.runs, quick ? 1 : 3, 'runs', 1, USAGE),
+    warmup: countArg(values.warmup, 0, 'warmup', 0, USAGE),
     scale,
     treeFiles: Math.max(10, Math.round(3000 * scale)),
-    backends: values.has('backends') ? listArg(values.get('backends'), BACKENDS, 'backends') : [...BACKENDS],
-    caches: values.has('cache') ? listArg(values.get('cache'), CACHES, 'cache') : quick ? ['auto'] : [...CACHES],
-    json: values.get('json'),
+    backends: values.backends !== undefined ? listArg(values.backends, BACKENDS, 'backends') : [...BACKENDS],
+    caches: values.cache !== undefined ? listArg(values.cache, CACHES, 'cache') : quick ? ['auto'] : [...CACHES],
+    json: values.json,
   };
 }

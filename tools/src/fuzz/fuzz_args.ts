@@ -1,17 +1,25 @@
 // Command line of vfs-fuzz (`make fuzz ARGS="…"`).
 
+import { parseArgs } from 'node:util';
+import { errorMessage } from '@vfs/contracts';
+
 export interface FuzzArgs {
   readonly seed: number;
+  /** The first case index. */
   readonly start: number;
+  /** How many cases at most (Infinity: until the duration ends). */
   readonly cases: number;
   readonly durationMs: number;
+  /** Cases between two oracle checks. */
   readonly batch: number;
+  /** FUSE requests in flight at once. */
   readonly depth: number;
   readonly hangMs: number;
   readonly maxRssMib: number;
   readonly maxFds: number;
+  /** The share of cases that are vhost-user sequences. */
   readonly vhostRate: number;
-  /** A DAX window of this many MiB (0: none). */
+  /** A DAX window of this many MiB for the daemon and every front end (0: none). */
   readonly daxMib: number;
   readonly daemon?: string;
   readonly daemonArgs: readonly string[];
@@ -53,87 +61,64 @@ function number(flag: string, value: string, min: number, integer: boolean): num
   return n;
 }
 
+const OPTIONS = {
+  seed: { type: 'string' },
+  start: { type: 'string' },
+  cases: { type: 'string' },
+  duration: { type: 'string' },
+  batch: { type: 'string' },
+  depth: { type: 'string' },
+  'vhost-rate': { type: 'string' },
+  dax: { type: 'string' },
+  'hang-ms': { type: 'string' },
+  'max-rss-mib': { type: 'string' },
+  'max-fds': { type: 'string' },
+  daemon: { type: 'string' },
+  'daemon-arg': { type: 'string', multiple: true },
+  json: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
+function parsed(argv: readonly string[]): Values {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, strict: true }).values;
+  } catch (err) {
+    throw new FuzzUsageError(errorMessage(err));
+  }
+}
+
+/** The flag's number, or `fallback` when it is absent. */
+function optional(v: Values, name: keyof Values, fallback: number, min: number, integer: boolean): number {
+  const value = v[name];
+  return typeof value === 'string' ? number(`--${name}`, value, min, integer) : fallback;
+}
+
 /** Parses argv (without node and script); null for --help. */
 export function parseFuzzArgs(argv: readonly string[], clockSeed: number): FuzzArgs | null {
-  const a = {
-    seed: clockSeed,
-    start: 0,
-    cases: Number.POSITIVE_INFINITY,
-    durationMs: Number.NaN,
-    batch: 64,
-    depth: 16,
-    hangMs: 5000,
-    maxRssMib: 1024,
-    maxFds: 4096,
-    vhostRate: 0.01,
-    daxMib: 0,
-    daemon: undefined as string | undefined,
-    daemonArgs: [] as string[],
-    json: undefined as string | undefined,
+  const v = parsed(argv);
+  if (v.help) return null;
+  const cases = optional(v, 'cases', Number.POSITIVE_INFINITY, 1, true);
+  const vhostRate = optional(v, 'vhost-rate', 0.01, 0, false);
+  if (vhostRate > 1) throw new FuzzUsageError('--vhost-rate: expected a share between 0 and 1');
+  const defaultDuration = Number.isFinite(cases) ? Number.POSITIVE_INFINITY : 60_000;
+  return {
+    seed: optional(v, 'seed', clockSeed, 0, true) >>> 0,
+    start: optional(v, 'start', 0, 0, true),
+    cases,
+    durationMs: v.duration === undefined ? defaultDuration : number('--duration', v.duration, 0, false) * 1000,
+    batch: optional(v, 'batch', 64, 1, true),
+    depth: optional(v, 'depth', 16, 1, true),
+    hangMs: optional(v, 'hang-ms', 5000, 1, true),
+    maxRssMib: optional(v, 'max-rss-mib', 1024, 1, true),
+    maxFds: optional(v, 'max-fds', 4096, 1, true),
+    vhostRate,
+    daxMib: optional(v, 'dax', 0, 0, true),
+    daemon: v.daemon,
+    daemonArgs: v['daemon-arg'] ?? [],
+    json: v.json,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (flag !== arg) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new FuzzUsageError(`${flag}: needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '-h':
-      case '--help':
-        return null;
-      case '--seed':
-        a.seed = number(flag, value(), 0, true) >>> 0;
-        break;
-      case '--start':
-        a.start = number(flag, value(), 0, true);
-        break;
-      case '--cases':
-        a.cases = number(flag, value(), 1, true);
-        break;
-      case '--duration':
-        a.durationMs = number(flag, value(), 0, false) * 1000;
-        break;
-      case '--batch':
-        a.batch = number(flag, value(), 1, true);
-        break;
-      case '--depth':
-        a.depth = number(flag, value(), 1, true);
-        break;
-      case '--vhost-rate':
-        a.vhostRate = number(flag, value(), 0, false);
-        break;
-      case '--dax':
-        a.daxMib = number(flag, value(), 0, true);
-        break;
-      case '--hang-ms':
-        a.hangMs = number(flag, value(), 1, true);
-        break;
-      case '--max-rss-mib':
-        a.maxRssMib = number(flag, value(), 1, true);
-        break;
-      case '--max-fds':
-        a.maxFds = number(flag, value(), 1, true);
-        break;
-      case '--daemon':
-        a.daemon = value();
-        break;
-      case '--daemon-arg':
-        a.daemonArgs.push(value());
-        break;
-      case '--json':
-        a.json = value();
-        break;
-      default:
-        throw new FuzzUsageError(`unknown option '${arg}'`);
-    }
-  }
-  if (a.vhostRate > 1) throw new FuzzUsageError('--vhost-rate: expected a share between 0 and 1');
-  if (Number.isNaN(a.durationMs)) a.durationMs = Number.isFinite(a.cases) ? Number.POSITIVE_INFINITY : 60_000;
-  return a;
 }
 
 /** The options a reproducing command must repeat (they change which cases run and how). */

@@ -8,6 +8,7 @@ import { type FuseCase, fuseCase } from './fuse_cases';
 import { FuseBatch, HangError, type Violation } from './fuse_batch';
 import { opName } from './fuse_ops';
 import { Noise } from './fuse_values';
+import type { FuzzArgs } from './fuzz_args';
 import { FuzzDaemon } from './fuzz_daemon';
 import { FuzzSession } from './fuzz_session';
 import { FuzzTree, snapshotDiff } from './fuzz_tree';
@@ -15,27 +16,10 @@ import { type Finding, type FindingKind, type FuzzReport, KEPT_PER_KIND, reprodu
 import { Rng, caseRng } from './prng';
 import { runVhostCase, vhostCaseKind } from './vhost_cases';
 
-export interface FuzzOptions {
-  readonly seed: number;
-  /** The first case index. */
-  readonly start: number;
-  /** How many cases at most (Infinity: until the duration ends). */
-  readonly cases: number;
-  readonly durationMs: number;
-  /** Cases between two oracle checks. */
-  readonly batch: number;
-  /** FUSE requests in flight at once. */
-  readonly depth: number;
-  readonly hangMs: number;
-  readonly maxRssMib: number;
-  readonly maxFds: number;
-  /** The share of cases that are vhost-user sequences. */
-  readonly vhostRate: number;
-  /** A DAX window of this many MiB for the daemon and every front end (0: none). */
-  readonly daxMib: number;
+/** The parsed command line, with the daemon resolved to its script. */
+export interface FuzzOptions extends Omit<FuzzArgs, 'daemon' | 'json'> {
   /** The bundled vfs-virtiofsd. */
   readonly daemonScript: string;
-  readonly daemonArgs: readonly string[];
   /** Options to repeat in reproducing commands (those that change what the cases are). */
   readonly reproduceExtra: string;
   readonly onProgress?: (line: string) => void;
