@@ -12,8 +12,8 @@ function readText(path: string): string {
   }
 }
 
-/** `root` and every process descending from it, found through the ppid field of /proc/PID/stat. */
-export function processTree(root: number): number[] {
+/** The roots and every process descending from them, found through the ppid field of /proc/PID/stat. */
+export function processTree(...roots: number[]): number[] {
   const children = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -23,7 +23,7 @@ export function processTree(root: number): number[] {
     list.push(Number(name));
     children.set(ppid, list);
   }
-  const tree = [root];
+  const tree = [...roots];
   for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
   return tree;
 }

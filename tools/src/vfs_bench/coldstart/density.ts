@@ -16,7 +16,8 @@ import type { ColdstartArgs } from './coldstart_args';
 import type { Cell } from './matrix';
 import { type BenchImage, BENCH_IMAGES } from './images';
 import { startContainerd } from './private_containerd';
-import { processTree, pssByRole, type Role, ROLES } from './pss';
+import { processTree } from '../../bench_common/process_cpu';
+import { pssByRole, type Role, ROLES } from './pss';
 
 const NAMESPACE = 'vfs-density';
 /** Stop before the host itself runs short, whatever the budget says. */
@@ -37,7 +38,7 @@ function availableMib(): number {
 }
 
 function measure(containerd: PrivateContainerd): Record<Role, number> {
-  return pssByRole(processTree(shimPidsServing(containerd.grpcAddress)));
+  return pssByRole(processTree(...shimPidsServing(containerd.grpcAddress)));
 }
 
 function sum(pss: Record<Role, number>): number {

@@ -1,6 +1,7 @@
 import { densityRow, formatDensity } from './density';
 import { parsePssKib } from '../../bench_common/process_memory';
-import { processTree, roleOf } from './pss';
+import { processTree } from '../../bench_common/process_cpu';
+import { roleOf } from './pss';
 
 describe('PSS by role', () => {
   it('reads Pss from smaps_rollup and refuses a text without it', () => {
@@ -21,7 +22,7 @@ describe('PSS by role', () => {
   });
 
   it('finds a process tree from its roots', () => {
-    expect(processTree([process.pid])).toContain(process.pid);
+    expect(processTree(process.pid)).toContain(process.pid);
   });
 });
 

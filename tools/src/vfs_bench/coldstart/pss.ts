@@ -2,7 +2,7 @@
 // host processes, by role: the shims serving our containerd and everything they started (vfs:
 // vfs-virtiofsd with its unshare wrapper, QEMU; runc: the container's processes).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parsePssKib } from '../../bench_common/process_memory';
 
@@ -24,36 +24,6 @@ function readOr<T>(path: string, parse: (text: string) => T, fallback: T): T {
     // the process exited meanwhile
     return fallback;
   }
-}
-
-/** Parent of each live process. */
-function parents(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readOr(`/proc/${name}/stat`, (text) => text, '');
-    // Fields after the parenthesised command: state, ppid, …
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (Number.isInteger(ppid)) out.set(Number(name), ppid);
-  }
-  return out;
-}
-
-/** The roots and all their descendants. */
-export function processTree(roots: readonly number[]): number[] {
-  const parentOf = parents();
-  const inTree = new Set(roots);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, ppid] of parentOf) {
-      if (!inTree.has(pid) && inTree.has(ppid)) {
-        inTree.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...inTree];
 }
 
 /** Pss in MiB of each role over the processes. */
