@@ -12,33 +12,34 @@ function readText(path: string): string {
   }
 }
 
-/** The roots and every process descending from them, found through the ppid field of /proc/PID/stat. */
+/** The roots and every process descending from them, through each thread's /proc/PID/task/TID/children. */
 export function processTree(...roots: number[]): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = readText(`/proc/${name}/stat`);
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const list = children.get(ppid) ?? [];
-    list.push(Number(name));
-    children.set(ppid, list);
+  // A set: a root may descend from another, and no process may count twice.
+  const tree = new Set(roots);
+  for (const pid of tree) {
+    for (const tid of tasks(pid)) {
+      for (const child of readText(`/proc/${pid}/task/${tid}/children`).split(' ')) {
+        if (child.trim() !== '') tree.add(Number(child));
+      }
+    }
   }
-  const tree = [...roots];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
-  return tree;
+  return [...tree];
+}
+
+/** The thread ids of `pid`; none once it is gone. */
+function tasks(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
 }
 
 /** CPU time of every thread of `root`'s process tree, in ns; 0 for processes already gone. */
 export function processTreeCpuNs(root: number): number {
   let total = 0;
   for (const pid of processTree(root)) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) total += Number(readText(`/proc/${pid}/task/${tid}/schedstat`).split(' ')[0] || 0);
+    for (const tid of tasks(pid)) total += Number(readText(`/proc/${pid}/task/${tid}/schedstat`).split(' ')[0] || 0);
   }
   return total;
 }

@@ -3,6 +3,7 @@
 // it holds (RSS and fds of the whole process tree, from /proc), and a stop by process group.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { processTree } from '../bench_common/process_cpu';
 
 export interface DaemonLaunch {
   /** The bundled vfs-virtiofsd. */
@@ -134,16 +135,4 @@ function readText(path: string): string {
   } catch {
     return '';
   }
-}
-
-/** `root` and its descendants, through /proc/PID/task/PID/children. */
-function processTree(root: number): number[] {
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) {
-    const pid = tree[i]!;
-    for (const child of readText(`/proc/${pid}/task/${pid}/children`).split(' ')) {
-      if (child.trim() !== '') tree.push(Number(child));
-    }
-  }
-  return tree;
 }
