@@ -1,10 +1,10 @@
 // The tree both daemons export: a fresh tmpfs mounted in a temp dir (or, without the right to
 // mount, a directory in /dev/shm, also tmpfs), holding the small files, the big file and one
 // scratch directory per daemon. remove() unmounts and deletes everything.
-import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mountTmpfs, unmountTmpfs } from '../bench_common/scratch_tmpfs';
 import { DAEMON_KINDS, type DaemonKind } from './daemons';
 
 export interface TreeSize {
@@ -50,11 +50,10 @@ export class BenchTree {
     const mb =
       Math.ceil((size.files * (size.smallFileBytes + 4096) + size.bigFileBytes + 2 * size.writeBytes) / 2 ** 20) + 64;
     let tree: BenchTree;
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m,mode=0755`, 'vfs-bench', mnt], { stdio: 'pipe' });
+    if (mountTmpfs(mnt, mb, 'vfs-bench')) {
       tree = new BenchTree(workDir, mnt);
       tree.mounted = true;
-    } catch {
+    } else {
       tree = new BenchTree(workDir, mkdtempSync('/dev/shm/vfs-bench-'));
     }
     try {
@@ -73,12 +72,7 @@ export class BenchTree {
   /** Unmounts and deletes; safe to call twice, and from an exit handler (synchronous). */
   remove(): void {
     if (this.mounted) {
-      try {
-        execFileSync('umount', [this.root], { stdio: 'pipe' });
-      } catch {
-        // Something still holds it (a daemon that would not die): detach it instead.
-        execFileSync('umount', ['-l', this.root], { stdio: 'pipe' });
-      }
+      unmountTmpfs(this.root);
       this.mounted = false;
     } else {
       rmSync(this.root, { recursive: true, force: true });

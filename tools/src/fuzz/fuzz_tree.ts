@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mountTmpfs, unmountTmpfs } from '../bench_common/scratch_tmpfs';
 
 const TMPFS_MIB = 96;
 export const SHARE = 'share';
@@ -36,12 +37,9 @@ export class FuzzTree {
     const root = join(workDir, 'fs');
     mkdirSync(root);
     const tree = new FuzzTree(workDir, root);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_MIB}m,mode=0755`, 'vfs-fuzz', root], { stdio: 'pipe' });
-      tree.mounted = true;
-    } catch {
-      // Not root: a plain directory; the generators' sizes still mostly fail with EFBIG/ENOSPC.
-    }
+    // Without the right to mount, a plain directory: the generators' sizes still mostly fail with
+    // EFBIG/ENOSPC.
+    tree.mounted = mountTmpfs(root, TMPFS_MIB, 'vfs-fuzz');
     try {
       tree.populateSentinel();
       tree.resetShare();
@@ -121,11 +119,7 @@ export class FuzzTree {
   /** Unmounts and deletes; safe to call twice and from an exit handler. */
   remove(): void {
     if (this.mounted) {
-      try {
-        execFileSync('umount', [this.root], { stdio: 'pipe' });
-      } catch {
-        execFileSync('umount', ['-l', this.root], { stdio: 'pipe' });
-      }
+      unmountTmpfs(this.root);
       this.mounted = false;
     }
     rmSync(this.workDir, { recursive: true, force: true });
