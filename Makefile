@@ -8,7 +8,7 @@ JEST := npx jest --ci --json --outputFile=$(JEST_JSON)
 SOURCES := scripts proto contracts runtime-config daemon agent shim cli harness tools e2e
 C_SOURCES := agent/runtime/launcher harness/src tools/src/bench_guest
 
-.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-guest bench-coldstart bench-pods bench-hotplug bench-net proto clean demo fuzz
+.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-guest bench-coldstart bench-pods bench-hotplug bench-net bench-memory proto clean demo fuzz
 
 all: build
 
@@ -90,6 +90,12 @@ bench-hotplug: build
 # (tools/src/bench_net). ARGS="--runs 3 --seconds 5 --pairs runc-runc,vfs-vfs --json out.json".
 bench-net: build
 	@node build/bin/bench-net $(ARGS)
+
+# PSS per idle sandbox (shim, daemon, QEMU, its TCG code cache) with DAX off and on, runc's for
+# reference, and host memory growth when every sandbox reads the same 64 MiB file
+# (tools/src/bench_memory). ARGS="--sandboxes 1,3,10 --json out.json".
+bench-memory: build
+	@node build/bin/bench-memory $(ARGS)
 
 # The structure-aware fuzzer of vfs-virtiofsd, a long run (tools/src/fuzz): FUSE and vhost-user
 # cases against the real daemon, with crashes, hangs and the seeds that replay them.

@@ -1,7 +1,9 @@
 # The runtime share: build/runtime/{node, lib*/…, agent.js, vfs-launcher}, mounted read-only by
 # the guest's /init at /run/vfs/runtime (tag vfsruntime). Include from the top-level Makefile
 # (`-include agent/runtime.mk`) or run alone from the repository root:
-# `make -f agent/runtime.mk runtime`. Each part rebuilds only when its inputs change.
+# `make -f agent/runtime.mk runtime`. Each part rebuilds only when its inputs change. The same files
+# also go into build/runtime.erofs, the read-only image the shim attaches instead of the share when
+# [agent] runtime = "image".
 # `make guest-smoke` boots one VM with the agent and runs a container through it (needs
 # agent/image/guest.mk for `guest`, so run it through the top-level Makefile).
 
@@ -10,6 +12,7 @@ ifndef VFS_RUNTIME_MK
 VFS_RUNTIME_MK := 1
 
 RUNTIME_DIR := build/runtime
+RUNTIME_IMAGE := build/runtime.erofs
 RUNTIME_SRC := agent/runtime
 RUNTIME_NODE := $(realpath $(shell command -v node))
 # The agent bundle also holds the ttrpc library, the generated AgentService messages and the contracts.
@@ -20,7 +23,7 @@ DAEMON_BUNDLE := build/bin/vfs-virtiofsd
 
 .PHONY: runtime runtime-clean guest-smoke
 
-runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/vfs-launcher
+runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_IMAGE)
 	@echo "runtime: $(RUNTIME_DIR) is $$(du -sh --apparent-size $(RUNTIME_DIR) | cut -f1)"
 
 $(RUNTIME_DIR)/node.stamp: $(RUNTIME_NODE) $(RUNTIME_SRC)/stage-node.sh
@@ -35,6 +38,10 @@ $(RUNTIME_DIR)/vfs-launcher: $(RUNTIME_LAUNCHER_SRC) $(RUNTIME_SRC)/build-launch
 	@bash scripts/ensure-apt.sh gcc libc6-dev
 	@bash $(RUNTIME_SRC)/build-launcher.sh $(RUNTIME_SRC)/launcher $@
 
+$(RUNTIME_IMAGE): $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_SRC)/build-image.sh
+	@bash scripts/ensure-apt.sh erofs-utils
+	@bash $(RUNTIME_SRC)/build-image.sh $(RUNTIME_DIR) $@
+
 $(DAEMON_BUNDLE): $(shell find daemon/src contracts/src -name '*.ts' ! -name '*.test.ts') scripts/bundle.cjs | node_modules/esbuild
 	@node scripts/bundle.cjs daemon
 
@@ -48,6 +55,6 @@ node_modules/esbuild:
 	@bash scripts/ensure-npm.sh
 
 runtime-clean:
-	rm -rf $(RUNTIME_DIR)
+	rm -rf $(RUNTIME_DIR) $(RUNTIME_IMAGE)
 
 endif

@@ -3,13 +3,15 @@
 // private subnet, nothing routed to the host). Two vfs pods get their CNI addresses on the guest's
 // eth0 (the shim mirrors each pod veth to a tap with tc filters, QEMU's virtio-net NIC sits on the
 // tap, the agent configures it); pod A serves HTTP with busybox httpd and pod B fetches it by
-// address; a runc pod on the same bridge fetches from a vfs pod and is fetched from. After
-// RemovePodSandbox the pod's netns, held open by the test past CNI DEL, has no tap, filter or
-// ingress qdisc left, and the host no tap.
+// address; a runc pod on the same bridge fetches from a vfs pod and is fetched from. Pod A's VM
+// comes from the warm pool (vfs-runtime pool serve), booted before the pod had a network: its NIC
+// is hot-plugged (QEMU makes the tap in its own netns, the shim moves it into the pod's); pod B's
+// VM is booted by its shim inside the pod's netns. After RemovePodSandbox neither pod's netns, held
+// open by the test past CNI DEL, has a tap, filter or ingress qdisc left, and the host no tap.
 // Needs root, Debian's containerd, runc and containernetworking-plugins; `make build`.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ContainerConfig,
@@ -30,6 +32,7 @@ import { mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
 import { CriClient } from '@vfs/harness/cri_client';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { ok, recordedPid, VM_IMAGE, waitFor } from '@vfs/harness/vm_checks';
+import { WarmPoolService } from '@vfs/harness/warm_pool';
 
 jest.setTimeout(240_000);
 
@@ -62,7 +65,14 @@ function netnsFootprint(path: string): { links: string[]; ingress: string[]; fil
 function hostTaps(): string[] {
   return execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
     .split('\n')
-    .filter((line) => /: vfstap\d+[@:]/.test(line));
+    .filter((line) => /: (vfstap\d+|vt[0-9a-f]{12})[@:]/.test(line));
+}
+
+/** Binds a netns (by any path to it) onto a file of ours, so it outlives CNI DEL. */
+function holdNetns(from: string, at: string): string {
+  writeFileSync(at, '');
+  execFileSync('mount', ['--bind', from, at]);
+  return at;
 }
 
 describe('pod networking through CRI with a CNI bridge', () => {
@@ -73,15 +83,16 @@ describe('pod networking through CRI with a CNI bridge', () => {
   let podA: Pod;
   let podB: Pod;
   let podRunc: Pod;
-  /** A bind mount of pod A's netns, so it outlives CNI DEL for the leftover check. */
-  let heldNetns: string | undefined;
+  /** Bind mounts of the vfs pods' netns, so they outlive CNI DEL for the leftover check. */
+  const heldNetns: string[] = [];
+  let vfsConfigPath: string;
 
   beforeAll(async () => {
     bundleShim();
     work = mkdtempSync('/tmp/vfs-e2e-podnet-');
     network = CniNetwork.create({ subnet: SUBNET });
     // Three VMs boot under TCG on a shared host: give the guest agent time beyond the default.
-    const vfsConfigPath = join(work, 'vfs.toml');
+    vfsConfigPath = join(work, 'vfs.toml');
     writeFileSync(vfsConfigPath, '[agent]\ndial_timeout_ms = 120000\nrequest_timeout_ms = 120000\n');
     containerd = await PrivateContainerd.start({ cri: true, cni: network.dirs, vfsConfigPath });
     ok(await containerd.ctr(['images', 'import', buildBusyboxImage(work, VM_IMAGE)], { namespace: CRI_NAMESPACE }));
@@ -89,7 +100,7 @@ describe('pod networking through CRI with a CNI bridge', () => {
   });
 
   afterAll(async () => {
-    if (heldNetns !== undefined) execFileSync('umount', [heldNetns], { stdio: 'ignore' });
+    for (const held of heldNetns) execFileSync('umount', [held], { stdio: 'ignore' });
     cri?.close();
     await containerd?.stop();
     network?.remove();
@@ -156,9 +167,21 @@ describe('pod networking through CRI with a CNI bridge', () => {
     return fetched;
   }
 
-  test('two vfs pods get their CNI addresses on eth0 inside the guest, with the pod MTU', async () => {
-    podA = await runServingPod('vfs', 'net-vfs-a', '0c7a1e5e-0000-4000-8000-0000000012a1');
+  test('two vfs pods, one in a pooled VM with a hot-plugged NIC, get their CNI addresses on eth0 inside the guest', async () => {
+    const pool = await WarmPoolService.start(containerd.runDir, 1, join(work, 'pool.log'), {
+      VFS_CONFIG: vfsConfigPath,
+    });
+    let pooledQemu: number | null | undefined;
+    try {
+      await pool.ready(1);
+      pooledQemu = (await pool.status()).vms[0]?.qemuPid;
+      podA = await runServingPod('vfs', 'net-vfs-a', '0c7a1e5e-0000-4000-8000-0000000012a1');
+    } finally {
+      await pool.stop();
+    }
     podB = await runServingPod('vfs', 'net-vfs-b', '0c7a1e5e-0000-4000-8000-0000000012a2');
+    const qemuA = recordedPid(containerd, CRI_NAMESPACE, podA.id, 'qemu');
+    expect(qemuA).toBe(pooledQemu);
     for (const pod of [podA, podB]) {
       expect(pod.ip).toMatch(/^10\.250\.12\.\d+$/);
       const eth0 = await execSync(pod.container, ['ip', '-4', '-o', 'addr', 'show', 'eth0']);
@@ -167,15 +190,18 @@ describe('pod networking through CRI with a CNI bridge', () => {
       expect(link.stdout.toString()).toMatch(/<[A-Z,_]*\bUP\b[A-Z,_]*> mtu 1500 /);
     }
     expect(podA.ip).not.toBe(podB.ip);
-    // QEMU runs in the pod's netns (it opens the tap there): hold it open for the leftover check.
-    heldNetns = join(work, 'netns-a');
-    writeFileSync(heldNetns, '');
-    execFileSync('mount', [
-      '--bind',
-      `/proc/${recordedPid(containerd, CRI_NAMESPACE, podA.id, 'qemu')}/ns/net`,
-      heldNetns,
-    ]);
-    expect(netnsFootprint(heldNetns).links).toEqual(['eth0', 'lo', 'vfstap0']);
+    // The pooled QEMU stays in the host's netns: pod A's netns is the one its sandbox's spec names.
+    const bundle = join(containerd.dir, 'state', 'io.containerd.runtime.v2.task', CRI_NAMESPACE, podA.id);
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
+      linux: { namespaces: { type: string; path?: string }[] };
+    };
+    const netnsA = spec.linux.namespaces.find((ns) => ns.type === 'network')?.path as string;
+    heldNetns.push(holdNetns(netnsA, join(work, 'netns-a')));
+    expect(netnsFootprint(netnsA).links).toEqual(['eth0', 'lo', expect.stringMatching(/^vt[0-9a-f]{12}$/)]);
+    // Pod B's QEMU runs in the pod's netns (it opens the tap there).
+    const qemuB = recordedPid(containerd, CRI_NAMESPACE, podB.id, 'qemu');
+    heldNetns.push(holdNetns(`/proc/${qemuB}/ns/net`, join(work, 'netns-b')));
+    expect(netnsFootprint(`/proc/${qemuB}/ns/net`).links).toEqual(['eth0', 'lo', 'vfstap0']);
   });
 
   test('the guest has the resolver CRI wrote for the pod', async () => {
@@ -203,9 +229,9 @@ describe('pod networking through CRI with a CNI bridge', () => {
       await cri.runtime('stopPodSandbox', StopPodSandboxRequest.fromPartial({ podSandboxId: pod.id }));
       await cri.runtime('removePodSandbox', RemovePodSandboxRequest.fromPartial({ podSandboxId: pod.id }));
     }
-    if (heldNetns === undefined) throw new Error('the first test did not hold pod A’s netns');
-    // CNI DEL took the veth; what is left of the netns is what vfs would have left.
-    expect(netnsFootprint(heldNetns)).toEqual({ links: ['lo'], ingress: [], filters: '' });
+    expect(heldNetns).toHaveLength(2);
+    // CNI DEL took the veths; what is left of each netns is what vfs would have left.
+    for (const held of heldNetns) expect(netnsFootprint(held)).toEqual({ links: ['lo'], ingress: [], filters: '' });
     expect(hostTaps()).toEqual([]);
     expect(network.bridgePorts()).toEqual([]);
     expect(mountsUnder(containerd.dir)).toEqual([]);

@@ -5,14 +5,24 @@
  *   host then reads, and the console reports VFS-SCRIPT-EXIT=0;
  * - vfs.mode=agent: /init mounts the runtime share, finds the virtio-serial port named agent.0 and
  *   runs `<runtime>/node <runtime>/agent.js --port <port>`; a shell script stands in for node.
+ *   With vfs.runtime_image, the runtime is an erofs image (agent/runtime/build-image.sh) on a
+ *   read-only virtio-blk disk instead, and no virtio-fs device exists to fall back to.
  * Prints launch → init marker and launch → exit wall times per machine.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentExitStatus, bootArgs, DEFAULT_RUNTIME_TAG, INIT_MARKERS, scriptExitStatus } from '@vfs/contracts';
+import {
+  agentExitStatus,
+  bootArgs,
+  DEFAULT_RUNTIME_TAG,
+  INIT_MARKERS,
+  RUNTIME_IMAGE_SERIAL,
+  scriptExitStatus,
+} from '@vfs/contracts';
+import { REPO_ROOT } from '@vfs/harness/repo';
 import type { Machine, QemuConfig, VhostUserFsDevice } from '@vfs/shim/vm';
 import { killQemuByPid } from '@vfs/shim/vm';
 import {
@@ -124,6 +134,31 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     expect(greeting).toMatch(/^agent-up agent\.js \/dev\/vport\d+p\d+$/);
     expect(exit.code).toBe(0);
     expect(agentExitStatus(readFileSync(config.consoleLogPath, 'utf8'))).toBe('0');
+  });
+
+  it('starts the agent from the runtime image on a read-only virtio-blk disk, mounted ro,nosuid,nodev', async () => {
+    // Stands in for node: reports the runtime's mount and whether the guest's disk is read-only.
+    const runtime = makeShare('runtime', {
+      node: [
+        '#!/bin/sh',
+        'port=$3',
+        'set -- $(grep " /run/vfs/runtime " /proc/mounts)',
+        'echo "agent-up $* blk-ro=$(cat /sys/block/$(basename "$1")/ro)" > "$port"',
+        'sleep 0.5',
+        '',
+      ].join('\n'),
+      'agent.js': '',
+    });
+    const image = join(workDir, 'runtime.erofs');
+    execFileSync('bash', [join(REPO_ROOT, 'agent/runtime/build-image.sh'), runtime, image], { stdio: 'ignore' });
+    const agentSocketPath = join(workDir, 'agent.sock');
+    const config = vmConfig(machine, bootArgs({ mode: 'agent', runtimeImage: RUNTIME_IMAGE_SERIAL }));
+    const readonlyDisks = [{ id: 'rt', path: image, serial: RUNTIME_IMAGE_SERIAL }];
+    const qemu = await startQemu(config, { agentSocketPath, readonlyDisks });
+    const greeting = await readAgentLine(agentSocketPath);
+    const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off after the agent exited');
+    expect(greeting).toMatch(/^agent-up \/dev\/vd[a-z] \/run\/vfs\/runtime erofs ro,nosuid,nodev\S* 0 0 blk-ro=1$/);
+    expect(exit.code).toBe(0);
   });
 });
 

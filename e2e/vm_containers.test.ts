@@ -246,6 +246,26 @@ describe('containers in VMs with containerd 1.6', () => {
     await waitFor('the shim to exit', async () => (sandboxDirs(containerd).length === 0 ? true : undefined), 15_000);
   });
 
+  it('boots the agent from the read-only runtime image with [agent] runtime = "image", exporting no runtime share', async () => {
+    const config = join(work, 'image.toml');
+    writeFileSync(config, '[agent]\nruntime = "image"\n');
+    ok(await ctr(['run', '-d', ...RUNTIME, '--runtime-config-path', config, IMAGE, 'image1', 'sleep', '600']));
+    // The agent answered, and with no virtio-fs runtime device it can only have come from the disk.
+    const qemu = readFileSync(`/proc/${qemuPidOf(containerd, 'image1')}/cmdline`, 'utf8')
+      .split('\0')
+      .join(' ');
+    expect(qemu).toMatch(/ file=\S*\/build\/runtime\.erofs,if=none,id=rt,format=raw,readonly=on,/);
+    expect(qemu).toMatch(/ virtio-blk-(device|pci),id=rt-blk,drive=rt,serial=vfsruntime /);
+    expect(qemu).toMatch(/ vfs\.runtime_image=vfsruntime /);
+    expect(qemu).not.toMatch(/,tag=vfsruntime\b/);
+    ok(await ctr(['task', 'kill', '-s', 'SIGKILL', 'image1']));
+    await waitFor('image1 to stop', async () =>
+      /image1\s+\d+\s+STOPPED/.test((await ctr(['task', 'ls'])).stdout) ? true : undefined,
+    );
+    ok(await ctr(['task', 'rm', 'image1']));
+    ok(await ctr(['container', 'rm', 'image1']));
+  });
+
   it('leaves no process, mount, socket or state dir behind', async () => {
     await waitFor('all sandboxes to go', async () => (sandboxDirs(containerd).length === 0 ? true : undefined), 15_000);
     expectNothingLeft(containerd);

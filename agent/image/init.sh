@@ -6,8 +6,9 @@
 #   vfs.mode=script vfs.tag=T vfs.script=P [vfs.ro=1]
 #                                  mount virtiofs tag T at /mnt/share, run `sh /mnt/share/P` there,
 #                                  print VFS-SCRIPT-EXIT=<code>, power off
-#   vfs.mode=agent (default) [vfs.runtime_tag=T (default vfsruntime)]
-#                                  mount T read-only at /run/vfs/runtime, link /lib, /lib64 (and
+#   vfs.mode=agent (default) [vfs.runtime_tag=T (default vfsruntime)] [vfs.runtime_image=S]
+#                                  mount the virtio-blk disk with serial S (an erofs image) or else
+#                                  virtiofs tag T read-only at /run/vfs/runtime, link /lib, /lib64 (and
 #                                  /usr/lib when the share has it) into it for node's loader, run
 #                                  `node agent.js --port /dev/vportNpM` (the virtio-serial port named
 #                                  agent.0); power off when the agent exits
@@ -61,9 +62,9 @@ load_modules() {
   done </vfs/modules/load-order
 }
 
-# Sets mode, tag, script, ro, runtime_tag from vfs.* words of /proc/cmdline.
+# Sets mode, tag, script, ro, runtime_tag, runtime_image from vfs.* words of /proc/cmdline.
 parse_cmdline() {
-  mode=agent tag='' script='' ro=0 runtime_tag=vfsruntime
+  mode=agent tag='' script='' ro=0 runtime_tag=vfsruntime runtime_image=''
   read -r cmdline </proc/cmdline
   for word in $cmdline; do
     case "$word" in
@@ -72,6 +73,7 @@ parse_cmdline() {
       vfs.script=*) script=${word#vfs.script=} ;;
       vfs.ro=*) ro=${word#vfs.ro=} ;;
       vfs.runtime_tag=*) runtime_tag=${word#vfs.runtime_tag=} ;;
+      vfs.runtime_image=*) runtime_image=${word#vfs.runtime_image=} ;;
     esac
   done
 }
@@ -104,6 +106,32 @@ find_agent_port() {
   return 1
 }
 
+# The virtio-blk disk whose serial is $1 (its /dev/vdX depends on probe order). virtio_blk probes
+# synchronously at insmod, but poll briefly in case its devtmpfs node lags.
+find_disk() {
+  tries=0
+  while [ "$tries" -lt 40 ]; do
+    for d in /sys/block/vd*; do
+      [ -r "$d/serial" ] && [ "$(cat "$d/serial")" = "$1" ] && [ -b "/dev/${d##*/}" ] && { echo "/dev/${d##*/}"; return 0; }
+    done
+    tries=$((tries + 1))
+    sleep 0.025
+  done
+  return 1
+}
+
+# The runtime image when the host attached one (read-only to QEMU too: every sandbox shares the
+# file), else the virtiofs runtime share.
+mount_runtime() {
+  mkdir -p "$RUNTIME"
+  if [ -n "$runtime_image" ]; then
+    disk=$(find_disk "$runtime_image") || die "no virtio-blk disk with serial $runtime_image"
+    mount -t erofs -o ro,nodev,nosuid "$disk" "$RUNTIME" || die "mount runtime image $disk failed"
+  else
+    mount -t virtiofs -o ro "$runtime_tag" "$RUNTIME" || die "mount runtime share $runtime_tag failed"
+  fi
+}
+
 link_runtime_libs() {
   for d in lib lib64; do
     [ -e "$RUNTIME/$d" ] && ln -s "$RUNTIME/$d" "/$d"
@@ -115,8 +143,7 @@ link_runtime_libs() {
 }
 
 run_agent() {
-  mkdir -p "$RUNTIME"
-  mount -t virtiofs -o ro "$runtime_tag" "$RUNTIME" || die "mount runtime share $runtime_tag failed"
+  mount_runtime
   link_runtime_libs
   port=$(find_agent_port) || die "no virtio-serial port named agent.0"
   mark agent "$port"

@@ -12,6 +12,7 @@ import {
   DEFAULT_RUNTIME_TAG,
   INIT_ERROR,
   INIT_MARKERS,
+  RUNTIME_IMAGE_FS,
   SCRIPT_EXIT,
   type BootArgs,
   type BootMode,
@@ -51,7 +52,7 @@ function modesHandled(): string[] {
 const SAMPLE_ARGS: { readonly [M in BootMode]: Extract<BootArgs, { mode: M }> } = {
   poweroff: { mode: 'poweroff' },
   script: { mode: 'script', tag: 'share', script: 'run.sh', readonly: true },
-  agent: { mode: 'agent', runtimeTag: 'rt' },
+  agent: { mode: 'agent', runtimeTag: 'rt', runtimeImage: 'img' },
 };
 
 describe('init.sh reads the kernel command line of the guest boot contract', () => {
@@ -80,6 +81,12 @@ describe('init.sh reads the kernel command line of the guest boot contract', () 
 
   it('defaults the runtime share tag to the contract default', () => {
     expect(firstGroup(/(?:^|\s)runtime_tag=(\w+)/m, functionBody('parse_cmdline'))).toBe(DEFAULT_RUNTIME_TAG);
+  });
+
+  it('mounts the runtime image with the file system the contract names, read-only, nodev and nosuid', () => {
+    expect(firstGroup(/mount -t (\w+) -o ro,nodev,nosuid "\$disk"/, functionBody('mount_runtime'))).toBe(
+      RUNTIME_IMAGE_FS,
+    );
   });
 
   it('looks for the agent on the virtio-serial port the contract names', () => {

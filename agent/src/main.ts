@@ -33,11 +33,13 @@ function agentArgs(argv: readonly string[]): AgentArgs {
 async function main(): Promise<never> {
   const args = agentArgs(process.argv.slice(2));
   const log = createLogger('info');
-  const server = agentServer(log, { launcherPath: args.launcher });
-  return servePort(args.port, server, log, () => {
+  const agent = agentServer(log, { launcherPath: args.launcher });
+  return servePort(args.port, agent.server, log, () => {
     const ready = markReady();
     const startMs = Math.round((ready.readyUptimeS - ready.processStartUptimeS) * 1000);
     log.info({ port: args.port, startMs, readyUptimeS: ready.readyUptimeS }, 'serving');
+    // After the first Check has had its turn: the host's next calls need the core anyway.
+    setImmediate(agent.preload);
   });
 }
 

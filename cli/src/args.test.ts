@@ -16,6 +16,21 @@ describe('parseCommand', () => {
     expect(parseCommand(['--version'])).toEqual({ name: 'version' });
   });
 
+  it('reads pool serve with or without a size, and pool status', () => {
+    expect(parseCommand(['pool', 'serve'])).toEqual({ name: 'pool serve', size: undefined });
+    expect(parseCommand(['pool', 'serve', '--size', '3'])).toEqual({ name: 'pool serve', size: 3 });
+    expect(parseCommand(['pool', 'status', '--json'])).toEqual({ name: 'pool status', json: true });
+  });
+
+  it.each([
+    [['pool'], 'pool: which action? (serve, status)'],
+    [['pool', 'drain'], "pool: unknown action 'drain' (serve, status)"],
+    [['pool', 'serve', '--size', 'two'], 'pool serve: --size two is not a number from 0 to 64'],
+    [['pool', 'serve', '--size', '65'], 'pool serve: --size 65 is not a number from 0 to 64'],
+  ])('%j is a usage error naming the mistake', (argv, message) => {
+    expect(() => parseCommand(argv)).toThrow(new UsageError(message));
+  });
+
   it('reads volume add with every option, the source as given', () => {
     expect(
       parseCommand([

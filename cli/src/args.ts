@@ -28,12 +28,17 @@ export type VolumeCommand =
       readonly json: boolean;
     };
 
+export type PoolCommand =
+  | { readonly name: 'pool serve'; readonly size?: number }
+  | { readonly name: 'pool status'; readonly json: boolean };
+
 export type Command =
   | { readonly name: 'help' }
   | { readonly name: 'version' }
   | { readonly name: 'check' }
   | { readonly name: 'env'; readonly json: boolean }
-  | VolumeCommand;
+  | VolumeCommand
+  | PoolCommand;
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 const STRING = { type: 'string' } as const;
@@ -119,6 +124,33 @@ function parseVolume(args: string[]): Command {
   }
 }
 
+function poolSize(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const size = Number(value);
+  if (!/^\d+$/.test(value) || size > 64)
+    throw new UsageError(`pool serve: --size ${value} is not a number from 0 to 64`);
+  return size;
+}
+
+function parsePool(args: string[]): Command {
+  const [action, ...rest] = args;
+  const command = `pool ${action}`;
+  switch (action) {
+    case 'serve': {
+      const v = options(command, rest, { size: STRING });
+      return v.help === true ? { name: 'help' } : { name: 'pool serve', size: poolSize(v.size) };
+    }
+    case 'status': {
+      const v = options(command, rest, { json: FLAG });
+      return v.help === true ? { name: 'help' } : { name: 'pool status', json: v.json === true };
+    }
+    case undefined:
+      throw new UsageError('pool: which action? (serve, status)');
+    default:
+      throw new UsageError(`pool: unknown action '${action}' (serve, status)`);
+  }
+}
+
 /** Throws UsageError naming the mistake. */
 export function parseCommand(argv: readonly string[]): Command {
   const [word, ...rest] = argv;
@@ -138,6 +170,8 @@ export function parseCommand(argv: readonly string[]): Command {
     }
     case 'volume':
       return parseVolume(rest);
+    case 'pool':
+      return parsePool(rest);
     default:
       throw new UsageError(`unknown command '${word}'`);
   }

@@ -5,6 +5,7 @@ import { type Command, parseCommand } from './args';
 import { runCheck } from './check/run_check';
 import type { CliIo } from './cli_io';
 import { runEnv } from './env/run_env';
+import { runPool } from './pool/run_pool';
 import { USAGE, UsageError } from './usage';
 import { runVolume } from './volume/run_volume';
 
@@ -20,6 +21,9 @@ function run(io: CliIo, command: Command): Promise<number> {
       return runCheck(io);
     case 'env':
       return runEnv(io, command.json);
+    case 'pool serve':
+    case 'pool status':
+      return runPool(io, command);
     default:
       return runVolume(io, command);
   }

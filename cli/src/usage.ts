@@ -10,6 +10,8 @@ export const USAGE = `usage: vfs-runtime <command> [options]
                           take the volume at PATH out of the container again
   volume list [--id CONTAINER] [--namespace NS] [--json]
                           the volumes added to running containers
+  pool serve [--size N]   keep N booted VMs ready for new sandboxes ([pool] size), until SIGTERM
+  pool status [--json]    the warm pool's VMs
   help, --help            this text
   --version               the vfs version
 
@@ -17,6 +19,8 @@ check and env load the configuration as the shim does for a container without ru
 $VFS_CONFIG, else /etc/vfs/configuration.toml, else the built-in defaults (to see another file:
 VFS_CONFIG=FILE vfs-runtime env). Volume commands find the container's sandbox under $VFS_RUN_DIR
 (default /run/vfs), in every containerd namespace unless --namespace names one; they need root.
+The pool answers shims on $VFS_RUN_DIR/pool.sock; it boots its VMs with the configuration env
+shows, and a shim takes one only when its own configuration is the same.
 `;
 
 /** A mistake on the command line: reported with a pointer to --help. */

@@ -11,6 +11,11 @@ describe('guest boot arguments', () => {
     expect(bootArgs({ mode: 'script', tag: 'work', script: 'run.sh', readonly: true })).toContain('vfs.ro=1');
     expect(bootArgs({ mode: 'agent' })).toEqual(['vfs.mode=agent']);
     expect(bootArgs({ mode: 'agent', runtimeTag: 'rt' })).toEqual(['vfs.mode=agent', 'vfs.runtime_tag=rt']);
+    expect(bootArgs({ mode: 'agent', runtimeTag: 'rt', runtimeImage: 'img' })).toEqual([
+      'vfs.mode=agent',
+      'vfs.runtime_tag=rt',
+      'vfs.runtime_image=img',
+    ]);
   });
 
   it('refuses a value the kernel command line would split or drop', () => {

@@ -7,11 +7,19 @@ export const BOOT_MODES = ['poweroff', 'script', 'agent'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
 
 /** The `vfs.<key>=<value>` words of the kernel command line /init reads. */
-export const BOOT_ARG_KEYS = ['mode', 'tag', 'script', 'ro', 'runtime_tag'] as const;
+export const BOOT_ARG_KEYS = ['mode', 'tag', 'script', 'ro', 'runtime_tag', 'runtime_image'] as const;
 type BootArgKey = (typeof BOOT_ARG_KEYS)[number];
 
 /** The virtiofs tag of the runtime share (node, agent.js, the launcher) when vfs.runtime_tag is absent. */
 export const DEFAULT_RUNTIME_TAG = 'vfsruntime';
+/**
+ * The virtio-blk serial of the runtime image (the runtime share's files as read-only erofs): with
+ * vfs.runtime_image=<serial>, /init mounts that disk instead of the virtiofs share, so Node is paged
+ * in from the host page cache rather than over FUSE. A serial, not /dev/vdX: probe order varies.
+ */
+export const RUNTIME_IMAGE_SERIAL = 'vfsruntime';
+/** The runtime image's file system, as /init mounts it (`mount -t erofs`). */
+export const RUNTIME_IMAGE_FS = 'erofs';
 /** The virtio-serial port name /init looks for and hands to the agent as its /dev/vportNpM. */
 export const AGENT_PORT_NAME = 'agent.0';
 
@@ -20,8 +28,11 @@ export type BootArgs =
   | { readonly mode: 'poweroff' }
   /** Mount virtiofs `tag` at /mnt/share, run `sh <script>` there, print VFS-SCRIPT-EXIT, power off. */
   | { readonly mode: 'script'; readonly tag: string; readonly script: string; readonly readonly?: boolean }
-  /** Mount the runtime share read-only and run its agent on port agent.0; power off when it exits. */
-  | { readonly mode: 'agent'; readonly runtimeTag?: string };
+  /**
+   * Mount the runtime read-only and run its agent on port agent.0; power off when it exits. The
+   * runtime is the virtio-blk disk with serial `runtimeImage` when given, else the share `runtimeTag`.
+   */
+  | { readonly mode: 'agent'; readonly runtimeTag?: string; readonly runtimeImage?: string };
 
 /** /init splits its command line on whitespace, so a value with a blank would become another word. */
 function word(key: BootArgKey, value: string): string {
@@ -42,7 +53,11 @@ export function bootArgs(args: BootArgs): string[] {
         ...(args.readonly === true ? [word('ro', '1')] : []),
       ];
     case 'agent':
-      return [word('mode', 'agent'), ...(args.runtimeTag === undefined ? [] : [word('runtime_tag', args.runtimeTag)])];
+      return [
+        word('mode', 'agent'),
+        ...(args.runtimeTag === undefined ? [] : [word('runtime_tag', args.runtimeTag)]),
+        ...(args.runtimeImage === undefined ? [] : [word('runtime_image', args.runtimeImage)]),
+      ];
   }
 }
 

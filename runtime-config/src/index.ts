@@ -2,6 +2,6 @@
 
 export { ConfigError } from './config_error';
 export { type ConfigLookup, loadRuntimeConfig, SYSTEM_CONFIG_PATH } from './config_lookup';
-export { installRoot, resolvePaths, runtimeShareDir } from './install_root';
+export { installRoot, resolvePaths, runtimeImagePath, runtimeShareDir } from './install_root';
 export { defaultConfig, parseConfig } from './load_config';
 export { CONFIG_SCHEMA, type LoadedConfig, type VfsConfig } from './schema';

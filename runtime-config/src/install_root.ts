@@ -24,6 +24,11 @@ export function runtimeShareDir(root: string): string {
   return resolve(root, 'build', 'runtime');
 }
 
+/** The same files as one read-only erofs image (`make runtime`), attached when [agent] runtime = "image". */
+export function runtimeImagePath(root: string): string {
+  return resolve(root, 'build', 'runtime.erofs');
+}
+
 function againstRoot(root: string, path: string): string {
   return isAbsolute(path) ? path : resolve(root, path);
 }

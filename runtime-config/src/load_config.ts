@@ -88,6 +88,7 @@ export function parseConfig(source: string, file: string): VfsConfig {
     hypervisor: reader.readTable('hypervisor', raw.hypervisor),
     daemon: reader.readTable('daemon', raw.daemon),
     agent: reader.readTable('agent', raw.agent),
+    pool: reader.readTable('pool', raw.pool),
     runtime: reader.readTable('runtime', raw.runtime),
   };
 }

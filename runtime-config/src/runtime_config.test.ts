@@ -70,6 +70,14 @@ describe('parseConfig', () => {
     expect(configError(() => parseConfig('hypervisor = 3\n', 'f')).problem).toBe('must be a table, not number 3');
   });
 
+  it('takes the guest runtime from the share by default, from the image when asked, and nothing else', () => {
+    expect(defaultConfig().agent.runtime).toBe('share');
+    expect(parseConfig('[agent]\nruntime = "image"\n', 'f').agent.runtime).toBe('image');
+    expect(configError(() => parseConfig('[agent]\nruntime = "disk"\n', 'f')).problem).toBe(
+      'must be one of "share", "image", not string "disk"',
+    );
+  });
+
   it('reads [daemon] uid/gid translation rules, none by default', () => {
     expect([defaultConfig().daemon.translate_uid, defaultConfig().daemon.translate_gid]).toEqual([[], []]);
     const config = parseConfig('[daemon]\ntranslate_uid = ["map:1000:101000:1", "forbid-guest:0:1"]\n', 'f');

@@ -91,6 +91,17 @@ export const CONFIG_SCHEMA = {
     /** From QEMU's launch until the agent answers Check: covers the guest boot (≈2 s under TCG). */
     dial_timeout_ms: intField(100, 600000, 30000),
     request_timeout_ms: intField(100, 3600000, 60000),
+    /**
+     * Where the guest's Node and agent come from: "share", the virtiofs runtime share (build/runtime,
+     * paged in over FUSE through the daemon), or "image", the read-only erofs disk `make runtime`
+     * builds (build/runtime.erofs, paged from the host page cache). Measured equal under TCG (issue
+     * 11): Node's start is CPU-bound, not paging-bound; the image is the step towards a shared DAX one.
+     */
+    runtime: enumField(['share', 'image'], 'share'),
+  },
+  pool: {
+    /** Booted, unused VMs that `vfs-runtime pool serve` keeps ready for new sandboxes; 0: no pool. */
+    size: intField(0, 64, 0),
   },
   runtime: {
     log_level: enumField(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'info'),

@@ -2,7 +2,8 @@
 // the shim, typically after the shim died. It must leave nothing behind without the shim's help:
 // the recorded helper processes (QEMU, the daemon, a test double's processes, the shim itself) are
 // killed by pid — only if their kernel start time still matches — every journalled mount is
-// unmounted, the netns made for a Docker container is deleted, and the VM's socket dir and the state dir are removed (refusing while anything is
+// unmounted, the netns made for a Docker container is deleted, and the VM's socket dir and the state dir (and a
+// VM adopted from the warm pool, its own dirs) are removed (refusing while anything is
 // still mounted in them, so a recursive delete never reaches a container's files). It answers with a protobuf DeleteResponse whose exit status is 128 + SIGKILL, as
 // runc's shim does: the task is reported killed.
 
@@ -16,6 +17,7 @@ import { readBundleSpec, sandboxIdOf } from './oci_spec';
 import { removeLeftoverDockerNetns } from './pod_network/docker_netns';
 import { isAlive, type PidRecord, SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
+import { adoptedLayout } from './vm_runtime/sandbox_layout';
 
 const KILLED_STATUS = 128 + 9;
 const KILL_WAIT_MS = 5000;
@@ -29,7 +31,7 @@ function sandboxOfBundle(bundle: string, id: string, log: ShimLogger): string {
   }
 }
 
-async function killAndWait(records: readonly PidRecord[], log: ShimLogger): Promise<void> {
+export async function killAndWait(records: readonly PidRecord[], log: ShimLogger): Promise<void> {
   const alive = records.filter(isAlive);
   for (const record of alive) {
     log.info({ name: record.name, pid: record.pid }, 'killing leftover process');
@@ -59,6 +61,11 @@ export async function deleteAfterShim(flags: ShimFlags, log: ShimLogger): Promis
   } else {
     await killAndWait(state.pids(), log);
     await unmountAll(state);
+    const adopted = adoptedLayout(paths.stateDir);
+    if (adopted !== undefined) {
+      await removeUnmountedTree(adopted.socketDir);
+      await removeUnmountedTree(adopted.stateDir);
+    }
     await removeLeftoverDockerNetns(sandboxId);
     await rm(paths.socket, { force: true });
     await removeUnmountedTree(paths.vmSocketDir);

@@ -22,10 +22,19 @@ const eager: Pick<AgentImplementation, 'check' | 'getGuestDetails'> = {
   getGuestDetails: async () => guestDetails(),
 };
 
-export function agentServer(log: AgentLogger, options: RuntimeOptions): TtrpcServer {
-  const implementation = lazyImplementation(AgentServiceDefinition, eager, async () => {
+export interface AgentServer {
+  readonly server: TtrpcServer;
+  /** Loads the container core in the background (see lazy_service.ts). */
+  preload(): void;
+}
+
+export function agentServer(log: AgentLogger, options: RuntimeOptions): AgentServer {
+  const lazy = lazyImplementation(AgentServiceDefinition, eager, async () => {
     const { agentHandlers } = await import('./handlers.js');
     return agentHandlers(log, options);
   });
-  return new TtrpcServer({ logger: log }).register(AgentServiceDefinition, implementation);
+  return {
+    server: new TtrpcServer({ logger: log }).register(AgentServiceDefinition, lazy.implementation),
+    preload: lazy.preload,
+  };
 }

@@ -14,8 +14,13 @@ import { invalid } from './call_errors';
 const run = promisify(execFile);
 const SYS_NET = '/sys/class/net';
 const IP = '/bin/ip';
-/** virtio-net probes while /init loads modules; a NIC not there by then gets this long. */
-const NIC_WAIT_MS = 3000;
+/**
+ * A cold VM's NICs probe while /init loads modules; a pooled VM's are hot-plugged just before
+ * CreateSandbox and need the guest's pciehp probe first (0.2–0.3 s after netdev_add under TCG,
+ * measured; the bound is for a loaded host, as volume hotplug's). The wait ends as soon as every
+ * NIC is there.
+ */
+const NIC_WAIT_MS = 15_000;
 const NIC_POLL_MS = 50;
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;

@@ -1,7 +1,7 @@
 // `vfs-runtime check`: every check against this host and the effective configuration. A
 // configuration that does not load FAILs, and the checks that need it are left out.
 import { ACCEL_CACHE, QEMU_DAX_PROBE_ARGS, QEMU_DAX_PROBE_INPUT } from '@vfs/contracts';
-import { type LoadedConfig, runtimeShareDir } from '@vfs/runtime-config';
+import { type LoadedConfig, runtimeImagePath, runtimeShareDir } from '@vfs/runtime-config';
 import type { CliIo } from '../cli_io';
 import { type EffectiveConfig, effectiveConfig } from '../effective_config';
 import { runCommand } from '../host/command_output';
@@ -51,7 +51,14 @@ async function configuredChecks({ config }: LoadedConfig, root: string): Promise
       probeFile(daemon.path, 'execute'),
       'make build, or set daemon.path',
     ),
-    checkRuntimeShare(runtimeShareDir(root), readable),
+    config.agent.runtime === 'image'
+      ? checkInstalledFile(
+          'runtime image',
+          runtimeImagePath(root),
+          readable(runtimeImagePath(root)),
+          'make runtime, or set agent.runtime = "share"',
+        )
+      : checkRuntimeShare(runtimeShareDir(root), readable),
   ];
 }
 

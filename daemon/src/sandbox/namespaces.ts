@@ -1,25 +1,17 @@
-// namespace mode starts the daemon again under util-linux unshare: Node is multi-threaded from
-// its first line, and unshare(2) of a mount namespace moves only the calling thread. The daemon
-// execve()s `unshare --mount --pid --net --fork --kill-child --propagation slave -- node <bundle>
-// <same arguments>` (same pid, so its supervisor's handle stays valid; unshare stays as the
-// parent and its death kills the daemon). slave propagation: host mounts made later below the
-// shared directory still reach the daemon, and nothing the daemon mounts reaches the host.
-// The re-executed daemon finds the namespaces it left in MARKER and checks it is outside them
-// before it touches any mount: a pivot_root in the host's namespace would move the host's root.
-import { accessSync, constants, readlinkSync } from 'node:fs';
+// namespace mode runs the daemon under util-linux unshare (@vfs/contracts daemon_launch.ts): a
+// supervisor may start it so (the shim does), else the daemon execve()s `unshare UNSHARE_ARGS --
+// node <bundle> <same arguments>` itself (same pid, so its supervisor's handle stays valid).
+// slave propagation: host mounts made later below the shared directory still reach the daemon,
+// and nothing the daemon mounts reaches the host. The daemon finds the namespaces it left in
+// OUTER_NAMESPACES_ENV and checks it is outside them before it touches any mount: a pivot_root
+// in the host's namespace would move the host's root.
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { namespaceIds, OUTER_NAMESPACES_ENV, SANDBOX_NAMESPACES, UNSHARE_ARGS } from '@vfs/contracts';
 import { execve, keepAcrossExec } from '../sys/exec';
 import { SandboxError } from './errors';
 
-const MARKER = 'VFS_VIRTIOFSD_OUTER_NAMESPACES';
-const NAMESPACES = ['mnt', 'pid', 'net'] as const;
-const UNSHARE_ARGS = ['--mount', '--pid', '--net', '--fork', '--kill-child', '--propagation', 'slave'];
 const FALLBACK_PATH = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'];
-
-/** `mnt:[4026531841] pid:[…] net:[…]` of the calling process. */
-function namespaceIds(): string {
-  return NAMESPACES.map((ns) => readlinkSync(`/proc/self/ns/${ns}`)).join(' ');
-}
 
 function findUnshare(): string {
   const dirs = [...(process.env['PATH'] ?? '').split(':').filter((d) => d !== ''), ...FALLBACK_PATH];
@@ -37,17 +29,17 @@ function findUnshare(): string {
 
 /** True in the re-executed daemon (after checking the namespaces really are new). */
 export function inNewNamespaces(): boolean {
-  const outer = process.env[MARKER];
+  const outer = process.env[OUTER_NAMESPACES_ENV];
   if (outer === undefined) return false;
   const outerIds = outer.split(' ');
   const innerIds = namespaceIds().split(' ');
-  const same = NAMESPACES.filter((_, i) => outerIds[i] === innerIds[i]);
-  if (same.length > 0 || outerIds.length !== NAMESPACES.length) {
+  const same = SANDBOX_NAMESPACES.filter((_, i) => outerIds[i] === innerIds[i]);
+  if (same.length > 0 || outerIds.length !== SANDBOX_NAMESPACES.length) {
     throw new SandboxError(
-      `${MARKER}="${outer}" but the daemon is still in the ${same.join(', ') || 'named'} namespace(s): refusing to build the sandbox`,
+      `${OUTER_NAMESPACES_ENV}="${outer}" but the daemon is still in the ${same.join(', ') || 'named'} namespace(s): refusing to build the sandbox`,
     );
   }
-  delete process.env[MARKER];
+  delete process.env[OUTER_NAMESPACES_ENV];
   return true;
 }
 
@@ -61,6 +53,6 @@ export function reexecInNewNamespaces(inheritedFds: readonly number[]): never {
   const node = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  env[MARKER] = namespaceIds();
+  env[OUTER_NAMESPACES_ENV] = namespaceIds();
   return execve(unshare, ['unshare', ...UNSHARE_ARGS, '--', ...node], env);
 }

@@ -3,15 +3,21 @@
 // (tap_mirror.ts) and becomes one virtio-net NIC of the VM with the interface's MAC; the agent
 // gives the guest NIC the interface's addresses, MTU and routes. Set-up is all or nothing, and
 // remove() takes away only what set-up made, so CNI DEL finds the netns as CNI left it.
+// Two ways in: setUpPodNetwork before QEMU starts (the shim makes the taps; QEMU runs in the netns
+// and opens them), and hotplugPodNetwork into a running VM (a pooled one: QEMU makes each tap in
+// its own netns over QMP, the tap moves into the pod netns, and the NIC is hot-plugged).
 
 import { accessSync, constants } from 'node:fs';
+import { errorMessage } from '@vfs/contracts';
 import type { ShimLogger } from '../logger';
 import type { ShimSpec } from '../oci_spec';
 import { SandboxError } from '../sandbox_error';
+import type { RootPortPool } from '../vm/fs_hotplug';
+import { type NetHotplugDevice, nicId } from '../vm/net_hotplug';
 import { parseInterfaces, parseRoutes, type PodInterface, type PodRoute } from './netns_interfaces';
 import { libnetworkHook, type OciHook } from './docker_netns';
 import { checkNetns, runInNetns } from './netns_exec';
-import { mirrorSteps, tapName } from './tap_mirror';
+import { connectSteps, hotTapName, type MirrorStep, mirrorSteps, tapName } from './tap_mirror';
 
 const VHOST_NET = '/dev/vhost-net';
 
@@ -69,50 +75,136 @@ async function readNetns(netnsPath: string): Promise<{ interfaces: PodInterface[
   return { interfaces, routes };
 }
 
-/** Runs every step; a failure undoes the steps done, newest first, and rethrows. */
-async function mirrorAll(netnsPath: string, interfaces: readonly PodInterface[], log: ShimLogger) {
-  const undo: (readonly string[])[] = [];
-  const removeAll = async (): Promise<void> => {
-    for (const argv of undo.splice(0).reverse()) {
-      await runInNetns(netnsPath, argv).catch((err: unknown) => {
-        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'pod network teardown step failed');
-      });
+/** One thing set-up made, and how to take it away. */
+interface Undo {
+  readonly what: string;
+  readonly run: () => Promise<unknown>;
+}
+
+/** Runs undo steps newest first, each tried; returns what failed. */
+async function rollBack(undo: Undo[], log: ShimLogger): Promise<string[]> {
+  const failures: string[] = [];
+  for (const step of undo.splice(0).reverse()) {
+    try {
+      await step.run();
+    } catch (err) {
+      log.warn({ step: step.what, err: errorMessage(err) }, 'pod network teardown step failed');
+      failures.push(`${step.what}: ${errorMessage(err)}`);
     }
-  };
-  try {
-    for (const [index, nic] of interfaces.entries()) {
-      for (const step of mirrorSteps({ device: nic.name, tap: tapName(index), mtu: nic.mtu })) {
-        await runInNetns(netnsPath, step.argv);
-        if (step.undo !== undefined) undo.push(step.undo);
-      }
-    }
-  } catch (err) {
-    await removeAll();
-    throw err;
   }
-  return removeAll;
+  return failures;
+}
+
+/** Runs tap_mirror.ts steps in the netns, registering each one's undo as it succeeds. */
+async function runMirrorSteps(netnsPath: string, steps: readonly MirrorStep[], undo: Undo[]): Promise<void> {
+  for (const step of steps) {
+    await runInNetns(netnsPath, step.argv);
+    const reverse = step.undo;
+    if (reverse !== undefined) undo.push({ what: reverse.join(' '), run: () => runInNetns(netnsPath, reverse) });
+  }
+}
+
+/** remove(): idempotent; what could not be removed is logged (the cold path never fails teardown). */
+function removeOnce(undo: Undo[], log: ShimLogger): () => Promise<void> {
+  let removing: Promise<void> | undefined;
+  return () => {
+    removing ??= rollBack(undo, log).then(() => undefined);
+    return removing;
+  };
 }
 
 export async function setUpPodNetwork(netnsPath: string, log: ShimLogger): Promise<PodNetwork> {
+  const undo: Undo[] = [];
   try {
     await checkNetns(netnsPath);
     const { interfaces, routes } = await readNetns(netnsPath);
-    const removeAll = await mirrorAll(netnsPath, interfaces, log);
+    for (const [index, nic] of interfaces.entries()) {
+      await runMirrorSteps(netnsPath, mirrorSteps({ device: nic.name, tap: tapName(index), mtu: nic.mtu }), undo);
+    }
     const nics = interfaces.map((nic, index) => ({ id: `net${index}`, tap: tapName(index), mac: nic.mac }));
-    let removing: Promise<void> | undefined;
     log.info({ netns: netnsPath, interfaces: interfaces.map((nic) => nic.name) }, 'pod network mirrored to taps');
-    return {
-      netnsPath,
-      interfaces,
-      routes,
-      nics,
-      vhost: vhostNetUsable(),
-      remove: () => {
-        removing ??= removeAll();
-        return removing;
-      },
-    };
+    return { netnsPath, interfaces, routes, nics, vhost: vhostNetUsable(), remove: removeOnce(undo, log) };
   } catch (err) {
+    await rollBack(undo, log);
     throw SandboxError.wrap(err, 'pod network', 'host-failure');
+  }
+}
+
+/** How long the guest may take to release a hot-plugged NIC at device_del (pciehp waits 5 s first). */
+const UNPLUG_TIMEOUT_MS = 15_000;
+
+/** What hot-plugging the pod's NICs needs of the running VM (vm_control.ts's ControlledVm has it). */
+export interface NetHotplugVm {
+  /** QEMU's PID: QEMU makes the taps in its own netns, /proc/<pid>/ns/net. */
+  readonly pid: number;
+  addNetDevice(device: NetHotplugDevice, connect: () => Promise<unknown>): Promise<void>;
+  removeNetDevice(id: string, timeoutMs: number): Promise<void>;
+}
+
+/** One interface as a NIC: QEMU makes the tap, it moves into the pod netns and is wired, then the NIC goes on a root port. */
+async function plugInterface(
+  netnsPath: string,
+  nic: PodInterface,
+  vhost: boolean,
+  vm: NetHotplugVm,
+  ports: RootPortPool,
+  undo: Undo[],
+): Promise<PodNic> {
+  const tap = hotTapName();
+  const port = ports.take(tap);
+  undo.push({ what: `release root port ${port}`, run: async () => ports.release(port) });
+  await vm.addNetDevice({ id: tap, ifname: tap, mac: nic.mac, vhost, port }, async () => {
+    // The fd QEMU holds keeps working across the move; the tap goes away with it wherever it is.
+    await runInNetns(`/proc/${vm.pid}/ns/net`, ['ip', 'link', 'set', 'dev', tap, 'netns', netnsPath]);
+    await runMirrorSteps(netnsPath, connectSteps({ device: nic.name, tap, mtu: nic.mtu }), undo);
+  });
+  undo.push({ what: `remove ${nicId(tap)} and its tap`, run: () => vm.removeNetDevice(tap, UNPLUG_TIMEOUT_MS) });
+  return { id: tap, tap, mac: nic.mac };
+}
+
+/** remove() of a hot-plugged network: idempotent; tries every step, then names what failed. */
+function removeOrFail(netnsPath: string, undo: Undo[], log: ShimLogger): () => Promise<void> {
+  let removing: Promise<void> | undefined;
+  const run = async (): Promise<void> => {
+    const failures = await rollBack(undo, log);
+    if (failures.length > 0) {
+      throw new SandboxError('host-failure', `pod network ${netnsPath} removed, but: ${failures.join('; ')}`);
+    }
+  };
+  return () => {
+    removing ??= run();
+    return removing;
+  };
+}
+
+/**
+ * The pod's network for a VM that runs already (a pooled one, whose QEMU started in the host
+ * netns): per interface a hot-plugged virtio-net NIC with the interface's MAC on a free root port
+ * of `ports` (shared with the VM's volumes), its tap mirrored to the interface as on the cold path.
+ * All or nothing; remove() takes the NICs, taps and filters away, and cleans the netns even when
+ * QEMU is gone already.
+ */
+export async function hotplugPodNetwork(
+  netnsPath: string,
+  vm: NetHotplugVm,
+  ports: RootPortPool,
+  log: ShimLogger,
+): Promise<PodNetwork> {
+  const undo: Undo[] = [];
+  try {
+    await checkNetns(netnsPath);
+    const { interfaces, routes } = await readNetns(netnsPath);
+    const vhost = vhostNetUsable();
+    const nics: PodNic[] = [];
+    for (const nic of interfaces) nics.push(await plugInterface(netnsPath, nic, vhost, vm, ports, undo));
+    log.info({ netns: netnsPath, nics: nics.map((nic) => nic.id) }, 'pod network hot-plugged');
+    return { netnsPath, interfaces, routes, nics, vhost, remove: removeOrFail(netnsPath, undo, log) };
+  } catch (err) {
+    const failures = await rollBack(undo, log);
+    const wrapped = SandboxError.wrap(err, 'pod network', 'host-failure');
+    if (failures.length === 0) throw wrapped;
+    throw new SandboxError(wrapped.kind, `${wrapped.message}; undoing it also failed: ${failures.join('; ')}`, {
+      cause: err,
+    });
   }
 }

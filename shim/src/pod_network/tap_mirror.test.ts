@@ -1,4 +1,4 @@
-import { mirrorSteps, tapName } from './tap_mirror';
+import { connectSteps, hotTapName, mirrorSteps, tapName } from './tap_mirror';
 
 describe('mirrorSteps', () => {
   const steps = mirrorSteps({ device: 'eth0', tap: tapName(0), mtu: 1450 });
@@ -19,5 +19,19 @@ describe('mirrorSteps', () => {
       'ip link del dev vfstap0',
       'tc qdisc del dev eth0 ingress',
     ]);
+  });
+});
+
+describe('connectSteps', () => {
+  it('is the mirror without making the tap, for a tap QEMU made (hotplug)', () => {
+    const mirror = { device: 'eth0', tap: 'vt0123456789ab', mtu: 1450 };
+    expect(connectSteps(mirror)).toEqual(mirrorSteps(mirror).slice(1));
+  });
+});
+
+describe('hotTapName', () => {
+  it('is a random name within IFNAMSIZ', () => {
+    expect(hotTapName()).toMatch(/^vt[0-9a-f]{12}$/);
+    expect(hotTapName()).not.toBe(hotTapName());
   });
 });

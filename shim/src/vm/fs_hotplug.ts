@@ -44,11 +44,11 @@ export function rootPortSlot(port: string): number {
 /** How long a guest's own release (its slot powered off) may take before device_del is sent too. */
 const GUEST_RELEASE_MS = 3000;
 
-/** The free root ports of one VM: a device takes one for its life. */
+/** The free root ports of one VM, shared by its volumes and pod NICs: a device takes one for its life. */
 export class RootPortPool {
   private readonly used = new Map<string, string>();
 
-  constructor(private readonly size: number) {}
+  constructor(readonly size: number) {}
 
   /** A free port for `owner`; throws naming the limit when none is left. */
   take(owner: string): string {
@@ -74,28 +74,30 @@ export class RootPortPool {
   }
 }
 
-function describe(err: unknown): string {
+/** QEMU's own words for a refused command, else the error's message. */
+export function qmpWords(err: unknown): string {
   return err instanceof QmpError ? `${err.errorClass}: ${err.desc}` : errorMessage(err);
 }
 
-async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+/** Runs one hotplug step; a failure becomes a HotplugError naming it. */
+export async function hotplugStep<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    throw new HotplugError(what, describe(err), { cause: err });
+    throw new HotplugError(what, qmpWords(err), { cause: err });
   }
 }
 
 export async function hotAddFs(qmp: QmpClient, device: FsHotplugDevice): Promise<void> {
   const chardev = `${device.id}-chr`;
-  await step(`QMP chardev-add ${chardev}`, () =>
+  await hotplugStep(`QMP chardev-add ${chardev}`, () =>
     qmp.execute('chardev-add', {
       id: chardev,
       backend: { type: 'socket', data: { addr: { type: 'unix', data: { path: device.socketPath } }, server: false } },
     }),
   );
   try {
-    await step(`QMP device_add ${device.id} on ${device.port}`, () =>
+    await hotplugStep(`QMP device_add ${device.id} on ${device.port}`, () =>
       qmp.execute('device_add', {
         driver: 'vhost-user-fs-pci',
         id: device.id,
@@ -108,7 +110,7 @@ export async function hotAddFs(qmp: QmpClient, device: FsHotplugDevice): Promise
     // Nothing half-made stays behind: the chardev goes too, and a failure to remove it is told.
     const undo = await qmp.execute('chardev-remove', { id: chardev }).then(
       () => '',
-      (undoErr: unknown) => `; chardev-remove ${chardev} also failed: ${describe(undoErr)}`,
+      (undoErr: unknown) => `; chardev-remove ${chardev} also failed: ${qmpWords(undoErr)}`,
     );
     if (undo === '' || !(err instanceof HotplugError)) throw err;
     throw new HotplugError(err.step, `${err.detail}${undo}`, { cause: err });
@@ -143,10 +145,10 @@ export async function hotRemoveFs(
   // Listen before asking: the event may arrive before device_del's answer.
   const deleted = qmp.waitForEvent('DEVICE_DELETED', (event) => event.data.device === id, timeoutMs);
   deleted.catch(() => undefined);
-  if (guestRelease !== undefined) await step(`release ${id} in the guest`, guestRelease);
+  if (guestRelease !== undefined) await hotplugStep(`release ${id} in the guest`, guestRelease);
   if (guestRelease === undefined || !(await settlesWithin(deleted, GUEST_RELEASE_MS))) {
-    await step(`QMP device_del ${id}`, () => qmp.execute('device_del', { id }));
+    await hotplugStep(`QMP device_del ${id}`, () => qmp.execute('device_del', { id }));
   }
-  await step(`wait for the guest to release ${id}`, () => deleted);
-  await step(`QMP chardev-remove ${id}-chr`, () => qmp.execute('chardev-remove', { id: `${id}-chr` }));
+  await hotplugStep(`wait for the guest to release ${id}`, () => deleted);
+  await hotplugStep(`QMP chardev-remove ${id}-chr`, () => qmp.execute('chardev-remove', { id: `${id}-chr` }));
 }

@@ -96,6 +96,23 @@ describe('buildQemuArgs', () => {
     );
   });
 
+  it('attaches a read-only disk that QEMU opens read-only, with its serial, on virtio-mmio for microvm and on PCI for q35', () => {
+    const readonlyDisks = [{ id: 'rt', path: '/img/a,b.erofs', serial: 'vfsruntime' }];
+    const micro = buildQemuArgs({ ...base, readonlyDisks });
+    expect(valuesOf(micro, '-drive')).toEqual([
+      'file=/img/a,,b.erofs,if=none,id=rt,format=raw,readonly=on,cache=writeback',
+    ]);
+    expect(valuesOf(micro, '-device')).toContain('virtio-blk-device,id=rt-blk,drive=rt,serial=vfsruntime');
+    const q35 = buildQemuArgs({ ...base, machine: 'q35', readonlyDisks });
+    expect(valuesOf(q35, '-device')).toContain('virtio-blk-pci,id=rt-blk,drive=rt,serial=vfsruntime');
+  });
+
+  it('refuses a disk serial virtio-blk cannot hold or that would break the option list', () => {
+    const disk = { id: 'rt', path: '/img/rt.erofs', serial: 'x'.repeat(21) };
+    expect(() => buildQemuArgs({ ...base, readonlyDisks: [disk] })).toThrow(/serial/);
+    expect(() => buildQemuArgs({ ...base, readonlyDisks: [{ ...disk, serial: 'a,b' }] })).toThrow(/serial/);
+  });
+
   it('exposes the agent as the virtio-serial port /init looks for, on a listening socket', () => {
     const args = buildQemuArgs({ ...base, machine: 'q35', agentSocketPath: '/run/vm/agent.sock' });
     expect(valuesOf(args, '-device')).toEqual(

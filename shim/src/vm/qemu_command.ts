@@ -30,6 +30,18 @@ export interface VhostUserFsDevice {
   readonly queueSize?: number;
 }
 
+/**
+ * A raw disk image QEMU opens read-only (`readonly=on`: every sandbox shares the one file, so no
+ * guest may write it), seen by the guest as a virtio-blk disk with this serial.
+ */
+export interface ReadonlyDisk {
+  /** QEMU drive id; the device is `<id>-blk`. */
+  readonly id: string;
+  readonly path: string;
+  /** At most 20 bytes (virtio-blk's serial field). */
+  readonly serial: string;
+}
+
 /** A NIC on a tap the shim made in the pod's netns (QEMU runs there and opens the tap by name). */
 export interface TapNetDevice {
   /** The netdev's id; the NIC is `<id>-nic`. */
@@ -55,6 +67,7 @@ export interface QemuConfig {
   /** Defaults: `host` under KVM; under TCG `max,la57=off` (full ISA; 5-level paging costs ~8%). */
   readonly cpuModel?: string;
   readonly fsDevices: readonly VhostUserFsDevice[];
+  readonly readonlyDisks?: readonly ReadonlyDisk[];
   readonly netDevices?: readonly TapNetDevice[];
   /** Unix socket QEMU listens on for the agent's virtio-serial port `agent.0`. */
   readonly agentSocketPath?: string;
@@ -91,6 +104,7 @@ export function buildQemuArgs(config: QemuConfig): string[] {
     ...cpuAndMemoryArgs(config),
     ...bootArgs(config),
     ...consoleArgs(config.consoleLogPath),
+    ...(config.readonlyDisks ?? []).flatMap((disk) => readonlyDiskArgs(config.machine, disk)),
     ...config.fsDevices.flatMap((dev) => fsDeviceArgs(config.machine, dev)),
     ...(config.netDevices ?? []).flatMap((dev) => netDeviceArgs(config.machine, dev)),
     ...(config.agentSocketPath === undefined ? [] : agentPortArgs(config.machine, config.agentSocketPath)),
@@ -117,6 +131,12 @@ function validate(config: QemuConfig): void {
     ids.add(dev.id);
     if (Buffer.byteLength(dev.tag) > TAG_MAX_BYTES || dev.tag.length === 0) {
       throw new Error(`qemu config: virtio-fs tag "${dev.tag}" must be 1..${TAG_MAX_BYTES} bytes`);
+    }
+  }
+  for (const disk of config.readonlyDisks ?? []) {
+    // virtio-blk's serial field holds 20 bytes; QEMU's option syntax and /init want no odd characters.
+    if (!/^[A-Za-z0-9_-]{1,20}$/.test(disk.serial)) {
+      throw new Error(`qemu config: disk serial "${disk.serial}" must be 1..20 of [A-Za-z0-9_-]`);
     }
   }
   for (const dev of config.netDevices ?? []) {
@@ -180,6 +200,17 @@ function fsDeviceArgs(machine: Machine, dev: VhostUserFsDevice): string[] {
     `socket,id=${dev.id}-chr,path=${optValue(dev.socketPath)}`,
     '-device',
     `${driver},id=${dev.id},chardev=${dev.id}-chr,tag=${optValue(dev.tag)}${queue}`,
+  ];
+}
+
+/** cache=writeback (QEMU's default) reads through the host page cache, which every sandbox shares. */
+function readonlyDiskArgs(machine: Machine, disk: ReadonlyDisk): string[] {
+  const driver = mmio(machine) ? 'virtio-blk-device' : 'virtio-blk-pci';
+  return [
+    '-drive',
+    `file=${optValue(disk.path)},if=none,id=${disk.id},format=raw,readonly=on,cache=writeback`,
+    '-device',
+    `${driver},id=${disk.id}-blk,drive=${disk.id},serial=${disk.serial}`,
   ];
 }
 

@@ -23,6 +23,12 @@ export interface AgentDial {
   /** Settles when the VM is gone: the dial stops with this reason. */
   readonly vmGone: Promise<string>;
   readonly log: ShimLogger;
+  /**
+   * Sends Check again when it is not answered within this long (a VM from the warm pool): its
+   * agent, without a host since the pool let go, closes and reopens its port every 100 ms, and
+   * the guest kernel drops what a host sent into a port that is being closed.
+   */
+  readonly resendEveryMs?: number;
 }
 
 const CONNECT_RETRY_MS = 20;
@@ -42,13 +48,22 @@ async function connectSocket(dial: AgentDial, deadline: number): Promise<TtrpcCl
   }
 }
 
-async function checkServing(agent: AgentClient, timeoutMs: number): Promise<void> {
-  const answer = await agent.check({ service: '' }, { timeoutMs });
-  if (answer.status !== CheckResponse_ServingStatus.SERVING) {
-    throw new SandboxError(
-      'unreachable',
-      `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`,
-    );
+async function checkServing(agent: AgentClient, deadline: number, resendEveryMs: number): Promise<void> {
+  for (;;) {
+    const left = Math.max(1, deadline - Date.now());
+    try {
+      const answer = await agent.check({ service: '' }, { timeoutMs: Math.min(left, resendEveryMs) });
+      if (answer.status !== CheckResponse_ServingStatus.SERVING) {
+        throw new SandboxError(
+          'unreachable',
+          `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`,
+        );
+      }
+      return;
+    } catch (err) {
+      const unanswered = err instanceof TtrpcError && err.code === Code.DeadlineExceeded;
+      if (!unanswered || Date.now() >= deadline) throw err;
+    }
   }
 }
 
@@ -56,7 +71,7 @@ async function dialOnce(dial: AgentDial, deadline: number): Promise<AgentConnect
   const client = await connectSocket(dial, deadline);
   const agent = client.service(AgentServiceDefinition);
   try {
-    await checkServing(agent, Math.max(1, deadline - Date.now()));
+    await checkServing(agent, deadline, dial.resendEveryMs ?? Number.POSITIVE_INFINITY);
   } catch (err) {
     client.close();
     throw err;

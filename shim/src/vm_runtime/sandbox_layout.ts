@@ -4,43 +4,42 @@
 //   one bind mount per share), the guest console log, QEMU's and the daemon's stderr, the pids;
 // - the socket dir (<run>/s/<hash>.vm, next to the shim's socket): agent, QMP, the daemon's
 //   control socket and one vhost-user socket per share.
-// `delete` after a crashed shim derives both from the namespace and sandbox id alone.
+// `delete` after a crashed shim derives both from the namespace and sandbox id alone. A VM taken
+// from the warm pool keeps the pool's paths: the state dir then records them (adopted-vm.json).
 
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { VmPaths } from '@vfs/contracts';
 import { sandboxPaths } from '../shim_paths';
 import { SandboxError } from '../sandbox_error';
 
 const SUN_PATH_MAX = 107;
 
-export interface SandboxLayout {
-  readonly stateDir: string;
-  /** The daemon's --shared-dir: every share is a subdirectory (a bind mount) of it. */
-  readonly sharesDir: string;
-  /** A private mount point where binds get their flags before they move into sharesDir. */
-  readonly stagingDir: string;
-  readonly socketDir: string;
-  readonly agentSocket: string;
-  readonly qmpSocket: string;
-  readonly controlSocket: string;
-  readonly consoleLog: string;
-  readonly qemuStderr: string;
-  readonly daemonStderr: string;
-}
+/** The VM's paths, as the warm pool hands them over too (@vfs/contracts VmPaths). */
+export type SandboxLayout = VmPaths;
 
 export function sandboxLayout(runDir: string, namespace: string, sandboxId: string): SandboxLayout {
   const paths = sandboxPaths(runDir, namespace, sandboxId);
-  const socketDir = paths.vmSocketDir;
+  return layoutIn(paths.stateDir, paths.vmSocketDir);
+}
+
+/** A warm-pool VM's files, before any sandbox has it: <run>/pool/<id> and a socket dir of its own. */
+export function poolVmLayout(runDir: string, id: string): SandboxLayout {
+  return layoutIn(join(runDir, 'pool', id), join(runDir, 's', `pool-${id}.vm`));
+}
+
+function layoutIn(stateDir: string, socketDir: string): SandboxLayout {
   const layout: SandboxLayout = {
-    stateDir: paths.stateDir,
-    sharesDir: join(paths.stateDir, 'shares'),
-    stagingDir: join(paths.stateDir, 'staging'),
+    stateDir,
+    sharesDir: join(stateDir, 'shares'),
+    stagingDir: join(stateDir, 'staging'),
     socketDir,
     agentSocket: join(socketDir, 'agent.sock'),
     qmpSocket: join(socketDir, 'qmp.sock'),
     controlSocket: join(socketDir, 'ctl.sock'),
-    consoleLog: join(paths.stateDir, 'console.log'),
-    qemuStderr: join(paths.stateDir, 'qemu.stderr'),
-    daemonStderr: join(paths.stateDir, 'virtiofsd.log'),
+    consoleLog: join(stateDir, 'console.log'),
+    qemuStderr: join(stateDir, 'qemu.stderr'),
+    daemonStderr: join(stateDir, 'virtiofsd.log'),
   };
   checkSocketPath(vhostUserSocket(layout, 999));
   return layout;
@@ -57,5 +56,22 @@ function checkSocketPath(path: string): void {
       'bad-config',
       `VM socket path ${path} is longer than ${SUN_PATH_MAX} bytes: use a shorter VFS_RUN_DIR`,
     );
+  }
+}
+
+const ADOPTED_LAYOUT = 'adopted-vm.json';
+
+/** Records an adopted VM's paths in the sandbox's state dir, for `delete` after a crashed shim. */
+export function saveAdoptedLayout(stateDir: string, layout: SandboxLayout): void {
+  writeFileSync(join(stateDir, ADOPTED_LAYOUT), JSON.stringify(layout));
+}
+
+/** The adopted VM's paths, when the sandbox's VM came from the pool. */
+export function adoptedLayout(stateDir: string): SandboxLayout | undefined {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, ADOPTED_LAYOUT), 'utf8')) as SandboxLayout;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }

@@ -15,7 +15,7 @@
 
 import { statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import type { ContainerMount, Rootfs, ShareRef } from '@vfs/proto/gen/agent/agent';
+import type { ContainerMount, Rootfs, Share, ShareRef } from '@vfs/proto/gen/agent/agent';
 import type { CacheMode, OciMount } from '@vfs/contracts';
 import type { MountSpec } from '../host_mounts';
 import type { ShimSpec } from '../oci_spec';
@@ -56,6 +56,16 @@ export function containerShares(cache: CacheMode): readonly SandboxShare[] {
     { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true },
     { tag: DATA_TAG, readonly: false, cache, xattr: true, xattrmap: USER_XATTRS_ONLY },
   ];
+}
+
+/** How the guest mounts the container shares (CreateSandbox; a pooled VM's at its boot). */
+export function guestShareMounts(cache: CacheMode): Share[] {
+  return containerShares(cache).map((share) => ({
+    tag: share.tag,
+    mountPoint: `${GUEST_SHARES_DIR}/${share.tag}`,
+    readonly: share.readonly,
+    options: [],
+  }));
 }
 
 /** A host directory (or file) bound into a sandbox share for one container. */

@@ -6,7 +6,9 @@
 
 import { errorMessage } from '@vfs/contracts';
 import type { ShimLogger } from '../logger';
+import { within } from '../within';
 import { type FsHotplugDevice, hotAddFs, hotRemoveFs } from '../vm/fs_hotplug';
+import { hotAddNet, hotRemoveNet, type NetHotplugDevice } from '../vm/net_hotplug';
 import { QmpClient, type QmpStatus } from '../vm/qmp';
 import { killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
 
@@ -26,12 +28,23 @@ export interface ControlledVm {
   addFsDevice(device: FsHotplugDevice): Promise<void>;
   /** Hot-removes one: resolves once the guest released it and its chardev is gone (fs_hotplug.ts hotRemoveFs). */
   removeFsDevice(id: string, timeoutMs: number, guestRelease?: () => Promise<unknown>): Promise<void>;
+  /** Hot-adds a tap netdev, runs `connect` (the tap exists then), adds its virtio-net-pci NIC (net_hotplug.ts). */
+  addNetDevice(device: NetHotplugDevice, connect: () => Promise<unknown>): Promise<void>;
+  /**
+   * Hot-removes a NIC and its netdev (net_hotplug.ts hotRemoveNet); once QEMU is gone there is
+   * nothing to remove (its end took the NIC and the tap) and this resolves.
+   */
+  removeNetDevice(id: string, timeoutMs: number): Promise<void>;
   /** QMP `quit`, SIGKILL by PID after graceMs; resolves with the exit. Idempotent. */
   stop(graceMs: number): Promise<QemuExit>;
+  /** Lets go of QEMU without stopping it (the warm pool hands it over): closes QMP; `gone` then resolves. */
+  release(): void;
 }
 
 export function describeExit(exit: QemuExit): string {
-  return `QEMU exited (${exit.signal ?? `code ${exit.code}`})${exit.stderrTail === '' ? '' : `: ${exit.stderrTail}`}`;
+  // An adopted QEMU is not our child: its status is not ours to read.
+  const status = exit.signal ?? (exit.code === null ? 'status unknown' : `code ${exit.code}`);
+  return `QEMU exited (${status})${exit.stderrTail === '' ? '' : `: ${exit.stderrTail}`}`;
 }
 
 /** Connects QMP to a just-spawned QEMU; fails with QEMU's own words when it exits first. */
@@ -46,11 +59,24 @@ export async function controlVm(qemu: RunningQemu, qmpSocket: string, log: ShimL
     pid: qemu.pid,
     exited: qemu.exited,
     gone: Promise.race([exitReason, qmpEnd(qmp)]),
-    queryStatus: () => statusWithin(qmp, STATUS_TIMEOUT_MS),
+    queryStatus: () =>
+      within(qmp.queryStatus(), STATUS_TIMEOUT_MS, `QMP query-status: no answer within ${STATUS_TIMEOUT_MS} ms`),
     addFsDevice: (device) => hotAddFs(qmp, device),
     removeFsDevice: (id, timeoutMs, guestRelease) => hotRemoveFs(qmp, id, timeoutMs, guestRelease),
+    addNetDevice: (device, connect) => hotAddNet(qmp, device, connect),
+    removeNetDevice: (id, timeoutMs) => removeNetUnlessGone(qmp, id, timeoutMs),
     stop: (graceMs) => (stopping ??= stopVm(qemu, qmp, graceMs, log)),
+    release: () => qmp.close(),
   };
+}
+
+async function removeNetUnlessGone(qmp: QmpClient, id: string, timeoutMs: number): Promise<void> {
+  if (qmp.isClosed) return;
+  try {
+    await hotRemoveNet(qmp, id, timeoutMs);
+  } catch (err) {
+    if (!qmp.isClosed) throw err;
+  }
 }
 
 function qmpEnd(qmp: QmpClient): Promise<string> {
@@ -61,19 +87,6 @@ function qmpEnd(qmp: QmpClient): Promise<string> {
     });
     void qmp.closed.then((why) => resolve(`QEMU is gone: ${why}`));
   });
-}
-
-async function statusWithin(qmp: QmpClient, timeoutMs: number): Promise<QmpStatus> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>(
-    (_, reject) =>
-      (timer = setTimeout(() => reject(new Error(`QMP query-status: no answer within ${timeoutMs} ms`)), timeoutMs)),
-  );
-  try {
-    return await Promise.race([qmp.queryStatus(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function stopVm(qemu: RunningQemu, qmp: QmpClient, graceMs: number, log: ShimLogger): Promise<QemuExit> {

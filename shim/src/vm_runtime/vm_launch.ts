@@ -4,11 +4,17 @@
 // boot in ACCEL_CACHE (a host fact, shared by every containerd and shim of the host).
 
 import { accessSync, constants } from 'node:fs';
-import { ACCEL_CACHE, bootArgs, DEFAULT_RUNTIME_TAG } from '@vfs/contracts';
+import { ACCEL_CACHE, bootArgs, DEFAULT_RUNTIME_TAG, RUNTIME_IMAGE_SERIAL } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import { detectAccel } from '../vm/accel';
 import { hostTscKhz } from '../vm/host_tsc';
-import { buildQemuArgs, type Accel, type TapNetDevice, type VhostUserFsDevice } from '../vm/qemu_command';
+import {
+  buildQemuArgs,
+  type Accel,
+  type ReadonlyDisk,
+  type TapNetDevice,
+  type VhostUserFsDevice,
+} from '../vm/qemu_command';
 import { launchQemu, type RunningQemu } from '../vm/qemu_process';
 import { inNetns } from '../pod_network/netns_exec';
 import type { PodNetwork } from '../pod_network/pod_network';
@@ -22,6 +28,8 @@ export interface VmLaunch {
   readonly hypervisor: HypervisorConfig;
   readonly layout: SandboxLayout;
   readonly devices: readonly VhostUserFsDevice[];
+  /** The runtime as an erofs image, attached read-only; none: the guest mounts the runtime share. */
+  readonly runtimeImage?: string;
   /** The pod's network: QEMU then runs in its netns, where it opens the taps by name. */
   readonly network?: PodNetwork;
 }
@@ -75,6 +83,10 @@ export function hotplugSlots(hypervisor: HypervisorConfig): number {
   return hypervisor.machine === 'microvm' ? 0 : hypervisor.hotplug_slots;
 }
 
+function runtimeDisks(image: string | undefined): ReadonlyDisk[] {
+  return image === undefined ? [] : [{ id: 'rt', path: image, serial: RUNTIME_IMAGE_SERIAL }];
+}
+
 export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
   const { hypervisor, layout } = launch;
   checkReadable(hypervisor.kernel, 'hypervisor.kernel');
@@ -91,11 +103,16 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       initrdPath: hypervisor.initramfs,
       hotplugRootPorts: hotplugSlots(hypervisor),
       kernelArgs: [
-        ...bootArgs({ mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }),
+        ...bootArgs(
+          launch.runtimeImage === undefined
+            ? { mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }
+            : { mode: 'agent', runtimeImage: RUNTIME_IMAGE_SERIAL },
+        ),
         ...kernelParams(hypervisor.kernel_params),
       ],
       tscKhz: hostTscKhz(),
       fsDevices: launch.devices,
+      readonlyDisks: runtimeDisks(launch.runtimeImage),
       netDevices: netDevices(launch.network),
       agentSocketPath: layout.agentSocket,
       qmpSocketPath: layout.qmpSocket,

@@ -6,7 +6,7 @@
 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { containerMarker, type VolumeInfo } from '@vfs/contracts';
+import { containerMarker, poolSocket, type VolumeInfo } from '@vfs/contracts';
 import { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import { unmountContainer } from '../host_mounts';
 import { dockerNetnsPath, joinSandboxNetwork, libnetworkHook } from '../pod_network/docker_netns';
@@ -307,6 +307,7 @@ export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Pr
       log: containerLogger(context.log, context.sandboxId),
       clock,
       network: networkSource(request.spec, request.containerId, request.bundle),
+      poolSocket: poolSocket(runDir()),
     });
   const runtime = new VmSandboxRuntime(context, starter, clock);
   await runtime.listenManagement(sandboxPaths(runDir(), context.namespace, context.sandboxId).managementSocket);

@@ -9,6 +9,7 @@ import type { ControlClient } from '@vfs/contracts';
 import pino from 'pino';
 import { mountsUnder, unmountAll } from '../host_mounts';
 import { SandboxState } from '../sandbox_state';
+import { RootPortPool } from '../vm/fs_hotplug';
 import type { AgentClient } from './agent_dial';
 import { sandboxLayout } from './sandbox_layout';
 import { makeSharesMountPoint, makeStagingMountPoint } from './share_exports';
@@ -68,7 +69,7 @@ describe('volume hotplug, fault by fault', () => {
       control,
       vm,
       agent,
-      slots: 1,
+      ports: new RootPortPool(1),
       cache: 'auto',
       requestTimeoutMs: 1000,
       log: pino({ level: 'silent' }),

@@ -14,7 +14,7 @@ import { removeUnmountedTree, unmount } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
-import { HotplugError, RootPortPool, rootPortSlot } from '../vm/fs_hotplug';
+import { HotplugError, type RootPortPool, rootPortSlot } from '../vm/fs_hotplug';
 import type { AgentClient } from './agent_dial';
 import type { SandboxLayout } from './sandbox_layout';
 import { bindShare, exportShare } from './share_exports';
@@ -42,7 +42,8 @@ export interface VolumeHotplugDeps {
   readonly control: ControlClient;
   readonly vm: ControlledVm;
   readonly agent: AgentClient;
-  readonly slots: number;
+  /** The VM's root ports, shared with its hot-plugged pod NICs. */
+  readonly ports: RootPortPool;
   readonly cache: CacheMode;
   readonly requestTimeoutMs: number;
   readonly log: ShimLogger;
@@ -61,14 +62,11 @@ export interface Volumes {
 
 export class VolumeHotplug implements Volumes {
   private readonly volumes: Volume[] = [];
-  private readonly ports: RootPortPool;
   private next = 0;
   /** One add or remove at a time: each takes a port, a socket and a tag. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly deps: VolumeHotplugDeps) {
-    this.ports = new RootPortPool(deps.slots);
-  }
+  constructor(private readonly deps: VolumeHotplugDeps) {}
 
   add(request: VolumeRequest): Promise<VolumeInfo> {
     return this.serialized(() => this.plug(request));
@@ -110,7 +108,7 @@ export class VolumeHotplug implements Volumes {
   }
 
   private checkRequest(request: VolumeRequest): void {
-    if (this.deps.slots === 0) {
+    if (this.deps.ports.size === 0) {
       throw new SandboxError(
         'unsupported',
         'this sandbox cannot hotplug volumes: its machine has no hotplug slots (machine = "microvm", or hotplug_slots = 0)',
@@ -154,9 +152,9 @@ export class VolumeHotplug implements Volumes {
       }
     };
     const { state, layout, control, vm, agent, requestTimeoutMs } = this.deps;
-    const port: string = await step('take a hotplug slot', async () => this.ports.take(tag), {
+    const port: string = await step('take a hotplug slot', async () => this.deps.ports.take(tag), {
       what: 'release the slot',
-      run: async (): Promise<void> => this.ports.release(port),
+      run: async (): Promise<void> => this.deps.ports.release(port),
     });
     const bind = { source: request.source, target: tag, wrapsFile: false, recursive: true, readonly: request.readonly };
     await step('bind the source into the shared dir', () => bindShare(state, layout, request.containerId, bind), {
@@ -221,7 +219,7 @@ export class VolumeHotplug implements Volumes {
     }
     this.volumes.splice(this.volumes.indexOf(volume), 1);
     const failures = await this.rollBack([
-      { what: 'release the slot', run: async () => this.ports.release(volume.port) },
+      { what: 'release the slot', run: async () => this.deps.ports.release(volume.port) },
       { what: 'unmount the source', run: () => this.unbind(volume.tag) },
       { what: 'remove the export', run: () => control.remove(volume.tag) },
       { what: 'remove the device', run: () => this.removeDevice(volume, true) },

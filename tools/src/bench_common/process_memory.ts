@@ -38,3 +38,26 @@ export function processTreeMemory(root: number): TreeMemory {
   }
   return { rssKib, pssKib };
 }
+
+/** One mapping's header line of /proc/PID/smaps: `start-end perms offset dev inode [path]`. */
+export interface MappingHeader {
+  readonly perms: string;
+  readonly inode: number;
+  readonly path: string;
+}
+
+/** Pss summed over the mappings of a /proc/PID/smaps text that `keep` selects, in KiB. */
+export function mappingsPssKib(smaps: string, keep: (mapping: MappingHeader) => boolean): number {
+  let kept = false;
+  let pssKib = 0;
+  for (const line of smaps.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (header !== null) {
+      kept = keep({ perms: header[1] as string, inode: Number(header[2]), path: header[3] as string });
+      continue;
+    }
+    const pss = /^Pss:\s+(\d+) kB$/.exec(line);
+    if (kept && pss !== null) pssKib += Number(pss[1]);
+  }
+  return pssKib;
+}

@@ -3,7 +3,8 @@
 // cell's VM shape, on a private containerd 1.6 with the offline images. Each round runs every job
 // once (jobs.ts), the order rotating each round, so noise and drift fall on all cells alike; a job
 // starts K sandboxes (or floor VMs) at once. The vfs runs' phases come from the shim's timestamps
-// under VFS_TIMINGS_DIR, as in bench-coldstart. Everything started is removed at the end, on
+// under VFS_TIMINGS_DIR, as in bench-coldstart. A pool-on cell's sandboxes take VMs from a warm
+// pool kept full between jobs (pool_keeper.ts). Everything started is removed at the end, on
 // failure and on SIGINT (bench_common/bench_main.ts).
 
 import { mkdirSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { BENCH_IMAGES } from './images';
 import { type Job, planJobs } from './jobs';
 import { type Cell, expandMatrix } from './matrix';
 import { saveCellConfigs, saveEnv, writeResults } from './output_files';
+import { PoolKeeper } from './pool_keeper';
 import { type Progress, progressBar } from './progress_bar';
 import { startContainerd } from './private_containerd';
 import { formatResults } from './report';
@@ -40,6 +42,7 @@ interface Bench {
   readonly configPaths: readonly string[];
   /** K floor VMs per floor job. */
   readonly floors: ReadonlyMap<string, readonly FloorVm[]>;
+  readonly pool: PoolKeeper;
 }
 
 function burst<T>(k: number, run: (slot: number) => Promise<T>): Promise<T[]> {
@@ -59,7 +62,9 @@ async function measureJob(bench: Bench, job: Job, jobIndex: number, round: numbe
     const id = `cs-${jobIndex}-${round}-${slot}`;
     const run = await timeCtrRun(bench.containerd, NAMESPACE, runtime, image.ref, id, config, image.command);
     if (job.kind !== 'vfs') return { kind: job.kind, round, slot, ms: run.ms };
-    const { phases } = runPhases(run, await readTimings(bench.timingsDir, id));
+    const timings = await readTimings(bench.timingsDir, id);
+    bench.pool.checkWarm(job, id, timings);
+    const { phases } = runPhases(run, timings);
     return { kind: 'vfs', round, slot, ms: run.ms, phases };
   });
 }
@@ -70,7 +75,9 @@ async function runRounds(bench: Bench, args: ColdstartArgs, jobs: readonly Job[]
     for (let round = 0; round < args.warmup + args.runs; round++) {
       const measured = round >= args.warmup;
       for (const job of roundOrder(jobs, round)) {
+        await bench.pool.before(job);
         const records = await measureJob(bench, job, jobs.indexOf(job), round);
+        await bench.pool.after(job);
         if (measured) for (const index of job.cells) runs[index]?.push(...records);
         bar.step(
           `${roundName(round, args.warmup, args.runs)}: ${job.key} ${median(records.map((r) => r.ms)).toFixed(0)} ms`,
@@ -125,7 +132,9 @@ async function measureCells(scope: BenchScope, args: ColdstartArgs, cells: reado
     const containerd = await startContainerd(scope, NAMESPACE, images, { [TIMINGS_DIR_ENV]: timingsDir });
     const jobs = planJobs(cells, runnable);
     const floors = await startFloors(scope, jobs);
-    await runRounds({ containerd, timingsDir, configPaths, floors }, args, jobs, runs);
+    const pool = new PoolKeeper(scope, containerd, cells, configPaths);
+    await runRounds({ containerd, timingsDir, configPaths, floors, pool }, args, jobs, runs);
+    await pool.stop();
   }
   return cells.map((cell, i) => ({ cell, skipped: skipped[i], runs: runs[i] ?? [] }));
 }
@@ -138,6 +147,8 @@ export async function coldstart(scope: BenchScope, args: ColdstartArgs): Promise
     const base = loadRuntimeConfig({ root: installRoot() }).config;
     const skipped = skipReason(cell.config, probeHost(base.hypervisor.path, vfsRuntimePath(), [cell.config]));
     if (skipped !== undefined) throw new Error(`--density: the cell ${cell.name} cannot run: ${skipped}`);
+    // A pool's idle VMs belong to no sandbox: --density counts the sandboxes' own memory.
+    if (cell.config.pool) throw new Error('--density measures sandboxes without a warm pool: use --pool off');
     await runDensity(scope, args, cell);
     return;
   }

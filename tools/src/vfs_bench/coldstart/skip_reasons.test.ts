@@ -1,5 +1,8 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { applyFlags, defaultMatrix, expandMatrix } from './matrix';
-import { skipReason } from './skip_reasons';
+import { poolMissing, skipReason } from './skip_reasons';
 
 describe('skipReason', () => {
   const host = { daxMissing: 'no DAX window', poolMissing: 'no warm pool' };
@@ -17,5 +20,30 @@ describe('skipReason', () => {
   it('runs every cell on a host that has it all', () => {
     const able = { daxMissing: undefined, poolMissing: undefined };
     expect(cells.map((cell) => skipReason(cell, able))).toEqual([undefined, undefined, undefined, undefined]);
+  });
+});
+
+describe('poolMissing', () => {
+  let dir: string;
+  const fakeCli = (help: string): string => {
+    const path = join(dir, 'vfs-runtime');
+    writeFileSync(path, `#!/bin/sh\ncat <<'EOF'\n${help}\nEOF\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-skip-test-'));
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lets pool cells run with a build whose vfs-runtime has the pool command', () => {
+    expect(poolMissing(fakeCli('commands:\n  pool serve [--size N]   keep N booted VMs ready'))).toBeUndefined();
+  });
+
+  it('skips pool cells with a build that has no pool command', () => {
+    const cli = fakeCli('commands:\n  env   the environment');
+    expect(poolMissing(cli)).toBe(`no warm pool in this build (${cli} has no pool command)`);
   });
 });

@@ -25,11 +25,10 @@ export function daxMissing(qemuPath: string): string {
   return "the shim does not put a DAX window on QEMU's command line (shim/src/vm/qemu_command.ts)";
 }
 
-/** The warm pool is `vfs-runtime pool serve` (issue 11, part 2). */
-export function poolMissing(vfsRuntime: string): string {
+/** The warm pool is `vfs-runtime pool serve` (issue 11, part 2), which vfs-bench starts (pool_keeper.ts). */
+export function poolMissing(vfsRuntime: string): string | undefined {
   const help = output(vfsRuntime, ['help']);
-  if (!/^\s*pool\b/m.test(help)) return `no warm pool in this build (${vfsRuntime} has no pool command)`;
-  return 'vfs-bench does not start a pool service yet';
+  return /^\s*pool\b/m.test(help) ? undefined : `no warm pool in this build (${vfsRuntime} has no pool command)`;
 }
 
 export function probeHost(qemuPath: string, vfsRuntime: string, cells: readonly CellConfig[]): HostAbilities {

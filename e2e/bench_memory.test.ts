@@ -1,0 +1,68 @@
+// Smoke test of the bench-memory harness (not of the figures): one sandbox through the real stack,
+// then the JSON's shape, figures that are positive and plausible, and nothing left behind. Needs
+// root, QEMU, Debian's containerd and runc, and `make build`.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleShim } from '@vfs/harness/bundles';
+import { leftovers, runBenchProgram } from './test_support/bench_program';
+
+jest.setTimeout(240_000);
+
+interface VfsPss {
+  readonly shim: number;
+  readonly daemon: number;
+  readonly qemu: number;
+  readonly total: number;
+}
+
+interface MemoryJson {
+  readonly sandboxes: number;
+  readonly pss_mib: { readonly dax_off: VfsPss; readonly dax_on: VfsPss | null; readonly dax_on_unavailable?: string };
+  readonly shared_read: {
+    readonly file_mib: number;
+    readonly growth_mib: { readonly dax_off: number; readonly dax_on: number | null };
+  };
+}
+
+/** The dirs the program announced; it has no CPU cgroup, so its work dir stands in for one. */
+function announcedDirs(stderr: string): { work: string; containerd: string; cgroup: string } {
+  const match = /work dir (\S+), containerd dir (\S+)/.exec(stderr);
+  if (match === null) throw new Error(`bench-memory did not say where it works:\n${stderr}`);
+  return { work: match[1] as string, containerd: match[2] as string, cgroup: match[1] as string };
+}
+
+describe('bench-memory', () => {
+  let work: string;
+
+  beforeAll(() => {
+    bundleShim();
+    work = mkdtempSync(join(tmpdir(), 'vfs-memory-test-'));
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('measures one sandbox per runtime, writes the JSON contract, and leaves nothing behind', async () => {
+    const json = join(work, 'out.json');
+    const result = await runBenchProgram('bench-memory', ['--sandboxes', '1', '--json', json], 220_000);
+    if (result.code !== 0) throw new Error(`bench-memory failed (${result.code}):\n${result.stderr}`);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as MemoryJson;
+    expect(report.sandboxes).toBe(1);
+    const { shim, daemon, qemu, total } = report.pss_mib.dax_off;
+    expect(shim).toBeGreaterThan(0);
+    expect(daemon).toBeGreaterThan(0);
+    expect(qemu).toBeGreaterThan(daemon);
+    expect(total).toBeCloseTo(shim + daemon + qemu, 0);
+    // One reader: its guest's copy and at most the host's page cache copy, with some slack.
+    expect(report.shared_read.file_mib).toBe(64);
+    expect(report.shared_read.growth_mib.dax_off).toBeGreaterThan(0);
+    expect(report.shared_read.growth_mib.dax_off).toBeLessThan(4 * 64);
+    // Measured, or null with the reason beside it: never a made-up figure.
+    if (report.pss_mib.dax_on === null) expect(report.pss_mib.dax_on_unavailable).toMatch(/\S/);
+    else expect(report.pss_mib.dax_on.qemu).toBeGreaterThan(report.pss_mib.dax_on.daemon);
+    expect(result.stdout).toMatch(/vfs, DAX off\s+\d/);
+    expect(result.stdout).toMatch(/runc \(reference\)\s+\d/);
+    expect(leftovers(announcedDirs(result.stderr))).toEqual([]);
+  });
+});

@@ -1,0 +1,150 @@
+// The warm pool (vfs-runtime pool serve) through the real stack: containerd 1.6, ctr, our shim,
+// QEMU under TCG. A container's sandbox takes a booted VM from the pool (the shim adopts its QEMU
+// and daemon), the pool boots a fresh one in its place, no VM is handed out twice, a shim with
+// another configuration boots its own, and stopping the service — or restarting one that was
+// killed — leaves nothing behind.
+// Needs `make build runtime`.
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { PoolClient, poolSocket } from '@vfs/contracts';
+import { PrivateContainerd, type CtrResult, mountsUnder } from '@vfs/harness/containerd';
+import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { bundleShim } from '@vfs/harness/bundles';
+import {
+  expectNothingLeft,
+  ok,
+  pidAlive,
+  recordedPid,
+  taskIs,
+  VM_IMAGE,
+  VM_RUNTIME,
+  waitFor,
+} from '@vfs/harness/vm_checks';
+import { WarmPoolService } from '@vfs/harness/warm_pool';
+
+jest.setTimeout(300_000);
+
+const NS = 'vfs-pool';
+
+describe('the warm pool with containerd 1.6', () => {
+  let work: string;
+  let containerd: PrivateContainerd;
+  let pool: WarmPoolService | undefined;
+  const ctr = (args: readonly string[]): Promise<CtrResult> =>
+    containerd.ctr(args, { namespace: NS, timeoutMs: 120_000 });
+  const poolDirs = (): string[] => {
+    const dir = join(containerd.runDir, 'pool');
+    return existsSync(dir) ? readdirSync(dir) : [];
+  };
+  const startPool = async (): Promise<WarmPoolService> => {
+    pool = await WarmPoolService.start(containerd.runDir, 1, join(work, 'pool.log'));
+    return pool;
+  };
+
+  beforeAll(async () => {
+    bundleShim();
+    work = mkdtempSync('/tmp/vfs-e2e-pool-');
+    containerd = await PrivateContainerd.start();
+    ok(await ctr(['images', 'import', buildBusyboxImage(work, VM_IMAGE)]));
+  });
+
+  afterAll(async () => {
+    await pool?.stop();
+    await containerd?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('hands a booted VM to a new sandbox, whose shim adopts its processes, and boots a fresh one in its place', async () => {
+    const service = await startPool();
+    const [first] = await service.ready(1);
+    const before = await service.status();
+    const pooledQemu = before.vms.find((vm) => vm.id === first)?.qemuPid;
+
+    ok(await ctr(['run', '-d', ...VM_RUNTIME, VM_IMAGE, 'pooled', 'sleep', '600']));
+    await waitFor('pooled to run', () => taskIs(ctr, 'pooled', 'RUNNING'));
+    // The sandbox's QEMU is the pool's: adopted, not booted.
+    expect(recordedPid(containerd, NS, 'pooled', 'qemu')).toBe(pooledQemu);
+    const exec = ok(await ctr(['task', 'exec', '--exec-id', 'e1', 'pooled', 'uname', '-r']));
+    expect(exec.stdout).toMatch(/cloud-amd64$/m);
+
+    // The pool refills with a new VM and never lists the handed-out one again.
+    const [second] = await service.ready(1);
+    expect(second).not.toBe(first);
+    const after = await service.status();
+    expect(after.handedOut).toBe(1);
+    expect(after.vms.map((vm) => vm.id)).not.toContain(first);
+
+    const daemon = recordedPid(containerd, NS, 'pooled', 'virtiofsd');
+    ok(await ctr(['task', 'kill', '-s', 'SIGKILL', 'pooled']));
+    await waitFor('pooled to stop', () => taskIs(ctr, 'pooled', 'STOPPED'));
+    ok(await ctr(['task', 'rm', 'pooled']));
+    ok(await ctr(['container', 'rm', 'pooled']));
+    // The adopting shim stopped the pooled VM and removed the pool's files for it.
+    await waitFor('the adopted VM to go', () =>
+      !pidAlive(pooledQemu as number) && !pidAlive(daemon) ? true : undefined,
+    );
+    expect(poolDirs()).toEqual([second]);
+    expect(containerd.logPath && service.log()).toContain('"msg":"pool VM handed over"');
+  });
+
+  it('never hands a VM out twice: back-to-back containers each get their own', async () => {
+    const service = pool as WarmPoolService;
+    const [ready] = await service.ready(1);
+    const runs = await Promise.all(
+      ['once-a', 'once-b'].map((id) =>
+        ctr(['run', '--rm', ...VM_RUNTIME, VM_IMAGE, id, 'cat', '/proc/sys/kernel/random/boot_id']),
+      ),
+    );
+    const bootIds = runs.map((run) => ok(run).stdout.trim());
+    expect(new Set(bootIds).size).toBe(2);
+    // One of them got the ready VM; the other found the pool empty (or refilled) and booted or took another.
+    const handed = [
+      ...service.log().matchAll(/"poolVm":"([0-9a-f]+)","takenBy":"([^"]+)","msg":"pool VM handed over"/g),
+    ];
+    const ids = handed.map((m) => m[1] as string);
+    expect(ids).toContain(ready);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Every take was adopted: no shim fell back to booting its own after taking a VM.
+    expect(readFileSync(containerd.logPath, 'utf8')).not.toContain('adopting the pooled VM failed');
+    // Each adopting shim removed its VM's files when its container went.
+    await waitFor("the adopted VMs' dirs to go", () =>
+      poolDirs().some((dir) => ids.includes(dir)) ? undefined : true,
+    );
+  });
+
+  it('keeps its VM for a shim with another configuration, which boots its own', async () => {
+    const service = pool as WarmPoolService;
+    const [ready] = await service.ready(1);
+    const client = await PoolClient.connect(poolSocket(containerd.runDir));
+    try {
+      const taken = await client.take('another-configuration', 'stranger');
+      expect(taken.vm).toBeUndefined();
+      expect(taken).toEqual({ reason: expect.stringMatching(/another configuration/) });
+    } finally {
+      client.close();
+    }
+    expect((await service.status()).vms.map((vm) => vm.id)).toContain(ready);
+  });
+
+  it('stops its VMs when stopped, and a pool started after one was killed stops the VMs it left', async () => {
+    const killed = pool as WarmPoolService;
+    await killed.ready(1);
+    const orphan = (await killed.status()).vms[0]?.qemuPid as number;
+    expect(await killed.stop('SIGKILL')).toBeNull();
+    expect(pidAlive(orphan)).toBe(true);
+
+    const service = await startPool();
+    expect(pidAlive(orphan)).toBe(false);
+    const [fresh] = await service.ready(1);
+    const qemu = (await service.status()).vms[0]?.qemuPid as number;
+    expect(poolDirs()).toEqual([fresh]);
+
+    expect(await service.stop()).toBe(0);
+    expect(pidAlive(qemu)).toBe(false);
+    expect(poolDirs()).toEqual([]);
+    expect(existsSync(poolSocket(containerd.runDir))).toBe(false);
+    expect(mountsUnder(containerd.runDir)).toEqual([]);
+    expectNothingLeft(containerd, NS);
+  });
+});

@@ -1,0 +1,116 @@
+// One warm-pool VM: booted with the same steps a shim takes (vm_bringup.ts) — the runtime share
+// and the two empty container shares exported, QEMU up, the agent serving, the container shares
+// mounted in the guest (what every sandbox's CreateSandbox does first) — under the pool's own
+// paths (<run>/pool/<id>) and its own state (pids, mount journal). The agent's connection closes
+// once it answered; handing the VM over closes the others (QMP, daemon control: each takes one
+// client at a time) and disowns its undo steps: from then on the adopting shim stops it and
+// removes its files.
+
+import { randomBytes } from 'node:crypto';
+import type { PooledVm } from '@vfs/contracts';
+import type { LoadedConfig } from '@vfs/runtime-config';
+import { removeUnmountedTree } from '../host_mounts';
+import type { ShimLogger } from '../logger';
+import { SandboxError } from '../sandbox_error';
+import { SandboxState } from '../sandbox_state';
+import { PhaseClock } from '../vm_runtime/phase_clock';
+import { poolVmLayout } from '../vm_runtime/sandbox_layout';
+import type { AgentClient } from '../vm_runtime/agent_dial';
+import { guestShareMounts } from '../vm_runtime/share_plan';
+import { Bringup, checkInputs } from '../vm_runtime/vm_bringup';
+
+export interface PoolVmBoot {
+  readonly config: LoadedConfig['config'];
+  readonly runDir: string;
+  readonly fingerprint: string;
+  readonly log: ShimLogger;
+}
+
+/** A booted pool VM, as the pool holds it until a shim takes it or the pool stops. */
+export interface PoolVmHandle {
+  readonly id: string;
+  readonly qemuPid: number;
+  /** Resolves with why, when QEMU or the daemon goes before the hand-over. */
+  readonly lost: Promise<string>;
+  /** Lets go of it: what a shim needs to adopt it. Call once. */
+  handOver(): PooledVm;
+  /** Stops it and removes its files (pool stop, a lost VM). */
+  discard(): Promise<void>;
+}
+
+/** The shares every sandbox mounts first, mounted ahead: the adopter's CreateSandbox skips them. */
+async function mountContainerShares(agent: AgentClient, config: LoadedConfig['config']): Promise<void> {
+  for (const share of guestShareMounts(config.daemon.cache)) {
+    await agent.mountShare({ share, waitMs: 0 }, { timeoutMs: config.agent.request_timeout_ms });
+  }
+}
+
+export function newPoolVmId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function pidOf(state: SandboxState, name: string) {
+  const record = state.pid(name);
+  if (record === undefined) throw new SandboxError('host-failure', `pool VM: no ${name} was recorded`);
+  return { pid: record.pid, startTime: record.startTime };
+}
+
+export async function bootPoolVm(boot: PoolVmBoot, id: string): Promise<PoolVmHandle> {
+  const started = Date.now();
+  const layout = poolVmLayout(boot.runDir, id);
+  const state = new SandboxState(layout.stateDir);
+  const log = boot.log.child({ poolVm: id });
+  const clock = new PhaseClock(id, undefined, '');
+  const options = { sandboxId: `pool-${id}`, config: boot.config, state, layout, log, clock };
+  checkInputs(options);
+  const bringup = new Bringup(options);
+  const { undo } = bringup;
+  undo.push('remove the pool VM dir', () => removeUnmountedTree(layout.stateDir));
+  try {
+    state.create();
+    bringup.prepareDirs();
+    await bringup.mountShares();
+    const daemon = await bringup.daemon();
+    const qemu = await bringup.vm(await bringup.exportAll(daemon), undefined);
+    const connection = await bringup.agent(qemu, daemon);
+    await mountContainerShares(connection.agent, boot.config);
+    // Let go of the agent now, so that it is back to waiting for a host long before a shim
+    // connects (one arriving while the agent reopens its port has its first bytes dropped).
+    connection.client.close();
+    const bootMs = Date.now() - started;
+    log.info({ bootMs, qemuPid: qemu.pid }, 'pool VM ready');
+    let handedOver = false;
+    const lost = Promise.race([qemu.gone, daemon.exited]).then((why) =>
+      handedOver ? new Promise<string>(() => undefined) : why,
+    );
+    const descriptor: PooledVm = {
+      id,
+      fingerprint: boot.fingerprint,
+      qemu: pidOf(state, 'qemu'),
+      daemon: pidOf(state, 'virtiofsd'),
+      paths: layout,
+      mounts: state.mounts().map((m) => m.target),
+      bootMs,
+    };
+    return {
+      id,
+      qemuPid: qemu.pid,
+      lost,
+      handOver: () => {
+        handedOver = true;
+        qemu.release();
+        daemon.control.close();
+        undo.disown();
+        return descriptor;
+      },
+      discard: async () => {
+        const failures = await undo.runAll();
+        if (failures.length > 0)
+          throw new SandboxError('host-failure', `pool VM ${id}: ${failures.map((f) => f.message).join('; ')}`);
+      },
+    };
+  } catch (err) {
+    await undo.runAll();
+    throw err;
+  }
+}

@@ -1,0 +1,204 @@
+// A VM from the warm pool (vfs-runtime pool serve): booted ahead of any sandbox, with its daemon
+// and a serving agent, and no container. The pool forgets it once it answers `take`; from then on
+// this shim owns it, as if it had booted it:
+// - its processes are recorded in the sandbox's state (by pid and start time) and watched by
+//   pidfd, since this shim is not their parent;
+// - the pool's host mounts move into the sandbox's mount journal, and its paths into the state dir
+//   (adopted-vm.json), so a container's teardown, and `delete` after a crash, undo them;
+// - the shim connects QMP, the daemon's control socket and the agent afresh, then hot-plugs what
+//   is the sandbox's own: the pod's network (its containers' directories bind into the shares
+//   as on a VM booted here).
+// With no pool, an empty one, or one booted with another configuration, Create boots its own VM.
+
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage, type PooledProcess, type PooledVm, PoolClient } from '@vfs/contracts';
+import { removeUnmountedTree, unmountAll } from '../host_mounts';
+import { hotplugPodNetwork, type PodNetwork } from '../pod_network/pod_network';
+import { RootPortPool } from '../vm/fs_hotplug';
+import { poolFingerprint } from '../pool/pool_fingerprint';
+import { SandboxError } from '../sandbox_error';
+import { within } from '../within';
+import type { SandboxState } from '../sandbox_state';
+import { fileTailOrError } from '../vm/console_log';
+import { watchPid, type PidWatch } from '../vm/pidfd_watch';
+import type { QemuExit, RunningQemu } from '../vm/qemu_process';
+import { dialAgent } from './agent_dial';
+import { type SandboxLayout, saveAdoptedLayout } from './sandbox_layout';
+import type { LiveVm, SandboxVmOptions } from './sandbox_vm';
+import { UndoStack } from './undo_stack';
+import { consoleTail, podNetnsPath, runtimeDir, SANDBOX_OWNER } from './vm_bringup';
+import { hotplugSlots } from './vm_launch';
+import { type ControlledVm, controlVm } from './vm_control';
+import { connectControl, daemonStopper, type RunningDaemon } from './virtiofsd_process';
+
+const QEMU_STOP_GRACE_MS = 2000;
+/** A serving agent answers Check in milliseconds, even under TCG: one not answered was dropped. */
+const CHECK_RESEND_MS = 500;
+/** Tells the pool (should it restart after a crash) that this VM has an owner. */
+export const ADOPTED_MARKER = 'adopted-by';
+
+/**
+ * The pool answers from memory at once; one that does not is stuck, and Create boots its own VM. A
+ * VM it hands out after that belongs to no one: unmarked, the next pool start stops it.
+ */
+const POOL_ANSWER_MS = 3000;
+
+/** A VM from the pool for this sandbox, or undefined (no pool, none ready, another configuration). */
+export async function takePooledVm(options: SandboxVmOptions, socket: string): Promise<PooledVm | undefined> {
+  const { log, config, sandboxId } = options;
+  if (!existsSync(socket)) return undefined;
+  let client: PoolClient | undefined;
+  try {
+    client = await PoolClient.connect(socket);
+    const taken = await within(
+      client.take(poolFingerprint(config, runtimeDir()), sandboxId),
+      POOL_ANSWER_MS,
+      `the pool did not answer within ${POOL_ANSWER_MS} ms`,
+    );
+    if (taken.vm === undefined) {
+      log.info({ reason: taken.reason }, 'warm pool has no VM for this sandbox: booting one');
+      return undefined;
+    }
+    log.info({ poolVm: taken.vm.id, bootMs: taken.vm.bootMs }, 'took a VM from the warm pool');
+    return taken.vm;
+  } catch (err) {
+    log.warn({ err: errorMessage(err), socket }, 'warm pool unreachable: booting a VM');
+    return undefined;
+  } finally {
+    client?.close();
+  }
+}
+
+/** Records a handed-over process under `name`, refusing one whose pid now belongs to another. */
+function recordProcess(state: SandboxState, name: string, proc: PooledProcess): void {
+  const record = state.recordPid(name, proc.pid);
+  if (record.startTime !== proc.startTime) {
+    state.forgetPid(name);
+    throw new SandboxError('host-failure', `pooled ${name} (pid ${proc.pid}) is gone: the pid is another process now`);
+  }
+}
+
+function adoptedQemu(watch: PidWatch, stderrPath: string): RunningQemu {
+  const exited: Promise<QemuExit> = watch.exited.then(() => ({
+    code: null,
+    signal: null,
+    stderrTail: fileTailOrError(stderrPath, 20),
+  }));
+  const stop = async (graceMs = QEMU_STOP_GRACE_MS): Promise<QemuExit> => {
+    watch.kill('SIGTERM');
+    const timer = setTimeout(() => watch.kill('SIGKILL'), graceMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return { pid: watch.pid, exited, stop };
+}
+
+async function adoptedDaemon(watch: PidWatch, vm: PooledVm): Promise<RunningDaemon> {
+  const exited = watch.exited.then(() => `vfs-virtiofsd exited: ${fileTailOrError(vm.paths.daemonStderr, 10)}`);
+  const control = await connectControl(vm.paths.controlSocket, exited);
+  return { pid: watch.pid, control, exited, stop: daemonStopper(watch.pid, exited) };
+}
+
+class Adoption {
+  readonly undo: UndoStack;
+  readonly layout: SandboxLayout;
+
+  constructor(
+    private readonly options: SandboxVmOptions,
+    private readonly vm: PooledVm,
+  ) {
+    this.undo = new UndoStack(options.log);
+    this.layout = vm.paths;
+  }
+
+  /** The pool's files and mounts become the sandbox's, before anything can fail. */
+  takeFiles(): void {
+    const { state } = this.options;
+    const { layout, vm } = this;
+    saveAdoptedLayout(state.dir, layout);
+    writeFileSync(join(vm.paths.stateDir, ADOPTED_MARKER), `${state.dir}\n`);
+    this.undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
+    this.undo.push('remove the pool VM dir', () => removeUnmountedTree(layout.stateDir));
+    for (const target of vm.mounts) state.journalMount({ target, containerId: SANDBOX_OWNER });
+    this.undo.push('unmount the shares', () => unmountAll(state));
+  }
+
+  /** Watches a handed-over process (refusing a recycled pid) and records it; the undo stops it. */
+  private watch(name: string, proc: PooledProcess, stop: (watch: PidWatch) => Promise<void>): PidWatch {
+    const { state } = this.options;
+    const watch = watchPid(proc.pid, proc.startTime);
+    this.undo.push(`stop ${name}`, async () => {
+      await stop(watch);
+      watch.close();
+      state.forgetPid(name);
+    });
+    recordProcess(state, name, proc);
+    return watch;
+  }
+
+  async daemon(): Promise<RunningDaemon> {
+    let daemon: RunningDaemon | undefined;
+    const watch = this.watch('virtiofsd', this.vm.daemon, async (w) => {
+      daemon?.control.close();
+      await daemonStopper(w.pid, w.exited)();
+    });
+    daemon = await adoptedDaemon(watch, this.vm);
+    return daemon;
+  }
+
+  async qemu(): Promise<ControlledVm> {
+    let controlled: ControlledVm | undefined;
+    let qemu: RunningQemu | undefined;
+    const watch = this.watch('qemu', this.vm.qemu, async () => {
+      await (controlled?.stop(QEMU_STOP_GRACE_MS) ?? qemu?.stop());
+    });
+    qemu = adoptedQemu(watch, this.vm.paths.qemuStderr);
+    controlled = await controlVm(qemu, this.vm.paths.qmpSocket, this.options.log);
+    return controlled;
+  }
+}
+
+/** Takes charge of a pooled VM; a failure stops it and removes its files, as a failed boot would. */
+export async function adoptPooledVm(options: SandboxVmOptions, vm: PooledVm): Promise<LiveVm> {
+  const { clock, config, log } = options;
+  const adoption = new Adoption(options, vm);
+  const { undo, layout } = adoption;
+  try {
+    adoption.takeFiles();
+    const daemon = await adoption.daemon();
+    clock.mark('daemonReady');
+    const qemu = await adoption.qemu();
+    clock.mark('qemuSpawned');
+    const connection = await dialAgent({
+      socketPath: layout.agentSocket,
+      timeoutMs: config.agent.dial_timeout_ms,
+      vmGone: Promise.race([qemu.gone, daemon.exited]),
+      log,
+      resendEveryMs: CHECK_RESEND_MS,
+    }).catch((err: unknown) => {
+      throw SandboxError.wrap(err, `pooled VM ${vm.id} (console ${layout.consoleLog}):\n${consoleTail(layout)}\n`);
+    });
+    undo.push('close the agent connection', async () => connection.client.close());
+    clock.mark('agentReady');
+    const ports = new RootPortPool(hotplugSlots(config.hypervisor));
+    let network: PodNetwork | undefined;
+    if (options.network !== undefined) {
+      network = await hotplugPodNetwork(await podNetnsPath(options.network, undo), qemu, ports, log);
+      const added = network;
+      // QEMU goes first: a guest asked to release a NIC takes pciehp's 5 s; a stopped VM has none.
+      undo.push('remove the pod network', async () => {
+        await qemu.stop(QEMU_STOP_GRACE_MS);
+        await added.remove();
+      });
+    }
+    log.info({ poolVm: vm.id, qemuPid: vm.qemu.pid }, 'adopted the pooled VM');
+    return { layout, undo, daemon, qemu, connection, network, ports, sharesMounted: true };
+  } catch (err) {
+    await undo.runAll();
+    throw err;
+  }
+}

@@ -1,0 +1,220 @@
+// The steps that bring a sandbox's VM up, each registering its undo: the host dirs and binds, the
+// daemon and its exports, the pod network's taps, QEMU and its QMP connection, the agent. A shim
+// runs them for its sandbox (sandbox_vm.ts); the warm pool runs them ahead of any sandbox
+// (pool/pool_vm.ts) and hands the result over.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_RUNTIME_TAG, errorMessage } from '@vfs/contracts';
+import { installRoot, type LoadedConfig, runtimeImagePath, runtimeShareDir } from '@vfs/runtime-config';
+import { fileTailOrError } from '../vm/console_log';
+import { removeUnmountedTree, unmountAll } from '../host_mounts';
+import type { ShimLogger } from '../logger';
+import type { SandboxState } from '../sandbox_state';
+import { SandboxError } from '../sandbox_error';
+import { dockerNetns } from '../pod_network/docker_netns';
+import { type NetworkSource, setUpPodNetwork, type PodNetwork } from '../pod_network/pod_network';
+import { dialAgent, type AgentConnection } from './agent_dial';
+import type { PhaseClock } from './phase_clock';
+import { vhostUserSocket, type SandboxLayout } from './sandbox_layout';
+import {
+  bindShare,
+  exportShare,
+  makeSharesMountPoint,
+  makeStagingMountPoint,
+  type ExportedShare,
+} from './share_exports';
+import { containerShares, type SandboxShare } from './share_plan';
+import { UndoStack } from './undo_stack';
+import { controlVm, type ControlledVm } from './vm_control';
+import { checkReadable, startVm } from './vm_launch';
+import { startDaemon, type RunningDaemon } from './virtiofsd_process';
+
+const QEMU_STOP_GRACE_MS = 2000;
+/** The runtime share's mounts belong to the sandbox, not to a container. */
+export const SANDBOX_OWNER = '';
+
+export interface VmBringupOptions {
+  /** The sandbox's id, or a pool VM's own until a sandbox takes it. */
+  readonly sandboxId: string;
+  readonly config: LoadedConfig['config'];
+  readonly state: SandboxState;
+  readonly layout: SandboxLayout;
+  readonly log: ShimLogger;
+  /** Cold-start milestones (bench-coldstart) of the bring-up: daemon, QEMU, agent. */
+  readonly clock: PhaseClock;
+  /** Where the pod's network is (pod_network.ts); none: the VM has no NIC. */
+  readonly network?: NetworkSource;
+}
+
+/** build/runtime from `make runtime`, found like the kernel: under the install root. */
+export function runtimeDir(): string {
+  return runtimeShareDir(installRoot());
+}
+
+/** build/runtime.erofs when [agent] runtime = "image"; none: the guest mounts the runtime share. */
+function runtimeImage(config: LoadedConfig['config']): string | undefined {
+  return config.agent.runtime === 'image' ? runtimeImagePath(installRoot()) : undefined;
+}
+
+const RUNTIME_SHARE: SandboxShare = { tag: DEFAULT_RUNTIME_TAG, readonly: true, cache: 'always', xattr: false };
+
+/** Every share the VM boots with: the runtime (unless it is an image), then the containers' two. */
+function bootShares(options: VmBringupOptions): readonly SandboxShare[] {
+  const runtime = runtimeImage(options.config) === undefined ? [RUNTIME_SHARE] : [];
+  return [...runtime, ...containerShares(options.config.daemon.cache)];
+}
+
+export function checkInputs(options: VmBringupOptions): void {
+  const { hypervisor, daemon } = options.config;
+  checkReadable(hypervisor.kernel, 'hypervisor.kernel');
+  checkReadable(hypervisor.initramfs, 'hypervisor.initramfs');
+  checkReadable(daemon.path, 'daemon.path');
+  const image = runtimeImage(options.config);
+  if (image !== undefined) {
+    checkReadable(image, 'the guest runtime image (make runtime; or [agent] runtime = "share")');
+    return;
+  }
+  checkReadable(join(runtimeDir(), 'agent.js'), 'the guest runtime share (make runtime)');
+  checkReadable(join(runtimeDir(), 'node'), 'the guest runtime share (make runtime)');
+}
+
+export function consoleTail(layout: SandboxLayout): string {
+  return fileTailOrError(layout.consoleLog, 15);
+}
+
+/** The pod's netns: the one the spec names, or one the shim makes for dockerd to fill (deleted last). */
+export async function podNetnsPath(source: NetworkSource, undo: UndoStack): Promise<string> {
+  if (source.kind === 'netns') return source.path;
+  const netns = await dockerNetns(source.hook, source.containerId, source.bundle);
+  undo.push('delete the docker container netns', () => netns.remove());
+  return netns.path;
+}
+
+export class Bringup {
+  readonly undo: UndoStack;
+
+  constructor(private readonly options: VmBringupOptions) {
+    this.undo = new UndoStack(options.log);
+  }
+
+  prepareDirs(): void {
+    const { layout } = this.options;
+    mkdirSync(layout.sharesDir, { recursive: true, mode: 0o700 });
+    mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
+    this.undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
+    this.undo.push('remove the shares dir', () => removeUnmountedTree(layout.sharesDir));
+    this.undo.push('remove the staging dir', () => removeUnmountedTree(layout.stagingDir));
+  }
+
+  /** The shared and staging mount points, the runtime share's bind (no image), and the (empty) container shares. */
+  async mountShares(): Promise<void> {
+    const { state, layout } = this.options;
+    this.undo.push('unmount the shares', () => unmountAll(state));
+    await makeSharesMountPoint(state, layout.sharesDir, SANDBOX_OWNER);
+    await makeStagingMountPoint(state, layout.stagingDir, SANDBOX_OWNER);
+    if (runtimeImage(this.options.config) === undefined) {
+      const runtime = {
+        source: runtimeDir(),
+        target: DEFAULT_RUNTIME_TAG,
+        wrapsFile: false,
+        recursive: false,
+        readonly: true,
+      };
+      await bindShare(state, layout, SANDBOX_OWNER, runtime);
+    }
+    for (const share of containerShares(this.options.config.daemon.cache)) {
+      mkdirSync(join(layout.sharesDir, share.tag), { mode: 0o700 });
+    }
+  }
+
+  async daemon(): Promise<RunningDaemon> {
+    const { config, layout, state, log } = this.options;
+    const daemon = await startDaemon(
+      {
+        binary: config.daemon.path,
+        controlSocket: layout.controlSocket,
+        sharedDir: layout.sharesDir,
+        stderrPath: layout.daemonStderr,
+        config: config.daemon,
+        log,
+      },
+      (pid) => {
+        state.recordPid('virtiofsd', pid);
+        this.options.clock.mark('daemonSpawned');
+      },
+    );
+    this.undo.push('stop vfs-virtiofsd', async () => {
+      daemon.control.close();
+      await daemon.stop();
+      state.forgetPid('virtiofsd');
+    });
+    return daemon;
+  }
+
+  async exportAll(daemon: RunningDaemon): Promise<ExportedShare[]> {
+    const exported: ExportedShare[] = [];
+    for (const [index, share] of bootShares(this.options).entries()) {
+      exported.push(await exportShare(daemon.control, share, vhostUserSocket(this.options.layout, index)));
+    }
+    return exported;
+  }
+
+  /** The pod's interfaces mirrored to taps, removed after QEMU has let go of them. */
+  async network(): Promise<PodNetwork | undefined> {
+    const { network: source, log } = this.options;
+    if (source === undefined) return undefined;
+    const network = await setUpPodNetwork(await podNetnsPath(source, this.undo), log);
+    this.undo.push('remove the pod network taps', () => network.remove());
+    return network;
+  }
+
+  /** QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts). */
+  async vm(exported: readonly ExportedShare[], network: PodNetwork | undefined): Promise<ControlledVm> {
+    const { config, layout, state, sandboxId, log } = this.options;
+    const devices = exported.map((share, index) => ({
+      id: `fs${index}`,
+      socketPath: share.socketPath,
+      tag: share.tag,
+    }));
+    const runtime = runtimeImage(config);
+    const qemu = await startVm({
+      sandboxId,
+      hypervisor: config.hypervisor,
+      layout,
+      devices,
+      network,
+      ...(runtime === undefined ? {} : { runtimeImage: runtime }),
+    });
+    state.recordPid('qemu', qemu.pid);
+    let vm: ControlledVm | undefined;
+    this.undo.push('stop QEMU', async () => {
+      await (vm === undefined ? qemu.stop(QEMU_STOP_GRACE_MS) : vm.stop(QEMU_STOP_GRACE_MS));
+      state.forgetPid('qemu');
+    });
+    vm = await controlVm(qemu, layout.qmpSocket, log);
+    return vm;
+  }
+
+  async agent(qemu: ControlledVm, daemon: RunningDaemon): Promise<AgentConnection> {
+    const { config, layout, log } = this.options;
+    const vmGone = Promise.race([qemu.gone, daemon.exited]);
+    const connection = await dialAgent({
+      socketPath: layout.agentSocket,
+      timeoutMs: config.agent.dial_timeout_ms,
+      vmGone,
+      log,
+    }).catch(async (err: unknown) => {
+      const status = await qemu.queryStatus().then(
+        (s) => s.status,
+        (e: unknown) => `unknown (${errorMessage(e)})`,
+      );
+      throw SandboxError.wrap(
+        err,
+        `sandbox VM (QEMU status ${status}; console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`,
+      );
+    });
+    this.undo.push('close the agent connection', async () => connection.client.close());
+    return connection;
+  }
+}

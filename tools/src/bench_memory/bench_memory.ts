@@ -1,0 +1,104 @@
+// `make bench-memory`: the host memory of idle sandboxes through the real stack (a private
+// containerd 1.6, ctr, our shim, QEMU under TCG): N sandboxes (`ctr run -d … sleep`) are started,
+// and once every task is RUNNING each one's PSS is read by role (shim, vfs-virtiofsd, QEMU, and of
+// QEMU's the TCG code cache: sandbox_memory.ts), with DAX off, with DAX on when the configured QEMU
+// can map a DAX window (dax_support.ts), and with runc for reference (its shim and the container).
+// Then every vfs sandbox reads the same 64 MiB file from a read-only bind mount and the host's
+// memory growth is measured (shared_read.ts says how, without dropping the host's caches).
+//
+// JSON (--json FILE): for one sandbox count, the report object of report.ts; for a list
+// (--sandboxes 1,3,10), {"runs": [one report object per count, in order]}. Sandboxes and
+// containerd are stopped by PID, mounts and the temp dir removed, at the end and on failure.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_DAX_WINDOW_MIB } from '@vfs/contracts';
+import { PrivateContainerd } from '@vfs/harness/containerd';
+import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { installRoot, loadRuntimeConfig, type VfsConfig } from '@vfs/runtime-config';
+import { stringify } from 'smol-toml';
+import { type BenchScope, progress, runBench } from '../bench_common/bench_main';
+import { RUNC_RUNTIME, VFS_RUNTIME } from '../bench_coldstart/ctr_run';
+import { checkDax } from './dax_support';
+import { parseMemoryArgs } from './memory_args';
+import { buildMemoryReport, type CellMeasure, formatMemoryReport, type MemoryReport } from './report';
+import { sandboxesPss } from './sandbox_memory';
+import { NAMESPACE, removeSandboxes, type SandboxSet, startSandboxes } from './sandboxes';
+import { sharedReadGrowthMib, writeSharedFile } from './shared_read';
+
+const IMAGE = 'docker.io/library/busybox:vfs-bench';
+/** Lets the sandboxes' start-up work (guest boot, agent) finish before their memory is read. */
+const SETTLE_MS = 5_000;
+
+function writeConfig(dir: string, base: VfsConfig, daxWindowMib: number): string {
+  const path = join(dir, `config-dax-${daxWindowMib}.toml`);
+  writeFileSync(path, stringify({ ...base, daemon: { ...base.daemon, dax_window_mib: daxWindowMib } }));
+  return path;
+}
+
+async function setUp(scope: BenchScope): Promise<PrivateContainerd> {
+  const containerd = await PrivateContainerd.start();
+  scope.defer('stop containerd', () => containerd.stop());
+  scope.explainFailure(() => `containerd log tail:\n${containerd.logTail(15)}`);
+  progress(`bench-memory: work dir ${scope.work}, containerd dir ${containerd.dir}`);
+  const imported = await containerd.ctr(['images', 'import', buildBusyboxImage(scope.work, IMAGE)], {
+    namespace: NAMESPACE,
+    timeoutMs: 120_000,
+  });
+  if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
+  return containerd;
+}
+
+/** Starts `count` sandboxes, reads their PSS, optionally the shared read; removes them. */
+async function measureCell(
+  containerd: PrivateContainerd,
+  set: SandboxSet,
+  count: number,
+  name: string,
+  sharedRead: boolean,
+): Promise<CellMeasure> {
+  progress(`bench-memory: ${name}: starting ${count} sandbox${count === 1 ? '' : 'es'}`);
+  try {
+    const ids = await startSandboxes(containerd, set, count, name);
+    await sleep(SETTLE_MS);
+    const sandboxes = sandboxesPss(containerd.grpcAddress);
+    if (sandboxes.length !== count) throw new Error(`${name}: ${sandboxes.length} shims for ${count} sandboxes`);
+    const growthMib = sharedRead ? await sharedReadGrowthMib(containerd, set.dataDir, ids) : null;
+    progress(
+      `bench-memory: ${name}: measured${growthMib === null ? '' : `, shared read +${growthMib.toFixed(0)} MiB`}`,
+    );
+    return { sandboxes, growthMib };
+  } finally {
+    await removeSandboxes(containerd);
+  }
+}
+
+async function bench(scope: BenchScope): Promise<void> {
+  const args = parseMemoryArgs(process.argv.slice(2));
+  const base = loadRuntimeConfig({ root: installRoot() }).config;
+  const daxOffConfig = writeConfig(scope.work, base, 0);
+  const daxOnConfig = writeConfig(scope.work, base, base.daemon.dax_window_mib || DEFAULT_DAX_WINDOW_MIB);
+  const daxUnavailable = await checkDax(daxOnConfig);
+  if (daxUnavailable !== null) progress(`bench-memory: DAX on is not measured: ${daxUnavailable}`);
+  const dataDir = writeSharedFile(join(scope.work, 'data'));
+  const containerd = await setUp(scope);
+  const vfs = (configPath: string): SandboxSet => ({ runtime: VFS_RUNTIME, configPath, image: IMAGE, dataDir });
+  const reports: MemoryReport[] = [];
+  for (const count of args.sandboxes) {
+    const daxOff = await measureCell(containerd, vfs(daxOffConfig), count, `vfs-dax-off-${count}`, true);
+    const daxOn =
+      daxUnavailable ?? (await measureCell(containerd, vfs(daxOnConfig), count, `vfs-dax-on-${count}`, true));
+    const runcSet = { runtime: RUNC_RUNTIME, image: IMAGE, dataDir };
+    const runc = await measureCell(containerd, runcSet, count, `runc-${count}`, false);
+    const report = buildMemoryReport({ count, daxOff, daxOn, runc });
+    process.stdout.write(formatMemoryReport(report));
+    reports.push(report);
+  }
+  if (args.jsonPath !== undefined) {
+    const json = reports.length === 1 ? reports[0] : { runs: reports };
+    writeFileSync(args.jsonPath, `${JSON.stringify(json, null, 2)}\n`);
+  }
+}
+
+runBench('bench-memory', '/tmp/vfs-bench-memory-', bench);
