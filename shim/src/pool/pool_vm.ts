@@ -1,10 +1,9 @@
 // One warm-pool VM: booted with the same steps a shim takes (vm_bringup.ts) — the runtime share
 // and the two empty container shares exported, QEMU up, the agent serving, the container shares
 // mounted in the guest (what every sandbox's CreateSandbox does first) — under the pool's own
-// paths (<run>/pool/<id>) and its own state (pids, mount journal). The agent's connection closes
-// once it answered; handing the VM over closes the others (QMP, daemon control: each takes one
-// client at a time) and disowns its undo steps: from then on the adopting shim stops it and
-// removes its files.
+// paths (<run>/pool/<id>) and its own state (pids, mount journal). Handing it over closes the
+// pool's connections (QMP, daemon control, agent: each takes one client at a time) and disowns
+// its undo steps: from then on the adopting shim stops it and removes its files.
 
 import { randomBytes } from 'node:crypto';
 import type { PooledVm } from '@vfs/contracts';
@@ -30,7 +29,7 @@ export interface PoolVmBoot {
 export interface PoolVmHandle {
   readonly id: string;
   readonly qemuPid: number;
-  /** Resolves with why, when QEMU or the daemon goes before the hand-over. */
+  /** Resolves with why, when QEMU, the daemon or the agent connection goes before the hand-over. */
   readonly lost: Promise<string>;
   /** Lets go of it: what a shim needs to adopt it. Call once. */
   handOver(): PooledVm;
@@ -74,15 +73,14 @@ export async function bootPoolVm(boot: PoolVmBoot, id: string): Promise<PoolVmHa
     const qemu = await bringup.vm(await bringup.exportAll(daemon), undefined);
     const connection = await bringup.agent(qemu, daemon);
     await mountContainerShares(connection.agent, boot.config);
-    // Let go of the agent now, so that it is back to waiting for a host long before a shim
-    // connects (one arriving while the agent reopens its port has its first bytes dropped).
-    connection.client.close();
     const bootMs = Date.now() - started;
     log.info({ bootMs, qemuPid: qemu.pid }, 'pool VM ready');
     let handedOver = false;
-    const lost = Promise.race([qemu.gone, daemon.exited]).then((why) =>
-      handedOver ? new Promise<string>(() => undefined) : why,
-    );
+    const lost = Promise.race([
+      qemu.gone,
+      daemon.exited,
+      connection.client.closed.then((why) => `the agent connection closed: ${why}`),
+    ]).then((why) => (handedOver ? new Promise<string>(() => undefined) : why));
     const descriptor: PooledVm = {
       id,
       fingerprint: boot.fingerprint,
@@ -98,6 +96,9 @@ export async function bootPoolVm(boot: PoolVmBoot, id: string): Promise<PoolVmHa
       lost,
       handOver: () => {
         handedOver = true;
+        // Held until now: an agent without a host reopens its port every 100 ms, which costs a
+        // TCG guest ≈ 12 % of a host core (1 % with a host connected).
+        connection.client.close();
         qemu.release();
         daemon.control.close();
         undo.disown();

@@ -33,8 +33,12 @@ import { type ControlledVm, controlVm } from './vm_control';
 import { connectControl, daemonStopper, type RunningDaemon } from './virtiofsd_process';
 
 const QEMU_STOP_GRACE_MS = 2000;
-/** A serving agent answers Check in milliseconds, even under TCG: one not answered was dropped. */
-const CHECK_RESEND_MS = 500;
+/**
+ * The pool's agent connection closed just before: the agent reopens its port, and a Check that
+ * arrives while it closes the old one is dropped by the guest kernel. A serving agent answers in
+ * milliseconds, even under TCG, so one not answered soon was dropped: send another.
+ */
+const CHECK_RESEND_MS = 200;
 /** Tells the pool (should it restart after a crash) that this VM has an owner. */
 export const ADOPTED_MARKER = 'adopted-by';
 

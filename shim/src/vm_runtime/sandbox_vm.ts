@@ -41,8 +41,12 @@ export interface SandboxVm {
   releaseContainerDirs(containerId: string, dirs: readonly ContainerDir[]): Promise<void>;
   /** Volumes hot-plugged into running containers (vfs-runtime volume). */
   readonly volumes: Volumes;
-  /** DestroySandbox, then QEMU, the daemon, the mounts, the sockets; idempotent. */
-  stop(): Promise<void>;
+  /**
+   * QEMU, the daemon, the mounts, the sockets; idempotent. DestroySandbox first only when the guest
+   * still runs containers: with none left, nothing in a guest about to stop needs undoing (saves a
+   * guest round trip, ≈ 0.1 s under TCG, on the path `ctr run --rm` waits for).
+   */
+  stop(guestHasContainers: boolean): Promise<void>;
 }
 
 /** A VM up to a serving agent, booted here or adopted, with the steps that undo it. */
@@ -197,6 +201,6 @@ function runningSandbox(
     bindContainerDirs: (containerId, dirs) => bindContainerDirs(state, layout, containerId, dirs),
     releaseContainerDirs: (containerId, dirs) => releaseContainerDirs(state, layout, containerId, dirs),
     volumes,
-    stop: () => stop(true),
+    stop: (guestHasContainers) => stop(guestHasContainers),
   };
 }

@@ -15,8 +15,10 @@ export class UndoStack {
   async runAll(): Promise<Error[]> {
     const failures: Error[] = [];
     for (const step of this.steps.splice(0).reverse()) {
+      const started = performance.now();
       try {
         await step.run();
+        this.log.debug({ step: step.what, ms: Math.round(performance.now() - started) }, 'sandbox teardown step');
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err));
         this.log.error({ step: step.what, err: error.message }, 'sandbox teardown step failed');

@@ -178,7 +178,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     await this.createQueue;
     const vm = this.vm;
     if (vm === undefined) return;
-    await vm.stop();
+    await vm.stop(this.containers.size > 0);
   }
 
   private async create(request: ContainerRequest): Promise<RuntimeProcess> {
@@ -245,7 +245,7 @@ export class VmSandboxRuntime implements SandboxRuntime {
     if (this.containers.size === 0 && this.vm !== undefined) {
       const vm = this.vm;
       this.vm = undefined;
-      await vm.stop();
+      await vm.stop(false);
     }
   }
 
