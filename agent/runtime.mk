@@ -1,6 +1,6 @@
-# The runtime share: build/runtime/{node, lib*/…, agent.js, vfs-launcher}, mounted read-only by
-# the guest's /init at /run/vfs/runtime (tag vfsruntime). Include from the top-level Makefile
-# (`-include agent/runtime.mk`) or run alone from the repository root:
+# The runtime share: build/runtime/{node, lib*/…, agent.js, agent.blob, vfs-launcher}, mounted
+# read-only by the guest's /init at /run/vfs/runtime (tag vfsruntime). Include from the top-level
+# Makefile (`-include agent/runtime.mk`) or run alone from the repository root:
 # `make -f agent/runtime.mk runtime`. Each part rebuilds only when its inputs change. The same files
 # also go into build/runtime.erofs, the read-only image the shim attaches instead of the share when
 # [agent] runtime = "image".
@@ -23,7 +23,7 @@ DAEMON_BUNDLE := build/bin/vfs-virtiofsd
 
 .PHONY: runtime runtime-clean guest-smoke
 
-runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_IMAGE)
+runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_IMAGE)
 	@echo "runtime: $(RUNTIME_DIR) is $$(du -sh --apparent-size $(RUNTIME_DIR) | cut -f1)"
 
 $(RUNTIME_DIR)/node.stamp: $(RUNTIME_NODE) $(RUNTIME_SRC)/stage-node.sh
@@ -34,11 +34,18 @@ $(RUNTIME_DIR)/agent.js: $(RUNTIME_AGENT_TS) scripts/bundle.cjs | node_modules/e
 	@echo "runtime: bundling the agent"
 	@node scripts/bundle.cjs agent
 
+# The agent's V8 startup snapshot, which /init prefers to agent.js (see agent/src/main.ts). A blob
+# only loads into the node binary that wrote it, so the staged node builds it.
+$(RUNTIME_DIR)/agent.blob: $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/node.stamp
+	@echo "runtime: building the agent's startup snapshot"
+	@$(RUNTIME_DIR)/node --snapshot-blob $@.tmp --build-snapshot $(RUNTIME_DIR)/agent.js
+	@mv -f $@.tmp $@
+
 $(RUNTIME_DIR)/vfs-launcher: $(RUNTIME_LAUNCHER_SRC) $(RUNTIME_SRC)/build-launcher.sh
 	@bash scripts/ensure-apt.sh gcc libc6-dev
 	@bash $(RUNTIME_SRC)/build-launcher.sh $(RUNTIME_SRC)/launcher $@
 
-$(RUNTIME_IMAGE): $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_SRC)/build-image.sh
+$(RUNTIME_IMAGE): $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_SRC)/build-image.sh
 	@bash scripts/ensure-apt.sh erofs-utils
 	@bash $(RUNTIME_SRC)/build-image.sh $(RUNTIME_DIR) $@
 

@@ -4,7 +4,9 @@
  * - vfs.mode=script: a script in a virtio-fs share (served by the C virtiofsd) writes a file the
  *   host then reads, and the console reports VFS-SCRIPT-EXIT=0;
  * - vfs.mode=agent: /init mounts the runtime share, finds the virtio-serial port named agent.0 and
- *   runs `<runtime>/node <runtime>/agent.js --port <port>`; a shell script stands in for node.
+ *   runs `<runtime>/node <runtime>/agent.js --port <port>`, or `<runtime>/node --snapshot-blob
+ *   <runtime>/agent.blob -- --port <port>` when the runtime has that startup snapshot; a shell
+ *   script stands in for node.
  *   With vfs.runtime_image, the runtime is an erofs image (agent/runtime/build-image.sh) on a
  *   read-only virtio-blk disk instead, and no virtio-fs device exists to fall back to.
  * Prints launch → init marker and launch → exit wall times per machine.
@@ -134,6 +136,28 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     expect(greeting).toMatch(/^agent-up agent\.js \/dev\/vport\d+p\d+$/);
     expect(exit.code).toBe(0);
     expect(agentExitStatus(readFileSync(config.consoleLogPath, 'utf8'))).toBe('0');
+  });
+
+  it('starts the agent from its startup snapshot agent.blob when the runtime has one', async () => {
+    // Stands in for node: writes its own argv to the port named after `--`, and exits.
+    const runtime = makeShare('runtime', {
+      node: '#!/bin/sh\nargs="$*"\nwhile [ "$1" != -- ]; do shift; done\necho "agent-up $args" > "$3"\nsleep 0.5\n',
+      'agent.js': '',
+      'agent.blob': '',
+    });
+    const socketPath = join(workDir, 'rt.sock');
+    await startVirtiofsd(runtime, socketPath);
+    const agentSocketPath = join(workDir, 'agent.sock');
+    const config = vmConfig(machine, bootArgs({ mode: 'agent' }), [
+      { id: 'fs0', socketPath, tag: DEFAULT_RUNTIME_TAG },
+    ]);
+    const qemu = await startQemu(config, { agentSocketPath });
+    const greeting = await readAgentLine(agentSocketPath);
+    const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off after the agent exited');
+    expect(greeting).toMatch(
+      /^agent-up --snapshot-blob \/run\/vfs\/runtime\/agent\.blob -- --port \/dev\/vport\d+p\d+$/,
+    );
+    expect(exit.code).toBe(0);
   });
 
   it('starts the agent from the runtime image on a read-only virtio-blk disk, mounted ro,nosuid,nodev', async () => {

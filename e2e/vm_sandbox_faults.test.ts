@@ -26,6 +26,8 @@ function stubInstallRoot(work: string): string {
   mkdirSync(join(root, 'build'), { recursive: true });
   execFileSync('cp', ['-al', join(REPO_ROOT, 'build', 'runtime'), join(root, 'build', 'runtime')]);
   rmSync(join(root, 'build', 'runtime', 'agent.js'));
+  // /init prefers the real agent's startup snapshot to agent.js.
+  rmSync(join(root, 'build', 'runtime', 'agent.blob'), { force: true });
   bundleStubAgent(join(root, 'build', 'runtime', 'agent.js'));
   for (const dir of ['guest', 'bin']) symlinkSync(join(REPO_ROOT, 'build', dir), join(root, 'build', dir));
   return root;

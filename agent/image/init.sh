@@ -10,8 +10,9 @@
 #                                  mount the virtio-blk disk with serial S (an erofs image) or else
 #                                  virtiofs tag T read-only at /run/vfs/runtime, link /lib, /lib64 (and
 #                                  /usr/lib when the share has it) into it for node's loader, run
-#                                  `node agent.js --port /dev/vportNpM` (the virtio-serial port named
-#                                  agent.0); power off when the agent exits
+#                                  `node --snapshot-blob agent.blob -- --port /dev/vportNpM` (the
+#                                  virtio-serial port named agent.0), or `node agent.js --port …`
+#                                  when the runtime has no agent.blob; power off when the agent exits
 # Console markers: `vfs-init: start <uptime>`, `vfs-init: modules <uptime>`, `vfs-init: agent
 # <port> <uptime>`, `vfs-init: poweroff <uptime>`; failures print `vfs-init: error: …` and power
 # off, so the VMM always sees an exit. start, modules and agent are also appended as
@@ -147,7 +148,12 @@ run_agent() {
   link_runtime_libs
   port=$(find_agent_port) || die "no virtio-serial port named agent.0"
   mark agent "$port"
-  "$RUNTIME/node" "$RUNTIME/agent.js" --port "$port" &
+  # The startup snapshot skips compiling and evaluating agent.js (≈0.2 s under TCG).
+  if [ -e "$RUNTIME/agent.blob" ]; then
+    "$RUNTIME/node" --snapshot-blob "$RUNTIME/agent.blob" -- --port "$port" &
+  else
+    "$RUNTIME/node" "$RUNTIME/agent.js" --port "$port" &
+  fi
   agent=$!
   rc=unknown
   while kill -0 "$agent" 2>/dev/null; do

@@ -15,6 +15,8 @@ export interface AgentTimestamps {
   /** Wall clock, ms since the epoch. */
   readonly processStartWallMs: number;
   readonly readyWallMs: number;
+  /** Started from the startup snapshot agent.blob rather than by compiling agent.js. */
+  readonly fromSnapshot: boolean;
 }
 
 function uptimeSeconds(): number {
@@ -31,7 +33,7 @@ function processStartSeconds(): number {
 let ready: AgentTimestamps | undefined;
 
 /** Records the moment the agent is ready to serve; later calls return the first record. */
-export function markReady(): AgentTimestamps {
+export function markReady(fromSnapshot: boolean): AgentTimestamps {
   if (ready !== undefined) return ready;
   const now = Date.now();
   const readyUptimeS = uptimeSeconds();
@@ -41,6 +43,7 @@ export function markReady(): AgentTimestamps {
     readyUptimeS,
     processStartWallMs: now - Math.round((readyUptimeS - processStartUptimeS) * 1000),
     readyWallMs: now,
+    fromSnapshot,
   };
   return ready;
 }

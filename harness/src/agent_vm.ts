@@ -65,7 +65,13 @@ const quietLogger: TtrpcLogger = {
 
 function requireBuilt(): void {
   requireGuestImage();
-  for (const path of [DAEMON, join(RUNTIME, 'node'), join(RUNTIME, 'agent.js'), join(RUNTIME, 'vfs-launcher')]) {
+  for (const path of [
+    DAEMON,
+    join(RUNTIME, 'node'),
+    join(RUNTIME, 'agent.js'),
+    join(RUNTIME, 'agent.blob'),
+    join(RUNTIME, 'vfs-launcher'),
+  ]) {
     if (!existsSync(path)) throw new Error(`${path} is missing: run \`make build runtime\` first`);
   }
 }

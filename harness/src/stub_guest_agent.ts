@@ -3,7 +3,8 @@
 // starts and exits only when signalled or removed. It lets e2e tests drive the shim's VM
 // infrastructure (vfs-virtiofsd, QEMU, the agent channel, teardown, faults, cleanup after a
 // crash) through real containerd with containers whose fate the test decides. Bundled by the test
-// into a copy of build/runtime as agent.js; /init runs it as `node agent.js --port /dev/vportNpM`.
+// into a copy of build/runtime as agent.js, without agent.blob; /init then runs it as `node agent.js
+// --port /dev/vportNpM`.
 
 import { openSync, read, write } from 'node:fs';
 import { Duplex } from 'node:stream';

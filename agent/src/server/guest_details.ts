@@ -4,7 +4,6 @@
  * CLOCK_BOOTTIME, for the cold-start measurements.
  */
 import { readFileSync } from 'node:fs';
-import { release } from 'node:os';
 import type { BootMark, GuestDetailsResponse } from '@vfs/proto/gen/agent/agent';
 import { agentTimestamps } from '../timestamps';
 
@@ -12,6 +11,14 @@ export const AGENT_VERSION = '0.1.0';
 export const BOOT_MARKS = '/run/vfs/boot-marks';
 
 const secondsToNs = (s: number): number => Math.round(s * 1e9);
+
+/**
+ * uname -r, read live: Node 20's os.release() returns what os.js cached when it loaded, which in the
+ * startup snapshot (agent.blob) is the build host's kernel.
+ */
+function kernelRelease(): string {
+  return readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+}
 
 export function parseBootMarks(text: string): BootMark[] {
   return text
@@ -34,11 +41,12 @@ function bootMarks(): BootMark[] {
 export function guestDetails(): GuestDetailsResponse {
   const times = agentTimestamps();
   return {
-    kernelRelease: release(),
+    kernelRelease: kernelRelease(),
     agentVersion: AGENT_VERSION,
     guestTime: new Date(),
     agentStartedNs: times === undefined ? 0 : secondsToNs(times.processStartUptimeS),
     agentReadyNs: times === undefined ? 0 : secondsToNs(times.readyUptimeS),
     marks: bootMarks(),
+    agentFromSnapshot: times?.fromSnapshot ?? false,
   };
 }

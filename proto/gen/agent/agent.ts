@@ -345,6 +345,8 @@ export interface GuestDetailsResponse {
   agentReadyNs: number;
   /** Milestones recorded before the agent (by /init), in order. */
   marks: BootMark[];
+  /** Whether the agent started from its startup snapshot (agent.blob) rather than compiling agent.js. */
+  agentFromSnapshot: boolean;
 }
 
 function createBaseShare(): Share {
@@ -3423,7 +3425,15 @@ export const BootMark: MessageFns<BootMark> = {
 };
 
 function createBaseGuestDetailsResponse(): GuestDetailsResponse {
-  return { kernelRelease: "", agentVersion: "", guestTime: undefined, agentStartedNs: 0, agentReadyNs: 0, marks: [] };
+  return {
+    kernelRelease: "",
+    agentVersion: "",
+    guestTime: undefined,
+    agentStartedNs: 0,
+    agentReadyNs: 0,
+    marks: [],
+    agentFromSnapshot: false,
+  };
 }
 
 export const GuestDetailsResponse: MessageFns<GuestDetailsResponse> = {
@@ -3445,6 +3455,9 @@ export const GuestDetailsResponse: MessageFns<GuestDetailsResponse> = {
     }
     for (const v of message.marks) {
       BootMark.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.agentFromSnapshot !== false) {
+      writer.uint32(56).bool(message.agentFromSnapshot);
     }
     return writer;
   },
@@ -3510,6 +3523,14 @@ export const GuestDetailsResponse: MessageFns<GuestDetailsResponse> = {
             message.marks.push(BootMark.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.agentFromSnapshot = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3533,6 +3554,7 @@ export const GuestDetailsResponse: MessageFns<GuestDetailsResponse> = {
     message.agentStartedNs = object.agentStartedNs ?? 0;
     message.agentReadyNs = object.agentReadyNs ?? 0;
     message.marks = object.marks?.map((e) => BootMark.fromPartial(e)) || [];
+    message.agentFromSnapshot = object.agentFromSnapshot ?? false;
     return message;
   },
 };
