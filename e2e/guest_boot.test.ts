@@ -117,12 +117,9 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     expect(readFileSync(join(share, 'from-guest.txt'), 'utf8')).toMatch(/^written by \d+\.\d+/);
   });
 
-  it('starts the agent from the runtime share on the virtio-serial port agent.0, in vfs.mode=agent', async () => {
-    // Stands in for node: argv is agent.js --port /dev/vportNpM; it greets the host and exits.
-    const runtime = makeShare('runtime', {
-      node: '#!/bin/sh\n[ "$2" = --port ] && echo "agent-up $(basename "$1") $3" > "$3"\nsleep 0.5\n',
-      'agent.js': '',
-    });
+  /** Boots the agent mode with `files` as the runtime share; the stand-in node greets on the port. */
+  async function bootStandIn(files: Record<string, string>) {
+    const runtime = makeShare('runtime', files);
     const socketPath = join(workDir, 'rt.sock');
     await startVirtiofsd(runtime, socketPath);
     const agentSocketPath = join(workDir, 'agent.sock');
@@ -133,27 +130,27 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     const qemu = await startQemu(config, { agentSocketPath });
     const greeting = await readAgentLine(agentSocketPath);
     const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off after the agent exited');
+    return { greeting, exit, consoleLog: readFileSync(config.consoleLogPath, 'utf8') };
+  }
+
+  it('starts the agent from the runtime share on the virtio-serial port agent.0, in vfs.mode=agent', async () => {
+    // Stands in for node: argv is agent.js --port /dev/vportNpM; it greets the host and exits.
+    const { greeting, exit, consoleLog } = await bootStandIn({
+      node: '#!/bin/sh\n[ "$2" = --port ] && echo "agent-up $(basename "$1") $3" > "$3"\nsleep 0.5\n',
+      'agent.js': '',
+    });
     expect(greeting).toMatch(/^agent-up agent\.js \/dev\/vport\d+p\d+$/);
     expect(exit.code).toBe(0);
-    expect(agentExitStatus(readFileSync(config.consoleLogPath, 'utf8'))).toBe('0');
+    expect(agentExitStatus(consoleLog)).toBe('0');
   });
 
   it('starts the agent from its startup snapshot agent.blob when the runtime has one', async () => {
     // Stands in for node: writes its own argv to the port named after `--`, and exits.
-    const runtime = makeShare('runtime', {
+    const { greeting, exit } = await bootStandIn({
       node: '#!/bin/sh\nargs="$*"\nwhile [ "$1" != -- ]; do shift; done\necho "agent-up $args" > "$3"\nsleep 0.5\n',
       'agent.js': '',
       'agent.blob': '',
     });
-    const socketPath = join(workDir, 'rt.sock');
-    await startVirtiofsd(runtime, socketPath);
-    const agentSocketPath = join(workDir, 'agent.sock');
-    const config = vmConfig(machine, bootArgs({ mode: 'agent' }), [
-      { id: 'fs0', socketPath, tag: DEFAULT_RUNTIME_TAG },
-    ]);
-    const qemu = await startQemu(config, { agentSocketPath });
-    const greeting = await readAgentLine(agentSocketPath);
-    const exit = await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'guest did not power off after the agent exited');
     expect(greeting).toMatch(
       /^agent-up --snapshot-blob \/run\/vfs\/runtime\/agent\.blob -- --port \/dev\/vport\d+p\d+$/,
     );
