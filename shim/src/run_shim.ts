@@ -1,18 +1,19 @@
 // The shim program around a SandboxRuntime: `start` and `delete` are short commands whose stdout
 // containerd parses; without an action this is the long-running server `start` spawned. The
 // product's entry point (main.ts) passes the VM runtime; tests build their own entry point with
-// a host-process runtime, so no product binary loads code chosen at run time.
+// a host-process runtime, so no product binary loads code chosen at run time. `start` is on every
+// container's critical path: the server and `delete` (and the runtime) load only when they run.
 
 import { errorMessage } from '@vfs/contracts';
-import { deleteAfterShim } from './cleanup';
 import { start } from './bootstrap';
 import { parseFlags, type ShimFlags } from './flags';
 import type { SandboxRuntimeFactory } from './sandbox_runtime';
-import { containerLogger, stderrLogger } from './logger';
-import { serve } from './serve';
 import { SHIM_NAME, SHIM_VERSION } from './version';
 
-async function run(flags: ShimFlags, runtime: SandboxRuntimeFactory): Promise<void> {
+/** Loads the sandbox runtime: only the server needs it. */
+export type SandboxRuntimeLoader = () => Promise<SandboxRuntimeFactory>;
+
+async function run(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader): Promise<void> {
   switch (flags.action) {
     case 'version':
       process.stdout.write(`${SHIM_NAME}:\n  Version:  ${SHIM_VERSION}\n  Runtime:  node ${process.version}\n`);
@@ -21,13 +22,19 @@ async function run(flags: ShimFlags, runtime: SandboxRuntimeFactory): Promise<vo
       process.stdout.write(await start(flags));
       return;
     case 'delete': {
+      const [{ containerLogger, stderrLogger }, { deleteAfterShim }] = await Promise.all([
+        import('./logger.js'),
+        import('./cleanup.js'),
+      ]);
       const log = containerLogger(stderrLogger({ level: flags.debug ? 'debug' : 'warn', sandboxId: '' }), flags.id);
       process.stdout.write(await deleteAfterShim(flags, log));
       return;
     }
-    case 'serve':
+    case 'serve': {
+      const [{ serve }, runtime] = await Promise.all([import('./serve.js'), loadRuntime()]);
       await serve(flags, runtime);
       return;
+    }
   }
 }
 
@@ -36,11 +43,11 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-/** Runs the shim with the command line of this process; `runtime` serves the sandbox. */
-export function runShim(runtime: SandboxRuntimeFactory): void {
+/** Runs the shim with the command line of this process; the loaded runtime serves the sandbox. */
+export function runShim(loadRuntime: SandboxRuntimeLoader): void {
   try {
     const flags = parseFlags(process.argv.slice(2));
-    run(flags, runtime).then(() => {
+    run(flags, loadRuntime).then(() => {
       // start and delete are done once they answered; the server keeps running on its own handles.
       if (flags.action !== 'serve') process.exit(0);
     }, fail);
