@@ -10,15 +10,13 @@
 // the temp dir are removed at the end, on failure and on SIGINT.
 
 import { writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { RemovePodSandboxRequest, StopPodSandboxRequest } from '@vfs/proto/gen/k8s.io/cri-api/runtime/v1/api';
 import { errorMessage } from '@vfs/contracts';
 import { CniNetwork } from '@vfs/harness/cni_network';
-import { PrivateContainerd } from '@vfs/harness/containerd';
-import { CriClient } from '@vfs/harness/cri_client';
-import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { type BenchScope, progress, runBench } from '../bench_common/bench_main';
-import { CpuMeter } from '../bench_common/cpu_meter';
+import type { CpuMeter } from '../bench_common/cpu_meter';
+import { BENCH_IMAGE, startCriBench } from '../bench_common/cri_bench';
 import { roundName, roundOrder } from '../bench_common/round_order';
 import { type Handler, type NetArgs, type PairName, pairOf, parseNetArgs } from './net_args';
 import { type NetBench, type NetPod, startNetPod } from './net_pods';
@@ -26,8 +24,6 @@ import { measurePair, type PairRun } from './net_run';
 import { buildNetbench } from './netbench_binary';
 import { buildNetReport, formatNetReport } from './report';
 
-const IMAGE = 'docker.io/library/busybox:vfs-bench';
-const CRI_NAMESPACE = 'k8s.io';
 // Its own /24: the bridge has no address and nothing is routed to it (cni_network.ts).
 const SUBNET = '10.250.201.0/24';
 /** Pod a of a handler is the client side of its pairs, pod b the server side. */
@@ -39,30 +35,12 @@ interface Setup {
 }
 
 async function setUp(scope: BenchScope): Promise<Setup> {
-  // Removed last, once containerd and everything it started are gone.
-  const meter = CpuMeter.create(basename(scope.work));
-  scope.defer('remove the CPU cgroup', () => meter.remove());
   const network = CniNetwork.create({ subnet: SUBNET });
   scope.defer('remove the CNI network', () => network.remove());
-  progress(`bench-net: starting a private containerd with CRI on CNI bridge ${network.bridge} (${SUBNET})`);
-  const containerd = await PrivateContainerd.start({ cri: true, cni: network.dirs });
-  scope.defer('stop containerd', () => containerd.stop());
-  scope.explainFailure(() => `containerd log tail:\n${containerd.logTail(15)}`);
-  progress(
-    `bench-net: work dir ${scope.work}, containerd dir ${containerd.dir}, CPU cgroup ${meter.dir}, CNI bridge ${network.bridge}`,
-  );
-  if (containerd.pid === undefined) throw new Error('containerd has no pid');
-  meter.adopt(containerd.pid);
-  meter.include(containerd.podCgroupRoot);
-  const imported = await containerd.ctr(['images', 'import', buildBusyboxImage(scope.work, IMAGE)], {
-    namespace: CRI_NAMESPACE,
-    timeoutMs: 120_000,
-  });
-  if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
-  const cri = new CriClient(containerd.grpcAddress);
-  scope.defer('close the CRI client', () => cri.close());
+  progress(`bench-net: CNI bridge ${network.bridge} (${SUBNET})`);
+  const { containerd, cri, meter } = await startCriBench(scope, 'bench-net', network.dirs);
   const netbench = buildNetbench(join(scope.work, 'bench'));
-  return { bench: { cri, containerd, image: IMAGE, logRoot: join(scope.work, 'pods'), netbench }, meter };
+  return { bench: { cri, containerd, image: BENCH_IMAGE, logRoot: join(scope.work, 'pods'), netbench }, meter };
 }
 
 async function removePod(bench: NetBench, pod: NetPod): Promise<void> {

@@ -7,40 +7,17 @@
 // the cgroups and the temp dir are removed at the end, on failure and on SIGINT.
 
 import { writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { PrivateContainerd } from '@vfs/harness/containerd';
-import { CriClient } from '@vfs/harness/cri_client';
-import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { join } from 'node:path';
 import { type BenchScope, progress, runBench } from '../bench_common/bench_main';
-import { CpuMeter } from '../bench_common/cpu_meter';
+import { BENCH_IMAGE, startCriBench } from '../bench_common/cri_bench';
 import { roundName, roundOrder } from '../bench_common/round_order';
 import { type Handler, type PodBench, type PodRun, timePod } from './pod_run';
 import { parsePodsArgs } from './pods_args';
 import { buildPodsReport, formatPodsReport, HANDLERS } from './report';
 
-const IMAGE = 'docker.io/library/busybox:vfs-bench';
-const CRI_NAMESPACE = 'k8s.io';
-
 async function setUp(scope: BenchScope): Promise<PodBench> {
-  // Removed last, once containerd and everything it started are gone.
-  const meter = CpuMeter.create(basename(scope.work));
-  scope.defer('remove the CPU cgroup', () => meter.remove());
-  progress('bench-pods: starting a private containerd with CRI, importing the offline busybox and pause images');
-  const containerd = await PrivateContainerd.start({ cri: true });
-  scope.defer('stop containerd', () => containerd.stop());
-  scope.explainFailure(() => `containerd log tail:\n${containerd.logTail(15)}`);
-  progress(`bench-pods: work dir ${scope.work}, containerd dir ${containerd.dir}, CPU cgroup ${meter.dir}`);
-  if (containerd.pid === undefined) throw new Error('containerd has no pid');
-  meter.adopt(containerd.pid);
-  meter.include(containerd.podCgroupRoot);
-  const imported = await containerd.ctr(['images', 'import', buildBusyboxImage(scope.work, IMAGE)], {
-    namespace: CRI_NAMESPACE,
-    timeoutMs: 120_000,
-  });
-  if (imported.code !== 0) throw new Error(`ctr images import failed: ${imported.stderr}`);
-  const cri = new CriClient(containerd.grpcAddress);
-  scope.defer('close the CRI client', () => cri.close());
-  return { cri, containerd, meter, image: IMAGE, logRoot: join(scope.work, 'pods') };
+  const { containerd, cri, meter } = await startCriBench(scope, 'bench-pods');
+  return { cri, containerd, meter, image: BENCH_IMAGE, logRoot: join(scope.work, 'pods') };
 }
 
 async function bench(scope: BenchScope): Promise<void> {
