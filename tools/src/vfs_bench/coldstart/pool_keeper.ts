@@ -11,10 +11,9 @@
 // own shape would take its VMs: the pool is stopped before such a job. Its boots are no part of
 // any run: reported apart. Its idle VMs stay up through the other jobs, as a FaaS host's would.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PrivateContainerd } from '@vfs/harness/containerd';
-import type { SandboxTimings } from '@vfs/shim/vm';
+import { fileTailOrError, type SandboxTimings } from '@vfs/shim/vm';
 import { WarmPoolService } from '@vfs/harness/warm_pool';
 import { type BenchScope, progress } from '../../bench_common/bench_main';
 import { median } from '../../bench_common/stats';
@@ -99,7 +98,7 @@ export class PoolKeeper {
     if (!job.cell.config.pool || timings.host.daemonSpawned === undefined) return;
     throw new Error(
       `cell ${job.cell.name}: sandbox ${sandboxId} booted its own VM instead of running on the warm pool's ` +
-        `(a cold start, not a warm one); its shim said:\n${shimPoolLines(tail(this.containerd.logPath, 5000), sandboxId)}`,
+        `(a cold start, not a warm one); its shim said:\n${shimPoolLines(fileTailOrError(this.containerd.logPath, 5000), sandboxId)}`,
     );
   }
 
@@ -123,7 +122,7 @@ export class PoolKeeper {
     const logPath = join(this.scope.work, `pool-${this.started++}.log`);
     const service = await WarmPoolService.start(this.containerd.runDir, size, logPath, { VFS_CONFIG: configPath });
     this.scope.defer(`stop the warm pool (pid ${service.pid})`, () => service.stop());
-    this.scope.explainFailure(() => `warm pool log tail (${logPath}):\n${tail(logPath, 15)}`);
+    this.scope.explainFailure(() => `warm pool log tail (${logPath}):\n${fileTailOrError(logPath, 15)}`);
     this.serving = { shape, size, service, handedOut: 0 };
     const began = Date.now();
     await this.full(this.serving);
@@ -144,12 +143,4 @@ export function shimPoolLines(containerdLog: string, sandboxId: string): string 
     .filter((line) => line.includes(`"sandbox":"${sandboxId}"`) && /pool/i.test(line))
     .map((line) => line.slice(0, 1500));
   return lines.length > 0 ? lines.join('\n') : '(nothing about the pool in the containerd log)';
-}
-
-function tail(path: string, lines: number): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch (err) {
-    return `(cannot read it: ${String(err)})`;
-  }
 }
