@@ -1,12 +1,12 @@
-// The daemon's exports: each one is a directory fd plus a device Worker serving its vhost-user
-// socket. Directory fds are opened here, on the main thread, and handed to the worker by number,
-// so the FUSE layer never resolves a host path.
+// The daemon's exports: each one is a directory fd plus its vhost-user socket, served by the one
+// device Worker every export shares (started with the first export). Directory fds are opened here,
+// on the main thread, and handed to the worker by number, so the FUSE layer never resolves a host path.
 import type { Logger } from './log';
 import type { CacheMode, InodeFileHandles, LogLevel } from './cli';
 import type { ExportInfo } from '@vfs/contracts';
 import { daxWindowBytes } from '@vfs/contracts';
 import type { DeviceOptions } from './device/device_options';
-import { startDeviceWorker, type DeviceWorker } from './device/worker_handle';
+import { startDeviceThread, type DeviceThread } from './device/worker_handle';
 import type { ExportConfig, ResourceLimits } from './passthrough/config';
 import { close } from './sys/fd';
 
@@ -48,11 +48,6 @@ export interface ExportDefaults {
   readonly logLevel: LogLevel;
 }
 
-interface RunningExport {
-  readonly spec: ExportSpec;
-  readonly worker: DeviceWorker;
-}
-
 export class ExportError extends Error {
   constructor(message: string) {
     super(message);
@@ -61,7 +56,8 @@ export class ExportError extends Error {
 }
 
 export class ExportRegistry {
-  private readonly exports = new Map<string, RunningExport>();
+  private readonly exports = new Map<string, ExportSpec>();
+  private thread: DeviceThread<WorkerExportConfig> | null = null;
   private stopping = false;
 
   constructor(
@@ -69,8 +65,8 @@ export class ExportRegistry {
     private readonly workerScript: string,
     private readonly defaults: ExportDefaults,
     private readonly log: Logger,
-    /** Called when a worker exits without being asked to (it crashed). */
-    private readonly onWorkerDied: (tag: string, code: number) => void,
+    /** Called when an export ends without being asked to (its device failed, or the thread died). */
+    private readonly onExportDied: (tag: string, reason: string) => void,
   ) {}
 
   async add(spec: ExportSpec): Promise<void> {
@@ -97,15 +93,15 @@ export class ExportRegistry {
       readdirplus: spec.readdirplus,
       dax,
     };
-    const worker = startDeviceWorker(
-      this.workerScript,
-      { device, exportConfig, logLevel: this.defaults.logLevel },
-      this.log,
-    );
-    const running = { spec, worker };
-    this.exports.set(spec.tag, running);
-    void worker.exited.then((code) => this.reap(running, code));
-    await worker.listening;
+    const thread = this.deviceThread();
+    this.exports.set(spec.tag, spec);
+    try {
+      await thread.add(device, exportConfig);
+    } catch (err) {
+      // Unless the thread's exit already reaped it.
+      if (this.exports.get(spec.tag) === spec) this.forget(spec);
+      throw err;
+    }
     this.log.info(
       { export: spec.tag, socket: spec.socketPath ?? `fd ${spec.listenFd}`, dir: spec.dir },
       'export listening',
@@ -113,15 +109,19 @@ export class ExportRegistry {
   }
 
   async remove(tag: string): Promise<void> {
-    const running = this.exports.get(tag);
-    if (running === undefined) throw new ExportError(`no export '${tag}'`);
+    const spec = this.exports.get(tag);
+    if (spec === undefined) throw new ExportError(`no export '${tag}'`);
     this.exports.delete(tag);
-    await running.worker.stop();
+    try {
+      await this.thread?.remove(tag);
+    } finally {
+      close(spec.dirFd);
+    }
     this.log.info({ export: tag }, 'export removed');
   }
 
   list(): ExportInfo[] {
-    return [...this.exports.values()].map(({ spec }) => ({
+    return [...this.exports.values()].map((spec) => ({
       tag: spec.tag,
       socket: spec.socketPath ?? `fd ${spec.listenFd}`,
       dir: spec.dir,
@@ -131,16 +131,39 @@ export class ExportRegistry {
     }));
   }
 
+  /** Stops the device thread, which closes every export; their directory fds follow. */
   async stopAll(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.exports.keys()].map((tag) => this.remove(tag)));
+    await this.thread?.stop();
   }
 
-  /** Every exit ends here: the directory fd goes with the worker, asked for or not. */
-  private reap(running: RunningExport, code: number): void {
-    close(running.spec.dirFd);
-    if (this.exports.get(running.spec.tag) !== running) return;
-    this.exports.delete(running.spec.tag);
-    if (!this.stopping) this.onWorkerDied(running.spec.tag, code);
+  /** The device thread, started with the first export (or again after it died). */
+  private deviceThread(): DeviceThread<WorkerExportConfig> {
+    if (this.thread !== null) return this.thread;
+    const thread = startDeviceThread<WorkerExportConfig>(
+      this.workerScript,
+      this.defaults.logLevel,
+      this.log,
+      (tag, message) => this.died(tag, `its device failed: ${message}`),
+    );
+    this.thread = thread;
+    void thread.exited.then((code) => {
+      if (this.thread === thread) this.thread = null;
+      for (const tag of [...this.exports.keys()]) this.died(tag, `the device thread exited (${code})`);
+    });
+    return thread;
+  }
+
+  /** An export that ended unasked: its directory fd goes with it. */
+  private died(tag: string, reason: string): void {
+    const spec = this.exports.get(tag);
+    if (spec === undefined) return;
+    this.forget(spec);
+    if (!this.stopping) this.onExportDied(tag, reason);
+  }
+
+  private forget(spec: ExportSpec): void {
+    this.exports.delete(spec.tag);
+    close(spec.dirFd);
   }
 }

@@ -1,5 +1,5 @@
 // vfs-virtiofsd: the main thread parses the command line, opens the shared directory, and runs
-// one device Worker per export (this same bundle, entered with isMainThread false). In
+// one device Worker serving every export (this same bundle, entered with isMainThread false). In
 // multi-export mode a control socket adds and removes exports at run time.
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -191,8 +191,8 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
       logLevel: opts.logLevel,
     },
     log,
-    (tag, code) => {
-      log.error({ export: tag, code }, 'device worker died');
+    (tag, reason) => {
+      log.error({ export: tag, reason }, 'export died');
       if (opts.controlSocket === undefined) shutdown(1);
     },
   );

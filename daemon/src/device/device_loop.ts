@@ -1,32 +1,28 @@
-// The device loop of one export: one thread, one epoll set holding the listening socket, the
-// control eventfd, the front-end connection and its kick eventfds. It serves one front-end at a
-// time and outlives it: after a disconnect (guest reboot, QEMU restart) it accepts the next one.
+// The device thread's loop: one epoll set holding the control eventfd and every export's listening
+// socket, front-end connection and kick eventfds, each export in its own token range (tokens.ts).
+// Exports are added and removed at run time by control messages. One thread serves them all, so
+// one export's work briefly delays the others; each export's failures stay its own
+// (export_device.ts). While one export's handler awaits QEMU's reply to a DAX map, the others'
+// fds are served from inside that wait (serveNeighbours): QEMU announces the new mapping to every
+// back end of the VM and answers the map only once each has replied.
 import type { Logger } from 'pino';
+import { errorMessage } from '@vfs/contracts';
 import { drain } from '../sys/eventfd';
-import { tryClose } from '../sys/fd';
 import { Epoll, EPOLLIN } from '../sys/epoll';
-import { accept } from '../sys/socket';
 import type { ChainHandlerFactory } from '../virtio/descriptor_chain';
-import { VhostUserError } from '../vhost_user/errors';
 import type { DeviceControl, DeviceOptions } from './device_options';
-import { Listener } from './listener';
-import { Session, TOKEN_KICK_BASE, TOKEN_SOCKET } from './session';
+import { ExportDevice } from './export_device';
+import { LOCAL_TOKEN_MASK, TOKEN_CONTROL, TOKEN_KICK_BASE, TOKEN_SHIFT } from './tokens';
 
-const TOKEN_LISTEN = 0;
-const TOKEN_CONTROL = 1;
-
-export interface RunDeviceParams {
-  readonly options: DeviceOptions;
-  /** Makes the device logic for each new front-end connection. */
-  readonly createHandler: ChainHandlerFactory;
-  readonly control: DeviceControl;
+export interface RunDeviceThreadParams<E> {
+  /** Makes an export's handler factory from the export config its `add` carries. */
+  readonly makeFactory: (exportConfig: E) => ChainHandlerFactory;
+  readonly control: DeviceControl<E>;
   readonly log: Logger;
-  /** Called once the socket listens (the controller may then start the VMM). */
-  readonly onListening?: () => void;
 }
 
-/** Serves the export until the controller posts `stop`. Blocks the calling thread. */
-export function runDevice(params: RunDeviceParams): void {
+/** Serves exports as the controller adds them, until it posts `stop`. Blocks the calling thread. */
+export function runDeviceThread<E>(params: RunDeviceThreadParams<E>): void {
   const loop = new DeviceLoop(params);
   try {
     loop.run();
@@ -35,103 +31,185 @@ export function runDevice(params: RunDeviceParams): void {
   }
 }
 
-class DeviceLoop {
+class DeviceLoop<E> {
   private readonly epoll = new Epoll();
-  private readonly listener: Listener;
-  private session: Session | null = null;
+  /** Exports by slot (token >>> TOKEN_SHIFT); slot 0 is the loop's own, freed slots are null. */
+  private readonly slots: (ExportDevice | null)[] = [null];
+  /** Slots by tag: for control messages only, never on the event path. */
+  private readonly byTag = new Map<string, number>();
+  private controlPending = false;
   private stopped = false;
+  /** The export whose handler awaits a back-end reply while its neighbours are served; 0: none. */
+  private waitingSlot = 0;
+  /** Events were served from inside a wait: queues may have become pending after their turn. */
+  private servedNested = false;
+  /** A batch of events is being dispatched (handlers run after it, in afterWake). */
+  private dispatching = false;
 
-  constructor(private readonly params: RunDeviceParams) {
-    this.listener = Listener.open(params.options);
-  }
+  constructor(private readonly params: RunDeviceThreadParams<E>) {}
 
   run(): void {
-    const { control, log, onListening } = this.params;
-    this.epoll.add(this.listener.fd, EPOLLIN, TOKEN_LISTEN);
+    const { control, log } = this.params;
     this.epoll.add(control.eventFd, EPOLLIN, TOKEN_CONTROL);
-    log.info({ socket: this.listener.describe() }, 'listening');
-    onListening?.();
+    log.info('device thread ready');
     let timeout = -1;
     while (!this.stopped) {
       const n = this.epoll.wait(timeout);
-      for (let i = 0; i < n && !this.stopped; i++) this.dispatch(this.epoll.tokenAt(i), this.epoll.eventsAt(i));
+      this.dispatching = true;
+      for (let i = 0; i < n; i++) this.dispatch(this.epoll.tokenAt(i), this.epoll.eventsAt(i));
+      this.dispatching = false;
+      // After the batch: a slot freed by `remove` and reused by `add` must not get the rest of
+      // the batch's events, which belong to the export that left.
+      if (this.controlPending) this.readControl();
       timeout = this.afterWake();
     }
     log.info('stopped');
   }
 
   close(): void {
-    if (this.session !== null) this.dropSession('device stopping');
-    this.listener.close();
+    for (const tag of [...this.byTag.keys()]) this.removeExport(tag, 'device stopping');
     this.epoll.close();
   }
 
   private dispatch(token: number, events: number): void {
-    if (token === TOKEN_LISTEN) return this.acceptFrontend();
-    if (token === TOKEN_CONTROL) return this.readControl();
-    const session = this.session;
-    if (session === null) return;
-    try {
-      if (token === TOKEN_SOCKET) {
-        if (!session.onSocket(events)) this.dropSession('front-end disconnected');
-      } else {
-        session.onKick(token - TOKEN_KICK_BASE);
-      }
-    } catch (err) {
-      this.failSession(err);
-    }
-  }
-
-  private afterWake(): number {
-    if (this.session === null) return -1;
-    try {
-      return this.session.afterWake();
-    } catch (err) {
-      this.failSession(err);
-      return -1;
-    }
-  }
-
-  private acceptFrontend(): void {
-    const { options, createHandler, log } = this.params;
-    const fd = accept(this.listener.fd);
-    try {
-      this.session = new Session(fd, this.epoll, options, createHandler, log);
-    } catch (err) {
-      // This front-end cannot be served (its handler would not build): the next one may be.
-      log.error({ err }, 'cannot serve the front-end: connection closed');
-      // A socket we never wrote to: closing it cannot fail in a way worth reporting.
-      tryClose(fd);
+    if (token === TOKEN_CONTROL) {
+      this.controlPending = true;
       return;
     }
-    // One front-end at a time: others wait in the backlog until this one leaves.
-    this.epoll.remove(this.listener.fd);
-    log.info('front-end connected');
+    const slot = token >>> TOKEN_SHIFT;
+    const device = this.slots[slot];
+    // Null: an event of an export removed earlier in this batch.
+    if (device === null || device === undefined) return;
+    try {
+      device.dispatch(token & LOCAL_TOKEN_MASK, events);
+    } catch (err) {
+      this.failExport(slot, err);
+    }
+  }
+
+  /** Lets every export process its queues; the next wait lasts until the soonest export's timeout. */
+  private afterWake(): number {
+    this.servedNested = false;
+    let timeout = -1;
+    for (let slot = 1; slot < this.slots.length; slot++) {
+      const device = this.slots[slot];
+      if (device === null || device === undefined) continue;
+      let t: number;
+      try {
+        t = device.afterWake();
+      } catch (err) {
+        this.failExport(slot, err);
+        continue;
+      }
+      if (t >= 0 && (timeout < 0 || t < timeout)) timeout = t;
+    }
+    return this.servedNested ? 0 : timeout;
+  }
+
+  /**
+   * Runs inside export `slot`'s handler while it awaits QEMU's reply: serves what the other
+   * exports have ready. The waiting export's own socket is its back-end channel's to serve (and
+   * level-triggered: seen again later); a kick only marks a queue pending, which is safe anywhere.
+   * Not re-entered: a neighbour's handler that waits in turn serves only its own socket. Not
+   * during a batch either (no handler waits there today): it would take events the batch holds.
+   */
+  private serveNeighbours(slot: number): void {
+    if (this.waitingSlot !== 0 || this.dispatching) return;
+    this.waitingSlot = slot;
+    try {
+      const n = this.epoll.wait(0);
+      for (let i = 0; i < n; i++) {
+        const token = this.epoll.tokenAt(i);
+        if (token === TOKEN_CONTROL) {
+          // Handled once the wait is over; drained now so that it does not keep the wait awake.
+          drain(this.params.control.eventFd);
+          this.controlPending = true;
+        } else if (token >>> TOKEN_SHIFT !== slot || (token & LOCAL_TOKEN_MASK) >= TOKEN_KICK_BASE) {
+          this.dispatch(token, this.epoll.eventsAt(i));
+        }
+      }
+    } finally {
+      this.waitingSlot = 0;
+      this.servedNested = true;
+    }
   }
 
   private readControl(): void {
-    drain(this.params.control.eventFd);
-    for (let msg = this.params.control.receive(); msg !== undefined; msg = this.params.control.receive()) {
-      if (msg.type === 'stop') this.stopped = true;
+    this.controlPending = false;
+    const { control } = this.params;
+    drain(control.eventFd);
+    for (let msg = control.receive(); msg !== undefined; msg = control.receive()) {
+      switch (msg.type) {
+        case 'add':
+          this.addExport(msg.device, msg.exportConfig);
+          break;
+        case 'remove':
+          this.removeExport(msg.tag, 'export removed');
+          control.report({ type: 'removed', tag: msg.tag });
+          break;
+        case 'stop':
+          this.stopped = true;
+          break;
+      }
     }
   }
 
-  /** A connection-level failure (broken framing, a failed syscall): drop the front-end, keep serving. */
-  private failSession(err: unknown): void {
-    const fatalProtocol = err instanceof VhostUserError && err.fatal;
-    this.params.log.error({ err }, fatalProtocol ? 'protocol violation' : 'connection failed');
-    this.dropSession('connection dropped after an error');
-  }
-
-  private dropSession(reason: string): void {
-    const session = this.session;
-    if (session === null) return;
-    this.session = null;
+  private addExport(options: DeviceOptions, exportConfig: E): void {
+    const { control, makeFactory, log } = this.params;
+    const tag = options.tag;
+    if (this.byTag.has(tag)) {
+      control.report({ type: 'add-failed', tag, message: `export '${tag}' is already served` });
+      return;
+    }
+    const slot = this.freeSlot();
+    let device: ExportDevice;
     try {
-      session.close();
-    } finally {
-      this.params.log.info(reason);
-      if (!this.stopped) this.epoll.add(this.listener.fd, EPOLLIN, TOKEN_LISTEN);
+      const exportLog = log.child({ export: tag });
+      const neighbours = { fd: this.epoll.fd, serveReady: () => this.serveNeighbours(slot) };
+      device = new ExportDevice(
+        this.epoll,
+        slot << TOKEN_SHIFT,
+        options,
+        makeFactory(exportConfig),
+        exportLog,
+        neighbours,
+      );
+    } catch (err) {
+      log.error({ export: tag, err }, 'cannot serve the export');
+      control.report({ type: 'add-failed', tag, message: errorMessage(err) });
+      return;
     }
+    this.slots[slot] = device;
+    this.byTag.set(tag, slot);
+    control.report({ type: 'listening', tag });
+  }
+
+  private removeExport(tag: string, reason: string): void {
+    const slot = this.byTag.get(tag);
+    if (slot === undefined) return;
+    const device = this.slots[slot] as ExportDevice;
+    this.slots[slot] = null;
+    this.byTag.delete(tag);
+    try {
+      device.close(reason);
+    } catch (err) {
+      this.params.log.error({ export: tag, err }, 'closing the export failed');
+    }
+  }
+
+  /** Something the export could not contain (its listener failed): it goes, the others stay. */
+  private failExport(slot: number, err: unknown): void {
+    const tag = [...this.byTag].find(([, s]) => s === slot)?.[0];
+    if (tag === undefined) return;
+    this.params.log.error({ export: tag, err }, 'export failed: closed');
+    this.removeExport(tag, 'export failed');
+    this.params.control.report({ type: 'failed', tag, message: errorMessage(err) });
+  }
+
+  private freeSlot(): number {
+    const free = this.slots.indexOf(null, 1);
+    if (free >= 0) return free;
+    this.slots.push(null);
+    return this.slots.length - 1;
   }
 }

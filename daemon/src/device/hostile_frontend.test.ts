@@ -2,7 +2,13 @@
 import { existsSync } from 'node:fs';
 import { FLAG_NEED_REPLY, FrontendRequest as R, HEADER_SIZE } from '../vhost_user/protocol';
 import { VhostUserError } from '../vhost_user/errors';
-import { startEchoDevice, type RunningDevice } from '../../test_support/device_harness';
+import {
+  startEchoDevice,
+  startEchoThread,
+  type EchoThread,
+  type RunningDevice,
+} from '../../test_support/device_harness';
+import type { EchoConfig } from '../../test_support/echo_device_worker';
 import { VhostUserFrontend, type FrontendOptions } from '@vfs/harness/vhost_user_driver/frontend';
 import { sleepSync } from '@vfs/harness/vhost_user_driver/vhost_user_client';
 import { REQUEST_QUEUE } from '@vfs/harness/vhost_user_driver/transport';
@@ -134,4 +140,76 @@ test('the device worker stops on request and removes its socket', async () => {
   expect(existsSync(dev.socketPath)).toBe(false);
   f.close();
   await dev.stop();
+});
+
+describe('two exports on one device thread, one front-end hostile', () => {
+  let t: EchoThread;
+  let good: VhostUserFrontend;
+  const open: VhostUserFrontend[] = [];
+  const hostile = async (echo: EchoConfig | null = null): Promise<string> => t.add('hostile', {}, echo);
+  const connect = (socketPath: string, timeoutMs = 2000): VhostUserFrontend => {
+    const f = VhostUserFrontend.connect({ socketPath, timeoutMs });
+    open.push(f);
+    return f;
+  };
+  const echoes = (f: VhostUserFrontend, text: string): void => {
+    expect(dec(f.call(REQUEST_QUEUE, { readable: [enc(text)], writableLen: 32 }))).toBe(text);
+  };
+
+  beforeEach(async () => {
+    t = startEchoThread('off');
+    good = connect(await t.add('good'), 15_000);
+    echoes(good, 'good before');
+  });
+  afterEach(async () => {
+    for (const f of open.splice(0)) f.close();
+    await t.stop();
+  });
+
+  test('broken framing drops only the hostile export’s front-end; the other keeps its session', async () => {
+    const f = connect(await hostile());
+    const header = new Uint8Array(HEADER_SIZE);
+    const v = new DataView(header.buffer);
+    v.setUint32(0, R.SET_FEATURES, true);
+    v.setUint32(4, 1 | FLAG_NEED_REPLY, true);
+    v.setUint32(8, 1 << 30, true);
+    f.connection.sendRaw(header);
+    expect(f.connection.receive()).toBeNull();
+    echoes(good, 'good after');
+    f.disconnect();
+    f.reconnect();
+    echoes(f, 'hostile: next front-end');
+  });
+
+  test('garbage in the hostile export’s ring is answered there; the other export never notices', async () => {
+    const f = connect(await hostile());
+    const q = f.queue(REQUEST_QUEUE);
+    const [bad] = q.takeDescriptors(1) as [number];
+    q.writeRaw({ index: bad, addr: 2 ** 40, len: 64, flags: 0, next: 0 });
+    q.publish(bad);
+    q.publish(60000);
+    f.kick(q);
+    echoes(good, 'good meanwhile');
+    expect(f.waitUsed(REQUEST_QUEUE)).toEqual([{ head: bad, len: 0 }]);
+  });
+
+  test('a handler that cannot be built closes the hostile connection only', async () => {
+    const path = await hostile({ failConnections: 1 });
+    expect(() => VhostUserFrontend.connect({ socketPath: path, timeoutMs: 2000 }).close()).toThrow();
+    echoes(good, 'good after refusal');
+    echoes(connect(path), 'hostile: next one');
+  });
+
+  // The price of one thread: a front-end that stops mid-message holds it for the socket's I/O
+  // timeouts (5 s per read: a torn header waits out two) as a DAX map whose reply never comes would
+  // (5 s); then only its session is dropped.
+  test('a front-end stalled mid-message delays the other export only until its session is dropped', async () => {
+    const f = connect(await hostile(), 15_000);
+    f.connection.sendRaw(new Uint8Array([R.GET_FEATURES, 0, 0]));
+    sleepSync(50);
+    const started = Date.now();
+    echoes(good, 'good after');
+    expect(Date.now() - started).toBeLessThan(11_000);
+    expect(f.connection.receive()).toBeNull();
+  }, 30_000);
 });

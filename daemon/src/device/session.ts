@@ -8,6 +8,7 @@ import { closeAll } from '../sys/fd';
 import { schedYield } from '../sys/sched';
 import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLRDHUP, type Epoll } from '../sys/epoll';
 import { VhostUserBackend, type VringObserver } from '../vhost_user/backend';
+import type { Neighbours } from '../vhost_user/backend_channel';
 import { Connection, type VhostUserMessage } from '../vhost_user/connection';
 import { FrontendRequest as R } from '../vhost_user/protocol';
 import {
@@ -21,9 +22,8 @@ import { writableBytes } from '../virtio/virtqueue';
 import type { DeviceOptions } from './device_options';
 import { PollWindow } from './poll_window';
 import { ShmemRequests, WindowMappings } from './shmem_requests';
+import { TOKEN_KICK_BASE, TOKEN_SOCKET } from './tokens';
 
-export const TOKEN_SOCKET = 2;
-export const TOKEN_KICK_BASE = 16;
 /** Longest stretch of busy polling with work flowing before the loop checks its other fds. */
 const SPIN_SLICE_MS = 1;
 /**
@@ -64,9 +64,13 @@ export class Session implements VringObserver {
   constructor(
     fd: number,
     private readonly epoll: Epoll,
+    /** The first token of this export's range in the shared epoll set (tokens.ts). */
+    private readonly tokenBase: number,
     options: DeviceOptions,
     createHandler: ChainHandlerFactory,
     private readonly log: Logger,
+    /** The other exports on this thread (a DAX map's wait serves them too). */
+    readonly neighbours?: Neighbours,
   ) {
     this.conn = new Connection(fd);
     const queues = 1 + (options.requestQueues ?? 1);
@@ -88,7 +92,7 @@ export class Session implements VringObserver {
       (chain, queue, written) => this.complete(chain, queue, written),
       () => this.backendRequests(),
     );
-    epoll.add(fd, EPOLLIN | EPOLLRDHUP, TOKEN_SOCKET);
+    epoll.add(fd, EPOLLIN | EPOLLRDHUP, tokenBase + TOKEN_SOCKET);
   }
 
   /** Handles socket readiness; returns false when the front-end is gone. */
@@ -146,7 +150,7 @@ export class Session implements VringObserver {
   watchKick(index: number, fd: number): void {
     // Edge-triggered: every kick (eventfd write) is reported once, so the counter never needs a
     // read(2) to be reset; it cannot realistically reach its 2^64 limit.
-    this.epoll.add(fd, EPOLLIN | EPOLLET, TOKEN_KICK_BASE + index);
+    this.epoll.add(fd, EPOLLIN | EPOLLET, this.tokenBase + TOKEN_KICK_BASE + index);
   }
 
   unwatchKick(_index: number, fd: number): void {

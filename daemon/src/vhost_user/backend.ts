@@ -9,7 +9,7 @@ import { GuestMemory, GuestMemoryError, type RegionSpec } from '../virtio/guest_
 import { MAX_QUEUE_SIZE } from '../virtio/ring_layout';
 import { Virtqueue } from '../virtio/virtqueue';
 import type { VirtqueueError } from '../virtio/virtqueue_error';
-import { BackendChannel } from './backend_channel';
+import { BackendChannel, type Neighbours } from './backend_channel';
 import { Connection, readU64Payload, u64Payload, type VhostUserMessage } from './connection';
 import { VhostUserError } from './errors';
 import {
@@ -62,6 +62,8 @@ export interface VringObserver {
    * back for later; false when the front-end has gone.
    */
   serveFrontendMessage(): boolean;
+  /** The other devices on this thread, served too while a back-end request awaits its reply. */
+  readonly neighbours?: Neighbours;
 }
 
 /**
@@ -367,7 +369,11 @@ export class VhostUserBackend {
     this.channel = new BackendChannel(
       new Connection(msg.fds.splice(0)[0]!),
       hasBit(this.protocolFeatures, PF.REPLY_ACK),
-      { fd: this.conn.fd, serveOne: () => this.observer.serveFrontendMessage() },
+      {
+        fd: this.conn.fd,
+        serveOne: () => this.observer.serveFrontendMessage(),
+        ...(this.observer.neighbours ? { neighbours: this.observer.neighbours } : {}),
+      },
     );
     return null;
   }

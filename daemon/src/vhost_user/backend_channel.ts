@@ -22,6 +22,20 @@ export interface FrontendPump {
   readonly fd: number;
   /** Reads and serves (or queues) one message; false once the front-end has gone. */
   serveOne(): boolean;
+  /** The other devices on this thread, whose front-ends QEMU may also block on meanwhile. */
+  readonly neighbours?: Neighbours;
+}
+
+/**
+ * Devices sharing the waiting one's thread. QEMU announces a new mapping to every vhost-user back
+ * end of the VM and waits for each answer before it answers our request: the other exports'
+ * sockets must be served during the wait too.
+ */
+export interface Neighbours {
+  /** Readable when any of them has something to serve (the device thread's epoll fd). */
+  readonly fd: number;
+  /** Serves what is ready, without blocking. */
+  serveReady(): void;
 }
 
 export class BackendChannel {
@@ -36,7 +50,11 @@ export class BackendChannel {
     private readonly timeoutMs: number = DEFAULT_IO_TIMEOUT_MS,
   ) {
     this.ownSet = new PollSet([conn.fd], POLLIN);
-    this.waitSet = frontend === null ? null : new PollSet([conn.fd, frontend.fd], POLLIN);
+    const neighbours = frontend?.neighbours;
+    this.waitSet =
+      frontend === null
+        ? null
+        : new PollSet(neighbours ? [conn.fd, frontend.fd, neighbours.fd] : [conn.fd, frontend.fd], POLLIN);
   }
 
   /** Every request waits for the front-end's verdict (REPLY_ACK). */
@@ -73,6 +91,7 @@ export class BackendChannel {
       if (poll.revents(0) !== 0) return;
       // A front-end that left cannot answer either: its hang-up on our channel ends the wait.
       if (poll.revents(1) !== 0 && !this.frontend.serveOne()) poll = this.ownSet;
+      else if (poll.size > 2 && poll.revents(2) !== 0) this.frontend.neighbours?.serveReady();
     }
   }
 
