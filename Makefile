@@ -22,6 +22,15 @@ npm:
 bundle: npm
 	@node scripts/bundle.cjs
 
+# The daemon's native helper (daemon/native): a READDIRPLUS page's lookups in one koffi call. The
+# daemon loads it from here at start (daemon/src/sys/lookup_batch.ts); the unit tests need it too.
+DAEMON_NATIVE := build/lib/libvfs_lookup_batch.so
+C_SOURCES += daemon/native
+$(DAEMON_NATIVE): daemon/native/lookup_batch.c
+	@mkdir -p $(dir $@)
+	@gcc -O2 -fPIC -shared -Wall -Wextra -Werror -o $@.$$$$ $< && mv $@.$$$$ $@
+bundle check: $(DAEMON_NATIVE)
+
 typecheck: npm
 	@npx tsc --noEmit -p tsconfig.json
 

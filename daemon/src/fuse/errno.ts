@@ -23,5 +23,6 @@ export const ENOTSUP = e.ENOTSUP;
 export const ELOOP = e.ELOOP;
 export const EWOULDBLOCK = e.EWOULDBLOCK;
 export const ENFILE = e.ENFILE;
+export const EMFILE = e.EMFILE;
 export const ENOLCK = e.ENOLCK;
 export const ESTALE = e.ESTALE;

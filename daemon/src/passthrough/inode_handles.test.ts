@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorker } from '@vfs/harness/bundles';
-import { errnoOf, type FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
+import { errnoOf, type FuseClient, type FuseDirentPlus } from '@vfs/harness/vhost_user_driver/fuse_client';
 import type { InodeFileHandles } from '../cli';
 import { startHarness, type DaemonHarness, type DaemonConfinement } from '../../test_support/passthrough_harness';
 import { EACCES, EBADF, ESTALE } from '../fuse/errno';
@@ -60,6 +60,37 @@ describe('the fds LOOKUPs make the daemon hold', () => {
     for (let i = 0; i < N; i += 97)
       expect(c.getattr(nodes[i] as number).ino).toBe(statSync(join(dir, `f${i}`), { bigint: true }).ino);
   });
+
+  test.each([
+    ['by default (root: prefer)', 'none'],
+    ['by default under the namespace sandbox and seccomp', undefined],
+  ] as const)(
+    '%s: READDIRPLUS of 5000 files (batched lookups) leaves the fd count within the fd cache, and every entry answers',
+    (_name, sandbox) => {
+      const c = start(undefined, sandbox);
+      const dir = (h as DaemonHarness).dir;
+      makeFiles(dir, N);
+      writeFileSync(join(dir, 'f0'), 'data');
+      const pid = daemonPid(h as DaemonHarness, sandbox);
+      const before = fdCount(pid);
+      const o = c.opendir(1);
+      const entries = c.readdirAll(1, o.fh, true) as FuseDirentPlus[];
+      c.releasedir(1, o.fh);
+      expect(entries.length).toBe(N + 2);
+      expect(fdCount(pid)).toBeLessThan(before + INODE_FD_CACHE_SIZE + 8);
+      const byName = new Map(entries.map((e) => [e.name, e.entry]));
+      for (let i = 0; i < N; i += 97) {
+        const ino = statSync(join(dir, `f${i}`), { bigint: true }).ino;
+        expect(byName.get(`f${i}`)?.attr.ino).toBe(ino);
+        expect(c.getattr(byName.get(`f${i}`)?.nodeid as number).ino).toBe(ino);
+      }
+      const f0 = byName.get('f0')?.nodeid as number;
+      expect(c.lookup(1, 'f0').nodeid).toBe(f0);
+      const fh = c.open(f0, O_RDONLY).fh;
+      expect(c.read(f0, fh, 0, 16).toString()).toBe('data');
+      c.release(f0, fh);
+    },
+  );
 
   test('with never: LOOKUPs of 5000 distinct files hold one fd each', () => {
     const c = start('never', 'none');

@@ -14,7 +14,7 @@ import { sameHandle } from './inode_table';
 
 export class InodeHandles {
   /** The last handle made; read it before the next call. */
-  readonly scratch = Buffer.alloc(FILE_HANDLE_SIZE);
+  private readonly scratch = Buffer.alloc(FILE_HANDLE_SIZE);
   private readonly mountId = new Int32Array(1);
   readonly mode: InodeFileHandles;
 
@@ -39,13 +39,12 @@ export class InodeHandles {
   }
 
   /**
-   * The handle of the inode `fd` (O_PATH) holds into `scratch`: its length; 0 to hold the fd
-   * instead (never, or prefer on a file system that makes no handle); -errno under mandatory.
+   * What a lookup's name_to_handle_at result (the handle's length, or -errno; vfs_lookup_batch
+   * makes the call) means here: the length; 0 to hold the fd instead (never, or prefer on a file
+   * system that makes no handle); -errno under mandatory.
    */
-  ofFd(fd: number): number {
-    if (this.mode === 'never') return 0;
-    const len = nameToHandleAt(fd, EMPTY_PATH, this.scratch, this.mountId, AT_EMPTY_PATH);
-    return len >= 0 ? len : this.mode === 'mandatory' ? len : 0;
+  accept(len: number): number {
+    return len >= 0 || this.mode === 'mandatory' ? len : 0;
   }
 
   /** Whether `name` in `dirfd` (not followed) is still the inode `held` names: a handle does not pin it. */

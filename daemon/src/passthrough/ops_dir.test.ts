@@ -1,5 +1,5 @@
 // READDIR and READDIRPLUS: every entry once, resumable at any returned offset, lookups counted.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EBADF, ENOTDIR } from '../fuse/errno';
 import { errnoOf, type FuseClient, type FuseDirentPlus } from '@vfs/harness/vhost_user_driver/fuse_client';
@@ -97,4 +97,34 @@ test('an open directory outlives a FORGET of its inode: READDIRPLUS still descri
   expect(all.find((e) => e.name === 'same')?.entry.attr.size).toBe(1);
   c.releasedir(a.nodeid, o.fh);
   expect(errnoOf(() => c.opendir(a.nodeid))).toBe(EBADF);
+});
+
+test('READDIRPLUS leaves out names removed after the directory was read, shares a node among hard links, and does not follow symlinks', () => {
+  const e = join(h.dir, 'e');
+  mkdirSync(e);
+  writeFileSync(join(e, 'h1'), 'abc');
+  linkSync(join(e, 'h1'), join(e, 'h2'));
+  symlinkSync('h1', join(e, 's'));
+  for (let i = 0; i < 200; i++) writeFileSync(join(e, `gone-${i}`), '');
+  const d = c.lookup(1, 'e');
+  const o = c.opendir(d.nodeid);
+  const first = c.readdirplus(d.nodeid, o.fh, 0, 1024);
+  const returned = new Set(first.map((x) => x.name));
+  for (let i = 0; i < 200; i++) if (!returned.has(`gone-${i}`)) unlinkSync(join(e, `gone-${i}`));
+  const rest: FuseDirentPlus[] = [];
+  for (let off = first[first.length - 1]!.off; ; ) {
+    const page = c.readdirplus(d.nodeid, o.fh, off, 4096);
+    if (page.length === 0) break;
+    rest.push(...page);
+    off = page[page.length - 1]!.off;
+  }
+  const all = [...first, ...rest];
+  // What is left on the host is what the first reply returned and the names never removed.
+  expect(sorted(all.map((x) => x.name))).toEqual(sorted(['.', '..', ...readdirSync(e)]));
+  expect(rest.filter((x) => x.name.startsWith('gone-'))).toEqual([]);
+  const byName = new Map(all.map((x) => [x.name, x.entry]));
+  expect(byName.get('h1')?.nodeid).toBe(byName.get('h2')?.nodeid);
+  expect(byName.get('h1')?.attr.size).toBe(3);
+  expect(byName.get('s')?.attr.mode).toBe(lstatSync(join(e, 's')).mode);
+  c.releasedir(d.nodeid, o.fh);
 });

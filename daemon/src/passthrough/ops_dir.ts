@@ -24,6 +24,7 @@ import { EBADF, EINVAL, ENOENT, ENOTDIR } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import { escapedError } from './containment';
 import type { DirStream, Handle } from './handle_table';
+import type { LookupBatch } from '../sys/lookup_batch';
 import type { PassthroughFs } from './passthrough_fs';
 
 /** struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name. */
@@ -81,6 +82,26 @@ function entryName(buf: Buffer, start: number, len: number): Buffer {
   return nameScratch;
 }
 
+/**
+ * Queues for one lookup batch the names of the records from ds.pos on (in the records read) that
+ * fit in `room` bytes of direntplus records; returns the position after the last one covered.
+ */
+function planBatch(ds: DirStream, batch: LookupBatch, room: number): number {
+  batch.clear();
+  let used = 0;
+  let p = ds.pos;
+  while (p < ds.len) {
+    const nameStart = p + D_NAME;
+    const namelen = ds.buf.indexOf(0, nameStart) - nameStart;
+    const recSize = recAlign(DIRENTPLUS_HEADER_SIZE + namelen);
+    if (used + recSize > room) break;
+    if (!isDotOrDotDot(ds.buf, nameStart, namelen) && !batch.add(ds.buf, nameStart, namelen)) break;
+    used += recSize;
+    p += ds.buf.readUInt16LE(p + D_RECLEN);
+  }
+  return p;
+}
+
 /** Marks the record at ds.pos as returned. */
 function consume(ds: DirStream): void {
   ds.offLo = ds.buf.readUInt32LE(ds.pos + D_OFF);
@@ -91,11 +112,15 @@ function consume(ds: DirStream): void {
 /**
  * Fills the reply with dirents (READDIR) or direntplus records (READDIRPLUS, each entry counted
  * as a lookup except "." and "..") up to `size` bytes; returns bytes written or -errno.
+ * READDIRPLUS looks the names that fit up in batches (fs.batch), one native call each; the
+ * caller discards what a reply ending early left of the last one.
  */
 function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, size: number, plus: boolean): number {
   const out = rq.reply;
   const view = rq.replyView;
   let written = 0;
+  /** Position in ds.buf after the records the current batch covers. */
+  let planEnd = 0;
   for (;;) {
     if (ds.pos >= ds.len) {
       const n = getdents64(h.fd, ds.buf, ds.buf.length);
@@ -103,6 +128,7 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
       if (n === 0) return written;
       ds.len = n;
       ds.pos = 0;
+      planEnd = 0;
     }
     const p = ds.pos;
     const nameStart = p + D_NAME;
@@ -114,13 +140,20 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
       if (isDotOrDotDot(ds.buf, nameStart, namelen)) {
         encodeEmptyEntry(out, off);
       } else {
-        const inode = fs.lookup(h.inode, entryName(ds.buf, nameStart, namelen));
+        if (p >= planEnd) {
+          fs.batch.discard();
+          planEnd = planBatch(ds, fs.batch, size - written);
+          const r = fs.lookupBatch(h.inode, fs.batch);
+          if (r < 0) return written === 0 ? r : written;
+        }
+        const name = entryName(ds.buf, nameStart, namelen);
+        const inode = fs.batchEntry(h.inode, fs.batch, fs.batch.take(), name);
         if (inode === -ENOENT) {
           consume(ds);
           continue;
         }
         if (typeof inode === 'number') return written === 0 ? inode : written;
-        encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode), fs.ids);
+        encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.entryStat, fs.attrFlags(inode), fs.ids);
       }
       off += ENTRY_OUT_SIZE;
     }
@@ -147,7 +180,9 @@ function readdirCommon(rq: Request, fs: PassthroughFs, plus: boolean): number {
   const ds = h.dir;
   const s = seekTo(h.fd, ds, rq.u32(ReadIn.offset), rq.u32(ReadIn.offset + 4));
   if (s < 0) return rq.error(s);
-  return rq.result(fillDirents(rq, fs, h, ds, Math.min(rq.u32(ReadIn.size), rq.replyRoom()), plus));
+  const n = fillDirents(rq, fs, h, ds, Math.min(rq.u32(ReadIn.size), rq.replyRoom()), plus);
+  if (plus) fs.batch.discard();
+  return rq.result(n);
 }
 
 export const readdir = (rq: Request, fs: PassthroughFs): number => readdirCommon(rq, fs, false);

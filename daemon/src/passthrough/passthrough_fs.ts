@@ -1,6 +1,7 @@
 // The state of one exported directory for one guest session, and the primitives every operation
-// shares: stat into a reused buffer, look a name up into the inode table, reopen an O_PATH inode
-// through /proc/self/fd, and run a creation under the caller's fs uid/gid.
+// shares: stat into a reused buffer, look a name up into the inode table (or a READDIRPLUS page's
+// names in one native call), reopen an O_PATH inode through /proc/self/fd, and run a creation under
+// the caller's fs uid/gid.
 import { SysError } from '../sys/libc';
 import { tryClose } from '../sys/fd';
 import {
@@ -11,7 +12,6 @@ import {
   EMPTY_PATH,
   O_CLOEXEC,
   O_DIRECTORY,
-  O_NOFOLLOW,
   O_PATH,
   openat,
   S_IFDIR,
@@ -28,7 +28,8 @@ import { clearThreadGroups, setfsgid, setfsuid, setThreadGroup } from '../sys/cr
 import { NO_SUPP_GROUP } from '../fuse/request_ext';
 import { FUSE_ATTR_SUBMOUNT, FUSE_ROOT_ID } from '../fuse/abi';
 import type { Logger } from '../log';
-import { EACCES, EBADF, ENOTDIR } from '../fuse/errno';
+import { EACCES, EBADF, EINVAL, EMFILE, ENFILE, ENOTDIR } from '../fuse/errno';
+import { LB_HANDLES, LB_OPEN, LookupBatch } from '../sys/lookup_batch';
 import { cachePolicy, DEFAULT_LIMITS, type CachePolicy, type ExportConfig } from './config';
 import { HandleTable } from './handle_table';
 import { bornAs, InodeTable, mntIdOf, opensForIo, type Inode } from './inode_table';
@@ -59,6 +60,12 @@ export class PassthroughFs {
   /** statx result of the last stat call; read it before the next one. */
   readonly stat = Buffer.alloc(STATX_SIZE);
   readonly statView = new DataView(this.stat.buffer, this.stat.byteOffset, STATX_SIZE);
+  /** The attributes of the last batchEntry() result: its slot in the batch, or `statView`. */
+  entryStat: DataView = this.statView;
+  /** READDIRPLUS's names and their lookups. */
+  readonly batch = new LookupBatch();
+  /** One name's lookup (its statx lands in `stat`); apart from `batch`, which a page may be using. */
+  private readonly single = new LookupBatch(1, this.stat);
   /** The guest kernel accepted FUSE_SUBMOUNTS. */
   submounts = false;
   /** Moving share of lookups that found an inode already known (picks the lookup's first call). */
@@ -117,34 +124,87 @@ export class PassthroughFs {
     const r = statx(parent.fd, name, AT_SYMLINK_NOFOLLOW, STAT_MASK, this.stat);
     if (r < 0) return r;
     const known = this.inodes.find(this.statView);
-    if (known !== undefined && this.stillNames(known, parent, name)) return this.found(known);
+    if (known !== undefined && this.stillNames(known, parent, name, this.statView)) return this.found(known);
     return this.lookupByOpen(parent, name);
   }
 
-  /** Opens `name` O_PATH and stats the fd: what we hold is what we describe, even if renamed meanwhile. */
-  private lookupByOpen(parent: Inode, name: Uint8Array): Inode | number {
-    const fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  /**
+   * Looks up the names queued in `batch` (by READDIRPLUS) under `parent` in one native call, as
+   * lookup() would one by one: opened (new inodes expected) or statted by name (known ones).
+   * Take each result with batchEntry(), in order. 0 or -errno.
+   */
+  lookupBatch(parent: Inode, batch: LookupBatch): number {
+    const fd = parent.fd;
     if (fd < 0) return fd;
-    // The O_PATH fds closed here have no data to write back: close(2) cannot report anything.
-    const s = this.statFd(fd);
-    if (s < 0) {
-      tryClose(fd);
-      return s;
+    if (this.knownRate >= 0.5) return batch.run(fd, 0, STAT_MASK, 0);
+    const handles = this.fileHandles.mode === 'never' ? 0 : LB_HANDLES;
+    return batch.run(fd, LB_OPEN | handles, STAT_MASK, this.root.mntId);
+  }
+
+  /**
+   * Entry `i` of the last lookupBatch(), `name` (NUL-terminated) its name: the inode, one lookup
+   * counted, with its attributes in `entryStat`; or -errno. A name that met the fd limit in the
+   * batch (whose other fds were still open) is looked up again alone.
+   */
+  batchEntry(parent: Inode, batch: LookupBatch, i: number, name: Uint8Array): Inode | number {
+    const r = batch.result[i]!;
+    this.entryStat = batch.stat[i]!;
+    if (r === -EMFILE || r === -ENFILE) {
+      this.entryStat = this.statView;
+      return this.lookup(parent, name);
     }
-    const handleLen = this.handleOf(fd);
+    if (r < 0) return r;
+    const stx = this.entryStat;
+    if ((batch.flags & LB_OPEN) !== 0) {
+      const handleLen = this.fileHandles.accept(batch.handleLen[i]!);
+      return this.adoptOpened(parent, r, stx, handleLen > 0 ? batch.handle[i]! : null, handleLen);
+    }
+    const known = this.inodes.find(stx);
+    if (known !== undefined && this.stillNames(known, parent, name, stx)) return this.found(known);
+    this.entryStat = this.statView;
+    return this.lookupByOpen(parent, name);
+  }
+
+  /**
+   * Opens `name` O_PATH and stats the fd: what we hold is what we describe, even if renamed
+   * meanwhile. The openat, statx (into `stat`) and name_to_handle_at are one native call.
+   */
+  private lookupByOpen(parent: Inode, name: Uint8Array): Inode | number {
+    const one = this.single;
+    one.clear();
+    if (!one.add(name, 0, name.indexOf(0))) return -EINVAL;
+    const handles = this.fileHandles.mode === 'never' ? 0 : LB_HANDLES;
+    const r = one.run(parent.fd, LB_OPEN | handles, STAT_MASK, this.root.mntId);
+    const fd = r < 0 ? r : one.result[0]!;
+    if (fd < 0) return fd;
+    const handleLen = this.fileHandles.accept(one.handleLen[0]!);
+    return this.adoptOpened(parent, fd, this.statView, handleLen > 0 ? one.handle[0]! : null, handleLen);
+  }
+
+  /**
+   * Takes `fd`, just opened from `parent` and described by `stx`, as the inode it names: a known
+   * one (the fd is closed) or a new one holding it, or the file handle in `handle`'s first
+   * `handleLen` bytes (null and 0: hold the fd; negative: that error, the fd closed).
+   */
+  private adoptOpened(
+    parent: Inode,
+    fd: number,
+    stx: DataView,
+    handle: Buffer | null,
+    handleLen: number,
+  ): Inode | number {
     if (handleLen < 0) {
       tryClose(fd);
       return handleLen;
     }
-    const handle = handleLen > 0 ? this.fileHandles.scratch : null;
-    const known = this.inodes.find(this.statView, handle, handleLen);
+    const known = this.inodes.find(stx, handle, handleLen);
     if (known !== undefined) {
       tryClose(fd);
       return this.found(known);
     }
     this.knownRate -= this.knownRate / 8;
     const held = handle === null ? null : Buffer.from(handle.subarray(0, handleLen));
-    return this.inodes.add(fd, this.statView, undefined, this.isSubmount(parent), held);
+    return this.inodes.add(fd, stx, undefined, this.isSubmount(parent, stx), held);
   }
 
   /**
@@ -152,17 +212,9 @@ export class PassthroughFs {
    * for a handle inode) pins the inode, so its number cannot have been reused; a bare handle does
    * not: the birth time tells, or where the file system keeps none, the name's own handle.
    */
-  private stillNames(known: Inode, parent: Inode, name: Uint8Array): boolean {
+  private stillNames(known: Inode, parent: Inode, name: Uint8Array, stx: DataView): boolean {
     if (known.handle === null || known.pathFd >= 0) return true;
-    return bornAs(known, this.statView) ?? this.fileHandles.names(known.handle, parent.fd, name);
-  }
-
-  /**
-   * The file handle of the inode `fd` holds (and `stat` describes) into fileHandles.scratch: its
-   * length; 0 to hold the fd (handles off, or another mount than the export root's); or -errno.
-   */
-  private handleOf(fd: number): number {
-    return mntIdOf(this.statView) === this.root.mntId ? this.fileHandles.ofFd(fd) : 0;
+    return bornAs(known, stx) ?? this.fileHandles.names(known.handle, parent.fd, name);
   }
 
   private found(inode: Inode): Inode {
@@ -242,11 +294,11 @@ export class PassthroughFs {
     this.submounts = false;
   }
 
-  private isSubmount(parent: Inode): boolean {
+  private isSubmount(parent: Inode, stx: DataView): boolean {
     return (
       this.config.announceSubmounts &&
-      (this.statView.getUint16(STX.mode, true) & S_IFMT) === S_IFDIR &&
-      mntIdOf(this.statView) !== parent.mntId
+      (stx.getUint16(STX.mode, true) & S_IFMT) === S_IFDIR &&
+      mntIdOf(stx) !== parent.mntId
     );
   }
 
