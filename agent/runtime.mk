@@ -3,7 +3,8 @@
 # Makefile (`-include agent/runtime.mk`) or run alone from the repository root:
 # `make -f agent/runtime.mk runtime`. Each part rebuilds only when its inputs change. The same files
 # also go into build/runtime.erofs, the read-only image the shim attaches instead of the share when
-# [agent] runtime = "image".
+# [agent] runtime = "image", and behind a 2 MiB pfn info block into build/runtime.pmem, the
+# read-only virtio-pmem image it maps with DAX when [agent] runtime = "pmem".
 # `make guest-smoke` boots one VM with the agent and runs a container through it (needs
 # agent/image/guest.mk for `guest`, so run it through the top-level Makefile).
 
@@ -13,7 +14,9 @@ VFS_RUNTIME_MK := 1
 
 RUNTIME_DIR := build/runtime
 RUNTIME_IMAGE := build/runtime.erofs
+RUNTIME_PMEM := build/runtime.pmem
 RUNTIME_SRC := agent/runtime
+PMEM_IMAGE_TS := $(filter-out %.test.ts,$(wildcard $(RUNTIME_SRC)/pmem_image/*.ts))
 RUNTIME_NODE := $(realpath $(shell command -v node))
 # The agent bundle also holds the ttrpc library, the generated AgentService messages and the contracts.
 RUNTIME_AGENT_TS := $(shell find agent/src proto/ttrpc proto/gen contracts/src -name '*.ts' ! -name '*.test.ts')
@@ -23,7 +26,7 @@ DAEMON_BUNDLE := build/bin/vfs-virtiofsd
 
 .PHONY: runtime runtime-clean guest-smoke
 
-runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_IMAGE)
+runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_IMAGE) $(RUNTIME_PMEM)
 	@echo "runtime: $(RUNTIME_DIR) is $$(du -sh --apparent-size $(RUNTIME_DIR) | cut -f1)"
 
 $(RUNTIME_DIR)/node.stamp: $(RUNTIME_NODE) $(RUNTIME_SRC)/stage-node.sh
@@ -49,6 +52,11 @@ $(RUNTIME_IMAGE): $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DI
 	@bash scripts/ensure-apt.sh erofs-utils
 	@bash $(RUNTIME_SRC)/build-image.sh $(RUNTIME_DIR) $@
 
+$(RUNTIME_PMEM): $(RUNTIME_IMAGE) $(PMEM_IMAGE_TS) scripts/bundle.cjs | node_modules/esbuild
+	@echo "runtime: building $@"
+	@node scripts/bundle.cjs pmem-image
+	@node build/bin/pmem-image $(RUNTIME_IMAGE) $@
+
 $(DAEMON_BUNDLE): $(shell find daemon/src contracts/src -name '*.ts' ! -name '*.test.ts') scripts/bundle.cjs | node_modules/esbuild
 	@node scripts/bundle.cjs daemon
 
@@ -62,6 +70,6 @@ node_modules/esbuild:
 	@bash scripts/ensure-npm.sh
 
 runtime-clean:
-	rm -rf $(RUNTIME_DIR) $(RUNTIME_IMAGE)
+	rm -rf $(RUNTIME_DIR) $(RUNTIME_IMAGE) $(RUNTIME_PMEM)
 
 endif

@@ -24,6 +24,7 @@ interface MemoryJson {
     readonly file_mib: number;
     readonly growth_mib: { readonly dax_off: number; readonly dax_on: number | null };
   };
+  readonly runtimes: { readonly machine: string; readonly pss_mib: Readonly<Record<string, VfsPss>> };
 }
 
 /** The dirs the program announced; it has no CPU cgroup, so its work dir stands in for one. */
@@ -43,9 +44,10 @@ describe('bench-memory', () => {
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('measures one sandbox per runtime, writes the JSON contract, and leaves nothing behind', async () => {
+  it('measures one sandbox per runtime (vfs with the runtime share and pmem, runc), writes the JSON contract, and leaves nothing behind', async () => {
     const json = join(work, 'out.json');
-    const result = await runBenchProgram('bench-memory', ['--sandboxes', '1', '--json', json], 220_000);
+    const args = ['--sandboxes', '1', '--runtime', 'share,pmem', '--machine', 'q35', '--json', json];
+    const result = await runBenchProgram('bench-memory', args, 220_000);
     if (result.code !== 0) throw new Error(`bench-memory failed (${result.code}):\n${result.stderr}`);
     const report = JSON.parse(readFileSync(json, 'utf8')) as MemoryJson;
     expect(report.sandboxes).toBe(1);
@@ -63,6 +65,11 @@ describe('bench-memory', () => {
     else expect(report.pss_mib.dax_on.qemu).toBeGreaterThan(report.pss_mib.dax_on.daemon);
     expect(result.stdout).toMatch(/vfs, DAX off\s+\d/);
     expect(result.stdout).toMatch(/runc \(reference\)\s+\d/);
+    // The pmem runtime's own cell, beside the share's (which is the DAX-off cell).
+    expect(report.runtimes.machine).toBe('q35');
+    expect(report.runtimes.pss_mib.share).toEqual(report.pss_mib.dax_off);
+    expect(report.runtimes.pss_mib.pmem?.qemu).toBeGreaterThan(report.runtimes.pss_mib.pmem?.daemon ?? Infinity);
+    expect(result.stdout).toMatch(/vfs, DAX off, runtime pmem\s+\d/);
     expect(leftovers(announcedDirs(result.stderr))).toEqual([]);
   });
 });

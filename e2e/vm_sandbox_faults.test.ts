@@ -6,7 +6,16 @@
 // and removes mounts, sockets and state. The real agent's behaviour is vm_containers.test.ts's.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
@@ -20,7 +29,10 @@ const IMAGE = 'docker.io/library/busybox:vfs';
 const RUNTIME = ['--runtime', 'io.containerd.vfs.v2'];
 const NS = 'vfs-faults';
 
-/** An install root (VFS_ROOT) like the repo's, whose runtime share runs the stand-in agent. */
+/**
+ * An install root (VFS_ROOT) like the repo's, whose runtime share runs the stand-in agent, and a
+ * configuration (VFS_CONFIG) that boots from that share, not from the real agent's pmem image.
+ */
 function stubInstallRoot(work: string): string {
   const root = join(work, 'root');
   mkdirSync(join(root, 'build'), { recursive: true });
@@ -30,7 +42,12 @@ function stubInstallRoot(work: string): string {
   rmSync(join(root, 'build', 'runtime', 'agent.blob'), { force: true });
   bundleStubAgent(join(root, 'build', 'runtime', 'agent.js'));
   for (const dir of ['guest', 'bin']) symlinkSync(join(REPO_ROOT, 'build', dir), join(root, 'build', dir));
+  writeFileSync(join(root, 'configuration.toml'), '[agent]\nruntime = "share"\n');
   return root;
+}
+
+function stubEnv(root: string): Record<string, string> {
+  return { VFS_ROOT: root, VFS_CONFIG: join(root, 'configuration.toml') };
 }
 
 function ok(result: CtrResult): CtrResult {
@@ -72,7 +89,7 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
     bundleShim();
     work = mkdtempSync('/tmp/vfs-e2e-faults-');
     root = stubInstallRoot(work);
-    containerd = await PrivateContainerd.start({ env: { VFS_ROOT: root } });
+    containerd = await PrivateContainerd.start({ env: stubEnv(root) });
     ok(await ctr(['images', 'import', buildBusyboxImage(work, IMAGE)]));
   });
 
@@ -84,7 +101,7 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
   it('keeps the VM and the task across a containerd restart, and leaves nothing after kill + delete', async () => {
     const pids = await runStub('restart1');
     await containerd.stopDaemon(false);
-    await containerd.restart({ env: { VFS_ROOT: root } });
+    await containerd.restart({ env: stubEnv(root) });
     expect(await taskLine('restart1')).toBe('RUNNING');
     expect(pidAlive(pids.qemu)).toBe(true);
     ok(await ctr(['task', 'kill', '-s', 'SIGKILL', 'restart1']));

@@ -43,6 +43,8 @@ const TARGETS = {
   demo: program('tools/src/demo.ts', 'build/bin/vfs-demo'),
   'guest-smoke': program('tools/src/guest_smoke.ts', 'build/bin/guest-smoke'),
   fuzz: program('tools/src/fuzz/fuzz.ts', 'build/bin/vfs-fuzz'),
+  // Build-time: the runtime's virtio-pmem image from its erofs one (agent/runtime.mk).
+  'pmem-image': program('agent/runtime/pmem_image/main.ts', 'build/bin/pmem-image'),
 };
 
 const DEFAULT_TARGETS = [

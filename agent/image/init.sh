@@ -7,15 +7,17 @@
 #                                  mount virtiofs tag T at /mnt/share, run `sh /mnt/share/P` there,
 #                                  print VFS-SCRIPT-EXIT=<code>, power off
 #   vfs.mode=agent (default) [vfs.runtime_tag=T (default vfsruntime)] [vfs.runtime_image=S]
-#                                  mount the virtio-blk disk with serial S (an erofs image) or else
-#                                  virtiofs tag T read-only at /run/vfs/runtime, link /lib, /lib64 (and
-#                                  /usr/lib when the share has it) into it for node's loader, run
+#                  [vfs.runtime_pmem=1]
+#                                  mount /dev/pmem0 (an erofs image, with dax), the virtio-blk disk
+#                                  with serial S (an erofs image) or else virtiofs tag T read-only at
+#                                  /run/vfs/runtime, link /lib, /lib64 (and /usr/lib when the share
+#                                  has it) into it for node's loader, run
 #                                  `node --snapshot-blob agent.blob -- --port /dev/vportNpM` (the
 #                                  virtio-serial port named agent.0), or `node agent.js --port …`
 #                                  when the runtime has no agent.blob; power off when the agent exits
-# Console markers: `vfs-init: start <uptime>`, `vfs-init: modules <uptime>`, `vfs-init: agent
-# <port> <uptime>`, `vfs-init: poweroff <uptime>`; failures print `vfs-init: error: …` and power
-# off, so the VMM always sees an exit. start, modules and agent are also appended as
+# Console markers: `vfs-init: start <uptime>`, `vfs-init: modules <uptime>`, `vfs-init: runtime
+# <source> <fs> <options>`, `vfs-init: agent <port> <uptime>`, `vfs-init: poweroff <uptime>`;
+# failures print `vfs-init: error: …` and power off, so the VMM always sees an exit. start, modules and agent are also appended as
 # "<name> <uptime>" lines to /run/vfs/boot-marks, which the agent reports in GetGuestDetails.
 #
 # Reaping: this shell stays PID 1 and spends its life in `wait <agent pid>`. busybox ash waits with
@@ -63,9 +65,10 @@ load_modules() {
   done </vfs/modules/load-order
 }
 
-# Sets mode, tag, script, ro, runtime_tag, runtime_image from vfs.* words of /proc/cmdline.
+# Sets mode, tag, script, ro, runtime_tag, runtime_image, runtime_pmem from vfs.* words of
+# /proc/cmdline.
 parse_cmdline() {
-  mode=agent tag='' script='' ro=0 runtime_tag=vfsruntime runtime_image=''
+  mode=agent tag='' script='' ro=0 runtime_tag=vfsruntime runtime_image='' runtime_pmem=0
   read -r cmdline </proc/cmdline
   for word in $cmdline; do
     case "$word" in
@@ -75,6 +78,7 @@ parse_cmdline() {
       vfs.ro=*) ro=${word#vfs.ro=} ;;
       vfs.runtime_tag=*) runtime_tag=${word#vfs.runtime_tag=} ;;
       vfs.runtime_image=*) runtime_image=${word#vfs.runtime_image=} ;;
+      vfs.runtime_pmem=*) runtime_pmem=${word#vfs.runtime_pmem=} ;;
     esac
   done
 }
@@ -121,16 +125,51 @@ find_disk() {
   return 1
 }
 
-# The runtime image when the host attached one (read-only to QEMU too: every sandbox shares the
-# file), else the virtiofs runtime share.
+# The fsdax namespace the pfn info block of build/runtime.pmem makes of the virtio-pmem device.
+# libnvdimm probes namespaces asynchronously after insmod, so poll briefly for its block device.
+find_pmem() {
+  tries=0
+  while [ "$tries" -lt 80 ]; do
+    [ -b /dev/pmem0 ] && { echo /dev/pmem0; return 0; }
+    tries=$((tries + 1))
+    sleep 0.025
+  done
+  return 1
+}
+
+# The runtime's line of /proc/mounts as "<source> <fs> <options>".
+runtime_mount() {
+  while read -r src dir fs opts _; do
+    [ "$dir" = "$RUNTIME" ] && { echo "$src $fs $opts"; return 0; }
+  done </proc/mounts
+  return 1
+}
+
+# The runtime mapped from the host page cache with DAX. No fallback: without dax every guest would
+# copy Node into its own page cache, which is what this mode exists to avoid.
+mount_runtime_pmem() {
+  pmem=$(find_pmem) || die "no /dev/pmem0 for vfs.runtime_pmem (virtio_pmem or nd_pmem not probed?)"
+  mount -t erofs -o ro,nodev,nosuid,dax "$pmem" "$RUNTIME" || die "mount runtime pmem $pmem failed"
+  set -- $(runtime_mount)
+  case ",$3," in
+    *,dax=always,* | *,dax,*) ;;
+    *) die "runtime pmem $pmem mounted without dax (no fsdax namespace: is the pfn info block there?)" ;;
+  esac
+}
+
+# The runtime pmem or image when the host attached one (read-only to QEMU too: every sandbox shares
+# the file), else the virtiofs runtime share.
 mount_runtime() {
   mkdir -p "$RUNTIME"
-  if [ -n "$runtime_image" ]; then
+  if [ "$runtime_pmem" = 1 ]; then
+    mount_runtime_pmem
+  elif [ -n "$runtime_image" ]; then
     disk=$(find_disk "$runtime_image") || die "no virtio-blk disk with serial $runtime_image"
     mount -t erofs -o ro,nodev,nosuid "$disk" "$RUNTIME" || die "mount runtime image $disk failed"
   else
     mount -t virtiofs -o ro "$runtime_tag" "$RUNTIME" || die "mount runtime share $runtime_tag failed"
   fi
+  say "runtime $(runtime_mount)"
 }
 
 link_runtime_libs() {

@@ -13,6 +13,8 @@ import {
   INIT_ERROR,
   INIT_MARKERS,
   RUNTIME_IMAGE_FS,
+  RUNTIME_MOUNT,
+  RUNTIME_PMEM_DEVICE,
   SCRIPT_EXIT,
   type BootArgs,
   type BootMode,
@@ -52,7 +54,7 @@ function modesHandled(): string[] {
 const SAMPLE_ARGS: { readonly [M in BootMode]: Extract<BootArgs, { mode: M }> } = {
   poweroff: { mode: 'poweroff' },
   script: { mode: 'script', tag: 'share', script: 'run.sh', readonly: true },
-  agent: { mode: 'agent', runtimeTag: 'rt', runtimeImage: 'img' },
+  agent: { mode: 'agent', runtimeTag: 'rt', runtimeImage: 'img', runtimePmem: true },
 };
 
 describe('init.sh reads the kernel command line of the guest boot contract', () => {
@@ -75,6 +77,7 @@ describe('init.sh reads the kernel command line of the guest boot contract', () 
         expect({ word, parsed: keys.includes(key) }).toEqual({ word, parsed: true });
         if (key === 'mode') expect(modesHandled()).toContain(value);
         if (key === 'ro') expect(value).toBe(readOnlyValue);
+        if (key === 'runtime_pmem') expect(value).toBe(firstGroup(/"\$runtime_pmem" = (\S+) \]/));
       }
     }
   });
@@ -85,6 +88,13 @@ describe('init.sh reads the kernel command line of the guest boot contract', () 
 
   it('mounts the runtime image with the file system the contract names, read-only, nodev and nosuid', () => {
     expect(firstGroup(/mount -t (\w+) -o ro,nodev,nosuid "\$disk"/, functionBody('mount_runtime'))).toBe(
+      RUNTIME_IMAGE_FS,
+    );
+  });
+
+  it('mounts the runtime pmem device the contract names as the image file system, with dax', () => {
+    expect(firstGroup(/\[ -b (\S+) \]/, functionBody('find_pmem'))).toBe(RUNTIME_PMEM_DEVICE);
+    expect(firstGroup(/mount -t (\w+) -o ro,nodev,nosuid,dax "\$pmem"/, functionBody('mount_runtime_pmem'))).toBe(
       RUNTIME_IMAGE_FS,
     );
   });
@@ -105,6 +115,7 @@ const EXPANSIONS: Readonly<Record<string, string>> = {
   $port: '/dev/vport1p1',
   '$*': 'mount runtime share vfsruntime failed',
   $rc: '0',
+  '$(runtime_mount)': '/dev/pmem0 erofs ro,nosuid,nodev,dax=always',
   '$?': '0',
 };
 
@@ -137,6 +148,7 @@ const CONTRACT_LINES: Readonly<Record<string, RegExp>> = {
   ...INIT_MARKERS,
   error: INIT_ERROR,
   agentExited: AGENT_EXITED,
+  runtimeMount: RUNTIME_MOUNT,
   scriptExit: SCRIPT_EXIT,
 };
 

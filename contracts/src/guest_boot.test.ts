@@ -16,6 +16,8 @@ describe('guest boot arguments', () => {
       'vfs.runtime_tag=rt',
       'vfs.runtime_image=img',
     ]);
+    expect(bootArgs({ mode: 'agent', runtimePmem: true })).toEqual(['vfs.mode=agent', 'vfs.runtime_pmem=1']);
+    expect(bootArgs({ mode: 'agent', runtimePmem: false })).toEqual(['vfs.mode=agent']);
   });
 
   it('refuses a value the kernel command line would split or drop', () => {

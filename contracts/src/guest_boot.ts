@@ -7,7 +7,7 @@ export const BOOT_MODES = ['poweroff', 'script', 'agent'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
 
 /** The `vfs.<key>=<value>` words of the kernel command line /init reads. */
-export const BOOT_ARG_KEYS = ['mode', 'tag', 'script', 'ro', 'runtime_tag', 'runtime_image'] as const;
+export const BOOT_ARG_KEYS = ['mode', 'tag', 'script', 'ro', 'runtime_tag', 'runtime_image', 'runtime_pmem'] as const;
 type BootArgKey = (typeof BOOT_ARG_KEYS)[number];
 
 /** The virtiofs tag of the runtime share (node, agent.js, the launcher) when vfs.runtime_tag is absent. */
@@ -20,6 +20,12 @@ export const DEFAULT_RUNTIME_TAG = 'vfsruntime';
 export const RUNTIME_IMAGE_SERIAL = 'vfsruntime';
 /** The runtime image's file system, as /init mounts it (`mount -t erofs`). */
 export const RUNTIME_IMAGE_FS = 'erofs';
+/**
+ * With vfs.runtime_pmem=1 the runtime is the erofs image on the virtio-pmem device (build/runtime.pmem,
+ * whose pfn info block makes the namespace fsdax), which /init mounts from /dev/pmem0 with dax: Node
+ * is then mapped from the host page cache, one copy for every sandbox, instead of read into the guest's.
+ */
+export const RUNTIME_PMEM_DEVICE = '/dev/pmem0';
 /** The virtio-serial port name /init looks for and hands to the agent as its /dev/vportNpM. */
 export const AGENT_PORT_NAME = 'agent.0';
 
@@ -30,9 +36,15 @@ export type BootArgs =
   | { readonly mode: 'script'; readonly tag: string; readonly script: string; readonly readonly?: boolean }
   /**
    * Mount the runtime read-only and run its agent on port agent.0; power off when it exits. The
-   * runtime is the virtio-blk disk with serial `runtimeImage` when given, else the share `runtimeTag`.
+   * runtime is the pmem device with `runtimePmem`, else the virtio-blk disk with serial
+   * `runtimeImage` when given, else the share `runtimeTag`.
    */
-  | { readonly mode: 'agent'; readonly runtimeTag?: string; readonly runtimeImage?: string };
+  | {
+      readonly mode: 'agent';
+      readonly runtimeTag?: string;
+      readonly runtimeImage?: string;
+      readonly runtimePmem?: boolean;
+    };
 
 /** /init splits its command line on whitespace, so a value with a blank would become another word. */
 function word(key: BootArgKey, value: string): string {
@@ -57,6 +69,7 @@ export function bootArgs(args: BootArgs): string[] {
         word('mode', 'agent'),
         ...(args.runtimeTag === undefined ? [] : [word('runtime_tag', args.runtimeTag)]),
         ...(args.runtimeImage === undefined ? [] : [word('runtime_image', args.runtimeImage)]),
+        ...(args.runtimePmem === true ? [word('runtime_pmem', '1')] : []),
       ];
   }
 }
@@ -78,6 +91,11 @@ export const INIT_MARKERS: Readonly<Record<InitMilestone, RegExp>> = {
 };
 /** /init gave up (it powers off next, so the VMM always sees an exit). */
 export const INIT_ERROR = /^vfs-init: error: (?<why>.*)$/m;
+/**
+ * How /init mounted the runtime, its /proc/mounts fields: `vfs-init: runtime /dev/pmem0 erofs
+ * ro,…,dax=always`. Printed once, after the mount, before the agent marker.
+ */
+export const RUNTIME_MOUNT = /^vfs-init: runtime (?<source>\S+) (?<fs>\S+) (?<options>\S+)$/m;
 /** The agent ended with this wait status (or `unknown`); /init powers off next. */
 export const AGENT_EXITED = /^vfs-init: agent exited with (?<status>\S+)$/m;
 /** Script mode: the script's exit status. */

@@ -29,6 +29,11 @@ export function runtimeImagePath(root: string): string {
   return resolve(root, 'build', 'runtime.erofs');
 }
 
+/** The image behind a pfn info block (`make runtime`), mapped with DAX when [agent] runtime = "pmem". */
+export function runtimePmemPath(root: string): string {
+  return resolve(root, 'build', 'runtime.pmem');
+}
+
 function againstRoot(root: string, path: string): string {
   return isAbsolute(path) ? path : resolve(root, path);
 }

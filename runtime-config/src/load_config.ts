@@ -1,9 +1,10 @@
 // Parses and validates configuration.toml text against CONFIG_SCHEMA. Everything is checked at
 // load: a syntax error, an unknown table or key, or a value of the wrong type or range is a
-// ConfigError naming the file, the line and the key.
+// ConfigError naming the file, the line and the key; so is a value another table's value rules out.
 
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError } from './config_error';
+import { constraintViolation } from './config_constraints';
 import { findKeyLine } from './key_position';
 import { CONFIG_SCHEMA, type Field, type TableName, type VfsConfig } from './schema';
 
@@ -84,13 +85,16 @@ export function parseConfig(source: string, file: string): VfsConfig {
       throw reader.error([name], `unknown table (known tables: ${Object.keys(CONFIG_SCHEMA).join(', ')})`);
     }
   }
-  return {
+  const config: VfsConfig = {
     hypervisor: reader.readTable('hypervisor', raw.hypervisor),
     daemon: reader.readTable('daemon', raw.daemon),
     agent: reader.readTable('agent', raw.agent),
     pool: reader.readTable('pool', raw.pool),
     runtime: reader.readTable('runtime', raw.runtime),
   };
+  const violation = constraintViolation(config);
+  if (violation !== undefined) throw reader.error(violation.path, violation.problem);
+  return config;
 }
 
 /** Every field at its built-in default: what runs when no configuration file is found. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError, defaultConfig, loadRuntimeConfig, parseConfig } from '.';
+import { ConfigError, defaultConfig, GUEST_RUNTIMES, guestRuntime, loadRuntimeConfig, parseConfig } from '.';
 import { findKeyLine } from './key_position';
 
 const SHIPPED = resolve(__dirname, '..', 'configuration.toml');
@@ -70,12 +70,36 @@ describe('parseConfig', () => {
     expect(configError(() => parseConfig('hypervisor = 3\n', 'f')).problem).toBe('must be a table, not number 3');
   });
 
-  it('takes the guest runtime from the share by default, from the image when asked, and nothing else', () => {
-    expect(defaultConfig().agent.runtime).toBe('share');
+  it('takes the guest runtime as "auto" by default, the image when asked, and nothing else', () => {
+    expect(defaultConfig().agent.runtime).toBe('auto');
     expect(parseConfig('[agent]\nruntime = "image"\n', 'f').agent.runtime).toBe('image');
     expect(configError(() => parseConfig('[agent]\nruntime = "disk"\n', 'f')).problem).toBe(
-      'must be one of "share", "image", not string "disk"',
+      'must be one of "auto", "share", "image", "pmem", not string "disk"',
     );
+  });
+
+  it('takes the runtime from pmem only on q35, and says why on the microvm machines', () => {
+    const pmemOn = (machine: string): string => `[hypervisor]\nmachine = "${machine}"\n\n[agent]\nruntime = "pmem"\n`;
+    expect(parseConfig(pmemOn('q35'), 'f').agent.runtime).toBe('pmem');
+    for (const machine of ['microvm', 'microvm-pcie']) {
+      const err = configError(() => parseConfig(pmemOn(machine), 'f.toml'));
+      expect(err.message).toBe(
+        `vfs config f.toml:5: key agent.runtime: "pmem" needs [hypervisor] machine = "q35", not "${machine}" (QEMU 7.2 maps virtio-pmem memory devices only on q35); use runtime = "image" or "share" on microvm`,
+      );
+    }
+    expect(parseConfig('[agent]\nruntime = "pmem"\n', 'f').agent.runtime).toBe('pmem');
+  });
+
+  it('resolves runtime "auto", the default, to pmem on q35 (the default machine) and the share on microvm', () => {
+    expect(defaultConfig().agent.runtime).toBe('auto');
+    expect(guestRuntime(defaultConfig())).toBe('pmem');
+    for (const machine of ['microvm', 'microvm-pcie']) {
+      expect(guestRuntime(parseConfig(`[hypervisor]\nmachine = "${machine}"\n`, 'f'))).toBe('share');
+    }
+    for (const runtime of GUEST_RUNTIMES) {
+      const config = parseConfig(`[hypervisor]\nmachine = "q35"\n\n[agent]\nruntime = "${runtime}"\n`, 'f');
+      expect(guestRuntime(config)).toBe(runtime);
+    }
   });
 
   it('reads [daemon] uid/gid translation rules, none by default', () => {

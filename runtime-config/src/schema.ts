@@ -2,6 +2,7 @@
 // The loader rejects anything not listed here, so a typo is an error instead of a silent default.
 
 import { CACHE_MODES, idMapProblem, MAX_DAX_WINDOW_MIB } from '@vfs/contracts';
+import { GUEST_RUNTIMES } from './guest_runtime';
 
 /**
  * How one key is read: `read` returns undefined when the TOML value has the wrong type or range;
@@ -64,7 +65,11 @@ function boolOrAutoField(fallback: boolean | 'auto'): Field<boolean | 'auto'> {
 export const CONFIG_SCHEMA = {
   hypervisor: {
     path: pathField('qemu-system-x86_64'),
-    machine: enumField(['microvm-pcie', 'microvm', 'q35'], 'microvm-pcie'),
+    /**
+     * q35 by default: the one machine where QEMU 7.2 maps the runtime as virtio-pmem with DAX,
+     * which outweighs microvm's faster boot (ARCHITECTURE.md, "The runtime on virtio-pmem").
+     */
+    machine: enumField(['microvm-pcie', 'microvm', 'q35'], 'q35'),
     /** Empty PCIe root ports for volumes added to running containers (vfs-runtime volume add); none on microvm. */
     hotplug_slots: intField(0, 32, 4),
     accel: enumField(['auto', 'kvm', 'tcg'], 'auto'),
@@ -93,11 +98,15 @@ export const CONFIG_SCHEMA = {
     request_timeout_ms: intField(100, 3600000, 60000),
     /**
      * Where the guest's Node and agent come from: "share", the virtiofs runtime share (build/runtime,
-     * paged in over FUSE through the daemon), or "image", the read-only erofs disk `make runtime`
-     * builds (build/runtime.erofs, paged from the host page cache). Measured equal under TCG (issue
-     * 11): Node's start is CPU-bound, not paging-bound; the image is the step towards a shared DAX one.
+     * paged in over FUSE through the daemon); "image", the read-only erofs disk `make runtime` builds
+     * (build/runtime.erofs, paged from the host page cache into each guest's); "pmem", the same image
+     * behind a pfn info block (build/runtime.pmem) on a read-only virtio-pmem device the guest mounts
+     * with DAX: Node is mapped from the host page cache, one copy for every sandbox and none in any
+     * guest (q35 only: QEMU 7.2 maps memory devices only on PC machines). "auto": pmem on q35, else
+     * the share (guest_runtime.ts). Measured under TCG: pmem's agent starts ≈0.8 s sooner and each
+     * sandbox holds ≈26 MiB less (ARCHITECTURE.md).
      */
-    runtime: enumField(['share', 'image'], 'share'),
+    runtime: enumField(['auto', ...GUEST_RUNTIMES], 'auto'),
   },
   pool: {
     /** Booted, unused VMs that `vfs-runtime pool serve` keeps ready for new sandboxes; 0: no pool. */

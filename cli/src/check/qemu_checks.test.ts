@@ -69,6 +69,13 @@ describe('neededDevices', () => {
       'virtserialport',
     ]);
   });
+
+  it('adds the device that carries the runtime when it is a file: virtio-blk for the image, virtio-pmem for pmem', () => {
+    expect(neededDevices(hypervisor({ machine: 'microvm', hotplug_slots: 0 }), 'image')).toContain('virtio-blk-device');
+    expect(neededDevices(hypervisor({ machine: 'q35', hotplug_slots: 0 }), 'image')).toContain('virtio-blk-pci');
+    expect(neededDevices(hypervisor({ machine: 'q35', hotplug_slots: 0 }), 'pmem')).toContain('virtio-pmem-pci');
+    expect(neededDevices(hypervisor({ machine: 'q35', hotplug_slots: 0 }), 'share')).not.toContain('virtio-pmem-pci');
+  });
 });
 
 describe('checkQemuDevices', () => {
@@ -88,6 +95,15 @@ describe('checkQemuDevices', () => {
       status: 'FAIL',
       what: 'QEMU devices',
       detail: 'pcie-root-port, vhost-user-fs-pci missing, needed by machine microvm-pcie with hotplug',
+    });
+  });
+
+  it('names the runtime when its device is missing', () => {
+    // DEVICE_HELP lists no virtio-pmem-pci.
+    expect(checkQemuDevices(hypervisor({ machine: 'q35', hotplug_slots: 0 }), listed(DEVICE_HELP), 'pmem')).toEqual({
+      status: 'FAIL',
+      what: 'QEMU devices',
+      detail: 'virtio-pmem-pci missing, needed by machine q35, runtime pmem',
     });
   });
 

@@ -1,7 +1,7 @@
 // The checks of the configured QEMU: that it runs, and that it has the devices and the machine
 // type the shim's command line uses (shim/src/vm/qemu_command.ts). QEMU lists both itself:
 // `-device help` prints `name "vhost-user-fs-pci", bus PCI`, `-machine help` one machine a line.
-import type { VfsConfig } from '@vfs/runtime-config';
+import type { GuestRuntime, VfsConfig } from '@vfs/runtime-config';
 import { type CommandResult, versionLine } from '../host/command_output';
 import { type CheckResult, fail, ok } from './check_result';
 
@@ -26,13 +26,20 @@ function hotplugs(hypervisor: Hypervisor): boolean {
   return hypervisor.machine !== 'microvm' && hypervisor.hotplug_slots > 0;
 }
 
+/** The device that carries the guest runtime when it is a file ([agent] runtime), not a share. */
+function runtimeDevices(onMmio: boolean, runtime: GuestRuntime): string[] {
+  if (runtime === 'image') return [onMmio ? 'virtio-blk-device' : 'virtio-blk-pci'];
+  return runtime === 'pmem' ? ['virtio-pmem-pci'] : [];
+}
+
 /** What the shim puts on QEMU's command line, or device_adds later, for this configuration. */
-export function neededDevices(hypervisor: Hypervisor): readonly string[] {
+export function neededDevices(hypervisor: Hypervisor, runtime: GuestRuntime = 'share'): readonly string[] {
   const onMmio = mmio(hypervisor.machine);
   const needed = [
     onMmio ? 'vhost-user-fs-device' : 'vhost-user-fs-pci',
     onMmio ? 'virtio-serial-device' : 'virtio-serial-pci',
     'virtserialport',
+    ...runtimeDevices(onMmio, runtime),
     ...(hotplugs(hypervisor) ? ['pcie-root-port', 'vhost-user-fs-pci'] : []),
   ];
   return [...new Set(needed)];
@@ -44,13 +51,18 @@ export function checkQemuBinary(path: string, version: CommandResult): CheckResu
     : fail('QEMU', `${version.error} (install QEMU, or set hypervisor.path)`);
 }
 
-export function checkQemuDevices(hypervisor: Hypervisor, help: CommandResult): CheckResult {
+export function checkQemuDevices(
+  hypervisor: Hypervisor,
+  help: CommandResult,
+  runtime: GuestRuntime = 'share',
+): CheckResult {
   const what = 'QEMU devices';
   if (!help.ok) return fail(what, `cannot list them: ${help.error}`);
   const present = deviceNames(help.stdout);
-  const needed = neededDevices(hypervisor);
+  const needed = neededDevices(hypervisor, runtime);
   const missing = needed.filter((name) => !present.has(name));
-  const context = `machine ${hypervisor.machine}${hotplugs(hypervisor) ? ' with hotplug' : ''}`;
+  const runtimeContext = runtime === 'share' ? '' : `, runtime ${runtime}`;
+  const context = `machine ${hypervisor.machine}${hotplugs(hypervisor) ? ' with hotplug' : ''}${runtimeContext}`;
   return missing.length === 0
     ? ok(what, `${needed.join(', ')} (${context})`)
     : fail(what, `${missing.join(', ')} missing, needed by ${context}`);

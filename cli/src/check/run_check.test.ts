@@ -28,7 +28,8 @@ describe('vfs-runtime check on this host', () => {
       'guest kernel',
       'guest initramfs',
       'virtio-fs daemon',
-      'runtime share',
+      // The default runtime "auto" is pmem on the default q35.
+      'runtime pmem image',
       'cgroup v2',
       'containerd',
     ]);

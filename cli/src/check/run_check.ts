@@ -1,11 +1,26 @@
 // `vfs-runtime check`: every check against this host and the effective configuration. A
 // configuration that does not load FAILs, and the checks that need it are left out.
 import { ACCEL_CACHE, QEMU_DAX_PROBE_ARGS, QEMU_DAX_PROBE_INPUT } from '@vfs/contracts';
-import { type LoadedConfig, runtimeImagePath, runtimeShareDir } from '@vfs/runtime-config';
+import {
+  type GuestRuntime,
+  guestRuntime,
+  type LoadedConfig,
+  runtimeImagePath,
+  runtimePmemPath,
+  runtimeShareDir,
+} from '@vfs/runtime-config';
 import type { CliIo } from '../cli_io';
 import { type EffectiveConfig, effectiveConfig } from '../effective_config';
 import { runCommand } from '../host/command_output';
-import { cgroupControllers, hostBootId, KVM_DEVICE, probeDevice, probeFile, readAccelCache } from '../host/host_probe';
+import {
+  type Access,
+  cgroupControllers,
+  hostBootId,
+  KVM_DEVICE,
+  probeDevice,
+  probeFile,
+  readAccelCache,
+} from '../host/host_probe';
 import { type CheckResult, failed, renderChecks } from './check_result';
 import { checkAccel, checkCgroupV2, checkContainerd } from './host_checks';
 import { checkConfig, checkInstalledFile, checkRuntimeShare, configFailure } from './install_checks';
@@ -30,7 +45,7 @@ async function configuredChecks({ config }: LoadedConfig, root: string): Promise
       bootId: hostBootId(),
     }),
     checkQemuBinary(hypervisor.path, version),
-    checkQemuDevices(hypervisor, devices),
+    checkQemuDevices(hypervisor, devices, guestRuntime(config)),
     checkQemuMachines(hypervisor, machines),
     checkQemuDax(daemon.dax_window_mib, devices, qomTypes),
     checkInstalledFile(
@@ -51,15 +66,16 @@ async function configuredChecks({ config }: LoadedConfig, root: string): Promise
       probeFile(daemon.path, 'execute'),
       'make build, or set daemon.path',
     ),
-    config.agent.runtime === 'image'
-      ? checkInstalledFile(
-          'runtime image',
-          runtimeImagePath(root),
-          readable(runtimeImagePath(root)),
-          'make runtime, or set agent.runtime = "share"',
-        )
-      : checkRuntimeShare(runtimeShareDir(root), readable),
+    runtimeCheck(guestRuntime(config), root, readable),
   ];
+}
+
+/** The runtime the guest mounts: the share's files, or the one image file QEMU attaches. */
+function runtimeCheck(runtime: GuestRuntime, root: string, readable: (path: string) => Access): CheckResult {
+  if (runtime === 'share') return checkRuntimeShare(runtimeShareDir(root), readable);
+  const [name, path] =
+    runtime === 'image' ? ['runtime image', runtimeImagePath(root)] : ['runtime pmem image', runtimePmemPath(root)];
+  return checkInstalledFile(name, path, readable(path), 'make runtime, or set agent.runtime = "share"');
 }
 
 /** Every line `check` prints, in order. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VFS_VERSION } from '@vfs/contracts';
-import type { LoadedConfig } from '@vfs/runtime-config';
+import { guestRuntime, type LoadedConfig } from '@vfs/runtime-config';
 
 function mtimeOf(path: string): number | null {
   try {
@@ -30,7 +30,7 @@ export function poolFingerprint(config: LoadedConfig['config'], runtimeDir: stri
     hypervisor: config.hypervisor,
     daemon: config.daemon,
     // Image or share: the same files, but a VM booted one way is not the VM the shim would boot.
-    agentRuntime: config.agent.runtime,
+    agentRuntime: guestRuntime(config),
     runtimeDir,
     files: files.map((path) => [path, mtimeOf(path)]),
   };

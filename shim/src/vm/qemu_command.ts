@@ -42,6 +42,22 @@ export interface ReadonlyDisk {
   readonly serial: string;
 }
 
+/**
+ * A file QEMU maps read-only into guest physical memory as a virtio-pmem device (q35 only: QEMU 7.2
+ * plugs memory devices only on PC machines). `readonly=on` opens and maps the file read-only, so
+ * no guest can write what every sandbox maps; `share=on` maps the host page cache itself.
+ */
+export interface PmemDevice {
+  /** The device id; its memory backend is `<id>-mem`. */
+  readonly id: string;
+  readonly path: string;
+  /** The file's size, a multiple of PMEM_ALIGN: the whole file is the device. */
+  readonly sizeBytes: number;
+}
+
+/** Where QEMU places the device and the size it must come in: the guest's fsdax wants 2 MiB. */
+export const PMEM_ALIGN = 2 * 1024 * 1024;
+
 /** A NIC on a tap the shim made in the pod's netns (QEMU runs there and opens the tap by name). */
 export interface TapNetDevice {
   /** The netdev's id; the NIC is `<id>-nic`. */
@@ -68,6 +84,7 @@ export interface QemuConfig {
   readonly cpuModel?: string;
   readonly fsDevices: readonly VhostUserFsDevice[];
   readonly readonlyDisks?: readonly ReadonlyDisk[];
+  readonly pmemDevices?: readonly PmemDevice[];
   readonly netDevices?: readonly TapNetDevice[];
   /** Unix socket QEMU listens on for the agent's virtio-serial port `agent.0`. */
   readonly agentSocketPath?: string;
@@ -92,6 +109,9 @@ export function kernelCommandLine(config: QemuConfig): string {
   if (config.tscKhz !== undefined) args.push(`tsc_early_khz=${config.tscKhz}`);
   // microvm has no ACPI for the root ports: the guest must drive their hotplug itself.
   if (config.machine === 'microvm-pcie') args.push('pcie_ports=native');
+  // Memory devices sit above 4 GiB (maxmem), so the guest would set aside a 64 MiB swiotlb bounce
+  // buffer, zeroed and so resident on the host, that no device here needs (no 32-bit DMA, no IOMMU).
+  if ((config.pmemDevices ?? []).length > 0) args.push('swiotlb=noforce');
   return [...args, ...config.kernelArgs].join(' ');
 }
 
@@ -105,6 +125,7 @@ export function buildQemuArgs(config: QemuConfig): string[] {
     ...bootArgs(config),
     ...consoleArgs(config.consoleLogPath),
     ...(config.readonlyDisks ?? []).flatMap((disk) => readonlyDiskArgs(config.machine, disk)),
+    ...(config.pmemDevices ?? []).flatMap(pmemDeviceArgs),
     ...config.fsDevices.flatMap((dev) => fsDeviceArgs(config.machine, dev)),
     ...(config.netDevices ?? []).flatMap((dev) => netDeviceArgs(config.machine, dev)),
     ...(config.agentSocketPath === undefined ? [] : agentPortArgs(config.machine, config.agentSocketPath)),
@@ -137,6 +158,16 @@ function validate(config: QemuConfig): void {
     // virtio-blk's serial field holds 20 bytes; QEMU's option syntax and /init want no odd characters.
     if (!/^[A-Za-z0-9_-]{1,20}$/.test(disk.serial)) {
       throw new Error(`qemu config: disk serial "${disk.serial}" must be 1..20 of [A-Za-z0-9_-]`);
+    }
+  }
+  for (const pmem of config.pmemDevices ?? []) {
+    if (config.machine !== 'q35') {
+      throw new Error(
+        `qemu config: virtio-pmem ${pmem.id} needs machine q35 (QEMU 7.2 does not map it on ${config.machine})`,
+      );
+    }
+    if (!Number.isSafeInteger(pmem.sizeBytes) || pmem.sizeBytes <= 0 || pmem.sizeBytes % PMEM_ALIGN !== 0) {
+      throw new Error(`qemu config: virtio-pmem ${pmem.path} is ${pmem.sizeBytes} bytes, not a multiple of 2 MiB`);
     }
   }
   for (const dev of config.netDevices ?? []) {
@@ -178,10 +209,17 @@ function cpuAndMemoryArgs(config: QemuConfig): string[] {
     '-smp',
     String(config.vcpus),
     '-m',
-    `${config.memoryMiB}M`,
+    memorySize(config),
     '-object',
     `memory-backend-memfd,id=mem,size=${config.memoryMiB}M,share=on`,
   ];
+}
+
+/** RAM, and with memory devices the address space they take beside it (`maxmem`; no slots: no DIMMs). */
+function memorySize(config: QemuConfig): string {
+  const pmemBytes = (config.pmemDevices ?? []).reduce((sum, pmem) => sum + pmem.sizeBytes, 0);
+  if (pmemBytes === 0) return `${config.memoryMiB}M`;
+  return `${config.memoryMiB}M,maxmem=${config.memoryMiB + pmemBytes / (1024 * 1024)}M`;
 }
 
 function bootArgs(config: QemuConfig): string[] {
@@ -211,6 +249,15 @@ function readonlyDiskArgs(machine: Machine, disk: ReadonlyDisk): string[] {
     `file=${optValue(disk.path)},if=none,id=${disk.id},format=raw,readonly=on,cache=writeback`,
     '-device',
     `${driver},id=${disk.id}-blk,drive=${disk.id},serial=${disk.serial}`,
+  ];
+}
+
+function pmemDeviceArgs(pmem: PmemDevice): string[] {
+  return [
+    '-object',
+    `memory-backend-file,id=${pmem.id}-mem,mem-path=${optValue(pmem.path)},size=${pmem.sizeBytes},share=on,readonly=on,align=${PMEM_ALIGN}`,
+    '-device',
+    `virtio-pmem-pci,id=${pmem.id},memdev=${pmem.id}-mem`,
   ];
 }
 

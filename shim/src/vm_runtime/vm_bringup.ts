@@ -6,7 +6,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_RUNTIME_TAG, errorMessage } from '@vfs/contracts';
-import { installRoot, type LoadedConfig, runtimeImagePath, runtimeShareDir } from '@vfs/runtime-config';
+import {
+  guestRuntime,
+  installRoot,
+  type LoadedConfig,
+  runtimeImagePath,
+  runtimePmemPath,
+  runtimeShareDir,
+} from '@vfs/runtime-config';
 import { fileTailOrError } from '../vm/console_log';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
@@ -27,7 +34,7 @@ import {
 import { containerShares, type SandboxShare } from './share_plan';
 import { UndoStack } from './undo_stack';
 import { controlVm, type ControlledVm } from './vm_control';
-import { checkReadable, startVm } from './vm_launch';
+import { checkReadable, type RuntimeFile, startVm } from './vm_launch';
 import { startDaemon, type RunningDaemon } from './virtiofsd_process';
 
 const QEMU_STOP_GRACE_MS = 2000;
@@ -52,16 +59,23 @@ export function runtimeDir(): string {
   return runtimeShareDir(installRoot());
 }
 
-/** build/runtime.erofs when [agent] runtime = "image"; none: the guest mounts the runtime share. */
-function runtimeImage(config: LoadedConfig['config']): string | undefined {
-  return config.agent.runtime === 'image' ? runtimeImagePath(installRoot()) : undefined;
+/** build/runtime.erofs for [agent] runtime = "image", build/runtime.pmem for "pmem"; none: the share. */
+function runtimeFile(config: LoadedConfig['config']): RuntimeFile | undefined {
+  switch (guestRuntime(config)) {
+    case 'image':
+      return { kind: 'image', path: runtimeImagePath(installRoot()) };
+    case 'pmem':
+      return { kind: 'pmem', path: runtimePmemPath(installRoot()) };
+    case 'share':
+      return undefined;
+  }
 }
 
 const RUNTIME_SHARE: SandboxShare = { tag: DEFAULT_RUNTIME_TAG, readonly: true, cache: 'always', xattr: false };
 
-/** Every share the VM boots with: the runtime (unless it is an image), then the containers' two. */
+/** Every share the VM boots with: the runtime (unless it is a file), then the containers' two. */
 function bootShares(options: VmBringupOptions): readonly SandboxShare[] {
-  const runtime = runtimeImage(options.config) === undefined ? [RUNTIME_SHARE] : [];
+  const runtime = runtimeFile(options.config) === undefined ? [RUNTIME_SHARE] : [];
   return [...runtime, ...containerShares(options.config.daemon.cache)];
 }
 
@@ -70,9 +84,9 @@ export function checkInputs(options: VmBringupOptions): void {
   checkReadable(hypervisor.kernel, 'hypervisor.kernel');
   checkReadable(hypervisor.initramfs, 'hypervisor.initramfs');
   checkReadable(daemon.path, 'daemon.path');
-  const image = runtimeImage(options.config);
-  if (image !== undefined) {
-    checkReadable(image, 'the guest runtime image (make runtime; or [agent] runtime = "share")');
+  const file = runtimeFile(options.config);
+  if (file !== undefined) {
+    checkReadable(file.path, 'the guest runtime image (make runtime; or [agent] runtime = "share")');
     return;
   }
   checkReadable(join(runtimeDir(), 'agent.js'), 'the guest runtime share (make runtime)');
@@ -107,13 +121,13 @@ export class Bringup {
     this.undo.push('remove the staging dir', () => removeUnmountedTree(layout.stagingDir));
   }
 
-  /** The shared and staging mount points, the runtime share's bind (no image), and the (empty) container shares. */
+  /** The shared and staging mount points, the runtime share's bind (no runtime file), and the (empty) container shares. */
   async mountShares(): Promise<void> {
     const { state, layout } = this.options;
     this.undo.push('unmount the shares', () => unmountAll(state));
     await makeSharesMountPoint(state, layout.sharesDir, SANDBOX_OWNER);
     await makeStagingMountPoint(state, layout.stagingDir, SANDBOX_OWNER);
-    if (runtimeImage(this.options.config) === undefined) {
+    if (runtimeFile(this.options.config) === undefined) {
       const runtime = {
         source: runtimeDir(),
         target: DEFAULT_RUNTIME_TAG,
@@ -177,14 +191,14 @@ export class Bringup {
       socketPath: share.socketPath,
       tag: share.tag,
     }));
-    const runtime = runtimeImage(config);
+    const runtime = runtimeFile(config);
     const qemu = await startVm({
       sandboxId,
       hypervisor: config.hypervisor,
       layout,
       devices,
       network,
-      ...(runtime === undefined ? {} : { runtimeImage: runtime }),
+      ...(runtime === undefined ? {} : { runtimeFile: runtime }),
     });
     state.recordPid('qemu', qemu.pid);
     let vm: ControlledVm | undefined;

@@ -3,14 +3,15 @@
 // the console in a file. `accel = "auto"` asks detectAccel, whose verdict is cached per host
 // boot in ACCEL_CACHE (a host fact, shared by every containerd and shim of the host).
 
-import { accessSync, constants } from 'node:fs';
-import { ACCEL_CACHE, bootArgs, DEFAULT_RUNTIME_TAG, RUNTIME_IMAGE_SERIAL } from '@vfs/contracts';
+import { accessSync, constants, statSync } from 'node:fs';
+import { ACCEL_CACHE, type BootArgs, bootArgs, DEFAULT_RUNTIME_TAG, RUNTIME_IMAGE_SERIAL } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import { detectAccel } from '../vm/accel';
 import { hostTscKhz } from '../vm/host_tsc';
 import {
   buildQemuArgs,
   type Accel,
+  type PmemDevice,
   type ReadonlyDisk,
   type TapNetDevice,
   type VhostUserFsDevice,
@@ -23,13 +24,22 @@ import type { SandboxLayout } from './sandbox_layout';
 
 type HypervisorConfig = LoadedConfig['config']['hypervisor'];
 
+/**
+ * A file QEMU attaches read-only for the guest's runtime instead of the share: the erofs image as a
+ * virtio-blk disk, or the pmem image (erofs behind a pfn info block) as virtio-pmem, mapped with DAX.
+ */
+export interface RuntimeFile {
+  readonly kind: 'image' | 'pmem';
+  readonly path: string;
+}
+
 export interface VmLaunch {
   readonly sandboxId: string;
   readonly hypervisor: HypervisorConfig;
   readonly layout: SandboxLayout;
   readonly devices: readonly VhostUserFsDevice[];
-  /** The runtime as an erofs image, attached read-only; none: the guest mounts the runtime share. */
-  readonly runtimeImage?: string;
+  /** The runtime as a read-only file; none: the guest mounts the runtime share. */
+  readonly runtimeFile?: RuntimeFile;
   /** The pod's network: QEMU then runs in its netns, where it opens the taps by name. */
   readonly network?: PodNetwork;
 }
@@ -83,8 +93,20 @@ export function hotplugSlots(hypervisor: HypervisorConfig): number {
   return hypervisor.machine === 'microvm' ? 0 : hypervisor.hotplug_slots;
 }
 
-function runtimeDisks(image: string | undefined): ReadonlyDisk[] {
-  return image === undefined ? [] : [{ id: 'rt', path: image, serial: RUNTIME_IMAGE_SERIAL }];
+function runtimeDisks(file: RuntimeFile | undefined): ReadonlyDisk[] {
+  return file?.kind === 'image' ? [{ id: 'rt', path: file.path, serial: RUNTIME_IMAGE_SERIAL }] : [];
+}
+
+/** The whole pmem file is the device, so its size is the file's (make runtime pads it to 2 MiB). */
+function runtimePmem(file: RuntimeFile | undefined): PmemDevice[] {
+  return file?.kind === 'pmem' ? [{ id: 'rt', path: file.path, sizeBytes: statSync(file.path).size }] : [];
+}
+
+function runtimeBootArgs(file: RuntimeFile | undefined): BootArgs {
+  if (file === undefined) return { mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG };
+  return file.kind === 'pmem'
+    ? { mode: 'agent', runtimePmem: true }
+    : { mode: 'agent', runtimeImage: RUNTIME_IMAGE_SERIAL };
 }
 
 export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
@@ -102,17 +124,11 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       kernelPath: hypervisor.kernel,
       initrdPath: hypervisor.initramfs,
       hotplugRootPorts: hotplugSlots(hypervisor),
-      kernelArgs: [
-        ...bootArgs(
-          launch.runtimeImage === undefined
-            ? { mode: 'agent', runtimeTag: DEFAULT_RUNTIME_TAG }
-            : { mode: 'agent', runtimeImage: RUNTIME_IMAGE_SERIAL },
-        ),
-        ...kernelParams(hypervisor.kernel_params),
-      ],
+      kernelArgs: [...bootArgs(runtimeBootArgs(launch.runtimeFile)), ...kernelParams(hypervisor.kernel_params)],
       tscKhz: hostTscKhz(),
       fsDevices: launch.devices,
-      readonlyDisks: runtimeDisks(launch.runtimeImage),
+      readonlyDisks: runtimeDisks(launch.runtimeFile),
+      pmemDevices: runtimePmem(launch.runtimeFile),
       netDevices: netDevices(launch.network),
       agentSocketPath: layout.agentSocket,
       qmpSocketPath: layout.qmpSocket,

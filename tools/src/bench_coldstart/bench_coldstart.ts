@@ -28,7 +28,7 @@ interface Collected {
   readonly runc: number[];
   readonly vfs: number[];
   readonly floor: number[];
-  /** The other machine's floor: microvm without hotplug, or microvm-pcie when microvm is configured. */
+  /** The other machine's floor: microvm (no hotplug, no pmem), or microvm-pcie when microvm is configured. */
   readonly floorOther: number[];
   readonly vfsPhases: RunPhases[];
   readonly floorInitS: number[];

@@ -10,7 +10,7 @@ export interface Samples {
   /** Empty when vfs was skipped. */
   readonly vfs: readonly number[];
   readonly floor: readonly number[];
-  /** The other machine's floor (hotplug's price: microvm-pcie against microvm). */
+  /** The other machine's floor (the configured machine's price: q35 or microvm-pcie against microvm). */
   readonly floorOther: readonly number[];
   /** The machines of the two floors: the configured one, then the other. */
   readonly floorMachines: readonly [string, string];

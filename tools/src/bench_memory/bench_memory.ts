@@ -5,6 +5,8 @@
 // can map a DAX window (dax_support.ts), and with runc for reference (its shim and the container).
 // Then every vfs sandbox reads the same 64 MiB file from a read-only bind mount and the host's
 // memory growth is measured (shared_read.ts says how, without dropping the host's caches).
+// --runtime share,pmem adds a DAX-off cell per further guest runtime ([agent] runtime), and
+// --machine sets every vfs cell's machine (runtime pmem needs q35).
 //
 // JSON (--json FILE): for one sandbox count, the report object of report.ts; for a list
 // (--sandboxes 1,3,10), {"runs": [one report object per count, in order]}. Sandboxes and
@@ -16,12 +18,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_DAX_WINDOW_MIB } from '@vfs/contracts';
 import { PrivateContainerd } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { installRoot, loadRuntimeConfig, type VfsConfig } from '@vfs/runtime-config';
+import { guestRuntime, installRoot, loadRuntimeConfig, type VfsConfig } from '@vfs/runtime-config';
 import { stringify } from 'smol-toml';
 import { type BenchScope, progress, runBench } from '../bench_common/bench_main';
 import { RUNC_RUNTIME, VFS_RUNTIME } from '../bench_coldstart/ctr_run';
 import { checkDax } from './dax_support';
-import { parseMemoryArgs } from './memory_args';
+import { type AgentRuntime, parseMemoryArgs } from './memory_args';
 import { buildMemoryReport, type CellMeasure, formatMemoryReport, type MemoryReport } from './report';
 import { sandboxesPss } from './sandbox_memory';
 import { NAMESPACE, removeSandboxes, type SandboxSet, startSandboxes } from './sandboxes';
@@ -31,9 +33,14 @@ const IMAGE = 'docker.io/library/busybox:vfs-bench';
 /** Lets the sandboxes' start-up work (guest boot, agent) finish before their memory is read. */
 const SETTLE_MS = 5_000;
 
-function writeConfig(dir: string, base: VfsConfig, daxWindowMib: number): string {
-  const path = join(dir, `config-dax-${daxWindowMib}.toml`);
-  writeFileSync(path, stringify({ ...base, daemon: { ...base.daemon, dax_window_mib: daxWindowMib } }));
+function writeConfig(dir: string, base: VfsConfig, runtime: AgentRuntime, daxWindowMib: number): string {
+  const path = join(dir, `config-${runtime}-dax-${daxWindowMib}.toml`);
+  const config = {
+    ...base,
+    daemon: { ...base.daemon, dax_window_mib: daxWindowMib },
+    agent: { ...base.agent, runtime },
+  };
+  writeFileSync(path, stringify(config));
   return path;
 }
 
@@ -76,9 +83,14 @@ async function measureCell(
 
 async function bench(scope: BenchScope): Promise<void> {
   const args = parseMemoryArgs(process.argv.slice(2));
-  const base = loadRuntimeConfig({ root: installRoot() }).config;
-  const daxOffConfig = writeConfig(scope.work, base, 0);
-  const daxOnConfig = writeConfig(scope.work, base, base.daemon.dax_window_mib || DEFAULT_DAX_WINDOW_MIB);
+  const loaded = loadRuntimeConfig({ root: installRoot() }).config;
+  const machine = args.machine ?? loaded.hypervisor.machine;
+  const base = { ...loaded, hypervisor: { ...loaded.hypervisor, machine } };
+  const [runtime = guestRuntime(base), ...otherRuntimes] = args.runtimes ?? [];
+  const daxOffConfig = writeConfig(scope.work, base, runtime, 0);
+  const daxWindowMib = base.daemon.dax_window_mib || DEFAULT_DAX_WINDOW_MIB;
+  const daxOnConfig = writeConfig(scope.work, base, runtime, daxWindowMib);
+  const otherConfigs = otherRuntimes.map((other) => [other, writeConfig(scope.work, base, other, 0)] as const);
   const daxUnavailable = await checkDax(daxOnConfig);
   if (daxUnavailable !== null) progress(`bench-memory: DAX on is not measured: ${daxUnavailable}`);
   const dataDir = writeSharedFile(join(scope.work, 'data'));
@@ -91,7 +103,11 @@ async function bench(scope: BenchScope): Promise<void> {
       daxUnavailable ?? (await measureCell(containerd, vfs(daxOnConfig), count, `vfs-dax-on-${count}`, true));
     const runcSet = { runtime: RUNC_RUNTIME, image: IMAGE, dataDir };
     const runc = await measureCell(containerd, runcSet, count, `runc-${count}`, false);
-    const report = buildMemoryReport({ count, daxOff, daxOn, runc });
+    const others: (readonly [AgentRuntime, CellMeasure])[] = [];
+    for (const [other, path] of otherConfigs) {
+      others.push([other, await measureCell(containerd, vfs(path), count, `vfs-runtime-${other}-${count}`, false)]);
+    }
+    const report = buildMemoryReport({ count, daxOff, daxOn, runc, machine, runtime, otherRuntimes: others });
     process.stdout.write(formatMemoryReport(report));
     reports.push(report);
   }

@@ -1,10 +1,12 @@
-// The report of one sandbox count: JSON (the output contract of issue 10, plus a `detail` key) and
+// The report of one sandbox count: JSON (the output contract of issue 10, plus `runtimes`, the DAX-off
+// PSS of each guest runtime measured, and a `detail` key) and
 // a table. PSS per sandbox is the mean over the sandboxes; the table adds min and max, since the
 // first sandbox pays for the shared libraries' pages alone less often than PSS suggests.
 
 import { renderTable, round1 } from '../bench_common/format';
 import type { Role } from '../vfs_bench/coldstart/pss';
 import { FILE_MIB } from './shared_read';
+import type { AgentRuntime, Machine } from './memory_args';
 import type { SandboxPss } from './sandbox_memory';
 
 export interface VfsPss {
@@ -44,11 +46,20 @@ export interface MemoryReport {
       readonly dax_on_unavailable?: string;
     };
   };
+  /**
+   * DAX off, per guest runtime ([agent] runtime), all on `machine`; the first is the one of
+   * pss_mib.dax_off (the same measurement).
+   */
+  readonly runtimes: {
+    readonly machine: Machine;
+    readonly pss_mib: Readonly<Partial<Record<AgentRuntime, VfsPss>>>;
+  };
   /** Mean, min and max per sandbox of each column; runc's for reference. */
   readonly detail: {
     readonly dax_off: Readonly<Record<Column, Spread>>;
     readonly dax_on: Readonly<Record<Column, Spread>> | null;
     readonly runc: Readonly<Record<Column, Spread>>;
+    readonly runtimes: Readonly<Partial<Record<AgentRuntime, Readonly<Record<Column, Spread>>>>>;
   };
 }
 
@@ -83,10 +94,21 @@ export interface ReportInput {
   /** The measurements, or why DAX could not be measured. */
   readonly daxOn: CellMeasure | string;
   readonly runc: CellMeasure;
+  readonly machine: Machine;
+  /** The runtime of daxOff (and daxOn), then each other runtime's DAX-off cell. */
+  readonly runtime: AgentRuntime;
+  readonly otherRuntimes: readonly (readonly [AgentRuntime, CellMeasure])[];
 }
 
-export function buildMemoryReport({ count, daxOff, daxOn, runc }: ReportInput): MemoryReport {
+function runtimeDetails(input: ReportInput): Partial<Record<AgentRuntime, Record<Column, Spread>>> {
+  const cells: (readonly [AgentRuntime, CellMeasure])[] = [[input.runtime, input.daxOff], ...input.otherRuntimes];
+  return Object.fromEntries(cells.map(([runtime, cell]) => [runtime, spreads(cell.sandboxes)]));
+}
+
+export function buildMemoryReport(input: ReportInput): MemoryReport {
+  const { count, daxOff, daxOn, runc } = input;
   const off = spreads(daxOff.sandboxes);
+  const runtimes = runtimeDetails(input);
   const on = typeof daxOn === 'string' ? null : spreads(daxOn.sandboxes);
   const unavailable = typeof daxOn === 'string' ? { dax_on_unavailable: daxOn } : {};
   return {
@@ -100,7 +122,11 @@ export function buildMemoryReport({ count, daxOff, daxOn, runc }: ReportInput): 
         ...unavailable,
       },
     },
-    detail: { dax_off: off, dax_on: on, runc: spreads(runc.sandboxes) },
+    runtimes: {
+      machine: input.machine,
+      pss_mib: Object.fromEntries(Object.entries(runtimes).map(([name, detail]) => [name, vfsPss(detail)])),
+    },
+    detail: { dax_off: off, dax_on: on, runc: spreads(runc.sandboxes), runtimes },
   };
 }
 
@@ -120,11 +146,13 @@ export function formatMemoryReport(report: MemoryReport): string {
   const header = ['', 'shim', 'daemon', 'QEMU', 'of which TCG code cache', 'container', 'total'];
   const rows = [header, row('vfs, DAX off', detail.dax_off, VFS_COLUMNS)];
   if (detail.dax_on !== null) rows.push(row('vfs, DAX on', detail.dax_on, VFS_COLUMNS));
+  const [first, ...others] = Object.entries(detail.runtimes);
+  for (const [runtime, spread] of others) rows.push(row(`vfs, DAX off, runtime ${runtime}`, spread, VFS_COLUMNS));
   rows.push(row('runc (reference)', detail.runc, ['shim', 'container', 'total']));
   const growth = (mib: number | null): string =>
     mib === null ? '—' : `${mib.toFixed(1)} MiB (${(mib / shared_read.file_mib).toFixed(2)} × the file)`;
   const lines = [
-    `bench-memory: ${report.sandboxes} idle sandbox${report.sandboxes === 1 ? '' : 'es'}, PSS per sandbox in MiB: mean (min–max)`,
+    `bench-memory: ${report.sandboxes} idle sandbox${report.sandboxes === 1 ? '' : 'es'} on ${report.runtimes.machine}, runtime ${first?.[0]} unless named, PSS per sandbox in MiB: mean (min–max)`,
     ...renderTable(rows),
   ];
   if (report.pss_mib.dax_on_unavailable !== undefined)

@@ -19,7 +19,7 @@ import { RUNC_RUNTIME, timeCtrRun, VFS_RUNTIME } from '../../bench_coldstart/ctr
 import { type FloorVm, floorVm } from '../../bench_coldstart/floor_vm';
 import { runPhases } from '../../bench_coldstart/phases';
 import { readTimings } from '../../bench_coldstart/timings_file';
-import { writeCellConfig } from './cell_runtime_config';
+import { cellConfigProblem, writeCellConfig } from './cell_runtime_config';
 import type { ColdstartArgs } from './coldstart_args';
 import { runDensity } from './density';
 import { BENCH_IMAGES } from './images';
@@ -115,7 +115,7 @@ async function measureCells(scope: BenchScope, args: ColdstartArgs, cells: reado
     vfsRuntimePath(),
     cells.map((c) => c.config),
   );
-  const skipped = cells.map((cell) => skipReason(cell.config, host));
+  const skipped = cells.map((cell) => cellConfigProblem(base, cell.config) ?? skipReason(cell.config, host));
   const runnable = cells.flatMap((_, i) => (skipped[i] === undefined ? [i] : []));
   const configDir = join(scope.work, 'configs');
   mkdirSync(configDir);
@@ -145,7 +145,9 @@ export async function coldstart(scope: BenchScope, args: ColdstartArgs): Promise
   if (args.density) {
     const cell = cells[0] as Cell;
     const base = loadRuntimeConfig({ root: installRoot() }).config;
-    const skipped = skipReason(cell.config, probeHost(base.hypervisor.path, vfsRuntimePath(), [cell.config]));
+    const skipped =
+      cellConfigProblem(base, cell.config) ??
+      skipReason(cell.config, probeHost(base.hypervisor.path, vfsRuntimePath(), [cell.config]));
     if (skipped !== undefined) throw new Error(`--density: the cell ${cell.name} cannot run: ${skipped}`);
     // A pool's idle VMs belong to no sandbox: --density counts the sandboxes' own memory.
     if (cell.config.pool) throw new Error('--density measures sandboxes without a warm pool: use --pool off');

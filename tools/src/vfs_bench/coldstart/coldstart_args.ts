@@ -19,7 +19,8 @@ export interface ColdstartArgs {
 
 export const USAGE = `usage: vfs-bench coldstart [--runs N (5)] [--warmup N (1)] [--out DIR (coldstart-results)]
          [--config EXPERIMENT.toml] [--machine microvm,microvm-pcie,q35] [--memory MIB,…] [--vcpus N,…]
-         [--cache none,auto,always,metadata] [--dax on|off|on,off] [--pool on|off|on,off]
+         [--cache none,auto,always,metadata] [--dax on|off|on,off] [--runtime share,image,pmem]
+         [--pool on|off|on,off]
          [--image busybox,node] [--concurrency K,…]
        vfs-bench coldstart --density [--budget-mib MIB (2048)] [--max-sandboxes N (32)] [--out DIR] [matrix flags: first cell]
 EXPERIMENT.toml: runs = N and a [matrix] table, each dimension a value or a list (memory_mib = [512, 1024]).`;
@@ -31,6 +32,7 @@ const DIMENSION_FLAGS: Readonly<Record<Dimension, string>> = {
   vcpus: 'vcpus',
   cache: 'cache',
   dax: 'dax',
+  runtime: 'runtime',
   pool: 'pool',
   image: 'image',
   concurrency: 'concurrency',

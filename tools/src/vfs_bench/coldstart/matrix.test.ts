@@ -9,19 +9,36 @@ describe('the experiment matrix', () => {
     const cells = expandMatrix(defaultMatrix());
     expect(cells).toEqual([
       {
-        name: 'microvm-pcie',
+        name: 'q35',
         config: {
-          machine: 'microvm-pcie',
+          machine: 'q35',
           memory_mib: 512,
           vcpus: 1,
           cache: 'auto',
           dax: false,
+          runtime: 'pmem',
           pool: false,
           image: 'busybox',
           concurrency: 1,
         },
       },
     ]);
+  });
+
+  it('varies the guest runtime, names its cells after it, and resolves "auto" per machine', () => {
+    const cells = expandMatrix(applyFlags(defaultMatrix(), { machine: 'q35', runtime: 'share,pmem' }));
+    expect(cells.map((c) => [c.name, c.config.runtime])).toEqual([
+      ['runtime=share', 'share'],
+      ['runtime=pmem', 'pmem'],
+    ]);
+    const auto = expandMatrix(applyFlags(defaultMatrix(), { machine: 'microvm,q35' }));
+    expect(auto.map((c) => [c.name, c.config.runtime])).toEqual([
+      ['microvm', 'share'],
+      ['q35', 'pmem'],
+    ]);
+    expect(() => applyFlags(defaultMatrix(), { runtime: 'disk' })).toThrow(
+      '--runtime: runtime = "disk": expected auto, share, image, pmem',
+    );
   });
 
   it('expands the cartesian product, naming cells by the dimensions that vary', () => {

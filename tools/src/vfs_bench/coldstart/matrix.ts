@@ -3,11 +3,14 @@
 // dimensions that vary (legends stay short), or the machine when none does.
 
 import { CACHE_MODES, type CacheMode } from '@vfs/contracts';
-import { CONFIG_SCHEMA } from '@vfs/runtime-config';
+import { CONFIG_SCHEMA, GUEST_RUNTIMES, guestRuntime } from '@vfs/runtime-config';
 import { parse, TomlError } from 'smol-toml';
 
 export const MACHINES = ['microvm', 'microvm-pcie', 'q35'] as const;
 export type Machine = (typeof MACHINES)[number];
+/** Where the guest's runtime (node, the agent) comes from: [agent] runtime; a cell holds it resolved. */
+export const RUNTIMES = ['auto', ...GUEST_RUNTIMES] as const;
+export type RuntimeKind = (typeof RUNTIMES)[number];
 export const IMAGES = ['busybox', 'node'] as const;
 export type ImageName = (typeof IMAGES)[number];
 
@@ -17,6 +20,7 @@ export interface CellConfig {
   readonly vcpus: number;
   readonly cache: CacheMode;
   readonly dax: boolean;
+  readonly runtime: RuntimeKind;
   readonly pool: boolean;
   readonly image: ImageName;
   /** K: sandboxes started at once. */
@@ -37,6 +41,7 @@ export const DIMENSIONS: readonly Dimension[] = [
   'vcpus',
   'cache',
   'dax',
+  'runtime',
   'pool',
   'image',
   'concurrency',
@@ -73,6 +78,7 @@ const READERS: { readonly [D in Dimension]: { readonly read: Reader<CellConfig[D
   vcpus: { read: intIn(1, 256), expected: 'an integer from 1 to 256' },
   cache: { read: oneOf(CACHE_MODES), expected: CACHE_MODES.join(', ') },
   dax: { read: onOff, expected: 'on or off' },
+  runtime: { read: oneOf(RUNTIMES), expected: RUNTIMES.join(', ') },
   pool: { read: onOff, expected: 'on or off' },
   image: { read: oneOf(IMAGES), expected: IMAGES.join(', ') },
   concurrency: { read: intIn(1, MAX_CONCURRENCY), expected: `an integer from 1 to ${MAX_CONCURRENCY}` },
@@ -86,6 +92,7 @@ export function defaultMatrix(): Matrix {
     vcpus: [CONFIG_SCHEMA.hypervisor.vcpus.fallback],
     cache: [CONFIG_SCHEMA.daemon.cache.fallback],
     dax: [false],
+    runtime: [CONFIG_SCHEMA.agent.runtime.fallback],
     pool: [false],
     image: ['busybox'],
     concurrency: [1],
@@ -168,6 +175,8 @@ function valueName<D extends Dimension>(dimension: D, value: CellConfig[D]): str
       return `cache=${value}`;
     case 'dax':
       return value ? 'dax' : 'nodax';
+    case 'runtime':
+      return `runtime=${value}`;
     case 'pool':
       return value ? 'pool' : 'nopool';
     case 'concurrency':
@@ -184,7 +193,9 @@ export function expandMatrix(matrix: Matrix): Cell[] {
     configs = configs.flatMap((partial) => matrix[dimension].map((value) => ({ ...partial, [dimension]: value })));
   const varying = DIMENSIONS.filter((d) => matrix[d].length > 1);
   return configs.map((raw) => {
-    const config = raw as unknown as CellConfig;
+    const chosen = raw as unknown as CellConfig;
+    // "auto" as the shim would resolve it for this machine: results name the runtime that ran.
+    const config = { ...chosen, runtime: guestRuntime({ hypervisor: chosen, agent: chosen }) };
     const parts = varying.map((d) => valueName(d, config[d]));
     return { name: parts.length > 0 ? parts.join(' ') : config.machine, config };
   });

@@ -3,7 +3,7 @@ import { cdfPoints, cdfSpec, phaseBars, phasesSpec, renderSvg, svgToPng } from '
 import { expandMatrix, applyFlags, defaultMatrix } from './matrix';
 import { quantiles } from './quantiles';
 import { buildResults, type CellOutcome, CSV_HEADER, resultsCsv, type RunRecord } from './results';
-import { cellConfigToml } from './cell_runtime_config';
+import { cellConfigProblem, cellConfigToml } from './cell_runtime_config';
 import { defaultConfig, parseConfig } from '@vfs/runtime-config';
 import { planJobs } from './jobs';
 import { formatResults } from './report';
@@ -44,7 +44,7 @@ describe('results.json', () => {
     const [ran, skipped] = results.cells;
     expect(ran).toMatchObject({
       name: '512M',
-      config: { memory_mib: 512, machine: 'microvm-pcie' },
+      config: { memory_mib: 512, machine: 'q35' },
       skipped: null,
       vfs_ms: { min: 4000, p50: 4000, p90: 5000, p99: 5000 },
       runc_ms: { min: 200, p50: 200, p90: 250, p99: 250 },
@@ -79,8 +79,8 @@ describe('results.csv', () => {
     expect(lines[0]).toBe(CSV_HEADER.join(','));
     expect(CSV_HEADER).toEqual(expect.arrayContaining(['cell', 'machine', 'concurrency', 'kind', 'ms', 'teardown_ms']));
     expect(lines).toHaveLength(1 + 6 + 1);
-    expect(lines[1]).toBe(`512M,microvm-pcie,512,1,auto,false,false,busybox,1,vfs,0,0,4000,100,3700,,,,,,200`);
-    expect(lines[7]).toBe(`"a ""b"", c",microvm-pcie,512,1,auto,false,false,busybox,1,runc,0,1,12.3,,,,,,,,`);
+    expect(lines[1]).toBe(`512M,q35,512,1,auto,false,pmem,false,busybox,1,vfs,0,0,4000,100,3700,,,,,,200`);
+    expect(lines[7]).toBe(`"a ""b"", c",q35,512,1,auto,false,pmem,false,busybox,1,runc,0,1,12.3,,,,,,,,`);
     expect(lines[1]?.split(',')).toHaveLength(CSV_HEADER.length);
   });
 });
@@ -116,7 +116,21 @@ describe('a cell reaching the shim', () => {
     const loaded = parseConfig(cellConfigToml(defaultConfig(), cell), 'cell.toml');
     expect(loaded.hypervisor).toMatchObject({ machine: 'q35', memory_mib: 512, vcpus: 2 });
     expect(loaded.daemon).toMatchObject({ cache: 'none', dax_window_mib: 256 });
-    expect(loaded.agent).toEqual(defaultConfig().agent);
+    expect(loaded.agent).toEqual({ ...defaultConfig().agent, runtime: 'pmem' });
+  });
+
+  it("carries the cell's guest runtime", () => {
+    const cell = { ...small!.config, machine: 'q35' as const, runtime: 'pmem' as const };
+    expect(parseConfig(cellConfigToml(defaultConfig(), cell), 'cell.toml').agent.runtime).toBe('pmem');
+  });
+
+  it('is refused, naming the key and the reason, when the runtime rules the combination out', () => {
+    const pmemOnMicrovm = { ...small!.config, machine: 'microvm' as const, runtime: 'pmem' as const };
+    expect(cellConfigProblem(defaultConfig(), pmemOnMicrovm)).toMatch(
+      /agent\.runtime.*needs \[hypervisor\] machine = "q35"/,
+    );
+    const shareOnMicrovm = { ...pmemOnMicrovm, runtime: 'share' as const };
+    expect(cellConfigProblem(defaultConfig(), shareOnMicrovm)).toBeUndefined();
   });
 });
 
@@ -130,13 +144,9 @@ describe('planJobs', () => {
       ['vfs #2', [2]],
       ['vfs #3', [3]],
       ['runc busybox K=1', [0, 1, 2, 3]],
-      ['floor microvm-pcie 512M 1cpu K=1', [0, 1]],
-      ['floor microvm-pcie 512M 2cpu K=1', [2, 3]],
+      ['floor q35 512M 1cpu K=1', [0, 1]],
+      ['floor q35 512M 2cpu K=1', [2, 3]],
     ]);
-    expect(planJobs(cells, [3]).map((j) => j.key)).toEqual([
-      'vfs #3',
-      'runc busybox K=1',
-      'floor microvm-pcie 512M 2cpu K=1',
-    ]);
+    expect(planJobs(cells, [3]).map((j) => j.key)).toEqual(['vfs #3', 'runc busybox K=1', 'floor q35 512M 2cpu K=1']);
   });
 });
