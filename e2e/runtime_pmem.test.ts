@@ -4,12 +4,10 @@
 // fsdax, and /init mounts /dev/pmem0 as erofs with dax, so Node runs from the host page cache.
 // Needs `make build runtime`.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RUNTIME_MOUNT } from '@vfs/contracts';
-import { PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
-import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { bundleShim } from '@vfs/harness/bundles';
+import { useVmSuite } from '@vfs/harness/vm_suite';
 import {
   expectNothingLeft,
   ok,
@@ -50,25 +48,11 @@ function pmemMapping(qemuPid: number): { perms: string; rssKiB: number } {
 }
 
 describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
-  let work: string;
-  let containerd: PrivateContainerd;
-  const ctr = (args: readonly string[]): Promise<CtrResult> =>
-    containerd.ctr(args, { namespace: NS, timeoutMs: 120_000 });
-
-  beforeAll(async () => {
-    bundleShim();
-    work = mkdtempSync('/tmp/vfs-e2e-pmem-');
-    containerd = await PrivateContainerd.start();
-    ok(await ctr(['images', 'import', buildBusyboxImage(work, VM_IMAGE)]));
-  });
-
-  afterAll(async () => {
-    await containerd?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const suite = useVmSuite('pmem', NS, 120_000);
+  const { ctr } = suite;
 
   it('runs a container whose agent started from /dev/pmem0 mounted erofs with dax, Node outside the guest page cache, the file mapped read-only', async () => {
-    const config = join(work, 'pmem.toml');
+    const config = join(suite.work, 'pmem.toml');
     writeFileSync(config, PMEM_CONFIG);
     ok(await ctr(['run', '-d', ...VM_RUNTIME, '--runtime-config-path', config, VM_IMAGE, 'pmem1', 'sleep', '600']));
     await waitFor('pmem1 to run', () => taskIs(ctr, 'pmem1', 'RUNNING'));
@@ -76,7 +60,7 @@ describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
     const meminfo = ok(await ctr(['task', 'exec', '--exec-id', 'x1', 'pmem1', 'cat', '/proc/meminfo'])).stdout;
     expect(meminfoKiB(meminfo, 'Cached') - meminfoKiB(meminfo, 'Shmem')).toBeLessThan(MAX_GUEST_FILE_CACHE_KIB);
 
-    const qemuPid = recordedPid(containerd, NS, 'pmem1', 'qemu');
+    const qemuPid = recordedPid(suite.containerd, NS, 'pmem1', 'qemu');
     const qemu = readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8').split('\0').join(' ');
     expect(qemu).toMatch(
       / memory-backend-file,id=rt-mem,mem-path=\S*\/build\/runtime\.pmem,size=\d+,share=on,readonly=on,align=2097152 /,
@@ -85,7 +69,7 @@ describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
     expect(qemu).toMatch(/ vfs\.runtime_pmem=1 /);
     expect(qemu).not.toMatch(/,tag=vfsruntime\b/);
 
-    const console = readFileSync(join(containerd.runDir, 'sandboxes', NS, 'pmem1', 'console.log'), 'utf8');
+    const console = readFileSync(join(suite.containerd.runDir, 'sandboxes', NS, 'pmem1', 'console.log'), 'utf8');
     const mount = RUNTIME_MOUNT.exec(console)?.groups;
     expect({ source: mount?.source, fs: mount?.fs }).toEqual({ source: '/dev/pmem0', fs: 'erofs' });
     expect(mount?.options?.split(',')).toEqual(expect.arrayContaining(['ro', 'nodev', 'nosuid', 'dax=always']));
@@ -102,7 +86,7 @@ describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
   });
 
   it('fails Create on the microvm-pcie machine with the config key and the reason', async () => {
-    const config = join(work, 'pmem-microvm.toml');
+    const config = join(suite.work, 'pmem-microvm.toml');
     writeFileSync(config, '[hypervisor]\nmachine = "microvm-pcie"\n\n[agent]\nruntime = "pmem"\n');
     const result = await ctr([
       'run',
@@ -122,9 +106,9 @@ describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
   it('leaves no process, mount, socket or state dir behind', async () => {
     await waitFor(
       'all sandboxes to go',
-      async () => (sandboxDirs(containerd, NS).length === 0 ? true : undefined),
+      async () => (sandboxDirs(suite.containerd, NS).length === 0 ? true : undefined),
       15_000,
     );
-    expectNothingLeft(containerd, NS);
+    expectNothingLeft(suite.containerd, NS);
   });
 });

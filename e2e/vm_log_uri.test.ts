@@ -7,11 +7,9 @@
 //   ready by closing fd 5 (or writing to it). The logger here is a shell script the test writes.
 // Needs `make build runtime`.
 
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
-import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { bundleShim } from '@vfs/harness/bundles';
+import { useVmSuite } from '@vfs/harness/vm_suite';
 import { expectNothingLeft, ok, sandboxDirs, VM_IMAGE, VM_RUNTIME, waitFor } from '@vfs/harness/vm_checks';
 
 jest.setTimeout(180_000);
@@ -43,25 +41,11 @@ function fileOnceContains(path: string, ...parts: string[]): Promise<string> {
 }
 
 describe('log URIs with containerd 1.6', () => {
-  let work: string;
-  let containerd: PrivateContainerd;
-  const ctr = (args: readonly string[]): Promise<CtrResult> =>
-    containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
-
-  beforeAll(async () => {
-    bundleShim();
-    work = mkdtempSync('/tmp/vfs-e2e-logs-');
-    containerd = await PrivateContainerd.start();
-    ok(await ctr(['images', 'import', buildBusyboxImage(work, VM_IMAGE)]));
-  });
-
-  afterAll(async () => {
-    await containerd?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const suite = useVmSuite('logs', NS);
+  const { ctr } = suite;
 
   it('file://: appends stdout and stderr to the file, creating its directory', async () => {
-    const log = join(work, 'file-logs', 'nested', 'f1.log');
+    const log = join(suite.work, 'file-logs', 'nested', 'f1.log');
     const run = ok(
       await ctr(['run', '--rm', ...VM_RUNTIME, '--log-uri', `file://${log}`, VM_IMAGE, 'f1', 'sh', '-c', SCRIPT]),
     );
@@ -78,10 +62,10 @@ describe('log URIs with containerd 1.6', () => {
   });
 
   it('binary://: runs the logger with the query as args, the ids in its env, stdout on fd 3 and stderr on fd 4', async () => {
-    const logger = join(work, 'logger.sh');
+    const logger = join(suite.work, 'logger.sh');
     writeFileSync(logger, LOGGER);
     chmodSync(logger, 0o755);
-    const prefix = join(work, 'b1');
+    const prefix = join(suite.work, 'b1');
     const run = ok(
       await ctr([
         'run',
@@ -99,7 +83,7 @@ describe('log URIs with containerd 1.6', () => {
     expect(run.stdout).toBe('');
     expect(await fileOnceContains(`${prefix}.stdout`, 'more-stdout\n')).toBe('to-stdout\nmore-stdout\n');
     expect(await fileOnceContains(`${prefix}.stderr`, 'to-stderr\n')).toBe('to-stderr\n');
-    // containerd gives the logger only these two variables (none of the shim's, like TTRPC_ADDRESS);
+    // suite.containerd gives the logger only these two variables (none of the shim's, like TTRPC_ADDRESS);
     // the logger ends by itself on EOF of both streams.
     expect(await fileOnceContains(`${prefix}.meta`, 'done')).toBe(`id=b1 ns=${NS} ttrpc=unset argc=2\ndone\n`);
   });
@@ -107,9 +91,9 @@ describe('log URIs with containerd 1.6', () => {
   it('leaves no process, mount, socket or state dir behind', async () => {
     await waitFor(
       'all sandboxes to go',
-      async () => (sandboxDirs(containerd, NS).length === 0 ? true : undefined),
+      async () => (sandboxDirs(suite.containerd, NS).length === 0 ? true : undefined),
       15_000,
     );
-    expectNothingLeft(containerd, NS);
+    expectNothingLeft(suite.containerd, NS);
   });
 });

@@ -5,10 +5,8 @@
 // and leaves no QEMU, daemon, mount or socket.
 // Needs `make build runtime`.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
-import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { bundleShim } from '@vfs/harness/bundles';
+import { readFileSync } from 'node:fs';
+import { useVmSuite } from '@vfs/harness/vm_suite';
 import {
   expectNothingLeft,
   ok,
@@ -27,28 +25,16 @@ const NS = 'vfs-two';
 const IDS = ['twin-a', 'twin-b'];
 
 describe('two sandboxes at once with containerd 1.6', () => {
-  let work: string;
-  let containerd: PrivateContainerd;
-  const ctr = (args: readonly string[]): Promise<CtrResult> =>
-    containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
-
-  beforeAll(async () => {
-    bundleShim();
-    work = mkdtempSync('/tmp/vfs-e2e-two-');
-    containerd = await PrivateContainerd.start();
-    ok(await ctr(['images', 'import', buildBusyboxImage(work, VM_IMAGE)]));
-  });
-
-  afterAll(async () => {
-    await containerd?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const suite = useVmSuite('two', NS);
+  const { ctr } = suite;
 
   it('runs two containers in two VMs side by side, each answering exec from its own kernel, and cleans both up', async () => {
     await Promise.all(IDS.map(async (id) => ok(await ctr(['run', '-d', ...VM_RUNTIME, VM_IMAGE, id, 'sleep', '600']))));
     for (const id of IDS) await waitFor(`${id} to run`, () => taskIs(ctr, id, 'RUNNING'));
 
-    const processes = IDS.flatMap((id) => ['qemu', 'virtiofsd'].map((name) => recordedPid(containerd, NS, id, name)));
+    const processes = IDS.flatMap((id) =>
+      ['qemu', 'virtiofsd'].map((name) => recordedPid(suite.containerd, NS, id, name)),
+    );
     expect(new Set(processes).size).toBe(4);
     expect(processes.filter(pidAlive)).toEqual(processes);
 
@@ -84,18 +70,18 @@ describe('two sandboxes at once with containerd 1.6', () => {
     }
     await waitFor(
       'both sandboxes to go',
-      async () => (sandboxDirs(containerd, NS).length === 0 ? true : undefined),
+      async () => (sandboxDirs(suite.containerd, NS).length === 0 ? true : undefined),
       15_000,
     );
     expect(processes.filter(pidAlive)).toEqual([]);
     // Each shim stopped its QEMU with QMP `quit` (a clean exit), not with a signal.
-    const stops = readFileSync(containerd.logPath, 'utf8')
+    const stops = readFileSync(suite.containerd.logPath, 'utf8')
       .split('\n')
       .filter((line) => line.includes('"msg":"QEMU stopped"'));
     for (const id of IDS)
       expect(stops.filter((line) => line.includes(`"sandbox":"${id}"`)).join('\n')).toContain(
         '"exit":"QEMU exited (code 0)"',
       );
-    expectNothingLeft(containerd, NS);
+    expectNothingLeft(suite.containerd, NS);
   });
 });
