@@ -14,7 +14,6 @@ import { ConfigError, installRoot, type LoadedConfig, loadRuntimeConfig } from '
 import { traced } from './call_trace';
 import { EventPublisher } from './events';
 import type { ShimFlags } from './flags';
-import { listenGrpc } from './grpc_server';
 import { containerLogger, fifoLogger, type LogLevel, type ShimLogger } from './logger';
 import { optionsFromAny } from './runtime_options';
 import type { SandboxRuntime, SandboxRuntimeFactory } from './sandbox_runtime';
@@ -61,6 +60,8 @@ interface Servers {
 async function listen(flags: ShimFlags, socket: string, service: TaskService, log: ShimLogger): Promise<Servers> {
   const implementation: ServiceImplementation<typeof TaskDefinition> = traced(TaskDefinition, service, log);
   if (flags.protocol === 'grpc') {
+    // gRPC (grpc-js) loads only when containerd speaks it: a ttrpc shim (containerd 1.6) never holds it.
+    const { listenGrpc } = await import('./grpc_server.js');
     const server: grpc.Server = await listenGrpc(
       socket,
       'containerd.task.v3.Task',
