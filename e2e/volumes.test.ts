@@ -58,8 +58,8 @@ describe('vfs-runtime volume on a running container', () => {
     cli = bundleCli();
     work = mkdtempSync('/tmp/vfs-e2e-vol-');
     const config = join(work, 'configuration.toml');
-    // Two slots, so the third volume finds none.
-    writeFileSync(config, '[hypervisor]\nmachine = "microvm-pcie"\nhotplug_slots = 2\n');
+    // The default machine (q35), with two slots, so the third volume finds none.
+    writeFileSync(config, '[hypervisor]\nhotplug_slots = 2\n');
     containerd = await PrivateContainerd.start({ env: { VFS_CONFIG: config } });
     const image = buildBusyboxImage(work, IMAGE);
     expect((await containerd.ctr(['images', 'import', image], { namespace: NS })).code).toBe(0);

@@ -91,8 +91,24 @@ describe('virtio-fs hotplug over QMP', () => {
     const release = async (): Promise<void> => {
       setTimeout(() => server.emitEvent('DEVICE_DELETED', { device: 'hv0', path: '/machine/peripheral/hv0' }), 20);
     };
-    await hotRemoveFs(qmp, 'hv0', 2000, release);
+    await hotRemoveFs(qmp, 'hv0', 2000, { run: release, freesDevice: true });
     expect(commands()).toEqual(['chardev-remove']);
+  });
+
+  it('sends device_del right after a guest release that does not free the device (ACPI hotplug)', async () => {
+    const released: string[] = [];
+    await start({
+      device_del: () => {
+        setTimeout(() => server.emitEvent('DEVICE_DELETED', { device: 'hv0', path: '/machine/peripheral/hv0' }), 10);
+        return { return: {} };
+      },
+      'chardev-remove': ok,
+    });
+    // The 2 s bound on DEVICE_DELETED is shorter than the 3 s a freeing release is given: waiting
+    // for a release that cannot come would miss the event's deadline.
+    await hotRemoveFs(qmp, 'hv0', 2000, { run: async () => void released.push('unmounted'), freesDevice: false });
+    expect(released).toEqual(['unmounted']);
+    expect(commands()).toEqual(['device_del', 'chardev-remove']);
   });
 
   it('gives up on a guest that never releases the device, keeping its chardev', async () => {

@@ -132,21 +132,28 @@ function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
 }
 
 /**
- * `guestRelease`, when given, lets the guest let go of the device first (unmount, slot power off):
- * QEMU then deletes it at once, and device_del is sent only if it has not within a few seconds
- * (device_del alone waits out pciehp's five-second attention-button delay).
+ * The guest's part of a removal: `run` unmounts the share; where the guest drives PCIe hotplug it
+ * also powers the slot off, which makes QEMU delete the device at once (`freesDevice`): device_del
+ * alone would wait out pciehp's five-second attention-button delay. Under ACPI hotplug (q35)
+ * device_del ejects at once, so it follows the unmount without waiting.
  */
+export interface GuestRelease {
+  readonly run: () => Promise<unknown>;
+  readonly freesDevice: boolean;
+}
+
+/** device_del is sent only if a guest release that frees the device has not within a few seconds. */
 export async function hotRemoveFs(
   qmp: QmpClient,
   id: string,
   timeoutMs: number,
-  guestRelease?: () => Promise<unknown>,
+  guestRelease?: GuestRelease,
 ): Promise<void> {
   // Listen before asking: the event may arrive before device_del's answer.
   const deleted = qmp.waitForEvent('DEVICE_DELETED', (event) => event.data.device === id, timeoutMs);
   deleted.catch(() => undefined);
-  if (guestRelease !== undefined) await hotplugStep(`release ${id} in the guest`, guestRelease);
-  if (guestRelease === undefined || !(await settlesWithin(deleted, GUEST_RELEASE_MS))) {
+  if (guestRelease !== undefined) await hotplugStep(`release ${id} in the guest`, guestRelease.run);
+  if (guestRelease?.freesDevice !== true || !(await settlesWithin(deleted, GUEST_RELEASE_MS))) {
     await hotplugStep(`QMP device_del ${id}`, () => qmp.execute('device_del', { id }));
   }
   await hotplugStep(`wait for the guest to release ${id}`, () => deleted);

@@ -104,11 +104,18 @@ const TAG_MAX_BYTES = 36;
  * lose the early console); `quiet` keeps TCG-emulated serial output off the boot path;
  * `panic=-1` + `-no-reboot` turn a guest panic into a QEMU exit instead of a hung VM.
  */
+/**
+ * microvm-pcie has no ACPI for its root ports, so the guest drives their hotplug itself (native
+ * PCIe hotplug, pciehp); q35 uses QEMU's ACPI hotplug, which ejects a device at device_del.
+ */
+export function nativePcieHotplug(machine: Machine): boolean {
+  return machine === 'microvm-pcie';
+}
+
 export function kernelCommandLine(config: QemuConfig): string {
   const args = ['console=ttyS0', 'quiet', 'cryptomgr.notests', 'panic=-1'];
   if (config.tscKhz !== undefined) args.push(`tsc_early_khz=${config.tscKhz}`);
-  // microvm has no ACPI for the root ports: the guest must drive their hotplug itself.
-  if (config.machine === 'microvm-pcie') args.push('pcie_ports=native');
+  if (nativePcieHotplug(config.machine)) args.push('pcie_ports=native');
   // Memory devices sit above 4 GiB (maxmem), so the guest would set aside a 64 MiB swiotlb bounce
   // buffer, zeroed and so resident on the host, that no device here needs (no 32-bit DMA, no IOMMU).
   if ((config.pmemDevices ?? []).length > 0) args.push('swiotlb=noforce');

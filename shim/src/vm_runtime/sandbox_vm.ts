@@ -14,6 +14,7 @@ import { adoptPooledVm, takePooledVm } from './adopt_vm';
 import { bindContainerDirs, releaseContainerDirs } from './container_dirs';
 import type { SandboxLayout } from './sandbox_layout';
 import { RootPortPool } from '../vm/fs_hotplug';
+import { nativePcieHotplug } from '../vm/qemu_command';
 import { type ContainerDir, guestShareMounts } from './share_plan';
 import type { UndoStack } from './undo_stack';
 import { Bringup, checkInputs, type VmBringupOptions } from './vm_bringup';
@@ -154,6 +155,7 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     ports: live.ports,
     cache: options.config.daemon.cache,
     requestTimeoutMs: options.config.agent.request_timeout_ms,
+    nativePcieHotplug: nativePcieHotplug(options.config.hypervisor.machine),
     log: options.log,
   });
   return runningSandbox(options, live, volumes, watchLoss(qemu, daemon, connection));

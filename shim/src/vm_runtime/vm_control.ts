@@ -7,7 +7,7 @@
 import { errorMessage } from '@vfs/contracts';
 import type { ShimLogger } from '../logger';
 import { within } from '../within';
-import { type FsHotplugDevice, hotAddFs, hotRemoveFs } from '../vm/fs_hotplug';
+import { type FsHotplugDevice, type GuestRelease, hotAddFs, hotRemoveFs } from '../vm/fs_hotplug';
 import { hotAddNet, hotRemoveNet, type NetHotplugDevice } from '../vm/net_hotplug';
 import { QmpClient, type QmpStatus } from '../vm/qmp';
 import { killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
@@ -27,7 +27,7 @@ export interface ControlledVm {
   /** Hot-adds a vhost-user-fs-pci device on a free root port (fs_hotplug.ts). */
   addFsDevice(device: FsHotplugDevice): Promise<void>;
   /** Hot-removes one: resolves once the guest released it and its chardev is gone (fs_hotplug.ts hotRemoveFs). */
-  removeFsDevice(id: string, timeoutMs: number, guestRelease?: () => Promise<unknown>): Promise<void>;
+  removeFsDevice(id: string, timeoutMs: number, guestRelease?: GuestRelease): Promise<void>;
   /** Hot-adds a tap netdev, runs `connect` (the tap exists then), adds its virtio-net-pci NIC (net_hotplug.ts). */
   addNetDevice(device: NetHotplugDevice, connect: () => Promise<unknown>): Promise<void>;
   /**

@@ -9,7 +9,7 @@ import type { ControlClient } from '@vfs/contracts';
 import pino from 'pino';
 import { mountsUnder, unmountAll } from '../host_mounts';
 import { SandboxState } from '../sandbox_state';
-import { RootPortPool } from '../vm/fs_hotplug';
+import { type GuestRelease, RootPortPool } from '../vm/fs_hotplug';
 import type { AgentClient } from './agent_dial';
 import { sandboxLayout } from './sandbox_layout';
 import { makeSharesMountPoint, makeStagingMountPoint } from './share_exports';
@@ -39,9 +39,9 @@ describe('volume hotplug, fault by fault', () => {
       calls.push(`device_add ${device.id} ${device.port}`);
       fail('device', 'GenericError: no slot');
     },
-    removeFsDevice: async (id: string, _timeoutMs: number, guestRelease?: () => Promise<unknown>) => {
-      await guestRelease?.();
-      calls.push(`device_del ${id}`);
+    removeFsDevice: async (id: string, _timeoutMs: number, guestRelease?: GuestRelease) => {
+      await guestRelease?.run();
+      calls.push(`device_del ${id}${guestRelease?.freesDevice === false ? ' at once' : ''}`);
     },
   } as unknown as ControlledVm;
   const agent = {
@@ -59,7 +59,7 @@ describe('volume hotplug, fault by fault', () => {
       void calls.push(`container umount ${request.destination}`),
   } as unknown as AgentClient;
 
-  const hotplug = (): VolumeHotplug => {
+  const hotplug = (nativePcieHotplug = true): VolumeHotplug => {
     const layout = sandboxLayout(join(dir, 'run'), 'ns', 'sb');
     mkdirSync(layout.sharesDir, { recursive: true });
     mkdirSync(layout.socketDir, { recursive: true });
@@ -72,6 +72,7 @@ describe('volume hotplug, fault by fault', () => {
       ports: new RootPortPool(1),
       cache: 'auto',
       requestTimeoutMs: 1000,
+      nativePcieHotplug,
       log: pino({ level: 'silent' }),
     });
   };
@@ -107,6 +108,18 @@ describe('volume hotplug, fault by fault', () => {
       'container umount /data',
       'guest umount vol0 slot 1',
       'device_del hv0',
+      'unexport vol0',
+    ]);
+  });
+
+  it('under ACPI hotplug (q35) unmounts in the guest without powering the slot off, and deletes the device at once', async () => {
+    const volumes = hotplug(false);
+    await volumes.add({ ...request, source: join(dir, 'src') });
+    await volumes.remove('c1', '/data');
+    expect(calls.slice(4)).toEqual([
+      'container umount /data',
+      'guest umount vol0 slot 0',
+      'device_del hv0 at once',
       'unexport vol0',
     ]);
   });

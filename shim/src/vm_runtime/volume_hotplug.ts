@@ -14,7 +14,7 @@ import { removeUnmountedTree, unmount } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
-import { HotplugError, type RootPortPool, rootPortSlot } from '../vm/fs_hotplug';
+import { type GuestRelease, HotplugError, type RootPortPool, rootPortSlot } from '../vm/fs_hotplug';
 import type { AgentClient } from './agent_dial';
 import type { SandboxLayout } from './sandbox_layout';
 import { bindShare, exportShare } from './share_exports';
@@ -46,6 +46,8 @@ export interface VolumeHotplugDeps {
   readonly ports: RootPortPool;
   readonly cache: CacheMode;
   readonly requestTimeoutMs: number;
+  /** The guest drives the root ports' hotplug (qemu_command.ts nativePcieHotplug). */
+  readonly nativePcieHotplug: boolean;
   readonly log: ShimLogger;
 }
 
@@ -234,19 +236,19 @@ export class VolumeHotplug implements Volumes {
   }
 
   /**
-   * device_del; a device the guest mounted is unmounted there first and its slot powered off,
-   * which releases it at once instead of after pciehp's five-second delay.
+   * device_del; a device the guest mounted is unmounted there first, and under native PCIe hotplug
+   * its slot powered off, which releases it at once instead of after pciehp's five-second delay.
    */
   private removeDevice(
     device: { tag: string; deviceId: string; port: string },
     mountedInGuest: boolean,
   ): Promise<void> {
-    const { agent, vm, requestTimeoutMs } = this.deps;
-    const release = () =>
-      agent.unmountShare(
-        { tag: device.tag, lazy: true, pciSlot: rootPortSlot(device.port) },
-        { timeoutMs: requestTimeoutMs },
-      );
+    const { agent, vm, requestTimeoutMs, nativePcieHotplug } = this.deps;
+    const pciSlot = nativePcieHotplug ? rootPortSlot(device.port) : 0;
+    const release: GuestRelease = {
+      run: () => agent.unmountShare({ tag: device.tag, lazy: true, pciSlot }, { timeoutMs: requestTimeoutMs }),
+      freesDevice: nativePcieHotplug,
+    };
     return vm.removeFsDevice(device.deviceId, PLUG_TIMEOUT_MS, mountedInGuest ? release : undefined);
   }
 
