@@ -1,5 +1,6 @@
 // Rules between fields of different tables, which no single field's check can see.
 
+import { machineMapsPmem } from './guest_runtime';
 import type { VfsConfig } from './schema';
 
 export interface ConstraintViolation {
@@ -8,12 +9,9 @@ export interface ConstraintViolation {
   readonly problem: string;
 }
 
-/**
- * QEMU 7.2 plugs virtio-pmem-pci, a memory device, only on PC machines: microvm (with or without
- * pcie=on) realizes the device but never maps its memory (`info memory-devices` shows memaddr 0).
- */
+/** An explicit "pmem" on a machine that cannot map it (guest_runtime.ts machineMapsPmem). */
 function pmemNeedsQ35(config: VfsConfig): ConstraintViolation | undefined {
-  if (config.agent.runtime !== 'pmem' || config.hypervisor.machine === 'q35') return undefined;
+  if (config.agent.runtime !== 'pmem' || machineMapsPmem(config.hypervisor.machine)) return undefined;
   return {
     path: ['agent', 'runtime'],
     problem: `"pmem" needs [hypervisor] machine = "q35", not "${config.hypervisor.machine}" (QEMU 7.2 maps virtio-pmem memory devices only on q35); use runtime = "image" or "share" on microvm`,

@@ -8,6 +8,14 @@ export const GUEST_RUNTIMES = ['share', 'image', 'pmem'] as const;
 export type GuestRuntime = (typeof GUEST_RUNTIMES)[number];
 
 /**
+ * QEMU 7.2 plugs virtio-pmem-pci, a memory device, only on PC machines: microvm (with or without
+ * pcie=on) realizes the device but never maps its memory (`info memory-devices` shows memaddr 0).
+ */
+export function machineMapsPmem(machine: VfsConfig['hypervisor']['machine']): boolean {
+  return machine === 'q35';
+}
+
+/**
  * "auto" is "pmem" where QEMU 7.2 can map a virtio-pmem device (q35), else "share": the runtime
  * from one host page cache wherever the machine allows it, and a configuration that names only
  * a microvm machine keeps working.
@@ -18,5 +26,5 @@ export function guestRuntime(config: {
 }): GuestRuntime {
   const { runtime } = config.agent;
   if (runtime !== 'auto') return runtime;
-  return config.hypervisor.machine === 'q35' ? 'pmem' : 'share';
+  return machineMapsPmem(config.hypervisor.machine) ? 'pmem' : 'share';
 }

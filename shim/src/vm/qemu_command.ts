@@ -6,6 +6,7 @@
  * virtio-mmio.force-legacy=false for vhost-user and tsc_early_khz under TCG.
  */
 import { AGENT_PORT_NAME } from '@vfs/contracts';
+import { machineMapsPmem } from '@vfs/runtime-config';
 
 /**
  * microvm: virtio-mmio only, fastest to boot, no hotplug. microvm-pcie: the same, plus a PCIe
@@ -168,7 +169,7 @@ function validate(config: QemuConfig): void {
     }
   }
   for (const pmem of config.pmemDevices ?? []) {
-    if (config.machine !== 'q35') {
+    if (!machineMapsPmem(config.machine)) {
       throw new Error(
         `qemu config: virtio-pmem ${pmem.id} needs machine q35 (QEMU 7.2 does not map it on ${config.machine})`,
       );

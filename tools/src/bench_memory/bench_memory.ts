@@ -18,12 +18,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_DAX_WINDOW_MIB } from '@vfs/contracts';
 import { PrivateContainerd } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { guestRuntime, installRoot, loadRuntimeConfig, type VfsConfig } from '@vfs/runtime-config';
+import { type GuestRuntime, guestRuntime, installRoot, loadRuntimeConfig, type VfsConfig } from '@vfs/runtime-config';
 import { stringify } from 'smol-toml';
 import { type BenchScope, progress, runBench } from '../bench_common/bench_main';
 import { RUNC_RUNTIME, VFS_RUNTIME } from '../bench_coldstart/ctr_run';
 import { checkDax } from './dax_support';
-import { type AgentRuntime, parseMemoryArgs } from './memory_args';
+import { parseMemoryArgs } from './memory_args';
 import { buildMemoryReport, type CellMeasure, formatMemoryReport, type MemoryReport } from './report';
 import { sandboxesPss } from './sandbox_memory';
 import { NAMESPACE, removeSandboxes, type SandboxSet, startSandboxes } from './sandboxes';
@@ -33,7 +33,7 @@ const IMAGE = 'docker.io/library/busybox:vfs-bench';
 /** Lets the sandboxes' start-up work (guest boot, agent) finish before their memory is read. */
 const SETTLE_MS = 5_000;
 
-function writeConfig(dir: string, base: VfsConfig, runtime: AgentRuntime, daxWindowMib: number): string {
+function writeConfig(dir: string, base: VfsConfig, runtime: GuestRuntime, daxWindowMib: number): string {
   const path = join(dir, `config-${runtime}-dax-${daxWindowMib}.toml`);
   const config = {
     ...base,
@@ -103,7 +103,7 @@ async function bench(scope: BenchScope): Promise<void> {
       daxUnavailable ?? (await measureCell(containerd, vfs(daxOnConfig), count, `vfs-dax-on-${count}`, true));
     const runcSet = { runtime: RUNC_RUNTIME, image: IMAGE, dataDir };
     const runc = await measureCell(containerd, runcSet, count, `runc-${count}`, false);
-    const others: (readonly [AgentRuntime, CellMeasure])[] = [];
+    const others: (readonly [GuestRuntime, CellMeasure])[] = [];
     for (const [other, path] of otherConfigs) {
       others.push([other, await measureCell(containerd, vfs(path), count, `vfs-runtime-${other}-${count}`, false)]);
     }

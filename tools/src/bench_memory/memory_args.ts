@@ -4,7 +4,6 @@ import { parseArgs } from 'node:util';
 import { CONFIG_SCHEMA, GUEST_RUNTIMES, type GuestRuntime, type VfsConfig } from '@vfs/runtime-config';
 import { countArg } from '../bench_common/count_arg';
 
-export type AgentRuntime = GuestRuntime;
 export type Machine = VfsConfig['hypervisor']['machine'];
 
 export interface MemoryArgs {
@@ -15,7 +14,7 @@ export interface MemoryArgs {
    * Where the guest's runtime comes from, one DAX-off cell each (--runtime share,pmem); the first
    * is also the one of the DAX cells. None: the configured [agent] runtime alone.
    */
-  readonly runtimes: readonly AgentRuntime[] | undefined;
+  readonly runtimes: readonly GuestRuntime[] | undefined;
   /** [hypervisor] machine for every vfs cell (--machine q35: runtime pmem needs it); none: configured. */
   readonly machine: Machine | undefined;
 }
@@ -30,7 +29,7 @@ export class MemoryArgsError extends Error {
   }
 }
 
-function runtimesArg(list: string | undefined): AgentRuntime[] | undefined {
+function runtimesArg(list: string | undefined): GuestRuntime[] | undefined {
   if (list === undefined) return undefined;
   const runtimes = list.split(',').map((name) => {
     const runtime = GUEST_RUNTIMES.find((known) => known === name.trim());

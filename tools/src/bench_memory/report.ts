@@ -6,7 +6,8 @@
 import { renderTable, round1 } from '../bench_common/format';
 import type { Role } from '../vfs_bench/coldstart/pss';
 import { FILE_MIB } from './shared_read';
-import type { AgentRuntime, Machine } from './memory_args';
+import type { GuestRuntime } from '@vfs/runtime-config';
+import type { Machine } from './memory_args';
 import type { SandboxPss } from './sandbox_memory';
 
 export interface VfsPss {
@@ -52,14 +53,14 @@ export interface MemoryReport {
    */
   readonly runtimes: {
     readonly machine: Machine;
-    readonly pss_mib: Readonly<Partial<Record<AgentRuntime, VfsPss>>>;
+    readonly pss_mib: Readonly<Partial<Record<GuestRuntime, VfsPss>>>;
   };
   /** Mean, min and max per sandbox of each column; runc's for reference. */
   readonly detail: {
     readonly dax_off: Readonly<Record<Column, Spread>>;
     readonly dax_on: Readonly<Record<Column, Spread>> | null;
     readonly runc: Readonly<Record<Column, Spread>>;
-    readonly runtimes: Readonly<Partial<Record<AgentRuntime, Readonly<Record<Column, Spread>>>>>;
+    readonly runtimes: Readonly<Partial<Record<GuestRuntime, Readonly<Record<Column, Spread>>>>>;
   };
 }
 
@@ -96,12 +97,12 @@ export interface ReportInput {
   readonly runc: CellMeasure;
   readonly machine: Machine;
   /** The runtime of daxOff (and daxOn), then each other runtime's DAX-off cell. */
-  readonly runtime: AgentRuntime;
-  readonly otherRuntimes: readonly (readonly [AgentRuntime, CellMeasure])[];
+  readonly runtime: GuestRuntime;
+  readonly otherRuntimes: readonly (readonly [GuestRuntime, CellMeasure])[];
 }
 
-function runtimeDetails(input: ReportInput): Partial<Record<AgentRuntime, Record<Column, Spread>>> {
-  const cells: (readonly [AgentRuntime, CellMeasure])[] = [[input.runtime, input.daxOff], ...input.otherRuntimes];
+function runtimeDetails(input: ReportInput): Partial<Record<GuestRuntime, Record<Column, Spread>>> {
+  const cells: (readonly [GuestRuntime, CellMeasure])[] = [[input.runtime, input.daxOff], ...input.otherRuntimes];
   return Object.fromEntries(cells.map(([runtime, cell]) => [runtime, spreads(cell.sandboxes)]));
 }
 
