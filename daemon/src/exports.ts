@@ -1,17 +1,18 @@
 // The daemon's exports: each one is a directory fd plus its vhost-user socket, served by the one
-// device Worker every export shares (started with the first export). Directory fds are opened here,
-// on the main thread, and handed to the worker by number, so the FUSE layer never resolves a host path.
+// device loop every export shares (started with the first export). Directory fds are opened by the
+// control side and handed to the loop by number, so the FUSE layer never resolves a host path.
 import type { Logger } from './log';
-import type { CacheMode, InodeFileHandles, LogLevel } from './cli';
+import type { CacheMode, InodeFileHandles } from './cli';
 import type { ExportInfo } from '@vfs/contracts';
 import { daxWindowBytes } from '@vfs/contracts';
 import type { DeviceOptions } from './device/device_options';
-import { startDeviceThread, type DeviceThread } from './device/worker_handle';
+import { startDeviceHost, type DeviceHost } from './device/device_host';
+import type { ChainHandlerFactory } from './virtio/descriptor_chain';
 import type { ExportConfig, ResourceLimits } from './passthrough/config';
 import { close } from './sys/fd';
 
-/** What a device Worker needs to build its FUSE handler (the logger is made in the worker). */
-export type WorkerExportConfig = Omit<ExportConfig, 'logger'> & { readonly tag: string; readonly logLevel: LogLevel };
+/** What the device loop needs to build an export's FUSE handler (the logger is made per export). */
+export type DeviceExportConfig = Omit<ExportConfig, 'logger'> & { readonly tag: string };
 
 export interface ExportSpec {
   readonly tag: string;
@@ -45,7 +46,6 @@ export interface ExportDefaults {
   /** --translate-uid / --translate-gid, for every export. */
   readonly translateUid: readonly string[];
   readonly translateGid: readonly string[];
-  readonly logLevel: LogLevel;
 }
 
 export class ExportError extends Error {
@@ -57,15 +57,15 @@ export class ExportError extends Error {
 
 export class ExportRegistry {
   private readonly exports = new Map<string, ExportSpec>();
-  private thread: DeviceThread<WorkerExportConfig> | null = null;
+  private host: DeviceHost<DeviceExportConfig> | null = null;
   private stopping = false;
 
   constructor(
-    /** The bundled script that runs serveFromWorker when it is not the main thread. */
-    private readonly workerScript: string,
+    /** Builds an export's FUSE handler factory on the device loop. */
+    private readonly makeFactory: (config: DeviceExportConfig) => ChainHandlerFactory,
     private readonly defaults: ExportDefaults,
     private readonly log: Logger,
-    /** Called when an export ends without being asked to (its device failed, or the thread died). */
+    /** Called when an export ends without being asked to (its device failed, or the loop failed). */
     private readonly onExportDied: (tag: string, reason: string) => void,
   ) {}
 
@@ -81,7 +81,7 @@ export class ExportRegistry {
       listenFd: spec.listenFd,
       ...(dax ? { shmemSizes: [daxWindowBytes(spec.daxWindowMiB)] } : {}),
     };
-    const exportConfig: WorkerExportConfig = {
+    const exportConfig: DeviceExportConfig = {
       ...this.defaults,
       tag: spec.tag,
       rootFd: spec.dirFd,
@@ -93,12 +93,12 @@ export class ExportRegistry {
       readdirplus: spec.readdirplus,
       dax,
     };
-    const thread = this.deviceThread();
+    const host = this.deviceHost();
     this.exports.set(spec.tag, spec);
     try {
-      await thread.add(device, exportConfig);
+      await host.add(device, exportConfig);
     } catch (err) {
-      // Unless the thread's exit already reaped it.
+      // Unless the loop's end already reaped it.
       if (this.exports.get(spec.tag) === spec) this.forget(spec);
       throw err;
     }
@@ -113,7 +113,7 @@ export class ExportRegistry {
     if (spec === undefined) throw new ExportError(`no export '${tag}'`);
     this.exports.delete(tag);
     try {
-      await this.thread?.remove(tag);
+      await this.host?.remove(tag);
     } finally {
       close(spec.dirFd);
     }
@@ -131,27 +131,24 @@ export class ExportRegistry {
     }));
   }
 
-  /** Stops the device thread, which closes every export; their directory fds follow. */
+  /** Stops the device loop, which closes every export; their directory fds follow. */
   async stopAll(): Promise<void> {
     this.stopping = true;
-    await this.thread?.stop();
+    await this.host?.stop();
   }
 
-  /** The device thread, started with the first export (or again after it died). */
-  private deviceThread(): DeviceThread<WorkerExportConfig> {
-    if (this.thread !== null) return this.thread;
-    const thread = startDeviceThread<WorkerExportConfig>(
-      this.workerScript,
-      this.defaults.logLevel,
-      this.log,
-      (tag, message) => this.died(tag, `its device failed: ${message}`),
+  /** The device loop, started with the first export (or again after it failed). */
+  private deviceHost(): DeviceHost<DeviceExportConfig> {
+    if (this.host !== null) return this.host;
+    const host = startDeviceHost<DeviceExportConfig>(this.makeFactory, this.log, (tag, message) =>
+      this.died(tag, `its device failed: ${message}`),
     );
-    this.thread = thread;
-    void thread.exited.then((code) => {
-      if (this.thread === thread) this.thread = null;
-      for (const tag of [...this.exports.keys()]) this.died(tag, `the device thread exited (${code})`);
+    this.host = host;
+    void host.exited.then((code) => {
+      if (this.host === host) this.host = null;
+      for (const tag of [...this.exports.keys()]) this.died(tag, `the device loop ended (${code})`);
     });
-    return thread;
+    return host;
   }
 
   /** An export that ended unasked: its directory fd goes with it. */

@@ -1,15 +1,13 @@
-// vfs-virtiofsd: the main thread parses the command line, opens the shared directory, and runs
-// one device Worker serving every export (this same bundle, entered with isMainThread false). In
-// multi-export mode a control socket adds and removes exports at run time.
+// vfs-virtiofsd: parses the command line, opens the shared directory, confines itself, and serves
+// every export from one device loop on its main thread, beside Node's event loop. In multi-export
+// mode a control socket adds and removes exports at run time.
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import { parseArgs, USAGE, UsageError, type DaemonOptions, type InodeFileHandles } from './cli';
 import { errorMessage, type ControlRequest, type ControlResponse } from '@vfs/contracts';
 import { listenControl } from './control/server';
 import { xattrMapProblem } from './passthrough/xattr_map';
-import { serveFromWorker } from './device/worker';
-import { ExportError, ExportRegistry, type ExportSpec, type WorkerExportConfig } from './exports';
+import { ExportError, ExportRegistry, type ExportSpec } from './exports';
 import { createFuseHandler } from './fuse/server';
 import { createLogger, type Logger } from './log';
 import { openProcSelfFd } from './passthrough/passthrough_fs';
@@ -152,8 +150,6 @@ function confineDaemon(opts: DaemonOptions, log: Logger, fileHandles: InodeFileH
     mode: opts.sandbox,
     seccomp: opts.seccomp,
     sharedDir: resolve(opts.sharedDir as string),
-    workerScript: __filename,
-    loadedModules: Object.keys(require.cache),
     socketDirs: [controlSocketDir(opts)].filter((d): d is string => d !== undefined),
     fileHandles: fileHandles !== 'never',
   });
@@ -177,7 +173,8 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
   const { sharedDir } = confineDaemon(opts, log, fileHandles);
   let shutdown: (code: number) => void = () => undefined;
   const registry = new ExportRegistry(
-    __filename,
+    (config) => (complete, backend) =>
+      createFuseHandler({ ...config, logger: log.child({ export: config.tag }) }, complete, backend),
     {
       procSelfFd: openProcSelfFd(),
       posixLocks: opts.posixLocks,
@@ -188,7 +185,6 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
       inodeFileHandles: fileHandles,
       translateUid: opts.translateUid,
       translateGid: opts.translateGid,
-      logLevel: opts.logLevel,
     },
     log,
     (tag, reason) => {
@@ -253,15 +249,4 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (isMainThread) {
-  void main(process.argv.slice(2));
-} else {
-  serveFromWorker<WorkerExportConfig>(
-    (config) => (complete, backend) =>
-      createFuseHandler(
-        { ...config, logger: createLogger(config.logLevel, { export: config.tag }) },
-        complete,
-        backend,
-      ),
-  );
-}
+void main(process.argv.slice(2));

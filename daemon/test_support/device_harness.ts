@@ -4,9 +4,10 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorker } from '@vfs/harness/bundles';
 import { tempDir } from '@vfs/harness/temp_dir';
-import { startDeviceThread, type DeviceThread } from '../src/device/worker_handle';
+import type { DeviceHost } from '../src/device/control_requests';
 import type { DeviceOptions } from '../src/device/device_options';
-import type { LogLevel } from '../src/device/worker';
+import type { LogLevel } from './device_worker';
+import { startDeviceThread } from './device_worker_host';
 import type { EchoConfig } from './echo_device_worker';
 import { createLogger } from '../src/log';
 
@@ -14,7 +15,7 @@ const defaultLevel = (): LogLevel => (process.env['VFS_TEST_LOG'] as LogLevel | 
 
 export interface EchoThread {
   readonly dir: string;
-  readonly thread: DeviceThread<EchoConfig | null>;
+  readonly thread: DeviceHost<EchoConfig | null>;
   /** Where the export `tag` listens. */
   socketPath(tag: string): string;
   /** Adds an echo export named `tag`; resolves with its socket path once it listens. */
@@ -64,7 +65,7 @@ export function startEchoThread(
 export interface RunningDevice {
   readonly dir: string;
   readonly socketPath: string;
-  readonly device: DeviceThread<EchoConfig | null>;
+  readonly device: DeviceHost<EchoConfig | null>;
   /** Stops the worker and removes the temp dir. */
   stop(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 // Worker entry for transport tests: the device loop with the echo handler.
-import { serveFromWorker } from '../src/device/worker';
+import { serveFromWorker } from './device_worker';
 import type { ChainHandlerFactory } from '../src/virtio/descriptor_chain';
 import { echoHandlerFactory } from './echo_handler';
 

@@ -7,6 +7,7 @@ import type { SeccompAction } from '../src/cli';
 import { installSeccomp } from '../src/sandbox/seccomp';
 import { lastErrno, libc } from '../src/sys/libc';
 
+const SYS_ioctl = 16;
 const SYS_socket = 41;
 const SYS_clone = 56;
 const SYS_getppid = 110;
@@ -18,6 +19,8 @@ const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const CLONE_FS = 0x200;
 const CLONE_NEWUSER = 0x1000_0000;
+const FIONBIO = 0x5421;
+const TIOCSTI = 0x5412;
 
 // syscall(2) is a register shuffle in glibc: a fixed prototype is safe on x86-64.
 const syscall = libc.func('long syscall(long nr, long a, long b, long c, long d, long e)');
@@ -38,6 +41,9 @@ const CALLS: Record<string, () => number | Promise<string>> = {
   'socket-unix': () => call(SYS_socket, AF_UNIX, SOCK_STREAM, 0),
   'socket-inet': () => call(SYS_socket, AF_INET, SOCK_STREAM, 0),
   'socket-netlink': () => call(SYS_socket, AF_NETLINK, SOCK_DGRAM, 0),
+  // On stdin, with a NULL argument: EFAULT from the kernel, if it ever sees the call.
+  'ioctl-fionbio': () => call(SYS_ioctl, 0, FIONBIO, 0),
+  'ioctl-tiocsti': () => call(SYS_ioctl, 0, TIOCSTI, 0),
   // A thread started under the filter, as a device Worker is (pthread_create: clone3, then clone).
   thread: () =>
     new Promise<string>((resolve, reject) => {

@@ -30,11 +30,17 @@ export class JsonLinesServer {
   private constructor(
     private readonly server: Server,
     private readonly path: string,
+    private readonly connections: Set<Socket>,
   ) {}
 
   /** Listens on `path` (replacing a stale socket), mode 0600: only its owner (root) may connect. */
   static async listen(path: string, handler: JsonLinesHandler, log: JsonLinesLog): Promise<JsonLinesServer> {
-    const server = createServer((socket) => serve(socket, handler, log));
+    const connections = new Set<Socket>();
+    const server = createServer((socket) => {
+      connections.add(socket);
+      socket.once('close', () => connections.delete(socket));
+      serve(socket, handler, log);
+    });
     rmSync(path, { force: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -42,11 +48,14 @@ export class JsonLinesServer {
     });
     chmodSync(path, 0o600);
     log.info({ socket: path }, 'socket listening');
-    return new JsonLinesServer(server, path);
+    return new JsonLinesServer(server, path, connections);
   }
 
+  /** Stops listening and ends open connections: a connected client must not keep a stopping process alive. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.connections) socket.destroy();
+    await closed;
     rmSync(this.path, { force: true });
   }
 }

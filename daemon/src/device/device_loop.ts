@@ -1,10 +1,12 @@
-// The device thread's loop: one epoll set holding the control eventfd and every export's listening
+// The device loop: one epoll set holding the control eventfd and every export's listening
 // socket, front-end connection and kick eventfds, each export in its own token range (tokens.ts).
 // Exports are added and removed at run time by control messages. One thread serves them all, so
 // one export's work briefly delays the others; each export's failures stay its own
 // (export_device.ts). While one export's handler awaits QEMU's reply to a DAX map, the others'
 // fds are served from inside that wait (serveNeighbours): QEMU announces the new mapping to every
-// back end of the VM and answers the map only once each has replied.
+// back end of the VM and answers the map only once each has replied. The loop does not own a
+// thread: its owner calls turn() when the epoll fd is readable or the last turn's timeout is up
+// (device_host.ts: from Node's event loop on the daemon's main thread).
 import type { Logger } from 'pino';
 import { errorMessage } from '@vfs/contracts';
 import { drain } from '../sys/eventfd';
@@ -14,31 +16,21 @@ import type { DeviceControl, DeviceOptions } from './device_options';
 import { ExportDevice } from './export_device';
 import { LOCAL_TOKEN_MASK, TOKEN_CONTROL, TOKEN_KICK_BASE, TOKEN_SHIFT } from './tokens';
 
-export interface RunDeviceThreadParams<E> {
+export interface DeviceLoopParams<E> {
   /** Makes an export's handler factory from the export config its `add` carries. */
   readonly makeFactory: (exportConfig: E) => ChainHandlerFactory;
   readonly control: DeviceControl<E>;
   readonly log: Logger;
 }
 
-/** Serves exports as the controller adds them, until it posts `stop`. Blocks the calling thread. */
-export function runDeviceThread<E>(params: RunDeviceThreadParams<E>): void {
-  const loop = new DeviceLoop(params);
-  try {
-    loop.run();
-  } finally {
-    loop.close();
-  }
-}
-
-class DeviceLoop<E> {
+export class DeviceLoop<E> {
   private readonly epoll = new Epoll();
   /** Exports by slot (token >>> TOKEN_SHIFT); slot 0 is the loop's own, freed slots are null. */
   private readonly slots: (ExportDevice | null)[] = [null];
   /** Slots by tag: for control messages only, never on the event path. */
   private readonly byTag = new Map<string, number>();
   private controlPending = false;
-  private stopped = false;
+  private stopRequested = false;
   /** The export whose handler awaits a back-end reply while its neighbours are served; 0: none. */
   private waitingSlot = 0;
   /** Events were served from inside a wait: queues may have become pending after their turn. */
@@ -46,29 +38,41 @@ class DeviceLoop<E> {
   /** A batch of events is being dispatched (handlers run after it, in afterWake). */
   private dispatching = false;
 
-  constructor(private readonly params: RunDeviceThreadParams<E>) {}
+  constructor(private readonly params: DeviceLoopParams<E>) {
+    this.epoll.add(params.control.eventFd, EPOLLIN, TOKEN_CONTROL);
+    params.log.info('device loop ready');
+  }
 
-  run(): void {
-    const { control, log } = this.params;
-    this.epoll.add(control.eventFd, EPOLLIN, TOKEN_CONTROL);
-    log.info('device thread ready');
-    let timeout = -1;
-    while (!this.stopped) {
-      const n = this.epoll.wait(timeout);
-      this.dispatching = true;
-      for (let i = 0; i < n; i++) this.dispatch(this.epoll.tokenAt(i), this.epoll.eventsAt(i));
-      this.dispatching = false;
-      // After the batch: a slot freed by `remove` and reused by `add` must not get the rest of
-      // the batch's events, which belong to the export that left.
-      if (this.controlPending) this.readControl();
-      timeout = this.afterWake();
-    }
-    log.info('stopped');
+  /** Readable whenever the loop has events to take: what its owner watches. */
+  get fd(): number {
+    return this.epoll.fd;
+  }
+
+  /** The controller posted `stop`: the owner closes the loop and calls turn() no more. */
+  get stopped(): boolean {
+    return this.stopRequested;
+  }
+
+  /**
+   * Waits up to `timeoutMs` for events (0: takes what is ready), serves them and lets every export
+   * run its queues. Returns the next turn's timeout: 0 when work is left, -1 when only events can
+   * bring more, else the soonest export's timeout in ms.
+   */
+  turn(timeoutMs: number): number {
+    const n = this.epoll.wait(timeoutMs);
+    this.dispatching = true;
+    for (let i = 0; i < n; i++) this.dispatch(this.epoll.tokenAt(i), this.epoll.eventsAt(i));
+    this.dispatching = false;
+    // After the batch: a slot freed by `remove` and reused by `add` must not get the rest of
+    // the batch's events, which belong to the export that left.
+    if (this.controlPending) this.readControl();
+    return this.afterWake();
   }
 
   close(): void {
     for (const tag of [...this.byTag.keys()]) this.removeExport(tag, 'device stopping');
     this.epoll.close();
+    this.params.log.info('stopped');
   }
 
   private dispatch(token: number, events: number): void {
@@ -148,7 +152,7 @@ class DeviceLoop<E> {
           control.report({ type: 'removed', tag: msg.tag });
           break;
         case 'stop':
-          this.stopped = true;
+          this.stopRequested = true;
           break;
       }
     }

@@ -7,7 +7,7 @@ import { bundleWorker } from '@vfs/harness/bundles';
 import { tempDir } from '@vfs/harness/temp_dir';
 import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { DEFAULT_INIT_FLAGS, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
-import type { WorkerExportConfig } from '../exports';
+import type { DeviceExportConfig } from '../exports';
 import { FUSE_SETUPMAPPING_FLAG_READ as READ, InitFlag } from '../fuse/abi';
 import { createLogger } from '../log';
 import { DEFAULT_LIMITS } from '../passthrough/config';
@@ -15,7 +15,7 @@ import { openProcSelfFd } from '../passthrough/passthrough_fs';
 import { close } from '../sys/fd';
 import { cPath, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openat } from '../sys/fs';
 import { FrontendRequest as R } from '../vhost_user/protocol';
-import { startDeviceThread } from './worker_handle';
+import { startDeviceThread } from '../../test_support/device_worker_host';
 
 const CHUNK = 2 << 20;
 const AT_FDCWD = -100;
@@ -28,11 +28,10 @@ function openDir(path: string): number {
 
 test('while one export awaits its SHMEM_MAP reply, another export on the thread answers its front-end', async () => {
   const dir = tempDir('vfs-dax-thread');
-  const script = bundleWorker(join(__dirname, '../main.ts'));
+  const script = bundleWorker(join(__dirname, '../../test_support/fuse_device_worker.ts'));
   const fds: number[] = [openProcSelfFd()];
-  const config = (tag: string, rootFd: number, dax: boolean): WorkerExportConfig => ({
+  const config = (tag: string, rootFd: number, dax: boolean): DeviceExportConfig => ({
     tag,
-    logLevel: 'off',
     rootFd,
     procSelfFd: fds[0] as number,
     readonly: false,
@@ -50,7 +49,7 @@ test('while one export awaits its SHMEM_MAP reply, another export on the thread 
     limits: DEFAULT_LIMITS,
     dax,
   });
-  const thread = startDeviceThread<WorkerExportConfig>(script, 'off', createLogger('off', {}));
+  const thread = startDeviceThread<DeviceExportConfig>(script, 'off', createLogger('off', {}));
   const frontends: VhostUserFrontend[] = [];
   try {
     for (const tag of ['a', 'b']) mkdirSync(join(dir, tag));

@@ -1,4 +1,4 @@
-// The device layer's error: an export's device cannot be set up or its Worker failed.
+// The device layer's error: an export's device cannot be set up or its loop failed.
 
 export class DeviceError extends Error {
   constructor(

@@ -2,7 +2,7 @@
 // needs, the set virtiofsd keeps: ownership and mode changes on behalf of the guest, setfsuid /
 // setfsgid per request, mknod (overlayfs whiteouts are 0:0 character devices), and, as virtiofsd
 // does only then, opening file handles while inodes are held by them (--inode-file-handles).
-// Capabilities are per thread: threads started later (every device Worker) inherit the reduced set.
+// Capabilities are per thread: threads started later (V8's and libuv's) inherit the reduced set.
 import { hasEffectiveCapability, limitCapabilities } from '../sys/security';
 
 const CAP_CHOWN = 0;

@@ -6,8 +6,8 @@
 //                  through the daemon's view even if the daemon tried
 //   /proc/self/fd  only the daemon's fd directory of a procfs, read-only (it re-opens O_PATH
 //                  inodes), as virtiofsd binds it: no /proc/sys, no other process, no sysctl
-//   <host paths>   read-only: the bundle and the packages it loads (device Workers start from them)
-//                  writable: the directory of the vhost-user sockets exports add at run time
+//   <host paths>   writable: the directory of the vhost-user sockets exports add at run time
+// Nothing of the daemon's own code: it is loaded before, and no thread starts from a file after.
 // Sources are opened before the tmpfs is mounted, and bound through /proc/self/fd, so the tmpfs
 // may cover the directories they live in.
 import { mkdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
@@ -43,7 +43,6 @@ const HARDENED = MS_NOSUID | MS_NODEV;
 
 export interface RootContents {
   readonly sharedDir: string;
-  readonly readOnly: readonly string[];
   readonly writable: readonly string[];
 }
 
@@ -115,16 +114,11 @@ function mountProcSelfFd(root: string): void {
 
 /** Mounts the private root on `mountpoint` and fills it; the caller then enters it. */
 export function buildPrivateRoot(mountpoint: string, contents: RootContents): void {
-  for (const path of [...contents.readOnly, ...contents.writable]) checkPlacement(path);
+  for (const path of contents.writable) checkPlacement(path);
   const share = openSource(contents.sharedDir);
-  const readOnly = contents.readOnly.map(openSource);
   const writable = contents.writable.map(openSource);
   try {
     mount('tmpfs', mountpoint, 'tmpfs', HARDENED | MS_NOEXEC, TMPFS_OPTIONS);
-    for (const s of readOnly) {
-      bindSource(mountpoint, s.path, s, 0);
-      restrictBind(mountpoint, s.path, HARDENED | MS_RDONLY);
-    }
     for (const s of writable) {
       bindSource(mountpoint, s.path, s, 0);
       restrictBind(mountpoint, s.path, HARDENED | MS_NOEXEC);
@@ -135,7 +129,7 @@ export function buildPrivateRoot(mountpoint: string, contents: RootContents): vo
     mountSetattr(join(mountpoint, SHARE_MOUNT), AT_RECURSIVE, MOUNT_ATTR_NODEV);
     mountProcSelfFd(mountpoint);
   } finally {
-    closeAll([share, ...readOnly, ...writable].map((s) => s.fd));
+    closeAll([share, ...writable].map((s) => s.fd));
   }
 }
 

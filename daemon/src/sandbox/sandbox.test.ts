@@ -15,7 +15,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '@vfs/contracts';
 import { EINVAL, ENOSYS } from '../fuse/errno';
@@ -76,9 +76,9 @@ describe('--sandbox=namespace --seccomp=kill (single export)', () => {
     expect(status(pid)['NSpid']?.split(/\s+/)).toEqual([String(pid), '1']);
   });
 
-  test('has a private root: a read-only tmpfs with the share, /proc/self/fd and its own files only', () => {
+  test('has a private root: a read-only tmpfs with the share and /proc/self/fd only, not even its own code', () => {
     const root = `/proc/${pid}/root`;
-    expect(readdirSync(root).sort()).toEqual(['proc', 'shared', __dirname.split('/')[1]].sort());
+    expect(readdirSync(root).sort()).toEqual(['proc', 'shared']);
     expect(existsSync(`${root}/etc/passwd`)).toBe(false);
     expect(existsSync(`${root}/usr/bin`)).toBe(false);
     const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
@@ -218,7 +218,7 @@ describe('multi-export mode under --sandbox=namespace', () => {
     announceSubmounts: false,
   });
 
-  test('an export added after the pivot starts its Worker and serves', async () => {
+  test('an export added after the pivot is served', async () => {
     const pid = daemonPid(daemon?.pid as number);
     expect(readdirSync(`/proc/${pid}/root`)).not.toContain('etc');
     await control?.add(exportOf('early'));
@@ -315,6 +315,15 @@ describe('the seccomp filter', () => {
       expect(r.stdout).toMatch(/^installed \d+\n$/);
       expect(r.signal).toBe('SIGSYS');
     }
+  });
+
+  test('ioctl is allowed for FIONBIO only (libuv watching an fd): TIOCSTI kills the process', () => {
+    const fionbio = probeCall('kill', 'ioctl-fionbio');
+    expect(fionbio.stdout).toContain(`ioctl-fionbio -${constants.errno.EFAULT}`);
+    expect(fionbio.status).toBe(0);
+    const r = probeCall('kill', 'ioctl-tiocsti');
+    expect(r.stdout).toMatch(/^installed \d+\n$/);
+    expect(r.signal).toBe('SIGSYS');
   });
 });
 

@@ -11,7 +11,6 @@ import { dropCapabilities } from './capabilities';
 import { inNewNamespaces, reexecInNewNamespaces } from './namespaces';
 import { chrootInto, pivotInto } from './pivot_root';
 import { buildPrivateRoot, sealRoot, SHARE_MOUNT } from './private_root';
-import { runtimeFiles } from './runtime_files';
 import { installSeccomp } from './seccomp';
 import { SandboxError } from './errors';
 
@@ -22,10 +21,6 @@ export interface SandboxPlan {
   readonly mode: SandboxMode;
   readonly seccomp: SeccompAction;
   readonly sharedDir: string;
-  /** The script device Workers are started from. */
-  readonly workerScript: string;
-  /** Modules loaded from outside the bundle (require.cache): Workers load them again. */
-  readonly loadedModules: readonly string[];
   /** Directories in which vhost-user sockets are created once confined. */
   readonly socketDirs: readonly string[];
   /** Inodes are held as file handles: CAP_DAC_READ_SEARCH stays. */
@@ -81,7 +76,6 @@ function chrootMountpoint(): string {
 function enterPrivateRoot(plan: SandboxPlan): void {
   const contents = {
     sharedDir: plan.sharedDir,
-    readOnly: runtimeFiles(plan.workerScript, plan.loadedModules),
     writable: plan.socketDirs,
   };
   if (plan.mode === 'namespace') {

@@ -1,5 +1,5 @@
 // The seccomp allowlist: installed with TSYNC on every thread the daemon has (V8's and libuv's
-// included); threads started later, device Workers among them, inherit it.
+// included); threads started later inherit it.
 import type { SeccompAction } from '../cli';
 import { installSeccompFilter, setNoNewPrivs } from '../sys/security';
 import { SYSCALL_ALLOWLIST, SYSCALL_RULES } from './syscall_allowlist';

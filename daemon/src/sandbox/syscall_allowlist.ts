@@ -3,12 +3,12 @@
 // real guest's boot, file workload and overlay (e2e/daemon_guest); plus those of paths the traces
 // did not take: thread and process exit, signal return, Node timers and seeding, a new export's
 // socket, and the fallbacks of older kernels and libcs (faccessat, the non-*at xattr calls).
-// Building the sandbox (mount, pivot_root, capset) happens before the filter. clone, clone3 and
-// socket are not allowed outright: SYSCALL_RULES says when they are.
+// Building the sandbox (mount, pivot_root, capset) happens before the filter. clone, clone3,
+// socket and ioctl are not allowed outright: SYSCALL_RULES says when they are.
 import type { CallRule } from './seccomp_bpf';
 
 export const SYSCALL_ALLOWLIST: readonly string[] = [
-  // Memory, threads and signals: V8, libuv and device Workers.
+  // Memory, threads and signals: V8 and libuv.
   'mmap',
   'munmap',
   'mprotect',
@@ -140,7 +140,7 @@ const CLONE_SYSVSEM = 0x4_0000;
 const CLONE_SETTLS = 0x8_0000;
 const CLONE_PARENT_SETTID = 0x10_0000;
 const CLONE_CHILD_CLEARTID = 0x20_0000;
-/** The flags glibc's pthread_create passes: every thread of V8, libuv and device Workers. */
+/** The flags glibc's pthread_create passes: every thread of V8 and libuv. */
 const THREAD_CLONE_FLAGS =
   CLONE_VM |
   CLONE_FS |
@@ -153,6 +153,7 @@ const THREAD_CLONE_FLAGS =
   CLONE_CHILD_CLEARTID;
 const AF_UNIX = 1;
 const ENOSYS = 38;
+const FIONBIO = 0x5421;
 
 /** Calls allowed only with some arguments, or answered without running. */
 export const SYSCALL_RULES: Readonly<Record<string, CallRule>> = {
@@ -164,4 +165,7 @@ export const SYSCALL_RULES: Readonly<Record<string, CallRule>> = {
   clone3: { kind: 'errno', errno: ENOSYS },
   // The daemon's sockets (control, vhost-user) are AF_UNIX: no network, netlink or packet socket.
   socket: { kind: 'argument', arg: 0, mask: 0xffff_ffff, value: AF_UNIX },
+  // libuv makes an fd it starts to watch non-blocking with FIONBIO (uv_poll_init: the device
+  // loop's epoll fd). No other request: no TIOCSTI, no device or file-system ioctl.
+  ioctl: { kind: 'argument', arg: 1, mask: 0xffff_ffff, value: FIONBIO },
 };

@@ -11,7 +11,7 @@ const _setgroups = libc.func('int setgroups(size_t size, void *list)');
 // syscall(2) is a register shuffle in glibc, so a fixed prototype is safe on the 64-bit ABIs.
 const SYS_setgroups = 116; // x86_64
 const _setgroupsThread = libc.func('syscall', 'long', ['long', 'size_t', 'void *']);
-/** The one group of setThreadGroup, reused (each Worker has its own module instance). */
+/** The one group of setThreadGroup, reused (per module instance: each Worker has its own). */
 const oneGroup = Buffer.alloc(4);
 
 /** Sets the thread's fs uid; returns the previous one. */

@@ -1,9 +1,9 @@
 // vfs_lookup_batch (daemon/native/lookup_batch.c): a READDIRPLUS page's openat + statx (+
 // name_to_handle_at) in one koffi call rather than 2-3 calls per entry, each crossing costing
 // 0.5-2.5 µs (LOOKUP uses it for one name). `make build` compiles the library into build/lib; it
-// is loaded when this module is, at start, before the sandbox hides the host's files. Device
-// Workers, started inside the sandbox, load it again by the path the environment hands them,
-// which the dynamic loader answers from the copy already mapped. A daemon without it refuses to
+// is loaded when this module is, at start, before the sandbox hides the host's files. Workers
+// (the tests' device threads, bundled elsewhere) load it again by the path the environment hands
+// them, which the dynamic loader answers from the copy already mapped. A daemon without it refuses to
 // start: the data path has no second, slower implementation to fall back to.
 import { join } from 'node:path';
 import { repoRoot } from '@vfs/build/repo-root';
@@ -12,7 +12,7 @@ import { tryClose } from './fd';
 import { FILE_HANDLE_SIZE } from './file_handle';
 import { STATX_SIZE } from './fs';
 
-/** The library's path, for Workers (which cannot search the repository inside the sandbox) and other layouts. */
+/** The library's path, for Workers (whose bundles may live outside the repository) and other layouts. */
 const LIBRARY_ENV = 'VFS_LOOKUP_BATCH_LIBRARY';
 export const LOOKUP_BATCH_LIBRARY =
   process.env[LIBRARY_ENV] ?? join(repoRoot(__dirname), 'build', 'lib', 'libvfs_lookup_batch.so');
