@@ -241,7 +241,11 @@ async function main(argv: string[]): Promise<void> {
   if (opts.printCapabilities) return void process.stdout.write(`${JSON.stringify({ type: 'fs' }, null, 2)}\n`);
   const log = createLogger(opts.logLevel, { component: 'vfs-virtiofsd', ...(opts.tag ? { tag: opts.tag } : {}) });
   try {
-    enterNamespaces(opts.sandbox, opts.fd === undefined ? [] : [opts.fd]);
+    enterNamespaces(opts.sandbox, opts.fd === undefined ? [] : [opts.fd], () => {
+      // As unshare's --kill-child would: its SIGKILL ends us without a word either.
+      log.warn('unshare, our parent, is gone: exiting');
+      process.exit(1);
+    });
     await serve(opts, log);
   } catch (err) {
     log.fatal({ error: errorMessage(err) }, 'cannot start');

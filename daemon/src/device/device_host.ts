@@ -54,11 +54,13 @@ export function startDeviceHost<E>(
     watch.stop();
     try {
       loop.close();
-    } finally {
-      close(controlFd);
-      requests.ended(code);
-      exit(code);
+    } catch (err) {
+      // Called from libuv through koffi, which would drop an exception without a word.
+      log.error({ err }, 'closing the device loop failed');
     }
+    close(controlFd);
+    requests.ended(code);
+    exit(code);
   };
   const drive = (): void => {
     if (!running) return;

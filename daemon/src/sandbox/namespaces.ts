@@ -5,13 +5,21 @@
 // and nothing the daemon mounts reaches the host. The daemon finds the namespaces it left in
 // OUTER_NAMESPACES_ENV and checks it is outside them before it touches any mount: a pivot_root
 // in the host's namespace would move the host's root.
+// The re-executed daemon dies with unshare, its parent (so that SIGKILL of the pid a supervisor
+// started ends the daemon): not by unshare's --kill-child, whose parent-death signal the kernel
+// forgets as soon as the daemon's main thread changes its fs ids for a request, but by a lifeline,
+// a pipe whose write end only unshare keeps (watchLifeline).
 import { accessSync, constants } from 'node:fs';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { namespaceIds, OUTER_NAMESPACES_ENV, SANDBOX_NAMESPACES, UNSHARE_ARGS } from '@vfs/contracts';
-import { execve, keepAcrossExec } from '../sys/exec';
+import { execve, inheritablePipe, keepAcrossExec } from '../sys/exec';
+import { close } from '../sys/fd';
 import { SandboxError } from './errors';
 
 const FALLBACK_PATH = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'];
+/** "READ WRITE": the lifeline's fds, from the daemon that re-executed itself to the one it became. */
+const LIFELINE_ENV = 'VFS_VIRTIOFSD_LIFELINE';
 
 function findUnshare(): string {
   const dirs = [...(process.env['PATH'] ?? '').split(':').filter((d) => d !== ''), ...FALLBACK_PATH];
@@ -54,5 +62,23 @@ export function reexecInNewNamespaces(inheritedFds: readonly number[]): never {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   env[OUTER_NAMESPACES_ENV] = namespaceIds();
+  env[LIFELINE_ENV] = inheritablePipe().join(' ');
   return execve(unshare, ['unshare', ...UNSHARE_ARGS, '--', ...node], env);
+}
+
+/**
+ * In a daemon that re-executed itself: calls `onParentGone` once unshare, which holds the
+ * lifeline's write end, has exited. A daemon started under unshare by its supervisor has none.
+ */
+export function watchLifeline(onParentGone: () => void): void {
+  const fds = process.env[LIFELINE_ENV]?.split(' ').map(Number);
+  delete process.env[LIFELINE_ENV];
+  if (fds === undefined || fds.length !== 2 || !fds.every((fd) => Number.isInteger(fd) && fd > 2)) return;
+  const [readEnd, writeEnd] = fds as [number, number];
+  close(writeEnd);
+  const lifeline = new Socket({ fd: readEnd, readable: true, writable: false });
+  lifeline.on('data', () => undefined);
+  lifeline.once('close', onParentGone);
+  // It must not keep the daemon alive by itself.
+  lifeline.unref();
 }

@@ -3,6 +3,7 @@
 // binds below the shared root after the daemon started.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -59,6 +60,27 @@ function readWhole(c: FuseClient, parent: number, name: string): string {
   const o = c.open(e.nodeid, O_RDONLY);
   return c.read(e.nodeid, o.fh, 0, 4096).toString();
 }
+
+test('SIGKILL of the pid it was started as (unshare) ends the daemon, also after requests as another user', async () => {
+  // A request's fs ids make the kernel forget the main thread's parent-death signal: the
+  // daemon must not outlive unshare all the same.
+  const h = startHarness({}, { sandbox: 'namespace' });
+  try {
+    h.client.init();
+    const pid = daemonPid(h.daemon.pid as number);
+    chmodSync(h.dir, 0o777);
+    h.client.uid = 1000;
+    h.client.mkdir(1, 'made-as-1000', 0o755);
+    expect(statSync(join(h.dir, 'made-as-1000')).uid).toBe(1000);
+    h.daemon.kill('SIGKILL');
+    await until(
+      'the daemon to exit',
+      () => !existsSync(`/proc/${pid}`) || status(pid)['State']?.startsWith('Z') === true,
+    );
+  } finally {
+    h.cleanup();
+  }
+});
 
 describe('--sandbox=namespace --seccomp=kill (single export)', () => {
   const h = startHarness({}, { sandbox: 'namespace', seccomp: 'kill' });

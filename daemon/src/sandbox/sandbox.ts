@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxMode, SeccompAction } from '../cli';
 import { dropCapabilities } from './capabilities';
-import { inNewNamespaces, reexecInNewNamespaces } from './namespaces';
+import { inNewNamespaces, reexecInNewNamespaces, watchLifeline } from './namespaces';
 import { chrootInto, pivotInto } from './pivot_root';
 import { buildPrivateRoot, sealRoot, SHARE_MOUNT } from './private_root';
 import { installSeccomp } from './seccomp';
@@ -38,11 +38,13 @@ let inOwnNamespaces = false;
 
 /**
  * namespace mode: re-executes the daemon in new namespaces (keeping `inheritedFds` open) unless
- * this already is that daemon.
+ * this already is that daemon. The re-executed daemon hears through `onParentGone` that unshare,
+ * the pid its supervisor holds, has died.
  */
-export function enterNamespaces(mode: SandboxMode, inheritedFds: readonly number[]): void {
+export function enterNamespaces(mode: SandboxMode, inheritedFds: readonly number[], onParentGone: () => void): void {
   if (mode !== 'namespace') return;
   if (!inNewNamespaces()) reexecInNewNamespaces(inheritedFds);
+  watchLifeline(onParentGone);
   inOwnNamespaces = true;
 }
 

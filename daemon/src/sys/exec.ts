@@ -3,6 +3,7 @@
 import { libc, lastErrno, SysError } from './libc';
 
 const execveFn = libc.func('int execve(const char *path, const char **argv, const char **envp)');
+const pipeFn = libc.func('int pipe(_Out_ int *fds)');
 const fcntlFn = libc.func('int fcntl(int fd, int cmd, int arg)');
 const F_GETFD = 1;
 const F_SETFD = 2;
@@ -14,6 +15,13 @@ export function keepAcrossExec(fd: number): void {
   if (flags < 0) throw new SysError(`fcntl(${fd}, F_GETFD)`, lastErrno());
   if ((fcntlFn(fd, F_SETFD, flags & ~FD_CLOEXEC) as number) < 0)
     throw new SysError(`fcntl(${fd}, F_SETFD)`, lastErrno());
+}
+
+/** pipe(2) without close-on-exec on either end: [read end, write end]. */
+export function inheritablePipe(): [number, number] {
+  const fds = [0, 0];
+  if ((pipeFn(fds) as number) < 0) throw new SysError('pipe', lastErrno());
+  return [fds[0] as number, fds[1] as number];
 }
 
 /** Returns only by throwing. */
