@@ -47,11 +47,28 @@ function pmemMapping(qemuPid: number): { perms: string; rssKiB: number } {
   return { perms: entry[1] as string, rssKiB: Number(entry[2]) };
 }
 
+/** QEMU's mappings of its guest RAM, the memfd backend, with their Rss. */
+const GUEST_RAM_RSS =
+  /^[0-9a-f]+-[0-9a-f]+ .*\/memfd:memory-backend-memfd \(deleted\)\n(?:(?![0-9a-f]+-).*\n)*?Rss:\s+(\d+) kB/gm;
+
+/** QEMU's resident guest RAM, KiB. */
+function guestRamRssKiB(qemuPid: number): number {
+  const entries = [...readFileSync(`/proc/${qemuPid}/smaps`, 'utf8').matchAll(GUEST_RAM_RSS)];
+  if (entries.length === 0) throw new Error(`QEMU ${qemuPid} has no mapping of its guest RAM (memfd)`);
+  return entries.reduce((sum, entry) => sum + Number(entry[1]), 0);
+}
+
+/**
+ * What the guest writes to its tmpfs and then deletes. It is held until deleted (so its arrival
+ * in QEMU's RSS can be seen), and fits the container's 64 MiB /dev/shm.
+ */
+const FILL_MIB = 48;
+
 describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
   const suite = useVmSuite('pmem', NS, 120_000);
   const { ctr } = suite;
 
-  it('runs a container whose agent started from /dev/pmem0 mounted erofs with dax, Node outside the guest page cache, the file mapped read-only', async () => {
+  it('runs a container whose agent started from /dev/pmem0 mounted erofs with dax, Node outside the guest page cache, the file mapped read-only, and hands guest-freed RAM back to the host', async () => {
     const config = join(suite.work, 'pmem.toml');
     writeFileSync(config, PMEM_CONFIG);
     ok(await ctr(['run', '-d', ...VM_RUNTIME, '--runtime-config-path', config, VM_IMAGE, 'pmem1', 'sleep', '600']));
@@ -78,6 +95,21 @@ describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
     const mapping = pmemMapping(qemuPid);
     expect(mapping.perms).toBe('r--s');
     expect(mapping.rssKiB).toBeGreaterThan(10 * 1024);
+
+    // Free page reporting ([hypervisor] reclaim_guest_freed_memory, on by default): pages the guest
+    // frees go back to the host. Without the balloon device, its driver in the initramfs or QEMU's
+    // discard, QEMU keeps the deleted file's pages resident and the last wait times out.
+    expect(qemu).toMatch(/ virtio-balloon-pci,id=balloon,free-page-reporting=on /);
+    const before = guestRamRssKiB(qemuPid);
+    const fill = `dd if=/dev/zero of=/dev/shm/fill bs=1M count=${FILL_MIB} 2>/dev/null`;
+    ok(await ctr(['task', 'exec', '--exec-id', 'x2', 'pmem1', 'sh', '-c', fill]));
+    expect(guestRamRssKiB(qemuPid) - before).toBeGreaterThan((FILL_MIB - 8) * 1024);
+    ok(await ctr(['task', 'exec', '--exec-id', 'x3', 'pmem1', 'rm', '/dev/shm/fill']));
+    await waitFor(
+      'QEMU to discard the guest RAM the guest freed',
+      () => guestRamRssKiB(qemuPid) - before < 16 * 1024,
+      30_000,
+    );
 
     ok(await ctr(['task', 'kill', '-s', 'SIGKILL', 'pmem1']));
     await waitFor('pmem1 to stop', () => taskIs(ctr, 'pmem1', 'STOPPED'));

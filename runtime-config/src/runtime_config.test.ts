@@ -70,6 +70,16 @@ describe('parseConfig', () => {
     expect(configError(() => parseConfig('hypervisor = 3\n', 'f')).problem).toBe('must be a table, not number 3');
   });
 
+  it("reclaims guest-freed memory by default, under Kata's key, and takes only a boolean", () => {
+    expect(defaultConfig().hypervisor.reclaim_guest_freed_memory).toBe(true);
+    expect(
+      parseConfig('[hypervisor]\nreclaim_guest_freed_memory = false\n', 'f').hypervisor.reclaim_guest_freed_memory,
+    ).toBe(false);
+    expect(configError(() => parseConfig('[hypervisor]\nreclaim_guest_freed_memory = "on"\n', 'f')).message).toBe(
+      'vfs config f:2: key hypervisor.reclaim_guest_freed_memory: must be true or false, not string "on"',
+    );
+  });
+
   it('takes the guest runtime as "auto" by default, the image when asked, and nothing else', () => {
     expect(defaultConfig().agent.runtime).toBe('auto');
     expect(parseConfig('[agent]\nruntime = "image"\n', 'f').agent.runtime).toBe('image');

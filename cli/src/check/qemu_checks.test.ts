@@ -16,6 +16,10 @@ Storage devices:
 name "vhost-user-fs-device", bus virtio-bus
 name "vhost-user-fs-pci", bus PCI
 
+Misc devices:
+name "virtio-balloon-device", bus virtio-bus
+name "virtio-balloon-pci", bus PCI, alias "virtio-balloon"
+
 Input devices:
 name "virtio-serial-device", bus virtio-bus
 name "virtio-serial-pci", bus PCI, alias "virtio-serial"
@@ -40,6 +44,8 @@ describe('QEMU help parsing', () => {
         'pcie-root-port',
         'vhost-user-fs-device',
         'vhost-user-fs-pci',
+        'virtio-balloon-device',
+        'virtio-balloon-pci',
         'virtio-serial-device',
         'virtio-serial-pci',
         'virtserialport',
@@ -55,6 +61,7 @@ describe('neededDevices', () => {
       'vhost-user-fs-device',
       'virtio-serial-device',
       'virtserialport',
+      'virtio-balloon-device',
     ]);
     expect(neededDevices(hypervisor({ machine: 'microvm-pcie', hotplug_slots: 4 }))).toEqual([
       'vhost-user-fs-device',
@@ -62,12 +69,21 @@ describe('neededDevices', () => {
       'virtserialport',
       'pcie-root-port',
       'vhost-user-fs-pci',
+      'virtio-balloon-device',
     ]);
     expect(neededDevices(hypervisor({ machine: 'q35', hotplug_slots: 0 }))).toEqual([
       'vhost-user-fs-pci',
       'virtio-serial-pci',
       'virtserialport',
+      'virtio-balloon-pci',
     ]);
+  });
+
+  it('needs the balloon only while guest-freed memory is reclaimed', () => {
+    const q35 = (reclaim: boolean) =>
+      neededDevices(hypervisor({ machine: 'q35', hotplug_slots: 0, reclaim_guest_freed_memory: reclaim }));
+    expect(q35(true)).toContain('virtio-balloon-pci');
+    expect(q35(false)).not.toContain('virtio-balloon-pci');
   });
 
   it('adds the device that carries the runtime when it is a file: virtio-blk for the image, virtio-pmem for pmem', () => {
@@ -83,7 +99,8 @@ describe('checkQemuDevices', () => {
     expect(checkQemuDevices(hypervisor({ machine: 'q35', hotplug_slots: 2 }), listed(DEVICE_HELP))).toEqual({
       status: 'ok',
       what: 'QEMU devices',
-      detail: 'vhost-user-fs-pci, virtio-serial-pci, virtserialport, pcie-root-port (machine q35 with hotplug)',
+      detail:
+        'vhost-user-fs-pci, virtio-serial-pci, virtserialport, pcie-root-port, virtio-balloon-pci (machine q35 with hotplug)',
     });
   });
 

@@ -41,6 +41,7 @@ export function neededDevices(hypervisor: Hypervisor, runtime: GuestRuntime = 's
     'virtserialport',
     ...runtimeDevices(onMmio, runtime),
     ...(hotplugs(hypervisor) ? ['pcie-root-port', 'vhost-user-fs-pci'] : []),
+    ...(hypervisor.reclaim_guest_freed_memory ? [onMmio ? 'virtio-balloon-device' : 'virtio-balloon-pci'] : []),
   ];
   return [...new Set(needed)];
 }

@@ -56,6 +56,21 @@ describe('buildQemuArgs', () => {
     expect(valuesOf(args, '-global')).toEqual([]);
   });
 
+  it('adds a free-page-reporting balloon only when asked: PCI on q35, virtio-mmio on the microvm family', () => {
+    const balloons = (config: QemuConfig) =>
+      valuesOf(buildQemuArgs(config), '-device').filter((d) => d.includes('balloon'));
+    expect(balloons(base)).toEqual([]);
+    expect(balloons({ ...base, machine: 'q35', freePageReporting: false })).toEqual([]);
+    expect(balloons({ ...base, machine: 'q35', freePageReporting: true })).toEqual([
+      'virtio-balloon-pci,id=balloon,free-page-reporting=on',
+    ]);
+    for (const machine of ['microvm', 'microvm-pcie'] as const) {
+      expect(balloons({ ...base, machine, freePageReporting: true })).toEqual([
+        'virtio-balloon-device,id=balloon,free-page-reporting=on',
+      ]);
+    }
+  });
+
   it('starts with no default devices, no user config, no display and no reboot', () => {
     expect(buildQemuArgs(base).slice(0, 4)).toEqual(['-nodefaults', '-no-user-config', '-nographic', '-no-reboot']);
   });

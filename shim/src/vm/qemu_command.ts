@@ -93,6 +93,11 @@ export interface QemuConfig {
   readonly qmpSocketPath?: string;
   /** The guest console (ttyS0) is written here by QEMU itself, so it outlives the shim. */
   readonly consoleLogPath: string;
+  /**
+   * A virtio-balloon with free page reporting: the guest reports the pages it frees and QEMU
+   * discards them from guest RAM, so an idle guest keeps only what it uses resident on the host.
+   */
+  readonly freePageReporting?: boolean;
   /** q35 only: empty pcie-root-ports `hp0…hpN-1` for later hotplug of vhost-user-fs-pci. */
   readonly hotplugRootPorts?: number;
   readonly name?: string;
@@ -139,6 +144,8 @@ export function buildQemuArgs(config: QemuConfig): string[] {
     ...(config.agentSocketPath === undefined ? [] : agentPortArgs(config.machine, config.agentSocketPath)),
     ...(config.qmpSocketPath === undefined ? [] : qmpArgs(config.qmpSocketPath)),
     ...rootPortArgs(config),
+    // Last, so the devices before it keep the PCI addresses they had without it.
+    ...(config.freePageReporting === true ? balloonArgs(config.machine) : []),
   ];
 }
 
@@ -290,6 +297,12 @@ function agentPortArgs(machine: Machine, socketPath: string): string[] {
     '-device',
     `virtserialport,bus=vser0.0,chardev=agent-chr,name=${AGENT_PORT_NAME}`,
   ];
+}
+
+/** Never inflated (no target size is ever set), so deflate-on-oom would have nothing to give back. */
+function balloonArgs(machine: Machine): string[] {
+  const driver = mmio(machine) ? 'virtio-balloon-device' : 'virtio-balloon-pci';
+  return ['-device', `${driver},id=balloon,free-page-reporting=on`];
 }
 
 function qmpArgs(socketPath: string): string[] {

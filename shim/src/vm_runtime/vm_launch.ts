@@ -133,6 +133,7 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       agentSocketPath: layout.agentSocket,
       qmpSocketPath: layout.qmpSocket,
       consoleLogPath: layout.consoleLog,
+      freePageReporting: hypervisor.reclaim_guest_freed_memory,
     });
   } catch (err) {
     throw SandboxError.wrap(err, 'QEMU configuration', 'bad-config');

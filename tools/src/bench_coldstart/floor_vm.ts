@@ -50,6 +50,7 @@ function floorArgs(hypervisor: Hypervisor, accel: Accel, dir: string): string[] 
     agentSocketPath: join(dir, 'agent.sock'),
     qmpSocketPath: join(dir, 'qmp.sock'),
     consoleLogPath: join(dir, 'console.log'),
+    freePageReporting: hypervisor.reclaim_guest_freed_memory,
   });
 }
 

@@ -1,0 +1,15 @@
+import { defaultConfig } from '@vfs/runtime-config';
+import { poolFingerprint } from './pool_fingerprint';
+
+describe('poolFingerprint', () => {
+  it('differs when the VM would boot with another device set: a balloon-less pool VM is not served to a reclaiming shim', () => {
+    const config = defaultConfig();
+    const noBalloon = { ...config, hypervisor: { ...config.hypervisor, reclaim_guest_freed_memory: false } };
+    expect(poolFingerprint(noBalloon, '/nonexistent/runtime')).not.toBe(
+      poolFingerprint(config, '/nonexistent/runtime'),
+    );
+    expect(poolFingerprint(defaultConfig(), '/nonexistent/runtime')).toBe(
+      poolFingerprint(config, '/nonexistent/runtime'),
+    );
+  });
+});
