@@ -2,6 +2,8 @@
 export interface BundleOptions {
   /** An executable host program: shebang, mode 0755, a linked source map. */
   readonly program?: boolean;
+  /** A program's first lines instead of `#!/usr/bin/env node`. */
+  readonly shebang?: string;
   readonly minify?: boolean;
   /** Packages left out of the bundle besides koffi. */
   readonly external?: readonly string[];

@@ -50,6 +50,27 @@ export async function killAndWait(records: readonly PidRecord[], log: ShimLogger
   }
 }
 
+/**
+ * Everything of a sandbox its state records or its paths name. The serving shim runs it too, as
+ * the last step of its Shutdown with its own pid forgotten (serve.ts), so that `delete` then has
+ * nothing to do.
+ */
+export async function removeSandbox(namespace: string, sandboxId: string, log: ShimLogger): Promise<void> {
+  const paths = sandboxPaths(runDir(), namespace, sandboxId);
+  const state = new SandboxState(paths.stateDir);
+  await killAndWait(state.pids(), log);
+  await unmountAll(state);
+  const adopted = adoptedLayout(paths.stateDir);
+  if (adopted !== undefined) {
+    await removeUnmountedTree(adopted.socketDir);
+    await removeUnmountedTree(adopted.stateDir);
+  }
+  await removeLeftoverDockerNetns(sandboxId);
+  await rm(paths.socket, { force: true });
+  await removeUnmountedTree(paths.vmSocketDir);
+  await removeUnmountedTree(paths.stateDir);
+}
+
 export async function deleteAfterShim(flags: ShimFlags, log: ShimLogger): Promise<Uint8Array> {
   const sandboxId = sandboxOfBundle(flags.bundle, flags.id, log);
   const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
@@ -59,17 +80,7 @@ export async function deleteAfterShim(flags: ShimFlags, log: ShimLogger): Promis
     // The pod's shim still serves its other containers: release only this container's mounts.
     await unmountContainer(state, flags.id);
   } else {
-    await killAndWait(state.pids(), log);
-    await unmountAll(state);
-    const adopted = adoptedLayout(paths.stateDir);
-    if (adopted !== undefined) {
-      await removeUnmountedTree(adopted.socketDir);
-      await removeUnmountedTree(adopted.stateDir);
-    }
-    await removeLeftoverDockerNetns(sandboxId);
-    await rm(paths.socket, { force: true });
-    await removeUnmountedTree(paths.vmSocketDir);
-    await removeUnmountedTree(paths.stateDir);
+    await removeSandbox(flags.namespace, sandboxId, log);
   }
   return DeleteResponse.encode({ pid: 0, exitStatus: KILLED_STATUS, exitedAt: new Date() }).finish();
 }

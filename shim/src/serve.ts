@@ -4,7 +4,6 @@
 // is listening by writing "ready" on fd 3 and closing it; an error text instead makes `start` fail.
 
 import { closeSync, mkdirSync, writeSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '@vfs/contracts';
@@ -12,6 +11,7 @@ import { TaskDefinition } from '@vfs/proto/gen/containerd/runtime/task/v2/shim';
 import { type ServiceImplementation, TtrpcServer } from '@vfs/proto/ttrpc';
 import { ConfigError, installRoot, type LoadedConfig, loadRuntimeConfig } from '@vfs/runtime-config';
 import { traced } from './call_trace';
+import { clearCleanExit, markCleanExit } from './clean_exit';
 import { EventPublisher } from './events';
 import type { ShimFlags } from './flags';
 import { containerLogger, fifoLogger, type LogLevel, type ShimLogger } from './logger';
@@ -82,6 +82,7 @@ export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): P
   const rootLog = fifoLogger(join(flags.bundle, 'log'), { level: startupLogLevel(flags), sandboxId });
   const log = containerLogger(rootLog, sandboxId);
   try {
+    clearCleanExit(flags.bundle);
     const state = new SandboxState(paths.stateDir);
     state.create();
     state.recordPid('shim', process.pid);
@@ -90,12 +91,23 @@ export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): P
       throw new ShimError(Code.InvalidArgument, 'TTRPC_ADDRESS is not set: containerd sets it for its shims');
     const events = new EventPublisher({ address: ttrpcAddress, namespace: flags.namespace, log });
     let servers: Servers | undefined;
+    // Before Shutdown answers: containerd closes the connection right after the answer and then runs
+    // `delete`, which the mark lets skip its Node start (clean_exit.ts). This is `delete`'s own
+    // removal, less this process; when it fails, `delete` removes what is left.
+    const release = async (): Promise<void> => {
+      try {
+        state.forgetPid('shim');
+        const { removeSandbox } = await import('./cleanup.js');
+        await removeSandbox(flags.namespace, sandboxId, log);
+        markCleanExit(flags.bundle);
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'sandbox not removed at Shutdown: containerd runs delete for it');
+      }
+    };
     const shutdown = async (): Promise<void> => {
       await servers?.close();
       await events.flush(EVENT_FLUSH_MS);
       events.close();
-      await rm(paths.socket, { force: true });
-      state.remove();
       log.info('shim shut down');
       log.flush();
       process.exit(0);
@@ -117,6 +129,7 @@ export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): P
       runtime: provideRuntime,
       events,
       log: rootLog,
+      onStopped: release,
       onShutdown: () => {
         shutdown().catch((err: unknown) => {
           log.fatal({ err: String(err) }, 'shutdown failed');

@@ -73,7 +73,7 @@ describe('TaskService', () => {
   let topics: Topic[];
   let inits: Map<string, FakeProcess>;
   let service: TaskService;
-  let shutdowns: number;
+  let lifecycle: string[];
 
   beforeEach(() => {
     bundle = mkdtempSync(join(tmpdir(), 'vfs-task-'));
@@ -83,16 +83,15 @@ describe('TaskService', () => {
     );
     topics = [];
     inits = new Map();
-    shutdowns = 0;
+    lifecycle = [];
     const events: EventSink = { publish: (topic) => void topics.push(topic) };
     service = new TaskService({
       namespace: 'ns',
       runtime: async () => fakeRuntime(inits),
       events,
       log: pino({ level: 'silent' }),
-      onShutdown: () => {
-        shutdowns += 1;
-      },
+      onStopped: async () => void lifecycle.push('stopped'),
+      onShutdown: () => void lifecycle.push('shutdown'),
     });
   });
   afterEach(() => rmSync(bundle, { recursive: true, force: true }));
@@ -131,8 +130,10 @@ describe('TaskService', () => {
     });
     expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
     await service.shutdown({ id: 'c1', now: false });
+    // The shim's files go before the answer: containerd runs `delete` once the connection closes.
+    expect(lifecycle).toEqual(['stopped']);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(shutdowns).toBe(1);
+    expect(lifecycle).toEqual(['stopped', 'shutdown']);
   });
 
   it('answers with the codes containerd maps', async () => {
@@ -171,6 +172,7 @@ describe('TaskService', () => {
       runtime: async () => runtime,
       events: { publish: () => undefined },
       log: pino({ level: 'silent' }),
+      onStopped: async () => undefined,
       onShutdown: () => undefined,
     });
     await create('c1');
@@ -244,7 +246,7 @@ describe('TaskService', () => {
     await create('c1');
     await service.shutdown({ id: 'c1', now: false });
     await new Promise((resolve) => setImmediate(resolve));
-    expect(shutdowns).toBe(0);
+    expect(lifecycle).toEqual([]);
   });
 
   it('reports a kill before start as exit 137 at Delete', async () => {

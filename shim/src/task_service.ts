@@ -58,7 +58,12 @@ export interface TaskServiceOptions {
   readonly events: EventSink;
   /** The root logger (sandbox only): the service binds the container of each line. */
   readonly log: ShimLogger;
-  /** Called once Shutdown found no task left: the server stops and the process exits. */
+  /**
+   * Called once Shutdown stopped the runtime, before it answers: the shim's own files go then, since
+   * containerd closes the connection on the answer and runs `delete` at once.
+   */
+  readonly onStopped: () => Promise<void>;
+  /** Called once Shutdown found no task left and answered: the server stops and the process exits. */
   readonly onShutdown: () => void;
 }
 
@@ -419,6 +424,7 @@ export class TaskService {
     this.shuttingDown = true;
     const runtime = this.runtime;
     if (runtime !== undefined) await fromRuntime(() => runtime.shutdown());
+    await this.options.onStopped();
     // Answer first: containerd then sees the connection close, which it expects after Shutdown.
     setImmediate(() => this.options.onShutdown());
     return {};

@@ -33,6 +33,8 @@ export interface RunningQemu {
   readonly exited: Promise<QemuExit>;
   /** SIGTERM (QEMU exits at once, as on a power cut), then SIGKILL after graceMs. */
   stop(graceMs?: number): Promise<QemuExit>;
+  /** SIGKILL now; `exited` tells when it is gone. */
+  kill(): void;
 }
 
 export async function launchQemu(launch: QemuLaunch): Promise<RunningQemu> {
@@ -48,7 +50,15 @@ export async function launchQemu(launch: QemuLaunch): Promise<RunningQemu> {
       clearTimeout(timer);
     }
   };
-  return { pid, exited, stop };
+  // Our child's pid names no other process until it is reaped, which `exited` tells at once.
+  let reaped = false;
+  void exited.then(() => {
+    reaped = true;
+  });
+  const kill = (): void => {
+    if (!reaped) signalPid(pid, 'SIGKILL');
+  };
+  return { pid, exited, stop, kill };
 }
 
 /** For a QEMU this process did not spawn (found through its pid file after a shim restart). */

@@ -30,7 +30,7 @@ import { UndoStack } from './undo_stack';
 import { consoleTail, podNetnsPath, runtimeDir, SANDBOX_OWNER } from './vm_bringup';
 import { hotplugSlots } from './vm_launch';
 import { type ControlledVm, controlVm } from './vm_control';
-import { connectControl, daemonStopper, type RunningDaemon } from './virtiofsd_process';
+import { connectControl, daemonKiller, daemonStopper, type RunningDaemon } from './virtiofsd_process';
 
 const QEMU_STOP_GRACE_MS = 2000;
 /**
@@ -98,13 +98,19 @@ function adoptedQemu(watch: PidWatch, stderrPath: string): RunningQemu {
       clearTimeout(timer);
     }
   };
-  return { pid: watch.pid, exited, stop };
+  return { pid: watch.pid, exited, stop, kill: () => watch.kill('SIGKILL') };
 }
 
 async function adoptedDaemon(watch: PidWatch, vm: PooledVm): Promise<RunningDaemon> {
   const exited = watch.exited.then(() => `vfs-virtiofsd exited: ${fileTailOrError(vm.paths.daemonStderr, 10)}`);
   const control = await connectControl(vm.paths.controlSocket, exited);
-  return { pid: watch.pid, control, exited, stop: daemonStopper(watch.pid, exited) };
+  return {
+    pid: watch.pid,
+    control,
+    exited,
+    stop: daemonStopper(watch.pid, exited),
+    kill: daemonKiller(watch.pid, exited),
+  };
 }
 
 class Adoption {
@@ -148,7 +154,7 @@ class Adoption {
     let daemon: RunningDaemon | undefined;
     const watch = this.watch('virtiofsd', this.vm.daemon, async (w) => {
       daemon?.control.close();
-      await daemonStopper(w.pid, w.exited)();
+      await (daemon?.stop() ?? daemonStopper(w.pid, w.exited)());
     });
     daemon = await adoptedDaemon(watch, this.vm);
     return daemon;

@@ -7,18 +7,22 @@ import type { SandboxState } from '../sandbox_state';
 import { type BindDirs, bindShare } from './share_exports';
 import type { ContainerDir } from './share_plan';
 
-/** Binds every directory, or none: a failure releases what was bound. */
+/**
+ * Binds every directory, or none: a failure releases what was bound, once every bind settled. The
+ * directories are bound at once: each bind is two mount(8) runs (40–70 ms a directory under TCG
+ * load), and they touch distinct mount points (the journal's writes are synchronous).
+ */
 export async function bindContainerDirs(
   state: SandboxState,
   dirs: BindDirs,
   containerId: string,
   planned: readonly ContainerDir[],
 ): Promise<void> {
-  try {
-    for (const dir of planned) await bindShare(state, dirs, containerId, dir);
-  } catch (err) {
+  const results = await Promise.allSettled(planned.map((dir) => bindShare(state, dirs, containerId, dir)));
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
     await releaseContainerDirs(state, dirs, containerId, planned);
-    throw err;
+    throw failed.reason;
   }
 }
 

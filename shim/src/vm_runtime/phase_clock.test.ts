@@ -52,12 +52,28 @@ describe('phase clock', () => {
   });
 
   it('saves without the agent times when GetGuestDetails fails, and writes nothing when off', async () => {
+    const consoleLog = join(dir, 'console.log');
+    writeFileSync(consoleLog, CONSOLE);
     const failing = fakeAgent(async () => {
       throw new Error('unimplemented');
     });
-    await phaseClock('c2', join(dir, 'none.log'), { [TIMINGS_DIR_ENV]: dir }).save(failing);
-    expect(JSON.parse(readFileSync(join(dir, 'c2.json'), 'utf8'))).toMatchObject({ sandboxId: 'c2', guest: {} });
-    await phaseClock('c3', join(dir, 'none.log'), {}).save(failing);
-    expect(readdirSync(dir)).toEqual(['c2.json']);
+    await phaseClock('c2', consoleLog, { [TIMINGS_DIR_ENV]: dir }).save(failing);
+    expect(JSON.parse(readFileSync(join(dir, 'c2.json'), 'utf8'))).toMatchObject({
+      sandboxId: 'c2',
+      guest: { initStartS: 0.95, modulesLoadedS: 1.14, agentLaunchS: 1.19 },
+    });
+    await phaseClock('c3', consoleLog, {}).save(failing);
+    expect(readdirSync(dir).sort()).toEqual(['c2.json', 'console.log']);
+  });
+
+  it('does not ask the agent of a VM booted elsewhere (no /init start in this console)', async () => {
+    let asked = 0;
+    const agent = fakeAgent(async () => {
+      asked += 1;
+      return { agentStartedNs: 1e9, agentReadyNs: 2e9 };
+    });
+    await phaseClock('pooled', join(dir, 'none.log'), { [TIMINGS_DIR_ENV]: dir }).save(agent);
+    expect(asked).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'pooled.json'), 'utf8'))).toMatchObject({ guest: {} });
   });
 });

@@ -59,7 +59,7 @@ const bootstrapStartMs = timingsDir(process.env) === undefined ? undefined : pro
 
 export class PhaseClock {
   private readonly host: Partial<Record<HostPhase, number>> = { serverStart: Math.round(performance.timeOrigin) };
-  private saved = false;
+  private saving: Promise<void> | undefined;
 
   constructor(
     private readonly sandboxId: string,
@@ -74,9 +74,18 @@ export class PhaseClock {
   }
 
   /** Writes the timings once, if asked to; never fails the caller (timings are a measurement aid). */
-  async save(agent: AgentClient): Promise<void> {
-    if (this.dir === undefined || this.saved) return;
-    this.saved = true;
+  save(agent: AgentClient): Promise<void> {
+    this.saving ??= this.write(agent);
+    return this.saving;
+  }
+
+  /** Settles once a started save is done: the VM must outlive the agent call it makes. */
+  async saved(): Promise<void> {
+    await this.saving;
+  }
+
+  private async write(agent: AgentClient): Promise<void> {
+    if (this.dir === undefined) return;
     const path = join(this.dir, `${encodeURIComponent(this.sandboxId)}.json`);
     try {
       const timings: SandboxTimings = {

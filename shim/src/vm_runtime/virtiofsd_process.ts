@@ -30,6 +30,8 @@ export interface RunningDaemon {
   /** Resolves with a description once the daemon has exited. */
   readonly exited: Promise<string>;
   stop(): Promise<void>;
+  /** SIGKILL at once, for a sandbox being destroyed (its exports' state is discarded); resolves once it exited. */
+  kill(): Promise<void>;
 }
 
 /** The daemon's command line: multi-export mode, and [daemon]'s settings as its flags. */
@@ -96,13 +98,33 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
+/** Whether `exited` has settled, without waiting: a gone daemon's pid may name another process. */
+function exitTracker(exited: Promise<unknown>): () => boolean {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  return () => gone;
+}
+
 /** SIGTERM to the daemon's process group, SIGKILL after a grace period; resolves once it exited. */
 export function daemonStopper(pid: number, exited: Promise<unknown>): () => Promise<void> {
+  const gone = exitTracker(exited);
   return async () => {
+    if (gone()) return;
     signal(pid, 'SIGTERM');
     const timer = setTimeout(() => signal(pid, 'SIGKILL'), STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);
+  };
+}
+
+/** SIGKILL to the daemon's process group now; resolves once it exited. */
+export function daemonKiller(pid: number, exited: Promise<unknown>): () => Promise<void> {
+  const gone = exitTracker(exited);
+  return async () => {
+    if (!gone()) signal(pid, 'SIGKILL');
+    await exited;
   };
 }
 
@@ -133,10 +155,11 @@ export async function connectControl(path: string, exited: Promise<string>): Pro
 export async function startDaemon(launch: DaemonLaunch, onSpawned: (pid: number) => void): Promise<RunningDaemon> {
   const { pid, exited } = await spawnDaemon(launch);
   const stop = daemonStopper(pid, exited);
+  const kill = daemonKiller(pid, exited);
   onSpawned(pid);
   try {
     const control = await connectControl(launch.controlSocket, exited);
-    return { pid, control, exited, stop };
+    return { pid, control, exited, stop, kill };
   } catch (err) {
     await stop();
     throw err;

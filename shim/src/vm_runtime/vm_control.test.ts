@@ -45,6 +45,14 @@ describe('controlVm with a stand-in QEMU', () => {
     await expect(vm.gone).resolves.toMatch(/shutting down \(host-qmp-quit\)/);
   });
 
+  it('kills at once without quit when asked to, and a later stop resolves with that exit', async () => {
+    server = await FakeQmpServer.listen(join(dir, 'qmp.sock'));
+    const vm = await controlVm(await sleeper(), server.path, log);
+    await expect(vm.kill()).resolves.toMatchObject({ signal: 'SIGKILL' });
+    await expect(vm.stop(5000)).resolves.toMatchObject({ signal: 'SIGKILL' });
+    expect(server.received.map((r) => r.execute)).toEqual(['qmp_capabilities']);
+  });
+
   it('reports QEMU going away through QMP before the process exit', async () => {
     server = await FakeQmpServer.listen(join(dir, 'qmp.sock'), { 'query-status': () => undefined });
     const vm = await controlVm(await sleeper(), server.path, log);

@@ -1,8 +1,8 @@
 // The sandbox's hold on its QEMU: the process (whose exit stays the source of truth) and one QMP
 // connection, opened right after the spawn and kept until teardown. Teardown asks QEMU to `quit`
-// over QMP and SIGKILLs the PID if it is still there after a grace period. QMP also tells of
-// QEMU's end sooner than the exit can: a SHUTDOWN event (with -no-reboot QEMU exits right after
-// one) or the socket closing.
+// over QMP and SIGKILLs the PID if it is still there after a grace period, or, for a sandbox
+// being destroyed, SIGKILLs it at once (`kill`). QMP also tells of QEMU's end sooner than the
+// exit can: a SHUTDOWN event (with -no-reboot QEMU exits right after one) or the socket closing.
 
 import { errorMessage } from '@vfs/contracts';
 import type { ShimLogger } from '../logger';
@@ -37,6 +37,11 @@ export interface ControlledVm {
   removeNetDevice(id: string, timeoutMs: number): Promise<void>;
   /** QMP `quit`, SIGKILL by PID after graceMs; resolves with the exit. Idempotent. */
   stop(graceMs: number): Promise<QemuExit>;
+  /**
+   * SIGKILL at once, for a VM whose guest holds nothing anyone keeps (a sandbox being destroyed):
+   * no QMP round trip nor QEMU's own clean-up on the way out. A later `stop` resolves with this exit.
+   */
+  kill(): Promise<QemuExit>;
   /** Lets go of QEMU without stopping it (the warm pool hands it over): closes QMP; `gone` then resolves. */
   release(): void;
 }
@@ -66,6 +71,7 @@ export async function controlVm(qemu: RunningQemu, qmpSocket: string, log: ShimL
     addNetDevice: (device, connect) => hotAddNet(qmp, device, connect),
     removeNetDevice: (id, timeoutMs) => removeNetUnlessGone(qmp, id, timeoutMs),
     stop: (graceMs) => (stopping ??= stopVm(qemu, qmp, graceMs, log)),
+    kill: () => (stopping ??= killVm(qemu, qmp, log)),
     release: () => qmp.close(),
   };
 }
@@ -87,6 +93,17 @@ function qmpEnd(qmp: QmpClient): Promise<string> {
     });
     void qmp.closed.then((why) => resolve(`QEMU is gone: ${why}`));
   });
+}
+
+async function killVm(qemu: RunningQemu, qmp: QmpClient, log: ShimLogger): Promise<QemuExit> {
+  qemu.kill();
+  try {
+    const exit = await qemu.exited;
+    log.debug({ qemuPid: qemu.pid, exit: describeExit(exit) }, 'QEMU killed');
+    return exit;
+  } finally {
+    qmp.close();
+  }
 }
 
 async function stopVm(qemu: RunningQemu, qmp: QmpClient, graceMs: number, log: ShimLogger): Promise<QemuExit> {

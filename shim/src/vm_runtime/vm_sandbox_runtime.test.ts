@@ -366,4 +366,29 @@ describe('VmSandboxRuntime (fake agent)', () => {
     await rt.shutdown();
     expect(stops).toBe(1);
   });
+
+  it("stops the VM instead of asking the guest when the sandbox's own container goes last, and takes no container after", async () => {
+    const rt = runtime();
+    const quiet = { terminal: false, stdin: undefined, stdout: undefined, stderr: undefined };
+    await rt.createContainer(request(quiet, 'sb'));
+    await rt.createContainer(request(quiet, 'c2'));
+    await rt.removeContainer('c2');
+    expect(fake.calls).toEqual(['removeContainer']);
+    expect(stops).toBe(0);
+    await rt.removeContainer('sb');
+    expect(fake.calls).toEqual(['removeContainer']);
+    expect(stops).toBe(1);
+    expect(bound.slice(-2)).toEqual(['-sb:vfslayers/c0-l0', '-sb:vfsdata/c0-up']);
+    await expect(rt.createContainer(request(quiet, 'c3'))).rejects.toThrow(/sandbox sb has ended/);
+  });
+
+  it("asks the guest to remove the sandbox's own container while another is still in it", async () => {
+    const rt = runtime();
+    const quiet = { terminal: false, stdin: undefined, stdout: undefined, stderr: undefined };
+    await rt.createContainer(request(quiet, 'sb'));
+    await rt.createContainer(request(quiet, 'c2'));
+    await rt.removeContainer('sb');
+    expect(fake.calls).toEqual(['removeContainer']);
+    expect(stops).toBe(0);
+  });
 });

@@ -53,6 +53,9 @@ export class VmSandboxRuntime implements SandboxRuntime {
   private management: { close(): Promise<void> } | undefined;
   /** Creates run one at a time: the first brings the VM up, the others must see it. */
   private createQueue: Promise<unknown> = Promise.resolve();
+  private pendingCreates = 0;
+  /** The sandbox's own container was removed and its VM stopped: no container can join it. */
+  private ended = false;
 
   constructor(
     private readonly context: SandboxRuntimeContext,
@@ -62,10 +65,13 @@ export class VmSandboxRuntime implements SandboxRuntime {
   ) {}
 
   createContainer(request: ContainerRequest): Promise<RuntimeProcess> {
+    this.pendingCreates += 1;
     const created = this.createQueue.then(() => this.create(request));
     // Only the order matters to the queue; the outcome is the caller's.
     this.createQueue = created.catch(() => undefined);
-    return created;
+    return created.finally(() => {
+      this.pendingCreates -= 1;
+    });
   }
 
   async startContainer(containerId: string): Promise<void> {
@@ -142,10 +148,21 @@ export class VmSandboxRuntime implements SandboxRuntime {
     const container = this.container(containerId);
     const vm = this.vm;
     if (vm !== undefined && !vm.isLost()) {
-      // The agent's own wait ends well before the call's deadline, so its answer says what failed.
-      const agentWaitMs = Math.floor(this.context.config.config.agent.request_timeout_ms / 2);
-      await vm.agent.removeContainer({ containerId, timeoutMs: agentWaitMs }, this.timeout());
-      await vm.volumes.removeAll(containerId);
+      if (this.endsSandbox(containerId)) {
+        // Nothing can join a sandbox whose own container goes last, and containerd's Shutdown
+        // follows: stopping the VM now ends whatever of the container the guest still ran, so
+        // the guest's own removal (0.2–0.35 s under TCG) is skipped. Every host mount is gone
+        // when this returns, as containerd needs before it removes the snapshot.
+        this.ended = true;
+        await this.clock.saved();
+        container.log.debug('the sandbox ends with its own container: stopping the VM');
+        await vm.stop(false);
+      } else {
+        // The agent's own wait ends well before the call's deadline, so its answer says what failed.
+        const agentWaitMs = Math.floor(this.context.config.config.agent.request_timeout_ms / 2);
+        await vm.agent.removeContainer({ containerId, timeoutMs: agentWaitMs }, this.timeout());
+        await vm.volumes.removeAll(containerId);
+      }
     }
     await this.releaseDirs(containerId, container.dirs);
     this.containers.delete(containerId);
@@ -192,7 +209,9 @@ export class VmSandboxRuntime implements SandboxRuntime {
     });
     const vm = await this.vmFor(request);
     try {
+      const bindStart = performance.now();
       await vm.bindContainerDirs(request.containerId, plan.dirs);
+      const guestStart = performance.now();
       const answer = await vm.agent.createContainer(
         {
           containerId: request.containerId,
@@ -218,12 +237,18 @@ export class VmSandboxRuntime implements SandboxRuntime {
         log,
       });
       markContainer(this.context.state.dir, request.containerId);
-      log.info({ pid: answer.pid, dirs: plan.dirs.map((d) => d.target) }, 'container created in the guest');
+      const ms = { bind: Math.round(guestStart - bindStart), guest: Math.round(performance.now() - guestStart) };
+      log.info({ pid: answer.pid, dirs: plan.dirs.map((d) => d.target), ms }, 'container created in the guest');
       return { pid: answer.pid, exited: init.exited };
     } catch (err) {
       await this.releaseFailedCreate(request.containerId, plan.dirs);
       throw err;
     }
+  }
+
+  /** The sandbox's own container (a pod's pause), with no other container in it nor on its way. */
+  private endsSandbox(containerId: string): boolean {
+    return containerId === this.context.sandboxId && this.containers.size === 1 && this.pendingCreates === 0;
   }
 
   private async vmFor(request: ContainerRequest): Promise<SandboxVm> {
@@ -236,6 +261,11 @@ export class VmSandboxRuntime implements SandboxRuntime {
       return vm;
     }
     if (this.vm.isLost()) throw new SandboxError('unreachable', `sandbox ${this.context.sandboxId}: its VM is gone`);
+    if (this.ended)
+      throw new SandboxError(
+        'wrong-state',
+        `sandbox ${this.context.sandboxId} has ended: its own container was deleted`,
+      );
     return this.vm;
   }
 
