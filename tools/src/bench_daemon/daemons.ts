@@ -40,12 +40,11 @@ export interface DaemonLaunch {
 function commandFor(paths: DaemonPaths, l: DaemonLaunch): { file: string; args: string[] } {
   const opts = COMMON_OPTIONS.flatMap((o) => ['-o', o]);
   if (l.kind === 'ours') {
-    // Run as the shim runs it, through its shebang (which carries Node flags), unless profiling.
-    const flags = l.nodeFlags ?? [];
     return {
-      file: flags.length === 0 ? paths.ours : process.execPath,
+      file: process.execPath,
       args: [
-        ...(flags.length === 0 ? [] : [...flags, paths.ours]),
+        ...(l.nodeFlags ?? []),
+        paths.ours,
         `--socket-path=${l.socketPath}`,
         '-o',
         `source=${l.sharedDir}`,
