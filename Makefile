@@ -8,7 +8,7 @@ JEST := npx jest --ci --json --outputFile=$(JEST_JSON)
 SOURCES := scripts proto contracts runtime-config daemon agent shim cli harness tools e2e
 C_SOURCES := agent/runtime/launcher harness/src tools/src/bench_guest
 
-.PHONY: all deps npm bundle typecheck lint format check e2e test build bench-daemon bench-guest bench-coldstart bench-pods bench-hotplug bench-net bench-memory proto clean demo fuzz
+.PHONY: all deps npm vmm bundle typecheck lint format check e2e test build bench-daemon bench-guest bench-coldstart bench-pods bench-hotplug bench-net bench-memory proto clean demo fuzz
 
 all: build
 
@@ -58,8 +58,14 @@ e2e: build
 	@mkdir -p build
 	@set +e; $(JEST) --selectProjects e2e $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
 
+# Our QEMU (vmm/build.sh): Debian's QEMU source with vmm/patches (a DAX window on vhost-user-fs-pci),
+# under /opt/vfs/qemu-<version>-<hash> with /opt/vfs/qemu pointing at it. Built once per machine
+# (≈ 15 min on 2 cores); later runs find it and return at once.
+vmm:
+	@bash vmm/build.sh >/dev/null
+
 # Everything, as CI runs it.
-test: build lint
+test: build lint vmm
 	@mkdir -p build
 	@set +e; $(JEST) $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
 

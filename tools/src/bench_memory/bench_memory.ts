@@ -5,8 +5,8 @@
 // can map a DAX window (dax_support.ts), and with runc for reference (its shim and the container).
 // Then every vfs sandbox reads the same 64 MiB file from a read-only bind mount and the host's
 // memory growth is measured (shared_read.ts says how, without dropping the host's caches).
-// --runtime share,pmem adds a DAX-off cell per further guest runtime ([agent] runtime), and
-// --machine sets every vfs cell's machine (runtime pmem needs q35).
+// --runtime share,pmem adds a DAX-off cell per further guest runtime ([agent] runtime), --machine
+// sets every vfs cell's machine (runtime pmem needs q35) and --qemu its QEMU (DAX needs ours).
 //
 // JSON (--json FILE): for one sandbox count, the report object of report.ts; for a list
 // (--sandboxes 1,3,10), {"runs": [one report object per count, in order]}. Sandboxes and
@@ -85,7 +85,8 @@ async function bench(scope: BenchScope): Promise<void> {
   const args = parseMemoryArgs(process.argv.slice(2));
   const loaded = loadRuntimeConfig({ root: installRoot() }).config;
   const machine = args.machine ?? loaded.hypervisor.machine;
-  const base = { ...loaded, hypervisor: { ...loaded.hypervisor, machine } };
+  const path = args.qemu ?? loaded.hypervisor.path;
+  const base = { ...loaded, hypervisor: { ...loaded.hypervisor, machine, path } };
   const [runtime = guestRuntime(base), ...otherRuntimes] = args.runtimes ?? [];
   const daxOffConfig = writeConfig(scope.work, base, runtime, 0);
   const daxWindowMib = base.daemon.dax_window_mib || DEFAULT_DAX_WINDOW_MIB;

@@ -7,6 +7,7 @@ describe('parseMemoryArgs', () => {
       jsonPath: undefined,
       runtimes: undefined,
       machine: undefined,
+      qemu: undefined,
     });
   });
 
@@ -21,10 +22,11 @@ describe('parseMemoryArgs', () => {
     expect(() => parseMemoryArgs(['--sandboxes', '1,0'])).toThrow(/--sandboxes must be an integer >= 1/);
   });
 
-  it('takes the runtimes to compare and the machine for every vfs cell', () => {
-    expect(parseMemoryArgs(['--runtime', 'share,pmem', '--machine', 'q35'])).toMatchObject({
+  it('takes the runtimes to compare, and the machine and QEMU for every vfs cell', () => {
+    expect(parseMemoryArgs(['--runtime', 'share,pmem', '--machine', 'q35', '--qemu', '/opt/q'])).toMatchObject({
       runtimes: ['share', 'pmem'],
       machine: 'q35',
+      qemu: '/opt/q',
     });
   });
 

@@ -17,10 +17,15 @@ export interface MemoryArgs {
   readonly runtimes: readonly GuestRuntime[] | undefined;
   /** [hypervisor] machine for every vfs cell (--machine q35: runtime pmem needs it); none: configured. */
   readonly machine: Machine | undefined;
+  /**
+   * [hypervisor] path for every vfs cell (--qemu PATH), so DAX off and on run on one QEMU: only ours
+   * (`make vmm`) has a DAX window. None: the configured QEMU.
+   */
+  readonly qemu: string | undefined;
 }
 
 export const USAGE =
-  'usage: bench-memory [--sandboxes N or N,N,… (3)] [--runtime share,image,pmem] [--machine microvm-pcie|microvm|q35] [--json FILE]';
+  'usage: bench-memory [--sandboxes N or N,N,… (3)] [--runtime share,image,pmem] [--machine microvm-pcie|microvm|q35] [--qemu PATH] [--json FILE]';
 
 export class MemoryArgsError extends Error {
   constructor(message: string) {
@@ -59,6 +64,7 @@ export function parseMemoryArgs(argv: readonly string[]): MemoryArgs {
       json: { type: 'string' },
       runtime: { type: 'string' },
       machine: { type: 'string' },
+      qemu: { type: 'string' },
     },
     strict: true,
   });
@@ -68,5 +74,6 @@ export function parseMemoryArgs(argv: readonly string[]): MemoryArgs {
     jsonPath: values.json,
     runtimes: runtimesArg(values.runtime),
     machine: machineArg(values.machine),
+    qemu: values.qemu,
   };
 }
