@@ -54,7 +54,7 @@ check: typecheck lint
 
 build: deps bundle typecheck guest runtime
 
-e2e: build
+e2e: build vmm
 	@mkdir -p build
 	@set +e; $(JEST) --selectProjects e2e $(ARGS); rc=$$?; node scripts/jest-summary.mjs $(JEST_JSON); exit $$rc
 
@@ -81,7 +81,8 @@ bench-daemon: deps bundle
 	@node build/bin/bench-daemon $(ARGS)
 
 # In-guest file-system workloads: our daemon vs the C and Rust virtiofsd vs virtio-9p, one VM image
-# under TCG (tools/src/bench_guest). ARGS="--quick" (≈2 min) or "--runs 3 --json out.json".
+# under TCG (tools/src/bench_guest), and ours without and with DAX on our QEMU when make vmm built it
+# (--dax: require it). ARGS="--quick" (≈2 min) or "--runs 3 --json out.json".
 bench-guest: deps bundle guest
 	@node build/bin/bench-guest $(ARGS)
 

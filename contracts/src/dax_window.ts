@@ -1,6 +1,7 @@
 // The size of an export's DAX window (its VIRTIO shared-memory region 0), as the command line and
 // the control protocol give it: MiB, whole 2 MiB chunks because the guest kernel carves the
-// window into 2 MiB ranges (FUSE_DAX_SZ) and would leave a remainder unused.
+// window into 2 MiB ranges (FUSE_DAX_SZ) and would leave a remainder unused, and a power of two
+// because QEMU exposes the window as a PCI BAR (vhost-user-fs-pci cache-size).
 
 export const DAX_CHUNK_MIB = 2;
 /** For a control-protocol `add` with dax on and no size; the guest spends 4 MiB of RAM on its struct pages. */
@@ -12,6 +13,7 @@ export const MAX_DAX_WINDOW_MIB = 65536;
 export function daxWindowProblem(mib: number): string | null {
   if (!Number.isInteger(mib) || mib <= 0) return `expected a positive whole number of MiB, got ${mib}`;
   if (mib % DAX_CHUNK_MIB !== 0) return `${mib} MiB is not a multiple of the guest's ${DAX_CHUNK_MIB} MiB DAX ranges`;
+  if ((mib & (mib - 1)) !== 0) return `${mib} MiB is not a power of two (QEMU's DAX window is a PCI BAR)`;
   if (mib > MAX_DAX_WINDOW_MIB) return `${mib} MiB exceeds the limit of ${MAX_DAX_WINDOW_MIB} MiB`;
   return null;
 }

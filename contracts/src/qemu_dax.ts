@@ -1,56 +1,29 @@
 // Whether a QEMU binary can give a virtio-fs export a DAX window, shared by `vfs-runtime check`
-// and the shim. Only the generic vhost-user device has one (vhost-user-fs-pci has no cache size in
-// any QEMU), and only a QEMU with vhost-user shared memory (SHMEM_MAP, GET_SHMEM_CONFIG: upstream
-// 11.0+) maps the back end's files into it. QEMU 7.2 and 10.x have the device
-// but no shared memory, so its presence alone proves nothing: the probe also asks QEMU, over QMP,
-// for the QOM type that holds one SHMEM_MAP mapping.
+// and the shim. Upstream vhost-user-fs-pci has no window; ours (`make vmm`, vmm/patches) adds
+// Kata's `cache-size` property, a 64-bit prefetchable BAR the back end maps files into with
+// vhost-user SHMEM_MAP. QEMU lists a device's properties itself, so the property is the proof.
 
-/** The generic vhost-user PCI device that exposes the back end's shared-memory regions as a BAR. */
-export const DAX_DEVICE = 'vhost-user-test-device-pci';
+/** Our QEMU, where `make vmm` (vmm/build.sh) installs it: the stable link to its versioned prefix. */
+export const OUR_QEMU = '/opt/vfs/qemu/bin/qemu-system-x86_64';
 
-/** QOM type of one SHMEM_MAP mapping; registered only by a QEMU with vhost-user shared memory. */
-export const SHMEM_MAPPING_TYPE = 'virtio-shared-memory-mapping';
+/** The device that carries a container share, and the property that gives it a DAX window. */
+export const DAX_DEVICE = 'vhost-user-fs-pci';
+export const DAX_PROPERTY = 'cache-size';
 
-/** Arguments of the QMP probe: no guest, QMP on stdin/stdout, QEMU_DAX_PROBE_INPUT as the session. */
-export const QEMU_DAX_PROBE_ARGS: readonly string[] = [
-  '-machine',
-  'none',
-  '-nodefaults',
-  '-display',
-  'none',
-  '-qmp',
-  'stdio',
-];
+/** Arguments that make QEMU list DAX_DEVICE's properties, one `  name=<type> …` line each. */
+export const QEMU_DAX_PROBE_ARGS: readonly string[] = ['-device', `${DAX_DEVICE},help`];
 
-/** The QMP session of the probe: list every QOM type, then quit. */
-export const QEMU_DAX_PROBE_INPUT = [
-  '{"execute":"qmp_capabilities"}',
-  '{"execute":"qom-list-types"}',
-  '{"execute":"quit"}',
-  '',
-].join('\n');
-
-/** The QOM type names in a QMP transcript (one JSON object a line; other lines are ignored). */
-export function qomTypeNames(transcript: string): Set<string> {
-  const names = new Set<string>();
-  for (const line of transcript.split('\n')) {
-    let reply: unknown;
-    try {
-      reply = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    const listed = (reply as { return?: unknown } | null)?.return;
-    if (!Array.isArray(listed)) continue;
-    for (const type of listed) {
-      const name = (type as { name?: unknown } | null)?.name;
-      if (typeof name === 'string') names.add(name);
-    }
-  }
-  return names;
+/** The property names in QEMU's `-device NAME,help` output (other lines are ignored). */
+export function devicePropertyNames(help: string): Set<string> {
+  return new Set(Array.from(help.matchAll(/^\s+([\w.-]+)=</gm), (m) => m[1] as string));
 }
 
-/** `-device help` lists the DAX device and the QMP probe lists the shared-memory mapping type. */
-export function qemuCanDax(devices: ReadonlySet<string>, qomTypes: ReadonlySet<string>): boolean {
-  return devices.has(DAX_DEVICE) && qomTypes.has(SHMEM_MAPPING_TYPE);
+/** `-device vhost-user-fs-pci,help` lists `cache-size`. */
+export function qemuCanDax(properties: ReadonlySet<string>): boolean {
+  return properties.has(DAX_PROPERTY);
+}
+
+/** The value of DAX_PROPERTY for a window of `mib` MiB (QEMU's size syntax). */
+export function daxCacheSize(mib: number): string {
+  return `${mib}M`;
 }

@@ -144,6 +144,7 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--max-lock-owners'], /--max-lock-owners: needs a value/],
     [[...base, '--rlimit-nofile=many'], /--rlimit-nofile: expected a non-negative integer, got 'many'/],
     [[...base, '--dax-window=3'], /--dax-window: 3 MiB is not a multiple of the guest's 2 MiB DAX ranges/],
+    [[...base, '--dax-window=48'], /--dax-window: 48 MiB is not a power of two/],
     [[...base, '--dax-window=1.5'], /--dax-window: expected a non-negative integer/],
     [[...base, '--dax-window=131072'], /--dax-window: 131072 MiB exceeds the limit/],
     [['--shared-dir=/srv', '--control-socket=/c', '--dax-window=64'], /--dax-window is for single-export mode/],

@@ -127,7 +127,7 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
                                       submounts keep fds; default prefer with
                                       CAP_DAC_READ_SEARCH, else never
   --dax-window=MIB                    vfs extension: DAX through a shared-memory window of
-                                      MIB (a multiple of 2; 0 = off, the default), on
+                                      MIB (a power of two, at least 2; 0 = off, the default), on
                                       read-only and read-write exports; needs a VMM that
                                       serves vhost-user SHMEM_MAP
   --translate-uid=RULE, --translate-gid=RULE

@@ -1,5 +1,5 @@
 /*
- * fstool: the file-system probes busybox lacks (xattrs, flock, fcntl locks), for e2e tests that
+ * fstool: the file-system probes busybox lacks (xattrs, flock, fcntl locks, mmap), for e2e tests that
  * run inside the guest and on the host. Built statically by the tests, so it runs in the
  * busybox-only guest. Exit status: 0 success, 1 "busy" (lock held elsewhere), 2 error.
  */
@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -68,6 +70,35 @@ static int hold(const char *path, const char *marker, const char *release) {
   return access(release, F_OK) == 0 ? 0 : 2;
 }
 
+/* Writes the whole file to stdout through a shared read-only mapping (on DAX: the window). */
+static int mmap_read(const char *path) {
+  int fd = open(path, O_RDONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0) return fail("open", path);
+  if (st.st_size == 0) return 0;
+  char *p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return fail("mmap", path);
+  return fwrite(p, 1, st.st_size, stdout) == (size_t)st.st_size ? 0 : fail("write stdout for", path);
+}
+
+/* Stores `text` at `offset` of the existing file through a shared writable mapping, then msync. */
+static int mmap_write(const char *path, const char *offset, const char *text) {
+  int fd = open(path, O_RDWR);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0) return fail("open", path);
+  long at = atol(offset);
+  size_t len = strlen(text);
+  if (at < 0 || at + (long)len > st.st_size) {
+    errno = EINVAL;
+    return fail("range past the end of", path);
+  }
+  char *p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return fail("mmap", path);
+  memcpy(p + at, text, len);
+  if (msync(p, st.st_size, MS_SYNC) < 0) return fail("msync", path);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   char buf[4096];
   if (argc == 5 && !strcmp(argv[1], "setxattr")) {
@@ -93,6 +124,10 @@ int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "try-fcntl")) return try_fcntl(argv[2]);
   if (argc == 3 && !strcmp(argv[1], "try-flock")) return try_flock(argv[2]);
   if (argc == 5 && !strcmp(argv[1], "hold")) return hold(argv[2], argv[3], argv[4]);
-  fprintf(stderr, "usage: fstool setxattr|getxattr|listxattr|removexattr|try-fcntl|try-flock|hold …\n");
+  if (argc == 3 && !strcmp(argv[1], "mmap-read")) return mmap_read(argv[2]);
+  if (argc == 5 && !strcmp(argv[1], "mmap-write")) return mmap_write(argv[2], argv[3], argv[4]);
+  fprintf(stderr,
+          "usage: fstool setxattr|getxattr|listxattr|removexattr|try-fcntl|try-flock|hold|mmap-read|mmap-write "
+          "…\n");
   return 2;
 }

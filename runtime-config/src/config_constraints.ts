@@ -18,6 +18,15 @@ function pmemNeedsQ35(config: VfsConfig): ConstraintViolation | undefined {
   };
 }
 
+/** A DAX window on a machine whose container shares sit on virtio-mmio, which has no BAR to hold it. */
+function daxNeedsPci(config: VfsConfig): ConstraintViolation | undefined {
+  if (config.daemon.dax_window_mib === 0 || config.hypervisor.machine === 'q35') return undefined;
+  return {
+    path: ['daemon', 'dax_window_mib'],
+    problem: `DAX needs [hypervisor] machine = "q35", not "${config.hypervisor.machine}" (its shares are virtio-mmio devices, which have no PCI BAR for the window); set dax_window_mib = 0 or machine = "q35"`,
+  };
+}
+
 export function constraintViolation(config: VfsConfig): ConstraintViolation | undefined {
-  return pmemNeedsQ35(config);
+  return pmemNeedsQ35(config) ?? daxNeedsPci(config);
 }

@@ -112,6 +112,27 @@ describe('parseConfig', () => {
     }
   });
 
+  it('takes a DAX window that is a power of two, naming the key when it is not', () => {
+    expect(defaultConfig().daemon.dax_window_mib).toBe(0);
+    expect(parseConfig('[daemon]\ndax_window_mib = 256\n', 'f').daemon.dax_window_mib).toBe(256);
+    const err = configError(() => parseConfig('[daemon]\ndax_window_mib = 96\n', 'f.toml'));
+    expect(err.message).toBe(
+      "vfs config f.toml:2: key daemon.dax_window_mib: 96 MiB is not a power of two (QEMU's DAX window is a PCI BAR)",
+    );
+  });
+
+  it('refuses a DAX window on the microvm machines, whose shares have no PCI BAR, naming the key', () => {
+    for (const machine of ['microvm', 'microvm-pcie']) {
+      const source = `[hypervisor]\nmachine = "${machine}"\n\n[daemon]\ndax_window_mib = 256\n`;
+      expect(configError(() => parseConfig(source, 'f.toml')).message).toBe(
+        `vfs config f.toml:5: key daemon.dax_window_mib: DAX needs [hypervisor] machine = "q35", not "${machine}" (its shares are virtio-mmio devices, which have no PCI BAR for the window); set dax_window_mib = 0 or machine = "q35"`,
+      );
+    }
+    expect(
+      parseConfig('[hypervisor]\nmachine = "microvm"\n[daemon]\ndax_window_mib = 0\n', 'f').daemon.dax_window_mib,
+    ).toBe(0);
+  });
+
   it('reads [daemon] uid/gid translation rules, none by default', () => {
     expect([defaultConfig().daemon.translate_uid, defaultConfig().daemon.translate_gid]).toEqual([[], []]);
     const config = parseConfig('[daemon]\ntranslate_uid = ["map:1000:101000:1", "forbid-guest:0:1"]\n', 'f');

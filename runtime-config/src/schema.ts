@@ -1,7 +1,7 @@
 // What configuration.toml may contain: every table, every key, its type and its built-in default.
 // The loader rejects anything not listed here, so a typo is an error instead of a silent default.
 
-import { CACHE_MODES, idMapProblem, MAX_DAX_WINDOW_MIB } from '@vfs/contracts';
+import { CACHE_MODES, daxWindowProblem, idMapProblem, MAX_DAX_WINDOW_MIB } from '@vfs/contracts';
 import { GUEST_RUNTIMES } from './guest_runtime';
 
 /**
@@ -54,6 +54,11 @@ function idMapField(): Field<readonly string[]> {
   };
 }
 
+/** 0, or a window the daemon and QEMU take (contracts dax_window.ts: a power of two, a PCI BAR). */
+function daxWindowField(): Field<number> {
+  return { ...intField(0, MAX_DAX_WINDOW_MIB, 0), problem: (mib) => (mib === 0 ? null : daxWindowProblem(mib)) };
+}
+
 function boolField(fallback: boolean): Field<boolean> {
   return { expected: 'true or false', fallback, read: (v) => (typeof v === 'boolean' ? v : undefined) };
 }
@@ -97,8 +102,12 @@ export const CONFIG_SCHEMA = {
     sandbox: enumField(['namespace', 'chroot', 'none'], 'namespace'),
     /** 0 serves requests on the vhost-user thread itself (Kata measured 1 faster than 64). */
     thread_pool_size: intField(0, 1024, 1),
-    /** 0 turns DAX off. */
-    dax_window_mib: intField(0, MAX_DAX_WINDOW_MIB, 0),
+    /**
+     * The DAX window of each container share (image layers and the read-write data share), MiB;
+     * 0 turns DAX off. Needs q35 (the window is a PCI BAR of vhost-user-fs-pci) and our QEMU
+     * (`make vmm`: its cache-size property); `vfs-runtime check` says whether hypervisor.path has it.
+     */
+    dax_window_mib: daxWindowField(),
     /** Guest↔host uid and gid translation, without a user namespace (the daemon's --translate-uid/gid). */
     translate_uid: idMapField(),
     translate_gid: idMapField(),

@@ -44,7 +44,8 @@ function checkShare(share: Share): void {
   }
 }
 
-function mountSteps(share: Share): PlanStep[] {
+/** A share's mount: its options are the virtiofs mount data (e.g. `dax=always`). */
+export function mountSteps(share: Share): PlanStep[] {
   return [
     step('mkdirp', share.mountPoint, '755'),
     step('mount', share.tag, share.mountPoint, 'virtiofs', share.readonly ? MS_RDONLY : 0, share.options.join(',')),

@@ -1,6 +1,6 @@
 // `vfs-runtime check`: every check against this host and the effective configuration. A
 // configuration that does not load FAILs, and the checks that need it are left out.
-import { ACCEL_CACHE, QEMU_DAX_PROBE_ARGS, QEMU_DAX_PROBE_INPUT } from '@vfs/contracts';
+import { ACCEL_CACHE, QEMU_DAX_PROBE_ARGS } from '@vfs/contracts';
 import {
   type GuestRuntime,
   guestRuntime,
@@ -30,11 +30,11 @@ import { checkQemuDax } from './qemu_dax_check';
 async function configuredChecks({ config }: LoadedConfig, root: string): Promise<CheckResult[]> {
   const { hypervisor, daemon } = config;
   const qemu = (...args: string[]) => runCommand(hypervisor.path, args);
-  const [version, devices, machines, qomTypes] = await Promise.all([
+  const [version, devices, machines, fsProperties] = await Promise.all([
     qemu('--version'),
     qemu('-device', 'help'),
     qemu('-machine', 'help'),
-    runCommand(hypervisor.path, QEMU_DAX_PROBE_ARGS, QEMU_DAX_PROBE_INPUT),
+    qemu(...QEMU_DAX_PROBE_ARGS),
   ]);
   const readable = (path: string) => probeFile(path, 'read');
   return [
@@ -47,7 +47,7 @@ async function configuredChecks({ config }: LoadedConfig, root: string): Promise
     checkQemuBinary(hypervisor.path, version),
     checkQemuDevices(hypervisor, devices, guestRuntime(config)),
     checkQemuMachines(hypervisor, machines),
-    checkQemuDax(daemon.dax_window_mib, devices, qomTypes),
+    checkQemuDax(daemon.dax_window_mib, fsProperties),
     checkInstalledFile(
       'guest kernel',
       hypervisor.kernel,

@@ -19,16 +19,16 @@ function problem(file: string, err: ExecFileException, stderr: string): string {
   return `${file} failed (${how})${said === '' ? '' : `: ${said}`}`;
 }
 
-/** `input` is written to the program's stdin, which is then closed (a QMP session on stdio). */
-export function runCommand(file: string, args: readonly string[], input?: string): Promise<CommandResult> {
+/** The program's stdin is closed at once: nothing it runs here reads input. */
+export function runCommand(file: string, args: readonly string[]): Promise<CommandResult> {
   return new Promise((resolve) => {
     const options = { timeout: TIMEOUT_MS, maxBuffer: 8 * 1024 * 1024 };
     const child = execFile(file, [...args], options, (err, stdout, stderr) => {
       resolve(err === null ? { ok: true, stdout } : { ok: false, error: problem(file, err, stderr) });
     });
-    // A program that exits before reading its input must not turn into an EPIPE crash.
+    // A program that exits before its stdin is closed must not turn into an EPIPE crash.
     child.stdin?.on('error', () => {});
-    child.stdin?.end(input ?? '');
+    child.stdin?.end();
   });
 }
 

@@ -20,6 +20,7 @@ describe('control protocol: add with DAX', () => {
     [{ dax: 'yes' }, /field 'dax': expected boolean/],
     [{ dax: true, daxWindowMiB: '64' }, /field 'daxWindowMiB': expected number/],
     [{ dax: true, daxWindowMiB: 5 }, /not a multiple of the guest's 2 MiB DAX ranges/],
+    [{ dax: true, daxWindowMiB: 96 }, /96 MiB is not a power of two \(QEMU's DAX window is a PCI BAR\)/],
     [{ dax: true, daxWindowMiB: 0 }, /expected a positive whole number of MiB/],
     [{ daxWindowMiB: 64 }, /field 'daxWindowMiB': only with 'dax': true/],
   ])('%j is refused', (extra, message) => {

@@ -24,7 +24,7 @@ export interface AddExport {
    * support it). Read-only and read-write shares alike, as virtiofsd. Default false.
    */
   dax?: boolean;
-  /** The DAX window in MiB, a multiple of 2; only with dax, default 256. */
+  /** The DAX window in MiB, a power of two of at least 2 (dax_window.ts); only with dax, default 256. */
   daxWindowMiB?: number;
 }
 

@@ -339,8 +339,10 @@ describe("QEMU 11.1's generic vhost-user device (vhost-user-test-device-pci, vir
 
   test('ADD_MEM_REG / REM_MEM_REG sent while the daemon awaits its next map or unmap reply are answered, past 32 slots', () => {
     const chunks = 40;
-    const d = start([`--dax-window=${chunks * 2}`], {
-      shmemSize: chunks * CHUNK,
+    // The smallest window (a power of two) with more chunks than QEMU's 32 memory slots.
+    const windowMiB = 128;
+    const d = start([`--dax-window=${windowMiB}`], {
+      shmemSize: windowMiB * MIB,
       backendChannel: true,
       memoryMode: 'slots',
       announceMappings: true,

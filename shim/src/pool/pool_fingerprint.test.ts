@@ -12,4 +12,11 @@ describe('poolFingerprint', () => {
       poolFingerprint(config, '/nonexistent/runtime'),
     );
   });
+
+  it('differs with the DAX window: a pool VM whose shares have none (or another size) is not served to a DAX shim', () => {
+    const config = defaultConfig();
+    const withDax = (mib: number) => ({ ...config, daemon: { ...config.daemon, dax_window_mib: mib } });
+    const prints = [config, withDax(256), withDax(512)].map((c) => poolFingerprint(c, '/nonexistent/runtime'));
+    expect(new Set(prints).size).toBe(3);
+  });
 });

@@ -39,7 +39,7 @@ export interface PoolVmHandle {
 
 /** The shares every sandbox mounts first, mounted ahead: the adopter's CreateSandbox skips them. */
 async function mountContainerShares(agent: AgentClient, config: LoadedConfig['config']): Promise<void> {
-  for (const share of guestShareMounts(config.daemon.cache)) {
+  for (const share of guestShareMounts(config.daemon)) {
     await agent.mountShare({ share, waitMs: 0 }, { timeoutMs: config.agent.request_timeout_ms });
   }
 }

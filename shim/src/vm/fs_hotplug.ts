@@ -5,6 +5,9 @@
  * - remove: `device_del`, then the DEVICE_DELETED event that names the device (the guest has
  *   released it; a first event without `device` is for the virtio backend), then `chardev-remove`.
  * Each step's failure names the step and QEMU's words.
+ * Hot-plugged volumes have no DAX window (no cache-size), even with [daemon] dax_window_mib > 0:
+ * only the boot shares get one (share_plan.ts). A window is a 64-bit BAR of hundreds of MiB that a
+ * root port would need room set aside for; none is, and that path is not tested.
  */
 import { errorMessage } from '@vfs/contracts';
 import { type QmpClient, QmpError } from './qmp';

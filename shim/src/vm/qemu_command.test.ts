@@ -111,6 +111,31 @@ describe('buildQemuArgs', () => {
     );
   });
 
+  it('gives a vhost-user-fs-pci device with a DAX window its cache-size, and one without none', () => {
+    const fsDevices = [
+      { id: 'fs0', socketPath: '/run/vm/fs0.sock', tag: 'vfsruntime' },
+      { id: 'fs1', socketPath: '/run/vm/fs1.sock', tag: 'vfslayers', cacheSizeMiB: 256 },
+    ];
+    expect(valuesOf(buildQemuArgs({ ...base, machine: 'q35', fsDevices }), '-device')).toEqual(
+      expect.arrayContaining([
+        'vhost-user-fs-pci,id=fs0,chardev=fs0-chr,tag=vfsruntime',
+        'vhost-user-fs-pci,id=fs1,chardev=fs1-chr,tag=vfslayers,cache-size=256M',
+      ]),
+    );
+  });
+
+  it('refuses a DAX window on virtio-mmio and one that is not a power of two, naming the share', () => {
+    const dev = (cacheSizeMiB: number) => [{ id: 'fs1', socketPath: '/s', tag: 'vfsdata', cacheSizeMiB }];
+    for (const machine of ['microvm', 'microvm-pcie'] as const) {
+      expect(() => buildQemuArgs({ ...base, machine, fsDevices: dev(256) })).toThrow(
+        `qemu config: virtio-fs vfsdata: a DAX window needs machine q35 (${machine} puts it on virtio-mmio)`,
+      );
+    }
+    expect(() => buildQemuArgs({ ...base, machine: 'q35', fsDevices: dev(96) })).toThrow(
+      'qemu config: virtio-fs vfsdata: DAX window: 96 MiB is not a power of two',
+    );
+  });
+
   it('attaches a read-only disk that QEMU opens read-only, with its serial, on virtio-mmio for microvm and on PCI for q35', () => {
     const readonlyDisks = [{ id: 'rt', path: '/img/a,b.erofs', serial: 'vfsruntime' }];
     const micro = buildQemuArgs({ ...base, readonlyDisks });

@@ -5,7 +5,7 @@
  * hotplugged (q35 + pre-created pcie-root-ports can); microvm needs
  * virtio-mmio.force-legacy=false for vhost-user and tsc_early_khz under TCG.
  */
-import { AGENT_PORT_NAME } from '@vfs/contracts';
+import { AGENT_PORT_NAME, DAX_PROPERTY, daxCacheSize, daxWindowProblem } from '@vfs/contracts';
 import { machineMapsPmem } from '@vfs/runtime-config';
 
 /**
@@ -29,6 +29,11 @@ export interface VhostUserFsDevice {
   /** Mount tag seen by the guest (`mount -t virtiofs <tag> …`), at most 36 bytes. */
   readonly tag: string;
   readonly queueSize?: number;
+  /**
+   * A DAX window of this many MiB: `cache-size` of our QEMU's vhost-user-fs-pci (make vmm), a PCI
+   * BAR the daemon maps files into (SHMEM_MAP). PCI only: virtio-mmio has no BAR to hold it.
+   */
+  readonly cacheSizeMiB?: number;
 }
 
 /**
@@ -168,6 +173,7 @@ function validate(config: QemuConfig): void {
     if (Buffer.byteLength(dev.tag) > TAG_MAX_BYTES || dev.tag.length === 0) {
       throw new Error(`qemu config: virtio-fs tag "${dev.tag}" must be 1..${TAG_MAX_BYTES} bytes`);
     }
+    validateCacheSize(config.machine, dev);
   }
   for (const disk of config.readonlyDisks ?? []) {
     // virtio-blk's serial field holds 20 bytes; QEMU's option syntax and /init want no odd characters.
@@ -193,6 +199,17 @@ function validate(config: QemuConfig): void {
   for (const arg of config.kernelArgs) {
     if (/\s/.test(arg)) throw new Error(`qemu config: kernel argument "${arg}" contains whitespace`);
   }
+}
+
+function validateCacheSize(machine: Machine, dev: VhostUserFsDevice): void {
+  if (dev.cacheSizeMiB === undefined) return;
+  if (mmio(machine)) {
+    throw new Error(
+      `qemu config: virtio-fs ${dev.tag}: a DAX window needs machine q35 (${machine} puts it on virtio-mmio)`,
+    );
+  }
+  const problem = daxWindowProblem(dev.cacheSizeMiB);
+  if (problem !== null) throw new Error(`qemu config: virtio-fs ${dev.tag}: DAX window: ${problem}`);
 }
 
 /** Values inside a -device/-chardev option list escape commas by doubling them. */
@@ -248,11 +265,12 @@ function consoleArgs(logPath: string): string[] {
 function fsDeviceArgs(machine: Machine, dev: VhostUserFsDevice): string[] {
   const driver = mmio(machine) ? 'vhost-user-fs-device' : 'vhost-user-fs-pci';
   const queue = dev.queueSize === undefined ? '' : `,queue-size=${dev.queueSize}`;
+  const cache = dev.cacheSizeMiB === undefined ? '' : `,${DAX_PROPERTY}=${daxCacheSize(dev.cacheSizeMiB)}`;
   return [
     '-chardev',
     `socket,id=${dev.id}-chr,path=${optValue(dev.socketPath)}`,
     '-device',
-    `${driver},id=${dev.id},chardev=${dev.id}-chr,tag=${optValue(dev.tag)}${queue}`,
+    `${driver},id=${dev.id},chardev=${dev.id}-chr,tag=${optValue(dev.tag)}${queue}${cache}`,
   ];
 }
 

@@ -103,7 +103,7 @@ async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<v
     {
       sandboxId,
       hostname,
-      shares: live.sharesMounted ? [] : guestShareMounts(config.daemon.cache),
+      shares: live.sharesMounted ? [] : guestShareMounts(config.daemon),
       interfaces: (live.network?.interfaces ?? []).map((nic) => ({ ...nic, addresses: [...nic.addresses] })),
       routes: [...(live.network?.routes ?? [])],
     },

@@ -16,8 +16,14 @@ import { errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client'
 import { unmountAll } from '../host_mounts';
 import { SandboxState } from '../sandbox_state';
 import { bindContainerDirs } from './container_dirs';
-import { exportShare, makeSharesMountPoint, makeStagingMountPoint } from './share_exports';
-import { containerShares, DATA_TAG, planContainerShares, type ContainerSharePlan } from './share_plan';
+import { addRequest, exportShare, makeSharesMountPoint, makeStagingMountPoint } from './share_exports';
+import {
+  containerShares,
+  DATA_TAG,
+  planContainerShares,
+  type ContainerSharePlan,
+  type SandboxShare,
+} from './share_plan';
 
 jest.setTimeout(60_000);
 
@@ -97,7 +103,7 @@ describe('shares as the daemon serves them', () => {
     });
     await makeSharesMountPoint(state, sharesDir, '');
     await makeStagingMountPoint(state, stagingDir, '');
-    for (const share of containerShares('auto')) mkdirSync(join(sharesDir, share.tag));
+    for (const share of containerShares({ cache: 'auto', dax_window_mib: 0 })) mkdirSync(join(sharesDir, share.tag));
     script = bundleDaemonForTest();
     const controlSocket = join(work, 'control.sock');
     daemon = spawn(
@@ -110,7 +116,8 @@ describe('shares as the daemon serves them', () => {
     );
     await until('the control socket', () => existsSync(controlSocket));
     control = await ControlClient.connect(controlSocket);
-    for (const share of containerShares('auto')) await exportShare(control, share, join(work, `${share.tag}.sock`));
+    for (const share of containerShares({ cache: 'auto', dax_window_mib: 0 }))
+      await exportShare(control, share, join(work, `${share.tag}.sock`));
     // As a pod's next container: its directories are bound while the daemon runs.
     await bindContainerDirs(state, { sharesDir, stagingDir }, 'c1', plan.dirs);
     frontend = VhostUserFrontend.connect({
@@ -198,5 +205,21 @@ describe('shares as the daemon serves them', () => {
     expect(c.listxattr(file.nodeid, 256)).toEqual(['user.host']);
     expect(errnoOf(() => c.getxattr(file.nodeid, 'trusted.host', 8))).toBe(ENOTSUP);
     expect(errnoOf(() => c.getxattr(file.nodeid, 'security.capability', 64))).toBe(ENOTSUP);
+  });
+});
+
+describe('addRequest', () => {
+  it('exports a share with a DAX window with dax on and that window, and one without with dax left out', () => {
+    const [layers, data] = containerShares({ cache: 'auto', dax_window_mib: 256 }) as [SandboxShare, SandboxShare];
+    expect(addRequest(layers, '/run/s/fs1.sock')).toMatchObject({ tag: 'vfslayers', dax: true, daxWindowMiB: 256 });
+    expect(addRequest(data, '/run/s/fs2.sock')).toMatchObject({
+      tag: DATA_TAG,
+      readonly: false,
+      dax: true,
+      daxWindowMiB: 256,
+    });
+    const [plain] = containerShares({ cache: 'auto', dax_window_mib: 0 });
+    const request = addRequest(plain as SandboxShare, '/run/s/fs1.sock');
+    expect('dax' in request || 'daxWindowMiB' in request).toBe(false);
   });
 });

@@ -13,7 +13,7 @@
 
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ControlClient } from '@vfs/contracts';
+import type { AddExport, ControlClient } from '@vfs/contracts';
 import { mountFor, moveMount, remountSubmounts } from '../host_mounts';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
@@ -23,6 +23,8 @@ export interface ExportedShare {
   readonly tag: string;
   readonly socketPath: string;
   readonly readonly: boolean;
+  /** Its DAX window in MiB, which QEMU's device must have too; absent: no DAX. */
+  readonly daxWindowMib?: number;
 }
 
 /** A host directory or file to bind below the shared dir. */
@@ -92,26 +94,33 @@ export async function bindShare(state: SandboxState, dirs: BindDirs, ownerId: st
   await moveMount(state, ownerId, staged, prepareTarget(dirs.sharesDir, bind));
 }
 
+/** The control-protocol `add` of a share, served on `socketPath`. */
+export function addRequest(share: SandboxShare, socketPath: string): Omit<AddExport, 'id' | 'op'> {
+  return {
+    tag: share.tag,
+    socket: socketPath,
+    dir: share.tag,
+    readonly: share.readonly,
+    cache: share.cache,
+    xattr: share.xattr,
+    xattrmap: share.xattrmap,
+    // Not announced: the guest's overlayfs refused (EINVAL) lower and upper dirs on virtio-fs
+    // submounts. A container's layers share one host filesystem, so inode numbers stay unique.
+    announceSubmounts: false,
+    ...(share.daxWindowMib === undefined ? {} : { dax: true, daxWindowMiB: share.daxWindowMib }),
+  };
+}
+
 export async function exportShare(
   control: ControlClient,
   share: SandboxShare,
   socketPath: string,
 ): Promise<ExportedShare> {
   try {
-    await control.add({
-      tag: share.tag,
-      socket: socketPath,
-      dir: share.tag,
-      readonly: share.readonly,
-      cache: share.cache,
-      xattr: share.xattr,
-      xattrmap: share.xattrmap,
-      // Not announced: the guest's overlayfs refused (EINVAL) lower and upper dirs on virtio-fs
-      // submounts. A container's layers share one host filesystem, so inode numbers stay unique.
-      announceSubmounts: false,
-    });
+    await control.add(addRequest(share, socketPath));
   } catch (err) {
     throw SandboxError.wrap(err, `export share ${share.tag}`);
   }
-  return { tag: share.tag, socketPath, readonly: share.readonly };
+  const dax = share.daxWindowMib === undefined ? {} : { daxWindowMib: share.daxWindowMib };
+  return { tag: share.tag, socketPath, readonly: share.readonly, ...dax };
 }

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import {
   containerShares,
   DATA_TAG,
+  GUEST_SHARES_DIR,
+  guestShareMounts,
   LAYERS_TAG,
   planContainerShares,
   USER_XATTRS_ONLY,
@@ -28,10 +30,27 @@ describe('planContainerShares', () => {
   });
 
   it('exports the layers read-only with cache=always, and the data share read-write with user.* xattrs only', () => {
-    expect(containerShares('none')).toEqual([
+    expect(containerShares({ cache: 'none', dax_window_mib: 0 })).toEqual([
       { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true },
       { tag: DATA_TAG, readonly: false, cache: 'none', xattr: true, xattrmap: USER_XATTRS_ONLY },
     ]);
+  });
+
+  it('gives both shares the configured DAX window, and none without one', () => {
+    const shares = containerShares({ cache: 'auto', dax_window_mib: 256 });
+    expect(shares.map((share) => [share.tag, share.daxWindowMib])).toEqual([
+      [LAYERS_TAG, 256],
+      [DATA_TAG, 256],
+    ]);
+    expect(containerShares({ cache: 'auto', dax_window_mib: 0 }).some((s) => 'daxWindowMib' in s)).toBe(false);
+  });
+
+  it('has the guest mount both shares dax=always when they have a DAX window, with no options otherwise', () => {
+    expect(guestShareMounts({ cache: 'auto', dax_window_mib: 256 })).toEqual([
+      { tag: LAYERS_TAG, mountPoint: `${GUEST_SHARES_DIR}/${LAYERS_TAG}`, readonly: true, options: ['dax=always'] },
+      { tag: DATA_TAG, mountPoint: `${GUEST_SHARES_DIR}/${DATA_TAG}`, readonly: false, options: ['dax=always'] },
+    ]);
+    expect(guestShareMounts({ cache: 'auto', dax_window_mib: 0 }).map((m) => m.options)).toEqual([[], []]);
   });
 
   it('puts each overlay lower in the layers share, and the snapshot dir holding upper and work in the data share', () => {

@@ -9,7 +9,10 @@
 //   spec's bind mounts (volumes; a read-only one is read-only on the host and in the guest; a
 //   file is shared through a directory of its own holding only it, so no sibling is exposed).
 // A device per directory would cost a vhost-user export (a daemon thread, ≈11 MiB PSS) and a
-// hotplug (≈0.3 s under TCG) each; two shares cost nothing per container. Directory names are
+// hotplug (≈0.3 s under TCG) each; two shares cost nothing per container. With [daemon]
+// dax_window_mib > 0 both get a DAX window of that size and the guest mounts them dax=always:
+// file pages are mapped from the host page cache, which every sandbox shares, instead of copied
+// into each guest's (ARCHITECTURE.md, 'DAX'). Directory names are
 // `c<container index>-<role>`: unique in the sandbox. Pure planning (plus a stat of bind
 // sources): nothing is mounted or exported here.
 
@@ -17,6 +20,7 @@ import { statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { ContainerMount, Rootfs, Share, ShareRef } from '@vfs/proto/gen/agent/agent';
 import type { CacheMode, OciMount } from '@vfs/contracts';
+import type { VfsConfig } from '@vfs/runtime-config';
 import type { MountSpec } from '../host_mounts';
 import type { ShimSpec } from '../oci_spec';
 import { SandboxError } from '../sandbox_error';
@@ -45,26 +49,37 @@ export interface SandboxShare {
   readonly xattr: boolean;
   /** Absent: every xattr name passes (read-only shares: the guest cannot set any). */
   readonly xattrmap?: string;
+  /** The DAX window in MiB (QEMU cache-size, the daemon's daxWindowMiB); absent: no DAX. */
+  readonly daxWindowMib?: number;
 }
+
+/** What of [daemon] shapes the container shares. */
+export type ShareSettings = Pick<VfsConfig['daemon'], 'cache' | 'dax_window_mib'>;
 
 export const LAYERS_TAG = 'vfslayers';
 export const DATA_TAG = 'vfsdata';
 
 /** The two shares every container's directories go into, exported at boot. */
-export function containerShares(cache: CacheMode): readonly SandboxShare[] {
+export function containerShares(settings: ShareSettings): readonly SandboxShare[] {
+  const dax = settings.dax_window_mib > 0 ? { daxWindowMib: settings.dax_window_mib } : {};
   return [
-    { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true },
-    { tag: DATA_TAG, readonly: false, cache, xattr: true, xattrmap: USER_XATTRS_ONLY },
+    { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true, ...dax },
+    { tag: DATA_TAG, readonly: false, cache: settings.cache, xattr: true, xattrmap: USER_XATTRS_ONLY, ...dax },
   ];
 }
 
+/** `dax=always`: every file through the window (the mount fails when the device has none). */
+function guestMountOptions(share: SandboxShare): string[] {
+  return share.daxWindowMib === undefined ? [] : ['dax=always'];
+}
+
 /** How the guest mounts the container shares (CreateSandbox; a pooled VM's at its boot). */
-export function guestShareMounts(cache: CacheMode): Share[] {
-  return containerShares(cache).map((share) => ({
+export function guestShareMounts(settings: ShareSettings): Share[] {
+  return containerShares(settings).map((share) => ({
     tag: share.tag,
     mountPoint: `${GUEST_SHARES_DIR}/${share.tag}`,
     readonly: share.readonly,
-    options: [],
+    options: guestMountOptions(share),
   }));
 }
 

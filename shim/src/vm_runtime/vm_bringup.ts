@@ -22,6 +22,7 @@ import { SandboxError } from '../sandbox_error';
 import { dockerNetns } from '../pod_network/docker_netns';
 import { type NetworkSource, setUpPodNetwork, type PodNetwork } from '../pod_network/pod_network';
 import { dialAgent, type AgentConnection } from './agent_dial';
+import { qemuStartError } from './dax_start_error';
 import type { PhaseClock } from './phase_clock';
 import { vhostUserSocket, type SandboxLayout } from './sandbox_layout';
 import {
@@ -76,7 +77,7 @@ const RUNTIME_SHARE: SandboxShare = { tag: DEFAULT_RUNTIME_TAG, readonly: true, 
 /** Every share the VM boots with: the runtime (unless it is a file), then the containers' two. */
 function bootShares(options: VmBringupOptions): readonly SandboxShare[] {
   const runtime = runtimeFile(options.config) === undefined ? [RUNTIME_SHARE] : [];
-  return [...runtime, ...containerShares(options.config.daemon.cache)];
+  return [...runtime, ...containerShares(options.config.daemon)];
 }
 
 export function checkInputs(options: VmBringupOptions): void {
@@ -137,7 +138,7 @@ export class Bringup {
       };
       await bindShare(state, layout, SANDBOX_OWNER, runtime);
     }
-    for (const share of containerShares(this.options.config.daemon.cache)) {
+    for (const share of containerShares(this.options.config.daemon)) {
       mkdirSync(join(layout.sharesDir, share.tag), { mode: 0o700 });
     }
   }
@@ -190,6 +191,7 @@ export class Bringup {
       id: `fs${index}`,
       socketPath: share.socketPath,
       tag: share.tag,
+      ...(share.daxWindowMib === undefined ? {} : { cacheSizeMiB: share.daxWindowMib }),
     }));
     const runtime = runtimeFile(config);
     const qemu = await startVm({
@@ -206,7 +208,15 @@ export class Bringup {
       await (vm === undefined ? qemu.stop(QEMU_STOP_GRACE_MS) : vm.stop(QEMU_STOP_GRACE_MS));
       state.forgetPid('qemu');
     });
-    vm = await controlVm(qemu, layout.qmpSocket, log);
+    vm = await controlVm(qemu, layout.qmpSocket, log).catch((err: unknown) => {
+      const stderr = fileTailOrError(layout.qemuStderr, 20);
+      throw qemuStartError({
+        err,
+        stderr,
+        daxWindowMib: config.daemon.dax_window_mib,
+        qemuPath: config.hypervisor.path,
+      });
+    });
     return vm;
   }
 

@@ -53,6 +53,21 @@ export function sandboxesPss(address: string): SandboxPss[] {
   });
 }
 
+/** PSS of the mappings `keep` selects, over every process of every sandbox of `address`, MiB. */
+export function sandboxMappingsPssMib(address: string, keep: (mapping: MappingHeader) => boolean): number {
+  let kib = 0;
+  for (const shim of shimPidsServing(address)) {
+    for (const pid of processTree(shim)) {
+      try {
+        kib += mappingsPssKib(readFileSync(`/proc/${pid}/smaps`, 'latin1'), keep);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return kib / 1024;
+}
+
 /** PSS of every process of every sandbox of `address`, MiB. */
 export function totalPssMib(address: string): number {
   let total = 0;

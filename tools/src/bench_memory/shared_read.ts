@@ -1,6 +1,8 @@
 // Host memory growth when every sandbox reads the same file. The host's caches are never dropped
 // (the machine is shared): growth is measured as the change, across the reads, of
-//   Σ PSS of every sandbox process (guest page caches show up in QEMU's guest RAM)
+//   Σ PSS of every sandbox process (guest page caches show up in QEMU's guest RAM),
+//     less their mappings of the file itself (with DAX, QEMU maps the file's page-cache pages
+//     into the guest's window: those pages are the ones counted next, not more memory)
 // + the host page cache holding the file (its resident pages, `fincore`, i.e. mincore(2)).
 // The file lives on disk (not tmpfs) in the work dir, and only its own pages are evicted
 // beforehand (`dd iflag=nocache count=0`: posix_fadvise DONTNEED on this one file), so one host
@@ -8,11 +10,11 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PrivateContainerd } from '@vfs/harness/containerd';
 import { DATA_MOUNT, execIn } from './sandboxes';
-import { totalPssMib } from './sandbox_memory';
+import { sandboxMappingsPssMib, totalPssMib } from './sandbox_memory';
 
 export const FILE_MIB = 64;
 const FILE_NAME = 'shared.bin';
@@ -43,7 +45,9 @@ function residentMib(path: string): number {
 }
 
 function hostFootprintMib(containerd: PrivateContainerd, path: string): number {
-  return totalPssMib(containerd.grpcAddress) + residentMib(path);
+  const inode = statSync(path).ino;
+  const mappedMib = sandboxMappingsPssMib(containerd.grpcAddress, (mapping) => mapping.inode === inode);
+  return totalPssMib(containerd.grpcAddress) - mappedMib + residentMib(path);
 }
 
 /** Every sandbox `ids` reads the shared file once, one after the other; host growth in MiB. */

@@ -1,0 +1,171 @@
+// DAX in a real guest: with [daemon] dax_window_mib = 256 on our QEMU (`make vmm`), the sandbox's
+// two container shares (vfslayers read-only, vfsdata read-write) get a 256 MiB window each
+// (vhost-user-fs-pci cache-size), vfs-virtiofsd maps file ranges into it (SHMEM_MAP) and the agent
+// mounts them dax=always, so the guest reads and writes files through mappings of the host page
+// cache. Real containerd 1.6 + ctr, our shim, QEMU q35 under TCG. Needs `make build runtime vmm`.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { FSTOOL_SOURCE } from '@vfs/harness/bundles';
+import { BUSYBOX } from '@vfs/harness/busybox_rootfs';
+import { requireOurQemu } from '@vfs/harness/our_qemu';
+import { useVmSuite } from '@vfs/harness/vm_suite';
+import {
+  expectNothingLeft,
+  ok,
+  recordedPid,
+  sandboxDirs,
+  taskIs,
+  VM_IMAGE,
+  VM_RUNTIME,
+  waitFor,
+} from '@vfs/harness/vm_checks';
+
+jest.setTimeout(300_000);
+
+const NS = 'vfs-dax';
+const ID = 'dax1';
+const WINDOW_MIB = 256;
+
+/** A file the guest reads once: without DAX all of it lands in the guest's page cache. */
+const COLD_MIB = 32;
+
+const md5 = (data: Buffer | string): string => createHash('md5').update(data).digest('hex');
+
+function cachedKiB(meminfo: string): number {
+  const value = /^Cached:\s+(\d+) kB$/m.exec(meminfo)?.[1];
+  if (value === undefined) throw new Error(`no Cached in the guest's /proc/meminfo:\n${meminfo}`);
+  return Number(value);
+}
+
+/** The guest's virtiofs mounts (tag → options) from /proc/mounts of the guest's init. */
+function virtiofsMounts(procMounts: string): Map<string, string[]> {
+  const mounts = new Map<string, string[]>();
+  for (const line of procMounts.split('\n')) {
+    const [source, , type, options] = line.split(' ');
+    if (type === 'virtiofs' && source !== undefined) mounts.set(source, (options ?? '').split(','));
+  }
+  return mounts;
+}
+
+describe('DAX windows on the container shares, on our QEMU', () => {
+  const suite = useVmSuite('dax', NS, 180_000);
+  const { ctr } = suite;
+  const exec = async (execId: string, ...argv: string[]) =>
+    ok(await ctr(['task', 'exec', '--exec-id', execId, ID, ...argv])).stdout;
+
+  it('mounts both shares dax=always, and reads the image, mmap-reads, writes and mmap-writes through the windows', async () => {
+    const qemuPath = requireOurQemu();
+    const vol = join(suite.work, 'vol');
+    mkdirSync(vol);
+    const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(vol, 'fstool'), FSTOOL_SOURCE], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`gcc fstool.c failed: ${cc.stderr}`);
+    // Past several 2 MiB DAX ranges, with a tail that ends mid-range.
+    const big = randomBytes(5 * 1024 * 1024 + 4097);
+    writeFileSync(join(vol, 'big.bin'), big);
+    writeFileSync(join(vol, 'small.txt'), 'x'.repeat(4096));
+    writeFileSync(join(vol, 'cold.bin'), Buffer.alloc(COLD_MIB * 1024 * 1024, 'c'));
+    const config = join(suite.work, 'dax.toml');
+    writeFileSync(
+      config,
+      `[hypervisor]\npath = "${qemuPath}"\nmachine = "q35"\n\n[daemon]\ndax_window_mib = ${WINDOW_MIB}\n`,
+    );
+    ok(
+      await ctr([
+        'run',
+        '-d',
+        ...VM_RUNTIME,
+        '--runtime-config-path',
+        config,
+        // The guest's pid namespace and CAP_SYS_PTRACE: /proc/1/mounts is the agent's mount table.
+        '--with-ns',
+        'pid:/proc/1/ns/pid',
+        '--cap-add',
+        'CAP_SYS_PTRACE',
+        '--mount',
+        `type=bind,src=${vol},dst=/vol,options=rbind:rw`,
+        VM_IMAGE,
+        ID,
+        'sleep',
+        '600',
+      ]),
+    );
+    await waitFor(`${ID} to run`, () => taskIs(ctr, ID, 'RUNNING'));
+
+    const qemuPid = recordedPid(suite.containerd, NS, ID, 'qemu');
+    const qemu = readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8').split('\0').join(' ');
+    for (const tag of ['vfslayers', 'vfsdata']) {
+      expect(qemu).toMatch(
+        new RegExp(` vhost-user-fs-pci,id=fs\\d+,chardev=fs\\d+-chr,tag=${tag},cache-size=${WINDOW_MIB}M `),
+      );
+    }
+    // The runtime comes from virtio-pmem on q35 ([agent] runtime "auto"): no runtime share, no window.
+    expect(qemu.match(/cache-size=/g)).toHaveLength(2);
+
+    const mounts = virtiofsMounts(await exec('mounts', 'cat', '/proc/1/mounts'));
+    expect(mounts.get('vfslayers')).toEqual(expect.arrayContaining(['ro', 'dax=always']));
+    expect(mounts.get('vfsdata')).toEqual(expect.arrayContaining(['rw', 'dax=always']));
+
+    // Reads come from the host page cache through the window, not into the guest's.
+    const before = cachedKiB(await exec('meminfo-1', 'cat', '/proc/meminfo'));
+    expect(await exec('read-cold', 'sh', '-c', 'cat /vol/cold.bin | wc -c')).toBe(`${COLD_MIB * 1024 * 1024}\n`);
+    const after = cachedKiB(await exec('meminfo-2', 'cat', '/proc/meminfo'));
+    expect(after - before).toBeLessThan((COLD_MIB / 4) * 1024);
+
+    // The image's read-only layer: a read and an mmap read of busybox (which every exec maps too).
+    const busybox = md5(readFileSync(BUSYBOX));
+    expect(await exec('read-image', 'md5sum', '/bin/busybox')).toMatch(new RegExp(`^${busybox} `));
+    expect(await exec('mmap-image', 'sh', '-c', '/vol/fstool mmap-read /bin/busybox | md5sum')).toMatch(
+      new RegExp(`^${busybox} `),
+    );
+    // The read-write share: an mmap read across several ranges, plain writes read back (in a volume,
+    // which the host sees, and in the rootfs's overlay upper dir), and a shared mmap write.
+    expect(await exec('mmap-big', 'sh', '-c', '/vol/fstool mmap-read /vol/big.bin | md5sum')).toMatch(
+      new RegExp(`^${md5(big)} `),
+    );
+    expect(await exec('write-vol', 'sh', '-c', 'echo written in the guest >/vol/w.txt && cat /vol/w.txt')).toBe(
+      'written in the guest\n',
+    );
+    expect(readFileSync(join(vol, 'w.txt'), 'utf8')).toBe('written in the guest\n');
+    expect(await exec('write-upper', 'sh', '-c', 'echo in the upper dir >/upper.txt && cat /upper.txt')).toBe(
+      'in the upper dir\n',
+    );
+    await exec('mmap-write', '/vol/fstool', 'mmap-write', '/vol/small.txt', '100', 'through the DAX window');
+    const small = readFileSync(join(vol, 'small.txt'), 'utf8');
+    expect(small.length).toBe(4096);
+    expect(small.slice(100, 122)).toBe('through the DAX window');
+    expect(small.slice(0, 100)).toBe('x'.repeat(100));
+
+    // The reads and writes went through QEMU's window: it maps the host files themselves.
+    const maps = readFileSync(`/proc/${qemuPid}/maps`, 'utf8');
+    expect(maps).toMatch(/\/small\.txt$/m);
+    expect(maps).toMatch(/\/big\.bin$/m);
+
+    ok(await ctr(['task', 'kill', '-s', 'SIGKILL', ID]));
+    await waitFor(`${ID} to stop`, () => taskIs(ctr, ID, 'STOPPED'));
+    ok(await ctr(['task', 'rm', ID]));
+    ok(await ctr(['container', 'rm', ID]));
+  });
+
+  it("fails Create with QEMU's words and the keys to change when hypervisor.path has no cache-size", async () => {
+    const config = join(suite.work, 'dax-upstream.toml');
+    writeFileSync(config, `[hypervisor]\npath = "qemu-system-x86_64"\n\n[daemon]\ndax_window_mib = ${WINDOW_MIB}\n`);
+    const result = await ctr(['run', '--rm', ...VM_RUNTIME, '--runtime-config-path', config, VM_IMAGE, 'dax2', 'true']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(
+      /\[daemon\] dax_window_mib = 256 gives the container shares DAX windows, which QEMU \(hypervisor\.path = qemu-system-x86_64\) refused: .*cache-size.*\. Set hypervisor\.path to our QEMU \(make vmm: \/opt\/vfs\/qemu\/bin\/qemu-system-x86_64\), or dax_window_mib = 0/,
+    );
+    await ctr(['container', 'rm', 'dax2']);
+  });
+
+  it('leaves no process, mount, socket or state dir behind', async () => {
+    await waitFor(
+      'all sandboxes to go',
+      async () => (sandboxDirs(suite.containerd, NS).length === 0 ? true : undefined),
+      15_000,
+    );
+    expectNothingLeft(suite.containerd, NS);
+  });
+});
