@@ -1,21 +1,27 @@
 // Smoke test of bench-guest (not of speed): bundle it and vfs-virtiofsd, run --quick at a tiny
 // scale (one boot per back end under TCG), and check that the table and the JSON hold numbers for
-// every back end and phase, and that nothing is left behind.
+// every back end and phase, and that nothing is left behind. With our QEMU (make vmm) built, the
+// DAX pair must run too (--dax fails the run otherwise); without it, the output must say so.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleSync, TARGETS } from '@vfs/build';
+import { OUR_QEMU } from '@vfs/contracts';
 import { REPO_ROOT } from '@vfs/harness/repo';
 
 const C_DAEMON = '/usr/lib/qemu/virtiofsd';
 const GUEST_KERNEL_PACKAGE = join(REPO_ROOT, 'build', 'guest', 'kernel-package');
 const maybe = existsSync(C_DAEMON) && existsSync(GUEST_KERNEL_PACKAGE) && process.getuid?.() === 0 ? test : test.skip;
 
-const BACKENDS = ['ours', 'c', 'rust', '9p'];
+// Our QEMU is bench-guest's default --vmm: once make vmm built it, the DAX pair must run.
+const withDax = existsSync(OUR_QEMU);
+const BACKENDS = ['ours', 'c', 'rust', '9p', ...(withDax ? ['ours-vmm', 'ours-dax'] : [])];
 const PHASES = [
   'seq-write',
   'seq-read',
+  'mmap-read',
+  'mmap-write',
   'rand-read-4k',
   'create',
   'stat',
@@ -37,6 +43,7 @@ interface Report {
   machine: { cpu: string; cores: number };
   results: { cache: string; phase: string; unit: string; backends: Record<string, Series | null> }[];
   cpu: { cache: string; backend: string; daemonMs: Series | null; qemuMs: Series | null }[];
+  dax: { measured: boolean; reason?: string; windowMib?: number };
 }
 
 /** Temp dirs and processes a run could leave behind. */
@@ -57,7 +64,7 @@ function leftovers(): string[] {
 const positive = (n: number): boolean => Number.isFinite(n) && n > 0;
 
 maybe(
-  'bench-guest --quick reports every phase for all four back ends and leaves nothing behind',
+  `bench-guest --quick reports every phase for every back end${withDax ? ', DAX on our QEMU included,' : ''} and leaves nothing behind`,
   () => {
     // Inside node_modules so the bundles resolve koffi (kept external) from the repo.
     const dir = join(REPO_ROOT, 'node_modules/.cache', `vfs-bench-guest-test-${process.pid}`);
@@ -68,10 +75,11 @@ maybe(
       bundleSync(TARGETS.daemon!.entry, join(dir, 'vfs-virtiofsd'));
       const before = leftovers();
       const json = join(dir, 'out.json');
-      const table = execFileSync(process.execPath, [bench, '--quick', '--scale', '0.02', '--json', json], {
+      const dax = withDax ? ['--dax'] : [];
+      const table = execFileSync(process.execPath, [bench, '--quick', '--scale', '0.02', '--json', json, ...dax], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 420_000,
+        timeout: 660_000,
       });
       const lines = table.split('\n');
       expect(lines[0]).toMatch(/^cache=auto \(9p: cache=loose\)/);
@@ -82,12 +90,16 @@ maybe(
         'ours/c',
         'ours/rust',
         'ours/9p',
+        ...(withDax ? ['dax/no-dax'] : []),
       ]);
+      if (!withDax) expect(table).toMatch(/^DAX: needs make vmm \(/m);
       for (const phase of PHASES) expect(lines.some((l) => l.trim().startsWith(`${phase} `))).toBe(true);
 
       const doc = JSON.parse(readFileSync(json, 'utf8')) as Report;
       expect(Number.isNaN(Date.parse(doc.date))).toBe(false);
       expect(doc.machine.cores).toBeGreaterThan(0);
+      expect(doc.dax.measured).toBe(withDax);
+      if (withDax) expect(doc.dax.windowMib).toBe(256);
       expect(doc.results.map((r) => r.phase)).toEqual(PHASES);
       for (const r of doc.results) {
         expect(r.cache).toBe('auto');
@@ -108,5 +120,5 @@ maybe(
       rmSync(dir, { recursive: true, force: true });
     }
   },
-  480_000,
+  720_000,
 );

@@ -1,12 +1,29 @@
-// The four file-system back ends bench-guest compares, each as the guest mounts it and the host
-// serves it: three virtio-fs daemons (vhost-user, started here with their defaults but the cache
-// mode) and virtio-9p, served by QEMU itself (no daemon: its work shows in QEMU's CPU).
+// The file-system back ends bench-guest compares, each as the guest mounts it and the host serves
+// it: three virtio-fs daemons (vhost-user, started here with their defaults but the cache mode) and
+// virtio-9p, served by QEMU itself (no daemon: its work shows in QEMU's CPU), all on the system
+// QEMU; and our daemon on our own QEMU (make vmm) without and with a DAX window, so DAX's effect is
+// measured on one footing.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const BACKENDS = ['ours', 'c', 'rust', '9p'] as const;
+export const BACKENDS = ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax'] as const;
 export type Backend = (typeof BACKENDS)[number];
+
+/** The pair on our QEMU: our daemon without a DAX window, and with one. */
+export const VMM_BACKENDS = ['ours-vmm', 'ours-dax'] as const satisfies readonly Backend[];
+/** The back ends on the system QEMU: the default set when our QEMU is not built. */
+export const SYSTEM_BACKENDS = ['ours', 'c', 'rust', '9p'] as const satisfies readonly Backend[];
+
+/**
+ * The DAX window of ours-dax: the daemon's --dax-window and the device's cache-size (a PCI BAR, so
+ * a power of two); 256 MiB holds the workload's largest file at scale 4.
+ */
+export const DAX_WINDOW_MIB = 256;
+
+export function onOurQemu(backend: Backend): boolean {
+  return (VMM_BACKENDS as readonly Backend[]).includes(backend);
+}
 
 /** virtio-fs cache modes; 9p gets its closest (NINE_P_CACHE). */
 export const CACHES = ['auto', 'none'] as const;
@@ -22,6 +39,8 @@ export interface DaemonPaths {
   readonly ours: string;
   readonly c: string;
   readonly rust: string;
+  /** Our QEMU (make vmm), which ours-vmm and ours-dax boot on. */
+  readonly vmmQemu: string;
 }
 
 export interface Mount {
@@ -30,6 +49,7 @@ export interface Mount {
 }
 
 export function mountFor(backend: Backend, cache: Cache): Mount {
+  if (backend === 'ours-dax') return { fs: 'virtiofs', options: 'dax=always' };
   if (backend !== '9p') return { fs: 'virtiofs', options: '' };
   // 512 KiB messages: as large as QEMU's virtio-9p takes, so sequential I/O is not msize-bound.
   return { fs: '9p', options: `trans=virtio,version=9p2000.L,msize=524288,cache=${NINE_P_CACHE[cache]}` };
@@ -54,7 +74,14 @@ function daemonCommand(
 ): [string, string[]] {
   switch (backend) {
     case 'ours':
-      return [process.execPath, [paths.ours, `--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`]];
+    case 'ours-vmm':
+    case 'ours-dax': {
+      const dax = backend === 'ours-dax' ? [`--dax-window=${DAX_WINDOW_MIB}`] : [];
+      return [
+        process.execPath,
+        [paths.ours, `--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`, ...dax],
+      ];
+    }
     case 'c':
       return [paths.c, [`--socket-path=${socket}`, '-o', `source=${dir}`, '-o', `cache=${cache}`]];
     case 'rust':

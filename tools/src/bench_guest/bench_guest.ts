@@ -1,8 +1,9 @@
 // bench-guest (`make bench-guest ARGS="…"`): the file-system data path as a guest sees it. One VM
 // image (Debian's generic kernel, which has both virtiofs and 9p; a static C workload in the
 // initramfs) boots under TCG against our vfs-virtiofsd, QEMU's C virtiofsd, the Rust virtiofsd 1.13
-// and virtio-9p, one boot per back end and cache mode in each round, the back ends' order rotating
-// from round to round so drift on a shared machine falls on all alike. The share is a tmpfs dir.
+// and virtio-9p, and against our daemon on our own QEMU (make vmm) without and with a DAX window,
+// one boot per back end and cache mode in each round, the back ends' order rotating from round to
+// round so drift on a shared machine falls on all alike. The share is a tmpfs dir.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { type GuestBenchArgs, parseGuestBenchArgs, USAGE } from './guest_args';
 import { runGuest } from './guest_run';
 import { GuestResults } from './report';
 import { makeTree } from './share';
+import { planBackends, probeVmmQemu } from './vmm_qemu';
 
 const IMAGE_DIR = join(REPO_ROOT, 'build', 'bench-guest');
 const C_VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
@@ -28,23 +30,28 @@ function buildImage(): { kernel: string; initrd: string } {
 }
 
 async function bench(args: GuestBenchArgs, work: string, defer: (what: string, step: () => unknown) => void) {
+  const { backends, dax, daxNote } = planBackends(args.backends, args.daxRequired, args.vmmQemu, () =>
+    probeVmmQemu(args.vmmQemu),
+  );
+  if (daxNote !== null) progress(`bench-guest: ${daxNote}`);
   const image = buildImage();
   const paths: DaemonPaths = {
     ours: join(__dirname, 'vfs-virtiofsd'),
     c: C_VIRTIOFSD,
-    rust: args.backends.includes('rust') ? ensureRustVirtiofsd() : '',
+    rust: backends.includes('rust') ? ensureRustVirtiofsd() : '',
+    vmmQemu: args.vmmQemu,
   };
   const share = mkdtempSync('/dev/shm/vfs-bench-guest-share-');
   defer(`remove ${share}`, () => rmSync(share, { recursive: true, force: true }));
   makeTree(share, args.treeFiles);
   progress(
-    `bench-guest: ${args.backends.join(', ')} × cache ${args.caches.join(', ')}; scale ${args.scale}; ` +
+    `bench-guest: ${backends.join(', ')} × cache ${args.caches.join(', ')}; scale ${args.scale}; ` +
       `${args.warmup} warm-up + ${args.runs} rounds`,
   );
-  const results = new GuestResults(args.backends, args.caches);
+  const results = new GuestResults(backends, args.caches);
   for (let round = 0; round < args.warmup + args.runs; round++) {
     for (const cache of args.caches) {
-      for (const backend of roundOrder(args.backends, round)) {
+      for (const backend of roundOrder(backends, round)) {
         const started = performance.now();
         const run = await runGuest({
           backend,
@@ -65,12 +72,13 @@ async function bench(args: GuestBenchArgs, work: string, defer: (what: string, s
       }
     }
   }
-  process.stdout.write(`${results.table()}\n`);
+  process.stdout.write(`${results.table()}\n${daxNote === null ? '' : `${daxNote}\n`}`);
   if (args.json !== undefined)
     results.writeJson(args.json, {
       date: new Date().toISOString(),
       options: { runs: args.runs, warmup: args.warmup, scale: args.scale, treeFiles: args.treeFiles },
       vm: 'q35, TCG, 2 vCPUs, 512 MiB',
+      dax,
     });
 }
 

@@ -1,16 +1,35 @@
 import { parseGuestBenchArgs } from './guest_args';
 
 describe('parseGuestBenchArgs', () => {
-  it('runs all four back ends in both cache modes, three rounds at scale 0.1, by default', () => {
+  it('runs every back end, the DAX pair if our QEMU allows, in both cache modes, three rounds at scale 0.1, by default', () => {
     expect(parseGuestBenchArgs([])).toEqual({
       runs: 3,
       warmup: 0,
       scale: 0.1,
       treeFiles: 300,
-      backends: ['ours', 'c', 'rust', '9p'],
+      backends: ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax'],
+      daxRequired: false,
+      vmmQemu: '/opt/vfs/qemu/bin/qemu-system-x86_64',
       caches: ['auto', 'none'],
       json: undefined,
     });
+  });
+
+  it('requires the DAX pair with --dax or when --backends names it, and takes our QEMU from --vmm', () => {
+    expect(parseGuestBenchArgs(['--dax', '--vmm', '/q'])).toMatchObject({
+      backends: ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax'],
+      daxRequired: true,
+      vmmQemu: '/q',
+    });
+    expect(parseGuestBenchArgs(['--backends', 'ours,c', '--dax'])).toMatchObject({
+      backends: ['ours', 'c', 'ours-vmm', 'ours-dax'],
+      daxRequired: true,
+    });
+    expect(parseGuestBenchArgs(['--backends', 'ours-dax'])).toMatchObject({
+      backends: ['ours-dax'],
+      daxRequired: true,
+    });
+    expect(parseGuestBenchArgs(['--backends', 'ours,9p'])).toMatchObject({ daxRequired: false });
   });
 
   it('makes --quick one round of cache=auto at scale 0.05, and lets later flags refine it', () => {

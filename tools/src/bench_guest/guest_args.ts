@@ -1,7 +1,17 @@
 // Command line of bench-guest.
 import { parseArgs } from 'node:util';
+import { OUR_QEMU } from '@vfs/contracts';
 import { countArg } from '../bench_common/count_arg';
-import { BACKENDS, type Backend, CACHES, type Cache } from './backends';
+import {
+  BACKENDS,
+  type Backend,
+  CACHES,
+  type Cache,
+  DAX_WINDOW_MIB,
+  onOurQemu,
+  SYSTEM_BACKENDS,
+  VMM_BACKENDS,
+} from './backends';
 
 export interface GuestBenchArgs {
   /** Measured rounds; each boots every back end once per cache mode, in rotating order. */
@@ -13,6 +23,13 @@ export interface GuestBenchArgs {
   /** Files in the git-status-like tree the host makes before each boot. */
   readonly treeFiles: number;
   readonly backends: readonly Backend[];
+  /**
+   * Whether ours-vmm and ours-dax must run (--dax, or named in --backends): a run without our QEMU
+   * then fails. Otherwise they are in the default set, dropped with a note when it is missing.
+   */
+  readonly daxRequired: boolean;
+  /** Our QEMU (make vmm), which ours-vmm and ours-dax boot on. */
+  readonly vmmQemu: string;
   readonly caches: readonly Cache[];
   readonly json?: string;
 }
@@ -21,8 +38,10 @@ export const USAGE = `usage: bench-guest [options]
 
 Boots one VM image (Debian's generic kernel, a static C workload in the initramfs) under TCG against
 each file-system back end — our vfs-virtiofsd, QEMU's C virtiofsd, the Rust virtiofsd 1.13 and
-virtio-9p — in interleaved rounds, and prints medians with min–max and the host CPU of the daemon
-and of QEMU.
+virtio-9p on the system QEMU; our vfs-virtiofsd on our QEMU (make vmm) without DAX (ours-vmm) and
+with a ${DAX_WINDOW_MIB} MiB DAX window mounted dax=always (ours-dax) — in interleaved rounds, and prints
+medians with min–max and the host CPU of the daemon and of QEMU. The ours-vmm/ours-dax pair runs
+when our QEMU is there; without it the output says "DAX: needs make vmm".
 
   --quick             a smoke run: --runs 1 --warmup 0 --scale 0.05 --cache auto (about 2 minutes)
   --runs N            measured rounds (default 3)
@@ -32,6 +51,9 @@ and of QEMU.
                       and takes about 20 times as long: under TCG on 2 shared cores a file
                       operation costs milliseconds)
   --backends A,B      a subset of ${BACKENDS.join(',')}
+                      (naming ours-vmm or ours-dax requires our QEMU)
+  --dax               add ours-vmm and ours-dax, and fail if our QEMU cannot run them
+  --vmm PATH          our QEMU (default ${OUR_QEMU})
   --cache A,B         cache modes, a subset of ${CACHES.join(',')} (default both)
   --json FILE         also write the results as JSON
   -h, --help          this help
@@ -51,6 +73,14 @@ function scaleArg(value: string | undefined): number {
   return n;
 }
 
+/** The back ends asked for, and whether the DAX pair among them is required rather than a default. */
+function backendsArg(value: string | undefined, dax: boolean): { backends: Backend[]; daxRequired: boolean } {
+  const named = value !== undefined ? listArg(value, BACKENDS, 'backends') : null;
+  const base = named ?? [...SYSTEM_BACKENDS];
+  const backends = dax ? [...base, ...VMM_BACKENDS.filter((b) => !base.includes(b))] : (named ?? [...BACKENDS]);
+  return { backends, daxRequired: dax || (named?.some(onOurQemu) ?? false) };
+}
+
 /** Parses argv (without node and script); null for --help. */
 export function parseGuestBenchArgs(argv: readonly string[]): GuestBenchArgs | null {
   const { values } = parseArgs({
@@ -61,6 +91,8 @@ export function parseGuestBenchArgs(argv: readonly string[]): GuestBenchArgs | n
       warmup: { type: 'string' },
       scale: { type: 'string' },
       backends: { type: 'string' },
+      dax: { type: 'boolean' },
+      vmm: { type: 'string' },
       cache: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -75,7 +107,8 @@ export function parseGuestBenchArgs(argv: readonly string[]): GuestBenchArgs | n
     warmup: countArg(values.warmup, 0, 'warmup', 0, USAGE),
     scale,
     treeFiles: Math.max(10, Math.round(3000 * scale)),
-    backends: values.backends !== undefined ? listArg(values.backends, BACKENDS, 'backends') : [...BACKENDS],
+    ...backendsArg(values.backends, values.dax === true),
+    vmmQemu: values.vmm ?? OUR_QEMU,
     caches: values.cache !== undefined ? listArg(values.cache, CACHES, 'cache') : quick ? ['auto'] : [...CACHES],
     json: values.json,
   };

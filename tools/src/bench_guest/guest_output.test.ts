@@ -1,4 +1,4 @@
-import { GuestWorkloadError, parseGuestOutput, rateOf } from './guest_output';
+import { GuestWorkloadError, mountOptionsOf, parseGuestOutput, rateOf } from './guest_output';
 
 describe('parseGuestOutput', () => {
   it('reads every phase line of a finished run, console noise around them', () => {
@@ -19,6 +19,24 @@ describe('parseGuestOutput', () => {
 
   it('fails a run without the end marker', () => {
     expect(() => parseGuestOutput('VFSBENCH-BEGIN\nVFSBENCH create 0.1 10 ops\n')).toThrow(GuestWorkloadError);
+  });
+
+  it('keeps a phase the mount could not do in its place, marked skipped with why', () => {
+    const console =
+      'VFSBENCH-BEGIN\nVFSBENCH-SKIP mmap-write bytes No such device\r\nVFSBENCH unlink 0.5 20 ops\nVFSBENCH-END\n';
+    expect(parseGuestOutput(console)).toEqual([
+      { phase: 'mmap-write', seconds: 0, amount: 0, unit: 'bytes', skipped: 'No such device' },
+      { phase: 'unlink', seconds: 0.5, amount: 20, unit: 'ops' },
+    ]);
+  });
+});
+
+describe('mountOptionsOf', () => {
+  it("reads the share's mount options init printed, or null without the line", () => {
+    expect(
+      mountOptionsOf('Booting from ROM..VFSBENCH-MOUNT virtiofs rw,relatime,dax=always\r\nVFSBENCH-BEGIN\n'),
+    ).toEqual(['rw', 'relatime', 'dax=always']);
+    expect(mountOptionsOf('VFSBENCH-BEGIN\n')).toBeNull();
   });
 });
 

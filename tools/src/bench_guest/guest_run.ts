@@ -1,21 +1,32 @@
 // One boot of bench-guest's VM against one back end and cache mode: the share reset, the daemon
-// started, QEMU (q35, TCG, 2 vCPUs) booted with the workload, the host CPU of the daemon and of
-// QEMU sampled when the workload's begin and end lines reach the console, and everything stopped.
+// started, QEMU (q35, TCG, 2 vCPUs; ours for ours-vmm and ours-dax) booted with the workload, the
+// host CPU of the daemon and of QEMU sampled when the workload's begin and end lines reach the
+// console, and everything stopped. A DAX run whose share the guest did not mount dax fails.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildQemuArgs, hostTscKhz, killQemuByPid, launchQemu, type QemuExit, type RunningQemu } from '@vfs/shim/vm';
+import {
+  buildQemuArgs,
+  hostTscKhz,
+  killQemuByPid,
+  launchQemu,
+  type QemuExit,
+  type RunningQemu,
+  type VhostUserFsDevice,
+} from '@vfs/shim/vm';
 import { processTreeCpuNs } from '../bench_common/process_cpu';
 import {
   type Backend,
   type Cache,
   type DaemonPaths,
+  DAX_WINDOW_MIB,
   mountFor,
   ninePArgs,
+  onOurQemu,
   type RunningDaemon,
   startDaemon,
 } from './backends';
-import { BEGIN, END, type PhaseResult, parseGuestOutput } from './guest_output';
+import { BEGIN, END, mountOptionsOf, type PhaseResult, parseGuestOutput } from './guest_output';
 import { resetShare } from './share';
 
 export interface GuestImage {
@@ -89,11 +100,12 @@ export async function runGuest(spec: RunSpec): Promise<RunResult> {
       initrdPath: spec.image.initrd,
       kernelArgs: [`bench.fs=${mount.fs}`, `bench.opts=${mount.options}`, `bench.scale=${spec.scale}`],
       tscKhz: hostTscKhz(),
-      fsDevices: daemon === undefined ? [] : [{ id: 'fs0', socketPath: socket, tag: 'share' }],
+      fsDevices: daemon === undefined ? [] : [fsDevice(spec.backend, socket)],
       consoleLogPath: consolePath,
     });
     qemu = await launchQemu({
       args: spec.backend === '9p' ? [...args, ...ninePArgs(spec.share)] : args,
+      binary: onOurQemu(spec.backend) ? spec.paths.vmmQemu : undefined,
       stderrLogPath: join(spec.work, `${name}.qemu.log`),
     });
     const qemuPid = qemu.pid;
@@ -107,7 +119,9 @@ export async function runGuest(spec: RunSpec): Promise<RunResult> {
     const exit = await exitWithin(qemu, EXIT_WAIT_MS);
     const console = readConsole(consolePath);
     try {
-      return { phases: parseGuestOutput(console), ...cpu };
+      const phases = parseGuestOutput(console);
+      checkMount(spec.backend, mountOptionsOf(console));
+      return { phases, ...cpu };
     } catch (err) {
       const tail = console.split('\n').slice(-15).join('\n');
       throw new Error(
@@ -118,6 +132,18 @@ export async function runGuest(spec: RunSpec): Promise<RunResult> {
     await qemu?.stop();
     await daemon?.stop();
   }
+}
+
+/** The share's vhost-user-fs device; ours-dax's has the DAX window (our QEMU's cache-size). */
+function fsDevice(backend: Backend, socket: string): VhostUserFsDevice {
+  const device = { id: 'fs0', socketPath: socket, tag: 'share' };
+  return backend === 'ours-dax' ? { ...device, cacheSizeMiB: DAX_WINDOW_MIB } : device;
+}
+
+/** A DAX run is only one when the guest mounted the share dax=always (a window it found). */
+function checkMount(backend: Backend, options: string[] | null): void {
+  if (backend === 'ours-dax' && !(options ?? []).includes('dax=always'))
+    throw new Error(`the guest mounted the share without DAX (options: ${options?.join(',') ?? 'none printed'})`);
 }
 
 /**

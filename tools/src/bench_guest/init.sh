@@ -4,8 +4,9 @@
 #   bench.fs=virtiofs|9p   the file system to mount
 #   bench.opts=O           its mount options (comma-separated; may be empty)
 #   bench.scale=F          the workload's size factor
-# The workload's VFSBENCH lines go to the console; a failure prints `VFSBENCH-ERROR …` and powers
-# off, so the host always sees an exit.
+# The workload's VFSBENCH lines and the share's /proc/mounts line (VFSBENCH-MOUNT <type> <options>)
+# go to the console; a failure prints `VFSBENCH-ERROR …` and powers off, so the host always sees an
+# exit.
 export PATH=/bin
 SHARE=/mnt/share
 
@@ -32,6 +33,10 @@ done </vfs/modules/load-order
 
 mkdir -p "$SHARE"
 mount -t "$fs" ${opts:+-o "$opts"} share "$SHARE" || fail "mount -t $fs -o $opts"
+# What the kernel made of the options (dax=always shows only with a DAX window): the host checks it.
+while read -r _ dir type options _; do
+  [ "$dir" = "$SHARE" ] && echo "VFSBENCH-MOUNT $type $options"
+done </proc/mounts
 /workload "$SHARE" "$scale"
 umount "$SHARE" || fail "umount"
 poweroff -f

@@ -46,6 +46,46 @@ describe('GuestResults', () => {
     ]);
   });
 
+  it('adds the DAX pair beside the others with a dax/no-dax ratio, and a dash where a mount skipped a phase', () => {
+    const dax = new GuestResults(['ours', 'c', 'ours-vmm', 'ours-dax'], ['none']);
+    const mmap = (seconds: number | null, cpuMs: number) => ({
+      phases: [
+        seconds === null
+          ? { phase: 'mmap-write', seconds: 0, amount: 0, unit: 'bytes', skipped: 'No such device' }
+          : { phase: 'mmap-write', seconds, amount: 4e6, unit: 'bytes' },
+      ],
+      daemonCpuMs: cpuMs,
+      qemuCpuMs: 1000,
+    });
+    dax.add('none', 'ours', mmap(null, 100));
+    dax.add('none', 'c', mmap(null, 100));
+    dax.add('none', 'ours-vmm', mmap(null, 400));
+    dax.add('none', 'ours-dax', mmap(1, 100));
+    const rows = dax.table().split('\n');
+    expect(rows[1]?.trim().split(/\s{3,}/)).toEqual([
+      'workload',
+      'unit',
+      'ours',
+      'c',
+      'ours-vmm',
+      'ours-dax',
+      'ours/c',
+      'dax/no-dax',
+    ]);
+    expect(rows[2]?.trim().split(/\s{3,}/)).toEqual(['mmap-write', 'MB/s', '—', '—', '—', '4.00', '—', '—']);
+    expect(rows[3]?.trim().split(/\s{3,}/)).toEqual([
+      'host CPU, daemon',
+      'ms',
+      '100',
+      '100',
+      '400',
+      '100',
+      '1.00',
+      '4.00',
+    ]);
+    expect(rows.some((r) => r.startsWith('—: the mount cannot do it'))).toBe(true);
+  });
+
   it('writes every sample, and no daemon CPU for 9p', () => {
     const doc = results.json({}) as {
       results: { backends: Record<string, { samples: number[] } | null> }[];

@@ -1,11 +1,12 @@
 // bench-guest's results: per cache mode and phase, each back end's rates over the measured rounds,
 // and the host CPU of its daemon and its QEMU over the workload; printed as one table per cache
-// mode (median, min–max) with ours' ratio of medians to each other back end, and as JSON.
+// mode (median, min–max) with ours' ratio of medians to each other back end on the system QEMU and,
+// with the DAX pair, DAX's (ours-dax over ours-vmm, both on our QEMU), and as JSON.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { renderTable } from '../bench_common/format';
 import { type Summary, summarize } from '../bench_common/stats';
-import { type Backend, type Cache, NINE_P_CACHE } from './backends';
+import { type Backend, type Cache, NINE_P_CACHE, onOurQemu } from './backends';
 import { rateOf } from './guest_output';
 import type { RunResult } from './guest_run';
 
@@ -30,7 +31,7 @@ export class GuestResults {
       const { rate, unit } = rateOf(p);
       const s = this.series.get(key) ?? { phase: p.phase, unit, rates: new Map() };
       this.series.set(key, s);
-      s.rates.set(backend, [...(s.rates.get(backend) ?? []), rate]);
+      if (p.skipped === undefined) s.rates.set(backend, [...(s.rates.get(backend) ?? []), rate]);
     }
     const c = this.cpu.get(`${cache}|${backend}`) ?? { daemonMs: [], qemuMs: [] };
     this.cpu.set(`${cache}|${backend}`, c);
@@ -48,20 +49,30 @@ export class GuestResults {
   }
 
   table(): string {
-    const others = this.backends.filter((b) => b !== 'ours');
+    const others = this.backends.filter((b) => b !== 'ours' && !onOurQemu(b));
     const withOurs = this.backends.includes('ours');
+    const withDax = this.backends.includes('ours-vmm') && this.backends.includes('ours-dax');
     const lines: string[] = [];
+    let skipped = false;
     for (const cache of this.caches) {
       lines.push(`cache=${cache} (9p: cache=${NINE_P_CACHE[cache]}); median (min–max) of each back end's runs`);
-      const head = ['workload', 'unit', ...this.backends, ...(withOurs ? others.map((b) => `ours/${b}`) : [])];
+      const head = [
+        'workload',
+        'unit',
+        ...this.backends,
+        ...(withOurs ? others.map((b) => `ours/${b}`) : []),
+        ...(withDax ? ['dax/no-dax'] : []),
+      ];
       const rows: string[][] = [head];
       for (const s of this.seriesOf(cache)) {
         const medians = new Map(this.backends.map((b) => [b, medianOf(s.rates.get(b))]));
+        skipped ||= this.backends.some((b) => medians.get(b) === undefined);
         rows.push([
           s.phase,
           s.unit,
           ...this.backends.map((b) => cell(s.rates.get(b))),
           ...(withOurs ? others.map((b) => ratioCell(medians.get('ours'), medians.get(b))) : []),
+          ...(withDax ? [ratioCell(medians.get('ours-dax'), medians.get('ours-vmm'))] : []),
         ]);
       }
       for (const [label, pick] of [
@@ -73,11 +84,19 @@ export class GuestResults {
           'ms',
           ...this.backends.map((b) => cell(pick(b))),
           ...(withOurs ? others.map((b) => ratioCell(medianOf(pick(b)), medianOf(pick('ours')))) : []),
+          ...(withDax ? [ratioCell(medianOf(pick('ours-vmm')), medianOf(pick('ours-dax')))] : []),
         ]);
       }
       lines.push(...renderTable(rows, [0, 1]), '');
     }
-    lines.push('ours/X: ratio of medians, > 1 means ours is faster (for CPU: ours uses less).');
+    if (withOurs && others.length > 0)
+      lines.push('ours/X: ratio of medians, > 1 means ours is faster (for CPU: ours uses less).');
+    if (withDax)
+      lines.push(
+        'ours-vmm, ours-dax: ours on our QEMU (make vmm), without and with DAX; dax/no-dax: ratio of their medians,',
+        '> 1 means DAX is faster (for CPU: uses less).',
+      );
+    if (skipped) lines.push('—: the mount cannot do it (a shared writable mmap needs the page cache or DAX).');
     return lines.join('\n');
   }
 

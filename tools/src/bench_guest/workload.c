@@ -4,9 +4,11 @@
  * Each phase prints one console line the host parses (tools/src/bench_guest/guest_output.ts):
  *   VFSBENCH <phase> <seconds> <amount> <unit>
  * and `VFSBENCH-BEGIN` / `VFSBENCH-END` around all phases (the host samples CPU at those lines).
- * Errors print `VFSBENCH-ERROR <what>: <errno text>` and exit 1. Page caches are dropped before
- * every phase that reads, so reads reach the file server. DIR/tree (the git-status-like tree) is
- * made by the host before boot; everything else the workload makes itself.
+ * Errors print `VFSBENCH-ERROR <what>: <errno text>` and exit 1; a phase the mount cannot do at
+ * all (a shared writable mmap under cache=none) prints `VFSBENCH-SKIP <phase> <unit> <errno text>`
+ * instead of its line, and the run goes on. Page caches are dropped before every phase that reads,
+ * so reads reach the file server. DIR/tree (the git-status-like tree) is made by the host before
+ * boot; everything else the workload makes itself.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +83,51 @@ static void write_all(int fd, const char *data, size_t len, const char *path) {
   }
 }
 
+/*
+ * A private read-only mapping, copied out a MiB at a time after drop_caches: how a loader or a
+ * reader of an mmap'd file sees it (with DAX the pages are the host's, without they are faulted
+ * into the guest page cache). Private, because virtio-fs cache=none refuses shared mappings.
+ */
+static void mmap_read(const char *path, int mib) {
+  drop_caches();
+  double t = now();
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) fail("open %s", path);
+  size_t len = (size_t)mib * MIB;
+  char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (map == MAP_FAILED) fail("mmap %s", path);
+  for (size_t off = 0; off < len; off += MIB) memcpy(buf, map + off, MIB);
+  munmap(map, len);
+  close(fd);
+  report("mmap-read", t, (double)len, "bytes");
+}
+
+/* A new file sized with ftruncate, filled through a shared writable mapping and msync'ed. */
+static void mmap_write(const char *dir, int mib) {
+  char path[PATH_BYTES];
+  snprintf(path, sizeof path, "%s/mmap.bin", dir);
+  memset(buf, 'm', sizeof buf);
+  size_t len = (size_t)mib * MIB;
+  double t = now();
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail("create %s", path);
+  if (ftruncate(fd, (off_t)len) != 0) fail("ftruncate %s", path);
+  char *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) {
+    /* virtio-fs cache=none (direct I/O) and 9p cache=none have no shared writable mappings. */
+    if (errno != ENODEV && errno != EINVAL) fail("mmap %s", path);
+    printf("VFSBENCH-SKIP mmap-write bytes %s\n", strerror(errno));
+    fflush(stdout);
+  } else {
+    for (size_t off = 0; off < len; off += MIB) memcpy(map + off, buf, MIB);
+    if (msync(map, len, MS_SYNC) != 0) fail("msync %s", path);
+    munmap(map, len);
+    report("mmap-write", t, (double)len, "bytes");
+  }
+  close(fd);
+  if (unlink(path) != 0) fail("unlink %s", path);
+}
+
 static void sequential(const char *dir, int mib, int reads) {
   char path[PATH_BYTES];
   snprintf(path, sizeof path, "%s/seq.bin", dir);
@@ -103,6 +151,9 @@ static void sequential(const char *dir, int mib, int reads) {
   }
   close(fd);
   report("seq-read", t, (double)mib * MIB, "bytes");
+
+  mmap_read(path, mib);
+  mmap_write(dir, mib);
 
   drop_caches();
   fd = open(path, O_RDONLY);
