@@ -2,7 +2,7 @@
 // two container shares (vfslayers read-only, vfsdata read-write) get a 256 MiB window each
 // (vhost-user-fs-pci cache-size), vfs-virtiofsd maps file ranges into it (SHMEM_MAP) and the agent
 // mounts them dax=always, so the guest reads and writes files through mappings of the host page
-// cache. Real containerd 1.6 + ctr, our shim, QEMU q35 under TCG. Needs `make build runtime vmm`.
+// cache; with dax_min_file_kib too, dax=inode and only large files so. Real containerd 1.6 + ctr, our shim, QEMU q35 under TCG. Needs `make build runtime vmm`.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -147,6 +147,59 @@ describe('DAX windows on the container shares, on our QEMU', () => {
     await waitFor(`${ID} to stop`, () => taskIs(ctr, ID, 'STOPPED'));
     ok(await ctr(['task', 'rm', ID]));
     ok(await ctr(['container', 'rm', ID]));
+  });
+
+  it('with dax_min_file_kib mounts both shares dax=inode: a big file comes through the window, a small one does not', async () => {
+    const qemuPath = requireOurQemu();
+    const id = 'dax3';
+    const vol = join(suite.work, 'vol-inode');
+    mkdirSync(vol);
+    const big = randomBytes(5 * 1024 * 1024 + 4097);
+    writeFileSync(join(vol, 'big-inode.bin'), big);
+    writeFileSync(join(vol, 'small-inode.txt'), 'y'.repeat(4096));
+    const config = join(suite.work, 'dax-inode.toml');
+    writeFileSync(
+      config,
+      `[hypervisor]\npath = "${qemuPath}"\nmachine = "q35"\n\n[daemon]\ndax_window_mib = ${WINDOW_MIB}\ndax_min_file_kib = 1024\n`,
+    );
+    ok(
+      await ctr([
+        'run',
+        '-d',
+        ...VM_RUNTIME,
+        '--runtime-config-path',
+        config,
+        '--with-ns',
+        'pid:/proc/1/ns/pid',
+        '--cap-add',
+        'CAP_SYS_PTRACE',
+        '--mount',
+        `type=bind,src=${vol},dst=/vol,options=rbind:rw`,
+        VM_IMAGE,
+        id,
+        'sleep',
+        '600',
+      ]),
+    );
+    await waitFor(`${id} to run`, () => taskIs(ctr, id, 'RUNNING'));
+    const run = async (execId: string, ...argv: string[]) =>
+      ok(await ctr(['task', 'exec', '--exec-id', execId, id, ...argv])).stdout;
+
+    const mounts = virtiofsMounts(await run('mounts', 'cat', '/proc/1/mounts'));
+    expect(mounts.get('vfslayers')).toEqual(expect.arrayContaining(['ro', 'dax=inode']));
+    expect(mounts.get('vfsdata')).toEqual(expect.arrayContaining(['rw', 'dax=inode']));
+
+    expect(await run('read-big', 'md5sum', '/vol/big-inode.bin')).toMatch(new RegExp(`^${md5(big)} `));
+    expect(await run('read-small', 'cat', '/vol/small-inode.txt')).toBe('y'.repeat(4096));
+    // QEMU maps the big file's host pages into the window; the small one went through FUSE reads.
+    const maps = readFileSync(`/proc/${recordedPid(suite.containerd, NS, id, 'qemu')}/maps`, 'utf8');
+    expect(maps).toMatch(/\/big-inode\.bin$/m);
+    expect(maps).not.toMatch(/\/small-inode\.txt$/m);
+
+    ok(await ctr(['task', 'kill', '-s', 'SIGKILL', id]));
+    await waitFor(`${id} to stop`, () => taskIs(ctr, id, 'STOPPED'));
+    ok(await ctr(['task', 'rm', id]));
+    ok(await ctr(['container', 'rm', id]));
   });
 
   it("fails Create with QEMU's words and the keys to change when hypervisor.path has no cache-size", async () => {

@@ -21,3 +21,22 @@ export function daxWindowProblem(mib: number): string | null {
 export function daxWindowBytes(mib: number): number {
   return mib * 1024 * 1024;
 }
+
+/**
+ * The per-inode DAX threshold (`dax=inode`): regular files of at least this many KiB go through the
+ * window, smaller ones through the guest page cache (a small file would cost a whole 2 MiB mapping).
+ * 0 = every file (`dax=always`). Bounded by the largest window's size, 64 GiB.
+ */
+export const MAX_DAX_MIN_FILE_KIB = MAX_DAX_WINDOW_MIB * 1024;
+
+/** Why `kib` is not a usable per-inode DAX threshold, or null when it is. */
+export function daxMinFileProblem(kib: number): string | null {
+  if (!Number.isInteger(kib) || kib < 0) return `expected a whole number of KiB (0 = every file), got ${kib}`;
+  if (kib > MAX_DAX_MIN_FILE_KIB) return `${kib} KiB exceeds the limit of ${MAX_DAX_MIN_FILE_KIB} KiB`;
+  return null;
+}
+
+/** The guest's virtiofs `dax=` mount mode for a threshold: per inode when one is set. */
+export function guestDaxMode(minFileKiB: number): 'always' | 'inode' {
+  return minFileKiB > 0 ? 'inode' : 'always';
+}

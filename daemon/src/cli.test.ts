@@ -68,6 +68,11 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs([...base, '--dax-window=0']).daxWindowMiB).toBe(0);
   });
 
+  test('--dax-min-file-kib sets the per-inode DAX threshold; 0 (every file) by default', () => {
+    expect(parseArgs([...base, '--dax-window=64']).daxMinFileKiB).toBe(0);
+    expect(parseArgs([...base, '--dax-window=64', '--dax-min-file-kib=1024']).daxMinFileKiB).toBe(1024);
+  });
+
   test('the resource bounds have defaults, and each --max-* flag sets its own', () => {
     expect(parseArgs(base).limits).toEqual({ maxOpenHandles: 262_144, maxLockOwners: 65_536, maxParkedLocks: 256 });
     expect(parseArgs(base).rlimitNofile).toBeUndefined();
@@ -148,6 +153,8 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--dax-window=1.5'], /--dax-window: expected a non-negative integer/],
     [[...base, '--dax-window=131072'], /--dax-window: 131072 MiB exceeds the limit/],
     [['--shared-dir=/srv', '--control-socket=/c', '--dax-window=64'], /--dax-window is for single-export mode/],
+    [[...base, '--dax-min-file-kib=1024'], /--dax-min-file-kib needs --dax-window/],
+    [[...base, '--dax-window=64', '--dax-min-file-kib=-1'], /--dax-min-file-kib: expected a non-negative integer/],
     [
       ['--shared-dir=/srv', '--socket-path=/s', '--xattrmap=:rename:all:a:b:'],
       /--xattrmap ':rename:all:a:b:': xattrmap: unknown type 'rename'/,

@@ -1,7 +1,7 @@
 // virtiofsd-compatible command line: the Rust daemon's `--flag` spelling and the C daemon's
 // `-o option` spelling both map onto one DaemonOptions. Flags we cannot honour are refused with a
 // clear error instead of being accepted and ignored.
-import { daxWindowProblem, idMapProblem, type CacheMode } from '@vfs/contracts';
+import { daxMinFileProblem, daxWindowProblem, idMapProblem, type CacheMode } from '@vfs/contracts';
 import { xattrMapProblem } from './passthrough/xattr_map';
 import { DEFAULT_LIMITS, type ResourceLimits } from './passthrough/config';
 
@@ -38,6 +38,8 @@ export interface DaemonOptions {
   inodeFileHandles?: InodeFileHandles;
   /** The DAX window in MiB (single-export mode); 0 = DAX off. */
   daxWindowMiB: number;
+  /** Per-inode DAX: only regular files of at least this many KiB use the window; 0 = every file. */
+  daxMinFileKiB: number;
   /** virtiofsd's uid/gid translation rules (@vfs/contracts id_map), each flag's values in order. */
   translateUid: string[];
   translateGid: string[];
@@ -130,6 +132,10 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
                                       MIB (a power of two, at least 2; 0 = off, the default), on
                                       read-only and read-write exports; needs a VMM that
                                       serves vhost-user SHMEM_MAP
+  --dax-min-file-kib=N                vfs extension, with --dax-window: per-inode DAX for a
+                                      guest mounted dax=inode; only regular files of at
+                                      least N KiB get FUSE_ATTR_DAX (0 = every file, the
+                                      default, for dax=always)
   --translate-uid=RULE, --translate-gid=RULE
                                       translate ids between guest and host without a user
                                       namespace (repeat for more rules); RULE is one of
@@ -182,6 +188,7 @@ function defaults(): DaemonOptions {
     allowDirectIo: false,
     announceSubmounts: false,
     daxWindowMiB: 0,
+    daxMinFileKiB: 0,
     translateUid: [],
     translateGid: [],
     limits: DEFAULT_LIMITS,
@@ -224,6 +231,13 @@ function daxWindow(value: string): number {
   const problem = mib === 0 ? null : daxWindowProblem(mib);
   if (problem !== null) throw new UsageError(`--dax-window: ${problem}`);
   return mib;
+}
+
+function daxMinFile(value: string): number {
+  const kib = nonNegativeInt('--dax-min-file-kib', value);
+  const problem = daxMinFileProblem(kib);
+  if (problem !== null) throw new UsageError(`--dax-min-file-kib: ${problem}`);
+  return kib;
 }
 
 function setSource(st: ParseState, flag: string, dir: string): void {
@@ -428,6 +442,12 @@ const FLAGS: Record<string, FlagSpec> = {
       st.opts.daxWindowMiB = daxWindow(v);
     },
   },
+  '--dax-min-file-kib': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.daxMinFileKiB = daxMinFile(v);
+    },
+  },
   '--rlimit-nofile': {
     takesValue: true,
     apply: (st, v) => {
@@ -540,6 +560,7 @@ function validate(st: ParseState): void {
   if (o.daxWindowMiB > 0 && o.controlSocket !== undefined) {
     throw new UsageError('--dax-window is for single-export mode; with --control-socket give dax per export in `add`');
   }
+  if (o.daxMinFileKiB > 0 && o.daxWindowMiB === 0) throw new UsageError('--dax-min-file-kib needs --dax-window');
   if (o.socketGroup !== undefined && o.socketPath === undefined) {
     throw new UsageError('--socket-group needs --socket-path');
   }

@@ -30,6 +30,8 @@ export interface ExportSpec {
   readonly readdirplus: boolean;
   /** The DAX window (shared-memory region 0) in MiB; 0 = DAX off. */
   readonly daxWindowMiB: number;
+  /** Per-inode DAX: only regular files of at least this many KiB use the window; 0 or absent = every file. */
+  readonly daxMinFileKiB?: number;
 }
 
 /** Settings every export of this daemon shares. */
@@ -75,6 +77,7 @@ export class ExportRegistry {
       throw new ExportError(`export '${spec.tag}' already exists`);
     }
     const dax = spec.daxWindowMiB > 0;
+    const daxMinFileKiB = dax ? (spec.daxMinFileKiB ?? 0) : 0;
     const device: DeviceOptions = {
       tag: spec.tag,
       socketPath: spec.socketPath,
@@ -92,6 +95,7 @@ export class ExportRegistry {
       announceSubmounts: spec.announceSubmounts,
       readdirplus: spec.readdirplus,
       dax,
+      ...(daxMinFileKiB > 0 ? { daxMinFileBytes: daxMinFileKiB * 1024 } : {}),
     };
     const host = this.deviceHost();
     this.exports.set(spec.tag, spec);
@@ -128,6 +132,7 @@ export class ExportRegistry {
       readonly: spec.readonly,
       cache: spec.cache,
       ...(spec.daxWindowMiB > 0 ? { daxWindowMiB: spec.daxWindowMiB } : {}),
+      ...((spec.daxMinFileKiB ?? 0) > 0 ? { daxMinFileKiB: spec.daxMinFileKiB } : {}),
     }));
   }
 

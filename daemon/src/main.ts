@@ -222,6 +222,7 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
     announceSubmounts: opts.announceSubmounts,
     readdirplus: opts.readdirplus,
     daxWindowMiB: opts.daxWindowMiB,
+    daxMinFileKiB: opts.daxMinFileKiB,
   };
   await registry.add(spec);
   if (listenFd === undefined) chownSocket(opts);

@@ -27,6 +27,15 @@ function daxNeedsPci(config: VfsConfig): ConstraintViolation | undefined {
   };
 }
 
+/** A per-inode DAX threshold without a window for it to pick files for. */
+function daxMinFileNeedsWindow(config: VfsConfig): ConstraintViolation | undefined {
+  if (config.daemon.dax_min_file_kib === 0 || config.daemon.dax_window_mib > 0) return undefined;
+  return {
+    path: ['daemon', 'dax_min_file_kib'],
+    problem: 'per-inode DAX needs a DAX window: set dax_window_mib > 0 (e.g. 256), or dax_min_file_kib = 0',
+  };
+}
+
 export function constraintViolation(config: VfsConfig): ConstraintViolation | undefined {
-  return pmemNeedsQ35(config) ?? daxNeedsPci(config);
+  return pmemNeedsQ35(config) ?? daxNeedsPci(config) ?? daxMinFileNeedsWindow(config);
 }

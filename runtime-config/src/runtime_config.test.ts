@@ -133,6 +133,21 @@ describe('parseConfig', () => {
     ).toBe(0);
   });
 
+  it('takes a per-inode DAX threshold in KiB with a DAX window, 0 (every file) by default', () => {
+    expect(defaultConfig().daemon.dax_min_file_kib).toBe(0);
+    const config = parseConfig('[daemon]\ndax_window_mib = 256\ndax_min_file_kib = 2048\n', 'f');
+    expect(config.daemon.dax_min_file_kib).toBe(2048);
+  });
+
+  it('refuses a per-inode DAX threshold without a DAX window, or a negative one, naming the key', () => {
+    expect(configError(() => parseConfig('[daemon]\ndax_min_file_kib = 2048\n', 'f.toml')).message).toBe(
+      'vfs config f.toml:2: key daemon.dax_min_file_kib: per-inode DAX needs a DAX window: set dax_window_mib > 0 (e.g. 256), or dax_min_file_kib = 0',
+    );
+    expect(
+      configError(() => parseConfig('[daemon]\ndax_window_mib = 256\ndax_min_file_kib = -1\n', 'f')).message,
+    ).toMatch(/key daemon.dax_min_file_kib: must be an integer from 0 to 67108864, not number -1/);
+  });
+
   it('reads [daemon] uid/gid translation rules, none by default', () => {
     expect([defaultConfig().daemon.translate_uid, defaultConfig().daemon.translate_gid]).toEqual([[], []]);
     const config = parseConfig('[daemon]\ntranslate_uid = ["map:1000:101000:1", "forbid-guest:0:1"]\n', 'f');

@@ -1,7 +1,7 @@
 // What configuration.toml may contain: every table, every key, its type and its built-in default.
 // The loader rejects anything not listed here, so a typo is an error instead of a silent default.
 
-import { CACHE_MODES, daxWindowProblem, idMapProblem, MAX_DAX_WINDOW_MIB } from '@vfs/contracts';
+import { CACHE_MODES, daxWindowProblem, idMapProblem, MAX_DAX_MIN_FILE_KIB, MAX_DAX_WINDOW_MIB } from '@vfs/contracts';
 import { GUEST_RUNTIMES } from './guest_runtime';
 
 /**
@@ -108,6 +108,13 @@ export const CONFIG_SCHEMA = {
      * (`make vmm`: its cache-size property); `vfs-runtime check` says whether hypervisor.path has it.
      */
     dax_window_mib: daxWindowField(),
+    /**
+     * Per-inode DAX, with dax_window_mib: only regular files of at least this many KiB go through the
+     * window (the guest mounts the shares dax=inode), smaller ones through the guest page cache, as
+     * each mapping costs a whole 2 MiB range set up through the daemon and QEMU. 0 = every file
+     * (dax=always).
+     */
+    dax_min_file_kib: intField(0, MAX_DAX_MIN_FILE_KIB, 0),
     /** Guest↔host uid and gid translation, without a user namespace (the daemon's --translate-uid/gid). */
     translate_uid: idMapField(),
     translate_gid: idMapField(),

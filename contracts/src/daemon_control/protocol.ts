@@ -2,7 +2,7 @@
 // request per line and reads one response per line, matched by `id`. Shared by the daemon's
 // server and the shim's client, so both validate the same shapes.
 import { isCacheMode, type CacheMode } from '../cache_mode';
-import { daxWindowProblem, DEFAULT_DAX_WINDOW_MIB } from '../dax_window';
+import { daxMinFileProblem, daxWindowProblem, DEFAULT_DAX_WINDOW_MIB } from '../dax_window';
 import { errorMessage } from '../errors';
 
 export interface AddExport {
@@ -26,6 +26,11 @@ export interface AddExport {
   dax?: boolean;
   /** The DAX window in MiB, a power of two of at least 2 (dax_window.ts); only with dax, default 256. */
   daxWindowMiB?: number;
+  /**
+   * Per-inode DAX (dax_window.ts daxMinFileProblem): only regular files of at least this many KiB
+   * get FUSE_ATTR_DAX, for a guest mounted `dax=inode`. Only with dax; absent or 0 = every file.
+   */
+  daxMinFileKiB?: number;
 }
 
 export interface RemoveExport {
@@ -49,6 +54,8 @@ export interface ExportInfo {
   cache: CacheMode;
   /** Present when DAX is on. */
   daxWindowMiB?: number;
+  /** Present when per-inode DAX is on. */
+  daxMinFileKiB?: number;
 }
 
 export type ControlResponse =
@@ -71,15 +78,26 @@ function field<T>(obj: Json, key: string, type: 'string' | 'number' | 'boolean',
   return v as T;
 }
 
-/** `dax`, and with it the window size in MiB (defaulted, validated). */
-function parseDax(obj: Json): { dax: boolean; daxWindowMiB?: number } {
+/** `dax`, and with it the window size in MiB (defaulted, validated) and the per-inode threshold. */
+function parseDax(obj: Json): { dax: boolean; daxWindowMiB?: number; daxMinFileKiB?: number } {
   const dax = field<boolean>(obj, 'dax', 'boolean', false);
-  if (obj.daxWindowMiB === undefined) return dax ? { dax, daxWindowMiB: DEFAULT_DAX_WINDOW_MIB } : { dax };
+  const minFile = parseDaxMinFile(obj, dax);
+  if (obj.daxWindowMiB === undefined) return dax ? { dax, daxWindowMiB: DEFAULT_DAX_WINDOW_MIB, ...minFile } : { dax };
   const mib = field<number>(obj, 'daxWindowMiB', 'number');
   if (!dax) throw new ControlProtocolError("field 'daxWindowMiB': only with 'dax': true");
   const problem = daxWindowProblem(mib);
   if (problem !== null) throw new ControlProtocolError(`field 'daxWindowMiB': ${problem}`);
-  return { dax, daxWindowMiB: mib };
+  return { dax, daxWindowMiB: mib, ...minFile };
+}
+
+/** `daxMinFileKiB`, present in the result only when it selects per-inode DAX (> 0). */
+function parseDaxMinFile(obj: Json, dax: boolean): { daxMinFileKiB?: number } {
+  if (obj.daxMinFileKiB === undefined) return {};
+  const kib = field<number>(obj, 'daxMinFileKiB', 'number');
+  if (!dax) throw new ControlProtocolError("field 'daxMinFileKiB': only with 'dax': true");
+  const problem = daxMinFileProblem(kib);
+  if (problem !== null) throw new ControlProtocolError(`field 'daxMinFileKiB': ${problem}`);
+  return kib > 0 ? { daxMinFileKiB: kib } : {};
 }
 
 function parseAdd(obj: Json, id: number): AddExport {

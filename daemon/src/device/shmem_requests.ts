@@ -1,8 +1,10 @@
 // BackendRequests over the vhost-user back-end channel: SHMEM_MAP / SHMEM_UNMAP into shared-memory
-// region 0, the virtio-fs DAX window. QEMU refuses a SHMEM_MAP that overlaps a mapping and unmaps
-// only whole mappings, while the guest remaps a chunk in place (read → write): so the connection
-// keeps which chunks hold a mapping, maps one chunk per request, and unmaps a chunk before it
-// remaps it.
+// region 0, the virtio-fs DAX window. The guest remaps a chunk in place (read → write) while other
+// guest threads may still use it. Our QEMU (vmm/patches) replaces a mapping in place, atomically;
+// upstream QEMU 11.1 refuses a SHMEM_MAP that overlaps a mapping and unmaps only whole mappings. So
+// the connection keeps which chunks hold a mapping and maps one chunk per request; a remap is
+// tried as is, and only a refused one is retried after an unmap (leaving the chunk unmapped for
+// that moment, which is all such a front-end allows).
 import type { Logger } from 'pino';
 import { DAX_CHUNK_MIB, daxWindowBytes } from '@vfs/contracts';
 import type { BackendChannel } from '../vhost_user/backend_channel';
@@ -49,10 +51,13 @@ export class ShmemRequests implements BackendRequests {
     for (let done = 0; done < r.len; done += CHUNK) {
       const shmOffset = r.shmOffset + done;
       const chunk = shmOffset / CHUNK;
-      if (this.mappings.isMapped(chunk)) this.unmapBeforeRemap(chunk);
-      const fdOffset = r.fdOffset + done;
-      const status = this.channel.shmemMap({ shmid: DAX_SHMID, fdOffset, shmOffset, len: CHUNK, flags }, r.fd);
-      expectSuccess(BackendRequest.SHMEM_MAP, status, `file offset ${fdOffset}, window offset ${shmOffset}`);
+      const mapping = { shmid: DAX_SHMID, fdOffset: r.fdOffset + done, shmOffset, len: CHUNK, flags };
+      let status = this.channel.shmemMap(mapping, r.fd);
+      if (status !== 0n && this.mappings.isMapped(chunk)) {
+        this.unmapBeforeRemap(chunk);
+        status = this.channel.shmemMap(mapping, r.fd);
+      }
+      expectSuccess(BackendRequest.SHMEM_MAP, status, `file offset ${mapping.fdOffset}, window offset ${shmOffset}`);
       this.mappings.set(chunk, true);
     }
   }

@@ -27,6 +27,8 @@ export interface InitResult {
   readonly written: number;
   /** The guest kernel accepted FUSE_SUBMOUNTS. */
   readonly submounts: boolean;
+  /** The guest kernel (mounted dax=inode) accepted FUSE_HAS_INODE_DAX: FUSE_ATTR_DAX picks the files. */
+  readonly inodeDax: boolean;
 }
 
 /** The INIT flags this export wants, before intersecting with the kernel's offer. */
@@ -53,10 +55,13 @@ function wantedFlags(config: ExportConfig): number {
 /**
  * Flags 32..63 this export wants. CREATE_SUPP_GROUP: the daemon has no supplementary groups, so a
  * creation by a member of the parent's group only by a supplementary one carries that group
- * (request_ext.ts); a daemon that is not root could not take it on.
+ * (request_ext.ts); a daemon that is not root could not take it on. HAS_INODE_DAX: with a per-inode
+ * threshold (the kernel offers it only when mounted dax=inode).
  */
-function wantedFlags2(): number {
-  return process.geteuid?.() === 0 ? InitFlag2.CREATE_SUPP_GROUP : 0;
+function wantedFlags2(config: ExportConfig): number {
+  let want = process.geteuid?.() === 0 ? InitFlag2.CREATE_SUPP_GROUP : 0;
+  if (config.dax === true && (config.daxMinFileBytes ?? 0) > 0) want |= InitFlag2.HAS_INODE_DAX;
+  return want;
 }
 
 /** The kernel's flags 32..63: sent from 7.36 on, and valid when it sets INIT_EXT. */
@@ -80,7 +85,12 @@ function writeInitOut(rq: Request, minor: number, maxReadahead: number, flags: n
 }
 
 export function negotiateInit(rq: Request, config: ExportConfig): InitResult {
-  const fail = (errno: number): InitResult => ({ ok: false, written: rq.error(errno), submounts: false });
+  const fail = (errno: number): InitResult => ({
+    ok: false,
+    written: rq.error(errno),
+    submounts: false,
+    inodeDax: false,
+  });
   if (!rq.has(INIT_IN_COMPAT_SIZE)) return fail(EINVAL);
   const major = rq.u32(InitIn.major);
   const minor = rq.u32(InitIn.minor);
@@ -88,12 +98,17 @@ export function negotiateInit(rq: Request, config: ExportConfig): InitResult {
   if (major > FUSE_KERNEL_VERSION) {
     // The kernel retries INIT with our major when we answer with it.
     writeInitOut(rq, FUSE_KERNEL_MINOR_VERSION, 0, 0);
-    return { ok: false, written: rq.ok(INIT_OUT_SIZE), submounts: false };
+    return { ok: false, written: rq.ok(INIT_OUT_SIZE), submounts: false, inodeDax: false };
   }
   if (minor < FUSE_MIN_MINOR_VERSION) return fail(EPROTO);
   const offered = rq.u32(InitIn.flags);
   const flags = (offered & wantedFlags(config)) >>> 0;
-  const flags2 = (flags & InitFlag.INIT_EXT) !== 0 ? (offeredFlags2(rq, offered) & wantedFlags2()) >>> 0 : 0;
+  const flags2 = (flags & InitFlag.INIT_EXT) !== 0 ? (offeredFlags2(rq, offered) & wantedFlags2(config)) >>> 0 : 0;
   writeInitOut(rq, Math.min(minor, FUSE_KERNEL_MINOR_VERSION), rq.u32(InitIn.maxReadahead), flags, flags2);
-  return { ok: true, written: rq.ok(INIT_OUT_SIZE), submounts: (flags & InitFlag.SUBMOUNTS) !== 0 };
+  return {
+    ok: true,
+    written: rq.ok(INIT_OUT_SIZE),
+    submounts: (flags & InitFlag.SUBMOUNTS) !== 0,
+    inodeDax: (flags2 & InitFlag2.HAS_INODE_DAX) !== 0,
+  };
 }

@@ -117,6 +117,7 @@ class FuseServer implements ChainHandler {
         if (r.ok) {
           this.fs.reset();
           this.fs.submounts = r.submounts;
+          this.fs.daxMinFileBytes = r.inodeDax ? (this.config.daxMinFileBytes ?? 0) : 0;
           this.initialized = true;
         }
         return r.written;

@@ -41,6 +41,12 @@ export interface ExportConfig {
    * and advertise FUSE_MAP_ALIGNMENT. The window itself is the device's (DeviceOptions.shmemSizes).
    */
   readonly dax?: boolean;
+  /**
+   * Per-inode DAX (with dax): negotiate FUSE_HAS_INODE_DAX and mark regular files of at least this
+   * many bytes with FUSE_ATTR_DAX, so a guest mounted dax=inode maps only those and reads small
+   * files through its page cache (each mapping costs a whole 2 MiB range). Absent: every file.
+   */
+  readonly daxMinFileBytes?: number;
   /** What one guest session may make the daemon hold; DEFAULT_LIMITS when not given. */
   readonly limits?: ResourceLimits;
   readonly logger: Logger;

@@ -2,7 +2,8 @@
 // (VIRTIO shared-memory region 0) in 2 MiB chunks; each range is checked here and the front-end
 // is asked, over the vhost-user back-end channel, to mmap the file there. The window lives in the
 // VMM; the connection's ShmemRequests keeps which chunks hold a mapping, and a new mapping replaces
-// whatever was at its window offset (unmapped first: QEMU refuses an overlapping map).
+// whatever was at its window offset (in place on our QEMU; after an unmap where the front-end
+// refuses an overlapping map, as upstream QEMU 11.1 does: shmem_requests.ts).
 // Offsets and lengths must be whole chunks, as the kernel sends them: a window then holds at most
 // one mapping per chunk (window / 2 MiB), so a guest cannot make the VMM split it into a mapping
 // per page and run it out of mappings (vm.max_map_count).

@@ -153,7 +153,8 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
           continue;
         }
         if (typeof inode === 'number') return written === 0 ? inode : written;
-        encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.entryStat, fs.attrFlags(inode), fs.ids);
+        const flags = fs.attrFlags(inode, fs.entryStat);
+        encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.entryStat, flags, fs.ids);
       }
       off += ENTRY_OUT_SIZE;
     }

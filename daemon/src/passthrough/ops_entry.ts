@@ -76,7 +76,8 @@ const PATH_MAX = 4096;
 /** Replies with a fuse_entry_out for a lookup result. */
 export function replyEntry(rq: Request, fs: PassthroughFs, r: Inode | number): number {
   if (typeof r === 'number') return rq.error(r);
-  encodeEntry(rq.replyView, OUT_HEADER_SIZE, r.nodeid, fs.policy.timeoutSec, fs.statView, fs.attrFlags(r), fs.ids);
+  const flags = fs.attrFlags(r, fs.statView);
+  encodeEntry(rq.replyView, OUT_HEADER_SIZE, r.nodeid, fs.policy.timeoutSec, fs.statView, flags, fs.ids);
   return rq.ok(ENTRY_OUT_SIZE);
 }
 
@@ -84,9 +85,8 @@ export function replyEntry(rq: Request, fs: PassthroughFs, r: Inode | number): n
 function replyAttr(rq: Request, fs: PassthroughFs, inode: Inode): number {
   const r = fs.statFd(inode.fd);
   if (r < 0) return rq.error(r);
-  return rq.ok(
-    encodeAttrOut(rq.replyView, OUT_HEADER_SIZE, fs.policy.timeoutSec, fs.statView, fs.attrFlags(inode), fs.ids),
-  );
+  const flags = fs.attrFlags(inode, fs.statView);
+  return rq.ok(encodeAttrOut(rq.replyView, OUT_HEADER_SIZE, fs.policy.timeoutSec, fs.statView, flags, fs.ids));
 }
 
 /**

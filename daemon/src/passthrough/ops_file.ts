@@ -166,7 +166,7 @@ export function create(rq: Request, fs: PassthroughFs): number {
     tryClose(fd);
     return rq.error(inode);
   }
-  const flags = fs.attrFlags(inode);
+  const flags = fs.attrFlags(inode, fs.statView);
   encodeEntry(rq.replyView, OUT_HEADER_SIZE, inode.nodeid, fs.policy.timeoutSec, fs.statView, flags, fs.ids);
   const h = fs.handles.add(fd, inode, false, true);
   encodeOpenOut(rq, OUT_HEADER_SIZE + ENTRY_OUT_SIZE, h.fh, fs.policy.fileOpenFlags);

@@ -35,6 +35,7 @@ import { HandleTable } from './handle_table';
 import { bornAs, InodeTable, mntIdOf, opensForIo, type Inode } from './inode_table';
 import { InodeFdCache } from './inode_fds';
 import { InodeHandles } from './inode_handles';
+import { inodeDaxFlag } from './inode_dax';
 import { XattrMap } from './xattr_map';
 import { IdTranslation } from './id_translation';
 import { LockManager } from './lock_manager';
@@ -68,6 +69,8 @@ export class PassthroughFs {
   private readonly single = new LookupBatch(1, this.stat);
   /** The guest kernel accepted FUSE_SUBMOUNTS. */
   submounts = false;
+  /** The guest accepted FUSE_HAS_INODE_DAX: regular files of at least this size get FUSE_ATTR_DAX; 0 = none. */
+  daxMinFileBytes = 0;
   /** Moving share of lookups that found an inode already known (picks the lookup's first call). */
   private knownRate = 0;
   private readonly ownUid: number;
@@ -248,9 +251,9 @@ export class PassthroughFs {
     return openat(this.procFd, inode.procName, flags | O_CLOEXEC);
   }
 
-  /** fuse_attr.flags for an inode. */
-  attrFlags(inode: Inode): number {
-    return this.submounts && inode.submount ? FUSE_ATTR_SUBMOUNT : 0;
+  /** fuse_attr.flags for an inode whose statx result is `stx`. */
+  attrFlags(inode: Inode, stx: DataView): number {
+    return (this.submounts && inode.submount ? FUSE_ATTR_SUBMOUNT : 0) | inodeDaxFlag(stx, this.daxMinFileBytes);
   }
 
   /**
@@ -292,6 +295,7 @@ export class PassthroughFs {
     this.handles.clear();
     this.inodes.clear();
     this.submounts = false;
+    this.daxMinFileBytes = 0;
   }
 
   private isSubmount(parent: Inode, stx: DataView): boolean {

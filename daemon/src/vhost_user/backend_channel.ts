@@ -1,8 +1,9 @@
 // The back-end → front-end channel (SET_BACKEND_REQ_FD, formerly SET_SLAVE_REQ_FD): how the
 // back-end asks the VMM to map file ranges into a VIRTIO shared-memory region (DAX).
-// While a request awaits its reply, the front-end socket keeps being served: QEMU turns a writable
-// mapping into guest memory and announces it (ADD_MEM_REG) to every back end, us included, and
-// blocks until that is answered, possibly before it answers our SHMEM_MAP.
+// While a request awaits its reply, the front-end socket keeps being served: upstream QEMU 11.1
+// turns a writable mapping into guest memory and announces it (ADD_MEM_REG) to every back end, us
+// included, and blocks until that is answered, possibly before it answers our SHMEM_MAP. (Our
+// QEMU, vmm/patches, maps in place and announces nothing.)
 import { POLLIN, PollSet } from '../sys/poll';
 import { type Connection, DEFAULT_IO_TIMEOUT_MS, readU64Payload } from './connection';
 import { VhostUserError } from './errors';

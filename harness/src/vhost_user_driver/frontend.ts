@@ -47,6 +47,8 @@ export interface FrontendOptions {
   readonly backendChannel?: boolean;
   /** Reserve a DAX window of this size and serve SHMEM_MAP/UNMAP (needs backendChannel). */
   readonly shmemSize?: number;
+  /** Serve them as our QEMU does (vmm/patches): a map replaces what it overlaps in place. */
+  readonly shmemInPlace?: boolean;
   /**
    * Announce each writable DAX mapping as guest memory (ADD_MEM_REG, REM_MEM_REG when it goes)
    * right after answering SHMEM_MAP/UNMAP, blocking on the back-end's reply, as QEMU's memory
@@ -145,7 +147,8 @@ export class VhostUserFrontend implements VirtioFsTransport {
       { length: queueCount },
       (_, i) => new DriverQueue(this.ram, i, size, options.eventIdx ?? false),
     );
-    this.shmem = options.shmemSize !== undefined ? new ShmemWindow(options.shmemSize) : null;
+    this.shmem =
+      options.shmemSize !== undefined ? new ShmemWindow(options.shmemSize, options.shmemInPlace ?? false) : null;
   }
 
   /** Connects and runs the whole set-up QEMU does before the guest boots. */

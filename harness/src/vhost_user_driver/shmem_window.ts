@@ -3,6 +3,8 @@
 // refuses a mapping that overlaps another and unmaps only a whole mapping, and it can announce
 // each writable mapping to the back-end as guest memory right after it answers, as QEMU's memory
 // transaction does: ADD_MEM_REG / REM_MEM_REG to every vhost-user back end, blocking on the reply.
+// With `inPlace` it plays our QEMU instead (vmm/patches): a map replaces whatever it overlaps at
+// once (MAP_FIXED) and an unmap reserves its range again, mapped or not.
 import {
   memoryView,
   mmap,
@@ -54,7 +56,10 @@ export class ShmemWindow {
   readonly served: ServedRequest[] = [];
   private readonly mappings = new Map<number, WindowMapping>();
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    private readonly inPlace = false,
+  ) {
     this.base = mmap(0, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   }
 
@@ -114,7 +119,10 @@ export class ShmemWindow {
 
   private map(m: WindowMapping, fd: number): boolean {
     for (const other of this.mappings.values()) {
-      if (other.shmOffset < m.shmOffset + m.len && m.shmOffset < other.shmOffset + other.len) return false;
+      if (other.shmOffset < m.shmOffset + m.len && m.shmOffset < other.shmOffset + other.len) {
+        if (!this.inPlace) return false;
+        this.mappings.delete(other.shmOffset);
+      }
     }
     const prot = PROT_READ | (m.writable ? PROT_WRITE : 0);
     mmap(this.base + m.shmOffset, m.len, prot, MAP_SHARED | MAP_FIXED, fd, m.fdOffset);
@@ -124,7 +132,7 @@ export class ShmemWindow {
 
   /** Only a whole mapping comes out; returns it, or null when there is none at exactly that range. */
   private unmap(m: WindowMapping): WindowMapping | null {
-    const found = this.mappings.get(m.shmOffset);
+    const found = this.mappings.get(m.shmOffset) ?? (this.inPlace ? m : undefined);
     if (found === undefined || found.len !== m.len) return null;
     this.mappings.delete(m.shmOffset);
     mmap(this.base + m.shmOffset, m.len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);

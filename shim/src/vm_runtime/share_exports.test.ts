@@ -222,4 +222,15 @@ describe('addRequest', () => {
     const request = addRequest(plain as SandboxShare, '/run/s/fs1.sock');
     expect('dax' in request || 'daxWindowMiB' in request).toBe(false);
   });
+
+  it('exports a share with a per-inode DAX threshold with daxMinFileKiB, one without it with the field left out', () => {
+    const [inode] = containerShares({ cache: 'auto', dax_window_mib: 256, dax_min_file_kib: 2048 });
+    expect(addRequest(inode as SandboxShare, '/s')).toMatchObject({
+      dax: true,
+      daxWindowMiB: 256,
+      daxMinFileKiB: 2048,
+    });
+    const [always] = containerShares({ cache: 'auto', dax_window_mib: 256 });
+    expect('daxMinFileKiB' in addRequest(always as SandboxShare, '/s')).toBe(false);
+  });
 });

@@ -108,6 +108,7 @@ export function addRequest(share: SandboxShare, socketPath: string): Omit<AddExp
     // submounts. A container's layers share one host filesystem, so inode numbers stay unique.
     announceSubmounts: false,
     ...(share.daxWindowMib === undefined ? {} : { dax: true, daxWindowMiB: share.daxWindowMib }),
+    ...(share.daxMinFileKiB === undefined ? {} : { daxMinFileKiB: share.daxMinFileKiB }),
   };
 }
 

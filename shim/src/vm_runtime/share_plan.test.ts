@@ -53,6 +53,17 @@ describe('planContainerShares', () => {
     expect(guestShareMounts({ cache: 'auto', dax_window_mib: 0 }).map((m) => m.options)).toEqual([[], []]);
   });
 
+  it('with a per-inode DAX threshold, passes it to both exports and has the guest mount them dax=inode', () => {
+    const settings = { cache: 'auto', dax_window_mib: 256, dax_min_file_kib: 2048 } as const;
+    expect(containerShares(settings).map((share) => [share.tag, share.daxWindowMib, share.daxMinFileKiB])).toEqual([
+      [LAYERS_TAG, 256, 2048],
+      [DATA_TAG, 256, 2048],
+    ]);
+    expect(guestShareMounts(settings).map((m) => m.options)).toEqual([['dax=inode'], ['dax=inode']]);
+    const always = containerShares({ ...settings, dax_min_file_kib: 0 });
+    expect(always.some((s) => 'daxMinFileKiB' in s)).toBe(false);
+  });
+
   it('puts each overlay lower in the layers share, and the snapshot dir holding upper and work in the data share', () => {
     const plan = planContainerShares(
       input({

@@ -12,14 +12,16 @@
 // hotplug (≈0.3 s under TCG) each; two shares cost nothing per container. With [daemon]
 // dax_window_mib > 0 both get a DAX window of that size and the guest mounts them dax=always:
 // file pages are mapped from the host page cache, which every sandbox shares, instead of copied
-// into each guest's (ARCHITECTURE.md, 'DAX'). Directory names are
+// into each guest's (ARCHITECTURE.md, 'DAX'). With dax_min_file_kib > 0 as well, dax=inode: the
+// daemon marks only regular files of at least that size for the window, the rest take the guest
+// page cache (a small file would cost a whole 2 MiB mapping). Directory names are
 // `c<container index>-<role>`: unique in the sandbox. Pure planning (plus a stat of bind
 // sources): nothing is mounted or exported here.
 
 import { statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { ContainerMount, Rootfs, Share, ShareRef } from '@vfs/proto/gen/agent/agent';
-import type { CacheMode, OciMount } from '@vfs/contracts';
+import { guestDaxMode, type CacheMode, type OciMount } from '@vfs/contracts';
 import type { VfsConfig } from '@vfs/runtime-config';
 import type { MountSpec } from '../host_mounts';
 import type { ShimSpec } from '../oci_spec';
@@ -51,26 +53,37 @@ export interface SandboxShare {
   readonly xattrmap?: string;
   /** The DAX window in MiB (QEMU cache-size, the daemon's daxWindowMiB); absent: no DAX. */
   readonly daxWindowMib?: number;
+  /** Per-inode DAX (the daemon's daxMinFileKiB, guest dax=inode); only with a window, absent: every file. */
+  readonly daxMinFileKiB?: number;
 }
 
-/** What of [daemon] shapes the container shares. */
-export type ShareSettings = Pick<VfsConfig['daemon'], 'cache' | 'dax_window_mib'>;
+/** What of [daemon] shapes the container shares (dax_min_file_kib absent: 0). */
+export type ShareSettings = Pick<VfsConfig['daemon'], 'cache' | 'dax_window_mib'> &
+  Partial<Pick<VfsConfig['daemon'], 'dax_min_file_kib'>>;
 
 export const LAYERS_TAG = 'vfslayers';
 export const DATA_TAG = 'vfsdata';
 
 /** The two shares every container's directories go into, exported at boot. */
 export function containerShares(settings: ShareSettings): readonly SandboxShare[] {
-  const dax = settings.dax_window_mib > 0 ? { daxWindowMib: settings.dax_window_mib } : {};
+  const dax = settings.dax_window_mib > 0 ? { daxWindowMib: settings.dax_window_mib, ...daxMinFile(settings) } : {};
   return [
     { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true, ...dax },
     { tag: DATA_TAG, readonly: false, cache: settings.cache, xattr: true, xattrmap: USER_XATTRS_ONLY, ...dax },
   ];
 }
 
-/** `dax=always`: every file through the window (the mount fails when the device has none). */
+function daxMinFile(settings: ShareSettings): { daxMinFileKiB?: number } {
+  const kib = settings.dax_min_file_kib ?? 0;
+  return kib > 0 ? { daxMinFileKiB: kib } : {};
+}
+
+/**
+ * `dax=always`: every file through the window; `dax=inode`: the files the daemon marks (the mount
+ * fails when the device has no window).
+ */
 function guestMountOptions(share: SandboxShare): string[] {
-  return share.daxWindowMib === undefined ? [] : ['dax=always'];
+  return share.daxWindowMib === undefined ? [] : [`dax=${guestDaxMode(share.daxMinFileKiB ?? 0)}`];
 }
 
 /** How the guest mounts the container shares (CreateSandbox; a pooled VM's at its boot). */

@@ -1,17 +1,17 @@
 // The file-system back ends bench-guest compares, each as the guest mounts it and the host serves
 // it: three virtio-fs daemons (vhost-user, started here with their defaults but the cache mode) and
 // virtio-9p, served by QEMU itself (no daemon: its work shows in QEMU's CPU), all on the system
-// QEMU; and our daemon on our own QEMU (make vmm) without and with a DAX window, so DAX's effect is
-// measured on one footing.
+// QEMU; and our daemon on our own QEMU (make vmm) without and with a DAX window (every file, and
+// per inode: only large files), so DAX's effect is measured on one footing.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const BACKENDS = ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax'] as const;
+export const BACKENDS = ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax', 'ours-dax-inode'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
-/** The pair on our QEMU: our daemon without a DAX window, and with one. */
-export const VMM_BACKENDS = ['ours-vmm', 'ours-dax'] as const satisfies readonly Backend[];
+/** Our daemon on our QEMU: without a DAX window, with one mounted dax=always, and dax=inode. */
+export const VMM_BACKENDS = ['ours-vmm', 'ours-dax', 'ours-dax-inode'] as const satisfies readonly Backend[];
 /** The back ends on the system QEMU: the default set when our QEMU is not built. */
 export const SYSTEM_BACKENDS = ['ours', 'c', 'rust', '9p'] as const satisfies readonly Backend[];
 
@@ -20,6 +20,19 @@ export const SYSTEM_BACKENDS = ['ours', 'c', 'rust', '9p'] as const satisfies re
  * a power of two); 256 MiB holds the workload's largest file at scale 4.
  */
 export const DAX_WINDOW_MIB = 256;
+
+/**
+ * ours-dax-inode's --dax-min-file-kib: the workload's small files (≤ 16 KiB) take the page cache, its
+ * large ones (MiBs) the window; any threshold between gives the same split.
+ */
+export const DAX_MIN_FILE_KIB = 1024;
+
+/** The back ends whose device has a DAX window, and the guest's `dax=` mount mode for each. */
+const DAX_MODE: Partial<Record<Backend, string>> = { 'ours-dax': 'dax=always', 'ours-dax-inode': 'dax=inode' };
+
+export function daxMountOption(backend: Backend): string | undefined {
+  return DAX_MODE[backend];
+}
 
 export function onOurQemu(backend: Backend): boolean {
   return (VMM_BACKENDS as readonly Backend[]).includes(backend);
@@ -49,7 +62,8 @@ export interface Mount {
 }
 
 export function mountFor(backend: Backend, cache: Cache): Mount {
-  if (backend === 'ours-dax') return { fs: 'virtiofs', options: 'dax=always' };
+  const dax = daxMountOption(backend);
+  if (dax !== undefined) return { fs: 'virtiofs', options: dax };
   if (backend !== '9p') return { fs: 'virtiofs', options: '' };
   // 512 KiB messages: as large as QEMU's virtio-9p takes, so sequential I/O is not msize-bound.
   return { fs: '9p', options: `trans=virtio,version=9p2000.L,msize=524288,cache=${NINE_P_CACHE[cache]}` };
@@ -75,8 +89,10 @@ function daemonCommand(
   switch (backend) {
     case 'ours':
     case 'ours-vmm':
-    case 'ours-dax': {
-      const dax = backend === 'ours-dax' ? [`--dax-window=${DAX_WINDOW_MIB}`] : [];
+    case 'ours-dax':
+    case 'ours-dax-inode': {
+      const dax = daxMountOption(backend) === undefined ? [] : [`--dax-window=${DAX_WINDOW_MIB}`];
+      if (backend === 'ours-dax-inode') dax.push(`--dax-min-file-kib=${DAX_MIN_FILE_KIB}`);
       return [
         process.execPath,
         [paths.ours, `--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`, ...dax],

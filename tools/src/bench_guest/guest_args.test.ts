@@ -7,7 +7,7 @@ describe('parseGuestBenchArgs', () => {
       warmup: 0,
       scale: 0.1,
       treeFiles: 300,
-      backends: ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax'],
+      backends: ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax', 'ours-dax-inode'],
       daxRequired: false,
       vmmQemu: '/opt/vfs/qemu/bin/qemu-system-x86_64',
       caches: ['auto', 'none'],
@@ -17,12 +17,12 @@ describe('parseGuestBenchArgs', () => {
 
   it('requires the DAX pair with --dax or when --backends names it, and takes our QEMU from --vmm', () => {
     expect(parseGuestBenchArgs(['--dax', '--vmm', '/q'])).toMatchObject({
-      backends: ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax'],
+      backends: ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax', 'ours-dax-inode'],
       daxRequired: true,
       vmmQemu: '/q',
     });
     expect(parseGuestBenchArgs(['--backends', 'ours,c', '--dax'])).toMatchObject({
-      backends: ['ours', 'c', 'ours-vmm', 'ours-dax'],
+      backends: ['ours', 'c', 'ours-vmm', 'ours-dax', 'ours-dax-inode'],
       daxRequired: true,
     });
     expect(parseGuestBenchArgs(['--backends', 'ours-dax'])).toMatchObject({

@@ -7,6 +7,7 @@ import {
   type Backend,
   CACHES,
   type Cache,
+  DAX_MIN_FILE_KIB,
   DAX_WINDOW_MIB,
   onOurQemu,
   SYSTEM_BACKENDS,
@@ -39,9 +40,10 @@ export const USAGE = `usage: bench-guest [options]
 Boots one VM image (Debian's generic kernel, a static C workload in the initramfs) under TCG against
 each file-system back end — our vfs-virtiofsd, QEMU's C virtiofsd, the Rust virtiofsd 1.13 and
 virtio-9p on the system QEMU; our vfs-virtiofsd on our QEMU (make vmm) without DAX (ours-vmm) and
-with a ${DAX_WINDOW_MIB} MiB DAX window mounted dax=always (ours-dax) — in interleaved rounds, and prints
-medians with min–max and the host CPU of the daemon and of QEMU. The ours-vmm/ours-dax pair runs
-when our QEMU is there; without it the output says "DAX: needs make vmm".
+with a ${DAX_WINDOW_MIB} MiB DAX window mounted dax=always (ours-dax) and dax=inode, files of at least
+${DAX_MIN_FILE_KIB} KiB through the window (ours-dax-inode) — in interleaved rounds, and prints medians with
+min–max and the host CPU of the daemon and of QEMU. The back ends on our QEMU run when it is there;
+without it the output says "DAX: needs make vmm".
 
   --quick             a smoke run: --runs 1 --warmup 0 --scale 0.05 --cache auto (about 2 minutes)
   --runs N            measured rounds (default 3)
@@ -51,8 +53,8 @@ when our QEMU is there; without it the output says "DAX: needs make vmm".
                       and takes about 20 times as long: under TCG on 2 shared cores a file
                       operation costs milliseconds)
   --backends A,B      a subset of ${BACKENDS.join(',')}
-                      (naming ours-vmm or ours-dax requires our QEMU)
-  --dax               add ours-vmm and ours-dax, and fail if our QEMU cannot run them
+                      (naming ours-vmm, ours-dax or ours-dax-inode requires our QEMU)
+  --dax               add ours-vmm, ours-dax and ours-dax-inode, and fail if our QEMU cannot run them
   --vmm PATH          our QEMU (default ${OUR_QEMU})
   --cache A,B         cache modes, a subset of ${CACHES.join(',')} (default both)
   --json FILE         also write the results as JSON

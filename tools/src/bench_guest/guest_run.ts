@@ -20,6 +20,7 @@ import {
   type Cache,
   type DaemonPaths,
   DAX_WINDOW_MIB,
+  daxMountOption,
   mountFor,
   ninePArgs,
   onOurQemu,
@@ -134,15 +135,16 @@ export async function runGuest(spec: RunSpec): Promise<RunResult> {
   }
 }
 
-/** The share's vhost-user-fs device; ours-dax's has the DAX window (our QEMU's cache-size). */
+/** The share's vhost-user-fs device; the DAX back ends' has the window (our QEMU's cache-size). */
 function fsDevice(backend: Backend, socket: string): VhostUserFsDevice {
   const device = { id: 'fs0', socketPath: socket, tag: 'share' };
-  return backend === 'ours-dax' ? { ...device, cacheSizeMiB: DAX_WINDOW_MIB } : device;
+  return daxMountOption(backend) !== undefined ? { ...device, cacheSizeMiB: DAX_WINDOW_MIB } : device;
 }
 
-/** A DAX run is only one when the guest mounted the share dax=always (a window it found). */
+/** A DAX run is only one when the guest mounted the share with its dax= mode (a window it found). */
 function checkMount(backend: Backend, options: string[] | null): void {
-  if (backend === 'ours-dax' && !(options ?? []).includes('dax=always'))
+  const dax = daxMountOption(backend);
+  if (dax !== undefined && !(options ?? []).includes(dax))
     throw new Error(`the guest mounted the share without DAX (options: ${options?.join(',') ?? 'none printed'})`);
 }
 

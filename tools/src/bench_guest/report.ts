@@ -52,6 +52,7 @@ export class GuestResults {
     const others = this.backends.filter((b) => b !== 'ours' && !onOurQemu(b));
     const withOurs = this.backends.includes('ours');
     const withDax = this.backends.includes('ours-vmm') && this.backends.includes('ours-dax');
+    const withInode = this.backends.includes('ours-vmm') && this.backends.includes('ours-dax-inode');
     const lines: string[] = [];
     let skipped = false;
     for (const cache of this.caches) {
@@ -62,6 +63,7 @@ export class GuestResults {
         ...this.backends,
         ...(withOurs ? others.map((b) => `ours/${b}`) : []),
         ...(withDax ? ['dax/no-dax'] : []),
+        ...(withInode ? ['inode/no-dax'] : []),
       ];
       const rows: string[][] = [head];
       for (const s of this.seriesOf(cache)) {
@@ -73,6 +75,7 @@ export class GuestResults {
           ...this.backends.map((b) => cell(s.rates.get(b))),
           ...(withOurs ? others.map((b) => ratioCell(medians.get('ours'), medians.get(b))) : []),
           ...(withDax ? [ratioCell(medians.get('ours-dax'), medians.get('ours-vmm'))] : []),
+          ...(withInode ? [ratioCell(medians.get('ours-dax-inode'), medians.get('ours-vmm'))] : []),
         ]);
       }
       for (const [label, pick] of [
@@ -85,6 +88,7 @@ export class GuestResults {
           ...this.backends.map((b) => cell(pick(b))),
           ...(withOurs ? others.map((b) => ratioCell(medianOf(pick(b)), medianOf(pick('ours')))) : []),
           ...(withDax ? [ratioCell(medianOf(pick('ours-vmm')), medianOf(pick('ours-dax')))] : []),
+          ...(withInode ? [ratioCell(medianOf(pick('ours-vmm')), medianOf(pick('ours-dax-inode')))] : []),
         ]);
       }
       lines.push(...renderTable(rows, [0, 1]), '');
@@ -96,6 +100,8 @@ export class GuestResults {
         'ours-vmm, ours-dax: ours on our QEMU (make vmm), without and with DAX; dax/no-dax: ratio of their medians,',
         '> 1 means DAX is faster (for CPU: uses less).',
       );
+    if (withInode)
+      lines.push('ours-dax-inode: dax=inode, only large files through the window; inode/no-dax: as dax/no-dax.');
     if (skipped) lines.push('—: the mount cannot do it (a shared writable mmap needs the page cache or DAX).');
     return lines.join('\n');
   }
