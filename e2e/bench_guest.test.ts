@@ -16,7 +16,7 @@ const maybe = existsSync(C_DAEMON) && existsSync(GUEST_KERNEL_PACKAGE) && proces
 
 // Our QEMU is bench-guest's default --vmm: once make vmm built it, the DAX pair must run.
 const withDax = existsSync(OUR_QEMU);
-const BACKENDS = ['ours', 'c', 'rust', '9p', ...(withDax ? ['ours-vmm', 'ours-dax'] : [])];
+const BACKENDS = ['ours', 'c', 'rust', '9p', ...(withDax ? ['ours-vmm', 'ours-dax', 'ours-dax-inode'] : [])];
 const PHASES = [
   'seq-write',
   'seq-read',
@@ -90,7 +90,7 @@ maybe(
         'ours/c',
         'ours/rust',
         'ours/9p',
-        ...(withDax ? ['dax/no-dax'] : []),
+        ...(withDax ? ['dax/no-dax', 'inode/no-dax'] : []),
       ]);
       if (!withDax) expect(table).toMatch(/^DAX: needs make vmm \(/m);
       for (const phase of PHASES) expect(lines.some((l) => l.trim().startsWith(`${phase} `))).toBe(true);
