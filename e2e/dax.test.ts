@@ -56,22 +56,18 @@ describe('DAX windows on the container shares, on our QEMU', () => {
   const exec = async (execId: string, ...argv: string[]) =>
     ok(await ctr(['task', 'exec', '--exec-id', execId, ID, ...argv])).stdout;
 
-  it('mounts both shares dax=always, and reads the image, mmap-reads, writes and mmap-writes through the windows', async () => {
-    const qemuPath = requireOurQemu();
-    const vol = join(suite.work, 'vol');
-    mkdirSync(vol);
-    const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(vol, 'fstool'), FSTOOL_SOURCE], { encoding: 'utf8' });
-    if (cc.status !== 0) throw new Error(`gcc fstool.c failed: ${cc.stderr}`);
-    // Past several 2 MiB DAX ranges, with a tail that ends mid-range.
-    const big = randomBytes(5 * 1024 * 1024 + 4097);
-    writeFileSync(join(vol, 'big.bin'), big);
-    writeFileSync(join(vol, 'small.txt'), 'x'.repeat(4096));
-    writeFileSync(join(vol, 'cold.bin'), Buffer.alloc(COLD_MIB * 1024 * 1024, 'c'));
-    const config = join(suite.work, 'dax.toml');
+  /** A configuration.toml with DAX windows on our QEMU, plus `daemonExtra` lines of [daemon]. */
+  const daxConfig = (name: string, qemuPath: string, daemonExtra: string): string => {
+    const path = join(suite.work, name);
     writeFileSync(
-      config,
-      `[hypervisor]\npath = "${qemuPath}"\nmachine = "q35"\n\n[daemon]\ndax_window_mib = ${WINDOW_MIB}\n`,
+      path,
+      `[hypervisor]\npath = "${qemuPath}"\nmachine = "q35"\n\n[daemon]\ndax_window_mib = ${WINDOW_MIB}\n${daemonExtra}`,
     );
+    return path;
+  };
+
+  /** Runs container `id` on `config` with `vol` at /vol, until it is RUNNING. */
+  const runOnOurQemu = async (id: string, config: string, vol: string): Promise<void> => {
     ok(
       await ctr([
         'run',
@@ -87,12 +83,26 @@ describe('DAX windows on the container shares, on our QEMU', () => {
         '--mount',
         `type=bind,src=${vol},dst=/vol,options=rbind:rw`,
         VM_IMAGE,
-        ID,
+        id,
         'sleep',
         '600',
       ]),
     );
-    await waitFor(`${ID} to run`, () => taskIs(ctr, ID, 'RUNNING'));
+    await waitFor(`${id} to run`, () => taskIs(ctr, id, 'RUNNING'));
+  };
+
+  it('mounts both shares dax=always, and reads the image, mmap-reads, writes and mmap-writes through the windows', async () => {
+    const qemuPath = requireOurQemu();
+    const vol = join(suite.work, 'vol');
+    mkdirSync(vol);
+    const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(vol, 'fstool'), FSTOOL_SOURCE], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`gcc fstool.c failed: ${cc.stderr}`);
+    // Past several 2 MiB DAX ranges, with a tail that ends mid-range.
+    const big = randomBytes(5 * 1024 * 1024 + 4097);
+    writeFileSync(join(vol, 'big.bin'), big);
+    writeFileSync(join(vol, 'small.txt'), 'x'.repeat(4096));
+    writeFileSync(join(vol, 'cold.bin'), Buffer.alloc(COLD_MIB * 1024 * 1024, 'c'));
+    await runOnOurQemu(ID, daxConfig('dax.toml', qemuPath, ''), vol);
 
     const qemuPid = recordedPid(suite.containerd, NS, ID, 'qemu');
     const qemu = readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8').split('\0').join(' ');
@@ -157,31 +167,7 @@ describe('DAX windows on the container shares, on our QEMU', () => {
     const big = randomBytes(5 * 1024 * 1024 + 4097);
     writeFileSync(join(vol, 'big-inode.bin'), big);
     writeFileSync(join(vol, 'small-inode.txt'), 'y'.repeat(4096));
-    const config = join(suite.work, 'dax-inode.toml');
-    writeFileSync(
-      config,
-      `[hypervisor]\npath = "${qemuPath}"\nmachine = "q35"\n\n[daemon]\ndax_window_mib = ${WINDOW_MIB}\ndax_min_file_kib = 1024\n`,
-    );
-    ok(
-      await ctr([
-        'run',
-        '-d',
-        ...VM_RUNTIME,
-        '--runtime-config-path',
-        config,
-        '--with-ns',
-        'pid:/proc/1/ns/pid',
-        '--cap-add',
-        'CAP_SYS_PTRACE',
-        '--mount',
-        `type=bind,src=${vol},dst=/vol,options=rbind:rw`,
-        VM_IMAGE,
-        id,
-        'sleep',
-        '600',
-      ]),
-    );
-    await waitFor(`${id} to run`, () => taskIs(ctr, id, 'RUNNING'));
+    await runOnOurQemu(id, daxConfig('dax-inode.toml', qemuPath, 'dax_min_file_kib = 1024\n'), vol);
     const run = async (execId: string, ...argv: string[]) =>
       ok(await ctr(['task', 'exec', '--exec-id', execId, id, ...argv])).stdout;
 

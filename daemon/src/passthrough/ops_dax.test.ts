@@ -258,6 +258,22 @@ test('device nodes and FIFOs the guest made are never mapped: EACCES, without op
   watch.close();
 });
 
+/**
+ * Maps chunk 1 of a one-chunk file for reading, remaps it for writing (as the guest does on its
+ * first write), writes through the window, then removes every mapping of the window at once.
+ */
+function remapReadToWrite(d: Daemon): void {
+  writeFileSync(join(d.dir, 'f'), Buffer.alloc(CHUNK, 'r'));
+  d.client.init(INIT_WITH_DAX);
+  const f = d.client.lookup(1, 'f').nodeid;
+  d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: CHUNK });
+  d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ | WRITE, moffset: CHUNK });
+  d.frontend.shmem?.view(CHUNK, 1).set(Buffer.from('w'));
+  expect(readFileSync(join(d.dir, 'f')).subarray(0, 2).toString()).toBe('wr');
+  // Only the mapped chunk is unmapped.
+  d.client.removemapping(f, [{ moffset: 0, len: WINDOW }]);
+}
+
 function expectNoDax(d: Daemon): void {
   writeFileSync(join(d.dir, 'f'), 'f');
   const f = d.client.lookup(1, 'f').nodeid;
@@ -335,15 +351,7 @@ describe("QEMU 11.1's generic vhost-user device (vhost-user-test-device-pci, vir
 
   test('a chunk remapped in place (read, then write) on a front-end that refuses an overlap (QEMU 11.1) is unmapped, then mapped again', () => {
     const d = start([`--dax-window=${WINDOW_MIB}`]);
-    writeFileSync(join(d.dir, 'f'), Buffer.alloc(CHUNK, 'r'));
-    d.client.init(INIT_WITH_DAX);
-    const f = d.client.lookup(1, 'f').nodeid;
-    d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: CHUNK });
-    d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ | WRITE, moffset: CHUNK });
-    d.frontend.shmem?.view(CHUNK, 1).set(Buffer.from('w'));
-    expect(readFileSync(join(d.dir, 'f')).subarray(0, 2).toString()).toBe('wr');
-    // One REMOVEMAPPING over the whole window: only the mapped chunk is unmapped.
-    d.client.removemapping(f, [{ moffset: 0, len: WINDOW }]);
+    remapReadToWrite(d);
     expect(d.frontend.shmem?.served).toEqual([
       { request: 'map', shmOffset: CHUNK, len: CHUNK, status: 0n },
       { request: 'map', shmOffset: CHUNK, len: CHUNK, status: 1n },
@@ -356,14 +364,7 @@ describe("QEMU 11.1's generic vhost-user device (vhost-user-test-device-pci, vir
 
   test('a chunk remapped in place on our QEMU (which replaces a mapping atomically) is never unmapped in between', () => {
     const d = start([`--dax-window=${WINDOW_MIB}`], { shmemSize: WINDOW, backendChannel: true, shmemInPlace: true });
-    writeFileSync(join(d.dir, 'f'), Buffer.alloc(CHUNK, 'r'));
-    d.client.init(INIT_WITH_DAX);
-    const f = d.client.lookup(1, 'f').nodeid;
-    d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ, moffset: CHUNK });
-    d.client.setupmapping(f, { foffset: 0, len: CHUNK, flags: READ | WRITE, moffset: CHUNK });
-    d.frontend.shmem?.view(CHUNK, 1).set(Buffer.from('w'));
-    expect(readFileSync(join(d.dir, 'f')).subarray(0, 2).toString()).toBe('wr');
-    d.client.removemapping(f, [{ moffset: 0, len: WINDOW }]);
+    remapReadToWrite(d);
     expect(d.frontend.shmem?.served).toEqual([
       { request: 'map', shmOffset: CHUNK, len: CHUNK, status: 0n },
       { request: 'map', shmOffset: CHUNK, len: CHUNK, status: 0n },
