@@ -12,6 +12,7 @@ import { FSTOOL_SOURCE } from '@vfs/harness/bundles';
 import { BUSYBOX } from '@vfs/harness/busybox_rootfs';
 import { requireOurQemu } from '@vfs/harness/our_qemu';
 import { useVmSuite } from '@vfs/harness/vm_suite';
+import { WarmPoolService } from '@vfs/harness/warm_pool';
 import {
   expectNothingLeft,
   ok,
@@ -197,6 +198,35 @@ describe('DAX windows on the container shares, on our QEMU', () => {
       /\[daemon\] dax_window_mib = 256 gives the container shares DAX windows, which QEMU \(hypervisor\.path = qemu-system-x86_64\) refused: .*cache-size.*\. Set hypervisor\.path to our QEMU \(make vmm: \/opt\/vfs\/qemu\/bin\/qemu-system-x86_64\), or dax_window_mib = 0/,
     );
     await ctr(['container', 'rm', 'dax2']);
+  });
+
+  it('a warm pool with DAX hands out a booted VM whose container shares are mounted dax=always', async () => {
+    const config = daxConfig('dax-pool.toml', requireOurQemu(), '');
+    const pool = await WarmPoolService.start(suite.containerd.runDir, 1, join(suite.work, 'pool.log'), {
+      VFS_CONFIG: config,
+    });
+    try {
+      const [vm] = await pool.ready(1);
+      const pooledQemu = (await pool.status()).vms.find((v) => v.id === vm)?.qemuPid;
+      const vol = join(suite.work, 'vol-pool');
+      mkdirSync(vol);
+      writeFileSync(join(vol, 'f.txt'), 'from the host');
+      const id = 'dax4';
+      await runOnOurQemu(id, config, vol);
+      expect(recordedPid(suite.containerd, NS, id, 'qemu')).toBe(pooledQemu);
+      const run = async (execId: string, ...argv: string[]) =>
+        ok(await ctr(['task', 'exec', '--exec-id', execId, id, ...argv])).stdout;
+      const mounts = virtiofsMounts(await run('mounts', 'cat', '/proc/1/mounts'));
+      expect(mounts.get('vfslayers')).toEqual(expect.arrayContaining(['ro', 'dax=always']));
+      expect(mounts.get('vfsdata')).toEqual(expect.arrayContaining(['rw', 'dax=always']));
+      expect(await run('read', 'cat', '/vol/f.txt')).toBe('from the host');
+      ok(await ctr(['task', 'kill', '-s', 'SIGKILL', id]));
+      await waitFor(`${id} to stop`, () => taskIs(ctr, id, 'STOPPED'));
+      ok(await ctr(['task', 'rm', id]));
+      ok(await ctr(['container', 'rm', id]));
+    } finally {
+      await pool.stop();
+    }
   });
 
   it('leaves no process, mount, socket or state dir behind', async () => {
