@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyFlags, defaultMatrix, expandMatrix } from './matrix';
-import { poolMissing, skipReason } from './skip_reasons';
+import { daxMissing, poolMissing, skipReason } from './skip_reasons';
 
 describe('skipReason', () => {
   const host = { daxMissing: 'no DAX window', poolMissing: 'no warm pool' };
@@ -23,7 +23,7 @@ describe('skipReason', () => {
   });
 });
 
-describe('poolMissing', () => {
+describe('poolMissing and daxMissing', () => {
   let dir: string;
   const fakeCli = (help: string): string => {
     const path = join(dir, 'vfs-runtime');
@@ -45,5 +45,16 @@ describe('poolMissing', () => {
   it('skips pool cells with a build that has no pool command', () => {
     const cli = fakeCli('commands:\n  env   the environment');
     expect(poolMissing(cli)).toBe(`no warm pool in this build (${cli} has no pool command)`);
+  });
+
+  // The same kind of stand-in for QEMU's `-device vhost-user-fs-pci,help` (e2e/dax.test.ts boots ours).
+  it('runs DAX cells on a QEMU whose vhost-user-fs-pci has cache-size, and names the remedy on one without', () => {
+    expect(daxMissing(fakeCli('vhost-user-fs-pci options:\n  cache-size=<size>      -  (default: 0)'))).toBeUndefined();
+    const upstream = fakeCli('vhost-user-fs-pci options:\n  queue-size=<uint16>    -  (default: 128)');
+    expect(daxMissing(upstream)).toMatch(
+      new RegExp(
+        `^${upstream} has no virtio-fs DAX window \\(vhost-user-fs-pci has no cache-size\\): set hypervisor\\.path to our QEMU`,
+      ),
+    );
   });
 });

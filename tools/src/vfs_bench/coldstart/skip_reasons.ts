@@ -2,6 +2,14 @@
 // reason, never measured with the setting quietly dropped.
 
 import { spawnSync } from 'node:child_process';
+import {
+  DAX_DEVICE,
+  DAX_PROPERTY,
+  devicePropertyNames,
+  OUR_QEMU,
+  QEMU_DAX_PROBE_ARGS,
+  qemuCanDax,
+} from '@vfs/contracts';
 import type { CellConfig } from './matrix';
 
 export interface HostAbilities {
@@ -16,13 +24,13 @@ function output(command: string, args: readonly string[]): string {
   return `${result.stdout ?? ''}${result.stderr ?? ''}`;
 }
 
-/** QEMU's DAX window is vhost-user-fs-pci's `cache-size` property; upstream QEMU (7.2 here) has none. */
-export function daxMissing(qemuPath: string): string {
-  const help = output(qemuPath, ['-device', 'vhost-user-fs-pci,help']);
-  if (!/\bcache-size\b/.test(help))
-    return `${qemuPath} has no virtio-fs DAX window (vhost-user-fs-pci has no cache-size property)`;
-  // The QEMU can; the shim's VhostUserFsDevice has no DAX window to put on its command line yet.
-  return "the shim does not put a DAX window on QEMU's command line (shim/src/vm/qemu_command.ts)";
+/**
+ * QEMU's DAX window is our QEMU's vhost-user-fs-pci `cache-size` (`make vmm`); upstream QEMU (7.2
+ * here) has none. The configured hypervisor.path (VFS_CONFIG) is the one every cell runs on.
+ */
+export function daxMissing(qemuPath: string): string | undefined {
+  if (qemuCanDax(devicePropertyNames(output(qemuPath, QEMU_DAX_PROBE_ARGS)))) return undefined;
+  return `${qemuPath} has no virtio-fs DAX window (${DAX_DEVICE} has no ${DAX_PROPERTY}): set hypervisor.path to our QEMU, ${OUR_QEMU} (make vmm), in the configuration VFS_CONFIG names`;
 }
 
 /** The warm pool is `vfs-runtime pool serve` (issue 11, part 2), which vfs-bench starts (pool_keeper.ts). */
