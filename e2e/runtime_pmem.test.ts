@@ -103,12 +103,15 @@ describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
     const before = guestRamRssKiB(qemuPid);
     const fill = `dd if=/dev/zero of=/dev/shm/fill bs=1M count=${FILL_MIB} 2>/dev/null`;
     ok(await ctr(['task', 'exec', '--exec-id', 'x2', 'pmem1', 'sh', '-c', fill]));
-    expect(guestRamRssKiB(qemuPid) - before).toBeGreaterThan((FILL_MIB - 8) * 1024);
+    const filled = guestRamRssKiB(qemuPid);
+    expect(filled - before).toBeGreaterThan((FILL_MIB - 8) * 1024);
     ok(await ctr(['task', 'exec', '--exec-id', 'x3', 'pmem1', 'rm', '/dev/shm/fill']));
+    // Most of it, not all: the guest reports only free 2 MiB blocks, and on a loaded host it may
+    // have reused some of the freed pages before it reports them.
     await waitFor(
       'QEMU to discard the guest RAM the guest freed',
-      () => guestRamRssKiB(qemuPid) - before < 16 * 1024,
-      30_000,
+      () => filled - guestRamRssKiB(qemuPid) > (FILL_MIB / 2) * 1024,
+      60_000,
     );
 
     ok(await ctr(['task', 'kill', '-s', 'SIGKILL', 'pmem1']));
