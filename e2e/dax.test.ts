@@ -54,8 +54,18 @@ function virtiofsMounts(procMounts: string): Map<string, string[]> {
 describe('DAX windows on the container shares, on our QEMU', () => {
   const suite = useVmSuite('dax', NS, 180_000);
   const { ctr } = suite;
-  const exec = async (execId: string, ...argv: string[]) =>
-    ok(await ctr(['task', 'exec', '--exec-id', execId, ID, ...argv])).stdout;
+  /** stdout of `argv` run in container `id`. */
+  const execIn = async (id: string, execId: string, ...argv: string[]) =>
+    ok(await ctr(['task', 'exec', '--exec-id', execId, id, ...argv])).stdout;
+  const exec = (execId: string, ...argv: string[]) => execIn(ID, execId, ...argv);
+
+  /** SIGKILLs container `id`'s task and removes it. */
+  const removeContainer = async (id: string): Promise<void> => {
+    ok(await ctr(['task', 'kill', '-s', 'SIGKILL', id]));
+    await waitFor(`${id} to stop`, () => taskIs(ctr, id, 'STOPPED'));
+    ok(await ctr(['task', 'rm', id]));
+    ok(await ctr(['container', 'rm', id]));
+  };
 
   /** A configuration.toml with DAX windows on our QEMU, plus `daemonExtra` lines of [daemon]. */
   const daxConfig = (name: string, qemuPath: string, daemonExtra: string): string => {
@@ -154,10 +164,7 @@ describe('DAX windows on the container shares, on our QEMU', () => {
     expect(maps).toMatch(/\/small\.txt$/m);
     expect(maps).toMatch(/\/big\.bin$/m);
 
-    ok(await ctr(['task', 'kill', '-s', 'SIGKILL', ID]));
-    await waitFor(`${ID} to stop`, () => taskIs(ctr, ID, 'STOPPED'));
-    ok(await ctr(['task', 'rm', ID]));
-    ok(await ctr(['container', 'rm', ID]));
+    await removeContainer(ID);
   });
 
   it('with dax_min_file_kib mounts both shares dax=inode: a big file comes through the window, a small one does not', async () => {
@@ -169,8 +176,7 @@ describe('DAX windows on the container shares, on our QEMU', () => {
     writeFileSync(join(vol, 'big-inode.bin'), big);
     writeFileSync(join(vol, 'small-inode.txt'), 'y'.repeat(4096));
     await runOnOurQemu(id, daxConfig('dax-inode.toml', qemuPath, 'dax_min_file_kib = 1024\n'), vol);
-    const run = async (execId: string, ...argv: string[]) =>
-      ok(await ctr(['task', 'exec', '--exec-id', execId, id, ...argv])).stdout;
+    const run = (execId: string, ...argv: string[]) => execIn(id, execId, ...argv);
 
     const mounts = virtiofsMounts(await run('mounts', 'cat', '/proc/1/mounts'));
     expect(mounts.get('vfslayers')).toEqual(expect.arrayContaining(['ro', 'dax=inode']));
@@ -183,10 +189,7 @@ describe('DAX windows on the container shares, on our QEMU', () => {
     expect(maps).toMatch(/\/big-inode\.bin$/m);
     expect(maps).not.toMatch(/\/small-inode\.txt$/m);
 
-    ok(await ctr(['task', 'kill', '-s', 'SIGKILL', id]));
-    await waitFor(`${id} to stop`, () => taskIs(ctr, id, 'STOPPED'));
-    ok(await ctr(['task', 'rm', id]));
-    ok(await ctr(['container', 'rm', id]));
+    await removeContainer(id);
   });
 
   it("fails Create with QEMU's words and the keys to change when hypervisor.path has no cache-size", async () => {
@@ -214,16 +217,12 @@ describe('DAX windows on the container shares, on our QEMU', () => {
       const id = 'dax4';
       await runOnOurQemu(id, config, vol);
       expect(recordedPid(suite.containerd, NS, id, 'qemu')).toBe(pooledQemu);
-      const run = async (execId: string, ...argv: string[]) =>
-        ok(await ctr(['task', 'exec', '--exec-id', execId, id, ...argv])).stdout;
+      const run = (execId: string, ...argv: string[]) => execIn(id, execId, ...argv);
       const mounts = virtiofsMounts(await run('mounts', 'cat', '/proc/1/mounts'));
       expect(mounts.get('vfslayers')).toEqual(expect.arrayContaining(['ro', 'dax=always']));
       expect(mounts.get('vfsdata')).toEqual(expect.arrayContaining(['rw', 'dax=always']));
       expect(await run('read', 'cat', '/vol/f.txt')).toBe('from the host');
-      ok(await ctr(['task', 'kill', '-s', 'SIGKILL', id]));
-      await waitFor(`${id} to stop`, () => taskIs(ctr, id, 'STOPPED'));
-      ok(await ctr(['task', 'rm', id]));
-      ok(await ctr(['container', 'rm', id]));
+      await removeContainer(id);
     } finally {
       await pool.stop();
     }

@@ -16,7 +16,8 @@ import { type GuestBenchArgs, parseGuestBenchArgs, USAGE } from './guest_args';
 import { runGuest } from './guest_run';
 import { GuestResults } from './report';
 import { makeTree } from './share';
-import { planBackends, probeVmmQemu } from './vmm_qemu';
+import { probeDaxQemu } from '../bench_common/qemu_dax_probe';
+import { planBackends } from './vmm_qemu';
 
 const IMAGE_DIR = join(REPO_ROOT, 'build', 'bench-guest');
 const C_VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
@@ -31,7 +32,7 @@ function buildImage(): { kernel: string; initrd: string } {
 
 async function bench(args: GuestBenchArgs, work: string, defer: (what: string, step: () => unknown) => void) {
   const { backends, dax, daxNote } = planBackends(args.backends, args.daxRequired, args.vmmQemu, () =>
-    probeVmmQemu(args.vmmQemu),
+    probeDaxQemu(args.vmmQemu),
   );
   if (daxNote !== null) progress(`bench-guest: ${daxNote}`);
   const image = buildImage();

@@ -1,20 +1,8 @@
 // Our QEMU (make vmm), which the DAX pair (ours-vmm, ours-dax) boots on: whether it is there and its
 // vhost-user-fs-pci has the cache-size property our patch adds, and so which back ends a run gets.
 // The pair is in the default set only when our QEMU is usable; asked for by name or --dax, it must be.
-import { execFileSync } from 'node:child_process';
-import {
-  DAX_DEVICE,
-  DAX_PROPERTY,
-  devicePropertyNames,
-  errorMessage,
-  QEMU_DAX_PROBE_ARGS,
-  qemuCanDax,
-} from '@vfs/contracts';
+import type { DaxQemuProbe } from '../bench_common/qemu_dax_probe';
 import { type Backend, DAX_WINDOW_MIB, onOurQemu } from './backends';
-
-export type VmmProbe =
-  | { readonly ok: true; readonly version: string }
-  | { readonly ok: false; readonly reason: string };
 
 /** Whether the DAX pair was measured; the JSON's `dax` key. */
 export type DaxStatus =
@@ -22,21 +10,6 @@ export type DaxStatus =
   | { readonly measured: false; readonly reason: string };
 
 export class DaxUnavailableError extends Error {}
-
-/** The first line of `--version`, and the device's property list (a QEMU without our patch has no cache-size). */
-export function probeVmmQemu(qemu: string): VmmProbe {
-  const run = (args: readonly string[]): string =>
-    execFileSync(qemu, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
-  try {
-    const version = run(['--version']).split('\n')[0] ?? '';
-    if (!qemuCanDax(devicePropertyNames(run(QEMU_DAX_PROBE_ARGS))))
-      return { ok: false, reason: `${qemu} (${version}) has no ${DAX_DEVICE} ${DAX_PROPERTY}` };
-    return { ok: true, version };
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    return { ok: false, reason: missing ? `no ${qemu}` : `${qemu}: ${errorMessage(err).split('\n')[0]}` };
-  }
-}
 
 export interface BackendPlan {
   readonly backends: Backend[];
@@ -50,7 +23,7 @@ export function planBackends(
   wanted: readonly Backend[],
   daxRequired: boolean,
   qemu: string,
-  probe: () => VmmProbe,
+  probe: () => DaxQemuProbe,
 ): BackendPlan {
   if (!wanted.some(onOurQemu))
     return { backends: [...wanted], dax: { measured: false, reason: 'not asked for' }, daxNote: null };

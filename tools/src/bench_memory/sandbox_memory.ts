@@ -33,16 +33,21 @@ function qemuPids(pids: readonly number[]): number[] {
   });
 }
 
-function tcgCodeCacheMib(pids: readonly number[]): number {
+/** PSS of the mappings `keep` selects in processes `pids`, MiB; processes gone meanwhile count 0. */
+function mappingsPssMib(pids: readonly number[], keep: (mapping: MappingHeader) => boolean): number {
   let kib = 0;
-  for (const pid of qemuPids(pids)) {
+  for (const pid of pids) {
     try {
-      kib += mappingsPssKib(readFileSync(`/proc/${pid}/smaps`, 'latin1'), isTcgCodeBuffer);
+      kib += mappingsPssKib(readFileSync(`/proc/${pid}/smaps`, 'latin1'), keep);
     } catch {
       // gone meanwhile
     }
   }
   return kib / 1024;
+}
+
+function tcgCodeCacheMib(pids: readonly number[]): number {
+  return mappingsPssMib(qemuPids(pids), isTcgCodeBuffer);
 }
 
 /** One entry per shim serving `address`: that sandbox's PSS. */
@@ -55,17 +60,7 @@ export function sandboxesPss(address: string): SandboxPss[] {
 
 /** PSS of the mappings `keep` selects, over every process of every sandbox of `address`, MiB. */
 export function sandboxMappingsPssMib(address: string, keep: (mapping: MappingHeader) => boolean): number {
-  let kib = 0;
-  for (const shim of shimPidsServing(address)) {
-    for (const pid of processTree(shim)) {
-      try {
-        kib += mappingsPssKib(readFileSync(`/proc/${pid}/smaps`, 'latin1'), keep);
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }
-  return kib / 1024;
+  return mappingsPssMib(processTree(...shimPidsServing(address)), keep);
 }
 
 /** PSS of every process of every sandbox of `address`, MiB. */

@@ -53,7 +53,7 @@ describe('poolMissing and daxMissing', () => {
     const upstream = fakeCli('vhost-user-fs-pci options:\n  queue-size=<uint16>    -  (default: 128)');
     expect(daxMissing(upstream)).toMatch(
       new RegExp(
-        `^${upstream} has no virtio-fs DAX window \\(vhost-user-fs-pci has no cache-size\\): set hypervisor\\.path to our QEMU`,
+        `^no virtio-fs DAX window: ${upstream} \\(.*\\) has no vhost-user-fs-pci cache-size; set hypervisor\\.path to our QEMU`,
       ),
     );
   });

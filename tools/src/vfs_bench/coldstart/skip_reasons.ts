@@ -2,14 +2,8 @@
 // reason, never measured with the setting quietly dropped.
 
 import { spawnSync } from 'node:child_process';
-import {
-  DAX_DEVICE,
-  DAX_PROPERTY,
-  devicePropertyNames,
-  OUR_QEMU,
-  QEMU_DAX_PROBE_ARGS,
-  qemuCanDax,
-} from '@vfs/contracts';
+import { OUR_QEMU } from '@vfs/contracts';
+import { probeDaxQemu } from '../../bench_common/qemu_dax_probe';
 import type { CellConfig } from './matrix';
 
 export interface HostAbilities {
@@ -29,8 +23,9 @@ function output(command: string, args: readonly string[]): string {
  * here) has none. The configured hypervisor.path (VFS_CONFIG) is the one every cell runs on.
  */
 export function daxMissing(qemuPath: string): string | undefined {
-  if (qemuCanDax(devicePropertyNames(output(qemuPath, QEMU_DAX_PROBE_ARGS)))) return undefined;
-  return `${qemuPath} has no virtio-fs DAX window (${DAX_DEVICE} has no ${DAX_PROPERTY}): set hypervisor.path to our QEMU, ${OUR_QEMU} (make vmm), in the configuration VFS_CONFIG names`;
+  const probe = probeDaxQemu(qemuPath);
+  if (probe.ok) return undefined;
+  return `no virtio-fs DAX window: ${probe.reason}; set hypervisor.path to our QEMU, ${OUR_QEMU} (make vmm), in the configuration VFS_CONFIG names`;
 }
 
 /** The warm pool is `vfs-runtime pool serve` (issue 11, part 2), which vfs-bench starts (pool_keeper.ts). */
