@@ -1,8 +1,10 @@
 // The device loop on the daemon's main thread. Node's event loop watches the loop's epoll fd
 // (uv_poll) and runs a turn whenever it is readable, so the control socket, signals and every
 // export share one thread and one V8 isolate: a Worker of its own cost each daemon ≈ 14 MiB
-// (ARCHITECTURE.md, "The daemon's memory"). Work left after a turn continues from setImmediate,
-// so a guest that keeps its queues busy cannot starve the control socket or SIGTERM.
+// (ARCHITECTURE.md, "The daemon's memory"). While requests come back to back the loop serves them
+// from its own epoll set, handing the thread back to Node at least every few ms
+// (main_thread_hold.ts); work left then continues from setImmediate, so a guest that keeps its
+// queues busy cannot starve the control socket or SIGTERM.
 import type { Logger } from 'pino';
 import { close } from '../sys/fd';
 import { eventfd, signal } from '../sys/eventfd';
@@ -11,6 +13,7 @@ import type { ChainHandlerFactory } from '../virtio/descriptor_chain';
 import { ControlRequests, type DeviceHost } from './control_requests';
 import { DeviceLoop } from './device_loop';
 import type { ControlMessage } from './device_options';
+import { holdMainThread } from './main_thread_hold';
 
 export type { DeviceHost };
 
@@ -68,7 +71,7 @@ export function startDeviceHost<E>(
     pendingWork = false;
     let next: number;
     try {
-      next = loop.turn(0);
+      next = holdMainThread(loop);
     } catch (err) {
       // Not an export's error (those stay with their export): the loop itself is broken.
       log.error({ err }, 'device loop failed');

@@ -37,6 +37,8 @@ export class DeviceLoop<E> {
   private servedNested = false;
   /** A batch of events is being dispatched (handlers run after it, in afterWake). */
   private dispatching = false;
+  /** Whether the last turn's wait returned events. */
+  private served = false;
 
   constructor(private readonly params: DeviceLoopParams<E>) {
     this.epoll.add(params.control.eventFd, EPOLLIN, TOKEN_CONTROL);
@@ -53,6 +55,11 @@ export class DeviceLoop<E> {
     return this.stopRequested;
   }
 
+  /** Whether the last turn's wait returned events (false: it timed out or was interrupted). */
+  get lastTurnServed(): boolean {
+    return this.served;
+  }
+
   /**
    * Waits up to `timeoutMs` for events (0: takes what is ready), serves them and lets every export
    * run its queues. Returns the next turn's timeout: 0 when work is left, -1 when only events can
@@ -60,6 +67,7 @@ export class DeviceLoop<E> {
    */
   turn(timeoutMs: number): number {
     const n = this.epoll.wait(timeoutMs);
+    this.served = n > 0;
     this.dispatching = true;
     for (let i = 0; i < n; i++) this.dispatch(this.epoll.tokenAt(i), this.epoll.eventsAt(i));
     this.dispatching = false;

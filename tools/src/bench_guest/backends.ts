@@ -54,6 +54,8 @@ export interface DaemonPaths {
   readonly rust: string;
   /** Our QEMU (make vmm), which ours-vmm and ours-dax boot on. */
   readonly vmmQemu: string;
+  /** Where our daemon writes node --cpu-prof profiles; none: not profiled. */
+  readonly oursCpuProf?: string;
 }
 
 export interface Mount {
@@ -79,7 +81,12 @@ export function ninePArgs(dir: string): string[] {
   ];
 }
 
-function daemonCommand(
+/**
+ * The command line that starts `backend`'s daemon. Ours runs as shipped (its shebang's Node
+ * flags); profiled, under node --cpu-prof and unsandboxed, since a sandboxed daemon cannot write
+ * the profile.
+ */
+export function daemonCommand(
   backend: Exclude<Backend, '9p'>,
   paths: DaemonPaths,
   cache: Cache,
@@ -93,10 +100,10 @@ function daemonCommand(
     case 'ours-dax-inode': {
       const dax = daxMountOption(backend) === undefined ? [] : [`--dax-window=${DAX_WINDOW_MIB}`];
       if (backend === 'ours-dax-inode') dax.push(`--dax-min-file-kib=${DAX_MIN_FILE_KIB}`);
-      return [
-        process.execPath,
-        [paths.ours, `--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`, ...dax],
-      ];
+      const args = [`--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`, ...dax];
+      if (paths.oursCpuProf === undefined) return [paths.ours, args];
+      const profile = ['--cpu-prof', `--cpu-prof-dir=${paths.oursCpuProf}`];
+      return [process.execPath, [...profile, paths.ours, ...args, '--sandbox=none', '--seccomp=none']];
     }
     case 'c':
       return [paths.c, [`--socket-path=${socket}`, '-o', `source=${dir}`, '-o', `cache=${cache}`]];

@@ -41,6 +41,7 @@ async function bench(args: GuestBenchArgs, work: string, defer: (what: string, s
     c: C_VIRTIOFSD,
     rust: backends.includes('rust') ? ensureRustVirtiofsd() : '',
     vmmQemu: args.vmmQemu,
+    ...(args.cpuProf === undefined ? {} : { oursCpuProf: args.cpuProf }),
   };
   const share = mkdtempSync('/dev/shm/vfs-bench-guest-share-');
   defer(`remove ${share}`, () => rmSync(share, { recursive: true, force: true }));

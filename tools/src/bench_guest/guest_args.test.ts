@@ -15,6 +15,11 @@ describe('parseGuestBenchArgs', () => {
     });
   });
 
+  it('profiles our daemon into the directory --cpu-prof names, and not by default', () => {
+    expect(parseGuestBenchArgs(['--cpu-prof', '/prof'])).toMatchObject({ cpuProf: '/prof' });
+    expect(parseGuestBenchArgs([])?.cpuProf).toBeUndefined();
+  });
+
   it('requires the DAX pair with --dax or when --backends names it, and takes our QEMU from --vmm', () => {
     expect(parseGuestBenchArgs(['--dax', '--vmm', '/q'])).toMatchObject({
       backends: ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax', 'ours-dax-inode'],

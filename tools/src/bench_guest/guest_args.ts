@@ -33,6 +33,8 @@ export interface GuestBenchArgs {
   readonly vmmQemu: string;
   readonly caches: readonly Cache[];
   readonly json?: string;
+  /** Profile our daemon with node --cpu-prof into this dir (unsandboxed: the profile is written at exit). */
+  readonly cpuProf?: string;
 }
 
 export const USAGE = `usage: bench-guest [options]
@@ -58,6 +60,8 @@ without it the output says "DAX: needs make vmm".
   --vmm PATH          our QEMU (default ${OUR_QEMU})
   --cache A,B         cache modes, a subset of ${CACHES.join(',')} (default both)
   --json FILE         also write the results as JSON
+  --cpu-prof DIR      profile our daemon with node --cpu-prof into DIR (one .cpuprofile per boot;
+                      the daemon then runs with --sandbox=none --seccomp=none: a sandboxed one cannot write it)
   -h, --help          this help
 `;
 
@@ -97,6 +101,7 @@ export function parseGuestBenchArgs(argv: readonly string[]): GuestBenchArgs | n
       vmm: { type: 'string' },
       cache: { type: 'string' },
       json: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -113,5 +118,6 @@ export function parseGuestBenchArgs(argv: readonly string[]): GuestBenchArgs | n
     vmmQemu: values.vmm ?? OUR_QEMU,
     caches: values.cache !== undefined ? listArg(values.cache, CACHES, 'cache') : quick ? ['auto'] : [...CACHES],
     json: values.json,
+    cpuProf: values['cpu-prof'],
   };
 }
