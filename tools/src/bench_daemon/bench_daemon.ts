@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '@vfs/contracts';
 import { ensureRustVirtiofsd } from '@vfs/harness/rust_virtiofsd';
+import { daemonProfile } from '../bench_common/daemon_profile';
 import { roundOrder } from '../bench_common/round_order';
 import { DAEMON_KINDS, Daemon, type DaemonKind, type DaemonMemory, type DaemonPaths } from './daemons';
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './options';
@@ -74,16 +75,14 @@ async function run(opts: BenchOptions): Promise<void> {
     );
     for (const kind of DAEMON_KINDS) {
       const socketPath = join(tree.workDir, `${kind}.sock`);
-      const profile = kind === 'ours' && opts.cpuProf !== undefined;
+      const profile = kind === 'ours' && opts.cpuProf !== undefined ? daemonProfile(opts.cpuProf) : null;
       const d = Daemon.start(paths, {
         kind,
         socketPath,
         sharedDir: tree.root,
         logPath: join(tree.workDir, `${kind}.log`),
-        nodeFlags: profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`] : [],
-        // Profiles are written on a clean exit, which unshare (namespace sandbox) does not give
-        // its child: SIGTERM kills unshare, and it SIGKILLs the daemon.
-        extraArgs: [...opts.oursArgs, ...(profile ? ['--sandbox=none'] : [])],
+        nodeFlags: profile?.nodeFlags ?? [],
+        extraArgs: [...opts.oursArgs, ...(profile?.daemonArgs ?? [])],
       });
       daemons.push(d);
       try {

@@ -40,7 +40,7 @@ interleaved rounds).
   --rust PATH         Rust virtiofsd (default: build/rust-virtiofsd/virtiofsd, installed on demand
                       by scripts/install-rust-virtiofsd.sh)
   --cpu-prof DIR      profile our daemon (all threads) with node --cpu-prof into DIR
-                      (runs it with --sandbox=none: the profile needs a clean exit)
+                      (runs it with --sandbox=none --seccomp=none: a sandboxed daemon cannot write it)
   -h, --help          this help
 `;
 

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { daemonProfile } from '../bench_common/daemon_profile';
 
 export const BACKENDS = ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax', 'ours-dax-inode'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -83,8 +84,7 @@ export function ninePArgs(dir: string): string[] {
 
 /**
  * The command line that starts `backend`'s daemon. Ours runs as shipped (its shebang's Node
- * flags); profiled, under node --cpu-prof and unsandboxed, since a sandboxed daemon cannot write
- * the profile.
+ * flags), or under node --cpu-prof (daemon_profile.ts).
  */
 export function daemonCommand(
   backend: Exclude<Backend, '9p'>,
@@ -102,8 +102,8 @@ export function daemonCommand(
       if (backend === 'ours-dax-inode') dax.push(`--dax-min-file-kib=${DAX_MIN_FILE_KIB}`);
       const args = [`--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`, ...dax];
       if (paths.oursCpuProf === undefined) return [paths.ours, args];
-      const profile = ['--cpu-prof', `--cpu-prof-dir=${paths.oursCpuProf}`];
-      return [process.execPath, [...profile, paths.ours, ...args, '--sandbox=none', '--seccomp=none']];
+      const profile = daemonProfile(paths.oursCpuProf);
+      return [process.execPath, [...profile.nodeFlags, paths.ours, ...args, ...profile.daemonArgs]];
     }
     case 'c':
       return [paths.c, [`--socket-path=${socket}`, '-o', `source=${dir}`, '-o', `cache=${cache}`]];
