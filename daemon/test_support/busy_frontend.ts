@@ -1,7 +1,7 @@
 // A front-end that keeps its request queue busy: GETATTRs of the root, 32 in flight, each answered
 // one replaced at once, for `ms` milliseconds. Run as its own process (argv: socket path, ms) so
-// the test that starts it stays free to talk to the daemon's control socket meanwhile. Prints the
-// number of requests answered.
+// the test that starts it stays free to talk to the daemon's control socket meanwhile. Prints
+// "busy" once its requests flow, and at the end the number answered.
 import * as abi from '@vfs/daemon/fuse';
 import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
@@ -18,6 +18,8 @@ const client = new FuseClient(fe);
 client.init();
 const getattrIn = Buffer.alloc(abi.GETATTR_IN_SIZE);
 const getattr = { readable: [client.header(abi.Opcode.GETATTR, 1, getattrIn.length), getattrIn], writableLen: 256 };
+client.getattr(1);
+process.stdout.write('busy\n');
 const end = Date.now() + Number(ms);
 let answered = 0;
 fe.pipeline(

@@ -37,8 +37,8 @@ export class DeviceLoop<E> {
   private servedNested = false;
   /** A batch of events is being dispatched (handlers run after it, in afterWake). */
   private dispatching = false;
-  /** Whether the last turn's wait returned events. */
-  private served = false;
+  /** The last turn's wait brought no front-end event (it timed out, or only the control fd woke). */
+  private quiet = true;
 
   constructor(private readonly params: DeviceLoopParams<E>) {
     this.epoll.add(params.control.eventFd, EPOLLIN, TOKEN_CONTROL);
@@ -55,9 +55,13 @@ export class DeviceLoop<E> {
     return this.stopRequested;
   }
 
-  /** Whether the last turn's wait returned events (false: it timed out or was interrupted). */
-  get lastTurnServed(): boolean {
-    return this.served;
+  /**
+   * The last turn's wait brought no front-end event: it timed out, or only a control message woke
+   * it (nothing else can come from Node's side while the loop holds the thread). A wait cut short
+   * by a signal (the profiler's SIGPROF every ms) is not quiet: the guest may be mid-burst.
+   */
+  get lastTurnQuiet(): boolean {
+    return this.quiet;
   }
 
   /**
@@ -67,7 +71,7 @@ export class DeviceLoop<E> {
    */
   turn(timeoutMs: number): number {
     const n = this.epoll.wait(timeoutMs);
-    this.served = n > 0;
+    this.quiet = !this.epoll.interrupted;
     this.dispatching = true;
     for (let i = 0; i < n; i++) this.dispatch(this.epoll.tokenAt(i), this.epoll.eventsAt(i));
     this.dispatching = false;
@@ -88,6 +92,7 @@ export class DeviceLoop<E> {
       this.controlPending = true;
       return;
     }
+    this.quiet = false;
     const slot = token >>> TOKEN_SHIFT;
     const device = this.slots[slot];
     // Null: an event of an export removed earlier in this batch.

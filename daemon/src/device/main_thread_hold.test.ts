@@ -1,10 +1,10 @@
 import { HOLD_MS, holdMainThread, LINGER_MS, nextTurnTimeout, type TurningLoop } from './main_thread_hold';
 
-/** A loop on a fake clock: each turn takes `turnMs` and serves events while `serving` says so. */
+/** A loop on a fake clock: each turn takes `turnMs` and brings front-end events while `serving` says so. */
 class FakeLoop implements TurningLoop {
   clock = 0;
   readonly timeouts: number[] = [];
-  lastTurnServed = false;
+  lastTurnQuiet = true;
   stopped = false;
 
   constructor(
@@ -14,36 +14,35 @@ class FakeLoop implements TurningLoop {
   ) {}
 
   turn(timeoutMs: number): number {
-    this.lastTurnServed = this.serving(this.timeouts.length);
+    this.lastTurnQuiet = !this.serving(this.timeouts.length);
     this.timeouts.push(timeoutMs);
-    this.clock += this.lastTurnServed ? this.turnMs : Math.max(timeoutMs, 0);
+    this.clock += this.lastTurnQuiet ? Math.max(timeoutMs, 0) : this.turnMs;
     return this.result;
   }
 }
 
 describe('how long the device loop holds the main thread', () => {
   test('after serving a request it waits briefly in its own epoll set for the next one', () => {
-    expect(nextTurnTimeout(-1, true, 0)).toBe(LINGER_MS);
+    expect(nextTurnTimeout(-1, false, 0)).toBe(LINGER_MS);
   });
 
-  test('an export timeout sooner than the linger shortens the wait, rounded up to whole ms', () => {
-    expect(nextTurnTimeout(0.3, true, 0)).toBe(Math.min(LINGER_MS, 1));
-    expect(nextTurnTimeout(60_000, true, 0)).toBe(LINGER_MS);
+  test('an export timeout further off than the linger does not end the hold', () => {
+    expect(nextTurnTimeout(60_000, false, 0)).toBe(LINGER_MS);
   });
 
   test('work left over is taken at once, without a wait', () => {
-    expect(nextTurnTimeout(0, false, 0)).toBe(0);
-    expect(nextTurnTimeout(0, true, HOLD_MS / 2)).toBe(0);
+    expect(nextTurnTimeout(0, true, 0)).toBe(0);
+    expect(nextTurnTimeout(0, false, HOLD_MS / 2)).toBe(0);
   });
 
   test('a quiet wait hands the thread back to Node, which watches the loop from then on', () => {
-    expect(nextTurnTimeout(-1, false, 0.5)).toBeNull();
-    expect(nextTurnTimeout(3, false, 0.5)).toBeNull();
+    expect(nextTurnTimeout(-1, true, 0.5)).toBeNull();
+    expect(nextTurnTimeout(3, true, 0.5)).toBeNull();
   });
 
   test('a guest that never lets the queues go quiet still gives Node the thread every HOLD_MS', () => {
-    expect(nextTurnTimeout(0, true, HOLD_MS)).toBeNull();
-    expect(nextTurnTimeout(-1, true, HOLD_MS + 1)).toBeNull();
+    expect(nextTurnTimeout(0, false, HOLD_MS)).toBeNull();
+    expect(nextTurnTimeout(-1, false, HOLD_MS + 1)).toBeNull();
   });
 
   test('requests that keep coming are served from the loop until HOLD_MS, then Node gets the thread', () => {

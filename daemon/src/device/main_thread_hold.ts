@@ -6,7 +6,10 @@
 // own epoll set, briefly, and hands the thread back to Node (control socket, signals, timers) at
 // least every HOLD_MS.
 
-/** How long to wait in the loop's own epoll set for the next request after serving one. */
+/**
+ * How long to wait in the loop's own epoll set for the next request after serving one. An export's
+ * timeout (a lock's retry) falls due at most this late.
+ */
 export const LINGER_MS = 1;
 /** The longest stretch the loop keeps Node's event loop waiting. */
 export const HOLD_MS = 5;
@@ -14,20 +17,22 @@ export const HOLD_MS = 5;
 /**
  * The timeout of the next turn within one hold of the main thread, or null to hand it back to
  * Node. `next` is what the last turn returned (0: work left, -1: none, else the soonest export
- * timeout in ms), `served` whether it had events, `heldMs` how long this hold has lasted.
+ * timeout in ms), `quiet` whether its wait brought nothing from a front-end, `heldMs` how long
+ * this hold has lasted.
  */
-export function nextTurnTimeout(next: number, served: boolean, heldMs: number): number | null {
+export function nextTurnTimeout(next: number, quiet: boolean, heldMs: number): number | null {
   if (heldMs >= HOLD_MS) return null;
   if (next === 0) return 0;
-  // Quiet: Node's own wait on the loop's fd costs nothing more from here on.
-  if (!served) return null;
-  return next < 0 ? LINGER_MS : Math.min(LINGER_MS, Math.ceil(next));
+  // Node's own wait on the loop's fd costs nothing more from here on.
+  if (quiet) return null;
+  return LINGER_MS;
 }
 
 /** What holdMainThread drives: the device loop (device_loop.ts). */
 export interface TurningLoop {
   turn(timeoutMs: number): number;
-  readonly lastTurnServed: boolean;
+  /** The last turn's wait brought nothing from a front-end (a control message is not a request). */
+  readonly lastTurnQuiet: boolean;
   readonly stopped: boolean;
 }
 
@@ -40,7 +45,7 @@ export function holdMainThread(loop: TurningLoop, now: () => number = () => perf
   let next = loop.turn(0);
   for (;;) {
     if (loop.stopped) return next;
-    const timeout = nextTurnTimeout(next, loop.lastTurnServed, now() - start);
+    const timeout = nextTurnTimeout(next, loop.lastTurnQuiet, now() - start);
     if (timeout === null) return next;
     next = loop.turn(timeout);
   }

@@ -49,13 +49,18 @@ export class Epoll {
     }
   }
 
+  /** The last wait was cut short by a signal (it returned 0 then). */
+  interrupted = false;
+
   /** Waits up to `timeoutMs` (-1 forever); returns the number of ready entries (0 on EINTR). */
   wait(timeoutMs: number): number {
     const n = waitFn(this.fd, this.events, this.maxEvents, timeoutMs) as number;
+    this.interrupted = false;
     if (n >= 0) return n;
     const errno = lastErrno();
-    if (errno === EINTR) return 0;
-    throw new SysError('epoll_wait', errno);
+    if (errno !== EINTR) throw new SysError('epoll_wait', errno);
+    this.interrupted = true;
+    return 0;
   }
 
   close(): void {

@@ -31,7 +31,7 @@ export interface DaemonLaunch {
   readonly sharedDir: string;
   /** stdout and stderr go to this file (a pipe could fill while the benchmark blocks). */
   readonly logPath: string;
-  /** Node flags for our daemon (e.g. --cpu-prof). */
+  /** Node flags for our daemon (its shebang's, --cpu-prof). */
   readonly nodeFlags?: readonly string[];
   /** More arguments for our daemon. */
   readonly extraArgs?: readonly string[];

@@ -1,19 +1,26 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type DaemonPaths, daemonCommand } from './backends';
 
-const paths: DaemonPaths = { ours: '/b/vfs-virtiofsd', c: '/c', rust: '/r', vmmQemu: '/q' };
+const dir = mkdtempSync(join(tmpdir(), 'vfs-backends-'));
+const ours = join(dir, 'vfs-virtiofsd');
+writeFileSync(ours, '#!/usr/bin/env -S node --max-semi-space-size=4\n');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const paths: DaemonPaths = { ours, c: '/c', rust: '/r', vmmQemu: '/q' };
 
 describe('the command that starts each daemon', () => {
   test('ours runs as shipped, under its own shebang and sandbox', () => {
     expect(daemonCommand('ours', paths, 'auto', '/s.sock', '/share')).toEqual([
-      '/b/vfs-virtiofsd',
+      ours,
       ['--socket-path=/s.sock', '--shared-dir=/share', '--cache=auto'],
     ]);
   });
 
-  test('profiled, ours runs under node --cpu-prof without the sandbox that would keep it from writing the profile', () => {
+  test('profiled, ours runs with its shebang flags under node --cpu-prof, without the sandbox that would keep it from writing the profile', () => {
     const [file, args] = daemonCommand('ours-dax', { ...paths, oursCpuProf: '/prof' }, 'none', '/s.sock', '/share');
     expect(file).toBe(process.execPath);
-    expect(args.slice(0, 3)).toEqual(['--cpu-prof', '--cpu-prof-dir=/prof', '/b/vfs-virtiofsd']);
+    expect(args.slice(0, 4)).toEqual(['--max-semi-space-size=4', '--cpu-prof', '--cpu-prof-dir=/prof', ours]);
     expect(args).toEqual(expect.arrayContaining(['--dax-window=256', '--sandbox=none', '--seccomp=none']));
   });
 

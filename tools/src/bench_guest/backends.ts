@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { daemonProfile } from '../bench_common/daemon_profile';
+import { daemonProfile, shippedNodeFlags } from '../bench_common/our_daemon_node';
 
 export const BACKENDS = ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax', 'ours-dax-inode'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -84,7 +84,7 @@ export function ninePArgs(dir: string): string[] {
 
 /**
  * The command line that starts `backend`'s daemon. Ours runs as shipped (its shebang's Node
- * flags), or under node --cpu-prof (daemon_profile.ts).
+ * flags), or with those and node --cpu-prof (our_daemon_node.ts).
  */
 export function daemonCommand(
   backend: Exclude<Backend, '9p'>,
@@ -103,7 +103,8 @@ export function daemonCommand(
       const args = [`--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`, ...dax];
       if (paths.oursCpuProf === undefined) return [paths.ours, args];
       const profile = daemonProfile(paths.oursCpuProf);
-      return [process.execPath, [...profile.nodeFlags, paths.ours, ...args, ...profile.daemonArgs]];
+      const node = [...shippedNodeFlags(paths.ours), ...profile.nodeFlags];
+      return [process.execPath, [...node, paths.ours, ...args, ...profile.daemonArgs]];
     }
     case 'c':
       return [paths.c, [`--socket-path=${socket}`, '-o', `source=${dir}`, '-o', `cache=${cache}`]];
