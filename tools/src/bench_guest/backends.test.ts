@@ -10,10 +10,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const paths: DaemonPaths = { ours, c: '/c', rust: '/r', vmmQemu: '/q' };
 
 describe('the command that starts each daemon', () => {
-  test('ours runs as shipped, under its own shebang and sandbox', () => {
+  test("ours runs with its shebang's Node flags and its own sandbox, as shipped", () => {
     expect(daemonCommand('ours', paths, 'auto', '/s.sock', '/share')).toEqual([
-      ours,
-      ['--socket-path=/s.sock', '--shared-dir=/share', '--cache=auto'],
+      process.execPath,
+      ['--max-semi-space-size=4', ours, '--socket-path=/s.sock', '--shared-dir=/share', '--cache=auto'],
     ]);
   });
 

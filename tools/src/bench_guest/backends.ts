@@ -83,8 +83,8 @@ export function ninePArgs(dir: string): string[] {
 }
 
 /**
- * The command line that starts `backend`'s daemon. Ours runs as shipped (its shebang's Node
- * flags), or with those and node --cpu-prof (our_daemon_node.ts).
+ * The command line that starts `backend`'s daemon. Ours runs on this Node with the flags its shebang
+ * gives it as shipped, and node --cpu-prof when profiled (our_daemon_node.ts).
  */
 export function daemonCommand(
   backend: Exclude<Backend, '9p'>,
@@ -101,10 +101,10 @@ export function daemonCommand(
       const dax = daxMountOption(backend) === undefined ? [] : [`--dax-window=${DAX_WINDOW_MIB}`];
       if (backend === 'ours-dax-inode') dax.push(`--dax-min-file-kib=${DAX_MIN_FILE_KIB}`);
       const args = [`--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`, ...dax];
-      if (paths.oursCpuProf === undefined) return [paths.ours, args];
+      const shipped = shippedNodeFlags(paths.ours);
+      if (paths.oursCpuProf === undefined) return [process.execPath, [...shipped, paths.ours, ...args]];
       const profile = daemonProfile(paths.oursCpuProf);
-      const node = [...shippedNodeFlags(paths.ours), ...profile.nodeFlags];
-      return [process.execPath, [...node, paths.ours, ...args, ...profile.daemonArgs]];
+      return [process.execPath, [...shipped, ...profile.nodeFlags, paths.ours, ...args, ...profile.daemonArgs]];
     }
     case 'c':
       return [paths.c, [`--socket-path=${socket}`, '-o', `source=${dir}`, '-o', `cache=${cache}`]];
