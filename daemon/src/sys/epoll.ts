@@ -26,6 +26,7 @@ export class Epoll {
   private readonly events: Buffer;
   private readonly view: DataView;
   private readonly ctlEvent = Buffer.alloc(EVENT_SIZE);
+  private wasInterrupted = false;
 
   constructor(readonly maxEvents = 64) {
     this.fd = createFn(EPOLL_CLOEXEC) as number;
@@ -50,16 +51,18 @@ export class Epoll {
   }
 
   /** The last wait was cut short by a signal (it returned 0 then). */
-  interrupted = false;
+  get interrupted(): boolean {
+    return this.wasInterrupted;
+  }
 
   /** Waits up to `timeoutMs` (-1 forever); returns the number of ready entries (0 on EINTR). */
   wait(timeoutMs: number): number {
     const n = waitFn(this.fd, this.events, this.maxEvents, timeoutMs) as number;
-    this.interrupted = false;
+    this.wasInterrupted = false;
     if (n >= 0) return n;
     const errno = lastErrno();
     if (errno !== EINTR) throw new SysError('epoll_wait', errno);
-    this.interrupted = true;
+    this.wasInterrupted = true;
     return 0;
   }
 
