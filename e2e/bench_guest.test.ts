@@ -41,6 +41,7 @@ interface Series {
 interface Report {
   date: string;
   machine: { cpu: string; cores: number };
+  load: { start: number; end: number };
   results: { cache: string; phase: string; unit: string; backends: Record<string, Series | null> }[];
   cpu: { cache: string; backend: string; daemonMs: Series | null; qemuMs: Series | null }[];
   dax: { measured: boolean; reason?: string; windowMib?: number };
@@ -98,6 +99,8 @@ maybe(
       const doc = JSON.parse(readFileSync(json, 'utf8')) as Report;
       expect(Number.isNaN(Date.parse(doc.date))).toBe(false);
       expect(doc.machine.cores).toBeGreaterThan(0);
+      expect(doc.load.start).toBeGreaterThanOrEqual(0);
+      expect(doc.load.end).toBeGreaterThan(0);
       expect(doc.dax.measured).toBe(withDax);
       if (withDax) expect(doc.dax.windowMib).toBe(256);
       expect(doc.results.map((r) => r.phase)).toEqual(PHASES);

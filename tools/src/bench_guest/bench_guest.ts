@@ -6,6 +6,7 @@
 // round so drift on a shared machine falls on all alike. The share is a tmpfs dir.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@vfs/harness/repo';
 import { ensureRustVirtiofsd } from '@vfs/harness/rust_virtiofsd';
@@ -50,6 +51,9 @@ async function bench(args: GuestBenchArgs, work: string, defer: (what: string, s
     `bench-guest: ${backends.join(', ')} × cache ${args.caches.join(', ')}; scale ${args.scale}; ` +
       `${args.warmup} warm-up + ${args.runs} rounds`,
   );
+  // The host's 1-minute load average around the run: on a shared machine, what a reader of the
+  // results needs to judge their spread.
+  const loadAtStart = loadavg()[0] ?? 0;
   const results = new GuestResults(backends, args.caches);
   for (let round = 0; round < args.warmup + args.runs; round++) {
     for (const cache of args.caches) {
@@ -74,12 +78,15 @@ async function bench(args: GuestBenchArgs, work: string, defer: (what: string, s
       }
     }
   }
+  const load = { start: loadAtStart, end: loadavg()[0] ?? 0 };
   process.stdout.write(`${results.table()}\n${daxNote === null ? '' : `${daxNote}\n`}`);
+  progress(`bench-guest: host load average ${load.start.toFixed(2)} at the start, ${load.end.toFixed(2)} at the end`);
   if (args.json !== undefined)
     results.writeJson(args.json, {
       date: new Date().toISOString(),
       options: { runs: args.runs, warmup: args.warmup, scale: args.scale, treeFiles: args.treeFiles },
       vm: 'q35, TCG, 2 vCPUs, 512 MiB',
+      load,
       dax,
     });
 }
