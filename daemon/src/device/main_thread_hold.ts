@@ -28,6 +28,9 @@ export function nextTurnTimeout(next: number, quiet: boolean, heldMs: number): n
   return LINGER_MS;
 }
 
+/** The default clock, one function for every call (a default arrow would be a new closure per wake). */
+const monotonicMs = (): number => performance.now();
+
 /** What holdMainThread drives: the device loop (device_loop.ts). */
 export interface TurningLoop {
   turn(timeoutMs: number): number;
@@ -40,7 +43,7 @@ export interface TurningLoop {
  * Turns the loop until it is quiet, stopped or has held the thread for HOLD_MS; returns the last
  * turn's result (what the owner schedules the next turn by).
  */
-export function holdMainThread(loop: TurningLoop, now: () => number = () => performance.now()): number {
+export function holdMainThread(loop: TurningLoop, now: () => number = monotonicMs): number {
   const start = now();
   let next = loop.turn(0);
   for (;;) {
