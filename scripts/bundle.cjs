@@ -20,14 +20,28 @@ const program = (entry, out) => ({ entry, out, program: true });
 
 // The shim's first two lines run under /bin/sh and are JavaScript too (`':'` is a string there and
 // the rest of the line a comment; the directive prologue, "use strict" included, still holds).
-// containerd runs `… -bundle DIR delete` after every shim exit and waits for it before it removes
-// the snapshot; a Node start for that costs 0.2–0.45 s on `ctr run --rm`. A shim whose Shutdown
-// released everything leaves DIR/shim-shutdown-clean (shim/src/clean_exit.ts), and then `delete`
-// has nothing to do: it answers an empty DeleteResponse without starting Node.
-const SHIM_SHEBANG = [
-  '#!/bin/sh',
-  `':' //; p= b=; for a; do [ "$p" = -bundle ] && b=$a; p=$a; done; [ "$p" = delete ] && [ -n "$b" ] && [ -e "$b/shim-shutdown-clean" ] && exit 0; exec node "$0" "$@"`,
-].join('\n');
+// - `delete`: containerd runs `… -bundle DIR delete` after every shim exit and waits for it before
+//   it removes the snapshot; a Node start for that costs 0.2–0.45 s on `ctr run --rm`. A shim whose
+//   Shutdown released everything leaves DIR/shim-shutdown-clean (shim/src/clean_exit.ts), and then
+//   `delete` answers an empty DeleteResponse without starting Node.
+// - `start`: containerd reads the answer from start's stdout until that pipe closes, so a server
+//   must not hold it. Node runs in its own session with containerd's stdin, stdout and stderr in
+//   DIR/shim.stderr, and the answer's pipe on fd 3 (shim/src/bootstrap.ts); the prologue prints
+//   what came through fd 3 once Node closed it, or shows shim.stderr and fails when nothing did.
+//   So the process that answers can go on serving: one Node start, not two.
+const SHIM_PROLOGUE = [
+  'p= b=',
+  'for a; do [ "$p" = -bundle ] && b=$a; p=$a; done',
+  '[ "$p" = delete ] && [ -n "$b" ] && [ -e "$b/shim-shutdown-clean" ] && exit 0',
+  '[ "$p" = start ] || exec node "$0" "$@"',
+  'e=shim.stderr; [ -n "$b" ] && e=$b/$e',
+  'exec 4<&0',
+  'o=$(setsid node "$0" "$@" <&4 4<&- 3>&1 >"$e" 2>&1 &)',
+  '[ -n "$o" ] && printf %s "$o" && exit 0',
+  'cat "$e" >&2',
+  'exit 1',
+];
+const SHIM_SHEBANG = ['#!/bin/sh', `':' //; ${SHIM_PROLOGUE.join('; ')}`].join('\n');
 
 // The daemon's device loop runs on its main thread: V8's semi-spaces grow to 16 MiB under load
 // and stay committed; 4 MiB costs no measurable speed (ARCHITECTURE.md, "The daemon's memory").

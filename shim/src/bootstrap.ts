@@ -1,26 +1,39 @@
-// `start`: containerd runs it with the bundle as cwd and reads stdout (merged with stderr) as the
-// shim's address, so on success nothing else may be printed. It either
+// `start`: containerd runs it with the bundle as cwd and reads its stdout (merged with stderr) as
+// the shim's address until that pipe closes. It either
 // - joins an existing sandbox: a CRI pod container (annotation io.kubernetes.cri.sandbox-id) gets
 //   the address its sandbox's shim announced, so one pod is one shim and one VM; or
-// - spawns the sandbox's server (this same program without an action): detached, in its own
-//   session, with stdio that are not containerd's pipes (otherwise `ctr` waits for them forever),
-//   and waits until it listens before answering.
+// - becomes the sandbox's server itself: it listens, answers, and keeps running. One Node start,
+//   not a bootstrap that spawns the server (ARCHITECTURE.md, 'The shim's start').
+// The program's /bin/sh prologue (scripts/bundle.cjs SHIM_SHEBANG) makes the second possible: it
+// runs Node in its own session with stdout and stderr in bundle/shim.stderr and the answer's pipe
+// as fd 3, prints what arrives there once fd 3 closes, and shows shim.stderr when nothing did.
 // The answer is also written to bundle/address: containerd re-reads it after a restart.
 
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { installRoot, loadRuntimeConfig } from '@vfs/runtime-config';
-import { serveArgv, type ShimFlags } from './flags';
+import type { ShimFlags } from './flags';
 import { readBundleSpec, sandboxIdOf } from './oci_spec';
 import { bootstrapAnswer, chooseProtocol } from './protocol';
 import { optionsFromStdin } from './runtime_options';
+import type { SandboxRuntimeFactory } from './sandbox_runtime';
 import { SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
 import { Code, ShimError } from './shim_error';
 
+/** The answer's pipe, set up by the prologue. */
+const ANSWER_FD = 3;
 const READY_TIMEOUT_MS = 10_000;
+
+/** Loads the sandbox runtime: only a `start` that serves needs it. */
+export type SandboxRuntimeLoader = () => Promise<SandboxRuntimeFactory>;
+
+/** What `start` told containerd, and whether this process now serves the sandbox. */
+export interface Started {
+  readonly answer: string;
+  readonly serving: boolean;
+}
 
 /** A bundle whose spec cannot be read is its own sandbox; Create reports the spec's problem. */
 function sandboxOfBundle(bundle: string, id: string): string {
@@ -51,59 +64,36 @@ function grpcSetting(configPath: string): boolean | 'auto' {
   }
 }
 
-function waitReady(child: ReturnType<typeof spawn>): Promise<void> {
-  const pipe = child.stdio[3] as Socket;
-  return new Promise((resolve, reject) => {
-    let message = '';
-    const timer = setTimeout(
-      () =>
-        reject(new ShimError(Code.DeadlineExceeded, `the shim server did not listen within ${READY_TIMEOUT_MS} ms`)),
-      READY_TIMEOUT_MS,
+function requireAnswerPipe(): void {
+  try {
+    fstatSync(ANSWER_FD);
+  } catch {
+    throw new ShimError(
+      Code.FailedPrecondition,
+      `start needs its answer's pipe on fd ${ANSWER_FD}: run the program itself, whose /bin/sh prologue sets it up, not node with its file`,
     );
-    pipe.setEncoding('utf8');
-    pipe.on('data', (chunk: string) => {
-      message += chunk;
-    });
-    pipe.once('close', () => {
-      clearTimeout(timer);
-      if (message === 'ready') resolve();
-      else
-        reject(
-          new ShimError(
-            Code.Internal,
-            `the shim server failed to start: ${message || `exited (${child.exitCode ?? child.signalCode})`}`,
-          ),
-        );
-    });
-  });
+  }
 }
 
-async function spawnServer(
+/** Hands the answer to the prologue; once fd 3 closes, containerd has it. */
+export function tellContainerd(answer: string): void {
+  writeSync(ANSWER_FD, answer);
+  closeSync(ANSWER_FD);
+}
+
+async function serveSandbox(
   flags: ShimFlags,
   configPath: string,
-  state: SandboxState,
-  answerFor: (protocol: 'ttrpc' | 'grpc') => string,
+  socket: string,
+  loadRuntime: SandboxRuntimeLoader,
 ): Promise<string> {
-  const protocol = await chooseProtocol(grpcSetting(configPath), process.env, flags.publishBinary);
-  state.create();
-  // The server's own stderr (crashes before its logger exists) goes to a file, never to containerd's pipe.
-  const stderrFd = openSync(join(state.dir, 'shim.stderr'), 'a');
-  const script = process.argv[1] as string;
-  const child = spawn(process.execPath, [script, ...serveArgv(flags, configPath, protocol)], {
-    cwd: flags.bundle,
-    detached: true,
-    stdio: ['ignore', 'ignore', stderrFd, 'pipe'],
-  });
-  closeSync(stderrFd);
-  try {
-    await waitReady(child);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  child.unref();
-  (child.stdio[3] as Socket).destroy();
-  return answerFor(protocol);
+  const [protocol, { serve }, factory] = await Promise.all([
+    chooseProtocol(grpcSetting(configPath), process.env, flags.publishBinary),
+    import('./serve.js'),
+    loadRuntime(),
+  ]);
+  await serve({ flags, configPath, protocol }, factory);
+  return bootstrapAnswer(protocol, socket);
 }
 
 async function joinSandbox(
@@ -119,23 +109,33 @@ async function joinSandbox(
   return answer;
 }
 
-/** Runs `start`; returns what to print. */
-export async function start(flags: ShimFlags): Promise<string> {
-  const stdinOptions = optionsFromStdin(readFileSync(0));
-  const configPath = stdinOptions?.configPath ?? '';
+function withinReadyTimeout<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ShimError(Code.DeadlineExceeded, `the shim did not listen within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `start` up to its answer, which the caller hands to containerd with tellContainerd. */
+export async function start(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader): Promise<Started> {
+  requireAnswerPipe();
+  const configPath = optionsFromStdin(readFileSync(0))?.configPath ?? '';
   const sandboxId = sandboxOfBundle(flags.bundle, flags.id);
   const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
   const state = new SandboxState(paths.stateDir);
-  let answer: string;
-  if (sandboxId !== flags.id) {
-    answer = await joinSandbox(sandboxId, flags.id, paths.socket, state);
-  } else if (await socketAnswers(paths.socket)) {
-    // containerd retried start for a sandbox whose shim already serves: same answer again.
-    answer = await joinSandbox(sandboxId, flags.id, paths.socket, state);
+  let started: Started;
+  if (sandboxId !== flags.id || (await socketAnswers(paths.socket))) {
+    // A pod's container, or containerd retrying start for a sandbox whose shim already serves.
+    started = { answer: await joinSandbox(sandboxId, flags.id, paths.socket, state), serving: false };
   } else {
-    answer = await spawnServer(flags, configPath, state, (protocol) => bootstrapAnswer(protocol, paths.socket));
+    const answer = await withinReadyTimeout(serveSandbox(flags, configPath, paths.socket, loadRuntime));
     state.writeBootstrap(answer);
+    started = { answer, serving: true };
   }
-  writeFileSync(join(flags.bundle, 'address'), answer);
-  return answer;
+  writeFileSync(join(flags.bundle, 'address'), started.answer);
+  return started;
 }

@@ -2,7 +2,7 @@
 
 import { Any } from '@vfs/proto/gen/google/protobuf/any';
 import { Options } from '@vfs/proto/gen/containerd/runtimeoptions/v1/api';
-import { parseFlags, serveArgv } from './flags';
+import { parseFlags } from './flags';
 import { bootstrapAnswer, chooseProtocol, parseContainerdVersion } from './protocol';
 import { optionsFromStdin } from './runtime_options';
 import { sandboxPaths } from './shim_paths';
@@ -30,7 +30,6 @@ describe('flags', () => {
       bundle: '/b',
       debug: true,
       action: 'start',
-      protocol: 'ttrpc',
     });
     expect(parseFlags(['-namespace=n', '-id', 'x', '-bundle', '/x', 'delete']).bundle).toBe('/x');
     expect(parseFlags(['--version']).action).toBe('version');
@@ -38,10 +37,9 @@ describe('flags', () => {
     expect(() => parseFlags(['-namespace', 'n', '-id', 'x', '-bogus'])).toThrow('unknown flag -bogus');
   });
 
-  it('hands start’s decisions to the server', () => {
-    const flags = parseFlags(['-namespace', 'n', '-id', 'x', 'start'], '/b');
-    const server = parseFlags(serveArgv(flags, '/c.toml', 'grpc'), '/elsewhere');
-    expect(server).toMatchObject({ action: 'serve', bundle: '/b', configPath: '/c.toml', protocol: 'grpc' });
+  it('refuses a command line without start or delete: the server is what start becomes', () => {
+    expect(() => parseFlags(['-namespace', 'n', '-id', 'x'])).toThrow('no action (expected start or delete)');
+    expect(() => parseFlags(['-namespace', 'n', '-id', 'x', 'serve'])).toThrow('unknown action "serve"');
   });
 });
 

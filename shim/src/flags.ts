@@ -1,10 +1,9 @@
 // containerd's command line for a shim (Go `flag` syntax: `-name value`, `-name=value`, `--name`),
-// then the action: `start`, `delete`, or none for the long-running server that `start` spawns.
+// then the action: `start` or `delete`.
 
-import type { ShimProtocol } from './protocol';
 import { Code, ShimError } from './shim_error';
 
-export type ShimAction = 'start' | 'delete' | 'serve' | 'version';
+export type ShimAction = 'start' | 'delete' | 'version';
 
 export interface ShimFlags {
   readonly namespace: string;
@@ -16,14 +15,10 @@ export interface ShimFlags {
   /** `-bundle` (delete; newer containerd at start too); else the working directory. */
   readonly bundle: string;
   readonly debug: boolean;
-  /** Internal, `start` → server: the runtime options' config_path, so both use one lookup. */
-  readonly configPath: string;
-  /** Internal, `start` → server: the protocol `start` announced to containerd. */
-  readonly protocol: ShimProtocol;
   readonly action: ShimAction;
 }
 
-const VALUE_FLAGS = new Set(['namespace', 'address', 'publish-binary', 'id', 'bundle', 'config-path', 'protocol']);
+const VALUE_FLAGS = new Set(['namespace', 'address', 'publish-binary', 'id', 'bundle']);
 const BOOL_FLAGS = new Set(['debug', 'v', 'version']);
 
 interface Parsed {
@@ -62,14 +57,9 @@ function actionOf(parsed: Parsed): ShimAction {
   if (parsed.bools.has('v') || parsed.bools.has('version')) return 'version';
   const [action, ...rest] = parsed.positional;
   if (rest.length > 0) throw new ShimError(Code.InvalidArgument, `unexpected arguments: ${rest.join(' ')}`);
-  if (action === undefined) return 'serve';
   if (action === 'start' || action === 'delete') return action;
-  throw new ShimError(Code.InvalidArgument, `unknown action "${action}" (expected start or delete)`);
-}
-
-function protocolOf(value: string): ShimProtocol {
-  if (value === 'ttrpc' || value === 'grpc') return value;
-  throw new ShimError(Code.InvalidArgument, `flag -protocol must be ttrpc or grpc, not "${value}"`);
+  const given = action === undefined ? 'no action' : `unknown action "${action}"`;
+  throw new ShimError(Code.InvalidArgument, `${given} (expected start or delete)`);
 }
 
 export function parseFlags(argv: readonly string[], cwd: string = process.cwd()): ShimFlags {
@@ -83,8 +73,6 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
     id: value('id'),
     bundle: value('bundle', cwd),
     debug: parsed.bools.has('debug'),
-    configPath: value('config-path'),
-    protocol: protocolOf(value('protocol', 'ttrpc')),
     action,
   };
   if (action !== 'version') {
@@ -96,14 +84,4 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
     }
   }
   return flags;
-}
-
-/** The server's argv: the flags `start` got, without the action, plus what `start` decided. */
-export function serveArgv(flags: ShimFlags, configPath: string, protocol: ShimProtocol): string[] {
-  const argv = ['-namespace', flags.namespace, '-address', flags.address, '-publish-binary', flags.publishBinary];
-  argv.push('-id', flags.id, '-bundle', flags.bundle);
-  if (configPath !== '') argv.push('-config-path', configPath);
-  argv.push('-protocol', protocol);
-  if (flags.debug) argv.push('-debug');
-  return argv;
 }

@@ -1,26 +1,26 @@
-// The shim program around a SandboxRuntime: `start` and `delete` are short commands whose stdout
-// containerd parses; without an action this is the long-running server `start` spawned. The
-// product's entry point (main.ts) passes the VM runtime; tests build their own entry point with
-// a host-process runtime, so no product binary loads code chosen at run time. `start` is on every
-// container's critical path: the server and `delete` (and the runtime) load only when they run.
+// The shim program around a SandboxRuntime: containerd runs `start`, which answers and then serves
+// the sandbox in the same process (or answers with a running sandbox's address and exits), and
+// `delete`, whose stdout containerd parses. The product's entry point (main.ts) passes the VM
+// runtime; tests build their own entry point with a host-process runtime, so no product binary
+// loads code chosen at run time. `start` is on every container's critical path: the server, its
+// runtime and `delete` load only when they run.
 
 import { errorMessage } from '@vfs/contracts';
-import { start } from './bootstrap';
+import { type SandboxRuntimeLoader, start, tellContainerd } from './bootstrap';
 import { parseFlags, type ShimFlags } from './flags';
-import type { SandboxRuntimeFactory } from './sandbox_runtime';
 import { SHIM_NAME, SHIM_VERSION } from './version';
 
-/** Loads the sandbox runtime: only the server needs it. */
-export type SandboxRuntimeLoader = () => Promise<SandboxRuntimeFactory>;
-
-async function run(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader): Promise<void> {
+/** Resolves whether the process keeps running (it serves a sandbox). */
+async function run(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader): Promise<boolean> {
   switch (flags.action) {
     case 'version':
       process.stdout.write(`${SHIM_NAME}:\n  Version:  ${SHIM_VERSION}\n  Runtime:  node ${process.version}\n`);
-      return;
-    case 'start':
-      process.stdout.write(await start(flags));
-      return;
+      return false;
+    case 'start': {
+      const { answer, serving } = await start(flags, loadRuntime);
+      tellContainerd(answer);
+      return serving;
+    }
     case 'delete': {
       const [{ containerLogger, stderrLogger }, { deleteAfterShim }] = await Promise.all([
         import('./logger.js'),
@@ -28,12 +28,7 @@ async function run(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader): Promise
       ]);
       const log = containerLogger(stderrLogger({ level: flags.debug ? 'debug' : 'warn', sandboxId: '' }), flags.id);
       process.stdout.write(await deleteAfterShim(flags, log));
-      return;
-    }
-    case 'serve': {
-      const [{ serve }, runtime] = await Promise.all([import('./serve.js'), loadRuntime()]);
-      await serve(flags, runtime);
-      return;
+      return false;
     }
   }
 }
@@ -47,9 +42,9 @@ function fail(err: unknown): never {
 export function runShim(loadRuntime: SandboxRuntimeLoader): void {
   try {
     const flags = parseFlags(process.argv.slice(2));
-    run(flags, loadRuntime).then(() => {
-      // start and delete are done once they answered; the server keeps running on its own handles.
-      if (flags.action !== 'serve') process.exit(0);
+    run(flags, loadRuntime).then((serving) => {
+      // The server keeps running on its own handles; everything else is done once it answered.
+      if (!serving) process.exit(0);
     }, fail);
   } catch (err) {
     fail(err);

@@ -1,9 +1,8 @@
-// The long-running shim: the process `start` spawns (no action on the command line), one per
-// sandbox. It serves the Task API on the sandbox's socket (ttrpc, or gRPC when `start` announced
-// it), publishes events, and exits after a Shutdown that finds no task left. It tells `start` it
-// is listening by writing "ready" on fd 3 and closing it; an error text instead makes `start` fail.
+// The long-running shim, one per sandbox: what `start` becomes once it chose to serve. It serves the
+// Task API on the sandbox's socket (ttrpc, or gRPC when `start` announces it), publishes events,
+// and exits after a Shutdown that finds no task left. `serve` resolves once it listens.
 
-import { closeSync, mkdirSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '@vfs/contracts';
@@ -14,6 +13,7 @@ import { traced } from './call_trace';
 import { clearCleanExit, markCleanExit } from './clean_exit';
 import { EventPublisher } from './events';
 import type { ShimFlags } from './flags';
+import type { ShimProtocol } from './protocol';
 import { containerLogger, fifoLogger, type LogLevel, type ShimLogger } from './logger';
 import { optionsFromAny } from './runtime_options';
 import type { SandboxRuntime, SandboxRuntimeFactory } from './sandbox_runtime';
@@ -22,8 +22,16 @@ import { runDir, sandboxPaths } from './shim_paths';
 import { Code, ShimError } from './shim_error';
 import { TaskService } from './task_service';
 
-const READY_FD = 3;
 const EVENT_FLUSH_MS = 3000;
+
+/** containerd's flags and what `start` decided for the server. */
+export interface ServeSettings {
+  readonly flags: ShimFlags;
+  /** The runtime options' config_path (start's stdin); Create's own options take precedence. */
+  readonly configPath: string;
+  /** The protocol `start` announces to containerd. */
+  readonly protocol: ShimProtocol;
+}
 
 function loadConfig(configPath: string, createOptions?: Parameters<typeof optionsFromAny>[0]): LoadedConfig {
   const options = optionsFromAny(createOptions);
@@ -38,18 +46,13 @@ function loadConfig(configPath: string, createOptions?: Parameters<typeof option
 }
 
 /** The log level before Create: the configuration's if it loads (its errors are Create's to report). */
-function startupLogLevel(flags: ShimFlags): LogLevel {
+function startupLogLevel({ flags, configPath }: ServeSettings): LogLevel {
   if (flags.debug) return 'debug';
   try {
-    return loadConfig(flags.configPath).config.runtime.log_level;
+    return loadConfig(configPath).config.runtime.log_level;
   } catch {
     return 'info';
   }
-}
-
-function tellStart(message: string): void {
-  writeSync(READY_FD, message);
-  closeSync(READY_FD);
 }
 
 interface Servers {
@@ -57,9 +60,9 @@ interface Servers {
 }
 
 /** `log` is the root logger. */
-async function listen(flags: ShimFlags, socket: string, service: TaskService, log: ShimLogger): Promise<Servers> {
+async function listen(protocol: ShimProtocol, socket: string, service: TaskService, log: ShimLogger): Promise<Servers> {
   const implementation: ServiceImplementation<typeof TaskDefinition> = traced(TaskDefinition, service, log);
-  if (flags.protocol === 'grpc') {
+  if (protocol === 'grpc') {
     // gRPC (grpc-js) loads only when containerd speaks it: a ttrpc shim (containerd 1.6) never holds it.
     const { listenGrpc } = await import('./grpc_server.js');
     const server: grpc.Server = await listenGrpc(
@@ -76,10 +79,11 @@ async function listen(flags: ShimFlags, socket: string, service: TaskService, lo
   return { close: () => server.close() };
 }
 
-export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): Promise<void> {
+export async function serve(settings: ServeSettings, factory: SandboxRuntimeFactory): Promise<void> {
+  const { flags, configPath, protocol } = settings;
   const sandboxId = flags.id;
   const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
-  const rootLog = fifoLogger(join(flags.bundle, 'log'), { level: startupLogLevel(flags), sandboxId });
+  const rootLog = fifoLogger(join(flags.bundle, 'log'), { level: startupLogLevel(settings), sandboxId });
   const log = containerLogger(rootLog, sandboxId);
   try {
     clearCleanExit(flags.bundle);
@@ -113,7 +117,7 @@ export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): P
       process.exit(0);
     };
     const provideRuntime = async (createOptions: Parameters<typeof optionsFromAny>[0]): Promise<SandboxRuntime> => {
-      const config = loadConfig(flags.configPath, createOptions);
+      const config = loadConfig(configPath, createOptions);
       log.info({ source: config.source }, 'runtime configuration loaded');
       return factory({
         sandboxId,
@@ -138,12 +142,11 @@ export async function serve(flags: ShimFlags, factory: SandboxRuntimeFactory): P
       },
     });
     mkdirSync(dirname(paths.socket), { recursive: true, mode: 0o700 });
-    servers = await listen(flags, paths.socket, service, rootLog);
-    log.info({ socket: paths.socket, protocol: flags.protocol }, 'shim serving');
-    tellStart('ready');
+    servers = await listen(protocol, paths.socket, service, rootLog);
+    log.info({ socket: paths.socket, protocol }, 'shim serving');
   } catch (err) {
     log.fatal({ err: String(err) }, 'shim failed to start');
-    tellStart(errorMessage(err));
+    log.flush();
     throw err;
   }
 }

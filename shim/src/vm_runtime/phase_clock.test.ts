@@ -41,7 +41,7 @@ describe('phase clock', () => {
       host: Record<string, number>;
       guest: Record<string, number>;
     };
-    expect(saved.host).toEqual({ serverStart: Math.round(performance.timeOrigin), daemonReady: 100, qemuSpawned: 200 });
+    expect(saved.host).toEqual({ shimStart: Math.round(performance.timeOrigin), daemonReady: 100, qemuSpawned: 200 });
     expect(saved.guest).toEqual({
       initStartS: 0.95,
       modulesLoadedS: 1.14,

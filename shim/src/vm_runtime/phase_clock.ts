@@ -5,7 +5,7 @@
 // the first container's exit has been relayed: the sandbox's state dir is gone after Delete.
 // Without the variable a mark is one Date.now().
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentClient } from './agent_dial';
 import { guestBootTimes, type GuestBootTimes } from './guest_boot_times';
@@ -14,7 +14,8 @@ export const TIMINGS_DIR_ENV = 'VFS_TIMINGS_DIR';
 
 /** Host milestones, in bring-up order. */
 export type HostPhase =
-  | 'serverStart'
+  /** The shim's process began: containerd's `start`, which goes on to serve the sandbox. */
+  | 'shimStart'
   | 'createCalled'
   | 'daemonSpawned'
   | 'daemonReady'
@@ -27,38 +28,17 @@ export type HostPhase =
 
 export interface SandboxTimings {
   readonly sandboxId: string;
-  /** When the bootstrap `start` process began (10 ms resolution: /proc start times). */
-  readonly shimStart: number | undefined;
   readonly host: Partial<Record<HostPhase, number>>;
   readonly guest: GuestBootTimes;
 }
-
-/** USER_HZ: the unit of /proc/<pid>/stat start times. */
-const CLOCK_TICKS_PER_S = 100;
 
 function timingsDir(env: NodeJS.ProcessEnv): string | undefined {
   const dir = env[TIMINGS_DIR_ENV];
   return dir === undefined || dir === '' ? undefined : dir;
 }
 
-/** The wall-clock start of a live process: field 22 of its stat (ticks since boot) against /proc/uptime. */
-function processStartWallMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-    const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-    return Math.round(Date.now() - (uptimeS - startTicks / CLOCK_TICKS_PER_S) * 1000);
-  } catch {
-    return undefined;
-  }
-}
-
-// The bootstrap `start` process is the server's parent only while the server starts up (it exits
-// once the server listens), so its start time is read when this module loads — with timings on.
-const bootstrapStartMs = timingsDir(process.env) === undefined ? undefined : processStartWallMs(process.ppid);
-
 export class PhaseClock {
-  private readonly host: Partial<Record<HostPhase, number>> = { serverStart: Math.round(performance.timeOrigin) };
+  private readonly host: Partial<Record<HostPhase, number>> = { shimStart: Math.round(performance.timeOrigin) };
   private saving: Promise<void> | undefined;
 
   constructor(
@@ -90,7 +70,6 @@ export class PhaseClock {
     try {
       const timings: SandboxTimings = {
         sandboxId: this.sandboxId,
-        shimStart: bootstrapStartMs,
         host: { ...this.host },
         guest: await guestBootTimes(agent, this.consoleLog),
       };

@@ -10,7 +10,7 @@ import type { HostPhase, SandboxTimings } from '@vfs/shim/vm';
 
 const WAIT_MS = 5000;
 const HOST_PHASES: readonly HostPhase[] = [
-  'serverStart',
+  'shimStart',
   'createCalled',
   'daemonSpawned',
   'daemonReady',
@@ -48,10 +48,8 @@ function numbers<K extends string>(
 
 export function parseTimings(text: string): SandboxTimings {
   const raw = record(JSON.parse(text), 'the document');
-  const shimStart = raw.shimStart;
   return {
     sandboxId: String(raw.sandboxId),
-    shimStart: typeof shimStart === 'number' ? shimStart : undefined,
     host: numbers(record(raw.host, 'host'), HOST_PHASES),
     guest: numbers(record(raw.guest, 'guest'), GUEST_TIMES),
   };
