@@ -1,7 +1,8 @@
 /**
  * The AgentService server: Check and GetGuestDetails answer from what is already loaded; every
- * other call loads `handlers` (the container core) on first use.
+ * other call loads `handlers` (the container core) on first use, or preload() loads it ahead.
  */
+import { errorMessage } from '@vfs/contracts';
 import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { Code, TtrpcError, TtrpcServer, type ServiceImplementation } from '@vfs/proto/ttrpc';
 import type { RuntimeOptions } from '../container/container';
@@ -35,6 +36,16 @@ export function agentServer(log: AgentLogger, options: RuntimeOptions): AgentSer
   });
   return {
     server: new TtrpcServer({ logger: log }).register(AgentServiceDefinition, lazy.implementation),
-    preload: lazy.preload,
+    preload: () => {
+      lazy.preload();
+      // The guest's one-time set-up too (cgroup2, devpts: a launcher run), so a VM waiting in the
+      // warm pool has it done before its first container. That container retries a failed one and
+      // reports it.
+      import('../container/guest_setup.js')
+        .then(({ ensureGuestSetup }) => ensureGuestSetup(options.launcherPath))
+        .catch((err: unknown) =>
+          log.warn({ err: errorMessage(err) }, 'guest set-up ahead of the first container failed'),
+        );
+    },
   };
 }

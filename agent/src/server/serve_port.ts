@@ -11,8 +11,28 @@ import type { TtrpcServer } from '@vfs/proto/ttrpc';
 import type { AgentLogger } from './logger';
 import { openPort } from './port_channel';
 
-/** How often an unconnected port is retried: a disconnected host is rare, a poll is cheap. */
+/**
+ * How often an unconnected port is retried: a disconnected host is rare, a poll is cheap. Right
+ * after a host left, the next one often comes within ~0.1 s (a shim adopting a VM from the warm
+ * pool), so the polls start at 5 ms and double up to 100 ms: the agent is there soon after it,
+ * and a port without a host still costs one poll per 100 ms.
+ */
+const RECONNECT_FIRST_MS = 5;
 const RECONNECT_POLL_MS = 100;
+
+export interface Reopen {
+  /** How long to wait before opening the port again. */
+  readonly waitMs: number;
+  /** The wait after the next connection, if it too ends at once. */
+  readonly nextPollMs: number;
+}
+
+/** When to reopen the port after a connection that lasted `lastedMs`, with `pollMs` the current poll. */
+export function reopenAfter(lastedMs: number, pollMs: number): Reopen {
+  // A port that ends at once has no host behind it: wait before polling it again.
+  if (lastedMs < RECONNECT_POLL_MS) return { waitMs: pollMs, nextPollMs: Math.min(pollMs * 2, RECONNECT_POLL_MS) };
+  return { waitMs: 0, nextPollMs: RECONNECT_FIRST_MS };
+}
 
 function closed(socket: Socket): Promise<void> {
   return new Promise((resolve) => socket.once('close', () => resolve()));
@@ -26,6 +46,7 @@ export async function servePort(
   onServing: () => void,
 ): Promise<never> {
   let first = true;
+  let pollMs = RECONNECT_FIRST_MS;
   for (;;) {
     const socket = openPort(path);
     const openedAt = performance.now();
@@ -34,8 +55,9 @@ export async function servePort(
     first = false;
     await closed(socket);
     const lastedMs = performance.now() - openedAt;
-    // A port that ends at once has no host behind it: wait before polling it again.
-    if (lastedMs < RECONNECT_POLL_MS) await sleep(RECONNECT_POLL_MS);
+    const reopen = reopenAfter(lastedMs, pollMs);
+    pollMs = reopen.nextPollMs;
+    if (reopen.waitMs > 0) await sleep(reopen.waitMs);
     else log.info({ port: path, ms: Math.round(lastedMs) }, 'host connection closed; reopening the port');
   }
 }

@@ -96,8 +96,8 @@ export async function bootPoolVm(boot: PoolVmBoot, id: string): Promise<PoolVmHa
       lost,
       handOver: () => {
         handedOver = true;
-        // Held until now: an agent without a host reopens its port every 100 ms, which costs a
-        // TCG guest ≈ 12 % of a host core (1 % with a host connected).
+        // Held until now: an agent without a host reopens its port every 100 ms once its first
+        // fast polls are over, which costs a TCG guest ≈ 12 % of a host core (1 % with a host).
         connection.client.close();
         qemu.release();
         daemon.control.close();

@@ -38,7 +38,7 @@ const QEMU_STOP_GRACE_MS = 2000;
  * arrives while it closes the old one is dropped by the guest kernel. A serving agent answers in
  * milliseconds, even under TCG, so one not answered soon was dropped: send another.
  */
-const CHECK_RESEND_MS = 200;
+const CHECK_RESEND_MS = 50;
 /** Tells the pool (should it restart after a crash) that this VM has an owner. */
 export const ADOPTED_MARKER = 'adopted-by';
 

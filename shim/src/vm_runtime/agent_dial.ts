@@ -25,8 +25,9 @@ export interface AgentDial {
   readonly log: ShimLogger;
   /**
    * Sends Check again when it is not answered within this long (a VM from the warm pool): its
-   * agent, without a host since the pool let go, closes and reopens its port every 100 ms, and
-   * the guest kernel drops what a host sent into a port that is being closed.
+   * agent, without a host since the pool let go, closes and reopens its port (after 5 ms, then
+   * less often, up to every 100 ms), and the guest kernel drops what a host sent into a port that
+   * is being closed.
    */
   readonly resendEveryMs?: number;
 }
