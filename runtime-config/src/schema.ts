@@ -138,6 +138,11 @@ export const CONFIG_SCHEMA = {
   pool: {
     /** Booted, unused VMs that `vfs-runtime pool serve` keeps ready for new sandboxes; 0: no pool. */
     size: intField(0, 64, 0),
+    /**
+     * How long after a hand-out the pool waits before it boots the replacement: the VM just handed
+     * out is starting its first container, and a boot beside it takes the CPU that start needs.
+     */
+    refill_delay_ms: intField(0, 60_000, 1000),
   },
   runtime: {
     log_level: enumField(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'info'),

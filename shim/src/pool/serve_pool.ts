@@ -75,7 +75,8 @@ export async function startPoolService(
   await removeStale(runDir, log);
   const fingerprint = poolFingerprint(config, runtimeDir());
   const boot = { config, runDir, fingerprint, log };
-  const pool = new WarmPool(size, fingerprint, (id) => bootPoolVm(boot, id), newPoolVmId, log);
+  const shape = { size, refillDelayMs: config.pool.refill_delay_ms };
+  const pool = new WarmPool(shape, fingerprint, (id) => bootPoolVm(boot, id), newPoolVmId, log);
   const socket = poolSocket(runDir);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const server = await JsonLinesServer.listen(socket, async (line) => answer(pool, parsePoolRequest(line)), log);

@@ -1,6 +1,6 @@
 // The pool's bookkeeping with booted VMs stood in by handles (the real VMs are e2e/warm_pool):
-// hand-out order, refill, no VM twice, configuration mismatch, lost VMs replaced, boot failures
-// retried and reported, stop discarding what is left.
+// hand-out order, refill (after its delay), no VM twice, configuration mismatch, lost VMs replaced,
+// boot failures retried and reported, stop discarding what is left.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PooledVm } from '@vfs/contracts';
 import pino from 'pino';
@@ -54,10 +54,10 @@ describe('WarmPool', () => {
   let booted: FakeVm[];
   let pool: WarmPool;
 
-  function makePool(size: number, boot?: (id: string) => Promise<PoolVmHandle>): WarmPool {
+  function makePool(size: number, boot?: (id: string) => Promise<PoolVmHandle>, refillDelayMs = 0): WarmPool {
     booted = [];
     pool = new WarmPool(
-      size,
+      { size, refillDelayMs },
       'fp',
       boot ??
         (async (id) => {
@@ -97,6 +97,21 @@ describe('WarmPool', () => {
     expect(ids).not.toContain('vm1');
     expect(pool.status().handedOut).toBe(2);
     expect(booted.every((vm) => vm.handedOver <= 1)).toBe(true);
+  });
+
+  it('boots the replacement only once the refill delay after a hand-out has passed', async () => {
+    makePool(2, undefined, 300);
+    await until('two ready', () => pool.status().vms.length === 2);
+    const takenAt = Date.now();
+    pool.take('fp', 'sandbox-a');
+    await sleep(100);
+    // A second hand-out within the delay does not push the refill further out.
+    pool.take('fp', 'sandbox-b');
+    expect(booted).toHaveLength(2);
+    await until('a replacement booted', () => booted.length >= 3);
+    expect(Date.now() - takenAt).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - takenAt).toBeLessThan(400);
+    await until('refilled', () => pool.status().vms.length === 2);
   });
 
   it('answers an empty pool with the reason instead of waiting', async () => {

@@ -1,5 +1,7 @@
 // The warm pool: keeps `size` VMs booted and unused, one boot at a time (a boot is CPU-bound, and
-// under TCG two at once take as long as two in a row), and refills after each hand-out. A VM
+// under TCG two at once take as long as two in a row), and refills after each hand-out, once the
+// refill delay has passed: the VM just handed out is starting its first container, and a boot
+// beside it takes the CPU that start needs (ARCHITECTURE.md, the warm pool). A VM
 // leaves the pool exactly once — handed to one shim, or discarded (lost, pool stopped) — so none
 // is ever handed out twice or after a tenant had it. A failing boot is retried with a growing
 // delay, and the last failure shows in the status.
@@ -27,6 +29,13 @@ interface Ready {
 
 export type TakeResult = { readonly vm: PooledVm } | { readonly vm?: undefined; readonly reason: string };
 
+export interface WarmPoolShape {
+  /** How many ready VMs to keep. */
+  readonly size: number;
+  /** How long after a hand-out the refill boot waits ([pool] refill_delay_ms). */
+  readonly refillDelayMs: number;
+}
+
 export class WarmPool {
   private readonly ready: Ready[] = [];
   private booting: Booting | undefined;
@@ -36,16 +45,23 @@ export class WarmPool {
   private bootFailures = 0;
   private lastError = '';
   private retryMs = RETRY_FIRST_MS;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
+  /** When the refill may boot: set by the first hand-out since the last boot began. */
+  private refillAt: number | undefined;
+  private readonly size: number;
+  private readonly refillDelayMs: number;
 
   constructor(
-    private readonly size: number,
+    shape: WarmPoolShape,
     private readonly fingerprint: string,
     private readonly boot: PoolVmBooter,
     private readonly newId: () => string,
     private readonly log: ShimLogger,
-  ) {}
+  ) {
+    this.size = shape.size;
+    this.refillDelayMs = shape.refillDelayMs;
+  }
 
   /** Starts filling in the background. */
   start(): void {
@@ -60,6 +76,7 @@ export class WarmPool {
     if (entry === undefined)
       return { reason: `no ready VM (${this.booting === undefined ? 'none' : 'one'} booting, size ${this.size})` };
     this.handedOut += 1;
+    this.refillAt ??= Date.now() + this.refillDelayMs;
     this.kick();
     const vm = entry.handle.handOver();
     this.log.info({ poolVm: vm.id, takenBy: sandboxId }, 'pool VM handed over');
@@ -89,7 +106,7 @@ export class WarmPool {
   /** Stops filling, waits for a boot under way, and stops every VM still in the pool. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    clearTimeout(this.timer);
     this.kick();
     await this.filling;
     const left = this.ready.splice(0);
@@ -110,9 +127,23 @@ export class WarmPool {
         });
         continue;
       }
+      const wait = (this.refillAt ?? 0) - Date.now();
+      if (wait > 0) {
+        await this.pause(wait);
+        continue;
+      }
+      this.refillAt = undefined;
       const booted = await this.bootOne();
       if (!booted && !this.stopped) await this.backOff();
     }
+  }
+
+  /** Waits `ms`, or less when kicked (a hand-out, stop). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.timer = setTimeout(resolve, ms);
+    });
   }
 
   private async bootOne(): Promise<boolean> {
@@ -141,10 +172,7 @@ export class WarmPool {
   private backOff(): Promise<void> {
     const delay = this.retryMs;
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-    return new Promise((resolve) => {
-      this.wake = resolve;
-      this.retryTimer = setTimeout(resolve, delay);
-    });
+    return this.pause(delay);
   }
 
   /** A VM that died while waiting is taken out, cleaned up, and replaced. */
