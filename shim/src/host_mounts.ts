@@ -1,10 +1,20 @@
-// Host mounts made on behalf of a sandbox (e.g. a container's rootfs on bundle/rootfs), through
-// util-linux mount(8)/umount(8): Node has no mount(2), and a few ms per container is acceptable.
-// Every mount is journalled in the sandbox state first, so `delete` can undo it after a crash.
+// Host mounts made on behalf of a sandbox: bind mounts, moves and unmounts as system calls
+// (libc_mount.ts), typed mounts (e.g. a container's rootfs on bundle/rootfs) through util-linux
+// mount(8), which turns an option list into flags and data. Every mount is journalled in the
+// sandbox state first, so `delete` can undo it after a crash.
 
 import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import {
+  addMountAttrs,
+  bindMount,
+  MountCallError,
+  type MountAttr,
+  moveMountCall,
+  setPropagation,
+  unmountCall,
+} from './libc_mount';
 import type { SandboxState } from './sandbox_state';
 import { SandboxError } from './sandbox_error';
 
@@ -17,12 +27,6 @@ export interface MountSpec {
   readonly options: readonly string[];
 }
 
-function isMountPoint(target: string, mountinfo: string): boolean {
-  // Field 5 of /proc/self/mountinfo is the mount point, with spaces etc. octal-escaped.
-  const escaped = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return mountinfo.split('\n').some((line) => line.split(' ')[4] === escaped);
-}
-
 function mountinfo(): Promise<string> {
   return readFile('/proc/self/mountinfo', 'utf8');
 }
@@ -31,6 +35,37 @@ function mountinfo(): Promise<string> {
 function mountFailure(what: string, err: unknown): SandboxError {
   const stderr = (err as { stderr?: string }).stderr?.trim();
   return new SandboxError('host-failure', `${what}: ${stderr || String(err)}`, { cause: err });
+}
+
+export interface BindSpec {
+  readonly source: string;
+  readonly target: string;
+  /** With the mounts below `source` (rbind); `attrs` then cover them too. */
+  readonly recursive: boolean;
+  /** Per-mount flags added to the bind (and to each submount, keeping their own). */
+  readonly attrs: readonly MountAttr[];
+  readonly propagation?: 'shared' | 'private';
+}
+
+function callFailure(err: unknown): SandboxError {
+  if (err instanceof MountCallError) return new SandboxError('host-failure', err.message, { cause: err });
+  return SandboxError.wrap(err, 'mount');
+}
+
+/** A bind mount with its flags and propagation; one that fails half-way is undone. */
+export async function bindFor(state: SandboxState, ownerId: string, spec: BindSpec): Promise<void> {
+  state.journalMount({ target: spec.target, containerId: ownerId });
+  let bound = false;
+  try {
+    bindMount(spec.source, spec.target, spec.recursive);
+    bound = true;
+    if (spec.attrs.length > 0) addMountAttrs(spec.target, spec.attrs, spec.recursive);
+    if (spec.propagation !== undefined) setPropagation(spec.target, spec.propagation);
+  } catch (err) {
+    if (bound) unmountCall(spec.target, true);
+    state.forgetMount(spec.target);
+    throw callFailure(err);
+  }
 }
 
 export async function mountFor(state: SandboxState, containerId: string, spec: MountSpec): Promise<void> {
@@ -54,51 +89,30 @@ export async function mountFor(state: SandboxState, containerId: string, spec: M
 export async function moveMount(state: SandboxState, containerId: string, from: string, to: string): Promise<void> {
   state.journalMount({ target: to, containerId });
   try {
-    await run('mount', ['--move', from, to]);
+    moveMountCall(from, to);
   } catch (err) {
     state.forgetMount(to);
-    throw mountFailure(`move the mount ${from} to ${to}`, err);
+    throw callFailure(err);
   }
   state.forgetMount(from);
 }
 
 /**
- * Unmounts (lazily if busy) when still mounted, then drops the journal entry. Two teardowns may
- * race for one mount (a lost VM's and a container's removal): a umount that fails because the
- * mount is already gone is success.
+ * Unmounts (lazily if busy), then drops the journal entry. Two teardowns may race for one mount
+ * (a lost VM's and a container's removal): a mount that is already gone (EINVAL: not a mount
+ * point; ENOENT: no such path) is success.
  */
 export async function unmount(state: SandboxState, target: string): Promise<void> {
-  if (isMountPoint(target, await mountinfo())) {
-    try {
-      await run('umount', [target]);
-    } catch {
-      // Busy (a process still has it open): detach it now, the kernel frees it when released.
-      await run('umount', ['--lazy', target]).catch(async (err: unknown) => {
-        if (isMountPoint(target, await mountinfo())) throw mountFailure(`umount ${target}`, err);
-      });
-    }
-  }
+  let code = unmountCall(target, false);
+  // Busy (a process still has it open): detach it now, the kernel frees it when released.
+  if (code === 'EBUSY') code = unmountCall(target, true);
+  if (code !== '' && code !== 'EINVAL' && code !== 'ENOENT')
+    throw new SandboxError('host-failure', `umount2(${target}): ${code}`);
   state.forgetMount(target);
 }
 
-/**
- * Unmounts `targets` in the order given with one umount(8) run (a fork and exec per mount cost
- * ≈ 15 ms each on a teardown `ctr` waits for); when that run fails (one is busy or already gone),
- * each is unmounted on its own as unmount() does.
- */
+/** Unmounts `targets` in the order given. */
 async function unmountMany(state: SandboxState, targets: readonly string[]): Promise<void> {
-  const info = await mountinfo();
-  const mounted = targets.filter((target) => isMountPoint(target, info));
-  if (mounted.length > 1) {
-    const together = await run('umount', [...mounted]).then(
-      () => true,
-      () => false,
-    );
-    if (together) {
-      for (const target of targets) state.forgetMount(target);
-      return;
-    }
-  }
   for (const target of targets) await unmount(state, target);
 }
 
@@ -135,22 +149,6 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .map(unescapeMountPoint)
     .filter((target) => target === dir || target.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
-}
-
-/**
- * Sets per-mount flags (`nosuid`, `ro`, …) on each mount strictly below `target`: a recursive
- * bind copies the submounts with their own flags, and the bind's own flags cover only its top.
- * mount(8) merges the flags given into each submount's current ones (a read-only one stays so).
- */
-export async function remountSubmounts(target: string, flags: readonly string[]): Promise<void> {
-  const submounts = (await mountsUnder(target)).filter((m) => m !== target).reverse();
-  for (const submount of submounts) {
-    try {
-      await run('mount', ['-o', ['remount', 'bind', ...flags].join(','), submount]);
-    } catch (err) {
-      throw mountFailure(`remount ${submount} (below ${target}) ${flags.join(',')}`, err);
-    }
-  }
 }
 
 /**

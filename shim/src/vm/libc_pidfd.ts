@@ -1,6 +1,5 @@
 // The few libc calls a pidfd watch needs, bound through koffi on first use: koffi's native module
 // costs ≈14 ms to load, which every shim start would pay though only adopted processes need it.
-import { constants } from 'node:os';
 
 // Syscalls added since Linux 5.1 have one number on every architecture (x86_64, arm64, …).
 const SYS_pidfd_send_signal = 424;
@@ -60,12 +59,4 @@ function bind(): PidfdLibc {
     pollAsync: (pollfds, count, done) =>
       poll.async(pollfds, count, -1, (err: Error | null, r: number) => done(err, err ? 0 : orErrno(r))),
   };
-}
-
-const errnoNames = new Map<number, string>();
-for (const [name, value] of Object.entries(constants.errno)) if (!errnoNames.has(value)) errnoNames.set(value, name);
-
-/** `ESRCH` for 3, and so on. */
-export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `errno ${errno}`;
 }

@@ -4,7 +4,8 @@
 // later process with the same pid.
 import { constants } from 'node:os';
 import { processStartTime } from '../sandbox_state';
-import { errnoName, pidfdLibc } from './libc_pidfd';
+import { errnoName } from '../errno_name';
+import { pidfdLibc } from './libc_pidfd';
 import { fdPoller } from './pidfd_poller';
 
 const { ESRCH } = constants.errno;

@@ -14,7 +14,8 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AddExport, ControlClient } from '@vfs/contracts';
-import { mountFor, moveMount, remountSubmounts } from '../host_mounts';
+import { bindFor, moveMount } from '../host_mounts';
+import type { MountAttr } from '../libc_mount';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxShare } from './share_plan';
@@ -61,36 +62,38 @@ function prepareTarget(root: string, bind: ShareBind): string {
  * mount point lets a share bound after the daemon started (a pod's next container) reach it.
  */
 export async function makeSharesMountPoint(state: SandboxState, sharesDir: string, ownerId: string): Promise<void> {
-  await mountFor(state, ownerId, { type: 'none', source: sharesDir, target: sharesDir, options: ['bind', 'shared'] });
+  await bindFor(state, ownerId, {
+    source: sharesDir,
+    target: sharesDir,
+    recursive: false,
+    attrs: [],
+    propagation: 'shared',
+  });
 }
 
 /** The staging dir as a private mount point: a mount can be moved out of it (never out of a shared one). */
 export async function makeStagingMountPoint(state: SandboxState, stagingDir: string, ownerId: string): Promise<void> {
   mkdirSync(stagingDir, { recursive: true, mode: 0o700 });
-  await mountFor(state, ownerId, {
-    type: 'none',
+  await bindFor(state, ownerId, {
     source: stagingDir,
     target: stagingDir,
-    options: ['bind', 'private'],
+    recursive: false,
+    attrs: [],
+    propagation: 'private',
   });
 }
 
 /**
  * Binds with its flags (nosuid, nodev, ro) in the staging dir, then moves the mount into the
- * shared dir. mount(8) binds, then remounts with the flags, and a remount does not propagate: a
+ * shared dir. A bind gets its flags after it is made, and setting them does not propagate: a
  * bind made in the shared dir itself would reach the running daemon's copy read-write. A moved
- * mount keeps its flags, and so do the copies its propagation makes.
+ * mount keeps its flags, and so do the copies its propagation makes. A recursive bind's flags
+ * cover its submounts too, each keeping its own (a read-only one stays so).
  */
 export async function bindShare(state: SandboxState, dirs: BindDirs, ownerId: string, bind: ShareBind): Promise<void> {
   const staged = prepareTarget(dirs.stagingDir, bind);
-  const flags = ['nosuid', 'nodev', ...(bind.readonly ? ['ro'] : [])];
-  await mountFor(state, ownerId, {
-    type: 'none',
-    source: bind.source,
-    target: staged,
-    options: [bind.recursive ? 'rbind' : 'bind', ...flags],
-  });
-  if (bind.recursive) await remountSubmounts(staged, flags);
+  const attrs: MountAttr[] = ['nosuid', 'nodev', ...(bind.readonly ? (['ro'] as const) : [])];
+  await bindFor(state, ownerId, { source: bind.source, target: staged, recursive: bind.recursive, attrs });
   await moveMount(state, ownerId, staged, prepareTarget(dirs.sharesDir, bind));
 }
 

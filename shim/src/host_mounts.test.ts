@@ -1,0 +1,82 @@
+// Bind mounts, moves and unmounts as the shim makes them, on the real host (needs root).
+import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bindFor, moveMount, unmount, unmountAll } from './host_mounts';
+import { SandboxState } from './sandbox_state';
+
+/** Per-mount options (field 6) and optional fields (7…, up to "-") of `target` in mountinfo. */
+function mountOf(target: string): { options: string[]; optional: string[] } | undefined {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[4] === target);
+  if (line === undefined) return undefined;
+  const fields = line.split(' ');
+  return { options: (fields[5] as string).split(','), optional: fields.slice(6, fields.indexOf('-')) };
+}
+
+describe('host mounts', () => {
+  let dir: string;
+  let state: SandboxState;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-host-mounts-'));
+    state = new SandboxState(join(dir, 'state'));
+    state.create();
+    for (const d of ['src', 'src/sub', 'stage', 'shared']) mkdirSync(join(dir, d));
+    writeFileSync(join(dir, 'src', 'file'), 'x');
+  });
+  afterEach(async () => {
+    await unmountAll(state);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('binds with its flags and propagation, and moves the mount with its flags', async () => {
+    await bindFor(state, 'c1', {
+      source: join(dir, 'shared'),
+      target: join(dir, 'shared'),
+      recursive: false,
+      attrs: [],
+      propagation: 'shared',
+    });
+    expect(mountOf(join(dir, 'shared'))?.optional.some((f) => f.startsWith('shared:'))).toBe(true);
+    const staged = join(dir, 'stage');
+    await bindFor(state, 'c1', {
+      source: join(dir, 'src'),
+      target: staged,
+      recursive: true,
+      attrs: ['nosuid', 'nodev', 'ro'],
+    });
+    expect(mountOf(staged)?.options).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+    mkdirSync(join(dir, 'shared', 'c1'));
+    await moveMount(state, 'c1', staged, join(dir, 'shared', 'c1'));
+    expect(mountOf(staged)).toBeUndefined();
+    expect(mountOf(join(dir, 'shared', 'c1'))?.options).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+    expect(readFileSync(join(dir, 'shared', 'c1', 'file'), 'utf8')).toBe('x');
+    expect(state.mounts().map((m) => m.target)).toEqual([join(dir, 'shared'), join(dir, 'shared', 'c1')]);
+  });
+
+  it('names the call, the paths and the errno of a bind that fails, and journals nothing of it', async () => {
+    const missing = join(dir, 'missing');
+    await expect(
+      bindFor(state, 'c1', { source: missing, target: join(dir, 'stage'), recursive: false, attrs: ['ro'] }),
+    ).rejects.toThrow(`mount(MS_BIND, ${missing} → ${join(dir, 'stage')}): ENOENT`);
+    expect(state.mounts()).toEqual([]);
+  });
+
+  it('detaches a busy mount, and takes one already gone (or never made) as unmounted', async () => {
+    const target = join(dir, 'stage');
+    await bindFor(state, 'c1', { source: join(dir, 'src'), target, recursive: false, attrs: [] });
+    const fd = openSync(join(target, 'file'), 'r');
+    try {
+      await unmount(state, target);
+      expect(mountOf(target)).toBeUndefined();
+    } finally {
+      closeSync(fd);
+    }
+    state.journalMount({ target: join(dir, 'src'), containerId: 'c1' });
+    state.journalMount({ target: join(dir, 'gone'), containerId: 'c1' });
+    await unmountAll(state);
+    expect(state.mounts()).toEqual([]);
+  });
+});
