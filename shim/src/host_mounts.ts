@@ -27,6 +27,12 @@ export interface MountSpec {
   readonly options: readonly string[];
 }
 
+function isMountPoint(target: string, mountinfo: string): boolean {
+  // Field 5 of /proc/self/mountinfo is the mount point, with spaces etc. octal-escaped.
+  const escaped = target.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return mountinfo.split('\n').some((line) => line.split(' ')[4] === escaped);
+}
+
 function mountinfo(): Promise<string> {
   return readFile('/proc/self/mountinfo', 'utf8');
 }
@@ -106,8 +112,10 @@ export async function unmount(state: SandboxState, target: string): Promise<void
   let code = unmountCall(target, false);
   // Busy (a process still has it open): detach it now, the kernel frees it when released.
   if (code === 'EBUSY') code = unmountCall(target, true);
-  if (code !== '' && code !== 'EINVAL' && code !== 'ENOENT')
-    throw new SandboxError('host-failure', `umount2(${target}): ${code}`);
+  // EINVAL also means a mount umount2 may not touch (locked in another user namespace): forget
+  // the entry only when the target is no mount point indeed.
+  const gone = code === 'ENOENT' || (code === 'EINVAL' && !isMountPoint(target, await mountinfo()));
+  if (code !== '' && !gone) throw new SandboxError('host-failure', `umount2(${target}): ${code}`);
   state.forgetMount(target);
 }
 
