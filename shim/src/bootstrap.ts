@@ -64,10 +64,17 @@ function grpcSetting(configPath: string): boolean | 'auto' {
   }
 }
 
-function requireAnswerPipe(): void {
+/** Node itself opens fds from 3 on (its event loop's epoll), so the pipe is told by its type. */
+function answerPipeGiven(): boolean {
   try {
-    fstatSync(ANSWER_FD);
+    return fstatSync(ANSWER_FD).isFIFO();
   } catch {
+    return false; // EBADF: no fd 3 at all
+  }
+}
+
+function requireAnswerPipe(): void {
+  if (!answerPipeGiven()) {
     throw new ShimError(
       Code.FailedPrecondition,
       `start needs its answer's pipe on fd ${ANSWER_FD}: run the program itself, whose /bin/sh prologue sets it up, not node with its file`,

@@ -26,6 +26,14 @@ describe('host mounts', () => {
     for (const d of ['src', 'src/sub', 'stage', 'shared']) mkdirSync(join(dir, d));
     writeFileSync(join(dir, 'src', 'file'), 'x');
   });
+
+  /** The staging dir as the shim makes it: a private mount point, which a mount can move out of. */
+  async function privateStage(): Promise<string> {
+    const stage = join(dir, 'stage');
+    await bindFor(state, 'c1', { source: stage, target: stage, recursive: false, attrs: [], propagation: 'private' });
+    mkdirSync(join(stage, 'c1'));
+    return join(stage, 'c1');
+  }
   afterEach(async () => {
     await unmountAll(state);
     rmSync(dir, { recursive: true, force: true });
@@ -40,7 +48,7 @@ describe('host mounts', () => {
       propagation: 'shared',
     });
     expect(mountOf(join(dir, 'shared'))?.optional.some((f) => f.startsWith('shared:'))).toBe(true);
-    const staged = join(dir, 'stage');
+    const staged = await privateStage();
     await bindFor(state, 'c1', {
       source: join(dir, 'src'),
       target: staged,
@@ -53,7 +61,11 @@ describe('host mounts', () => {
     expect(mountOf(staged)).toBeUndefined();
     expect(mountOf(join(dir, 'shared', 'c1'))?.options).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
     expect(readFileSync(join(dir, 'shared', 'c1', 'file'), 'utf8')).toBe('x');
-    expect(state.mounts().map((m) => m.target)).toEqual([join(dir, 'shared'), join(dir, 'shared', 'c1')]);
+    expect(state.mounts().map((m) => m.target)).toEqual([
+      join(dir, 'shared'),
+      join(dir, 'stage'),
+      join(dir, 'shared', 'c1'),
+    ]);
   });
 
   it('names the call, the paths and the errno of a bind that fails, and journals nothing of it', async () => {

@@ -50,6 +50,7 @@ export interface BindSpec {
   readonly recursive: boolean;
   /** Per-mount flags added to the bind (and to each submount, keeping their own). */
   readonly attrs: readonly MountAttr[];
+  /** Set after the flags, on the submounts too when `recursive`. */
   readonly propagation?: 'shared' | 'private';
 }
 
@@ -66,11 +67,17 @@ export async function bindFor(state: SandboxState, ownerId: string, spec: BindSp
     bindMount(spec.source, spec.target, spec.recursive);
     bound = true;
     if (spec.attrs.length > 0) addMountAttrs(spec.target, spec.attrs, spec.recursive);
-    if (spec.propagation !== undefined) setPropagation(spec.target, spec.propagation);
+    if (spec.propagation !== undefined) setPropagation(spec.target, spec.propagation, spec.recursive);
   } catch (err) {
-    if (bound) unmountCall(spec.target, true);
-    state.forgetMount(spec.target);
-    throw callFailure(err);
+    const undone = bound ? unmountCall(spec.target, true) : '';
+    // A bind that could not be undone stays journalled, for the teardown (or `delete`) to retry.
+    if (undone === '') state.forgetMount(spec.target);
+    const failure = callFailure(err);
+    if (undone !== '')
+      throw new SandboxError('host-failure', `${failure.message}; umount2(${spec.target}, MNT_DETACH): ${undone}`, {
+        cause: err,
+      });
+    throw failure;
   }
 }
 

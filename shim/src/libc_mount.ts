@@ -95,10 +95,11 @@ export function moveMountCall(from: string, to: string): void {
   check(calls().mount(from, to, MS_MOVE), `mount(MS_MOVE, ${from} → ${to})`);
 }
 
-/** Makes `target` a shared or a private mount point. */
-export function setPropagation(target: string, propagation: 'shared' | 'private'): void {
-  const flag = propagation === 'shared' ? MS_SHARED : MS_PRIVATE;
-  check(calls().mount(null, target, flag), `mount(MS_${propagation.toUpperCase()}, ${target})`);
+/** Makes `target` (and every mount below it when `recursive`) a shared or a private mount point. */
+export function setPropagation(target: string, propagation: 'shared' | 'private', recursive: boolean): void {
+  const flag = (propagation === 'shared' ? MS_SHARED : MS_PRIVATE) | (recursive ? MS_REC : 0);
+  const name = `MS_${propagation.toUpperCase()}${recursive ? '|MS_REC' : ''}`;
+  check(calls().mount(null, target, flag), `mount(${name}, ${target})`);
 }
 
 /** umount2(2); `lazy` detaches a busy mount (MNT_DETACH). Resolves the errno's name, or '' on success. */

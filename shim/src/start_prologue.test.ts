@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TARGETS } from '@vfs/build';
 
 // The shim's /bin/sh prologue (scripts/bundle.cjs) in front of a stand-in for start: by its -id it
@@ -64,13 +65,16 @@ describe("the shim's start through its /bin/sh prologue", () => {
       timeout: 10_000,
     });
 
-  it('answers with what start wrote on fd 3 while the same process goes on serving in its own session', () => {
+  it('answers with what start wrote on fd 3 while the same process goes on serving in its own session', async () => {
     const answer = JSON.parse(start('serve')) as { pid: number; stdin: string };
     started.push(answer.pid);
     expect(answer.stdin).toBe('runtime options');
     expect(alive(answer.pid)).toBe(true);
     expect(sessionOf(answer.pid)).toBe(answer.pid);
-    expect(readFileSync(join(bundle, 'shim.stderr'), 'utf8')).toBe('serving after the answer\n');
+    // What it writes after the answer goes to shim.stderr, not to containerd's pipe.
+    const stderrFile = join(bundle, 'shim.stderr');
+    for (let i = 0; i < 100 && readFileSync(stderrFile, 'utf8') === ''; i++) await sleep(20);
+    expect(readFileSync(stderrFile, 'utf8')).toBe('serving after the answer\n');
   });
 
   it('answers and is done when start joins a running sandbox', () => {

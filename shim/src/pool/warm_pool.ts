@@ -138,11 +138,15 @@ export class WarmPool {
     }
   }
 
-  /** Waits `ms`, or less when kicked (a hand-out, stop). */
+  /** Waits `ms`, or less when kicked (a hand-out, a lost VM, stop); leaves no timer behind. */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.wake = resolve;
-      this.timer = setTimeout(resolve, ms);
+      const timer = setTimeout(resolve, ms);
+      this.timer = timer;
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
   }
 

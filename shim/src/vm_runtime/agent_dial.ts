@@ -5,7 +5,7 @@
 // exits, which fails at once with the console's tail.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
+import { AgentServiceDefinition, type CheckResponse, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { Code, TtrpcClient, TtrpcError, type ServiceClient } from '@vfs/proto/ttrpc';
 import type { ShimLogger } from '../logger';
 import { SandboxError } from '../sandbox_error';
@@ -49,22 +49,39 @@ async function connectSocket(dial: AgentDial, deadline: number): Promise<TtrpcCl
   }
 }
 
+/**
+ * The first answer to Check, sending another every `resendEveryMs` until one comes: every call
+ * stays pending until the deadline, so a slow answer still counts (a resend does not give up on
+ * it). A call that fails otherwise than by the deadline fails the dial at once.
+ */
+export function firstCheckAnswer(agent: AgentClient, deadline: number, resendEveryMs: number): Promise<CheckResponse> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (finish: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      finish();
+    };
+    const send = (): void => {
+      agent.check({ service: '' }, { timeoutMs: Math.max(1, deadline - Date.now()) }).then(
+        (answer) => settle(() => resolve(answer)),
+        (err: unknown) => settle(() => reject(err)),
+      );
+      if (Date.now() + resendEveryMs < deadline) timer = setTimeout(send, resendEveryMs);
+    };
+    send();
+  });
+}
+
 async function checkServing(agent: AgentClient, deadline: number, resendEveryMs: number): Promise<void> {
-  for (;;) {
-    const left = Math.max(1, deadline - Date.now());
-    try {
-      const answer = await agent.check({ service: '' }, { timeoutMs: Math.min(left, resendEveryMs) });
-      if (answer.status !== CheckResponse_ServingStatus.SERVING) {
-        throw new SandboxError(
-          'unreachable',
-          `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`,
-        );
-      }
-      return;
-    } catch (err) {
-      const unanswered = err instanceof TtrpcError && err.code === Code.DeadlineExceeded;
-      if (!unanswered || Date.now() >= deadline) throw err;
-    }
+  const answer = await firstCheckAnswer(agent, deadline, resendEveryMs);
+  if (answer.status !== CheckResponse_ServingStatus.SERVING) {
+    throw new SandboxError(
+      'unreachable',
+      `the guest agent answered Check with ${CheckResponse_ServingStatus[answer.status]}`,
+    );
   }
 }
 

@@ -80,8 +80,11 @@ describe('shares as the daemon serves them', () => {
     sharesDir = join(work, 'shares');
     stagingDir = join(work, 'staging');
     mkdirSync(sharesDir);
-    for (const dir of ['layer', 'snap/fs', 'snap/work', 'vol/sub']) mkdirSync(join(work, dir), { recursive: true });
+    for (const dir of ['layer', 'snap/fs', 'snap/work', 'vol/sub', 'vol/later'])
+      mkdirSync(join(work, dir), { recursive: true });
     writeFileSync(join(work, 'snap', 'fs', 'host-file'), '');
+    // The volume's host directory is a shared mount point, as under systemd's shared root.
+    execFileSync('mount', ['--bind', '--make-shared', join(work, 'vol'), join(work, 'vol')]);
     execFileSync('mount', ['-t', 'tmpfs', 'vol-sub', join(work, 'vol', 'sub')]);
     state = new SandboxState(join(work, 'state'));
     state.create();
@@ -134,7 +137,7 @@ describe('shares as the daemon serves them', () => {
     control?.close();
     if (daemon?.pid !== undefined) process.kill(-daemon.pid, 'SIGKILL');
     await unmountAll(state);
-    execFileSync('umount', ['--lazy', join(work, 'vol', 'sub')]);
+    for (const target of ['vol/later', 'vol/sub', 'vol']) execFileSync('umount', ['--lazy', join(work, target)]);
     rmSync(work, { recursive: true, force: true });
     rmSync(script, { force: true });
   });
@@ -156,6 +159,15 @@ describe('shares as the daemon serves them', () => {
       expect(mountOptions(inDaemon, join('/shared', d.target))).toEqual(
         expect.arrayContaining(['nosuid', 'nodev', ...(d.readonly ? ['ro'] : [])]),
       );
+  });
+
+  it("keeps a mount made later under a volume's host directory out of the daemon's view", () => {
+    execFileSync('mount', ['-t', 'tmpfs', 'vol-later', join(work, 'vol', 'later')]);
+    const inDaemon = daemonMountinfo(daemon.pid as number);
+    expect(inDaemon).not.toContain('/c0-v0/later ');
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(
+      `${join(sharesDir, DATA_TAG, 'c0-v0', 'later')} `,
+    );
   });
 
   it("keeps a device node the guest makes inert: it opens through neither the shim's bind nor the daemon's view", () => {

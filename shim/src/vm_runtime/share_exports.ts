@@ -88,12 +88,21 @@ export async function makeStagingMountPoint(state: SandboxState, stagingDir: str
  * shared dir. A bind gets its flags after it is made, and setting them does not propagate: a
  * bind made in the shared dir itself would reach the running daemon's copy read-write. A moved
  * mount keeps its flags, and so do the copies its propagation makes. A recursive bind's flags
- * cover its submounts too, each keeping its own (a read-only one stays so).
+ * cover its submounts too, each keeping its own (a read-only one stays so). The bind is made
+ * private before the move: a bind of a shared host directory would otherwise stay in its peer
+ * group, and a mount made there later would reach the guest without these flags (runc binds
+ * rprivate by default too).
  */
 export async function bindShare(state: SandboxState, dirs: BindDirs, ownerId: string, bind: ShareBind): Promise<void> {
   const staged = prepareTarget(dirs.stagingDir, bind);
   const attrs: MountAttr[] = ['nosuid', 'nodev', ...(bind.readonly ? (['ro'] as const) : [])];
-  await bindFor(state, ownerId, { source: bind.source, target: staged, recursive: bind.recursive, attrs });
+  await bindFor(state, ownerId, {
+    source: bind.source,
+    target: staged,
+    recursive: bind.recursive,
+    attrs,
+    propagation: 'private',
+  });
   await moveMount(state, ownerId, staged, prepareTarget(dirs.sharesDir, bind));
 }
 
