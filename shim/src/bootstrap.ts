@@ -21,6 +21,7 @@ import type { SandboxRuntimeFactory } from './sandbox_runtime';
 import { SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
 import { Code, ShimError } from './shim_error';
+import { within } from './within';
 
 /** The answer's pipe, set up by the prologue. */
 const ANSWER_FD = 3;
@@ -116,17 +117,6 @@ async function joinSandbox(
   return answer;
 }
 
-function withinReadyTimeout<T>(work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ShimError(Code.DeadlineExceeded, `the shim did not listen within ${READY_TIMEOUT_MS} ms`)),
-      READY_TIMEOUT_MS,
-    );
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** Runs `start` up to its answer, which the caller hands to containerd with tellContainerd. */
 export async function start(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader): Promise<Started> {
   requireAnswerPipe();
@@ -139,7 +129,11 @@ export async function start(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader)
     // A pod's container, or containerd retrying start for a sandbox whose shim already serves.
     started = { answer: await joinSandbox(sandboxId, flags.id, paths.socket, state), serving: false };
   } else {
-    const answer = await withinReadyTimeout(serveSandbox(flags, configPath, paths.socket, loadRuntime));
+    const answer = await within(
+      serveSandbox(flags, configPath, paths.socket, loadRuntime),
+      READY_TIMEOUT_MS,
+      `the shim did not listen within ${READY_TIMEOUT_MS} ms`,
+    );
     state.writeBootstrap(answer);
     started = { answer, serving: true };
   }

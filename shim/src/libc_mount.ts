@@ -1,7 +1,7 @@
-// The mount calls the shim makes for a sandbox, as system calls through koffi (bound on first use):
-// each mount(8) or umount(8) run is a fork and exec, ≈ 15–25 ms here, and a container's set-up and
-// teardown made several of them on the path `ctr` waits for.
-import { errnoName } from './errno_name';
+// The mount calls the shim makes for a sandbox, as system calls through koffi (bound on first use,
+// libc.ts): each mount(8) or umount(8) run is a fork and exec, ≈ 15–25 ms here, and a container's
+// set-up and teardown made several of them on the path `ctr` waits for.
+import { errnoName, libc as loadLibc } from './libc';
 
 const MS_BIND = 0x1000;
 const MS_MOVE = 0x2000;
@@ -16,7 +16,7 @@ const SYS_mount_setattr = 442;
 /** struct mount_attr, version 0: attr_set, attr_clr, propagation, userns_fd (u64 each). */
 const MOUNT_ATTR_SIZE_VER0 = 32;
 
-export const MOUNT_ATTR = { ro: 0x1, nosuid: 0x2, nodev: 0x4, noexec: 0x8 } as const;
+export const MOUNT_ATTR = { ro: 0x1, nosuid: 0x2, nodev: 0x4 } as const;
 export type MountAttr = keyof typeof MOUNT_ATTR;
 
 /** A failed mount call: `what` names the call and its paths, `code` the errno's name. */
@@ -44,15 +44,13 @@ function calls(): Calls {
 }
 
 function bind(): Calls {
-  const koffi = require('koffi') as typeof import('koffi');
-  const libc = koffi.load('libc.so.6');
+  const { lib: libc, orErrno } = loadLibc();
   const mount = libc.func(
     'int mount(const char *source, const char *target, const char *type, unsigned long flags, const void *data)',
   );
   const umount2 = libc.func('int umount2(const char *target, int flags)');
   // syscall(2) is a register shuffle in glibc, so a fixed prototype per call is safe on 64-bit ABIs.
   const setattr = libc.func('syscall', 'long', ['long', 'int', 'const char *', 'uint', 'void *', 'size_t']);
-  const orErrno = (r: number): number => (r < 0 ? -koffi.errno() : r);
   return {
     mount: (source, target, flags) => orErrno(mount(source, target, null, flags, null)),
     umount2: (target, flags) => orErrno(umount2(target, flags)),

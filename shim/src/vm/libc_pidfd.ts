@@ -1,5 +1,6 @@
-// The few libc calls a pidfd watch needs, bound through koffi on first use: koffi's native module
-// costs ≈14 ms to load, which every shim start would pay though only adopted processes need it.
+// The few libc calls a pidfd watch needs, bound on first use (../libc.ts): only adopted processes
+// need them.
+import { libc as loadLibc } from '../libc';
 
 // Syscalls added since Linux 5.1 have one number on every architecture (x86_64, arm64, …).
 const SYS_pidfd_send_signal = 424;
@@ -34,8 +35,7 @@ export function pidfdLibc(): PidfdLibc {
 }
 
 function bind(): PidfdLibc {
-  const koffi = require('koffi') as typeof import('koffi');
-  const libc = koffi.load('libc.so.6');
+  const { lib: libc, orErrno } = loadLibc();
   // syscall(2) is a register shuffle in glibc, so a fixed prototype per call is safe on 64-bit ABIs.
   const pidfdOpen = libc.func('syscall', 'long', ['long', 'int', 'uint']);
   const pidfdSendSignal = libc.func('syscall', 'long', ['long', 'int', 'int', 'void *', 'uint']);
@@ -44,7 +44,6 @@ function bind(): PidfdLibc {
   const write = libc.func('long write(int fd, void *buf, size_t count)');
   const close = libc.func('int close(int fd)');
   const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
-  const orErrno = (r: number): number => (r < 0 ? -koffi.errno() : r);
   const one = Buffer.alloc(8);
   one.writeBigUInt64LE(1n);
   const counter = Buffer.alloc(8);

@@ -4,7 +4,7 @@
 // when the set is empty. A poll in progress keeps the event loop alive (Node-API async work cannot
 // be unref'd); with nothing watched there is none, and the wake eventfd is closed too.
 import { constants } from 'node:os';
-import { errnoName } from '../errno_name';
+import { errnoName } from '../libc';
 import { pidfdLibc } from './libc_pidfd';
 
 /** Called once: when the fd is readable, or with the error that ended the poll. */

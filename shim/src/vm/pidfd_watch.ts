@@ -4,7 +4,7 @@
 // later process with the same pid.
 import { constants } from 'node:os';
 import { processStartTime } from '../sandbox_state';
-import { errnoName } from '../errno_name';
+import { errnoName } from '../libc';
 import { pidfdLibc } from './libc_pidfd';
 import { fdPoller } from './pidfd_poller';
 
