@@ -2,7 +2,9 @@
 # build-initramfs.sh INIT MODULES_DIR COMPRESSION OUT — packs static busybox (with one symlink per
 # applet in /bin), INIT as /init and MODULES_DIR as /vfs/modules into a newc cpio, compressed with
 # COMPRESSION: none | gzip | lz4 (the kernel reads only LZ4's legacy frame format, hence -l).
-# Modules live under /vfs, not /lib: /init links /lib and /lib64 to the runtime share for node.
+# MODULES_DIR "-" packs none: the vfs guest's kernel has everything built in; bench-guest's Debian
+# kernel loads modules. They live under /vfs, not /lib: /init links /lib and /lib64 to the runtime
+# share for node.
 set -euo pipefail
 init=$1
 modules=$2
@@ -21,7 +23,7 @@ for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -s busybox "$stage/bin/$applet"
 done
 install -m 0755 "$init" "$stage/init"
-cp -r "$modules" "$stage/vfs/modules"
+[ "$modules" = - ] || cp -r "$modules" "$stage/vfs/modules"
 
 compress() {
   case "$compression" in

@@ -15,10 +15,11 @@
 #                                  `node --snapshot-blob agent.blob -- --port /dev/vportNpM` (the
 #                                  virtio-serial port named agent.0), or `node agent.js --port …`
 #                                  when the runtime has no agent.blob; power off when the agent exits
-# Console markers: `vfs-init: start <uptime>`, `vfs-init: modules <uptime>`, `vfs-init: runtime
-# <source> <fs> <options>`, `vfs-init: agent <port> <uptime>`, `vfs-init: poweroff <uptime>`;
-# failures print `vfs-init: error: …` and power off, so the VMM always sees an exit. start, modules and agent are also appended as
-# "<name> <uptime>" lines to /run/vfs/boot-marks, which the agent reports in GetGuestDetails.
+# Console markers: `vfs-init: start <uptime>`, `vfs-init: runtime <source> <fs> <options>`,
+# `vfs-init: agent <port> <uptime>`, `vfs-init: poweroff <uptime>`; failures print
+# `vfs-init: error: …` and power off, so the VMM always sees an exit. start and agent are also
+# appended as "<name> <uptime>" lines to /run/vfs/boot-marks, which the agent reports in
+# GetGuestDetails. The kernel (agent/image/kernel) has every driver built in: there are no modules.
 #
 # Reaping: this shell stays PID 1 and spends its life in `wait <agent pid>`. busybox ash waits with
 # waitpid(-1), so every orphan reparented to PID 1 is reaped while it waits; unknown pids are
@@ -56,13 +57,6 @@ mount_basics() {
   mount -t sysfs sys /sys
   mount -t tmpfs -o mode=0755,nosuid,nodev run /run
   mkdir /run/vfs
-}
-
-# Modules are unsigned, debug-stripped .ko files listed in dependency order at build time.
-load_modules() {
-  while read -r m; do
-    insmod "/vfs/modules/$m.ko" || die "insmod $m failed"
-  done </vfs/modules/load-order
 }
 
 # Sets mode, tag, script, ro, runtime_tag, runtime_image, runtime_pmem from vfs.* words of
@@ -207,8 +201,6 @@ mount_basics
 mark start
 parse_cmdline
 [ "$mode" = poweroff ] && power_off
-load_modules
-mark modules
 case "$mode" in
   script) run_script ;;
   agent) run_agent ;;

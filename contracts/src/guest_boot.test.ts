@@ -33,7 +33,7 @@ describe('guest console markers', () => {
   it('reads the uptime of each milestone, on a serial console that ends lines with CRLF', () => {
     expect(markerUptime(console, 'start')).toBe(0.95);
     expect(markerUptime(console, 'agent')).toBe(1.19);
-    expect(markerUptime(console, 'modules')).toBeUndefined();
+    expect(markerUptime(console, 'poweroff')).toBeUndefined();
   });
 
   it('reads the agent and script exit statuses', () => {

@@ -75,7 +75,7 @@ export function bootArgs(args: BootArgs): string[] {
 }
 
 /** The milestones /init marks on the console with the guest's uptime (CLOCK_BOOTTIME). */
-export const INIT_MILESTONES = ['start', 'modules', 'agent', 'poweroff'] as const;
+export const INIT_MILESTONES = ['start', 'agent', 'poweroff'] as const;
 export type InitMilestone = (typeof INIT_MILESTONES)[number];
 
 /**
@@ -85,7 +85,6 @@ export type InitMilestone = (typeof INIT_MILESTONES)[number];
  */
 export const INIT_MARKERS: Readonly<Record<InitMilestone, RegExp>> = {
   start: /vfs-init: start (?<uptime>\d+(?:\.\d+)?)$/m,
-  modules: /vfs-init: modules (?<uptime>\d+(?:\.\d+)?)$/m,
   agent: /vfs-init: agent (?<port>\S+) (?<uptime>\d+(?:\.\d+)?)$/m,
   poweroff: /vfs-init: poweroff (?<uptime>\d+(?:\.\d+)?)$/m,
 };

@@ -14,6 +14,11 @@ export const KERNEL = join(GUEST_DIR, 'vmlinux');
 export const INITRD = join(GUEST_DIR, 'initramfs.cpio.lz4');
 export const BOOT_TIMEOUT_MS = 60_000;
 
+/** The guest kernel's `uname -r` (agent/image/kernel/build.sh writes it): proof a process ran in the VM. */
+export function guestKernelRelease(): string {
+  return readFileSync(join(GUEST_DIR, 'kernel-version'), 'utf8').trim();
+}
+
 export interface BootResult {
   readonly exit: QemuExit;
   readonly console: string;

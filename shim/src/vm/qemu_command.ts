@@ -111,8 +111,8 @@ export interface QemuConfig {
 const TAG_MAX_BYTES = 36;
 
 /**
- * `console=ttyS0` because the 8250 driver is built in (virtio_console is a module, so hvc0 would
- * lose the early console); `quiet` keeps TCG-emulated serial output off the boot path;
+ * `console=ttyS0`: the 8250 serial port exists on every machine type from the first instruction;
+ * `quiet` keeps TCG-emulated serial output off the boot path;
  * `panic=-1` + `-no-reboot` turn a guest panic into a QEMU exit instead of a hung VM.
  */
 /**

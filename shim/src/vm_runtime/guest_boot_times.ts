@@ -13,8 +13,6 @@ const NS_PER_S = 1e9;
 export interface GuestBootTimes {
   /** `vfs-init: start <uptime>`: /init began. */
   readonly initStartS?: number;
-  /** `vfs-init: modules <uptime>`: the virtio, fuse and overlay modules are loaded. */
-  readonly modulesLoadedS?: number;
   /** `vfs-init: agent <port> <uptime>`: /init launched node with the agent. */
   readonly agentLaunchS?: number;
   readonly agentStartedS?: number;
@@ -24,7 +22,6 @@ export interface GuestBootTimes {
 export function consoleBootTimes(console: string): GuestBootTimes {
   return {
     initStartS: markerUptime(console, 'start'),
-    modulesLoadedS: markerUptime(console, 'modules'),
     agentLaunchS: markerUptime(console, 'agent'),
   };
 }

@@ -5,8 +5,7 @@ import type { AgentClient } from './agent_dial';
 import { consoleBootTimes } from './guest_boot_times';
 import { phaseClock, TIMINGS_DIR_ENV } from './phase_clock';
 
-const CONSOLE =
-  '[    0.2] PCI: Fatal\nvfs-init: start 0.95\nvfs-init: modules 1.14\nvfs-init: agent /dev/vport3p1 1.19\n';
+const CONSOLE = '[    0.2] PCI: Fatal\nvfs-init: start 0.95\nvfs-init: agent /dev/vport3p1 1.19\n';
 
 function fakeAgent(details: () => Promise<{ agentStartedNs: number; agentReadyNs: number }>): AgentClient {
   return { getGuestDetails: details } as unknown as AgentClient;
@@ -20,8 +19,8 @@ describe('phase clock', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads /init markers from the console', () => {
-    expect(consoleBootTimes(CONSOLE)).toEqual({ initStartS: 0.95, modulesLoadedS: 1.14, agentLaunchS: 1.19 });
-    expect(consoleBootTimes('')).toEqual({ initStartS: undefined, modulesLoadedS: undefined, agentLaunchS: undefined });
+    expect(consoleBootTimes(CONSOLE)).toEqual({ initStartS: 0.95, agentLaunchS: 1.19 });
+    expect(consoleBootTimes('')).toEqual({ initStartS: undefined, agentLaunchS: undefined });
   });
 
   it('writes host marks and guest times once, when VFS_TIMINGS_DIR is set', async () => {
@@ -44,7 +43,6 @@ describe('phase clock', () => {
     expect(saved.host).toEqual({ shimStart: Math.round(performance.timeOrigin), daemonReady: 100, qemuSpawned: 200 });
     expect(saved.guest).toEqual({
       initStartS: 0.95,
-      modulesLoadedS: 1.14,
       agentLaunchS: 1.19,
       agentStartedS: 1.19,
       agentReadyS: 2.26,
@@ -60,7 +58,7 @@ describe('phase clock', () => {
     await phaseClock('c2', consoleLog, { [TIMINGS_DIR_ENV]: dir }).save(failing);
     expect(JSON.parse(readFileSync(join(dir, 'c2.json'), 'utf8'))).toMatchObject({
       sandboxId: 'c2',
-      guest: { initStartS: 0.95, modulesLoadedS: 1.14, agentLaunchS: 1.19 },
+      guest: { initStartS: 0.95, agentLaunchS: 1.19 },
     });
     await phaseClock('c3', consoleLog, {}).save(failing);
     expect(readdirSync(dir).sort()).toEqual(['c2.json', 'console.log']);

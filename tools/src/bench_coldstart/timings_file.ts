@@ -21,13 +21,7 @@ const HOST_PHASES: readonly HostPhase[] = [
   'containerStarted',
   'exitSeen',
 ];
-const GUEST_TIMES: readonly (keyof GuestBootTimes)[] = [
-  'initStartS',
-  'modulesLoadedS',
-  'agentLaunchS',
-  'agentStartedS',
-  'agentReadyS',
-];
+const GUEST_TIMES: readonly (keyof GuestBootTimes)[] = ['initStartS', 'agentLaunchS', 'agentStartedS', 'agentReadyS'];
 
 function record(value: unknown, what: string): Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null) throw new Error(`timings file: ${what} is not an object`);
