@@ -83,7 +83,7 @@ bench-daemon: deps bundle
 # In-guest file-system workloads: our daemon vs the C and Rust virtiofsd vs virtio-9p, one VM image
 # under TCG (tools/src/bench_guest), and ours without and with DAX on our QEMU when make vmm built it
 # (--dax: require it). ARGS="--quick" (≈2 min) or "--runs 3 --json out.json".
-bench-guest: deps bundle guest
+bench-guest: deps bundle
 	@node build/bin/bench-guest $(ARGS)
 
 # Cold start of `ctr run --rm … true`: runc vs vfs vs the bare-VM floor, with vfs's phases

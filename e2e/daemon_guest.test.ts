@@ -1,5 +1,5 @@
 /**
- * A real guest (Debian cloud kernel under TCG) mounts shares served by OUR daemon, vfs-virtiofsd,
+ * A real guest (the vfs guest kernel under TCG) mounts shares served by OUR daemon, vfs-virtiofsd,
  * in multi-export mode, runs a file workload, and the host checks the results:
  * - namespace and data operations, a 1000-entry readdir, xattrs;
  * - flock and fcntl locks contending in both directions with a host process;

@@ -106,7 +106,7 @@ find_agent_port() {
 }
 
 # The virtio-blk disk whose serial is $1 (its /dev/vdX depends on probe order). virtio_blk probes
-# synchronously at insmod, but poll briefly in case its devtmpfs node lags.
+# during the kernel's boot, but poll briefly in case its devtmpfs node lags.
 find_disk() {
   tries=0
   while [ "$tries" -lt 40 ]; do
@@ -120,7 +120,7 @@ find_disk() {
 }
 
 # The fsdax namespace the pfn info block of build/runtime.pmem makes of the virtio-pmem device.
-# libnvdimm probes namespaces asynchronously after insmod, so poll briefly for its block device.
+# libnvdimm probes namespaces asynchronously, so poll briefly for its block device.
 find_pmem() {
   tries=0
   while [ "$tries" -lt 80 ]; do

@@ -15,7 +15,7 @@ const run = promisify(execFile);
 const SYS_NET = '/sys/class/net';
 const IP = '/bin/ip';
 /**
- * A cold VM's NICs probe while /init loads modules; a pooled VM's are hot-plugged just before
+ * A cold VM's NICs probe during the kernel's boot; a pooled VM's are hot-plugged just before
  * CreateSandbox and need the guest's pciehp probe first (0.2–0.3 s after netdev_add under TCG,
  * measured; the bound is for a loaded host, as volume hotplug's). The wait ends as soon as every
  * NIC is there.

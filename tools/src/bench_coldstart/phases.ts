@@ -35,7 +35,7 @@ export const DETAILS = [
   { key: 'create_to_daemon_spawn', label: 'Create → daemon spawned (bind mounts)' },
   { key: 'daemon_spawn_to_ready', label: 'daemon spawned → control socket + exports' },
   { key: 'qemu_before_guest_clock', label: 'QEMU set-up + kernel before its clock starts' },
-  { key: 'init_to_agent_launch', label: '/init → node launched (modules, runtime share)' },
+  { key: 'init_to_agent_launch', label: '/init → node launched (runtime mount)' },
   { key: 'agent_started_to_ready', label: 'agent process start → serving (Node start + load)' },
   { key: 'create_sandbox', label: 'CreateSandbox (guest mounts the shares)' },
   { key: 'create_container', label: 'CreateContainer (rootfs overlay, launcher)' },

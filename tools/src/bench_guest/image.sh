@@ -10,6 +10,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 image="$root/agent/image"
 
+# What the steps below run: objcopy/readelf/strip, xz (the kernel payload), cpio, gcc -static.
+bash "$root/scripts/ensure-apt.sh" busybox-static cpio binutils xz-utils gcc libc6-dev >&2
 mkdir -p "$out"
 bash "$here/resolve-kernel.sh" "$out/kernel-package"
 if [[ ! -f "$out/kernel-version" || "$out/kernel-package" -nt "$out/kernel-version" ]]; then
