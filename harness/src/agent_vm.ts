@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootArgs, ControlClient, DEFAULT_RUNTIME_TAG, errorMessage, INIT_MARKERS } from '@vfs/contracts';
 import type { CacheMode } from '@vfs/contracts';
-import { AgentServiceDefinition, type CheckResponse, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
-import { Code, TtrpcClient, TtrpcError, type ServiceClient, type TtrpcLogger } from '@vfs/proto/ttrpc';
+import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
+import { TtrpcClient, type ServiceClient, type TtrpcLogger } from '@vfs/proto/ttrpc';
+import { firstCheckAnswer } from '@vfs/shim';
 import { readConsole, waitForConsole } from '@vfs/shim/vm';
 import type { VhostUserFsDevice } from '@vfs/shim/vm';
 import type { RunningQemu } from '@vfs/shim/vm';
@@ -31,8 +32,8 @@ const DAEMON_STOP_GRACE_MS = 2000;
 const RECONNECT_PAUSE_MS = 500;
 /**
  * After a reconnect the agent closes and reopens its port, and the guest kernel drops what a host
- * sends into a port being closed: Check is sent again until one is answered, as the shim does when
- * it adopts a pooled VM (shim/src/vm_runtime/agent_dial.ts).
+ * sends into a port being closed: Check is sent again until one is answered, by the shim's own
+ * firstCheckAnswer, which it uses when it adopts a pooled VM.
  */
 const RECHECK_EVERY_MS = 200;
 
@@ -220,7 +221,7 @@ export class AgentVm {
   }
 
   /** Connects as soon as QEMU's socket exists; the agent answers Check once it serves. */
-  private async dial(timeoutMs: number, recheckEveryMs = timeoutMs): Promise<TtrpcClient> {
+  private async dial(timeoutMs: number, recheckEveryMs = Number.POSITIVE_INFINITY): Promise<TtrpcClient> {
     const deadline = Date.now() + timeoutMs;
     while (!existsSync(this.agentSocket)) {
       if (Date.now() > deadline) throw new Error(`QEMU did not create ${this.agentSocket}`);
@@ -231,7 +232,7 @@ export class AgentVm {
       throw new Error(`QEMU exited (${e.code ?? e.signal}) before the agent answered`);
     });
     try {
-      const check = firstCheck(client, deadline, recheckEveryMs);
+      const check = firstCheckAnswer(client.service(AgentServiceDefinition), deadline, recheckEveryMs);
       const answer = await Promise.race([check, exited]);
       if (answer.status !== CheckResponse_ServingStatus.SERVING)
         throw new Error(`agent Check answered ${answer.status}`);
@@ -250,18 +251,5 @@ export class AgentVm {
     const timer = setTimeout(() => signalPid(daemon.pid, 'SIGKILL'), DAEMON_STOP_GRACE_MS);
     await daemon.exited;
     clearTimeout(timer);
-  }
-}
-
-/** Check, sent again each time `everyMs` passes unanswered, until the deadline. */
-async function firstCheck(client: TtrpcClient, deadline: number, everyMs: number): Promise<CheckResponse> {
-  const agent = client.service(AgentServiceDefinition);
-  for (;;) {
-    const timeoutMs = Math.max(1, Math.min(everyMs, deadline - Date.now()));
-    try {
-      return await agent.check({ service: '' }, { timeoutMs });
-    } catch (err) {
-      if (!(err instanceof TtrpcError && err.code === Code.DeadlineExceeded) || Date.now() >= deadline) throw err;
-    }
   }
 }

@@ -6,4 +6,5 @@ export { Code, ShimError } from './shim_error';
 export { SandboxError, type SandboxErrorKind } from './sandbox_error';
 export { mountFor, unmountContainer, type MountSpec } from './host_mounts';
 export { USER_XATTRS_ONLY } from './vm_runtime/share_plan';
+export { firstCheckAnswer } from './vm_runtime/agent_dial';
 export type { ShimProcess, ShimSpec } from './oci_spec';
