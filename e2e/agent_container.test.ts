@@ -242,7 +242,8 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     await waitForOutput(stream, seen, '30 100');
     await agent.ttyWinResize({ containerId: id, execId: '', rows: 40, columns: 120 });
     await agent.writeStdin({ containerId: id, execId: '', data: Buffer.from('abc\n') });
-    await waitForOutput(stream, seen, '40 120');
+    // Up to the line's end: the pty may relay '40 120' and its CRLF in separate chunks.
+    await waitForOutput(stream, seen, '40 120\r\n');
     expect((await agent.waitProcess({ containerId: id, execId: '' })).exitStatus).toBe(0);
     // A /dev/pts/N of the container's own devpts, and no NUL (echoed as "^@") anywhere.
     expect(seen.text).toMatch(/^\/dev\/pts\/\d+\r\ntty-yes\r\n30 100\r\n/);
