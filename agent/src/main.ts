@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startupSnapshot } from 'node:v8';
 import { errorMessage } from '@vfs/contracts';
+import { assertAgentGuest } from './guest_only';
 import { agentServer } from './server/agent_server';
 import { createLogger } from './server/logger';
 import { servePort } from './server/serve_port';
@@ -41,6 +42,7 @@ function agentArgs(fromSnapshot: boolean): AgentArgs {
 }
 
 async function main(fromSnapshot: boolean): Promise<never> {
+  assertAgentGuest();
   const args = agentArgs(fromSnapshot);
   const log = createLogger('info');
   const agent = agentServer(log, { launcherPath: args.launcher });

@@ -1,4 +1,4 @@
-import { agentExitStatus, bootArgs, INIT_MARKERS, markerUptime, scriptExitStatus } from './guest_boot';
+import { agentExitStatus, bootArgs, bootModeOf, INIT_MARKERS, markerUptime, scriptExitStatus } from './guest_boot';
 
 describe('guest boot arguments', () => {
   it('writes the words each mode needs and no others', () => {
@@ -45,5 +45,15 @@ describe('guest console markers', () => {
   test('finds the first marker after firmware output that left its line open (q35 SeaBIOS)', () => {
     const console = 'SeaBIOS (version 1.16.2)\nBooting from ROM..vfs-init: start 1.91\nvfs-init: poweroff 1.94\n';
     expect(INIT_MARKERS.start.exec(console)?.groups?.uptime).toBe('1.91');
+  });
+});
+
+describe('bootModeOf', () => {
+  it('reads vfs.mode from a kernel command line, the last word winning as in /init', () => {
+    expect(bootModeOf('console=ttyS0 vfs.mode=agent vfs.runtime_pmem=1\n')).toBe('agent');
+    expect(bootModeOf('vfs.mode=agent vfs.mode=script')).toBe('script');
+    expect(bootModeOf('root=/dev/sda1 ro quiet')).toBeUndefined();
+    expect(bootModeOf('vfs.mode=shell')).toBeUndefined();
+    expect(bootModeOf('novfs.mode=agent')).toBeUndefined();
   });
 });

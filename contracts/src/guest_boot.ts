@@ -74,6 +74,20 @@ export function bootArgs(args: BootArgs): string[] {
   }
 }
 
+/**
+ * The `vfs.mode` a kernel command line (/proc/cmdline) names, or undefined: the last word wins, as
+ * in /init, which reads the words in order.
+ */
+export function bootModeOf(cmdline: string): BootMode | undefined {
+  let mode: BootMode | undefined;
+  for (const w of cmdline.split(/\s+/)) {
+    if (!w.startsWith('vfs.mode=')) continue;
+    const value = w.slice('vfs.mode='.length);
+    mode = (BOOT_MODES as readonly string[]).includes(value) ? (value as BootMode) : undefined;
+  }
+  return mode;
+}
+
 /** The milestones /init marks on the console with the guest's uptime (CLOCK_BOOTTIME). */
 export const INIT_MILESTONES = ['start', 'agent', 'poweroff'] as const;
 export type InitMilestone = (typeof INIT_MILESTONES)[number];
