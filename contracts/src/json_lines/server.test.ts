@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, watch } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,46 @@ test('close ends the connections still open and removes the socket', async () =>
     await server.close();
     await ended;
     expect(existsSync(path)).toBe(false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a client connecting the moment the name appears is served; the socket is 0600, nothing left beside it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vfs-jsonl-'));
+  const path = join(dir, 's.sock');
+  // Connect the moment the name appears. The race this guards (another process connecting between
+  // bind and listen: ECONNREFUSED) needs a second process and bad luck; here the name must at least
+  // be the listening socket itself, never a staging leftover.
+  const appeared = new Promise<string>((resolve) => {
+    const watcher = watch(dir, (_event, name) => {
+      if (name !== 's.sock' || !existsSync(path)) return;
+      watcher.close();
+      const client = connect(path);
+      client.once('connect', () => {
+        client.destroy();
+        resolve('connected');
+      });
+      client.once('error', (err) => resolve(err.message));
+    });
+  });
+  try {
+    const server = await JsonLinesServer.listen(path, async (line) => ({ id: Number(line) }), quiet);
+    expect(await appeared).toBe('connected');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(['s.sock']);
+    await server.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a path too long for sun_path is refused by name, not cut', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vfs-jsonl-'));
+  const path = join(dir, 'x'.repeat(120 - dir.length));
+  try {
+    await expect(JsonLinesServer.listen(path, async () => ({ id: 0 }), quiet)).rejects.toThrow(/is too long/);
+    expect(readdirSync(dir)).toEqual([]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,8 +1,9 @@
 // The server side of a JSON-lines protocol over a unix stream socket: one request per line in,
 // one answer per line out, in order per connection. A request that fails — a bad line or a
 // refused operation — is answered with `{id, ok: false, error}` and the connection keeps serving.
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, renameSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { errorMessage } from '../errors';
 
@@ -33,7 +34,12 @@ export class JsonLinesServer {
     private readonly connections: Set<Socket>,
   ) {}
 
-  /** Listens on `path` (replacing a stale socket), mode 0600: only its owner (root) may connect. */
+  /**
+   * Listens on `path` (replacing a stale socket), mode 0600: only its owner (root) may connect.
+   * The socket is bound, listening and 0600 under a staging name beside `path` first, then renamed:
+   * a client that sees `path` can connect at once (no ECONNREFUSED between bind and listen), and
+   * nobody else can meanwhile.
+   */
   static async listen(path: string, handler: JsonLinesHandler, log: JsonLinesLog): Promise<JsonLinesServer> {
     const connections = new Set<Socket>();
     const server = createServer((socket) => {
@@ -41,12 +47,14 @@ export class JsonLinesServer {
       socket.once('close', () => connections.delete(socket));
       serve(socket, handler, log);
     });
-    rmSync(path, { force: true });
+    const staging = stagingPath(path);
+    rmSync(staging, { force: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => resolve());
+      server.listen(staging, () => resolve());
     });
-    chmodSync(path, 0o600);
+    chmodSync(staging, 0o600);
+    renameSync(staging, path);
     log.info({ socket: path }, 'socket listening');
     return new JsonLinesServer(server, path, connections);
   }
@@ -58,6 +66,17 @@ export class JsonLinesServer {
     await closed;
     rmSync(this.path, { force: true });
   }
+}
+
+/** sockaddr_un.sun_path: 108 bytes with the NUL. */
+const SUN_PATH_MAX = 107;
+
+/** A dot-name beside `path`, one byte longer; an error rather than a name the kernel would cut. */
+function stagingPath(path: string): string {
+  const staging = join(dirname(path), `.${basename(path)}`);
+  if (Buffer.byteLength(staging) > SUN_PATH_MAX)
+    throw new Error(`socket path ${path} is too long: at most ${SUN_PATH_MAX - 1} bytes (its staging name adds one)`);
+  return staging;
 }
 
 function serve(socket: Socket, handler: JsonLinesHandler, log: JsonLinesLog): void {

@@ -109,6 +109,9 @@ export const SYSCALL_ALLOWLIST: readonly string[] = [
   'readlinkat',
   'renameat',
   'renameat2',
+  // The control socket appears by rename from its staging name (json_lines/server.ts), as rmSync
+  // and chmodSync make unlink and chmod: nothing renameat2 does not already allow.
+  'rename',
   'unlinkat',
   'unlink',
   'setfsuid',
