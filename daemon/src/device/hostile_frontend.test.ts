@@ -1,6 +1,8 @@
 // The device keeps serving whatever a broken or hostile front-end/guest does.
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, writeSync } from 'node:fs';
+import { inheritablePipe } from '../sys/exec';
 import { FLAG_NEED_REPLY, FrontendRequest as R, HEADER_SIZE } from '../vhost_user/protocol';
+import { u64Payload } from '../vhost_user/connection';
 import { VhostUserError } from '../vhost_user/errors';
 import {
   startEchoDevice,
@@ -74,6 +76,24 @@ describe('device loop against a hostile front-end', () => {
     f.disconnect();
     f.reconnect();
     echoes(f, 'after a torn header');
+  });
+
+  test('a call fd that cannot take a wake-up (a full pipe nobody reads) stops nothing', () => {
+    const f = connect();
+    const [r, w] = inheritablePipe();
+    try {
+      // A blocking pipe filled to its 64 KiB: one more byte would block the writer for good.
+      expect(writeSync(w, Buffer.alloc(65536))).toBe(65536);
+      f.vhostUser.set(R.SET_VRING_CALL, u64Payload(REQUEST_QUEUE), [w]);
+      for (let i = 0; i < 3; i++) {
+        // No interrupt comes (the call fd is the pipe): the driver finds the answer when its wait ends.
+        expect(dec(f.call(REQUEST_QUEUE, { readable: [enc(`echo ${i}`)], writableLen: 32 }, 200))).toBe(`echo ${i}`);
+      }
+      expect(f.vhostUser.getU64(R.GET_FEATURES)).toBeGreaterThan(0n);
+    } finally {
+      closeSync(r);
+      closeSync(w);
+    }
   });
 
   test('answers a descriptor outside guest RAM with 0 bytes, then serves the next chain', () => {

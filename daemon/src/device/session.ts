@@ -248,8 +248,9 @@ export class Session implements VringObserver {
       if (queue.isReady) queue.pushUsed(chain.head, written);
       else queue.abandon(chain.head);
     }
-    // Over budget: come back after the next wait so the socket and other queues get a turn.
-    if (n === vring.size) this.markPending(index);
+    // Over budget (a ring's worth of chains, or of malformed heads: pop() stopped with chains
+    // left): come back after the next wait so the socket and other queues get a turn.
+    if (n === vring.size || queue.hasAvailable()) this.markPending(index);
     if (queue.takeNotification() && vring.callFd >= 0) signal(vring.callFd);
   }
 

@@ -4,10 +4,12 @@
 import { tryClose } from '../sys/fd';
 import type { Inode, InodeTable } from './inode_table';
 
-/** Where a READDIR stream stands: getdents64 records read ahead, and the guest's resume cookie. */
+/**
+ * Where a READDIR stream stands: getdents64 records read ahead (into the one buffer ops_dir.ts
+ * shares among all streams, while this stream owns it), and the guest's resume cookie.
+ */
 export interface DirStream {
-  readonly buf: Buffer;
-  /** Valid bytes in buf, and the next unreturned record. */
+  /** Valid bytes read ahead, and the next unreturned record. */
   len: number;
   pos: number;
   /** d_off of the last record returned (raw 64 bits): the offset the guest resumes from. */
@@ -24,8 +26,6 @@ export interface Handle {
   readonly writes: boolean;
 }
 
-const DIR_BUFFER_SIZE = 32768;
-
 export class HandleTable {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
@@ -38,7 +38,7 @@ export class HandleTable {
 
   /** Takes ownership of `fd` and holds `inode` until the handle is released. */
   add(fd: number, inode: Inode, isDir: boolean, writes = false): Handle {
-    const dir = isDir ? { buf: Buffer.allocUnsafe(DIR_BUFFER_SIZE), len: 0, pos: 0, offLo: 0, offHi: 0 } : null;
+    const dir = isDir ? { len: 0, pos: 0, offLo: 0, offHi: 0 } : null;
     const h: Handle = { fh: this.nextFh++, fd, inode, dir, writes };
     this.handles.set(h.fh, h);
     this.inodes.hold(inode);

@@ -1,9 +1,9 @@
 // --translate-uid / --translate-gid: the lookup tables alone, then the real daemon through the
 // front-end driver: what a guest's request acts as on the host, and what owners the guest is shown.
-import { chmodSync, chownSync, lstatSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InitFlag2 } from '../fuse/abi';
-import { EPERM } from '../fuse/errno';
+import { EINVAL, EPERM } from '../fuse/errno';
 import { errnoOf, type FuseClient, type FuseDirentPlus } from '@vfs/harness/vhost_user_driver/fuse_client';
 import {
   startHarness,
@@ -159,6 +159,26 @@ describe('the daemon', () => {
     mkdirSync(join(h.dir, 'squashed'));
     chownSync(join(h.dir, 'squashed'), 3050, 0);
     expect(c.lookup(1, 'squashed').attr.uid).toBe(77);
+  });
+
+  test('(uid_t)-1, which no rule covers and setfsuid takes as "no change", is refused: nothing runs as the daemon', () => {
+    start({
+      translateUid: ['squash-guest:0:2000:4294967295'],
+      translateGid: ['squash-guest:0:2100:4294967295'],
+    });
+    for (const [uid, gid] of [
+      [0xffff_ffff, 0],
+      [0, 0xffff_ffff],
+      [0xffff_ffff, 0xffff_ffff],
+    ] as const) {
+      c.uid = uid;
+      c.gid = gid;
+      expect(errnoOf(() => c.mkdir(1, 'm', 0o755))).toBe(EINVAL);
+      expect(errnoOf(() => c.create(1, 'f', O_WRONLY, 0o644))).toBe(EINVAL);
+      expect(errnoOf(() => c.mknod(1, 'fifo', 0o10644))).toBe(EINVAL);
+      expect(errnoOf(() => c.symlink(1, 's', 'm'))).toBe(EINVAL);
+    }
+    expect(readdirSync(h.dir)).toEqual([]);
   });
 
   test('forbid-guest: creations, chown and ACCESS with a forbidden id get EPERM; other ids work', () => {

@@ -72,8 +72,15 @@ export function setupmapping(rq: Request, fs: PassthroughFs): number {
   const foffset = rq.offset(SetupmappingIn.foffset);
   const len = rq.offset(SetupmappingIn.len);
   const moffset = rq.offset(SetupmappingIn.moffset);
+  // One chunk, as the kernel maps (FUSE_DAX_SZ): a longer range would hold the device loop for a
+  // front-end round trip per chunk (a 64 GiB window: 32,768). Removals undo only what was mapped.
   // Above 2^53 a Number is no longer exact, and no real file reaches that far.
-  if (!inWindow(moffset, len, backend.windowSize) || !aligned(foffset) || foffset > Number.MAX_SAFE_INTEGER - len) {
+  if (
+    len !== CHUNK ||
+    !inWindow(moffset, len, backend.windowSize) ||
+    !aligned(foffset) ||
+    foffset > Number.MAX_SAFE_INTEGER - len
+  ) {
     return rq.error(EINVAL);
   }
   const writable = (rq.u32(SetupmappingIn.flags) & FUSE_SETUPMAPPING_FLAG_WRITE) !== 0;

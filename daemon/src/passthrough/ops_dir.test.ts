@@ -1,9 +1,18 @@
 // READDIR and READDIRPLUS: every entry once, resumable at any returned offset, lookups counted.
-import { linkSync, lstatSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { EBADF, ENOTDIR } from '../fuse/errno';
 import { errnoOf, type FuseClient, type FuseDirentPlus } from '@vfs/harness/vhost_user_driver/fuse_client';
-import { startHarness, type Harness } from '../../test_support/passthrough_harness';
+import { startHarness, type DaemonHarness, type Harness } from '../../test_support/passthrough_harness';
 
 let h: Harness;
 let c: FuseClient;
@@ -127,4 +136,40 @@ test('READDIRPLUS leaves out names removed after the directory was read, shares 
   expect(byName.get('h1')?.attr.size).toBe(3);
   expect(byName.get('s')?.attr.mode).toBe(lstatSync(join(e, 's')).mode);
   c.releasedir(d.nodeid, o.fh);
+});
+
+test('two directories read in turns, a few entries per reply, each list every entry once', () => {
+  mkdirSync(join(h.dir, 'e'));
+  for (let i = 0; i < 300; i++) writeFileSync(join(h.dir, 'e', `other-${i}`), '');
+  const streams = ['d', 'e'].map((name) => {
+    const nodeid = c.lookup(1, name).nodeid;
+    return { name, nodeid, fh: c.opendir(nodeid).fh, offset: 0n, names: [] as string[], done: false };
+  });
+  for (let turn = 0; streams.some((s) => !s.done); turn++) {
+    const s = streams[turn % 2]!;
+    if (s.done) continue;
+    const plus = turn % 4 < 2;
+    const batch = plus ? c.readdirplus(s.nodeid, s.fh, s.offset, 512) : c.readdir(s.nodeid, s.fh, s.offset, 512);
+    if (batch.length === 0) s.done = true;
+    else s.offset = batch[batch.length - 1]!.off;
+    s.names.push(...batch.map((e) => e.name));
+  }
+  for (const s of streams) expect(sorted(s.names)).toEqual(sorted(['.', '..', ...readdirSync(join(h.dir, s.name))]));
+});
+
+test('directories held open and read once pin no read-ahead buffer each', () => {
+  h.cleanup();
+  h = startHarness({}, { sandbox: 'none' });
+  c = h.client;
+  c.init();
+  const pid = (h as DaemonHarness).daemon.pid as number;
+  const rssKib = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  mkdirSync(join(h.dir, 'd'));
+  writeFileSync(join(h.dir, 'd', 'f'), '');
+  const d = c.lookup(1, 'd').nodeid;
+  for (let i = 0; i < 200; i++) c.readdir(d, c.opendir(d).fh, 0, 128);
+  const before = rssKib();
+  // 32 KiB each, as before: 94 MiB.
+  for (let i = 0; i < 3000; i++) c.readdir(d, c.opendir(d).fh, 0, 128);
+  expect(rssKib() - before).toBeLessThan(16 * 1024);
 });

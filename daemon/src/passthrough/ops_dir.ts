@@ -1,6 +1,9 @@
 // Directory operations: OPENDIR, READDIR, READDIRPLUS, RELEASEDIR, FSYNCDIR. A handle keeps the
-// getdents64 records it read ahead and the cookie of the last one returned, so sequential reads
-// never seek; any other offset from the guest is an lseek to that (opaque, 64-bit) cookie.
+// cookie of the last record returned, and the getdents64 records it read ahead while it owns the
+// one read-ahead buffer, so sequential reads never seek; any other offset from the guest is an
+// lseek to that (opaque, 64-bit) cookie. One buffer, not one per handle: a guest holding 262,144
+// directories open would otherwise pin 8 GiB of them. A stream that lost the buffer to another
+// reads again from its cookie.
 import { fdatasync, fsync, getdents64, lseek, O_DIRECTORY, O_RDONLY, S_IFDIR, SEEK_SET } from '../sys/fs';
 import {
   DIRENT_HEADER_SIZE,
@@ -75,6 +78,22 @@ function isDotOrDotDot(buf: Buffer, start: number, len: number): boolean {
 /** NAME_MAX plus the NUL. */
 const nameScratch = Buffer.alloc(256);
 
+/** getdents64 records read ahead, and the stream they belong to (handlers run one at a time). */
+const dirBuf = Buffer.allocUnsafe(32768);
+let dirBufOwner: DirStream | null = null;
+
+/** Makes `ds` the owner of dirBuf: another stream's records there are not its own. 0 or -errno. */
+function takeBuffer(fd: number, ds: DirStream): number {
+  if (dirBufOwner === ds) return 0;
+  dirBufOwner = ds;
+  if (ds.len === 0) return 0;
+  // Its records were overwritten, and the fd stands past them: back to its cookie.
+  const r = lseek(fd, ds.offHi === 0 ? ds.offLo : (BigInt(ds.offHi) << 32n) | BigInt(ds.offLo), SEEK_SET);
+  ds.len = 0;
+  ds.pos = 0;
+  return r < 0 ? r : 0;
+}
+
 /** The NUL-terminated name at `start` of a getdents64 record, copied into a reused buffer for the lookup. */
 function entryName(buf: Buffer, start: number, len: number): Buffer {
   for (let i = 0; i < len; i++) nameScratch[i] = buf[start + i]!;
@@ -92,21 +111,21 @@ function planBatch(ds: DirStream, batch: LookupBatch, room: number): number {
   let p = ds.pos;
   while (p < ds.len) {
     const nameStart = p + D_NAME;
-    const namelen = ds.buf.indexOf(0, nameStart) - nameStart;
+    const namelen = dirBuf.indexOf(0, nameStart) - nameStart;
     const recSize = recAlign(DIRENTPLUS_HEADER_SIZE + namelen);
     if (used + recSize > room) break;
-    if (!isDotOrDotDot(ds.buf, nameStart, namelen) && !batch.add(ds.buf, nameStart, namelen)) break;
+    if (!isDotOrDotDot(dirBuf, nameStart, namelen) && !batch.add(dirBuf, nameStart, namelen)) break;
     used += recSize;
-    p += ds.buf.readUInt16LE(p + D_RECLEN);
+    p += dirBuf.readUInt16LE(p + D_RECLEN);
   }
   return p;
 }
 
 /** Marks the record at ds.pos as returned. */
 function consume(ds: DirStream): void {
-  ds.offLo = ds.buf.readUInt32LE(ds.pos + D_OFF);
-  ds.offHi = ds.buf.readUInt32LE(ds.pos + D_OFF + 4);
-  ds.pos += ds.buf.readUInt16LE(ds.pos + D_RECLEN);
+  ds.offLo = dirBuf.readUInt32LE(ds.pos + D_OFF);
+  ds.offHi = dirBuf.readUInt32LE(ds.pos + D_OFF + 4);
+  ds.pos += dirBuf.readUInt16LE(ds.pos + D_RECLEN);
 }
 
 /**
@@ -119,11 +138,11 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
   const out = rq.reply;
   const view = rq.replyView;
   let written = 0;
-  /** Position in ds.buf after the records the current batch covers. */
+  /** Position in dirBuf after the records the current batch covers. */
   let planEnd = 0;
   for (;;) {
     if (ds.pos >= ds.len) {
-      const n = getdents64(h.fd, ds.buf, ds.buf.length);
+      const n = getdents64(h.fd, dirBuf, dirBuf.length);
       if (n < 0) return written === 0 ? n : written;
       if (n === 0) return written;
       ds.len = n;
@@ -132,12 +151,12 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
     }
     const p = ds.pos;
     const nameStart = p + D_NAME;
-    const namelen = ds.buf.indexOf(0, nameStart) - nameStart;
+    const namelen = dirBuf.indexOf(0, nameStart) - nameStart;
     const recSize = recAlign((plus ? DIRENTPLUS_HEADER_SIZE : DIRENT_HEADER_SIZE) + namelen);
     if (written + recSize > size) return written;
     let off = OUT_HEADER_SIZE + written;
     if (plus) {
-      if (isDotOrDotDot(ds.buf, nameStart, namelen)) {
+      if (isDotOrDotDot(dirBuf, nameStart, namelen)) {
         encodeEmptyEntry(out, off);
       } else {
         if (p >= planEnd) {
@@ -146,7 +165,7 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
           const r = fs.lookupBatch(h.inode, fs.batch);
           if (r < 0) return written === 0 ? r : written;
         }
-        const name = entryName(ds.buf, nameStart, namelen);
+        const name = entryName(dirBuf, nameStart, namelen);
         const inode = fs.batchEntry(h.inode, fs.batch, fs.batch.take(), name);
         if (inode === -ENOENT) {
           consume(ds);
@@ -159,7 +178,7 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
       off += ENTRY_OUT_SIZE;
     }
     // Byte loops: d_ino, d_off and a name are short, and Buffer#copy of a range allocates a view.
-    const src = ds.buf;
+    const src = dirBuf;
     for (let i = 0; i < 16; i++) out[off + Dirent.ino + i] = src[p + i]!;
     view.setUint32(off + Dirent.namelen, namelen, true);
     view.setUint32(off + Dirent.type, src[p + D_TYPE]!, true);
@@ -179,6 +198,8 @@ function readdirCommon(rq: Request, fs: PassthroughFs, plus: boolean): number {
   const escaped = plus ? escapedError(h.inode) : 0;
   if (escaped < 0) return rq.error(escaped);
   const ds = h.dir;
+  const owned = takeBuffer(h.fd, ds);
+  if (owned < 0) return rq.error(owned);
   const s = seekTo(h.fd, ds, rq.u32(ReadIn.offset), rq.u32(ReadIn.offset + 4));
   if (s < 0) return rq.error(s);
   const n = fillDirents(rq, fs, h, ds, Math.min(rq.u32(ReadIn.size), rq.replyRoom()), plus);
@@ -193,6 +214,9 @@ export function releasedir(rq: Request, fs: PassthroughFs): number {
   if (!rq.has(RELEASE_IN_SIZE)) return rq.error(EINVAL);
   const h = dirHandle(rq, fs, ReleaseIn.fh);
   if (h === undefined) return rq.error(EBADF);
+  // A directory can hold flock locks and waiters too: a waiter left behind would retry on whatever
+  // file reuses the fd number.
+  fs.locks.dropHandle(h);
   return rq.result(fs.handles.release(h));
 }
 

@@ -1,9 +1,9 @@
 // Locks that really lock on the host: guest owners contend with each other and with host
 // processes, SETLKW waits without blocking the queue, and INTERRUPT cancels a waiting SETLKW.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EAGAIN, EINTR } from '../fuse/errno';
+import { EAGAIN, EBADF, EINTR } from '../fuse/errno';
 import {
   FUSE_KERNEL_MINOR_VERSION,
   FUSE_KERNEL_VERSION,
@@ -135,6 +135,29 @@ test('SETLKW through the daemon blocks until the host lets go, without stalling 
   c.setlk(file.nodeid, file.fh, 9n, whole(F_WRLCK), true);
   expect(holder.exitCode !== null || Date.now() - started >= 300).toBe(true);
   expect(hostCanLock(file.path)).toBe(false);
+});
+
+test('RELEASEDIR answers an flock SETLKW waiting on that directory handle with EBADF; the file that reuses its fd stays unlocked', () => {
+  const l = useLoopback();
+  mkdirSync(join(h.dir, 'd'));
+  const dir = c.lookup(1, 'd').nodeid;
+  const holder = c.opendir(dir).fh;
+  const waiter = c.opendir(dir).fh;
+  c.setlk(dir, holder, 1n, whole(F_WRLCK), false, true);
+  const hdr = c.header(Opcode.SETLKW, dir, LK_IN_SIZE);
+  const started = l.transport.start(REQUEST_QUEUE, {
+    readable: [hdr, c.lkIn(waiter, 2n, whole(F_WRLCK), true)],
+    writableLen: 16,
+  });
+  if (started instanceof Uint8Array) throw new Error('SETLKW was not deferred');
+  writeFileSync(join(h.dir, 'g'), '');
+  const g = c.lookup(1, 'g');
+  c.releasedir(dir, waiter);
+  // The lowest free fd is the one the waiter's handle had: a waiter left behind would flock it.
+  c.open(g.nodeid, O_RDWR);
+  const reply = Buffer.from(l.transport.wait(started, 1000));
+  expect(-reply.readInt32LE(4)).toBe(EBADF);
+  expect(spawnSync('flock', ['-n', '-x', join(h.dir, 'g'), 'true']).status).toBe(0);
 });
 
 test('INTERRUPT answers a waiting SETLKW with EINTR', () => {

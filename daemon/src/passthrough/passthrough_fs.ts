@@ -42,6 +42,9 @@ import { LockManager } from './lock_manager';
 import { XattrIo } from './xattr_io';
 import { NO_BACKEND, type BackendAccess, type CompletionSink } from '../virtio/descriptor_chain';
 
+/** (uid_t)-1 / (gid_t)-1. */
+const NO_ID = 0xffff_ffff;
+
 /** Birth time too: it tells a handle inode from a later one its freed number went to (inode_table.ts). */
 const STAT_MASK = STATX_BASIC_STATS | STATX_MNT_ID | STATX_BTIME;
 
@@ -270,6 +273,9 @@ export class PassthroughFs {
     if (hostUid < 0) return hostUid;
     if (hostGid < 0) return hostGid;
     if (hostGroup < 0) return hostGroup;
+    // (uid_t)-1 is no id: setfsuid/setfsgid take it as "leave as is", so the request would run as
+    // the daemon (root), past every translation rule (which end at 0xfffffffe).
+    if (hostUid === NO_ID || hostGid === NO_ID || hostGroup === NO_ID) return -EINVAL;
     if (hostGroup !== NO_SUPP_GROUP) {
       const r = setThreadGroup(hostGroup);
       if (r < 0) return r;

@@ -1,6 +1,6 @@
 // eventfd(2): the kick/call/err notifications of vhost-user and the device loop's control wake-up.
 import { libc, lastErrno, SysError } from './libc';
-import { readNonBlocking, write } from './fd';
+import { readNonBlocking, writeNonBlocking } from './fd';
 
 const eventfdFn = libc.func('int eventfd(unsigned int initval, int flags)');
 
@@ -16,9 +16,13 @@ export function eventfd(flags: number = EFD_CLOEXEC | EFD_NONBLOCK): number {
   return fd;
 }
 
-/** Adds 1 to the counter: wakes whoever polls the fd. Allocation-free (hot path). */
+/**
+ * Adds 1 to the counter: wakes whoever polls the fd. Allocation-free (hot path). On a non-blocking
+ * fd that cannot take it (an eventfd at its maximum, or a front-end's pipe nobody reads) a wake-up
+ * is pending already: done.
+ */
 export function signal(fd: number): void {
-  write(fd, one, 8);
+  writeNonBlocking(fd, one, 8);
 }
 
 /** Resets a non-blocking eventfd; returns whether it had been signalled. */

@@ -24,6 +24,17 @@ export function tryClose(fd: number): number {
   return (closeFn(fd) as number) < 0 ? -lastErrno() : 0;
 }
 
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/** Sets O_NONBLOCK on `fd`'s open file description. */
+export function setNonBlocking(fd: number): void {
+  const flags = fcntlFn(fd, F_GETFL, 0) as number;
+  if (flags < 0 || (fcntlFn(fd, F_SETFL, flags | O_NONBLOCK) as number) < 0)
+    throw new SysError(`fcntl(${fd}, F_SETFL, O_NONBLOCK)`, lastErrno());
+}
+
 /** A close-on-exec duplicate of `fd`. */
 export function dup(fd: number): number {
   const copy = tryDup(fd);
@@ -64,6 +75,15 @@ export function readNonBlocking(fd: number, buf: Uint8Array, len: number = buf.b
   const errno = lastErrno();
   if (errno === EAGAIN) return -1;
   throw new SysError(`read(${fd})`, errno);
+}
+
+/** write(2) on a non-blocking fd: the count written, or -1 when it would block (EAGAIN). */
+export function writeNonBlocking(fd: number, buf: Uint8Array, len: number = buf.byteLength): number {
+  const n = writeFn(fd, buf, len) as number;
+  if (n >= 0) return n;
+  const errno = lastErrno();
+  if (errno === EAGAIN) return -1;
+  throw new SysError(`write(${fd})`, errno);
 }
 
 /** write(2) of `len` bytes from `buf` (a Buffer/TypedArray or a host address); returns the count. */

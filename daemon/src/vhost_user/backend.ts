@@ -3,7 +3,7 @@
 // fds to watch and which queues to process. A bad message is answered with a failure (where the
 // front-end expects an answer) and logged; the connection keeps serving.
 import type { Logger } from 'pino';
-import { closeAll } from '../sys/fd';
+import { closeAll, setNonBlocking } from '../sys/fd';
 import { SysError } from '../sys/libc';
 import { GuestMemory, GuestMemoryError, type RegionSpec } from '../virtio/guest_memory';
 import { MAX_QUEUE_SIZE } from '../virtio/ring_layout';
@@ -12,6 +12,7 @@ import type { VirtqueueError } from '../virtio/virtqueue_error';
 import { BackendChannel, type Neighbours } from './backend_channel';
 import { Connection, readU64Payload, u64Payload, type VhostUserMessage } from './connection';
 import { VhostUserError } from './errors';
+import { GuestErrorLog } from './guest_error_log';
 import {
   FLAG_NEED_REPLY,
   FrontendRequest as R,
@@ -104,8 +105,8 @@ export class VhostUserBackend {
     private readonly log: Logger,
   ) {
     this.memory = new GuestMemory(options.maxMemSlots ?? DEFAULT_MAX_MEM_SLOTS);
-    const onGuestError = (error: VirtqueueError): void =>
-      this.log.warn({ queue: error.queue, kind: error.kind, head: error.head }, `guest error: ${error.message}`);
+    const guestErrors = new GuestErrorLog(log);
+    const onGuestError = (error: VirtqueueError): void => guestErrors.warn(error);
     this.vrings = Array.from({ length: 1 + options.requestQueues }, (_, i) => new Vring(i, this.memory, onGuestError));
     this.offeredFeatures =
       bit(VF.VERSION_1) | bit(VF.RING_INDIRECT_DESC) | bit(VF.RING_EVENT_IDX) | bit(VF.PROTOCOL_FEATURES);
@@ -346,10 +347,14 @@ export class VhostUserBackend {
         if (noFd) throw new VhostUserError(`queue ${vring.index}: polling mode (no kick fd) is not supported`);
         this.tryStart(vring);
         break;
+      // Signalled from the device loop: a front-end's fd that blocked (a pipe nobody reads) would
+      // stop every export, so it is made non-blocking (QEMU's eventfds already are).
       case R.SET_VRING_CALL:
+        if (!noFd) setNonBlocking(fd);
         vring.setCall(fd);
         break;
       default:
+        if (!noFd) setNonBlocking(fd);
         vring.setErr(fd);
     }
     return null;

@@ -209,6 +209,25 @@ describe('split virtqueue, device side', () => {
     expect(errors[0]?.message).toMatch(/outside a queue of 16: skipped/);
   });
 
+  test('returns after a ring of malformed heads however fast the guest publishes more, the rest left for later', () => {
+    setup();
+    let published = 0;
+    const good = driver.addChain([buffer('ok')], [], false);
+    // Each malformed head answered makes room for another: a guest can keep the ring full forever.
+    queue = new Virtqueue(1, memory, (error) => {
+      errors.push(error);
+      if (published++ < 10 * SIZE) driver.publish(SIZE + 1);
+    });
+    start({}, 0);
+    driver.publish(SIZE + 1);
+    expect(queue.pop()).toBeNull();
+    expect(errors).toHaveLength(SIZE);
+    expect(queue.hasAvailable()).toBe(true);
+    while (queue.pop() === null && queue.hasAvailable()) {}
+    driver.publish(good);
+    expect(queue.pop()?.head).toBe(good);
+  });
+
   test('stops the queue when the available index jumps past the ring', () => {
     setup();
     driver.forceAvailIdx(SIZE + 5);

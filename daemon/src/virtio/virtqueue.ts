@@ -185,9 +185,13 @@ export class Virtqueue {
     return { desc: descTableBytes(size), avail: availRingBytes(size), used: usedRingBytes(size) };
   }
 
-  /** Pops the next well-formed chain, answering malformed ones on the way; null when empty. */
+  /**
+   * Pops the next well-formed chain, answering malformed ones on the way; null when empty, or
+   * after a ring's worth of malformed heads: a guest answered for each one can publish the next as
+   * fast as we answer, so the caller comes back for the rest (hasAvailable) after serving others.
+   */
   pop(): DescriptorChain | null {
-    while (this.ready) {
+    for (let skipped = 0; this.ready && skipped < this.size; skipped++) {
       const availIdx = Atomics.load(this.avail, 1);
       if (availIdx === this.lastAvail) return null;
       if (((availIdx - this.lastAvail) & 0xffff) > this.size) {

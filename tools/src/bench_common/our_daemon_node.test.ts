@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { daemonProfile, shippedNodeFlags } from './our_daemon_node';
+import { daemonProfile, nodeCommand, shippedNode } from './our_daemon_node';
 
 describe("our daemon's Node in the benchmarks", () => {
   let dir = '';
@@ -16,17 +16,33 @@ describe("our daemon's Node in the benchmarks", () => {
     return p;
   };
 
-  test("takes the shipped daemon's flags from its shebang", () => {
-    expect(shippedNodeFlags(program('#!/usr/bin/env -S node --max-semi-space-size=4\n"use strict";\n'))).toEqual([
-      '--max-semi-space-size=4',
-    ]);
-    expect(shippedNodeFlags(program('#!/usr/bin/env -S node --a  --b=1\n'))).toEqual(['--a', '--b=1']);
+  test("takes the shipped daemon's Node flags and the variables it drops from its shebang", () => {
+    expect(
+      shippedNode(program('#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node --max-semi-space-size=4\n"use strict";\n')),
+    ).toEqual({ unsetEnv: ['NODE_EXTRA_CA_CERTS'], flags: ['--max-semi-space-size=4'] });
+    expect(shippedNode(program('#!/usr/bin/env -S node --a  --b=1\n'))).toEqual({
+      unsetEnv: [],
+      flags: ['--a', '--b=1'],
+    });
   });
 
   test('a script without such a shebang runs with no extra flags', () => {
-    expect(shippedNodeFlags(program('#!/usr/bin/env node\n'))).toEqual([]);
-    expect(shippedNodeFlags(program('"use strict";\n'))).toEqual([]);
-    expect(shippedNodeFlags(program(''))).toEqual([]);
+    const none = { unsetEnv: [], flags: [] };
+    expect(shippedNode(program('#!/usr/bin/env node\n'))).toEqual(none);
+    expect(shippedNode(program('#!/usr/bin/env -S -u X python3\n'))).toEqual(none);
+    expect(shippedNode(program('"use strict";\n'))).toEqual(none);
+    expect(shippedNode(program(''))).toEqual(none);
+  });
+
+  test('the command runs the script on this Node as the shebang would, env -u first when it drops variables', () => {
+    expect(nodeCommand('/d', { unsetEnv: [], flags: ['--f'] }, ['--cpu-prof'])).toEqual([
+      process.execPath,
+      ['--f', '--cpu-prof', '/d'],
+    ]);
+    expect(nodeCommand('/d', { unsetEnv: ['A', 'B'], flags: ['--f'] })).toEqual([
+      '/usr/bin/env',
+      ['-u', 'A', '-u', 'B', process.execPath, '--f', '/d'],
+    ]);
   });
 
   test('a profiled daemon writes its profile into the directory, outside any sandbox or seccomp filter', () => {

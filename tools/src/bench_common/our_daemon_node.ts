@@ -5,10 +5,19 @@
 // daemon's parent, SIGKILLs it when signalled. A profiled daemon runs with neither.
 import { closeSync, openSync, readSync } from 'node:fs';
 
-const ENV_NODE = '#!/usr/bin/env -S node';
+const ENV_SPLIT = '#!/usr/bin/env -S ';
+const ENV = '/usr/bin/env';
 
-/** The Node flags of `program`'s `#!/usr/bin/env -S node …` line; none for any other first line. */
-export function shippedNodeFlags(program: string): string[] {
+/** How a shipped program's shebang starts Node: the variables it drops (env -u) and Node's flags. */
+export interface ShippedNode {
+  readonly unsetEnv: readonly string[];
+  readonly flags: readonly string[];
+}
+
+const NONE: ShippedNode = { unsetEnv: [], flags: [] };
+
+/** Parses `program`'s `#!/usr/bin/env -S [-u VAR]… node …` line; nothing for any other first line. */
+export function shippedNode(program: string): ShippedNode {
   const head = Buffer.alloc(256);
   const fd = openSync(program, 'r');
   let n: number;
@@ -18,11 +27,26 @@ export function shippedNodeFlags(program: string): string[] {
     closeSync(fd);
   }
   const first = head.subarray(0, n).toString('utf8').split('\n')[0] ?? '';
-  if (!first.startsWith(`${ENV_NODE} `)) return [];
-  return first
-    .slice(ENV_NODE.length)
+  if (!first.startsWith(ENV_SPLIT)) return NONE;
+  const words = first
+    .slice(ENV_SPLIT.length)
     .split(' ')
-    .filter((f) => f !== '');
+    .filter((w) => w !== '');
+  const unsetEnv: string[] = [];
+  let i = 0;
+  for (; words[i] === '-u' && words[i + 1] !== undefined; i += 2) unsetEnv.push(words[i + 1]!);
+  return words[i] === 'node' ? { unsetEnv, flags: words.slice(i + 1) } : NONE;
+}
+
+/** The command that runs `script` on this Node as its shebang would, with `extraFlags` for Node. */
+export function nodeCommand(
+  script: string,
+  shipped: ShippedNode,
+  extraFlags: readonly string[] = [],
+): [string, string[]] {
+  const node = [...shipped.flags, ...extraFlags, script];
+  if (shipped.unsetEnv.length === 0) return [process.execPath, node];
+  return [ENV, [...shipped.unsetEnv.flatMap((v) => ['-u', v]), process.execPath, ...node]];
 }
 
 export interface DaemonProfile {

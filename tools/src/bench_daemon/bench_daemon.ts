@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '@vfs/contracts';
 import { ensureRustVirtiofsd } from '@vfs/harness/rust_virtiofsd';
-import { daemonProfile, shippedNodeFlags } from '../bench_common/our_daemon_node';
+import { daemonProfile } from '../bench_common/our_daemon_node';
 import { roundOrder } from '../bench_common/round_order';
 import { DAEMON_KINDS, Daemon, type DaemonKind, type DaemonMemory, type DaemonPaths } from './daemons';
 import { BenchUsageError, parseBenchArgs, USAGE, type BenchOptions } from './options';
@@ -81,7 +81,7 @@ async function run(opts: BenchOptions): Promise<void> {
         socketPath,
         sharedDir: tree.root,
         logPath: join(tree.workDir, `${kind}.log`),
-        nodeFlags: kind === 'ours' ? [...shippedNodeFlags(paths.ours), ...(profile?.nodeFlags ?? [])] : [],
+        nodeFlags: profile?.nodeFlags ?? [],
         extraArgs: [...opts.oursArgs, ...(profile?.daemonArgs ?? [])],
       });
       daemons.push(d);

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { processTree, processTreeCpuNs } from '../bench_common/process_cpu';
 import { processTreeMemory, type TreeMemory } from '../bench_common/process_memory';
+import { nodeCommand, shippedNode } from '../bench_common/our_daemon_node';
 
 export const DAEMON_KINDS = ['ours', 'c', 'rust'] as const;
 export type DaemonKind = (typeof DAEMON_KINDS)[number];
@@ -31,7 +32,7 @@ export interface DaemonLaunch {
   readonly sharedDir: string;
   /** stdout and stderr go to this file (a pipe could fill while the benchmark blocks). */
   readonly logPath: string;
-  /** Node flags for our daemon (its shebang's, --cpu-prof). */
+  /** Node flags for our daemon beyond its shebang's (--cpu-prof). */
   readonly nodeFlags?: readonly string[];
   /** More arguments for our daemon. */
   readonly extraArgs?: readonly string[];
@@ -40,11 +41,11 @@ export interface DaemonLaunch {
 function commandFor(paths: DaemonPaths, l: DaemonLaunch): { file: string; args: string[] } {
   const opts = COMMON_OPTIONS.flatMap((o) => ['-o', o]);
   if (l.kind === 'ours') {
+    const [file, node] = nodeCommand(paths.ours, shippedNode(paths.ours), l.nodeFlags);
     return {
-      file: process.execPath,
+      file,
       args: [
-        ...(l.nodeFlags ?? []),
-        paths.ours,
+        ...node,
         `--socket-path=${l.socketPath}`,
         '-o',
         `source=${l.sharedDir}`,

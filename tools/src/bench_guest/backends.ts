@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { daemonProfile, shippedNodeFlags } from '../bench_common/our_daemon_node';
+import { daemonProfile, shippedNode, nodeCommand } from '../bench_common/our_daemon_node';
 
 export const BACKENDS = ['ours', 'c', 'rust', '9p', 'ours-vmm', 'ours-dax', 'ours-dax-inode'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -101,10 +101,14 @@ export function daemonCommand(
       const dax = daxMountOption(backend) === undefined ? [] : [`--dax-window=${DAX_WINDOW_MIB}`];
       if (backend === 'ours-dax-inode') dax.push(`--dax-min-file-kib=${DAX_MIN_FILE_KIB}`);
       const args = [`--socket-path=${socket}`, `--shared-dir=${dir}`, `--cache=${cache}`, ...dax];
-      const shipped = shippedNodeFlags(paths.ours);
-      if (paths.oursCpuProf === undefined) return [process.execPath, [...shipped, paths.ours, ...args]];
+      const shipped = shippedNode(paths.ours);
+      if (paths.oursCpuProf === undefined) {
+        const [file, node] = nodeCommand(paths.ours, shipped);
+        return [file, [...node, ...args]];
+      }
       const profile = daemonProfile(paths.oursCpuProf);
-      return [process.execPath, [...shipped, ...profile.nodeFlags, paths.ours, ...args, ...profile.daemonArgs]];
+      const [file, node] = nodeCommand(paths.ours, shipped, profile.nodeFlags);
+      return [file, [...node, ...args, ...profile.daemonArgs]];
     }
     case 'c':
       return [paths.c, [`--socket-path=${socket}`, '-o', `source=${dir}`, '-o', `cache=${cache}`]];
