@@ -277,6 +277,10 @@ export class Session implements VringObserver {
       this.log.error({ queue: index, head: chain.head }, 'deferred completion for a queue that does not exist dropped');
       return;
     }
+    if (vring.queue.releaseOrphan(chain)) {
+      this.log.warn({ queue: index, head: chain.head }, 'deferred completion from before the ring was reset dropped');
+      return;
+    }
     if (!vring.queue.isReady) {
       vring.queue.abandon(chain.head);
       this.log.warn({ queue: index, head: chain.head }, 'deferred completion for a stopped queue dropped');

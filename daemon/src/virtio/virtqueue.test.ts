@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dup } from '../sys/fd';
 import { DriverQueue } from '@vfs/harness/vhost_user_driver/driver_queue';
 import { GuestRam } from '@vfs/harness/vhost_user_driver/guest_ram';
@@ -304,6 +305,43 @@ describe('split virtqueue, device side', () => {
     expect(new TextDecoder().decode(chain.readable[0]!.bytes)).toBe('held');
     queue.pushUsed(chain.head, 0);
     expect(memory.regionCount).toBe(0);
+  });
+
+  test('a chain in flight when the ring restarts with another size is an orphan: no used entry, its pin let go when it finishes', () => {
+    setup();
+    driver.publish(driver.addChain([buffer('old')], [], false));
+    const orphan = queue.pop()!;
+    queue.stop();
+    // The driver was reset and set the queue up again, 32 entries now.
+    const bigger = new DriverQueue(ram, 1, 2 * SIZE, false);
+    const bytes = Virtqueue.ringBytes(2 * SIZE);
+    queue.start({
+      size: 2 * SIZE,
+      rings: {
+        desc: memory.guestRange(bigger.descGpa, bytes.desc)!,
+        avail: memory.guestRange(bigger.availGpa, bytes.avail)!,
+        used: memory.guestRange(bigger.usedGpa, bytes.used)!,
+      },
+      lastAvail: 0,
+      eventIdx: false,
+      indirect: false,
+    });
+    bigger.publish(bigger.addChain([buffer('new')], [], false));
+    const current = queue.pop()!;
+    expect(queue.releaseOrphan(current)).toBe(false);
+    queue.pushUsed(current.head, 0);
+    const ramMappings = (): number =>
+      readFileSync('/proc/self/maps', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('vfs-guest-ram')).length;
+    memory.clear();
+    // Still mapped: the orphan's handler may yet write to it.
+    const held = ramMappings();
+    expect(new TextDecoder().decode(orphan.readable[0]!.bytes)).toBe('old');
+    expect(queue.releaseOrphan(orphan)).toBe(true);
+    expect(ramMappings()).toBeLessThan(held);
+    expect(bigger.reap()).toEqual([{ head: current.head, len: 0 }]);
+    bigger.close();
   });
 
   test('a chain abandoned after its ring stopped frees its head and its memory pin', () => {

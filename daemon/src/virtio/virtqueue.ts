@@ -60,6 +60,8 @@ export interface QueueSetup {
 
 class PooledChain implements DescriptorChain {
   head = 0;
+  /** The queue's epoch when popped (Virtqueue.epoch): a chain of an earlier one belongs to no ring. */
+  epoch = 0;
   readonly readable: GuestSlice[] = [];
   readonly writable: GuestSlice[] = [];
   writableBytes = 0;
@@ -124,6 +126,14 @@ export class Virtqueue {
   private readonly seenIndirect = new Uint32Array(MAX_INDIRECT_ENTRIES);
   private walkStamp = 0;
   private inFlight = new Uint8Array(0);
+  /**
+   * Bumped when the chains in flight stop belonging to the ring: a restart with another size (a
+   * driver reset renegotiated it) or a handler reset. A deferred chain of an earlier epoch that
+   * finishes gets no used entry: its head means nothing in the ring now.
+   */
+  private epoch = 0;
+  /** Memory pins still held by chains of earlier epochs (a resize keeps them until they finish). */
+  private orphanPins = 0;
   private readonly tableSlot = new GuestSlice();
 
   constructor(
@@ -157,6 +167,9 @@ export class Virtqueue {
     this.eventIdx = setup.eventIdx;
     this.indirect = setup.indirect;
     if (this.chains.length !== size) {
+      // Chains still in flight keep their pins (a handler may yet write to them) as orphans.
+      for (let head = 0; head < this.inFlight.length; head++) this.orphanPins += this.inFlight[head]!;
+      this.epoch++;
       this.chains = new Array<PooledChain | undefined>(size);
       this.inFlight = new Uint8Array(size);
       this.seenDirect = new Uint32Array(size);
@@ -174,8 +187,10 @@ export class Virtqueue {
     return this.lastAvail;
   }
 
-  /** Forgets every chain in flight: the handler that held them was reset. */
+  /** Forgets every chain in flight: the handler that held them was reset (its owner unpins all). */
   forgetInFlight(): void {
+    this.epoch++;
+    this.orphanPins = 0;
     this.inFlight.fill(0);
     for (const chain of this.chains) chain?.shrink();
   }
@@ -246,6 +261,19 @@ export class Virtqueue {
     this.chains[head]?.shrink();
   }
 
+  /**
+   * For a deferred chain that finished: true when it is of an earlier epoch (see `epoch`), whose
+   * pin, if it still held one, is let go here; the caller then drops it.
+   */
+  releaseOrphan(chain: DescriptorChain): boolean {
+    if ((chain as PooledChain).epoch === this.epoch) return false;
+    if (this.orphanPins > 0) {
+      this.orphanPins--;
+      this.memory.unpin();
+    }
+    return true;
+  }
+
   /** Returns a chain to the driver with `len` bytes written. */
   pushUsed(head: number, len: number): void {
     const slot = this.usedIdx & this.mask;
@@ -288,6 +316,7 @@ export class Virtqueue {
     }
     const chain = (this.chains[head] ??= new PooledChain(this.spareSlots));
     chain.reset(head);
+    chain.epoch = this.epoch;
     const error = this.walk(chain);
     if (error !== null) {
       this.onGuestError(error);
