@@ -20,6 +20,7 @@ import {
   agentExitStatus,
   bootArgs,
   DEFAULT_RUNTIME_TAG,
+  INIT_ERROR,
   INIT_MARKERS,
   RUNTIME_IMAGE_SERIAL,
   scriptExitStatus,
@@ -102,6 +103,13 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     report(`${machine} poweroff`, result);
     expect(result.exit).toMatchObject({ code: 0, signal: null });
     expect(result.console).toMatch(INIT_MARKERS.start);
+    expect(result.console).toMatch(INIT_MARKERS.poweroff);
+  });
+
+  it('refuses a command line without vfs.mode: an error on the console, then power off', async () => {
+    const result = await boot(vmConfig(machine, []));
+    expect(result.exit).toMatchObject({ code: 0, signal: null });
+    expect(INIT_ERROR.exec(result.console)?.groups?.why).toBe('no vfs.mode= on the kernel command line');
     expect(result.console).toMatch(INIT_MARKERS.poweroff);
   });
 

@@ -6,7 +6,7 @@
 #   vfs.mode=script vfs.tag=T vfs.script=P [vfs.ro=1]
 #                                  mount virtiofs tag T at /mnt/share, run `sh /mnt/share/P` there,
 #                                  print VFS-SCRIPT-EXIT=<code>, power off
-#   vfs.mode=agent (default) [vfs.runtime_tag=T (default vfsruntime)] [vfs.runtime_image=S]
+#   vfs.mode=agent [vfs.runtime_tag=T (default vfsruntime)] [vfs.runtime_image=S]
 #                  [vfs.runtime_pmem=1]
 #                                  mount /dev/pmem0 (an erofs image, with dax), the virtio-blk disk
 #                                  with serial S (an erofs image) or else virtiofs tag T read-only at
@@ -62,7 +62,7 @@ mount_basics() {
 # Sets mode, tag, script, ro, runtime_tag, runtime_image, runtime_pmem from vfs.* words of
 # /proc/cmdline.
 parse_cmdline() {
-  mode=agent tag='' script='' ro=0 runtime_tag=vfsruntime runtime_image='' runtime_pmem=0
+  mode='' tag='' script='' ro=0 runtime_tag=vfsruntime runtime_image='' runtime_pmem=0
   read -r cmdline </proc/cmdline
   for word in $cmdline; do
     case "$word" in
@@ -204,5 +204,6 @@ parse_cmdline
 case "$mode" in
   script) run_script ;;
   agent) run_agent ;;
+  '') die "no vfs.mode= on the kernel command line" ;;
   *) die "unknown vfs.mode=$mode" ;;
 esac

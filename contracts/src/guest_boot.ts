@@ -2,7 +2,7 @@
 // kernel command line, and the console lines /init answers with. init.sh is shell, so
 // agent/image/init_contract.test.ts reads it and proves it speaks what is written here.
 
-/** What /init does after its start marker; it defaults to agent, but hosts always say. */
+/** What /init does after its start marker; a command line without vfs.mode is refused (the agent refuses too). */
 export const BOOT_MODES = ['poweroff', 'script', 'agent'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
 

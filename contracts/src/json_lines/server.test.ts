@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, watch } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, watch } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,12 +24,12 @@ test('close ends the connections still open and removes the socket', async () =>
   }
 });
 
-test('a client connecting the moment the name appears is served; the socket is 0600, nothing left beside it', async () => {
+test('the name appears as the listening socket itself, 0600, with no staging name left beside it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vfs-jsonl-'));
   const path = join(dir, 's.sock');
-  // Connect the moment the name appears. The race this guards (another process connecting between
-  // bind and listen: ECONNREFUSED) needs a second process and bad luck; here the name must at least
-  // be the listening socket itself, never a staging leftover.
+  // Connect the moment the name appears. This checks the end state only: the race the staging name
+  // closes (another process connecting between bind and listen: ECONNREFUSED) needs a second
+  // process and luck, and cannot be provoked here.
   const appeared = new Promise<string>((resolve) => {
     const watcher = watch(dir, (_event, name) => {
       if (name !== 's.sock' || !existsSync(path)) return;
@@ -59,6 +59,20 @@ test('a path too long for sun_path is refused by name, not cut', async () => {
   try {
     await expect(JsonLinesServer.listen(path, async () => ({ id: 0 }), quiet)).rejects.toThrow(/is too long/);
     expect(readdirSync(dir)).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a socket that cannot take the name (a directory there) fails with the reason and leaves nothing listening', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vfs-jsonl-'));
+  const path = join(dir, 's.sock');
+  mkdirSync(join(path, 'occupied'), { recursive: true });
+  try {
+    await expect(JsonLinesServer.listen(path, async () => ({ id: 0 }), quiet)).rejects.toThrow(
+      /EISDIR|ENOTEMPTY|EEXIST/,
+    );
+    expect(readdirSync(dir)).toEqual(['s.sock']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -53,8 +53,14 @@ export class JsonLinesServer {
       server.once('error', reject);
       server.listen(staging, () => resolve());
     });
-    chmodSync(staging, 0o600);
-    renameSync(staging, path);
+    try {
+      chmodSync(staging, 0o600);
+      renameSync(staging, path);
+    } catch (err) {
+      server.close();
+      rmSync(staging, { force: true });
+      throw err;
+    }
     log.info({ socket: path }, 'socket listening');
     return new JsonLinesServer(server, path, connections);
   }

@@ -237,9 +237,10 @@ export class Session implements VringObserver {
     const vring = this.backend.vrings[index]!;
     if (!vring.runnable) return;
     const queue = vring.queue;
-    let n = 0;
-    for (; n < vring.size; n++) {
-      const chain = queue.pop();
+    // A ring's worth of heads per round, malformed ones included.
+    for (let budget = vring.size; budget > 0; ) {
+      const chain = queue.pop(budget);
+      budget -= queue.lastPopHeads;
       if (chain === null) break;
       const written = this.runHandler(chain, index);
       if (written === DEFERRED) continue;
@@ -248,9 +249,9 @@ export class Session implements VringObserver {
       if (queue.isReady) queue.pushUsed(chain.head, written);
       else queue.abandon(chain.head);
     }
-    // Over budget (a ring's worth of chains, or of malformed heads: pop() stopped with chains
-    // left): come back after the next wait so the socket and other queues get a turn.
-    if (n === vring.size || queue.hasAvailable()) this.markPending(index);
+    // Over budget with heads left: come back after the next wait, so that the socket and the other
+    // queues get a turn.
+    if (queue.hasAvailable()) this.markPending(index);
     if (queue.takeNotification() && vring.callFd >= 0) signal(vring.callFd);
   }
 

@@ -165,7 +165,8 @@ test('directories held open and read once pin no read-ahead buffer each', () => 
   const pid = (h as DaemonHarness).daemon.pid as number;
   const rssKib = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
   mkdirSync(join(h.dir, 'd'));
-  writeFileSync(join(h.dir, 'd', 'f'), '');
+  // Enough entries that each read ahead fills a 32 KiB buffer.
+  for (let i = 0; i < 1500; i++) writeFileSync(join(h.dir, 'd', `entry-${i}`), '');
   const d = c.lookup(1, 'd').nodeid;
   for (let i = 0; i < 200; i++) c.readdir(d, c.opendir(d).fh, 0, 128);
   const before = rssKib();

@@ -85,13 +85,16 @@ let dirBufOwner: DirStream | null = null;
 /** Makes `ds` the owner of dirBuf: another stream's records there are not its own. 0 or -errno. */
 function takeBuffer(fd: number, ds: DirStream): number {
   if (dirBufOwner === ds) return 0;
+  if (ds.len !== 0) {
+    // Its records were overwritten, and the fd stands past them: back to its cookie (a failed
+    // seek changes nothing, so the next READDIR tries again).
+    const r = lseek(fd, ds.offHi === 0 ? ds.offLo : (BigInt(ds.offHi) << 32n) | BigInt(ds.offLo), SEEK_SET);
+    if (r < 0) return r;
+    ds.len = 0;
+    ds.pos = 0;
+  }
   dirBufOwner = ds;
-  if (ds.len === 0) return 0;
-  // Its records were overwritten, and the fd stands past them: back to its cookie.
-  const r = lseek(fd, ds.offHi === 0 ? ds.offLo : (BigInt(ds.offHi) << 32n) | BigInt(ds.offLo), SEEK_SET);
-  ds.len = 0;
-  ds.pos = 0;
-  return r < 0 ? r : 0;
+  return 0;
 }
 
 /** The NUL-terminated name at `start` of a getdents64 record, copied into a reused buffer for the lookup. */

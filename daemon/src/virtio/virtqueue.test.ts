@@ -229,6 +229,33 @@ describe('split virtqueue, device side', () => {
     expect(queue.pop()?.head).toBe(good);
   });
 
+  test('a round of pops within a budget takes at most that many heads, chains and malformed ones together', () => {
+    setup();
+    // The guest answers each malformed head with another, and each served chain with a new one.
+    queue = new Virtqueue(1, memory, (error) => {
+      errors.push(error);
+      driver.publish(SIZE + 1);
+    });
+    start({}, 0);
+    driver.publish(driver.addChain([buffer('ok')], [], false));
+    driver.publish(SIZE + 1);
+    let heads = 0;
+    let chains = 0;
+    for (let budget = SIZE; budget > 0; ) {
+      const chain = queue.pop(budget);
+      budget -= queue.lastPopHeads;
+      heads += queue.lastPopHeads;
+      if (chain === null) break;
+      chains++;
+      queue.pushUsed(chain.head, 0);
+      driver.reap();
+      driver.publish(driver.addChain([buffer('ok')], [], false));
+    }
+    expect(heads).toBe(SIZE);
+    expect(chains).toBeGreaterThan(0);
+    expect(queue.hasAvailable()).toBe(true);
+  });
+
   test('stops the queue when the available index jumps past the ring', () => {
     setup();
     driver.forceAvailIdx(SIZE + 5);

@@ -132,6 +132,7 @@ export class Virtqueue {
    * finishes gets no used entry: its head means nothing in the ring now.
    */
   private epoch = 0;
+  private popHeads = 0;
   /** Memory pins still held by chains of earlier epochs (a resize keeps them until they finish). */
   private orphanPins = 0;
   private readonly tableSlot = new GuestSlice();
@@ -201,12 +202,14 @@ export class Virtqueue {
   }
 
   /**
-   * Pops the next well-formed chain, answering malformed ones on the way; null when empty, or
-   * after a ring's worth of malformed heads: a guest answered for each one can publish the next as
-   * fast as we answer, so the caller comes back for the rest (hasAvailable) after serving others.
+   * Pops the next well-formed chain, answering malformed ones on the way; null when empty, or once
+   * it took `maxHeads` heads (lastPopHeads tells how many it took): a guest answered for each
+   * malformed head can publish the next as fast as we answer, so a caller bounds its round and comes
+   * back for the rest (hasAvailable) after serving others.
    */
-  pop(): DescriptorChain | null {
-    for (let skipped = 0; this.ready && skipped < this.size; skipped++) {
+  pop(maxHeads: number = this.size): DescriptorChain | null {
+    this.popHeads = 0;
+    while (this.ready && this.popHeads < maxHeads) {
       const availIdx = Atomics.load(this.avail, 1);
       if (availIdx === this.lastAvail) return null;
       if (((availIdx - this.lastAvail) & 0xffff) > this.size) {
@@ -217,6 +220,7 @@ export class Virtqueue {
       }
       const head = this.avail[2 + (this.lastAvail & this.mask)]!;
       this.lastAvail = (this.lastAvail + 1) & 0xffff;
+      this.popHeads++;
       // Under EVENT_IDX, ask to be kicked for the next buffer; the seq-cst store orders this before
       // the next Atomics.load of avail.idx, so a buffer added in between is never missed.
       if (this.eventIdx && this.kicksWanted) Atomics.store(this.used16, this.availEventAt, this.lastAvail);
@@ -224,6 +228,11 @@ export class Virtqueue {
       if (chain !== null) return chain;
     }
     return null;
+  }
+
+  /** Heads the last pop() took from the ring, malformed ones included. */
+  get lastPopHeads(): number {
+    return this.popHeads;
   }
 
   /** Whether the driver published chains not popped yet. */
