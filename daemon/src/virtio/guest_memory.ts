@@ -5,7 +5,10 @@
 //
 // A region is unmapped only when no chain that may hold a view of it is still in flight: chains
 // pin the memory while the handler owns them (deferred replies), and removed regions wait in
-// `retired` until the pin count drops to zero.
+// `retired`. Pins are counted per memory generation (bumped whenever the table changes): a region
+// stays mapped only while a chain pinned between its addition and its removal is in flight, so
+// one chain waiting long (a parked SETLKW) holds only the regions it could have seen, not every
+// one added and removed since (QEMU 11.1 adds and removes one per DAX mapping).
 import { close } from '../sys/fd';
 import { AT_EMPTY_PATH, EMPTY_PATH, STATX_BASIC_STATS, STATX_SIZE, STX, statx } from '../sys/fs';
 import { memoryView, mmap, munmap, MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE } from '../sys/mman';
@@ -52,6 +55,8 @@ const WINDOW = 2 * STRIDE;
 class MappedRegion {
   readonly windows: Uint8Array[] = [];
   readonly dataViews: DataView[] = [];
+  /** The memory generation it was added in: chains pinned before cannot view it. */
+  born = 0;
 
   constructor(
     readonly spec: RegionSpec,
@@ -104,9 +109,13 @@ export interface HostRange {
 
 export class GuestMemory {
   private regions: MappedRegion[] = [];
-  private retired: MappedRegion[] = [];
+  /** Removed regions still mapped, with the generation they were removed in. */
+  private retired: { readonly region: MappedRegion; readonly generation: number }[] = [];
   private lastHit: MappedRegion | null = null;
+  /** Bumped when regions are removed; pins of the current one are `pins`, older ones in `olderPins`. */
+  private generation = 0;
   private pins = 0;
+  private readonly olderPins = new Map<number, number>();
 
   constructor(readonly maxRegions: number) {}
 
@@ -123,6 +132,8 @@ export class GuestMemory {
     }
     const mapped = mapAll(specs, fds);
     this.retire(this.regions);
+    this.advance();
+    for (const r of mapped) r.born = this.generation;
     this.regions = mapped;
     this.lastHit = null;
   }
@@ -138,7 +149,10 @@ export class GuestMemory {
       close(fd);
       throw new GuestMemoryError(clash);
     }
-    this.regions = [...this.regions, mapRegion(spec, fd)];
+    const region = mapRegion(spec, fd);
+    this.advance();
+    region.born = this.generation;
+    this.regions = [...this.regions, region];
     this.lastHit = null;
   }
 
@@ -161,20 +175,29 @@ export class GuestMemory {
     this.lastHit = null;
   }
 
-  /** A chain that may hold views is now owned by the device logic. */
-  pin(): void {
+  /** A chain that may hold views is now owned by the device logic; returns the pin's generation. */
+  pin(): number {
     this.pins++;
+    return this.generation;
   }
 
-  unpin(): void {
-    this.pins--;
-    if (this.pins === 0 && this.retired.length > 0) this.unmapRetired();
+  /** Lets go of a pin `pin()` returned `generation` for. */
+  unpin(generation: number): void {
+    if (generation === this.generation) {
+      this.pins--;
+      return;
+    }
+    const left = (this.olderPins.get(generation) ?? 0) - 1;
+    if (left > 0) this.olderPins.set(generation, left);
+    else this.olderPins.delete(generation);
+    this.unmapUnpinned();
   }
 
   /** The device logic dropped every chain it held (handler reset): nothing is pinned any more. */
   unpinAll(): void {
     this.pins = 0;
-    this.unmapRetired();
+    this.olderPins.clear();
+    this.unmapUnpinned();
   }
 
   /** Translates guest-physical [gpa, gpa+len) into `out`; false if it is not inside one region. */
@@ -207,15 +230,33 @@ export class GuestMemory {
     return region === undefined || len > STRIDE ? null : rangeIn(region, uva - region.spec.userAddr);
   }
 
-  private retire(regions: readonly MappedRegion[]): void {
-    this.retired.push(...regions);
-    if (this.pins === 0) this.unmapRetired();
+  /** A new generation: the pins taken so far were taken before what changes next. */
+  private advance(): void {
+    if (this.pins > 0) this.olderPins.set(this.generation, this.pins);
+    this.generation++;
+    this.pins = 0;
   }
 
-  private unmapRetired(): void {
-    const regions = this.retired;
-    this.retired = [];
-    for (const r of regions) r.unmap();
+  private retire(regions: readonly MappedRegion[]): void {
+    if (regions.length === 0) return;
+    for (const region of regions) this.retired.push({ region, generation: this.generation });
+    this.advance();
+    this.unmapUnpinned();
+  }
+
+  /** Whether a chain pinned between `region`'s addition and its removal (`removed`) is in flight. */
+  private viewable(region: MappedRegion, removed: number): boolean {
+    for (const g of this.olderPins.keys()) if (g >= region.born && g <= removed) return true;
+    return false;
+  }
+
+  /** Unmaps the removed regions no chain in flight can view. */
+  private unmapUnpinned(): void {
+    if (this.retired.length === 0) return;
+    const keep = this.retired.filter((r) => this.viewable(r.region, r.generation));
+    if (keep.length === this.retired.length) return;
+    for (const r of this.retired) if (!keep.includes(r)) r.region.unmap();
+    this.retired = keep;
   }
 }
 

@@ -62,6 +62,8 @@ class PooledChain implements DescriptorChain {
   head = 0;
   /** The queue's epoch when popped (Virtqueue.epoch): a chain of an earlier one belongs to no ring. */
   epoch = 0;
+  /** The generation of its memory pin (GuestMemory.pin) while in flight. */
+  pinGeneration = 0;
   readonly readable: GuestSlice[] = [];
   readonly writable: GuestSlice[] = [];
   writableBytes = 0;
@@ -265,7 +267,7 @@ export class Virtqueue {
     if (head >= this.size) return;
     if (this.inFlight[head] === 1) {
       this.inFlight[head] = 0;
-      this.memory.unpin();
+      this.memory.unpin(this.chains[head]!.pinGeneration);
     }
     this.chains[head]?.shrink();
   }
@@ -278,7 +280,7 @@ export class Virtqueue {
     if ((chain as PooledChain).epoch === this.epoch) return false;
     if (this.orphanPins > 0) {
       this.orphanPins--;
-      this.memory.unpin();
+      this.memory.unpin((chain as PooledChain).pinGeneration);
     }
     return true;
   }
@@ -333,7 +335,7 @@ export class Virtqueue {
       return null;
     }
     this.inFlight[head] = 1;
-    this.memory.pin();
+    chain.pinGeneration = this.memory.pin();
     return chain;
   }
 
