@@ -59,10 +59,16 @@ function dirHandle(rq: Request, fs: PassthroughFs, off: number): Handle | undefi
   return h !== undefined && h.dir !== null && h.inode.nodeid === rq.nodeid ? h : undefined;
 }
 
+/** lseek to a 64-bit directory cookie given as its halves (BigInt only past 2^32). */
+function seekCookie(fd: number, lo: number, hi: number): number {
+  const r = lseek(fd, hi === 0 ? lo : (BigInt(hi) << 32n) | BigInt(lo), SEEK_SET);
+  return r < 0 ? r : 0;
+}
+
 /** Positions the stream at the guest's offset; 0 or -errno. */
 function seekTo(fd: number, ds: DirStream, lo: number, hi: number): number {
   if (lo === ds.offLo && hi === ds.offHi) return 0;
-  const r = lseek(fd, hi === 0 ? lo : (BigInt(hi) << 32n) | BigInt(lo), SEEK_SET);
+  const r = seekCookie(fd, lo, hi);
   if (r < 0) return r;
   ds.len = 0;
   ds.pos = 0;
@@ -88,7 +94,7 @@ function takeBuffer(fd: number, ds: DirStream): number {
   if (ds.len !== 0) {
     // Its records were overwritten, and the fd stands past them: back to its cookie (a failed
     // seek changes nothing, so the next READDIR tries again).
-    const r = lseek(fd, ds.offHi === 0 ? ds.offLo : (BigInt(ds.offHi) << 32n) | BigInt(ds.offLo), SEEK_SET);
+    const r = seekCookie(fd, ds.offLo, ds.offHi);
     if (r < 0) return r;
     ds.len = 0;
     ds.pos = 0;

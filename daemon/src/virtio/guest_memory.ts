@@ -181,20 +181,25 @@ export class GuestMemory {
     return this.generation;
   }
 
-  /** Lets go of a pin `pin()` returned `generation` for. */
+  /** Lets go of a pin `pin()` returned `generation` for (one unpinAll dropped already: nothing). */
   unpin(generation: number): void {
     if (generation === this.generation) {
       this.pins--;
       return;
     }
-    const left = (this.olderPins.get(generation) ?? 0) - 1;
-    if (left > 0) this.olderPins.set(generation, left);
+    const left = this.olderPins.get(generation);
+    if (left === undefined) return;
+    if (left > 1) this.olderPins.set(generation, left - 1);
     else this.olderPins.delete(generation);
     this.unmapUnpinned();
   }
 
-  /** The device logic dropped every chain it held (handler reset): nothing is pinned any more. */
+  /**
+   * The device logic dropped every chain it held (handler reset): nothing is pinned any more. A new
+   * generation, so that a late unpin of a dropped chain changes nothing.
+   */
   unpinAll(): void {
+    this.generation++;
     this.pins = 0;
     this.olderPins.clear();
     this.unmapUnpinned();
@@ -252,10 +257,11 @@ export class GuestMemory {
 
   /** Unmaps the removed regions no chain in flight can view. */
   private unmapUnpinned(): void {
-    if (this.retired.length === 0) return;
-    const keep = this.retired.filter((r) => this.viewable(r.region, r.generation));
-    if (keep.length === this.retired.length) return;
-    for (const r of this.retired) if (!keep.includes(r)) r.region.unmap();
+    const keep: typeof this.retired = [];
+    for (const r of this.retired) {
+      if (this.viewable(r.region, r.generation)) keep.push(r);
+      else r.region.unmap();
+    }
     this.retired = keep;
   }
 }

@@ -135,8 +135,6 @@ export class Virtqueue {
    */
   private epoch = 0;
   private popHeads = 0;
-  /** Memory pins still held by chains of earlier epochs (a resize keeps them until they finish). */
-  private orphanPins = 0;
   private readonly tableSlot = new GuestSlice();
 
   constructor(
@@ -171,7 +169,6 @@ export class Virtqueue {
     this.indirect = setup.indirect;
     if (this.chains.length !== size) {
       // Chains still in flight keep their pins (a handler may yet write to them) as orphans.
-      for (let head = 0; head < this.inFlight.length; head++) this.orphanPins += this.inFlight[head]!;
       this.epoch++;
       this.chains = new Array<PooledChain | undefined>(size);
       this.inFlight = new Uint8Array(size);
@@ -193,7 +190,6 @@ export class Virtqueue {
   /** Forgets every chain in flight: the handler that held them was reset (its owner unpins all). */
   forgetInFlight(): void {
     this.epoch++;
-    this.orphanPins = 0;
     this.inFlight.fill(0);
     for (const chain of this.chains) chain?.shrink();
   }
@@ -274,14 +270,13 @@ export class Virtqueue {
 
   /**
    * For a deferred chain that finished: true when it is of an earlier epoch (see `epoch`), whose
-   * pin, if it still held one, is let go here; the caller then drops it.
+   * pin is let go here (after a handler reset, unpinAll let go of it already: a no-op); the caller
+   * then drops it.
    */
   releaseOrphan(chain: DescriptorChain): boolean {
-    if ((chain as PooledChain).epoch === this.epoch) return false;
-    if (this.orphanPins > 0) {
-      this.orphanPins--;
-      this.memory.unpin((chain as PooledChain).pinGeneration);
-    }
+    const pooled = chain as PooledChain;
+    if (pooled.epoch === this.epoch) return false;
+    this.memory.unpin(pooled.pinGeneration);
     return true;
   }
 
