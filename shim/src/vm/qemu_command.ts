@@ -111,11 +111,6 @@ export interface QemuConfig {
 const TAG_MAX_BYTES = 36;
 
 /**
- * `console=ttyS0`: the 8250 serial port exists on every machine type from the first instruction;
- * `quiet` keeps TCG-emulated serial output off the boot path;
- * `panic=-1` + `-no-reboot` turn a guest panic into a QEMU exit instead of a hung VM.
- */
-/**
  * microvm-pcie has no ACPI for its root ports, so the guest drives their hotplug itself (native
  * PCIe hotplug, pciehp); q35 uses QEMU's ACPI hotplug, which ejects a device at device_del.
  */
@@ -123,6 +118,11 @@ export function nativePcieHotplug(machine: Machine): boolean {
   return machine === 'microvm-pcie';
 }
 
+/**
+ * `console=ttyS0`: the 8250 serial port exists on every machine type from the first instruction;
+ * `quiet` keeps TCG-emulated serial output off the boot path;
+ * `panic=-1` + `-no-reboot` turn a guest panic into a QEMU exit instead of a hung VM.
+ */
 export function kernelCommandLine(config: QemuConfig): string {
   const args = ['console=ttyS0', 'quiet', 'cryptomgr.notests', 'panic=-1'];
   if (config.tscKhz !== undefined) args.push(`tsc_early_khz=${config.tscKhz}`);
