@@ -14,7 +14,8 @@
 // still maps stack traces.
 'use strict';
 const { buildSync } = require('esbuild');
-const { chmodSync, mkdirSync } = require('node:fs');
+const { execFileSync } = require('node:child_process');
+const { chmodSync, mkdirSync, writeFileSync } = require('node:fs');
 const { dirname, resolve } = require('node:path');
 const { repoRoot } = require('./repo_root.cjs');
 
@@ -58,11 +59,49 @@ const SHIM_SHEBANG = ['#!/bin/sh', `':' //; ${SHIM_PROLOGUE.join('; ')}`].join('
 
 // The daemon's device loop runs on its main thread: V8's semi-spaces grow to 16 MiB under load
 // and stay committed; 4 MiB costs no measurable speed (ARCHITECTURE.md, "The daemon's memory").
-const DAEMON_SHEBANG = `#!/usr/bin/env -S -u ${NO_CA_BUNDLE} node --max-semi-space-size=4`;
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4'];
+const DAEMON_SHEBANG = `#!/usr/bin/env -S -u ${NO_CA_BUNDLE} node ${DAEMON_NODE_FLAGS.join(' ')}`;
+
+// The programs started per sandbox carry V8's code cache of their bundle, made at build time: the
+// program file is a loader that compiles <program>.js with <program>.js.cache, so a start skips
+// parsing 1.1 MB (the shim's `-v`: 103 → 66 ms, bare Node 47; ARCHITECTURE.md, "The warm pool").
+// V8 accepts a cache only from its own version and flags, so it is made by the `node` on PATH (the
+// one the programs run) with the program's own Node flags. One it rejects (Node upgraded since the
+// build) costs that start the parse, and the loader says so on stderr.
+const CODE_CACHE_LOADER = `'use strict';
+const { readFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname } = require('node:path');
+const { compileFunction } = require('node:vm');
+const file = \`\${__filename}.js\`;
+const main = compileFunction(readFileSync(file, 'latin1'), ['exports', 'require', 'module', '__filename', '__dirname'], {
+  filename: file,
+  cachedData: readFileSync(\`\${file}.cache\`),
+});
+if (main.cachedDataRejected)
+  process.stderr.write(\`\${file}: V8 rejected its code cache (built by another Node?): rebuild with make build\\n\`);
+main.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+`;
+
+// Run by the program's Node: compiles the bundle as the loader does and writes the cache.
+const MAKE_CODE_CACHE = `const { readFileSync, writeFileSync } = require('node:fs');
+const { compileFunction } = require('node:vm');
+const [file, out] = process.argv.slice(1);
+const main = compileFunction(readFileSync(file, 'latin1'), ['exports', 'require', 'module', '__filename', '__dirname'], {
+  filename: file,
+  produceCachedData: true,
+});
+writeFileSync(out, main.cachedData);
+`;
 
 const TARGETS = {
-  daemon: { ...program('daemon/src/main.ts', 'build/bin/vfs-virtiofsd'), shebang: DAEMON_SHEBANG },
-  shim: { ...program('shim/src/main.ts', 'build/bin/containerd-shim-vfs-v2'), shebang: SHIM_SHEBANG },
+  daemon: {
+    ...program('daemon/src/main.ts', 'build/bin/vfs-virtiofsd'),
+    shebang: DAEMON_SHEBANG,
+    codeCache: true,
+    nodeFlags: DAEMON_NODE_FLAGS,
+  },
+  shim: { ...program('shim/src/main.ts', 'build/bin/containerd-shim-vfs-v2'), shebang: SHIM_SHEBANG, codeCache: true },
   'vfs-runtime': program('cli/src/main.ts', 'build/bin/vfs-runtime'),
   // The shim frame around the host-process test double; containerd finds it on the e2e PATH.
   'test-shim': {
@@ -110,11 +149,28 @@ const DEFAULT_TARGETS = [
 /**
  * Bundles `entry` into `outfile` (paths relative to the repository root, or absolute).
  * options: { program: executable with a shebang and a linked map, shebang: its first lines (default: node
- * from PATH), minify, external: extra packages left out }.
+ * from PATH), minify, external: extra packages left out, codeCache: the program is a loader of
+ * `<outfile>.js` and its V8 code cache, nodeFlags: the program's Node flags (the cache's) }.
  */
 function bundleSync(entry, outfile, options = {}) {
   const out = resolve(ROOT, outfile);
   mkdirSync(dirname(out), { recursive: true });
+  if (options.codeCache === true) return bundleWithCodeCache(entry, out, options);
+  return esbuild(entry, out, options);
+}
+
+/** The program at `out` loads the bundle `<out>.js` with the cache `<out>.js.cache`. */
+function bundleWithCodeCache(entry, out, options) {
+  const body = esbuild(entry, `${out}.js`, { ...options, program: false, sourcemap: 'linked' });
+  execFileSync('node', [...(options.nodeFlags ?? []), '-e', MAKE_CODE_CACHE, body, `${body}.cache`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  writeFileSync(out, `${options.shebang}\n${CODE_CACHE_LOADER}`, { mode: 0o755 });
+  chmodSync(out, 0o755);
+  return out;
+}
+
+function esbuild(entry, out, options) {
   buildSync({
     entryPoints: [resolve(ROOT, entry)],
     outfile: out,
@@ -123,9 +179,9 @@ function bundleSync(entry, outfile, options = {}) {
     target: 'node20',
     format: 'cjs',
     external: ['koffi', ...(options.external ?? [])],
-    sourcemap: options.program ? 'linked' : false,
+    sourcemap: options.sourcemap ?? (options.program ? 'linked' : false),
     minify: options.minify === true,
-    minifyWhitespace: options.minify === true || options.program === true,
+    minifyWhitespace: options.minify === true || options.program === true || options.codeCache === true,
     legalComments: options.minify ? 'none' : 'eof',
     banner: options.program ? { js: options.shebang ?? '#!/usr/bin/env node' } : undefined,
     logLevel: 'warning',

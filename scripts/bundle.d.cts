@@ -7,6 +7,10 @@ export interface BundleOptions {
   readonly minify?: boolean;
   /** Packages left out of the bundle besides koffi. */
   readonly external?: readonly string[];
+  /** The program is a loader of `<out>.js` and `<out>.js.cache`, V8's code cache made at build time. */
+  readonly codeCache?: boolean;
+  /** The program's Node flags, which V8's code cache must be made with. */
+  readonly nodeFlags?: readonly string[];
 }
 export interface BundleTarget extends BundleOptions {
   readonly entry: string;

@@ -11,8 +11,8 @@ describe('the long-running programs bundle to ASCII-only source', () => {
 
   it.each(['shim', 'daemon'])('%s', (name) => {
     const target = TARGETS[name];
-    const out = bundleSync(target.entry, join(dir, name), target);
-    const source = readFileSync(out);
+    const program = bundleSync(target.entry, join(dir, name), target);
+    const source = readFileSync(target.codeCache === true ? `${program}.js` : program);
     const offset = source.findIndex((byte) => byte > 0x7f);
     const context = offset < 0 ? '' : source.subarray(Math.max(0, offset - 60), offset + 20).toString('utf8');
     expect({ offset, context }).toEqual({ offset: -1, context: '' });
