@@ -15,7 +15,7 @@
 'use strict';
 const { buildSync } = require('esbuild');
 const { execFileSync } = require('node:child_process');
-const { chmodSync, mkdirSync, writeFileSync } = require('node:fs');
+const { chmodSync, mkdirSync, rmSync, writeFileSync } = require('node:fs');
 const { dirname, resolve } = require('node:path');
 const { repoRoot } = require('./repo_root.cjs');
 
@@ -67,13 +67,16 @@ const DAEMON_SHEBANG = `#!/usr/bin/env -S -u ${NO_CA_BUNDLE} node ${DAEMON_NODE_
 // parsing 1.1 MB (the shim's `-v`: 103 → 66 ms, bare Node 47; ARCHITECTURE.md, "The warm pool").
 // V8 accepts a cache only from its own version and flags, so it is made by the `node` on PATH (the
 // one the programs run) with the program's own Node flags. One it rejects (Node upgraded since the
-// build) costs that start the parse, and the loader says so on stderr.
+// build, or V8 flags in NODE_OPTIONS) costs that start the parse, and the loader says so on stderr.
+// Code compiled this way has no dynamic import(): esbuild turns the bundles' into requires.
 const CODE_CACHE_LOADER = `'use strict';
 const { readFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { dirname } = require('node:path');
 const { compileFunction } = require('node:vm');
 const file = \`\${__filename}.js\`;
+// Node maps the stack traces of what its own loader loads only: under --enable-source-maps, that.
+if (process.sourceMapsEnabled) return void require(file);
 const main = compileFunction(readFileSync(file, 'latin1'), ['exports', 'require', 'module', '__filename', '__dirname'], {
   filename: file,
   cachedData: readFileSync(\`\${file}.cache\`),
@@ -162,11 +165,15 @@ function bundleSync(entry, outfile, options = {}) {
 /** The program at `out` loads the bundle `<out>.js` with the cache `<out>.js.cache`. */
 function bundleWithCodeCache(entry, out, options) {
   const body = esbuild(entry, `${out}.js`, { ...options, program: false, sourcemap: 'linked' });
+  // V8 flags in the build's NODE_OPTIONS would be baked into the cache; the programs run without them.
+  const { NODE_OPTIONS: _, ...env } = process.env;
   execFileSync('node', [...(options.nodeFlags ?? []), '-e', MAKE_CODE_CACHE, body, `${body}.cache`], {
+    env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   writeFileSync(out, `${options.shebang}\n${CODE_CACHE_LOADER}`, { mode: 0o755 });
   chmodSync(out, 0o755);
+  rmSync(`${out}.map`, { force: true }); // the map of the program's former one-file layout
   return out;
 }
 

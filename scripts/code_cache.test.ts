@@ -28,6 +28,21 @@ describe('the per-sandbox programs start from the code cache of their bundle', (
     expect(run.status).toBe(0);
   });
 
+  it("is made without the V8 flags of the build's NODE_OPTIONS", () => {
+    const target = TARGETS.daemon;
+    const saved = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = '--stack-trace-limit=50';
+    try {
+      bundleSync(target.entry, join(dir, 'daemon-built-with-options'), target);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+    const run = spawnSync(join(dir, 'daemon-built-with-options'), ['--version'], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
+
   it('says so when V8 rejects the cache, and still starts', () => {
     const target = TARGETS.daemon;
     const program = bundleSync(target.entry, join(dir, 'daemon-plain'), target);

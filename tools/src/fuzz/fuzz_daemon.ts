@@ -3,6 +3,7 @@
 // it holds (RSS and fds of the whole process tree, from /proc), and a stop by process group.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { nodeCommand, shippedNode } from '../bench_common/our_daemon_node';
 import { processTree } from '../bench_common/process_cpu';
 
 export interface DaemonLaunch {
@@ -39,7 +40,6 @@ export class FuzzDaemon {
 
   static start(l: DaemonLaunch): FuzzDaemon {
     const args = [
-      l.script,
       `--socket-path=${l.socketPath}`,
       `--shared-dir=${l.sharedDir}`,
       '--xattr',
@@ -48,7 +48,9 @@ export class FuzzDaemon {
     ];
     const log = openSync(l.logPath, 'a');
     try {
-      const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true });
+      // With the daemon's own Node flags (its shebang's), which its code cache was made with.
+      const [command, node] = nodeCommand(l.script, shippedNode(l.script));
+      const child = spawn(command, [...node, ...args], { stdio: ['ignore', log, log], detached: true });
       if (child.pid === undefined) throw new Error(`cannot start ${l.script}`);
       return new FuzzDaemon(child, child.pid, l.logPath);
     } finally {
