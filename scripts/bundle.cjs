@@ -8,10 +8,10 @@
 // and comments carried "≈" and "—". The shim's source went from 3.4 MB (two-byte) to 1.1 MB, the
 // daemon's from 0.9 to 0.3, and a shim start parses ≈ 15 ms less (ARCHITECTURE.md, "The daemon's
 // memory").
-// Source maps go to <program>.map beside the program, not inline: Node reads a map only under
-// --enable-source-maps, but it reads and scans an inline one at every start (the shim's 4 MB map
-// cost ≈45 ms per start, twice per sandbox; the daemon's ≈30 ms). NODE_OPTIONS=--enable-source-maps
-// still maps stack traces.
+// Source maps go to <program>.map (a loader's bundle: <program>.js.map, below), not inline: Node
+// reads a map only under --enable-source-maps, but it reads and scans an inline one at every start
+// (the shim's 4 MB map cost ≈45 ms per start, twice per sandbox; the daemon's ≈30 ms).
+// NODE_OPTIONS=--enable-source-maps still maps stack traces.
 'use strict';
 const { buildSync } = require('esbuild');
 const { execFileSync } = require('node:child_process');
@@ -69,6 +69,8 @@ const DAEMON_SHEBANG = `#!/usr/bin/env -S -u ${NO_CA_BUNDLE} node ${DAEMON_NODE_
 // one the programs run) with the program's own Node flags. One it rejects (Node upgraded since the
 // build, or V8 flags in NODE_OPTIONS) costs that start the parse, and the loader says so on stderr.
 // Code compiled this way has no dynamic import(): esbuild turns the bundles' into requires.
+// The loader and the cache's maker compile the bundle alike: a CommonJS module's parameters.
+const COMPILE_BUNDLE = `compileFunction(readFileSync(file, 'latin1'), ['exports', 'require', 'module', '__filename', '__dirname']`;
 const CODE_CACHE_LOADER = `'use strict';
 const { readFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
@@ -77,12 +79,12 @@ const { compileFunction } = require('node:vm');
 const file = \`\${__filename}.js\`;
 // Node maps the stack traces of what its own loader loads only: under --enable-source-maps, that.
 if (process.sourceMapsEnabled) return void require(file);
-const main = compileFunction(readFileSync(file, 'latin1'), ['exports', 'require', 'module', '__filename', '__dirname'], {
+const main = ${COMPILE_BUNDLE}, {
   filename: file,
   cachedData: readFileSync(\`\${file}.cache\`),
 });
 if (main.cachedDataRejected)
-  process.stderr.write(\`\${file}: V8 rejected its code cache (built by another Node?): rebuild with make build\\n\`);
+  process.stderr.write(\`\${file}: V8 rejected its code cache (another Node, or V8 flags in NODE_OPTIONS?): rebuild with make build\\n\`);
 main.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
 `;
 
@@ -90,7 +92,7 @@ main.call(module.exports, module.exports, createRequire(file), module, file, dir
 const MAKE_CODE_CACHE = `const { readFileSync, writeFileSync } = require('node:fs');
 const { compileFunction } = require('node:vm');
 const [file, out] = process.argv.slice(1);
-const main = compileFunction(readFileSync(file, 'latin1'), ['exports', 'require', 'module', '__filename', '__dirname'], {
+const main = ${COMPILE_BUNDLE}, {
   filename: file,
   produceCachedData: true,
 });
