@@ -68,22 +68,22 @@ export function read(fd: number, buf: Uint8Array, len: number = buf.byteLength):
   return n;
 }
 
-/** read(2) that returns -1 instead of throwing when a non-blocking fd has nothing to read. */
-export function readNonBlocking(fd: number, buf: Uint8Array, len: number = buf.byteLength): number {
-  const n = readFn(fd, buf, len) as number;
+/** A non-blocking read or write's result `n`: the count, or -1 when it would block (EAGAIN). */
+function countUnlessWouldBlock(n: number, call: 'read' | 'write', fd: number): number {
   if (n >= 0) return n;
   const errno = lastErrno();
   if (errno === EAGAIN) return -1;
-  throw new SysError(`read(${fd})`, errno);
+  throw new SysError(`${call}(${fd})`, errno);
+}
+
+/** read(2) that returns -1 instead of throwing when a non-blocking fd has nothing to read. */
+export function readNonBlocking(fd: number, buf: Uint8Array, len: number = buf.byteLength): number {
+  return countUnlessWouldBlock(readFn(fd, buf, len) as number, 'read', fd);
 }
 
 /** write(2) on a non-blocking fd: the count written, or -1 when it would block (EAGAIN). */
 export function writeNonBlocking(fd: number, buf: Uint8Array, len: number = buf.byteLength): number {
-  const n = writeFn(fd, buf, len) as number;
-  if (n >= 0) return n;
-  const errno = lastErrno();
-  if (errno === EAGAIN) return -1;
-  throw new SysError(`write(${fd})`, errno);
+  return countUnlessWouldBlock(writeFn(fd, buf, len) as number, 'write', fd);
 }
 
 /** write(2) of `len` bytes from `buf` (a Buffer/TypedArray or a host address); returns the count. */
