@@ -1,6 +1,7 @@
 // Smoke test of bench-guest (not of speed): bundle it and vfs-virtiofsd, run --quick at a tiny
-// scale (one boot per back end under TCG), and check that the table and the JSON hold numbers for
-// every back end and phase, and that nothing is left behind. With our QEMU (make vmm) built, the
+// scale (one boot per back end under TCG) with --trace, and check that the table and the JSON hold
+// numbers for every back end and phase, request cycles for every daemon, and that nothing is left
+// behind. With our QEMU (make vmm) built, the
 // DAX pair must run too (--dax fails the run otherwise); without it, the output must say so.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -44,6 +45,14 @@ interface Report {
   results: { cache: string; phase: string; unit: string; backends: Record<string, Series | null> }[];
   cpu: { cache: string; backend: string; daemonMs: Series | null; qemuMs: Series | null }[];
   dax: { measured: boolean; reason?: string; windowMib?: number };
+  trace: {
+    cache: string;
+    backend: string;
+    requests: number;
+    serviceUs: { p50: number };
+    turnaroundUs: { p50: number };
+    wokenBy: Record<string, number>;
+  }[];
 }
 
 /** Temp dirs and processes a run could leave behind. */
@@ -75,8 +84,10 @@ maybe(
       bundleSync(TARGETS.daemon!.entry, join(dir, 'vfs-virtiofsd'));
       const before = leftovers();
       const json = join(dir, 'out.json');
+      const traces = join(dir, 'traces');
       const dax = withDax ? ['--dax'] : [];
-      const table = execFileSync(process.execPath, [bench, '--quick', '--scale', '0.02', '--json', json, ...dax], {
+      const args = [bench, '--quick', '--scale', '0.02', '--json', json, '--trace', traces, ...dax];
+      const table = execFileSync(process.execPath, args, {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
         timeout: 660_000,
@@ -94,6 +105,7 @@ maybe(
       ]);
       if (!withDax) expect(table).toMatch(/^DAX: needs make vmm \(/m);
       for (const phase of PHASES) expect(lines.some((l) => l.trim().startsWith(`${phase} `))).toBe(true);
+      expect(table).toMatch(/^daemon request cycles \(--trace/m);
 
       const doc = JSON.parse(readFileSync(json, 'utf8')) as Report;
       expect(Number.isNaN(Date.parse(doc.date))).toBe(false);
@@ -117,6 +129,15 @@ maybe(
         if (c.backend === '9p') expect(c.daemonMs).toBeNull();
         else expect(positive(c.daemonMs!.summary.median)).toBe(true);
       }
+      const daemons = BACKENDS.filter((b) => b !== '9p');
+      expect(doc.trace.map((t) => t.backend)).toEqual(daemons);
+      for (const t of doc.trace) {
+        // Even a tiny workload is hundreds of FUSE requests, each a wake and a call signal.
+        expect(t.requests).toBeGreaterThan(100);
+        expect(positive(t.serviceUs.p50) && positive(t.turnaroundUs.p50)).toBe(true);
+        expect(Object.values(t.wokenBy).reduce((a, b) => a + b, 0)).toBeCloseTo(1);
+      }
+      expect(readdirSync(traces).sort()).toEqual(daemons.map((b) => `${b}-auto-0.perf.data`).sort());
       expect(leftovers()).toEqual(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -39,6 +39,11 @@ export interface LockRange {
 
 const OFFSET_MAX = 0x7fff_ffff_ffff_ffffn;
 const RETRY_MS = 10;
+/**
+ * INTERRUPTs remembered while their request has not come: the hiprio queue may be served before
+ * the request queue holding it. libfuse keeps them for the same reason; the oldest go first.
+ */
+const EARLY_INTERRUPTS = 64;
 
 interface PendingLock {
   readonly chain: DescriptorChain;
@@ -54,6 +59,8 @@ function ownerKey(lo: number, hi: number): string {
 
 export class LockManager {
   private pending: PendingLock[] = [];
+  /** Uniques of INTERRUPTs that found nothing parked, oldest first. */
+  private early: bigint[] = [];
   private readonly flockBuf = Buffer.alloc(FLOCK_SIZE);
   /** Reused for every completion: finish() runs to its end before the next one. */
   private readonly writer = new ChainWriter();
@@ -141,12 +148,27 @@ export class LockManager {
     return still.length === 0 ? -1 : RETRY_MS;
   }
 
-  /** Answers a parked request with EINTR; false when none has that unique. */
+  /**
+   * Answers a parked request with EINTR; false when none has that unique, which is then remembered
+   * for a request still on its way (takeEarlyInterrupt).
+   */
   interrupt(unique: bigint): boolean {
     const i = this.pending.findIndex((p) => p.unique === unique);
-    if (i < 0) return false;
+    if (i < 0) {
+      if (this.early.length >= EARLY_INTERRUPTS) this.early.shift();
+      this.early.push(unique);
+      return false;
+    }
     const [p] = this.pending.splice(i, 1);
     this.finish(p, -EINTR);
+    return true;
+  }
+
+  /** Whether an INTERRUPT for `unique` came before the request itself; forgets it if so. */
+  takeEarlyInterrupt(unique: bigint): boolean {
+    const i = this.early.indexOf(unique);
+    if (i < 0) return false;
+    this.early.splice(i, 1);
     return true;
   }
 
@@ -181,6 +203,7 @@ export class LockManager {
   reset(): void {
     const parked = this.pending;
     this.pending = [];
+    this.early = [];
     // The inode table closes every description as it forgets its inodes.
     this.owners = 0;
     for (const p of parked) this.finish(p, -EINTR);

@@ -176,6 +176,28 @@ test('INTERRUPT answers a waiting SETLKW with EINTR', () => {
   expect(l.transport.pendingCount()).toBe(0);
 });
 
+test('an INTERRUPT served before its SETLKW still answers that SETLKW with EINTR, once', () => {
+  const l = useLoopback();
+  hostPosixLock(file.path, join(h.dir, 'm5'), 60_000);
+  // The hiprio queue may be served first: the INTERRUPT finds nothing parked yet.
+  const hdr = c.header(Opcode.SETLKW, file.nodeid, LK_IN_SIZE);
+  c.interrupt(hdr.readBigUInt64LE(8));
+  const first = l.transport.start(REQUEST_QUEUE, {
+    readable: [hdr, c.lkIn(file.fh, 8n, whole(F_WRLCK))],
+    writableLen: 16,
+  });
+  if (!(first instanceof Uint8Array)) throw new Error('the interrupted SETLKW was parked');
+  expect(-Buffer.from(first).readInt32LE(4)).toBe(EINTR);
+  // Spent: the same unique again waits.
+  const again = l.transport.start(REQUEST_QUEUE, {
+    readable: [hdr, c.lkIn(file.fh, 8n, whole(F_WRLCK))],
+    writableLen: 16,
+  });
+  if (again instanceof Uint8Array) throw new Error('SETLKW was not deferred');
+  c.interrupt(hdr.readBigUInt64LE(8));
+  expect(-Buffer.from(l.transport.wait(again, 1000)).readInt32LE(4)).toBe(EINTR);
+});
+
 test('flock contends with the host flock(1) and SETLKW on flock waits for it', () => {
   const marker = join(h.dir, 'm4');
   const host = spawn('flock', ['-x', file.path, '-c', `touch ${marker}; sleep 0.3`], { stdio: 'ignore' });

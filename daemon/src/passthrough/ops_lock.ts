@@ -11,7 +11,7 @@ import {
   LkIn,
   OUT_HEADER_SIZE,
 } from '../fuse/abi';
-import { EAGAIN, EBADF, EINVAL, ENOLCK, ENOSYS, EWOULDBLOCK } from '../fuse/errno';
+import { EAGAIN, EBADF, EINTR, EINVAL, ENOLCK, ENOSYS, EWOULDBLOCK } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import type { LockRange } from './lock_manager';
 import type { PassthroughFs } from './passthrough_fs';
@@ -62,7 +62,10 @@ function setlkCommon(rq: Request, fs: PassthroughFs, sleep: boolean): number {
   const r = attempt();
   const blocked = r === -EAGAIN || r === -EWOULDBLOCK;
   if (!blocked || !sleep || rq.chain === null) return rq.result(blocked ? -EAGAIN : r);
-  const parked = fs.locks.defer(rq.chain, rq.queueIndex, rq.argsView.getBigUint64(InHeader.unique, true), h, attempt);
+  const unique = rq.argsView.getBigUint64(InHeader.unique, true);
+  // Interrupted before it came: it would wait for an INTERRUPT already spent.
+  if (fs.locks.takeEarlyInterrupt(unique)) return rq.error(EINTR);
+  const parked = fs.locks.defer(rq.chain, rq.queueIndex, unique, h, attempt);
   return parked ? DEFERRED : rq.error(ENOLCK);
 }
 

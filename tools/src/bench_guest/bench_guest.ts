@@ -5,7 +5,7 @@
 // one boot per back end and cache mode in each round, the back ends' order rotating from round to
 // round so drift on a shared machine falls on all alike. The share is a tmpfs dir.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@vfs/harness/repo';
@@ -13,6 +13,7 @@ import { ensureRustVirtiofsd } from '@vfs/harness/rust_virtiofsd';
 import { progress, runBench } from '../bench_common/bench_main';
 import { roundName, roundOrder } from '../bench_common/round_order';
 import type { DaemonPaths } from './backends';
+import { ensurePerf } from './daemon_trace';
 import { type GuestBenchArgs, parseGuestBenchArgs, USAGE } from './guest_args';
 import { runGuest } from './guest_run';
 import { GuestResults } from './report';
@@ -36,6 +37,10 @@ async function bench(args: GuestBenchArgs, work: string, defer: (what: string, s
     probeDaxQemu(args.vmmQemu),
   );
   if (daxNote !== null) progress(`bench-guest: ${daxNote}`);
+  if (args.trace !== undefined) {
+    ensurePerf();
+    mkdirSync(args.trace, { recursive: true });
+  }
   const image = buildImage();
   const paths: DaemonPaths = {
     ours: join(__dirname, 'vfs-virtiofsd'),
@@ -69,6 +74,7 @@ async function bench(args: GuestBenchArgs, work: string, defer: (what: string, s
           image,
           paths,
           track: defer,
+          ...(args.trace === undefined ? {} : { traceDir: args.trace }),
         });
         progress(
           `${roundName(round, args.warmup, args.runs)} cache=${cache} ${backend}: ` +
@@ -80,6 +86,7 @@ async function bench(args: GuestBenchArgs, work: string, defer: (what: string, s
   }
   const load = { start: loadAtStart, end: loadavg()[0] ?? 0 };
   process.stdout.write(`${results.table()}\n${daxNote === null ? '' : `${daxNote}\n`}`);
+  if (args.trace !== undefined) process.stdout.write(`\n${results.cyclesTable()}\n`);
   progress(`bench-guest: host load average ${load.start.toFixed(2)} at the start, ${load.end.toFixed(2)} at the end`);
   if (args.json !== undefined)
     results.writeJson(args.json, {

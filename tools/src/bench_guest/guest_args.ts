@@ -35,6 +35,8 @@ export interface GuestBenchArgs {
   readonly json?: string;
   /** Profile our daemon with node --cpu-prof into this dir (unsandboxed: the profile is written at exit). */
   readonly cpuProf?: string;
+  /** Record each daemon's system calls with perf into this dir and report its request cycles. */
+  readonly trace?: string;
 }
 
 export const USAGE = `usage: bench-guest [options]
@@ -62,6 +64,12 @@ without it the output says "DAX: needs make vmm".
   --json FILE         also write the results as JSON
   --cpu-prof DIR      profile our daemon with node --cpu-prof into DIR (one .cpuprofile per boot;
                       the daemon then runs with --sandbox=none --seccomp=none: a sandboxed one cannot write it)
+  --trace DIR         record each daemon's system calls and context switches while the workload runs
+                      with perf (tracepoints) into DIR, one perf.data per boot, and print its request
+                      cycles: service time
+                      (kick to call signal), the guest's turnaround (call signal to the next kick),
+                      what woke it, and how often it lost its CPU after signalling. Tracing slows
+                      every daemon, so read that run's rates as perturbed. Needs perf (linux-perf).
   -h, --help          this help
 `;
 
@@ -102,6 +110,7 @@ export function parseGuestBenchArgs(argv: readonly string[]): GuestBenchArgs | n
       cache: { type: 'string' },
       json: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      trace: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -119,5 +128,6 @@ export function parseGuestBenchArgs(argv: readonly string[]): GuestBenchArgs | n
     caches: values.cache !== undefined ? listArg(values.cache, CACHES, 'cache') : quick ? ['auto'] : [...CACHES],
     json: values.json,
     cpuProf: values['cpu-prof'],
+    trace: values.trace,
   };
 }

@@ -27,7 +27,9 @@ import {
   type RunningDaemon,
   startDaemon,
 } from './backends';
+import { type DaemonTrace, startDaemonTrace } from './daemon_trace';
 import { BEGIN, END, mountOptionsOf, type PhaseResult, parseGuestOutput } from './guest_output';
+import type { RequestCycles } from './request_cycles';
 import { resetShare } from './share';
 
 export interface GuestImage {
@@ -48,6 +50,8 @@ export interface RunSpec {
   readonly paths: DaemonPaths;
   /** Registers a last-resort kill (benchmark clean-up after a failure or a signal). */
   readonly track: (what: string, kill: () => void) => void;
+  /** Record the daemon's system calls with perf into this dir (--trace). */
+  readonly traceDir?: string;
 }
 
 export interface RunResult {
@@ -55,6 +59,8 @@ export interface RunResult {
   /** Host CPU from the workload's first to its last line; 0 for 9p (no daemon). */
   readonly daemonCpuMs: number;
   readonly qemuCpuMs: number;
+  /** The daemon's request cycles, under --trace. */
+  readonly cycles?: RequestCycles;
 }
 
 const POLL_MS = 10;
@@ -80,6 +86,7 @@ export async function runGuest(spec: RunSpec): Promise<RunResult> {
   const mount = mountFor(spec.backend, spec.cache);
   let daemon: RunningDaemon | undefined;
   let qemu: RunningQemu | undefined;
+  let trace: DaemonTrace | undefined;
   try {
     if (spec.backend !== '9p')
       daemon = await startDaemon(
@@ -116,13 +123,27 @@ export async function runGuest(spec: RunSpec): Promise<RunResult> {
     });
     // Only while it runs: a PID that exited may name another process later.
     spec.track(`kill QEMU ${qemuPid}`, () => qemuGone || killQemuByPid(qemuPid, 'SIGKILL'));
-    const cpu = await sampleAroundWorkload(qemu, daemon, consolePath, RUN_BASE_MS + RUN_PER_SCALE_MS * spec.scale);
+    const traceDir = spec.traceDir;
+    const startTrace = (): void => {
+      if (traceDir === undefined || started === undefined) return;
+      const traced = startDaemonTrace(started.pid, join(traceDir, `${name}.perf.data`));
+      trace = traced;
+      spec.track(`stop perf for ${name}`, () => traced.kill());
+    };
+    const cpu = await sampleAroundWorkload(
+      qemu,
+      daemon,
+      consolePath,
+      RUN_BASE_MS + RUN_PER_SCALE_MS * spec.scale,
+      startTrace,
+    );
     const exit = await exitWithin(qemu, EXIT_WAIT_MS);
+    await trace?.stop();
     const console = readConsole(consolePath);
     try {
       const phases = parseGuestOutput(console);
       checkMount(spec.backend, mountOptionsOf(console));
-      return { phases, ...cpu };
+      return { phases, ...cpu, ...(trace === undefined ? {} : { cycles: trace.read() }) };
     } catch (err) {
       const tail = console.split('\n').slice(-15).join('\n');
       throw new Error(
@@ -131,6 +152,7 @@ export async function runGuest(spec: RunSpec): Promise<RunResult> {
     }
   } finally {
     await qemu?.stop();
+    await trace?.stop();
     await daemon?.stop();
   }
 }
@@ -164,12 +186,16 @@ async function exitWithin(qemu: RunningQemu, ms: number): Promise<QemuExit> {
   }
 }
 
-/** Polls the console for the begin and end lines, sampling CPU at each; returns once QEMU exits. */
+/**
+ * Polls the console for the begin and end lines, sampling CPU at each (and calling `onBegin` at the
+ * first); returns once QEMU exits.
+ */
 async function sampleAroundWorkload(
   qemu: RunningQemu,
   daemon: RunningDaemon | undefined,
   consolePath: string,
   timeoutMs: number,
+  onBegin: () => void,
 ): Promise<{ daemonCpuMs: number; qemuCpuMs: number }> {
   let exited = false;
   void qemu.exited.then(() => {
@@ -185,7 +211,10 @@ async function sampleAroundWorkload(
   while (!exited && end === undefined) {
     if (Date.now() > deadline) throw new Error(`the guest did not finish within ${timeoutMs / 1000} s`);
     const console = readConsole(consolePath);
-    if (begin === undefined && console.includes(BEGIN)) begin = sample();
+    if (begin === undefined && console.includes(BEGIN)) {
+      begin = sample();
+      onBegin();
+    }
     if (begin !== undefined && console.includes(END)) end = sample();
     await sleep(POLL_MS);
   }

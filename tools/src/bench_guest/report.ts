@@ -7,8 +7,10 @@ import { cpus } from 'node:os';
 import { renderTable } from '../bench_common/format';
 import { type Summary, summarize } from '../bench_common/stats';
 import { type Backend, type Cache, NINE_P_CACHE, onOurQemu } from './backends';
+import { cyclesJson, cyclesTable, type TracedCycles } from './cycles_report';
 import { rateOf } from './guest_output';
 import type { RunResult } from './guest_run';
+import { emptyCycles, mergeCycles, type RequestCycles } from './request_cycles';
 
 interface Series {
   readonly phase: string;
@@ -19,6 +21,7 @@ interface Series {
 export class GuestResults {
   private readonly series = new Map<string, Series>();
   private readonly cpu = new Map<string, { daemonMs: number[]; qemuMs: number[] }>();
+  private readonly cycles = new Map<string, TracedCycles>();
 
   constructor(
     readonly backends: readonly Backend[],
@@ -38,6 +41,26 @@ export class GuestResults {
     // 9p has no daemon: its server's CPU is QEMU's.
     if (backend !== '9p') c.daemonMs.push(run.daemonCpuMs);
     c.qemuMs.push(run.qemuCpuMs);
+    if (run.cycles !== undefined) this.addCycles(cache, backend, run.cycles);
+  }
+
+  private addCycles(cache: Cache, backend: Backend, run: RequestCycles): void {
+    const key = `${cache}|${backend}`;
+    const t = this.cycles.get(key) ?? { cache, backend, cycles: emptyCycles() };
+    this.cycles.set(key, t);
+    mergeCycles(t.cycles, run);
+  }
+
+  /** The traced daemons' request cycles (--trace). */
+  cyclesTable(): string {
+    return cyclesTable(this.tracedInOrder());
+  }
+
+  /** By cache mode, then back end, as the tables are, whatever order the rounds ran them in. */
+  private tracedInOrder(): TracedCycles[] {
+    return this.caches.flatMap((cache) =>
+      this.backends.flatMap((backend) => this.cycles.get(`${cache}|${backend}`) ?? []),
+    );
   }
 
   private seriesOf(cache: Cache): Series[] {
@@ -121,7 +144,8 @@ export class GuestResults {
         return { cache, backend, daemonMs: jsonSeries(c.daemonMs), qemuMs: jsonSeries(c.qemuMs) };
       }),
     );
-    return { ...extra, machine: machineOf(), results, cpu };
+    const trace = this.cycles.size === 0 ? {} : { trace: cyclesJson(this.tracedInOrder()) };
+    return { ...extra, machine: machineOf(), results, cpu, ...trace };
   }
 
   writeJson(path: string, extra: Record<string, unknown>): void {

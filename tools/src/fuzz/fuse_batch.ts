@@ -141,9 +141,12 @@ export class FuseBatch {
     return any;
   }
 
-  /** INTERRUPTs every in-flight SETLKW not interrupted yet, as a signal to the waiting task would. */
+  /**
+   * INTERRUPTs every in-flight SETLKW not interrupted yet, as a signal to the waiting task would;
+   * on either queue, since cases go to the hiprio queue too.
+   */
   private interruptParked(): void {
-    for (const f of this.inFlight[REQUEST_QUEUE]!.values()) {
+    for (const f of [...this.inFlight[REQUEST_QUEUE]!.values(), ...this.inFlight[HIPRIO_QUEUE]!.values()]) {
       if (f.c.opcode !== abi.Opcode.SETLKW || f.interrupted) continue;
       // No room on hiprio now: the next stalled round tries again.
       if (this.frontend.queue(HIPRIO_QUEUE).freeDescriptors === 0) return;

@@ -69,7 +69,10 @@ export class FuzzTree {
   resetShare(): void {
     const s = this.share;
     mkdirSync(s, { recursive: true });
-    for (const name of readdirSync(s)) rmSync(join(s, name), { recursive: true, force: true });
+    // Names as bytes: the guest's need not be UTF-8, and a decoded one names another file (or none).
+    const dir = Buffer.from(`${s}/`);
+    for (const name of readdirSync(s, { encoding: 'buffer' }))
+      rmSync(Buffer.concat([dir, name]), { recursive: true, force: true });
     chmodSync(s, 0o755);
     chownSync(s, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
     for (let i = 0; i < 3; i++) writeFileSync(join(s, `f${i}`), Buffer.alloc(4096 * (i + 1), 0x41 + i));

@@ -1,0 +1,55 @@
+// bench-guest --trace's report: each daemon's request cycles over its traced boots, per cache mode,
+// as a table and as JSON (request_cycles.ts defines the measures).
+import { renderTable } from '../bench_common/format';
+import type { Backend, Cache } from './backends';
+import { type CycleSummary, type RequestCycles, summarizeCycles } from './request_cycles';
+
+export interface TracedCycles {
+  readonly cache: Cache;
+  readonly backend: Backend;
+  readonly cycles: RequestCycles;
+}
+
+function us(value: number): string {
+  return Number.isNaN(value) ? '—' : value.toFixed(0);
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(0)}%`;
+}
+
+function wakes(s: CycleSummary): string {
+  const entries = Object.entries(s.wokenBy).sort((a, b) => b[1] - a[1]);
+  return entries.length === 0 ? '—' : entries.map(([name, share]) => `${name} ${percent(share)}`).join(', ');
+}
+
+export function cyclesTable(traced: readonly TracedCycles[]): string {
+  const lines = [
+    "daemon request cycles (--trace: each boot's workload from when perf attached, a few hundred ms after",
+    'its start; tracing slows the daemons, so the rates above are perturbed); µs, p50 / p90 / mean',
+  ];
+  const rows = [['cache', 'back end', 'requests', 'service', 'guest turnaround', 'preempted after signal', 'woken by']];
+  for (const t of traced) {
+    const s = summarizeCycles(t.cycles);
+    rows.push([
+      t.cache,
+      t.backend,
+      String(s.requests),
+      `${us(s.serviceUs.p50)} / ${us(s.serviceUs.p90)} / ${us(s.serviceUs.mean)}`,
+      `${us(s.turnaroundUs.p50)} / ${us(s.turnaroundUs.p90)} / ${us(s.turnaroundUs.mean)}`,
+      percent(s.preemptedAfterSignal),
+      wakes(s),
+    ]);
+  }
+  lines.push(...renderTable(rows, [0, 1, 6]));
+  lines.push(
+    'service: from the wait that woke the thread to its call-eventfd write; guest turnaround: from that write',
+    'to the next wake (QEMU and the guest, plus any delay in waking the daemon); preempted after signal: the',
+    'thread lost its CPU while still runnable between that write and its next wait.',
+  );
+  return lines.join('\n');
+}
+
+export function cyclesJson(traced: readonly TracedCycles[]): unknown[] {
+  return traced.map((t) => ({ cache: t.cache, backend: t.backend, ...summarizeCycles(t.cycles) }));
+}
