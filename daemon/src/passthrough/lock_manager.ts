@@ -41,7 +41,8 @@ const OFFSET_MAX = 0x7fff_ffff_ffff_ffffn;
 const RETRY_MS = 10;
 /**
  * INTERRUPTs remembered while their request has not come: the hiprio queue may be served before
- * the request queue holding it. libfuse keeps them for the same reason; the oldest go first.
+ * the request queue holding it. (libfuse keeps them too, and answers EAGAIN so /dev/fuse sends them
+ * again; a virtio-fs INTERRUPT has no reply buffer.) Past this many, the oldest go.
  */
 const EARLY_INTERRUPTS = 64;
 

@@ -25,27 +25,33 @@ function wakes(s: CycleSummary): string {
 
 export function cyclesTable(traced: readonly TracedCycles[]): string {
   const lines = [
-    "daemon request cycles (--trace: each boot's workload from when perf attached, a few hundred ms after",
-    'its start; tracing slows the daemons, so the rates above are perturbed); µs, p50 / p90 / mean',
+    "daemon request cycles (--trace: each boot from a few hundred ms after the workload's first line, when",
+    'perf attached, until QEMU exits; tracing slows the daemons, so the rates above are perturbed);',
+    'µs, p50 / p90 / mean',
   ];
-  const rows = [['cache', 'back end', 'requests', 'service', 'guest turnaround', 'preempted after signal', 'woken by']];
+  const rows = [
+    ['cache', 'back end', 'cycles', 'service', 'guest turnaround', 'preempted after signal', 'other wakes', 'woken by'],
+  ];
   for (const t of traced) {
     const s = summarizeCycles(t.cycles);
     rows.push([
       t.cache,
       t.backend,
-      String(s.requests),
+      String(s.cycles),
       `${us(s.serviceUs.p50)} / ${us(s.serviceUs.p90)} / ${us(s.serviceUs.mean)}`,
       `${us(s.turnaroundUs.p50)} / ${us(s.turnaroundUs.p90)} / ${us(s.turnaroundUs.mean)}`,
       percent(s.preemptedAfterSignal),
+      percent(s.unsignalledWakes),
       wakes(s),
     ]);
   }
-  lines.push(...renderTable(rows, [0, 1, 6]));
+  lines.push(...renderTable(rows, [0, 1, 7]));
   lines.push(
-    'service: from the wait that woke the thread to its call-eventfd write; guest turnaround: from that write',
-    'to the next wake (QEMU and the guest, plus any delay in waking the daemon); preempted after signal: the',
-    'thread lost its CPU while still runnable between that write and its next wait.',
+    'cycle: from the wait that woke a serving thread to its call-eventfd write (one request for C and Rust,',
+    "a batch for ours); service: that time; guest turnaround: from the write to the thread's next wake (QEMU",
+    'and the guest, plus what the daemon still did after signalling); preempted after signal: the thread',
+    'lost its CPU, still runnable, between the write and its next wait; other wakes: wakes that slept again',
+    'without signalling (timers, sockets, tasks), per cycle.',
   );
   return lines.join('\n');
 }

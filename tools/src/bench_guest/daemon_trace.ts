@@ -8,6 +8,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '@vfs/harness/repo';
 import { processTree } from '../bench_common/process_cpu';
 import { addCycles, emptyCycles, parseTraceLine, type RequestCycles, type TraceEvent } from './request_cycles';
@@ -23,11 +24,13 @@ export interface DaemonTrace {
   /** SIGKILL to perf if it still runs (a clean-up's last resort). */
   kill(): void;
   /** The recording's request cycles (after stop()). */
-  read(): RequestCycles;
+  read(): Promise<RequestCycles>;
 }
 
 /** Installs perf when it is missing, and fails with the cause when it cannot trace here, before any boot. */
 export function ensurePerf(): void {
+  // request_cycles.ts knows the system call numbers of x86_64 only.
+  if (process.arch !== 'x64') throw new Error(`--trace: x86_64 hosts only, not ${process.arch}`);
   // Its progress goes to stderr: stdout carries only the tables.
   execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-apt.sh'), 'linux-perf'], { stdio: ['ignore', 2, 2] });
   const list = execFileSync('perf', ['list', 'tracepoint'], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -71,7 +74,14 @@ export function startDaemonTrace(root: number, dataFile: string): DaemonTrace {
   perf.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = new Promise<void>((resolve) => perf.once('exit', () => resolve()));
+  // 'error' alone when perf cannot be started at all.
+  const exited = new Promise<void>((resolve) => {
+    perf.once('exit', () => resolve());
+    perf.once('error', (err) => {
+      stderr += `${err.message}\n`;
+      resolve();
+    });
+  });
   let running = true;
   void exited.then(() => {
     running = false;
@@ -87,19 +97,24 @@ export function startDaemonTrace(root: number, dataFile: string): DaemonTrace {
     kill(): void {
       if (running) perf.kill('SIGKILL');
     },
-    read(): RequestCycles {
+    async read(): Promise<RequestCycles> {
       if (eventfds.size === 0) throw new Error(`--trace: no eventfd seen in the daemon's processes ${pids.join(',')}`);
-      const text = execFileSync('perf', ['script', '-i', dataFile, '-F', 'pid,tid,time,event,trace'], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 30,
+      // Streamed: a long run's text outgrows a string.
+      const script = spawn('perf', ['script', '-i', dataFile, '-F', 'pid,tid,time,event,trace'], {
         stdio: ['ignore', 'pipe', 'ignore'],
       });
+      const done = new Promise<number | null>((resolve, reject) => {
+        script.once('error', reject);
+        script.once('close', (code) => resolve(code));
+      });
       const events: TraceEvent[] = [];
-      for (const line of text.split('\n')) {
+      for await (const line of createInterface({ input: script.stdout })) {
         const e = parseTraceLine(line);
         if (e !== null) events.push(e);
       }
-      if (events.length === 0) throw new Error(`--trace: perf recorded nothing in ${dataFile}\n${stderr}`);
+      const code = await done;
+      if (code !== 0 || events.length === 0)
+        throw new Error(`--trace: perf script -i ${dataFile} gave ${events.length} events (exit ${code})\n${stderr}`);
       const cycles = emptyCycles();
       addCycles(events, (pid, fd) => eventfds.has(`${pid}:${fd}`), cycles);
       return cycles;

@@ -64,12 +64,12 @@ without it the output says "DAX: needs make vmm".
   --json FILE         also write the results as JSON
   --cpu-prof DIR      profile our daemon with node --cpu-prof into DIR (one .cpuprofile per boot;
                       the daemon then runs with --sandbox=none --seccomp=none: a sandboxed one cannot write it)
-  --trace DIR         record each daemon's system calls and context switches while the workload runs
-                      with perf (tracepoints) into DIR, one perf.data per boot, and print its request
-                      cycles: service time
-                      (kick to call signal), the guest's turnaround (call signal to the next kick),
-                      what woke it, and how often it lost its CPU after signalling. Tracing slows
-                      every daemon, so read that run's rates as perturbed. Needs perf (linux-perf).
+  --trace DIR         record each daemon's system calls and context switches with perf (tracepoints)
+                      from the workload's start into DIR, one perf.data per boot, and print its
+                      request cycles: service time (wake to call signal), the guest's turnaround
+                      (call signal to the next wake), what woke it, and how often it lost its CPU
+                      after signalling. Tracing slows every daemon, so read that run's rates as
+                      perturbed. Installs perf (linux-perf) if missing; x86_64 only.
   -h, --help          this help
 `;
 

@@ -143,7 +143,7 @@ export async function runGuest(spec: RunSpec): Promise<RunResult> {
     try {
       const phases = parseGuestOutput(console);
       checkMount(spec.backend, mountOptionsOf(console));
-      return { phases, ...cpu, ...(trace === undefined ? {} : { cycles: trace.read() }) };
+      return { phases, ...cpu, ...(trace === undefined ? {} : { cycles: await trace.read() }) };
     } catch (err) {
       const tail = console.split('\n').slice(-15).join('\n');
       throw new Error(

@@ -28,8 +28,7 @@ describe('parseTraceLine', () => {
     expect(parseTraceLine(SWITCH_R.replace('prev_state=R', 'prev_state=S'))).toMatchObject({ runnable: false });
   });
 
-  it('ignores a switch of another task, other events and anything that is not a trace line', () => {
-    expect(parseTraceLine(SWITCH_R.replace('prev_pid=32105', 'prev_pid=7'))).toBeNull();
+  it('ignores other events and anything that is not a trace line', () => {
     expect(parseTraceLine('32105/32105 31699.74: sched:sched_wakeup: comm=node pid=1')).toBeNull();
     expect(parseTraceLine('')).toBeNull();
     expect(parseTraceLine('perf: lost 3 chunks')).toBeNull();
@@ -55,6 +54,7 @@ const exit = (us: number, nr: number, ret: number, tid = PID): TraceEvent => ({
   ret,
 });
 const signalAt = (us: number, tid = PID): TraceEvent => enter(us, 1, [CALL_FD, 0, 8], tid);
+const sleep = (us: number, tid = PID): TraceEvent => ({ kind: 'switch-out', pid: PID, tid, us, runnable: false });
 const isCallFd = (pid: number, fd: number): boolean => pid === PID && fd === CALL_FD;
 
 describe('addCycles', () => {
@@ -94,6 +94,39 @@ describe('addCycles', () => {
   });
 });
 
+describe('addCycles, wakes that are not requests', () => {
+  it('starts the cycle again at a wake after one that slept again without signalling', () => {
+    const c = emptyCycles();
+    addCycles(
+      [
+        exit(0, 281, 1), // a timer or a socket
+        enter(20, 232, [0, 0, 0]),
+        sleep(21),
+        exit(900, 232, 1), // the kick
+        enter(910, 232, [0, 0, 0]), // a poll while serving: no sleep, no new cycle
+        exit(911, 232, 1),
+        signalAt(960),
+      ],
+      isCallFd,
+      c,
+    );
+    expect(c.serviceUs).toEqual([60]);
+    expect(c.unsignalledWakes).toBe(1);
+    expect(c.wokenBy).toEqual({ epoll_wait: 1 });
+  });
+
+  it('takes no eventfd the process reads (a kick) for a call eventfd', () => {
+    const KICK = 6;
+    const c = emptyCycles();
+    addCycles(
+      [exit(0, 271, 1), enter(5, 0, [KICK, 0, 8]), enter(10, 1, [KICK, 0, 8]), signalAt(30)],
+      (_pid, fd) => fd === KICK || fd === CALL_FD,
+      c,
+    );
+    expect(c.serviceUs).toEqual([30]);
+  });
+});
+
 describe('summarizeCycles', () => {
   it('gives percentiles, means and shares, merged over boots', () => {
     const a = emptyCycles();
@@ -106,7 +139,7 @@ describe('summarizeCycles', () => {
     mergeCycles(all, a);
     mergeCycles(all, a);
     const s = summarizeCycles(all);
-    expect(s.requests).toBe(4);
+    expect(s.cycles).toBe(4);
     expect(s.serviceUs).toEqual({ p50: 10, p90: 30, mean: 20 });
     expect(s.turnaroundUs.p50).toBe(90);
     expect(s.wokenBy).toEqual({ epoll_wait: 1 });
@@ -115,7 +148,7 @@ describe('summarizeCycles', () => {
 
   it('has no figures without a cycle', () => {
     const s = summarizeCycles(emptyCycles());
-    expect(s.requests).toBe(0);
+    expect(s.cycles).toBe(0);
     expect(s.serviceUs.p50).toBeNaN();
     expect(s.preemptedAfterSignal).toBe(0);
   });

@@ -1,8 +1,10 @@
 // A daemon's request cycles, read from its system calls as `perf script` prints them: each thread
 // sleeps in a wait (epoll, ppoll, poll), wakes when a kick arrives, serves, and signals the guest
-// by writing 8 bytes to a call eventfd. From wake to signal is the daemon's service time; from
-// one signal to the next wake, the guest's turnaround (QEMU and the guest, plus whatever keeps
-// the daemon from waking). The same yardstick fits every daemon, whatever its language.
+// by writing 8 bytes to a call eventfd (our daemon once per batch of requests, the C and Rust
+// daemons once per request). From wake to signal is the daemon's service time; from the signal to
+// the thread's next wake is the guest's turnaround: QEMU and the guest, plus whatever the daemon
+// still did after signalling. The same yardstick fits every daemon, whatever its language. The
+// system call numbers are x86_64's.
 import { rank } from '../bench_common/stats';
 
 /** x86_64 numbers of the calls a daemon waits in, and their names for the report. */
@@ -14,6 +16,7 @@ export const WAIT_SYSCALLS: ReadonlyMap<number, string> = new Map([
   [281, 'epoll_pwait'],
   [441, 'epoll_pwait2'],
 ]);
+const READ = 0;
 const WRITE = 1;
 const EVENTFD_WRITE_BYTES = 8;
 
@@ -45,7 +48,7 @@ export type TraceEvent =
 const HEAD = /^\s*(\d+)\/(\d+)\s+(\d+\.\d+):\s+(\S+):\s+(.*)$/;
 const ENTER = /^NR (\d+) \(([0-9a-f]+), ([0-9a-f]+), ([0-9a-f]+)/;
 const EXIT = /^NR (\d+) = (-?\d+)/;
-const SWITCH = /prev_pid=(\d+) .*prev_state=(\S+)/;
+const SWITCH = /prev_state=(\S+)/;
 
 /** One line of `perf script -F pid,tid,time,event,trace`; null for anything else. */
 export function parseTraceLine(line: string): TraceEvent | null {
@@ -68,9 +71,9 @@ export function parseTraceLine(line: string): TraceEvent | null {
     }
     case 'sched:sched_switch': {
       const s = SWITCH.exec(body);
-      // Only the traced thread's own switches out: the tracepoint fires in the outgoing task.
-      if (s === null || Number(s[1]) !== tid) return null;
-      return { kind: 'switch-out', pid, tid, us, runnable: (s[2] as string).startsWith('R') };
+      // The tracepoint fires in the outgoing task, so under `perf record -p` every one recorded is a
+      // traced thread's switch out (its prev_pid may be in another pid namespace than perf's tid).
+      return s === null ? null : { kind: 'switch-out', pid, tid, us, runnable: (s[1] as string).startsWith('R') };
     }
     default:
       return null;
@@ -86,10 +89,12 @@ export interface RequestCycles {
   readonly wokenBy: Record<string, number>;
   /** Cycles whose thread was switched out while still runnable between its signal and its next wait. */
   preemptedAfterSignal: number;
+  /** Wakes the thread slept again after without signalling (other work: a timer, a socket, a task). */
+  unsignalledWakes: number;
 }
 
 export function emptyCycles(): RequestCycles {
-  return { serviceUs: [], turnaroundUs: [], wokenBy: {}, preemptedAfterSignal: 0 };
+  return { serviceUs: [], turnaroundUs: [], wokenBy: {}, preemptedAfterSignal: 0, unsignalledWakes: 0 };
 }
 
 /** Adds `from`'s cycles (another boot's) to `into`. */
@@ -98,71 +103,122 @@ export function mergeCycles(into: RequestCycles, from: RequestCycles): void {
   for (const v of from.turnaroundUs) into.turnaroundUs.push(v);
   for (const [wait, n] of Object.entries(from.wokenBy)) into.wokenBy[wait] = (into.wokenBy[wait] ?? 0) + n;
   into.preemptedAfterSignal += from.preemptedAfterSignal;
+  into.unsignalledWakes += from.unsignalledWakes;
 }
 
 interface ThreadState {
+  /** Woken, not yet signalled. */
   busy: boolean;
   wakeUs: number;
   wakeBy: string;
+  /** The last signal not yet followed by a wake; -1: none. */
   signalUs: number;
   afterSignal: boolean;
   preempted: boolean;
+  /** Inside a wait, and whether it slept (switched out not runnable): a zero-timeout poll does not. */
+  waiting: boolean;
+  slept: boolean;
+}
+
+function threadState(): ThreadState {
+  return {
+    busy: false,
+    wakeUs: 0,
+    wakeBy: '',
+    signalUs: -1,
+    afterSignal: false,
+    preempted: false,
+    waiting: false,
+    slept: false,
+  };
+}
+
+/** The fds each process reads: a kick or a control eventfd, never a call eventfd (only ever written). */
+function readFds(events: readonly TraceEvent[]): Set<string> {
+  const read = new Set<string>();
+  for (const e of events) if (e.kind === 'enter' && e.nr === READ) read.add(`${e.pid}:${e.args[0]}`);
+  return read;
 }
 
 /**
- * Adds the cycles of `events` (in time order) to `into`. `isEventfd(pid, fd)` tells a call
- * eventfd from other fds, so an 8-byte write of data is not a signal.
+ * Adds the cycles of `events` (in time order) to `into`. `isEventfd(pid, fd)` tells eventfds from
+ * other fds, so an 8-byte write of data is not a signal; an eventfd the process also reads is not
+ * a call eventfd either.
  */
 export function addCycles(
-  events: Iterable<TraceEvent>,
+  events: readonly TraceEvent[],
   isEventfd: (pid: number, fd: number) => boolean,
   into: RequestCycles,
 ): void {
+  const read = readFds(events);
+  const isCallFd = (pid: number, fd: number): boolean => isEventfd(pid, fd) && !read.has(`${pid}:${fd}`);
   const threads = new Map<number, ThreadState>();
   for (const e of events) {
     let t = threads.get(e.tid);
     if (t === undefined) {
-      t = { busy: false, wakeUs: 0, wakeBy: '', signalUs: -1, afterSignal: false, preempted: false };
+      t = threadState();
       threads.set(e.tid, t);
     }
-    if (e.kind === 'exit') {
-      const wait = WAIT_SYSCALLS.get(e.nr);
-      if (wait === undefined || e.ret <= 0 || t.busy) continue;
-      if (t.signalUs >= 0) into.turnaroundUs.push(e.us - t.signalUs);
-      t.busy = true;
-      t.wakeUs = e.us;
-      t.wakeBy = wait;
-    } else if (e.kind === 'enter') {
-      if (WAIT_SYSCALLS.has(e.nr) && t.afterSignal) {
-        t.afterSignal = false;
-        if (t.preempted) into.preemptedAfterSignal++;
-      } else if (
-        e.nr === WRITE &&
-        e.args[2] === EVENTFD_WRITE_BYTES &&
-        t.busy &&
-        isEventfd(e.pid, e.args[0] as number)
-      ) {
-        into.serviceUs.push(e.us - t.wakeUs);
-        into.wokenBy[t.wakeBy] = (into.wokenBy[t.wakeBy] ?? 0) + 1;
-        t.busy = false;
-        t.signalUs = e.us;
-        t.afterSignal = true;
-        t.preempted = false;
-      }
-    } else if (t.afterSignal && e.runnable) {
-      t.preempted = true;
-    }
+    if (e.kind === 'exit') onExit(t, e.nr, e.ret, e.us, into);
+    else if (e.kind === 'enter') onEnter(t, e, isCallFd, into);
+    else if (t.waiting && !e.runnable) t.slept = true;
+    else if (t.afterSignal && e.runnable) t.preempted = true;
   }
 }
 
+function onExit(t: ThreadState, nr: number, ret: number, us: number, into: RequestCycles): void {
+  const wait = WAIT_SYSCALLS.get(nr);
+  if (wait === undefined) return;
+  const slept = t.slept;
+  t.waiting = false;
+  t.slept = false;
+  if (ret <= 0) return;
+  // Busy and slept: the last wake ended in a wait without a signal, so this one starts the cycle.
+  // Busy without sleeping: a poll while serving, which wakes nothing.
+  if (t.busy && !slept) return;
+  if (t.busy) into.unsignalledWakes++;
+  if (t.signalUs >= 0) into.turnaroundUs.push(us - t.signalUs);
+  t.signalUs = -1;
+  t.busy = true;
+  t.wakeUs = us;
+  t.wakeBy = wait;
+}
+
+function onEnter(
+  t: ThreadState,
+  e: Extract<TraceEvent, { kind: 'enter' }>,
+  isCallFd: (pid: number, fd: number) => boolean,
+  into: RequestCycles,
+): void {
+  if (WAIT_SYSCALLS.has(e.nr)) {
+    t.waiting = true;
+    t.slept = false;
+    if (t.afterSignal) {
+      t.afterSignal = false;
+      if (t.preempted) into.preemptedAfterSignal++;
+    }
+    return;
+  }
+  if (e.nr !== WRITE || e.args[2] !== EVENTFD_WRITE_BYTES || !t.busy || !isCallFd(e.pid, e.args[0] as number)) return;
+  into.serviceUs.push(e.us - t.wakeUs);
+  into.wokenBy[t.wakeBy] = (into.wokenBy[t.wakeBy] ?? 0) + 1;
+  t.busy = false;
+  t.signalUs = e.us;
+  t.afterSignal = true;
+  t.preempted = false;
+}
+
 export interface CycleSummary {
-  readonly requests: number;
+  /** Signalled cycles: a request each for the C and Rust daemons, a batch for ours. */
+  readonly cycles: number;
   readonly serviceUs: { readonly p50: number; readonly p90: number; readonly mean: number };
   readonly turnaroundUs: { readonly p50: number; readonly p90: number; readonly mean: number };
   /** Share of cycles by the wait that woke them. */
   readonly wokenBy: Record<string, number>;
   /** Share of cycles whose thread lost its CPU, still runnable, between signal and next wait. */
   readonly preemptedAfterSignal: number;
+  /** Wakes that ended in a wait without a signal, per cycle. */
+  readonly unsignalledWakes: number;
 }
 
 function spread(values: readonly number[]): { p50: number; p90: number; mean: number } {
@@ -176,10 +232,11 @@ export function summarizeCycles(c: RequestCycles): CycleSummary {
   const n = c.serviceUs.length;
   const share = (k: number): number => (n === 0 ? 0 : k / n);
   return {
-    requests: n,
+    cycles: n,
     serviceUs: spread(c.serviceUs),
     turnaroundUs: spread(c.turnaroundUs),
     wokenBy: Object.fromEntries(Object.entries(c.wokenBy).map(([k, v]) => [k, share(v)])),
     preemptedAfterSignal: share(c.preemptedAfterSignal),
+    unsignalledWakes: share(c.unsignalledWakes),
   };
 }
