@@ -8,7 +8,7 @@
 import { rank } from '../bench_common/stats';
 
 /** x86_64 numbers of the calls a daemon waits in, and their names for the report. */
-export const WAIT_SYSCALLS: ReadonlyMap<number, string> = new Map([
+const WAIT_SYSCALLS: ReadonlyMap<number, string> = new Map([
   [7, 'poll'],
   [23, 'select'],
   [232, 'epoll_wait'],
