@@ -2,7 +2,7 @@
 // as a table and as JSON (request_cycles.ts defines the measures).
 import { renderTable } from '../bench_common/format';
 import type { Backend, Cache } from './backends';
-import { type CycleSummary, type RequestCycles, summarizeCycles } from './request_cycles';
+import { type CycleSummary, type RequestCycles, type Spread, summarizeCycles } from './request_cycles';
 
 export interface TracedCycles {
   readonly cache: Cache;
@@ -12,6 +12,10 @@ export interface TracedCycles {
 
 function us(value: number): string {
   return Number.isNaN(value) ? '—' : value.toFixed(0);
+}
+
+function spreadCell(s: Spread): string {
+  return `${us(s.p50)} / ${us(s.p90)} / ${us(s.mean)}`;
 }
 
 function percent(share: number): string {
@@ -30,7 +34,19 @@ export function cyclesTable(traced: readonly TracedCycles[]): string {
     'µs, p50 / p90 / mean',
   ];
   const rows = [
-    ['cache', 'back end', 'cycles', 'service', 'guest turnaround', 'preempted after signal', 'other wakes', 'woken by'],
+    [
+      'cache',
+      'back end',
+      'cycles',
+      'service',
+      'in system calls',
+      'between them',
+      'calls',
+      'guest turnaround',
+      'preempted after signal',
+      'other wakes',
+      'woken by',
+    ],
   ];
   for (const t of traced) {
     const s = summarizeCycles(t.cycles);
@@ -38,20 +54,25 @@ export function cyclesTable(traced: readonly TracedCycles[]): string {
       t.cache,
       t.backend,
       String(s.cycles),
-      `${us(s.serviceUs.p50)} / ${us(s.serviceUs.p90)} / ${us(s.serviceUs.mean)}`,
-      `${us(s.turnaroundUs.p50)} / ${us(s.turnaroundUs.p90)} / ${us(s.turnaroundUs.mean)}`,
+      spreadCell(s.serviceUs),
+      spreadCell(s.inCallsUs),
+      spreadCell(s.betweenCallsUs),
+      Number.isNaN(s.callsPerCycle) ? '—' : s.callsPerCycle.toFixed(1),
+      spreadCell(s.turnaroundUs),
       percent(s.preemptedAfterSignal),
       percent(s.unsignalledWakes),
       wakes(s),
     ]);
   }
-  lines.push(...renderTable(rows, [0, 1, 7]));
+  lines.push(...renderTable(rows, [0, 1, 10]));
   lines.push(
     'cycle: from the wait that woke a serving thread to its call-eventfd write (one request for C and Rust,',
-    "a batch for ours); service: that time; guest turnaround: from the write to the thread's next wake (QEMU",
-    'and the guest, plus what the daemon still did after signalling); preempted after signal: the thread',
-    'lost its CPU, still runnable, between the write and its next wait; other wakes: wakes that slept again',
-    'without signalling (timers, sockets, tasks), per cycle.',
+    "a batch for ours); service: that time, split into the time inside the daemon's system calls and the",
+    'time between them (user space, page faults, interrupts); calls: system calls per cycle, the write not',
+    "counted; guest turnaround: from the write to the thread's next wake (QEMU and the guest, plus what the",
+    'daemon still did after signalling); preempted after signal: the thread lost its CPU, still runnable,',
+    'between the write and its next wait; other wakes: wakes that slept again without signalling (timers,',
+    'sockets, tasks), per cycle.',
   );
   return lines.join('\n');
 }

@@ -94,6 +94,56 @@ describe('addCycles', () => {
   });
 });
 
+describe('addCycles, the service time split', () => {
+  it('counts the time inside system calls, polls while serving included, and the calls', () => {
+    const c = emptyCycles();
+    addCycles(
+      [
+        exit(0, 232, 1),
+        enter(10, 332, [3, 0, 0]), // statx
+        exit(14, 332, 0),
+        enter(20, 257, [3, 0, 0]), // openat
+        exit(30, 257, 7),
+        enter(32, 232, [0, 0, 0]), // a poll while serving
+        exit(33, 232, 0),
+        signalAt(50),
+        enter(52, 3, [7, 0, 0]), // after the signal: the next cycle's business, not this one's
+        exit(60, 3, 0),
+      ],
+      isCallFd,
+      c,
+    );
+    expect(c.serviceUs).toEqual([50]);
+    expect(c.inCallsUs).toEqual([15]);
+    expect(c.calls).toEqual([3]);
+    const s = summarizeCycles(c);
+    expect(s.betweenCallsUs.p50).toBe(35);
+    expect(s.callsPerCycle).toBe(3);
+  });
+
+  it("starts a cycle after an unsignalled wake with none of that wake's calls", () => {
+    const c = emptyCycles();
+    addCycles(
+      [
+        exit(0, 281, 1),
+        enter(5, 0, [9, 0, 64]), // the control socket's read
+        exit(8, 0, 64),
+        enter(20, 232, [0, 0, 0]),
+        sleep(21),
+        exit(900, 232, 1),
+        enter(905, 3, [7, 0, 0]),
+        exit(911, 3, 0),
+        signalAt(960),
+      ],
+      isCallFd,
+      c,
+    );
+    expect(c.serviceUs).toEqual([60]);
+    expect(c.inCallsUs).toEqual([6]);
+    expect(c.calls).toEqual([1]);
+  });
+});
+
 describe('addCycles, wakes that are not requests', () => {
   it('starts the cycle again at a wake after one that slept again without signalling', () => {
     const c = emptyCycles();

@@ -83,6 +83,10 @@ export function parseTraceLine(line: string): TraceEvent | null {
 export interface RequestCycles {
   /** Wake → signal, µs, one per cycle. */
   readonly serviceUs: number[];
+  /** Of each cycle's service time, the part spent inside the daemon's system calls, µs. */
+  readonly inCallsUs: number[];
+  /** System calls made in each cycle (the signal's write not counted). */
+  readonly calls: number[];
   /** Signal → next wake, µs. */
   readonly turnaroundUs: number[];
   /** Cycles by the wait that woke them. */
@@ -94,12 +98,22 @@ export interface RequestCycles {
 }
 
 export function emptyCycles(): RequestCycles {
-  return { serviceUs: [], turnaroundUs: [], wokenBy: {}, preemptedAfterSignal: 0, unsignalledWakes: 0 };
+  return {
+    serviceUs: [],
+    inCallsUs: [],
+    calls: [],
+    turnaroundUs: [],
+    wokenBy: {},
+    preemptedAfterSignal: 0,
+    unsignalledWakes: 0,
+  };
 }
 
 /** Adds `from`'s cycles (another boot's) to `into`. */
 export function mergeCycles(into: RequestCycles, from: RequestCycles): void {
   for (const v of from.serviceUs) into.serviceUs.push(v);
+  for (const v of from.inCallsUs) into.inCallsUs.push(v);
+  for (const v of from.calls) into.calls.push(v);
   for (const v of from.turnaroundUs) into.turnaroundUs.push(v);
   for (const [wait, n] of Object.entries(from.wokenBy)) into.wokenBy[wait] = (into.wokenBy[wait] ?? 0) + n;
   into.preemptedAfterSignal += from.preemptedAfterSignal;
@@ -111,6 +125,11 @@ interface ThreadState {
   busy: boolean;
   wakeUs: number;
   wakeBy: string;
+  /** The system call this busy thread is in, entered at; -1: none. */
+  callEnterUs: number;
+  /** This cycle's time in system calls so far, and their number. */
+  callUs: number;
+  callCount: number;
   /** The last signal not yet followed by a wake; -1: none. */
   signalUs: number;
   afterSignal: boolean;
@@ -125,6 +144,9 @@ function threadState(): ThreadState {
     busy: false,
     wakeUs: 0,
     wakeBy: '',
+    callEnterUs: -1,
+    callUs: 0,
+    callCount: 0,
     signalUs: -1,
     afterSignal: false,
     preempted: false,
@@ -167,6 +189,11 @@ export function addCycles(
 }
 
 function onExit(t: ThreadState, nr: number, ret: number, us: number, into: RequestCycles): void {
+  if (t.callEnterUs >= 0) {
+    t.callUs += us - t.callEnterUs;
+    t.callCount++;
+    t.callEnterUs = -1;
+  }
   const wait = WAIT_SYSCALLS.get(nr);
   if (wait === undefined) return;
   const slept = t.slept;
@@ -182,6 +209,8 @@ function onExit(t: ThreadState, nr: number, ret: number, us: number, into: Reque
   t.busy = true;
   t.wakeUs = us;
   t.wakeBy = wait;
+  t.callUs = 0;
+  t.callCount = 0;
 }
 
 function onEnter(
@@ -190,6 +219,9 @@ function onEnter(
   isCallFd: (pid: number, fd: number) => boolean,
   into: RequestCycles,
 ): void {
+  // A call a serving thread makes (a poll while serving too), unless it is the signal itself.
+  const signals = e.nr === WRITE && e.args[2] === EVENTFD_WRITE_BYTES && t.busy && isCallFd(e.pid, e.args[0] as number);
+  if (t.busy && !signals) t.callEnterUs = e.us;
   if (WAIT_SYSCALLS.has(e.nr)) {
     t.waiting = true;
     t.slept = false;
@@ -199,8 +231,10 @@ function onEnter(
     }
     return;
   }
-  if (e.nr !== WRITE || e.args[2] !== EVENTFD_WRITE_BYTES || !t.busy || !isCallFd(e.pid, e.args[0] as number)) return;
+  if (!signals) return;
   into.serviceUs.push(e.us - t.wakeUs);
+  into.inCallsUs.push(t.callUs);
+  into.calls.push(t.callCount);
   into.wokenBy[t.wakeBy] = (into.wokenBy[t.wakeBy] ?? 0) + 1;
   t.busy = false;
   t.signalUs = e.us;
@@ -208,11 +242,22 @@ function onEnter(
   t.preempted = false;
 }
 
+export interface Spread {
+  readonly p50: number;
+  readonly p90: number;
+  readonly mean: number;
+}
+
 export interface CycleSummary {
   /** Signalled cycles: a request each for the C and Rust daemons, a batch for ours. */
   readonly cycles: number;
-  readonly serviceUs: { readonly p50: number; readonly p90: number; readonly mean: number };
-  readonly turnaroundUs: { readonly p50: number; readonly p90: number; readonly mean: number };
+  readonly serviceUs: Spread;
+  /** The service time's part inside system calls, and the rest: user space, faults, interrupts. */
+  readonly inCallsUs: Spread;
+  readonly betweenCallsUs: Spread;
+  /** System calls per cycle, mean. */
+  readonly callsPerCycle: number;
+  readonly turnaroundUs: Spread;
   /** Share of cycles by the wait that woke them. */
   readonly wokenBy: Record<string, number>;
   /** Share of cycles whose thread lost its CPU, still runnable, between signal and next wait. */
@@ -221,7 +266,7 @@ export interface CycleSummary {
   readonly unsignalledWakes: number;
 }
 
-function spread(values: readonly number[]): { p50: number; p90: number; mean: number } {
+function spread(values: readonly number[]): Spread {
   if (values.length === 0) return { p50: Number.NaN, p90: Number.NaN, mean: Number.NaN };
   const sorted = [...values].sort((a, b) => a - b);
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
@@ -234,6 +279,9 @@ export function summarizeCycles(c: RequestCycles): CycleSummary {
   return {
     cycles: n,
     serviceUs: spread(c.serviceUs),
+    inCallsUs: spread(c.inCallsUs),
+    betweenCallsUs: spread(c.serviceUs.map((service, i) => service - (c.inCallsUs[i] ?? 0))),
+    callsPerCycle: n === 0 ? Number.NaN : c.calls.reduce((a, b) => a + b, 0) / n,
     turnaroundUs: spread(c.turnaroundUs),
     wokenBy: Object.fromEntries(Object.entries(c.wokenBy).map(([k, v]) => [k, share(v)])),
     preemptedAfterSignal: share(c.preemptedAfterSignal),
