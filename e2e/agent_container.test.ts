@@ -26,7 +26,7 @@ import { guestKernelRelease } from '@vfs/harness/guest_vm';
 jest.setTimeout(120_000);
 
 const SHARES = '/run/vfs/shares';
-const OVERLAY_CONTAINERS = ['c1', 'c2', 'c3', 'c4', 'c6', 'c7', 'c9', 'c10', 'c11', 'keeper'];
+const OVERLAY_CONTAINERS = ['c1', 'c2', 'c3', 'c4', 'c6', 'c7', 'c9', 'c10', 'c11', 'c12', 'keeper'];
 
 type Json = Record<string, unknown>;
 
@@ -87,6 +87,8 @@ beforeAll(async () => {
     ],
   }));
   agent = vm.agent;
+  // What the warm pool does before it offers a VM: a throwaway container, created and removed.
+  await agent.warmUp({});
   await agent.createSandbox({
     sandboxId: 'agent-e2e',
     hostname: 'vfs-sandbox',
@@ -187,6 +189,29 @@ async function waitForOutput(
 // ---- checks ---------------------------------------------------------------------------------
 
 describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
+  it('leaves nothing of its warm-up container in the cgroup tree, and refuses a warm-up once the sandbox exists', async () => {
+    const done = await run(
+      'c12',
+      spec(['ls', '/sys/fs/cgroup/vfs'], {
+        mounts: [
+          {
+            destination: '/sys/fs/cgroup',
+            type: 'cgroup',
+            source: 'cgroup',
+            options: ['ro', 'nosuid', 'noexec', 'nodev'],
+          },
+        ],
+        // No cgroup namespace: the mount shows the guest's whole tree, every container's cgroup.
+        linux: { namespaces: NAMESPACES.filter((ns) => ns.type !== 'cgroup') },
+      }),
+    );
+    expect(done.status).toBe(0);
+    const cgroups = done.stdout.split('\n').filter((name) => name !== '');
+    expect(cgroups).toContain('c12');
+    expect(cgroups.filter((name) => name.startsWith('vfs-warm-up-'))).toEqual([]);
+    expect((await rejection(agent.warmUp({}))).code).toBe(Code.FailedPrecondition);
+  });
+
   it('runs a container: output, separate stderr, exit status 7, PID 1, its hostname', async () => {
     const done = await run(
       'c1',

@@ -1,12 +1,14 @@
 /**
- * The sandbox: its hostname, resolver, shares and network (CreateSandbox), hot-plugged shares
- * (MountShare/UnmountShare), and its end (DestroySandbox: every container killed and removed,
- * every share detached) just before the VM stops.
+ * The sandbox: a pool VM's warm-up before it has one (WarmUp), its hostname, resolver, shares and
+ * network (CreateSandbox), hot-plugged shares (MountShare/UnmountShare), and its end
+ * (DestroySandbox: every container killed and removed, every share detached) just before the VM
+ * stops.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { errorMessage } from '@vfs/contracts';
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { step } from '../container/launch_plan';
+import { warmUp } from '../container/warm_up';
 import type { AgentState } from './agent_state';
 import { invalid } from './call_errors';
 import type { Handlers } from './handler_types';
@@ -63,8 +65,20 @@ async function destroy(state: AgentState): Promise<void> {
 
 export function sandboxHandlers(
   state: AgentState,
-): Handlers<'createSandbox' | 'destroySandbox' | 'mountShare' | 'unmountShare'> {
+): Handlers<'createSandbox' | 'destroySandbox' | 'mountShare' | 'unmountShare' | 'warmUp'> {
   return {
+    warmUp: async () => {
+      if (state.sandboxId !== undefined) {
+        throw new TtrpcError(
+          Code.FailedPrecondition,
+          `sandbox ${state.sandboxId} is created: a warm-up is for a VM before its sandbox`,
+        );
+      }
+      const started = performance.now();
+      await warmUp(state.launcherPath);
+      state.log.info({ ms: Math.round(performance.now() - started) }, 'warmed up');
+      return {};
+    },
     createSandbox: async (request) => {
       if (state.sandboxId !== undefined)
         throw new TtrpcError(Code.AlreadyExists, `sandbox ${state.sandboxId} is already created`);

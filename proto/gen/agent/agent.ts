@@ -325,6 +325,9 @@ export enum CheckResponse_ServingStatus {
 export interface GuestDetailsRequest {
 }
 
+export interface WarmUpRequest {
+}
+
 /** A milestone of the guest's start, for the cold-start measurements. */
 export interface BootMark {
   name: string;
@@ -3357,6 +3360,49 @@ export const GuestDetailsRequest: MessageFns<GuestDetailsRequest> = {
   },
 };
 
+function createBaseWarmUpRequest(): WarmUpRequest {
+  return {};
+}
+
+export const WarmUpRequest: MessageFns<WarmUpRequest> = {
+  encode(_: WarmUpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WarmUpRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWarmUpRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WarmUpRequest>): WarmUpRequest {
+    return WarmUpRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<WarmUpRequest>): WarmUpRequest {
+    const message = createBaseWarmUpRequest();
+    return message;
+  },
+};
+
 function createBaseBootMark(): BootMark {
   return { name: "", sinceBootNs: 0 };
 }
@@ -3751,6 +3797,19 @@ export const AgentServiceDefinition = {
     removeContainerMount: {
       name: "RemoveContainerMount",
       requestType: RemoveContainerMountRequest as typeof RemoveContainerMountRequest,
+      requestStream: false,
+      responseType: Empty as typeof Empty,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * The warm pool, before it offers a VM: runs the guest's first container path once (a throwaway
+     * container, created, never started, removed) so that the sandbox's first container does not pay
+     * for code run for the first time. Answered once nothing of it is left.
+     */
+    warmUp: {
+      name: "WarmUp",
+      requestType: WarmUpRequest as typeof WarmUpRequest,
       requestStream: false,
       responseType: Empty as typeof Empty,
       responseStream: false,

@@ -90,6 +90,7 @@ class FakeAgent {
     return {
       createSandbox: unary('createSandbox'),
       destroySandbox: unary('destroySandbox'),
+      warmUp: unary('warmUp'),
       createContainer: async (req) => {
         this.created.push(req);
         this.processes.set(this.key(req.containerId, ''), new FakeProcess());
