@@ -16,7 +16,7 @@
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReadStreamResponse, Rootfs } from '@vfs/proto/gen/agent/agent';
+import type { ReadStreamResponse, Rootfs, WarmUpResponse } from '@vfs/proto/gen/agent/agent';
 import { CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { buildBusyboxRootfs } from '@vfs/harness/busybox_rootfs';
@@ -76,6 +76,7 @@ function prepare(root: string): void {
 let vm: AgentVm;
 let timings: BootTimings;
 let agent: AgentClient;
+let warmedUp: WarmUpResponse;
 
 beforeAll(async () => {
   ({ vm, timings } = await AgentVm.start({
@@ -88,7 +89,7 @@ beforeAll(async () => {
   }));
   agent = vm.agent;
   // What the warm pool does before it offers a VM: a throwaway container, created and removed.
-  await agent.warmUp({});
+  warmedUp = await agent.warmUp({});
   await agent.createSandbox({
     sandboxId: 'agent-e2e',
     hostname: 'vfs-sandbox',
@@ -206,10 +207,15 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
       }),
     );
     expect(done.status).toBe(0);
+    // It ran: a container of its own, whose init the guest started (and killed before it ran).
+    expect(warmedUp.containerId).toMatch(/^vfs-warm-up-[0-9a-f]{12}$/);
+    expect(warmedUp.pid).toBeGreaterThan(1);
     const cgroups = done.stdout.split('\n').filter((name) => name !== '');
     expect(cgroups).toContain('c12');
-    expect(cgroups.filter((name) => name.startsWith('vfs-warm-up-'))).toEqual([]);
-    expect((await rejection(agent.warmUp({}))).code).toBe(Code.FailedPrecondition);
+    expect(cgroups).not.toContain(warmedUp.containerId);
+    const refused = await rejection(agent.warmUp({}));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(refused.message).toMatch(/sandbox agent-e2e exists/);
   });
 
   it('runs a container: output, separate stderr, exit status 7, PID 1, its hostname', async () => {

@@ -52,7 +52,7 @@ const unsupported = async (): Promise<never> => {
 
 const implementation: ServiceImplementation<typeof AgentServiceDefinition> = {
   check: async () => ({ status: CheckResponse_ServingStatus.SERVING }),
-  warmUp: async () => ({}),
+  warmUp: unsupported,
   createSandbox: async () => ({}),
   destroySandbox: async () => {
     for (const p of processes.values()) p.exit(137);

@@ -1,22 +1,29 @@
 /**
  * A VM's first container costs the guest far more than the next ones: under TCG the first
- * CreateContainer took 263–316 ms against 80–156 for later ones (ARCHITECTURE.md, "The warm
+ * CreateContainer took 263–327 ms against 75–168 for later ones (ARCHITECTURE.md, "The warm
  * pool"), spent on code run for the first time — the agent's planning and launch code, the
  * launcher, the kernel's namespace, overlay and mount paths, and QEMU's translation of all of
- * them. warmUp() pays that once, ahead of any container: it creates a throwaway container with
- * containerd's default mounts on an overlay of empty tmpfs dirs, holds it at the barrier (its
- * process never runs), kills it and removes it. Its mounts lived in its own mount namespace and
- * went with it; its cgroup and dirs are removed here.
+ * them. warmUp() pays that once, ahead of any container: it creates a throwaway container the way
+ * containerd specs one (the default mounts, masked and read-only paths, capabilities, namespaces)
+ * on an overlay of empty tmpfs dirs, holds it at the barrier (its process never runs), kills it
+ * and removes it. Its mounts lived in its own mount namespace and went with it; its cgroup and
+ * dirs are removed here.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { parseSpec } from '../oci/container_spec';
 import { Container } from './container';
 
-const WARM_UP_DIR = '/run/vfs/warm-up';
+/** On the guest's /run tmpfs, beside the rootfs stage. */
+const WARM_UP_PARENT = '/run/vfs';
 
-/** containerd's default spec for a Linux container (oci.populateDefaultUnixSpec), what a real one brings. */
+export interface WarmedUp {
+  readonly containerId: string;
+  /** The guest pid its init had, held at the barrier until killed. */
+  readonly pid: number;
+}
+
 const CAPABILITIES = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
@@ -34,6 +41,7 @@ const CAPABILITIES = [
   'CAP_AUDIT_WRITE',
 ];
 
+/** containerd's default Linux spec; the mounts are the ones the agent adds to any spec (mounts.ts). */
 function warmUpSpec(): unknown {
   return {
     ociVersion: '1.1.0',
@@ -47,29 +55,6 @@ function warmUpSpec(): unknown {
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
     },
     root: { path: 'rootfs' },
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-      {
-        destination: '/dev',
-        type: 'tmpfs',
-        source: 'tmpfs',
-        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-      },
-      {
-        destination: '/dev/pts',
-        type: 'devpts',
-        source: 'devpts',
-        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-      },
-      {
-        destination: '/dev/shm',
-        type: 'tmpfs',
-        source: 'shm',
-        options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
-      },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-    ],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
       resources: { devices: [{ allow: false, access: 'rwm' }] },
@@ -92,23 +77,33 @@ function warmUpSpec(): unknown {
   };
 }
 
-/** Creates, kills and removes a throwaway container; resolves once nothing of it is left. */
-export async function warmUp(launcherPath: string): Promise<void> {
-  const dir = join(WARM_UP_DIR, randomBytes(6).toString('hex'));
-  const lower = join(dir, 'lower');
+/**
+ * Creates, kills and removes a throwaway container. Resolves once its process is reaped and its
+ * cgroup and dirs are gone; on a failure whatever is left stays (the caller discards the VM).
+ */
+export async function warmUp(launcherPath: string): Promise<WarmedUp> {
+  const containerId = `vfs-warm-up-${randomBytes(6).toString('hex')}`;
+  const dir = join(WARM_UP_PARENT, containerId);
   try {
-    for (const sub of ['lower/proc', 'lower/dev', 'lower/sys', 'upper', 'work'])
-      mkdirSync(join(dir, sub), { recursive: true });
+    // An empty lower dir: the launcher makes the mount points in the upper one.
+    for (const sub of ['lower', 'upper', 'work']) mkdirSync(join(dir, sub), { recursive: true });
     const container = await Container.create(
       {
-        id: `vfs-warm-up-${randomBytes(6).toString('hex')}`,
+        id: containerId,
         spec: parseSpec(warmUpSpec()),
-        rootfs: { kind: 'overlay', lowerDirs: [lower], upperDir: join(dir, 'upper'), workDir: join(dir, 'work') },
+        rootfs: {
+          kind: 'overlay',
+          lowerDirs: [join(dir, 'lower')],
+          upperDir: join(dir, 'upper'),
+          workDir: join(dir, 'work'),
+        },
       },
       { launcherPath },
     );
+    const pid = container.init.pid;
     await container.kill();
     await container.delete();
+    return { containerId, pid };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -63,21 +63,32 @@ async function destroy(state: AgentState): Promise<void> {
   state.log.info({ sandbox: state.sandboxId }, 'sandbox destroyed');
 }
 
+/** What a VM holds of a tenant already: its sandbox or a container; undefined for a fresh VM. */
+function tenantOf(state: AgentState): string | undefined {
+  if (state.sandboxId !== undefined) return `sandbox ${state.sandboxId}`;
+  const container = state.registry.ids()[0];
+  return container === undefined ? undefined : `container ${container}`;
+}
+
 export function sandboxHandlers(
   state: AgentState,
 ): Handlers<'createSandbox' | 'destroySandbox' | 'mountShare' | 'unmountShare' | 'warmUp'> {
   return {
     warmUp: async () => {
-      if (state.sandboxId !== undefined) {
-        throw new TtrpcError(
-          Code.FailedPrecondition,
-          `sandbox ${state.sandboxId} is created: a warm-up is for a VM before its sandbox`,
-        );
+      const tenant = tenantOf(state);
+      if (tenant !== undefined) {
+        throw new TtrpcError(Code.FailedPrecondition, `${tenant} exists: a warm-up is for a VM no tenant has had`);
       }
       const started = performance.now();
-      await warmUp(state.launcherPath);
-      state.log.info({ ms: Math.round(performance.now() - started) }, 'warmed up');
-      return {};
+      let warmed: Awaited<ReturnType<typeof warmUp>>;
+      try {
+        warmed = await warmUp(state.launcherPath);
+      } catch (err) {
+        // Nothing the host sent caused it: the VM cannot run a container (the pool discards it).
+        throw new TtrpcError(Code.Internal, `warm-up: ${errorMessage(err)}`, { cause: err });
+      }
+      state.log.info({ ...warmed, ms: Math.round(performance.now() - started) }, 'warmed up');
+      return warmed;
     },
     createSandbox: async (request) => {
       if (state.sandboxId !== undefined)

@@ -328,6 +328,12 @@ export interface GuestDetailsRequest {
 export interface WarmUpRequest {
 }
 
+/** What the warm-up ran: the throwaway container's id and its init's guest pid (never started). */
+export interface WarmUpResponse {
+  containerId: string;
+  pid: number;
+}
+
 /** A milestone of the guest's start, for the cold-start measurements. */
 export interface BootMark {
   name: string;
@@ -3403,6 +3409,73 @@ export const WarmUpRequest: MessageFns<WarmUpRequest> = {
   },
 };
 
+function createBaseWarmUpResponse(): WarmUpResponse {
+  return { containerId: "", pid: 0 };
+}
+
+export const WarmUpResponse: MessageFns<WarmUpResponse> = {
+  encode(message: WarmUpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(16).uint32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WarmUpResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWarmUpResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WarmUpResponse>): WarmUpResponse {
+    return WarmUpResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WarmUpResponse>): WarmUpResponse {
+    const message = createBaseWarmUpResponse();
+    message.containerId = object.containerId ?? "";
+    message.pid = object.pid ?? 0;
+    return message;
+  },
+};
+
 function createBaseBootMark(): BootMark {
   return { name: "", sinceBootNs: 0 };
 }
@@ -3805,13 +3878,15 @@ export const AgentServiceDefinition = {
     /**
      * The warm pool, before it offers a VM: runs the guest's first container path once (a throwaway
      * container, created, never started, removed) so that the sandbox's first container does not pay
-     * for code run for the first time. Answered once nothing of it is left.
+     * for code run for the first time. Answered once its process is reaped and its cgroup and dirs
+     * are removed. Refused once the VM has a sandbox or a container; a failure leaves the VM unfit
+     * (the pool discards it).
      */
     warmUp: {
       name: "WarmUp",
       requestType: WarmUpRequest as typeof WarmUpRequest,
       requestStream: false,
-      responseType: Empty as typeof Empty,
+      responseType: WarmUpResponse as typeof WarmUpResponse,
       responseStream: false,
       options: {},
     },

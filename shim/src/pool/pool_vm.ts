@@ -77,9 +77,12 @@ export async function bootPoolVm(boot: PoolVmBoot, id: string): Promise<PoolVmHa
     // and under TCG translated for the first time): a throwaway one pays that here, before any
     // sandbox can take the VM (ARCHITECTURE.md, "The warm pool").
     const warmUpStarted = Date.now();
-    await connection.agent.warmUp({}, { timeoutMs: boot.config.agent.request_timeout_ms });
+    const warmed = await connection.agent.warmUp({}, { timeoutMs: boot.config.agent.request_timeout_ms });
     const bootMs = Date.now() - started;
-    log.info({ bootMs, warmUpMs: Date.now() - warmUpStarted, qemuPid: qemu.pid }, 'pool VM ready');
+    log.info(
+      { bootMs, warmUpMs: Date.now() - warmUpStarted, warmUpContainer: warmed.containerId, qemuPid: qemu.pid },
+      'pool VM ready',
+    );
     let handedOver = false;
     const lost = Promise.race([
       qemu.gone,

@@ -90,7 +90,7 @@ class FakeAgent {
     return {
       createSandbox: unary('createSandbox'),
       destroySandbox: unary('destroySandbox'),
-      warmUp: unary('warmUp'),
+      warmUp: async () => ({ containerId: 'vfs-warm-up-fake', pid: 2 }),
       createContainer: async (req) => {
         this.created.push(req);
         this.processes.set(this.key(req.containerId, ''), new FakeProcess());

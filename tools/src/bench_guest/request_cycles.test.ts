@@ -107,7 +107,7 @@ describe('addCycles, the service time split', () => {
         enter(32, 232, [0, 0, 0]), // a poll while serving
         exit(33, 232, 0),
         signalAt(50),
-        enter(52, 3, [7, 0, 0]), // after the signal: the next cycle's business, not this one's
+        enter(52, 3, [7, 0, 0]), // after the signal: in the turnaround, no cycle's
         exit(60, 3, 0),
       ],
       isCallFd,

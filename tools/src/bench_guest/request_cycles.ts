@@ -273,6 +273,14 @@ function spread(values: readonly number[]): Spread {
   return { p50: rank(sorted, 0.5), p90: rank(sorted, 0.9), mean };
 }
 
+/** Each cycle's service time less its time in system calls (both pushed at its signal, in step). */
+function betweenCalls(c: RequestCycles): number[] {
+  if (c.inCallsUs.length !== c.serviceUs.length) {
+    throw new Error(`request cycles: ${c.serviceUs.length} service times but ${c.inCallsUs.length} call times`);
+  }
+  return c.serviceUs.map((service, i) => service - (c.inCallsUs[i] as number));
+}
+
 export function summarizeCycles(c: RequestCycles): CycleSummary {
   const n = c.serviceUs.length;
   const share = (k: number): number => (n === 0 ? 0 : k / n);
@@ -280,7 +288,7 @@ export function summarizeCycles(c: RequestCycles): CycleSummary {
     cycles: n,
     serviceUs: spread(c.serviceUs),
     inCallsUs: spread(c.inCallsUs),
-    betweenCallsUs: spread(c.serviceUs.map((service, i) => service - (c.inCallsUs[i] ?? 0))),
+    betweenCallsUs: spread(betweenCalls(c)),
     callsPerCycle: n === 0 ? Number.NaN : c.calls.reduce((a, b) => a + b, 0) / n,
     turnaroundUs: spread(c.turnaroundUs),
     wokenBy: Object.fromEntries(Object.entries(c.wokenBy).map(([k, v]) => [k, share(v)])),
