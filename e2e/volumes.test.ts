@@ -1,11 +1,11 @@
 // Volumes added to a running container: `vfs-runtime volume add` hot-plugs a virtio-fs device into
 // the container's VM over QMP and mounts it in the container, which sees it at once; writes reach
 // the host; removal takes it out of the container and the VM, and is refused while busy. Real
-// containerd 1.6 + ctr, our shim, QEMU (microvm-pcie) under TCG, the guest agent, the bundled CLI.
+// containerd 1.6 + ctr, our shim, QEMU (q35) under TCG, the guest agent, the bundled CLI.
 // Needs `make build runtime`.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleCli, bundleShim } from '@vfs/harness/bundles';
 import { mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
@@ -85,6 +85,35 @@ describe('vfs-runtime volume on a running container', () => {
     rmSync(work, { recursive: true, force: true });
     expect(left).toEqual([]);
     expect(mounts).toEqual([]);
+  });
+
+  it("boots QEMU without the container shares and plugs them on root ports after the volumes' two", async () => {
+    const qemu = readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid))
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        } catch (err) {
+          // A process gone since the listing.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH')
+            return [];
+          throw err;
+        }
+      })
+      .find((argv) => argv.includes(`vfs-${ID}`) && argv.some((arg) => arg.endsWith('qemu-system-x86_64')));
+    expect(qemu).toBeDefined();
+    const devices = (qemu ?? []).filter((_, i, argv) => argv[i - 1] === '-device');
+    expect(devices.filter((d) => d.startsWith('pcie-root-port,')).map((d) => /id=(hp\d+)/.exec(d)?.[1])).toEqual([
+      'hp0',
+      'hp1',
+      'hp2',
+      'hp3',
+    ]);
+    expect(devices.filter((d) => d.startsWith('vhost-user-fs-pci'))).toEqual([]);
+    // The container's root is an overlay of the two shares, mounted in the guest after their hotplug.
+    const root = await exec('root-mount', 'sh', '-c', 'grep "^overlay / " /proc/mounts');
+    expect(root.stdout).toMatch(/lowerdir=[^ ]*vfslayers/);
+    expect(root.stdout).toMatch(/upperdir=[^ ]*vfsdata/);
   });
 
   it('hot-plugs a directory the container sees at once, and its writes reach the host', async () => {

@@ -95,7 +95,7 @@ export function sandboxHandlers(
         throw new TtrpcError(Code.AlreadyExists, `sandbox ${state.sandboxId} is already created`);
       const before = hostnameSteps(request.hostname);
       writeResolvConf(request.dns);
-      await state.shares.mount(request.shares, before);
+      await state.shares.mount(request.shares, before, request.shareWaitMs);
       await configureNetwork(request.interfaces, request.routes);
       state.sandboxId = request.sandboxId;
       state.log.info(

@@ -4,8 +4,9 @@
  * (tag + relative path), which resolve to guest paths here. Node has no mount(2): the mounts
  * are a launcher plan without a child, run in the agent's own mount namespace.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Share, ShareRef } from '@vfs/proto/gen/agent/agent';
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
@@ -19,6 +20,52 @@ const MNT_DETACH = 2;
 /** How often a mount of a hot-plugged tag is tried again while the guest has not probed it yet. */
 const TAG_POLL_MS = 20;
 const UNKNOWN_TAG_ERRNOS = new Set([constants.errno.EINVAL, constants.errno.ENOENT]);
+
+/** Where Linux ≥ 6.9 lists the tag of each virtio-fs device it has probed: `<root>/<n>/tag`. */
+export const VIRTIOFS_SYSFS = '/sys/fs/virtiofs';
+
+function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException).code;
+}
+
+/** The tags the guest's kernel has probed; undefined when it does not list them (Linux before 6.9). */
+export function probedTags(root = VIRTIOFS_SYSFS): Set<string> | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync(root);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  const tags = new Set<string>();
+  for (const entry of entries) {
+    try {
+      tags.add(readFileSync(join(root, entry, 'tag'), 'utf8').trim());
+    } catch (err) {
+      // A device removed between the listing and the read.
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
+  return tags;
+}
+
+/**
+ * Waits until the kernel lists every tag, or the deadline (the mount then fails naming the tag);
+ * false when the kernel keeps no list. The kernel lists a tag under the lock its mounts look it up
+ * with, once the device is ready: a listed tag mounts.
+ */
+export async function waitForTags(
+  tags: ReadonlySet<string>,
+  deadline: number,
+  root = VIRTIOFS_SYSFS,
+): Promise<boolean> {
+  for (;;) {
+    const probed = probedTags(root);
+    if (probed === undefined) return false;
+    if ([...tags].every((tag) => probed.has(tag)) || Date.now() >= deadline) return true;
+    await sleep(TAG_POLL_MS);
+  }
+}
 
 export interface MountedShare {
   readonly tag: string;
@@ -64,15 +111,19 @@ function checkRelative(path: string, what: string): string {
 export class ShareTable {
   private readonly shares = new Map<string, MountedShare>();
 
-  constructor(private readonly launcherPath: string) {}
+  constructor(
+    private readonly launcherPath: string,
+    /** The kernel's list of probed virtio-fs tags (tests point it elsewhere). */
+    private readonly sysfsRoot = VIRTIOFS_SYSFS,
+  ) {}
 
   /**
-   * Mounts every share in one launcher run, after `before` (e.g. the hostname). With `waitMs`
-   * (one share only), an unknown tag — a hot-plugged device the guest has not probed yet — is
-   * tried again until that much time has passed.
+   * Mounts every share in one launcher run, after `before` (e.g. the hostname). With `waitMs`, a
+   * share may be a hot-plugged device the guest has not probed yet: its tag is waited for until
+   * that much time has passed, in the kernel's list of tags, or, on a kernel without one, by trying
+   * each share's mount again while the tag is unknown.
    */
   async mount(shares: readonly Share[], before: readonly PlanStep[] = [], waitMs = 0): Promise<void> {
-    if (waitMs > 0 && shares.length !== 1) throw invalid('waiting for a tag is for one share at a time');
     const tags = new Set<string>();
     for (const share of shares) {
       checkShare(share);
@@ -80,16 +131,35 @@ export class ShareTable {
         throw new TtrpcError(Code.AlreadyExists, `share ${share.tag} is already mounted`);
       tags.add(share.tag);
     }
-    const plan = [...before, ...shares.flatMap(mountSteps)];
-    if (plan.length > 0) await this.runUntilTagsAppear(plan, Date.now() + waitMs);
+    const deadline = Date.now() + waitMs;
+    if (waitMs > 0 && !(await waitForTags(tags, deadline, this.sysfsRoot))) {
+      await this.mountEachWhenItsTagAppears(shares, before, deadline);
+    } else {
+      const plan = [...before, ...shares.flatMap(mountSteps)];
+      if (plan.length > 0) await this.run(plan);
+    }
     for (const share of shares)
       this.shares.set(share.tag, { tag: share.tag, mountPoint: share.mountPoint, readonly: share.readonly });
+  }
+
+  /** One launcher run per share: a run tried again must not repeat mounts that succeeded. */
+  private async mountEachWhenItsTagAppears(
+    shares: readonly Share[],
+    before: readonly PlanStep[],
+    deadline: number,
+  ): Promise<void> {
+    if (before.length > 0) await this.run(before);
+    for (const share of shares) await this.runUntilTagsAppear(mountSteps(share), deadline);
+  }
+
+  private run(plan: readonly PlanStep[]): Promise<unknown> {
+    return new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
   }
 
   private async runUntilTagsAppear(plan: readonly PlanStep[], deadline: number): Promise<void> {
     for (;;) {
       try {
-        await new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+        await this.run(plan);
         return;
       } catch (err) {
         // Linux 6.1 answers an unknown virtio-fs tag with EINVAL ("tag <…> not found"), newer ones with ENOENT.
@@ -103,14 +173,14 @@ export class ShareTable {
   async unmount(tag: string, lazy: boolean): Promise<void> {
     const share = this.get(tag);
     const plan = [step('umount', share.mountPoint, lazy ? MNT_DETACH : 0)];
-    await new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+    await this.run(plan);
     this.shares.delete(tag);
   }
 
   /** Detaches every share (the VM is about to stop: busy mounts must not hold it up). */
   async unmountAll(): Promise<void> {
     const plan = [...this.shares.values()].map((share) => step('umount', share.mountPoint, MNT_DETACH));
-    if (plan.length > 0) await new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+    if (plan.length > 0) await this.run(plan);
     this.shares.clear();
   }
 

@@ -86,6 +86,11 @@ export interface CreateSandboxRequest {
   /** The pod's network (CNI's interfaces, mirrored to the VM's NICs); empty: no network device. */
   interfaces: NetworkInterface[];
   routes: NetworkRoute[];
+  /**
+   * The shares may be hot-plugged devices the guest has not probed yet (the host plugs them once
+   * its daemon serves): wait up to this long for their tags before the mounts fail. 0 mounts at once.
+   */
+  shareWaitMs: number;
 }
 
 /**
@@ -851,7 +856,7 @@ export const ContainerMount: MessageFns<ContainerMount> = {
 };
 
 function createBaseCreateSandboxRequest(): CreateSandboxRequest {
-  return { sandboxId: "", hostname: "", dns: [], shares: [], interfaces: [], routes: [] };
+  return { sandboxId: "", hostname: "", dns: [], shares: [], interfaces: [], routes: [], shareWaitMs: 0 };
 }
 
 export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
@@ -873,6 +878,9 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
     }
     for (const v of message.routes) {
       NetworkRoute.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.shareWaitMs !== 0) {
+      writer.uint32(56).uint32(message.shareWaitMs);
     }
     return writer;
   },
@@ -938,6 +946,14 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
             message.routes.push(NetworkRoute.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.shareWaitMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -961,6 +977,7 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
     message.shares = object.shares?.map((e) => Share.fromPartial(e)) || [];
     message.interfaces = object.interfaces?.map((e) => NetworkInterface.fromPartial(e)) || [];
     message.routes = object.routes?.map((e) => NetworkRoute.fromPartial(e)) || [];
+    message.shareWaitMs = object.shareWaitMs ?? 0;
     return message;
   },
 };

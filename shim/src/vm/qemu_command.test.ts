@@ -50,9 +50,9 @@ describe('buildQemuArgs', () => {
     expect(kernelCommandLine(base)).not.toContain('pcie_ports');
   });
 
-  it('uses q35 without the virtio-mmio global', () => {
+  it('uses q35 without the virtio-mmio global or the built-in devices no guest uses', () => {
     const args = buildQemuArgs({ ...base, machine: 'q35' });
-    expect(valuesOf(args, '-M')).toEqual(['q35,memory-backend=mem']);
+    expect(valuesOf(args, '-M')).toEqual(['q35,memory-backend=mem,sata=off,smbus=off,vmport=off,smm=off,i8042=off']);
     expect(valuesOf(args, '-global')).toEqual([]);
   });
 

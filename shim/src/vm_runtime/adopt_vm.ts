@@ -206,7 +206,7 @@ export async function adoptPooledVm(options: SandboxVmOptions, vm: PooledVm): Pr
       });
     }
     log.info({ poolVm: vm.id, qemuPid: vm.qemu.pid }, 'adopted the pooled VM');
-    return { layout, undo, daemon, qemu, connection, network, ports, sharesMounted: true };
+    return { layout, undo, daemon, qemu, connection, network, ports, sharesMounted: true, shareWaitMs: 0 };
   } catch (err) {
     await undo.runAll();
     throw err;

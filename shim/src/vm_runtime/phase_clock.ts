@@ -20,6 +20,8 @@ export type HostPhase =
   | 'daemonSpawned'
   | 'daemonReady'
   | 'qemuSpawned'
+  /** The boot shares hot-plugged, when QEMU started without them beside the daemon (vm_bringup.ts). */
+  | 'sharesPlugged'
   | 'agentReady'
   | 'sandboxCreated'
   | 'containerCreated'

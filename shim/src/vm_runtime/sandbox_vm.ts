@@ -62,6 +62,8 @@ export interface LiveVm {
   readonly network: PodNetwork | undefined;
   /** Whether the guest already has the container shares mounted (a pooled VM mounts them at boot). */
   readonly sharesMounted: boolean;
+  /** How long the guest may wait for the shares' tags when it mounts them (hot-plugged ones: vm_bringup.ts). */
+  readonly shareWaitMs: number;
   /** The VM's free hotplug root ports, shared by the NICs plugged at adoption and the volumes. */
   readonly ports: RootPortPool;
 }
@@ -72,12 +74,7 @@ async function bootHere(options: SandboxVmOptions): Promise<LiveVm> {
   try {
     bringup.prepareDirs();
     await bringup.mountShares();
-    const daemon = await bringup.daemon();
-    const exported = await bringup.exportAll(daemon);
-    options.clock.mark('daemonReady');
-    const network = await bringup.network();
-    const qemu = await bringup.vm(exported, network);
-    options.clock.mark('qemuSpawned');
+    const { daemon, qemu, network, shareWaitMs } = await bringup.daemonAndVm();
     const connection = await bringup.agent(qemu, daemon);
     options.clock.mark('agentReady');
     const ports = new RootPortPool(hotplugSlots(options.config.hypervisor));
@@ -90,6 +87,7 @@ async function bootHere(options: SandboxVmOptions): Promise<LiveVm> {
       network,
       ports,
       sharesMounted: false,
+      shareWaitMs,
     };
   } catch (err) {
     await bringup.undo.runAll();
@@ -104,6 +102,7 @@ async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<v
       sandboxId,
       hostname,
       shares: live.sharesMounted ? [] : guestShareMounts(config.daemon),
+      shareWaitMs: live.sharesMounted ? 0 : live.shareWaitMs,
       interfaces: (live.network?.interfaces ?? []).map((nic) => ({ ...nic, addresses: [...nic.addresses] })),
       routes: [...(live.network?.routes ?? [])],
     },

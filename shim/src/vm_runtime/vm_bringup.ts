@@ -1,7 +1,9 @@
 // The steps that bring a sandbox's VM up, each registering its undo: the host dirs and binds, the
 // daemon and its exports, the pod network's taps, QEMU and its QMP connection, the agent. A shim
 // runs them for its sandbox (sandbox_vm.ts); the warm pool runs them ahead of any sandbox
-// (pool/pool_vm.ts) and hands the result over.
+// (pool/pool_vm.ts) and hands the result over. Where the guest boots without any share (q35 with
+// the runtime as a file), the daemon and QEMU start side by side and the shares are hot-plugged
+// once the daemon serves: the guest's boot no longer waits for the daemon's start.
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import {
   runtimeShareDir,
 } from '@vfs/runtime-config';
 import { fileTailOrError } from '../vm/console_log';
+import { rootPortId } from '../vm/fs_hotplug';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
@@ -35,7 +38,7 @@ import {
 import { containerShares, type SandboxShare } from './share_plan';
 import { UndoStack } from './undo_stack';
 import { controlVm, type ControlledVm } from './vm_control';
-import { checkReadable, type RuntimeFile, startVm } from './vm_launch';
+import { checkReadable, hotplugSlots, type RuntimeFile, startVm } from './vm_launch';
 import { startDaemon, type RunningDaemon } from './virtiofsd_process';
 
 const QEMU_STOP_GRACE_MS = 2000;
@@ -72,12 +75,42 @@ function runtimeFile(config: LoadedConfig['config']): RuntimeFile | undefined {
   }
 }
 
+/** The QEMU device id of the VM's index-th boot share (its chardev is `<id>-chr`). */
+function fsDeviceId(index: number): string {
+  return `fs${index}`;
+}
+
 const RUNTIME_SHARE: SandboxShare = { tag: DEFAULT_RUNTIME_TAG, readonly: true, cache: 'always', xattr: false };
 
 /** Every share the VM boots with: the runtime (unless it is a file), then the containers' two. */
 function bootShares(options: VmBringupOptions): readonly SandboxShare[] {
   const runtime = runtimeFile(options.config) === undefined ? [RUNTIME_SHARE] : [];
   return [...runtime, ...containerShares(options.config.daemon)];
+}
+
+/**
+ * Whether the boot shares are hot-plugged after QEMU started rather than given on its command line:
+ * only when the guest needs no share to boot (the runtime is a file), on q35, whose ACPI hotplug adds
+ * a device in ≈ 0.08 s under TCG (microvm cannot hotplug; microvm-pcie's native hotplug is slower),
+ * and without DAX windows, whose 64-bit BARs would need room set aside on the root ports.
+ */
+export function plugsSharesLate(config: LoadedConfig['config']): boolean {
+  return (
+    config.hypervisor.machine === 'q35' &&
+    runtimeFile(config) !== undefined &&
+    containerShares(config.daemon).every((share) => share.daxWindowMib === undefined)
+  );
+}
+
+/** What a VM's guest waits for before it mounts the boot shares: long enough for a hotplug on a loaded host. */
+const LATE_SHARE_WAIT_MS = 15_000;
+
+export interface DaemonAndVm {
+  readonly daemon: RunningDaemon;
+  readonly qemu: ControlledVm;
+  readonly network: PodNetwork | undefined;
+  /** How long the guest may have to wait for a boot share's tag: 0 when QEMU started with them. */
+  readonly shareWaitMs: number;
 }
 
 export function checkInputs(options: VmBringupOptions): void {
@@ -143,7 +176,7 @@ export class Bringup {
     }
   }
 
-  async daemon(): Promise<RunningDaemon> {
+  private async daemon(): Promise<RunningDaemon> {
     const { config, layout, state, log } = this.options;
     const daemon = await startDaemon(
       {
@@ -167,7 +200,7 @@ export class Bringup {
     return daemon;
   }
 
-  async exportAll(daemon: RunningDaemon): Promise<ExportedShare[]> {
+  private async exportAll(daemon: RunningDaemon): Promise<ExportedShare[]> {
     const exported: ExportedShare[] = [];
     for (const [index, share] of bootShares(this.options).entries()) {
       exported.push(await exportShare(daemon.control, share, vhostUserSocket(this.options.layout, index)));
@@ -176,7 +209,7 @@ export class Bringup {
   }
 
   /** The pod's interfaces mirrored to taps, removed after QEMU has let go of them. */
-  async network(): Promise<PodNetwork | undefined> {
+  private async network(): Promise<PodNetwork | undefined> {
     const { network: source, log } = this.options;
     if (source === undefined) return undefined;
     const network = await setUpPodNetwork(await podNetnsPath(source, this.undo), log);
@@ -184,11 +217,72 @@ export class Bringup {
     return network;
   }
 
+  /**
+   * The daemon with the boot shares exported, the pod network, QEMU: in that order, or, when the
+   * shares are plugged late, the daemon's start beside the other two and the shares hot-plugged
+   * once it serves. Marks daemonReady and qemuSpawned as each comes, then sharesPlugged.
+   */
+  async daemonAndVm(): Promise<DaemonAndVm> {
+    const { config, clock } = this.options;
+    if (!plugsSharesLate(config)) {
+      const daemon = await this.daemon();
+      const exported = await this.exportAll(daemon);
+      clock.mark('daemonReady');
+      const network = await this.network();
+      const qemu = await this.vm(exported, network);
+      clock.mark('qemuSpawned');
+      return { daemon, qemu, network, shareWaitMs: 0 };
+    }
+    const serving = this.daemon().then(async (daemon) => {
+      const exported = await this.exportAll(daemon);
+      clock.mark('daemonReady');
+      return { daemon, exported };
+    });
+    // Awaited below, or before a failure is thrown: the undo steps must not run while it starts.
+    serving.catch(() => undefined);
+    let network: PodNetwork | undefined;
+    let qemu: ControlledVm;
+    try {
+      network = await this.network();
+      qemu = await this.vm([], network, containerShares(config.daemon).length);
+    } catch (err) {
+      await serving.catch(() => undefined);
+      throw err;
+    }
+    clock.mark('qemuSpawned');
+    const { daemon, exported } = await serving;
+    await this.plugShares(qemu, exported);
+    clock.mark('sharesPlugged');
+    return { daemon, qemu, network, shareWaitMs: LATE_SHARE_WAIT_MS };
+  }
+
+  /** The exported boot shares onto the root ports after the volumes' (vm_launch.ts). */
+  private async plugShares(qemu: ControlledVm, exported: readonly ExportedShare[]): Promise<void> {
+    const firstPort = hotplugSlots(this.options.config.hypervisor);
+    for (const [index, share] of exported.entries()) {
+      const device = {
+        id: fsDeviceId(index),
+        socketPath: share.socketPath,
+        tag: share.tag,
+        port: rootPortId(firstPort + index),
+      };
+      try {
+        await qemu.addFsDevice(device);
+      } catch (err) {
+        throw SandboxError.wrap(err, `plug share ${share.tag} into the VM`);
+      }
+    }
+  }
+
   /** QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts). */
-  async vm(exported: readonly ExportedShare[], network: PodNetwork | undefined): Promise<ControlledVm> {
+  private async vm(
+    exported: readonly ExportedShare[],
+    network: PodNetwork | undefined,
+    lateSharePorts = 0,
+  ): Promise<ControlledVm> {
     const { config, layout, state, sandboxId, log } = this.options;
     const devices = exported.map((share, index) => ({
-      id: `fs${index}`,
+      id: fsDeviceId(index),
       socketPath: share.socketPath,
       tag: share.tag,
       ...(share.daxWindowMib === undefined ? {} : { cacheSizeMiB: share.daxWindowMib }),
@@ -200,6 +294,7 @@ export class Bringup {
       layout,
       devices,
       network,
+      lateSharePorts,
       ...(runtime === undefined ? {} : { runtimeFile: runtime }),
     });
     state.recordPid('qemu', qemu.pid);

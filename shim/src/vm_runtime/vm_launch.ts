@@ -42,6 +42,11 @@ export interface VmLaunch {
   readonly runtimeFile?: RuntimeFile;
   /** The pod's network: QEMU then runs in its netns, where it opens the taps by name. */
   readonly network?: PodNetwork;
+  /**
+   * Root ports for the boot shares plugged once the daemon serves (vm_bringup.ts), after the
+   * volumes' `hotplug_slots` ones: `hp<slots>`, `hp<slots + 1>`, …
+   */
+  readonly lateSharePorts?: number;
 }
 
 /** QEMU's program and arguments: inside the pod's netns when the VM has NICs there. */
@@ -123,7 +128,7 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       vcpus: hypervisor.vcpus,
       kernelPath: hypervisor.kernel,
       initrdPath: hypervisor.initramfs,
-      hotplugRootPorts: hotplugSlots(hypervisor),
+      hotplugRootPorts: hotplugSlots(hypervisor) + (launch.lateSharePorts ?? 0),
       kernelArgs: [...bootArgs(runtimeBootArgs(launch.runtimeFile)), ...kernelParams(hypervisor.kernel_params)],
       tscKhz: hostTscKhz(),
       fsDevices: launch.devices,

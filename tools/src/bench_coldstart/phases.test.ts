@@ -49,6 +49,20 @@ describe('runPhases', () => {
     expect(split.details.qemu_before_guest_clock).toBeUndefined();
   });
 
+  it('takes the daemon off the path when it started beside QEMU, ready before QEMU or after it', () => {
+    const t = timings({ initStartS: 1.0, agentLaunchS: 1.2, agentStartedS: 1.2, agentReadyS: 2.5 });
+    const beside = { ...t, host: { ...t.host, qemuSpawned: T0 + 330, daemonReady: T0 + 400, sharesPlugged: T0 + 430 } };
+    const split = runPhases(RUN, beside);
+    expect(split.phases.daemon_ready).toBe(0);
+    expect(split.phases.qemu_spawned).toBe(230);
+    expect(split.details.daemon_spawn_to_ready).toBe(140);
+    expect(split.details.plug_shares).toBe(30);
+    expect(PHASES.reduce((total, p) => total + (split.phases[p.key] ?? 0), 0)).toBeCloseTo(RUN.ms);
+    const first = runPhases(RUN, { ...beside, host: { ...beside.host, daemonReady: T0 + 300 } });
+    expect([first.phases.daemon_ready, first.phases.qemu_spawned, first.details.plug_shares]).toEqual([0, 230, 100]);
+    expect(PHASES.reduce((total, p) => total + (split.phases[p.key] ?? 0), 0)).toBeCloseTo(RUN.ms);
+  });
+
   it('leaves out what it cannot place', () => {
     const split = runPhases(RUN, timings({}));
     expect(split.anchor).toBe('none');

@@ -15,8 +15,16 @@ export const PHASES = [
     label: 'shim start',
     what: 'ctr → the shim (`start`) began (ctr, containerd: container, snapshot, task)',
   },
-  { key: 'daemon_ready', label: 'daemon ready', what: 'shim began → vfs-virtiofsd serving, shares exported' },
-  { key: 'qemu_spawned', label: 'QEMU spawned', what: 'daemon ready → QEMU process spawned' },
+  {
+    key: 'daemon_ready',
+    label: 'daemon ready',
+    what: 'shim began → vfs-virtiofsd serving, shares exported (0 when it starts beside QEMU: the shares plugged late)',
+  },
+  {
+    key: 'qemu_spawned',
+    label: 'QEMU spawned',
+    what: 'daemon ready (shim began, when the daemon starts beside QEMU) → QEMU process spawned',
+  },
   { key: 'kernel_to_init', label: 'kernel → /init', what: 'QEMU spawned → /init starts' },
   {
     key: 'agent_ready',
@@ -34,6 +42,7 @@ export const DETAILS = [
   { key: 'shim_to_create', label: 'shim began → Create reaches the VM runtime (Node, listen, containerd)' },
   { key: 'create_to_daemon_spawn', label: 'Create → daemon spawned (bind mounts)' },
   { key: 'daemon_spawn_to_ready', label: 'daemon spawned → control socket + exports' },
+  { key: 'plug_shares', label: 'daemon ready or QEMU spawned → shares hot-plugged' },
   { key: 'qemu_before_guest_clock', label: 'QEMU set-up + kernel before its clock starts' },
   { key: 'init_to_agent_launch', label: '/init → node launched (runtime mount)' },
   { key: 'agent_started_to_ready', label: 'agent process start → serving (Node start + load)' },
@@ -76,14 +85,28 @@ function defined<K extends string>(entries: readonly (readonly [K, number | unde
   return out;
 }
 
+/**
+ * Where QEMU's start began to count: the daemon's ready, or the shim's start when the daemon started
+ * beside QEMU (the shares plugged late): the guest's boot did not wait for the daemon then.
+ */
+function qemuWaitedFrom(h: SandboxTimings['host']): number | undefined {
+  return h.sharesPlugged === undefined ? h.daemonReady : h.shimStart;
+}
+
+/** The later of two milestones, either of which may be missing. */
+function later(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined ? undefined : Math.max(a, b);
+}
+
 export function runPhases(run: TimedRun, t: SandboxTimings): RunPhases {
   const h = t.host;
   const g = t.guest;
   const init = initStartHost(t);
+  const daemonEnd = qemuWaitedFrom(h);
   const phases = defined<PhaseKey>([
     ['shim_start', span(run.startWallMs, h.shimStart)],
-    ['daemon_ready', span(h.shimStart, h.daemonReady)],
-    ['qemu_spawned', span(h.daemonReady, h.qemuSpawned)],
+    ['daemon_ready', span(h.shimStart, daemonEnd)],
+    ['qemu_spawned', span(daemonEnd, h.qemuSpawned)],
     ['kernel_to_init', span(h.qemuSpawned, init.at)],
     // A pooled VM booted before the run: its wait is the agent's first Check after the hand-over.
     ['agent_ready', span(init.at ?? h.qemuSpawned, h.agentReady)],
@@ -97,6 +120,7 @@ export function runPhases(run: TimedRun, t: SandboxTimings): RunPhases {
     ['shim_to_create', span(h.shimStart, h.createCalled)],
     ['create_to_daemon_spawn', span(h.createCalled, h.daemonSpawned)],
     ['daemon_spawn_to_ready', span(h.daemonSpawned, h.daemonReady)],
+    ['plug_shares', span(later(h.daemonReady, h.qemuSpawned), h.sharesPlugged)],
     [
       'qemu_before_guest_clock',
       beforeClock === undefined || g.initStartS === undefined ? undefined : beforeClock - g.initStartS * 1000,

@@ -15,6 +15,7 @@ const HOST_PHASES: readonly HostPhase[] = [
   'daemonSpawned',
   'daemonReady',
   'qemuSpawned',
+  'sharesPlugged',
   'agentReady',
   'sandboxCreated',
   'containerCreated',
