@@ -40,7 +40,7 @@ export interface PoolVmHandle {
 /** The shares every sandbox mounts first, mounted ahead: the adopter's CreateSandbox skips them. */
 async function mountContainerShares(agent: AgentClient, config: LoadedConfig['config'], waitMs: number): Promise<void> {
   for (const share of guestShareMounts(config.daemon)) {
-    await agent.mountShare({ share, waitMs }, { timeoutMs: config.agent.request_timeout_ms });
+    await agent.mountShare({ share, waitMs }, { timeoutMs: config.agent.request_timeout_ms + waitMs });
   }
 }
 
@@ -69,8 +69,7 @@ export async function bootPoolVm(boot: PoolVmBoot, id: string): Promise<PoolVmHa
     state.create();
     bringup.prepareDirs();
     await bringup.mountShares();
-    const { daemon, qemu, shareWaitMs } = await bringup.daemonAndVm();
-    const connection = await bringup.agent(qemu, daemon);
+    const { daemon, qemu, connection, shareWaitMs } = await bringup.up();
     await mountContainerShares(connection.agent, boot.config, shareWaitMs);
     // The guest's first container costs it far more than the next (code run for the first time,
     // and under TCG translated for the first time): a throwaway one pays that here, before any

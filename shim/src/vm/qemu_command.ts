@@ -223,7 +223,7 @@ function baseArgs(): string[] {
 
 /**
  * q35's built-in devices that no vfs guest uses: the AHCI controller, SMBus, VMware's I/O port, SMM
- * (no firmware: the kernel boots through PVH) and the PS/2 controller. Each is QEMU heap and
+ * (SeaBIOS hands over to the PVH kernel without it) and the PS/2 controller. Each is QEMU heap and
  * emulation, and one less device for an untrusted guest to reach: 1.7 MiB less heap per QEMU.
  */
 const Q35_UNUSED_DEVICES = 'sata=off,smbus=off,vmport=off,smm=off,i8042=off';

@@ -74,9 +74,7 @@ async function bootHere(options: SandboxVmOptions): Promise<LiveVm> {
   try {
     bringup.prepareDirs();
     await bringup.mountShares();
-    const { daemon, qemu, network, shareWaitMs } = await bringup.daemonAndVm();
-    const connection = await bringup.agent(qemu, daemon);
-    options.clock.mark('agentReady');
+    const { daemon, qemu, network, connection, shareWaitMs } = await bringup.up();
     const ports = new RootPortPool(hotplugSlots(options.config.hypervisor));
     return {
       layout: options.layout,
@@ -97,16 +95,18 @@ async function bootHere(options: SandboxVmOptions): Promise<LiveVm> {
 
 async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<void> {
   const { sandboxId, hostname, config } = options;
+  const shareWaitMs = live.sharesMounted ? 0 : live.shareWaitMs;
   await live.connection.agent.createSandbox(
     {
       sandboxId,
       hostname,
       shares: live.sharesMounted ? [] : guestShareMounts(config.daemon),
-      shareWaitMs: live.sharesMounted ? 0 : live.shareWaitMs,
+      shareWaitMs,
       interfaces: (live.network?.interfaces ?? []).map((nic) => ({ ...nic, addresses: [...nic.addresses] })),
       routes: [...(live.network?.routes ?? [])],
     },
-    { timeoutMs: config.agent.request_timeout_ms },
+    // The agent may wait that long for the shares' tags before its work begins.
+    { timeoutMs: config.agent.request_timeout_ms + shareWaitMs },
   );
 }
 

@@ -105,10 +105,12 @@ export function plugsSharesLate(config: LoadedConfig['config']): boolean {
 /** What a VM's guest waits for before it mounts the boot shares: long enough for a hotplug on a loaded host. */
 const LATE_SHARE_WAIT_MS = 15_000;
 
-export interface DaemonAndVm {
+/** A VM up to a serving agent, with the daemon serving its boot shares. */
+export interface VmUp {
   readonly daemon: RunningDaemon;
   readonly qemu: ControlledVm;
   readonly network: PodNetwork | undefined;
+  readonly connection: AgentConnection;
   /** How long the guest may have to wait for a boot share's tag: 0 when QEMU started with them. */
   readonly shareWaitMs: number;
 }
@@ -218,27 +220,35 @@ export class Bringup {
   }
 
   /**
-   * The daemon with the boot shares exported, the pod network, QEMU: in that order, or, when the
-   * shares are plugged late, the daemon's start beside the other two and the shares hot-plugged
-   * once it serves. Marks daemonReady and qemuSpawned as each comes, then sharesPlugged.
+   * The daemon with the boot shares exported, the pod network, QEMU and the agent: in that order,
+   * or, when the shares are plugged late, the daemon's start beside the other two, the shares
+   * hot-plugged once it serves while the agent is dialled. Marks each milestone as it comes.
    */
-  async daemonAndVm(): Promise<DaemonAndVm> {
+  async up(): Promise<VmUp> {
     const { config, clock } = this.options;
-    if (!plugsSharesLate(config)) {
-      const daemon = await this.daemon();
-      const exported = await this.exportAll(daemon);
-      clock.mark('daemonReady');
-      const network = await this.network();
-      const qemu = await this.vm(exported, network);
-      clock.mark('qemuSpawned');
-      return { daemon, qemu, network, shareWaitMs: 0 };
-    }
+    if (plugsSharesLate(config)) return this.upWithLateShares();
+    const daemon = await this.daemon();
+    const exported = await this.exportAll(daemon);
+    clock.mark('daemonReady');
+    const network = await this.network();
+    const qemu = await this.vm(exported, network);
+    clock.mark('qemuSpawned');
+    const connection = await this.agent(qemu, daemon.exited);
+    clock.mark('agentReady');
+    return { daemon, qemu, network, connection, shareWaitMs: 0 };
+  }
+
+  /**
+   * Every step here waits for what it started before it throws: the undo steps must not run while a
+   * process is still starting.
+   */
+  private async upWithLateShares(): Promise<VmUp> {
+    const { config, clock, log } = this.options;
     const serving = this.daemon().then(async (daemon) => {
       const exported = await this.exportAll(daemon);
       clock.mark('daemonReady');
       return { daemon, exported };
     });
-    // Awaited below, or before a failure is thrown: the undo steps must not run while it starts.
     serving.catch(() => undefined);
     let network: PodNetwork | undefined;
     let qemu: ControlledVm;
@@ -246,14 +256,40 @@ export class Bringup {
       network = await this.network();
       qemu = await this.vm([], network, containerShares(config.daemon).length);
     } catch (err) {
-      await serving.catch(() => undefined);
+      await serving.then(undefined, (daemonErr: unknown) =>
+        log.warn({ err: errorMessage(daemonErr) }, 'vfs-virtiofsd failed too'),
+      );
       throw err;
     }
     clock.mark('qemuSpawned');
-    const { daemon, exported } = await serving;
-    await this.plugShares(qemu, exported);
-    clock.mark('sharesPlugged');
-    return { daemon, qemu, network, shareWaitMs: LATE_SHARE_WAIT_MS };
+    let giveUp: (why: string) => void = () => undefined;
+    const failed = new Promise<string>((resolve) => {
+      giveUp = resolve;
+    });
+    const daemonGone = serving.then(
+      ({ daemon }) => daemon.exited,
+      (err: unknown) => `vfs-virtiofsd did not start: ${errorMessage(err)}`,
+    );
+    const dialing = this.agent(qemu, Promise.race([daemonGone, failed])).then((connection) => {
+      clock.mark('agentReady');
+      return connection;
+    });
+    dialing.catch(() => undefined);
+    try {
+      const { daemon, exported } = await serving;
+      // QEMU stops before the daemon, as when it started after it: its step may have come first.
+      this.undo.push('stop QEMU before the daemon', async () => {
+        await qemu.stop(QEMU_STOP_GRACE_MS);
+      });
+      await this.plugShares(qemu, exported);
+      clock.mark('sharesPlugged');
+      return { daemon, qemu, network, connection: await dialing, shareWaitMs: LATE_SHARE_WAIT_MS };
+    } catch (err) {
+      // The dial fails with this reason, or has connected (its undo closes it).
+      giveUp(errorMessage(err));
+      await dialing.catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The exported boot shares onto the root ports after the volumes' (vm_launch.ts). */
@@ -315,9 +351,10 @@ export class Bringup {
     return vm;
   }
 
-  async agent(qemu: ControlledVm, daemon: RunningDaemon): Promise<AgentConnection> {
+  /** `daemonGone` resolves with why, should the daemon go (or fail to come) first. */
+  private async agent(qemu: ControlledVm, daemonGone: Promise<string>): Promise<AgentConnection> {
     const { config, layout, log } = this.options;
-    const vmGone = Promise.race([qemu.gone, daemon.exited]);
+    const vmGone = Promise.race([qemu.gone, daemonGone]);
     const connection = await dialAgent({
       socketPath: layout.agentSocket,
       timeoutMs: config.agent.dial_timeout_ms,
