@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PLAN_STEP_ARITY, step } from '../container/launch_plan';
 import { MS_RDONLY } from '../container/mount_options';
-import { mountSteps, probedTags, waitForTags } from './share_table';
+import { mountSteps, probedTags, ShareTable, waitForTags } from './share_table';
 
 describe('mountSteps', () => {
   it("passes a share's options to mount(2) as the virtiofs data, and read-only as MS_RDONLY", () => {
@@ -60,5 +61,105 @@ describe("the kernel's list of probed virtio-fs tags", () => {
 
   it('answers false at once on a kernel that keeps no list', async () => {
     await expect(waitForTags(new Set(['vfsdata']), Date.now() + 10_000, join(root, 'absent'))).resolves.toBe(false);
+  });
+});
+
+// A stand-in for vfs-launcher that speaks its protocol (plan on fd 3, status lines on fd 4) and
+// mounts nothing: a mount succeeds once `<tags>/<tag>` exists, else fails with ENOENT as Linux
+// does for a tag it has not probed; every step that ran is logged. It injects the hot-plug delay
+// the real guest shows only sometimes.
+function fakeLauncher(dir: string): { path: string; tags: string; log: string } {
+  const tags = join(dir, 'probed');
+  const log = join(dir, 'steps.log');
+  mkdirSync(tags);
+  const path = join(dir, 'fake-launcher');
+  writeFileSync(
+    path,
+    `#!/usr/bin/env node
+const fs = require('node:fs');
+const arity = ${JSON.stringify(PLAN_STEP_ARITY)};
+const byte = Buffer.alloc(1);
+let header = '';
+while (fs.readSync(3, byte) === 1 && byte[0] !== 10) header += String.fromCharCode(byte[0]);
+const body = Buffer.alloc(Number(header));
+for (let got = 0; got < body.length; ) got += fs.readSync(3, body, got, body.length - got);
+const tokens = body.toString().split('\\0').slice(0, -1);
+for (let i = 0; i < tokens.length; i += 1 + arity[tokens[i]]) {
+  const [name, arg] = [tokens[i], tokens[i + 1]];
+  if (name === 'mount' && !fs.existsSync(${JSON.stringify(tags)} + '/' + arg)) {
+    fs.writeSync(4, 'error 2 mount(' + arg + '): ENOENT\\n');
+    process.exit(1);
+  }
+  fs.appendFileSync(${JSON.stringify(log)}, name + ' ' + arg + '\\n');
+}
+fs.writeSync(4, 'done\\n');
+`,
+  );
+  chmodSync(path, 0o755);
+  return { path, tags, log };
+}
+
+describe('ShareTable on a kernel that lists its tags', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'share-table-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('waits until every tag is listed, then mounts them all in one run', async () => {
+    const launcher = fakeLauncher(dir);
+    const sysfs = join(dir, 'sysfs');
+    const probe = (index: number, tag: string) => {
+      mkdirSync(join(sysfs, String(index)), { recursive: true });
+      writeFileSync(join(sysfs, String(index), 'tag'), `${tag}\n`);
+      writeFileSync(join(launcher.tags, tag), '');
+    };
+    probe(0, 'vfslayers');
+    setTimeout(() => probe(1, 'vfsdata'), 300);
+    const table = new ShareTable(launcher.path, sysfs);
+    const shares = ['vfslayers', 'vfsdata'].map((tag) => ({
+      tag,
+      mountPoint: `/s/${tag}`,
+      readonly: true,
+      options: [],
+    }));
+    await table.mount(shares, [step('hostname', 'pod')], 10_000);
+    expect(readFileSync(launcher.log, 'utf8')).toBe(
+      'hostname pod\nmkdirp /s/vfslayers\nmount vfslayers\nmkdirp /s/vfsdata\nmount vfsdata\n',
+    );
+  });
+});
+
+describe('ShareTable on a kernel that lists no tags', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'share-table-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const share = (tag: string) => ({ tag, mountPoint: `/run/vfs/shares/${tag}`, readonly: false, options: [] });
+
+  it('mounts each share in a run of its own, trying again only the one whose tag comes late', async () => {
+    const launcher = fakeLauncher(dir);
+    writeFileSync(join(launcher.tags, 'vfslayers'), '');
+    const table = new ShareTable(launcher.path, join(dir, 'no-sysfs'));
+    setTimeout(() => writeFileSync(join(launcher.tags, 'vfsdata'), ''), 300);
+    await table.mount([share('vfslayers'), share('vfsdata')], [step('hostname', 'pod')], 10_000);
+    const ran = readFileSync(launcher.log, 'utf8').trim().split('\n');
+    expect(ran.filter((line) => !line.startsWith('mkdirp'))).toEqual([
+      'hostname pod',
+      'mount vfslayers',
+      'mount vfsdata',
+    ]);
+    expect(table.resolve({ tag: 'vfsdata', path: 'a' }, 'x')).toBe('/run/vfs/shares/vfsdata/a');
+  });
+
+  it('fails naming the tag once the wait is over, and mounts at once without a wait', async () => {
+    const launcher = fakeLauncher(dir);
+    const table = new ShareTable(launcher.path, join(dir, 'no-sysfs'));
+    await expect(table.mount([share('vfsdata')], [], 200)).rejects.toThrow(/mount\(vfsdata\): ENOENT/);
+    await expect(table.mount([share('vfsdata')])).rejects.toThrow(/ENOENT/);
+    expect(existsSync(launcher.log)).toBe(true); // the mkdirp steps ran, no mount did
+    expect(readFileSync(launcher.log, 'utf8')).not.toMatch(/^mount/m);
   });
 });
