@@ -31,6 +31,7 @@ import { killQemuByPid } from '@vfs/shim/vm';
 import {
   BOOT_TIMEOUT_MS,
   GuestVms,
+  KERNEL,
   requireGuestImage,
   vmConfig as baseConfig,
   withDeadline,
@@ -96,6 +97,24 @@ function report(what: string, result: BootResult): void {
     `${what}: launch → init marker ${ms(result.initMarkerMs)}, launch → exit ${ms(result.exitMs)}\n`,
   );
 }
+
+/** The sh_type of each section of a 64-bit little-endian ELF file. */
+function elfSectionTypes(path: string): number[] {
+  const elf = readFileSync(path);
+  const shoff = Number(elf.readBigUInt64LE(0x28));
+  const shentsize = elf.readUInt16LE(0x3a);
+  const shnum = elf.readUInt16LE(0x3c);
+  return Array.from({ length: shnum }, (_, i) => elf.readUInt32LE(shoff + i * shentsize + 4));
+}
+
+const SHT_PROGBITS = 1;
+const SHT_SYMTAB = 2;
+
+it("boots a kernel without a symbol table, which QEMU would read into every VM's heap", () => {
+  const types = elfSectionTypes(KERNEL);
+  expect(types).toContain(SHT_PROGBITS);
+  expect(types).not.toContain(SHT_SYMTAB);
+});
 
 describe.each(MACHINES)('guest on %s under TCG', (machine) => {
   it('reaches /init and powers off in vfs.mode=poweroff', async () => {
