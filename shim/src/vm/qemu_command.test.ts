@@ -176,17 +176,17 @@ describe('buildQemuArgs', () => {
     expect(() => buildQemuArgs({ ...base, machine: 'q35', pmemDevices: [unaligned] })).toThrow(/multiple of 2 MiB/);
   });
 
-  it('exposes the agent as the virtio-serial port /init looks for, on a listening socket', () => {
+  it('exposes the agent as the virtio-serial port /init looks for, on a listening socket, with no ports to spare', () => {
     const args = buildQemuArgs({ ...base, machine: 'q35', agentSocketPath: '/run/vm/agent.sock' });
     expect(valuesOf(args, '-device')).toEqual(
       expect.arrayContaining([
-        'virtio-serial-pci,id=vser0',
+        'virtio-serial-pci,id=vser0,max_ports=2',
         `virtserialport,bus=vser0.0,chardev=agent-chr,name=${AGENT_PORT_NAME}`,
       ]),
     );
     expect(valuesOf(args, '-chardev')).toContain('socket,id=agent-chr,path=/run/vm/agent.sock,server=on,wait=off');
     expect(valuesOf(buildQemuArgs({ ...base, agentSocketPath: '/a.sock' }), '-device')).toContain(
-      'virtio-serial-device,id=vser0',
+      'virtio-serial-device,id=vser0,max_ports=2',
     );
   });
 

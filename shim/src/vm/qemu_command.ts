@@ -312,11 +312,18 @@ function netDeviceArgs(machine: Machine, dev: TapNetDevice): string[] {
   ];
 }
 
+/**
+ * Two ports, not QEMU's default 31: number 0 is kept for a console, 1 is the agent's. Each port
+ * allowed costs two virtqueues whether used or not, in QEMU's heap and in the guest's RAM (rings
+ * and buffers): 1.1 MiB a sandbox.
+ */
+const AGENT_SERIAL_MAX_PORTS = 2;
+
 function agentPortArgs(machine: Machine, socketPath: string): string[] {
   const bus = mmio(machine) ? 'virtio-serial-device' : 'virtio-serial-pci';
   return [
     '-device',
-    `${bus},id=vser0`,
+    `${bus},id=vser0,max_ports=${AGENT_SERIAL_MAX_PORTS}`,
     '-chardev',
     `socket,id=agent-chr,path=${optValue(socketPath)},server=on,wait=off`,
     '-device',
