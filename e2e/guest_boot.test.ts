@@ -110,7 +110,7 @@ function elfSectionTypes(path: string): number[] {
 const SHT_PROGBITS = 1;
 const SHT_SYMTAB = 2;
 
-it("boots a kernel without a symbol table, which QEMU would read into every VM's heap", () => {
+it("installs the kernel without a symbol table, which QEMU would read into every VM's heap", () => {
   const types = elfSectionTypes(KERNEL);
   expect(types).toContain(SHT_PROGBITS);
   expect(types).not.toContain(SHT_SYMTAB);

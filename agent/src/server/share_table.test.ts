@@ -5,6 +5,15 @@ import { PLAN_STEP_ARITY, step } from '../container/launch_plan';
 import { MS_RDONLY } from '../container/mount_options';
 import { mountSteps, probedTags, ShareTable, waitForTags } from './share_table';
 
+/** A hotplug that lands later; cancelled after each test, so a failed one cannot fire into the next. */
+const timers: NodeJS.Timeout[] = [];
+function later(run: () => void, ms: number): void {
+  timers.push(setTimeout(run, ms));
+}
+afterEach(() => {
+  for (const timer of timers.splice(0)) clearTimeout(timer);
+});
+
 describe('mountSteps', () => {
   it("passes a share's options to mount(2) as the virtiofs data, and read-only as MS_RDONLY", () => {
     const share = {
@@ -47,7 +56,7 @@ describe("the kernel's list of probed virtio-fs tags", () => {
 
   it('waits for tags that a hotplug adds later', async () => {
     probe(0, 'vfslayers');
-    setTimeout(() => probe(1, 'vfsdata'), 100);
+    later(() => probe(1, 'vfsdata'), 100);
     const started = Date.now();
     await expect(waitForTags(new Set(['vfslayers', 'vfsdata']), Date.now() + 10_000, root)).resolves.toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
@@ -75,7 +84,7 @@ function fakeLauncher(dir: string): { path: string; tags: string; log: string } 
   const path = join(dir, 'fake-launcher');
   writeFileSync(
     path,
-    `#!/usr/bin/env node
+    `#!${process.execPath}
 const fs = require('node:fs');
 const arity = ${JSON.stringify(PLAN_STEP_ARITY)};
 const byte = Buffer.alloc(1);
@@ -115,7 +124,7 @@ describe('ShareTable on a kernel that lists its tags', () => {
       writeFileSync(join(launcher.tags, tag), '');
     };
     probe(0, 'vfslayers');
-    setTimeout(() => probe(1, 'vfsdata'), 300);
+    later(() => probe(1, 'vfsdata'), 300);
     const table = new ShareTable(launcher.path, sysfs);
     const shares = ['vfslayers', 'vfsdata'].map((tag) => ({
       tag,
@@ -143,7 +152,7 @@ describe('ShareTable on a kernel that lists no tags', () => {
     const launcher = fakeLauncher(dir);
     writeFileSync(join(launcher.tags, 'vfslayers'), '');
     const table = new ShareTable(launcher.path, join(dir, 'no-sysfs'));
-    setTimeout(() => writeFileSync(join(launcher.tags, 'vfsdata'), ''), 300);
+    later(() => writeFileSync(join(launcher.tags, 'vfsdata'), ''), 300);
     await table.mount([share('vfslayers'), share('vfsdata')], [step('hostname', 'pod')], 10_000);
     const ran = readFileSync(launcher.log, 'utf8').trim().split('\n');
     expect(ran.filter((line) => !line.startsWith('mkdirp'))).toEqual([
