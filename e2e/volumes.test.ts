@@ -5,12 +5,13 @@
 // Needs `make build runtime`.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleCli, bundleShim } from '@vfs/harness/bundles';
 import { mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { pidAlive, waitFor } from '@vfs/harness/process';
+import { recordedPid } from '@vfs/harness/vm_checks';
 
 jest.setTimeout(300_000);
 
@@ -88,21 +89,8 @@ describe('vfs-runtime volume on a running container', () => {
   });
 
   it("boots QEMU without the container shares and plugs them on root ports after the volumes' two", async () => {
-    const qemu = readdirSync('/proc')
-      .filter((pid) => /^\d+$/.test(pid))
-      .map((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        } catch (err) {
-          // A process gone since the listing.
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH')
-            return [];
-          throw err;
-        }
-      })
-      .find((argv) => argv.includes(`vfs-${ID}`) && argv.some((arg) => arg.endsWith('qemu-system-x86_64')));
-    expect(qemu).toBeDefined();
-    const devices = (qemu ?? []).filter((_, i, argv) => argv[i - 1] === '-device');
+    const qemu = readFileSync(`/proc/${recordedPid(containerd, NS, ID, 'qemu')}/cmdline`, 'utf8').split('\0');
+    const devices = qemu.filter((_, i, argv) => argv[i - 1] === '-device');
     expect(devices.filter((d) => d.startsWith('pcie-root-port,')).map((d) => /id=(hp\d+)/.exec(d)?.[1])).toEqual([
       'hp0',
       'hp1',

@@ -10,8 +10,14 @@ const timers: NodeJS.Timeout[] = [];
 function later(run: () => void, ms: number): void {
   timers.push(setTimeout(run, ms));
 }
+/** Each test's own directory: the stand-in sysfs, launcher and its log. */
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'share-table-'));
+});
 afterEach(() => {
   for (const timer of timers.splice(0)) clearTimeout(timer);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('mountSteps', () => {
@@ -35,41 +41,35 @@ describe('mountSteps', () => {
 });
 
 describe("the kernel's list of probed virtio-fs tags", () => {
-  let root: string;
-  beforeEach(() => {
-    root = mkdtempSync(join(tmpdir(), 'virtiofs-sysfs-'));
-  });
-  afterEach(() => rmSync(root, { recursive: true, force: true }));
-
   function probe(index: number, tag: string): void {
-    mkdirSync(join(root, String(index)));
-    writeFileSync(join(root, String(index), 'tag'), `${tag}\n`);
+    mkdirSync(join(dir, String(index)));
+    writeFileSync(join(dir, String(index), 'tag'), `${tag}\n`);
   }
 
   it("reads each device's tag, skips a device gone before its tag was read, and is undefined without the list", () => {
     probe(0, 'vfslayers');
     probe(1, 'vfsdata');
-    mkdirSync(join(root, '2'));
-    expect(probedTags(root)).toEqual(new Set(['vfslayers', 'vfsdata']));
-    expect(probedTags(join(root, 'absent'))).toBeUndefined();
+    mkdirSync(join(dir, '2'));
+    expect(probedTags(dir)).toEqual(new Set(['vfslayers', 'vfsdata']));
+    expect(probedTags(join(dir, 'absent'))).toBeUndefined();
   });
 
   it('waits for tags that a hotplug adds later', async () => {
     probe(0, 'vfslayers');
     later(() => probe(1, 'vfsdata'), 100);
     const started = Date.now();
-    await expect(waitForTags(new Set(['vfslayers', 'vfsdata']), Date.now() + 10_000, root)).resolves.toBe(true);
+    await expect(waitForTags(new Set(['vfslayers', 'vfsdata']), Date.now() + 10_000, dir)).resolves.toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
-    expect(probedTags(root)).toEqual(new Set(['vfslayers', 'vfsdata']));
+    expect(probedTags(dir)).toEqual(new Set(['vfslayers', 'vfsdata']));
   });
 
   it('gives up at the deadline, leaving the mount to fail on the tag', async () => {
     probe(0, 'vfslayers');
-    await expect(waitForTags(new Set(['vfsdata']), Date.now() + 60, root)).resolves.toBe(true);
+    await expect(waitForTags(new Set(['vfsdata']), Date.now() + 60, dir)).resolves.toBe(true);
   });
 
   it('answers false at once on a kernel that keeps no list', async () => {
-    await expect(waitForTags(new Set(['vfsdata']), Date.now() + 10_000, join(root, 'absent'))).resolves.toBe(false);
+    await expect(waitForTags(new Set(['vfsdata']), Date.now() + 10_000, join(dir, 'absent'))).resolves.toBe(false);
   });
 });
 
@@ -109,12 +109,6 @@ fs.writeSync(4, 'done\\n');
 }
 
 describe('ShareTable on a kernel that lists its tags', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'share-table-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
   it('waits until every tag is listed, then mounts them all in one run', async () => {
     const launcher = fakeLauncher(dir);
     const sysfs = join(dir, 'sysfs');
@@ -140,12 +134,6 @@ describe('ShareTable on a kernel that lists its tags', () => {
 });
 
 describe('ShareTable on a kernel that lists no tags', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'share-table-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
   const share = (tag: string) => ({ tag, mountPoint: `/run/vfs/shares/${tag}`, readonly: false, options: [] });
 
   it('mounts each share in a run of its own, trying again only the one whose tag comes late', async () => {
