@@ -22,7 +22,17 @@ describe('parseCommand', () => {
     expect(parseCommand(['pool', 'status', '--json'])).toEqual({ name: 'pool status', json: true });
   });
 
+  it('reads template create, status (with --json) and remove', () => {
+    expect(parseCommand(['template', 'create'])).toEqual({ name: 'template create' });
+    expect(parseCommand(['template', 'status'])).toEqual({ name: 'template status', json: false });
+    expect(parseCommand(['template', 'status', '--json'])).toEqual({ name: 'template status', json: true });
+    expect(parseCommand(['template', 'remove'])).toEqual({ name: 'template remove' });
+  });
+
   it.each([
+    [['template'], 'template: which action? (create, status, remove)'],
+    [['template', 'save'], "template: unknown action 'save' (create, status, remove)"],
+    [['template', 'create', '--force'], "template create: Unknown option '--force'"],
     [['pool'], 'pool: which action? (serve, status)'],
     [['pool', 'drain'], "pool: unknown action 'drain' (serve, status)"],
     [['pool', 'serve', '--size', 'two'], 'pool serve: --size two is not a number from 0 to 64'],

@@ -32,13 +32,19 @@ export type PoolCommand =
   | { readonly name: 'pool serve'; readonly size?: number }
   | { readonly name: 'pool status'; readonly json: boolean };
 
+export type TemplateCommand =
+  | { readonly name: 'template create' }
+  | { readonly name: 'template status'; readonly json: boolean }
+  | { readonly name: 'template remove' };
+
 export type Command =
   | { readonly name: 'help' }
   | { readonly name: 'version' }
   | { readonly name: 'check' }
   | { readonly name: 'env'; readonly json: boolean }
   | VolumeCommand
-  | PoolCommand;
+  | PoolCommand
+  | TemplateCommand;
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 const STRING = { type: 'string' } as const;
@@ -151,6 +157,24 @@ function parsePool(args: string[]): Command {
   }
 }
 
+function parseTemplate(args: string[]): Command {
+  const [action, ...rest] = args;
+  const command = `template ${action}`;
+  switch (action) {
+    case 'create':
+    case 'remove':
+      return options(command, rest, {}).help === true ? { name: 'help' } : { name: `template ${action}` };
+    case 'status': {
+      const v = options(command, rest, { json: FLAG });
+      return v.help === true ? { name: 'help' } : { name: 'template status', json: v.json === true };
+    }
+    case undefined:
+      throw new UsageError('template: which action? (create, status, remove)');
+    default:
+      throw new UsageError(`template: unknown action '${action}' (create, status, remove)`);
+  }
+}
+
 /** Throws UsageError naming the mistake. */
 export function parseCommand(argv: readonly string[]): Command {
   const [word, ...rest] = argv;
@@ -172,6 +196,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return parseVolume(rest);
     case 'pool':
       return parsePool(rest);
+    case 'template':
+      return parseTemplate(rest);
     default:
       throw new UsageError(`unknown command '${word}'`);
   }

@@ -6,6 +6,7 @@ import { runCheck } from './check/run_check';
 import type { CliIo } from './cli_io';
 import { runEnv } from './env/run_env';
 import { runPool } from './pool/run_pool';
+import { runTemplate } from './template/run_template';
 import { USAGE, UsageError } from './usage';
 import { runVolume } from './volume/run_volume';
 
@@ -24,6 +25,10 @@ function run(io: CliIo, command: Command): Promise<number> {
     case 'pool serve':
     case 'pool status':
       return runPool(io, command);
+    case 'template create':
+    case 'template status':
+    case 'template remove':
+      return runTemplate(io, command);
     default:
       return runVolume(io, command);
   }

@@ -12,6 +12,10 @@ export const USAGE = `usage: vfs-runtime <command> [options]
                           the volumes added to running containers
   pool serve [--size N]   keep N booted VMs ready for new sandboxes ([pool] size), until SIGTERM
   pool status [--json]    the warm pool's VMs
+  template create         boot a VM and save it as the template new sandboxes resume ([factory])
+  template status [--json]
+                          the saved template, and whether this configuration uses it
+  template remove         remove the saved template; sandboxes boot their VMs again
   help, --help            this text
   --version               the vfs version
 
@@ -20,7 +24,8 @@ $VFS_CONFIG, else /etc/vfs/configuration.toml, else the built-in defaults (to se
 VFS_CONFIG=FILE vfs-runtime env). Volume commands find the container's sandbox under $VFS_RUN_DIR
 (default /run/vfs), in every containerd namespace unless --namespace names one; they need root.
 The pool answers shims on $VFS_RUN_DIR/pool.sock; it boots its VMs with the configuration env
-shows, and a shim takes one only when its own configuration is the same.
+shows, and a shim takes one only when its own configuration is the same. So does a template
+([factory] template_path), which a shim resumes only with [factory] enable_template = true.
 `;
 
 /** A mistake on the command line: reported with a pointer to --help. */

@@ -1,6 +1,6 @@
 // Rules between fields of different tables, which no single field's check can see.
 
-import { machineMapsPmem } from './guest_runtime';
+import { guestRuntime, machineMapsPmem } from './guest_runtime';
 import type { VfsConfig } from './schema';
 
 export interface ConstraintViolation {
@@ -36,6 +36,25 @@ function daxMinFileNeedsWindow(config: VfsConfig): ConstraintViolation | undefin
   };
 }
 
+/**
+ * A template holds a VM with no share plugged: one whose guest boots from a runtime file (not the
+ * runtime share), on q35 (whose ACPI hotplug plugs the shares after the resume), without DAX windows.
+ */
+function templateNeedsLatePlug(config: VfsConfig): ConstraintViolation | undefined {
+  if (!config.factory.enable_template) return undefined;
+  const why =
+    config.hypervisor.machine !== 'q35'
+      ? `[hypervisor] machine = "q35", not "${config.hypervisor.machine}"`
+      : guestRuntime(config) === 'share'
+        ? '[agent] runtime = "pmem" or "image", not the runtime share (a template VM has no share plugged)'
+        : config.daemon.dax_window_mib > 0
+          ? '[daemon] dax_window_mib = 0 (a DAX window is on the share devices the template has none of)'
+          : undefined;
+  return why === undefined
+    ? undefined
+    : { path: ['factory', 'enable_template'], problem: `a VM template needs ${why}` };
+}
+
 export function constraintViolation(config: VfsConfig): ConstraintViolation | undefined {
-  return pmemNeedsQ35(config) ?? daxNeedsPci(config) ?? daxMinFileNeedsWindow(config);
+  return pmemNeedsQ35(config) ?? daxNeedsPci(config) ?? daxMinFileNeedsWindow(config) ?? templateNeedsLatePlug(config);
 }

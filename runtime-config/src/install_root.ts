@@ -52,5 +52,6 @@ export function resolvePaths(config: VfsConfig, root: string): VfsConfig {
       initramfs: againstRoot(root, config.hypervisor.initramfs),
     },
     daemon: { ...config.daemon, path: againstRoot(root, config.daemon.path) },
+    factory: { ...config.factory, template_path: againstRoot(root, config.factory.template_path) },
   };
 }

@@ -90,6 +90,7 @@ export function parseConfig(source: string, file: string): VfsConfig {
     daemon: reader.readTable('daemon', raw.daemon),
     agent: reader.readTable('agent', raw.agent),
     pool: reader.readTable('pool', raw.pool),
+    factory: reader.readTable('factory', raw.factory),
     runtime: reader.readTable('runtime', raw.runtime),
   };
   const violation = constraintViolation(config);

@@ -139,6 +139,22 @@ describe('parseConfig', () => {
     expect(config.daemon.dax_min_file_kib).toBe(2048);
   });
 
+  it('takes a VM template only where its VM has no share to boot from, naming the key', () => {
+    expect(defaultConfig().factory).toEqual({ enable_template: false, template_path: '/dev/shm/vfs-template' });
+    expect(parseConfig('[factory]\nenable_template = true\n', 'f').factory.enable_template).toBe(true);
+    const refused = (toml: string): string =>
+      configError(() => parseConfig(`[factory]\nenable_template = true\n${toml}`, 'f.toml')).message;
+    expect(refused('[hypervisor]\nmachine = "microvm"\n')).toBe(
+      'vfs config f.toml:2: key factory.enable_template: a VM template needs [hypervisor] machine = "q35", not "microvm"',
+    );
+    expect(refused('[agent]\nruntime = "share"\n')).toMatch(
+      /enable_template: a VM template needs \[agent\] runtime = "pmem" or "image"/,
+    );
+    expect(refused('[daemon]\ndax_window_mib = 256\n')).toMatch(
+      /enable_template: a VM template needs \[daemon\] dax_window_mib = 0/,
+    );
+  });
+
   it('refuses a per-inode DAX threshold without a DAX window, or a negative one, naming the key', () => {
     expect(configError(() => parseConfig('[daemon]\ndax_min_file_kib = 2048\n', 'f.toml')).message).toBe(
       'vfs config f.toml:2: key daemon.dax_min_file_kib: per-inode DAX needs a DAX window: set dax_window_mib > 0 (e.g. 256), or dax_min_file_kib = 0',

@@ -144,6 +144,16 @@ export const CONFIG_SCHEMA = {
      */
     refill_delay_ms: intField(0, 60_000, 1000),
   },
+  factory: {
+    /**
+     * Kata's VM template: a sandbox resumes a copy of a VM booted and saved once by `vfs-runtime
+     * template create` instead of booting its own (the guest's boot, ≈ 2–4 s under TCG, is skipped).
+     * Used when a template saved with this configuration exists; otherwise the sandbox boots.
+     */
+    enable_template: boolField(false),
+    /** Where the template is saved: on tmpfs, since each sandbox copies its RAM from there. */
+    template_path: pathField('/dev/shm/vfs-template'),
+  },
   runtime: {
     log_level: enumField(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'info'),
     /** gRPC (task v3) to containerd: "auto" uses it where containerd's gRPC shim client works (1.7). */

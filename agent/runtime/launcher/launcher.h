@@ -52,6 +52,10 @@ void op_pivot(const char *stage, const char *root);
 void op_chdir(const char *path);
 void mkdirp(const char *path, unsigned mode);
 
+/* host_sync.c */
+void op_settime(const char *unix_ms);
+void op_reseed(const char *hex);
+
 /* creds.c */
 void op_rlimit(const char *resource, const char *soft, const char *hard);
 void op_capbset(const char *bounding);

@@ -40,6 +40,10 @@ export interface PlanSteps {
   pivot: [stage: string, root: string];
   chdir: [path: string];
   hostname: [name: string];
+  /** The wall clock to the host's (Unix ms): a VM resumed from a template has the template's. */
+  settime: [unixMs: number];
+  /** Host bytes (lowercase hex) credited to the kernel's entropy pool, then a forced reseed. */
+  reseed: [hex: string];
   rlimit: [resource: number, soft: string, hard: string];
   capbset: [bounding: string];
   user: [uid: number, gid: number, groups: string];
@@ -79,6 +83,8 @@ export const PLAN_STEP_ARITY = {
   pivot: 2,
   chdir: 1,
   hostname: 1,
+  settime: 1,
+  reseed: 1,
   rlimit: 3,
   capbset: 1,
   user: 3,

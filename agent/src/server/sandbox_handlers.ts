@@ -12,6 +12,7 @@ import { warmUp } from '../container/warm_up';
 import type { AgentState } from './agent_state';
 import { invalid } from './call_errors';
 import type { Handlers } from './handler_types';
+import { checkEntropy, hostSyncSteps } from './host_sync';
 import { configureNetwork } from './network_setup';
 import { removeContainer } from './removal';
 
@@ -93,7 +94,13 @@ export function sandboxHandlers(
     createSandbox: async (request) => {
       if (state.sandboxId !== undefined)
         throw new TtrpcError(Code.AlreadyExists, `sandbox ${state.sandboxId} is already created`);
-      const before = hostnameSteps(request.hostname);
+      const hostname = hostnameSteps(request.hostname);
+      checkEntropy(request.entropy);
+      const received = performance.now();
+      // The host's time plus what has passed here since the request came.
+      const hostTimeNow = (): number =>
+        request.hostTimeMs === 0 ? 0 : request.hostTimeMs + Math.round(performance.now() - received);
+      const before = () => [...hostSyncSteps(hostTimeNow(), request.entropy), ...hostname];
       writeResolvConf(request.dns);
       await state.shares.mount(request.shares, before, request.shareWaitMs);
       await configureNetwork(request.interfaces, request.routes);
@@ -114,7 +121,7 @@ export function sandboxHandlers(
     },
     mountShare: async (request) => {
       if (request.share === undefined) throw invalid('MountShare without a share');
-      await state.shares.mount([request.share], [], request.waitMs);
+      await state.shares.mount([request.share], undefined, request.waitMs);
       state.log.info({ share: request.share.tag, mountPoint: request.share.mountPoint }, 'share mounted');
       return {};
     },

@@ -126,10 +126,18 @@ describe('ShareTable on a kernel that lists its tags', () => {
       readonly: true,
       options: [],
     }));
-    await table.mount(shares, [step('hostname', 'pod')], 10_000);
+    const called = Date.now();
+    let madeAfterMs = -1;
+    const before = () => {
+      madeAfterMs = Date.now() - called;
+      return [step('hostname', 'pod')];
+    };
+    await table.mount(shares, before, 10_000);
     expect(readFileSync(launcher.log, 'utf8')).toBe(
       'hostname pod\nmkdirp /s/vfslayers\nmount vfslayers\nmkdirp /s/vfsdata\nmount vfsdata\n',
     );
+    // Made once the tags were there, not when mount was called (a clock step must not lag).
+    expect(madeAfterMs).toBeGreaterThanOrEqual(250);
   });
 });
 
@@ -141,7 +149,7 @@ describe('ShareTable on a kernel that lists no tags', () => {
     writeFileSync(join(launcher.tags, 'vfslayers'), '');
     const table = new ShareTable(launcher.path, join(dir, 'no-sysfs'));
     later(() => writeFileSync(join(launcher.tags, 'vfsdata'), ''), 300);
-    await table.mount([share('vfslayers'), share('vfsdata')], [step('hostname', 'pod')], 10_000);
+    await table.mount([share('vfslayers'), share('vfsdata')], () => [step('hostname', 'pod')], 10_000);
     const ran = readFileSync(launcher.log, 'utf8').trim().split('\n');
     expect(ran.filter((line) => !line.startsWith('mkdirp'))).toEqual([
       'hostname pod',
@@ -154,7 +162,7 @@ describe('ShareTable on a kernel that lists no tags', () => {
   it('fails naming the tag once the wait is over, and mounts at once without a wait', async () => {
     const launcher = fakeLauncher(dir);
     const table = new ShareTable(launcher.path, join(dir, 'no-sysfs'));
-    await expect(table.mount([share('vfsdata')], [], 200)).rejects.toThrow(/mount\(vfsdata\): ENOENT/);
+    await expect(table.mount([share('vfsdata')], undefined, 200)).rejects.toThrow(/mount\(vfsdata\): ENOENT/);
     await expect(table.mount([share('vfsdata')])).rejects.toThrow(/ENOENT/);
     expect(existsSync(launcher.log)).toBe(true); // the mkdirp steps ran, no mount did
     expect(readFileSync(launcher.log, 'utf8')).not.toMatch(/^mount/m);

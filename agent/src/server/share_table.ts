@@ -123,7 +123,11 @@ export class ShareTable {
    * that much time has passed, in the kernel's list of tags, or, on a kernel without one, by trying
    * each share's mount again while the tag is unknown.
    */
-  async mount(shares: readonly Share[], before: readonly PlanStep[] = [], waitMs = 0): Promise<void> {
+  /**
+   * `before`: steps run first in the same launcher run, made when the run starts (a clock set from
+   * the host's time must not lag by the wait for the tags).
+   */
+  async mount(shares: readonly Share[], before: () => readonly PlanStep[] = () => [], waitMs = 0): Promise<void> {
     const tags = new Set<string>();
     for (const share of shares) {
       checkShare(share);
@@ -133,9 +137,9 @@ export class ShareTable {
     }
     const deadline = Date.now() + waitMs;
     if (waitMs > 0 && !(await waitForTags(tags, deadline, this.sysfsRoot))) {
-      await this.mountEachWhenItsTagAppears(shares, before, deadline);
+      await this.mountEachWhenItsTagAppears(shares, before(), deadline);
     } else {
-      const plan = [...before, ...shares.flatMap(mountSteps)];
+      const plan = [...before(), ...shares.flatMap(mountSteps)];
       if (plan.length > 0) await this.run(plan);
     }
     for (const share of shares)

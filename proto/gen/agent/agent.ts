@@ -91,6 +91,16 @@ export interface CreateSandboxRequest {
    * its daemon serves): wait up to this long for their tags before the mounts fail. 0 mounts at once.
    */
   shareWaitMs: number;
+  /**
+   * The host's wall clock (Unix milliseconds) as it sent this; 0: leave the guest's clock alone. A
+   * VM resumed from a template would otherwise keep the time at which the template was saved.
+   */
+  hostTimeMs: number;
+  /**
+   * Random bytes from the host, credited to the guest kernel's entropy pool before a forced
+   * reseed; empty: none. Every copy of a template resumes with the template's generator state.
+   */
+  entropy: Buffer;
 }
 
 /**
@@ -856,7 +866,17 @@ export const ContainerMount: MessageFns<ContainerMount> = {
 };
 
 function createBaseCreateSandboxRequest(): CreateSandboxRequest {
-  return { sandboxId: "", hostname: "", dns: [], shares: [], interfaces: [], routes: [], shareWaitMs: 0 };
+  return {
+    sandboxId: "",
+    hostname: "",
+    dns: [],
+    shares: [],
+    interfaces: [],
+    routes: [],
+    shareWaitMs: 0,
+    hostTimeMs: 0,
+    entropy: Buffer.alloc(0),
+  };
 }
 
 export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
@@ -881,6 +901,12 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
     }
     if (message.shareWaitMs !== 0) {
       writer.uint32(56).uint32(message.shareWaitMs);
+    }
+    if (message.hostTimeMs !== 0) {
+      writer.uint32(64).uint64(message.hostTimeMs);
+    }
+    if (message.entropy.length !== 0) {
+      writer.uint32(74).bytes(message.entropy);
     }
     return writer;
   },
@@ -954,6 +980,22 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
             message.shareWaitMs = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.hostTimeMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.entropy = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -978,6 +1020,8 @@ export const CreateSandboxRequest: MessageFns<CreateSandboxRequest> = {
     message.interfaces = object.interfaces?.map((e) => NetworkInterface.fromPartial(e)) || [];
     message.routes = object.routes?.map((e) => NetworkRoute.fromPartial(e)) || [];
     message.shareWaitMs = object.shareWaitMs ?? 0;
+    message.hostTimeMs = object.hostTimeMs ?? 0;
+    message.entropy = object.entropy ?? Buffer.alloc(0);
     return message;
   },
 };

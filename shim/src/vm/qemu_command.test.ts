@@ -26,6 +26,16 @@ describe('buildQemuArgs', () => {
     expect(valuesOf(args, '-M')).toEqual(['microvm,memory-backend=mem']);
   });
 
+  it('backs guest RAM with a shared file and waits for a saved state when resuming a VM template', () => {
+    const args = buildQemuArgs({ ...base, memoryFile: '/dev/shm/t/clones/a,b/memory', incoming: true });
+    expect(valuesOf(args, '-object')).toContain(
+      'memory-backend-file,id=mem,size=256M,mem-path=/dev/shm/t/clones/a,,b/memory,share=on',
+    );
+    expect(valuesOf(args, '-incoming')).toEqual(['defer']);
+    expect(valuesOf(buildQemuArgs(base), '-incoming')).toEqual([]);
+    expect(() => buildQemuArgs({ ...base, incoming: true })).toThrow(/incoming VM needs memoryFile/);
+  });
+
   it('makes microvm virtio-mmio devices modern so the vhost-user backend sees virtio 1.x', () => {
     expect(valuesOf(buildQemuArgs(base), '-global')).toEqual(['virtio-mmio.force-legacy=false']);
   });

@@ -106,6 +106,13 @@ export interface QemuConfig {
   /** q35 only: empty pcie-root-ports `hp0…hpN-1` for later hotplug of vhost-user-fs-pci. */
   readonly hotplugRootPorts?: number;
   readonly name?: string;
+  /**
+   * Guest RAM in this file (on tmpfs), shared, instead of an anonymous memfd: a VM template's RAM, or
+   * a clone's copy of it (vm_template.ts). The daemon maps it as it maps a memfd.
+   */
+  readonly memoryFile?: string;
+  /** `-incoming defer`: the VM waits for its device state (a template's) instead of booting. */
+  readonly incoming?: boolean;
 }
 
 const TAG_MAX_BYTES = 36;
@@ -151,6 +158,7 @@ export function buildQemuArgs(config: QemuConfig): string[] {
     ...rootPortArgs(config),
     // Last, so the devices before it keep the PCI addresses they had without it.
     ...(config.freePageReporting === true ? balloonArgs(config.machine) : []),
+    ...(config.incoming === true ? ['-incoming', 'defer'] : []),
   ];
 }
 
@@ -198,6 +206,9 @@ function validate(config: QemuConfig): void {
   }
   for (const arg of config.kernelArgs) {
     if (/\s/.test(arg)) throw new Error(`qemu config: kernel argument "${arg}" contains whitespace`);
+  }
+  if (config.incoming === true && config.memoryFile === undefined) {
+    throw new Error('qemu config: an incoming VM needs memoryFile (the template RAM it resumes from)');
   }
 }
 
@@ -250,8 +261,14 @@ function cpuAndMemoryArgs(config: QemuConfig): string[] {
     '-m',
     memorySize(config),
     '-object',
-    `memory-backend-memfd,id=mem,size=${config.memoryMiB}M,share=on`,
+    memoryBackend(config),
   ];
+}
+
+/** Shared (share=on) either way: the daemon maps guest RAM to reach the guest's buffers. */
+function memoryBackend(config: QemuConfig): string {
+  if (config.memoryFile === undefined) return `memory-backend-memfd,id=mem,size=${config.memoryMiB}M,share=on`;
+  return `memory-backend-file,id=mem,size=${config.memoryMiB}M,mem-path=${optValue(config.memoryFile)},share=on`;
 }
 
 /** RAM, and with memory devices the address space they take beside it (`maxmem`; no slots: no DIMMs). */

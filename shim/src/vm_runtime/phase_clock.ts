@@ -13,20 +13,26 @@ import { guestBootTimes, type GuestBootTimes } from './guest_boot_times';
 export const TIMINGS_DIR_ENV = 'VFS_TIMINGS_DIR';
 
 /** Host milestones, in bring-up order. */
-export type HostPhase =
+export const HOST_PHASES = [
   /** The shim's process began: containerd's `start`, which goes on to serve the sandbox. */
-  | 'shimStart'
-  | 'createCalled'
-  | 'daemonSpawned'
-  | 'daemonReady'
-  | 'qemuSpawned'
+  'shimStart',
+  'createCalled',
+  'daemonSpawned',
+  'daemonReady',
+  /** The copy of the VM template that QEMU resumes instead of booting began, and was made (template/). */
+  'templateCopyBegan',
+  'templateCopied',
+  'qemuSpawned',
   /** The boot shares hot-plugged, when QEMU started without them beside the daemon (vm_bringup.ts). */
-  | 'sharesPlugged'
-  | 'agentReady'
-  | 'sandboxCreated'
-  | 'containerCreated'
-  | 'containerStarted'
-  | 'exitSeen';
+  'sharesPlugged',
+  'agentReady',
+  'sandboxCreated',
+  'containerCreated',
+  'containerStarted',
+  'exitSeen',
+] as const;
+
+export type HostPhase = (typeof HOST_PHASES)[number];
 
 export interface SandboxTimings {
   readonly sandboxId: string;

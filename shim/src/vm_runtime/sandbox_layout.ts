@@ -28,6 +28,11 @@ export function poolVmLayout(runDir: string, id: string): SandboxLayout {
   return layoutIn(join(runDir, 'pool', id), join(runDir, 's', `pool-${id}.vm`));
 }
 
+/** The VM `vfs-runtime template create` boots and saves: its files in `stateDir`, sockets of its own. */
+export function templateVmLayout(runDir: string, stateDir: string, id: string): SandboxLayout {
+  return layoutIn(stateDir, join(runDir, 's', `template-${id}.vm`));
+}
+
 function layoutIn(stateDir: string, socketDir: string): SandboxLayout {
   const layout: SandboxLayout = {
     stateDir,

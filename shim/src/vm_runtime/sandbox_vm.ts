@@ -6,6 +6,7 @@
 // the agent connection going away marks the sandbox lost (`lost` resolves with why) and tears it
 // down, which fails every pending agent call — processes then report LOST_STATUS (guest_process.ts).
 
+import { randomBytes } from 'node:crypto';
 import { errorMessage } from '@vfs/contracts';
 import { SandboxError } from '../sandbox_error';
 import type { PodNetwork } from '../pod_network/pod_network';
@@ -51,6 +52,12 @@ export interface SandboxVm {
    */
   stop(guestHasContainers: boolean): Promise<void>;
 }
+
+/**
+ * Bytes for the guest's entropy pool at CreateSandbox: a VM resumed from a template (or any VM
+ * handed on) must not share its random generator's state with another.
+ */
+const GUEST_ENTROPY_BYTES = 64;
 
 /** A VM up to a serving agent, booted here or adopted, with the steps that undo it. */
 export interface LiveVm {
@@ -104,6 +111,9 @@ async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<v
       shareWaitMs,
       interfaces: (live.network?.interfaces ?? []).map((nic) => ({ ...nic, addresses: [...nic.addresses] })),
       routes: [...(live.network?.routes ?? [])],
+      // A resumed template has the template's clock and generator state; a booted VM loses nothing.
+      hostTimeMs: Date.now(),
+      entropy: randomBytes(GUEST_ENTROPY_BYTES),
     },
     // The agent may wait that long for the shares' tags before its work begins.
     { timeoutMs: config.agent.request_timeout_ms + shareWaitMs },

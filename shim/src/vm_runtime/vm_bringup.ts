@@ -16,6 +16,7 @@ import {
   runtimePmemPath,
   runtimeShareDir,
 } from '@vfs/runtime-config';
+import { cloneTemplate, type TemplateCopy } from '../template/vm_template';
 import { fileTailOrError } from '../vm/console_log';
 import { rootPortId } from '../vm/fs_hotplug';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
@@ -64,7 +65,7 @@ export function runtimeDir(): string {
 }
 
 /** build/runtime.erofs for [agent] runtime = "image", build/runtime.pmem for "pmem"; none: the share. */
-function runtimeFile(config: LoadedConfig['config']): RuntimeFile | undefined {
+export function runtimeFile(config: LoadedConfig['config']): RuntimeFile | undefined {
   switch (guestRuntime(config)) {
     case 'image':
       return { kind: 'image', path: runtimeImagePath(installRoot()) };
@@ -104,6 +105,13 @@ export function plugsSharesLate(config: LoadedConfig['config']): boolean {
 
 /** What a VM's guest waits for before it mounts the boot shares: long enough for a hotplug on a loaded host. */
 const LATE_SHARE_WAIT_MS = 15_000;
+/** Loading a template's device state (≈ 0.4 MB) takes milliseconds; its RAM is already mapped. */
+const TEMPLATE_LOAD_TIMEOUT_MS = 30_000;
+/**
+ * A VM resumed from a template finds its agent without a host, reopening its port: a Check sent
+ * while it closes the old one is dropped, so another follows (agent_dial.ts resendEveryMs).
+ */
+const TEMPLATE_CHECK_RESEND_MS = 50;
 
 /** A VM up to a serving agent, with the daemon serving its boot shares. */
 export interface VmUp {
@@ -239,6 +247,30 @@ export class Bringup {
   }
 
   /**
+   * A copy of the VM template to resume instead of booting ([factory] enable_template), or none:
+   * no template for this configuration, or a pod with a network (a template has no NIC).
+   */
+  private templateCopy(): TemplateCopy | undefined {
+    const { config, network, log, sandboxId } = this.options;
+    if (!config.factory.enable_template) return undefined;
+    if (network !== undefined) {
+      log.info('VM template not used: the pod has a network, and a template VM has no NIC');
+      return undefined;
+    }
+    this.options.clock.mark('templateCopyBegan');
+    const choice = cloneTemplate(config, runtimeDir(), encodeURIComponent(sandboxId));
+    if (choice.copy === undefined) {
+      log.info({ reason: choice.reason }, 'VM template not used: booting');
+      return undefined;
+    }
+    const { copy } = choice;
+    this.undo.push('remove the template copy', async () => copy.remove());
+    this.options.clock.mark('templateCopied');
+    log.debug({ memoryDataBytes: copy.memoryDataBytes }, 'VM template copied');
+    return copy;
+  }
+
+  /**
    * Every step here waits for what it started before it throws: the undo steps must not run while a
    * process is still starting.
    */
@@ -252,9 +284,12 @@ export class Bringup {
     serving.catch(() => undefined);
     let network: PodNetwork | undefined;
     let qemu: ControlledVm;
+    let template: TemplateCopy | undefined;
     try {
+      // Copied while the daemon starts.
+      template = this.templateCopy();
       network = await this.network();
-      qemu = await this.vm([], network, containerShares(config.daemon).length);
+      qemu = await this.vm([], network, containerShares(config.daemon).length, template);
     } catch (err) {
       await serving.then(undefined, (daemonErr: unknown) =>
         log.warn({ err: errorMessage(daemonErr) }, 'vfs-virtiofsd failed too'),
@@ -270,7 +305,8 @@ export class Bringup {
       ({ daemon }) => daemon.exited,
       (err: unknown) => `vfs-virtiofsd did not start: ${errorMessage(err)}`,
     );
-    const dialing = this.agent(qemu, Promise.race([daemonGone, failed])).then((connection) => {
+    const resendEveryMs = template === undefined ? undefined : TEMPLATE_CHECK_RESEND_MS;
+    const dialing = this.agent(qemu, Promise.race([daemonGone, failed]), resendEveryMs).then((connection) => {
       clock.mark('agentReady');
       return connection;
     });
@@ -310,11 +346,15 @@ export class Bringup {
     }
   }
 
-  /** QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts). */
+  /**
+   * QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts); resumed from the template
+   * copy when there is one, whose files go once QEMU holds them.
+   */
   private async vm(
     exported: readonly ExportedShare[],
     network: PodNetwork | undefined,
     lateSharePorts = 0,
+    template?: TemplateCopy,
   ): Promise<ControlledVm> {
     const { config, layout, state, sandboxId, log } = this.options;
     const devices = exported.map((share, index) => ({
@@ -332,6 +372,7 @@ export class Bringup {
       network,
       lateSharePorts,
       ...(runtime === undefined ? {} : { runtimeFile: runtime }),
+      ...(template === undefined ? {} : { memoryFile: template.memory, incoming: true }),
     });
     state.recordPid('qemu', qemu.pid);
     let vm: ControlledVm | undefined;
@@ -348,11 +389,28 @@ export class Bringup {
         qemuPath: config.hypervisor.path,
       });
     });
+    if (template !== undefined) await this.resume(vm, template);
     return vm;
   }
 
+  private async resume(vm: ControlledVm, template: TemplateCopy): Promise<void> {
+    try {
+      await vm.loadState(template.state, TEMPLATE_LOAD_TIMEOUT_MS);
+    } catch (err) {
+      const stderr = fileTailOrError(this.options.layout.qemuStderr, 20);
+      throw SandboxError.wrap(err, `resume the VM template (QEMU's stderr: ${stderr})`, 'host-failure');
+    } finally {
+      // QEMU maps the RAM and has read the state: the names can go, the memory stays QEMU's.
+      template.remove();
+    }
+  }
+
   /** `daemonGone` resolves with why, should the daemon go (or fail to come) first. */
-  private async agent(qemu: ControlledVm, daemonGone: Promise<string>): Promise<AgentConnection> {
+  private async agent(
+    qemu: ControlledVm,
+    daemonGone: Promise<string>,
+    resendEveryMs?: number,
+  ): Promise<AgentConnection> {
     const { config, layout, log } = this.options;
     const vmGone = Promise.race([qemu.gone, daemonGone]);
     const connection = await dialAgent({
@@ -360,6 +418,7 @@ export class Bringup {
       timeoutMs: config.agent.dial_timeout_ms,
       vmGone,
       log,
+      ...(resendEveryMs === undefined ? {} : { resendEveryMs }),
     }).catch(async (err: unknown) => {
       const status = await qemu.queryStatus().then(
         (s) => s.status,

@@ -11,6 +11,7 @@ import { type FsHotplugDevice, type GuestRelease, hotAddFs, hotRemoveFs } from '
 import { hotAddNet, hotRemoveNet, type NetHotplugDevice } from '../vm/net_hotplug';
 import { QmpClient, type QmpStatus } from '../vm/qmp';
 import { killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
+import { loadVmState, saveVmState } from '../vm/vm_snapshot';
 
 /** QEMU listens on QMP early in its start, well before the guest runs; a loaded host is slow. */
 const QMP_CONNECT_TIMEOUT_MS = 10_000;
@@ -42,6 +43,10 @@ export interface ControlledVm {
    * no QMP round trip nor QEMU's own clean-up on the way out. A later `stop` resolves with this exit.
    */
   kill(): Promise<QemuExit>;
+  /** Pauses the VM and writes its device state to a file (a VM template, vm_snapshot.ts). */
+  saveState(statePath: string, timeoutMs: number): Promise<void>;
+  /** Resumes a QEMU started `-incoming defer` from a saved device state. */
+  loadState(statePath: string, timeoutMs: number): Promise<void>;
   /** Lets go of QEMU without stopping it (the warm pool hands it over): closes QMP; `gone` then resolves. */
   release(): void;
 }
@@ -72,6 +77,8 @@ export async function controlVm(qemu: RunningQemu, qmpSocket: string, log: ShimL
     removeNetDevice: (id, timeoutMs) => removeNetUnlessGone(qmp, id, timeoutMs),
     stop: (graceMs) => (stopping ??= stopVm(qemu, qmp, graceMs, log)),
     kill: () => (stopping ??= killVm(qemu, qmp, log)),
+    saveState: (statePath, timeoutMs) => saveVmState(qmp, statePath, timeoutMs),
+    loadState: (statePath, timeoutMs) => loadVmState(qmp, statePath, timeoutMs),
     release: () => qmp.close(),
   };
 }

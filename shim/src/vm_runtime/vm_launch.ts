@@ -47,6 +47,10 @@ export interface VmLaunch {
    * volumes' `hotplug_slots` ones: `hp<slots>`, `hp<slots + 1>`, …
    */
   readonly lateSharePorts?: number;
+  /** Guest RAM in this (tmpfs) file instead of a memfd: a VM template's, or a clone's copy (template/). */
+  readonly memoryFile?: string;
+  /** The VM resumes a saved state (`-incoming defer`) instead of booting. */
+  readonly incoming?: boolean;
 }
 
 /** QEMU's program and arguments: inside the pod's netns when the VM has NICs there. */
@@ -139,6 +143,8 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       qmpSocketPath: layout.qmpSocket,
       consoleLogPath: layout.consoleLog,
       freePageReporting: hypervisor.reclaim_guest_freed_memory,
+      ...(launch.memoryFile === undefined ? {} : { memoryFile: launch.memoryFile }),
+      ...(launch.incoming === true ? { incoming: true } : {}),
     });
   } catch (err) {
     throw SandboxError.wrap(err, 'QEMU configuration', 'bad-config');

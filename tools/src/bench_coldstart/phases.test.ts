@@ -63,6 +63,24 @@ describe('runPhases', () => {
     expect(PHASES.reduce((total, p) => total + (first.phases[p.key] ?? 0), 0)).toBeCloseTo(RUN.ms);
   });
 
+  it('times the copy and the resume of a VM template, the resume ending where QEMU counts as spawned', () => {
+    const t = timings({});
+    const resumed = {
+      ...t,
+      host: {
+        ...t.host,
+        templateCopyBegan: T0 + 150,
+        templateCopied: T0 + 190,
+        qemuSpawned: T0 + 330,
+        sharesPlugged: T0 + 430,
+      },
+    };
+    const split = runPhases(RUN, resumed);
+    expect([split.details.copy_template, split.details.resume_template]).toEqual([40, 140]);
+    expect(split.phases.kernel_to_init).toBeUndefined();
+    expect(PHASES.reduce((total, p) => total + (split.phases[p.key] ?? 0), 0)).toBeCloseTo(RUN.ms);
+  });
+
   it('leaves out what it cannot place', () => {
     const split = runPhases(RUN, timings({}));
     expect(split.anchor).toBe('none');

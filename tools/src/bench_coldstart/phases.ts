@@ -29,7 +29,7 @@ export const PHASES = [
   {
     key: 'agent_ready',
     label: 'agent ready',
-    what: '/init (or QEMU spawned when /init is not placed: a pooled VM) → the agent answers Check',
+    what: '/init (or QEMU spawned when /init is not placed: a pooled or resumed VM) → the agent answers Check',
   },
   { key: 'container_started', label: 'container started', what: 'agent ready → StartContainer answered' },
   { key: 'exit_seen', label: 'exit seen', what: 'started → exit and output relayed' },
@@ -42,6 +42,8 @@ export const DETAILS = [
   { key: 'shim_to_create', label: 'shim began → Create reaches the VM runtime (Node, listen, containerd)' },
   { key: 'create_to_daemon_spawn', label: 'Create → daemon spawned (bind mounts)' },
   { key: 'daemon_spawn_to_ready', label: 'daemon spawned → control socket + exports' },
+  { key: 'copy_template', label: 'the VM template copied (template on)' },
+  { key: 'resume_template', label: 'template copied → the copy resumed in QEMU (template on)' },
   { key: 'plug_shares', label: 'daemon ready or QEMU spawned → shares hot-plugged' },
   { key: 'qemu_before_guest_clock', label: 'QEMU set-up + kernel before its clock starts' },
   { key: 'init_to_agent_launch', label: '/init → node launched (runtime mount)' },
@@ -120,6 +122,8 @@ export function runPhases(run: TimedRun, t: SandboxTimings): RunPhases {
     ['shim_to_create', span(h.shimStart, h.createCalled)],
     ['create_to_daemon_spawn', span(h.createCalled, h.daemonSpawned)],
     ['daemon_spawn_to_ready', span(h.daemonSpawned, h.daemonReady)],
+    ['copy_template', span(h.templateCopyBegan, h.templateCopied)],
+    ['resume_template', span(h.templateCopied, h.qemuSpawned)],
     ['plug_shares', span(later(h.daemonReady, h.qemuSpawned), h.sharesPlugged)],
     [
       'qemu_before_guest_clock',

@@ -6,22 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GuestBootTimes } from '@vfs/shim/vm';
-import type { HostPhase, SandboxTimings } from '@vfs/shim/vm';
+import { HOST_PHASES, type SandboxTimings } from '@vfs/shim/vm';
 
 const WAIT_MS = 5000;
-const HOST_PHASES: readonly HostPhase[] = [
-  'shimStart',
-  'createCalled',
-  'daemonSpawned',
-  'daemonReady',
-  'qemuSpawned',
-  'sharesPlugged',
-  'agentReady',
-  'sandboxCreated',
-  'containerCreated',
-  'containerStarted',
-  'exitSeen',
-];
 const GUEST_TIMES: readonly (keyof GuestBootTimes)[] = ['initStartS', 'agentLaunchS', 'agentStartedS', 'agentReadyS'];
 
 function record(value: unknown, what: string): Readonly<Record<string, unknown>> {

@@ -4,7 +4,8 @@
 // once (jobs.ts), the order rotating each round, so noise and drift fall on all cells alike; a job
 // starts K sandboxes (or floor VMs) at once. The vfs runs' phases come from the shim's timestamps
 // under VFS_TIMINGS_DIR, as in bench-coldstart. A pool-on cell's sandboxes take VMs from a warm
-// pool kept full between jobs (pool_keeper.ts). Everything started is removed at the end, on
+// pool kept full between jobs (pool_keeper.ts); a template-on cell's resume a VM template saved
+// before its first job (template_keeper.ts). Everything started is removed at the end, on
 // failure and on SIGINT (bench_common/bench_main.ts).
 
 import { mkdirSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { type Job, planJobs } from './jobs';
 import { type Cell, expandMatrix } from './matrix';
 import { saveCellConfigs, saveEnv, writeResults } from './output_files';
 import { PoolKeeper } from './pool_keeper';
+import { TemplateKeeper } from './template_keeper';
 import { type Progress, progressBar } from './progress_bar';
 import { startContainerd } from './private_containerd';
 import { formatResults } from './report';
@@ -43,6 +45,7 @@ interface Bench {
   /** K floor VMs per floor job. */
   readonly floors: ReadonlyMap<string, readonly FloorVm[]>;
   readonly pool: PoolKeeper;
+  readonly templates: TemplateKeeper;
 }
 
 function burst<T>(k: number, run: (slot: number) => Promise<T>): Promise<T[]> {
@@ -64,6 +67,7 @@ async function measureJob(bench: Bench, job: Job, jobIndex: number, round: numbe
     if (job.kind !== 'vfs') return { kind: job.kind, round, slot, ms: run.ms };
     const timings = await readTimings(bench.timingsDir, id);
     bench.pool.checkWarm(job, id, timings);
+    bench.templates.checkResumed(job, id, timings);
     const { phases } = runPhases(run, timings);
     return { kind: 'vfs', round, slot, ms: run.ms, phases };
   });
@@ -75,6 +79,7 @@ async function runRounds(bench: Bench, args: ColdstartArgs, jobs: readonly Job[]
     for (let round = 0; round < args.warmup + args.runs; round++) {
       const measured = round >= args.warmup;
       for (const job of roundOrder(jobs, round)) {
+        await bench.templates.before(job);
         await bench.pool.before(job);
         const records = await measureJob(bench, job, jobs.indexOf(job), round);
         await bench.pool.after(job);
@@ -133,7 +138,8 @@ async function measureCells(scope: BenchScope, args: ColdstartArgs, cells: reado
     const jobs = planJobs(cells, runnable);
     const floors = await startFloors(scope, jobs);
     const pool = new PoolKeeper(scope, containerd, cells, configPaths);
-    await runRounds({ containerd, timingsDir, configPaths, floors, pool }, args, jobs, runs);
+    const templates = new TemplateKeeper(scope, containerd, configPaths);
+    await runRounds({ containerd, timingsDir, configPaths, floors, pool, templates }, args, jobs, runs);
     await pool.stop();
   }
   return cells.map((cell, i) => ({ cell, skipped: skipped[i], runs: runs[i] ?? [] }));

@@ -20,7 +20,7 @@ export interface ColdstartArgs {
 export const USAGE = `usage: vfs-bench coldstart [--runs N (5)] [--warmup N (1)] [--out DIR (coldstart-results)]
          [--config EXPERIMENT.toml] [--machine microvm,microvm-pcie,q35] [--memory MIB,…] [--vcpus N,…]
          [--cache none,auto,always,metadata] [--dax on|off|on,off] [--runtime share,image,pmem]
-         [--pool on|off|on,off]
+         [--pool on|off|on,off] [--template on|off|on,off]
          [--image busybox,node] [--concurrency K,…]
        vfs-bench coldstart --density [--budget-mib MIB (2048)] [--max-sandboxes N (32)] [--out DIR] [matrix flags: first cell]
 EXPERIMENT.toml: runs = N and a [matrix] table, each dimension a value or a list (memory_mib = [512, 1024]).`;
@@ -34,6 +34,7 @@ const DIMENSION_FLAGS: Readonly<Record<Dimension, string>> = {
   dax: 'dax',
   runtime: 'runtime',
   pool: 'pool',
+  template: 'template',
   image: 'image',
   concurrency: 'concurrency',
 };

@@ -18,6 +18,7 @@ describe('the experiment matrix', () => {
           dax: false,
           runtime: 'pmem',
           pool: false,
+          template: false,
           image: 'busybox',
           concurrency: 1,
         },

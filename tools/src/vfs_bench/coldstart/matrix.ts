@@ -22,6 +22,8 @@ export interface CellConfig {
   readonly dax: boolean;
   readonly runtime: RuntimeKind;
   readonly pool: boolean;
+  /** Sandboxes resume a VM template ([factory] enable_template) that vfs-bench saves first. */
+  readonly template: boolean;
   readonly image: ImageName;
   /** K: sandboxes started at once. */
   readonly concurrency: number;
@@ -43,6 +45,7 @@ export const DIMENSIONS: readonly Dimension[] = [
   'dax',
   'runtime',
   'pool',
+  'template',
   'image',
   'concurrency',
 ];
@@ -80,11 +83,12 @@ const READERS: { readonly [D in Dimension]: { readonly read: Reader<CellConfig[D
   dax: { read: onOff, expected: 'on or off' },
   runtime: { read: oneOf(RUNTIMES), expected: RUNTIMES.join(', ') },
   pool: { read: onOff, expected: 'on or off' },
+  template: { read: onOff, expected: 'on or off' },
   image: { read: oneOf(IMAGES), expected: IMAGES.join(', ') },
   concurrency: { read: intIn(1, MAX_CONCURRENCY), expected: `an integer from 1 to ${MAX_CONCURRENCY}` },
 };
 
-/** The matrix of one cell: the configuration's defaults, busybox, no DAX, no pool, K = 1. */
+/** The matrix of one cell: the configuration's defaults, busybox, no DAX, no pool, no template, K = 1. */
 export function defaultMatrix(): Matrix {
   return {
     machine: [CONFIG_SCHEMA.hypervisor.machine.fallback],
@@ -94,6 +98,7 @@ export function defaultMatrix(): Matrix {
     dax: [false],
     runtime: [CONFIG_SCHEMA.agent.runtime.fallback],
     pool: [false],
+    template: [false],
     image: ['busybox'],
     concurrency: [1],
   };
@@ -179,6 +184,8 @@ function valueName<D extends Dimension>(dimension: D, value: CellConfig[D]): str
       return `runtime=${value}`;
     case 'pool':
       return value ? 'pool' : 'nopool';
+    case 'template':
+      return value ? 'template' : 'notemplate';
     case 'concurrency':
       return `K=${value}`;
     default:

@@ -79,8 +79,8 @@ describe('results.csv', () => {
     expect(lines[0]).toBe(CSV_HEADER.join(','));
     expect(CSV_HEADER).toEqual(expect.arrayContaining(['cell', 'machine', 'concurrency', 'kind', 'ms', 'teardown_ms']));
     expect(lines).toHaveLength(1 + 6 + 1);
-    expect(lines[1]).toBe(`512M,q35,512,1,auto,false,pmem,false,busybox,1,vfs,0,0,4000,100,3700,,,,,,200`);
-    expect(lines[7]).toBe(`"a ""b"", c",q35,512,1,auto,false,pmem,false,busybox,1,runc,0,1,12.3,,,,,,,,`);
+    expect(lines[1]).toBe(`512M,q35,512,1,auto,false,pmem,false,false,busybox,1,vfs,0,0,4000,100,3700,,,,,,200`);
+    expect(lines[7]).toBe(`"a ""b"", c",q35,512,1,auto,false,pmem,false,false,busybox,1,runc,0,1,12.3,,,,,,,,`);
     expect(lines[1]?.split(',')).toHaveLength(CSV_HEADER.length);
   });
 });

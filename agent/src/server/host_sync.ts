@@ -1,0 +1,24 @@
+/**
+ * What a VM takes from the host at CreateSandbox, run by the launcher (launcher/host_sync.c) before
+ * the share mounts: the host's wall clock and random bytes for the kernel's generator. A VM resumed
+ * from a template would otherwise keep the template's clock and its generator state, the same in
+ * every copy; for a booted VM both are merely refreshed.
+ */
+import { step, type PlanStep } from '../container/launch_plan';
+import { invalid } from './call_errors';
+
+/** launcher/host_sync.c's bound. */
+const MAX_ENTROPY_BYTES = 256;
+
+export function checkEntropy(entropy: Uint8Array): void {
+  if (entropy.length > MAX_ENTROPY_BYTES)
+    throw invalid(`entropy of ${entropy.length} bytes: at most ${MAX_ENTROPY_BYTES}`);
+}
+
+/** 0 and no bytes (an older shim): nothing to run. */
+export function hostSyncSteps(hostTimeMs: number, entropy: Uint8Array): PlanStep[] {
+  const steps: PlanStep[] = [];
+  if (hostTimeMs > 0) steps.push(step('settime', hostTimeMs));
+  if (entropy.length > 0) steps.push(step('reseed', Buffer.from(entropy).toString('hex')));
+  return steps;
+}

@@ -1,0 +1,137 @@
+// `vfs-runtime template create`: boots the VM a sandbox of this configuration would boot, minus its
+// shares (they are plugged into each copy later, vm_bringup.ts), with its RAM in a tmpfs file; waits
+// for its agent, warms it up as the pool does (its first container's one-time costs), lets go of
+// the agent's port and saves the paused VM (vm_snapshot.ts). Then QEMU quits and the saved files
+// become the template (vm_template.ts). Nothing is left when any step fails.
+
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { LoadedConfig } from '@vfs/runtime-config';
+import { removeUnmountedTree } from '../host_mounts';
+import type { ShimLogger } from '../logger';
+import { SandboxError } from '../sandbox_error';
+import { dialAgent } from '../vm_runtime/agent_dial';
+import { templateVmLayout } from '../vm_runtime/sandbox_layout';
+import { containerShares } from '../vm_runtime/share_plan';
+import { UndoStack } from '../vm_runtime/undo_stack';
+import { consoleTail, runtimeDir, runtimeFile } from '../vm_runtime/vm_bringup';
+import { type ControlledVm, controlVm } from '../vm_runtime/vm_control';
+import { checkReadable, startVm } from '../vm_runtime/vm_launch';
+import {
+  checkTmpfs,
+  newGeneration,
+  publishTemplate,
+  readTemplateMeta,
+  type TemplateMeta,
+  templateFiles,
+  templateFingerprint,
+} from './vm_template';
+
+type Config = LoadedConfig['config'];
+
+const QEMU_STOP_GRACE_MS = 2000;
+const SAVE_TIMEOUT_MS = 60_000;
+/**
+ * After the host lets go, the agent closes and reopens its port, polling fast at first; a VM saved
+ * in that loop resumes in it, and finds a new host within milliseconds.
+ */
+const PORT_REOPEN_SETTLE_MS = 50;
+
+function checkTemplateInputs(config: Config): void {
+  if (!config.factory.enable_template) {
+    throw new SandboxError(
+      'bad-config',
+      'a VM template is used only with [factory] enable_template = true: set it in the configuration first',
+    );
+  }
+  checkReadable(config.hypervisor.kernel, 'hypervisor.kernel');
+  checkReadable(config.hypervisor.initramfs, 'hypervisor.initramfs');
+  const file = runtimeFile(config);
+  if (file === undefined) throw new SandboxError('bad-config', 'a VM template needs the guest runtime as a file');
+  checkReadable(file.path, 'the guest runtime image (make runtime)');
+}
+
+/** Boots, warms up and saves a VM in `dir` (memory, state); returns how long the boot took. */
+async function bootAndSave(config: Config, runDir: string, dir: string, log: ShimLogger): Promise<number> {
+  const id = randomBytes(4).toString('hex');
+  const layout = templateVmLayout(runDir, join(dir, 'vm'), id);
+  const undo = new UndoStack(log);
+  try {
+    mkdirSync(layout.stateDir, { recursive: true, mode: 0o700 });
+    mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
+    undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
+    undo.push('remove the template VM dir', () => removeUnmountedTree(layout.stateDir));
+    const started = Date.now();
+    const runtime = runtimeFile(config);
+    const qemu = await startVm({
+      sandboxId: `template-${id}`,
+      hypervisor: config.hypervisor,
+      layout,
+      devices: [],
+      lateSharePorts: containerShares(config.daemon).length,
+      memoryFile: join(dir, 'memory'),
+      ...(runtime === undefined ? {} : { runtimeFile: runtime }),
+    });
+    let vm: ControlledVm | undefined;
+    undo.push('stop QEMU', async () => {
+      await (vm === undefined ? qemu.stop(QEMU_STOP_GRACE_MS) : vm.stop(QEMU_STOP_GRACE_MS));
+    });
+    vm = await controlVm(qemu, layout.qmpSocket, log);
+    const connection = await dialAgent({
+      socketPath: layout.agentSocket,
+      timeoutMs: config.agent.dial_timeout_ms,
+      vmGone: vm.gone,
+      log,
+    }).catch((err: unknown) => {
+      throw SandboxError.wrap(err, `template VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
+    });
+    const bootMs = Date.now() - started;
+    try {
+      await connection.agent.warmUp({}, { timeoutMs: config.agent.request_timeout_ms });
+    } finally {
+      connection.client.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, PORT_REOPEN_SETTLE_MS));
+    await vm.saveState(join(dir, 'state'), SAVE_TIMEOUT_MS);
+    await vm.stop(QEMU_STOP_GRACE_MS);
+    return bootMs;
+  } finally {
+    const failures = await undo.runAll();
+    if (failures.length > 0) log.warn({ failures: failures.map((f) => f.message) }, 'template VM clean-up failed');
+  }
+}
+
+/** Boots and saves a new template, replacing the one there; returns its description. */
+export async function createTemplate(config: Config, runDir: string, log: ShimLogger): Promise<TemplateMeta> {
+  checkTemplateInputs(config);
+  const files = templateFiles(config.factory.template_path);
+  const { generation, vm } = newGeneration(files);
+  try {
+    checkTmpfs(files.dir);
+    const bootMs = await bootAndSave(config, runDir, vm.dir, log);
+    const meta: TemplateMeta = {
+      generation,
+      fingerprint: templateFingerprint(config, runtimeDir()),
+      createdAt: new Date().toISOString(),
+      memoryMiB: config.hypervisor.memory_mib,
+      memoryDataBytes: statSync(vm.memory).blocks * 512,
+      stateBytes: statSync(vm.state).size,
+      bootMs,
+    };
+    publishTemplate(files, meta);
+    log.info({ ...meta }, 'VM template saved');
+    return meta;
+  } catch (err) {
+    rmSync(vm.dir, { recursive: true, force: true });
+    throw SandboxError.wrap(err, `create the VM template in ${files.dir}`);
+  }
+}
+
+/** The saved template's description, and whether this configuration would use it. */
+export function templateStatus(config: Config): { meta?: TemplateMeta; matches: boolean; dir: string } {
+  const files = templateFiles(config.factory.template_path);
+  const meta = readTemplateMeta(files);
+  if (meta === undefined) return { matches: false, dir: files.dir };
+  return { meta, matches: meta.fingerprint === templateFingerprint(config, runtimeDir()), dir: files.dir };
+}
