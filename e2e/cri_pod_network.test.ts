@@ -6,11 +6,14 @@
 // address; a runc pod on the same bridge fetches from a vfs pod and is fetched from. Pod A's VM
 // comes from the warm pool (vfs-runtime pool serve), booted before the pod had a network: its NIC
 // is hot-plugged (QEMU makes the tap in its own netns, the shim moves it into the pod's); pod B's
-// VM is booted by its shim inside the pod's netns. After RemovePodSandbox neither pod's netns, held
-// open by the test past CNI DEL, has a tap, filter or ingress qdisc left, and the host no tap.
+// VM is booted by its shim inside the pod's netns; pod C's resumes a VM template (vfs-runtime template
+// create), which has no NIC either: its NIC is hot-plugged as pod A's. After RemovePodSandbox no vfs
+// pod's netns, held open by the test past CNI DEL, has a tap, filter or ingress qdisc left, and the
+// host no tap.
 // Needs root, Debian's containerd, runc and containernetworking-plugins; `make build`.
 
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -26,7 +29,7 @@ import {
   StartContainerRequest,
   StopPodSandboxRequest,
 } from '@vfs/proto/gen/k8s.io/cri-api/runtime/v1/api';
-import { bundleShim } from '@vfs/harness/bundles';
+import { bundleCli, bundleShim } from '@vfs/harness/bundles';
 import { CniNetwork } from '@vfs/harness/cni_network';
 import { mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
 import { CriClient } from '@vfs/harness/cri_client';
@@ -83,6 +86,9 @@ describe('pod networking through CRI with a CNI bridge', () => {
   let podA: Pod;
   let podB: Pod;
   let podRunc: Pod;
+  let podC: Pod;
+  /** On tmpfs, as a template's RAM must be; templates are on, but only pod C finds one saved. */
+  const templatePath = `/dev/shm/vfs-e2e-podnet-template-${randomBytes(4).toString('hex')}`;
   /** Bind mounts of the vfs pods' netns, so they outlive CNI DEL for the leftover check. */
   const heldNetns: string[] = [];
   let vfsConfigPath: string;
@@ -93,7 +99,11 @@ describe('pod networking through CRI with a CNI bridge', () => {
     network = CniNetwork.create({ subnet: SUBNET });
     // Three VMs boot under TCG on a shared host: give the guest agent time beyond the default.
     vfsConfigPath = join(work, 'vfs.toml');
-    writeFileSync(vfsConfigPath, '[agent]\ndial_timeout_ms = 120000\nrequest_timeout_ms = 120000\n');
+    writeFileSync(
+      vfsConfigPath,
+      '[agent]\ndial_timeout_ms = 120000\nrequest_timeout_ms = 120000\n' +
+        `[factory]\nenable_template = true\ntemplate_path = "${templatePath}"\n`,
+    );
     containerd = await PrivateContainerd.start({ cri: true, cni: network.dirs, vfsConfigPath });
     ok(await containerd.ctr(['images', 'import', buildBusyboxImage(work, VM_IMAGE)], { namespace: CRI_NAMESPACE }));
     cri = new CriClient(containerd.grpcAddress);
@@ -105,7 +115,25 @@ describe('pod networking through CRI with a CNI bridge', () => {
     await containerd?.stop();
     network?.remove();
     rmSync(work, { recursive: true, force: true });
+    rmSync(templatePath, { recursive: true, force: true });
   });
+
+  /** vfs-runtime with the pods' configuration, on the shims' run dir. */
+  function vfsRuntime(args: readonly string[]): string {
+    return execFileSync(bundleCli(), args, {
+      env: { ...process.env, VFS_CONFIG: vfsConfigPath, VFS_RUN_DIR: containerd.runDir },
+      encoding: 'utf8',
+    });
+  }
+
+  /** The netns a pod's sandbox spec names. */
+  function podNetns(podId: string): string {
+    const bundle = join(containerd.dir, 'state', 'io.containerd.runtime.v2.task', CRI_NAMESPACE, podId);
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
+      linux: { namespaces: { type: string; path?: string }[] };
+    };
+    return spec.linux.namespaces.find((ns) => ns.type === 'network')?.path as string;
+  }
 
   function podConfig(name: string, uid: string): PodSandboxConfig {
     return PodSandboxConfig.fromPartial({
@@ -191,11 +219,7 @@ describe('pod networking through CRI with a CNI bridge', () => {
     }
     expect(podA.ip).not.toBe(podB.ip);
     // The pooled QEMU stays in the host's netns: pod A's netns is the one its sandbox's spec names.
-    const bundle = join(containerd.dir, 'state', 'io.containerd.runtime.v2.task', CRI_NAMESPACE, podA.id);
-    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
-      linux: { namespaces: { type: string; path?: string }[] };
-    };
-    const netnsA = spec.linux.namespaces.find((ns) => ns.type === 'network')?.path as string;
+    const netnsA = podNetns(podA.id);
     heldNetns.push(holdNetns(netnsA, join(work, 'netns-a')));
     expect(netnsFootprint(netnsA).links).toEqual(['eth0', 'lo', expect.stringMatching(/^vt[0-9a-f]{12}$/)]);
     // Pod B's QEMU runs in the pod's netns (it opens the tap there).
@@ -224,12 +248,29 @@ describe('pod networking through CRI with a CNI bridge', () => {
     expect(await fetchPage(podA, podRunc)).toBe(podRunc.page);
   });
 
+  test('a vfs pod resumed from a VM template gets its NIC hot-plugged, its address, and fetches from pod A', async () => {
+    expect(vfsRuntime(['template', 'create'])).toMatch(/MiB touched/);
+    try {
+      podC = await runServingPod('vfs', 'net-vfs-c', '0c7a1e5e-0000-4000-8000-0000000012a4');
+    } finally {
+      vfsRuntime(['template', 'remove']);
+    }
+    const qemuC = recordedPid(containerd, CRI_NAMESPACE, podC.id, 'qemu');
+    expect(readFileSync(`/proc/${qemuC}/cmdline`, 'utf8').split('\0')).toContain('-incoming');
+    const eth0 = await execSync(podC.container, ['ip', '-4', '-o', 'addr', 'show', 'eth0']);
+    expect(eth0.stdout.toString()).toContain(`inet ${podC.ip}/24`);
+    expect(await fetchPage(podC, podA)).toBe(podA.page);
+    const netnsC = podNetns(podC.id);
+    heldNetns.push(holdNetns(netnsC, join(work, 'netns-c')));
+    expect(netnsFootprint(netnsC).links).toEqual(['eth0', 'lo', expect.stringMatching(/^vt[0-9a-f]{12}$/)]);
+  });
+
   test('RemovePodSandbox leaves no tap, filter or ingress qdisc in the netns, and no tap on the host', async () => {
-    for (const pod of [podA, podB, podRunc]) {
+    for (const pod of [podA, podB, podRunc, podC]) {
       await cri.runtime('stopPodSandbox', StopPodSandboxRequest.fromPartial({ podSandboxId: pod.id }));
       await cri.runtime('removePodSandbox', RemovePodSandboxRequest.fromPartial({ podSandboxId: pod.id }));
     }
-    expect(heldNetns).toHaveLength(2);
+    expect(heldNetns).toHaveLength(3);
     // CNI DEL took the veths; what is left of each netns is what vfs would have left.
     for (const held of heldNetns) expect(netnsFootprint(held)).toEqual({ links: ['lo'], ingress: [], filters: '' });
     expect(hostTaps()).toEqual([]);

@@ -55,6 +55,21 @@ function templateNeedsLatePlug(config: VfsConfig): ConstraintViolation | undefin
     : { path: ['factory', 'enable_template'], problem: `a VM template needs ${why}` };
 }
 
+/** QEMU 7.2 reads a saved state through /bin/sh (`exec:cat PATH`): only plain path characters. */
+function templatePathPlain(config: VfsConfig): ConstraintViolation | undefined {
+  if (/^[A-Za-z0-9/._+-]+$/.test(config.factory.template_path)) return undefined;
+  return {
+    path: ['factory', 'template_path'],
+    problem: 'must be made of letters, digits and / . _ + - only (QEMU reads the saved state through a shell command)',
+  };
+}
+
 export function constraintViolation(config: VfsConfig): ConstraintViolation | undefined {
-  return pmemNeedsQ35(config) ?? daxNeedsPci(config) ?? daxMinFileNeedsWindow(config) ?? templateNeedsLatePlug(config);
+  return (
+    pmemNeedsQ35(config) ??
+    daxNeedsPci(config) ??
+    daxMinFileNeedsWindow(config) ??
+    templateNeedsLatePlug(config) ??
+    templatePathPlain(config)
+  );
 }

@@ -150,6 +150,9 @@ describe('parseConfig', () => {
     expect(refused('[agent]\nruntime = "share"\n')).toMatch(
       /enable_template: a VM template needs \[agent\] runtime = "pmem" or "image"/,
     );
+    expect(configError(() => parseConfig('[factory]\ntemplate_path = "/dev/shm/a b"\n', 'f.toml')).message).toMatch(
+      /key factory.template_path: must be made of letters, digits and/,
+    );
     expect(refused('[daemon]\ndax_window_mib = 256\n')).toMatch(
       /enable_template: a VM template needs \[daemon\] dax_window_mib = 0/,
     );

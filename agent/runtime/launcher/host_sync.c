@@ -26,8 +26,9 @@ static int hex_digit(char c) {
   return -1;
 }
 
-/* Credits the host's bytes (hex) to the input pool, then reseeds the generator from it at once:
- * without RNDRESEEDCRNG the generator keeps the template's key until its next scheduled reseed. */
+/* Mixes the host's bytes (hex) into the input pool, then reseeds the generator from it at once:
+ * without RNDRESEEDCRNG the generator keeps the template's key until its next scheduled reseed.
+ * Nothing is credited: the pool was ready before, and the bytes only make this copy differ. */
 void op_reseed(const char *hex) {
   size_t len = strlen(hex);
   if (len == 0 || len % 2 != 0 || len / 2 > MAX_ENTROPY_BYTES)
@@ -41,7 +42,7 @@ void op_reseed(const char *hex) {
     bytes[i] = (unsigned char)(high << 4 | low);
   }
   info->buf_size = (int)(len / 2);
-  info->entropy_count = (int)(len / 2 * 8);
+  info->entropy_count = 0;
   int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
   if (fd < 0) fail(errno, "open /dev/urandom");
   if (ioctl(fd, RNDADDENTROPY, info) != 0) fail(errno, "RNDADDENTROPY");

@@ -42,7 +42,7 @@ export interface PlanSteps {
   hostname: [name: string];
   /** The wall clock to the host's (Unix ms): a VM resumed from a template has the template's. */
   settime: [unixMs: number];
-  /** Host bytes (lowercase hex) credited to the kernel's entropy pool, then a forced reseed. */
+  /** Host bytes (lowercase hex) mixed into the kernel's entropy pool, then a forced reseed. */
   reseed: [hex: string];
   rlimit: [resource: number, soft: string, hard: string];
   capbset: [bounding: string];

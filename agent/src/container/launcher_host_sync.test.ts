@@ -1,7 +1,8 @@
 // The launcher's settime and reseed steps (launcher/host_sync.c), run for real: the launcher is
 // compiled as `make runtime` compiles it and run on this host, whose random device answers the same
-// ioctls as the guest's. Only reseed runs to success here (it adds host-made bytes to the host's
-// pool); settime is run only with a value it must refuse, so the host clock is never set.
+// ioctls as the guest's. Only reseed runs to success here (it mixes random bytes into the host's
+// pool, crediting none); settime is run only with a value it must refuse, so the host clock is
+// never set.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,7 @@ describe('the launcher steps a VM resumed from a template runs', () => {
   const run = (plan: readonly PlanStep[]): Promise<void> =>
     new Launch({ launcherPath: launcher, plan, context: {} }).done;
 
-  it('credits host bytes to the kernel entropy pool and reseeds', async () => {
+  it('mixes host bytes into the kernel entropy pool and reseeds', async () => {
     await expect(run([step('reseed', randomBytes(64).toString('hex'))])).resolves.toBeUndefined();
   });
 

@@ -2,7 +2,7 @@
  * What a VM takes from the host at CreateSandbox, run by the launcher (launcher/host_sync.c) before
  * the share mounts: the host's wall clock and random bytes for the kernel's generator. A VM resumed
  * from a template would otherwise keep the template's clock and its generator state, the same in
- * every copy; for a booted VM both are merely refreshed.
+ * every copy; a booted VM's are merely refreshed.
  */
 import { step, type PlanStep } from '../container/launch_plan';
 import { invalid } from './call_errors';

@@ -118,14 +118,11 @@ export class ShareTable {
   ) {}
 
   /**
-   * Mounts every share in one launcher run, after `before` (e.g. the hostname). With `waitMs`, a
-   * share may be a hot-plugged device the guest has not probed yet: its tag is waited for until
-   * that much time has passed, in the kernel's list of tags, or, on a kernel without one, by trying
-   * each share's mount again while the tag is unknown.
-   */
-  /**
-   * `before`: steps run first in the same launcher run, made when the run starts (a clock set from
-   * the host's time must not lag by the wait for the tags).
+   * Mounts every share in one launcher run, after the steps `before` makes (e.g. the hostname),
+   * made when the run starts: a clock set from the host's time must not lag by the wait for the
+   * tags. With `waitMs`, a share may be a hot-plugged device the guest has not probed yet: its tag
+   * is waited for until that much time has passed, in the kernel's list of tags, or, on a kernel
+   * without one, by trying each share's mount again while the tag is unknown.
    */
   async mount(shares: readonly Share[], before: () => readonly PlanStep[] = () => [], waitMs = 0): Promise<void> {
     const tags = new Set<string>();

@@ -30,6 +30,7 @@ describe('vfs-runtime check on this host', () => {
       'virtio-fs daemon',
       // The default runtime "auto" is pmem on the default q35.
       'runtime pmem image',
+      'VM template',
       'cgroup v2',
       'containerd',
     ]);
@@ -40,6 +41,8 @@ describe('vfs-runtime check on this host', () => {
     // DAX is off by default: a QEMU without vhost-user shared memory is only a warning.
     expect(['ok', 'warn']).toContain(status('QEMU DAX'));
     expect(status('containerd')).toBe('ok');
+    // Templates are off by default.
+    expect(status('VM template')).toBe('ok');
   });
 
   it('exits 1 and names the file when the configuration does not load, checking the host still', async () => {

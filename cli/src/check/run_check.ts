@@ -1,6 +1,6 @@
 // `vfs-runtime check`: every check against this host and the effective configuration. A
 // configuration that does not load FAILs, and the checks that need it are left out.
-import { ACCEL_CACHE, QEMU_DAX_PROBE_ARGS } from '@vfs/contracts';
+import { ACCEL_CACHE, errorMessage, QEMU_DAX_PROBE_ARGS } from '@vfs/contracts';
 import {
   type GuestRuntime,
   guestRuntime,
@@ -9,6 +9,7 @@ import {
   runtimePmemPath,
   runtimeShareDir,
 } from '@vfs/runtime-config';
+import { templateStatus } from '@vfs/shim/template';
 import type { CliIo } from '../cli_io';
 import { type EffectiveConfig, effectiveConfig } from '../effective_config';
 import { runCommand } from '../host/command_output';
@@ -21,11 +22,12 @@ import {
   probeFile,
   readAccelCache,
 } from '../host/host_probe';
-import { type CheckResult, failed, renderChecks } from './check_result';
+import { type CheckResult, failed, renderChecks, warn } from './check_result';
 import { checkAccel, checkCgroupV2, checkContainerd } from './host_checks';
 import { checkConfig, checkInstalledFile, checkRuntimeShare, configFailure } from './install_checks';
 import { checkQemuBinary, checkQemuDevices, checkQemuMachines } from './qemu_checks';
 import { checkQemuDax } from './qemu_dax_check';
+import { checkTemplate } from './template_check';
 
 async function configuredChecks({ config }: LoadedConfig, root: string): Promise<CheckResult[]> {
   const { hypervisor, daemon } = config;
@@ -67,7 +69,18 @@ async function configuredChecks({ config }: LoadedConfig, root: string): Promise
       'make build, or set daemon.path',
     ),
     runtimeCheck(guestRuntime(config), root, readable),
+    await templateCheck(config),
   ];
+}
+
+async function templateCheck(config: LoadedConfig['config']): Promise<CheckResult> {
+  try {
+    const { meta, matches, dir } = await templateStatus(config);
+    return checkTemplate({ enabled: config.factory.enable_template, dir, matches, savedAt: meta?.createdAt });
+  } catch (err) {
+    // A shim finding it so boots its VM (and says why): so does this line.
+    return warn('VM template', `${config.factory.template_path}: unreadable (${errorMessage(err)}): sandboxes boot`);
+  }
 }
 
 /** The runtime the guest mounts: the share's files, or the one image file QEMU attaches. */

@@ -9,7 +9,7 @@ import { effectiveConfig } from '../effective_config';
 
 const MIB = 1024 * 1024;
 
-function describe(meta: TemplateMeta): string {
+function summary(meta: TemplateMeta): string {
   return (
     `saved ${meta.createdAt}: ${meta.memoryMiB} MiB guest RAM of which ${(meta.memoryDataBytes / MIB).toFixed(1)} MiB ` +
     `touched, device state ${(meta.stateBytes / 1024).toFixed(0)} KiB, booted in ${meta.bootMs} ms`
@@ -19,13 +19,13 @@ function describe(meta: TemplateMeta): string {
 async function create(io: CliIo): Promise<number> {
   const { loaded } = effectiveConfig(io.env);
   const meta = await createTemplate(loaded.config, runDir(io.env), poolLogger(loaded.config.runtime.log_level));
-  io.out(`template ${loaded.config.factory.template_path}: ${describe(meta)}\n`);
+  io.out(`template ${loaded.config.factory.template_path}: ${summary(meta)}\n`);
   return 0;
 }
 
-function status(io: CliIo, json: boolean): number {
+async function status(io: CliIo, json: boolean): Promise<number> {
   const { loaded } = effectiveConfig(io.env);
-  const { meta, matches, dir } = templateStatus(loaded.config);
+  const { meta, matches, dir } = await templateStatus(loaded.config);
   const used = loaded.config.factory.enable_template && matches;
   if (json) {
     io.out(
@@ -40,9 +40,9 @@ function status(io: CliIo, json: boolean): number {
   const use = used
     ? 'new sandboxes resume it'
     : !matches
-      ? 'saved under another configuration or build: not used (template create replaces it)'
+      ? 'saved under another configuration, build, QEMU or accelerator: not used (template create replaces it)'
       : 'not used: [factory] enable_template is false';
-  io.out(`template ${dir}: ${describe(meta)}\n${use}\n`);
+  io.out(`template ${dir}: ${summary(meta)}\n${use}\n`);
   return 0;
 }
 

@@ -97,7 +97,7 @@ export interface CreateSandboxRequest {
    */
   hostTimeMs: number;
   /**
-   * Random bytes from the host, credited to the guest kernel's entropy pool before a forced
+   * Random bytes from the host, mixed into the guest kernel's entropy pool before a forced
    * reseed; empty: none. Every copy of a template resumes with the template's generator state.
    */
   entropy: Buffer;

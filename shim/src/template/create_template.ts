@@ -2,7 +2,8 @@
 // shares (they are plugged into each copy later, vm_bringup.ts), with its RAM in a tmpfs file; waits
 // for its agent, warms it up as the pool does (its first container's one-time costs), lets go of
 // the agent's port and saves the paused VM (vm_snapshot.ts). Then QEMU quits and the saved files
-// become the template (vm_template.ts). Nothing is left when any step fails.
+// become the template (template_store.ts). A failure, or SIGINT/SIGTERM, stops QEMU and removes
+// the new generation; the template there before stays.
 
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -17,16 +18,18 @@ import { containerShares } from '../vm_runtime/share_plan';
 import { UndoStack } from '../vm_runtime/undo_stack';
 import { consoleTail, runtimeDir, runtimeFile } from '../vm_runtime/vm_bringup';
 import { type ControlledVm, controlVm } from '../vm_runtime/vm_control';
-import { checkReadable, startVm } from '../vm_runtime/vm_launch';
+import { checkReadable, chooseAccel, startVm } from '../vm_runtime/vm_launch';
+import { templateFingerprint } from './template_fingerprint';
 import {
-  checkTmpfs,
+  lockTemplate,
   newGeneration,
+  ownTemplateDir,
   publishTemplate,
   readTemplateMeta,
+  type SavedVm,
   type TemplateMeta,
   templateFiles,
-  templateFingerprint,
-} from './vm_template';
+} from './template_store';
 
 type Config = LoadedConfig['config'];
 
@@ -52,67 +55,87 @@ function checkTemplateInputs(config: Config): void {
   checkReadable(file.path, 'the guest runtime image (make runtime)');
 }
 
-/** Boots, warms up and saves a VM in `dir` (memory, state); returns how long the boot took. */
-async function bootAndSave(config: Config, runDir: string, dir: string, log: ShimLogger): Promise<number> {
+/** SIGINT or SIGTERM runs the undo steps (QEMU is detached: it would outlive us), then exits. */
+function undoOnSignal(undo: UndoStack): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void undo.runAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+async function bootAndSave(
+  config: Config,
+  runDir: string,
+  vm: SavedVm,
+  undo: UndoStack,
+  log: ShimLogger,
+): Promise<number> {
   const id = randomBytes(4).toString('hex');
-  const layout = templateVmLayout(runDir, join(dir, 'vm'), id);
-  const undo = new UndoStack(log);
+  const layout = templateVmLayout(runDir, join(vm.dir, 'vm'), id);
+  mkdirSync(layout.stateDir, { recursive: true, mode: 0o700 });
+  mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
+  undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
+  undo.push('remove the template VM dir', () => removeUnmountedTree(layout.stateDir));
+  const started = Date.now();
+  const runtime = runtimeFile(config);
+  const qemu = await startVm({
+    sandboxId: `template-${id}`,
+    hypervisor: config.hypervisor,
+    layout,
+    devices: [],
+    lateSharePorts: containerShares(config.daemon).length,
+    memoryFile: vm.memory,
+    ...(runtime === undefined ? {} : { runtimeFile: runtime }),
+  });
+  let controlled: ControlledVm | undefined;
+  undo.push('stop QEMU', async () => {
+    await (controlled === undefined ? qemu.stop(QEMU_STOP_GRACE_MS) : controlled.stop(QEMU_STOP_GRACE_MS));
+  });
+  controlled = await controlVm(qemu, layout.qmpSocket, log);
+  const connection = await dialAgent({
+    socketPath: layout.agentSocket,
+    timeoutMs: config.agent.dial_timeout_ms,
+    vmGone: controlled.gone,
+    log,
+  }).catch((err: unknown) => {
+    throw SandboxError.wrap(err, `template VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
+  });
+  const bootMs = Date.now() - started;
   try {
-    mkdirSync(layout.stateDir, { recursive: true, mode: 0o700 });
-    mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
-    undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
-    undo.push('remove the template VM dir', () => removeUnmountedTree(layout.stateDir));
-    const started = Date.now();
-    const runtime = runtimeFile(config);
-    const qemu = await startVm({
-      sandboxId: `template-${id}`,
-      hypervisor: config.hypervisor,
-      layout,
-      devices: [],
-      lateSharePorts: containerShares(config.daemon).length,
-      memoryFile: join(dir, 'memory'),
-      ...(runtime === undefined ? {} : { runtimeFile: runtime }),
-    });
-    let vm: ControlledVm | undefined;
-    undo.push('stop QEMU', async () => {
-      await (vm === undefined ? qemu.stop(QEMU_STOP_GRACE_MS) : vm.stop(QEMU_STOP_GRACE_MS));
-    });
-    vm = await controlVm(qemu, layout.qmpSocket, log);
-    const connection = await dialAgent({
-      socketPath: layout.agentSocket,
-      timeoutMs: config.agent.dial_timeout_ms,
-      vmGone: vm.gone,
-      log,
-    }).catch((err: unknown) => {
-      throw SandboxError.wrap(err, `template VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
-    });
-    const bootMs = Date.now() - started;
-    try {
-      await connection.agent.warmUp({}, { timeoutMs: config.agent.request_timeout_ms });
-    } finally {
-      connection.client.close();
-    }
-    await new Promise((resolve) => setTimeout(resolve, PORT_REOPEN_SETTLE_MS));
-    await vm.saveState(join(dir, 'state'), SAVE_TIMEOUT_MS);
-    await vm.stop(QEMU_STOP_GRACE_MS);
-    return bootMs;
+    await connection.agent.warmUp({}, { timeoutMs: config.agent.request_timeout_ms });
   } finally {
-    const failures = await undo.runAll();
-    if (failures.length > 0) log.warn({ failures: failures.map((f) => f.message) }, 'template VM clean-up failed');
+    connection.client.close();
   }
+  await new Promise((resolve) => setTimeout(resolve, PORT_REOPEN_SETTLE_MS));
+  await controlled.saveState(vm.state, SAVE_TIMEOUT_MS);
+  await controlled.stop(QEMU_STOP_GRACE_MS);
+  return bootMs;
 }
 
 /** Boots and saves a new template, replacing the one there; returns its description. */
 export async function createTemplate(config: Config, runDir: string, log: ShimLogger): Promise<TemplateMeta> {
   checkTemplateInputs(config);
   const files = templateFiles(config.factory.template_path);
-  const { generation, vm } = newGeneration(files);
+  ownTemplateDir(files);
+  const lock = lockTemplate(files);
+  const undo = new UndoStack(log);
+  const stopWatching = undoOnSignal(undo);
   try {
-    checkTmpfs(files.dir);
-    const bootMs = await bootAndSave(config, runDir, vm.dir, log);
+    const accel = await chooseAccel(config.hypervisor);
+    const { generation, vm } = newGeneration(files);
+    let published = false;
+    undo.push('remove the unpublished generation', async () => {
+      if (!published) rmSync(vm.dir, { recursive: true, force: true });
+    });
+    const bootMs = await bootAndSave(config, runDir, vm, undo, log);
     const meta: TemplateMeta = {
       generation,
-      fingerprint: templateFingerprint(config, runtimeDir()),
+      fingerprint: templateFingerprint(config, runtimeDir(), accel),
       createdAt: new Date().toISOString(),
       memoryMiB: config.hypervisor.memory_mib,
       memoryDataBytes: statSync(vm.memory).blocks * 512,
@@ -120,18 +143,31 @@ export async function createTemplate(config: Config, runDir: string, log: ShimLo
       bootMs,
     };
     publishTemplate(files, meta);
+    published = true;
     log.info({ ...meta }, 'VM template saved');
     return meta;
   } catch (err) {
-    rmSync(vm.dir, { recursive: true, force: true });
     throw SandboxError.wrap(err, `create the VM template in ${files.dir}`);
+  } finally {
+    const failures = await undo.runAll();
+    if (failures.length > 0) log.warn({ failures: failures.map((f) => f.message) }, 'template VM clean-up failed');
+    stopWatching();
+    lock.release();
   }
 }
 
-/** The saved template's description, and whether this configuration would use it. */
-export function templateStatus(config: Config): { meta?: TemplateMeta; matches: boolean; dir: string } {
+export interface TemplateStatus {
+  readonly dir: string;
+  readonly meta?: TemplateMeta;
+  /** Saved with this configuration, build, QEMU and accelerator. */
+  readonly matches: boolean;
+}
+
+/** The saved template's description, and whether this configuration would resume it. */
+export async function templateStatus(config: Config): Promise<TemplateStatus> {
   const files = templateFiles(config.factory.template_path);
   const meta = readTemplateMeta(files);
   if (meta === undefined) return { matches: false, dir: files.dir };
-  return { meta, matches: meta.fingerprint === templateFingerprint(config, runtimeDir()), dir: files.dir };
+  const accel = await chooseAccel(config.hypervisor);
+  return { meta, matches: meta.fingerprint === templateFingerprint(config, runtimeDir(), accel), dir: files.dir };
 }

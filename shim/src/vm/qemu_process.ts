@@ -4,7 +4,7 @@
  * signals from the shim's process group). The console goes to a file QEMU writes itself (see
  * qemu_command.ts); QEMU's stderr goes to `stderrLogPath` and its tail explains a failed start.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { fileTailOrError } from './console_log';
 
@@ -18,7 +18,12 @@ export interface QemuLaunch {
   readonly pidFilePath?: string;
   /** Server sockets QEMU creates (QMP, agent port) and the pid file are removed after exit. */
   readonly cleanupPaths?: readonly string[];
+  /** Descriptors QEMU inherits as 3, 4, …: a resumed VM's guest RAM (`mem-path=/proc/self/fd/3`). */
+  readonly inheritFds?: readonly number[];
 }
+
+/** The first descriptor QemuLaunch.inheritFds become in QEMU. */
+export const FIRST_INHERITED_FD = 3;
 
 export interface QemuExit {
   readonly code: number | null;
@@ -79,7 +84,8 @@ function signalPid(pid: number, signal: NodeJS.Signals): boolean {
 function spawnDetached(binary: string, launch: QemuLaunch): Promise<{ pid: number; exited: Promise<QemuExit> }> {
   const stderrFd = openSync(launch.stderrLogPath, 'a');
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, [...launch.args], { detached: true, stdio: ['ignore', 'ignore', stderrFd] });
+    const stdio: StdioOptions = ['ignore', 'ignore', stderrFd, ...(launch.inheritFds ?? [])];
+    const child = spawn(binary, [...launch.args], { detached: true, stdio });
     child.once('spawn', () => {
       closeSync(stderrFd);
       const exited = exitOf(child, launch);

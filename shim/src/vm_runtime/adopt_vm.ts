@@ -14,7 +14,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, type PooledProcess, type PooledVm, PoolClient } from '@vfs/contracts';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
-import { hotplugPodNetwork, type PodNetwork } from '../pod_network/pod_network';
 import { RootPortPool } from '../vm/fs_hotplug';
 import { poolFingerprint } from '../pool/pool_fingerprint';
 import { SandboxError } from '../sandbox_error';
@@ -27,7 +26,7 @@ import { dialAgent } from './agent_dial';
 import { type SandboxLayout, saveAdoptedLayout } from './sandbox_layout';
 import type { LiveVm, SandboxVmOptions } from './sandbox_vm';
 import { UndoStack } from './undo_stack';
-import { consoleTail, podNetnsPath, runtimeDir, SANDBOX_OWNER } from './vm_bringup';
+import { consoleTail, hotplugNetwork, runtimeDir, SANDBOX_OWNER } from './vm_bringup';
 import { hotplugSlots } from './vm_launch';
 import { type ControlledVm, controlVm } from './vm_control';
 import { connectControl, daemonKiller, daemonStopper, type RunningDaemon } from './virtiofsd_process';
@@ -195,16 +194,8 @@ export async function adoptPooledVm(options: SandboxVmOptions, vm: PooledVm): Pr
     undo.push('close the agent connection', async () => connection.client.close());
     clock.mark('agentReady');
     const ports = new RootPortPool(hotplugSlots(config.hypervisor));
-    let network: PodNetwork | undefined;
-    if (options.network !== undefined) {
-      network = await hotplugPodNetwork(await podNetnsPath(options.network, undo), qemu, ports, log);
-      const added = network;
-      // QEMU goes first: a guest asked to release a NIC takes pciehp's 5 s; a stopped VM has none.
-      undo.push('remove the pod network', async () => {
-        await qemu.stop(QEMU_STOP_GRACE_MS);
-        await added.remove();
-      });
-    }
+    const network =
+      options.network === undefined ? undefined : await hotplugNetwork(options.network, qemu, ports, undo, log);
     log.info({ poolVm: vm.id, qemuPid: vm.qemu.pid }, 'adopted the pooled VM');
     return { layout, undo, daemon, qemu, connection, network, ports, sharesMounted: true, shareWaitMs: 0 };
   } catch (err) {

@@ -18,7 +18,7 @@ import { RootPortPool } from '../vm/fs_hotplug';
 import { nativePcieHotplug } from '../vm/qemu_command';
 import { type ContainerDir, guestShareMounts } from './share_plan';
 import type { UndoStack } from './undo_stack';
-import { Bringup, checkInputs, type VmBringupOptions } from './vm_bringup';
+import { Bringup, checkInputs, consoleTail, hotplugNetwork, type VmBringupOptions } from './vm_bringup';
 import type { ControlledVm } from './vm_control';
 import { hotplugSlots } from './vm_launch';
 import { VolumeHotplug, type Volumes } from './volume_hotplug';
@@ -81,8 +81,14 @@ async function bootHere(options: SandboxVmOptions): Promise<LiveVm> {
   try {
     bringup.prepareDirs();
     await bringup.mountShares();
-    const { daemon, qemu, network, connection, shareWaitMs } = await bringup.up();
+    const { daemon, qemu, network: booted, connection, shareWaitMs } = await bringup.up();
     const ports = new RootPortPool(hotplugSlots(options.config.hypervisor));
+    // A VM resumed from a template came up without the pod's NICs.
+    const network =
+      booted ??
+      (options.network === undefined
+        ? undefined
+        : await hotplugNetwork(options.network, qemu, ports, bringup.undo, options.log));
     return {
       layout: options.layout,
       undo: bringup.undo,
@@ -111,7 +117,8 @@ async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<v
       shareWaitMs,
       interfaces: (live.network?.interfaces ?? []).map((nic) => ({ ...nic, addresses: [...nic.addresses] })),
       routes: [...(live.network?.routes ?? [])],
-      // A resumed template has the template's clock and generator state; a booted VM loses nothing.
+      // A VM resumed from a template (here or by the pool) has the template's clock and generator
+      // state; a booted one gets the host's time too (a guest has no NTP) and a reseed it does not need.
       hostTimeMs: Date.now(),
       entropy: randomBytes(GUEST_ENTROPY_BYTES),
     },
@@ -156,8 +163,10 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     options.clock.mark('sandboxCreated');
     options.log.debug({ ms: Math.round(performance.now() - started) }, 'sandbox created in the guest');
   } catch (err) {
+    // Read before the undo steps remove the state dir: the guest's last words say why.
+    const console = consoleTail(layout);
     await undo.runAll();
-    throw SandboxError.wrap(err, `start sandbox ${options.sandboxId}`);
+    throw SandboxError.wrap(err, `start sandbox ${options.sandboxId} (the guest console's last lines:\n${console}\n)`);
   }
   const volumes = new VolumeHotplug({
     state: options.state,

@@ -16,15 +16,15 @@ import {
   runtimePmemPath,
   runtimeShareDir,
 } from '@vfs/runtime-config';
-import { cloneTemplate, type TemplateCopy } from '../template/vm_template';
+import { cloneTemplate, type TemplateCopy } from '../template/template_clone';
 import { fileTailOrError } from '../vm/console_log';
-import { rootPortId } from '../vm/fs_hotplug';
+import { type RootPortPool, rootPortId } from '../vm/fs_hotplug';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
 import { dockerNetns } from '../pod_network/docker_netns';
-import { type NetworkSource, setUpPodNetwork, type PodNetwork } from '../pod_network/pod_network';
+import { hotplugPodNetwork, type NetworkSource, setUpPodNetwork, type PodNetwork } from '../pod_network/pod_network';
 import { dialAgent, type AgentConnection } from './agent_dial';
 import { qemuStartError } from './dax_start_error';
 import type { PhaseClock } from './phase_clock';
@@ -39,7 +39,7 @@ import {
 import { containerShares, type SandboxShare } from './share_plan';
 import { UndoStack } from './undo_stack';
 import { controlVm, type ControlledVm } from './vm_control';
-import { checkReadable, hotplugSlots, type RuntimeFile, startVm } from './vm_launch';
+import { checkReadable, chooseAccel, hotplugSlots, type RuntimeFile, startVm } from './vm_launch';
 import { startDaemon, type RunningDaemon } from './virtiofsd_process';
 
 const QEMU_STOP_GRACE_MS = 2000;
@@ -149,6 +149,26 @@ export async function podNetnsPath(source: NetworkSource, undo: UndoStack): Prom
   return netns.path;
 }
 
+/**
+ * The pod's network hot-plugged into a running VM (a pooled or resumed one, which has no NIC): its
+ * taps made by QEMU, moved into the pod's netns. QEMU stops before the taps go: a guest asked to
+ * release a NIC takes pciehp's 5 s; a stopped VM has none.
+ */
+export async function hotplugNetwork(
+  source: NetworkSource,
+  qemu: ControlledVm,
+  ports: RootPortPool,
+  undo: UndoStack,
+  log: ShimLogger,
+): Promise<PodNetwork> {
+  const network = await hotplugPodNetwork(await podNetnsPath(source, undo), qemu, ports, log);
+  undo.push('remove the pod network', async () => {
+    await qemu.stop(QEMU_STOP_GRACE_MS);
+    await network.remove();
+  });
+  return network;
+}
+
 export class Bringup {
   readonly undo: UndoStack;
 
@@ -247,25 +267,22 @@ export class Bringup {
   }
 
   /**
-   * A copy of the VM template to resume instead of booting ([factory] enable_template), or none:
-   * no template for this configuration, or a pod with a network (a template has no NIC).
+   * A copy of the VM template to resume instead of booting ([factory] enable_template), or none: no
+   * template for this configuration. A template has no NIC: a pod's are hot-plugged after the resume.
    */
-  private templateCopy(): TemplateCopy | undefined {
-    const { config, network, log, sandboxId } = this.options;
+  private async templateCopy(): Promise<TemplateCopy | undefined> {
+    const { config, log, sandboxId, clock } = this.options;
     if (!config.factory.enable_template) return undefined;
-    if (network !== undefined) {
-      log.info('VM template not used: the pod has a network, and a template VM has no NIC');
-      return undefined;
-    }
-    this.options.clock.mark('templateCopyBegan');
-    const choice = cloneTemplate(config, runtimeDir(), encodeURIComponent(sandboxId));
+    const accel = await chooseAccel(config.hypervisor);
+    clock.mark('templateCopyBegan');
+    const choice = cloneTemplate(config, runtimeDir(), accel, sandboxId.replace(/[^A-Za-z0-9._-]/g, '_'));
     if (choice.copy === undefined) {
       log.info({ reason: choice.reason }, 'VM template not used: booting');
       return undefined;
     }
     const { copy } = choice;
-    this.undo.push('remove the template copy', async () => copy.remove());
-    this.options.clock.mark('templateCopied');
+    this.undo.push('release the template copy', async () => copy.release());
+    clock.mark('templateCopied');
     log.debug({ memoryDataBytes: copy.memoryDataBytes }, 'VM template copied');
     return copy;
   }
@@ -287,8 +304,8 @@ export class Bringup {
     let template: TemplateCopy | undefined;
     try {
       // Copied while the daemon starts.
-      template = this.templateCopy();
-      network = await this.network();
+      template = await this.templateCopy();
+      network = template === undefined ? await this.network() : undefined;
       qemu = await this.vm([], network, containerShares(config.daemon).length, template);
     } catch (err) {
       await serving.then(undefined, (daemonErr: unknown) =>
@@ -372,7 +389,7 @@ export class Bringup {
       network,
       lateSharePorts,
       ...(runtime === undefined ? {} : { runtimeFile: runtime }),
-      ...(template === undefined ? {} : { memoryFile: template.memory, incoming: true }),
+      ...(template === undefined ? {} : { memoryFd: template.memoryFd, incoming: true }),
     });
     state.recordPid('qemu', qemu.pid);
     let vm: ControlledVm | undefined;
@@ -400,8 +417,8 @@ export class Bringup {
       const stderr = fileTailOrError(this.options.layout.qemuStderr, 20);
       throw SandboxError.wrap(err, `resume the VM template (QEMU's stderr: ${stderr})`, 'host-failure');
     } finally {
-      // QEMU maps the RAM and has read the state: the names can go, the memory stays QEMU's.
-      template.remove();
+      // QEMU holds the RAM (its own descriptor) and has read the state.
+      template.release();
     }
   }
 

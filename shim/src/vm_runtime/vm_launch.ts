@@ -16,7 +16,7 @@ import {
   type TapNetDevice,
   type VhostUserFsDevice,
 } from '../vm/qemu_command';
-import { launchQemu, type RunningQemu } from '../vm/qemu_process';
+import { FIRST_INHERITED_FD, launchQemu, type RunningQemu } from '../vm/qemu_process';
 import { inNetns } from '../pod_network/netns_exec';
 import type { PodNetwork } from '../pod_network/pod_network';
 import { SandboxError } from '../sandbox_error';
@@ -47,8 +47,10 @@ export interface VmLaunch {
    * volumes' `hotplug_slots` ones: `hp<slots>`, `hp<slots + 1>`, …
    */
   readonly lateSharePorts?: number;
-  /** Guest RAM in this (tmpfs) file instead of a memfd: a VM template's, or a clone's copy (template/). */
+  /** Guest RAM in this (tmpfs) file instead of a memfd QEMU makes: a VM template's (template/). */
   readonly memoryFile?: string;
+  /** Guest RAM in this memfd of the shim's, which QEMU inherits: a copy of a template's RAM. */
+  readonly memoryFd?: number;
   /** The VM resumes a saved state (`-incoming defer`) instead of booting. */
   readonly incoming?: boolean;
 }
@@ -118,6 +120,12 @@ function runtimeBootArgs(file: RuntimeFile | undefined): BootArgs {
     : { mode: 'agent', runtimeImage: RUNTIME_IMAGE_SERIAL };
 }
 
+/** QEMU opens its inherited memfd again through /proc, as a file it maps shared. */
+function guestRamFile(launch: VmLaunch): { memoryFile?: string } {
+  if (launch.memoryFd !== undefined) return { memoryFile: `/proc/self/fd/${FIRST_INHERITED_FD}` };
+  return launch.memoryFile === undefined ? {} : { memoryFile: launch.memoryFile };
+}
+
 export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
   const { hypervisor, layout } = launch;
   checkReadable(hypervisor.kernel, 'hypervisor.kernel');
@@ -143,7 +151,7 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       qmpSocketPath: layout.qmpSocket,
       consoleLogPath: layout.consoleLog,
       freePageReporting: hypervisor.reclaim_guest_freed_memory,
-      ...(launch.memoryFile === undefined ? {} : { memoryFile: launch.memoryFile }),
+      ...guestRamFile(launch),
       ...(launch.incoming === true ? { incoming: true } : {}),
     });
   } catch (err) {
@@ -156,6 +164,7 @@ export async function startVm(launch: VmLaunch): Promise<RunningQemu> {
       binary,
       stderrLogPath: layout.qemuStderr,
       cleanupPaths: [layout.agentSocket, layout.qmpSocket],
+      ...(launch.memoryFd === undefined ? {} : { inheritFds: [launch.memoryFd] }),
     });
   } catch (err) {
     throw SandboxError.wrap(err, 'hypervisor.path', 'not-installed');

@@ -20,9 +20,13 @@ import { median } from '../../bench_common/stats';
 import type { Job } from './jobs';
 import type { Cell, CellConfig } from './matrix';
 
-/** What shapes the VM, so the pool's fingerprint: equal shapes get equal configuration files. */
+/**
+ * What shapes the VM, so the pool's fingerprint: equal shapes get equal configuration files. A
+ * pool of a template-on cell resumes its VMs from the template, whose first container costs more
+ * under TCG than a booted VM's: another shape.
+ */
 export function vmShape(c: CellConfig): string {
-  return `${c.machine} ${c.memory_mib}M ${c.vcpus}cpu cache=${c.cache} ${c.dax ? 'dax' : 'nodax'}`;
+  return `${c.machine} ${c.memory_mib}M ${c.vcpus}cpu cache=${c.cache} ${c.dax ? 'dax' : 'nodax'}${c.template ? ' template' : ''}`;
 }
 
 /** The size of the pool serving `shape`: the largest K among its pool-on cells. */

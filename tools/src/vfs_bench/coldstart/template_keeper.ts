@@ -22,7 +22,12 @@ function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<string
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CREATE_TIMEOUT_MS);
+    // SIGTERM: template create stops its QEMU and removes what it saved so far.
+    const timer = setTimeout(() => child.kill('SIGTERM'), CREATE_TIMEOUT_MS);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`vfs-runtime ${args.join(' ')}: ${err.message}`));
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(out.trim());
@@ -53,9 +58,13 @@ export class TemplateKeeper {
     this.created.add(index);
   }
 
-  /** A template-on run must have resumed the template: its shim copied it. */
+  /**
+   * A template-on run must have resumed the template: its shim copied it. A pool-on one takes a
+   * pooled VM instead (resumed from the template by the pool), which pool_keeper.ts checks.
+   */
   checkResumed(job: Job, sandboxId: string, timings: SandboxTimings): void {
-    if (!job.cell.config.template || timings.host.templateCopied !== undefined) return;
+    const { template, pool } = job.cell.config;
+    if (!template || pool || timings.host.templateCopied !== undefined) return;
     const said = fileTailOrError(this.containerd.logPath, 5000)
       .split('\n')
       .filter((line) => line.includes(`"sandbox":"${sandboxId}"`) && /template/i.test(line))
