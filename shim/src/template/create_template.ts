@@ -8,7 +8,10 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AGENT_PORT_REOPENED_MSG } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
+import { readConsole } from '../vm/console_log';
 import { removeUnmountedTree } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import { SandboxError } from '../sandbox_error';
@@ -36,10 +39,12 @@ type Config = LoadedConfig['config'];
 const QEMU_STOP_GRACE_MS = 2000;
 const SAVE_TIMEOUT_MS = 60_000;
 /**
- * After the host lets go, the agent closes and reopens its port, polling fast at first; a VM saved
- * in that loop resumes in it, and finds a new host within milliseconds.
+ * After the host lets go, the agent reads the port's end, says so on the console and reopens the
+ * port, polling fast at first. The VM is saved only once it said so: a copy saved before would
+ * resume with the end still to come, which could then close the port under its new host.
  */
-const PORT_REOPEN_SETTLE_MS = 50;
+const AGENT_LET_GO_TIMEOUT_MS = 30_000;
+const CONSOLE_POLL_MS = 20;
 
 function checkTemplateInputs(config: Config): void {
   if (!config.factory.enable_template) {
@@ -53,6 +58,20 @@ function checkTemplateInputs(config: Config): void {
   const file = runtimeFile(config);
   if (file === undefined) throw new SandboxError('bad-config', 'a VM template needs the guest runtime as a file');
   checkReadable(file.path, 'the guest runtime image (make runtime)');
+}
+
+/** Waits for the agent's console line after `from`: it saw the host leave and reopens its port. */
+async function agentLetGo(consoleLog: string, from: number): Promise<void> {
+  const deadline = Date.now() + AGENT_LET_GO_TIMEOUT_MS;
+  while (!readConsole(consoleLog).slice(from).includes(AGENT_PORT_REOPENED_MSG)) {
+    if (Date.now() > deadline) {
+      throw new SandboxError(
+        'timeout',
+        `the template VM's agent did not let go of its port within ${AGENT_LET_GO_TIMEOUT_MS} ms (console ${consoleLog})`,
+      );
+    }
+    await sleep(CONSOLE_POLL_MS);
+  }
 }
 
 /** SIGINT or SIGTERM runs the undo steps (QEMU is detached: it would outlive us), then exits. */
@@ -106,12 +125,14 @@ async function bootAndSave(
     throw SandboxError.wrap(err, `template VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
   });
   const bootMs = Date.now() - started;
+  let consoleBefore: number;
   try {
     await connection.agent.warmUp({}, { timeoutMs: config.agent.request_timeout_ms });
   } finally {
+    consoleBefore = readConsole(layout.consoleLog).length;
     connection.client.close();
   }
-  await new Promise((resolve) => setTimeout(resolve, PORT_REOPEN_SETTLE_MS));
+  await agentLetGo(layout.consoleLog, consoleBefore);
   await controlled.saveState(vm.state, SAVE_TIMEOUT_MS);
   await controlled.stop(QEMU_STOP_GRACE_MS);
   return bootMs;
