@@ -74,6 +74,8 @@ async function configuredChecks({ config }: LoadedConfig, root: string): Promise
 }
 
 async function templateCheck(config: LoadedConfig['config']): Promise<CheckResult> {
+  const { enable_template: enabled, template_path: dir } = config.factory;
+  if (!enabled) return checkTemplate({ enabled, dir, matches: false });
   try {
     const { meta, matches, dir } = await templateStatus(config);
     return checkTemplate({ enabled: config.factory.enable_template, dir, matches, savedAt: meta?.createdAt });

@@ -2,8 +2,8 @@
 // shares (they are plugged into each copy later, vm_bringup.ts), with its RAM in a tmpfs file; waits
 // for its agent, warms it up as the pool does (its first container's one-time costs), lets go of
 // the agent's port and saves the paused VM (vm_snapshot.ts). Then QEMU quits and the saved files
-// become the template (template_store.ts). A failure, or SIGINT/SIGTERM, stops QEMU and removes
-// the new generation; the template there before stays.
+// become the template (template_store.ts). A failure, or SIGINT/SIGTERM (at the next step), stops
+// QEMU and removes the new generation; the template there before stays.
 
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -60,10 +60,52 @@ function checkTemplateInputs(config: Config): void {
   checkReadable(file.path, 'the guest runtime image (make runtime)');
 }
 
+/**
+ * Why the creation must stop: QEMU went, or SIGINT/SIGTERM came. A signal does not exit at once:
+ * the steps under way finish, the next check throws, and the undo steps run once, after them (QEMU
+ * is detached: it would outlive an exit).
+ */
+class Interruption {
+  private reason: string | undefined;
+  readonly happened: Promise<string>;
+  private stopWatching: () => void = () => undefined;
+
+  constructor() {
+    this.happened = new Promise((resolve) => {
+      const onSignal = (signal: NodeJS.Signals): void => {
+        this.reason ??= `interrupted by ${signal}`;
+        resolve(this.reason);
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      this.stopWatching = () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      };
+    });
+  }
+
+  /** Also stops the creation when `gone` (QEMU's end) settles. */
+  watch(gone: Promise<string>): void {
+    void gone.then((why) => {
+      this.reason ??= why;
+    });
+  }
+
+  check(): void {
+    if (this.reason !== undefined) throw new SandboxError('host-failure', `template create: ${this.reason}`);
+  }
+
+  stop(): void {
+    this.stopWatching();
+  }
+}
+
 /** Waits for the agent's console line after `from`: it saw the host leave and reopens its port. */
-async function agentLetGo(consoleLog: string, from: number): Promise<void> {
+async function agentLetGo(consoleLog: string, from: number, interruption: Interruption): Promise<void> {
   const deadline = Date.now() + AGENT_LET_GO_TIMEOUT_MS;
   while (!readConsole(consoleLog).slice(from).includes(AGENT_PORT_REOPENED_MSG)) {
+    interruption.check();
     if (Date.now() > deadline) {
       throw new SandboxError(
         'timeout',
@@ -74,24 +116,12 @@ async function agentLetGo(consoleLog: string, from: number): Promise<void> {
   }
 }
 
-/** SIGINT or SIGTERM runs the undo steps (QEMU is detached: it would outlive us), then exits. */
-function undoOnSignal(undo: UndoStack): () => void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    void undo.runAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  };
-}
-
 async function bootAndSave(
   config: Config,
   runDir: string,
   vm: SavedVm,
   undo: UndoStack,
+  interruption: Interruption,
   log: ShimLogger,
 ): Promise<number> {
   const id = randomBytes(4).toString('hex');
@@ -115,11 +145,13 @@ async function bootAndSave(
   undo.push('stop QEMU', async () => {
     await (controlled === undefined ? qemu.stop(QEMU_STOP_GRACE_MS) : controlled.stop(QEMU_STOP_GRACE_MS));
   });
+  interruption.check();
   controlled = await controlVm(qemu, layout.qmpSocket, log);
+  interruption.watch(controlled.gone);
   const connection = await dialAgent({
     socketPath: layout.agentSocket,
     timeoutMs: config.agent.dial_timeout_ms,
-    vmGone: controlled.gone,
+    vmGone: Promise.race([controlled.gone, interruption.happened]),
     log,
   }).catch((err: unknown) => {
     throw SandboxError.wrap(err, `template VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
@@ -132,8 +164,9 @@ async function bootAndSave(
     consoleBefore = readConsole(layout.consoleLog).length;
     connection.client.close();
   }
-  await agentLetGo(layout.consoleLog, consoleBefore);
+  await agentLetGo(layout.consoleLog, consoleBefore, interruption);
   await controlled.saveState(vm.state, SAVE_TIMEOUT_MS);
+  interruption.check();
   await controlled.stop(QEMU_STOP_GRACE_MS);
   return bootMs;
 }
@@ -145,7 +178,7 @@ export async function createTemplate(config: Config, runDir: string, log: ShimLo
   ownTemplateDir(files);
   const lock = lockTemplate(files);
   const undo = new UndoStack(log);
-  const stopWatching = undoOnSignal(undo);
+  const interruption = new Interruption();
   try {
     const accel = await chooseAccel(config.hypervisor);
     const { generation, vm } = newGeneration(files);
@@ -153,7 +186,7 @@ export async function createTemplate(config: Config, runDir: string, log: ShimLo
     undo.push('remove the unpublished generation', async () => {
       if (!published) rmSync(vm.dir, { recursive: true, force: true });
     });
-    const bootMs = await bootAndSave(config, runDir, vm, undo, log);
+    const bootMs = await bootAndSave(config, runDir, vm, undo, interruption, log);
     const meta: TemplateMeta = {
       generation,
       fingerprint: templateFingerprint(config, runtimeDir(), accel),
@@ -172,7 +205,7 @@ export async function createTemplate(config: Config, runDir: string, log: ShimLo
   } finally {
     const failures = await undo.runAll();
     if (failures.length > 0) log.warn({ failures: failures.map((f) => f.message) }, 'template VM clean-up failed');
-    stopWatching();
+    interruption.stop();
     lock.release();
   }
 }

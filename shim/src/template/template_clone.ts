@@ -46,7 +46,12 @@ function usableMeta(config: Config, runtimeDir: string, accel: Accel, files: Tem
 /** The copied state, then the RAM; a failure undoes both. */
 function copyOf(files: TemplateFiles, meta: TemplateMeta, name: string): TemplateCopy {
   const source = generationVm(files, meta);
-  mkdirSync(files.clones, { recursive: true, mode: 0o700 });
+  // Not recursive: a template_path removed meanwhile must not come back as an empty directory.
+  try {
+    mkdirSync(files.clones, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
   const dir = mkdtempSync(join(files.clones, `${name.slice(0, 64)}-`));
   const state = join(dir, 'state');
   let memoryFd: number | undefined;

@@ -2,11 +2,11 @@
 // A saved state loads only into a VM with the same devices (one more on the loading side is
 // silently left in its reset state), made by a QEMU of the same build, with the same accelerator.
 // So the fingerprint is the warm pool's (the configuration, the version, the guest files), plus
-// the accelerator `auto` resolved to, the QEMU binary and the runtime image, each by path, size
-// and mtime.
+// the accelerator `auto` resolved to, the QEMU binary and the runtime image, each by device,
+// inode, size and mtime.
 
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { guestRuntime, installRoot, type LoadedConfig, runtimeImagePath, runtimePmemPath } from '@vfs/runtime-config';
 import { poolFingerprint } from '../pool/pool_fingerprint';
@@ -14,17 +14,18 @@ import type { Accel } from '../vm/qemu_command';
 
 type Config = LoadedConfig['config'];
 
-function fileIdentity(path: string): [string, number, number] | null {
+/** The file itself, however it is reached (symlinks, /bin vs /usr/bin on a merged /usr). */
+function fileIdentity(path: string): [number, number, number, number] | null {
   try {
-    const stat = statSync(path);
-    return [path, stat.size, stat.mtimeMs];
+    const stat = statSync(realpathSync(path));
+    return [stat.dev, stat.ino, stat.size, stat.mtimeMs];
   } catch {
     return null;
   }
 }
 
 /** hypervisor.path as the shim runs it: a bare name is looked up on PATH. */
-function binaryIdentity(path: string, env: NodeJS.ProcessEnv): [string, number, number] | null {
+function binaryIdentity(path: string, env: NodeJS.ProcessEnv): ReturnType<typeof fileIdentity> {
   if (path.includes('/')) return fileIdentity(path);
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     const found = dir === '' ? null : fileIdentity(join(dir, path));

@@ -6,6 +6,7 @@ import {
   readdirSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -90,12 +91,18 @@ describe('where a VM template is kept', () => {
     ownTemplateDir(files);
     const { generation } = newGeneration(files);
     publishTemplate(files, meta(generation));
+    // A crashed shim's state copy, and one a sandbox may be loading right now.
     mkdirSync(join(files.clones, 'left-over'), { recursive: true });
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(files.clones, 'left-over'), anHourAgo, anHourAgo);
+    mkdirSync(join(files.clones, 'starting'));
     writeFileSync(join(files.dir, 'not-ours'), 'keep');
     writeFileSync(files.meta, '{ corrupt');
     expect(removeTemplate(files)).toBe(true);
-    expect(readdirSync(files.dir)).toEqual(['not-ours']);
+    expect(readdirSync(files.dir).sort()).toEqual(['clones', 'not-ours']);
+    expect(readdirSync(files.clones)).toEqual(['starting']);
     rmSync(join(files.dir, 'not-ours'));
+    rmSync(files.clones, { recursive: true });
     expect(removeTemplate(files)).toBe(false);
     expect(existsSync(files.dir)).toBe(false);
   });

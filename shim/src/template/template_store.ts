@@ -2,9 +2,10 @@
 // naming the generation directory that holds the saved VM (`<16 hex>/memory`, `/state`), and
 // `clones/`, where each sandbox copies the state it loads. The directory is root's: a template is
 // guest RAM and a migration stream QEMU parses as root, so a directory anyone else owns or may
-// write is refused, never used. `template create` holds `.lock` (flock) while it boots and saves,
+// write is refused, never used. `template create` holds an flock on the directory while it boots and saves,
 // writes a new generation, then replaces the description in one rename: a sandbox reads either
-// the old template or the new one, whole.
+// the old template or the new one, whole. `remove` leaves a sandbox's state copy younger than a
+// minute: that sandbox may be about to load it.
 
 import {
   closeSync,
@@ -26,7 +27,6 @@ import { SandboxError } from '../sandbox_error';
 
 const TMPFS_MAGIC = 0x01021994;
 const META = 'template.json';
-const LOCK = '.lock';
 const CLONES = 'clones';
 const GENERATION = /^[0-9a-f]{16}$/;
 const LOCK_EX = 2;
@@ -126,12 +126,15 @@ export function readTemplateMeta(files: TemplateFiles): TemplateMeta | undefined
   return meta;
 }
 
+/** A copy younger than this may be a starting sandbox's, about to be loaded. */
+const CLONE_IN_USE_MS = 60_000;
+
 /**
  * Holds template_path's lock (one `template create` or `remove` at a time), released by `release`
- * or by this process's end.
+ * or by this process's end. On the directory itself: a lock file could be unlinked under a holder.
  */
 export function lockTemplate(files: TemplateFiles): { release(): void } {
-  const fd = openSync(join(files.dir, LOCK), 'w', 0o600);
+  const fd = openSync(files.dir, 'r');
   const flock: (fd: number, operation: number) => number = libc().lib.func('int flock(int fd, int operation)');
   const result = flock(fd, LOCK_EX | LOCK_NB);
   if (result !== 0) {
@@ -163,29 +166,48 @@ export function publishTemplate(files: TemplateFiles, meta: TemplateMeta): void 
   }
 }
 
+/** The state copies of sandboxes that are gone (a crashed shim's), not of one starting now. */
+function removeStaleClones(files: TemplateFiles): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(files.clones);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const entry of entries) {
+    const path = join(files.clones, entry);
+    if (Date.now() - lstatSync(path).mtimeMs > CLONE_IN_USE_MS) rmSync(path, { recursive: true, force: true });
+  }
+  try {
+    rmdirSync(files.clones);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
+  }
+}
+
 /**
- * Removes what a template is made of — its description, generations, the sandboxes' leftover
- * state copies, the lock — then the directory if nothing else is in it; never anything else there.
- * Says whether there was a template.
+ * Removes what a template is made of — its description, generations, the state copies no
+ * starting sandbox may still load — then the directory if nothing else is in it; never anything
+ * else there. Says whether there was a template.
  */
 export function removeTemplate(files: TemplateFiles): boolean {
   if (!checkOwnDir(files.dir)) return false;
   const lock = lockTemplate(files);
-  let existed: boolean;
   try {
-    existed = readdirSync(files.dir).includes(META);
+    const existed = readdirSync(files.dir).includes(META);
     for (const entry of readdirSync(files.dir)) {
-      if (entry === META || entry === CLONES || GENERATION.test(entry) || entry.startsWith(`${META}.`))
+      if (entry === META || GENERATION.test(entry) || entry.startsWith(`${META}.`))
         rmSync(join(files.dir, entry), { recursive: true, force: true });
     }
+    removeStaleClones(files);
+    try {
+      rmdirSync(files.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
+    }
+    return existed;
   } finally {
     lock.release();
   }
-  rmSync(join(files.dir, LOCK), { force: true });
-  try {
-    rmdirSync(files.dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
-  }
-  return existed;
 }

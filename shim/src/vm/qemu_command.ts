@@ -107,8 +107,8 @@ export interface QemuConfig {
   readonly hotplugRootPorts?: number;
   readonly name?: string;
   /**
-   * Guest RAM in this file (on tmpfs), shared, instead of an anonymous memfd: a VM template's RAM, or
-   * a clone's copy of it (vm_template.ts). The daemon maps it as it maps a memfd.
+   * Guest RAM in this file, shared, instead of a memfd QEMU makes: a VM template's RAM (on tmpfs), or
+   * a copy's memfd as /proc/self/fd/N (template/). The daemon maps it as it maps a memfd.
    */
   readonly memoryFile?: string;
   /** `-incoming defer`: the VM waits for its device state (a template's) instead of booting. */

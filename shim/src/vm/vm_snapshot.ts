@@ -1,5 +1,5 @@
 // A VM's device state to a file and back, over QMP: what a VM template is made of (the template's
-// RAM stays in its own file, vm_template.ts). QEMU 7.2 migrates to a command (`exec:`), not to a
+// RAM stays in its own file, template/). QEMU 7.2 migrates to a command (`exec:`), not to a
 // file, so the path goes through QEMU's /bin/sh: only plain path characters are accepted.
 // `x-ignore-shared` leaves out every RAM block mapped from a shared file (guest RAM on tmpfs, the
 // runtime's pmem image), whose contents are already where the other side maps them.

@@ -271,8 +271,12 @@ export class Bringup {
    * template for this configuration. A template has no NIC: a pod's are hot-plugged after the resume.
    */
   private async templateCopy(): Promise<TemplateCopy | undefined> {
-    const { config, log, sandboxId, clock } = this.options;
+    const { config, log, sandboxId, clock, network } = this.options;
     if (!config.factory.enable_template) return undefined;
+    if (network !== undefined && hotplugSlots(config.hypervisor) === 0) {
+      log.info('VM template not used: the pod has a network, and with hotplug_slots = 0 no root port can take its NIC');
+      return undefined;
+    }
     const accel = await chooseAccel(config.hypervisor);
     clock.mark('templateCopyBegan');
     const choice = cloneTemplate(config, runtimeDir(), accel, sandboxId.replace(/[^A-Za-z0-9._-]/g, '_'));

@@ -60,7 +60,8 @@ export class TemplateKeeper {
 
   /**
    * A template-on run must have resumed the template: its shim copied it. A pool-on one takes a
-   * pooled VM instead (resumed from the template by the pool), which pool_keeper.ts checks.
+   * pooled VM instead (pool_keeper.ts checks that it did), which the pool resumed from the template
+   * saved before it started (`before` runs ahead of the pool's); that is not checked per run.
    */
   checkResumed(job: Job, sandboxId: string, timings: SandboxTimings): void {
     const { template, pool } = job.cell.config;
