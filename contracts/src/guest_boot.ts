@@ -28,11 +28,6 @@ export const RUNTIME_IMAGE_FS = 'erofs';
 export const RUNTIME_PMEM_DEVICE = '/dev/pmem0';
 /** The virtio-serial port name /init looks for and hands to the agent as its /dev/vportNpM. */
 export const AGENT_PORT_NAME = 'agent.0';
-/**
- * The agent's console line once it has seen its host leave and reopens the port: a VM template is
- * saved only after it (shim/src/template), so that no copy resumes before its agent saw that.
- */
-export const AGENT_PORT_REOPENED_MSG = 'host connection closed; reopening the port';
 
 export type BootArgs =
   /** Power off right after `vfs-init: start`: the bare-VM floor, the KVM probe. */

@@ -1,17 +1,14 @@
 // `vfs-runtime template create`: boots the VM a sandbox of this configuration would boot, minus its
 // shares (they are plugged into each copy later, vm_bringup.ts), with its RAM in a tmpfs file; waits
-// for its agent, warms it up as the pool does (its first container's one-time costs), lets go of
-// the agent's port and saves the paused VM (vm_snapshot.ts). Then QEMU quits and the saved files
+// for its agent, warms it up as the pool does (its first container's one-time costs) and saves
+// the paused VM, its agent connection still open (vm_snapshot.ts). Then QEMU quits and the saved files
 // become the template (template_store.ts). A failure, or SIGINT/SIGTERM (at the next step), stops
 // QEMU and removes the new generation; the template there before stays.
 
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AGENT_PORT_REOPENED_MSG } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
-import { readConsole } from '../vm/console_log';
 import { removeUnmountedTree } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import { SandboxError } from '../sandbox_error';
@@ -38,14 +35,6 @@ type Config = LoadedConfig['config'];
 
 const QEMU_STOP_GRACE_MS = 2000;
 const SAVE_TIMEOUT_MS = 60_000;
-/**
- * After the host lets go, the agent reads the port's end, says so on the console and reopens the
- * port, polling fast at first. The VM is saved only once it said so: a copy saved before would
- * resume with the end still to come, which could then close the port under its new host.
- */
-const AGENT_LET_GO_TIMEOUT_MS = 30_000;
-const CONSOLE_POLL_MS = 20;
-
 function checkTemplateInputs(config: Config): void {
   if (!config.factory.enable_template) {
     throw new SandboxError(
@@ -101,21 +90,6 @@ class Interruption {
   }
 }
 
-/** Waits for the agent's console line after `from`: it saw the host leave and reopens its port. */
-async function agentLetGo(consoleLog: string, from: number, interruption: Interruption): Promise<void> {
-  const deadline = Date.now() + AGENT_LET_GO_TIMEOUT_MS;
-  while (!readConsole(consoleLog).slice(from).includes(AGENT_PORT_REOPENED_MSG)) {
-    interruption.check();
-    if (Date.now() > deadline) {
-      throw new SandboxError(
-        'timeout',
-        `the template VM's agent did not let go of its port within ${AGENT_LET_GO_TIMEOUT_MS} ms (console ${consoleLog})`,
-      );
-    }
-    await sleep(CONSOLE_POLL_MS);
-  }
-}
-
 async function bootAndSave(
   config: Config,
   runDir: string,
@@ -157,15 +131,15 @@ async function bootAndSave(
     throw SandboxError.wrap(err, `template VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
   });
   const bootMs = Date.now() - started;
-  let consoleBefore: number;
   try {
     await connection.agent.warmUp({}, { timeoutMs: config.agent.request_timeout_ms });
+    interruption.check();
+    // Saved with its host connected: a copy's shim connects before the copy runs, so its agent
+    // never sees a host leave (vm_bringup.ts), and takes the shim's first call as a new client's.
+    await controlled.saveState(vm.state, SAVE_TIMEOUT_MS);
   } finally {
-    consoleBefore = readConsole(layout.consoleLog).length;
     connection.client.close();
   }
-  await agentLetGo(layout.consoleLog, consoleBefore, interruption);
-  await controlled.saveState(vm.state, SAVE_TIMEOUT_MS);
   interruption.check();
   await controlled.stop(QEMU_STOP_GRACE_MS);
   return bootMs;

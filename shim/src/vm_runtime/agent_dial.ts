@@ -30,6 +30,8 @@ export interface AgentDial {
    * is being closed.
    */
   readonly resendEveryMs?: number;
+  /** Called once the socket is connected, before Check is answered (a resumed VM waits for it). */
+  readonly onConnected?: () => void;
 }
 
 const CONNECT_RETRY_MS = 20;
@@ -87,6 +89,7 @@ async function checkServing(agent: AgentClient, deadline: number, resendEveryMs:
 
 async function dialOnce(dial: AgentDial, deadline: number): Promise<AgentConnection> {
   const client = await connectSocket(dial, deadline);
+  dial.onConnected?.();
   const agent = client.service(AgentServiceDefinition);
   try {
     await checkServing(agent, deadline, dial.resendEveryMs ?? Number.POSITIVE_INFINITY);

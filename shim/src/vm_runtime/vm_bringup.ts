@@ -107,10 +107,7 @@ export function plugsSharesLate(config: LoadedConfig['config']): boolean {
 const LATE_SHARE_WAIT_MS = 15_000;
 /** Loading a template's device state (≈ 0.4 MB) takes milliseconds; its RAM is already mapped. */
 const TEMPLATE_LOAD_TIMEOUT_MS = 30_000;
-/**
- * A VM resumed from a template finds its agent without a host, reopening its port: a Check sent
- * while it closes the old one is dropped, so another follows (agent_dial.ts resendEveryMs).
- */
+/** A Check to a resumed agent, slow at first under TCG, is sent again until one is answered. */
 const TEMPLATE_CHECK_RESEND_MS = 50;
 
 /** A VM up to a serving agent, with the daemon serving its boot shares. */
@@ -317,7 +314,6 @@ export class Bringup {
       );
       throw err;
     }
-    clock.mark('qemuSpawned');
     let giveUp: (why: string) => void = () => undefined;
     const failed = new Promise<string>((resolve) => {
       giveUp = resolve;
@@ -326,13 +322,34 @@ export class Bringup {
       ({ daemon }) => daemon.exited,
       (err: unknown) => `vfs-virtiofsd did not start: ${errorMessage(err)}`,
     );
-    const resendEveryMs = template === undefined ? undefined : TEMPLATE_CHECK_RESEND_MS;
-    const dialing = this.agent(qemu, Promise.race([daemonGone, failed]), resendEveryMs).then((connection) => {
-      clock.mark('agentReady');
-      return connection;
+    // A VM resumed from a template must find its host connected as the template left it: a host
+    // that connects after the resume would first be told the template's host left, and the agent
+    // would close the port under it. So the dial connects before the state is loaded.
+    let connected: () => void = () => undefined;
+    const hostConnected = new Promise<void>((resolve) => {
+      connected = resolve;
     });
+    const resendEveryMs = template === undefined ? undefined : TEMPLATE_CHECK_RESEND_MS;
+    const dialing = this.agent(qemu, Promise.race([daemonGone, failed]), resendEveryMs, connected).then(
+      (connection) => {
+        clock.mark('agentReady');
+        return connection;
+      },
+    );
     dialing.catch(() => undefined);
     try {
+      if (template !== undefined) {
+        // The dial fails rather than connect only if QEMU is gone, which the load then reports.
+        await Promise.race([
+          hostConnected,
+          dialing.then(
+            () => undefined,
+            () => undefined,
+          ),
+        ]);
+        await this.resume(qemu, template);
+      }
+      clock.mark('qemuSpawned');
       const { daemon, exported } = await serving;
       // QEMU stops before the daemon, as when it started after it: its step may have come first.
       this.undo.push('stop QEMU before the daemon', async () => {
@@ -344,7 +361,7 @@ export class Bringup {
     } catch (err) {
       // The dial fails with this reason, or has connected (its undo closes it).
       giveUp(errorMessage(err));
-      await dialing.catch(() => undefined);
+      await Promise.all([dialing.catch(() => undefined), serving.catch(() => undefined)]);
       throw err;
     }
   }
@@ -368,8 +385,8 @@ export class Bringup {
   }
 
   /**
-   * QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts); resumed from the template
-   * copy when there is one, whose files go once QEMU holds them.
+   * QEMU, and the QMP connection the sandbox keeps to it (vm_control.ts); on the template copy's
+   * RAM, waiting for its state (`resume`), when there is one.
    */
   private async vm(
     exported: readonly ExportedShare[],
@@ -410,10 +427,10 @@ export class Bringup {
         qemuPath: config.hypervisor.path,
       });
     });
-    if (template !== undefined) await this.resume(vm, template);
     return vm;
   }
 
+  /** Loads the template copy's state into the waiting QEMU and runs it. */
   private async resume(vm: ControlledVm, template: TemplateCopy): Promise<void> {
     try {
       await vm.loadState(template.state, TEMPLATE_LOAD_TIMEOUT_MS);
@@ -431,6 +448,7 @@ export class Bringup {
     qemu: ControlledVm,
     daemonGone: Promise<string>,
     resendEveryMs?: number,
+    onConnected?: () => void,
   ): Promise<AgentConnection> {
     const { config, layout, log } = this.options;
     const vmGone = Promise.race([qemu.gone, daemonGone]);
@@ -440,6 +458,7 @@ export class Bringup {
       vmGone,
       log,
       ...(resendEveryMs === undefined ? {} : { resendEveryMs }),
+      ...(onConnected === undefined ? {} : { onConnected }),
     }).catch(async (err: unknown) => {
       const status = await qemu.queryStatus().then(
         (s) => s.status,
