@@ -12,6 +12,7 @@ export * from './oci/spec';
 export * from './oci/spec_check';
 export * from './oci/json_check';
 export * from './qemu_dax';
+export * from './qemu_migration';
 export * from './run_dir';
 export * from './json_lines/client';
 export * from './json_lines/server';

@@ -1,5 +1,6 @@
 // Rules between fields of different tables, which no single field's check can see.
 
+import { SHELL_PLAIN_PATH } from '@vfs/contracts';
 import { guestRuntime, machineMapsPmem } from './guest_runtime';
 import type { VfsConfig } from './schema';
 
@@ -55,12 +56,13 @@ function templateNeedsLatePlug(config: VfsConfig): ConstraintViolation | undefin
     : { path: ['factory', 'enable_template'], problem: `a VM template needs ${why}` };
 }
 
-/** QEMU 7.2 reads a saved state through /bin/sh (`exec:cat PATH`): only plain path characters. */
+/** QEMU 7.2 reads a saved state through /bin/sh (`exec:cat PATH`): an absolute path of plain characters. */
 function templatePathPlain(config: VfsConfig): ConstraintViolation | undefined {
-  if (/^[A-Za-z0-9/._+-]+$/.test(config.factory.template_path)) return undefined;
+  if (SHELL_PLAIN_PATH.test(config.factory.template_path)) return undefined;
   return {
     path: ['factory', 'template_path'],
-    problem: 'must be made of letters, digits and / . _ + - only (QEMU reads the saved state through a shell command)',
+    problem:
+      'must be an absolute path of letters, digits and / . _ + - only (QEMU reads the saved state through a shell command)',
   };
 }
 

@@ -151,7 +151,10 @@ describe('parseConfig', () => {
       /enable_template: a VM template needs \[agent\] runtime = "pmem" or "image"/,
     );
     expect(configError(() => parseConfig('[factory]\ntemplate_path = "/dev/shm/a b"\n', 'f.toml')).message).toMatch(
-      /key factory.template_path: must be made of letters, digits and/,
+      /key factory.template_path: must be an absolute path of letters, digits and/,
+    );
+    expect(configError(() => parseConfig('[factory]\ntemplate_path = "shm/t"\n', 'f')).message).toMatch(
+      /template_path: must be an absolute path/,
     );
     expect(refused('[daemon]\ndax_window_mib = 256\n')).toMatch(
       /enable_template: a VM template needs \[daemon\] dax_window_mib = 0/,

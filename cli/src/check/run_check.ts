@@ -77,11 +77,11 @@ async function templateCheck(config: LoadedConfig['config']): Promise<CheckResul
   const { enable_template: enabled, template_path: dir } = config.factory;
   if (!enabled) return checkTemplate({ enabled, dir, matches: false });
   try {
-    const { meta, matches, dir } = await templateStatus(config);
-    return checkTemplate({ enabled: config.factory.enable_template, dir, matches, savedAt: meta?.createdAt });
+    const { meta, matches } = await templateStatus(config);
+    return checkTemplate({ enabled, dir, matches, savedAt: meta?.createdAt });
   } catch (err) {
     // A shim finding it so boots its VM (and says why): so does this line.
-    return warn('VM template', `${config.factory.template_path}: unreadable (${errorMessage(err)}): sandboxes boot`);
+    return warn('VM template', `${dir}: unreadable (${errorMessage(err)}): sandboxes boot`);
   }
 }
 

@@ -16,9 +16,9 @@ import { dialAgent } from '../vm_runtime/agent_dial';
 import { templateVmLayout } from '../vm_runtime/sandbox_layout';
 import { containerShares } from '../vm_runtime/share_plan';
 import { UndoStack } from '../vm_runtime/undo_stack';
-import { consoleTail, runtimeDir, runtimeFile } from '../vm_runtime/vm_bringup';
+import { runtimeDir, vmDiagnostics } from '../vm_runtime/vm_bringup';
 import { type ControlledVm, controlVm } from '../vm_runtime/vm_control';
-import { checkReadable, chooseAccel, startVm } from '../vm_runtime/vm_launch';
+import { checkReadable, chooseAccel, runtimeFile, startVm } from '../vm_runtime/vm_launch';
 import { templateFingerprint } from './template_fingerprint';
 import {
   lockTemplate,
@@ -120,15 +120,16 @@ async function bootAndSave(
     await (controlled === undefined ? qemu.stop(QEMU_STOP_GRACE_MS) : controlled.stop(QEMU_STOP_GRACE_MS));
   });
   interruption.check();
-  controlled = await controlVm(qemu, layout.qmpSocket, log);
-  interruption.watch(controlled.gone);
+  const control = await controlVm(qemu, layout.qmpSocket, log);
+  controlled = control;
+  interruption.watch(control.gone);
   const connection = await dialAgent({
     socketPath: layout.agentSocket,
     timeoutMs: config.agent.dial_timeout_ms,
-    vmGone: Promise.race([controlled.gone, interruption.happened]),
+    vmGone: Promise.race([control.gone, interruption.happened]),
     log,
-  }).catch((err: unknown) => {
-    throw SandboxError.wrap(err, `template VM (console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`);
+  }).catch(async (err: unknown) => {
+    throw SandboxError.wrap(err, `template VM (${await vmDiagnostics(control, layout)})`);
   });
   const bootMs = Date.now() - started;
   try {
@@ -136,12 +137,12 @@ async function bootAndSave(
     interruption.check();
     // Saved with its host connected: a copy's shim connects before the copy runs, so its agent
     // never sees a host leave (vm_bringup.ts), and takes the shim's first call as a new client's.
-    await controlled.saveState(vm.state, SAVE_TIMEOUT_MS);
+    await control.saveState(vm.state, SAVE_TIMEOUT_MS);
   } finally {
     connection.client.close();
   }
   interruption.check();
-  await controlled.stop(QEMU_STOP_GRACE_MS);
+  await control.stop(QEMU_STOP_GRACE_MS);
   return bootMs;
 }
 

@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { guestRuntime, installRoot, type LoadedConfig, runtimeImagePath, runtimePmemPath } from '@vfs/runtime-config';
+import type { LoadedConfig } from '@vfs/runtime-config';
 import { poolFingerprint } from '../pool/pool_fingerprint';
 import type { Accel } from '../vm/qemu_command';
+import { runtimeFile } from '../vm_runtime/vm_launch';
 
 type Config = LoadedConfig['config'];
 
@@ -34,29 +35,18 @@ function binaryIdentity(path: string, env: NodeJS.ProcessEnv): ReturnType<typeof
   return null;
 }
 
-function runtimeImage(config: Config): string | null {
-  switch (guestRuntime(config)) {
-    case 'pmem':
-      return runtimePmemPath(installRoot());
-    case 'image':
-      return runtimeImagePath(installRoot());
-    case 'share':
-      return null;
-  }
-}
-
 export function templateFingerprint(
   config: Config,
   runtimeDir: string,
   accel: Accel,
   env: NodeJS.ProcessEnv = process.env,
 ): string {
-  const image = runtimeImage(config);
+  const image = runtimeFile(config);
   const facts = {
     vm: poolFingerprint(config, runtimeDir),
     accel,
     qemu: binaryIdentity(config.hypervisor.path, env),
-    runtimeImage: image === null ? null : fileIdentity(image),
+    runtimeImage: image === undefined ? null : fileIdentity(image.path),
   };
   return createHash('sha256').update(JSON.stringify(facts)).digest('hex').slice(0, 16);
 }

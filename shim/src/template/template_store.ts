@@ -129,14 +129,20 @@ export function readTemplateMeta(files: TemplateFiles): TemplateMeta | undefined
 /** A copy younger than this may be a starting sandbox's, about to be loaded. */
 const CLONE_IN_USE_MS = 60_000;
 
+let flock: ((fd: number, operation: number) => number) | undefined;
+
+function flockCall(): (fd: number, operation: number) => number {
+  flock ??= libc().lib.func('int flock(int fd, int operation)');
+  return flock;
+}
+
 /**
  * Holds template_path's lock (one `template create` or `remove` at a time), released by `release`
  * or by this process's end. On the directory itself: a lock file could be unlinked under a holder.
  */
 export function lockTemplate(files: TemplateFiles): { release(): void } {
   const fd = openSync(files.dir, 'r');
-  const flock: (fd: number, operation: number) => number = libc().lib.func('int flock(int fd, int operation)');
-  const result = flock(fd, LOCK_EX | LOCK_NB);
+  const result = flockCall()(fd, LOCK_EX | LOCK_NB);
   if (result !== 0) {
     const errno = -libc().orErrno(result);
     closeSync(fd);

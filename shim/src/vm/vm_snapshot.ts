@@ -5,13 +5,13 @@
 // runtime's pmem image), whose contents are already where the other side maps them.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SHELL_PLAIN_PATH } from '@vfs/contracts';
 import type { QmpClient } from './qmp';
 
 const POLL_MS = 5;
-const SHELL_SAFE_PATH = /^\/[A-Za-z0-9/._+-]+$/;
 
 function commandPath(path: string): string {
-  if (!SHELL_SAFE_PATH.test(path)) {
+  if (!SHELL_PLAIN_PATH.test(path)) {
     throw new Error(`VM state file ${JSON.stringify(path)}: only absolute paths of [A-Za-z0-9/._+-] are accepted`);
   }
   return path;

@@ -14,12 +14,11 @@ import type { AgentClient, AgentConnection } from './agent_dial';
 import { adoptPooledVm, takePooledVm } from './adopt_vm';
 import { bindContainerDirs, releaseContainerDirs } from './container_dirs';
 import type { SandboxLayout } from './sandbox_layout';
-import { fileTailOrError } from '../vm/console_log';
 import { RootPortPool } from '../vm/fs_hotplug';
 import { nativePcieHotplug } from '../vm/qemu_command';
 import { type ContainerDir, guestShareMounts } from './share_plan';
 import type { UndoStack } from './undo_stack';
-import { Bringup, checkInputs, consoleTail, hotplugNetwork, type VmBringupOptions } from './vm_bringup';
+import { Bringup, checkInputs, hotplugNetwork, type VmBringupOptions, vmDiagnostics } from './vm_bringup';
 import type { ControlledVm } from './vm_control';
 import { hotplugSlots } from './vm_launch';
 import { VolumeHotplug, type Volumes } from './volume_hotplug';
@@ -128,21 +127,6 @@ async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<v
   );
 }
 
-/**
- * What tells why the guest did not answer: QEMU's status (no answer: its main loop is stuck), the
- * guest console's and the daemon's last lines.
- */
-async function vmDiagnostics(live: LiveVm): Promise<string> {
-  const status = await live.qemu.queryStatus().then(
-    (s) => s.status,
-    (e: unknown) => `unknown (${errorMessage(e)})`,
-  );
-  return (
-    `QEMU status ${status}; the guest console's last lines:\n${consoleTail(live.layout)}\n` +
-    `vfs-virtiofsd's last lines:\n${fileTailOrError(live.layout.daemonStderr, 10)}\n`
-  );
-}
-
 /** A pooled VM when the pool has one for this configuration, else one booted here. */
 async function liveVm(options: SandboxVmOptions): Promise<LiveVm> {
   const pooled = options.poolSocket === undefined ? undefined : await takePooledVm(options, options.poolSocket);
@@ -180,7 +164,7 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     options.log.debug({ ms: Math.round(performance.now() - started) }, 'sandbox created in the guest');
   } catch (err) {
     // Gathered before the undo steps remove the state dir.
-    const why = await vmDiagnostics(live);
+    const why = await vmDiagnostics(qemu, layout);
     await undo.runAll();
     throw SandboxError.wrap(err, `start sandbox ${options.sandboxId} (${why})`);
   }

@@ -8,14 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_RUNTIME_TAG, errorMessage } from '@vfs/contracts';
-import {
-  guestRuntime,
-  installRoot,
-  type LoadedConfig,
-  runtimeImagePath,
-  runtimePmemPath,
-  runtimeShareDir,
-} from '@vfs/runtime-config';
+import { installRoot, type LoadedConfig, runtimeShareDir } from '@vfs/runtime-config';
 import { cloneTemplate, type TemplateCopy } from '../template/template_clone';
 import { fileTailOrError } from '../vm/console_log';
 import { type RootPortPool, rootPortId } from '../vm/fs_hotplug';
@@ -39,7 +32,7 @@ import {
 import { containerShares, type SandboxShare } from './share_plan';
 import { UndoStack } from './undo_stack';
 import { controlVm, type ControlledVm } from './vm_control';
-import { checkReadable, chooseAccel, hotplugSlots, type RuntimeFile, startVm } from './vm_launch';
+import { checkReadable, chooseAccel, hotplugSlots, runtimeFile, startVm } from './vm_launch';
 import { startDaemon, type RunningDaemon } from './virtiofsd_process';
 
 const QEMU_STOP_GRACE_MS = 2000;
@@ -62,18 +55,6 @@ export interface VmBringupOptions {
 /** build/runtime from `make runtime`, found like the kernel: under the install root. */
 export function runtimeDir(): string {
   return runtimeShareDir(installRoot());
-}
-
-/** build/runtime.erofs for [agent] runtime = "image", build/runtime.pmem for "pmem"; none: the share. */
-export function runtimeFile(config: LoadedConfig['config']): RuntimeFile | undefined {
-  switch (guestRuntime(config)) {
-    case 'image':
-      return { kind: 'image', path: runtimeImagePath(installRoot()) };
-    case 'pmem':
-      return { kind: 'pmem', path: runtimePmemPath(installRoot()) };
-    case 'share':
-      return undefined;
-  }
 }
 
 /** The QEMU device id of the VM's index-th boot share (its chardev is `<id>-chr`). */
@@ -107,7 +88,11 @@ export function plugsSharesLate(config: LoadedConfig['config']): boolean {
 const LATE_SHARE_WAIT_MS = 15_000;
 /** Loading a template's device state (≈ 0.4 MB) takes milliseconds; its RAM is already mapped. */
 const TEMPLATE_LOAD_TIMEOUT_MS = 30_000;
-/** A Check to a resumed agent, slow at first under TCG, is sent again until one is answered. */
+/**
+ * A Check to a resumed agent is sent again until one is answered, should the guest drop one while
+ * it settles after the resume (agent_dial.ts resendEveryMs; none was seen since the shim connects
+ * before the load).
+ */
 const TEMPLATE_CHECK_RESEND_MS = 50;
 
 /** A VM up to a serving agent, with the daemon serving its boot shares. */
@@ -136,6 +121,21 @@ export function checkInputs(options: VmBringupOptions): void {
 
 export function consoleTail(layout: SandboxLayout): string {
   return fileTailOrError(layout.consoleLog, 15);
+}
+
+/**
+ * What tells why a guest did not answer: QEMU's status (no answer: its main loop is stuck), the
+ * guest console's and the daemon's last lines.
+ */
+export async function vmDiagnostics(qemu: ControlledVm, layout: SandboxLayout): Promise<string> {
+  const status = await qemu.queryStatus().then(
+    (s) => s.status,
+    (e: unknown) => `unknown (${errorMessage(e)})`,
+  );
+  return (
+    `QEMU status ${status}; console ${layout.consoleLog}, last lines:\n${consoleTail(layout)}\n` +
+    `vfs-virtiofsd's last lines:\n${fileTailOrError(layout.daemonStderr, 10)}\n`
+  );
 }
 
 /** The pod's netns: the one the spec names, or one the shim makes for dockerd to fill (deleted last). */
@@ -460,14 +460,7 @@ export class Bringup {
       ...(resendEveryMs === undefined ? {} : { resendEveryMs }),
       ...(onConnected === undefined ? {} : { onConnected }),
     }).catch(async (err: unknown) => {
-      const status = await qemu.queryStatus().then(
-        (s) => s.status,
-        (e: unknown) => `unknown (${errorMessage(e)})`,
-      );
-      throw SandboxError.wrap(
-        err,
-        `sandbox VM (QEMU status ${status}; console ${layout.consoleLog}; last lines:\n${consoleTail(layout)}\n)`,
-      );
+      throw SandboxError.wrap(err, `sandbox VM (${await vmDiagnostics(qemu, layout)})`);
     });
     this.undo.push('close the agent connection', async () => connection.client.close());
     return connection;

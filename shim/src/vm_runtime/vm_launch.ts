@@ -5,7 +5,7 @@
 
 import { accessSync, constants, statSync } from 'node:fs';
 import { ACCEL_CACHE, type BootArgs, bootArgs, DEFAULT_RUNTIME_TAG, RUNTIME_IMAGE_SERIAL } from '@vfs/contracts';
-import type { LoadedConfig } from '@vfs/runtime-config';
+import { guestRuntime, installRoot, type LoadedConfig, runtimeImagePath, runtimePmemPath } from '@vfs/runtime-config';
 import { detectAccel } from '../vm/accel';
 import { hostTscKhz } from '../vm/host_tsc';
 import {
@@ -53,6 +53,18 @@ export interface VmLaunch {
   readonly memoryFd?: number;
   /** The VM resumes a saved state (`-incoming defer`) instead of booting. */
   readonly incoming?: boolean;
+}
+
+/** build/runtime.erofs for [agent] runtime = "image", build/runtime.pmem for "pmem"; none: the share. */
+export function runtimeFile(config: LoadedConfig['config']): RuntimeFile | undefined {
+  switch (guestRuntime(config)) {
+    case 'image':
+      return { kind: 'image', path: runtimeImagePath(installRoot()) };
+    case 'pmem':
+      return { kind: 'pmem', path: runtimePmemPath(installRoot()) };
+    case 'share':
+      return undefined;
+  }
 }
 
 /** QEMU's program and arguments: inside the pod's netns when the VM has NICs there. */
