@@ -68,8 +68,8 @@ async function measureJob(bench: Bench, job: Job, jobIndex: number, round: numbe
     const timings = await readTimings(bench.timingsDir, id);
     bench.pool.checkWarm(job, id, timings);
     bench.templates.checkResumed(job, id, timings);
-    const { phases } = runPhases(run, timings);
-    return { kind: 'vfs', round, slot, ms: run.ms, phases };
+    const { phases, details } = runPhases(run, timings);
+    return { kind: 'vfs', round, slot, ms: run.ms, phases, details };
   });
 }
 

@@ -11,7 +11,14 @@ import { formatResults } from './report';
 const [small, big] = expandMatrix(applyFlags(defaultMatrix(), { memory_mib: '512,1024' }));
 
 function vfs(round: number, ms: number): RunRecord {
-  return { kind: 'vfs', round, slot: 0, ms, phases: { shim_start: 100, daemon_ready: ms - 300, teardown: 200 } };
+  return {
+    kind: 'vfs',
+    round,
+    slot: 0,
+    ms,
+    phases: { shim_start: 100, daemon_ready: ms - 300, teardown: 200 },
+    details: round === 0 ? { create_sandbox: 40, copy_template: 12 } : { create_sandbox: 60 },
+  };
 }
 
 const outcomes: CellOutcome[] = [
@@ -39,7 +46,7 @@ describe('quantiles', () => {
 });
 
 describe('results.json', () => {
-  it('follows the contract: cells with name, config, vfs/runc/floor min-p50-p90-p99 and phases', () => {
+  it('follows the contract: cells with name, config, vfs/runc/floor min-p50-p90-p99, phases and steps', () => {
     const results = buildResults(2, outcomes);
     const [ran, skipped] = results.cells;
     expect(ran).toMatchObject({
@@ -50,6 +57,8 @@ describe('results.json', () => {
       runc_ms: { min: 200, p50: 200, p90: 250, p99: 250 },
       floor_ms: { min: 1600, p50: 1600, p90: 1800, p99: 1800 },
       phases_ms: { shim_start: 100, daemon_ready: 3700, teardown: 200 },
+      // A step only some runs took has the median of those.
+      details_ms: { create_sandbox: 40, copy_template: 12 },
       ratio_vfs_runc: 20,
       ratio_vfs_floor: 2.5,
     });
@@ -59,11 +68,15 @@ describe('results.json', () => {
       vfs_ms: null,
       runc_ms: null,
       phases_ms: {},
+      details_ms: {},
     });
     // What other tools read survives a JSON round trip unchanged.
     expect(JSON.parse(JSON.stringify(results))).toEqual(results);
     expect(formatResults(results)).toMatch(/512M\s+4000\s+4000\s+5000\s+5000\s+200\s+1600\s+20\.00×\s+2\.50×/);
     expect(formatResults(results)).toContain('skipped:\n  1024M: no DAX window');
+    // Only the steps some cell took get a row.
+    expect(formatResults(results)).toMatch(/CreateSandbox \(guest mounts the shares\)\s+40\n/);
+    expect(formatResults(results)).not.toContain('CreateContainer');
   });
 });
 
@@ -77,10 +90,16 @@ describe('results.csv', () => {
       .trimEnd()
       .split('\n');
     expect(lines[0]).toBe(CSV_HEADER.join(','));
-    expect(CSV_HEADER).toEqual(expect.arrayContaining(['cell', 'machine', 'concurrency', 'kind', 'ms', 'teardown_ms']));
+    expect(CSV_HEADER).toEqual(
+      expect.arrayContaining(['cell', 'machine', 'concurrency', 'kind', 'ms', 'teardown_ms', 'create_sandbox_ms']),
+    );
     expect(lines).toHaveLength(1 + 6 + 1);
-    expect(lines[1]).toBe(`512M,q35,512,1,auto,false,pmem,false,false,busybox,1,vfs,0,0,4000,100,3700,,,,,,200`);
-    expect(lines[7]).toBe(`"a ""b"", c",q35,512,1,auto,false,pmem,false,false,busybox,1,runc,0,1,12.3,,,,,,,,`);
+    expect(lines[1]).toBe(
+      `512M,q35,512,1,auto,false,pmem,false,false,busybox,1,vfs,0,0,4000,100,3700,,,,,,200,,,,12,,,,,,40,,`,
+    );
+    expect(lines[7]).toBe(
+      `"a ""b"", c",q35,512,1,auto,false,pmem,false,false,busybox,1,runc,0,1,12.3,,,,,,,,,,,,,,,,,,,,`,
+    );
     expect(lines[1]?.split(',')).toHaveLength(CSV_HEADER.length);
   });
 });

@@ -1,11 +1,12 @@
 // What `vfs-bench coldstart` writes (the output contract other tools read): results.json =
-// {"cells":[{name, config, vfs_ms, runc_ms, floor_ms, phases_ms, …}]} with min/p50/p90/p99 of each
-// kind and the median of each vfs phase, and results.csv with every measured run, one per row.
+// {"cells":[{name, config, vfs_ms, runc_ms, floor_ms, phases_ms, details_ms, …}]} with min/p50/p90/p99
+// of each kind, the median of each vfs phase and of each finer step inside the phases (details_ms;
+// they overlap and need not add up), and results.csv with every measured run, one per row.
 // A cell that could not run keeps its place with `skipped` saying why and null figures.
 
 import { ratio, round1 } from '../../bench_common/format';
 import { median } from '../../bench_common/stats';
-import { PHASES, type PhaseKey, type RunPhases } from '../../bench_coldstart/phases';
+import { DETAILS, type DetailKey, PHASES, type PhaseKey, type RunPhases } from '../../bench_coldstart/phases';
 import { type Cell, type CellConfig, DIMENSIONS } from './matrix';
 import { type Quantiles, quantiles } from './quantiles';
 
@@ -19,6 +20,7 @@ export interface RunRecord {
   readonly slot: number;
   readonly ms: number;
   readonly phases?: RunPhases['phases'];
+  readonly details?: RunPhases['details'];
 }
 
 export interface CellOutcome {
@@ -37,6 +39,8 @@ export interface CellResult {
   readonly floor_ms: Quantiles | null;
   /** Medians over the vfs runs; the phases add up to the run. */
   readonly phases_ms: Partial<Record<PhaseKey, number>>;
+  /** Medians over the vfs runs of the steps a run took (a step a run did not take is left out). */
+  readonly details_ms: Partial<Record<DetailKey, number>>;
   readonly ratio_vfs_runc: number | null;
   readonly ratio_vfs_floor: number | null;
   readonly samples_ms: Readonly<Record<Kind, readonly number[]>>;
@@ -51,10 +55,14 @@ function samplesOf(runs: readonly RunRecord[], kind: Kind): number[] {
   return runs.filter((run) => run.kind === kind).map((run) => round1(run.ms));
 }
 
-function phaseMedians(runs: readonly RunRecord[]): Partial<Record<PhaseKey, number>> {
-  const out: Partial<Record<PhaseKey, number>> = {};
-  for (const { key } of PHASES) {
-    const values = runs.map((run) => run.phases?.[key]).filter((v): v is number => v !== undefined);
+function medians<K extends string>(
+  keys: readonly { readonly key: K }[],
+  valueAt: (run: RunRecord, key: K) => number | undefined,
+  runs: readonly RunRecord[],
+): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const { key } of keys) {
+    const values = runs.map((run) => valueAt(run, key)).filter((v): v is number => v !== undefined);
     if (values.length > 0) out[key] = round1(median(values));
   }
   return out;
@@ -71,6 +79,7 @@ export function cellResult(outcome: CellOutcome): CellResult {
     floor: samplesOf(outcome.runs, 'floor'),
   };
   const [vfs, runc, floor] = [quantiles(samples.vfs), quantiles(samples.runc), quantiles(samples.floor)];
+  const vfsRuns = outcome.runs.filter((run) => run.kind === 'vfs');
   return {
     name: outcome.cell.name,
     config: outcome.cell.config,
@@ -78,7 +87,8 @@ export function cellResult(outcome: CellOutcome): CellResult {
     vfs_ms: vfs,
     runc_ms: runc,
     floor_ms: floor,
-    phases_ms: phaseMedians(outcome.runs.filter((run) => run.kind === 'vfs')),
+    phases_ms: medians(PHASES, (run, key) => run.phases?.[key], vfsRuns),
+    details_ms: medians(DETAILS, (run, key) => run.details?.[key], vfsRuns),
     ratio_vfs_runc: p50Ratio(vfs, runc),
     ratio_vfs_floor: p50Ratio(vfs, floor),
     samples_ms: samples,
@@ -103,7 +113,12 @@ export const CSV_HEADER: readonly string[] = [
   'slot',
   'ms',
   ...PHASES.map((p) => `${p.key}_ms`),
+  ...DETAILS.map((d) => `${d.key}_ms`),
 ];
+
+function optionalMs(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : round1(value);
+}
 
 /** Every measured run, one row each; runc and floor runs shared by cells appear under each. */
 export function resultsCsv(outcomes: readonly CellOutcome[]): string {
@@ -117,10 +132,8 @@ export function resultsCsv(outcomes: readonly CellOutcome[]): string {
         run.round,
         run.slot,
         round1(run.ms),
-        ...PHASES.map((p) => {
-          const value = run.phases?.[p.key];
-          return value === undefined ? undefined : round1(value);
-        }),
+        ...PHASES.map((p) => optionalMs(run.phases?.[p.key])),
+        ...DETAILS.map((d) => optionalMs(run.details?.[d.key])),
       ];
       rows.push(fields.map(csvField).join(','));
     }
