@@ -45,7 +45,8 @@ export function formatResults(results: Results): string {
   const lines = [`cold start: ${results.runs} runs per cell, interleaved; ms (K runs per burst count each)`];
   if (ran.length > 0) {
     lines.push(...renderTable(startRows(ran)), '', ...renderTable(phaseRows(ran)));
-    lines.push('', ...renderTable(detailRows(ran)));
+    const details = detailRows(ran);
+    if (details.length > 1) lines.push('', ...renderTable(details));
   }
   if (skipped.length > 0) lines.push('', 'skipped:', ...skipped.map((c) => `  ${c.name}: ${c.skipped}`));
   return `${lines.join('\n')}\n`;

@@ -1,4 +1,4 @@
-import { PHASES } from '../../bench_coldstart/phases';
+import { DETAILS, PHASES } from '../../bench_coldstart/phases';
 import { cdfPoints, cdfSpec, phaseBars, phasesSpec, renderSvg, svgToPng } from './charts';
 import { expandMatrix, applyFlags, defaultMatrix } from './matrix';
 import { quantiles } from './quantiles';
@@ -80,6 +80,25 @@ describe('results.json', () => {
   });
 });
 
+describe('details_ms', () => {
+  it('is the median of each step over the vfs runs that took it, and none without them', () => {
+    const run = (round: number, createSandbox: number): RunRecord => ({
+      kind: 'vfs',
+      round,
+      slot: 0,
+      ms: 1000,
+      details: { create_sandbox: createSandbox },
+    });
+    const [cell] = buildResults(3, [{ cell: small!, runs: [run(0, 60), run(1, 40), run(2, 50)] }]).cells;
+    expect(cell?.details_ms).toEqual({ create_sandbox: 50 });
+    const [bare] = buildResults(1, [{ cell: small!, runs: [{ kind: 'vfs', round: 0, slot: 0, ms: 1000 }] }]).cells;
+    expect(bare?.details_ms).toEqual({});
+    expect(
+      formatResults(buildResults(1, [{ cell: small!, runs: [{ kind: 'vfs', round: 0, slot: 0, ms: 1000 }] }])),
+    ).not.toContain('inside the phases');
+  });
+});
+
 describe('results.csv', () => {
   it('has a row per run with the cell config and the phases, quoting as RFC 4180 says', () => {
     const quoted: CellOutcome = {
@@ -90,6 +109,10 @@ describe('results.csv', () => {
       .trimEnd()
       .split('\n');
     expect(lines[0]).toBe(CSV_HEADER.join(','));
+    // The rows below fill the phases, then the steps, in this order.
+    expect(CSV_HEADER.slice(-(PHASES.length + DETAILS.length))).toEqual(
+      [...PHASES, ...DETAILS].map((p) => `${p.key}_ms`),
+    );
     expect(CSV_HEADER).toEqual(
       expect.arrayContaining(['cell', 'machine', 'concurrency', 'kind', 'ms', 'teardown_ms', 'create_sandbox_ms']),
     );
