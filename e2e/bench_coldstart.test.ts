@@ -163,6 +163,12 @@ describe('vfs-bench coldstart', () => {
     expect(ran.skipped).toBeNull();
     for (const q of [ran.vfs_ms, ran.runc_ms, ran.floor_ms]) expectQuantiles(q);
     expect(Object.keys(ran.phases_ms).sort()).toEqual([...PHASE_KEYS].sort());
+    // The steps every booted start takes, from the shim's and the agent's timestamps.
+    for (const key of ['shim_to_create', 'agent_started_to_ready', 'create_sandbox', 'create_container']) {
+      expect({ key, ms: ran.details_ms[key] }).toEqual({ key, ms: expect.any(Number) });
+      expect(ran.details_ms[key]).toBeGreaterThan(0);
+    }
+    expect(ran.details_ms.copy_template).toBeUndefined();
     // No DAX-capable QEMU here: reported, not faked.
     expect(skipped.skipped).toMatch(/DAX/);
     expect([skipped.vfs_ms, skipped.runc_ms, skipped.floor_ms]).toEqual([null, null, null]);
@@ -185,6 +191,8 @@ describe('vfs-bench coldstart', () => {
     expect(readFileSync(join(out, 'env.toml'), 'utf8')).toMatch(/^\[Runtime\]/);
     expect(existsSync(join(out, 'configs', 'cell-0.toml'))).toBe(true);
     expect(result.stdout).toMatch(/nodax\s+\d+/);
+    expect(result.stdout).toMatch(/CreateContainer \(rootfs overlay, launcher\)\s+\d+/);
+    expect(csv[0]).toMatch(/,teardown_ms,shim_to_create_ms,.*,create_to_start_ms$/);
     expect(benchDirs()).toEqual(before);
   }, 600_000);
 });
