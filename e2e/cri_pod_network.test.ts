@@ -249,7 +249,7 @@ describe('pod networking through CRI with a CNI bridge', () => {
   });
 
   test('a vfs pod resumed from a VM template gets its NIC hot-plugged, its address, and fetches from pod A', async () => {
-    expect(vfsRuntime(['template', 'create'])).toMatch(/MiB touched/);
+    expect(vfsRuntime(['template', 'create'])).toMatch(/MiB held/);
     try {
       podC = await runServingPod('vfs', 'net-vfs-c', '0c7a1e5e-0000-4000-8000-0000000012a4');
     } finally {

@@ -6,7 +6,18 @@
 // Needs `make build runtime`.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
@@ -19,6 +30,28 @@ jest.setTimeout(300_000);
 const NS = 'vfs-template';
 const TEMPLATE_AGE_MS = 8000;
 const CLOCK_MARGIN_S = 3;
+
+/**
+ * The saved RAM holds only pages with data: the file's allocated bytes are exactly its non-zero
+ * pages (a page of zeros left in it would count as allocated, a hole reads as zeros).
+ */
+function expectZeroPagesAreHoles(memory: string): void {
+  const page = 4096;
+  const zero = Buffer.alloc(page);
+  const buf = Buffer.alloc(1024 * page);
+  const fd = openSync(memory, 'r');
+  let nonZero = 0;
+  try {
+    for (let offset = 0, read = 1; read > 0; offset += read) {
+      read = readSync(fd, buf, 0, buf.length, offset);
+      for (let at = 0; at < read; at += page) if (!buf.subarray(at, at + page).equals(zero)) nonZero++;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  expect(nonZero).toBeGreaterThan(1000);
+  expect(statSync(memory).blocks * 512).toBe(nonZero * page);
+}
 
 function config(templatePath: string, extra = ''): string {
   return `[factory]\nenable_template = true\ntemplate_path = "${templatePath}"\n${extra}`;
@@ -67,7 +100,11 @@ describe('VM templates with containerd 1.6', () => {
   });
 
   it('resumes each sandbox from the saved template, with the host clock', async () => {
-    expect(cli(['template', 'create'])).toMatch(/MiB touched/);
+    expect(cli(['template', 'create'])).toMatch(/MiB held/);
+    const { generation } = JSON.parse(readFileSync(join(templatePath, 'template.json'), 'utf8')) as {
+      generation: string;
+    };
+    expectZeroPagesAreHoles(join(templatePath, generation, 'memory'));
     expect(cli(['template', 'status'])).toContain('new sandboxes resume it');
     // The template's guest clock stops while it is saved: a resumed guest would lag by this wait
     // and more. Under TCG on a loaded host a guest's clock also falls behind by a second or two

@@ -12,7 +12,7 @@ const MIB = 1024 * 1024;
 function summary(meta: TemplateMeta): string {
   return (
     `saved ${meta.createdAt}: ${meta.memoryMiB} MiB guest RAM of which ${(meta.memoryDataBytes / MIB).toFixed(1)} MiB ` +
-    `touched, device state ${(meta.stateBytes / 1024).toFixed(0)} KiB, booted in ${meta.bootMs} ms`
+    `held, device state ${(meta.stateBytes / 1024).toFixed(0)} KiB, booted in ${meta.bootMs} ms`
   );
 }
 

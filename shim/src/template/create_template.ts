@@ -1,8 +1,8 @@
 // `vfs-runtime template create`: boots the VM a sandbox of this configuration would boot, minus its
 // shares (they are plugged into each copy later, vm_bringup.ts), with its RAM in a tmpfs file; waits
 // for its agent, warms it up as the pool does (its first container's one-time costs) and saves
-// the paused VM, its agent connection still open (vm_snapshot.ts). Then QEMU quits and the saved files
-// become the template (template_store.ts). A failure, or SIGINT/SIGTERM (at the next step), stops
+// the paused VM, its agent connection still open (vm_snapshot.ts). Then QEMU quits, the RAM's zero
+// pages become holes (sparse_copy.ts), and the saved files become the template (template_store.ts). A failure, or SIGINT/SIGTERM (at the next step), stops
 // QEMU and removes the new generation; the template there before stays.
 
 import { mkdirSync, rmSync, statSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { UndoStack } from '../vm_runtime/undo_stack';
 import { runtimeDir, vmDiagnostics } from '../vm_runtime/vm_bringup';
 import { type ControlledVm, controlVm } from '../vm_runtime/vm_control';
 import { checkReadable, chooseAccel, runtimeFile, startVm } from '../vm_runtime/vm_launch';
+import { punchZeroPages } from './sparse_copy';
 import { templateFingerprint } from './template_fingerprint';
 import {
   lockTemplate,
@@ -162,6 +163,7 @@ export async function createTemplate(config: Config, runDir: string, log: ShimLo
       if (!published) rmSync(vm.dir, { recursive: true, force: true });
     });
     const bootMs = await bootAndSave(config, runDir, vm, undo, interruption, log);
+    const zeroBytes = punchZeroPages(vm.memory);
     const meta: TemplateMeta = {
       generation,
       fingerprint: templateFingerprint(config, runtimeDir(), accel),
@@ -173,7 +175,7 @@ export async function createTemplate(config: Config, runDir: string, log: ShimLo
     };
     publishTemplate(files, meta);
     published = true;
-    log.info({ ...meta }, 'VM template saved');
+    log.info({ ...meta, zeroPagesFreedBytes: zeroBytes }, 'VM template saved');
     return meta;
   } catch (err) {
     throw SandboxError.wrap(err, `create the VM template in ${files.dir}`);

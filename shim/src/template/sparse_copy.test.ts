@@ -1,6 +1,17 @@
-import { closeSync, fstatSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { copyIntoMemfd } from './sparse_copy';
+import { copyIntoMemfd, punchZeroPages } from './sparse_copy';
 
 const MIB = 1024 * 1024;
 
@@ -49,5 +60,67 @@ describe('copyIntoMemfd', () => {
 
   it('names a missing source', () => {
     expect(() => copyIntoMemfd(join(dir, 'missing'), 'vfs-test')).toThrow(/ENOENT.*missing/);
+  });
+});
+
+describe('punchZeroPages', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync('/dev/shm/vfs-zero-pages-');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Pages of 4 KiB: 'd' holds data, 'z' zeros written to it, '.' a hole. */
+  function pagesFile(layout: string): string {
+    const path = join(dir, 'ram');
+    const fd = openSync(path, 'w');
+    for (const [index, kind] of [...layout].entries()) {
+      const page = Buffer.alloc(4096);
+      if (kind === 'd') page.write(`page ${index}`, 100 + index);
+      if (kind !== '.') writeSync(fd, page, 0, page.length, index * 4096);
+    }
+    ftruncateSync(fd, layout.length * 4096);
+    closeSync(fd);
+    return path;
+  }
+
+  /** The file's pages as the layout string: what is data, what reads as zeros from a hole. */
+  function layoutOf(path: string): string {
+    const fd = openSync(path, 'r');
+    try {
+      const pages = fstatSync(fd).size / 4096;
+      return Array.from({ length: pages }, (_, i) => {
+        const page = Buffer.alloc(4096);
+        readSync(fd, page, 0, 4096, i * 4096);
+        return page.equals(Buffer.alloc(4096)) ? '.' : 'd';
+      }).join('');
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  it('turns pages of zeros into holes, wherever they are in an extent, and keeps every byte', () => {
+    // Zero runs at an extent's start, middle and end, one longer than a read (1 MiB), and a lone one.
+    const layout = `zzd${'z'.repeat(300)}dzd..zzzdd${'z'.repeat(5)}`;
+    const path = pagesFile(layout);
+    const before = readFileSync(path);
+    const blocksBefore = statSync(path).blocks;
+    const zeros = [...layout].filter((k) => k === 'z').length;
+    expect(punchZeroPages(path)).toBe(zeros * 4096);
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(layoutOf(path)).toBe(layout.replaceAll('z', '.'));
+    expect((blocksBefore - statSync(path).blocks) * 512).toBe(zeros * 4096);
+    // Nothing left to free, and a copy holds the data pages only.
+    expect(punchZeroPages(path)).toBe(0);
+    const copy = copyIntoMemfd(path, 'vfs-test');
+    try {
+      expect(copy.dataBytes).toBe([...layout].filter((k) => k === 'd').length * 4096);
+    } finally {
+      closeSync(copy.fd);
+    }
+  });
+
+  it('names a file it cannot open', () => {
+    expect(() => punchZeroPages(join(dir, 'missing'))).toThrow(/ENOENT.*missing/);
   });
 });

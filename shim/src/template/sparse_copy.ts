@@ -1,10 +1,13 @@
-// A template's guest RAM into a new memfd, holes kept: the template touched ≈ 50 of its 512 MiB,
-// and a plain copy would write (so allocate) all of it. A memfd, not a file on the template's
-// tmpfs: a guest's RAM must not count against that mount's size limit, whose exhaustion would kill
-// whichever VM faults next. Node has no SEEK_DATA/SEEK_HOLE, memfd_create or sendfile, so they
-// come from libc; sendfile moves the data in the kernel (copy_file_range refuses to cross from a
-// tmpfs mount to the memfd's).
-import { closeSync, fstatSync, ftruncateSync, openSync } from 'node:fs';
+// A template's guest RAM as sparse files. Once saved, its pages that hold only zeros become holes
+// (≈ 4 of the ≈ 49 MiB a template's guest touched: the kernel's .bss padding, pages it zeroed and
+// never used): a hole reads as zeros, so the RAM is the same, and neither the template nor any copy
+// holds them until a guest touches them again. Each sandbox then copies the RAM into a new memfd,
+// holes kept: a plain copy would write (so allocate) all 512 MiB. A memfd, not a file on the
+// template's tmpfs: a guest's RAM must not count against that mount's size limit, whose
+// exhaustion would kill whichever VM faults next. Node has no SEEK_DATA/SEEK_HOLE, memfd_create,
+// sendfile or fallocate, so they come from libc; sendfile moves the data in the kernel
+// (copy_file_range refuses to cross from a tmpfs mount to the memfd's).
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync } from 'node:fs';
 import { errnoName, libc } from '../libc';
 
 const SEEK_SET = 0;
@@ -12,11 +15,18 @@ const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const ENXIO = 6;
 const MFD_CLOEXEC = 1;
+const FALLOC_FL_KEEP_SIZE = 1;
+const FALLOC_FL_PUNCH_HOLE = 2;
+const PAGE = 4096;
+const ZERO_PAGE = Buffer.alloc(PAGE);
+/** How much of an extent is read at once to look for zero pages. */
+const SCAN_BYTES = 1024 * 1024;
 
 interface RamCalls {
   lseek(fd: number, offset: number, whence: number): number;
   sendfile(outFd: number, inFd: number, offset: [number], count: number): number;
   memfdCreate(name: string, flags: number): number;
+  fallocate(fd: number, mode: number, offset: number, len: number): number;
 }
 
 let calls: RamCalls | undefined;
@@ -28,6 +38,7 @@ function ramCalls(): RamCalls {
     lseek: lib.func('int64_t lseek(int fd, int64_t offset, int whence)'),
     sendfile: lib.func('int64_t sendfile(int out_fd, int in_fd, _Inout_ int64_t *offset, size_t count)'),
     memfdCreate: lib.func('int memfd_create(const char *name, unsigned int flags)'),
+    fallocate: lib.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)'),
   };
   return calls;
 }
@@ -58,6 +69,54 @@ function copyRange(input: number, output: number, start: number, end: number, so
     const sent = sendfile(output, input, offset, end - offset[0]);
     if (sent < 0) throw failed('sendfile', source, sent);
     if (sent === 0) throw new Error(`sendfile(${source}): short copy at offset ${offset[0]} (the file shrank)`);
+  }
+}
+
+function punchHole(fd: number, start: number, end: number, path: string): void {
+  const result = ramCalls().fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start);
+  if (result < 0) throw failed('fallocate PUNCH_HOLE', path, result);
+}
+
+/** Turns the zero pages of the extent [start, end) into holes; returns the bytes it freed. */
+function punchExtent(fd: number, start: number, end: number, path: string, buf: Buffer): number {
+  let punched = 0;
+  let zeroFrom = -1;
+  const closeRun = (at: number): void => {
+    if (zeroFrom < 0) return;
+    punchHole(fd, zeroFrom, at, path);
+    punched += at - zeroFrom;
+    zeroFrom = -1;
+  };
+  for (let offset = start; offset < end; ) {
+    const read = readSync(fd, buf, 0, Math.min(SCAN_BYTES, end - offset), offset);
+    if (read === 0) throw new Error(`read(${path}): end of file at ${offset} (the file shrank)`);
+    for (let page = 0; page < read; page += PAGE) {
+      const length = Math.min(PAGE, read - page);
+      const zero = buf.compare(ZERO_PAGE, 0, length, page, page + length) === 0;
+      if (zero && zeroFrom < 0) zeroFrom = offset + page;
+      else if (!zero) closeRun(offset + page);
+    }
+    offset += read;
+  }
+  closeRun(end);
+  return punched;
+}
+
+/** Makes holes of `path`'s pages that hold only zeros (its content stays the same); returns the bytes freed. */
+export function punchZeroPages(path: string): number {
+  const fd = openSync(path, 'r+');
+  try {
+    const { size } = fstatSync(fd);
+    const buf = Buffer.allocUnsafe(SCAN_BYTES);
+    let punched = 0;
+    for (let extent = nextExtent(fd, 0, size, path); extent !== undefined; ) {
+      const [start, end] = extent;
+      punched += punchExtent(fd, start, end, path, buf);
+      extent = end < size ? nextExtent(fd, end, size, path) : undefined;
+    }
+    return punched;
+  } finally {
+    closeSync(fd);
   }
 }
 
