@@ -2,8 +2,9 @@
 // shares (they are plugged into each copy later, vm_bringup.ts), with its RAM in a tmpfs file; waits
 // for its agent, warms it up as the pool does (its first container's one-time costs) and saves
 // the paused VM, its agent connection still open (vm_snapshot.ts). Then QEMU quits, the RAM's zero
-// pages become holes (sparse_copy.ts), and the saved files become the template (template_store.ts). A failure, or SIGINT/SIGTERM (at the next step), stops
-// QEMU and removes the new generation; the template there before stays.
+// pages become holes (sparse_copy.ts), and the saved files become the template (template_store.ts).
+// A failure, or SIGINT/SIGTERM (at the next step), stops QEMU and removes the new generation; the
+// template there before stays.
 
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
