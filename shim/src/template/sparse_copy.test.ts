@@ -11,6 +11,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { tmpfsMayUseHugePages } from '@vfs/harness/tmpfs_huge_pages';
 import { copyIntoMemfd, punchZeroPages } from './sparse_copy';
 
 const MIB = 1024 * 1024;
@@ -99,7 +100,10 @@ describe('punchZeroPages', () => {
     }
   }
 
-  it('turns pages of zeros into holes, wherever they are in an extent, and keeps every byte', () => {
+  // Counted page by page: a tmpfs with huge pages may zero a punched page instead of freeing it.
+  const pageExact = tmpfsMayUseHugePages('/dev/shm') ? it.skip : it;
+
+  pageExact('turns pages of zeros into holes, wherever they are in an extent, and keeps every byte', () => {
     // Zero runs at an extent's start, middle and end, one longer than a read (1 MiB), and a lone one.
     const layout = `zzd${'z'.repeat(300)}dzd..zzzdd${'z'.repeat(5)}`;
     const path = pagesFile(layout);

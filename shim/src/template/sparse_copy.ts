@@ -77,44 +77,56 @@ function punchHole(fd: number, start: number, end: number, path: string): void {
   if (result < 0) throw failed('fallocate PUNCH_HOLE', path, result);
 }
 
-/** Turns the zero pages of the extent [start, end) into holes; returns the bytes it freed. */
-function punchExtent(fd: number, start: number, end: number, path: string, buf: Buffer): number {
-  let punched = 0;
+function readAt(fd: number, buf: Buffer, length: number, offset: number, path: string): number {
+  let read: number;
+  try {
+    read = readSync(fd, buf, 0, length, offset);
+  } catch (err) {
+    throw new Error(`read(${path}) at ${offset}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      cause: err,
+    });
+  }
+  if (read === 0) throw new Error(`read(${path}): end of file at ${offset} (the file shrank)`);
+  return read;
+}
+
+/** Turns the zero pages of the extent [start, end) into holes, page by page on the 4 KiB grid. */
+function punchExtent(fd: number, start: number, end: number, path: string, buf: Buffer): void {
   let zeroFrom = -1;
   const closeRun = (at: number): void => {
-    if (zeroFrom < 0) return;
-    punchHole(fd, zeroFrom, at, path);
-    punched += at - zeroFrom;
+    if (zeroFrom >= 0) punchHole(fd, zeroFrom, at, path);
     zeroFrom = -1;
   };
   for (let offset = start; offset < end; ) {
-    const read = readSync(fd, buf, 0, Math.min(SCAN_BYTES, end - offset), offset);
-    if (read === 0) throw new Error(`read(${path}): end of file at ${offset} (the file shrank)`);
-    for (let page = 0; page < read; page += PAGE) {
-      const length = Math.min(PAGE, read - page);
+    const read = readAt(fd, buf, Math.min(SCAN_BYTES, end - offset), offset, path);
+    // A short read that ends inside a page is scanned up to that page; the next read starts there.
+    const scanned = offset + read >= end || read < PAGE ? read : read - (read % PAGE);
+    for (let page = 0; page < scanned; page += PAGE) {
+      const length = Math.min(PAGE, scanned - page);
       const zero = buf.compare(ZERO_PAGE, 0, length, page, page + length) === 0;
       if (zero && zeroFrom < 0) zeroFrom = offset + page;
       else if (!zero) closeRun(offset + page);
     }
-    offset += read;
+    offset += scanned;
   }
   closeRun(end);
-  return punched;
 }
 
-/** Makes holes of `path`'s pages that hold only zeros (its content stays the same); returns the bytes freed. */
+/**
+ * Makes holes of `path`'s pages that hold only zeros (its content stays the same); returns the bytes
+ * the file holds less. On a tmpfs with huge pages a hole inside one may only be zeroed: then less.
+ */
 export function punchZeroPages(path: string): number {
   const fd = openSync(path, 'r+');
   try {
-    const { size } = fstatSync(fd);
+    const { size, blocks } = fstatSync(fd);
     const buf = Buffer.allocUnsafe(SCAN_BYTES);
-    let punched = 0;
     for (let extent = nextExtent(fd, 0, size, path); extent !== undefined; ) {
       const [start, end] = extent;
-      punched += punchExtent(fd, start, end, path, buf);
+      punchExtent(fd, start, end, path, buf);
       extent = end < size ? nextExtent(fd, end, size, path) : undefined;
     }
-    return punched;
+    return (blocks - fstatSync(fd).blocks) * 512;
   } finally {
     closeSync(fd);
   }
