@@ -46,18 +46,24 @@ export interface MappingHeader {
   readonly path: string;
 }
 
-/** Pss summed over the mappings of a /proc/PID/smaps text that `keep` selects, in KiB. */
-export function mappingsPssKib(smaps: string, keep: (mapping: MappingHeader) => boolean): number {
+/** `field` summed over the mappings of a /proc/PID/smaps text that `keep` selects, in KiB. */
+export function mappingsKib(smaps: string, keep: (mapping: MappingHeader) => boolean, field: 'Pss' | 'Rss'): number {
+  const line = new RegExp(`^${field}:\\s+(\\d+) kB$`);
   let kept = false;
-  let pssKib = 0;
-  for (const line of smaps.split('\n')) {
-    const header = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+  let kib = 0;
+  for (const text of smaps.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(text);
     if (header !== null) {
       kept = keep({ perms: header[1] as string, inode: Number(header[2]), path: header[3] as string });
       continue;
     }
-    const pss = /^Pss:\s+(\d+) kB$/.exec(line);
-    if (kept && pss !== null) pssKib += Number(pss[1]);
+    const value = kept ? line.exec(text) : null;
+    if (value !== null) kib += Number(value[1]);
   }
-  return pssKib;
+  return kib;
+}
+
+/** Pss summed over the mappings of a /proc/PID/smaps text that `keep` selects, in KiB. */
+export function mappingsPssKib(smaps: string, keep: (mapping: MappingHeader) => boolean): number {
+  return mappingsKib(smaps, keep, 'Pss');
 }

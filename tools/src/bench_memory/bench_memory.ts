@@ -7,6 +7,8 @@
 // memory growth is measured (shared_read.ts says how, without dropping the host's caches).
 // --runtime share,pmem adds a DAX-off cell per further guest runtime ([agent] runtime), --machine
 // sets every vfs cell's machine (runtime pmem needs q35) and --qemu its QEMU (DAX needs ours).
+// --template saves a VM template with the DAX-off cell's configuration first, and every vfs
+// sandbox resumes it instead of booting (DAX on is then not measured: a template has none).
 //
 // JSON (--json FILE): for one sandbox count, the report object of report.ts; for a list
 // (--sandboxes 1,3,10), {"runs": [one report object per count, in order]}. Sandboxes and
@@ -25,7 +27,8 @@ import { RUNC_RUNTIME, VFS_RUNTIME } from '../bench_coldstart/ctr_run';
 import { checkDax } from './dax_support';
 import { parseMemoryArgs } from './memory_args';
 import { buildMemoryReport, type CellMeasure, formatMemoryReport, type MemoryReport } from './report';
-import { sandboxesPss } from './sandbox_memory';
+import { resumedVms, sandboxesPss } from './sandbox_memory';
+import { createTemplate, templateDir } from './vm_template';
 import { NAMESPACE, removeSandboxes, type SandboxSet, startSandboxes } from './sandboxes';
 import { sharedReadGrowthMib, writeSharedFile } from './shared_read';
 
@@ -33,12 +36,22 @@ const IMAGE = 'docker.io/library/busybox:vfs-bench';
 /** Lets the sandboxes' start-up work (guest boot, agent) finish before their memory is read. */
 const SETTLE_MS = 5_000;
 
-function writeConfig(dir: string, base: VfsConfig, runtime: GuestRuntime, daxWindowMib: number): string {
+function writeConfig(
+  dir: string,
+  base: VfsConfig,
+  runtime: GuestRuntime,
+  daxWindowMib: number,
+  templatePath?: string,
+): string {
   const path = join(dir, `config-${runtime}-dax-${daxWindowMib}.toml`);
   const config = {
     ...base,
     daemon: { ...base.daemon, dax_window_mib: daxWindowMib },
     agent: { ...base.agent, runtime },
+    factory:
+      templatePath === undefined
+        ? base.factory
+        : { ...base.factory, enable_template: true, template_path: templatePath },
   };
   writeFileSync(path, stringify(config));
   return path;
@@ -68,6 +81,8 @@ async function measureCell(
   progress(`bench-memory: ${name}: starting ${count} sandbox${count === 1 ? '' : 'es'}`);
   try {
     const ids = await startSandboxes(containerd, set, count, name);
+    if (set.template === true && resumedVms(containerd.grpcAddress) !== count)
+      throw new Error(`${name}: a sandbox booted instead of resuming the VM template (see the containerd log)`);
     await sleep(SETTLE_MS);
     const sandboxes = sandboxesPss(containerd.grpcAddress);
     if (sandboxes.length !== count) throw new Error(`${name}: ${sandboxes.length} shims for ${count} sandboxes`);
@@ -88,18 +103,28 @@ async function bench(scope: BenchScope): Promise<void> {
   const path = args.qemu ?? loaded.hypervisor.path;
   const base = { ...loaded, hypervisor: { ...loaded.hypervisor, machine, path } };
   const [runtime = guestRuntime(base), ...otherRuntimes] = args.runtimes ?? [];
-  const daxOffConfig = writeConfig(scope.work, base, runtime, 0);
+  const templatePath = args.template ? templateDir(scope) : undefined;
+  const daxOffConfig = writeConfig(scope.work, base, runtime, 0, templatePath);
   const daxWindowMib = base.daemon.dax_window_mib || DEFAULT_DAX_WINDOW_MIB;
   const daxOnConfig = writeConfig(scope.work, base, runtime, daxWindowMib);
   const otherConfigs = otherRuntimes.map((other) => [other, writeConfig(scope.work, base, other, 0)] as const);
-  const daxUnavailable = await checkDax(daxOnConfig);
+  const daxUnavailable = args.template
+    ? 'not with --template: a VM template has no DAX window'
+    : await checkDax(daxOnConfig);
   if (daxUnavailable !== null) progress(`bench-memory: DAX on is not measured: ${daxUnavailable}`);
   const dataDir = writeSharedFile(join(scope.work, 'data'));
   const containerd = await setUp(scope);
-  const vfs = (configPath: string): SandboxSet => ({ runtime: VFS_RUNTIME, configPath, image: IMAGE, dataDir });
+  if (args.template) progress(`bench-memory: VM template: ${await createTemplate(daxOffConfig, containerd.runDir)}`);
+  const vfs = (configPath: string, template = false): SandboxSet => ({
+    runtime: VFS_RUNTIME,
+    configPath,
+    image: IMAGE,
+    dataDir,
+    template,
+  });
   const reports: MemoryReport[] = [];
   for (const count of args.sandboxes) {
-    const daxOff = await measureCell(containerd, vfs(daxOffConfig), count, `vfs-dax-off-${count}`, true);
+    const daxOff = await measureCell(containerd, vfs(daxOffConfig, args.template), count, `vfs-dax-off-${count}`, true);
     const daxOn =
       daxUnavailable ?? (await measureCell(containerd, vfs(daxOnConfig), count, `vfs-dax-on-${count}`, true));
     const runcSet = { runtime: RUNC_RUNTIME, image: IMAGE, dataDir };
@@ -108,7 +133,16 @@ async function bench(scope: BenchScope): Promise<void> {
     for (const [other, path] of otherConfigs) {
       others.push([other, await measureCell(containerd, vfs(path), count, `vfs-runtime-${other}-${count}`, false)]);
     }
-    const report = buildMemoryReport({ count, daxOff, daxOn, runc, machine, runtime, otherRuntimes: others });
+    const report = buildMemoryReport({
+      count,
+      daxOff,
+      daxOn,
+      runc,
+      machine,
+      runtime,
+      otherRuntimes: others,
+      template: args.template,
+    });
     process.stdout.write(formatMemoryReport(report));
     reports.push(report);
   }

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@vfs/harness/repo';
 
-const VFS_RUNTIME = join(REPO_ROOT, 'build', 'bin', 'vfs-runtime');
+export const VFS_RUNTIME_CLI = join(REPO_ROOT, 'build', 'bin', 'vfs-runtime');
 
 /** The QEMU DAX line of a `vfs-runtime check` output: null when it is "ok", else why not. */
 export function daxUnavailableReason(checkOutput: string): string | null {
@@ -20,7 +20,7 @@ export function checkDax(configPath: string): Promise<string | null> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [VFS_RUNTIME, 'check'],
+      [VFS_RUNTIME_CLI, 'check'],
       { env: { ...process.env, VFS_CONFIG: configPath }, timeout: 60_000 },
       (err, stdout, stderr) => {
         if (err !== null && stdout === '') reject(new Error(`vfs-runtime check failed: ${err.message}\n${stderr}`));

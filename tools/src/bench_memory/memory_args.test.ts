@@ -8,7 +8,13 @@ describe('parseMemoryArgs', () => {
       runtimes: undefined,
       machine: undefined,
       qemu: undefined,
+      template: false,
     });
+  });
+
+  it('resumes a template with --template, for one runtime only', () => {
+    expect(parseMemoryArgs(['--template']).template).toBe(true);
+    expect(() => parseMemoryArgs(['--template', '--runtime', 'pmem'])).toThrow(/--template measures one runtime/);
   });
 
   it('takes a list of sandbox counts', () => {

@@ -22,10 +22,15 @@ export interface MemoryArgs {
    * (`make vmm`) has a DAX window. None: the configured QEMU.
    */
   readonly qemu: string | undefined;
+  /**
+   * Every vfs sandbox resumes a VM template ([factory] enable_template) that the bench saves first
+   * (--template), instead of booting: DAX on is then not measured (a template has no DAX window).
+   */
+  readonly template: boolean;
 }
 
 export const USAGE =
-  'usage: bench-memory [--sandboxes N or N,N,… (3)] [--runtime share,image,pmem] [--machine microvm-pcie|microvm|q35] [--qemu PATH] [--json FILE]';
+  'usage: bench-memory [--sandboxes N or N,N,… (3)] [--runtime share,image,pmem] [--machine microvm-pcie|microvm|q35] [--qemu PATH] [--template] [--json FILE]';
 
 export class MemoryArgsError extends Error {
   constructor(message: string) {
@@ -48,6 +53,13 @@ function runtimesArg(list: string | undefined): GuestRuntime[] | undefined {
   return runtimes;
 }
 
+/** A template is saved with one configuration: the other runtimes' cells would boot. */
+function templateArg(template: boolean, runtimes: string | undefined): boolean {
+  if (template && runtimes !== undefined)
+    throw new MemoryArgsError('--template measures one runtime: not with --runtime');
+  return template;
+}
+
 function machineArg(name: string | undefined): Machine | undefined {
   if (name === undefined) return undefined;
   const field = CONFIG_SCHEMA.hypervisor.machine;
@@ -65,6 +77,7 @@ export function parseMemoryArgs(argv: readonly string[]): MemoryArgs {
       runtime: { type: 'string' },
       machine: { type: 'string' },
       qemu: { type: 'string' },
+      template: { type: 'boolean' },
     },
     strict: true,
   });
@@ -75,5 +88,6 @@ export function parseMemoryArgs(argv: readonly string[]): MemoryArgs {
     runtimes: runtimesArg(values.runtime),
     machine: machineArg(values.machine),
     qemu: values.qemu,
+    template: templateArg(values.template === true, values.runtime),
   };
 }

@@ -2,12 +2,16 @@ import { buildMemoryReport, formatMemoryReport } from './report';
 import type { SandboxPss } from './sandbox_memory';
 
 function vfsSandbox(qemu: number): SandboxPss {
-  return { roles: { shim: 20, daemon: 40, qemu, container: 0 }, tcgCodeCache: 100 };
+  return { roles: { shim: 20, daemon: 40, qemu, container: 0 }, tcgCodeCache: 100, guestRamUnmapped: 0 };
 }
 
-const RUNC: SandboxPss = { roles: { shim: 12, daemon: 0, qemu: 0, container: 1 }, tcgCodeCache: 0 };
+const RUNC: SandboxPss = {
+  roles: { shim: 12, daemon: 0, qemu: 0, container: 1 },
+  tcgCodeCache: 0,
+  guestRamUnmapped: 0,
+};
 
-const SHARE_ONLY = { machine: 'microvm-pcie', runtime: 'share', otherRuntimes: [] } as const;
+const SHARE_ONLY = { machine: 'microvm-pcie', runtime: 'share', otherRuntimes: [], template: false } as const;
 
 describe('buildMemoryReport', () => {
   it('writes the mean per sandbox in the contract keys and the spread in detail', () => {
@@ -48,6 +52,7 @@ describe('buildMemoryReport', () => {
       machine: 'q35',
       runtime: 'share',
       otherRuntimes: [['pmem', { sandboxes: [vfsSandbox(240)], growthMib: null }]],
+      template: false,
     });
     expect(report.runtimes).toEqual({
       machine: 'q35',
@@ -60,5 +65,18 @@ describe('buildMemoryReport', () => {
     const table = formatMemoryReport(report);
     expect(table).toMatch(/on q35, runtime share unless named/);
     expect(table).toMatch(/vfs, DAX off, runtime pmem .*240\.0/);
+  });
+
+  it('says when the sandboxes resumed a VM template', () => {
+    const report = buildMemoryReport({
+      count: 1,
+      daxOff: { sandboxes: [vfsSandbox(200)], growthMib: 130 },
+      daxOn: 'not with --template: a VM template has no DAX window',
+      runc: { sandboxes: [RUNC], growthMib: null },
+      ...SHARE_ONLY,
+      template: true,
+    });
+    expect(report.template).toBe(true);
+    expect(formatMemoryReport(report)).toMatch(/vfs, DAX off, from a template .*200\.0/);
   });
 });

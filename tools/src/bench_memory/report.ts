@@ -29,11 +29,21 @@ export interface CellMeasure {
   readonly growthMib: number | null;
 }
 
-export type Column = Role | 'tcg_code_cache' | 'total';
-export const COLUMNS: readonly Column[] = ['shim', 'daemon', 'qemu', 'tcg_code_cache', 'container', 'total'];
+export type Column = Role | 'tcg_code_cache' | 'guest_ram_unmapped' | 'total';
+export const COLUMNS: readonly Column[] = [
+  'shim',
+  'daemon',
+  'qemu',
+  'tcg_code_cache',
+  'guest_ram_unmapped',
+  'container',
+  'total',
+];
 
 export interface MemoryReport {
   readonly sandboxes: number;
+  /** The vfs sandboxes resumed a VM template (--template) instead of booting. */
+  readonly template: boolean;
   readonly pss_mib: {
     readonly dax_off: VfsPss;
     readonly dax_on: VfsPss | null;
@@ -67,6 +77,7 @@ export interface MemoryReport {
 function columnOf(sandbox: SandboxPss, column: Column): number {
   const { roles } = sandbox;
   if (column === 'tcg_code_cache') return sandbox.tcgCodeCache;
+  if (column === 'guest_ram_unmapped') return sandbox.guestRamUnmapped;
   if (column === 'total') return roles.shim + roles.daemon + roles.qemu + roles.container;
   return roles[column];
 }
@@ -99,6 +110,7 @@ export interface ReportInput {
   /** The runtime of daxOff (and daxOn), then each other runtime's DAX-off cell. */
   readonly runtime: GuestRuntime;
   readonly otherRuntimes: readonly (readonly [GuestRuntime, CellMeasure])[];
+  readonly template: boolean;
 }
 
 function runtimeDetails(input: ReportInput): Partial<Record<GuestRuntime, Record<Column, Spread>>> {
@@ -114,6 +126,7 @@ export function buildMemoryReport(input: ReportInput): MemoryReport {
   const unavailable = typeof daxOn === 'string' ? { dax_on_unavailable: daxOn } : {};
   return {
     sandboxes: count,
+    template: input.template,
     pss_mib: { dax_off: vfsPss(off), dax_on: on === null ? null : vfsPss(on), ...unavailable },
     shared_read: {
       file_mib: FILE_MIB,
@@ -144,8 +157,11 @@ const VFS_COLUMNS = COLUMNS.filter((c) => c !== 'container');
 
 export function formatMemoryReport(report: MemoryReport): string {
   const { detail, shared_read } = report;
-  const header = ['', 'shim', 'daemon', 'QEMU', 'of which TCG code cache', 'container', 'total'];
-  const rows = [header, row('vfs, DAX off', detail.dax_off, VFS_COLUMNS)];
+  const header = ['', 'shim', 'daemon', 'QEMU', 'of which TCG code cache', 'RAM held unmapped', 'container', 'total'];
+  const rows = [
+    header,
+    row(report.template ? 'vfs, DAX off, from a template' : 'vfs, DAX off', detail.dax_off, VFS_COLUMNS),
+  ];
   if (detail.dax_on !== null) rows.push(row('vfs, DAX on', detail.dax_on, VFS_COLUMNS));
   const [first, ...others] = Object.entries(detail.runtimes);
   for (const [runtime, spread] of others) rows.push(row(`vfs, DAX off, runtime ${runtime}`, spread, VFS_COLUMNS));

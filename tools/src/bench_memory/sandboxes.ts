@@ -16,6 +16,8 @@ export interface SandboxSet {
   readonly runtime: string;
   /** A configuration.toml for the shims (ctr's --runtime-config-path), vfs only. */
   readonly configPath?: string;
+  /** The vfs sandboxes must resume a VM template ([factory] in configPath), not boot. */
+  readonly template?: boolean;
   readonly image: string;
   readonly dataDir: string;
 }
