@@ -14,8 +14,17 @@ function mountOptions(dir: string): string | undefined {
   return best?.options;
 }
 
+function shmemEnabled(): string {
+  return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/shmem_enabled', 'utf8'))?.[1] ?? '';
+}
+
+/** Whether a memfd (guest RAM) may be backed by huge pages: shmem_enabled other than never or deny. */
+export function memfdsMayUseHugePages(): boolean {
+  return !['never', 'deny'].includes(shmemEnabled());
+}
+
 export function tmpfsMayUseHugePages(dir: string): boolean {
-  const forced = readFileSync('/sys/kernel/mm/transparent_hugepage/shmem_enabled', 'utf8').includes('[force]');
+  const forced = shmemEnabled() === 'force';
   const huge = /(?:^|,)huge=(\w+)/.exec(mountOptions(dir) ?? '')?.[1];
   return forced || (huge !== undefined && huge !== 'never');
 }

@@ -47,7 +47,11 @@ export interface MappingHeader {
 }
 
 /** `field` summed over the mappings of a /proc/PID/smaps text that `keep` selects, in KiB. */
-export function mappingsKib(smaps: string, keep: (mapping: MappingHeader) => boolean, field: 'Pss' | 'Rss'): number {
+export function mappingsKib(
+  smaps: string,
+  keep: (mapping: MappingHeader) => boolean,
+  field: 'Pss' | 'Rss' | 'Swap',
+): number {
   const line = new RegExp(`^${field}:\\s+(\\d+) kB$`);
   let kept = false;
   let kib = 0;

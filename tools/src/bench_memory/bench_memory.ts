@@ -28,7 +28,7 @@ import { checkDax } from './dax_support';
 import { parseMemoryArgs } from './memory_args';
 import { buildMemoryReport, type CellMeasure, formatMemoryReport, type MemoryReport } from './report';
 import { resumedVms, sandboxesPss } from './sandbox_memory';
-import { createTemplate, templateDir } from './vm_template';
+import { createTemplate, templateDir, templateRamMib } from './vm_template';
 import { NAMESPACE, removeSandboxes, type SandboxSet, startSandboxes } from './sandboxes';
 import { sharedReadGrowthMib, writeSharedFile } from './shared_read';
 
@@ -114,7 +114,9 @@ async function bench(scope: BenchScope): Promise<void> {
   if (daxUnavailable !== null) progress(`bench-memory: DAX on is not measured: ${daxUnavailable}`);
   const dataDir = writeSharedFile(join(scope.work, 'data'));
   const containerd = await setUp(scope);
-  if (args.template) progress(`bench-memory: VM template: ${await createTemplate(daxOffConfig, containerd.runDir)}`);
+  if (templatePath !== undefined)
+    progress(`bench-memory: VM template: ${await createTemplate(scope, daxOffConfig, containerd.runDir)}`);
+  const templateMib = templatePath === undefined ? undefined : templateRamMib(templatePath);
   const vfs = (configPath: string, template = false): SandboxSet => ({
     runtime: VFS_RUNTIME,
     configPath,
@@ -141,7 +143,7 @@ async function bench(scope: BenchScope): Promise<void> {
       machine,
       runtime,
       otherRuntimes: others,
-      template: args.template,
+      templateRamMib: templateMib,
     });
     process.stdout.write(formatMemoryReport(report));
     reports.push(report);

@@ -11,7 +11,7 @@ const RUNC: SandboxPss = {
   guestRamUnmapped: 0,
 };
 
-const SHARE_ONLY = { machine: 'microvm-pcie', runtime: 'share', otherRuntimes: [], template: false } as const;
+const SHARE_ONLY = { machine: 'microvm-pcie', runtime: 'share', otherRuntimes: [] } as const;
 
 describe('buildMemoryReport', () => {
   it('writes the mean per sandbox in the contract keys and the spread in detail', () => {
@@ -52,7 +52,6 @@ describe('buildMemoryReport', () => {
       machine: 'q35',
       runtime: 'share',
       otherRuntimes: [['pmem', { sandboxes: [vfsSandbox(240)], growthMib: null }]],
-      template: false,
     });
     expect(report.runtimes).toEqual({
       machine: 'q35',
@@ -74,9 +73,11 @@ describe('buildMemoryReport', () => {
       daxOn: 'not with --template: a VM template has no DAX window',
       runc: { sandboxes: [RUNC], growthMib: null },
       ...SHARE_ONLY,
-      template: true,
+      templateRamMib: 44.84,
     });
-    expect(report.template).toBe(true);
-    expect(formatMemoryReport(report)).toMatch(/vfs, DAX off, from a template .*200\.0/);
+    expect(report).toMatchObject({ template: true, template_ram_mib: 44.8 });
+    const table = formatMemoryReport(report);
+    expect(table).toMatch(/vfs, DAX off, from a template .*200\.0/);
+    expect(table).toMatch(/the VM template's RAM: 44\.8 MiB on tmpfs, 44\.8 per sandbox/);
   });
 });

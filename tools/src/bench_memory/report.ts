@@ -44,6 +44,11 @@ export interface MemoryReport {
   readonly sandboxes: number;
   /** The vfs sandboxes resumed a VM template (--template) instead of booting. */
   readonly template: boolean;
+  /**
+   * With --template: the template's RAM file, MiB. Every sandbox copied it and none maps it, so no
+   * PSS holds it; per sandbox it is this over `sandboxes`, outside pss_mib.
+   */
+  readonly template_ram_mib?: number;
   readonly pss_mib: {
     readonly dax_off: VfsPss;
     readonly dax_on: VfsPss | null;
@@ -110,7 +115,8 @@ export interface ReportInput {
   /** The runtime of daxOff (and daxOn), then each other runtime's DAX-off cell. */
   readonly runtime: GuestRuntime;
   readonly otherRuntimes: readonly (readonly [GuestRuntime, CellMeasure])[];
-  readonly template: boolean;
+  /** The template's RAM file, MiB, when the vfs sandboxes resumed one (--template). */
+  readonly templateRamMib?: number;
 }
 
 function runtimeDetails(input: ReportInput): Partial<Record<GuestRuntime, Record<Column, Spread>>> {
@@ -126,7 +132,8 @@ export function buildMemoryReport(input: ReportInput): MemoryReport {
   const unavailable = typeof daxOn === 'string' ? { dax_on_unavailable: daxOn } : {};
   return {
     sandboxes: count,
-    template: input.template,
+    template: input.templateRamMib !== undefined,
+    ...(input.templateRamMib === undefined ? {} : { template_ram_mib: round1(input.templateRamMib) }),
     pss_mib: { dax_off: vfsPss(off), dax_on: on === null ? null : vfsPss(on), ...unavailable },
     shared_read: {
       file_mib: FILE_MIB,
@@ -172,6 +179,12 @@ export function formatMemoryReport(report: MemoryReport): string {
     `bench-memory: ${report.sandboxes} idle sandbox${report.sandboxes === 1 ? '' : 'es'} on ${report.runtimes.machine}, runtime ${first?.[0]} unless named, PSS per sandbox in MiB: mean (min–max)`,
     ...renderTable(rows),
   ];
+  if (report.template_ram_mib !== undefined) {
+    const share = report.template_ram_mib / report.sandboxes;
+    lines.push(
+      `  the VM template's RAM: ${report.template_ram_mib.toFixed(1)} MiB on tmpfs, ${share.toFixed(1)} per sandbox (in no process's PSS, nor above)`,
+    );
+  }
   if (report.pss_mib.dax_on_unavailable !== undefined)
     lines.push(`  vfs, DAX on: not measured: ${report.pss_mib.dax_on_unavailable}`);
   lines.push(

@@ -90,7 +90,9 @@ function smapsOf(pid: number): string {
 
 /**
  * What QEMU `qemu` holds of its guest RAM (the memfds it maps) that no process of `tree` maps, MiB:
- * allocated bytes less the PSS of the file's mappings over the tree.
+ * allocated bytes less the PSS of the file's mappings over the tree, and less what of it is in swap
+ * (which a tmpfs file's blocks count, and PSS, as for anonymous memory, does not; QEMU maps the
+ * whole file, so its mapping's Swap is the file's).
  */
 export function unmappedGuestRamMib(qemu: number, tree: readonly number[]): number {
   const qemuSmaps = smapsOf(qemu);
@@ -100,7 +102,7 @@ export function unmappedGuestRamMib(qemu: number, tree: readonly number[]): numb
     const ofFile = (m: MappingHeader): boolean => m.inode === inode && m.path.startsWith('/memfd:');
     if (mappingsKib(qemuSmaps, ofFile, 'Rss') === 0) continue; // not guest RAM QEMU maps
     const mappedKib = treeSmaps.reduce((sum, smaps) => sum + mappingsKib(smaps, ofFile, 'Pss'), 0);
-    kib += Math.max(0, bytes / 1024 - mappedKib);
+    kib += Math.max(0, bytes / 1024 - mappedKib - mappingsKib(qemuSmaps, ofFile, 'Swap'));
   }
   return kib / 1024;
 }
