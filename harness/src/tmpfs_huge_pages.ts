@@ -23,6 +23,7 @@ export function memfdsMayUseHugePages(): boolean {
   return !['never', 'deny'].includes(shmemEnabled());
 }
 
+/** Whether files on the tmpfs holding `dir` may be backed by huge pages. */
 export function tmpfsMayUseHugePages(dir: string): boolean {
   const forced = shmemEnabled() === 'force';
   const huge = /(?:^|,)huge=(\w+)/.exec(mountOptions(dir) ?? '')?.[1];

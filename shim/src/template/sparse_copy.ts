@@ -60,6 +60,15 @@ function nextExtent(fd: number, from: number, size: number, path: string): [numb
   return [start, Math.min(end, size)];
 }
 
+/** Calls `each` with every data extent [start, end) of `fd` (of `size` bytes), in order. */
+function forEachExtent(fd: number, size: number, path: string, each: (start: number, end: number) => void): void {
+  for (let extent = nextExtent(fd, 0, size, path); extent !== undefined; ) {
+    const [start, end] = extent;
+    each(start, end);
+    extent = end < size ? nextExtent(fd, end, size, path) : undefined;
+  }
+}
+
 function copyRange(input: number, output: number, start: number, end: number, source: string): void {
   const { lseek, sendfile } = ramCalls();
   const at = lseek(output, start, SEEK_SET);
@@ -121,11 +130,7 @@ export function punchZeroPages(path: string): number {
   try {
     const { size, blocks } = fstatSync(fd);
     const buf = Buffer.allocUnsafe(SCAN_BYTES);
-    for (let extent = nextExtent(fd, 0, size, path); extent !== undefined; ) {
-      const [start, end] = extent;
-      punchExtent(fd, start, end, path, buf);
-      extent = end < size ? nextExtent(fd, end, size, path) : undefined;
-    }
+    forEachExtent(fd, size, path, (start, end) => punchExtent(fd, start, end, path, buf));
     return (blocks - fstatSync(fd).blocks) * 512;
   } finally {
     closeSync(fd);
@@ -149,12 +154,10 @@ export function copyIntoMemfd(source: string, name: string): RamCopy {
       const { size } = fstatSync(input);
       ftruncateSync(output, size);
       let dataBytes = 0;
-      for (let extent = nextExtent(input, 0, size, source); extent !== undefined; ) {
-        const [start, end] = extent;
+      forEachExtent(input, size, source, (start, end) => {
         copyRange(input, output, start, end, source);
         dataBytes += end - start;
-        extent = end < size ? nextExtent(input, end, size, source) : undefined;
-      }
+      });
       return { fd: output, size, dataBytes };
     } catch (err) {
       closeSync(output);

@@ -94,7 +94,7 @@ function smapsOf(pid: number): string {
  * (which a tmpfs file's blocks count, and PSS, as for anonymous memory, does not; QEMU maps the
  * whole file, so its mapping's Swap is the file's).
  */
-export function unmappedGuestRamMib(qemu: number, tree: readonly number[]): number {
+function unmappedGuestRamMib(qemu: number, tree: readonly number[]): number {
   const qemuSmaps = smapsOf(qemu);
   const treeSmaps = tree.map(smapsOf);
   let kib = 0;
