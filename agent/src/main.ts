@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { startupSnapshot } from 'node:v8';
 import { errorMessage } from '@vfs/contracts';
 import { assertAgentGuest } from './guest_only';
+import { SpareLauncher } from './container/spare_launcher';
 import { agentServer } from './server/agent_server';
 import { createLogger } from './server/logger';
 import { servePort } from './server/serve_port';
@@ -45,7 +46,7 @@ async function main(fromSnapshot: boolean): Promise<never> {
   assertAgentGuest();
   const args = agentArgs(fromSnapshot);
   const log = createLogger('info');
-  const agent = agentServer(log, { launcherPath: args.launcher });
+  const agent = agentServer(log, { launcherPath: args.launcher, spareLauncher: new SpareLauncher(args.launcher) });
   return servePort(args.port, agent.server, log, () => {
     const ready = markReady(fromSnapshot);
     const startMs = Math.round((ready.readyUptimeS - ready.processStartUptimeS) * 1000);

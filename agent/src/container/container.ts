@@ -13,6 +13,7 @@ import { ensureGuestSetup } from './guest_setup';
 import { planNamespaces, type NamespacePlan } from './namespaces';
 import type { ExitStatus } from './process_launcher';
 import type { RootfsSpec } from './rootfs';
+import type { SpareLauncher } from './spare_launcher';
 
 export interface ContainerConfig {
   readonly id: string;
@@ -23,6 +24,8 @@ export interface ContainerConfig {
 export interface RuntimeOptions {
   /** vfs-launcher, next to agent.js in the runtime share. */
   readonly launcherPath: string;
+  /** The agent's launcher started ahead, for container inits and execs. */
+  readonly spareLauncher?: SpareLauncher;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped';
@@ -71,6 +74,7 @@ export class Container {
       const plan = inContainer(id, () => initPlan(spec, config.rootfs, namespaces, cgroup.path));
       const init = await ContainerProcess.launch({
         launcherPath: options.launcherPath,
+        spare: options.spareLauncher,
         ...plan,
         held: true,
         context: { containerId: id },
@@ -106,6 +110,7 @@ export class Container {
     const plan = inContainer(this.id, () => execPlan(process, this.init.pid, this.namespaces, this.cgroup.path));
     const proc = await ContainerProcess.launch({
       launcherPath: this.options.launcherPath,
+      spare: this.options.spareLauncher,
       ...plan,
       held: false,
       context: { containerId: this.id, execId },

@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ContainerError, type ContainerErrorContext } from './errors';
 import { step, type PlanStep } from './launch_plan';
 import { Launch, type ExitStatus } from './process_launcher';
+import type { SpareLauncher } from './spare_launcher';
 import { Pty } from './pty';
 
 export interface ProcessIo {
@@ -19,6 +20,8 @@ export interface ProcessIo {
 
 export interface ProcessLaunchOptions {
   readonly launcherPath: string;
+  /** A launcher started ahead, taken instead of starting one (spare_launcher.ts). */
+  readonly spare?: SpareLauncher;
   /** Steps that run in the launcher before clone3 (namespaces, cgroup, join, tty). */
   readonly parentSteps: readonly PlanStep[];
   /** Steps that run in the child, ending in `exec`. */
@@ -55,7 +58,7 @@ export class ContainerProcess {
 
   static async launch(opts: ProcessLaunchOptions): Promise<ContainerProcess> {
     const plan = [...opts.parentSteps, step('spawn'), ...opts.childSteps];
-    const launch = new Launch({ launcherPath: opts.launcherPath, plan, context: opts.context });
+    const launch = new Launch({ launcherPath: opts.launcherPath, spare: opts.spare, plan, context: opts.context });
     const pty = opts.terminal ? await attachTerminal(launch, opts.context) : undefined;
     const io: ProcessIo = pty === undefined ? await launch.pipes : { stdin: pty.input, stdout: pty.output };
     try {

@@ -8,7 +8,7 @@
  * (launcher → agent), 5 = the pty master for a resize plan. Its own stdio is /dev/null, except
  * stderr, which goes to the agent's (the console) for a crash message.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -17,6 +17,7 @@ import { deferred, type Deferred } from './deferred';
 import { ContainerError, type ContainerErrorContext } from './errors';
 import { encodePlan, type PlanStep } from './launch_plan';
 import { parseLauncherLine, type LauncherEvent } from './launcher_protocol';
+import { spawnLauncher, type SpareLauncher } from './spare_launcher';
 
 export const TTY_MASTER_FD = 5;
 
@@ -36,6 +37,8 @@ export interface LaunchOptions {
   readonly launcherPath: string;
   readonly plan: readonly PlanStep[];
   readonly ttyMasterFd?: number;
+  /** A launcher started ahead (spare_launcher.ts), for a launch with no pty master to pass. */
+  readonly spare?: SpareLauncher;
   /** Names the container/exec in errors. */
   readonly context: ContainerErrorContext;
 }
@@ -80,8 +83,10 @@ export class Launch {
     this.exited = this.d.exited.promise;
     this.done = this.d.done.promise;
     this.pipes = this.d.pipes.promise;
-    const extra = opts.ttyMasterFd === undefined ? [] : [opts.ttyMasterFd];
-    this.child = spawn(opts.launcherPath, [], { stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe', ...extra] });
+    this.child =
+      opts.ttyMasterFd === undefined
+        ? (opts.spare?.take() ?? spawnLauncher(opts.launcherPath))
+        : spawnLauncher(opts.launcherPath, [opts.ttyMasterFd]);
     this.control = this.child.stdio[3] as Writable;
     // EPIPE here means the launcher is gone; its exit (below) reports why.
     this.control.on('error', () => undefined);
@@ -89,6 +94,11 @@ export class Launch {
     this.child.once('error', (err) => this.failAll(this.error(`cannot run ${opts.launcherPath}: ${err.message}`)));
     this.child.once('close', (code, signal) => this.onLauncherClose(code, signal));
     this.control.write(encodePlan(opts.plan));
+  }
+
+  /** The launcher's pid (undefined if it could not be started: `error` says why). */
+  get launcherPid(): number | undefined {
+    return this.child.pid;
   }
 
   /** Releases the init held at the barrier. */

@@ -39,10 +39,11 @@ export function agentServer(log: AgentLogger, options: RuntimeOptions): AgentSer
     preload: () => {
       lazy.preload();
       // The guest's one-time set-up too (cgroup2, devpts: a launcher run), so a VM waiting in the
-      // warm pool has it done before its first container. That container retries a failed one and
-      // reports it.
+      // warm pool has it done before its first container, then the first spare launcher. That
+      // container retries a failed set-up and reports it.
       import('../container/guest_setup.js')
         .then(({ ensureGuestSetup }) => ensureGuestSetup(options.launcherPath))
+        .then(() => options.spareLauncher?.fill())
         .catch((err: unknown) =>
           log.warn({ err: errorMessage(err) }, 'guest set-up ahead of the first container failed'),
         );

@@ -1,0 +1,103 @@
+// The spare launcher with the real vfs-launcher, compiled as `make runtime` compiles it and run on
+// this host with a plan that touches nothing but its own umask.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { step } from './launch_plan';
+import { Launch } from './process_launcher';
+import { SpareLauncher } from './spare_launcher';
+
+const RUNTIME_SRC = join(__dirname, '..', '..', 'runtime');
+const REFILL_MS = 50;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, test: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('a launcher started ahead of its plan', () => {
+  let dir: string;
+  let launcher: string;
+  let spares: SpareLauncher | undefined;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-spare-launcher-'));
+    launcher = join(dir, 'vfs-launcher');
+    execFileSync('bash', [join(RUNTIME_SRC, 'build-launcher.sh'), join(RUNTIME_SRC, 'launcher'), launcher], {
+      stdio: 'ignore',
+    });
+  });
+  afterEach(() => spares?.close());
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (spare: SpareLauncher): Launch =>
+    new Launch({ launcherPath: spare.launcherPath, spare, plan: [step('umask', '022')], context: {} });
+
+  it('runs the next plan, and another spare starts after the refill delay', async () => {
+    spares = new SpareLauncher(launcher, REFILL_MS);
+    spares.fill();
+    const first = spares.waitingPid;
+    expect(first).toBeDefined();
+    const launch = run(spares);
+    expect(launch.launcherPid).toBe(first);
+    expect(spares.waitingPid).toBeUndefined();
+    await expect(launch.done).resolves.toBeUndefined();
+    await until('a new spare waits', () => spares?.waitingPid !== undefined);
+    expect(spares.waitingPid).not.toBe(first);
+    const second = spares.waitingPid as number;
+    await expect(run(spares).done).resolves.toBeUndefined();
+    await until('the second spare has run its plan and exited', () => !alive(second));
+  });
+
+  it('replaces a spare that died before its plan with a launcher started then', async () => {
+    spares = new SpareLauncher(launcher, REFILL_MS);
+    spares.fill();
+    const dead = spares.waitingPid as number;
+    process.kill(dead, 'SIGKILL');
+    await until('the spare is seen dead', () => spares?.waitingPid === undefined);
+    const launch = run(spares);
+    expect(launch.launcherPid).toBeDefined();
+    expect(launch.launcherPid).not.toBe(dead);
+    await expect(launch.done).resolves.toBeUndefined();
+  });
+
+  it('fails the launch that takes a spare which cannot run, and says why', async () => {
+    spares = new SpareLauncher(join(dir, 'missing-launcher'), REFILL_MS);
+    spares.fill();
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(run(spares).done).rejects.toThrow(/missing-launcher.*ENOENT/);
+  });
+
+  it('leaves no launcher behind once closed, and starts no more', async () => {
+    spares = new SpareLauncher(launcher, REFILL_MS);
+    spares.fill();
+    const pid = spares.waitingPid as number;
+    await expect(run(spares).done).resolves.toBeUndefined();
+    spares.close();
+    await new Promise((resolve) => setTimeout(resolve, REFILL_MS * 3));
+    expect(spares.waitingPid).toBeUndefined();
+    await until('the taken launcher exited', () => !alive(pid));
+    spares.fill();
+    expect(spares.waitingPid).toBeUndefined();
+  });
+
+  it('stops a waiting spare when closed', async () => {
+    spares = new SpareLauncher(launcher, REFILL_MS);
+    spares.fill();
+    const pid = spares.waitingPid as number;
+    spares.close();
+    await until('the spare exited', () => !alive(pid));
+  });
+});
