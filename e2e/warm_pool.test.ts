@@ -68,6 +68,12 @@ describe('the warm pool with containerd 1.6', () => {
     expect(recordedPid(containerd, NS, 'pooled', 'qemu')).toBe(pooledQemu);
     const exec = ok(await ctr(['task', 'exec', '--exec-id', 'e1', 'pooled', 'uname', '-r']));
     expect(exec.stdout.trim()).toBe(guestKernelRelease());
+    // The pool's agent connection went on to the shim: the guest never saw its host leave, so its
+    // agent never closed and reopened its port (a call sent meanwhile was dropped, now and then).
+    expect(readFileSync(containerd.logPath, 'utf8')).toContain('"agentConnection":"handed over"');
+    const guestConsole = readFileSync(join(containerd.runDir, 'pool', first as string, 'console.log'), 'utf8');
+    expect(guestConsole).toContain('"msg":"warmed up"');
+    expect(guestConsole).not.toContain('reopening the port');
 
     // The pool refills with a new VM and never lists the handed-out one again.
     const [second] = await service.ready(1);

@@ -2,7 +2,7 @@
 // connection (odd, increasing stream ids). Calls still pending when the connection goes away are
 // rejected with Unavailable naming the call and the reason.
 
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Request } from '../gen/ttrpc/request';
 import { ClientCall } from './client_call';
@@ -45,7 +45,12 @@ export class TtrpcClient {
   }
 
   /** Connects to a ttrpc server on a unix socket. */
-  static connect(socketPath: string, options: TtrpcClientOptions = {}): Promise<TtrpcClient> {
+  static async connect(socketPath: string, options: TtrpcClientOptions = {}): Promise<TtrpcClient> {
+    return new TtrpcClient(await TtrpcClient.connectSocket(socketPath), options);
+  }
+
+  /** The connected socket `connect` would use, for a caller that keeps a hold of it. */
+  static connectSocket(socketPath: string): Promise<Socket> {
     return new Promise((resolve, reject) => {
       const socket = connect(socketPath);
       socket.once('error', (err) =>
@@ -53,7 +58,7 @@ export class TtrpcClient {
       );
       socket.once('connect', () => {
         socket.removeAllListeners('error');
-        resolve(new TtrpcClient(socket, options));
+        resolve(socket);
       });
     });
   }

@@ -47,12 +47,21 @@ describe('the warm pool protocol', () => {
     expect(parsePooledVm(JSON.parse(JSON.stringify(VM)))).toEqual(VM);
   });
 
+  it("reads the pool's held agent connection, and a VM without one", () => {
+    const held = { ...VM, agentConnection: { pid: 4242, fd: 31, inode: 1234567 } };
+    expect(parsePooledVm(JSON.parse(JSON.stringify(held)))).toEqual(held);
+    expect(parsePooledVm(JSON.parse(JSON.stringify(VM))).agentConnection).toBeUndefined();
+  });
+
   it.each([
     [{ ...VM, paths: { ...VM.paths, qmpSocket: 'qmp.sock' } }, /field 'qmpSocket': "qmp.sock" is not an absolute path/],
     [{ ...VM, paths: undefined }, /field 'paths' must be a JSON object/],
     [{ ...VM, qemu: { pid: 1, startTime: '1' } }, /field 'qemu.pid': 1 is not a process to adopt/],
     [{ ...VM, daemon: undefined }, /field 'daemon' must be a JSON object/],
     [{ ...VM, mounts: ['relative'] }, /field 'mounts': expected an array of absolute paths/],
+    [{ ...VM, agentConnection: { pid: 1, fd: 3, inode: 9 } }, /field 'agentConnection.pid': 1 is not a pool process/],
+    [{ ...VM, agentConnection: { pid: 42, fd: -1, inode: 9 } }, /field 'fd': expected a non-negative integer/],
+    [{ ...VM, agentConnection: 'fd 3' }, /field 'agentConnection' must be a JSON object/],
   ])('refuses a VM a shim must not act on (%#)', (vm, message) => {
     expect(() => parsePooledVm(vm)).toThrow(message);
   });

@@ -33,6 +33,18 @@ export interface VmPaths {
   readonly daemonStderr: string;
 }
 
+/**
+ * The pool's open connection to the VM's agent, held for the adopter: a copy of the socket at
+ * `fd` in the pool's process `pid` (pidfd_getfd), the socket whose inode is `inode`. Taking it
+ * instead of connecting anew, the guest never sees its host leave: an agent that does closes and
+ * reopens its port, and the guest kernel drops what a host sends meanwhile.
+ */
+export interface AgentConnectionRef {
+  readonly pid: number;
+  readonly fd: number;
+  readonly inode: number;
+}
+
 /** One booted, unused VM as the pool hands it over: everything the adopting shim takes charge of. */
 export interface PooledVm {
   readonly id: string;
@@ -45,6 +57,8 @@ export interface PooledVm {
   readonly mounts: readonly string[];
   /** Milliseconds from the start of its boot until its agent answered. */
   readonly bootMs: number;
+  /** Absent when the pool could not hold it: the adopter then connects to `paths.agentSocket`. */
+  readonly agentConnection?: AgentConnectionRef;
 }
 
 export type PooledVmState = 'booting' | 'ready';
@@ -135,6 +149,14 @@ function pooledProcess(obj: Json, key: string): PooledProcess {
   return { pid, startTime: text(proc, 'startTime') };
 }
 
+function agentConnectionRef(value: unknown): AgentConnectionRef | undefined {
+  if (value === undefined) return undefined;
+  const obj = object(value, "field 'agentConnection'");
+  const ref = { pid: count(obj, 'pid'), fd: count(obj, 'fd'), inode: count(obj, 'inode') };
+  if (ref.pid < 2) throw new PoolProtocolError(`field 'agentConnection.pid': ${ref.pid} is not a pool process`);
+  return ref;
+}
+
 /** Parses one request line; throws PoolProtocolError naming what is wrong. */
 export function parsePoolRequest(line: string): PoolRequest {
   let value: unknown;
@@ -186,5 +208,6 @@ export function parsePooledVm(value: unknown): PooledVm {
     paths: vmPaths(obj.paths),
     mounts,
     bootMs: count(obj, 'bootMs'),
+    agentConnection: agentConnectionRef(obj.agentConnection),
   };
 }

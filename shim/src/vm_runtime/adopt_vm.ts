@@ -11,9 +11,11 @@
 // With no pool, an empty one, or one booted with another configuration, Create boots its own VM.
 
 import { existsSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { errorMessage, type PooledProcess, type PooledVm, PoolClient } from '@vfs/contracts';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
+import type { ShimLogger } from '../logger';
 import { RootPortPool } from '../vm/fs_hotplug';
 import { poolFingerprint } from '../pool/pool_fingerprint';
 import { SandboxError } from '../sandbox_error';
@@ -23,6 +25,7 @@ import { fileTailOrError } from '../vm/console_log';
 import { watchPid, type PidWatch } from '../vm/pidfd_watch';
 import type { QemuExit, RunningQemu } from '../vm/qemu_process';
 import { dialAgent } from './agent_dial';
+import { takeAgentConnection } from './agent_handover';
 import { type SandboxLayout, saveAdoptedLayout } from './sandbox_layout';
 import type { LiveVm, SandboxVmOptions } from './sandbox_vm';
 import { UndoStack } from './undo_stack';
@@ -47,8 +50,25 @@ export const ADOPTED_MARKER = 'adopted-by';
  */
 const POOL_ANSWER_MS = 3000;
 
+/** A VM from the pool, with the pool's agent connection when it could be taken over. */
+export interface TakenVm {
+  readonly vm: PooledVm;
+  readonly agentSocket?: Socket;
+}
+
+/** The pool's agent connection, or undefined: the adoption then connects to QEMU's socket anew. */
+function takeHeldConnection(vm: PooledVm, log: ShimLogger): Socket | undefined {
+  if (vm.agentConnection === undefined) return undefined;
+  try {
+    return takeAgentConnection(vm.agentConnection);
+  } catch (err) {
+    log.warn({ poolVm: vm.id, err: errorMessage(err) }, "cannot take the pool's agent connection: connecting anew");
+    return undefined;
+  }
+}
+
 /** A VM from the pool for this sandbox, or undefined (no pool, none ready, another configuration). */
-export async function takePooledVm(options: SandboxVmOptions, socket: string): Promise<PooledVm | undefined> {
+export async function takePooledVm(options: SandboxVmOptions, socket: string): Promise<TakenVm | undefined> {
   const { log, config, sandboxId } = options;
   if (!existsSync(socket)) return undefined;
   let client: PoolClient | undefined;
@@ -63,8 +83,16 @@ export async function takePooledVm(options: SandboxVmOptions, socket: string): P
       log.info({ reason: taken.reason }, 'warm pool has no VM for this sandbox: booting one');
       return undefined;
     }
-    log.info({ poolVm: taken.vm.id, bootMs: taken.vm.bootMs }, 'took a VM from the warm pool');
-    return taken.vm;
+    const agentSocket = takeHeldConnection(taken.vm, log);
+    log.info(
+      {
+        poolVm: taken.vm.id,
+        bootMs: taken.vm.bootMs,
+        agentConnection: agentSocket === undefined ? 'new' : 'handed over',
+      },
+      'took a VM from the warm pool',
+    );
+    return { vm: taken.vm, agentSocket };
   } catch (err) {
     log.warn({ err: errorMessage(err), socket }, 'warm pool unreachable: booting a VM');
     return undefined;
@@ -172,10 +200,15 @@ class Adoption {
 }
 
 /** Takes charge of a pooled VM; a failure stops it and removes its files, as a failed boot would. */
-export async function adoptPooledVm(options: SandboxVmOptions, vm: PooledVm): Promise<LiveVm> {
+export async function adoptPooledVm(options: SandboxVmOptions, taken: TakenVm): Promise<LiveVm> {
   const { clock, config, log } = options;
+  const { vm, agentSocket } = taken;
   const adoption = new Adoption(options, vm);
   const { undo, layout } = adoption;
+  if (agentSocket !== undefined)
+    undo.push('close the handed-over agent connection', async () => {
+      agentSocket.destroy();
+    });
   try {
     adoption.takeFiles();
     const daemon = await adoption.daemon();
@@ -188,6 +221,7 @@ export async function adoptPooledVm(options: SandboxVmOptions, vm: PooledVm): Pr
       vmGone: Promise.race([qemu.gone, daemon.exited]),
       log,
       resendEveryMs: CHECK_RESEND_MS,
+      handedOver: agentSocket,
     }).catch((err: unknown) => {
       throw SandboxError.wrap(err, `pooled VM ${vm.id} (console ${layout.consoleLog}):\n${consoleTail(layout)}\n`);
     });

@@ -4,6 +4,7 @@
 // exists, send Check, and wait for the answer up to [agent] dial_timeout_ms — or until the VM
 // exits, which fails at once with the console's tail.
 
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentServiceDefinition, type CheckResponse, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { Code, TtrpcClient, TtrpcError, type ServiceClient } from '@vfs/proto/ttrpc';
@@ -15,6 +16,8 @@ export type AgentClient = ServiceClient<typeof AgentServiceDefinition>;
 export interface AgentConnection {
   readonly client: TtrpcClient;
   readonly agent: AgentClient;
+  /** The connection under the client (the pool hands it over: agent_handover.ts). */
+  readonly socket: Socket;
 }
 
 export interface AgentDial {
@@ -32,6 +35,8 @@ export interface AgentDial {
   readonly resendEveryMs?: number;
   /** Called once the socket is connected, before Check is answered (a resumed VM waits for it). */
   readonly onConnected?: () => void;
+  /** A connection to the agent already open (the warm pool's, handed over), used instead of a new one. */
+  readonly handedOver?: Socket;
 }
 
 const CONNECT_RETRY_MS = 20;
@@ -40,10 +45,11 @@ function isRetryableConnect(err: unknown): boolean {
   return err instanceof TtrpcError && err.code === Code.Unavailable && /ENOENT|ECONNREFUSED/.test(err.message);
 }
 
-async function connectSocket(dial: AgentDial, deadline: number): Promise<TtrpcClient> {
+async function connectSocket(dial: AgentDial, deadline: number): Promise<Socket> {
+  if (dial.handedOver !== undefined) return dial.handedOver;
   for (;;) {
     try {
-      return await TtrpcClient.connect(dial.socketPath, { logger: dial.log });
+      return await TtrpcClient.connectSocket(dial.socketPath);
     } catch (err) {
       if (!isRetryableConnect(err) || Date.now() > deadline) throw err;
       await sleep(CONNECT_RETRY_MS);
@@ -88,7 +94,8 @@ async function checkServing(agent: AgentClient, deadline: number, resendEveryMs:
 }
 
 async function dialOnce(dial: AgentDial, deadline: number): Promise<AgentConnection> {
-  const client = await connectSocket(dial, deadline);
+  const socket = await connectSocket(dial, deadline);
+  const client = new TtrpcClient(socket, { logger: dial.log });
   dial.onConnected?.();
   const agent = client.service(AgentServiceDefinition);
   try {
@@ -97,7 +104,7 @@ async function dialOnce(dial: AgentDial, deadline: number): Promise<AgentConnect
     client.close();
     throw err;
   }
-  return { client, agent };
+  return { client, agent, socket };
 }
 
 /** Resolves once the agent answered Check; rejects with the VM's fate or after the timeout. */

@@ -135,7 +135,7 @@ async function liveVm(options: SandboxVmOptions): Promise<LiveVm> {
       return await adoptPooledVm(options, pooled);
     } catch (err) {
       // Adoption undid itself (the pooled VM is stopped and gone): a VM of our own still serves.
-      options.log.warn({ poolVm: pooled.id, err: errorMessage(err) }, 'adopting the pooled VM failed: booting one');
+      options.log.warn({ poolVm: pooled.vm.id, err: errorMessage(err) }, 'adopting the pooled VM failed: booting one');
     }
   }
   return bootHere(options);
