@@ -2,8 +2,9 @@
 // and the two empty container shares exported, QEMU up, the agent serving, the container shares
 // mounted in the guest (what every sandbox's CreateSandbox does first) — under the pool's own
 // paths (<run>/pool/<id>) and its own state (pids, mount journal). Handing it over closes the
-// pool's connections (QMP, daemon control, agent: each takes one client at a time) and disowns
-// its undo steps: from then on the adopting shim stops it and removes its files.
+// pool's QMP and daemon control connections (each takes one client at a time), passes its agent
+// connection on to the adopter (agent_handover.ts), and disowns its undo steps: from then on the
+// adopting shim stops it and removes its files.
 
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';

@@ -46,7 +46,13 @@ function isRetryableConnect(err: unknown): boolean {
 }
 
 async function connectSocket(dial: AgentDial, deadline: number): Promise<Socket> {
-  if (dial.handedOver !== undefined) return dial.handedOver;
+  if (dial.handedOver !== undefined) {
+    if (dial.handedOver.destroyed) {
+      const why = dial.handedOver.errored?.message ?? 'closed';
+      throw new TtrpcError(Code.Unavailable, `ttrpc: the handed-over agent connection ${why}`);
+    }
+    return dial.handedOver;
+  }
   for (;;) {
     try {
       return await TtrpcClient.connectSocket(dial.socketPath);

@@ -4,16 +4,22 @@
 // virtio-serial port, and the guest kernel drops what a host sends into a port being closed.
 // When the guest learned of the close only after it had answered the new host's Check on the old
 // port, the shim's next call (CreateSandbox) was dropped and never answered. So the pool keeps a
-// copy of its connected socket for a few seconds and names it in the hand-over; the shim copies it
-// out of the pool's process with pidfd_getfd(2), and the guest sees one host throughout.
+// copy of its connected socket for a moment and names it in the hand-over; the shim copies it out
+// of the pool's process with pidfd_getfd(2) (Linux 5.6; ptrace access to the pool, which root
+// has unless Yama or an LSM says otherwise), and the guest sees one host throughout. While the
+// copy is held QEMU accepts no other client, so a shim that cannot take it connects anew only
+// after the hold.
 import { closeSync, fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { AgentConnectionRef } from '@vfs/contracts';
 import { errnoName } from '../libc';
 import { pidfdLibc } from '../vm/libc_pidfd';
 
-/** How long the pool keeps its copy: the adopter takes its own within milliseconds of the answer. */
-export const AGENT_HANDOVER_HOLD_MS = 5000;
+/**
+ * How long the pool keeps its copy: the adopter takes its own within milliseconds of the answer,
+ * and one that cannot waits this long for QEMU to accept its own connection.
+ */
+export const AGENT_HANDOVER_HOLD_MS = 1000;
 
 export class AgentHandoverError extends Error {
   constructor(message: string) {
@@ -43,7 +49,8 @@ export function holdAgentConnection(socket: Socket, holdMs: number = AGENT_HANDO
     closeSync(fd);
     throw err;
   }
-  setTimeout(() => closeSync(fd), holdMs).unref();
+  // libc's close: a result, not an exception, which in a timer would take the pool down.
+  setTimeout(() => pidfdLibc().close(fd), holdMs).unref();
   return { pid: process.pid, fd, inode };
 }
 
@@ -62,11 +69,18 @@ export function takeAgentConnection(ref: AgentConnectionRef): Socket {
     libc.close(pidfd);
   }
   if (fd < 0) throw new AgentHandoverError(`pidfd_getfd(pid ${ref.pid}, fd ${ref.fd}): ${errnoName(-fd)}`);
-  // Past the pool's hold, its descriptor number may name another file: only that socket will do.
-  const stat = fstatSync(fd);
-  if (!stat.isSocket() || stat.ino !== ref.inode) {
+  try {
+    // Past the pool's hold, its descriptor number may name another file: only that socket will do.
+    const stat = fstatSync(fd);
+    if (!stat.isSocket() || stat.ino !== ref.inode)
+      throw new AgentHandoverError(`fd ${ref.fd} of pid ${ref.pid} is no longer the agent's socket ${ref.inode}`);
+    const socket = new Socket({ fd, readable: true, writable: true });
+    // Until the ttrpc client takes it over, an error only closes it: the dial then fails with it
+    // (socket.errored), rather than an unhandled 'error' ending the shim.
+    socket.once('error', () => undefined);
+    return socket;
+  } catch (err) {
     closeSync(fd);
-    throw new AgentHandoverError(`fd ${ref.fd} of pid ${ref.pid} is no longer the agent's socket ${ref.inode}`);
+    throw err;
   }
-  return new Socket({ fd, readable: true, writable: true });
 }
