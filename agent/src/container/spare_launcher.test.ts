@@ -4,29 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive, waitFor } from '@vfs/harness/process';
 import { step } from './launch_plan';
 import { Launch } from './process_launcher';
 import { SpareLauncher } from './spare_launcher';
 
 const RUNTIME_SRC = join(__dirname, '..', '..', 'runtime');
 const REFILL_MS = 50;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, test: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('a launcher started ahead of its plan', () => {
   let dir: string;
@@ -54,11 +38,11 @@ describe('a launcher started ahead of its plan', () => {
     expect(launch.launcherPid).toBe(first);
     expect(spares.waitingPid).toBeUndefined();
     await expect(launch.done).resolves.toBeUndefined();
-    await until('a new spare waits', () => spares?.waitingPid !== undefined);
+    await waitFor('a new spare waits', () => spares?.waitingPid !== undefined);
     expect(spares.waitingPid).not.toBe(first);
     const second = spares.waitingPid as number;
     await expect(run(spares).done).resolves.toBeUndefined();
-    await until('the second spare has run its plan and exited', () => !alive(second));
+    await waitFor('the second spare has run its plan and exited', () => !pidAlive(second));
   });
 
   it('replaces a spare that died before its plan with a launcher started then', async () => {
@@ -66,7 +50,7 @@ describe('a launcher started ahead of its plan', () => {
     spares.fill();
     const dead = spares.waitingPid as number;
     process.kill(dead, 'SIGKILL');
-    await until('the spare is seen dead', () => spares?.waitingPid === undefined);
+    await waitFor('the spare is seen dead', () => spares?.waitingPid === undefined);
     const launch = run(spares);
     expect(launch.launcherPid).toBeDefined();
     expect(launch.launcherPid).not.toBe(dead);
@@ -88,7 +72,7 @@ describe('a launcher started ahead of its plan', () => {
     spares.close();
     await new Promise((resolve) => setTimeout(resolve, REFILL_MS * 3));
     expect(spares.waitingPid).toBeUndefined();
-    await until('the taken launcher exited', () => !alive(pid));
+    await waitFor('the taken launcher exited', () => !pidAlive(pid));
     spares.fill();
     expect(spares.waitingPid).toBeUndefined();
   });
@@ -98,6 +82,6 @@ describe('a launcher started ahead of its plan', () => {
     spares.fill();
     const pid = spares.waitingPid as number;
     spares.close();
-    await until('the spare exited', () => !alive(pid));
+    await waitFor('the spare exited', () => !pidAlive(pid));
   });
 });
