@@ -1,4 +1,4 @@
-# The runtime share: build/runtime/{node, lib*/…, agent.js, agent.blob, vfs-launcher}, mounted
+# The runtime share: build/runtime/{node, lib*/…, agent.js, agent.blob(.flags), vfs-launcher}, mounted
 # read-only by the guest's /init at /run/vfs/runtime (tag vfsruntime). Include from the top-level
 # Makefile (`-include agent/runtime.mk`) or run alone from the repository root:
 # `make -f agent/runtime.mk runtime`. Each part rebuilds only when its inputs change. The same files
@@ -38,10 +38,26 @@ $(RUNTIME_DIR)/agent.js: $(RUNTIME_AGENT_TS) scripts/bundle.cjs | node_modules/e
 	@node scripts/bundle.cjs agent
 
 # The agent's V8 startup snapshot, which /init prefers to agent.js (see agent/src/main.ts). A blob
-# only loads into the node binary that wrote it, so the staged node builds it.
-$(RUNTIME_DIR)/agent.blob: $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/node.stamp
+# only loads into the node binary that wrote it, so the staged node builds it. It also loads only
+# where V8 sees the same flags and CPU features (its version tag hashes both), and the guest's CPU
+# (TCG's `max`, or a KVM host's model) is not the build host's:
+# - every optional x86-64 feature V8 can use is off at both ends (AVX, BMI, SSE4 …; --mcpu=generic:
+#   no Atom tuning), and the flags go beside the blob, where /init reads them;
+# - V8 also hashes the CPU's shadow stack (CET), which no flag turns off, which TCG never has and a
+#   KVM guest has only where the host's KVM exposes it: so the blob is built under qemu-user's
+#   emulated CPU (≈ 2.5 s), which has no CET either, whatever the build host's CPU.
+# A guest that still cannot load it falls back to agent.js (init.sh).
+AGENT_SNAPSHOT_FLAGS := --no-enable-sse3 --no-enable-ssse3 --no-enable-sse4-1 --no-enable-sse4-2 \
+  --no-enable-sahf --no-enable-avx --no-enable-avx2 --no-enable-fma3 --no-enable-bmi1 --no-enable-bmi2 \
+  --no-enable-lzcnt --no-enable-popcnt --mcpu=generic
+AGENT_SNAPSHOT_CPU := qemu-x86_64 -cpu max
+
+$(RUNTIME_DIR)/agent.blob: $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/node.stamp agent/runtime.mk
+	@bash scripts/ensure-apt.sh qemu-user
 	@echo "runtime: building the agent's startup snapshot"
-	@$(RUNTIME_DIR)/node --snapshot-blob $@.tmp --build-snapshot $(RUNTIME_DIR)/agent.js
+	@echo '$(AGENT_SNAPSHOT_FLAGS)' > $@.flags
+	@$(AGENT_SNAPSHOT_CPU) $(RUNTIME_DIR)/node $(AGENT_SNAPSHOT_FLAGS) --snapshot-blob $@.tmp \
+	  --build-snapshot $(RUNTIME_DIR)/agent.js
 	@mv -f $@.tmp $@
 
 $(RUNTIME_DIR)/vfs-launcher: $(RUNTIME_LAUNCHER_SRC) $(RUNTIME_SRC)/build-launcher.sh

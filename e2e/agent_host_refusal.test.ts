@@ -10,6 +10,13 @@ import { REPO_ROOT } from '@vfs/harness/repo';
 
 const RUNTIME = join(REPO_ROOT, 'build', 'runtime');
 const NODE = join(RUNTIME, 'node');
+/** The V8 flags the blob was built with, as /init passes them (agent/runtime.mk). */
+const SNAPSHOT_FLAGS = readFileSync(join(RUNTIME, 'agent.blob.flags'), 'utf8').trim().split(/\s+/);
+/**
+ * The blob was built on qemu-user's emulated CPU, which has no shadow stack (CET), for guests that
+ * have none: a host CPU with one would refuse it (agent/runtime.mk). So it runs there here too.
+ */
+const SNAPSHOT_CPU = ['qemu-x86_64', '-cpu', 'max'];
 
 function cgroupMount(): string | undefined {
   return readFileSync('/proc/self/mounts', 'utf8')
@@ -21,10 +28,22 @@ describe('the agent started on a host', () => {
   const before = cgroupMount();
 
   it.each([
-    ['agent.js', [join(RUNTIME, 'agent.js'), '--port', '/dev/null']],
-    ['its startup snapshot', ['--snapshot-blob', join(RUNTIME, 'agent.blob'), '--', '--port', '/dev/null']],
-  ])('%s exits 2 with the reason and leaves /sys/fs/cgroup alone', (_what, args) => {
-    const run = spawnSync(NODE, args, { encoding: 'utf8', timeout: 60_000 });
+    ['agent.js', [NODE, join(RUNTIME, 'agent.js'), '--port', '/dev/null']],
+    [
+      'its startup snapshot',
+      [
+        ...SNAPSHOT_CPU,
+        NODE,
+        ...SNAPSHOT_FLAGS,
+        '--snapshot-blob',
+        join(RUNTIME, 'agent.blob'),
+        '--',
+        '--port',
+        '/dev/null',
+      ],
+    ],
+  ])('%s exits 2 with the reason and leaves /sys/fs/cgroup alone', (_what, [program = '', ...args]) => {
+    const run = spawnSync(program, args, { encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).toMatch(/^vfs-agent: refusing to run: .*not a vfs guest/);
     expect(run.status).toBe(2);
     expect(cgroupMount()).toBe(before);

@@ -4,9 +4,9 @@
  * - vfs.mode=script: a script in a virtio-fs share (served by the C virtiofsd) writes a file the
  *   host then reads, and the console reports VFS-SCRIPT-EXIT=0;
  * - vfs.mode=agent: /init mounts the runtime share, finds the virtio-serial port named agent.0 and
- *   runs `<runtime>/node <runtime>/agent.js --port <port>`, or `<runtime>/node --snapshot-blob
- *   <runtime>/agent.blob -- --port <port>` when the runtime has that startup snapshot; a shell
- *   script stands in for node.
+ *   runs `<runtime>/node <runtime>/agent.js --port <port>`, or `<runtime>/node <its flags>
+ *   --snapshot-blob <runtime>/agent.blob -- --port <port>` when the runtime has that startup
+ *   snapshot, and agent.js after all when node cannot load it; a shell script stands in for node.
  *   With vfs.runtime_image, the runtime is an erofs image (agent/runtime/build-image.sh) on a
  *   read-only virtio-blk disk instead, and no virtio-fs device exists to fall back to.
  * Prints launch → init marker and launch → exit wall times per machine.
@@ -17,6 +17,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  AGENT_SNAPSHOT_REFUSED,
   agentExitStatus,
   bootArgs,
   DEFAULT_RUNTIME_TAG,
@@ -171,17 +172,31 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
     expect(agentExitStatus(consoleLog)).toBe('0');
   });
 
-  it('starts the agent from its startup snapshot agent.blob when the runtime has one', async () => {
+  it('starts the agent from its startup snapshot agent.blob, under the flags it was built with', async () => {
     // Stands in for node: writes its own argv to the port named after `--`, and exits.
     const { greeting, exit } = await bootStandIn({
       node: '#!/bin/sh\nargs="$*"\nwhile [ "$1" != -- ]; do shift; done\necho "agent-up $args" > "$3"\nsleep 0.5\n',
       'agent.js': '',
       'agent.blob': '',
+      'agent.blob.flags': '--no-enable-avx --mcpu=generic\n',
     });
     expect(greeting).toMatch(
-      /^agent-up --snapshot-blob \/run\/vfs\/runtime\/agent\.blob -- --port \/dev\/vport\d+p\d+$/,
+      /^agent-up --no-enable-avx --mcpu=generic --snapshot-blob \/run\/vfs\/runtime\/agent\.blob -- --port \/dev\/vport\d+p\d+$/,
     );
     expect(exit.code).toBe(0);
+  });
+
+  it('falls back to agent.js when node cannot load the snapshot (exit 14)', async () => {
+    // Stands in for node: refuses the blob as node does one built for other flags or CPU features.
+    const { greeting, exit, consoleLog } = await bootStandIn({
+      node: '#!/bin/sh\n[ "$1" = --snapshot-blob ] && exit 14\necho "agent-up $(basename "$1") $3" > "$3"\nsleep 0.5\n',
+      'agent.js': '',
+      'agent.blob': '',
+    });
+    expect(greeting).toMatch(/^agent-up agent\.js \/dev\/vport\d+p\d+$/);
+    expect(consoleLog).toMatch(AGENT_SNAPSHOT_REFUSED);
+    expect(exit.code).toBe(0);
+    expect(agentExitStatus(consoleLog)).toBe('0');
   });
 
   it('starts the agent from the runtime image on a read-only virtio-blk disk, mounted ro,nosuid,nodev', async () => {

@@ -12,9 +12,10 @@
 #                                  with serial S (an erofs image) or else virtiofs tag T read-only at
 #                                  /run/vfs/runtime, link /lib, /lib64 (and /usr/lib when the share
 #                                  has it) into it for node's loader, run
-#                                  `node --snapshot-blob agent.blob -- --port /dev/vportNpM` (the
-#                                  virtio-serial port named agent.0), or `node agent.js --port …`
-#                                  when the runtime has no agent.blob; power off when the agent exits
+#                                  `node <agent.blob.flags> --snapshot-blob agent.blob -- --port
+#                                  /dev/vportNpM` (the virtio-serial port named agent.0), or `node
+#                                  agent.js --port …` when the runtime has no agent.blob or the blob
+#                                  does not load; power off when the agent exits
 # Console markers: `vfs-init: start <uptime>`, `vfs-init: runtime <source> <fs> <options>`,
 # `vfs-init: agent <port> <uptime>`, `vfs-init: poweroff <uptime>`; failures print
 # `vfs-init: error: …` and power off, so the VMM always sees an exit. start and agent are also
@@ -181,20 +182,32 @@ run_agent() {
   link_runtime_libs
   port=$(find_agent_port) || die "no virtio-serial port named agent.0"
   mark agent "$port"
-  # The startup snapshot skips compiling and evaluating agent.js (≈0.2 s under TCG).
+  # The startup snapshot skips compiling and evaluating agent.js (≈0.2 s under TCG). It loads only
+  # under the V8 flags it was built with (agent.blob.flags, agent/runtime.mk). Node exits 14 when
+  # it cannot load a snapshot at all: the agent then starts from agent.js, slower but serving.
   if [ -e "$RUNTIME/agent.blob" ]; then
-    "$RUNTIME/node" --snapshot-blob "$RUNTIME/agent.blob" -- --port "$port" &
+    start_agent "$RUNTIME/node" $(cat "$RUNTIME/agent.blob.flags" 2>/dev/null) \
+      --snapshot-blob "$RUNTIME/agent.blob" -- --port "$port"
+    if [ "$rc" = 14 ] && [ -e "$RUNTIME/agent.js" ]; then
+      say "agent.blob did not load (exit 14): starting agent.js"
+      start_agent "$RUNTIME/node" "$RUNTIME/agent.js" --port "$port"
+    fi
   else
-    "$RUNTIME/node" "$RUNTIME/agent.js" --port "$port" &
+    start_agent "$RUNTIME/node" "$RUNTIME/agent.js" --port "$port"
   fi
+  say "agent exited with $rc"
+  power_off
+}
+
+# Runs the agent and waits for it, reaping orphans meanwhile; its exit status lands in $rc.
+start_agent() {
+  "$@" &
   agent=$!
   rc=unknown
   while kill -0 "$agent" 2>/dev/null; do
     wait "$agent"
     rc=$?
   done
-  say "agent exited with $rc"
-  power_off
 }
 
 mount_basics

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   AGENT_EXITED,
   AGENT_PORT_NAME,
+  AGENT_SNAPSHOT_REFUSED,
   BOOT_ARG_KEYS,
   BOOT_MODES,
   bootArgs,
@@ -148,6 +149,7 @@ const CONTRACT_LINES: Readonly<Record<string, RegExp>> = {
   ...INIT_MARKERS,
   error: INIT_ERROR,
   agentExited: AGENT_EXITED,
+  snapshotRefused: AGENT_SNAPSHOT_REFUSED,
   runtimeMount: RUNTIME_MOUNT,
   scriptExit: SCRIPT_EXIT,
 };

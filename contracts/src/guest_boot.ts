@@ -109,6 +109,11 @@ export const INIT_ERROR = /^vfs-init: error: (?<why>.*)$/m;
  * ro,…,dax=always`. Printed once, after the mount, before the agent marker.
  */
 export const RUNTIME_MOUNT = /^vfs-init: runtime (?<source>\S+) (?<fs>\S+) (?<options>\S+)$/m;
+/**
+ * Node could not load the agent's startup snapshot (it exits 14: a blob built for other V8 flags
+ * or CPU features, agent/runtime.mk), so /init starts the agent from agent.js: slower, but serving.
+ */
+export const AGENT_SNAPSHOT_REFUSED = /^vfs-init: agent\.blob did not load \(exit 14\): starting agent\.js$/m;
 /** The agent ended with this wait status (or `unknown`); /init powers off next. */
 export const AGENT_EXITED = /^vfs-init: agent exited with (?<status>\S+)$/m;
 /** Script mode: the script's exit status. */
