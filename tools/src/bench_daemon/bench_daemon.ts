@@ -71,7 +71,8 @@ async function run(opts: BenchOptions): Promise<void> {
   try {
     process.stderr.write(
       `tree: ${size.files} files, ${size.bigFileBytes / MiB} MiB file on ${tree.isMounted ? 'a fresh tmpfs' : '/dev/shm'}; ` +
-        `${opts.warmup} warm-up + ${opts.rounds} rounds per workload and depth\n`,
+        `${opts.warmup} warm-up + ${opts.rounds} rounds per workload and depth` +
+        `${opts.paceUs > 0 ? `; the front-end waits ${opts.paceUs} µs after each reply` : ''}\n`,
     );
     for (const kind of DAEMON_KINDS) {
       const socketPath = join(tree.workDir, `${kind}.sock`);
@@ -86,7 +87,7 @@ async function run(opts: BenchOptions): Promise<void> {
       });
       daemons.push(d);
       try {
-        targets.push(Target.connect(d, socketPath));
+        targets.push(Target.connect(d, socketPath, opts.paceUs));
       } catch (err) {
         throw new Error(`${kind} daemon: ${errorMessage(err)}\n${d.logTail()}`);
       }

@@ -19,6 +19,8 @@ export interface BenchOptions {
   readonly rust?: string;
   /** Run our daemon under `node --cpu-prof` writing profiles here. */
   readonly cpuProf?: string;
+  /** The front-end waits this long after each reply before the slot's next request (pace.ts). */
+  readonly paceUs: number;
 }
 
 export const USAGE = `usage: bench-daemon [options]
@@ -41,6 +43,9 @@ interleaved rounds).
                       by scripts/install-rust-virtiofsd.sh)
   --cpu-prof DIR      profile our daemon (all threads) with node --cpu-prof into DIR
                       (runs it with --sandbox=none --seccomp=none: a sandboxed daemon cannot write it)
+  --pace-us N         wait N µs after each reply before the next request, as a guest does (≈ 300
+                      under TCG); with --depths 1 --warmup 0 --rounds 1 --scale 0.1 the daemons
+                      meet their requests as cold as in a guest's short workload phases
   -h, --help          this help
 `;
 
@@ -68,6 +73,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
   let c = '/usr/lib/qemu/virtiofsd';
   let rust: string | undefined;
   let cpuProf: string | undefined;
+  let paceUs = 0;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
@@ -125,6 +131,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
       case '--cpu-prof':
         cpuProf = value();
         break;
+      case '--pace-us': {
+        const v = value();
+        paceUs = v === '0' ? 0 : positive(flag, v, true);
+        break;
+      }
       default:
         throw new BenchUsageError(`unknown option ${arg}`);
     }
@@ -142,5 +153,6 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | null {
     c,
     rust,
     cpuProf,
+    paceUs,
   };
 }

@@ -7,6 +7,7 @@ import { HIPRIO_QUEUE, REQUEST_QUEUE } from '@vfs/harness/vhost_user_driver/tran
 import type { GuestChain } from '@vfs/harness/vhost_user_driver/frontend';
 import { BATCH_FORGET_IN_SIZE, FORGET_ONE_SIZE, Opcode } from '@vfs/daemon/fuse';
 import type { Daemon } from './daemons';
+import { pacedStep } from './pace';
 import { MAX_IO, RequestSlot } from './request_slot';
 import { BIG_FILE, FILES_DIR, scratchDir } from './tree';
 
@@ -32,6 +33,8 @@ export class Target {
   private constructor(
     readonly daemon: Daemon,
     private readonly frontend: VhostUserFrontend,
+    /** The front-end's pause after each reply (pace.ts). */
+    private readonly paceUs: number,
   ) {
     this.client = new FuseClient(frontend);
     this.client.init();
@@ -42,7 +45,7 @@ export class Target {
   }
 
   /** Connects to the daemon's socket (waiting for it to listen) and opens a FUSE session. */
-  static connect(daemon: Daemon, socketPath: string): Target {
+  static connect(daemon: Daemon, socketPath: string, paceUs = 0): Target {
     const frontend = VhostUserFrontend.connect({
       socketPath,
       memorySize: GUEST_RAM,
@@ -54,7 +57,7 @@ export class Target {
       timeoutMs: 30_000,
     });
     try {
-      return new Target(daemon, frontend);
+      return new Target(daemon, frontend, paceUs);
     } catch (err) {
       frontend.close();
       throw err;
@@ -69,11 +72,11 @@ export class Target {
     return this.unique++;
   }
 
-  /** Runs `depth` slots on the request queue until `step` retires them all; returns elapsed ms. */
+  /** Runs `depth` slots on the request queue until `step` retires them all, paced; returns elapsed ms. */
   run(depth: number, step: SlotStep): number {
     const chains = (this.chainSets[depth] ??= this.slots.slice(0, depth).map((s) => s.chain));
     const t0 = performance.now();
-    this.frontend.runSlots(REQUEST_QUEUE, chains, step);
+    this.frontend.runSlots(REQUEST_QUEUE, chains, pacedStep(step, this.paceUs));
     return performance.now() - t0;
   }
 
