@@ -1,5 +1,5 @@
 import { applyFlags, type Cell, defaultMatrix, expandMatrix, type Machine } from './matrix';
-import { poolBootsMs, poolSize, shimPoolLines, vmShape } from './pool_keeper';
+import { poolBootsMs, poolSize, poolTakers, shimPoolLines, vmShape } from './pool_keeper';
 
 describe('the warm pool of the pool-on cells', () => {
   const cells = expandMatrix(
@@ -11,6 +11,15 @@ describe('the warm pool of the pool-on cells', () => {
     const microvm = cells.filter((c) => c.config.machine === 'microvm').map((c) => vmShape(c.config));
     expect(new Set(microvm).size).toBe(1);
     expect(shapeOf('microvm')).not.toBe(shapeOf('q35'));
+  });
+
+  it('stops the pool before a pool-off cell whose shims would take its VMs, template or not', () => {
+    const config = (cells[0] as Cell).config;
+    const resumed = { ...config, template: true };
+    const booted = { ...config, template: false };
+    expect(vmShape(resumed)).not.toBe(vmShape(booted));
+    expect(poolTakers(resumed)).toBe(poolTakers(booted));
+    expect(poolTakers({ ...config, cache: 'none' })).not.toBe(poolTakers({ ...config, cache: 'auto' }));
   });
 
   it('sizes a shape’s pool to the largest K among its pool-on cells, and none without one', () => {

@@ -7,8 +7,9 @@
 // FaaS platform with a sized pool sees them; after a vfs job it must have handed out exactly K VMs
 // (pool on) or none (pool off), and no pool-on sandbox may have booted its own VM (the shim does
 // when adopting the pooled one fails), else the benchmark fails with the pool's state or the
-// shim's reason rather than report cold starts as warm. The shims of a pool-off cell of the pool's
-// own shape would take its VMs: the pool is stopped before such a job. Its boots are no part of
+// shim's reason rather than report cold starts as warm. The shims of a pool-off cell would take its
+// VMs when their fingerprint is the pool's, template on or off (poolTakers): the pool is stopped
+// before such a job. Its boots are no part of
 // any run: reported apart. Its idle VMs stay up through the other jobs, as a FaaS host's would.
 
 import { join } from 'node:path';
@@ -21,12 +22,20 @@ import type { Job } from './jobs';
 import type { Cell, CellConfig } from './matrix';
 
 /**
- * What shapes the VM, so the pool's fingerprint: equal shapes get equal configuration files. A
- * pool of a template-on cell resumes its VMs from the template, whose first container costs more
- * under TCG than a booted VM's: another shape.
+ * The settings the shims' pool fingerprint covers: a shim takes the pool's VMs whenever these are
+ * the pool's, in a pool-off cell too. Not `template`: a pooled VM serves a shim resumed or booted.
+ */
+export function poolTakers(c: CellConfig): string {
+  return `${c.machine} ${c.memory_mib}M ${c.vcpus}cpu cache=${c.cache} ${c.dax ? 'dax' : 'nodax'}`;
+}
+
+/**
+ * What shapes the pool's VMs: equal shapes get equal configuration files. A pool of a template-on
+ * cell resumes its VMs from the template, whose first container costs more under TCG than a
+ * booted VM's: another shape, though its VMs go to the same shims.
  */
 export function vmShape(c: CellConfig): string {
-  return `${c.machine} ${c.memory_mib}M ${c.vcpus}cpu cache=${c.cache} ${c.dax ? 'dax' : 'nodax'}${c.template ? ' template' : ''}`;
+  return `${poolTakers(c)}${c.template ? ' template' : ''}`;
 }
 
 /** The size of the pool serving `shape`: the largest K among its pool-on cells. */
@@ -52,6 +61,8 @@ export function poolBootsMs(log: string): number[] {
 
 interface Serving {
   readonly shape: string;
+  /** poolTakers of the cells it was started for. */
+  readonly takers: string;
   readonly size: number;
   readonly service: WarmPoolService;
   /** handedOut before the current job. */
@@ -74,8 +85,8 @@ export class PoolKeeper {
   async before(job: Job): Promise<void> {
     const config = job.cell.config;
     if (job.kind === 'vfs' && config.pool && this.serving?.shape !== vmShape(config))
-      await this.start(vmShape(config), this.configPaths[job.cells[0] as number] as string);
-    else if (job.kind === 'vfs' && !config.pool && this.serving?.shape === vmShape(config)) await this.stop();
+      await this.start(config, this.configPaths[job.cells[0] as number] as string);
+    else if (job.kind === 'vfs' && !config.pool && this.serving?.takers === poolTakers(config)) await this.stop();
     if (this.serving === undefined) return;
     await this.full(this.serving);
     this.serving.handedOut = (await this.serving.service.status()).handedOut;
@@ -120,14 +131,15 @@ export class PoolKeeper {
     if (code !== 0) throw new Error(`the warm pool exited with ${code}; log ${serving.service.logPath}`);
   }
 
-  private async start(shape: string, configPath: string): Promise<void> {
+  private async start(config: CellConfig, configPath: string): Promise<void> {
     await this.stop();
+    const shape = vmShape(config);
     const size = poolSize(this.cells, shape);
     const logPath = join(this.scope.work, `pool-${this.started++}.log`);
     const service = await WarmPoolService.start(this.containerd.runDir, size, logPath, { VFS_CONFIG: configPath });
     this.scope.defer(`stop the warm pool (pid ${service.pid})`, () => service.stop());
     this.scope.explainFailure(() => `warm pool log tail (${logPath}):\n${fileTailOrError(logPath, 15)}`);
-    this.serving = { shape, size, service, handedOut: 0 };
+    this.serving = { shape, takers: poolTakers(config), size, service, handedOut: 0 };
     const began = Date.now();
     await this.full(this.serving);
     const seconds = ((Date.now() - began) / 1000).toFixed(1);
