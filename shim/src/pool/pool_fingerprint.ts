@@ -1,7 +1,8 @@
 // Which VMs a warm pool may hand to a shim: only one booted exactly as the shim would boot its
 // own. The fingerprint covers every setting that shapes the VM ([hypervisor], [daemon]), the
-// version, and the files it runs (kernel, initramfs, daemon, the guest runtime) by path and
-// mtime, so a rebuilt guest is never served from a VM booted before the rebuild.
+// version, and the files it runs (kernel, initramfs, daemon, the guest runtime: node, the agent,
+// its startup snapshot and flags, the launcher) by path and mtime, so a rebuilt guest is never
+// served from a VM booted before the rebuild.
 
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -17,13 +18,15 @@ function mtimeOf(path: string): number | null {
   }
 }
 
+/** The guest runtime's files (agent/runtime.mk), also inside its images. */
+const RUNTIME_FILES = ['node', 'agent.js', 'agent.blob', 'agent.blob.flags', 'vfs-launcher'];
+
 export function poolFingerprint(config: LoadedConfig['config'], runtimeDir: string): string {
   const files = [
     config.hypervisor.kernel,
     config.hypervisor.initramfs,
     config.daemon.path,
-    join(runtimeDir, 'agent.js'),
-    join(runtimeDir, 'node'),
+    ...RUNTIME_FILES.map((name) => join(runtimeDir, name)),
   ];
   const facts = {
     version: VFS_VERSION,
