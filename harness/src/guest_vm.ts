@@ -69,9 +69,13 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
 export class GuestVms {
   private readonly pids: number[] = [];
 
+  /** `qemuBinary`: the QEMU they boot on (the one on PATH when not given). */
+  constructor(private readonly qemuBinary?: string) {}
+
   async start(workDir: string, config: QemuConfig, extra: Partial<QemuConfig> = {}): Promise<RunningQemu> {
     const qemu = await launchQemu({
       args: buildQemuArgs({ ...config, ...extra }),
+      binary: this.qemuBinary,
       stderrLogPath: join(workDir, 'qemu.stderr'),
     });
     this.pids.push(qemu.pid);

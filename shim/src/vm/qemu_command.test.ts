@@ -98,7 +98,7 @@ describe('buildQemuArgs', () => {
     expect(valuesOf(args, '-kernel')).toEqual(['/img/vmlinux']);
     expect(valuesOf(args, '-initrd')).toEqual(['/img/initramfs.cpio.lz4']);
     expect(valuesOf(args, '-append')).toEqual([
-      'console=ttyS0 quiet cryptomgr.notests panic=-1 tsc_early_khz=2596140 vfs.mode=poweroff',
+      'console=ttyS0 quiet cryptomgr.notests panic=-1 tsc_early_khz=2596140 init_on_alloc=1 vfs.mode=poweroff',
     ]);
   });
 
@@ -242,7 +242,14 @@ describe('buildQemuArgs', () => {
 
 describe('kernelCommandLine', () => {
   it('omits tsc_early_khz when the host TSC frequency is unknown', () => {
-    expect(kernelCommandLine(base)).toBe('console=ttyS0 quiet cryptomgr.notests panic=-1 vfs.mode=poweroff');
+    expect(kernelCommandLine({ ...base, accel: 'kvm' })).toBe(
+      'console=ttyS0 quiet cryptomgr.notests panic=-1 vfs.mode=poweroff',
+    );
+  });
+
+  it('has a TCG guest zero the pages it allocates, so no stale translated code outlives a page refilled by a back end', () => {
+    expect(kernelCommandLine(base).split(' ')).toContain('init_on_alloc=1');
+    expect(kernelCommandLine({ ...base, accel: 'kvm' })).not.toContain('init_on_alloc');
   });
 });
 
