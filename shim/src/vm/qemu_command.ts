@@ -137,8 +137,8 @@ export function kernelCommandLine(config: QemuConfig): string {
   // Memory devices sit above 4 GiB (maxmem), so the guest would set aside a 64 MiB swiotlb bounce
   // buffer, zeroed and so resident on the host, that no device here needs (no 32-bit DMA, no IOMMU).
   if ((config.pmemDevices ?? []).length > 0) args.push('swiotlb=noforce');
-  // TCG keeps the code it translated from a guest page, found by the page's physical address (PC-
-  // relative blocks, QEMU ≥ 8), until the guest CPU writes to that page. vfs-virtiofsd refills freed
+  // TCG keeps the code it translated from a guest page, found by the page's physical address (QEMU
+  // 10.2's PC-relative blocks), until the guest CPU writes to that page. vfs-virtiofsd refills freed
   // pages with file data behind TCG's back, so a program run from a share could run code that page
   // held before (ARCHITECTURE.md, 'Translated code under TCG'). The guest zeroing each page it
   // allocates is such a write, and drops those translations before the back end fills the page.
