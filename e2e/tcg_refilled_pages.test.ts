@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { bootArgs, scriptExitStatus } from '@vfs/contracts';
 import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig } from '@vfs/harness/guest_vm';
 import { requireOurQemu } from '@vfs/harness/our_qemu';
+import { waitFor } from '@vfs/harness/process';
 import { REPO_ROOT } from '@vfs/harness/repo';
 
 const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
@@ -87,18 +88,17 @@ beforeAll(async () => {
   writeFileSync(join(share, 'run.sh'), guestScript());
   const socket = join(workDir, 'fs.sock');
   const log = openSync(join(workDir, 'daemon.log'), 'w');
+  // A process group of its own: sandboxed, the pid is unshare's, and the daemon is its child.
   daemon = spawn(DAEMON, [`--socket-path=${socket}`, `--shared-dir=${share}`, '--cache=auto'], {
     stdio: ['ignore', log, log],
+    detached: true,
   });
   closeSync(log);
-  for (let waited = 0; !existsSync(socket); waited += 20) {
-    if (waited > 10_000) throw new Error('vfs-virtiofsd did not create its socket within 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor("vfs-virtiofsd's socket", () => existsSync(socket), 10_000);
 });
 
 afterAll(() => {
-  if (daemon?.pid !== undefined && daemon.exitCode === null) process.kill(daemon.pid, 'SIGKILL');
+  if (daemon?.pid !== undefined && daemon.exitCode === null) process.kill(-daemon.pid, 'SIGKILL');
   if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
 });
 
