@@ -2,6 +2,9 @@
 // queues. The device loop feeds it socket and kick events; everything runs on the loop's thread,
 // so memory-table changes never race queue processing. While a handler waits for a back-end reply
 // (a DAX map), the memory changes QEMU makes meanwhile are served in between (serveFrontendMessage).
+// A message held back meanwhile that QEMU waits on (a ring stop) ends the wait: the chain goes back
+// on its ring unanswered, and no chain is taken until the message is served (QEMU would answer
+// neither before the other).
 import type { Logger } from 'pino';
 import { signal } from '../sys/eventfd';
 import { closeAll } from '../sys/fd';
@@ -13,6 +16,7 @@ import { Connection, type VhostUserMessage } from '../vhost_user/connection';
 import { FrontendRequest as R } from '../vhost_user/protocol';
 import {
   DEFERRED,
+  REQUEUED,
   type BackendRequests,
   type ChainHandler,
   type ChainHandlerFactory,
@@ -60,6 +64,8 @@ export class Session implements VringObserver {
   private readonly mappings: WindowMappings | null;
   /** Front-end messages read while a back-end request was outstanding, to serve in order. */
   private readonly heldBack: VhostUserMessage[] = [];
+  /** One of them awaits its answer: no chain is taken until it has it. */
+  frontendBlocked = false;
 
   constructor(
     fd: number,
@@ -143,6 +149,7 @@ export class Session implements VringObserver {
     // The back-end resets the handler (resetDevice) before it unmaps guest memory.
     this.backend.close();
     for (const msg of this.heldBack.splice(0)) closeAll(msg.fds);
+    this.frontendBlocked = false;
     this.epoll.remove(this.conn.fd);
     this.conn.close();
   }
@@ -169,13 +176,18 @@ export class Session implements VringObserver {
     const msg = this.conn.receive();
     if (msg === null) return false;
     // Once one message waits, the ones after it wait too: the front-end's order is kept.
-    if (this.heldBack.length === 0 && SERVED_WHILE_WAITING.has(msg.request)) this.backend.handle(msg);
-    else this.heldBack.push(msg);
+    if (this.heldBack.length === 0 && SERVED_WHILE_WAITING.has(msg.request)) {
+      this.backend.handle(msg);
+    } else {
+      this.heldBack.push(msg);
+      if (this.backend.awaitsReply(msg)) this.frontendBlocked = true;
+    }
     return true;
   }
 
   private serveHeldBack(): void {
     for (let msg = this.heldBack.shift(); msg !== undefined; msg = this.heldBack.shift()) this.backend.handle(msg);
+    this.frontendBlocked = false;
   }
 
   /** DAX needs the channel, acknowledged requests and a negotiated shared-memory region. */
@@ -197,7 +209,7 @@ export class Session implements VringObserver {
     let quietSince = start;
     if (this.pollWindow.ms > 0) {
       for (const v of vrings) if (v.runnable) v.queue.suppressKicks();
-      for (;;) {
+      while (!this.frontendBlocked) {
         const now = performance.now();
         let found = false;
         for (let i = 0; i < vrings.length; i++) {
@@ -238,12 +250,16 @@ export class Session implements VringObserver {
     if (!vring.runnable) return;
     const queue = vring.queue;
     // A ring's worth of heads per round, malformed ones included.
-    for (let budget = vring.size; budget > 0; ) {
+    for (let budget = vring.size; budget > 0 && !this.frontendBlocked; ) {
       const chain = queue.pop(budget);
       budget -= queue.lastPopHeads;
       if (chain === null) break;
       const written = this.runHandler(chain, index);
       if (written === DEFERRED) continue;
+      if (written === REQUEUED) {
+        this.requeue(index, chain);
+        break;
+      }
       // A memory change served while the handler waited restarts the ring; if it could not
       // restart, the answer has nowhere to go.
       if (queue.isReady) queue.pushUsed(chain.head, written);
@@ -263,13 +279,23 @@ export class Session implements VringObserver {
       this.log.error({ queue: index, err }, 'chain handler threw; chain answered with 0 bytes');
       return 0;
     }
-    if (written === DEFERRED) return written;
+    if (written === DEFERRED || written === REQUEUED) return written;
     const max = writableBytes(chain);
     if (!Number.isInteger(written) || written < 0 || written > max) {
       this.log.error({ queue: index, written, max }, 'chain handler reported an impossible length; clamped');
       return Math.min(Math.max(0, Math.floor(written) || 0), max);
     }
     return written;
+  }
+
+  /**
+   * Puts the chain back as the ring's next (it was the last one taken), unanswered: a ring stop
+   * reports it as not taken, and a restarted or still running ring serves it again.
+   */
+  private requeue(index: number, chain: DescriptorChain): void {
+    const queue = this.backend.vrings[index]!.queue;
+    if (!queue.unpop(chain)) throw new Error(`queue ${index}: head ${chain.head} is not the last chain taken`);
+    this.log.info({ queue: index, head: chain.head }, 'request put back: the front-end waits on us while it maps');
   }
 
   private complete(chain: DescriptorChain, index: number, written: number): void {

@@ -4,33 +4,43 @@
 // upstream QEMU 11.1 refuses a SHMEM_MAP that overlaps a mapping and unmaps only whole mappings. So
 // the connection keeps which chunks hold a mapping and maps one chunk per request; a remap is
 // tried as is, and only a refused one is retried after an unmap (leaving the chunk unmapped for
-// that moment, which is all such a front-end allows).
+// that moment, which is all such a front-end allows). A request given up before its reply (the
+// front-end stuck on a ring stop, or the timeout) may still be carried out: its chunk is then
+// unknown, and treated as mapped by a refused map and as free by a refused unmap, so the guest's
+// request, put back on its ring, can simply run again.
 import type { Logger } from 'pino';
 import { DAX_CHUNK_MIB, daxWindowBytes } from '@vfs/contracts';
-import type { BackendChannel } from '../vhost_user/backend_channel';
-import { VhostUserError } from '../vhost_user/errors';
+import type { BackendChannel, ShmemMapping } from '../vhost_user/backend_channel';
+import { FrontendWaitingError, VhostUserError } from '../vhost_user/errors';
 import { BackendRequest, SHMEM_MAP_READ_WRITE, backendRequestName } from '../vhost_user/protocol';
-import type { BackendRequests, ShmemMapRequest } from '../virtio/descriptor_chain';
+import { type BackendRequests, FrontendBusy, type ShmemMapRequest } from '../virtio/descriptor_chain';
 
 /** virtio-fs keeps its DAX window in region 0 (VIRTIO_FS_SHMCAP_ID_CACHE). */
 const DAX_SHMID = 0;
 /** The kernel's FUSE_DAX_SZ: ranges arrive in whole chunks (ops_dax checks). */
 const CHUNK = daxWindowBytes(DAX_CHUNK_MIB);
 
-/** Which chunks of one front-end's window hold a mapping: it outlives channels and device resets. */
+/** What a chunk of the window holds. */
+const FREE = 0;
+const MAPPED = 1;
+/** A request for it was given up before its reply: the front-end may or may not have done it. */
+const UNKNOWN = 2;
+type ChunkState = typeof FREE | typeof MAPPED | typeof UNKNOWN;
+
+/** What each chunk of one front-end's window holds: it outlives channels and device resets. */
 export class WindowMappings {
-  private readonly mapped: Uint8Array;
+  private readonly chunks: Uint8Array;
 
   constructor(readonly windowSize: number) {
-    this.mapped = new Uint8Array(Math.ceil(windowSize / CHUNK));
+    this.chunks = new Uint8Array(Math.ceil(windowSize / CHUNK));
   }
 
-  isMapped(chunk: number): boolean {
-    return this.mapped[chunk] === 1;
+  state(chunk: number): ChunkState {
+    return this.chunks[chunk] as ChunkState;
   }
 
-  set(chunk: number, mapped: boolean): void {
-    this.mapped[chunk] = mapped ? 1 : 0;
+  set(chunk: number, state: ChunkState): void {
+    this.chunks[chunk] = state;
   }
 }
 
@@ -52,33 +62,37 @@ export class ShmemRequests implements BackendRequests {
       const shmOffset = r.shmOffset + done;
       const chunk = shmOffset / CHUNK;
       const mapping = { shmid: DAX_SHMID, fdOffset: r.fdOffset + done, shmOffset, len: CHUNK, flags };
-      let status = this.channel.shmemMap(mapping, r.fd);
-      if (status !== 0n && this.mappings.isMapped(chunk)) {
+      let status = this.mapChunk(mapping, r.fd);
+      if (status !== 0n && this.mappings.state(chunk) !== FREE) {
         this.unmapBeforeRemap(chunk);
-        status = this.channel.shmemMap(mapping, r.fd);
+        status = this.mapChunk(mapping, r.fd);
       }
       expectSuccess(BackendRequest.SHMEM_MAP, status, `file offset ${mapping.fdOffset}, window offset ${shmOffset}`);
-      this.mappings.set(chunk, true);
+      this.mappings.set(chunk, MAPPED);
     }
   }
 
-  /** Unmaps the chunks of the range that hold a mapping; the others have nothing to take away. */
+  /** Unmaps the chunks of the range that may hold a mapping; the others have nothing to take away. */
   unmap(shmOffset: number, len: number): void {
     for (let at = shmOffset; at < shmOffset + len; at += CHUNK) {
       const chunk = at / CHUNK;
-      if (!this.mappings.isMapped(chunk)) continue;
-      this.mappings.set(chunk, false);
-      expectSuccess(BackendRequest.SHMEM_UNMAP, this.unmapChunk(chunk), `window offset ${at}`);
+      const before = this.mappings.state(chunk);
+      if (before === FREE) continue;
+      const status = this.unmapChunk(chunk);
+      this.mappings.set(chunk, FREE);
+      // An unknown chunk the front-end has nothing in is as free as the guest asked.
+      if (before === MAPPED) expectSuccess(BackendRequest.SHMEM_UNMAP, status, `window offset ${at}`);
     }
   }
 
   /**
    * A refusal means the front-end holds no mapping there (it dropped its window's mappings on a
-   * reset we were not told about): the chunk is free either way, so the map goes ahead.
+   * reset we were not told about, or never carried out a map we gave up on): the chunk is free
+   * either way, so the map goes ahead.
    */
   private unmapBeforeRemap(chunk: number): void {
-    this.mappings.set(chunk, false);
     const status = this.unmapChunk(chunk);
+    this.mappings.set(chunk, FREE);
     if (status !== 0n)
       this.log.warn(
         { offset: chunk * CHUNK, status: Number(status) },
@@ -86,8 +100,28 @@ export class ShmemRequests implements BackendRequests {
       );
   }
 
+  private mapChunk(mapping: ShmemMapping, fd: number): bigint {
+    return this.settled(mapping.shmOffset / CHUNK, () => this.channel.shmemMap(mapping, fd));
+  }
+
   private unmapChunk(chunk: number): bigint {
-    return this.channel.shmemUnmap({ shmid: DAX_SHMID, shmOffset: chunk * CHUNK, len: CHUNK });
+    return this.settled(chunk, () =>
+      this.channel.shmemUnmap({ shmid: DAX_SHMID, shmOffset: chunk * CHUNK, len: CHUNK }),
+    );
+  }
+
+  /**
+   * Runs one request for `chunk`; one given up on leaves the chunk unknown. When the front-end is
+   * waiting on us, the guest's request is put back and runs again later.
+   */
+  private settled(chunk: number, request: () => bigint): bigint {
+    try {
+      return request();
+    } catch (err) {
+      this.mappings.set(chunk, UNKNOWN);
+      if (err instanceof FrontendWaitingError) throw new FrontendBusy(err.message, { cause: err });
+      throw err;
+    }
   }
 }
 

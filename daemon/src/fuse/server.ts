@@ -1,9 +1,11 @@
 // The FUSE server behind the virtio-fs queues: validates each request's header, negotiates INIT,
 // and dispatches to the passthrough operations. handle() never throws: a malformed request gets an
 // errno, an unknown opcode ENOSYS, anything before INIT EIO, and an internal fault is logged and
-// answered EIO.
+// answered EIO. A DAX request the front-end cannot answer yet (FrontendBusy) is put back, REQUEUED.
 import {
+  FrontendBusy,
   NO_BACKEND,
+  REQUEUED,
   type BackendAccess,
   type ChainHandler,
   type ChainHandlerFactory,
@@ -91,6 +93,7 @@ class FuseServer implements ChainHandler {
       if (bad < 0) return rq.error(bad);
       return this.dispatch(rq);
     } catch (err) {
+      if (err instanceof FrontendBusy) return REQUEUED;
       this.config.logger.error({ err, opcode: rq.opcode }, 'FUSE request failed');
       try {
         return rq.error(EIO);

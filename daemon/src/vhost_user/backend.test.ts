@@ -36,6 +36,7 @@ class RecordingObserver implements VringObserver {
   serveFrontendMessage(): boolean {
     return false;
   }
+  readonly frontendBlocked = false;
 }
 
 describe('vhost-user back-end', () => {

@@ -63,6 +63,8 @@ export interface VringObserver {
    * back for later; false when the front-end has gone.
    */
   serveFrontendMessage(): boolean;
+  /** A message held back (serveFrontendMessage) awaits its answer: the front-end answers nothing first. */
+  readonly frontendBlocked: boolean;
   /** The other devices on this thread, served too while a back-end request awaits its reply. */
   readonly neighbours?: Neighbours;
 }
@@ -141,9 +143,14 @@ export class VhostUserBackend {
     return hasBit(this.protocolFeatures, PF.SHMEM);
   }
 
+  /** Whether the front-end waits for an answer to `msg` before it goes on. */
+  awaitsReply(msg: VhostUserMessage): boolean {
+    return ALWAYS_REPLY.has(msg.request) || this.wantsAck(msg);
+  }
+
   /** Handles one message; only a bug in this module can make it throw. */
   handle(msg: VhostUserMessage): void {
-    const replyAck = (msg.flags & FLAG_NEED_REPLY) !== 0 && hasBit(this.protocolFeatures, PF.REPLY_ACK);
+    const replyAck = this.wantsAck(msg);
     try {
       if ((msg.flags & VERSION_MASK) !== VERSION) {
         throw new VhostUserError(`unsupported protocol version ${msg.flags & VERSION_MASK}`);
@@ -159,6 +166,10 @@ export class VhostUserBackend {
     } finally {
       closeAll(msg.fds.splice(0));
     }
+  }
+
+  private wantsAck(msg: VhostUserMessage): boolean {
+    return (msg.flags & FLAG_NEED_REPLY) !== 0 && hasBit(this.protocolFeatures, PF.REPLY_ACK);
   }
 
   /** Drops everything: the connection is gone. */
@@ -371,13 +382,17 @@ export class VhostUserBackend {
   private setBackendReqFd(msg: VhostUserMessage): null {
     if (msg.fds.length !== 1) throw new VhostUserError(`SET_BACKEND_REQ_FD with ${msg.fds.length} fds`);
     this.channel?.close();
+    const observer = this.observer;
     this.channel = new BackendChannel(
       new Connection(msg.fds.splice(0)[0]!),
       hasBit(this.protocolFeatures, PF.REPLY_ACK),
       {
         fd: this.conn.fd,
-        serveOne: () => this.observer.serveFrontendMessage(),
-        ...(this.observer.neighbours ? { neighbours: this.observer.neighbours } : {}),
+        serveOne: () => observer.serveFrontendMessage(),
+        get blocked() {
+          return observer.frontendBlocked;
+        },
+        ...(observer.neighbours ? { neighbours: observer.neighbours } : {}),
       },
     );
     return null;

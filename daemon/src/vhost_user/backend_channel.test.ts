@@ -3,8 +3,8 @@ import { ftruncate, memfdCreate, memoryView, mmap, munmap, MAP_SHARED, PROT_READ
 import { socketPair } from '../sys/socket';
 import { ShmemWindow } from '@vfs/harness/vhost_user_driver/shmem_window';
 import { BackendChannel } from './backend_channel';
-import { Connection } from './connection';
-import { BackendRequest, SHMEM_MAP_READ_WRITE } from './protocol';
+import { Connection, u64Payload } from './connection';
+import { BackendRequest, FLAG_REPLY, SHMEM_MAP_READ_WRITE } from './protocol';
 
 test('SHMEM_MAP puts a file range into the front-end DAX window; SHMEM_UNMAP takes it out', () => {
   const [a, b] = socketPair();
@@ -32,4 +32,25 @@ test('SHMEM_MAP puts a file range into the front-end DAX window; SHMEM_UNMAP tak
   window.close();
   channel.close();
   vmm.close();
+});
+
+test('a reply that comes after its request timed out does not answer the next request', () => {
+  const [a, b] = socketPair();
+  const channel = new BackendChannel(new Connection(a, 1000), true, null, 50);
+  const vmm = new Connection(b, 1000);
+  const unmap = { shmid: 0, shmOffset: 0, len: 4096 };
+  try {
+    expect(() => channel.shmemUnmap(unmap)).toThrow('no reply to SHMEM_UNMAP within 50 ms');
+    // The late refusal of the first, then the answer to the second.
+    vmm.send(BackendRequest.SHMEM_UNMAP, FLAG_REPLY, u64Payload(1));
+    vmm.send(BackendRequest.SHMEM_UNMAP, FLAG_REPLY, u64Payload(0));
+    expect(channel.shmemUnmap(unmap)).toBe(0n);
+    expect([vmm.receive()?.request, vmm.receive()?.request]).toEqual([
+      BackendRequest.SHMEM_UNMAP,
+      BackendRequest.SHMEM_UNMAP,
+    ]);
+  } finally {
+    channel.close();
+    vmm.close();
+  }
 });

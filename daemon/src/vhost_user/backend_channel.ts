@@ -4,9 +4,14 @@
 // turns a writable mapping into guest memory and announces it (ADD_MEM_REG) to every back end, us
 // included, and blocks until that is answered, possibly before it answers our SHMEM_MAP. (Our
 // QEMU, vmm/patches, maps in place and announces nothing.)
+// QEMU serves this channel only from its main loop, so it never answers while it waits for an
+// answer of ours (a ring stop, GET_VRING_BASE) that is held back behind the request: the wait is
+// then abandoned at once instead of running into the timeout. A reply that comes after its
+// request was given up (abandoned or timed out) is owed: the next request discards it, since
+// replies carry no sequence number, only their order.
 import { POLLIN, PollSet } from '../sys/poll';
 import { type Connection, DEFAULT_IO_TIMEOUT_MS, readU64Payload } from './connection';
-import { VhostUserError } from './errors';
+import { FrontendWaitingError, VhostUserError } from './errors';
 import { BackendRequest, FLAG_NEED_REPLY, FLAG_REPLY, Layout, backendRequestName } from './protocol';
 
 export interface ShmemMapping {
@@ -23,6 +28,8 @@ export interface FrontendPump {
   readonly fd: number;
   /** Reads and serves (or queues) one message; false once the front-end has gone. */
   serveOne(): boolean;
+  /** A message held back until the request is answered awaits its own answer: the front-end is stuck on it. */
+  readonly blocked: boolean;
   /** The other devices on this thread, whose front-ends QEMU may also block on meanwhile. */
   readonly neighbours?: Neighbours;
 }
@@ -42,6 +49,8 @@ export interface Neighbours {
 export class BackendChannel {
   private readonly waitSet: PollSet | null;
   private readonly ownSet: PollSet;
+  /** Replies still to come to requests given up on: the next ones read are theirs. */
+  private owed = 0;
 
   constructor(
     private readonly conn: Connection,
@@ -63,37 +72,60 @@ export class BackendChannel {
     return this.replyAck;
   }
 
-  /** Sends a request; returns the front-end's u64 status (0 = success; 0 when unacknowledged). */
+  /**
+   * Sends a request; returns the front-end's u64 status (0 = success; 0 when unacknowledged).
+   * Throws when no answer can come in time; the front-end may still carry the request out.
+   */
   request(code: number, payload: Uint8Array, fds: readonly number[] = []): bigint {
+    if (this.frontend?.blocked === true) throw this.stuck(code, 'not sent');
     this.conn.send(code, this.replyAck ? FLAG_NEED_REPLY : 0, payload, fds);
     if (!this.replyAck) return 0n;
-    this.awaitReply(code);
-    const reply = this.conn.receive();
-    if (reply === null)
-      throw new VhostUserError(`front-end closed the back-end channel during ${backendRequestName(code)}`);
-    if (reply.request !== code || (reply.flags & FLAG_REPLY) === 0) {
-      throw new VhostUserError(
-        `expected a reply to ${backendRequestName(code)}, got request ${reply.request} flags 0x${reply.flags.toString(16)}`,
-      );
+    for (;;) {
+      this.awaitReply(code);
+      const reply = this.conn.receive();
+      if (reply === null)
+        throw new VhostUserError(`front-end closed the back-end channel during ${backendRequestName(code)}`);
+      if ((reply.flags & FLAG_REPLY) !== 0 && this.owed > 0) {
+        this.owed--;
+        continue;
+      }
+      if (reply.request !== code || (reply.flags & FLAG_REPLY) === 0) {
+        throw new VhostUserError(
+          `expected a reply to ${backendRequestName(code)}, got request ${reply.request} flags 0x${reply.flags.toString(16)}`,
+        );
+      }
+      return readU64Payload(reply);
     }
-    return readU64Payload(reply);
   }
 
-  /** Returns once the reply is readable, serving the front-end meanwhile; throws after the timeout. */
+  /** Returns once a reply is readable, serving the front-end meanwhile; throws after the timeout. */
   private awaitReply(code: number): void {
-    if (this.waitSet === null || this.frontend === null) return;
     const deadline = Date.now() + this.timeoutMs;
-    let poll = this.waitSet;
+    let poll = this.waitSet ?? this.ownSet;
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new VhostUserError(`no reply to ${backendRequestName(code)} within ${this.timeoutMs} ms`);
+      if (left <= 0) {
+        this.owed++;
+        throw new VhostUserError(`no reply to ${backendRequestName(code)} within ${this.timeoutMs} ms`);
+      }
       // 0: a timeout or EINTR; the deadline above tells which.
       if (poll.wait(left) === 0) continue;
       if (poll.revents(0) !== 0) return;
       // A front-end that left cannot answer either: its hang-up on our channel ends the wait.
-      if (poll.revents(1) !== 0 && !this.frontend.serveOne()) poll = this.ownSet;
-      else if (poll.size > 2 && poll.revents(2) !== 0) this.frontend.neighbours?.serveReady();
+      if (poll.revents(1) !== 0 && !this.frontend?.serveOne()) poll = this.ownSet;
+      else if (poll.size > 2 && poll.revents(2) !== 0) this.frontend?.neighbours?.serveReady();
+      if (this.frontend?.blocked === true) {
+        this.owed++;
+        throw this.stuck(code, 'its reply will be discarded');
+      }
     }
+  }
+
+  private stuck(code: number, outcome: string): FrontendWaitingError {
+    return new FrontendWaitingError(
+      `${backendRequestName(code)} given up (${outcome}): the front-end waits for an answer held back behind it (a ring stop or reset)`,
+      { request: code },
+    );
   }
 
   /** SHMEM_MAP: map `len` bytes of `fd` at `fdOffset` into shared-memory region `shmid`. */

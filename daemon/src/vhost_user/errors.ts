@@ -18,3 +18,15 @@ export class VhostUserError extends Error {
     this.fatal = context.fatal ?? false;
   }
 }
+
+/**
+ * A back-end request given up without its reply: the front-end waits for the answer to a message
+ * of its own that is held back behind the request (a ring stop or a reset), and answers nothing
+ * before it. The front-end may still carry the request out later.
+ */
+export class FrontendWaitingError extends VhostUserError {
+  constructor(message: string, context: VhostUserErrorContext = {}) {
+    super(message, context);
+    this.name = 'FrontendWaitingError';
+  }
+}

@@ -21,6 +21,23 @@ export interface DescriptorChain {
 
 /** `handle` returns this when the reply comes later through the CompletionSink. */
 export const DEFERRED = -1;
+/**
+ * `handle` returns this when the chain cannot be served now (FrontendBusy): it goes back on its
+ * ring unanswered and is taken again once the ring runs.
+ */
+export const REQUEUED = -2;
+
+/**
+ * Thrown by BackendRequests when the front-end will not answer before it has an answer of ours
+ * that cannot come first (a ring stop or a reset sent while a map awaited its reply). The request
+ * may be half done; run again, it finishes what is left (mapping and unmapping are idempotent).
+ */
+export class FrontendBusy extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FrontendBusy';
+  }
+}
 
 /** Lets a handler finish a deferred chain (a blocked SETLKW) from a later `poll`. */
 export type CompletionSink = (chain: DescriptorChain, queueIndex: number, written: number) => void;
@@ -28,8 +45,8 @@ export type CompletionSink = (chain: DescriptorChain, queueIndex: number, writte
 /** The device logic behind a set of virtqueues. One instance per front-end connection. */
 export interface ChainHandler {
   /**
-   * Consumes one chain and returns how many bytes it wrote into the writable buffers, or DEFERRED.
-   * It never throws for a bad request: a malformed chain is answered with an errno.
+   * Consumes one chain and returns how many bytes it wrote into the writable buffers, DEFERRED or
+   * REQUEUED. It never throws for a bad request: a malformed chain is answered with an errno.
    */
   handle(chain: DescriptorChain, queueIndex: number): number;
   /** Called after every wake-up of the device loop; returns ms until it wants another call, or -1. */
@@ -53,7 +70,8 @@ export interface ShmemMapRequest {
 /**
  * What a handler may ask of the front-end over the vhost-user back-end channel. Each call blocks
  * until the front-end acknowledged it, so the mapping is in place before the guest hears back.
- * A refusal or a broken channel throws (the caller answers the guest with an errno).
+ * A refusal or a broken channel throws (the caller answers the guest with an errno); a front-end
+ * that cannot answer yet throws FrontendBusy (the caller returns REQUEUED).
  */
 export interface BackendRequests {
   /** Bytes of shared-memory region 0 (the DAX window). */

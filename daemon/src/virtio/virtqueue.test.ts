@@ -387,4 +387,35 @@ describe('split virtqueue, device side', () => {
     queue.pushUsed(head, 0);
     expect(memory.regionCount).toBe(0);
   });
+
+  test('a chain given back unanswered is popped again, and a stop reports it as not taken', () => {
+    setup();
+    const first = driver.addChain([buffer('one')], [], false);
+    const second = driver.addChain([buffer('two')], [], false);
+    driver.publish(first);
+    driver.publish(second);
+    queue.pushUsed(queue.pop()!.head, 0);
+    const given = queue.pop()!;
+    expect(given.head).toBe(second);
+    expect(queue.unpop(given)).toBe(true);
+    // Its pin is let go with it: guest memory may go while it waits on the ring.
+    memory.clear();
+    expect(memory.regionCount).toBe(0);
+    expect(queue.unpop(given)).toBe(false);
+    expect(queue.stop()).toBe(1);
+    expect(driver.reap()).toEqual([{ head: first, len: 0 }]);
+  });
+
+  test('a chain given back is taken again by the next pop', () => {
+    setup();
+    const head = driver.addChain([buffer('again')], [], false);
+    driver.publish(head);
+    const chain = queue.pop()!;
+    expect(queue.unpop(chain)).toBe(true);
+    expect(queue.hasAvailable()).toBe(true);
+    const again = queue.pop()!;
+    expect(again.head).toBe(head);
+    expect(new TextDecoder().decode(again.readable[0]!.bytes)).toBe('again');
+    expect(errors).toEqual([]);
+  });
 });

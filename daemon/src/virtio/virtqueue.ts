@@ -228,6 +228,22 @@ export class Virtqueue {
     return null;
   }
 
+  /**
+   * Gives back `chain`, which the caller popped last, still unanswered: the ring's next pop (or the
+   * base a stop reports) takes its slot again. False when it is not in flight in this ring's epoch.
+   */
+  unpop(chain: DescriptorChain): boolean {
+    const pooled = chain as PooledChain;
+    const previous = (this.lastAvail - 1) & 0xffff;
+    const head = pooled.head;
+    // The ring slot is not checked against the head: whatever the guest left there is what a pop reads.
+    if (pooled.epoch !== this.epoch || head >= this.size || this.inFlight[head] !== 1) return false;
+    this.abandon(head);
+    this.lastAvail = previous;
+    if (this.eventIdx && this.kicksWanted) Atomics.store(this.used16, this.availEventAt, this.lastAvail);
+    return true;
+  }
+
   /** Heads the last pop() took from the ring, malformed ones included. */
   get lastPopHeads(): number {
     return this.popHeads;

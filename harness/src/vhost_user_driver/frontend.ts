@@ -355,6 +355,11 @@ export class VhostUserFrontend implements VirtioFsTransport {
     return reply.subarray(Layout.CONFIG_HEADER);
   }
 
+  /** Starts `q` again after a stop, from `base` (what GET_VRING_BASE answered), as QEMU does. */
+  restartQueue(index: number, base: number): void {
+    this.startQueue(this.queue(index), base);
+  }
+
   /** With announceMappings, the listener that tells the back-end about writable mappings. */
   private mappingListener(): MappingListener | null {
     const shmem = this.shmem;
@@ -503,10 +508,10 @@ export class VhostUserFrontend implements VirtioFsTransport {
     );
   }
 
-  private startQueue(q: DriverQueue): void {
+  private startQueue(q: DriverQueue, base: number = q.nextAvail): void {
     const c = this.vhostUser;
     c.set(R.SET_VRING_NUM, statePayload(q.index, q.size));
-    c.set(R.SET_VRING_BASE, statePayload(q.index, q.nextAvail));
+    c.set(R.SET_VRING_BASE, statePayload(q.index, base));
     const addr = new Uint8Array(Layout.VRING_ADDR_SIZE);
     const v = new DataView(addr.buffer);
     v.setUint32(0, q.index, true);

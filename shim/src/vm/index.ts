@@ -7,6 +7,7 @@ export * from './host_tsc';
 export * from './pidfd_watch';
 export * from './qemu_command';
 export * from './qemu_process';
+export { QmpClient } from './qmp';
 export * from '../vm_runtime/guest_boot_times';
 export * from '../vm_runtime/phase_clock';
 export * from '../vm_runtime/vm_launch';
