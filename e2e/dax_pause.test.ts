@@ -28,9 +28,16 @@ const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
 const WINDOW_MIB = 8;
 const FILES = 16;
 const FILE_BYTES = 4 << 20;
-/** Pauses at random points of the reading: ≈ 1 in 10 met a map in flight in a measured run. */
-const PAUSES = 40;
+/**
+ * Pauses at random points of the reading: at least MIN_PAUSES, and until this many guest requests
+ * were put back (10 in 40 pauses in a measured run here) or MAX_PAUSES were made.
+ */
+const MEETINGS = 3;
+const MIN_PAUSES = 20;
+const MAX_PAUSES = 200;
 const RUNNING_MS = 100;
+/** What the daemon logs for each request it puts back (daemon/src/device/session.ts). */
+const PUT_BACK = 'request put back';
 
 jest.setTimeout(3 * BOOT_TIMEOUT_MS);
 
@@ -60,6 +67,13 @@ cd /mnt/dax && md5sum -c sums
 
 let workDir = '';
 const daemons: ChildProcess[] = [];
+
+/** The DAX daemon's log lines that contain `text`. */
+function daxLogLines(text: string): string[] {
+  return readFileSync(join(workDir, 'dax.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(text));
+}
 
 function startDaemon(name: string, dir: string, extra: string[] = []): string {
   const socket = join(workDir, `${name}.sock`);
@@ -112,10 +126,12 @@ test('a guest paused and resumed while it maps files into its DAX window reads e
       BOOT_TIMEOUT_MS,
     );
     const qmp = await QmpClient.connect(qmpSocket);
+    let pauses = 0;
     try {
-      for (let i = 0; i < PAUSES; i++) {
+      while (pauses < MIN_PAUSES || (pauses < MAX_PAUSES && daxLogLines(PUT_BACK).length < MEETINGS)) {
         await qmp.execute('stop');
         await qmp.execute('cont');
+        pauses++;
         await sleep(RUNNING_MS);
       }
     } finally {
@@ -124,8 +140,12 @@ test('a guest paused and resumed while it maps files into its DAX window reads e
     writeFileSync(join(workDir, 'work', 'stop'), '');
     await withDeadline(qemu.exited, BOOT_TIMEOUT_MS, 'the guest did not finish');
     const output = readFileSync(consoleLog, 'utf8');
-    const putBack = readFileSync(join(workDir, 'dax.log'), 'utf8').split('request put back').length - 1;
-    process.stdout.write(`${PAUSES} pauses: ${putBack} guest requests put back on their ring and run again\n`);
+    const putBack = daxLogLines(PUT_BACK).length;
+    process.stdout.write(`${pauses} pauses: ${putBack} guest requests put back on their ring and run again\n`);
+    // Else nothing was tested: no pause met a map in flight.
+    expect(putBack).toBeGreaterThan(0);
+    // The old daemon held the pause back until its wait for the map's reply timed out.
+    expect(daxLogLines('no reply to SHMEM_')).toEqual([]);
     expect(output.split('\n').filter((line) => line.includes('READ-FAILED'))).toEqual([]);
     expect(scriptExitStatus(output)).toBe(0);
   } finally {

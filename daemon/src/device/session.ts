@@ -293,8 +293,9 @@ export class Session implements VringObserver {
    * reports it as not taken, and a restarted or still running ring serves it again.
    */
   private requeue(index: number, chain: DescriptorChain): void {
-    const queue = this.backend.vrings[index]!.queue;
-    if (!queue.unpop(chain)) throw new Error(`queue ${index}: head ${chain.head} is not the last chain taken`);
+    // Held-back messages cannot have reset or resized the ring meanwhile: a failure is a bug here.
+    if (!this.backend.vrings[index]!.unpop(chain))
+      throw new Error(`queue ${index}: head ${chain.head} cannot be put back: it is not the chain taken last`);
     this.log.info({ queue: index, head: chain.head }, 'request put back: the front-end waits on us while it maps');
   }
 

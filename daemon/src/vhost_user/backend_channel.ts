@@ -6,9 +6,11 @@
 // QEMU, vmm/patches, maps in place and announces nothing.)
 // QEMU serves this channel only from its main loop, so it never answers while it waits for an
 // answer of ours (a ring stop, GET_VRING_BASE) that is held back behind the request: the wait is
-// then abandoned at once instead of running into the timeout. A reply that comes after its
-// request was given up (abandoned or timed out) is owed: the next request discards it, since
-// replies carry no sequence number, only their order.
+// then abandoned at once instead of running into the timeout. Replies carry no sequence number,
+// only their order: a request given up (abandoned, timed out, or its wait broken off) still
+// counts as unanswered, and the next request reads and drops its reply before its own. A
+// front-end that never sends such a reply leaves every later request waiting into its timeout,
+// until the channel is replaced.
 import { POLLIN, PollSet } from '../sys/poll';
 import { type Connection, DEFAULT_IO_TIMEOUT_MS, readU64Payload } from './connection';
 import { FrontendWaitingError, VhostUserError } from './errors';
@@ -49,8 +51,8 @@ export interface Neighbours {
 export class BackendChannel {
   private readonly waitSet: PollSet | null;
   private readonly ownSet: PollSet;
-  /** Replies still to come to requests given up on: the next ones read are theirs. */
-  private owed = 0;
+  /** Requests sent whose replies are not read yet: replies come in order, the oldest first. */
+  private unanswered = 0;
 
   constructor(
     private readonly conn: Connection,
@@ -80,15 +82,13 @@ export class BackendChannel {
     if (this.frontend?.blocked === true) throw this.stuck(code, 'not sent');
     this.conn.send(code, this.replyAck ? FLAG_NEED_REPLY : 0, payload, fds);
     if (!this.replyAck) return 0n;
+    this.unanswered++;
     for (;;) {
       this.awaitReply(code);
       const reply = this.conn.receive();
       if (reply === null)
         throw new VhostUserError(`front-end closed the back-end channel during ${backendRequestName(code)}`);
-      if ((reply.flags & FLAG_REPLY) !== 0 && this.owed > 0) {
-        this.owed--;
-        continue;
-      }
+      if ((reply.flags & FLAG_REPLY) !== 0 && --this.unanswered > 0) continue;
       if (reply.request !== code || (reply.flags & FLAG_REPLY) === 0) {
         throw new VhostUserError(
           `expected a reply to ${backendRequestName(code)}, got request ${reply.request} flags 0x${reply.flags.toString(16)}`,
@@ -104,20 +104,14 @@ export class BackendChannel {
     let poll = this.waitSet ?? this.ownSet;
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) {
-        this.owed++;
-        throw new VhostUserError(`no reply to ${backendRequestName(code)} within ${this.timeoutMs} ms`);
-      }
+      if (left <= 0) throw new VhostUserError(`no reply to ${backendRequestName(code)} within ${this.timeoutMs} ms`);
       // 0: a timeout or EINTR; the deadline above tells which.
       if (poll.wait(left) === 0) continue;
       if (poll.revents(0) !== 0) return;
       // A front-end that left cannot answer either: its hang-up on our channel ends the wait.
       if (poll.revents(1) !== 0 && !this.frontend?.serveOne()) poll = this.ownSet;
       else if (poll.size > 2 && poll.revents(2) !== 0) this.frontend?.neighbours?.serveReady();
-      if (this.frontend?.blocked === true) {
-        this.owed++;
-        throw this.stuck(code, 'its reply will be discarded');
-      }
+      if (this.frontend?.blocked === true) throw this.stuck(code, 'its reply will be discarded');
     }
   }
 

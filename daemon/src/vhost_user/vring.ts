@@ -1,6 +1,7 @@
 // What vhost-user knows about one vring: its configuration as the front-end set it (size, base,
 // addresses, kick/call/err eventfds, enable state) around the Virtqueue that processes it.
 import { close } from '../sys/fd';
+import type { DescriptorChain } from '../virtio/descriptor_chain';
 import type { GuestMemory } from '../virtio/guest_memory';
 import { Virtqueue, type GuestErrorSink } from '../virtio/virtqueue';
 
@@ -38,6 +39,16 @@ export class Vring {
 
   get runnable(): boolean {
     return this.queue.isReady && this.enabled !== false;
+  }
+
+  /**
+   * Gives back the chain the queue popped last (Virtqueue.unpop). A ring stopped meanwhile (a
+   * memory change it could not restart after) kept its base, which moves back with it.
+   */
+  unpop(chain: DescriptorChain): boolean {
+    if (!this.queue.unpop(chain)) return false;
+    if (!this.queue.isReady) this.base = (this.base - 1) & 0xffff;
+    return true;
   }
 
   setKick(fd: number): void {

@@ -30,7 +30,8 @@ export const REQUEUED = -2;
 /**
  * Thrown by BackendRequests when the front-end will not answer before it has an answer of ours
  * that cannot come first (a ring stop or a reset sent while a map awaited its reply). The request
- * may be half done; run again, it finishes what is left (mapping and unmapping are idempotent).
+ * may be half done; run again, it finishes what is left (shmem_requests.ts: a chunk whose request
+ * was given up is treated as possibly mapped).
  */
 export class FrontendBusy extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -406,16 +406,32 @@ describe('split virtqueue, device side', () => {
     expect(driver.reap()).toEqual([{ head: first, len: 0 }]);
   });
 
-  test('a chain given back is taken again by the next pop', () => {
-    setup();
+  test('a chain given back is taken again by the next pop, past the malformed head skipped before it', () => {
+    setup({ eventIdx: true });
     const head = driver.addChain([buffer('again')], [], false);
+    driver.publish(SIZE + 3);
     driver.publish(head);
     const chain = queue.pop()!;
     expect(queue.unpop(chain)).toBe(true);
+    // Kicks are asked for from its slot again.
+    expect(driver.availEvent).toBe(1);
     expect(queue.hasAvailable()).toBe(true);
     const again = queue.pop()!;
     expect(again.head).toBe(head);
     expect(new TextDecoder().decode(again.readable[0]!.bytes)).toBe('again');
-    expect(errors).toEqual([]);
+    expect(errors.map((e) => e.kind)).toEqual(['head-out-of-range']);
+  });
+
+  test('only the chain the last pop returned can be given back', () => {
+    setup();
+    const [a, b] = [driver.addChain([buffer('a')], [], false), driver.addChain([buffer('b')], [], false)];
+    driver.publish(a);
+    driver.publish(b);
+    const first = queue.pop()!;
+    const second = queue.pop()!;
+    expect(queue.unpop(first)).toBe(false);
+    expect(queue.pop()).toBeNull();
+    expect(queue.unpop(second)).toBe(false);
+    expect(queue.stop()).toBe(2);
   });
 });

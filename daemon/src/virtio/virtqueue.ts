@@ -135,6 +135,8 @@ export class Virtqueue {
    */
   private epoch = 0;
   private popHeads = 0;
+  /** The chain the last pop() returned (null if it returned none): the one unpop() may give back. */
+  private lastPopped: PooledChain | null = null;
   private readonly tableSlot = new GuestSlice();
 
   constructor(
@@ -207,6 +209,7 @@ export class Virtqueue {
    */
   pop(maxHeads: number = this.size): DescriptorChain | null {
     this.popHeads = 0;
+    this.lastPopped = null;
     while (this.ready && this.popHeads < maxHeads) {
       const availIdx = Atomics.load(this.avail, 1);
       if (availIdx === this.lastAvail) return null;
@@ -223,24 +226,26 @@ export class Virtqueue {
       // the next Atomics.load of avail.idx, so a buffer added in between is never missed.
       if (this.eventIdx && this.kicksWanted) Atomics.store(this.used16, this.availEventAt, this.lastAvail);
       const chain = this.parse(head);
-      if (chain !== null) return chain;
+      if (chain !== null) {
+        this.lastPopped = chain;
+        return chain;
+      }
     }
     return null;
   }
 
   /**
-   * Gives back `chain`, which the caller popped last, still unanswered: the ring's next pop (or the
-   * base a stop reports) takes its slot again. False when it is not in flight in this ring's epoch.
+   * Gives back `chain`, still unanswered, if the last pop() returned it: the next pop (or the index
+   * a stop returns) takes its slot again, whatever the guest left there. False otherwise.
    */
   unpop(chain: DescriptorChain): boolean {
     const pooled = chain as PooledChain;
-    const previous = (this.lastAvail - 1) & 0xffff;
-    const head = pooled.head;
-    // The ring slot is not checked against the head: whatever the guest left there is what a pop reads.
-    if (pooled.epoch !== this.epoch || head >= this.size || this.inFlight[head] !== 1) return false;
-    this.abandon(head);
-    this.lastAvail = previous;
-    if (this.eventIdx && this.kicksWanted) Atomics.store(this.used16, this.availEventAt, this.lastAvail);
+    if (pooled !== this.lastPopped || pooled.epoch !== this.epoch || this.inFlight[pooled.head] !== 1) return false;
+    this.lastPopped = null;
+    this.lastAvail = (this.lastAvail - 1) & 0xffff;
+    // Before the pin goes: a stopped ring's memory may be unmapped once the chain lets go of it.
+    if (this.ready && this.eventIdx && this.kicksWanted) Atomics.store(this.used16, this.availEventAt, this.lastAvail);
+    this.abandon(pooled.head);
     return true;
   }
 
