@@ -65,7 +65,7 @@ export class Session implements VringObserver {
   /** Front-end messages read while a back-end request was outstanding, to serve in order. */
   private readonly heldBack: VhostUserMessage[] = [];
   /** One of them awaits its answer: no chain is taken until it has it. */
-  frontendBlocked = false;
+  private blocked = false;
 
   constructor(
     fd: number,
@@ -149,7 +149,7 @@ export class Session implements VringObserver {
     // The back-end resets the handler (resetDevice) before it unmaps guest memory.
     this.backend.close();
     for (const msg of this.heldBack.splice(0)) closeAll(msg.fds);
-    this.frontendBlocked = false;
+    this.blocked = false;
     this.epoll.remove(this.conn.fd);
     this.conn.close();
   }
@@ -172,6 +172,10 @@ export class Session implements VringObserver {
     this.handler.reset();
   }
 
+  get frontendBlocked(): boolean {
+    return this.blocked;
+  }
+
   serveFrontendMessage(): boolean {
     const msg = this.conn.receive();
     if (msg === null) return false;
@@ -180,14 +184,14 @@ export class Session implements VringObserver {
       this.backend.handle(msg);
     } else {
       this.heldBack.push(msg);
-      if (this.backend.awaitsReply(msg)) this.frontendBlocked = true;
+      if (this.backend.awaitsReply(msg)) this.blocked = true;
     }
     return true;
   }
 
   private serveHeldBack(): void {
     for (let msg = this.heldBack.shift(); msg !== undefined; msg = this.heldBack.shift()) this.backend.handle(msg);
-    this.frontendBlocked = false;
+    this.blocked = false;
   }
 
   /** DAX needs the channel, acknowledged requests and a negotiated shared-memory region. */
@@ -209,7 +213,7 @@ export class Session implements VringObserver {
     let quietSince = start;
     if (this.pollWindow.ms > 0) {
       for (const v of vrings) if (v.runnable) v.queue.suppressKicks();
-      while (!this.frontendBlocked) {
+      while (!this.blocked) {
         const now = performance.now();
         let found = false;
         for (let i = 0; i < vrings.length; i++) {
@@ -250,7 +254,7 @@ export class Session implements VringObserver {
     if (!vring.runnable) return;
     const queue = vring.queue;
     // A ring's worth of heads per round, malformed ones included.
-    for (let budget = vring.size; budget > 0 && !this.frontendBlocked; ) {
+    for (let budget = vring.size; budget > 0 && !this.blocked; ) {
       const chain = queue.pop(budget);
       budget -= queue.lastPopHeads;
       if (chain === null) break;
