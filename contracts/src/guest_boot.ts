@@ -28,6 +28,11 @@ export const RUNTIME_IMAGE_FS = 'erofs';
 export const RUNTIME_PMEM_DEVICE = '/dev/pmem0';
 /** The virtio-serial port name /init looks for and hands to the agent as its /dev/vportNpM. */
 export const AGENT_PORT_NAME = 'agent.0';
+/**
+ * What the agent logs on the console when its host went away and it reopens the port for the
+ * next: once it is there, a new host's calls cannot be dropped by that close.
+ */
+export const AGENT_PORT_REOPENED = 'host connection closed; reopening the port';
 
 export type BootArgs =
   /** Power off right after `vfs-init: start`: the bare-VM floor, the KVM probe. */

@@ -8,7 +8,14 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bootArgs, ControlClient, DEFAULT_RUNTIME_TAG, errorMessage, INIT_MARKERS } from '@vfs/contracts';
+import {
+  AGENT_PORT_REOPENED,
+  bootArgs,
+  ControlClient,
+  DEFAULT_RUNTIME_TAG,
+  errorMessage,
+  INIT_MARKERS,
+} from '@vfs/contracts';
 import type { CacheMode } from '@vfs/contracts';
 import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { TtrpcClient, type ServiceClient, type TtrpcLogger } from '@vfs/proto/ttrpc';
@@ -16,20 +23,13 @@ import { firstCheckAnswer } from '@vfs/shim';
 import { readConsole, waitForConsole } from '@vfs/shim/vm';
 import type { VhostUserFsDevice } from '@vfs/shim/vm';
 import type { RunningQemu } from '@vfs/shim/vm';
+import { waitFor } from './process';
 import { REPO_ROOT } from './repo';
 import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig, withDeadline } from './guest_vm';
 
 export const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
 export const RUNTIME = join(REPO_ROOT, 'build', 'runtime');
 const DAEMON_STOP_GRACE_MS = 2000;
-/**
- * A host that dials again before the agent noticed the disconnect continues on the same port
- * stream, which the agent's ttrpc server takes as a new session. But an agent that reads the
- * port's EOF just as the new host's first bytes arrive closes the port on them, and virtio_console
- * discards unread input on release: that first call would hang. A restarted shim takes far longer
- * than this to come back.
- */
-const RECONNECT_PAUSE_MS = 500;
 /**
  * After a reconnect the agent closes and reopens its port, and the guest kernel drops what a host
  * sends into a port being closed: Check is sent again until one is answered, by the shim's own
@@ -133,12 +133,25 @@ export class AgentVm {
     return readConsole(this.consoleLog);
   }
 
-  /** Drops the host side of the agent channel and dials again (what a restarted shim does). */
+  /**
+   * Drops the host side of the agent channel and dials again (what a restarted shim does), once
+   * the agent has reopened its port. A host back sooner may have its calls answered on the old
+   * port, which the agent closes when it learns of the disconnect (the guest takes the port's
+   * control messages on another virtqueue than its data, so that can come after a new host's
+   * first call): virtio_console discards unread input on close, and a later call would hang. A
+   * restarted shim takes far longer than the agent to come back.
+   */
   async reconnect(): Promise<void> {
+    const reopened = this.portReopens();
     this.connection?.close();
     this.connection = undefined;
-    await sleep(RECONNECT_PAUSE_MS);
+    await waitFor('the agent reopening its port', () => this.portReopens() > reopened, BOOT_TIMEOUT_MS);
     this.connection = await this.dial(BOOT_TIMEOUT_MS, RECHECK_EVERY_MS);
+  }
+
+  /** How often the console says the agent reopened its port. */
+  private portReopens(): number {
+    return this.console().split(AGENT_PORT_REOPENED).length - 1;
   }
 
   async stop(): Promise<void> {

@@ -2,6 +2,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileTail, fileTailOrError, waitForConsole } from './console_log';
+import type { QemuExit } from './qemu_process';
 
 describe('fileTail', () => {
   let dir: string;
@@ -45,8 +46,12 @@ describe('waitForConsole', () => {
     );
   });
 
-  it('fails as soon as the VM exits without the line', async () => {
-    const exited = new Promise((resolve) => setTimeout(resolve, 20));
-    await expect(waitForConsole(log, /never/, { timeoutMs: 5000, abortOn: exited })).rejects.toThrow(/the VM exited/);
+  it('fails as soon as the VM exits without the line, saying how QEMU ended', async () => {
+    const exited = new Promise<QemuExit>((resolve) =>
+      setTimeout(() => resolve({ code: 1, signal: null, stderrTail: 'qemu: could not open kernel' }), 20),
+    );
+    await expect(waitForConsole(log, /never/, { timeoutMs: 5000, abortOn: exited })).rejects.toThrow(
+      /the VM exited: QEMU exited \(code 1\): qemu: could not open kernel before/,
+    );
   });
 });

@@ -5,11 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { errorMessage } from '@vfs/contracts';
+import { describeExit, type QemuExit } from './qemu_process';
 
 export interface ConsoleWait {
   readonly timeoutMs: number;
-  /** Stop waiting, with an error, when this settles first (typically RunningQemu.exited). */
-  readonly abortOn?: Promise<unknown>;
+  /** Stop waiting, with an error that says how QEMU ended, when this settles first (RunningQemu.exited). */
+  readonly abortOn?: Promise<QemuExit>;
   readonly pollMs?: number;
 }
 
@@ -68,7 +69,7 @@ export function waitForConsole(path: string, pattern: RegExp, wait: ConsoleWait)
     const poll = setInterval(check, wait.pollMs ?? 20);
     const deadline = setTimeout(() => check() || fail(`no match within ${wait.timeoutMs} ms`), wait.timeoutMs);
     wait.abortOn?.then(
-      () => check() || fail('the VM exited'),
+      (exit) => check() || fail(`the VM exited: ${describeExit(exit)}`),
       () => check() || fail('the VM failed'),
     );
     check();

@@ -32,6 +32,12 @@ export interface QemuExit {
   readonly stderrTail: string;
 }
 
+export function describeExit(exit: QemuExit): string {
+  // An adopted QEMU is not our child: its status is not ours to read.
+  const status = exit.signal ?? (exit.code === null ? 'status unknown' : `code ${exit.code}`);
+  return `QEMU exited (${status})${exit.stderrTail === '' ? '' : `: ${exit.stderrTail}`}`;
+}
+
 export interface RunningQemu {
   readonly pid: number;
   /** Resolves once QEMU has exited and the cleanup paths are removed. */

@@ -10,7 +10,7 @@ import { within } from '../within';
 import { type FsHotplugDevice, type GuestRelease, hotAddFs, hotRemoveFs } from '../vm/fs_hotplug';
 import { hotAddNet, hotRemoveNet, type NetHotplugDevice } from '../vm/net_hotplug';
 import { QmpClient, type QmpStatus } from '../vm/qmp';
-import { killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
+import { describeExit, killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
 import { loadVmState, saveVmState } from '../vm/vm_snapshot';
 
 /** QEMU listens on QMP early in its start, well before the guest runs; a loaded host is slow. */
@@ -49,12 +49,6 @@ export interface ControlledVm {
   loadState(statePath: string, timeoutMs: number): Promise<void>;
   /** Lets go of QEMU without stopping it (the warm pool hands it over): closes QMP; `gone` then resolves. */
   release(): void;
-}
-
-export function describeExit(exit: QemuExit): string {
-  // An adopted QEMU is not our child: its status is not ours to read.
-  const status = exit.signal ?? (exit.code === null ? 'status unknown' : `code ${exit.code}`);
-  return `QEMU exited (${status})${exit.stderrTail === '' ? '' : `: ${exit.stderrTail}`}`;
 }
 
 /** Connects QMP to a just-spawned QEMU; fails with QEMU's own words when it exits first. */
