@@ -115,7 +115,7 @@ test("a ring stop sent while a SHMEM_MAP awaits its reply is answered at once; t
       shmemSize: CHUNK,
       backendChannel: true,
       memorySize: 16 << 20,
-      timeoutMs: 3000,
+      timeoutMs: 4000,
     });
     frontend = a;
     const shmem = a.shmem!;
