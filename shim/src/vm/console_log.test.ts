@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileTail, fileTailOrError, waitForConsole } from './console_log';
-import type { QemuExit } from './qemu_process';
+import type { QemuExit } from './qemu_exit';
 
 describe('fileTail', () => {
   let dir: string;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { errorMessage } from '@vfs/contracts';
-import { describeExit, type QemuExit } from './qemu_process';
+import { describeExit, type QemuExit } from './qemu_exit';
 
 export interface ConsoleWait {
   readonly timeoutMs: number;

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { fileTailOrError } from './console_log';
+import type { QemuExit } from './qemu_exit';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -25,18 +26,7 @@ export interface QemuLaunch {
 /** The first descriptor QemuLaunch.inheritFds become in QEMU. */
 export const FIRST_INHERITED_FD = 3;
 
-export interface QemuExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  /** Last lines of QEMU's stderr, for error messages. */
-  readonly stderrTail: string;
-}
-
-export function describeExit(exit: QemuExit): string {
-  // An adopted QEMU is not our child: its status is not ours to read.
-  const status = exit.signal ?? (exit.code === null ? 'status unknown' : `code ${exit.code}`);
-  return `QEMU exited (${status})${exit.stderrTail === '' ? '' : `: ${exit.stderrTail}`}`;
-}
+export type { QemuExit };
 
 export interface RunningQemu {
   readonly pid: number;
