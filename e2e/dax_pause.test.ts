@@ -21,7 +21,7 @@ import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig, withDeadline } 
 import { requireOurQemu } from '@vfs/harness/our_qemu';
 import { waitFor } from '@vfs/harness/process';
 import { REPO_ROOT } from '@vfs/harness/repo';
-import { QmpClient } from '@vfs/shim/vm';
+import { QmpClient, waitForConsole } from '@vfs/shim/vm';
 
 const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
 /** Four 2 MiB ranges for sixteen 4 MiB files: the guest maps and unmaps all the time. */
@@ -65,8 +65,14 @@ cd /mnt/dax && md5sum -c sums
 `;
 }
 
+/** A QMP command's answer: a pause is answered in milliseconds, this only ends a hang. */
+const QMP_DEADLINE_MS = 10_000;
+/** What the old daemon logged when a pause held its map's reply back into the timeout. */
+const REPLY_TIMED_OUT = 'no reply to SHMEM_';
+
 let workDir = '';
 const daemons: ChildProcess[] = [];
+let vms: GuestVms | undefined;
 
 /** The DAX daemon's log lines that contain `text`. */
 function daxLogLines(text: string): string[] {
@@ -103,15 +109,33 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const d of daemons) if (d.pid !== undefined && d.exitCode === null) process.kill(-d.pid, 'SIGKILL');
-  if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
+  try {
+    vms?.killAll();
+    for (const d of daemons) if (d.pid !== undefined) killGroup(d.pid);
+  } finally {
+    if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
+  }
 });
+
+/** SIGKILL to the daemon's process group, which may be gone already. */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** One QMP command, failing instead of hanging. */
+function qmpCommand(qmp: QmpClient, command: string): Promise<unknown> {
+  return withDeadline(qmp.execute(command), QMP_DEADLINE_MS, `QMP ${command} was not answered`);
+}
 
 test('a guest paused and resumed while it maps files into its DAX window reads every file intact', async () => {
   const work = startDaemon('work', join(workDir, 'work'));
   const dax = startDaemon('dax', join(workDir, 'dax'), [`--dax-window=${WINDOW_MIB}`]);
   await waitFor("the daemons' sockets", () => existsSync(work) && existsSync(dax), 10_000);
-  const vms = new GuestVms(requireOurQemu());
+  vms = new GuestVms(requireOurQemu());
   try {
     const consoleLog = join(workDir, 'console.log');
     const config = vmConfig(workDir, 'q35', bootArgs({ mode: 'script', tag: 'work', script: 'run.sh' }), [
@@ -120,17 +144,16 @@ test('a guest paused and resumed while it maps files into its DAX window reads e
     ]);
     const qmpSocket = join(workDir, 'qmp.sock');
     const qemu = await vms.start(workDir, { ...config, memoryMiB: 512, vcpus: 2, qmpSocketPath: qmpSocket });
-    await waitFor(
-      'the guest reading',
-      () => existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').includes('READING'),
-      BOOT_TIMEOUT_MS,
-    );
+    await waitForConsole(consoleLog, /^READING\r?$/m, { timeoutMs: BOOT_TIMEOUT_MS, abortOn: qemu.exited });
     const qmp = await QmpClient.connect(qmpSocket);
     let pauses = 0;
     try {
-      while (pauses < MIN_PAUSES || (pauses < MAX_PAUSES && daxLogLines(PUT_BACK).length < MEETINGS)) {
-        await qmp.execute('stop');
-        await qmp.execute('cont');
+      const more = (): boolean =>
+        daxLogLines(REPLY_TIMED_OUT).length === 0 &&
+        (pauses < MIN_PAUSES || (pauses < MAX_PAUSES && daxLogLines(PUT_BACK).length < MEETINGS));
+      while (more()) {
+        await qmpCommand(qmp, 'stop');
+        await qmpCommand(qmp, 'cont');
         pauses++;
         await sleep(RUNNING_MS);
       }
@@ -142,12 +165,12 @@ test('a guest paused and resumed while it maps files into its DAX window reads e
     const output = readFileSync(consoleLog, 'utf8');
     const putBack = daxLogLines(PUT_BACK).length;
     process.stdout.write(`${pauses} pauses: ${putBack} guest requests put back on their ring and run again\n`);
-    // Else nothing was tested: no pause met a map in flight.
-    expect(putBack).toBeGreaterThan(0);
     // The old daemon held the pause back until its wait for the map's reply timed out.
-    expect(daxLogLines('no reply to SHMEM_')).toEqual([]);
+    expect(daxLogLines(REPLY_TIMED_OUT)).toEqual([]);
     expect(output.split('\n').filter((line) => line.includes('READ-FAILED'))).toEqual([]);
     expect(scriptExitStatus(output)).toBe(0);
+    // Else nothing was tested: no pause met a map in flight.
+    expect(putBack).toBeGreaterThan(0);
   } finally {
     vms.killAll();
   }

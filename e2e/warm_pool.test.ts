@@ -7,7 +7,7 @@
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_PORT_REOPENED, PoolClient, poolSocket } from '@vfs/contracts';
+import { AGENT_PORT_CLOSED, PoolClient, poolSocket } from '@vfs/contracts';
 import { PrivateContainerd, type CtrResult, mountsUnder } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { bundleShim } from '@vfs/harness/bundles';
@@ -75,7 +75,7 @@ describe('the warm pool with containerd 1.6', () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const guestConsole = readFileSync(join(containerd.runDir, 'pool', first as string, 'console.log'), 'utf8');
     expect(guestConsole).toContain('"msg":"warmed up"');
-    expect(guestConsole).not.toContain(AGENT_PORT_REOPENED);
+    expect(guestConsole).not.toContain(AGENT_PORT_CLOSED);
 
     // The pool refills with a new VM and never lists the handed-out one again.
     const [second] = await service.ready(1);

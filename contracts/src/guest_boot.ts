@@ -29,10 +29,11 @@ export const RUNTIME_PMEM_DEVICE = '/dev/pmem0';
 /** The virtio-serial port name /init looks for and hands to the agent as its /dev/vportNpM. */
 export const AGENT_PORT_NAME = 'agent.0';
 /**
- * What the agent logs on the console when its host went away and it reopens the port for the
- * next: once it is there, a new host's calls cannot be dropped by that close.
+ * What the agent logs on the console once it closed its port after a host left (a connection
+ * that lasted 0.1 s), right before it opens the port for the next: a new host's calls sent after
+ * it cannot be dropped by that close.
  */
-export const AGENT_PORT_REOPENED = 'host connection closed; reopening the port';
+export const AGENT_PORT_CLOSED = 'host connection closed; reopening the port';
 
 export type BootArgs =
   /** Power off right after `vfs-init: start`: the bare-VM floor, the KVM probe. */

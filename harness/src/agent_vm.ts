@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  AGENT_PORT_REOPENED,
+  AGENT_PORT_CLOSED,
   bootArgs,
   ControlClient,
   DEFAULT_RUNTIME_TAG,
@@ -20,7 +20,7 @@ import type { CacheMode } from '@vfs/contracts';
 import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { TtrpcClient, type ServiceClient, type TtrpcLogger } from '@vfs/proto/ttrpc';
 import { firstCheckAnswer } from '@vfs/shim';
-import { readConsole, waitForConsole } from '@vfs/shim/vm';
+import { describeExit, readConsole, waitForConsole } from '@vfs/shim/vm';
 import type { VhostUserFsDevice } from '@vfs/shim/vm';
 import type { RunningQemu } from '@vfs/shim/vm';
 import { waitFor } from './process';
@@ -36,6 +36,11 @@ const DAEMON_STOP_GRACE_MS = 2000;
  * firstCheckAnswer, which it uses when it adopts a pooled VM.
  */
 const RECHECK_EVERY_MS = 200;
+/**
+ * How old a connection must be for the agent to log its close (AGENT_PORT_CLOSED): its threshold
+ * is 100 ms from its port's open, which comes before our dial returns.
+ */
+const AGENT_CONNECTION_NOTED_MS = 150;
 
 export type AgentClient = ServiceClient<typeof AgentServiceDefinition>;
 
@@ -101,6 +106,8 @@ export class AgentVm {
   private control: ControlClient | undefined;
   private qemu: RunningQemu | undefined;
   private connection: TtrpcClient | undefined;
+  /** When `connection` answered its first Check (performance.now()). */
+  private connectedAt = 0;
   private launchedAt = 0;
 
   private constructor() {}
@@ -135,24 +142,31 @@ export class AgentVm {
 
   /**
    * Drops the host side of the agent channel and dials again (what a restarted shim does), once
-   * the agent has reopened its port. A host back sooner may have its calls answered on the old
+   * the agent has closed its old port. A host back sooner may have its calls answered on the old
    * port, which the agent closes when it learns of the disconnect (the guest takes the port's
    * control messages on another virtqueue than its data, so that can come after a new host's
    * first call): virtio_console discards unread input on close, and a later call would hang. A
-   * restarted shim takes far longer than the agent to come back. The agent logs the reopen only
-   * after a connection that lasted 0.1 s (serve_port.ts): reconnect none younger.
+   * restarted shim takes far longer than the agent to come back. The agent says so only after a
+   * connection that lasted 0.1 s (serve_port.ts): a younger one is kept that long first.
    */
   async reconnect(): Promise<void> {
-    const reopened = this.portReopens();
+    await sleep(Math.max(0, this.connectedAt + AGENT_CONNECTION_NOTED_MS - performance.now()));
+    const closed = this.portCloses();
     this.connection?.close();
     this.connection = undefined;
-    await waitFor('the agent reopening its port', () => this.portReopens() > reopened, BOOT_TIMEOUT_MS);
+    const gone = (this.qemu as RunningQemu).exited.then((exit) => {
+      throw new Error(`${describeExit(exit)} before the agent closed its port`);
+    });
+    await Promise.race([
+      waitFor('the agent closing its port', () => this.portCloses() > closed, BOOT_TIMEOUT_MS),
+      gone,
+    ]);
     this.connection = await this.dial(BOOT_TIMEOUT_MS, RECHECK_EVERY_MS);
   }
 
-  /** How often the console says the agent reopened its port. */
-  private portReopens(): number {
-    return this.console().split(AGENT_PORT_REOPENED).length - 1;
+  /** How often the console says the agent closed its port after a host left. */
+  private portCloses(): number {
+    return this.console().split(AGENT_PORT_CLOSED).length - 1;
   }
 
   async stop(): Promise<void> {
@@ -242,14 +256,15 @@ export class AgentVm {
       await sleep(10);
     }
     const client = await TtrpcClient.connect(this.agentSocket, { logger: quietLogger });
-    const exited = (this.qemu as RunningQemu).exited.then((e) => {
-      throw new Error(`QEMU exited (${e.code ?? e.signal}) before the agent answered`);
+    const exited = (this.qemu as RunningQemu).exited.then((exit) => {
+      throw new Error(`${describeExit(exit)} before the agent answered`);
     });
     try {
       const check = firstCheckAnswer(client.service(AgentServiceDefinition), deadline, recheckEveryMs);
       const answer = await Promise.race([check, exited]);
       if (answer.status !== CheckResponse_ServingStatus.SERVING)
         throw new Error(`agent Check answered ${answer.status}`);
+      this.connectedAt = performance.now();
       return client;
     } catch (err) {
       client.close();

@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AGENT_PORT_REOPENED } from '@vfs/contracts';
+import { AGENT_PORT_CLOSED } from '@vfs/contracts';
 import type { TtrpcServer } from '@vfs/proto/ttrpc';
 import type { AgentLogger } from './logger';
 import { openPort } from './port_channel';
@@ -59,6 +59,6 @@ export async function servePort(
     const reopen = reopenAfter(lastedMs, pollMs);
     pollMs = reopen.nextPollMs;
     if (reopen.waitMs > 0) await sleep(reopen.waitMs);
-    else log.info({ port: path, ms: Math.round(lastedMs) }, AGENT_PORT_REOPENED);
+    else log.info({ port: path, ms: Math.round(lastedMs) }, AGENT_PORT_CLOSED);
   }
 }

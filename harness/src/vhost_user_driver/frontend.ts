@@ -355,7 +355,7 @@ export class VhostUserFrontend implements VirtioFsTransport {
     return reply.subarray(Layout.CONFIG_HEADER);
   }
 
-  /** Starts `q` again after a stop, from `base` (what GET_VRING_BASE answered), as QEMU does. */
+  /** Starts queue `index` again after a stop, from `base` (what GET_VRING_BASE answered), as QEMU does. */
   restartQueue(index: number, base: number): void {
     this.startQueue(this.queue(index), base);
   }

@@ -19,7 +19,8 @@ import { dirname, join } from 'node:path';
 import { type AccelVerdict, bootArgs, INIT_MARKERS, parseAccelVerdict } from '@vfs/contracts';
 import { readConsole } from './console_log';
 import { buildQemuArgs, type Accel } from './qemu_command';
-import { launchQemu, type QemuExit } from './qemu_process';
+import type { QemuExit } from './qemu_exit';
+import { launchQemu } from './qemu_process';
 
 export interface AccelDetection {
   readonly kernelPath: string;

@@ -26,8 +26,6 @@ export interface QemuLaunch {
 /** The first descriptor QemuLaunch.inheritFds become in QEMU. */
 export const FIRST_INHERITED_FD = 3;
 
-export type { QemuExit };
-
 export interface RunningQemu {
   readonly pid: number;
   /** Resolves once QEMU has exited and the cleanup paths are removed. */

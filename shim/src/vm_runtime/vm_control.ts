@@ -10,8 +10,8 @@ import { within } from '../within';
 import { type FsHotplugDevice, type GuestRelease, hotAddFs, hotRemoveFs } from '../vm/fs_hotplug';
 import { hotAddNet, hotRemoveNet, type NetHotplugDevice } from '../vm/net_hotplug';
 import { QmpClient, type QmpStatus } from '../vm/qmp';
-import { describeExit } from '../vm/qemu_exit';
-import { killQemuByPid, type QemuExit, type RunningQemu } from '../vm/qemu_process';
+import { describeExit, type QemuExit } from '../vm/qemu_exit';
+import { killQemuByPid, type RunningQemu } from '../vm/qemu_process';
 import { loadVmState, saveVmState } from '../vm/vm_snapshot';
 
 /** QEMU listens on QMP early in its start, well before the guest runs; a loaded host is slow. */
