@@ -32,10 +32,9 @@ import type { VhostUserFsDevice } from '@vfs/shim/vm';
 import { USER_XATTRS_ONLY } from '@vfs/shim';
 import { FSTOOL_SOURCE } from '@vfs/harness/bundles';
 import { OpenWatch } from '@vfs/harness/open_watch';
-import { REPO_ROOT } from '@vfs/harness/repo';
+import { DAEMON } from '@vfs/harness/standalone_daemon';
 import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig, withDeadline } from '@vfs/harness/guest_vm';
 
-const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
 const FSTOOL_SRC = FSTOOL_SOURCE;
 
 jest.setTimeout(4 * BOOT_TIMEOUT_MS);

@@ -10,20 +10,17 @@
  * guest's request back on its ring, and runs it again once the ring resumes (ARCHITECTURE.md, DAX).
  * Needs our QEMU (`make vmm`): Debian's has no DAX window.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bootArgs, scriptExitStatus } from '@vfs/contracts';
 import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig, withDeadline } from '@vfs/harness/guest_vm';
 import { requireOurQemu } from '@vfs/harness/our_qemu';
-import { waitFor } from '@vfs/harness/process';
-import { REPO_ROOT } from '@vfs/harness/repo';
+import { StandaloneDaemon } from '@vfs/harness/standalone_daemon';
 import { QmpClient, waitForConsole } from '@vfs/shim/vm';
 
-const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
 /** Four 2 MiB ranges for sixteen 4 MiB files: the guest maps and unmaps all the time. */
 const WINDOW_MIB = 8;
 const FILES = 16;
@@ -71,7 +68,7 @@ const QMP_DEADLINE_MS = 10_000;
 const REPLY_TIMED_OUT = 'no reply to SHMEM_';
 
 let workDir = '';
-const daemons: ChildProcess[] = [];
+const daemons: StandaloneDaemon[] = [];
 let vms: GuestVms | undefined;
 
 /** The DAX daemon's log lines that contain `text`. */
@@ -81,17 +78,16 @@ function daxLogLines(text: string): string[] {
     .filter((line) => line.includes(text));
 }
 
-function startDaemon(name: string, dir: string, extra: string[] = []): string {
-  const socket = join(workDir, `${name}.sock`);
-  const log = openSync(join(workDir, `${name}.log`), 'w');
-  // A process group of its own: sandboxed, the pid is unshare's, and the daemon is its child.
-  const daemon = spawn(DAEMON, [`--socket-path=${socket}`, `--shared-dir=${dir}`, '--cache=auto', ...extra], {
-    stdio: ['ignore', log, log],
-    detached: true,
-  });
-  closeSync(log);
+/** Our daemon serving `workDir`/`name` at cache=auto, logging to `name`.log; returns its socket. */
+async function startDaemon(name: string, extra: string[] = []): Promise<string> {
+  const daemon = await StandaloneDaemon.start(
+    join(workDir, name),
+    join(workDir, `${name}.sock`),
+    join(workDir, `${name}.log`),
+    ['--cache=auto', ...extra],
+  );
   daemons.push(daemon);
-  return socket;
+  return daemon.socketPath;
 }
 
 beforeAll(() => {
@@ -111,20 +107,11 @@ beforeAll(() => {
 afterAll(() => {
   try {
     vms?.killAll();
-    for (const d of daemons) if (d.pid !== undefined) killGroup(d.pid);
+    for (const d of daemons) d.kill();
   } finally {
     if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
   }
 });
-
-/** SIGKILL to the daemon's process group, which may be gone already. */
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
 
 /** One QMP command, failing instead of hanging. */
 function qmpCommand(qmp: QmpClient, command: string): Promise<unknown> {
@@ -132,9 +119,8 @@ function qmpCommand(qmp: QmpClient, command: string): Promise<unknown> {
 }
 
 test('a guest paused and resumed while it maps files into its DAX window reads every file intact', async () => {
-  const work = startDaemon('work', join(workDir, 'work'));
-  const dax = startDaemon('dax', join(workDir, 'dax'), [`--dax-window=${WINDOW_MIB}`]);
-  await waitFor("the daemons' sockets", () => existsSync(work) && existsSync(dax), 10_000);
+  const work = await startDaemon('work');
+  const dax = await startDaemon('dax', [`--dax-window=${WINDOW_MIB}`]);
   vms = new GuestVms(requireOurQemu());
   try {
     const consoleLog = join(workDir, 'console.log');

@@ -9,17 +9,15 @@
  * on a TCG guest's command line) the second round ran code of the page's earlier contents and
  * crashed (ARCHITECTURE.md, 'Translated code under TCG'). Debian's QEMU 7.2 boots the same test.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootArgs, scriptExitStatus } from '@vfs/contracts';
 import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig } from '@vfs/harness/guest_vm';
 import { requireOurQemu } from '@vfs/harness/our_qemu';
-import { waitFor } from '@vfs/harness/process';
-import { REPO_ROOT } from '@vfs/harness/repo';
+import { StandaloneDaemon } from '@vfs/harness/standalone_daemon';
 
-const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
 const ROUNDS = 4;
 
 jest.setTimeout(4 * BOOT_TIMEOUT_MS);
@@ -67,7 +65,7 @@ done
 }
 
 let workDir = '';
-let daemon: ChildProcess | undefined;
+let daemon: StandaloneDaemon | undefined;
 const expected = new Map<string, string>();
 
 beforeAll(async () => {
@@ -86,20 +84,15 @@ beforeAll(async () => {
     expected.set(name, run.stdout.trim());
   }
   writeFileSync(join(share, 'run.sh'), guestScript());
-  const socket = join(workDir, 'fs.sock');
-  const log = openSync(join(workDir, 'daemon.log'), 'w');
-  // A process group of its own: sandboxed, the pid is unshare's, and the daemon is its child.
-  daemon = spawn(DAEMON, [`--socket-path=${socket}`, `--shared-dir=${share}`, '--cache=auto'], {
-    stdio: ['ignore', log, log],
-    detached: true,
-  });
-  closeSync(log);
-  await waitFor("vfs-virtiofsd's socket", () => existsSync(socket), 10_000);
+  daemon = await StandaloneDaemon.start(share, join(workDir, 'fs.sock'), join(workDir, 'daemon.log'), ['--cache=auto']);
 });
 
 afterAll(() => {
-  if (daemon?.pid !== undefined && daemon.exitCode === null) process.kill(-daemon.pid, 'SIGKILL');
-  if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
+  try {
+    daemon?.kill();
+  } finally {
+    if (workDir !== '') rmSync(workDir, { recursive: true, force: true });
+  }
 });
 
 /** Boots the guest on `qemu` and returns its RUN lines. */
@@ -109,7 +102,7 @@ async function runInGuest(qemu: string | undefined, name: string): Promise<strin
     const dir = join(workDir, name);
     mkdirSync(dir);
     const config = vmConfig(dir, 'q35', bootArgs({ mode: 'script', tag: 'work', script: 'run.sh' }), [
-      { id: 'fs0', socketPath: join(workDir, 'fs.sock'), tag: 'work' },
+      { id: 'fs0', socketPath: (daemon as StandaloneDaemon).socketPath, tag: 'work' },
     ]);
     const boot = await vms.boot(dir, config);
     expect(scriptExitStatus(boot.console)).toBe(0);

@@ -25,9 +25,9 @@ import type { VhostUserFsDevice } from '@vfs/shim/vm';
 import type { RunningQemu } from '@vfs/shim/vm';
 import { waitFor } from './process';
 import { REPO_ROOT } from './repo';
+import { DAEMON } from './standalone_daemon';
 import { BOOT_TIMEOUT_MS, GuestVms, requireGuestImage, vmConfig, withDeadline } from './guest_vm';
 
-export const DAEMON = join(REPO_ROOT, 'build', 'bin', 'vfs-virtiofsd');
 export const RUNTIME = join(REPO_ROOT, 'build', 'runtime');
 const DAEMON_STOP_GRACE_MS = 2000;
 /**
