@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pidAlive, waitFor } from '@vfs/harness/process';
 import { step } from './launch_plan';
 import { Launch } from './process_launcher';
-import { SpareLauncher } from './spare_launcher';
+import { SPARES, SpareLauncher } from './spare_launcher';
 
 const RUNTIME_SRC = join(__dirname, '..', '..', 'runtime');
 const REFILL_MS = 50;
@@ -30,27 +30,27 @@ describe('a launcher started ahead of its plan', () => {
     new Launch({ launcherPath: spare.launcherPath, spare, plan: [step('umask', '022')], context: {} });
 
   it('runs the next plan, and another spare starts after the refill delay', async () => {
-    spares = new SpareLauncher(launcher, REFILL_MS);
+    spares = new SpareLauncher(launcher, REFILL_MS, 1);
     spares.fill();
-    const first = spares.waitingPid;
+    const [first] = spares.waitingPids;
     expect(first).toBeDefined();
     const launch = run(spares);
     expect(launch.launcherPid).toBe(first);
-    expect(spares.waitingPid).toBeUndefined();
+    expect(spares.waitingPids).toEqual([]);
     await expect(launch.done).resolves.toBeUndefined();
-    await waitFor('a new spare waits', () => spares?.waitingPid !== undefined);
-    expect(spares.waitingPid).not.toBe(first);
-    const second = spares.waitingPid as number;
+    await waitFor('a new spare waits', () => spares?.waitingPids.length === 1);
+    const [second] = spares.waitingPids as [number];
+    expect(second).not.toBe(first);
     await expect(run(spares).done).resolves.toBeUndefined();
     await waitFor('the second spare has run its plan and exited', () => !pidAlive(second));
   });
 
   it('replaces a spare that died before its plan with a launcher started then', async () => {
-    spares = new SpareLauncher(launcher, REFILL_MS);
+    spares = new SpareLauncher(launcher, REFILL_MS, 1);
     spares.fill();
-    const dead = spares.waitingPid as number;
+    const [dead] = spares.waitingPids as [number];
     process.kill(dead, 'SIGKILL');
-    await waitFor('the spare is seen dead', () => spares?.waitingPid === undefined);
+    await waitFor('the spare is seen dead', () => spares?.waitingPids.length === 0);
     const launch = run(spares);
     expect(launch.launcherPid).toBeDefined();
     expect(launch.launcherPid).not.toBe(dead);
@@ -58,30 +58,46 @@ describe('a launcher started ahead of its plan', () => {
   });
 
   it('fails the launch that takes a spare which cannot run, and says why', async () => {
-    spares = new SpareLauncher(join(dir, 'missing-launcher'), REFILL_MS);
+    spares = new SpareLauncher(join(dir, 'missing-launcher'), REFILL_MS, 1);
     spares.fill();
     await new Promise((resolve) => setImmediate(resolve));
     await expect(run(spares).done).rejects.toThrow(/missing-launcher.*ENOENT/);
   });
 
   it('leaves no launcher behind once closed, and starts no more', async () => {
-    spares = new SpareLauncher(launcher, REFILL_MS);
+    spares = new SpareLauncher(launcher, REFILL_MS, 1);
     spares.fill();
-    const pid = spares.waitingPid as number;
+    const [pid] = spares.waitingPids as [number];
     await expect(run(spares).done).resolves.toBeUndefined();
     spares.close();
     await new Promise((resolve) => setTimeout(resolve, REFILL_MS * 3));
-    expect(spares.waitingPid).toBeUndefined();
+    expect(spares.waitingPids).toEqual([]);
     await waitFor('the taken launcher exited', () => !pidAlive(pid));
     spares.fill();
-    expect(spares.waitingPid).toBeUndefined();
+    expect(spares.waitingPids).toEqual([]);
   });
 
-  it('stops a waiting spare when closed', async () => {
+  it('stops every waiting spare when closed', async () => {
     spares = new SpareLauncher(launcher, REFILL_MS);
     spares.fill();
-    const pid = spares.waitingPid as number;
+    const pids = spares.waitingPids;
+    expect(pids).toHaveLength(SPARES);
     spares.close();
-    await waitFor('the spare exited', () => !pidAlive(pid));
+    await waitFor('the spares exited', () => pids.every((pid) => !pidAlive(pid)));
+  });
+
+  it("keeps one for a sandbox's start and one for its first container, and makes both up later", async () => {
+    spares = new SpareLauncher(launcher, REFILL_MS);
+    spares.fill();
+    const ahead = spares.waitingPids;
+    expect(ahead).toHaveLength(2);
+    const launches = [run(spares), run(spares)];
+    expect(launches.map((launch) => launch.launcherPid)).toEqual(ahead);
+    // A third launch in the same turn starts its own.
+    const third = run(spares);
+    expect(ahead).not.toContain(third.launcherPid);
+    await Promise.all([...launches, third].map((launch) => launch.done));
+    await waitFor('two new spares wait', () => spares?.waitingPids.length === 2);
+    expect(spares.waitingPids.some((pid) => ahead.includes(pid))).toBe(false);
   });
 });

@@ -2,10 +2,12 @@
  * A vfs-launcher started ahead of its plan. Starting one is Node's spawn: a fork of the agent and
  * the launcher's exec, which the agent's event loop waits out, 20–30 ms of a pooled
  * CreateContainer's ≈ 230 under TCG (ARCHITECTURE.md, "The warm pool"). A launcher blocked in
- * reading its plan costs the guest nothing, so the agent keeps one: the next launch without a pty
- * takes it, and the next spare starts REFILL_DELAY_MS later, off that request's path (the host's
- * StartContainer follows a CreateContainer within ≈ 0.1 s). A spare has read no plan, so it holds
- * nothing of any tenant's; it exits on its own when the agent does (its plan pipe ends).
+ * reading its plan costs the guest nothing, so the agent keeps SPARES of them: a sandbox's start
+ * runs two launches back to back (CreateSandbox's host sync and mounts, then its first container's
+ * init), and each launch without a pty takes one. The spares are made up REFILL_DELAY_MS after a
+ * take, off that request's path (the host's StartContainer follows a CreateContainer within
+ * ≈ 0.1 s). A spare has read no plan, so it holds nothing of any tenant's; it exits on its own
+ * when the agent does (its plan pipe ends).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -14,6 +16,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * enough for a pod's next container.
  */
 export const REFILL_DELAY_MS = 500;
+/** CreateSandbox's launch and the first container's init. */
+export const SPARES = 2;
 
 /** Descriptors 3 (plan, then control lines) and 4 (status lines); extra ones follow from 5. */
 export function spawnLauncher(launcherPath: string, extraFds: readonly number[] = []): ChildProcess {
@@ -26,46 +30,49 @@ function waiting(child: ChildProcess): boolean {
 }
 
 export class SpareLauncher {
-  private spare: ChildProcess | undefined;
+  private spares: ChildProcess[] = [];
   private refill: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
     readonly launcherPath: string,
     private readonly refillDelayMs: number = REFILL_DELAY_MS,
+    private readonly count: number = SPARES,
   ) {}
 
-  /** The pid of the launcher waiting for a plan, if one is. */
-  get waitingPid(): number | undefined {
-    return this.spare !== undefined && waiting(this.spare) ? this.spare.pid : undefined;
+  /** The pids of the launchers waiting for a plan, the next one to be taken first. */
+  get waitingPids(): number[] {
+    return this.spares.filter(waiting).map((child) => child.pid as number);
   }
 
-  /** Starts a spare now unless one waits. */
+  /** Starts spares now until `count` wait. */
   fill(): void {
-    if (this.closed || (this.spare !== undefined && waiting(this.spare))) return;
-    const child = spawnLauncher(this.launcherPath);
-    // A launcher that cannot be run fails the launch that would take it: take() starts that one
-    // anew and its Launch reports why. Until then the error has nowhere to go.
-    child.once('error', () => undefined);
-    this.spare = child;
+    if (this.closed) return;
+    this.spares = this.spares.filter(waiting);
+    while (this.spares.length < this.count) {
+      const child = spawnLauncher(this.launcherPath);
+      // A launcher that cannot be run fails the launch that would take it: take() starts that one
+      // anew and its Launch reports why. Until then the error has nowhere to go.
+      child.once('error', () => undefined);
+      this.spares.push(child);
+    }
   }
 
-  /** The waiting spare, or a launcher started now; either way the next spare follows later. */
+  /** The next waiting spare, or a launcher started now; either way the spares are made up later. */
   take(): ChildProcess {
-    const spare = this.spare;
-    this.spare = undefined;
+    this.spares = this.spares.filter(waiting);
+    const spare = this.spares.shift();
     this.scheduleRefill();
-    if (spare !== undefined && waiting(spare)) return spare;
-    return spawnLauncher(this.launcherPath);
+    return spare ?? spawnLauncher(this.launcherPath);
   }
 
-  /** Stops the spare and any refill (the agent's own exit needs neither: the spare sees EOF). */
+  /** Stops the spares and any refill (the agent's own exit needs neither: the spares see EOF). */
   close(): void {
     this.closed = true;
     if (this.refill !== undefined) clearTimeout(this.refill);
     this.refill = undefined;
-    this.spare?.kill('SIGKILL');
-    this.spare = undefined;
+    for (const spare of this.spares) spare.kill('SIGKILL');
+    this.spares = [];
   }
 
   private scheduleRefill(): void {

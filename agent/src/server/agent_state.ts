@@ -21,7 +21,7 @@ export function agentState(log: AgentLogger, options: RuntimeOptions): AgentStat
   return {
     log,
     registry: new ContainerRegistry(options),
-    shares: new ShareTable(options.launcherPath),
+    shares: new ShareTable(options.launcherPath, { spare: options.spareLauncher }),
     outputs: new OutputRelays(log),
     oom: new OomEvents(log),
     launcherPath: options.launcherPath,

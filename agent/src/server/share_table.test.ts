@@ -1,8 +1,10 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive, waitFor } from '@vfs/harness/process';
 import { PLAN_STEP_ARITY, step } from '../container/launch_plan';
 import { MS_RDONLY } from '../container/mount_options';
+import { SpareLauncher } from '../container/spare_launcher';
 import { mountSteps, probedTags, ShareTable, waitForTags } from './share_table';
 
 /** A hotplug that lands later; cancelled after each test, so a failed one cannot fire into the next. */
@@ -119,7 +121,7 @@ describe('ShareTable on a kernel that lists its tags', () => {
     };
     probe(0, 'vfslayers');
     later(() => probe(1, 'vfsdata'), 300);
-    const table = new ShareTable(launcher.path, sysfs);
+    const table = new ShareTable(launcher.path, { sysfsRoot: sysfs });
     const shares = ['vfslayers', 'vfsdata'].map((tag) => ({
       tag,
       mountPoint: `/s/${tag}`,
@@ -147,7 +149,7 @@ describe('ShareTable on a kernel that lists no tags', () => {
   it('mounts each share in a run of its own, trying again only the one whose tag comes late', async () => {
     const launcher = fakeLauncher(dir);
     writeFileSync(join(launcher.tags, 'vfslayers'), '');
-    const table = new ShareTable(launcher.path, join(dir, 'no-sysfs'));
+    const table = new ShareTable(launcher.path, { sysfsRoot: join(dir, 'no-sysfs') });
     later(() => writeFileSync(join(launcher.tags, 'vfsdata'), ''), 300);
     await table.mount([share('vfslayers'), share('vfsdata')], () => [step('hostname', 'pod')], 10_000);
     const ran = readFileSync(launcher.log, 'utf8').trim().split('\n');
@@ -161,10 +163,30 @@ describe('ShareTable on a kernel that lists no tags', () => {
 
   it('fails naming the tag once the wait is over, and mounts at once without a wait', async () => {
     const launcher = fakeLauncher(dir);
-    const table = new ShareTable(launcher.path, join(dir, 'no-sysfs'));
+    const table = new ShareTable(launcher.path, { sysfsRoot: join(dir, 'no-sysfs') });
     await expect(table.mount([share('vfsdata')], undefined, 200)).rejects.toThrow(/mount\(vfsdata\): ENOENT/);
     await expect(table.mount([share('vfsdata')])).rejects.toThrow(/ENOENT/);
     expect(existsSync(launcher.log)).toBe(true); // the mkdirp steps ran, no mount did
     expect(readFileSync(launcher.log, 'utf8')).not.toMatch(/^mount/m);
+  });
+});
+
+describe('ShareTable with launchers started ahead', () => {
+  let spares: SpareLauncher | undefined;
+  afterEach(() => spares?.close());
+
+  it("runs its plan in a waiting launcher, as CreateSandbox's run is on a sandbox's start path", async () => {
+    const launcher = fakeLauncher(dir);
+    writeFileSync(join(launcher.tags, 'vfsdata'), '');
+    spares = new SpareLauncher(launcher.path, 60_000, 1);
+    spares.fill();
+    const [waiting] = spares.waitingPids;
+    expect(waiting).toBeDefined();
+    const table = new ShareTable(launcher.path, { sysfsRoot: join(dir, 'no-sysfs'), spare: spares });
+    const share = { tag: 'vfsdata', mountPoint: '/run/vfs/shares/vfsdata', readonly: false, options: [] };
+    await table.mount([share], () => [step('hostname', 'pod')]);
+    expect(spares.waitingPids).toEqual([]);
+    await waitFor('the taken launcher exited', () => !pidAlive(waiting as number));
+    expect(readFileSync(launcher.log, 'utf8')).toMatch(/^hostname pod\n.*mount vfsdata\n$/s);
   });
 });

@@ -14,6 +14,7 @@ import { ContainerError } from '../container/errors';
 import { step, type PlanStep } from '../container/launch_plan';
 import { MS_RDONLY } from '../container/mount_options';
 import { Launch } from '../container/process_launcher';
+import type { SpareLauncher } from '../container/spare_launcher';
 import { invalid } from './call_errors';
 
 const MNT_DETACH = 2;
@@ -108,14 +109,25 @@ function checkRelative(path: string, what: string): string {
   return normalized;
 }
 
+export interface ShareTableOptions {
+  /** The kernel's list of probed virtio-fs tags (tests point it elsewhere). */
+  readonly sysfsRoot?: string;
+  /** The agent's launchers started ahead: CreateSandbox's run is on a sandbox's start path. */
+  readonly spare?: SpareLauncher;
+}
+
 export class ShareTable {
   private readonly shares = new Map<string, MountedShare>();
+  private readonly sysfsRoot: string;
+  private readonly spare: SpareLauncher | undefined;
 
   constructor(
     private readonly launcherPath: string,
-    /** The kernel's list of probed virtio-fs tags (tests point it elsewhere). */
-    private readonly sysfsRoot = VIRTIOFS_SYSFS,
-  ) {}
+    options: ShareTableOptions = {},
+  ) {
+    this.sysfsRoot = options.sysfsRoot ?? VIRTIOFS_SYSFS;
+    this.spare = options.spare;
+  }
 
   /**
    * Mounts every share in one launcher run, after the steps `before` makes (e.g. the hostname),
@@ -154,7 +166,7 @@ export class ShareTable {
   }
 
   private run(plan: readonly PlanStep[]): Promise<unknown> {
-    return new Launch({ launcherPath: this.launcherPath, plan, context: {} }).done;
+    return new Launch({ launcherPath: this.launcherPath, spare: this.spare, plan, context: {} }).done;
   }
 
   private async runUntilTagsAppear(plan: readonly PlanStep[], deadline: number): Promise<void> {
