@@ -207,9 +207,10 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
       }),
     );
     expect(done.status).toBe(0);
-    // It ran: a container of its own, whose init the guest started (and killed before it ran).
+    // It ran: a container of its own, whose init ran `true` to its exit.
     expect(warmedUp.containerId).toMatch(/^vfs-warm-up-[0-9a-f]{12}$/);
     expect(warmedUp.pid).toBeGreaterThan(1);
+    expect(warmedUp.exitStatus).toBe(0);
     const cgroups = done.stdout.split('\n').filter((name) => name !== '');
     expect(cgroups).toContain('c12');
     expect(cgroups).not.toContain(warmedUp.containerId);

@@ -1,27 +1,34 @@
 /**
  * A VM's first container costs the guest far more than the next ones: under TCG the first
  * CreateContainer took 263–327 ms against 75–168 for later ones (ARCHITECTURE.md, "The warm
- * pool"), spent on code run for the first time — the agent's planning and launch code, the
- * launcher, the kernel's namespace, overlay and mount paths, and QEMU's translation of all of
- * them. warmUp() pays that once, ahead of any container: it creates a throwaway container the way
- * containerd specs one (the default mounts, masked and read-only paths, capabilities, namespaces)
- * on an overlay of empty tmpfs dirs, holds it at the barrier (its process never runs), kills it
- * and removes it. Its mounts lived in its own mount namespace and went with it; its cgroup and
- * dirs are removed here.
+ * pool"), spent on code run for the first time — the agent's planning, launch, start and exit
+ * code, the launcher, the kernel's namespace, overlay, mount, exec and exit paths, and QEMU's
+ * translation of all of them. warmUp() pays that once, ahead of any container: it creates a
+ * throwaway container the way containerd specs one (the default mounts, masked and read-only
+ * paths, capabilities, namespaces) on an overlay of empty tmpfs dirs, runs `true` in it (the
+ * guest's own busybox, bound in read-only), drains its output, waits for its exit and removes it.
+ * Its mounts lived in its own mount namespace and went with it; its cgroup and dirs are removed
+ * here.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { parseSpec } from '../oci/container_spec';
 import { Container } from './container';
 
 /** On the guest's /run tmpfs, beside the rootfs stage. */
 const WARM_UP_PARENT = '/run/vfs';
+/** The initramfs's static busybox (agent/image/build-initramfs.sh), run as `true`. */
+const BUSYBOX = '/bin/busybox';
+const PROGRAM = '/bin/true';
 
 export interface WarmedUp {
   readonly containerId: string;
-  /** The guest pid its init had, held at the barrier until killed. */
+  /** The guest pid its init had. */
   readonly pid: number;
+  /** Its init's exit status: 0, or the warm-up fails. */
+  readonly exitStatus: number;
 }
 
 const CAPABILITIES = [
@@ -47,7 +54,7 @@ function warmUpSpec(): unknown {
     ociVersion: '1.1.0',
     process: {
       user: { uid: 0, gid: 0 },
-      args: ['/never-run'],
+      args: [PROGRAM],
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
       cwd: '/',
       noNewPrivileges: true,
@@ -55,6 +62,7 @@ function warmUpSpec(): unknown {
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
     },
     root: { path: 'rootfs' },
+    mounts: [{ destination: PROGRAM, type: 'bind', source: BUSYBOX, options: ['rbind', 'ro'] }],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
       resources: { devices: [{ allow: false, access: 'rwm' }] },
@@ -77,9 +85,16 @@ function warmUpSpec(): unknown {
   };
 }
 
+/** Reads a stream to its end (the process's side closes at its exit). */
+async function drain(stream: Readable | undefined): Promise<void> {
+  if (stream === undefined) return;
+  for await (const _ of stream);
+}
+
 /**
- * Creates, kills and removes a throwaway container. Resolves once its process is reaped and its
- * cgroup and dirs are gone; on a failure whatever is left stays (the caller discards the VM).
+ * Creates, runs and removes a throwaway container. Resolves once its process has exited with 0,
+ * its output ended, and its cgroup and dirs are gone; on a failure whatever is left stays (the
+ * caller discards the VM).
  */
 export async function warmUp(launcherPath: string): Promise<WarmedUp> {
   const containerId = `vfs-warm-up-${randomBytes(6).toString('hex')}`;
@@ -101,9 +116,13 @@ export async function warmUp(launcherPath: string): Promise<WarmedUp> {
       { launcherPath },
     );
     const pid = container.init.pid;
-    await container.kill();
+    const { io } = container.init;
+    io.stdin.end();
+    await container.start();
+    const [exit] = await Promise.all([container.wait(), drain(io.stdout), drain(io.stderr)]);
+    if (exit.status !== 0) throw new Error(`${PROGRAM} in the warm-up container exited with ${exit.status}`);
     await container.delete();
-    return { containerId, pid };
+    return { containerId, pid, exitStatus: exit.status };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -343,10 +343,11 @@ export interface GuestDetailsRequest {
 export interface WarmUpRequest {
 }
 
-/** What the warm-up ran: the throwaway container's id and its init's guest pid (never started). */
+/** What the warm-up ran: the throwaway container's id, its init's guest pid and exit status (0). */
 export interface WarmUpResponse {
   containerId: string;
   pid: number;
+  exitStatus: number;
 }
 
 /** A milestone of the guest's start, for the cold-start measurements. */
@@ -3471,7 +3472,7 @@ export const WarmUpRequest: MessageFns<WarmUpRequest> = {
 };
 
 function createBaseWarmUpResponse(): WarmUpResponse {
-  return { containerId: "", pid: 0 };
+  return { containerId: "", pid: 0, exitStatus: 0 };
 }
 
 export const WarmUpResponse: MessageFns<WarmUpResponse> = {
@@ -3481,6 +3482,9 @@ export const WarmUpResponse: MessageFns<WarmUpResponse> = {
     }
     if (message.pid !== 0) {
       writer.uint32(16).uint32(message.pid);
+    }
+    if (message.exitStatus !== 0) {
+      writer.uint32(24).uint32(message.exitStatus);
     }
     return writer;
   },
@@ -3514,6 +3518,14 @@ export const WarmUpResponse: MessageFns<WarmUpResponse> = {
             message.pid = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.exitStatus = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3533,6 +3545,7 @@ export const WarmUpResponse: MessageFns<WarmUpResponse> = {
     const message = createBaseWarmUpResponse();
     message.containerId = object.containerId ?? "";
     message.pid = object.pid ?? 0;
+    message.exitStatus = object.exitStatus ?? 0;
     return message;
   },
 };
@@ -3937,10 +3950,10 @@ export const AgentServiceDefinition = {
       options: {},
     },
     /**
-     * The warm pool, before it offers a VM: runs the guest's first container path once (a throwaway
-     * container, created, never started, removed) so that the sandbox's first container does not pay
-     * for code run for the first time. Answered once its process is reaped and its cgroup and dirs
-     * are removed. Refused once the VM has a sandbox or a container; a failure leaves the VM unfit
+     * The warm pool, before it offers a VM: runs the guest's container path once (a throwaway
+     * container running `true`: created, started, exited, removed) so that the sandbox's first
+     * container does not pay for code run for the first time. Answered once its process exited with
+     * 0 and its cgroup and dirs are removed. Refused once the VM has a sandbox or a container; a failure leaves the VM unfit
      * (the pool discards it).
      */
     warmUp: {
