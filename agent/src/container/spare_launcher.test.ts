@@ -45,6 +45,30 @@ describe('a launcher started ahead of its plan', () => {
     await waitFor('the second spare has run its plan and exited', () => !pidAlive(second));
   });
 
+  it('hands out the next spare that still waits, past one that died', async () => {
+    spares = new SpareLauncher(launcher, 60_000);
+    spares.fill();
+    await waitFor('both spares wait', () => spares?.waitingPids.length === 2);
+    const [dead, alive] = spares.waitingPids as [number, number];
+    process.kill(dead, 'SIGKILL');
+    await waitFor('the first spare is seen dead', () => spares?.waitingPids.length === 1);
+    const launch = run(spares);
+    expect(launch.launcherPid).toBe(alive);
+    await expect(launch.done).resolves.toBeUndefined();
+  });
+
+  it('makes the spares up only once the takes have paused for the refill delay', async () => {
+    spares = new SpareLauncher(launcher, 1000, 1);
+    spares.fill();
+    await expect(run(spares).done).resolves.toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    // A take within the delay puts the refill off again: past the first take's delay, none waits.
+    await expect(run(spares).done).resolves.toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(spares.waitingPids).toEqual([]);
+    await waitFor('the spare is made up', () => spares?.waitingPids.length === 1);
+  });
+
   it('replaces a spare that died before its plan with a launcher started then', async () => {
     spares = new SpareLauncher(launcher, REFILL_MS, 1);
     spares.fill();
@@ -80,8 +104,8 @@ describe('a launcher started ahead of its plan', () => {
   it('stops every waiting spare when closed', async () => {
     spares = new SpareLauncher(launcher, REFILL_MS);
     spares.fill();
+    await waitFor('both spares wait', () => spares?.waitingPids.length === SPARES);
     const pids = spares.waitingPids;
-    expect(pids).toHaveLength(SPARES);
     spares.close();
     await waitFor('the spares exited', () => pids.every((pid) => !pidAlive(pid)));
   });
@@ -89,8 +113,10 @@ describe('a launcher started ahead of its plan', () => {
   it("keeps one for a sandbox's start and one for its first container, and makes both up later", async () => {
     spares = new SpareLauncher(launcher, REFILL_MS);
     spares.fill();
+    // One per turn: each start is a fork and exec the event loop waits out.
+    expect(spares.waitingPids).toHaveLength(1);
+    await waitFor('both spares wait', () => spares?.waitingPids.length === 2);
     const ahead = spares.waitingPids;
-    expect(ahead).toHaveLength(2);
     const launches = [run(spares), run(spares)];
     expect(launches.map((launch) => launch.launcherPid)).toEqual(ahead);
     // A third launch in the same turn starts its own.

@@ -4,16 +4,17 @@
  * CreateContainer's ≈ 230 under TCG (ARCHITECTURE.md, "The warm pool"). A launcher blocked in
  * reading its plan costs the guest nothing, so the agent keeps SPARES of them: a sandbox's start
  * runs two launches back to back (CreateSandbox's host sync and mounts, then its first container's
- * init), and each launch without a pty takes one. The spares are made up REFILL_DELAY_MS after a
- * take, off that request's path (the host's StartContainer follows a CreateContainer within
- * ≈ 0.1 s). A spare has read no plan, so it holds nothing of any tenant's; it exits on its own
- * when the agent does (its plan pipe ends).
+ * init). Container inits and execs without a pty and share mounts take one. The spares are made
+ * up REFILL_DELAY_MS after the last take, off those requests' path (the host's StartContainer
+ * follows a CreateContainer within ≈ 0.1 s), one per turn of the event loop. A spare has read no
+ * plan, so it holds nothing of any tenant's; it exits on its own when the agent does (its plan
+ * pipe ends).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
- * Long enough for the create and start a launch belongs to (and the first output) to pass, short
- * enough for a pod's next container.
+ * After the last take: long enough for the create and start a launch belongs to (and the first
+ * output) to pass, short enough for a pod's next container.
  */
 export const REFILL_DELAY_MS = 500;
 /** CreateSandbox's launch and the first container's init. */
@@ -45,17 +46,20 @@ export class SpareLauncher {
     return this.spares.filter(waiting).map((child) => child.pid as number);
   }
 
-  /** Starts spares now until `count` wait. */
+  /**
+   * Starts spares until `count` wait: one now, the next in the following turn of the event loop,
+   * since each is a fork and exec the loop waits out and a request may be waiting.
+   */
   fill(): void {
     if (this.closed) return;
     this.spares = this.spares.filter(waiting);
-    while (this.spares.length < this.count) {
-      const child = spawnLauncher(this.launcherPath);
-      // A launcher that cannot be run fails the launch that would take it: take() starts that one
-      // anew and its Launch reports why. Until then the error has nowhere to go.
-      child.once('error', () => undefined);
-      this.spares.push(child);
-    }
+    if (this.spares.length >= this.count) return;
+    const child = spawnLauncher(this.launcherPath);
+    // A launcher that cannot be run fails the launch that would take it: take() starts that one
+    // anew and its Launch reports why. Until then the error has nowhere to go.
+    child.once('error', () => undefined);
+    this.spares.push(child);
+    if (this.spares.length < this.count) setImmediate(() => this.fill());
   }
 
   /** The next waiting spare, or a launcher started now; either way the spares are made up later. */
@@ -76,7 +80,8 @@ export class SpareLauncher {
   }
 
   private scheduleRefill(): void {
-    if (this.closed || this.refill !== undefined) return;
+    if (this.closed) return;
+    clearTimeout(this.refill);
     this.refill = setTimeout(() => {
       this.refill = undefined;
       this.fill();

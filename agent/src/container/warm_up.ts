@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { parseSpec } from '../oci/container_spec';
 import { Container } from './container';
+import { ContainerError } from './errors';
 
 /** On the guest's /run tmpfs, beside the rootfs stage. */
 const WARM_UP_PARENT = '/run/vfs';
@@ -85,10 +86,17 @@ function warmUpSpec(): unknown {
   };
 }
 
-/** Reads a stream to its end (the process's side closes at its exit). */
-async function drain(stream: Readable | undefined): Promise<void> {
-  if (stream === undefined) return;
-  for await (const _ of stream);
+/** What a failed run said last: enough to name the cause. */
+const STDERR_TAIL_BYTES = 512;
+
+/** Reads a stream to its end (the process's side closes at its exit); the last bytes it held. */
+async function drain(stream: Readable | undefined): Promise<string> {
+  let tail = Buffer.alloc(0);
+  if (stream === undefined) return '';
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    tail = Buffer.concat([tail, chunk]).subarray(-STDERR_TAIL_BYTES);
+  }
+  return tail.toString('utf8');
 }
 
 /**
@@ -115,12 +123,14 @@ export async function warmUp(launcherPath: string): Promise<WarmedUp> {
       },
       { launcherPath },
     );
-    const pid = container.init.pid;
-    const { io } = container.init;
-    io.stdin.end();
+    const { pid, io } = container.init;
+    container.init.closeStdin();
     await container.start();
-    const [exit] = await Promise.all([container.wait(), drain(io.stdout), drain(io.stderr)]);
-    if (exit.status !== 0) throw new Error(`${PROGRAM} in the warm-up container exited with ${exit.status}`);
+    const [exit, , stderr] = await Promise.all([container.wait(), drain(io.stdout), drain(io.stderr)]);
+    if (exit.status !== 0) {
+      const said = stderr.trim() === '' ? '' : `: ${stderr.trim()}`;
+      throw new ContainerError('LAUNCH_FAILED', `${PROGRAM} exited with ${exit.status}${said}`, { containerId });
+    }
     await container.delete();
     return { containerId, pid, exitStatus: exit.status };
   } finally {

@@ -1,6 +1,7 @@
 /** What the agent's handlers share: the containers, the mounted shares, output readers, OOM kills. */
 import type { RuntimeOptions } from '../container/container';
 import { ContainerRegistry } from '../container/container_registry';
+import type { SpareLauncher } from '../container/spare_launcher';
 import type { AgentLogger } from './logger';
 import { OomEvents } from './oom_events';
 import { OutputRelays } from './output_relay';
@@ -14,6 +15,8 @@ export interface AgentState {
   readonly oom: OomEvents;
   /** vfs-launcher, for plans the handlers run themselves (volumes). */
   readonly launcherPath: string;
+  /** The launchers started ahead, made up after a warm-up used them. */
+  readonly spareLauncher: SpareLauncher | undefined;
   sandboxId: string | undefined;
 }
 
@@ -25,6 +28,7 @@ export function agentState(log: AgentLogger, options: RuntimeOptions): AgentStat
     outputs: new OutputRelays(log),
     oom: new OomEvents(log),
     launcherPath: options.launcherPath,
+    spareLauncher: options.spareLauncher,
     sandboxId: undefined,
   };
 }

@@ -89,6 +89,8 @@ export function sandboxHandlers(
         throw new TtrpcError(Code.Internal, `warm-up: ${errorMessage(err)}`, { cause: err });
       }
       state.log.info({ ...warmed, ms: Math.round(performance.now() - started) }, 'warmed up');
+      // The pool's share mounts took the spares: the VM is offered with them waiting.
+      state.spareLauncher?.fill();
       return warmed;
     },
     createSandbox: async (request) => {

@@ -112,7 +112,7 @@ function checkRelative(path: string, what: string): string {
 export interface ShareTableOptions {
   /** The kernel's list of probed virtio-fs tags (tests point it elsewhere). */
   readonly sysfsRoot?: string;
-  /** The agent's launchers started ahead: CreateSandbox's run is on a sandbox's start path. */
+  /** The agent's launchers started ahead, for a mount in one run: CreateSandbox's is on a start's path. */
   readonly spare?: SpareLauncher;
 }
 
@@ -149,7 +149,7 @@ export class ShareTable {
       await this.mountEachWhenItsTagAppears(shares, before(), deadline);
     } else {
       const plan = [...before(), ...shares.flatMap(mountSteps)];
-      if (plan.length > 0) await this.run(plan);
+      if (plan.length > 0) await this.run(plan, this.spare);
     }
     for (const share of shares)
       this.shares.set(share.tag, { tag: share.tag, mountPoint: share.mountPoint, readonly: share.readonly });
@@ -165,8 +165,8 @@ export class ShareTable {
     for (const share of shares) await this.runUntilTagsAppear(mountSteps(share), deadline);
   }
 
-  private run(plan: readonly PlanStep[]): Promise<unknown> {
-    return new Launch({ launcherPath: this.launcherPath, spare: this.spare, plan, context: {} }).done;
+  private run(plan: readonly PlanStep[], spare?: SpareLauncher): Promise<unknown> {
+    return new Launch({ launcherPath: this.launcherPath, spare, plan, context: {} }).done;
   }
 
   private async runUntilTagsAppear(plan: readonly PlanStep[], deadline: number): Promise<void> {

@@ -343,11 +343,14 @@ export interface GuestDetailsRequest {
 export interface WarmUpRequest {
 }
 
-/** What the warm-up ran: the throwaway container's id, its init's guest pid and exit status (0). */
+/**
+ * What the warm-up ran: the throwaway container's id, its init's guest pid and exit status (0; set
+ * only once the init exited).
+ */
 export interface WarmUpResponse {
   containerId: string;
   pid: number;
-  exitStatus: number;
+  exitStatus?: number | undefined;
 }
 
 /** A milestone of the guest's start, for the cold-start measurements. */
@@ -3472,7 +3475,7 @@ export const WarmUpRequest: MessageFns<WarmUpRequest> = {
 };
 
 function createBaseWarmUpResponse(): WarmUpResponse {
-  return { containerId: "", pid: 0, exitStatus: 0 };
+  return { containerId: "", pid: 0, exitStatus: undefined };
 }
 
 export const WarmUpResponse: MessageFns<WarmUpResponse> = {
@@ -3483,7 +3486,7 @@ export const WarmUpResponse: MessageFns<WarmUpResponse> = {
     if (message.pid !== 0) {
       writer.uint32(16).uint32(message.pid);
     }
-    if (message.exitStatus !== 0) {
+    if (message.exitStatus !== undefined) {
       writer.uint32(24).uint32(message.exitStatus);
     }
     return writer;
@@ -3545,7 +3548,7 @@ export const WarmUpResponse: MessageFns<WarmUpResponse> = {
     const message = createBaseWarmUpResponse();
     message.containerId = object.containerId ?? "";
     message.pid = object.pid ?? 0;
-    message.exitStatus = object.exitStatus ?? 0;
+    message.exitStatus = object.exitStatus ?? undefined;
     return message;
   },
 };
