@@ -91,8 +91,8 @@ const STDERR_TAIL_BYTES = 512;
 
 /** Reads a stream to its end (the process's side closes at its exit); the last bytes it held. */
 async function drain(stream: Readable | undefined): Promise<string> {
-  let tail = Buffer.alloc(0);
   if (stream === undefined) return '';
+  let tail = Buffer.alloc(0);
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     tail = Buffer.concat([tail, chunk]).subarray(-STDERR_TAIL_BYTES);
   }
