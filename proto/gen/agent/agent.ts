@@ -3956,8 +3956,8 @@ export const AgentServiceDefinition = {
      * The warm pool, before it offers a VM: runs the guest's container path once (a throwaway
      * container running `true`: created, started, exited, removed) so that the sandbox's first
      * container does not pay for code run for the first time. Answered once its process exited with
-     * 0 and its cgroup and dirs are removed. Refused once the VM has a sandbox or a container; a failure leaves the VM unfit
-     * (the pool discards it).
+     * 0 and its cgroup and dirs are removed. Refused once the VM has a sandbox or a container; a
+     * failure leaves the VM unfit (the pool discards it).
      */
     warmUp: {
       name: "WarmUp",
