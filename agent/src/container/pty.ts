@@ -8,7 +8,8 @@
  * Resizing needs ioctl(TIOCSWINSZ), which Node cannot issue, so it is a one-step launcher plan
  * on the master.
  *
- * The master reads EIO once every slave descriptor is closed: that is the terminal's EOF.
+ * The master reads EIO once every slave descriptor is closed: that is the terminal's EOF. How
+ * the agent reads and writes it is pty_master_io.ts.
  */
 import { constants, fstatSync, openSync, closeSync } from 'node:fs';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
@@ -17,6 +18,7 @@ import { errorMessage } from '@vfs/contracts';
 import { ContainerError, type ContainerErrorContext } from './errors';
 import { step } from './launch_plan';
 import { Launch, TTY_MASTER_FD } from './process_launcher';
+import { drainMaster, MasterInput } from './pty_master_io';
 
 /** /dev/ptmx and every devpts's ptmx node are this device (TTYAUX_MAJOR 5, minor 2). */
 const PTMX_RDEV = (5 << 8) | 2;
@@ -29,18 +31,39 @@ export class Pty {
 
   private readonly master: ReadStream;
 
-  private constructor(readonly fd: number) {
+  private constructor(
+    readonly fd: number,
+    context: ContainerErrorContext,
+  ) {
     this.master = new ReadStream(fd);
     const output = new PassThrough();
     this.master.on('data', (chunk: Buffer) => output.write(chunk));
-    this.master.on('end', () => output.end());
+    // Ahead of the stream's own end listeners, which close the descriptor.
+    this.master.prependListener('end', () => this.endOutput(output));
     this.master.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EIO') output.end();
       else output.destroy(err);
     });
     this.master.resume();
-    this.input = this.master;
+    const input = new MasterInput(fd, () => !this.master.destroyed, context);
+    input.on('error', (err: Error) => {
+      // The terminal closed: each write's callback has it, and the exit status tells why.
+      if (err instanceof ContainerError) return;
+      const failure = new ContainerError('LAUNCH_FAILED', `terminal input: ${err.message}`, context);
+      process.stderr.write(`vfs-agent: ${failure.message}\n`);
+    });
+    this.input = input;
     this.output = output;
+  }
+
+  /** libuv's end of a master is a guess (pty_master_io.ts): read up to the real one first. */
+  private endOutput(output: PassThrough): void {
+    try {
+      if (!this.master.destroyed) drainMaster(this.fd, output);
+      output.end();
+    } catch (err) {
+      output.destroy(err as Error);
+    }
   }
 
   /**
@@ -53,7 +76,7 @@ export class Pty {
     const path = `/proc/${pid}/root/dev/pts/ptmx`;
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NOFOLLOW);
+      fd = openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       const errno = -((err as NodeJS.ErrnoException).errno ?? 0);
       throw new ContainerError(
@@ -66,16 +89,19 @@ export class Pty {
       closeSync(fd);
       throw new ContainerError('LAUNCH_FAILED', `${path} is not a ptmx device`, context);
     }
-    return new Pty(fd);
+    return new Pty(fd, context);
   }
 
   async resize(launcherPath: string, rows: number, cols: number, context: ContainerErrorContext): Promise<void> {
+    // Once the stream closed the master, its number may name another file.
+    if (this.master.destroyed) throw new ContainerError('BAD_STATE', 'the terminal was closed', context);
     const plan = [step('winsize', TTY_MASTER_FD, rows, cols)];
     await new Launch({ launcherPath, plan, ttyMasterFd: this.fd, context }).done;
   }
 
-  /** Closing the stream closes the master descriptor. */
+  /** Closing the read stream closes the master descriptor. */
   close(): void {
+    this.input.destroy();
     this.master.destroy();
   }
 }

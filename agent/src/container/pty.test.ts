@@ -1,0 +1,107 @@
+// A process on a terminal through the real vfs-launcher, compiled as `make runtime` compiles it
+// and run on this host as the agent runs it in a guest: the launcher's child takes the master
+// the agent opened on the host's devpts, and the program runs in the host's root.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { OciProcess } from '@vfs/contracts';
+import { pidAlive } from '@vfs/harness/process';
+import { ContainerProcess } from './container_process';
+import { processSteps, terminalSteps } from './process_plan';
+
+const RUNTIME_SRC = join(__dirname, '..', '..', 'runtime');
+
+function onTerminal(script: string): OciProcess {
+  return {
+    terminal: true,
+    consoleSize: { height: 24, width: 80 },
+    user: { uid: 0, gid: 0 },
+    args: ['/bin/sh', '-c', script],
+    env: ['PATH=/usr/bin:/bin'],
+    cwd: '/',
+  };
+}
+
+async function readUntil(output: AsyncIterator<Buffer>, wanted: string): Promise<string> {
+  let seen = '';
+  while (!seen.includes(wanted)) {
+    const next = await output.next();
+    if (next.done === true) throw new Error(`the terminal ended before "${wanted}": ${JSON.stringify(seen)}`);
+    seen += next.value.toString();
+  }
+  return seen;
+}
+
+describe('a process on a terminal', () => {
+  let dir: string;
+  let launcherPath: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-pty-'));
+    launcherPath = join(dir, 'vfs-launcher');
+    execFileSync('bash', [join(RUNTIME_SRC, 'build-launcher.sh'), join(RUNTIME_SRC, 'launcher'), launcherPath], {
+      stdio: 'ignore',
+    });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const launch = (process: OciProcess): Promise<ContainerProcess> =>
+    ContainerProcess.launch({
+      launcherPath,
+      parentSteps: terminalSteps(process),
+      childSteps: processSteps(process, { barrier: false, createCwd: false }),
+      terminal: true,
+      held: false,
+      context: { containerId: 'pty-test' },
+    });
+
+  it('keeps everything the process wrote right before it exited', async () => {
+    // The tail used to be lost in about one run in three on this host, kilobytes of it.
+    const lengths: number[] = [];
+    for (let run = 0; run < 30; run++) {
+      const proc = await launch(onTerminal('head -c 100000 /dev/zero | tr "\\0" x; echo END'));
+      let out = '';
+      for await (const chunk of proc.io.stdout) out += (chunk as Buffer).toString();
+      await proc.wait();
+      proc.close();
+      lengths.push(out.endsWith('xEND\r\n') ? out.length : -out.length);
+    }
+    expect(lengths).toEqual(Array(30).fill(100_000 + 'END\r\n'.length));
+  });
+
+  it('keeps the agent serving while the program reads none of the input sent to it', async () => {
+    const proc = await launch(onTerminal('stty raw -echo; echo ready; exec sleep 60'));
+    try {
+      await readUntil(proc.io.stdout[Symbol.asyncIterator](), 'ready');
+      // Far more than the terminal's input queue holds: a blocking write would stop this
+      // event loop (the agent's) until the program exits, and the timer below with it.
+      const written = new Promise<Error | null | undefined>((resolve) =>
+        proc.io.stdin.write(Buffer.alloc(4 << 20, 0x61), resolve),
+      );
+      let settled = false;
+      void written.then(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(pidAlive(proc.pid)).toBe(true);
+      expect(settled).toBe(false);
+      // The program's end ends the wait: the rest of the input has nowhere to go.
+      proc.signal(9);
+      await proc.wait();
+      expect(await written).toMatchObject({
+        code: 'BAD_STATE',
+        message: 'container pty-test: the terminal was closed',
+      });
+    } finally {
+      proc.close();
+    }
+  });
+
+  it('refuses a resize once the terminal is closed, as its number may name another file by then', async () => {
+    const proc = await launch(onTerminal('true'));
+    for await (const _ of proc.io.stdout);
+    await proc.wait();
+    proc.close();
+    await expect(proc.resize(30, 100)).rejects.toThrow('container pty-test: the terminal was closed');
+  });
+});
