@@ -70,13 +70,13 @@ describe('a process on a terminal', () => {
   });
 
   it('keeps the agent serving while the program reads none of the input sent to it', async () => {
-    const proc = await launch(onTerminal('stty raw -echo; echo ready; exec sleep 60'));
+    const proc = await launch(onTerminal('stty raw -echo; echo ready; exec sleep 5'));
     try {
       await readUntil(proc.io.stdout[Symbol.asyncIterator](), 'ready');
       // Far more than the terminal's input queue holds: a blocking write would stop this
       // event loop (the agent's) until the program exits, and the timer below with it.
       const written = new Promise<Error | null | undefined>((resolve) =>
-        proc.io.stdin.write(Buffer.alloc(4 << 20, 0x61), resolve),
+        proc.io.stdin.write(Buffer.alloc(1 << 20, 0x61), resolve),
       );
       let settled = false;
       void written.then(() => {
@@ -85,16 +85,31 @@ describe('a process on a terminal', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(pidAlive(proc.pid)).toBe(true);
       expect(settled).toBe(false);
-      // The program's end ends the wait: the rest of the input has nowhere to go.
-      proc.signal(9);
-      await proc.wait();
+      // The agent letting the terminal go ends the wait.
+      proc.close();
       expect(await written).toMatchObject({
         code: 'BAD_STATE',
         message: 'container pty-test: the terminal was closed',
       });
     } finally {
-      proc.close();
+      proc.signal(9);
+      await proc.wait();
     }
+  });
+
+  it('passes on all the input a program reads, past a full terminal, and fails what comes after its exit', async () => {
+    const size = 1 << 20;
+    const proc = await launch(onTerminal(`stty raw -echo; echo ready; head -c ${size} | wc -c`));
+    const output = proc.io.stdout[Symbol.asyncIterator]();
+    await readUntil(output, 'ready');
+    const write = (data: Buffer): Promise<Error | null | undefined> =>
+      new Promise((resolve) => proc.io.stdin.write(data, resolve));
+    expect(await write(Buffer.alloc(size, 0x61))).toBeFalsy();
+    expect(await readUntil(output, `${size}`)).toContain(`${size}`);
+    expect((await proc.wait()).status).toBe(0);
+    // The terminal closed (BAD_STATE), or the input went with the master (destroyed).
+    expect(await write(Buffer.from('late'))).toBeInstanceOf(Error);
+    proc.close();
   });
 
   it('refuses a resize once the terminal is closed, as its number may name another file by then', async () => {

@@ -33,37 +33,44 @@ export class Pty {
 
   private constructor(
     readonly fd: number,
-    context: ContainerErrorContext,
+    private readonly context: ContainerErrorContext,
   ) {
     this.master = new ReadStream(fd);
     const output = new PassThrough();
     this.master.on('data', (chunk: Buffer) => output.write(chunk));
-    // Ahead of the stream's own end listeners, which close the descriptor.
-    this.master.prependListener('end', () => this.endOutput(output));
+    // 'end' comes turns before the stream closes the master: end() → shutdown → finish → destroy.
+    this.master.on('end', () => this.drainOutput(output));
     this.master.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EIO') output.end();
-      else output.destroy(err);
+      if (err.code !== 'EIO') this.report('output', err);
+      output.end();
     });
     this.master.resume();
     const input = new MasterInput(fd, () => !this.master.destroyed, context);
-    input.on('error', (err: Error) => {
-      // The terminal closed: each write's callback has it, and the exit status tells why.
-      if (err instanceof ContainerError) return;
-      const failure = new ContainerError('LAUNCH_FAILED', `terminal input: ${err.message}`, context);
-      process.stderr.write(`vfs-agent: ${failure.message}\n`);
-    });
+    input.on('error', (err: Error) => this.report('input', err));
+    this.master.once('close', () => input.destroy());
     this.input = input;
     this.output = output;
   }
 
-  /** libuv's end of a master is a guess (pty_master_io.ts): read up to the real one first. */
-  private endOutput(output: PassThrough): void {
+  /** libuv's end of a master is a guess (pty_master_io.ts): reads up to the real one first. */
+  private drainOutput(output: PassThrough): void {
     try {
       if (!this.master.destroyed) drainMaster(this.fd, output);
-      output.end();
     } catch (err) {
-      output.destroy(err as Error);
+      this.report('output', err as Error);
     }
+    output.end();
+  }
+
+  /**
+   * The output's reader and the input's writers do not take errors: a failure ends the
+   * output, and a write's callback has its own. The terminal closing is no fault: the exit
+   * status tells why.
+   */
+  private report(stream: 'input' | 'output', err: Error): void {
+    if (err instanceof ContainerError) return;
+    const failure = new ContainerError('LAUNCH_FAILED', `terminal ${stream}: ${err.message}`, this.context);
+    process.stderr.write(`vfs-agent: ${failure.message}\n`);
   }
 
   /**

@@ -17,10 +17,12 @@ import type { PassThrough } from 'node:stream';
 import { Writable } from 'node:stream';
 import { ContainerError, type ContainerErrorContext } from './errors';
 
-/** What a drain reads past libuv's end at most: a tty buffers ≈ 640 KiB, so more is a live writer. */
+/** What a drain reads past libuv's end at most: a pty holds ≈ 12 KiB, so more is a live writer. */
 const DRAIN_LIMIT = 1 << 20;
 const DRAIN_CHUNK = 64 * 1024;
-const RETRY_FIRST_MS = 5;
+/** A pty takes ≈ 12 KiB at a time: a program reading it is written again at once. */
+const RETRY_FIRST_MS = 1;
+/** One that stopped reading is tried less often. */
 const RETRY_MAX_MS = 100;
 
 function errnoCode(err: unknown): string | undefined {
@@ -86,12 +88,13 @@ export class MasterInput extends Writable {
 
   private writeFrom(chunk: Buffer, offset: number, delayMs: number, done: (err?: Error | null) => void): void {
     this.pending = undefined;
+    if (!this.isOpen()) {
+      done(this.closedError());
+      return;
+    }
     let at = offset;
     try {
-      while (at < chunk.length) {
-        if (!this.isOpen()) throw this.closedError();
-        at += writeSync(this.fd, chunk, at);
-      }
+      while (at < chunk.length) at += writeSync(this.fd, chunk, at);
     } catch (err) {
       const code = errnoCode(err);
       if (code !== 'EAGAIN') {
@@ -99,8 +102,8 @@ export class MasterInput extends Writable {
         done(code === 'EIO' ? this.closedError() : (err as Error));
         return;
       }
-      const retry = (): void => this.writeFrom(chunk, at, Math.min(delayMs * 2, RETRY_MAX_MS), done);
-      this.pending = { done, timer: setTimeout(retry, delayMs) };
+      const next = at > offset ? RETRY_FIRST_MS : Math.min(delayMs * 2, RETRY_MAX_MS);
+      this.pending = { done, timer: setTimeout(() => this.writeFrom(chunk, at, next, done), next) };
       return;
     }
     done();
