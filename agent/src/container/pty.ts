@@ -37,7 +37,11 @@ export class Pty {
   ) {
     this.master = new ReadStream(fd);
     const output = new PassThrough();
-    this.master.on('data', (chunk: Buffer) => output.write(chunk));
+    // A host slower than the program holds the program, not the guest's memory.
+    this.master.on('data', (chunk: Buffer) => {
+      if (!output.write(chunk)) this.master.pause();
+    });
+    output.on('drain', () => this.master.resume());
     // 'end' comes turns before the stream closes the master: end() → shutdown → finish → destroy.
     this.master.on('end', () => this.drainOutput(output));
     this.master.on('error', (err: NodeJS.ErrnoException) => {
