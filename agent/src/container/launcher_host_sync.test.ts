@@ -3,30 +3,20 @@
 // ioctls as the guest's. Only reseed runs to success here (it mixes random bytes into the host's
 // pool, crediting none); settime is run only with a value it must refuse, so the host clock is
 // never set.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { buildHostLauncher, type HostLauncher } from '../../test_support/host_launcher';
 import { type PlanStep, step } from './launch_plan';
 import { Launch } from './process_launcher';
 
-const RUNTIME_SRC = join(__dirname, '..', '..', 'runtime');
-
 describe('the launcher steps a VM resumed from a template runs', () => {
-  let dir: string;
-  let launcher: string;
+  let launcher: HostLauncher;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vfs-launcher-sync-'));
-    launcher = join(dir, 'vfs-launcher');
-    execFileSync('bash', [join(RUNTIME_SRC, 'build-launcher.sh'), join(RUNTIME_SRC, 'launcher'), launcher], {
-      stdio: 'ignore',
-    });
+    launcher = buildHostLauncher('vfs-launcher-sync-');
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => launcher.remove());
 
   const run = (plan: readonly PlanStep[]): Promise<void> =>
-    new Launch({ launcherPath: launcher, plan, context: {} }).done;
+    new Launch({ launcherPath: launcher.path, plan, context: {} }).done;
 
   it('mixes host bytes into the kernel entropy pool and reseeds', async () => {
     await expect(run([step('reseed', randomBytes(64).toString('hex'))])).resolves.toBeUndefined();

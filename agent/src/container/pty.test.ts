@@ -1,16 +1,11 @@
 // A process on a terminal through the real vfs-launcher, compiled as `make runtime` compiles it
 // and run on this host as the agent runs it in a guest: the launcher's child takes the master
 // the agent opened on the host's devpts, and the program runs in the host's root.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { OciProcess } from '@vfs/contracts';
 import { pidAlive } from '@vfs/harness/process';
+import { buildHostLauncher, type HostLauncher } from '../../test_support/host_launcher';
 import { ContainerProcess } from './container_process';
 import { processSteps, terminalSteps } from './process_plan';
-
-const RUNTIME_SRC = join(__dirname, '..', '..', 'runtime');
 
 function onTerminal(script: string): OciProcess {
   return {
@@ -34,20 +29,15 @@ async function readUntil(output: AsyncIterator<Buffer>, wanted: string): Promise
 }
 
 describe('a process on a terminal', () => {
-  let dir: string;
-  let launcherPath: string;
+  let launcher: HostLauncher;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vfs-pty-'));
-    launcherPath = join(dir, 'vfs-launcher');
-    execFileSync('bash', [join(RUNTIME_SRC, 'build-launcher.sh'), join(RUNTIME_SRC, 'launcher'), launcherPath], {
-      stdio: 'ignore',
-    });
+    launcher = buildHostLauncher('vfs-pty-');
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => launcher.remove());
 
   const launch = (process: OciProcess): Promise<ContainerProcess> =>
     ContainerProcess.launch({
-      launcherPath,
+      launcherPath: launcher.path,
       parentSteps: terminalSteps(process),
       childSteps: processSteps(process, { barrier: false, createCwd: false }),
       terminal: true,

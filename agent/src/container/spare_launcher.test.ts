@@ -1,30 +1,24 @@
 // The spare launcher with the real vfs-launcher, compiled as `make runtime` compiles it and run on
 // this host with a plan that touches nothing but its own umask.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pidAlive, waitFor } from '@vfs/harness/process';
+import { buildHostLauncher, type HostLauncher } from '../../test_support/host_launcher';
 import { step } from './launch_plan';
 import { Launch } from './process_launcher';
 import { SPARES, SpareLauncher } from './spare_launcher';
 
-const RUNTIME_SRC = join(__dirname, '..', '..', 'runtime');
 const REFILL_MS = 50;
 
 describe('a launcher started ahead of its plan', () => {
-  let dir: string;
+  let built: HostLauncher;
   let launcher: string;
   let spares: SpareLauncher | undefined;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'vfs-spare-launcher-'));
-    launcher = join(dir, 'vfs-launcher');
-    execFileSync('bash', [join(RUNTIME_SRC, 'build-launcher.sh'), join(RUNTIME_SRC, 'launcher'), launcher], {
-      stdio: 'ignore',
-    });
+    built = buildHostLauncher('vfs-spare-launcher-');
+    launcher = built.path;
   });
   afterEach(() => spares?.close());
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => built.remove());
 
   const run = (spare: SpareLauncher): Launch =>
     new Launch({ launcherPath: spare.launcherPath, spare, plan: [step('umask', '022')], context: {} });
@@ -82,7 +76,7 @@ describe('a launcher started ahead of its plan', () => {
   });
 
   it('fails the launch that takes a spare which cannot run, and says why', async () => {
-    spares = new SpareLauncher(join(dir, 'missing-launcher'), REFILL_MS, 1);
+    spares = new SpareLauncher(join(dirname(launcher), 'missing-launcher'), REFILL_MS, 1);
     spares.fill();
     await new Promise((resolve) => setImmediate(resolve));
     await expect(run(spares).done).rejects.toThrow(/missing-launcher.*ENOENT/);
