@@ -20,7 +20,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -80,6 +82,19 @@ static int await_agent_fd(void) {
   return fd;
 }
 
+/*
+ * The master is taken by its number in the agent, which could have been closed and given to
+ * another file meanwhile (another container's terminal among them): only a ptmx of the devpts
+ * mounted at this container's /dev/pts is used.
+ */
+static void check_own_master(int master) {
+  struct stat taken, pts;
+  if (fstat(master, &taken) != 0) fail(errno, "stat the pty master");
+  if (stat("/dev/pts", &pts) != 0) fail(errno, "stat /dev/pts");
+  if (!S_ISCHR(taken.st_mode) || taken.st_rdev != makedev(5, 2) || taken.st_dev != pts.st_dev)
+    fail(EBADF, "the descriptor taken from the agent is not a pty master of this container's /dev/pts");
+}
+
 static int open_slave(int master) {
   int unlock = 0;
   if (ioctl(master, TIOCSPTLCK, &unlock) != 0) fail(errno, "unlock the pty");
@@ -93,6 +108,7 @@ void op_console(void) {
   int master = (int)syscall(SYS_pidfd_getfd, agent_pidfd, await_agent_fd(), 0);
   if (master < 0) fail(errno, "take the pty master from the agent");
   close_if_open(&agent_pidfd);
+  check_own_master(master);
   int slave = open_slave(master);
   close(master);
   if (ioctl(slave, TIOCSCTTY, 0) != 0) fail(errno, "make the pty the controlling terminal");

@@ -1,10 +1,16 @@
 // A process on a terminal through the real vfs-launcher, compiled as `make runtime` compiles it
 // and run on this host as the agent runs it in a guest: the launcher's child takes the master
 // the agent opened on the host's devpts, and the program runs in the host's root.
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { OciProcess } from '@vfs/contracts';
 import { pidAlive } from '@vfs/harness/process';
 import { buildHostLauncher, type HostLauncher } from '../../test_support/host_launcher';
 import { ContainerProcess } from './container_process';
+import { step } from './launch_plan';
+import { Launch } from './process_launcher';
 import { processSteps, terminalSteps } from './process_plan';
 
 function onTerminal(script: string): OciProcess {
@@ -116,6 +122,29 @@ describe('a process on a terminal', () => {
       code: expect.stringMatching(/^(BAD_STATE|ERR_STREAM_DESTROYED)$/),
     });
     proc.close();
+  });
+
+  it("refuses a master that is not of its own /dev/pts: the agent's number may name another file by then", async () => {
+    const process = onTerminal('echo should not run');
+    const plan = [
+      ...terminalSteps(process),
+      step('spawn'),
+      ...processSteps(process, { barrier: false, createCwd: false }),
+    ];
+    const launch = new Launch({ launcherPath: launcher.path, plan, context: {} });
+    await launch.console;
+    // Another devpts instance's ptmx, as another container's terminal would be.
+    const other = mkdtempSync(join(tmpdir(), 'vfs-pty-devpts-'));
+    execFileSync('mount', ['-t', 'devpts', '-o', 'newinstance,ptmxmode=0666', 'devpts', other]);
+    const fd = openSync(join(other, 'ptmx'), constants.O_RDWR | constants.O_NOCTTY);
+    try {
+      launch.attachConsole(fd);
+      await expect(launch.started).rejects.toThrow("not a pty master of this container's /dev/pts");
+    } finally {
+      closeSync(fd);
+      execFileSync('umount', [other]);
+      rmSync(other, { recursive: true });
+    }
   });
 
   it('refuses a resize once the terminal is closed, as its number may name another file by then', async () => {
