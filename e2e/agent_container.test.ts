@@ -14,7 +14,8 @@
  * errors (malformed spec, missing binary, unknown id) after which the agent keeps serving, a
  * host reconnect, guest details, and DestroySandbox.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadStreamResponse, Rootfs, WarmUpResponse } from '@vfs/proto/gen/agent/agent';
 import { CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
@@ -69,6 +70,9 @@ function prepare(root: string): void {
     mkdirSync(join(root, 'rw', name, 'work'));
   }
   buildBusyboxRootfs(join(root, 'rw', 'bindroot'));
+  buildBusyboxRootfs(join(root, 'rw', 'fifo-passwd-root'));
+  rmSync(join(root, 'rw', 'fifo-passwd-root', 'etc', 'passwd'), { force: true });
+  execFileSync('mkfifo', [join(root, 'rw', 'fifo-passwd-root', 'etc', 'passwd')]);
   mkdirSync(join(root, 'rw', 'volume'));
   mkdirSync(join(root, 'extra'));
 }
@@ -448,6 +452,16 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     const mounts = [{ source: { tag: 'rw', path: 'volume' }, destination: '/data', readonly: false, options: [] }];
     expect(await run('c11', spec(['sh', '-c', 'echo in-volume >/data/file']), { mounts })).toMatchObject({ status: 0 });
     expect(readFileSync(join(vm.sharedRoot, 'rw', 'volume', 'file'), 'utf8')).toBe('in-volume\n');
+  });
+
+  it('defaults HOME to / when the container made its /etc/passwd a FIFO, instead of waiting on it', async () => {
+    const rootfs: Rootfs = {
+      kind: { $case: 'directory', directory: { dir: { tag: 'rw', path: 'fifo-passwd-root' }, readonly: true } },
+    };
+    expect(await run('c13', spec(['sh', '-c', 'echo home=$HOME']), { rootfs })).toMatchObject({
+      status: 0,
+      stdout: 'home=/\n',
+    });
   });
 
   it('applies user, groups, capabilities, no_new_privs, rlimits, cwd and HOME', async () => {

@@ -6,12 +6,14 @@
 #include "launcher.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -32,13 +34,32 @@ static void push_env(struct launch *launch, char *entry) {
   launch->env = grown;
 }
 
+/* More of /etc/passwd than any real one holds: a longer file is not searched further. */
+#define PASSWD_MAX_BYTES (4 << 20)
+
+/*
+ * /etc/passwd is the container's: only a regular file is read, and only so much, so that a FIFO
+ * or a link to /dev/zero cannot hold the launch (O_NONBLOCK: opening a FIFO returns at once).
+ */
+static FILE *open_passwd(void) {
+  int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return NULL;
+  struct stat st;
+  FILE *f = NULL;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) f = fdopen(fd, "r");
+  if (f == NULL) close(fd);
+  return f;
+}
+
 /* The home field (6th) of the passwd line whose uid field (3rd) is `uid`. */
 static char *passwd_home(uid_t uid) {
-  FILE *f = fopen("/etc/passwd", "re");
+  FILE *f = open_passwd();
   if (f == NULL) return NULL;
   char line[1024];
   char *home = NULL;
-  while (home == NULL && fgets(line, sizeof line, f) != NULL) {
+  size_t read_bytes = 0;
+  while (home == NULL && read_bytes < PASSWD_MAX_BYTES && fgets(line, sizeof line, f) != NULL) {
+    read_bytes += strlen(line);
     char *fields[7] = {0};
     char *cursor = line;
     for (int i = 0; i < 7; i++) fields[i] = strsep(&cursor, ":");

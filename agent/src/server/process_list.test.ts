@@ -1,0 +1,34 @@
+import { spawn } from 'node:child_process';
+import { COMMAND_MAX_BYTES, commandOf } from './process_list';
+
+describe("a listed process's command line", () => {
+  it('is argv joined by spaces', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      expect(commandOf(child.pid as number)).toBe('sleep 30');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('is cut at 4 KiB, however long the argv a process gave itself', async () => {
+    const child = spawn('sleep', ['30', 'a'.repeat(100_000)], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      const command = commandOf(child.pid as number) ?? '';
+      expect(command.length).toBe(COMMAND_MAX_BYTES);
+      expect(command.startsWith('sleep 30 aaa')).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('is undefined once the process is gone', async () => {
+    const child = spawn('true', { stdio: 'ignore' });
+    const pid = child.pid as number;
+    await new Promise((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(commandOf(pid)).toBeUndefined();
+  });
+});
