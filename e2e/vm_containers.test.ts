@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
+import { shimPidsServing } from '@vfs/harness/host_leftovers';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { pidAlive, waitFor } from '@vfs/harness/process';
 import { bundleShim } from '@vfs/harness/bundles';
@@ -232,6 +233,37 @@ describe('containers in VMs with containerd 1.6', () => {
       );
       ok(await ctr(['task', 'rm', id]));
       ok(await ctr(['container', 'rm', id]));
+    }
+  });
+
+  it('holds a container whose output is not read, instead of buffering it in the shim', async () => {
+    const size = 48 << 20;
+    const argv = ['--address', containerd.grpcAddress, '--namespace', NS, 'run', '--rm', ...RUNTIME, IMAGE, 'flood1'];
+    const child = spawn(containerd.binaries.ctr, [...argv, 'sh', '-c', `head -c ${size} /dev/zero`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    child.stdout.pause();
+    try {
+      await waitFor('flood1 to run', async () =>
+        /flood1\s+\d+\s+RUNNING/.test((await ctr(['task', 'ls'])).stdout) ? true : undefined,
+      );
+      const [shim] = shimPidsServing(containerd.grpcAddress);
+      if (shim === undefined) throw new Error('no shim serves this containerd');
+      const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${shim}/status`, 'utf8'))?.[1]);
+      const before = rss();
+      // Long enough for the guest to pump far more than the shim may hold (it did, into the shim).
+      await new Promise((resolve) => setTimeout(resolve, 8000));
+      expect((rss() - before) / 1024).toBeLessThan(16);
+      let received = 0;
+      child.stdout.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+      });
+      child.stdout.resume();
+      expect(await exited).toBe(0);
+      expect(received).toBe(size);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 

@@ -9,6 +9,7 @@ export * from './daemon_control/protocol';
 export * from './daemon_launch';
 export { ControlClient } from './daemon_control/client';
 export * from './oci/spec';
+export * from './output_window';
 export * from './oci/spec_check';
 export * from './oci/json_check';
 export * from './qemu_dax';

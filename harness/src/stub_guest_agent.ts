@@ -79,6 +79,7 @@ const implementation: ServiceImplementation<typeof AgentServiceDefinition> = {
   readStderr: async (req) => {
     await find(req.containerId, req.execId).exited;
   },
+  outputConsumed: async () => ({}),
   getOOMEvent: () => new Promise(() => undefined),
   pauseContainer: unsupported,
   resumeContainer: unsupported,

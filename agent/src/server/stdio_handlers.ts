@@ -1,4 +1,4 @@
-/** Stdio calls: stdin writes and close, the stdout/stderr streams, terminal resizes. */
+/** Stdio calls: stdin writes and close, the stdout/stderr streams and their flow control, terminal resizes. */
 import type { AgentState } from './agent_state';
 import { invalid } from './call_errors';
 import type { Handlers } from './handler_types';
@@ -8,7 +8,7 @@ const WINSIZE_MAX = 0xffff;
 
 export function stdioHandlers(
   state: AgentState,
-): Handlers<'writeStdin' | 'closeStdin' | 'readStdout' | 'readStderr' | 'ttyWinResize'> {
+): Handlers<'writeStdin' | 'closeStdin' | 'readStdout' | 'readStderr' | 'outputConsumed' | 'ttyWinResize'> {
   const processOf = (request: { containerId: string; execId: string }) =>
     state.registry.get(request.containerId).process(request.execId);
   return {
@@ -21,6 +21,10 @@ export function stdioHandlers(
       state.outputs.relay(processOf(request), 'stdout', (data) => stream.send({ data }), ctx.signal),
     readStderr: (request, stream, ctx) =>
       state.outputs.relay(processOf(request), 'stderr', (data) => stream.send({ data }), ctx.signal),
+    outputConsumed: async (request) => {
+      state.outputs.consumed(processOf(request), request.stderr ? 'stderr' : 'stdout', request.bytes);
+      return {};
+    },
     ttyWinResize: async (request) => {
       if (request.rows > WINSIZE_MAX || request.columns > WINSIZE_MAX)
         throw invalid(`window size ${request.rows}x${request.columns} is too large`);

@@ -276,6 +276,14 @@ export interface ReadStreamResponse {
   data: Buffer;
 }
 
+export interface OutputConsumedRequest {
+  containerId: string;
+  execId: string;
+  /** Of ReadStderr's stream; else ReadStdout's. */
+  stderr: boolean;
+  bytes: number;
+}
+
 export interface TtyWinResizeRequest {
   containerId: string;
   execId: string;
@@ -2905,6 +2913,97 @@ export const ReadStreamResponse: MessageFns<ReadStreamResponse> = {
   },
 };
 
+function createBaseOutputConsumedRequest(): OutputConsumedRequest {
+  return { containerId: "", execId: "", stderr: false, bytes: 0 };
+}
+
+export const OutputConsumedRequest: MessageFns<OutputConsumedRequest> = {
+  encode(message: OutputConsumedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.execId !== "") {
+      writer.uint32(18).string(message.execId);
+    }
+    if (message.stderr !== false) {
+      writer.uint32(24).bool(message.stderr);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(32).uint32(message.bytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OutputConsumedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOutputConsumedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.execId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stderr = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bytes = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<OutputConsumedRequest>): OutputConsumedRequest {
+    return OutputConsumedRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OutputConsumedRequest>): OutputConsumedRequest {
+    const message = createBaseOutputConsumedRequest();
+    message.containerId = object.containerId ?? "";
+    message.execId = object.execId ?? "";
+    message.stderr = object.stderr ?? false;
+    message.bytes = object.bytes ?? 0;
+    return message;
+  },
+};
+
 function createBaseTtyWinResizeRequest(): TtyWinResizeRequest {
   return { containerId: "", execId: "", rows: 0, columns: 0 };
 }
@@ -3908,6 +4007,18 @@ export const AgentServiceDefinition = {
       requestStream: false,
       responseType: ReadStreamResponse as typeof ReadStreamResponse,
       responseStream: true,
+      options: {},
+    },
+    /**
+     * The host passed on `bytes` more of a ReadStdout/ReadStderr stream: the agent keeps at most a
+     * window (contracts output_window.ts) of a stream unreported, ttrpc having no flow control.
+     */
+    outputConsumed: {
+      name: "OutputConsumed",
+      requestType: OutputConsumedRequest as typeof OutputConsumedRequest,
+      requestStream: false,
+      responseType: Empty as typeof Empty,
+      responseStream: false,
       options: {},
     },
     ttyWinResize: {

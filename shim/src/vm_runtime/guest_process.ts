@@ -8,7 +8,7 @@ import { ExitReason } from '@vfs/proto/gen/containerd/types/task/task';
 import type { ShimLogger } from '../logger';
 import type { ProcessExit, ProcessIo, ProcessRef } from '../sandbox_runtime';
 import type { AgentClient } from './agent_dial';
-import { relayOutput, relayStdin } from './stdio_relay';
+import { type ReportConsumed, relayOutput, relayStdin } from './stdio_relay';
 
 /** The exit status of a process whose VM (QEMU, the daemon or the agent) died under it. */
 export const LOST_STATUS = 255;
@@ -32,10 +32,24 @@ async function waitExit(agent: AgentClient, ref: ProcessRef, log: ShimLogger): P
   }
 }
 
+/** OutputConsumed, sent without waiting: a failure (the VM gone) ends the stream anyway. */
+function consumedReporter(agent: AgentClient, ref: ProcessRef, stderr: boolean, log: ShimLogger): ReportConsumed {
+  return (bytes) => {
+    agent.outputConsumed({ containerId: ref.containerId, execId: ref.execId, stderr, bytes }).catch((err: unknown) => {
+      log.debug({ execId: ref.execId, stderr, err: errorMessage(err) }, 'OutputConsumed failed');
+    });
+  };
+}
+
 export function trackGuestProcess(agent: AgentClient, ref: ProcessRef, io: ProcessIo, log: ShimLogger): GuestProcess {
   const request = { containerId: ref.containerId, execId: ref.execId };
-  const outputs = [relayOutput(agent.readStdout(request), io.stdout, log, 'stdout')];
-  if (!io.terminal) outputs.push(relayOutput(agent.readStderr(request), io.stderr, log, 'stderr'));
+  const outputs = [
+    relayOutput(agent.readStdout(request), io.stdout, log, 'stdout', consumedReporter(agent, ref, false, log)),
+  ];
+  if (!io.terminal)
+    outputs.push(
+      relayOutput(agent.readStderr(request), io.stderr, log, 'stderr', consumedReporter(agent, ref, true, log)),
+    );
   const exited = waitExit(agent, ref, log).then(async (exit) => {
     await Promise.all(outputs);
     return exit;

@@ -1,13 +1,14 @@
 // Copies a guest process's stdio between the agent and containerd's streams (ProcessIo).
 // Output: the agent's ReadStdout/ReadStderr server stream, chunk by chunk in order, into the
-// frame's writable, waiting for 'drain' (a slow reader throttles the process: the agent stops
-// reading its pipe while the channel is full); the writable is ended at the stream's end, also
-// when the stream failed (VM gone), so containerd sees EOF. Input: each chunk of the frame's
-// stdin becomes one WriteStdin call, answered once the bytes are in the process's pipe; the
-// stdin's end becomes CloseStdin.
+// frame's writable, waiting for 'drain'; what has been passed on is reported to the agent every
+// OUTPUT_ACK_BYTES (OutputConsumed), which sends no more than a window ahead of it, so a slow
+// reader throttles the process instead of growing the shim (contracts output_window.ts). The
+// writable is ended at the stream's end, also when the stream failed (VM gone), so containerd
+// sees EOF. Input: each chunk of the frame's stdin becomes one WriteStdin call, answered once
+// the bytes are in the process's pipe; the stdin's end becomes CloseStdin.
 
 import type { Readable, Writable } from 'node:stream';
-import { errorMessage } from '@vfs/contracts';
+import { errorMessage, OUTPUT_ACK_BYTES } from '@vfs/contracts';
 import type { ReadStreamResponse } from '@vfs/proto/gen/agent/agent';
 import type { ShimLogger } from '../logger';
 
@@ -42,6 +43,9 @@ function finished(sink: Writable): Promise<void> {
   });
 }
 
+/** Tells the agent how much more of the stream was passed on; must not throw. */
+export type ReportConsumed = (bytes: number) => void;
+
 /**
  * Relays one output stream; never rejects. Without a sink the stream is still read, so the
  * process never blocks on a full pipe nobody reads.
@@ -51,11 +55,17 @@ export async function relayOutput(
   sink: Writable | undefined,
   log: ShimLogger,
   what: string,
+  reportConsumed: ReportConsumed,
 ): Promise<void> {
+  let unreported = 0;
   try {
     for await (const chunk of source) {
-      if (sink === undefined || !writable(sink) || chunk.data.length === 0) continue;
-      if (!sink.write(chunk.data)) await drained(sink);
+      if (sink !== undefined && writable(sink) && chunk.data.length > 0 && !sink.write(chunk.data)) await drained(sink);
+      unreported += chunk.data.length;
+      if (unreported >= OUTPUT_ACK_BYTES) {
+        reportConsumed(unreported);
+        unreported = 0;
+      }
     }
   } catch (err) {
     log.warn({ stream: what, err: errorMessage(err) }, 'output stream from the guest ended with an error');

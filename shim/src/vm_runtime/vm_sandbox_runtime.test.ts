@@ -47,6 +47,8 @@ class FakeAgent {
   readonly processes = new Map<string, FakeProcess>();
   readonly created: CreateContainerRequest[] = [];
   readonly calls: string[] = [];
+  /** OutputConsumed calls: "<exec id>/<stream> <bytes>". */
+  readonly consumed: string[] = [];
   /** Container ids GetOOMEvent answers with, one per call; it blocks while none is queued. */
   readonly ooms: string[] = [];
   oomCalls = 0;
@@ -142,6 +144,10 @@ class FakeAgent {
       },
       readStderr: async (req, stream) => {
         for await (const data of chunksOf(this.process(req).stderr)) await stream.send({ data });
+      },
+      outputConsumed: async (req) => {
+        this.consumed.push(`${req.execId}/${req.stderr ? 'stderr' : 'stdout'} ${req.bytes}`);
+        return {};
       },
       ttyWinResize: unary('ttyWinResize'),
       mountShare: unary('mountShare'),
@@ -276,6 +282,30 @@ describe('VmSandboxRuntime (fake agent)', () => {
     expect(out.stream.writableEnded && err.stream.writableEnded).toBe(true);
     expect(out.text()).toBe('hello world\n');
     expect(err.text()).toBe('warning\n');
+  });
+
+  it('reports to the agent every 256 KiB of output it passed on, and nothing for less', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    fake.onStart = (p) => {
+      for (let i = 0; i < 9; i++) p.stdout.write(chunk);
+      p.stderr.write('warning\n');
+      p.exit(0);
+    };
+    const out = collect();
+    const rt = runtime();
+    const created = await rt.createContainer(
+      request({ terminal: false, stdin: undefined, stdout: out.stream, stderr: collect().stream }),
+    );
+    await rt.startContainer('c1');
+    await created.exited;
+    expect(out.text().length).toBe(9 * chunk.length);
+    // However the chunks came: each report at least 256 KiB, all of them at most what was passed
+    // on and within 256 KiB of it; stderr's 8 bytes stay under the step.
+    const reports = (): number[] => fake.consumed.map((line) => Number(/^\/stdout (\d+)$/.exec(line)?.[1]));
+    const reported = (): number => reports().reduce((a, b) => a + b, 0);
+    await waitUntil(() => reported() > 9 * chunk.length - 256 * 1024);
+    expect(reports().every((bytes) => bytes >= 256 * 1024)).toBe(true);
+    expect(reported()).toBeLessThanOrEqual(9 * chunk.length);
   });
 
   it('relays stdin through WriteStdin and its end through CloseStdin', async () => {
