@@ -22,12 +22,13 @@ import { CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import { buildBusyboxRootfs } from '@vfs/harness/busybox_rootfs';
 import { AgentVm, type AgentClient, type BootTimings } from '@vfs/harness/agent_vm';
+import { waitFor } from '@vfs/harness/process';
 import { guestKernelRelease } from '@vfs/harness/guest_vm';
 
 jest.setTimeout(120_000);
 
 const SHARES = '/run/vfs/shares';
-const OVERLAY_CONTAINERS = ['c1', 'c2', 'c3', 'c4', 'c6', 'c7', 'c9', 'c10', 'c11', 'c12', 'keeper'];
+const OVERLAY_CONTAINERS = ['c1', 'c2', 'c3', 'c4', 'c6', 'c7', 'c9', 'c10', 'c11', 'c12', 'c14', 'keeper'];
 
 type Json = Record<string, unknown>;
 
@@ -221,6 +222,37 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     const refused = await rejection(agent.warmUp({}));
     expect(refused.code).toBe(Code.FailedPrecondition);
     expect(refused.message).toMatch(/sandbox agent-e2e exists/);
+  });
+
+  it('lists, kills and removes the processes of a cgroup the container made below its own', async () => {
+    const id = 'c14';
+    const script =
+      'mkdir /sys/fs/cgroup/nested && sh -c "echo \\$\\$ >/sys/fs/cgroup/nested/cgroup.procs && exec sleep 1001" & exec sleep 1000';
+    const ociSpec = spec(['sh', '-c', script], {
+      mounts: [
+        {
+          destination: '/sys/fs/cgroup',
+          type: 'cgroup',
+          source: 'cgroup',
+          options: ['rw', 'nosuid', 'noexec', 'nodev'],
+        },
+      ],
+    });
+    await agent.createContainer({
+      containerId: id,
+      ociSpecJson: Buffer.from(JSON.stringify(ociSpec)),
+      rootfs: overlay(id),
+    });
+    await agent.startContainer({ containerId: id });
+    const commands = async (): Promise<string[]> =>
+      (await agent.listProcesses({ containerId: id })).processes.map((p) => p.command).sort();
+    await waitFor('the nested sleep is listed', async () =>
+      (await commands()).includes('sleep 1001') ? true : undefined,
+    );
+    expect(await commands()).toEqual(expect.arrayContaining(['sleep 1000', 'sleep 1001']));
+    // Its cgroup can go only after the nested one: the removal used to fail with EBUSY.
+    await agent.removeContainer({ containerId: id });
+    expect((await rejection(agent.listProcesses({ containerId: id }))).code).toBe(Code.NotFound);
   });
 
   it('runs a container: output, separate stderr, exit status 7, PID 1, its hostname', async () => {

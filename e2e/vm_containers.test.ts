@@ -248,8 +248,10 @@ describe('containers in VMs with containerd 1.6', () => {
       await waitFor('flood1 to run', async () =>
         /flood1\s+\d+\s+RUNNING/.test((await ctr(['task', 'ls'])).stdout) ? true : undefined,
       );
-      const [shim] = shimPidsServing(containerd.grpcAddress);
-      if (shim === undefined) throw new Error('no shim serves this containerd');
+      const [shim] = shimPidsServing(containerd.grpcAddress).filter((pid) =>
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('flood1'),
+      );
+      if (shim === undefined) throw new Error('no shim serves flood1');
       const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${shim}/status`, 'utf8'))?.[1]);
       const before = rss();
       // Long enough for the guest to pump far more than the shim may hold (it did, into the shim).
@@ -263,7 +265,12 @@ describe('containers in VMs with containerd 1.6', () => {
       expect(await exited).toBe(0);
       expect(received).toBe(size);
     } finally {
-      child.kill('SIGKILL');
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await ctr(['task', 'kill', '-s', 'SIGKILL', 'flood1']);
+        await ctr(['task', 'rm', '-f', 'flood1']);
+        await ctr(['container', 'rm', 'flood1']);
+      }
     }
   });
 

@@ -34,19 +34,20 @@ static void push_env(struct launch *launch, char *entry) {
   launch->env = grown;
 }
 
-/* More of /etc/passwd than any real one holds: a longer file is not searched further. */
+/* More of /etc/passwd than any real one holds: a larger file is not searched. */
 #define PASSWD_MAX_BYTES (4 << 20)
 
 /*
- * /etc/passwd is the container's: only a regular file is read, and only so much, so that a FIFO
- * or a link to /dev/zero cannot hold the launch (O_NONBLOCK: opening a FIFO returns at once).
+ * /etc/passwd is the container's: only a regular file of a sane size is read, so that a FIFO, a
+ * link to /dev/zero or a huge sparse file cannot hold the launch (O_NONBLOCK: opening a FIFO
+ * returns at once).
  */
 static FILE *open_passwd(void) {
   int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return NULL;
   struct stat st;
   FILE *f = NULL;
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) f = fdopen(fd, "r");
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= PASSWD_MAX_BYTES) f = fdopen(fd, "r");
   if (f == NULL) close(fd);
   return f;
 }
@@ -57,9 +58,7 @@ static char *passwd_home(uid_t uid) {
   if (f == NULL) return NULL;
   char line[1024];
   char *home = NULL;
-  size_t read_bytes = 0;
-  while (home == NULL && read_bytes < PASSWD_MAX_BYTES && fgets(line, sizeof line, f) != NULL) {
-    read_bytes += strlen(line);
+  while (home == NULL && ftell(f) < PASSWD_MAX_BYTES && fgets(line, sizeof line, f) != NULL) {
     char *fields[7] = {0};
     char *cursor = line;
     for (int i = 0; i < 7; i++) fields[i] = strsep(&cursor, ":");

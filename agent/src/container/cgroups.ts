@@ -3,7 +3,7 @@
  * The container's path in the spec (linux.cgroupsPath) names a host cgroup and means nothing in
  * the guest; the VM itself is what the host limits.
  */
-import { mkdirSync, readFileSync, rmdirSync, watch, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OciResources } from '@vfs/contracts';
 import { cgroupLimitFiles } from './cgroup_limits';
@@ -61,12 +61,22 @@ export class ContainerCgroup {
     for (const [file, value] of cgroupLimitFiles(resources)) this.write(file, value);
   }
 
-  /** Host-side (guest) pids of every process in the container. */
+  /**
+   * Guest pids of every process in the container: in its cgroup and in any the container made
+   * below it (a privileged or systemd container may).
+   */
   pids(): number[] {
-    return this.read('cgroup.procs')
-      .split('\n')
-      .filter((line) => line !== '')
-      .map(Number);
+    return this.subtree().flatMap((dir) =>
+      this.guard(`read ${dir}/cgroup.procs`, () => readFileSync(join(dir, 'cgroup.procs'), 'utf8'))
+        .split('\n')
+        .filter((line) => line !== '')
+        .map(Number),
+    );
+  }
+
+  /** SIGKILL to every process of the subtree at once (cgroup.kill, Linux 5.14): no fork escapes it. */
+  killAll(): void {
+    this.write('cgroup.kill', '1');
   }
 
   async freeze(): Promise<void> {
@@ -98,9 +108,20 @@ export class ContainerCgroup {
     };
   }
 
-  /** Only an empty cgroup can be removed: call after every process has exited. */
+  /** Only an empty cgroup can be removed: call after every process has exited. Children first. */
   remove(): void {
-    this.guard('remove', () => rmdirSync(this.path));
+    for (const dir of this.subtree().reverse()) this.guard(`remove ${dir}`, () => rmdirSync(dir));
+  }
+
+  /** The cgroup's directory and every cgroup below it, parents before children. */
+  private subtree(): string[] {
+    const dirs = [this.path];
+    for (let i = 0; i < dirs.length; i++) {
+      const dir = dirs[i] as string;
+      const children = this.guard(`list ${dir}`, () => readdirSync(dir, { withFileTypes: true }));
+      for (const child of children) if (child.isDirectory()) dirs.push(join(dir, child.name));
+    }
+    return dirs;
   }
 
   /** Resolves once no process is left (exited ones are gone only after being reaped). */

@@ -157,6 +157,11 @@ export class Container {
     return this.cgroup.pids();
   }
 
+  /** SIGKILL to every process of the container, those it forks meanwhile too. */
+  killAll(): void {
+    this.cgroup.killAll();
+  }
+
   /** Exec id by guest pid, for the execs still known (the init has none). */
   execIdsByPid(): Map<number, string> {
     return new Map([...this.execs].map(([execId, proc]) => [proc.pid, execId]));

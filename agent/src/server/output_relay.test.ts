@@ -44,7 +44,7 @@ describe('a process output relay', () => {
       async (data) => {
         sent += data.length;
       },
-      new AbortController().signal,
+      { cancelled: new AbortController().signal, flowControl: true },
     );
     await waitFor('the window is used', () => sent >= OUTPUT_WINDOW_BYTES);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -66,11 +66,28 @@ describe('a process output relay', () => {
     const proc = await launch('sleep 30 & echo $!');
     const relays = new OutputRelays(log);
     const chunks: string[] = [];
-    await relays.relay(proc, 'stdout', async (data) => void chunks.push(data.toString()), new AbortController().signal);
+    await relays.relay(proc, 'stdout', async (data) => void chunks.push(data.toString()), {
+      cancelled: new AbortController().signal,
+      flowControl: false,
+    });
     const descendant = Number(chunks.join(''));
     expect(pidAlive(descendant)).toBe(true);
     expect(proc.exited).toBeDefined();
     process.kill(descendant, 'SIGKILL');
+    proc.close();
+  }, 15_000);
+
+  it('ends an output that a descendant keeps writing to, the drain time after the exit', async () => {
+    const proc = await launch('(while :; do echo tick; sleep 0.2; done) & echo $!');
+    const relays = new OutputRelays(log);
+    const chunks: string[] = [];
+    await relays.relay(proc, 'stdout', async (data) => void chunks.push(data.toString()), {
+      cancelled: new AbortController().signal,
+      flowControl: false,
+    });
+    const [descendant, ...ticks] = chunks.join('').split('\n');
+    process.kill(Number(descendant), 'SIGKILL');
+    expect(ticks.length).toBeGreaterThan(1);
     proc.close();
   }, 15_000);
 });

@@ -1,15 +1,14 @@
 /**
  * ReadStdout / ReadStderr: one reader per stream of a process, chunks sent in the order the
- * process wrote them, each send awaited, and at most OUTPUT_WINDOW_BYTES sent ahead of what the
- * host reported consumed (OutputConsumed; contracts output_window.ts): a slow host stops the
- * agent reading the pipe, and the process then blocks on a full pipe instead of filling guest
- * RAM or the shim. The stream ends at EOF.
+ * process wrote them, each send awaited, and for a reader that reports what it passed on, at
+ * most OUTPUT_WINDOW_BYTES sent ahead of it (OutputConsumed; contracts output_window.ts): a slow
+ * host stops the agent reading the pipe, and the process then blocks on a full pipe instead of
+ * filling guest RAM or the shim. The stream ends at EOF.
  *
  * EOF normally comes with the process's exit, but a daemonized grandchild of an exec may keep
- * the pipe open forever: once the process has exited, a wait for more output that lasts
- * DRAIN_AFTER_EXIT_MS (containerd's runc shim gives exec I/O the same 2 s) ends the stream, and
- * the agent's end of the pipe is closed. Only waiting for output counts, not waiting for the
- * host, so a slow host loses nothing. WaitProcess does not wait for the streams: it answers at
+ * the pipe open forever: DRAIN_AFTER_EXIT_MS after the exit (containerd's runc shim gives exec
+ * I/O the same 2 s) the stream is ended and the agent's end of the pipe closed. Time spent
+ * waiting for the host does not count, so a slow host loses nothing. WaitProcess does not wait for the streams: it answers at
  * the exit, and the shim completes an exit once its relays have ended (shim guest_process.ts).
  * A reader cut off by a lost connection leaves the rest of the output for the next reader.
  */
@@ -23,7 +22,7 @@ export const DRAIN_AFTER_EXIT_MS = 2000;
 
 export type OutputName = 'stdout' | 'stderr';
 
-/** Resolves at `signal`'s abort, or with `wait`. */
+/** Resolves at `signal`'s abort, or once `wait` calls its wake. */
 function unlessAborted(wait: (wake: () => void) => void, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
@@ -66,13 +65,13 @@ class OutputCredit {
   private unreported = 0;
   private wake: (() => void) | undefined;
 
-  /** Counts a chunk sent; resolves once the host is within the window again (or gone). */
-  async spend(bytes: number, cancelled: AbortSignal): Promise<void> {
+  /** Counts a chunk sent; resolves once the host is within the window again, or at `stop`. */
+  async spend(bytes: number, stop: AbortSignal): Promise<void> {
     this.unreported += bytes;
-    while (this.unreported >= OUTPUT_WINDOW_BYTES && !cancelled.aborted) {
+    while (this.unreported >= OUTPUT_WINDOW_BYTES && !stop.aborted) {
       await unlessAborted((wake) => {
         this.wake = wake;
-      }, cancelled);
+      }, stop);
     }
     this.wake = undefined;
   }
@@ -84,42 +83,58 @@ class OutputCredit {
   }
 }
 
-/** Ends a wait for output that lasts DRAIN_AFTER_EXIT_MS once the process has exited. */
+/**
+ * DRAIN_AFTER_EXIT_MS from the exit, for the whole stream, then `expire`: counted while the
+ * relay reads or waits for output, not while it waits for the host (`pause`), so a slow host
+ * loses nothing and a descendant that keeps writing is still cut off.
+ */
 class DrainAfterExit {
   expired = false;
   private exited = false;
-  private waiting: AbortController | undefined;
+  private paused = false;
+  private remainingMs = DRAIN_AFTER_EXIT_MS;
+  private since = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(proc: ContainerProcess) {
+  constructor(
+    proc: ContainerProcess,
+    private readonly expire: () => void,
+  ) {
     // A launcher lost without an exit report (wait rejects) is an exit too.
     const onExit = (): void => {
       this.exited = true;
-      this.arm();
+      if (!this.paused) this.run();
     };
     proc.wait().then(onExit, onExit);
   }
 
-  /** The signal of one wait for output, with the caller's cancellation in it. */
-  begin(cancelled: AbortSignal): AbortSignal {
-    this.waiting = new AbortController();
-    this.arm();
-    return AbortSignal.any([this.waiting.signal, cancelled]);
-  }
-
-  end(): void {
+  pause(): void {
+    this.paused = true;
+    if (this.timer === undefined) return;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.waiting = undefined;
+    this.remainingMs -= performance.now() - this.since;
   }
 
-  private arm(): void {
-    const waiting = this.waiting;
-    if (!this.exited || waiting === undefined || this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.expired = true;
-      waiting.abort();
-    }, DRAIN_AFTER_EXIT_MS);
+  resume(): void {
+    this.paused = false;
+    if (this.exited) this.run();
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+  }
+
+  private run(): void {
+    if (this.timer !== undefined || this.expired) return;
+    this.since = performance.now();
+    this.timer = setTimeout(
+      () => {
+        this.expired = true;
+        this.expire();
+      },
+      Math.max(0, this.remainingMs),
+    );
   }
 }
 
@@ -128,11 +143,12 @@ export class OutputRelays {
 
   constructor(private readonly log: AgentLogger) {}
 
+  /** `flowControl`: the reader reports what it passed on (OutputConsumed). */
   async relay(
     proc: ContainerProcess,
     name: OutputName,
     send: (data: Buffer) => Promise<void>,
-    cancelled: AbortSignal,
+    opts: { readonly cancelled: AbortSignal; readonly flowControl: boolean },
   ): Promise<void> {
     const stream = name === 'stdout' ? proc.io.stdout : proc.io.stderr;
     // With a terminal both outputs are the terminal's, on stdout: stderr ends at once.
@@ -140,22 +156,22 @@ export class OutputRelays {
     if (this.credits.has(stream)) throw new TtrpcError(Code.FailedPrecondition, `${name} already has a reader`);
     const credit = new OutputCredit();
     this.credits.set(stream, credit);
-    const drain = new DrainAfterExit(proc);
-    const next = async (): Promise<Buffer | null> => {
-      const ready = stream.read() as Buffer | null;
-      if (ready !== null) return ready;
-      try {
-        return await nextChunk(stream, drain.begin(cancelled));
-      } finally {
-        drain.end();
-      }
-    };
+    // Ends the relay: the reader gone, the stream closed (its container removed), or the drain.
+    const stop = new AbortController();
+    const onStop = (): void => stop.abort();
+    opts.cancelled.addEventListener('abort', onStop);
+    stream.once('close', onStop);
+    const drain = new DrainAfterExit(proc, onStop);
+    const next = (): Promise<Buffer | null> =>
+      stop.signal.aborted ? Promise.resolve(null) : nextChunk(stream, stop.signal);
     try {
       for (let chunk = await next(); chunk !== null; chunk = await next()) {
+        drain.pause();
         await send(chunk);
-        await credit.spend(chunk.length, cancelled);
+        if (opts.flowControl) await credit.spend(chunk.length, stop.signal);
+        drain.resume();
       }
-      if (drain.expired && !cancelled.aborted) {
+      if (drain.expired && !opts.cancelled.aborted) {
         this.log.warn(
           { pid: proc.pid, stream: name },
           `output still open ${DRAIN_AFTER_EXIT_MS} ms after the exit: ended (a descendant holds it)`,
@@ -163,7 +179,9 @@ export class OutputRelays {
         stream.destroy();
       }
     } finally {
-      drain.end();
+      drain.dispose();
+      opts.cancelled.removeEventListener('abort', onStop);
+      stream.off('close', onStop);
       this.credits.delete(stream);
     }
   }

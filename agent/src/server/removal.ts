@@ -5,9 +5,6 @@
  */
 import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import type { AgentState } from './agent_state';
-import { signalAll } from './signals';
-
-const SIGKILL = 9;
 
 async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   if (timeoutMs === 0) return work;
@@ -27,7 +24,7 @@ async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Pro
 
 export async function removeContainer(state: AgentState, containerId: string, timeoutMs: number): Promise<void> {
   const container = state.registry.get(containerId);
-  signalAll(container, SIGKILL);
+  container.killAll();
   await within(container.kill(), timeoutMs, `container ${containerId}: processes did not exit after SIGKILL`);
   state.oom.unwatch(containerId);
   await state.registry.delete(containerId);

@@ -11,8 +11,18 @@ export function checkSignal(signal: number): number {
   return signal;
 }
 
-/** Every process in the container's cgroup (guest pids: the agent's pid namespace is the guest's). */
+const SIGKILL = 9;
+
+/**
+ * Every process in the container's cgroups (guest pids: the agent's pid namespace is the
+ * guest's). SIGKILL goes through cgroup.kill, which no fork escapes; another signal goes to each
+ * process listed, as runc sends it.
+ */
 export function signalAll(container: Container, signal: number): void {
+  if (signal === SIGKILL) {
+    container.killAll();
+    return;
+  }
   for (const pid of container.pids()) {
     try {
       process.kill(pid, signal);

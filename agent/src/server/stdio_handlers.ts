@@ -18,9 +18,15 @@ export function stdioHandlers(
       return {};
     },
     readStdout: (request, stream, ctx) =>
-      state.outputs.relay(processOf(request), 'stdout', (data) => stream.send({ data }), ctx.signal),
+      state.outputs.relay(processOf(request), 'stdout', (data) => stream.send({ data }), {
+        cancelled: ctx.signal,
+        flowControl: request.reportConsumed,
+      }),
     readStderr: (request, stream, ctx) =>
-      state.outputs.relay(processOf(request), 'stderr', (data) => stream.send({ data }), ctx.signal),
+      state.outputs.relay(processOf(request), 'stderr', (data) => stream.send({ data }), {
+        cancelled: ctx.signal,
+        flowControl: request.reportConsumed,
+      }),
     outputConsumed: async (request) => {
       state.outputs.consumed(processOf(request), request.stderr ? 'stderr' : 'stdout', request.bytes);
       return {};

@@ -269,6 +269,11 @@ export interface CloseStdinRequest {
 export interface ReadStreamRequest {
   containerId: string;
   execId: string;
+  /**
+   * The reader reports what it passed on with OutputConsumed; the agent then sends at most a
+   * window ahead of it. A reader that does not is sent everything as it comes.
+   */
+  reportConsumed: boolean;
 }
 
 /** One chunk of output, in the order the process wrote it. */
@@ -2792,7 +2797,7 @@ export const CloseStdinRequest: MessageFns<CloseStdinRequest> = {
 };
 
 function createBaseReadStreamRequest(): ReadStreamRequest {
-  return { containerId: "", execId: "" };
+  return { containerId: "", execId: "", reportConsumed: false };
 }
 
 export const ReadStreamRequest: MessageFns<ReadStreamRequest> = {
@@ -2802,6 +2807,9 @@ export const ReadStreamRequest: MessageFns<ReadStreamRequest> = {
     }
     if (message.execId !== "") {
       writer.uint32(18).string(message.execId);
+    }
+    if (message.reportConsumed !== false) {
+      writer.uint32(24).bool(message.reportConsumed);
     }
     return writer;
   },
@@ -2835,6 +2843,14 @@ export const ReadStreamRequest: MessageFns<ReadStreamRequest> = {
             message.execId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.reportConsumed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2854,6 +2870,7 @@ export const ReadStreamRequest: MessageFns<ReadStreamRequest> = {
     const message = createBaseReadStreamRequest();
     message.containerId = object.containerId ?? "";
     message.execId = object.execId ?? "";
+    message.reportConsumed = object.reportConsumed ?? false;
     return message;
   },
 };
@@ -4010,8 +4027,9 @@ export const AgentServiceDefinition = {
       options: {},
     },
     /**
-     * The host passed on `bytes` more of a ReadStdout/ReadStderr stream: the agent keeps at most a
-     * window (contracts output_window.ts) of a stream unreported, ttrpc having no flow control.
+     * The host passed on `bytes` more of a ReadStdout/ReadStderr stream it asked to report
+     * (report_consumed): the agent keeps at most a window (contracts output_window.ts) of such a
+     * stream unreported, ttrpc having no flow control.
      */
     outputConsumed: {
       name: "OutputConsumed",

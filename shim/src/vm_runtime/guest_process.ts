@@ -5,6 +5,7 @@
 
 import { errorMessage } from '@vfs/contracts';
 import { ExitReason } from '@vfs/proto/gen/containerd/types/task/task';
+import { Code, TtrpcError } from '@vfs/proto/ttrpc';
 import type { ShimLogger } from '../logger';
 import type { ProcessExit, ProcessIo, ProcessRef } from '../sandbox_runtime';
 import type { AgentClient } from './agent_dial';
@@ -32,23 +33,28 @@ async function waitExit(agent: AgentClient, ref: ProcessRef, log: ShimLogger): P
   }
 }
 
-/** OutputConsumed, sent without waiting: a failure (the VM gone) ends the stream anyway. */
+/**
+ * OutputConsumed, sent without waiting. Once the VM or the process is gone its stream ends
+ * anyway; any other failure leaves the agent's window smaller for good, so it is a warning.
+ */
 function consumedReporter(agent: AgentClient, ref: ProcessRef, stderr: boolean, log: ShimLogger): ReportConsumed {
   return (bytes) => {
     agent.outputConsumed({ containerId: ref.containerId, execId: ref.execId, stderr, bytes }).catch((err: unknown) => {
-      log.debug({ execId: ref.execId, stderr, err: errorMessage(err) }, 'OutputConsumed failed');
+      const gone = err instanceof TtrpcError && (err.code === Code.Unavailable || err.code === Code.NotFound);
+      log[gone ? 'debug' : 'warn']({ execId: ref.execId, stderr, err: errorMessage(err) }, 'OutputConsumed failed');
     });
   };
 }
 
 export function trackGuestProcess(agent: AgentClient, ref: ProcessRef, io: ProcessIo, log: ShimLogger): GuestProcess {
   const request = { containerId: ref.containerId, execId: ref.execId };
+  const streamed = { ...request, reportConsumed: true };
   const outputs = [
-    relayOutput(agent.readStdout(request), io.stdout, log, 'stdout', consumedReporter(agent, ref, false, log)),
+    relayOutput(agent.readStdout(streamed), io.stdout, log, 'stdout', consumedReporter(agent, ref, false, log)),
   ];
   if (!io.terminal)
     outputs.push(
-      relayOutput(agent.readStderr(request), io.stderr, log, 'stderr', consumedReporter(agent, ref, true, log)),
+      relayOutput(agent.readStderr(streamed), io.stderr, log, 'stderr', consumedReporter(agent, ref, true, log)),
     );
   const exited = waitExit(agent, ref, log).then(async (exit) => {
     await Promise.all(outputs);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
+import { OUTPUT_ACK_BYTES } from '@vfs/contracts';
 import {
   AgentServiceDefinition,
   CheckResponse_ServingStatus,
@@ -49,6 +50,8 @@ class FakeAgent {
   readonly calls: string[] = [];
   /** OutputConsumed calls: "<exec id>/<stream> <bytes>". */
   readonly consumed: string[] = [];
+  /** ReadStdout's report_consumed, call by call. */
+  readonly reportConsumedAsked: boolean[] = [];
   /** Container ids GetOOMEvent answers with, one per call; it blocks while none is queued. */
   readonly ooms: string[] = [];
   oomCalls = 0;
@@ -140,6 +143,7 @@ class FakeAgent {
         return {};
       },
       readStdout: async (req, stream) => {
+        this.reportConsumedAsked.push(req.reportConsumed);
         for await (const data of chunksOf(this.process(req).stdout)) await stream.send({ data });
       },
       readStderr: async (req, stream) => {
@@ -299,13 +303,14 @@ describe('VmSandboxRuntime (fake agent)', () => {
     await rt.startContainer('c1');
     await created.exited;
     expect(out.text().length).toBe(9 * chunk.length);
-    // However the chunks came: each report at least 256 KiB, all of them at most what was passed
-    // on and within 256 KiB of it; stderr's 8 bytes stay under the step.
+    // However the chunks came: each report at least OUTPUT_ACK_BYTES, all of them at most what was
+    // passed on and within a step of it; stderr's 8 bytes stay under the step.
     const reports = (): number[] => fake.consumed.map((line) => Number(/^\/stdout (\d+)$/.exec(line)?.[1]));
     const reported = (): number => reports().reduce((a, b) => a + b, 0);
-    await waitUntil(() => reported() > 9 * chunk.length - 256 * 1024);
-    expect(reports().every((bytes) => bytes >= 256 * 1024)).toBe(true);
+    await waitUntil(() => reported() > 9 * chunk.length - OUTPUT_ACK_BYTES);
+    expect(reports().every((bytes) => bytes >= OUTPUT_ACK_BYTES)).toBe(true);
     expect(reported()).toBeLessThanOrEqual(9 * chunk.length);
+    expect(fake.reportConsumedAsked).toEqual([true]);
   });
 
   it('relays stdin through WriteStdin and its end through CloseStdin', async () => {
