@@ -28,7 +28,22 @@ import { guestKernelRelease } from '@vfs/harness/guest_vm';
 jest.setTimeout(120_000);
 
 const SHARES = '/run/vfs/shares';
-const OVERLAY_CONTAINERS = ['c1', 'c2', 'c3', 'c4', 'c6', 'c7', 'c9', 'c10', 'c11', 'c12', 'c14', 'keeper'];
+const OVERLAY_CONTAINERS = [
+  'c1',
+  'c2',
+  'c3',
+  'c4',
+  'c6',
+  'c7',
+  'c9',
+  'c10',
+  'c11',
+  'c12',
+  'c14',
+  'c15',
+  'c16',
+  'keeper',
+];
 
 type Json = Record<string, unknown>;
 
@@ -253,6 +268,21 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     // Its cgroup can go only after the nested one: the removal used to fail with EBUSY.
     await agent.removeContainer({ containerId: id });
     expect((await rejection(agent.listProcesses({ containerId: id }))).code).toBe(Code.NotFound);
+  });
+
+  it("enforces device rules: runc's defaults when the spec has none, and the spec's own", async () => {
+    const script =
+      'mknod /dev/vfs-console c 5 1 && echo made; (echo x >/dev/vfs-console) 2>/dev/null && echo console-open || echo console-refused; head -c1 /dev/zero >/dev/null && echo zero-open';
+    // Without rules a process with CAP_MKNOD could open any guest device, the agent's console too.
+    expect(await run('c15', spec(['sh', '-c', script]))).toMatchObject({
+      status: 0,
+      stdout: 'made\nconsole-refused\nzero-open\n',
+    });
+    const console = { allow: true, type: 'c', major: 5, minor: 1, access: 'rw' };
+    const allowing = spec(['sh', '-c', script], {
+      linux: { namespaces: NAMESPACES, resources: { devices: [{ allow: false, access: 'rwm' }, console] } },
+    });
+    expect(await run('c16', allowing)).toMatchObject({ status: 0, stdout: 'made\nconsole-open\nzero-open\n' });
   });
 
   it('runs a container: output, separate stderr, exit status 7, PID 1, its hostname', async () => {

@@ -2,7 +2,8 @@
  * vfs-launcher: starts one container process for the guest agent (see main.c for why it exists).
  * Shared declarations of its parts: plan.c (reading the plan), report.c (status lines),
  * fs_ops.c (mounts, pivot, device nodes), creds.c (rlimits, user, capabilities), spawn.c (clone3,
- * stdio, supervision of the child until it exits), console.c (the terminal of the container).
+ * stdio, supervision of the child until it exits), console.c (the terminal of the container),
+ * devices.c (the device rules).
  */
 #ifndef VFS_LAUNCHER_H
 #define VFS_LAUNCHER_H
@@ -73,6 +74,9 @@ struct launch {
   char **argv;
   size_t argv_len;
 };
+
+/* devices.c: the device rules' BPF program, attached to the cgroup of the `cgroup` step. */
+void op_devices(struct launch *launch, const char *rules);
 
 void op_join(struct launch *launch, const char *pid, const char *flags);
 void op_setns(const char *pid, const char *flags);

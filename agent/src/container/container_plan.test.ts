@@ -23,7 +23,7 @@ describe('container plans', () => {
   it('orders the init set-up: rootfs, bind sources, pivot, mounts, devices, paths, ro root, process', () => {
     const ns = planNamespaces(spec, 'c');
     const plan = initPlan(spec, { kind: 'bind', source: '/run/vfs/rw/c' }, ns, '/sys/fs/cgroup/vfs/c');
-    expect(names(plan.parentSteps)).toEqual(['ns', 'cgroup']);
+    expect(names(plan.parentSteps)).toEqual(['ns', 'cgroup', 'devices']);
     const order = names(plan.childSteps);
     const at = (name: string): number => order.indexOf(name);
     expect(order[0]).toBe('unshare');

@@ -81,10 +81,20 @@ export interface OciPids {
   readonly limit: number;
 }
 
+/** A device cgroup rule: type a (all), c or b; major/minor absent for any; access of "rwm". */
+export interface OciDeviceRule {
+  readonly allow: boolean;
+  readonly type?: 'a' | 'c' | 'b';
+  readonly major?: number;
+  readonly minor?: number;
+  readonly access?: string;
+}
+
 export interface OciResources {
   readonly memory?: OciMemory;
   readonly cpu?: OciCpu;
   readonly pids?: OciPids;
+  readonly devices?: readonly OciDeviceRule[];
 }
 
 export interface OciDevice {

@@ -24,6 +24,7 @@ import {
   type OciConsoleSize,
   type OciCpu,
   type OciDevice,
+  type OciDeviceRule,
   type OciLinux,
   type OciMemory,
   type OciMount,
@@ -85,6 +86,21 @@ export const checkMount = obj<OciMount>({
   options: opt(arrayOf(cstr)),
 });
 
+const checkAccess: Check<string> = (value, path) => {
+  const access = str(value, path);
+  if (!/^[rwm]*$/.test(access)) throw new SpecError(path, `expected some of "rwm", got "${access}"`);
+  return access;
+};
+
+// A major or minor of -1 is "any", as runc reads it too.
+const checkDeviceRule = obj<OciDeviceRule>({
+  allow: bool,
+  type: opt(oneOf(['a', 'c', 'b'] as const)),
+  major: opt(int(-1, 0xfff)),
+  minor: opt(int(-1, 0xfffff)),
+  access: opt(checkAccess),
+});
+
 const checkResources = obj<OciResources>({
   memory: opt(
     obj<OciMemory>({
@@ -101,6 +117,7 @@ const checkResources = obj<OciResources>({
     }),
   ),
   pids: opt(obj<OciPids>({ limit: int(-1, I64_MAX_AS_NUMBER) })),
+  devices: opt(arrayOf(checkDeviceRule)),
 });
 
 const checkDevice = obj<OciDevice>({

@@ -1,0 +1,156 @@
+/*
+ * The container's device rules (linux.resources.devices), enforced as runc enforces them on cgroup
+ * v2: a BPF_PROG_TYPE_CGROUP_DEVICE program attached to the container's cgroup, which the kernel
+ * asks on every open and mknod of a device node by a process in it.
+ *
+ * The agent sends the rules in the order the spec gives them (later rules win), as one token:
+ * "A:T:MAJ:MIN:ACC" joined by ',', A 'y' (allow) or 'n', T 'a', 'c' or 'b', MAJ and MIN a number
+ * or '*', ACC some of "rwm". The program checks them last first and starts with the access asked
+ * for: an allow rule that matches the device takes its access off, and the open is allowed once
+ * nothing is left; a deny rule that matches any of what is left refuses it; so does no match.
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <linux/bpf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_RULES 256
+/* Per rule at most 3 checks + 4 for its verdict; 6 to load the request, 2 to deny at the end. */
+#define MAX_INSNS (6 + MAX_RULES * 7 + 2)
+#define ANY (-1L)
+
+struct rule {
+  int allow;
+  char type; /* 'a', 'c' or 'b' */
+  long major, minor;
+  int access; /* BPF_DEVCG_ACC_* bits */
+};
+
+static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+  struct bpf_insn i = {.code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
+  return i;
+}
+
+static long parse_number(const char *text) {
+  return strcmp(text, "*") == 0 ? ANY : (long)parse_ulong(text, 10, "device number");
+}
+
+static int parse_access(const char *text) {
+  int access = 0;
+  for (const char *c = text; *c != '\0'; c++) {
+    if (*c == 'r')
+      access |= BPF_DEVCG_ACC_READ;
+    else if (*c == 'w')
+      access |= BPF_DEVCG_ACC_WRITE;
+    else if (*c == 'm')
+      access |= BPF_DEVCG_ACC_MKNOD;
+    else
+      fail(EINVAL, "device access \"%s\"", text);
+  }
+  return access;
+}
+
+static struct rule parse_rule(char *text) {
+  char *fields[5];
+  for (int i = 0; i < 5; i++) {
+    fields[i] = strsep(&text, ":");
+    if (fields[i] == NULL) fail(EINVAL, "device rule with %d fields", i);
+  }
+  if (text != NULL || strlen(fields[0]) != 1 || strchr("yn", fields[0][0]) == NULL || strlen(fields[1]) != 1 ||
+      strchr("acb", fields[1][0]) == NULL)
+    fail(EINVAL, "malformed device rule");
+  return (struct rule){.allow = fields[0][0] == 'y',
+                       .type = fields[1][0],
+                       .major = parse_number(fields[2]),
+                       .minor = parse_number(fields[3]),
+                       .access = parse_access(fields[4])};
+}
+
+/* Registers: r2 the device type, r3 unused, r4 major, r5 minor, r6 the access not yet allowed. */
+static size_t emit_rule(struct bpf_insn *out, const struct rule *rule) {
+  struct bpf_insn verdict[4];
+  size_t n = 0;
+  if (rule->allow) {
+    verdict[n++] = insn(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_6, 0, 0, ~rule->access);
+    verdict[n++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_6, 0, 2, 0);
+    verdict[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+  } else {
+    verdict[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_7, BPF_REG_6, 0, 0);
+    verdict[n++] = insn(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_7, 0, 0, rule->access);
+    verdict[n++] = insn(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_7, 0, 2, 0);
+    verdict[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+  }
+  struct bpf_insn checks[3];
+  size_t c = 0;
+  int type = rule->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK;
+  if (rule->type != 'a') checks[c++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0, type);
+  if (rule->major != ANY) checks[c++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, (int32_t)rule->major);
+  if (rule->minor != ANY) checks[c++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_5, 0, 0, (int32_t)rule->minor);
+  size_t len = c + n + 1;
+  for (size_t i = 0; i < c; i++) {
+    checks[i].off = (int16_t)(len - i - 1); /* a mismatch skips to the next rule */
+    out[i] = checks[i];
+  }
+  memcpy(out + c, verdict, n * sizeof *verdict);
+  out[c + n] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  return len;
+}
+
+static size_t emit_program(struct bpf_insn *out, struct rule *rules, size_t count) {
+  size_t n = 0;
+  /* struct bpf_cgroup_dev_ctx: access_type (access << 16 | type), major, minor. */
+  out[n++] = insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0);
+  out[n++] = insn(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xffff);
+  out[n++] = insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_6, BPF_REG_1, 0, 0);
+  out[n++] = insn(BPF_ALU64 | BPF_RSH | BPF_K, BPF_REG_6, 0, 0, 16);
+  out[n++] = insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 4, 0);
+  out[n++] = insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_1, 8, 0);
+  for (size_t i = count; i > 0; i--) n += emit_rule(out + n, &rules[i - 1]);
+  out[n++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+  out[n++] = insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  return n;
+}
+
+static int load_program(const struct bpf_insn *insns, size_t count) {
+  static char verifier_log[4096];
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  attr.insns = (uint64_t)(uintptr_t)insns;
+  attr.insn_cnt = (uint32_t)count;
+  attr.license = (uint64_t)(uintptr_t) "Apache";
+  attr.log_buf = (uint64_t)(uintptr_t)verifier_log;
+  attr.log_size = sizeof verifier_log;
+  attr.log_level = 1;
+  int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+  if (fd < 0) fail(errno, "load the device program: %.200s", verifier_log);
+  return fd;
+}
+
+void op_devices(struct launch *launch, const char *encoded) {
+  if (launch->cgroup_fd < 0) fail(EINVAL, "device rules without a cgroup");
+  static struct rule rules[MAX_RULES];
+  static struct bpf_insn insns[MAX_INSNS];
+  char *copy = strdup(encoded);
+  if (copy == NULL) fail(ENOMEM, "device rules");
+  size_t count = 0;
+  for (char *cursor = copy, *text; (text = strsep(&cursor, ",")) != NULL;) {
+    if (*text == '\0') continue;
+    if (count == MAX_RULES) fail(E2BIG, "more than %d device rules", MAX_RULES);
+    rules[count++] = parse_rule(text);
+  }
+  free(copy);
+  int prog = load_program(insns, emit_program(insns, rules, count));
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.target_fd = (uint32_t)launch->cgroup_fd;
+  attr.attach_bpf_fd = (uint32_t)prog;
+  attr.attach_type = BPF_CGROUP_DEVICE;
+  attr.attach_flags = BPF_F_ALLOW_MULTI;
+  if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attr, sizeof attr) != 0) fail(errno, "attach the device program");
+  close(prog);
+}
