@@ -115,20 +115,27 @@ static size_t emit_program(struct bpf_insn *out, struct rule *rules, size_t coun
   return n;
 }
 
-static int load_program(const struct bpf_insn *insns, size_t count) {
-  static char verifier_log[4096];
+static int try_load(const struct bpf_insn *insns, size_t count, char *log, uint32_t log_size) {
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
   attr.insns = (uint64_t)(uintptr_t)insns;
   attr.insn_cnt = (uint32_t)count;
   attr.license = (uint64_t)(uintptr_t) "Apache";
-  attr.log_buf = (uint64_t)(uintptr_t)verifier_log;
-  attr.log_size = sizeof verifier_log;
-  attr.log_level = 1;
-  int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
-  if (fd < 0) fail(errno, "load the device program: %.200s", verifier_log);
-  return fd;
+  attr.log_buf = (uint64_t)(uintptr_t)log;
+  attr.log_size = log_size;
+  attr.log_level = log == NULL ? 0 : 1;
+  return (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+}
+
+/* Without a verifier log first: a log longer than its buffer fails the load (ENOSPC). */
+static int load_program(const struct bpf_insn *insns, size_t count) {
+  int fd = try_load(insns, count, NULL, 0);
+  if (fd >= 0) return fd;
+  int err = errno;
+  static char log[4096];
+  try_load(insns, count, log, sizeof log);
+  fail(err, "load the device program: %.300s", log);
 }
 
 void op_devices(struct launch *launch, const char *encoded) {
