@@ -19,8 +19,9 @@
 #include <unistd.h>
 
 #define MAX_RULES 256
-/* Per rule at most 3 checks + 4 for its verdict; 6 to load the request, 2 to deny at the end. */
-#define MAX_INSNS (6 + MAX_RULES * 7 + 2)
+/* Per rule at most 3 checks, 4 for its verdict and its exit; 6 to load the request, 2 to deny. */
+#define RULE_INSNS 8
+#define MAX_INSNS (6 + MAX_RULES * RULE_INSNS + 2)
 #define ANY (-1L)
 
 struct rule {
@@ -90,7 +91,7 @@ static size_t emit_rule(struct bpf_insn *out, const struct rule *rule) {
   if (rule->type != 'a') checks[c++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0, type);
   if (rule->major != ANY) checks[c++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, (int32_t)rule->major);
   if (rule->minor != ANY) checks[c++] = insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_5, 0, 0, (int32_t)rule->minor);
-  size_t len = c + n + 1;
+  size_t len = c + n + 1; /* at most RULE_INSNS */
   for (size_t i = 0; i < c; i++) {
     checks[i].off = (int16_t)(len - i - 1); /* a mismatch skips to the next rule */
     out[i] = checks[i];

@@ -67,7 +67,7 @@ export class ContainerCgroup {
    */
   pids(): number[] {
     return this.subtree().flatMap((dir) =>
-      this.guard(`read ${dir}/cgroup.procs`, () => readFileSync(join(dir, 'cgroup.procs'), 'utf8'))
+      this.belowOwn(dir, `read ${dir}/cgroup.procs`, () => readFileSync(join(dir, 'cgroup.procs'), 'utf8'), '')
         .split('\n')
         .filter((line) => line !== '')
         .map(Number),
@@ -110,7 +110,7 @@ export class ContainerCgroup {
 
   /** Only an empty cgroup can be removed: call after every process has exited. Children first. */
   remove(): void {
-    for (const dir of this.subtree().reverse()) this.guard(`remove ${dir}`, () => rmdirSync(dir));
+    for (const dir of this.subtree().reverse()) this.belowOwn(dir, `remove ${dir}`, () => rmdirSync(dir), undefined);
   }
 
   /** The cgroup's directory and every cgroup below it, parents before children. */
@@ -118,10 +118,26 @@ export class ContainerCgroup {
     const dirs = [this.path];
     for (let i = 0; i < dirs.length; i++) {
       const dir = dirs[i] as string;
-      const children = this.guard(`list ${dir}`, () => readdirSync(dir, { withFileTypes: true }));
+      const children = this.belowOwn(dir, `list ${dir}`, () => readdirSync(dir, { withFileTypes: true }), []);
       for (const child of children) if (child.isDirectory()) dirs.push(join(dir, child.name));
     }
     return dirs;
+  }
+
+  /**
+   * The container manages the cgroups below its own: one may go while it is walked (ENOENT), and
+   * a threaded one has no process list (EOPNOTSUPP; its processes are listed in the domain above).
+   */
+  private belowOwn<T>(dir: string, what: string, action: () => T, missing: T): T {
+    try {
+      return action();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (dir !== this.path && (code === 'ENOENT' || code === 'EOPNOTSUPP')) return missing;
+      return this.guard(what, () => {
+        throw err;
+      });
+    }
   }
 
   /** Resolves once no process is left (exited ones are gone only after being reaped). */

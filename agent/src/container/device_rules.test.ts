@@ -10,29 +10,23 @@ import { step } from './launch_plan';
 import { Launch } from './process_launcher';
 
 describe('device rules', () => {
-  it('come as the spec gives them, then an allow per device node, then runc defaults', () => {
+  it("come as the spec gives them, then runc's defaults; a device node gets no rule of its own", () => {
     const rules = deviceRules({
       resources: { devices: [{ allow: false, access: 'rwm' }] },
-      devices: [
-        { type: 'c', path: '/dev/fuse', major: 10, minor: 229 },
-        { type: 'p', path: '/dev/fifo' },
-      ],
+      devices: [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229 }],
     });
-    expect(rules).toEqual([
-      { allow: false, access: 'rwm' },
-      { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
-      ...DEFAULT_DEVICE_RULES,
-    ]);
+    expect(rules).toEqual([{ allow: false, access: 'rwm' }, ...DEFAULT_DEVICE_RULES]);
   });
 
-  it('are encoded a rule per comma, -1 and absent numbers as any, an absent access as rwm', () => {
+  it('are encoded a rule per comma, -1 and absent numbers as any, an absent access as rwm, type a as all', () => {
     expect(
       encodeDeviceRules([
-        { allow: false },
+        { allow: false, type: 'a', major: 1, minor: 3, access: 'r' },
         { allow: true, type: 'c', major: 1, minor: -1, access: 'r' },
-        { allow: true, type: 'b', major: 8, minor: 0, access: '' },
+        { allow: true, type: 'b', major: 8, minor: 0 },
+        { allow: false, type: 'c', major: 5, access: '' },
       ]),
-    ).toBe('n:a:*:*:rwm,y:c:1:*:r,y:b:8:0:');
+    ).toBe('n:a:*:*:rwm,y:c:1:*:r,y:b:8:0:rwm,n:c:5:*:');
   });
 });
 

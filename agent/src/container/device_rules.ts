@@ -1,10 +1,11 @@
 /**
  * The container's device cgroup rules, built as runc builds them: default deny, then the spec's
- * linux.resources.devices, an allow for each linux.devices node, and runc's default list last (so
- * that it wins: runc appends it after the spec's rules). Encoded for the launcher's `devices` step,
- * which turns them into the cgroup's BPF device program (launcher/devices.c).
+ * linux.resources.devices, and runc's default list last (so that it wins: runc appends it after
+ * the spec's rules). A linux.devices node gets no rule of its own: containerd, Docker and CRI send
+ * one with the access they mean. Encoded for the launcher's `devices` step, which turns them into
+ * the cgroup's BPF device program (launcher/devices.c).
  */
-import type { OciDevice, OciDeviceRule, OciLinux } from '@vfs/contracts';
+import type { OciDeviceRule, OciLinux } from '@vfs/contracts';
 
 const RWM = 'rwm';
 
@@ -23,24 +24,24 @@ export const DEFAULT_DEVICE_RULES: readonly OciDeviceRule[] = [
   { allow: true, type: 'c', major: 10, minor: 200, access: RWM }, // tun
 ];
 
-function nodeRule(device: OciDevice): OciDeviceRule[] {
-  if (device.type === 'p') return [];
-  return [
-    { allow: true, type: device.type === 'b' ? 'b' : 'c', major: device.major, minor: device.minor, access: RWM },
-  ];
-}
-
 export function deviceRules(linux: OciLinux | undefined): OciDeviceRule[] {
-  return [...(linux?.resources?.devices ?? []), ...(linux?.devices ?? []).flatMap(nodeRule), ...DEFAULT_DEVICE_RULES];
+  return [...(linux?.resources?.devices ?? []), ...DEFAULT_DEVICE_RULES];
 }
 
 function number(value: number | undefined): string {
   return value === undefined || value === -1 ? '*' : String(value);
 }
 
-/** "A:T:MAJ:MIN:ACC" per rule, joined by ','; an absent access is all of it, as in cgroup v1. */
+/**
+ * "A:T:MAJ:MIN:ACC" per rule, joined by ','. A rule of type a (or none) is every device with
+ * every access, whatever else it names, as runc reads it; an absent access is all of it.
+ */
 export function encodeDeviceRules(rules: readonly OciDeviceRule[]): string {
   return rules
-    .map((r) => `${r.allow ? 'y' : 'n'}:${r.type ?? 'a'}:${number(r.major)}:${number(r.minor)}:${r.access ?? RWM}`)
+    .map((r) =>
+      r.type === undefined || r.type === 'a'
+        ? `${r.allow ? 'y' : 'n'}:a:*:*:${RWM}`
+        : `${r.allow ? 'y' : 'n'}:${r.type}:${number(r.major)}:${number(r.minor)}:${r.access ?? RWM}`,
+    )
     .join(',');
 }
