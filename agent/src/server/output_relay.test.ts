@@ -32,6 +32,17 @@ describe('a process output relay', () => {
       context: { containerId: 'relay-test' },
     });
 
+  /** Everything a relay without flow control sends of the process's stdout. */
+  async function relayedAll(proc: ContainerProcess): Promise<string> {
+    const chunks: string[] = [];
+    const send = async (data: Buffer): Promise<void> => void chunks.push(data.toString());
+    await new OutputRelays(log).relay(proc, 'stdout', send, {
+      cancelled: new AbortController().signal,
+      flowControl: false,
+    });
+    return chunks.join('');
+  }
+
   it('sends no more than the window ahead of what the host consumed, and loses nothing waiting for it past the exit', async () => {
     // Two windows and what the pipe holds, so that the process can exit while the host lags.
     const size = 2 * OUTPUT_WINDOW_BYTES + 32 * 1024;
@@ -64,13 +75,7 @@ describe('a process output relay', () => {
 
   it('ends an output that a descendant keeps open, once nothing came for the drain time after the exit', async () => {
     const proc = await launch('sleep 30 & echo $!');
-    const relays = new OutputRelays(log);
-    const chunks: string[] = [];
-    await relays.relay(proc, 'stdout', async (data) => void chunks.push(data.toString()), {
-      cancelled: new AbortController().signal,
-      flowControl: false,
-    });
-    const descendant = Number(chunks.join(''));
+    const descendant = Number(await relayedAll(proc));
     expect(pidAlive(descendant)).toBe(true);
     expect(proc.exited).toBeDefined();
     process.kill(descendant, 'SIGKILL');
@@ -79,13 +84,7 @@ describe('a process output relay', () => {
 
   it('ends an output that a descendant keeps writing to, the drain time after the exit', async () => {
     const proc = await launch('(while :; do echo tick; sleep 0.2; done) & echo $!');
-    const relays = new OutputRelays(log);
-    const chunks: string[] = [];
-    await relays.relay(proc, 'stdout', async (data) => void chunks.push(data.toString()), {
-      cancelled: new AbortController().signal,
-      flowControl: false,
-    });
-    const [descendant, ...ticks] = chunks.join('').split('\n');
+    const [descendant, ...ticks] = (await relayedAll(proc)).split('\n');
     process.kill(Number(descendant), 'SIGKILL');
     expect(ticks.length).toBeGreaterThan(1);
     proc.close();
