@@ -8,9 +8,10 @@
  * EOF normally comes with the process's exit, but a daemonized grandchild of an exec may keep
  * the pipe open forever: DRAIN_AFTER_EXIT_MS after the exit (containerd's runc shim gives exec
  * I/O the same 2 s) the stream is ended and the agent's end of the pipe closed. Time spent
- * waiting for the host does not count, so a slow host loses nothing. WaitProcess does not wait for the streams: it answers at
- * the exit, and the shim completes an exit once its relays have ended (shim guest_process.ts).
- * A reader cut off by a lost connection leaves the rest of the output for the next reader.
+ * waiting for the host does not count, so a slow host loses nothing. WaitProcess does not wait
+ * for the streams: it answers at the exit, and the shim completes an exit once its relays have
+ * ended (shim guest_process.ts). A reader cut off by a lost connection leaves the rest of the
+ * output for the next reader.
  */
 import type { Readable } from 'node:stream';
 import { OUTPUT_WINDOW_BYTES } from '@vfs/contracts';
@@ -21,6 +22,11 @@ import type { AgentLogger } from './logger';
 export const DRAIN_AFTER_EXIT_MS = 2000;
 
 export type OutputName = 'stdout' | 'stderr';
+
+/** With a terminal both outputs are the terminal's, on stdout: its stderr is undefined. */
+function streamOf(proc: ContainerProcess, name: OutputName): Readable | undefined {
+  return name === 'stdout' ? proc.io.stdout : proc.io.stderr;
+}
 
 /** Resolves at `signal`'s abort, or once `wait` calls its wake. */
 function unlessAborted(wait: (wake: () => void) => void, signal: AbortSignal): Promise<void> {
@@ -150,8 +156,8 @@ export class OutputRelays {
     send: (data: Buffer) => Promise<void>,
     opts: { readonly cancelled: AbortSignal; readonly flowControl: boolean },
   ): Promise<void> {
-    const stream = name === 'stdout' ? proc.io.stdout : proc.io.stderr;
-    // With a terminal both outputs are the terminal's, on stdout: stderr ends at once.
+    const stream = streamOf(proc, name);
+    // A terminal's stderr ends at once.
     if (stream === undefined) return;
     if (this.credits.has(stream)) throw new TtrpcError(Code.FailedPrecondition, `${name} already has a reader`);
     const credit = new OutputCredit();
@@ -188,7 +194,7 @@ export class OutputRelays {
 
   /** OutputConsumed: credit for the stream's reader; none reading, nothing to credit. */
   consumed(proc: ContainerProcess, name: OutputName, bytes: number): void {
-    const stream = name === 'stdout' ? proc.io.stdout : proc.io.stderr;
+    const stream = streamOf(proc, name);
     if (stream !== undefined) this.credits.get(stream)?.grant(bytes);
   }
 }

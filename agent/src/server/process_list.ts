@@ -1,4 +1,4 @@
-/** ListProcesses: every process in the container's cgroup, with its exec id and command line. */
+/** ListProcesses: every process in the container's cgroups, with its exec id and command line. */
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { ProcessEntry } from '@vfs/proto/gen/agent/agent';
 import type { Container } from '../container/container';
