@@ -33,7 +33,14 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileTailOrError } from '@vfs/shim/vm';
 import type { CniDirs } from './cni_network';
-import { cgroupDirsUnder, pidsInCgroups, removeCgroupDirs, shimPidsServing, shimSocketFilesOf } from './host_leftovers';
+import {
+  cgroupDirsUnder,
+  pidsInCgroups,
+  removeCgroupDirs,
+  removeEmptyNamespaceCgroups,
+  shimPidsServing,
+  shimSocketFilesOf,
+} from './host_leftovers';
 import { buildPauseImage, PAUSE_IMAGE } from './pause_image';
 import { REPO_ROOT } from './repo';
 import { pidAlive } from './process';
@@ -126,6 +133,8 @@ export class PrivateContainerd {
   /** The cgroup (in every hierarchy) that podCgroupParent puts pods under; removed at stop. */
   readonly podCgroupRoot: string;
   private child: ChildProcess | undefined;
+  /** Namespaces ctr was run in: runc's /<namespace> cgroups go at stop. */
+  private readonly namespaces = new Set<string>();
 
   private constructor(
     readonly dir: string,
@@ -218,7 +227,9 @@ export class PrivateContainerd {
   }
 
   ctr(args: readonly string[], options: CtrOptions = {}): Promise<CtrResult> {
-    const argv = ['--address', this.grpcAddress, '--namespace', options.namespace ?? 'vfs-e2e', ...args];
+    const namespace = options.namespace ?? 'vfs-e2e';
+    this.namespaces.add(namespace);
+    const argv = ['--address', this.grpcAddress, '--namespace', namespace, ...args];
     return new Promise((resolvePromise) => {
       execFile(
         this.binaries.ctr,
@@ -266,8 +277,8 @@ export class PrivateContainerd {
 
   /**
    * Everything, by PID: containerd, recorded shim processes, shims naming this containerd, processes
-   * in pod cgroups; then the pod cgroups, the shims' sockets in /run/containerd/s, mounts under the
-   * dir, the dir.
+   * in pod cgroups; then the pod cgroups and runc's namespace cgroups, the shims' sockets in
+   * /run/containerd/s, mounts under the dir, the dir.
    */
   async stop(): Promise<void> {
     await this.stopDaemon(true);
@@ -278,6 +289,7 @@ export class PrivateContainerd {
     for (const pid of leftovers) killIfAlive(pid);
     const stuck = await waitGone(leftovers, 5000);
     const stuckCgroups = removeCgroupDirs(cgroups);
+    removeEmptyNamespaceCgroups(this.namespaces);
     for (const socket of shimSockets) rmSync(socket, { force: true });
     for (const target of mountsUnder(this.dir)) execFileSync('umount', ['--lazy', target]);
     rmSync(this.dir, { recursive: true, force: true });

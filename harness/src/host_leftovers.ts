@@ -79,6 +79,24 @@ export function cgroupDirsUnder(path: string): string[] {
   return dirs;
 }
 
+/**
+ * runc puts a container of containerd namespace NS at /NS/<id> in every hierarchy and leaves /NS
+ * behind. Removed here once empty; one still holding another containerd's containers (EBUSY) is
+ * not ours to remove.
+ */
+export function removeEmptyNamespaceCgroups(namespaces: Iterable<string>): void {
+  for (const namespace of namespaces) {
+    for (const hierarchy of cgroupHierarchies()) {
+      try {
+        rmdirSync(join(hierarchy, namespace));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'EBUSY') throw err;
+      }
+    }
+  }
+}
+
 /** PIDs of the processes in those cgroups. */
 export function pidsInCgroups(dirs: readonly string[]): number[] {
   const lines = dirs.flatMap((dir) => readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n'));
