@@ -1,12 +1,20 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { waitFor } from '@vfs/harness/process';
 import { COMMAND_MAX_BYTES, commandOf } from './process_list';
+
+/** 'spawn' can come before the exec has replaced the child's command line: wait for sleep's. */
+async function commandOnceSleeping(child: ChildProcess): Promise<string> {
+  return waitFor('the child to run sleep', () => {
+    const command = commandOf(child.pid as number);
+    return command?.startsWith('sleep') === true ? command : undefined;
+  });
+}
 
 describe("a listed process's command line", () => {
   it('is argv joined by spaces', async () => {
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
-      await new Promise((resolve) => child.once('spawn', resolve));
-      expect(commandOf(child.pid as number)).toBe('sleep 30');
+      expect(await commandOnceSleeping(child)).toBe('sleep 30');
     } finally {
       child.kill('SIGKILL');
     }
@@ -15,8 +23,7 @@ describe("a listed process's command line", () => {
   it('is cut at 4 KiB, however long the argv a process gave itself', async () => {
     const child = spawn('sleep', ['30', 'a'.repeat(100_000)], { stdio: 'ignore' });
     try {
-      await new Promise((resolve) => child.once('spawn', resolve));
-      const command = commandOf(child.pid as number) ?? '';
+      const command = await commandOnceSleeping(child);
       expect(command.length).toBe(COMMAND_MAX_BYTES);
       expect(command.startsWith('sleep 30 aaa')).toBe(true);
     } finally {
