@@ -12,10 +12,10 @@
  * host's upper dir while the read-only layer stays untouched (and a whiteout for a deletion),
  * bind and read-only roots, a volume mount, a share mounted and unmounted at run time, typed
  * errors (malformed spec, missing binary, unknown id) after which the agent keeps serving, a
- * host reconnect, guest details, and DestroySandbox.
+ * host reconnect, guest details, the pool's warm-up container, and DestroySandbox.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadStreamResponse, Rootfs, WarmUpResponse } from '@vfs/proto/gen/agent/agent';
 import { CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
@@ -24,6 +24,7 @@ import { buildBusyboxRootfs } from '@vfs/harness/busybox_rootfs';
 import { AgentVm, type AgentClient, type BootTimings } from '@vfs/harness/agent_vm';
 import { waitFor } from '@vfs/harness/process';
 import { guestKernelRelease } from '@vfs/harness/guest_vm';
+import { warmUpVm } from '@vfs/shim/pool';
 
 jest.setTimeout(120_000);
 
@@ -91,6 +92,7 @@ function prepare(root: string): void {
   execFileSync('mkfifo', [join(root, 'rw', 'fifo-passwd-root', 'etc', 'passwd')]);
   mkdirSync(join(root, 'rw', 'volume'));
   mkdirSync(join(root, 'extra'));
+  mkdirSync(join(root, 'layers'));
 }
 
 let vm: AgentVm;
@@ -105,6 +107,8 @@ beforeAll(async () => {
       { tag: 'lower0', dir: 'lower', readonly: true, cache: 'always' },
       { tag: 'rw', dir: 'rw', readonly: false, xattr: true },
       { tag: 'extra', dir: 'extra', readonly: false },
+      // Empty, as a pool VM's layers share is: the pool's warm-up container puts its lower dir here.
+      { tag: 'layers', dir: 'layers', readonly: true, cache: 'always' },
     ],
   }));
   agent = vm.agent;
@@ -117,6 +121,7 @@ beforeAll(async () => {
     shares: [
       { tag: 'lower0', mountPoint: `${SHARES}/lower0`, readonly: true },
       { tag: 'rw', mountPoint: `${SHARES}/rw`, readonly: false },
+      { tag: 'layers', mountPoint: `${SHARES}/layers`, readonly: true },
     ],
   });
   process.stdout.write(
@@ -237,6 +242,26 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     const refused = await rejection(agent.warmUp({}));
     expect(refused.code).toBe(Code.FailedPrecondition);
     expect(refused.message).toMatch(/sandbox agent-e2e exists/);
+  });
+
+  it("runs the pool's warm-up container through the agent's API and leaves nothing of it", async () => {
+    const shares = {
+      layers: { tag: 'layers', hostDir: join(vm.sharedRoot, 'layers') },
+      data: { tag: 'rw', hostDir: join(vm.sharedRoot, 'rw') },
+    };
+    const warmed = await warmUpVm(agent, shares, 30_000);
+    expect(warmed.containerId).toMatch(/^vfs-warm-up-[0-9a-f]{12}$/);
+    expect(warmed.pid).toBeGreaterThan(1);
+    // Removed from the agent, and its dirs from the shares.
+    const gone = await rejection(agent.waitProcess({ containerId: warmed.containerId, execId: '' }));
+    expect(gone.code).toBe(Code.NotFound);
+    expect(readdirSync(shares.layers.hostDir)).toEqual([]);
+    expect(existsSync(join(shares.data.hostDir, warmed.containerId))).toBe(false);
+    // A share the guest has not mounted: the agent refuses the container, and the dirs go all the same.
+    const unmounted = { tag: 'extra', hostDir: join(vm.sharedRoot, 'extra') };
+    await expect(warmUpVm(agent, { ...shares, layers: unmounted }, 30_000)).rejects.toThrow(/extra/);
+    expect(readdirSync(unmounted.hostDir)).toEqual([]);
+    expect(readdirSync(shares.data.hostDir).filter((name) => name.startsWith('vfs-warm-up-'))).toEqual([]);
   });
 
   it('lists, kills and removes the processes of a cgroup the container made below its own', async () => {

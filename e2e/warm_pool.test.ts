@@ -74,7 +74,10 @@ describe('the warm pool with containerd 1.6', () => {
     expect(readFileSync(containerd.logPath, 'utf8')).toContain('"agentConnection":"handed over"');
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const guestConsole = readFileSync(join(containerd.runDir, 'pool', first as string, 'console.log'), 'utf8');
-    expect(guestConsole).toContain('"msg":"warmed up"');
+    // Before offering the VM, the pool ran its warm-up container through the agent's API and removed it.
+    const warmUpLines = guestConsole.split('\n').filter((line) => line.includes('"container":"vfs-warm-up-'));
+    expect(warmUpLines.some((line) => line.includes('"msg":"container created"'))).toBe(true);
+    expect(warmUpLines.some((line) => line.includes('"msg":"container removed"'))).toBe(true);
     expect(guestConsole).not.toContain(AGENT_PORT_CLOSED);
 
     // The pool refills with a new VM and never lists the handed-out one again.

@@ -11,6 +11,7 @@ import {
   BOOT_MODES,
   bootArgs,
   DEFAULT_RUNTIME_TAG,
+  GUEST_BUSYBOX,
   INIT_ERROR,
   INIT_MARKERS,
   RUNTIME_IMAGE_FS,
@@ -168,5 +169,12 @@ describe('init.sh prints the console lines of the guest boot contract', () => {
       .filter(([, pattern]) => !lines.some((line) => pattern.test(line)))
       .map(([name]) => name);
     expect(unprinted).toEqual([]);
+  });
+});
+
+describe('build-initramfs.sh', () => {
+  it('packs the static busybox where the contract says the guest has it', () => {
+    const script = readFileSync(join(__dirname, 'build-initramfs.sh'), 'utf8');
+    expect(script).toContain(`cp "$busybox" "$stage${GUEST_BUSYBOX}"`);
   });
 });

@@ -26,6 +26,11 @@ export const RUNTIME_IMAGE_FS = 'erofs';
  * is then mapped from the host page cache, one copy for every sandbox, instead of read into the guest's.
  */
 export const RUNTIME_PMEM_DEVICE = '/dev/pmem0';
+/**
+ * The initramfs's static busybox (agent/image/build-initramfs.sh): the guest's own program, which
+ * a warm-up container binds in as its `true` (no image needed).
+ */
+export const GUEST_BUSYBOX = '/bin/busybox';
 /** The virtio-serial port name /init looks for and hands to the agent as its /dev/vportNpM. */
 export const AGENT_PORT_NAME = 'agent.0';
 /**

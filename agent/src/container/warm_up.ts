@@ -8,20 +8,21 @@
  * paths, capabilities, namespaces) on an overlay of empty tmpfs dirs, runs `true` in it (the
  * guest's own busybox, bound in read-only), drains its output, waits for its exit and removes it.
  * Its mounts lived in its own mount namespace and went with it; its cgroup and dirs are removed
- * here.
+ * here. It is for a VM without container shares (a template's); a pool VM runs its warm-up
+ * container through the agent's API on its shares instead (shim/src/pool/warm_up.ts), which also
+ * covers the request handling, the output relay and overlayfs on virtio-fs.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { GUEST_BUSYBOX } from '@vfs/contracts';
 import { parseSpec } from '../oci/container_spec';
 import { Container } from './container';
 import { ContainerError } from './errors';
 
 /** On the guest's /run tmpfs, beside the rootfs stage. */
 const WARM_UP_PARENT = '/run/vfs';
-/** The initramfs's static busybox (agent/image/build-initramfs.sh), run as `true`. */
-const BUSYBOX = '/bin/busybox';
 const PROGRAM = '/bin/true';
 
 export interface WarmedUp {
@@ -63,7 +64,7 @@ function warmUpSpec(): unknown {
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
     },
     root: { path: 'rootfs' },
-    mounts: [{ destination: PROGRAM, type: 'bind', source: BUSYBOX, options: ['rbind', 'ro'] }],
+    mounts: [{ destination: PROGRAM, type: 'bind', source: GUEST_BUSYBOX, options: ['rbind', 'ro'] }],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
       resources: { devices: [{ allow: false, access: 'rwm' }] },

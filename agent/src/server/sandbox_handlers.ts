@@ -1,5 +1,5 @@
 /**
- * The sandbox: a pool VM's warm-up before it has one (WarmUp), its hostname, resolver, shares and
+ * The sandbox: a template VM's warm-up before it has one (WarmUp), its hostname, resolver, shares and
  * network (CreateSandbox), hot-plugged shares (MountShare/UnmountShare), and its end
  * (DestroySandbox: every container killed and removed, every share detached) just before the VM
  * stops.
@@ -85,11 +85,11 @@ export function sandboxHandlers(
       try {
         warmed = await warmUp(state.launcherPath);
       } catch (err) {
-        // Nothing the host sent caused it: the VM cannot run a container (the pool discards it).
+        // Nothing the host sent caused it: the VM cannot run a container (its maker discards it).
         throw new TtrpcError(Code.Internal, `warm-up: ${errorMessage(err)}`, { cause: err });
       }
       state.log.info({ ...warmed, ms: Math.round(performance.now() - started) }, 'warmed up');
-      // The pool's share mounts took the spares: the VM is offered with them waiting.
+      // The warm-up took spare launchers: made up again at once.
       state.spareLauncher?.fill();
       return warmed;
     },

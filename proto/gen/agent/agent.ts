@@ -4082,11 +4082,12 @@ export const AgentServiceDefinition = {
       options: {},
     },
     /**
-     * The warm pool, before it offers a VM: runs the guest's container path once (a throwaway
+     * A VM template, before it is saved: runs the guest's container path once (a throwaway
      * container running `true`: created, started, exited, removed) so that the sandbox's first
      * container does not pay for code run for the first time. Answered once its process exited with
      * 0 and its cgroup and dirs are removed. Refused once the VM has a sandbox or a container; a
-     * failure leaves the VM unfit (the pool discards it).
+     * failure leaves the VM unfit. (A pool VM, whose container shares are mounted, runs a container
+     * through this API instead: more of the path, see shim/src/pool/warm_up.ts.)
      */
     warmUp: {
       name: "WarmUp",
