@@ -33,6 +33,11 @@ async function waitExit(agent: AgentClient, ref: ProcessRef, log: ShimLogger): P
   }
 }
 
+/** The call failed because the process, or the VM under it, is gone: nothing is left to deliver to. */
+function processGone(err: unknown): boolean {
+  return err instanceof TtrpcError && (err.code === Code.Unavailable || err.code === Code.NotFound);
+}
+
 /**
  * OutputConsumed, sent without waiting. Once the VM or the process is gone its stream ends
  * anyway; any other failure leaves the agent's window smaller for good, so it is a warning.
@@ -40,8 +45,10 @@ async function waitExit(agent: AgentClient, ref: ProcessRef, log: ShimLogger): P
 function consumedReporter(agent: AgentClient, ref: ProcessRef, stderr: boolean, log: ShimLogger): ReportConsumed {
   return (bytes) => {
     agent.outputConsumed({ containerId: ref.containerId, execId: ref.execId, stderr, bytes }).catch((err: unknown) => {
-      const gone = err instanceof TtrpcError && (err.code === Code.Unavailable || err.code === Code.NotFound);
-      log[gone ? 'debug' : 'warn']({ execId: ref.execId, stderr, err: errorMessage(err) }, 'OutputConsumed failed');
+      log[processGone(err) ? 'debug' : 'warn'](
+        { execId: ref.execId, stderr, err: errorMessage(err) },
+        'OutputConsumed failed',
+      );
     });
   };
 }
@@ -70,9 +77,23 @@ export function trackGuestProcess(agent: AgentClient, ref: ProcessRef, io: Proce
       void relayStdin(
         io.stdin,
         {
-          write: async (data) => (await agent.writeStdin({ ...request, data })).len,
+          // A process that exited, or whose VM stopped (a `ctr run --rm` closes its stdin as the
+          // sandbox ends), takes no more input: as a closed stdin, not a failure.
+          write: async (data) => {
+            try {
+              return (await agent.writeStdin({ ...request, data })).len;
+            } catch (err) {
+              if (processGone(err)) return 0;
+              throw err;
+            }
+          },
           close: async () => {
-            await agent.closeStdin(request);
+            try {
+              await agent.closeStdin(request);
+            } catch (err) {
+              if (!processGone(err)) throw err;
+              log.debug({ execId: ref.execId, err: errorMessage(err) }, 'stdin closed after the process was gone');
+            }
           },
         },
         log,
