@@ -15,7 +15,7 @@
  * host reconnect, guest details, the pool's warm-up container, and DestroySandbox.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReadStreamResponse, Rootfs, WarmUpResponse } from '@vfs/proto/gen/agent/agent';
 import { CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
@@ -24,7 +24,7 @@ import { buildBusyboxRootfs } from '@vfs/harness/busybox_rootfs';
 import { AgentVm, type AgentClient, type BootTimings } from '@vfs/harness/agent_vm';
 import { waitFor } from '@vfs/harness/process';
 import { guestKernelRelease } from '@vfs/harness/guest_vm';
-import { warmUpVm } from '@vfs/shim/pool';
+import { type WarmUpPlace, warmUpVm } from '@vfs/shim/pool';
 
 jest.setTimeout(120_000);
 
@@ -244,24 +244,36 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
     expect(refused.message).toMatch(/sandbox agent-e2e exists/);
   });
 
-  it("runs the pool's warm-up container through the agent's API and leaves nothing of it", async () => {
-    const shares = {
-      layers: { tag: 'layers', hostDir: join(vm.sharedRoot, 'layers') },
-      data: { tag: 'rw', hostDir: join(vm.sharedRoot, 'rw') },
-    };
-    const warmed = await warmUpVm(agent, shares, 30_000);
+  it("runs the pool's warm-up container through the agent's API, and releases its dirs however it ends", async () => {
+    const calls: string[] = [];
+    // Dirs made straight in the shares' host dirs (the pool binds them in as a shim does:
+    // shim/src/pool/warm_up.test.ts); `layers` names the read-only share holding the lower dir.
+    const place = (layers: string): WarmUpPlace => ({
+      prepare: async (id) => {
+        calls.push(`prepare ${id}`);
+        mkdirSync(join(vm.sharedRoot, layers, id));
+        for (const sub of ['upper', 'work']) mkdirSync(join(vm.sharedRoot, 'rw', id, sub), { recursive: true });
+        return {
+          lower: { tag: layers, path: id },
+          upper: { tag: 'rw', path: `${id}/upper` },
+          work: { tag: 'rw', path: `${id}/work` },
+        };
+      },
+      release: async (id) => {
+        calls.push(`release ${id}`);
+      },
+    });
+    const warmed = await warmUpVm(agent, place('layers'), 30_000);
     expect(warmed.containerId).toMatch(/^vfs-warm-up-[0-9a-f]{12}$/);
     expect(warmed.pid).toBeGreaterThan(1);
-    // Removed from the agent, and its dirs from the shares.
+    expect(calls).toEqual([`prepare ${warmed.containerId}`, `release ${warmed.containerId}`]);
+    // The agent removed it.
     const gone = await rejection(agent.waitProcess({ containerId: warmed.containerId, execId: '' }));
     expect(gone.code).toBe(Code.NotFound);
-    expect(readdirSync(shares.layers.hostDir)).toEqual([]);
-    expect(existsSync(join(shares.data.hostDir, warmed.containerId))).toBe(false);
-    // A share the guest has not mounted: the agent refuses the container, and the dirs go all the same.
-    const unmounted = { tag: 'extra', hostDir: join(vm.sharedRoot, 'extra') };
-    await expect(warmUpVm(agent, { ...shares, layers: unmounted }, 30_000)).rejects.toThrow(/extra/);
-    expect(readdirSync(unmounted.hostDir)).toEqual([]);
-    expect(readdirSync(shares.data.hostDir).filter((name) => name.startsWith('vfs-warm-up-'))).toEqual([]);
+    // A share the guest has not mounted: the agent refuses the container, and its dirs are released all the same.
+    calls.length = 0;
+    await expect(warmUpVm(agent, place('extra'), 30_000)).rejects.toThrow(/share extra is not mounted/);
+    expect(calls.map((call) => call.split(' ')[0])).toEqual(['prepare', 'release']);
   });
 
   it('lists, kills and removes the processes of a cgroup the container made below its own', async () => {

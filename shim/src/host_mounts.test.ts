@@ -1,5 +1,5 @@
 // Bind mounts, moves and unmounts as the shim makes them, on the real host (needs root).
-import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindFor, moveMount, unmount, unmountAll } from './host_mounts';
@@ -90,5 +90,18 @@ describe('host mounts', () => {
     state.journalMount({ target: join(dir, 'gone'), containerId: 'c1' });
     await unmountAll(state);
     expect(state.mounts()).toEqual([]);
+  });
+
+  it('does not unmount a host mount through a symlink left where a mount point was', async () => {
+    const hostMount = join(dir, 'host-mount');
+    mkdirSync(hostMount);
+    await bindFor(state, 'host', { source: join(dir, 'src'), target: hostMount, recursive: false, attrs: [] });
+    // A container's mount point in a share, gone and replaced from the guest by a link to it.
+    const target = join(dir, 'shared', 'c1-up');
+    symlinkSync(hostMount, target);
+    state.journalMount({ target, containerId: 'c1' });
+    await unmount(state, target);
+    expect(mountOf(hostMount)).toBeDefined();
+    expect(state.mounts().map((m) => m.target)).toEqual([hostMount]);
   });
 });

@@ -97,12 +97,19 @@ export async function mountFor(state: SandboxState, containerId: string, spec: M
 /**
  * Moves a mount to `to` (mount --move), keeping the journal true: `to` is recorded first, `from`
  * forgotten after. A mount keeps its flags when it moves, and the copies a shared destination
- * propagates carry them too — unlike a bind's flags, which a later remount sets only here.
+ * propagates carry them too — unlike a bind's flags, which a later remount sets only here. `at`
+ * is where the call mounts, when `to` is reached through an open descriptor (/proc/self/fd/N).
  */
-export async function moveMount(state: SandboxState, containerId: string, from: string, to: string): Promise<void> {
+export async function moveMount(
+  state: SandboxState,
+  containerId: string,
+  from: string,
+  to: string,
+  at: string = to,
+): Promise<void> {
   state.journalMount({ target: to, containerId });
   try {
-    moveMountCall(from, to);
+    moveMountCall(from, at);
   } catch (err) {
     state.forgetMount(to);
     throw callFailure(err);

@@ -9,6 +9,7 @@ const MS_REC = 0x4000;
 const MS_PRIVATE = 0x40000;
 const MS_SHARED = 0x100000;
 const MNT_DETACH = 0x2;
+const UMOUNT_NOFOLLOW = 0x8;
 const AT_FDCWD = -100;
 const AT_RECURSIVE = 0x8000;
 // Linux 5.12; syscalls added since 5.1 have one number on every architecture.
@@ -100,8 +101,12 @@ export function setPropagation(target: string, propagation: 'shared' | 'private'
   check(calls().mount(null, target, flag), `mount(${name}, ${target})`);
 }
 
-/** umount2(2); `lazy` detaches a busy mount (MNT_DETACH). Resolves the errno's name, or '' on success. */
+/**
+ * umount2(2); `lazy` detaches a busy mount (MNT_DETACH). Resolves the errno's name, or '' on
+ * success. A symlink at `target` is not followed (UMOUNT_NOFOLLOW): a mount point in a share that
+ * is gone may have been replaced by a link the guest made to a host mount.
+ */
 export function unmountCall(target: string, lazy: boolean): string {
-  const result = calls().umount2(target, lazy ? MNT_DETACH : 0);
+  const result = calls().umount2(target, UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0));
   return result < 0 ? errnoName(-result) : '';
 }

@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { LogLevel, ShimLogger } from '../logger';
 
 export { servePool, startPoolService, type PoolService } from './serve_pool';
-export { type WarmedUp, type WarmUpShare, type WarmUpShares, warmUpVm } from './warm_up';
+export { type WarmedUp, type WarmUpPlace, type WarmUpRootfs, warmUpVm } from './warm_up';
 
 /** The service's log on stderr: one JSON line per event, each pool VM's lines carry its id. */
 export function poolLogger(level: LogLevel): ShimLogger {

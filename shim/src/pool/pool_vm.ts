@@ -8,7 +8,6 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import { type AgentConnectionRef, errorMessage, type PooledVm } from '@vfs/contracts';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import { removeUnmountedTree } from '../host_mounts';
@@ -16,12 +15,12 @@ import type { ShimLogger } from '../logger';
 import { SandboxError } from '../sandbox_error';
 import { SandboxState } from '../sandbox_state';
 import { PhaseClock } from '../vm_runtime/phase_clock';
-import { poolVmLayout, type SandboxLayout } from '../vm_runtime/sandbox_layout';
+import { poolVmLayout } from '../vm_runtime/sandbox_layout';
 import type { AgentClient } from '../vm_runtime/agent_dial';
 import { holdAgentConnection } from '../vm_runtime/agent_handover';
-import { DATA_TAG, guestShareMounts, LAYERS_TAG } from '../vm_runtime/share_plan';
+import { guestShareMounts } from '../vm_runtime/share_plan';
 import { Bringup, checkInputs } from '../vm_runtime/vm_bringup';
-import { type WarmUpShares, warmUpVm } from './warm_up';
+import { boundWarmUpPlace, warmUpVm } from './warm_up';
 
 export interface PoolVmBoot {
   readonly config: LoadedConfig['config'];
@@ -47,11 +46,6 @@ async function mountContainerShares(agent: AgentClient, config: LoadedConfig['co
   for (const share of guestShareMounts(config.daemon)) {
     await agent.mountShare({ share, waitMs }, { timeoutMs: config.agent.request_timeout_ms + waitMs });
   }
-}
-
-function warmUpShares(layout: SandboxLayout): WarmUpShares {
-  const share = (tag: string) => ({ tag, hostDir: join(layout.sharesDir, tag) });
-  return { layers: share(LAYERS_TAG), data: share(DATA_TAG) };
 }
 
 export function newPoolVmId(): string {
@@ -95,7 +89,11 @@ export async function bootPoolVm(boot: PoolVmBoot, id: string): Promise<PoolVmHa
     // and under TCG translated for the first time): a throwaway one pays that here, before any
     // sandbox can take the VM (ARCHITECTURE.md, "The warm pool").
     const warmUpStarted = Date.now();
-    const warmed = await warmUpVm(connection.agent, warmUpShares(layout), boot.config.agent.request_timeout_ms);
+    const warmed = await warmUpVm(
+      connection.agent,
+      boundWarmUpPlace(state, layout),
+      boot.config.agent.request_timeout_ms,
+    );
     const bootMs = Date.now() - started;
     log.info(
       { bootMs, warmUpMs: Date.now() - warmUpStarted, warmUpContainer: warmed.containerId, qemuPid: qemu.pid },

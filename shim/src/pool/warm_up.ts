@@ -5,15 +5,19 @@
 // TCG translated) for the first time — the agent's request decoding, spec checks and planning, its
 // output relay, the kernel's overlay-on-virtio-fs, exec and exit paths (ARCHITECTURE.md, "The warm
 // pool"). Its program is the guest's own busybox, bound in read-only as `true`, so no image is
-// needed; its dirs are the pool's, made in the shares' host dirs and removed after it.
+// needed. Its dirs are bound into the shares as a container's are, and unbound after it.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GUEST_BUSYBOX } from '@vfs/contracts';
-import type { ReadStreamResponse } from '@vfs/proto/gen/agent/agent';
+import type { ReadStreamResponse, ShareRef } from '@vfs/proto/gen/agent/agent';
 import { SandboxError } from '../sandbox_error';
+import type { SandboxState } from '../sandbox_state';
 import type { AgentClient } from '../vm_runtime/agent_dial';
+import { bindContainerDirs, releaseContainerDirs } from '../vm_runtime/container_dirs';
+import type { SandboxLayout } from '../vm_runtime/sandbox_layout';
+import { type ContainerDir, DATA_TAG, LAYERS_TAG } from '../vm_runtime/share_plan';
 
 const PROGRAM = '/bin/true';
 /** What a failed run said last: enough to name the cause. */
@@ -102,17 +106,20 @@ function warmUpSpec(): object {
   };
 }
 
-/** A container share: its virtio-fs tag and the host dir the daemon exports for it. */
-export interface WarmUpShare {
-  readonly tag: string;
-  readonly hostDir: string;
+/** The warm-up container's overlay dirs, as the agent names them. */
+export interface WarmUpRootfs {
+  /** Empty: the launcher makes the mount points in the upper dir. */
+  readonly lower: ShareRef;
+  readonly upper: ShareRef;
+  readonly work: ShareRef;
 }
 
-export interface WarmUpShares {
-  /** Read-only in the guest: holds the overlay's (empty) lower dir. */
-  readonly layers: WarmUpShare;
-  /** Read-write: holds the overlay's upper and work dirs. */
-  readonly data: WarmUpShare;
+/** Where the warm-up container's dirs live while it runs. */
+export interface WarmUpPlace {
+  /** Makes the container's dirs where the guest sees them. */
+  prepare(containerId: string): Promise<WarmUpRootfs>;
+  /** Takes them out of the guest's reach; called whether the container ran or not. */
+  release(containerId: string): Promise<void>;
 }
 
 export interface WarmedUp {
@@ -131,7 +138,7 @@ async function drain(stream: AsyncIterable<ReadStreamResponse>): Promise<string>
 async function runContainer(
   agent: AgentClient,
   containerId: string,
-  tags: WarmUpTags,
+  rootfs: WarmUpRootfs,
   timeoutMs: number,
 ): Promise<WarmedUp> {
   const created = await agent.createContainer(
@@ -141,12 +148,7 @@ async function runContainer(
       rootfs: {
         kind: {
           $case: 'overlay',
-          overlay: {
-            lower: [{ tag: tags.layers, path: containerId }],
-            upper: { tag: tags.data, path: `${containerId}/upper` },
-            work: { tag: tags.data, path: `${containerId}/work` },
-            options: [],
-          },
+          overlay: { lower: [rootfs.lower], upper: rootfs.upper, work: rootfs.work, options: [] },
         },
       },
       mounts: [],
@@ -172,27 +174,54 @@ async function runContainer(
   return { containerId, pid: created.pid };
 }
 
-interface WarmUpTags {
-  readonly layers: string;
-  readonly data: string;
+/**
+ * Runs the warm-up container in a booted VM whose container shares the guest has mounted. Resolves
+ * once its init exited with 0 and the agent removed it; its dirs are released either way. On a
+ * failure the guest may still hold parts of it: the caller discards the VM.
+ */
+export async function warmUpVm(agent: AgentClient, place: WarmUpPlace, timeoutMs: number): Promise<WarmedUp> {
+  const containerId = `vfs-warm-up-${randomBytes(6).toString('hex')}`;
+  try {
+    return await runContainer(agent, containerId, await place.prepare(containerId), timeoutMs);
+  } finally {
+    await place.release(containerId);
+  }
+}
+
+function containerDir(share: string, name: string, source: string, readonly: boolean): ContainerDir {
+  return { share, name, source, target: `${share}/${name}`, wrapsFile: false, recursive: false, readonly };
 }
 
 /**
- * Runs the warm-up container in a booted VM whose container shares the guest has mounted. Resolves
- * once its init exited with 0 and the agent removed it; its dirs are removed from the shares either
- * way. On a failure the guest may still hold parts of it: the caller discards the VM.
+ * The dirs as a shim's container's are: host dirs in the VM's state dir, bound into the layer and
+ * data shares under the container's id, unbound (and their mount points removed) after. The host
+ * dirs stay for the VM's teardown, which removes its state dir once QEMU and the daemon are gone:
+ * until then the daemon may still hold the guest's handles to what the container wrote there.
  */
-export async function warmUpVm(agent: AgentClient, shares: WarmUpShares, timeoutMs: number): Promise<WarmedUp> {
-  const containerId = `vfs-warm-up-${randomBytes(6).toString('hex')}`;
-  const lower = join(shares.layers.hostDir, containerId);
-  const data = join(shares.data.hostDir, containerId);
-  try {
-    // An empty lower dir: the launcher makes the mount points in the upper one.
-    mkdirSync(lower, { mode: 0o755 });
-    for (const sub of ['upper', 'work']) mkdirSync(join(data, sub), { recursive: true, mode: 0o755 });
-    return await runContainer(agent, containerId, { layers: shares.layers.tag, data: shares.data.tag }, timeoutMs);
-  } finally {
-    rmSync(lower, { recursive: true, force: true });
-    rmSync(data, { recursive: true, force: true });
-  }
+export function boundWarmUpPlace(state: SandboxState, layout: SandboxLayout): WarmUpPlace {
+  const bound = new Map<string, ContainerDir[]>();
+  return {
+    prepare: async (containerId) => {
+      const host = join(layout.stateDir, 'warm-up', containerId);
+      for (const sub of ['lower', 'data/upper', 'data/work'])
+        mkdirSync(join(host, sub), { recursive: true, mode: 0o755 });
+      const dirs = [
+        containerDir(LAYERS_TAG, containerId, join(host, 'lower'), true),
+        containerDir(DATA_TAG, containerId, join(host, 'data'), false),
+      ];
+      bound.set(containerId, dirs);
+      await bindContainerDirs(state, layout, containerId, dirs);
+      return {
+        lower: { tag: LAYERS_TAG, path: containerId },
+        upper: { tag: DATA_TAG, path: `${containerId}/upper` },
+        work: { tag: DATA_TAG, path: `${containerId}/work` },
+      };
+    },
+    release: async (containerId) => {
+      const dirs = bound.get(containerId);
+      if (dirs === undefined) return;
+      bound.delete(containerId);
+      await releaseContainerDirs(state, layout, containerId, dirs);
+    },
+  };
 }

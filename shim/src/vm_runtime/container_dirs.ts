@@ -6,6 +6,7 @@ import { removeUnmountedTree, unmountContainer } from '../host_mounts';
 import type { SandboxState } from '../sandbox_state';
 import { type BindDirs, bindShare } from './share_exports';
 import type { ContainerDir } from './share_plan';
+import { removeShareTarget } from './share_targets';
 
 /**
  * Binds every directory, or none: a failure releases what was bound, once every bind settled. The
@@ -28,7 +29,9 @@ export async function bindContainerDirs(
 
 /**
  * Unmounts the container's binds (lazily where the guest or daemon still holds one: the kernel
- * frees it when released) and removes their now empty mount points.
+ * frees it when released) and removes their now empty mount points: in the shared dir, where the
+ * guest may write, one by one without following anything (share_targets.ts); one the guest put
+ * something in stays for the sandbox's teardown.
  */
 export async function releaseContainerDirs(
   state: SandboxState,
@@ -38,7 +41,7 @@ export async function releaseContainerDirs(
 ): Promise<void> {
   await unmountContainer(state, containerId);
   for (const dir of planned) {
-    await removeUnmountedTree(join(dirs.sharesDir, dir.share, dir.name));
-    await removeUnmountedTree(join(dirs.stagingDir, dir.share, dir.name));
+    removeShareTarget(dirs.sharesDir, dir.target, dir.wrapsFile);
+    await removeUnmountedTree(join(dirs.stagingDir, dir.target));
   }
 }

@@ -19,6 +19,7 @@ import type { MountAttr } from '../libc_mount';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxShare } from './share_plan';
+import { fdPath, openShareTarget } from './share_targets';
 
 export interface ExportedShare {
   readonly tag: string;
@@ -44,7 +45,7 @@ export interface BindDirs {
   readonly stagingDir: string;
 }
 
-/** An empty file or directory for the bind mount to cover. */
+/** An empty file or directory for the bind mount to cover, in the staging dir (the shim's alone). */
 function prepareTarget(root: string, bind: ShareBind): string {
   const target = join(root, bind.target);
   if (bind.wrapsFile) {
@@ -103,7 +104,14 @@ export async function bindShare(state: SandboxState, dirs: BindDirs, ownerId: st
     attrs,
     propagation: 'private',
   });
-  await moveMount(state, ownerId, staged, prepareTarget(dirs.sharesDir, bind));
+  // The shared dir holds what the guest wrote: the mount point is made and opened there without
+  // following anything (share_targets.ts), and the mount goes onto what was opened.
+  const target = openShareTarget(dirs.sharesDir, bind.target, bind.wrapsFile);
+  try {
+    await moveMount(state, ownerId, staged, join(dirs.sharesDir, bind.target), fdPath(target));
+  } finally {
+    closeSync(target);
+  }
 }
 
 /** The control-protocol `add` of a share, served on `socketPath`. */

@@ -128,7 +128,7 @@ describe('planContainerShares', () => {
     );
   });
 
-  it('turns OCI bind mounts into directories of the data share (a file inside a directory of its own) and drops them from the spec', () => {
+  it('turns OCI bind mounts into entries of the data share (a file bound as a file, straight in the share) and drops them from the spec', () => {
     const spec = {
       ociVersion: '1.0.2',
       mounts: [
@@ -141,7 +141,7 @@ describe('planContainerShares', () => {
     expect(plan.mounts).toEqual([
       { source: { tag: DATA_TAG, path: 'c3-v0' }, destination: '/data', readonly: true, options: [] },
       {
-        source: { tag: DATA_TAG, path: 'c3-v1/file' },
+        source: { tag: DATA_TAG, path: 'c3-v1' },
         destination: '/etc/hosts',
         readonly: false,
         options: ['rprivate'],
@@ -149,7 +149,7 @@ describe('planContainerShares', () => {
     ]);
     expect(plan.dirs.slice(1).map((d) => [d.target, d.wrapsFile, d.readonly])).toEqual([
       [`${DATA_TAG}/c3-v0`, false, true],
-      [`${DATA_TAG}/c3-v1/file`, true, false],
+      [`${DATA_TAG}/c3-v1`, true, false],
     ]);
     expect(JSON.parse(plan.specJson).mounts).toEqual([{ destination: '/proc', type: 'proc', source: 'proc' }]);
   });

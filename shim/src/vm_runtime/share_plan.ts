@@ -29,8 +29,6 @@ import { SandboxError } from '../sandbox_error';
 
 /** Where the guest agent mounts the share of a tag. */
 export const GUEST_SHARES_DIR = '/run/vfs/shares';
-/** A shared file's name inside its wrapping directory. */
-const WRAPPED_FILE = 'file';
 /**
  * The xattrs a guest may use on a read-write share (virtiofsd's rule language,
  * daemon/src/passthrough/xattr_map.ts): user.* only, which is all its overlay needs. The
@@ -100,10 +98,13 @@ export function guestShareMounts(settings: ShareSettings): Share[] {
 export interface ContainerDir {
   /** The share it goes into: LAYERS_TAG or DATA_TAG. */
   readonly share: string;
-  /** Its directory in the share, `c<index>-<role>`. */
+  /** Its directory (or file) in the share, `c<index>-<role>`. */
   readonly name: string;
   readonly source: string;
-  /** The bind mount's target, relative to the shared dir: `<share>/<name>`, or `<share>/<name>/file`. */
+  /**
+   * The bind mount's target, relative to the shared dir: `<share>/<name>`, a file for a file's bind.
+   * Straight in the share, under no directory the guest could rename or swap for a symlink.
+   */
   readonly target: string;
   readonly wrapsFile: boolean;
   readonly recursive: boolean;
@@ -239,12 +240,12 @@ function volumeDirs(prefix: string, mounts: readonly OciMount[]): { dir: Contain
     const readonly = options.includes('ro');
     const wrapsFile = !isDirectory(m.source, m.destination);
     const plain = directory(DATA_TAG, `${prefix}-v${i}`, m.source, readonly, options.includes('rbind'));
-    const dir: ContainerDir = wrapsFile ? { ...plain, target: `${plain.target}/${WRAPPED_FILE}`, wrapsFile } : plain;
+    const dir: ContainerDir = { ...plain, wrapsFile };
     const passOn = options.filter((o) => !['bind', 'rbind', 'ro', 'rw'].includes(o));
     return {
       dir,
       mount: {
-        source: refTo(dir, wrapsFile ? WRAPPED_FILE : ''),
+        source: refTo(dir),
         destination: m.destination,
         readonly,
         options: passOn,
