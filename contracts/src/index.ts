@@ -8,6 +8,7 @@ export * from './id_map';
 export * from './daemon_control/protocol';
 export * from './daemon_launch';
 export { ControlClient } from './daemon_control/client';
+export * from './oci/containerd_defaults';
 export * from './oci/spec';
 export * from './oci/spec_check';
 export * from './oci/json_check';

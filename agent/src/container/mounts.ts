@@ -5,33 +5,12 @@
  * guest paths) and `bindmove` after it (destinations are container paths); every other mount
  * happens after pivot_root, so destinations resolve inside the container's root.
  */
-import type { OciMount } from '@vfs/contracts';
+import { CONTAINERD_DEFAULT_MOUNTS, type OciMount } from '@vfs/contracts';
 import { step, type PlanStep } from './launch_plan';
 import { MS_BIND, MS_REC, MS_REMOUNT, parseMountOptions } from './mount_options';
 
-const DEFAULT_MOUNTS: readonly OciMount[] = [
-  { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-  {
-    destination: '/dev',
-    type: 'tmpfs',
-    source: 'tmpfs',
-    options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-  },
-  {
-    destination: '/dev/pts',
-    type: 'devpts',
-    source: 'devpts',
-    options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-  },
-  {
-    destination: '/dev/shm',
-    type: 'tmpfs',
-    source: 'shm',
-    options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
-  },
-  { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-  { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-];
+// containerd's, but /run: an image's own /run stays unless the spec mounts one.
+const DEFAULT_MOUNTS: readonly OciMount[] = CONTAINERD_DEFAULT_MOUNTS.filter((m) => m.destination !== '/run');
 
 function normalize(path: string): string {
   return path.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');

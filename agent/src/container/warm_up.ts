@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { GUEST_BUSYBOX } from '@vfs/contracts';
+import { containerdDefaultSpec, GUEST_BUSYBOX, type OciSpec } from '@vfs/contracts';
 import { parseSpec } from '../oci/container_spec';
 import { Container } from './container';
 import { ContainerError } from './errors';
@@ -33,58 +33,12 @@ export interface WarmedUp {
   readonly exitStatus: number;
 }
 
-const CAPABILITIES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
-
 /** containerd's default Linux spec; the mounts are the ones the agent adds to any spec (mounts.ts). */
-function warmUpSpec(): unknown {
-  return {
-    ociVersion: '1.1.0',
-    process: {
-      user: { uid: 0, gid: 0 },
-      args: [PROGRAM],
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-      cwd: '/',
-      noNewPrivileges: true,
-      capabilities: { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
-    },
-    root: { path: 'rootfs' },
-    mounts: [{ destination: PROGRAM, type: 'bind', source: GUEST_BUSYBOX, options: ['rbind', 'ro'] }],
-    linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
-      // A path the guest kernel lacks is skipped, as runc does.
-      maskedPaths: [
-        '/proc/acpi',
-        '/proc/asound',
-        '/proc/kcore',
-        '/proc/keys',
-        '/proc/latency_stats',
-        '/proc/timer_list',
-        '/proc/timer_stats',
-        '/proc/sched_debug',
-        '/sys/firmware',
-        '/sys/devices/virtual/powercap',
-        '/proc/scsi',
-      ],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-    },
-  };
+function warmUpSpec(): OciSpec {
+  return containerdDefaultSpec(
+    [PROGRAM],
+    [{ destination: PROGRAM, type: 'bind', source: GUEST_BUSYBOX, options: ['rbind', 'ro'] }],
+  );
 }
 
 /** What a failed run said last: enough to name the cause. */

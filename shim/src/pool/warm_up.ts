@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GUEST_BUSYBOX } from '@vfs/contracts';
+import { CONTAINERD_DEFAULT_MOUNTS, containerdDefaultSpec, GUEST_BUSYBOX, type OciSpec } from '@vfs/contracts';
 import type { ReadStreamResponse, ShareRef } from '@vfs/proto/gen/agent/agent';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxState } from '../sandbox_state';
@@ -23,87 +23,15 @@ const PROGRAM = '/bin/true';
 /** What a failed run said last: enough to name the cause. */
 const STDERR_TAIL_BYTES = 512;
 
-const CAPABILITIES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FSETID',
-  'CAP_FOWNER',
-  'CAP_MKNOD',
-  'CAP_NET_RAW',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETFCAP',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT',
-  'CAP_KILL',
-  'CAP_AUDIT_WRITE',
-];
-
 /** containerd's default Linux spec (`ctr oci spec`), running the guest's busybox as `true`. */
-function warmUpSpec(): object {
-  return {
-    ociVersion: '1.1.0',
-    process: {
-      user: { uid: 0, gid: 0 },
-      args: [PROGRAM],
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-      cwd: '/',
-      capabilities: { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
-      noNewPrivileges: true,
-    },
-    root: { path: 'rootfs' },
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-      {
-        destination: '/dev',
-        type: 'tmpfs',
-        source: 'tmpfs',
-        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-      },
-      {
-        destination: '/dev/pts',
-        type: 'devpts',
-        source: 'devpts',
-        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-      },
-      {
-        destination: '/dev/shm',
-        type: 'tmpfs',
-        source: 'shm',
-        options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
-      },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-      {
-        destination: '/run',
-        type: 'tmpfs',
-        source: 'tmpfs',
-        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-      },
+function warmUpSpec(): OciSpec {
+  return containerdDefaultSpec(
+    [PROGRAM],
+    [
+      ...CONTAINERD_DEFAULT_MOUNTS,
       { destination: PROGRAM, type: 'bind', source: GUEST_BUSYBOX, options: ['rbind', 'ro'] },
     ],
-    linux: {
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
-      // A path the guest kernel lacks is skipped, as runc does.
-      maskedPaths: [
-        '/proc/acpi',
-        '/proc/asound',
-        '/proc/kcore',
-        '/proc/keys',
-        '/proc/latency_stats',
-        '/proc/timer_list',
-        '/proc/timer_stats',
-        '/proc/sched_debug',
-        '/sys/firmware',
-        '/sys/devices/virtual/powercap',
-        '/proc/scsi',
-      ],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-    },
-  };
+  );
 }
 
 /** The warm-up container's overlay dirs, as the agent names them. */
