@@ -15,7 +15,7 @@ import type { ReadStreamResponse, ShareRef } from '@vfs/proto/gen/agent/agent';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxState } from '../sandbox_state';
 import type { AgentClient } from '../vm_runtime/agent_dial';
-import { bindContainerDirs, releaseContainerDirs } from '../vm_runtime/container_dirs';
+import { alsoFailed, bindContainerDirs, releaseContainerDirs } from '../vm_runtime/container_dirs';
 import type { SandboxLayout } from '../vm_runtime/sandbox_layout';
 import { type ContainerDir, DATA_TAG, LAYERS_TAG } from '../vm_runtime/share_plan';
 
@@ -109,11 +109,17 @@ async function runContainer(
  */
 export async function warmUpVm(agent: AgentClient, place: WarmUpPlace, timeoutMs: number): Promise<WarmedUp> {
   const containerId = `vfs-warm-up-${randomBytes(6).toString('hex')}`;
+  let warmed: WarmedUp;
   try {
-    return await runContainer(agent, containerId, await place.prepare(containerId), timeoutMs);
-  } finally {
-    await place.release(containerId);
+    warmed = await runContainer(agent, containerId, await place.prepare(containerId), timeoutMs);
+  } catch (err) {
+    await place.release(containerId).catch((releaseErr: unknown) => {
+      throw alsoFailed(err, 'releasing its dirs', releaseErr);
+    });
+    throw err;
   }
+  await place.release(containerId);
+  return warmed;
 }
 
 function containerDir(share: string, name: string, source: string, readonly: boolean): ContainerDir {

@@ -2,11 +2,19 @@
 // created, released when it is removed. Each is a mount journalled under the container's id, so
 // `delete` after a crashed shim, and a failed create, release exactly these.
 import { join } from 'node:path';
+import { errorMessage } from '@vfs/contracts';
 import { removeUnmountedTree, unmountContainer } from '../host_mounts';
+import { SandboxError } from '../sandbox_error';
 import type { SandboxState } from '../sandbox_state';
 import { type BindDirs, bindShare } from './share_exports';
 import type { ContainerDir } from './share_plan';
 import { removeShareTarget } from './share_targets';
+
+/** `first`, with what a clean-up after it said when it failed too. */
+export function alsoFailed(first: unknown, cleanup: string, err: unknown): SandboxError {
+  const kind = first instanceof SandboxError ? first.kind : 'unclassified';
+  return new SandboxError(kind, `${errorMessage(first)} (and ${cleanup}: ${errorMessage(err)})`, { cause: first });
+}
 
 /**
  * Binds every directory, or none: a failure releases what was bound, once every bind settled. The
@@ -21,10 +29,13 @@ export async function bindContainerDirs(
 ): Promise<void> {
   const results = await Promise.allSettled(planned.map((dir) => bindShare(state, dirs, containerId, dir)));
   const failed = results.find((result) => result.status === 'rejected');
-  if (failed !== undefined) {
+  if (failed === undefined) return;
+  try {
     await releaseContainerDirs(state, dirs, containerId, planned);
-    throw failed.reason;
+  } catch (err) {
+    throw alsoFailed(failed.reason, 'releasing what was bound', err);
   }
+  throw failed.reason;
 }
 
 /**
@@ -40,8 +51,15 @@ export async function releaseContainerDirs(
   planned: readonly ContainerDir[],
 ): Promise<void> {
   await unmountContainer(state, containerId);
+  // Every dir is tried; the first failure is reported once all were.
+  const failures: unknown[] = [];
   for (const dir of planned) {
-    removeShareTarget(dirs.sharesDir, dir.target, dir.wrapsFile);
-    await removeUnmountedTree(join(dirs.stagingDir, dir.target));
+    try {
+      removeShareTarget(dirs.sharesDir, dir.target, dir.wrapsFile);
+      await removeUnmountedTree(join(dirs.stagingDir, dir.target));
+    } catch (err) {
+      failures.push(err);
+    }
   }
+  if (failures.length > 0) throw failures[0];
 }

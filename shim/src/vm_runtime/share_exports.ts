@@ -11,7 +11,7 @@
 // leave a root-owned setuid file in the host directory, setuid for anyone who runs it by its own
 // host path: containerd's snapshot dirs are root-only, a volume's is as open as its host modes.
 
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readlinkSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AddExport, ControlClient } from '@vfs/contracts';
 import { bindFor, moveMount } from '../host_mounts';
@@ -106,9 +106,22 @@ export async function bindShare(state: SandboxState, dirs: BindDirs, ownerId: st
   });
   // The shared dir holds what the guest wrote: the mount point is made and opened there without
   // following anything (share_targets.ts), and the mount goes onto what was opened.
+  const to = join(dirs.sharesDir, bind.target);
   const target = openShareTarget(dirs.sharesDir, bind.target, bind.wrapsFile);
   try {
-    await moveMount(state, ownerId, staged, join(dirs.sharesDir, bind.target), fdPath(target));
+    await moveMount(state, ownerId, staged, to, fdPath(target));
+    // The guest may have renamed the mount point between its open and the mount: the mount is
+    // where the inode is now (a mount point cannot move: that path is final). The journal must
+    // name it, for the unmount; the container's create fails.
+    const landed = readlinkSync(fdPath(target));
+    if (landed !== join(realpathSync(dirs.sharesDir), bind.target)) {
+      state.journalMount({ target: landed, containerId: ownerId });
+      state.forgetMount(to);
+      throw new SandboxError(
+        'host-failure',
+        `share target ${bind.target}: moved to ${landed} from the guest while being bound`,
+      );
+    }
   } finally {
     closeSync(target);
   }
