@@ -86,7 +86,10 @@ describe('the guest runtime on a read-only virtio-pmem device with DAX', () => {
     expect(qemu).toMatch(/ vfs\.runtime_pmem=1 /);
     expect(qemu).not.toMatch(/,tag=vfsruntime\b/);
 
-    const console = readFileSync(join(suite.containerd.runDir, 'sandboxes', NS, 'pmem1', 'console.log'), 'utf8');
+    const console = readFileSync(
+      join(suite.containerd.runDir, 'sandboxes', NS, 'pmem1', 'console', 'console.log'),
+      'utf8',
+    );
     const mount = RUNTIME_MOUNT.exec(console)?.groups;
     expect({ source: mount?.source, fs: mount?.fs }).toEqual({ source: '/dev/pmem0', fs: 'erofs' });
     expect(mount?.options?.split(',')).toEqual(expect.arrayContaining(['ro', 'nodev', 'nosuid', 'dax=always']));

@@ -73,7 +73,13 @@ describe('the warm pool with containerd 1.6', () => {
     // nor when the pool's copy closed, 1 s after the take.
     expect(readFileSync(containerd.logPath, 'utf8')).toContain('"agentConnection":"handed over"');
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    const guestConsole = readFileSync(join(containerd.runDir, 'pool', first as string, 'console.log'), 'utf8');
+    const consoleDir = join(containerd.runDir, 'pool', first as string, 'console');
+    const guestConsole = readFileSync(join(consoleDir, 'console.log'), 'utf8');
+    // The console log is on a tmpfs of its own, capped: a guest flooding its console fills that only.
+    const consoleMount = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((line) => line.split(' ')[4] === consoleDir);
+    expect(consoleMount).toMatch(/ - tmpfs vfs rw,.*size=4096k/);
     // Before offering the VM, the pool ran its warm-up container through the agent's API and removed it.
     const warmUpLines = guestConsole.split('\n').filter((line) => line.includes('"container":"vfs-warm-up-'));
     expect(warmUpLines.some((line) => line.includes('"msg":"container created"'))).toBe(true);

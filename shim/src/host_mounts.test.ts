@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindFor, moveMount, unmount, unmountAll } from './host_mounts';
+import { bindFor, moveMount, tmpfsFor, unmount, unmountAll } from './host_mounts';
 import { SandboxState } from './sandbox_state';
 
 /** Per-mount options (field 6) and optional fields (7…, up to "-") of `target` in mountinfo. */
@@ -103,5 +103,16 @@ describe('host mounts', () => {
     await unmount(state, target);
     expect(mountOf(hostMount)).toBeDefined();
     expect(state.mounts().map((m) => m.target)).toEqual([hostMount]);
+  });
+
+  it('caps a tmpfs: a write past its size fails with ENOSPC, and the journal unmounts it', async () => {
+    const target = join(dir, 'console');
+    mkdirSync(target);
+    tmpfsFor(state, '', target, 1 << 20);
+    expect(mountOf(target)?.options).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']));
+    writeFileSync(join(target, 'log'), Buffer.alloc(512 << 10));
+    expect(() => writeFileSync(join(target, 'log'), Buffer.alloc(2 << 20))).toThrow(/ENOSPC/);
+    await unmountAll(state);
+    expect(mountOf(target)).toBeUndefined();
   });
 });

@@ -12,6 +12,7 @@ import {
   MountCallError,
   type MountAttr,
   moveMountCall,
+  mountTmpfs,
   setPropagation,
   unmountCall,
 } from './libc_mount';
@@ -78,6 +79,17 @@ export async function bindFor(state: SandboxState, ownerId: string, spec: BindSp
         cause: err,
       });
     throw failure;
+  }
+}
+
+/** A tmpfs of at most `sizeBytes` on `target`, journalled as a bind is. */
+export function tmpfsFor(state: SandboxState, ownerId: string, target: string, sizeBytes: number): void {
+  state.journalMount({ target, containerId: ownerId });
+  try {
+    mountTmpfs('vfs', target, sizeBytes);
+  } catch (err) {
+    state.forgetMount(target);
+    throw callFailure(err);
   }
 }
 

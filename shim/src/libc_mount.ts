@@ -33,6 +33,7 @@ export class MountCallError extends Error {
 
 interface Calls {
   mount(source: string | null, target: string, flags: number): number;
+  mountFs(source: string, target: string, type: string, flags: number, data: string): number;
   umount2(target: string, flags: number): number;
   mountSetattr(target: string, flags: number, attr: Buffer): number;
 }
@@ -49,11 +50,20 @@ function bind(): Calls {
   const mount = libc.func(
     'int mount(const char *source, const char *target, const char *type, unsigned long flags, const void *data)',
   );
+  // The same call, with file-system data as a string (mount options).
+  const mountWithData = libc.func('mount', 'int', [
+    'const char *',
+    'const char *',
+    'const char *',
+    'unsigned long',
+    'const char *',
+  ]);
   const umount2 = libc.func('int umount2(const char *target, int flags)');
   // syscall(2) is a register shuffle in glibc, so a fixed prototype per call is safe on 64-bit ABIs.
   const setattr = libc.func('syscall', 'long', ['long', 'int', 'const char *', 'uint', 'void *', 'size_t']);
   return {
     mount: (source, target, flags) => orErrno(mount(source, target, null, flags, null)),
+    mountFs: (source, target, type, flags, data) => orErrno(mountWithData(source, target, type, flags, data)),
     umount2: (target, flags) => orErrno(umount2(target, flags)),
     mountSetattr: (target, flags, attr) =>
       orErrno(setattr(SYS_mount_setattr, AT_FDCWD, target, flags, attr, MOUNT_ATTR_SIZE_VER0)),
@@ -86,6 +96,18 @@ export function addMountAttrs(target: string, attrs: readonly MountAttr[], recur
   check(
     calls().mountSetattr(target, recursive ? AT_RECURSIVE : 0, attr),
     `mount_setattr(${target}${recursive ? ', AT_RECURSIVE' : ''}, ${attrs.join(',')})`,
+  );
+}
+
+const MS_NOSUID = 0x2;
+const MS_NODEV = 0x4;
+const MS_NOEXEC = 0x8;
+
+/** A tmpfs of at most `sizeBytes` on `target`, nosuid,nodev,noexec, mode 0700. */
+export function mountTmpfs(source: string, target: string, sizeBytes: number): void {
+  check(
+    calls().mountFs(source, target, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `size=${sizeBytes},mode=0700`),
+    `mount(tmpfs size=${sizeBytes}, ${target})`,
   );
 }
 

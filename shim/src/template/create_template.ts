@@ -8,7 +8,7 @@
 
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { LoadedConfig } from '@vfs/runtime-config';
 import { removeUnmountedTree } from '../host_mounts';
 import type { ShimLogger } from '../logger';
@@ -104,6 +104,8 @@ async function bootAndSave(
   const layout = templateVmLayout(runDir, join(vm.dir, 'vm'), id);
   mkdirSync(layout.stateDir, { recursive: true, mode: 0o700 });
   mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
+  // The template VM runs only the guest's own code, for its boot and warm-up: no cap on its console.
+  mkdirSync(dirname(layout.consoleLog), { recursive: true, mode: 0o700 });
   undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
   undo.push('remove the template VM dir', () => removeUnmountedTree(layout.stateDir));
   const started = Date.now();

@@ -42,7 +42,8 @@ function layoutIn(stateDir: string, socketDir: string): SandboxLayout {
     agentSocket: join(socketDir, 'agent.sock'),
     qmpSocket: join(socketDir, 'qmp.sock'),
     controlSocket: join(socketDir, 'ctl.sock'),
-    consoleLog: join(stateDir, 'console.log'),
+    // In a directory of its own: a sandbox mounts a size-capped tmpfs there (vm_bringup.ts).
+    consoleLog: join(stateDir, 'console', 'console.log'),
     qemuStderr: join(stateDir, 'qemu.stderr'),
     daemonStderr: join(stateDir, 'virtiofsd.log'),
   };

@@ -6,13 +6,13 @@
 // once the daemon serves: the guest's boot no longer waits for the daemon's start.
 
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DEFAULT_RUNTIME_TAG, errorMessage } from '@vfs/contracts';
 import { installRoot, type LoadedConfig, runtimeShareDir } from '@vfs/runtime-config';
 import { cloneTemplate, type TemplateCopy } from '../template/template_clone';
 import { fileTailOrError } from '../vm/console_log';
 import { type RootPortPool, rootPortId } from '../vm/fs_hotplug';
-import { removeUnmountedTree, unmountAll } from '../host_mounts';
+import { removeUnmountedTree, tmpfsFor, unmount, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
@@ -38,6 +38,8 @@ import { startDaemon, type RunningDaemon } from './virtiofsd_process';
 const QEMU_STOP_GRACE_MS = 2000;
 /** The runtime share's mounts belong to the sandbox, not to a container. */
 export const SANDBOX_OWNER = '';
+/** What a sandbox keeps of its guest's serial console (the boot, the agent's log lines). */
+export const CONSOLE_LOG_MAX_BYTES = 4 << 20;
 
 export interface VmBringupOptions {
   /** The sandbox's id, or a pool VM's own until a sandbox takes it. */
@@ -174,12 +176,19 @@ export class Bringup {
   }
 
   prepareDirs(): void {
-    const { layout } = this.options;
+    const { layout, state } = this.options;
     mkdirSync(layout.sharesDir, { recursive: true, mode: 0o700 });
     mkdirSync(layout.socketDir, { recursive: true, mode: 0o700 });
     this.undo.push('remove the socket dir', () => removeUnmountedTree(layout.socketDir));
     this.undo.push('remove the shares dir', () => removeUnmountedTree(layout.sharesDir));
     this.undo.push('remove the staging dir', () => removeUnmountedTree(layout.stagingDir));
+    // QEMU writes what the guest sends its serial console to this file: on a tmpfs of its own, a
+    // guest that floods it fills CONSOLE_LOG_MAX_BYTES, not the host's /run (QEMU drops a byte it
+    // cannot write, after a few retries).
+    const consoleDir = dirname(layout.consoleLog);
+    mkdirSync(consoleDir, { recursive: true, mode: 0o700 });
+    tmpfsFor(state, SANDBOX_OWNER, consoleDir, CONSOLE_LOG_MAX_BYTES);
+    this.undo.push('unmount the console log', () => unmount(state, consoleDir));
   }
 
   /** The shared and staging mount points, the runtime share's bind (no runtime file), and the (empty) container shares. */
