@@ -104,10 +104,6 @@ async function dialOnce(dial: AgentDial, deadline: number): Promise<AgentConnect
   const client = new TtrpcClient(socket, { logger: dial.log });
   dial.onConnected?.();
   const agent = client.service(AgentServiceDefinition);
-  // A handed-over connection was serving the pool a moment ago: the sandbox's first call checks
-  // it (it fails as a Check would if the agent is gone), one guest round trip less on a pooled
-  // start (≈ 15 ms under TCG).
-  if (dial.handedOver !== undefined) return { client, agent, socket };
   try {
     await checkServing(agent, deadline, dial.resendEveryMs ?? Number.POSITIVE_INFINITY);
   } catch (err) {
@@ -117,10 +113,7 @@ async function dialOnce(dial: AgentDial, deadline: number): Promise<AgentConnect
   return { client, agent, socket };
 }
 
-/**
- * Resolves once the agent answered Check (at once with a handed-over connection); rejects with the
- * VM's fate or after the timeout.
- */
+/** Resolves once the agent answered Check; rejects with the VM's fate or after the timeout. */
 export async function dialAgent(dial: AgentDial): Promise<AgentConnection> {
   const started = Date.now();
   const deadline = started + dial.timeoutMs;
