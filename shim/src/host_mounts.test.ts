@@ -1,9 +1,24 @@
 // Bind mounts, moves and unmounts as the shim makes them, on the real host (needs root).
-import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindFor, moveMount, tmpfsFor, unmount, unmountAll } from './host_mounts';
+import { detachOpenedCall, mountTmpfs } from './libc_mount';
 import { SandboxState } from './sandbox_state';
+
+/** Linux's O_PATH (not in Node's fs.constants). */
+const O_PATH = 0o10000000;
 
 /** Per-mount options (field 6) and optional fields (7…, up to "-") of `target` in mountinfo. */
 function mountOf(target: string): { options: string[]; optional: string[] } | undefined {
@@ -114,5 +129,21 @@ describe('host mounts', () => {
     expect(() => writeFileSync(join(target, 'log'), Buffer.alloc(2 << 20))).toThrow(/ENOSPC/);
     await unmountAll(state);
     expect(mountOf(target)).toBeUndefined();
+  });
+
+  it('detaches the mount on an opened inode by its descriptor, wherever its name went', () => {
+    const made = join(dir, 'made');
+    mkdirSync(made);
+    const fd = openSync(made, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    try {
+      // Renamed (by the guest, say) between the open and the mount: the mount follows the inode.
+      renameSync(made, join(dir, 'renamed'));
+      mountTmpfs('vfs-test', `/proc/self/fd/${fd}`, 1 << 20);
+      expect(mountOf(join(dir, 'renamed'))).toBeDefined();
+      expect(detachOpenedCall(fd)).toBe('');
+      expect(mountOf(join(dir, 'renamed'))).toBeUndefined();
+    } finally {
+      closeSync(fd);
+    }
   });
 });

@@ -132,3 +132,12 @@ export function unmountCall(target: string, lazy: boolean): string {
   const result = calls().umount2(target, UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0));
   return result < 0 ? errnoName(-result) : '';
 }
+
+/**
+ * Detaches the mount on the inode the descriptor `fd` names (opened before the mount), through the
+ * magic link /proc/self/fd/<fd>: wherever that inode's name is now. Resolves the errno's name, or ''.
+ */
+export function detachOpenedCall(fd: number): string {
+  const result = calls().umount2(`/proc/self/fd/${fd}`, MNT_DETACH);
+  return result < 0 ? errnoName(-result) : '';
+}

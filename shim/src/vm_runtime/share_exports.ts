@@ -15,7 +15,7 @@ import { closeSync, mkdirSync, openSync, readlinkSync, realpathSync } from 'node
 import { dirname, join } from 'node:path';
 import type { AddExport, ControlClient } from '@vfs/contracts';
 import { bindFor, moveMount } from '../host_mounts';
-import type { MountAttr } from '../libc_mount';
+import { detachOpenedCall, type MountAttr } from '../libc_mount';
 import type { SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxShare } from './share_plan';
@@ -110,16 +110,18 @@ export async function bindShare(state: SandboxState, dirs: BindDirs, ownerId: st
   const target = openShareTarget(dirs.sharesDir, bind.target, bind.wrapsFile);
   try {
     await moveMount(state, ownerId, staged, to, fdPath(target));
-    // The guest may have renamed the mount point between its open and the mount: the mount is
-    // where the inode is now (a mount point cannot move: that path is final). The journal must
-    // name it, for the unmount; the container's create fails.
+    // The guest may have renamed the mount point between its open and the mount: the mount then
+    // sits under a name, and directories, the guest controls. It is detached at once through the
+    // descriptor, never by that path, and the container's create fails.
     const landed = readlinkSync(fdPath(target));
     if (landed !== join(realpathSync(dirs.sharesDir), bind.target)) {
-      state.journalMount({ target: landed, containerId: ownerId });
+      const detached = detachOpenedCall(target);
       state.forgetMount(to);
+      const failed =
+        detached === '' ? '' : ` (detaching it: ${detached}; the sandbox's teardown detaches it with the shares)`;
       throw new SandboxError(
         'host-failure',
-        `share target ${bind.target}: moved to ${landed} from the guest while being bound`,
+        `share target ${bind.target}: renamed from the guest while being bound${failed}`,
       );
     }
   } finally {
