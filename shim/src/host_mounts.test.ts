@@ -16,9 +16,7 @@ import { join } from 'node:path';
 import { bindFor, moveMount, tmpfsFor, unmount, unmountAll } from './host_mounts';
 import { detachOpenedCall, mountTmpfs } from './libc_mount';
 import { SandboxState } from './sandbox_state';
-
-/** Linux's O_PATH (not in Node's fs.constants). */
-const O_PATH = 0o10000000;
+import { O_PATH } from './vm_runtime/share_targets';
 
 /** Per-mount options (field 6) and optional fields (7…, up to "-") of `target` in mountinfo. */
 function mountOf(target: string): { options: string[]; optional: string[] } | undefined {

@@ -41,4 +41,10 @@ export class SandboxError extends Error {
       cause: err,
     });
   }
+
+  /** `first`, with what a clean-up after it said when that failed too; keeps `first`'s kind. */
+  static alsoFailed(first: unknown, cleanup: string, err: unknown): SandboxError {
+    const kind = first instanceof SandboxError ? first.kind : 'unclassified';
+    return new SandboxError(kind, `${errorMessage(first)} (and ${cleanup}: ${errorMessage(err)})`, { cause: first });
+  }
 }

@@ -15,7 +15,7 @@ import type { ReadStreamResponse, ShareRef } from '@vfs/proto/gen/agent/agent';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxState } from '../sandbox_state';
 import type { AgentClient } from '../vm_runtime/agent_dial';
-import { alsoFailed, bindContainerDirs, releaseContainerDirs } from '../vm_runtime/container_dirs';
+import { bindContainerDirs, releaseContainerDirs } from '../vm_runtime/container_dirs';
 import type { SandboxLayout } from '../vm_runtime/sandbox_layout';
 import { type ContainerDir, DATA_TAG, LAYERS_TAG } from '../vm_runtime/share_plan';
 
@@ -114,7 +114,7 @@ export async function warmUpVm(agent: AgentClient, place: WarmUpPlace, timeoutMs
     warmed = await runContainer(agent, containerId, await place.prepare(containerId), timeoutMs);
   } catch (err) {
     await place.release(containerId).catch((releaseErr: unknown) => {
-      throw alsoFailed(err, 'releasing its dirs', releaseErr);
+      throw SandboxError.alsoFailed(err, 'releasing its dirs', releaseErr);
     });
     throw err;
   }
@@ -126,36 +126,39 @@ function containerDir(share: string, name: string, source: string, readonly: boo
   return { share, name, source, target: `${share}/${name}`, wrapsFile: false, recursive: false, readonly };
 }
 
+/** The host dir of a warm-up container's dirs, in the VM's state dir. */
+function hostDir(layout: SandboxLayout, containerId: string): string {
+  return join(layout.stateDir, 'warm-up', containerId);
+}
+
+function warmUpDirs(layout: SandboxLayout, containerId: string): ContainerDir[] {
+  const host = hostDir(layout, containerId);
+  return [
+    containerDir(LAYERS_TAG, containerId, join(host, 'lower'), true),
+    containerDir(DATA_TAG, containerId, join(host, 'data'), false),
+  ];
+}
+
 /**
  * The dirs as a shim's container's are: host dirs in the VM's state dir, bound into the layer and
  * data shares under the container's id, unbound (and their mount points removed) after. The host
  * dirs stay for the VM's teardown, which removes its state dir once QEMU and the daemon are gone:
  * until then the daemon may still hold the guest's handles to what the container wrote there.
+ * Releasing what was never bound, or twice, finds nothing to do.
  */
 export function boundWarmUpPlace(state: SandboxState, layout: SandboxLayout): WarmUpPlace {
-  const bound = new Map<string, ContainerDir[]>();
   return {
     prepare: async (containerId) => {
-      const host = join(layout.stateDir, 'warm-up', containerId);
+      const host = hostDir(layout, containerId);
       for (const sub of ['lower', 'data/upper', 'data/work'])
         mkdirSync(join(host, sub), { recursive: true, mode: 0o755 });
-      const dirs = [
-        containerDir(LAYERS_TAG, containerId, join(host, 'lower'), true),
-        containerDir(DATA_TAG, containerId, join(host, 'data'), false),
-      ];
-      bound.set(containerId, dirs);
-      await bindContainerDirs(state, layout, containerId, dirs);
+      await bindContainerDirs(state, layout, containerId, warmUpDirs(layout, containerId));
       return {
         lower: { tag: LAYERS_TAG, path: containerId },
         upper: { tag: DATA_TAG, path: `${containerId}/upper` },
         work: { tag: DATA_TAG, path: `${containerId}/work` },
       };
     },
-    release: async (containerId) => {
-      const dirs = bound.get(containerId);
-      if (dirs === undefined) return;
-      bound.delete(containerId);
-      await releaseContainerDirs(state, layout, containerId, dirs);
-    },
+    release: (containerId) => releaseContainerDirs(state, layout, containerId, warmUpDirs(layout, containerId)),
   };
 }

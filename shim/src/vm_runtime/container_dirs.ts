@@ -2,19 +2,12 @@
 // created, released when it is removed. Each is a mount journalled under the container's id, so
 // `delete` after a crashed shim, and a failed create, release exactly these.
 import { join } from 'node:path';
-import { errorMessage } from '@vfs/contracts';
 import { removeUnmountedTree, unmountContainer } from '../host_mounts';
 import { SandboxError } from '../sandbox_error';
 import type { SandboxState } from '../sandbox_state';
 import { type BindDirs, bindShare } from './share_exports';
 import type { ContainerDir } from './share_plan';
 import { removeShareTarget } from './share_targets';
-
-/** `first`, with what a clean-up after it said when it failed too. */
-export function alsoFailed(first: unknown, cleanup: string, err: unknown): SandboxError {
-  const kind = first instanceof SandboxError ? first.kind : 'unclassified';
-  return new SandboxError(kind, `${errorMessage(first)} (and ${cleanup}: ${errorMessage(err)})`, { cause: first });
-}
 
 /**
  * Binds every directory, or none: a failure releases what was bound, once every bind settled. The
@@ -33,7 +26,7 @@ export async function bindContainerDirs(
   try {
     await releaseContainerDirs(state, dirs, containerId, planned);
   } catch (err) {
-    throw alsoFailed(failed.reason, 'releasing what was bound', err);
+    throw SandboxError.alsoFailed(failed.reason, 'releasing what was bound', err);
   }
   throw failed.reason;
 }

@@ -15,7 +15,7 @@ import { closeSync, constants, fstatSync, mkdirSync, openSync, rmdirSync, unlink
 import { SandboxError } from '../sandbox_error';
 
 /** Linux's O_PATH (not in Node's fs.constants): a handle for path operations only. */
-const O_PATH = 0o10000000;
+export const O_PATH = 0o10000000;
 /** libuv adds O_CLOEXEC to every open. */
 const HANDLE = O_PATH | constants.O_NOFOLLOW;
 
