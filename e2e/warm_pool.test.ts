@@ -2,12 +2,13 @@
 // QEMU under TCG. A container's sandbox takes a booted VM from the pool (the shim adopts its QEMU
 // and daemon), the pool boots a fresh one in its place, no VM is handed out twice, a shim with
 // another configuration boots its own, and stopping the service — or restarting one that was
-// killed — leaves nothing behind.
+// killed — leaves nothing behind. Its spare shims: the sandbox's shim is one the pool started, which
+// containerd's start claimed.
 // Needs `make build runtime`.
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_PORT_CLOSED, PoolClient, poolSocket } from '@vfs/contracts';
+import { AGENT_PORT_CLOSED, PoolClient, poolSocket, spareShimsDir } from '@vfs/contracts';
 import { PrivateContainerd, type CtrResult, mountsUnder } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { bundleShim } from '@vfs/harness/bundles';
@@ -38,6 +39,22 @@ describe('the warm pool with containerd 1.6', () => {
     const dir = join(containerd.runDir, 'pool');
     return existsSync(dir) ? readdirSync(dir) : [];
   };
+  /** The pool's unclaimed spare shims: each has a dir under <run>/spare-shims and a process `… -id ID spare`. */
+  const spareShimPids = (): number[] => {
+    const dir = spareShimsDir(containerd.runDir);
+    const ids = existsSync(dir) ? readdirSync(dir).map((name) => name.split('.')[0]) : [];
+    return readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+          return argv.at(-2) === 'spare' && ids.includes(argv.at(-3) ?? '');
+        } catch {
+          return false;
+        }
+      });
+  };
   const startPool = async (): Promise<WarmPoolService> => {
     pool = await WarmPoolService.start(containerd.runDir, 1, join(work, 'pool.log'));
     return pool;
@@ -66,6 +83,10 @@ describe('the warm pool with containerd 1.6', () => {
     await waitFor('pooled to run', () => taskIs(ctr, 'pooled', 'RUNNING'));
     // The sandbox's QEMU is the pool's: adopted, not booted.
     expect(recordedPid(containerd, NS, 'pooled', 'qemu')).toBe(pooledQemu);
+    // Its shim is the pool's too: a spare that containerd's start claimed instead of starting Node.
+    const shim = recordedPid(containerd, NS, 'pooled', 'shim');
+    expect(service.log()).toContain(`"pid":${shim},"msg":"spare shim claimed"`);
+    expect(spareShimPids()).not.toContain(shim);
     const exec = ok(await ctr(['task', 'exec', '--exec-id', 'e1', 'pooled', 'uname', '-r']));
     expect(exec.stdout.trim()).toBe(guestKernelRelease());
     // The pool's agent connection went on to the shim: the guest never saw its host leave, so its
@@ -92,6 +113,9 @@ describe('the warm pool with containerd 1.6', () => {
     const after = await service.status();
     expect(after.handedOut).toBe(1);
     expect(after.vms.map((vm) => vm.id)).not.toContain(first);
+    await waitFor("the claimed spare's replacement", async () =>
+      (await service.status()).spareShims === 1 ? true : undefined,
+    );
 
     const daemon = recordedPid(containerd, NS, 'pooled', 'virtiofsd');
     ok(await ctr(['task', 'kill', '-s', 'SIGKILL', 'pooled']));
@@ -149,8 +173,13 @@ describe('the warm pool with containerd 1.6', () => {
     const killed = pool as WarmPoolService;
     await killed.ready(1);
     const orphan = (await killed.status()).vms[0]?.qemuPid as number;
+    await waitFor('a spare shim', () => (spareShimPids().length === 1 ? true : undefined));
+    const spares = spareShimPids();
     expect(await killed.stop('SIGKILL')).toBeNull();
     expect(pidAlive(orphan)).toBe(true);
+    // Its spare shims saw their pool go and retired.
+    await waitFor('the spares of the killed pool to go', () => (spares.some(pidAlive) ? undefined : true));
+    expect(readdirSync(spareShimsDir(containerd.runDir))).toEqual([]);
 
     const service = await startPool();
     expect(pidAlive(orphan)).toBe(false);
@@ -158,8 +187,12 @@ describe('the warm pool with containerd 1.6', () => {
     const qemu = (await service.status()).vms[0]?.qemuPid as number;
     expect(poolDirs()).toEqual([fresh]);
 
+    await waitFor('a spare shim', () => (spareShimPids().length === 1 ? true : undefined));
+    const running = spareShimPids();
     expect(await service.stop()).toBe(0);
     expect(pidAlive(qemu)).toBe(false);
+    expect(running.filter(pidAlive)).toEqual([]);
+    expect(existsSync(spareShimsDir(containerd.runDir))).toBe(false);
     expect(poolDirs()).toEqual([]);
     expect(existsSync(poolSocket(containerd.runDir))).toBe(false);
     expect(mountsUnder(containerd.runDir)).toEqual([]);

@@ -42,12 +42,31 @@ const program = (entry, out) => ({ entry, out, program: true, shebang: NODE_SHEB
 //   DIR/shim.stderr, and the answer's pipe on fd 3 (shim/src/bootstrap.ts); the prologue prints
 //   what came through fd 3 once Node closed it, or shows shim.stderr and fails when nothing did.
 //   So the process that answers can go on serving: one Node start, not two.
+// - `start` with a warm pool: first it claims a spare shim, a Node the pool started and loaded
+//   before (contracts/src/warm_pool/spare_shim.ts): it renames a ready spare's dir (one claimant
+//   wins), writes its pid into the dir's `claim` FIFO and waits on `result`. The spare answers
+//   containerd on this process's stdout and goes on serving; a refusal, or no result in time,
+//   falls through to starting Node here.
+const SPARE_CLAIM = [
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansion
+  'for s in "${VFS_RUN_DIR:-/run/vfs}"/spare-shims/*.spare; do [ -p "$s/claim" ] || continue',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansion
+  'c=${s%.spare}.claimed',
+  'mv -T "$s" "$c" 2>/dev/null || continue',
+  // In the command substitution's process: a builtin's redirection in this one would swap out the
+  // stdout that the spare copies (its answer went into the FIFO once). $$ stays this shell's pid.
+  'r=$(echo $$ 1<>"$c/claim"; timeout 10 cat "$c/result")',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansion
+  'case $r in ok) exit 0;; failed*) echo "${r#failed }" >&2; exit 1;; esac',
+  'break; done',
+];
 const SHIM_PROLOGUE = [
   `unset ${NO_CA_BUNDLE}`,
   'p= b=',
   'for a; do [ "$p" = -bundle ] && b=$a; p=$a; done',
   '[ "$p" = delete ] && [ -n "$b" ] && [ -e "$b/shim-shutdown-clean" ] && exit 0',
   '[ "$p" = start ] || exec node "$0" "$@"',
+  ...SPARE_CLAIM,
   'e=shim.stderr; [ -n "$b" ] && e=$b/$e',
   'exec 4<&0',
   'o=$(setsid node "$0" "$@" <&4 4<&- 3>&1 >"$e" 2>&1 &)',

@@ -22,4 +22,5 @@ export * from './shim_management/protocol';
 export { ManagementClient } from './shim_management/client';
 export * from './version';
 export * from './warm_pool/protocol';
+export * from './warm_pool/spare_shim';
 export { PoolClient, type PoolTakeResult } from './warm_pool/client';

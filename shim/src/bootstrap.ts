@@ -9,7 +9,7 @@
 // as fd 3, prints what arrives there once fd 3 closes, and shows shim.stderr when nothing did.
 // The answer is also written to bundle/address: containerd re-reads it after a restart.
 
-import { closeSync, fstatSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { installRoot, loadRuntimeConfig } from '@vfs/runtime-config';
@@ -45,6 +45,11 @@ function sandboxOfBundle(bundle: string, id: string): string {
   }
 }
 
+/** A pod's container (CRI's sandbox-id annotation names another): its start joins that sandbox's shim. */
+export function joinsAnotherSandbox(flags: ShimFlags): boolean {
+  return sandboxOfBundle(flags.bundle, flags.id) !== flags.id;
+}
+
 function socketAnswers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket: Socket = connect(socketPath);
@@ -74,7 +79,7 @@ function answerPipeGiven(): boolean {
   }
 }
 
-function requireAnswerPipe(): void {
+export function requireAnswerPipe(): void {
   if (!answerPipeGiven()) {
     throw new ShimError(
       Code.FailedPrecondition,
@@ -117,10 +122,13 @@ async function joinSandbox(
   return answer;
 }
 
-/** Runs `start` up to its answer, which the caller hands to containerd with tellContainerd. */
-export async function start(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader): Promise<Started> {
-  requireAnswerPipe();
-  const configPath = optionsFromStdin(readFileSync(0))?.configPath ?? '';
+/**
+ * Runs `start` up to its answer, which the caller hands to containerd (tellContainerd, or a spare
+ * shim through its claimant's stdout). `stdin` is what containerd wrote to start's stdin: the
+ * runtime options.
+ */
+export async function start(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader, stdin: Buffer): Promise<Started> {
+  const configPath = optionsFromStdin(stdin)?.configPath ?? '';
   const sandboxId = sandboxOfBundle(flags.bundle, flags.id);
   const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
   const state = new SandboxState(paths.stateDir);

@@ -34,6 +34,9 @@ describe('flags', () => {
     expect(parseFlags(['-namespace=n', '-id', 'x', '-bundle', '/x', 'delete']).bundle).toBe('/x');
     expect(parseFlags(['--version']).action).toBe('version');
     expect(() => parseFlags(['-id', 'x', 'start'])).toThrow('flag -namespace is required for start');
+    // The warm pool's spare: its own id only; containerd's flags come with the start that claims it.
+    expect(parseFlags(['-id', '0123456789abcdef', 'spare'])).toMatchObject({ action: 'spare', id: '0123456789abcdef' });
+    expect(() => parseFlags(['spare'])).toThrow('flag -id is required for spare');
     expect(() => parseFlags(['-namespace', 'n', '-id', 'x', '-bogus'])).toThrow('unknown flag -bogus');
   });
 

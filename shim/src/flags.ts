@@ -1,9 +1,9 @@
 // containerd's command line for a shim (Go `flag` syntax: `-name value`, `-name=value`, `--name`),
-// then the action: `start` or `delete`.
+// then the action: `start` or `delete`; or the warm pool's `-id ID spare` (spare_shim.ts).
 
 import { Code, ShimError } from './shim_error';
 
-export type ShimAction = 'start' | 'delete' | 'version';
+export type ShimAction = 'start' | 'delete' | 'spare' | 'version';
 
 export interface ShimFlags {
   readonly namespace: string;
@@ -57,7 +57,7 @@ function actionOf(parsed: Parsed): ShimAction {
   if (parsed.bools.has('v') || parsed.bools.has('version')) return 'version';
   const [action, ...rest] = parsed.positional;
   if (rest.length > 0) throw new ShimError(Code.InvalidArgument, `unexpected arguments: ${rest.join(' ')}`);
-  if (action === 'start' || action === 'delete') return action;
+  if (action === 'start' || action === 'delete' || action === 'spare') return action;
   const given = action === undefined ? 'no action' : `unknown action "${action}"`;
   throw new ShimError(Code.InvalidArgument, `${given} (expected start or delete)`);
 }
@@ -76,10 +76,12 @@ export function parseFlags(argv: readonly string[], cwd: string = process.cwd())
     action,
   };
   if (action !== 'version') {
-    for (const [name, given] of [
-      ['namespace', flags.namespace],
-      ['id', flags.id],
-    ] as const) {
+    // A spare is started by the pool with its own id only; containerd's flags come with its claim.
+    const required =
+      action === 'spare'
+        ? [['id', flags.id] as const]
+        : [['namespace', flags.namespace] as const, ['id', flags.id] as const];
+    for (const [name, given] of required) {
       if (given === '') throw new ShimError(Code.InvalidArgument, `flag -${name} is required for ${action}`);
     }
   }

@@ -6,7 +6,8 @@
 // runtime and `delete` load only when they run.
 
 import { errorMessage } from '@vfs/contracts';
-import { type SandboxRuntimeLoader, start, tellContainerd } from './bootstrap';
+import { readFileSync } from 'node:fs';
+import { requireAnswerPipe, type SandboxRuntimeLoader, start, tellContainerd } from './bootstrap';
 import { parseFlags, type ShimFlags } from './flags';
 import { SHIM_NAME, SHIM_VERSION } from './version';
 
@@ -17,9 +18,14 @@ async function run(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader): Promise
       process.stdout.write(`${SHIM_NAME}:\n  Version:  ${SHIM_VERSION}\n  Runtime:  node ${process.version}\n`);
       return false;
     case 'start': {
-      const { answer, serving } = await start(flags, loadRuntime);
+      requireAnswerPipe();
+      const { answer, serving } = await start(flags, loadRuntime, readFileSync(0));
       tellContainerd(answer);
       return serving;
+    }
+    case 'spare': {
+      const { runSpare } = await import('./spare_shim.js');
+      return runSpare(flags.id, loadRuntime);
     }
     case 'delete': {
       const [{ containerLogger, stderrLogger }, { deleteAfterShim }] = await Promise.all([

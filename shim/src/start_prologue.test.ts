@@ -1,9 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TARGETS } from '@vfs/build';
+import {
+  SPARE_CLAIM_FIFO,
+  SPARE_RESULT_FIFO,
+  SPARE_RESULT_TIMEOUT_S,
+  type SpareStage,
+  spareDir,
+  spareShimsDir,
+} from '@vfs/contracts';
 
 // The shim's /bin/sh prologue (scripts/bundle.cjs) in front of a stand-in for start: by its -id it
 // serves (answers on fd 3, then keeps running and writing), joins (answers and exits) or fails.
@@ -91,5 +99,115 @@ describe("the shim's start through its /bin/sh prologue", () => {
     }
     expect(failure.status).toBe(1);
     expect(failure.stderr).toBe('stand-in: sandbox x has no running vfs shim\n');
+  });
+});
+
+// A stand-in spare (contracts/src/warm_pool/spare_shim.ts): readies its dir as a spare does (the
+// claim FIFO held open before the dir is renamed ready), waits for one claim and answers it with
+// RESULT, after writing ANSWER to the claimant's stdout (a file here, which /proc opens).
+const FAKE_SPARE = `
+const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
+const [base, result, answer] = process.argv.slice(1);
+fs.mkdirSync(base + '.loading', { recursive: true });
+execFileSync('mkfifo', [base + '.loading/claim', base + '.loading/result']);
+const claim = fs.openSync(base + '.loading/claim', fs.constants.O_RDWR);
+fs.renameSync(base + '.loading', base + '.spare');
+const buf = Buffer.alloc(64);
+const pid = buf.toString('latin1', 0, fs.readSync(claim, buf)).trim();
+if (answer !== '') fs.writeFileSync('/proc/' + pid + '/fd/1', answer);
+fs.writeFileSync(base + '.claimed/result', result + '\\n');
+`;
+
+describe("the shim's start through its prologue, with the warm pool's spare shims", () => {
+  let dir: string;
+  let run: string;
+  let program: string;
+  let bundle: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-spare-prologue-'));
+    run = join(dir, 'run');
+    bundle = join(dir, 'bundle');
+    mkdirSync(bundle);
+    program = join(dir, 'containerd-shim-vfs-v2');
+    writeFileSync(program, `${TARGETS.shim?.shebang ?? ''}\n${STAND_IN}`);
+    chmodSync(program, 0o755);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A spare's dir at `stage` with its two FIFOs, never answering. */
+  function idle(id: string, stage: SpareStage): void {
+    const path = spareDir(run, id, stage);
+    mkdirSync(path, { recursive: true });
+    execFileSync('mkfifo', [join(path, SPARE_CLAIM_FIFO), join(path, SPARE_RESULT_FIFO)]);
+  }
+
+  /** A stand-in spare, ready once this resolves; `exited` settles with its exit code. */
+  async function spare(result: string, answer = ''): Promise<{ exited: Promise<number | null> }> {
+    const base = join(spareShimsDir(run), 'aaaaaaaa');
+    const child = spawn('node', ['-e', FAKE_SPARE, base, result, answer], { stdio: 'inherit' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 500 && !existsSync(`${base}.spare`); i++) await sleep(10);
+    return { exited };
+  }
+
+  // Through a shell, so that the start's stdout is a file the stand-in spare can open by /proc.
+  function start(id: string): { status: number; stdout: string; stderr: string } {
+    const out = join(dir, 'out');
+    const err = join(dir, 'err');
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        `"$0" -namespace ns -id ${id} -bundle "$1" start <&- < /dev/null > "$2" 2> "$3"`,
+        program,
+        bundle,
+        out,
+        err,
+      ],
+      {
+        env: { ...process.env, VFS_RUN_DIR: run },
+        timeout: 20_000,
+      },
+    );
+    return { status: r.status ?? -1, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
+  }
+
+  it('takes what a claimed spare answered, and Node never starts', async () => {
+    const { exited } = await spare('ok', 'unix:///spare.sock');
+    const r = start('serve');
+    expect(r).toEqual({ status: 0, stdout: 'unix:///spare.sock', stderr: '' });
+    expect(await exited).toBe(0);
+    expect(existsSync(join(bundle, 'shim.stderr'))).toBe(false);
+  });
+
+  it("fails with a claimed spare's failure", async () => {
+    const { exited } = await spare('failed sandbox sb: the socket is taken');
+    expect(start('serve')).toEqual({ status: 1, stdout: '', stderr: 'sandbox sb: the socket is taken\n' });
+    expect(await exited).toBe(0);
+  });
+
+  it('starts Node itself when the spare refuses', async () => {
+    const { exited } = await spare('refused claimed by another program');
+    const r = start('join');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ stdin: '' });
+    expect(await exited).toBe(0);
+  });
+
+  it('claims no spare that is still loading or already retired', () => {
+    idle('aaaaaaaa', 'loading');
+    idle('bbbbbbbb', 'retired');
+    const r = start('join');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ stdin: '' });
+    expect(existsSync(spareDir(run, 'aaaaaaaa', 'loading'))).toBe(true);
+    expect(existsSync(spareDir(run, 'bbbbbbbb', 'retired'))).toBe(true);
+  });
+
+  it(`waits ${SPARE_RESULT_TIMEOUT_S} s for a claimed spare's result (the contract's bound)`, () => {
+    expect(TARGETS.shim?.shebang).toContain(`timeout ${SPARE_RESULT_TIMEOUT_S} cat "$c/${SPARE_RESULT_FIFO}"`);
+    expect(TARGETS.shim?.shebang).toContain(`/spare-shims/*.spare;`);
   });
 });

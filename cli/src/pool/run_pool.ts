@@ -20,7 +20,7 @@ async function serve(io: CliIo, size: number | undefined): Promise<number> {
 export function renderPoolStatus(status: PoolStatus, socket: string): string {
   const lines = [
     `pool ${socket}: size ${status.size}, ${status.vms.filter((vm) => vm.state === 'ready').length} ready, ` +
-      `${status.handedOut} handed out, ${status.bootFailures} boot failures`,
+      `${status.handedOut} handed out, ${status.bootFailures} boot failures, ${status.spareShims} spare shims`,
     `configuration ${status.fingerprint}`,
   ];
   if (status.lastError !== '') lines.push(`last boot failure: ${status.lastError}`);

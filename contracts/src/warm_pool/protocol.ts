@@ -81,6 +81,8 @@ export interface PoolStatus {
   readonly bootFailures: number;
   /** The last boot failure, or "". */
   readonly lastError: string;
+  /** Spare shims started and not yet claimed (spare_shim.ts). */
+  readonly spareShims: number;
 }
 
 export interface PoolTake {

@@ -14,11 +14,13 @@ import {
   type PoolStatusAnswer,
   type PoolTakeAnswer,
 } from '@vfs/contracts';
-import type { LoadedConfig } from '@vfs/runtime-config';
+import { installRoot, type LoadedConfig } from '@vfs/runtime-config';
 import type { ShimLogger } from '../logger';
 import { poolFingerprint } from './pool_fingerprint';
 import { bootPoolVm, newPoolVmId } from './pool_vm';
+import { SpareShims } from './spare_shims';
 import { removeStalePoolVm } from './stale_pool_vms';
+import { SHIM_NAME } from '../version';
 import { runtimeDir } from '../vm_runtime/vm_bringup';
 import { WarmPool } from './warm_pool';
 
@@ -29,7 +31,7 @@ export interface PoolService {
   close(): Promise<void>;
 }
 
-function answer(pool: WarmPool, request: PoolRequest): PoolTakeAnswer | PoolStatusAnswer {
+function answer(pool: WarmPool, spares: SpareShims, request: PoolRequest): PoolTakeAnswer | PoolStatusAnswer {
   switch (request.op) {
     case 'take': {
       const taken = pool.take(request.fingerprint, request.sandboxId);
@@ -38,7 +40,7 @@ function answer(pool: WarmPool, request: PoolRequest): PoolTakeAnswer | PoolStat
         : { id: request.id, ok: true, vm: taken.vm };
     }
     case 'status':
-      return { id: request.id, ok: true, status: pool.status() };
+      return { id: request.id, ok: true, status: { ...pool.status(), spareShims: spares.status().running } };
   }
 }
 
@@ -79,14 +81,28 @@ export async function startPoolService(
   const pool = new WarmPool(shape, fingerprint, (id) => bootPoolVm(boot, id), newPoolVmId, log);
   const socket = poolSocket(runDir);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const server = await JsonLinesServer.listen(socket, async (line) => answer(pool, parsePoolRequest(line)), log);
+  // As many spare shims as VMs: each hand-out of a VM is a new sandbox's, whose `start` claims one.
+  const spares = new SpareShims({
+    program: join(installRoot(), 'build', 'bin', SHIM_NAME),
+    runDir,
+    count: size,
+    refillDelayMs: config.pool.refill_delay_ms,
+    log,
+  });
+  const server = await JsonLinesServer.listen(
+    socket,
+    async (line) => answer(pool, spares, parsePoolRequest(line)),
+    log,
+  );
   pool.start();
+  spares.start();
   log.info({ size, fingerprint, socket }, 'warm pool serving');
   return {
     pool,
     socket,
     close: async () => {
       await server.close();
+      await spares.stop();
       await pool.stop();
       removeIfEmpty(join(runDir, 'pool'));
       log.info('warm pool stopped');

@@ -83,7 +83,7 @@ export class WarmPool {
     return { vm };
   }
 
-  status(): PoolStatus {
+  status(): Omit<PoolStatus, 'spareShims'> {
     const now = Date.now();
     const vms: PoolEntry[] = this.ready.map((r) => ({
       id: r.handle.id,

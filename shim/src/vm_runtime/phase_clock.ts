@@ -8,13 +8,14 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentClient } from './agent_dial';
+import { shimBegan } from '../shim_began';
 import { guestBootTimes, type GuestBootTimes } from './guest_boot_times';
 
 export const TIMINGS_DIR_ENV = 'VFS_TIMINGS_DIR';
 
 /** Host milestones, in bring-up order. */
 export const HOST_PHASES = [
-  /** The shim's process began: containerd's `start`, which goes on to serve the sandbox. */
+  /** The shim's process began (containerd's `start`, which goes on to serve the sandbox), or a spare shim was claimed. */
   'shimStart',
   'createCalled',
   'daemonSpawned',
@@ -46,7 +47,7 @@ function timingsDir(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 export class PhaseClock {
-  private readonly host: Partial<Record<HostPhase, number>> = { shimStart: Math.round(performance.timeOrigin) };
+  private readonly host: Partial<Record<HostPhase, number>> = { shimStart: shimBegan() };
   private saving: Promise<void> | undefined;
 
   constructor(

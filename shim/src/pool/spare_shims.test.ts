@@ -1,0 +1,169 @@
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseSpareDirName, sandboxPaths, spareShimsDir } from '@vfs/contracts';
+import { bundleTestShim } from '@vfs/harness/bundles';
+import { REPO_ROOT } from '@vfs/harness/repo';
+import pino from 'pino';
+import { SpareShims } from './spare_shims';
+
+// The pool's side with real spares: the shim frame around the host-process test double (as the
+// e2e tests run it), claimed through the program's real /bin/sh prologue.
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe("the warm pool's spare shims", () => {
+  let program: string;
+  let dir: string;
+  let run: string;
+  let bundle: string;
+  let logReader: number;
+  let spares: SpareShims | undefined;
+  const servers: number[] = [];
+
+  beforeAll(() => {
+    program = join(bundleTestShim(), 'containerd-shim-vfs-v2');
+  });
+
+  beforeEach(() => {
+    mkdirSync(join(REPO_ROOT, 'build'), { recursive: true });
+    dir = mkdtempSync(join(REPO_ROOT, 'build', 'spare-shims-test-'));
+    run = join(dir, 'run');
+    bundle = join(dir, 'bundle');
+    mkdirSync(bundle);
+    writeFileSync(
+      join(bundle, 'config.json'),
+      JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'], cwd: '/' }, root: { path: 'rootfs' } }),
+    );
+    execFileSync('mkfifo', [join(bundle, 'log')]);
+    logReader = openSync(join(bundle, 'log'), constants.O_RDWR);
+    process.env.VFS_RUN_DIR = run;
+  });
+
+  afterEach(async () => {
+    await spares?.stop();
+    spares = undefined;
+    for (const pid of servers.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    delete process.env.VFS_RUN_DIR;
+    closeSync(logReader);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const stages = (): string[] => {
+    try {
+      return readdirSync(spareShimsDir(run)).map((name) => parseSpareDirName(name)?.stage ?? name);
+    } catch {
+      return [];
+    }
+  };
+
+  const start = (id: string): string =>
+    execFileSync(
+      program,
+      ['-namespace', 'ns', '-address', join(dir, 'c.sock'), '-id', id, '-bundle', bundle, 'start'],
+      {
+        cwd: bundle,
+        env: { ...process.env, TTRPC_ADDRESS: join(dir, 'c.sock.ttrpc') },
+        input: '',
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+
+  const server = (id: string): number =>
+    (
+      JSON.parse(readFileSync(join(sandboxPaths(run, 'ns', id).stateDir, 'pids', 'shim.json'), 'utf8')) as {
+        pid: number;
+      }
+    ).pid;
+
+  it('keeps its count of spares ready, replaces a claimed one, and leaves nothing behind when stopped', async () => {
+    spares = new SpareShims({ program, runDir: run, count: 2, refillDelayMs: 0, log: pino({ level: 'silent' }) });
+    spares.start();
+    await until('two spares ready', () => stages().filter((s) => s === 'spare').length === 2);
+    const before = new Set(readdirSync(spareShimsDir(run)));
+
+    start('sb1');
+    const claimed = server('sb1');
+    servers.push(claimed);
+    await until(
+      'a claim seen and a replacement ready',
+      () => spares?.status().claimed === 1 && stages().filter((s) => s === 'spare').length === 2,
+    );
+    expect(readdirSync(spareShimsDir(run)).filter((name) => before.has(name))).toHaveLength(1);
+    expect(spares.status().running).toBe(2);
+
+    const running = [...new Set(readdirSync('/proc').filter((p) => /^\d+$/.test(p)))].map(Number).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(`${program}\0-id\0`);
+      } catch {
+        return false;
+      }
+    });
+    expect(running.filter((pid) => pid !== claimed)).toHaveLength(2);
+
+    await spares.stop();
+    spares = undefined;
+    for (const pid of running.filter((p) => p !== claimed)) expect(alive(pid)).toBe(false);
+    expect(existsSync(spareShimsDir(run))).toBe(false);
+    // The claimed spare is the sandbox's now: the pool's stop leaves it serving.
+    expect(alive(claimed)).toBe(true);
+  });
+
+  it('replaces a spare that died unclaimed', async () => {
+    spares = new SpareShims({ program, runDir: run, count: 1, refillDelayMs: 0, log: pino({ level: 'silent' }) });
+    spares.start();
+    await until('a spare ready', () => stages().includes('spare'));
+    const [first] = readdirSync(spareShimsDir(run));
+    const pid = Number(
+      readdirSync('/proc').find((p) => {
+        try {
+          return (
+            /^\d+$/.test(p) &&
+            readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(
+              `-id\0${parseSpareDirName(first as string)?.id}\0spare`,
+            )
+          );
+        } catch {
+          return false;
+        }
+      }),
+    );
+    process.kill(pid, 'SIGKILL');
+    await until(
+      'another spare ready',
+      () => {
+        const names = readdirSync(spareShimsDir(run));
+        return names.length === 1 && names[0] !== first && names[0]?.endsWith('.spare') === true;
+      },
+      20_000,
+    );
+  }, 30_000);
+});

@@ -1,0 +1,182 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  openSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sandboxPaths, spareDir } from '@vfs/contracts';
+import { bundleTestShim } from '@vfs/harness/bundles';
+import { REPO_ROOT } from '@vfs/harness/repo';
+
+// A real spare (the shim frame around the host-process test double, as the e2e tests run it) and
+// the program's real /bin/sh prologue as containerd runs `start`.
+
+const SPARE_ID = '0123456789abcdef';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe('a spare shim', () => {
+  let program: string;
+  let dir: string;
+  let run: string;
+  let bundle: string;
+  let spare: ChildProcess;
+  let heard: string;
+  let logReader: number;
+  const pids: number[] = [];
+
+  beforeAll(() => {
+    program = join(bundleTestShim(), 'containerd-shim-vfs-v2');
+  });
+
+  beforeEach(async () => {
+    // Under the repository, where a program copy still resolves its packages.
+    mkdirSync(join(REPO_ROOT, 'build'), { recursive: true });
+    dir = mkdtempSync(join(REPO_ROOT, 'build', 'spare-shim-test-'));
+    run = join(dir, 'run');
+    bundle = join(dir, 'bundle');
+    mkdirSync(bundle);
+    writeFileSync(
+      join(bundle, 'config.json'),
+      JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'], cwd: '/' }, root: { path: 'rootfs' } }),
+    );
+    // containerd's log FIFO, held open for reading as containerd holds it.
+    execFileSync('mkfifo', [join(bundle, 'log')]);
+    logReader = openSync(join(bundle, 'log'), constants.O_RDWR);
+    heard = '';
+    spare = await spawnSpare(SPARE_ID);
+    spare.stdio[3]?.on('data', (chunk: Buffer) => {
+      heard += chunk.toString();
+    });
+  });
+
+  /** A spare as the pool starts one, ready once this resolves. */
+  async function spawnSpare(id: string): Promise<ChildProcess> {
+    const child = spawn(program, ['-id', id, 'spare'], {
+      env: { ...process.env, VFS_RUN_DIR: run },
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+      detached: true,
+    });
+    pids.push(child.pid as number);
+    await until('the spare ready', () => existsSync(spareDir(run, id, 'spare')));
+    return child;
+  }
+
+  afterEach(() => {
+    for (const pid of pids.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    closeSync(logReader);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = (id: string, by: string = program, inBundle: string = bundle): string =>
+    execFileSync(
+      by,
+      ['-namespace', 'ns', '-address', join(dir, 'containerd.sock'), '-id', id, '-bundle', inBundle, 'start'],
+      {
+        cwd: bundle,
+        env: { ...process.env, VFS_RUN_DIR: run, TTRPC_ADDRESS: join(dir, 'containerd.sock.ttrpc') },
+        input: '',
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+
+  const servingPid = (id: string): number =>
+    (
+      JSON.parse(readFileSync(join(sandboxPaths(run, 'ns', id).stateDir, 'pids', 'shim.json'), 'utf8')) as {
+        pid: number;
+      }
+    ).pid;
+
+  it("takes a start's place: answers containerd on the start's stdout and serves from the bundle, its pool told", async () => {
+    const answer = start('sb1');
+    expect(answer).toBe(`unix://${sandboxPaths(run, 'ns', 'sb1').socket}`);
+    expect(servingPid('sb1')).toBe(spare.pid);
+    expect(readlinkSync(`/proc/${spare.pid}/cwd`)).toBe(bundle);
+    expect(readFileSync(join(bundle, 'address'), 'utf8')).toBe(answer);
+    await until('the pool told', () => heard === 'claimed\n');
+    expect(existsSync(join(run, 'spare-shims'))).toBe(true);
+    expect(existsSync(spareDir(run, SPARE_ID, 'claimed'))).toBe(false);
+  });
+
+  it("answers a pod container's start with its sandbox's address and stays a spare for the next sandbox", async () => {
+    const pod = start('pod1');
+    expect(servingPid('pod1')).toBe(spare.pid);
+    const second = await spawnSpare('fedcba9876543210');
+    const member = join(dir, 'member');
+    mkdirSync(member);
+    const annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod1' };
+    writeFileSync(
+      join(member, 'config.json'),
+      JSON.stringify({
+        ociVersion: '1.0.2',
+        process: { args: ['true'], cwd: '/' },
+        root: { path: 'rootfs' },
+        annotations,
+      }),
+    );
+    expect(start('c1', program, member)).toBe(pod);
+    expect(existsSync(spareDir(run, 'fedcba9876543210', 'spare'))).toBe(true);
+    expect(second.exitCode).toBe(null);
+    expect(readlinkSync(`/proc/${second.pid}/cwd`)).not.toBe(member);
+  });
+
+  it('refuses a start of another program, which then starts its own Node; the spare stays ready', () => {
+    const other = join(dir, 'containerd-shim-vfs-v2');
+    copyFileSync(program, other);
+    execFileSync('chmod', ['755', other]);
+    const answer = start('sb2', other);
+    expect(answer).toBe(`unix://${sandboxPaths(run, 'ns', 'sb2').socket}`);
+    const server = servingPid('sb2');
+    pids.push(server);
+    expect(server).not.toBe(spare.pid);
+    expect(existsSync(spareDir(run, SPARE_ID, 'spare'))).toBe(true);
+    expect(alive(spare.pid as number)).toBe(true);
+  });
+
+  it('retires when its program changed since it started, and that start runs its own Node', async () => {
+    const later = new Date(Date.now() + 5000);
+    utimesSync(program, later, later);
+    const answer = start('sb3');
+    expect(answer).toBe(`unix://${sandboxPaths(run, 'ns', 'sb3').socket}`);
+    pids.push(servingPid('sb3'));
+    expect(servingPid('sb3')).not.toBe(spare.pid);
+    await until('the stale spare gone', () => spare.exitCode !== null);
+    expect(spare.exitCode).toBe(0);
+    expect(existsSync(join(run, 'spare-shims', `${SPARE_ID}.claimed`))).toBe(false);
+  });
+
+  it('retires when its pool is gone', async () => {
+    spare.stdio[3]?.destroy();
+    await until('the spare gone', () => spare.exitCode !== null);
+    expect(spare.exitCode).toBe(0);
+    expect(existsSync(spareDir(run, SPARE_ID, 'spare'))).toBe(false);
+    expect(existsSync(spareDir(run, SPARE_ID, 'retired'))).toBe(false);
+  });
+});
