@@ -1,5 +1,8 @@
 // Flags, the protocol choice and answer, runtime options on stdin, socket paths.
 
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Any } from '@vfs/proto/gen/google/protobuf/any';
 import { Options } from '@vfs/proto/gen/containerd/runtimeoptions/v1/api';
 import { parseFlags } from './flags';
@@ -64,6 +67,35 @@ describe('protocol', () => {
     expect(await chooseProtocol('auto', {}, '/usr/bin/containerd')).toBe('ttrpc');
     expect(await chooseProtocol(true, {}, '')).toBe('grpc');
     expect(await chooseProtocol(false, { MAX_SHIM_VERSION: '2', GRPC_ADDRESS: '/x' }, '')).toBe('ttrpc');
+  });
+});
+
+describe("containerd's version", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vfs-containerd-version-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is asked once per binary and asked again when the binary changes', async () => {
+    const binary = join(dir, 'containerd');
+    const asked = join(dir, 'asked');
+    const fake = (version: string) =>
+      writeFileSync(
+        binary,
+        `#!/bin/sh\necho x >> ${asked}\necho "containerd github.com/containerd/containerd ${version} x"\n`,
+        { mode: 0o755 },
+      );
+    const env = { MAX_SHIM_VERSION: '2', GRPC_ADDRESS: '/x', VFS_RUN_DIR: join(dir, 'run') };
+    const times = () => readFileSync(asked, 'utf8').split('\n').length - 1;
+    fake('1.7.24');
+    expect(await chooseProtocol('auto', env, binary)).toBe('grpc');
+    expect(await chooseProtocol('auto', env, binary)).toBe('grpc');
+    expect(times()).toBe(1);
+    fake('2.0.0-rc');
+    utimesSync(binary, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    expect(await chooseProtocol('auto', env, binary)).toBe('ttrpc');
+    expect(times()).toBe(2);
   });
 });
 

@@ -3,10 +3,14 @@
 // dials the address as a plain unix socket path (net.DialTimeout("unix", …)), so the gRPC answer
 // carries the bare path. 1.7 and 2.x both set MAX_SHIM_VERSION and GRPC_ADDRESS, but 2.1.9's gRPC
 // shim client is broken (ARCHITECTURE.md, 'containerd and the shim'), so "auto" asks the
-// containerd binary for its version.
+// containerd binary for its version, once per binary: the answer is kept in the run dir.
 
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runDir } from '@vfs/contracts';
 
 export type ShimProtocol = 'ttrpc' | 'grpc';
 
@@ -19,10 +23,34 @@ export function parseContainerdVersion(output: string): [number, number] | undef
   return match === null ? undefined : [Number(match[1]), Number(match[2])];
 }
 
-async function containerdVersion(binary: string): Promise<[number, number] | undefined> {
+/**
+ * Where one containerd binary's `--version` is kept: named for its path and what stat says of it,
+ * so an upgraded binary is asked again. Asking costs a Go program's start (≈ 25 ms here) on the
+ * path of every sandbox's start.
+ */
+function versionFile(env: NodeJS.ProcessEnv, binary: string): string {
+  const path = realpathSync(binary);
+  const s = statSync(path);
+  const key = createHash('sha256').update(`${path}\0${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`).digest('hex');
+  return join(runDir(env), 'containerd-version', key.slice(0, 32));
+}
+
+async function containerdVersion(binary: string, env: NodeJS.ProcessEnv): Promise<[number, number] | undefined> {
   if (binary === '') return undefined;
+  const file = versionFile(env, binary);
+  try {
+    return parseContainerdVersion(readFileSync(file, 'utf8'));
+  } catch {
+    // not asked yet
+  }
   const { stdout } = await run(binary, ['--version'], { timeout: VERSION_TIMEOUT_MS });
-  return parseContainerdVersion(stdout);
+  const version = parseContainerdVersion(stdout);
+  if (version !== undefined) {
+    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+    writeFileSync(`${file}.${process.pid}`, stdout);
+    renameSync(`${file}.${process.pid}`, file);
+  }
+  return version;
 }
 
 export async function chooseProtocol(
@@ -32,7 +60,7 @@ export async function chooseProtocol(
 ): Promise<ShimProtocol> {
   if (setting !== 'auto') return setting ? 'grpc' : 'ttrpc';
   if (env.MAX_SHIM_VERSION === undefined || env.GRPC_ADDRESS === undefined) return 'ttrpc';
-  const version = await containerdVersion(publishBinary);
+  const version = await containerdVersion(publishBinary, env);
   return version !== undefined && version[0] === 1 && version[1] === 7 ? 'grpc' : 'ttrpc';
 }
 
