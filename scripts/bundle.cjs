@@ -43,19 +43,22 @@ const program = (entry, out) => ({ entry, out, program: true, shebang: NODE_SHEB
 //   what came through fd 3 once Node closed it, or shows shim.stderr and fails when nothing did.
 //   So the process that answers can go on serving: one Node start, not two.
 // - `start` with a warm pool: first it claims a spare shim, a Node the pool started and loaded
-//   before (contracts/src/warm_pool/spare_shim.ts): it renames a ready spare's dir (one claimant
+//   before (contracts/src/warm_pool/spare_shim.ts): it renames a live spare's dir (one claimant
 //   wins), writes its pid into the dir's `claim` FIFO and waits on `result`. The spare answers
-//   containerd on this process's stdout and goes on serving; a refusal, or no result in time,
-//   falls through to starting Node here.
+//   containerd on this process's stdout and goes on serving. A refusal, or no result in time
+//   (then the mkdir of `taken` settles that the spare did not take the start), falls through to
+//   starting Node here.
 const SPARE_CLAIM = [
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansion
   'for s in "${VFS_RUN_DIR:-/run/vfs}"/spare-shims/*.spare; do [ -p "$s/claim" ] || continue',
+  'read q < "$s/pid" && kill -0 "$q" 2>/dev/null || continue',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansion
   'c=${s%.spare}.claimed',
   'mv -T "$s" "$c" 2>/dev/null || continue',
   // In the command substitution's process: a builtin's redirection in this one would swap out the
   // stdout that the spare copies (its answer went into the FIFO once). $$ stays this shell's pid.
   'r=$(echo $$ 1<>"$c/claim"; timeout 10 cat "$c/result")',
+  'if [ -z "$r" ] && ! mkdir "$c/taken" 2>/dev/null && [ -d "$c/taken" ]; then r=$(timeout 10 cat "$c/result"); [ -n "$r" ] || r="failed spare shim $q took this start and gave no answer"; fi',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansion
   'case $r in ok) exit 0;; failed*) echo "${r#failed }" >&2; exit 1;; esac',
   'break; done',

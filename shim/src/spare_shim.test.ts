@@ -4,6 +4,7 @@ import {
   constants,
   copyFileSync,
   openSync,
+  readdirSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -142,12 +143,14 @@ describe('a spare shim', () => {
       }),
     );
     expect(start('c1', program, member)).toBe(pod);
-    expect(existsSync(spareDir(run, 'fedcba9876543210', 'spare'))).toBe(true);
+    // Answered by the spare, not by a Node the prologue started (which would write shim.stderr).
+    expect(existsSync(join(member, 'shim.stderr'))).toBe(false);
+    await until('the spare ready again', () => existsSync(spareDir(run, 'fedcba9876543210', 'spare')));
     expect(second.exitCode).toBe(null);
     expect(readlinkSync(`/proc/${second.pid}/cwd`)).not.toBe(member);
   });
 
-  it('refuses a start of another program, which then starts its own Node; the spare stays ready', () => {
+  it('refuses a start of another program, which then starts its own Node; the spare stays ready', async () => {
     const other = join(dir, 'containerd-shim-vfs-v2');
     copyFileSync(program, other);
     execFileSync('chmod', ['755', other]);
@@ -156,8 +159,17 @@ describe('a spare shim', () => {
     const server = servingPid('sb2');
     pids.push(server);
     expect(server).not.toBe(spare.pid);
-    expect(existsSync(spareDir(run, SPARE_ID, 'spare'))).toBe(true);
+    await until('the spare ready again', () => existsSync(spareDir(run, SPARE_ID, 'spare')));
     expect(alive(spare.pid as number)).toBe(true);
+    // The pool hears why, for its log.
+    await until('the refusal told', () => heard.startsWith('refused claimed by '));
+  });
+
+  it('retires on SIGTERM', async () => {
+    spare.kill('SIGTERM');
+    await until('the spare gone', () => spare.exitCode !== null);
+    expect(spare.exitCode).toBe(0);
+    expect(readdirSync(join(run, 'spare-shims'))).toEqual([]);
   });
 
   it('retires when its program changed since it started, and that start runs its own Node', async () => {

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,8 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TARGETS } from '@vfs/build';
 import {
   SPARE_CLAIM_FIFO,
+  SPARE_PID_FILE,
   SPARE_RESULT_FIFO,
   SPARE_RESULT_TIMEOUT_S,
+  SPARE_TAKEN_DIR,
   type SpareStage,
   spareDir,
   spareShimsDir,
@@ -102,21 +104,27 @@ describe("the shim's start through its /bin/sh prologue", () => {
   });
 });
 
-// A stand-in spare (contracts/src/warm_pool/spare_shim.ts): readies its dir as a spare does (the
-// claim FIFO held open before the dir is renamed ready), waits for one claim and answers it with
-// RESULT, after writing ANSWER to the claimant's stdout (a file here, which /proc opens).
+// A stand-in spare (contracts/src/warm_pool/spare_shim.ts): readies its dir as a spare does (its
+// pid, the claim FIFO held open before the dir is renamed ready), waits for one claim, takes the
+// start, and answers it with RESULT after writing ANSWER to the claimant's stdout (a file here,
+// which /proc opens). RESULT "silent" never takes the start nor answers.
 const FAKE_SPARE = `
 const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
 const [base, result, answer] = process.argv.slice(1);
 fs.mkdirSync(base + '.loading', { recursive: true });
 execFileSync('mkfifo', [base + '.loading/claim', base + '.loading/result']);
+fs.writeFileSync(base + '.loading/pid', process.pid + '\\n');
 const claim = fs.openSync(base + '.loading/claim', fs.constants.O_RDWR);
 fs.renameSync(base + '.loading', base + '.spare');
 const buf = Buffer.alloc(64);
 const pid = buf.toString('latin1', 0, fs.readSync(claim, buf)).trim();
-if (answer !== '') fs.writeFileSync('/proc/' + pid + '/fd/1', answer);
-fs.writeFileSync(base + '.claimed/result', result + '\\n');
+if (result === 'silent') setTimeout(() => {}, 30000);
+else {
+  fs.mkdirSync(base + '.claimed/taken');
+  if (answer !== '') fs.writeFileSync('/proc/' + pid + '/fd/1', answer);
+  fs.writeFileSync(base + '.claimed/result', result + '\\n');
+}
 `;
 
 describe("the shim's start through its prologue, with the warm pool's spare shims", () => {
@@ -136,17 +144,24 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** A spare's dir at `stage` with its two FIFOs, never answering. */
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+  });
+
+  /** A spare's dir at `stage` with its two FIFOs and the pid of a process that is gone, never answering. */
   function idle(id: string, stage: SpareStage): void {
     const path = spareDir(run, id, stage);
     mkdirSync(path, { recursive: true });
     execFileSync('mkfifo', [join(path, SPARE_CLAIM_FIFO), join(path, SPARE_RESULT_FIFO)]);
+    writeFileSync(join(path, SPARE_PID_FILE), `${spawnSync('true').pid}\n`);
   }
 
   /** A stand-in spare, ready once this resolves; `exited` settles with its exit code. */
   async function spare(result: string, answer = ''): Promise<{ exited: Promise<number | null> }> {
     const base = join(spareShimsDir(run), 'aaaaaaaa');
     const child = spawn('node', ['-e', FAKE_SPARE, base, result, answer], { stdio: 'inherit' });
+    children.push(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     for (let i = 0; i < 500 && !existsSync(`${base}.spare`); i++) await sleep(10);
     return { exited };
@@ -160,7 +175,7 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
       'sh',
       [
         '-c',
-        `"$0" -namespace ns -id ${id} -bundle "$1" start <&- < /dev/null > "$2" 2> "$3"`,
+        `printf 'runtime options' | "$0" -namespace ns -id ${id} -bundle "$1" start > "$2" 2> "$3"`,
         program,
         bundle,
         out,
@@ -192,22 +207,45 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
     const { exited } = await spare('refused claimed by another program');
     const r = start('join');
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ stdin: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ stdin: 'runtime options' });
     expect(await exited).toBe(0);
   });
+
+  it('skips a spare whose process is gone: no wait, and its dir is left to the pool', () => {
+    idle('aaaaaaaa', 'spare');
+    const started = Date.now();
+    const r = start('join');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ stdin: 'runtime options' });
+    expect(Date.now() - started).toBeLessThan(SPARE_RESULT_TIMEOUT_S * 1000);
+    expect(existsSync(spareDir(run, 'aaaaaaaa', 'spare'))).toBe(true);
+  });
+
+  it(`gives a claimed start up after ${SPARE_RESULT_TIMEOUT_S} s without a result, and starts Node with the options intact`, async () => {
+    await spare('silent');
+    const r = start('join');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ stdin: 'runtime options' });
+    // The prologue took the start back first: a spare answering late finds it taken and leaves it.
+    expect(existsSync(join(spareDir(run, 'aaaaaaaa', 'claimed'), SPARE_TAKEN_DIR))).toBe(true);
+  }, 30_000);
 
   it('claims no spare that is still loading or already retired', () => {
     idle('aaaaaaaa', 'loading');
     idle('bbbbbbbb', 'retired');
     const r = start('join');
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ stdin: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ stdin: 'runtime options' });
     expect(existsSync(spareDir(run, 'aaaaaaaa', 'loading'))).toBe(true);
     expect(existsSync(spareDir(run, 'bbbbbbbb', 'retired'))).toBe(true);
   });
 
-  it(`waits ${SPARE_RESULT_TIMEOUT_S} s for a claimed spare's result (the contract's bound)`, () => {
-    expect(TARGETS.shim?.shebang).toContain(`timeout ${SPARE_RESULT_TIMEOUT_S} cat "$c/${SPARE_RESULT_FIFO}"`);
-    expect(TARGETS.shim?.shebang).toContain(`/spare-shims/*.spare;`);
+  it("speaks the contract's names", () => {
+    const prologue = TARGETS.shim?.shebang ?? '';
+    expect(prologue).toContain(`timeout ${SPARE_RESULT_TIMEOUT_S} cat "$c/${SPARE_RESULT_FIFO}"`);
+    expect(prologue).toContain(`"$c/${SPARE_CLAIM_FIFO}"`);
+    expect(prologue).toContain(`read q < "$s/${SPARE_PID_FILE}"`);
+    expect(prologue).toContain(`mkdir "$c/${SPARE_TAKEN_DIR}"`);
+    expect(prologue).toContain(`/${spareShimsDir('')}/*.spare;`);
   });
 });

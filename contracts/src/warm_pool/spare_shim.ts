@@ -6,16 +6,21 @@
 //
 // Under <run>/spare-shims (root only), each spare has a directory named for its id and its stage:
 // - `<id>.loading`: the spare is starting; nothing may claim it;
-// - `<id>.spare`: ready; it holds the FIFOs `claim` and `result` and is open for reads of `claim`;
-// - `<id>.claimed`: a prologue renamed it, which only one can do (rename(2) is atomic), wrote its
-//   own pid into `claim` (opened read-write: a FIFO never blocks that open), and waits on `result`;
-// - `<id>.retired`: the pool (or the spare, when its pool is gone) renamed it first: no claim.
-// The claimed spare takes the prologue's command line, environment, working directory, cgroups and
-// stdin through /proc/<pid>, answers containerd on the prologue's stdout (/proc/<pid>/fd/1), and
-// then writes one line to `result`: `ok` (the prologue exits 0), `refused <why>` before it changed
-// anything (the prologue starts Node as without spares), or `failed <why>` (the prologue prints
-// <why> and exits 1, as a failed start does). No line within SPARE_RESULT_TIMEOUT_S counts as a
-// refusal.
+// - `<id>.spare`: ready; it holds the FIFOs `claim` and `result` and the file `pid` (its own), and
+//   holds `claim` open for reading (so no claim is lost);
+// - `<id>.claimed`: a prologue renamed it, which only one can do (rename(2) is atomic), after
+//   `kill -0` of `pid` found the spare alive; it wrote its own pid into `claim` (opened read-write:
+//   a FIFO never blocks that open) and waits on `result`;
+// - `<id>.retired`: the pool, or the spare itself (stopped, or its pool gone), renamed it first.
+// Who owns a claimed start is settled by one more atomic step, mkdir of `<id>.claimed/taken`: the
+// spare makes it before it touches the start's stdin or stdout; a prologue whose wait ran out makes
+// it before it starts Node itself. Whoever fails to make it leaves the start to the other.
+// The spare reads the prologue's command line, environment and working directory through
+// /proc/<pid>, copies its stdin and stdout (pidfd_getfd), answers containerd on that stdout, and
+// writes one line to `result`: `ok` (the prologue exits 0), `refused <why>` before it took the start
+// (the prologue starts Node as without spares), or `failed <why>` (the prologue prints <why> and
+// exits 1, as a failed start does). A spare tells its pool `claimed` (it serves a sandbox now) or
+// `refused <why>` on its socket (fd 3).
 
 import { join } from 'node:path';
 
@@ -24,7 +29,11 @@ export type SpareStage = (typeof SPARE_STAGES)[number];
 
 export const SPARE_CLAIM_FIFO = 'claim';
 export const SPARE_RESULT_FIFO = 'result';
-/** How long a prologue waits on `result` before it starts the shim itself. */
+/** The spare's pid, for the prologue's `kill -0`: a spare killed outright leaves its dir. */
+export const SPARE_PID_FILE = 'pid';
+/** The directory whose mkdir takes a claimed start (the spare) or gives it up (the prologue). */
+export const SPARE_TAKEN_DIR = 'taken';
+/** How long a prologue waits on `result` before it starts the shim itself (and again, once, if the spare took the start). */
 export const SPARE_RESULT_TIMEOUT_S = 10;
 
 export type SpareResult =

@@ -137,6 +137,20 @@ describe("the warm pool's spare shims", () => {
     expect(alive(claimed)).toBe(true);
   });
 
+  it('stops at once when its program cannot be started', async () => {
+    const missing = new SpareShims({
+      program: join(dir, 'no-such-shim'),
+      runDir: run,
+      count: 1,
+      refillDelayMs: 0,
+      log: pino({ level: 'silent' }),
+    });
+    missing.start();
+    await sleep(100);
+    await missing.stop();
+    expect(missing.status().running).toBe(0);
+  });
+
   it('replaces a spare that died unclaimed', async () => {
     spares = new SpareShims({ program, runDir: run, count: 1, refillDelayMs: 0, log: pino({ level: 'silent' }) });
     spares.start();

@@ -39,6 +39,7 @@ export class SpareShims {
   private stopped = false;
   private retryMs = RETRY_FIRST_MS;
   private claims = 0;
+  private refusals = 0;
 
   constructor(private readonly options: SpareShimsOptions) {}
 
@@ -48,9 +49,9 @@ export class SpareShims {
     for (let i = 0; i < this.options.count; i++) this.spawnOne();
   }
 
-  /** Spares running and not claimed; claims since the start. */
-  status(): { readonly running: number; readonly claimed: number } {
-    return { running: this.spares.size, claimed: this.claims };
+  /** Spares running and not claimed; claims and refusals since the start. */
+  status(): { readonly running: number; readonly claimed: number; readonly refused: number } {
+    return { running: this.spares.size, claimed: this.claims, refused: this.refusals };
   }
 
   /** Retires and stops every unclaimed spare. */
@@ -76,7 +77,11 @@ export class SpareShims {
       env: { ...process.env, VFS_RUN_DIR: this.options.runDir },
       stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
     });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // A program that cannot be started reports an error and may never exit.
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
     const spare: SpareProcess = { id, child, exited };
     this.spares.set(id, spare);
     child.once('error', (err) =>
@@ -86,7 +91,12 @@ export class SpareShims {
     let said = '';
     control?.on('data', (chunk: Buffer) => {
       said += chunk.toString('latin1');
-      if (said.startsWith('claimed\n')) this.onClaimed(spare);
+      for (let newline = said.indexOf('\n'); newline >= 0; newline = said.indexOf('\n')) {
+        const line = said.slice(0, newline);
+        said = said.slice(newline + 1);
+        if (line === 'claimed') this.onClaimed(spare);
+        else this.onRefused(spare, line.replace(/^refused /, ''));
+      }
     });
     control?.on('error', () => {});
     void exited.then(() => this.onExit(spare, child.exitCode, child.signalCode));
@@ -102,6 +112,12 @@ export class SpareShims {
     this.later(this.options.refillDelayMs);
   }
 
+  /** A start a spare turned down runs Node itself: said here, or a spare that never fits goes unnoticed. */
+  private onRefused(spare: SpareProcess, why: string): void {
+    this.refusals += 1;
+    this.options.log.warn({ spare: spare.id, why }, 'spare shim refused a start');
+  }
+
   private onExit(spare: SpareProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (!this.spares.delete(spare.id) || this.stopped) return;
     // A stale spare (the program rebuilt) retires itself with 0; anything else is a failure.
@@ -110,8 +126,9 @@ export class SpareShims {
       { spare: spare.id, code, signal, retryMs: delay },
       'spare shim exited unclaimed: replacing it',
     );
-    rmSync(spareDir(this.options.runDir, spare.id, 'loading'), { recursive: true, force: true });
-    rmSync(spareDir(this.options.runDir, spare.id, 'spare'), { recursive: true, force: true });
+    // A prologue waiting on a claimed one finds its dir gone when its wait runs out, and starts Node.
+    for (const stage of ['loading', 'spare', 'claimed'] as const)
+      rmSync(spareDir(this.options.runDir, spare.id, stage), { recursive: true, force: true });
     this.later(delay);
   }
 
@@ -140,7 +157,7 @@ export class SpareShims {
         return false; // not at that stage
       }
     });
-    const running = spare.child.exitCode === null && spare.child.signalCode === null;
+    const running = spare.child.pid !== undefined && spare.child.exitCode === null && spare.child.signalCode === null;
     // Neither stage: a claimant renamed it first (its claim is on its way here), or it has exited.
     if (!won && running) return;
     if (running) {
@@ -169,8 +186,15 @@ export class SpareShims {
       const parsed = parseSpareDirName(name);
       if (parsed === undefined) continue;
       const path = join(dir, name);
-      // A claimed dir may belong to a `start` under way, which its spare removes when done.
-      if (parsed.stage === 'claimed' && Date.now() - statSync(path).mtimeMs < claimWindowMs) continue;
+      // A claimed dir may belong to a `start` under way, which its spare removes when done. A
+      // rename changes a dir's ctime, not its mtime.
+      let changed: number;
+      try {
+        changed = statSync(path).ctimeMs;
+      } catch {
+        continue; // removed meanwhile by its spare
+      }
+      if (parsed.stage === 'claimed' && Date.now() - changed < claimWindowMs) continue;
       rmSync(path, { recursive: true, force: true });
     }
   }
