@@ -46,8 +46,8 @@ const program = (entry, out) => ({ entry, out, program: true, shebang: NODE_SHEB
 //   before (contracts/src/warm_pool/spare_shim.ts): it renames a live spare's dir (one claimant
 //   wins), writes its pid into the dir's `claim` FIFO and waits on `result`. The spare answers
 //   containerd on this process's stdout and goes on serving. A refusal, or no result in time
-//   (then the mkdir of `taken` settles that the spare did not take the start), falls through to
-//   starting Node here.
+//   (then the mkdir of `taken.<pid>` settles that the spare did not take the start), falls
+//   through to starting Node here.
 const SPARE_CLAIM = [
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansion
   'for s in "${VFS_RUN_DIR:-/run/vfs}"/spare-shims/*.spare; do [ -p "$s/claim" ] || continue',
@@ -58,7 +58,8 @@ const SPARE_CLAIM = [
   // In the command substitution's process: a builtin's redirection in this one would swap out the
   // stdout that the spare copies (its answer went into the FIFO once). $$ stays this shell's pid.
   'r=$(echo $$ 1<>"$c/claim"; timeout 10 cat "$c/result")',
-  'if [ -z "$r" ] && ! mkdir "$c/taken" 2>/dev/null && [ -d "$c/taken" ]; then r=$(timeout 10 cat "$c/result"); [ -n "$r" ] || r="failed spare shim $q took this start and gave no answer"; fi',
+  // Node only when this mkdir made the dir: else the spare has the start (and maybe its stdin).
+  'if [ -z "$r" ] && ! mkdir "$c/taken.$$" 2>/dev/null; then r=$(timeout 10 cat "$c/result"); [ -n "$r" ] || r="failed spare shim $q took this start and gave no answer"; fi',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansion
   'case $r in ok) exit 0;; failed*) echo "${r#failed }" >&2; exit 1;; esac',
   'break; done',

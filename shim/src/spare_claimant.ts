@@ -121,8 +121,15 @@ function statusField(pid: number | 'self', field: string): string | undefined {
   return line?.slice(field.length + 1).trim();
 }
 
+/** Who a process is and what it may do: a spare must not serve with more than containerd's start had. */
+const PRIVILEGES = ['Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp'];
+
 /** What this process cannot take from the claimant: it must be the same there already. */
 export function untakable(claimant: Claimant): string | undefined {
+  for (const field of PRIVILEGES) {
+    const theirs = statusField(claimant.pid, field);
+    if (statusField('self', field) !== theirs) return `the claimant has another ${field} (${theirs})`;
+  }
   for (const ns of NAMESPACES) {
     const theirs = readlinkSync(`/proc/${claimant.pid}/ns/${ns}`);
     if (readlinkSync(`/proc/self/ns/${ns}`) !== theirs) return `the claimant is in another ${ns} namespace (${theirs})`;

@@ -70,10 +70,12 @@ describe('a spare shim', () => {
     // containerd's log FIFO, held open for reading as containerd holds it.
     execFileSync('mkfifo', [join(bundle, 'log')]);
     logReader = openSync(join(bundle, 'log'), constants.O_RDWR);
+    const mine = await spawnSpare(SPARE_ID);
+    spare = mine;
     heard = '';
-    spare = await spawnSpare(SPARE_ID);
-    spare.stdio[3]?.on('data', (chunk: Buffer) => {
-      heard += chunk.toString();
+    // Only this test's spare: an earlier one's last words may still be on their way.
+    mine.stdio[3]?.on('data', (chunk: Buffer) => {
+      if (spare === mine) heard += chunk.toString();
     });
   });
 
@@ -95,10 +97,23 @@ describe('a spare shim', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const start = (id: string, by: string = program, inBundle: string = bundle): string =>
+  /** containerd's start; `wrapper` runs first in the same process (a shell's `exec`, taskset). */
+  const start = (id: string, by: string = program, inBundle: string = bundle, wrapper: string[] = []): string =>
     execFileSync(
-      by,
-      ['-namespace', 'ns', '-address', join(dir, 'containerd.sock'), '-id', id, '-bundle', inBundle, 'start'],
+      wrapper[0] ?? by,
+      [
+        ...wrapper.slice(1),
+        ...(wrapper.length > 0 ? [by] : []),
+        '-namespace',
+        'ns',
+        '-address',
+        join(dir, 'containerd.sock'),
+        '-id',
+        id,
+        '-bundle',
+        inBundle,
+        'start',
+      ],
       {
         cwd: bundle,
         env: { ...process.env, VFS_RUN_DIR: run, TTRPC_ADDRESS: join(dir, 'containerd.sock.ttrpc') },
@@ -163,6 +178,23 @@ describe('a spare shim', () => {
     expect(alive(spare.pid as number)).toBe(true);
     // The pool hears why, for its log.
     await until('the refusal told', () => heard.startsWith('refused claimed by '));
+  });
+
+  it("takes the start's resource limits and umask, which the daemon and QEMU inherit from it", () => {
+    start('sb4', program, bundle, ['sh', '-c', 'ulimit -n 1000; umask 027; exec "$0" "$@"']);
+    expect(servingPid('sb4')).toBe(spare.pid);
+    const limits = readFileSync(`/proc/${spare.pid}/limits`, 'utf8');
+    expect(limits).toMatch(/^Max open files\s+1000\s+1000\s+files/m);
+    expect(readFileSync(`/proc/${spare.pid}/status`, 'utf8')).toMatch(/^Umask:\s+0027$/m);
+  });
+
+  it('refuses a start it cannot become (held to fewer CPUs), which then starts its own Node', async () => {
+    start('sb5', program, bundle, ['taskset', '-c', '0']);
+    const server = servingPid('sb5');
+    pids.push(server);
+    expect(server).not.toBe(spare.pid);
+    await until('the refusal told', () => heard.startsWith('refused the claimant may run on CPUs 0 only'));
+    await until('the spare ready again', () => existsSync(spareDir(run, SPARE_ID, 'spare')));
   });
 
   it('retires on SIGTERM', async () => {

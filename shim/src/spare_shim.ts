@@ -33,9 +33,10 @@ import {
   SPARE_CLAIM_FIFO,
   SPARE_PID_FILE,
   SPARE_RESULT_FIFO,
-  SPARE_TAKEN_DIR,
   spareDir,
   spareShimsDir,
+  SPARE_RESULT_TIMEOUT_S,
+  spareTakenDir,
   type SpareResult,
   type SpareStage,
 } from '@vfs/contracts';
@@ -142,7 +143,7 @@ class Spare {
       if (pid === 0) throw new Error('the claim names no pid');
       claimant = claimantOf(pid);
     } catch (err) {
-      return this.refuse(undefined, { why: `claimant ${pid}: ${errorMessage(err)}`, stale: false });
+      return this.refuse(pid, undefined, { why: `claimant ${pid}: ${errorMessage(err)}`, stale: false });
     }
     let flags: ShimFlags | string;
     let refusal: Refusal | undefined;
@@ -154,16 +155,16 @@ class Spare {
       refusal = { why: flags, stale: false };
     }
     if (refusal !== undefined || typeof flags === 'string')
-      return this.refuse(claimant, refusal ?? { why: String(flags), stale: false });
+      return this.refuse(pid, claimant, refusal ?? { why: String(flags), stale: false });
     if (joinsAnotherSandbox(flags)) {
       await this.join(claimant, flags);
-      return this.backToReady();
+      return this.backToReady(pid);
     }
     try {
       takeResources(claimant);
     } catch (err) {
       // Half-taken (some cgroups, some limits): this spare is no longer what the pool started.
-      return this.refuse(claimant, { why: errorMessage(err), stale: true });
+      return this.refuse(pid, claimant, { why: errorMessage(err), stale: true });
     }
     return this.serve(claimant, flags, claimedAt);
   }
@@ -193,9 +194,9 @@ class Spare {
   }
 
   /** The claimed start is this spare's: false when the prologue, out of patience, gave it up first. */
-  private take(): boolean {
+  private take(claimant: Claimant): boolean {
     try {
-      mkdirSync(join(this.dir(), SPARE_TAKEN_DIR));
+      mkdirSync(join(this.dir(), spareTakenDir(claimant.pid)));
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -203,12 +204,12 @@ class Spare {
     }
   }
 
-  private refuse(claimant: Claimant | undefined, refusal: Refusal): undefined {
+  private refuse(pid: number, claimant: Claimant | undefined, refusal: Refusal): undefined {
     if (claimant !== undefined) releaseClaimant(claimant);
     this.answer({ kind: 'refused', why: refusal.why });
     this.pool.write(`refused ${refusal.why.replace(/\n/g, ' ')}\n`);
     if (refusal.stale) this.retire();
-    return this.backToReady();
+    return this.backToReady(pid);
   }
 
   /**
@@ -217,7 +218,7 @@ class Spare {
    */
   private async join(claimant: Claimant, flags: ShimFlags): Promise<void> {
     try {
-      if (!this.take()) return;
+      if (!this.take(claimant)) return;
       const { answer } = await start(flags, this.loadRuntime, readFileSync(claimant.stdin));
       writeSync(claimant.stdout, answer);
       this.answer({ kind: 'ok' });
@@ -230,7 +231,7 @@ class Spare {
 
   /** Takes the claimant's place and serves; a failure past the checks is the start's failure. */
   private async serve(claimant: Claimant, flags: ShimFlags, claimedAt: number): Promise<boolean> {
-    if (!this.take()) {
+    if (!this.take(claimant)) {
       releaseClaimant(claimant);
       this.retire();
     }
@@ -268,7 +269,10 @@ class Spare {
         }
         return;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > deadline) {
+        // ENXIO: no reader yet; EPIPE: the prologue's first wait ended as this wrote, its second
+        // is about to open.
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code !== 'ENXIO' && code !== 'EPIPE') || Date.now() > deadline) {
           const line = formatSpareResult(result).trim();
           writeSync(2, `spare shim ${this.id}: no prologue took the result "${line}": ${errorMessage(err)}\n`);
           return;
@@ -279,8 +283,8 @@ class Spare {
   }
 
   /** Ready for the next claim; a spare whose pool went (or was stopped) meanwhile retires now. */
-  private backToReady(): undefined {
-    rmSync(join(this.dir(), SPARE_TAKEN_DIR), { recursive: true, force: true });
+  private backToReady(claimantPid: number): undefined {
+    rmSync(join(this.dir(), spareTakenDir(claimantPid)), { recursive: true, force: true });
     this.moveTo('spare');
     this.busy = false;
     if (this.poolLost) this.leave();
@@ -294,8 +298,13 @@ class Spare {
     try {
       renameSync(this.dir(), this.dir('retired'));
     } catch {
-      // Retired by the pool already, or a claimant renamed it first: that claim goes on, and ends here.
-      if (!existsSync(this.dir('retired'))) return;
+      // Retired by the pool already, or a claimant renamed it first: that claim goes on, and ends
+      // here; a claimant that died before it wrote its pid never will, so this one waits no longer.
+      if (!existsSync(this.dir('retired'))) {
+        this.stage = 'claimed';
+        setTimeout(() => this.busy || this.retire(), 2 * SPARE_RESULT_TIMEOUT_S * 1000);
+        return;
+      }
     }
     this.stage = 'retired';
     this.retire();

@@ -1,5 +1,14 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,10 +18,10 @@ import {
   SPARE_PID_FILE,
   SPARE_RESULT_FIFO,
   SPARE_RESULT_TIMEOUT_S,
-  SPARE_TAKEN_DIR,
   type SpareStage,
   spareDir,
   spareShimsDir,
+  spareTakenDir,
 } from '@vfs/contracts';
 
 // The shim's /bin/sh prologue (scripts/bundle.cjs) in front of a stand-in for start: by its -id it
@@ -107,7 +116,8 @@ describe("the shim's start through its /bin/sh prologue", () => {
 // A stand-in spare (contracts/src/warm_pool/spare_shim.ts): readies its dir as a spare does (its
 // pid, the claim FIFO held open before the dir is renamed ready), waits for one claim, takes the
 // start, and answers it with RESULT after writing ANSWER to the claimant's stdout (a file here,
-// which /proc opens). RESULT "silent" never takes the start nor answers.
+// which /proc opens). RESULT "silent" never takes the start nor answers; "mute" takes it and
+// never answers; "late:<result>" takes it and answers after the prologue's first wait ran out.
 const FAKE_SPARE = `
 const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
@@ -119,11 +129,16 @@ const claim = fs.openSync(base + '.loading/claim', fs.constants.O_RDWR);
 fs.renameSync(base + '.loading', base + '.spare');
 const buf = Buffer.alloc(64);
 const pid = buf.toString('latin1', 0, fs.readSync(claim, buf)).trim();
+const respond = (line) => {
+  if (answer !== '') fs.writeFileSync('/proc/' + pid + '/fd/1', answer);
+  fs.writeFileSync(base + '.claimed/result', line + '\\n');
+};
 if (result === 'silent') setTimeout(() => {}, 30000);
 else {
-  fs.mkdirSync(base + '.claimed/taken');
-  if (answer !== '') fs.writeFileSync('/proc/' + pid + '/fd/1', answer);
-  fs.writeFileSync(base + '.claimed/result', result + '\\n');
+  fs.mkdirSync(base + '.claimed/taken.' + pid);
+  if (result === 'mute') setTimeout(() => {}, 30000);
+  else if (result.startsWith('late:')) setTimeout(() => respond(result.slice(5)), 11000);
+  else respond(result);
 }
 `;
 
@@ -164,6 +179,7 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
     children.push(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     for (let i = 0; i < 500 && !existsSync(`${base}.spare`); i++) await sleep(10);
+    if (!existsSync(`${base}.spare`)) throw new Error('the stand-in spare did not get ready');
     return { exited };
   }
 
@@ -183,7 +199,8 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
       ],
       {
         env: { ...process.env, VFS_RUN_DIR: run },
-        timeout: 20_000,
+        // Two waits of the contract's bound, at most.
+        timeout: 3 * SPARE_RESULT_TIMEOUT_S * 1000,
       },
     );
     return { status: r.status ?? -1, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
@@ -191,7 +208,7 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
 
   it('takes what a claimed spare answered, and Node never starts', async () => {
     const { exited } = await spare('ok', 'unix:///spare.sock');
-    const r = start('serve');
+    const r = start('join');
     expect(r).toEqual({ status: 0, stdout: 'unix:///spare.sock', stderr: '' });
     expect(await exited).toBe(0);
     expect(existsSync(join(bundle, 'shim.stderr'))).toBe(false);
@@ -199,7 +216,7 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
 
   it("fails with a claimed spare's failure", async () => {
     const { exited } = await spare('failed sandbox sb: the socket is taken');
-    expect(start('serve')).toEqual({ status: 1, stdout: '', stderr: 'sandbox sb: the socket is taken\n' });
+    expect(start('join')).toEqual({ status: 1, stdout: '', stderr: 'sandbox sb: the socket is taken\n' });
     expect(await exited).toBe(0);
   });
 
@@ -227,8 +244,24 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ stdin: 'runtime options' });
     // The prologue took the start back first: a spare answering late finds it taken and leaves it.
-    expect(existsSync(join(spareDir(run, 'aaaaaaaa', 'claimed'), SPARE_TAKEN_DIR))).toBe(true);
+    expect(readdirSync(spareDir(run, 'aaaaaaaa', 'claimed')).filter((name) => name.startsWith('taken.'))).toHaveLength(
+      1,
+    );
   }, 30_000);
+
+  it('waits once more for a spare that took the start, and takes its late answer', async () => {
+    await spare('late:ok', 'unix:///late.sock');
+    expect(start('join')).toEqual({ status: 0, stdout: 'unix:///late.sock', stderr: '' });
+    expect(existsSync(join(bundle, 'shim.stderr'))).toBe(false);
+  }, 30_000);
+
+  it('fails a start that a spare took and never answered (its options are gone: no Node)', async () => {
+    await spare('mute');
+    const r = start('join');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^spare shim \d+ took this start and gave no answer\n$/);
+    expect(existsSync(join(bundle, 'shim.stderr'))).toBe(false);
+  }, 40_000);
 
   it('claims no spare that is still loading or already retired', () => {
     idle('aaaaaaaa', 'loading');
@@ -245,7 +278,7 @@ describe("the shim's start through its prologue, with the warm pool's spare shim
     expect(prologue).toContain(`timeout ${SPARE_RESULT_TIMEOUT_S} cat "$c/${SPARE_RESULT_FIFO}"`);
     expect(prologue).toContain(`"$c/${SPARE_CLAIM_FIFO}"`);
     expect(prologue).toContain(`read q < "$s/${SPARE_PID_FILE}"`);
-    expect(prologue).toContain(`mkdir "$c/${SPARE_TAKEN_DIR}"`);
+    expect(prologue).toContain(`mkdir "$c/${spareTakenDir(0).replace('0', () => '$$')}"`);
     expect(prologue).toContain(`/${spareShimsDir('')}/*.spare;`);
   });
 });

@@ -12,9 +12,11 @@
 //   `kill -0` of `pid` found the spare alive; it wrote its own pid into `claim` (opened read-write:
 //   a FIFO never blocks that open) and waits on `result`;
 // - `<id>.retired`: the pool, or the spare itself (stopped, or its pool gone), renamed it first.
-// Who owns a claimed start is settled by one more atomic step, mkdir of `<id>.claimed/taken`: the
-// spare makes it before it touches the start's stdin or stdout; a prologue whose wait ran out makes
-// it before it starts Node itself. Whoever fails to make it leaves the start to the other.
+// Who owns a claimed start is settled by one more atomic step, mkdir of `<id>.claimed/taken.<the
+// claimant's pid>`: the spare makes it before it touches the start's stdin or stdout; a prologue
+// whose wait ran out makes it before it starts Node itself, and otherwise waits once more, then
+// fails the start. Whoever fails to make it leaves the start to the other. A claimed dir stays
+// until its spare has its answer out; one whose spare died is the pool's to remove, later.
 // The spare reads the prologue's command line, environment and working directory through
 // /proc/<pid>, copies its stdin and stdout (pidfd_getfd), answers containerd on that stdout, and
 // writes one line to `result`: `ok` (the prologue exits 0), `refused <why>` before it took the start
@@ -32,7 +34,9 @@ export const SPARE_RESULT_FIFO = 'result';
 /** The spare's pid, for the prologue's `kill -0`: a spare killed outright leaves its dir. */
 export const SPARE_PID_FILE = 'pid';
 /** The directory whose mkdir takes a claimed start (the spare) or gives it up (the prologue). */
-export const SPARE_TAKEN_DIR = 'taken';
+export function spareTakenDir(claimantPid: number): string {
+  return `taken.${claimantPid}`;
+}
 /** How long a prologue waits on `result` before it starts the shim itself (and again, once, if the spare took the start). */
 export const SPARE_RESULT_TIMEOUT_S = 10;
 

@@ -110,6 +110,29 @@ describe("the warm pool's spare shims", () => {
     await until('two spares ready', () => stages().filter((s) => s === 'spare').length === 2);
     const before = new Set(readdirSync(spareShimsDir(run)));
 
+    // A start held to fewer CPUs is refused (its own Node serves it), and the pool hears why.
+    const refusedBy = execFileSync(
+      'taskset',
+      [
+        '-c',
+        '0',
+        program,
+        '-namespace',
+        'ns',
+        '-address',
+        join(dir, 'c.sock'),
+        '-id',
+        'sb0',
+        '-bundle',
+        bundle,
+        'start',
+      ],
+      { cwd: bundle, env: { ...process.env, TTRPC_ADDRESS: join(dir, 'c.sock.ttrpc') }, input: '', encoding: 'utf8' },
+    );
+    expect(refusedBy).toContain('unix://');
+    servers.push(server('sb0'));
+    await until('the refusal counted', () => spares?.status().refused === 1);
+
     start('sb1');
     const claimed = server('sb1');
     servers.push(claimed);

@@ -126,8 +126,9 @@ export class SpareShims {
       { spare: spare.id, code, signal, retryMs: delay },
       'spare shim exited unclaimed: replacing it',
     );
-    // A prologue waiting on a claimed one finds its dir gone when its wait runs out, and starts Node.
-    for (const stage of ['loading', 'spare', 'claimed'] as const)
+    // A claimed dir stays for the start waiting on it: whether it may start Node itself is settled
+    // in that dir (the contract); the next pool removes it.
+    for (const stage of ['loading', 'spare'] as const)
       rmSync(spareDir(this.options.runDir, spare.id, stage), { recursive: true, force: true });
     this.later(delay);
   }
@@ -159,7 +160,11 @@ export class SpareShims {
     });
     const running = spare.child.pid !== undefined && spare.child.exitCode === null && spare.child.signalCode === null;
     // Neither stage: a claimant renamed it first (its claim is on its way here), or it has exited.
-    if (!won && running) return;
+    // The socket's end tells it the pool is gone: after that claim, or a while without one, it retires.
+    if (!won && running) {
+      spare.child.stdio[3]?.destroy();
+      return;
+    }
     if (running) {
       spare.child.kill('SIGTERM');
       const timer = setTimeout(() => spare.child.kill('SIGKILL'), STOP_WAIT_MS);
