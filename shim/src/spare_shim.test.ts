@@ -1,9 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
-  closeSync,
-  constants,
   copyFileSync,
-  openSync,
   readdirSync,
   existsSync,
   mkdirSync,
@@ -12,35 +9,18 @@ import {
   readlinkSync,
   rmSync,
   utimesSync,
-  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sandboxPaths, spareDir } from '@vfs/contracts';
 import { bundleTestShim } from '@vfs/harness/bundles';
+import { pidAlive, waitFor } from '@vfs/harness/process';
+import { type ShimBundle, shimBundle } from '@vfs/harness/shim_bundle';
 import { REPO_ROOT } from '@vfs/harness/repo';
 
 // A real spare (the shim frame around the host-process test double, as the e2e tests run it) and
 // the program's real /bin/sh prologue as containerd runs `start`.
 
 const SPARE_ID = '0123456789abcdef';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('a spare shim', () => {
   let program: string;
@@ -49,7 +29,7 @@ describe('a spare shim', () => {
   let bundle: string;
   let spare: ChildProcess;
   let heard: string;
-  let logReader: number;
+  const bundles: ShimBundle[] = [];
   const pids: number[] = [];
 
   beforeAll(() => {
@@ -61,15 +41,8 @@ describe('a spare shim', () => {
     mkdirSync(join(REPO_ROOT, 'build'), { recursive: true });
     dir = mkdtempSync(join(REPO_ROOT, 'build', 'spare-shim-test-'));
     run = join(dir, 'run');
+    bundles.push(shimBundle(join(dir, 'bundle')));
     bundle = join(dir, 'bundle');
-    mkdirSync(bundle);
-    writeFileSync(
-      join(bundle, 'config.json'),
-      JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'], cwd: '/' }, root: { path: 'rootfs' } }),
-    );
-    // containerd's log FIFO, held open for reading as containerd holds it.
-    execFileSync('mkfifo', [join(bundle, 'log')]);
-    logReader = openSync(join(bundle, 'log'), constants.O_RDWR);
     const mine = await spawnSpare(SPARE_ID);
     spare = mine;
     heard = '';
@@ -87,13 +60,13 @@ describe('a spare shim', () => {
       detached: true,
     });
     pids.push(child.pid as number);
-    await until('the spare ready', () => existsSync(spareDir(run, id, 'spare')));
+    await waitFor('the spare ready', () => existsSync(spareDir(run, id, 'spare')));
     return child;
   }
 
   afterEach(() => {
-    for (const pid of pids.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    closeSync(logReader);
+    for (const pid of pids.splice(0)) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+    for (const made of bundles.splice(0)) made.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -136,7 +109,7 @@ describe('a spare shim', () => {
     expect(servingPid('sb1')).toBe(spare.pid);
     expect(readlinkSync(`/proc/${spare.pid}/cwd`)).toBe(bundle);
     expect(readFileSync(join(bundle, 'address'), 'utf8')).toBe(answer);
-    await until('the pool told', () => heard === 'claimed\n');
+    await waitFor('the pool told', () => heard === 'claimed\n');
     expect(existsSync(join(run, 'spare-shims'))).toBe(true);
     expect(existsSync(spareDir(run, SPARE_ID, 'claimed'))).toBe(false);
   });
@@ -146,21 +119,12 @@ describe('a spare shim', () => {
     expect(servingPid('pod1')).toBe(spare.pid);
     const second = await spawnSpare('fedcba9876543210');
     const member = join(dir, 'member');
-    mkdirSync(member);
     const annotations = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'pod1' };
-    writeFileSync(
-      join(member, 'config.json'),
-      JSON.stringify({
-        ociVersion: '1.0.2',
-        process: { args: ['true'], cwd: '/' },
-        root: { path: 'rootfs' },
-        annotations,
-      }),
-    );
+    bundles.push(shimBundle(member, annotations));
     expect(start('c1', program, member)).toBe(pod);
     // Answered by the spare, not by a Node the prologue started (which would write shim.stderr).
     expect(existsSync(join(member, 'shim.stderr'))).toBe(false);
-    await until('the spare ready again', () => existsSync(spareDir(run, 'fedcba9876543210', 'spare')));
+    await waitFor('the spare ready again', () => existsSync(spareDir(run, 'fedcba9876543210', 'spare')));
     expect(second.exitCode).toBe(null);
     expect(readlinkSync(`/proc/${second.pid}/cwd`)).not.toBe(member);
   });
@@ -174,10 +138,10 @@ describe('a spare shim', () => {
     const server = servingPid('sb2');
     pids.push(server);
     expect(server).not.toBe(spare.pid);
-    await until('the spare ready again', () => existsSync(spareDir(run, SPARE_ID, 'spare')));
-    expect(alive(spare.pid as number)).toBe(true);
+    await waitFor('the spare ready again', () => existsSync(spareDir(run, SPARE_ID, 'spare')));
+    expect(pidAlive(spare.pid as number)).toBe(true);
     // The pool hears why, for its log.
-    await until('the refusal told', () => heard.startsWith('refused claimed by '));
+    await waitFor('the refusal told', () => heard.startsWith('refused claimed by '));
   });
 
   it("takes the start's resource limits and umask, which the daemon and QEMU inherit from it", () => {
@@ -193,13 +157,13 @@ describe('a spare shim', () => {
     const server = servingPid('sb5');
     pids.push(server);
     expect(server).not.toBe(spare.pid);
-    await until('the refusal told', () => heard.startsWith('refused the claimant may run on CPUs 0 only'));
-    await until('the spare ready again', () => existsSync(spareDir(run, SPARE_ID, 'spare')));
+    await waitFor('the refusal told', () => heard.startsWith('refused the claimant may run on CPUs 0 only'));
+    await waitFor('the spare ready again', () => existsSync(spareDir(run, SPARE_ID, 'spare')));
   });
 
   it('retires on SIGTERM', async () => {
     spare.kill('SIGTERM');
-    await until('the spare gone', () => spare.exitCode !== null);
+    await waitFor('the spare gone', () => spare.exitCode !== null);
     expect(spare.exitCode).toBe(0);
     expect(readdirSync(join(run, 'spare-shims'))).toEqual([]);
   });
@@ -211,14 +175,14 @@ describe('a spare shim', () => {
     expect(answer).toBe(`unix://${sandboxPaths(run, 'ns', 'sb3').socket}`);
     pids.push(servingPid('sb3'));
     expect(servingPid('sb3')).not.toBe(spare.pid);
-    await until('the stale spare gone', () => spare.exitCode !== null);
+    await waitFor('the stale spare gone', () => spare.exitCode !== null);
     expect(spare.exitCode).toBe(0);
     expect(existsSync(join(run, 'spare-shims', `${SPARE_ID}.claimed`))).toBe(false);
   });
 
   it('retires when its pool is gone', async () => {
     spare.stdio[3]?.destroy();
-    await until('the spare gone', () => spare.exitCode !== null);
+    await waitFor('the spare gone', () => spare.exitCode !== null);
     expect(spare.exitCode).toBe(0);
     expect(existsSync(spareDir(run, SPARE_ID, 'spare'))).toBe(false);
     expect(existsSync(spareDir(run, SPARE_ID, 'retired'))).toBe(false);

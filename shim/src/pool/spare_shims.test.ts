@@ -1,20 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseSpareDirName, sandboxPaths, spareShimsDir } from '@vfs/contracts';
 import { bundleTestShim } from '@vfs/harness/bundles';
+import { pidAlive, waitFor } from '@vfs/harness/process';
+import { type ShimBundle, shimBundle } from '@vfs/harness/shim_bundle';
 import { REPO_ROOT } from '@vfs/harness/repo';
 import pino from 'pino';
 import { SpareShims } from './spare_shims';
@@ -22,29 +13,12 @@ import { SpareShims } from './spare_shims';
 // The pool's side with real spares: the shim frame around the host-process test double (as the
 // e2e tests run it), claimed through the program's real /bin/sh prologue.
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 describe("the warm pool's spare shims", () => {
   let program: string;
   let dir: string;
   let run: string;
   let bundle: string;
-  let logReader: number;
+  let made: ShimBundle;
   let spares: SpareShims | undefined;
   const servers: number[] = [];
 
@@ -56,23 +30,17 @@ describe("the warm pool's spare shims", () => {
     mkdirSync(join(REPO_ROOT, 'build'), { recursive: true });
     dir = mkdtempSync(join(REPO_ROOT, 'build', 'spare-shims-test-'));
     run = join(dir, 'run');
-    bundle = join(dir, 'bundle');
-    mkdirSync(bundle);
-    writeFileSync(
-      join(bundle, 'config.json'),
-      JSON.stringify({ ociVersion: '1.0.2', process: { args: ['true'], cwd: '/' }, root: { path: 'rootfs' } }),
-    );
-    execFileSync('mkfifo', [join(bundle, 'log')]);
-    logReader = openSync(join(bundle, 'log'), constants.O_RDWR);
+    made = shimBundle(join(dir, 'bundle'));
+    bundle = made.dir;
     process.env.VFS_RUN_DIR = run;
   });
 
   afterEach(async () => {
     await spares?.stop();
     spares = undefined;
-    for (const pid of servers.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of servers.splice(0)) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
     delete process.env.VFS_RUN_DIR;
-    closeSync(logReader);
+    made.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -107,7 +75,7 @@ describe("the warm pool's spare shims", () => {
   it('keeps its count of spares ready, replaces a claimed one, and leaves nothing behind when stopped', async () => {
     spares = new SpareShims({ program, runDir: run, count: 2, refillDelayMs: 0, log: pino({ level: 'silent' }) });
     spares.start();
-    await until('two spares ready', () => stages().filter((s) => s === 'spare').length === 2);
+    await waitFor('two spares ready', () => stages().filter((s) => s === 'spare').length === 2);
     const before = new Set(readdirSync(spareShimsDir(run)));
 
     // A start held to fewer CPUs is refused (its own Node serves it), and the pool hears why.
@@ -131,12 +99,12 @@ describe("the warm pool's spare shims", () => {
     );
     expect(refusedBy).toContain('unix://');
     servers.push(server('sb0'));
-    await until('the refusal counted', () => spares?.status().refused === 1);
+    await waitFor('the refusal counted', () => spares?.status().refused === 1);
 
     start('sb1');
     const claimed = server('sb1');
     servers.push(claimed);
-    await until(
+    await waitFor(
       'a claim seen and a replacement ready',
       () => spares?.status().claimed === 1 && stages().filter((s) => s === 'spare').length === 2,
     );
@@ -154,10 +122,10 @@ describe("the warm pool's spare shims", () => {
 
     await spares.stop();
     spares = undefined;
-    for (const pid of running.filter((p) => p !== claimed)) expect(alive(pid)).toBe(false);
+    for (const pid of running.filter((p) => p !== claimed)) expect(pidAlive(pid)).toBe(false);
     expect(existsSync(spareShimsDir(run))).toBe(false);
     // The claimed spare is the sandbox's now: the pool's stop leaves it serving.
-    expect(alive(claimed)).toBe(true);
+    expect(pidAlive(claimed)).toBe(true);
   });
 
   it('stops at once when its program cannot be started', async () => {
@@ -177,7 +145,7 @@ describe("the warm pool's spare shims", () => {
   it('replaces a spare that died unclaimed', async () => {
     spares = new SpareShims({ program, runDir: run, count: 1, refillDelayMs: 0, log: pino({ level: 'silent' }) });
     spares.start();
-    await until('a spare ready', () => stages().includes('spare'));
+    await waitFor('a spare ready', () => stages().includes('spare'));
     const [first] = readdirSync(spareShimsDir(run));
     const pid = Number(
       readdirSync('/proc').find((p) => {
@@ -194,7 +162,7 @@ describe("the warm pool's spare shims", () => {
       }),
     );
     process.kill(pid, 'SIGKILL');
-    await until(
+    await waitFor(
       'another spare ready',
       () => {
         const names = readdirSync(spareShimsDir(run));
