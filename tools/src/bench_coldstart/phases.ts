@@ -13,7 +13,7 @@ export const PHASES = [
   {
     key: 'shim_start',
     label: 'shim start',
-    what: 'ctr → the shim (`start`) began (ctr, containerd: container, snapshot, task)',
+    what: 'ctr → the shim (`start`) began, or claimed a spare shim of the pool (ctr, containerd: container, snapshot, task)',
   },
   {
     key: 'daemon_ready',
