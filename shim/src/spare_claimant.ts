@@ -114,11 +114,35 @@ function readOr(path: string, otherwise: string): string {
   }
 }
 
-function statusField(pid: number | 'self', field: string): string | undefined {
-  const line = readFileSync(`/proc/${pid}/status`, 'latin1')
-    .split('\n')
-    .find((l) => l.startsWith(`${field}:`));
-  return line?.slice(field.length + 1).trim();
+/** /proc/PID/status as field → value, read once. */
+function statusOf(pid: number | 'self'): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of readFileSync(`/proc/${pid}/status`, 'latin1').split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+interface Calls {
+  prlimit(pid: number, resource: number, newLimit: Buffer | null, oldLimit: Buffer | null): number;
+  dup2(oldFd: number, newFd: number): number;
+}
+
+let bound: Calls | undefined;
+
+/** Bound once: a claim is on the path of a sandbox's start. Results are -errno on failure. */
+function calls(): Calls {
+  if (bound === undefined) {
+    const { lib, orErrno } = libc();
+    const prlimit = lib.func('int prlimit(int pid, int resource, const void *new_limit, void *old_limit)');
+    const dup2 = lib.func('int dup2(int oldfd, int newfd)');
+    bound = {
+      prlimit: (pid, resource, newLimit, oldLimit) => orErrno(prlimit(pid, resource, newLimit, oldLimit)),
+      dup2: (oldFd, newFd) => orErrno(dup2(oldFd, newFd)),
+    };
+  }
+  return bound;
 }
 
 /** Who a process is and what it may do: a spare must not serve with more than containerd's start had. */
@@ -126,9 +150,11 @@ const PRIVILEGES = ['Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBn
 
 /** What this process cannot take from the claimant: it must be the same there already. */
 export function untakable(claimant: Claimant): string | undefined {
+  const theirStatus = statusOf(claimant.pid);
+  const ownStatus = statusOf('self');
   for (const field of PRIVILEGES) {
-    const theirs = statusField(claimant.pid, field);
-    if (statusField('self', field) !== theirs) return `the claimant has another ${field} (${theirs})`;
+    const theirs = theirStatus.get(field);
+    if (ownStatus.get(field) !== theirs) return `the claimant has another ${field} (${theirs})`;
   }
   for (const ns of NAMESPACES) {
     const theirs = readlinkSync(`/proc/${claimant.pid}/ns/${ns}`);
@@ -136,8 +162,8 @@ export function untakable(claimant: Claimant): string | undefined {
   }
   const label = readOr(`/proc/${claimant.pid}/attr/current`, '');
   if (readOr('/proc/self/attr/current', '') !== label) return `the claimant runs under another LSM label (${label})`;
-  const cpus = statusField(claimant.pid, 'Cpus_allowed_list');
-  if (statusField('self', 'Cpus_allowed_list') !== cpus) return `the claimant may run on CPUs ${cpus} only`;
+  const cpus = theirStatus.get('Cpus_allowed_list');
+  if (ownStatus.get('Cpus_allowed_list') !== cpus) return `the claimant may run on CPUs ${cpus} only`;
   return undefined;
 }
 
@@ -148,16 +174,15 @@ export function untakable(claimant: Claimant): string | undefined {
 export function takeResources(claimant: Claimant): void {
   const { pid } = claimant;
   joinCgroupsOf(pid);
-  const { lib, orErrno } = libc();
-  const prlimit = lib.func('int prlimit(int pid, int resource, const void *new_limit, void *old_limit)');
+  const { prlimit } = calls();
   const limit = Buffer.alloc(16);
   for (let resource = 0; resource < RLIMITS; resource++) {
-    let result = orErrno(prlimit(pid, resource, null, limit));
-    if (result >= 0) result = orErrno(prlimit(0, resource, limit, null));
+    let result = prlimit(pid, resource, null, limit);
+    if (result >= 0) result = prlimit(0, resource, limit, null);
     if (result < 0) throw new Error(`prlimit(${pid}, ${resource}): ${errnoName(-result)}`);
   }
   setPriority(getPriority(pid));
-  process.umask(Number.parseInt(statusField(pid, 'Umask') ?? '022', 8));
+  process.umask(Number.parseInt(statusOf(pid).get('Umask') ?? '022', 8));
   writeFileSync('/proc/self/oom_score_adj', readFileSync(`/proc/${pid}/oom_score_adj`, 'latin1'));
 }
 
@@ -170,11 +195,10 @@ export function takeSession(claimant: Claimant, stderrPath: string): void {
   Object.assign(process.env, env);
   // Where a shim started by the prologue writes its stdout and stderr (`>"$e" 2>&1`).
   const out = openSync(stderrPath, 'w', 0o644);
-  const { lib, orErrno } = libc();
-  const dup2 = lib.func('int dup2(int oldfd, int newfd)');
+  const { dup2 } = calls();
   try {
     for (const fd of [1, 2]) {
-      const result = orErrno(dup2(out, fd));
+      const result = dup2(out, fd);
       if (result < 0) throw new Error(`dup2(${stderrPath}, ${fd}): ${errnoName(-result)}`);
     }
   } finally {
