@@ -43,6 +43,8 @@ const OVERLAY_CONTAINERS = [
   'c14',
   'c15',
   'c16',
+  'c17',
+  'c18',
   'keeper',
 ];
 
@@ -320,6 +322,13 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
       linux: { namespaces: NAMESPACES, resources: { devices: [{ allow: false, access: 'rwm' }, console] } },
     });
     expect(await run('c16', allowing)).toMatchObject({ status: 0, stdout: 'made\nconsole-open\nzero-open\n' });
+    // Again each way: now from the programs pinned for each rule set (launcher/devices.c), which
+    // must not be each other's.
+    expect(await run('c17', spec(['sh', '-c', script]))).toMatchObject({
+      status: 0,
+      stdout: 'made\nconsole-refused\nzero-open\n',
+    });
+    expect(await run('c18', allowing)).toMatchObject({ status: 0, stdout: 'made\nconsole-open\nzero-open\n' });
   });
 
   it('runs a container: output, separate stderr, exit status 7, PID 1, its hostname', async () => {

@@ -75,8 +75,11 @@ struct launch {
   size_t argv_len;
 };
 
-/* devices.c: the device rules' BPF program, attached to the cgroup of the `cgroup` step. */
-void op_devices(struct launch *launch, const char *rules);
+/*
+ * devices.c: the device rules' BPF program, attached to the cgroup of the `cgroup` step; shared
+ * through a pin in `cache_dir` (a bpffs) unless that is "".
+ */
+void op_devices(struct launch *launch, const char *rules, const char *cache_dir);
 
 void op_join(struct launch *launch, const char *pid, const char *flags);
 void op_setns(const char *pid, const char *flags);

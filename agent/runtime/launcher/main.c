@@ -35,7 +35,7 @@ static const struct step steps[] = {
     {"unshare", 1}, {"mount", 5},    {"mkdirp", 2}, {"bindopen", 2}, {"bindmove", 2}, {"mknod", 6},    {"symlink", 2},
     {"mask", 1},    {"readonly", 1}, {"write", 2},  {"pivot", 2},    {"chdir", 1},    {"hostname", 1}, {"rlimit", 3},
     {"capbset", 1}, {"user", 3},     {"caps", 4},   {"nnp", 0},      {"umask", 1},    {"env", 1},      {"arg", 1},
-    {"exec", 1},    {"winsize", 3},  {"umount", 2}, {"console", 0},  {"settime", 1},  {"reseed", 1},   {"devices", 1},
+    {"exec", 1},    {"winsize", 3},  {"umount", 2}, {"console", 0},  {"settime", 1},  {"reseed", 1},   {"devices", 2},
 };
 
 static void push(char ***vec, size_t *len, const char *value) {
@@ -65,7 +65,7 @@ static void run_step(struct launch *launch, const char *name, const char **a) {
   else if (!strcmp(name, "cgroup"))
     open_cgroup(launch, a[0]);
   else if (!strcmp(name, "devices"))
-    op_devices(launch, a[0]);
+    op_devices(launch, a[0], a[1]);
   else if (!strcmp(name, "setns"))
     op_setns(a[0], a[1]);
   else if (!strcmp(name, "join"))

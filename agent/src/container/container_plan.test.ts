@@ -1,5 +1,7 @@
 import type { ContainerSpec } from '../oci/container_spec';
 import { execPlan, initPlan } from './container_plan';
+import { DEVICE_PROGRAMS_DIR, deviceRules, encodeDeviceRules } from './device_rules';
+import { step } from './launch_plan';
 import { planNamespaces } from './namespaces';
 
 const spec: ContainerSpec = {
@@ -24,6 +26,10 @@ describe('container plans', () => {
     const ns = planNamespaces(spec, 'c');
     const plan = initPlan(spec, { kind: 'bind', source: '/run/vfs/rw/c' }, ns, '/sys/fs/cgroup/vfs/c');
     expect(names(plan.parentSteps)).toEqual(['ns', 'cgroup', 'devices']);
+    // The rules' program comes from the device programs' bpffs when another container had them.
+    expect(plan.parentSteps[2]).toEqual(
+      step('devices', encodeDeviceRules(deviceRules(spec.linux)), DEVICE_PROGRAMS_DIR),
+    );
     const order = names(plan.childSteps);
     const at = (name: string): number => order.indexOf(name);
     expect(order[0]).toBe('unshare');

@@ -7,7 +7,7 @@
  */
 import type { OciProcess } from '@vfs/contracts';
 import type { ContainerSpec } from '../oci/container_spec';
-import { deviceRules, encodeDeviceRules } from './device_rules';
+import { DEVICE_PROGRAMS_DIR, deviceRules, encodeDeviceRules } from './device_rules';
 import { deviceSteps } from './devices';
 import { step, type PlanStep } from './launch_plan';
 import { devIsTmpfs, mountSteps, withDefaultMounts } from './mounts';
@@ -51,7 +51,7 @@ export function initPlan(spec: ContainerSpec, rootfs: RootfsSpec, ns: NamespaceP
   const parentSteps = [
     step('ns', ns.cloneFlags),
     step('cgroup', cgroupPath),
-    step('devices', encodeDeviceRules(deviceRules(spec.linux))),
+    step('devices', encodeDeviceRules(deviceRules(spec.linux)), DEVICE_PROGRAMS_DIR),
     ...ns.joins.map((join) => step('setns', join.pid, join.flags)),
     ...terminalSteps(spec.process),
   ];

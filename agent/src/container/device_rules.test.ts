@@ -1,6 +1,7 @@
 // The device rules: built as runc builds them, encoded for the launcher, and enforced for real by
 // the launcher's BPF program on a cgroup of this host's cgroup2 hierarchy.
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OciDeviceRule } from '@vfs/contracts';
@@ -34,6 +35,8 @@ describe("the launcher's device program", () => {
   let launcher: HostLauncher;
   let parent: string;
   let scratch: string;
+  /** A bpffs of this test's, for the programs' pins. */
+  let pins: string;
   beforeAll(() => {
     launcher = buildHostLauncher('vfs-devices-');
     const mount = readFileSync('/proc/self/mounts', 'utf8')
@@ -44,15 +47,27 @@ describe("the launcher's device program", () => {
     parent = join(mount[1], `vfs-devices-test-${process.pid}`);
     mkdirSync(parent);
     scratch = mkdtempSync(join(tmpdir(), 'vfs-devices-nodes-'));
+    pins = join(scratch, 'pins');
+    mkdirSync(pins);
+    execFileSync('mount', ['-t', 'bpf', '-o', 'mode=0700', 'bpf', pins]);
   });
   afterAll(() => {
-    rmdirSync(parent);
-    rmSync(scratch, { recursive: true, force: true });
-    launcher.remove();
+    try {
+      execFileSync('umount', [pins]);
+    } finally {
+      rmdirSync(parent);
+      rmSync(scratch, { recursive: true, force: true });
+      launcher.remove();
+    }
   });
 
-  /** Runs `script` in a new cgroup with `rules`; its output. */
-  async function underRules(name: string, rules: readonly OciDeviceRule[], script: string): Promise<string> {
+  /** Runs `script` in a new cgroup with `rules`, their program shared through `cache` unless ""; its output. */
+  async function underRules(
+    name: string,
+    rules: readonly OciDeviceRule[],
+    script: string,
+    cache = '',
+  ): Promise<string> {
     const cgroup = join(parent, name);
     mkdirSync(cgroup);
     try {
@@ -60,7 +75,7 @@ describe("the launcher's device program", () => {
         launcherPath: launcher.path,
         plan: [
           step('cgroup', cgroup),
-          step('devices', encodeDeviceRules(rules)),
+          step('devices', encodeDeviceRules(rules), cache),
           step('spawn'),
           step('env', 'PATH=/usr/bin:/bin'),
           step('arg', '/bin/sh'),
@@ -110,5 +125,64 @@ describe("the launcher's device program", () => {
     ];
     const script = `mknod ${node} c 1 5 && echo made; ${probe(node)}; (echo x >${node}) 2>/dev/null && echo written; mknod ${scratch}/b b 7 0 2>/dev/null || echo no-block`;
     expect(await underRules('d', rules, script)).toBe('made\nrefused\nwritten\nno-block\n');
+  });
+  /** The pins the launcher made (a bpffs may hold the kernel's own iterators, maps.debug and the like). */
+  const pinned = (): string[] => readdirSync(pins).filter((name) => name.startsWith('d'));
+  /** A rule set's pin: behind the version of the launcher's program generator (PROGRAM_VERSION). */
+  const pinOf = (rules: readonly OciDeviceRule[]): string => join(pins, `d1-${encodeDeviceRules(rules)}=`);
+
+  const zeroRules = (allowZero: boolean): OciDeviceRule[] => [
+    { allow: true, type: 'c', major: 1, minor: 3 },
+    { allow: allowZero, type: 'c', major: 1, minor: 5, access: 'r' },
+  ];
+
+  it("pins a rule set's program under the rules themselves, and enforces it from there", async () => {
+    expect(await underRules('e', zeroRules(false), probe('/dev/zero'), pins)).toBe('refused\n');
+    expect(await underRules('f', zeroRules(false), probe('/dev/zero'), pins)).toBe('refused\n');
+    expect(pinned().map((name) => join(pins, name))).toEqual([pinOf(zeroRules(false))]);
+    rmSync(pinOf(zeroRules(false)));
+  });
+
+  it('takes the program pinned under its rules instead of loading them', async () => {
+    expect(await underRules('g', zeroRules(true), probe('/dev/zero'), pins)).toBe('open\n');
+    // The program that allows /dev/zero, now under the name of rules that refuse it: a launch
+    // with those rules runs the pinned program, so it is the name that decides.
+    const refusing = pinOf(zeroRules(false));
+    renameSync(pinOf(zeroRules(true)), refusing);
+    expect(await underRules('h', zeroRules(false), probe('/dev/zero'), pins)).toBe('open\n');
+    rmSync(refusing);
+    expect(await underRules('i', zeroRules(false), probe('/dev/zero'), pins)).toBe('refused\n');
+    rmSync(refusing);
+  });
+
+  it('loads the program when the cache is no bpffs, and pins nothing there', async () => {
+    const plain = mkdtempSync(join(scratch, 'plain-'));
+    expect(await underRules('k', zeroRules(false), probe('/dev/zero'), plain)).toBe('refused\n');
+    expect(readdirSync(plain)).toEqual([]);
+  });
+
+  it('pins a rule set longer than a file name under a chain of directories, apart from one it starts with', async () => {
+    // Rules that match no device and encode to exactly 240 bytes, one path component's worth.
+    const block = (minor: number): OciDeviceRule => ({ allow: true, type: 'b', major: 200, minor });
+    const short = [...Array.from({ length: 14 }, (_, i) => block(100 + i)), block(1000)];
+    const long = [...short, { allow: true, type: 'c', major: 1, minor: 5, access: 'r' } as OciDeviceRule];
+    expect(encodeDeviceRules(short)).toHaveLength(240);
+    // Bytes read from /dev/zero, with no other device used (the probe above writes to /dev/null).
+    const zeroRead = 'head -c1 /dev/zero 2>&- | wc -c';
+    for (let round = 0; round < 2; round++) {
+      expect(await underRules(`s${round}`, short, zeroRead, pins)).toBe('0\n');
+      expect(await underRules(`l${round}`, long, zeroRead, pins)).toBe('1\n');
+    }
+    const first = join(pins, `d1-${encodeDeviceRules(short)}`);
+    expect(
+      pinned()
+        .map((name) => join(pins, name))
+        .sort(),
+    ).toEqual([`${first}+`, `${first}=`]);
+    expect(readdirSync(`${first}+`)).toEqual([',y:c:1:5:r=']);
+    // The short rules' program where the long rules' was: a long launch looks it up through the chain.
+    renameSync(`${first}=`, join(`${first}+`, ',y:c:1:5:r='));
+    expect(await underRules('l2', long, zeroRead, pins)).toBe('0\n');
+    rmSync(`${first}+`, { recursive: true });
   });
 });

@@ -1,13 +1,15 @@
 /**
  * What the guest needs once before its first container: cgroup2 on /sys/fs/cgroup with the cpu,
  * memory and pids controllers delegated to /vfs, devpts on /dev/pts (opening /dev/ptmx needs
- * it), and the stage directory rootfs.ts mounts over. /init mounts neither filesystem; the
- * launcher does (Node has no mount(2)), in one run, skipped for whatever is already mounted.
+ * it), a bpffs for the device programs (device_rules.ts), and the stage directory rootfs.ts
+ * mounts over. /init mounts none of these filesystems; the launcher does (Node has no mount(2)),
+ * in one run, skipped for whatever is already mounted.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '@vfs/contracts';
 import { CGROUP_ROOT, CONTAINERS_CGROUP, CONTROLLERS } from './cgroups';
+import { DEVICE_PROGRAMS_DIR } from './device_rules';
 import { ContainerError } from './errors';
 import { step, type PlanStep } from './launch_plan';
 import { Launch } from './process_launcher';
@@ -32,6 +34,10 @@ export function guestSetupSteps(types: ReadonlyMap<string, string>): PlanStep[] 
   if (types.get('/dev/pts') !== 'devpts') {
     steps.push(step('mkdirp', '/dev/pts', '755'));
     steps.push(step('mount', 'devpts', '/dev/pts', 'devpts', MS_NOSUID | MS_NOEXEC, 'mode=0620,ptmxmode=0666,gid=5'));
+  }
+  if (types.get(DEVICE_PROGRAMS_DIR) !== 'bpf') {
+    steps.push(step('mkdirp', DEVICE_PROGRAMS_DIR, '700'));
+    steps.push(step('mount', 'bpf', DEVICE_PROGRAMS_DIR, 'bpf', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=0700'));
   }
   return steps;
 }

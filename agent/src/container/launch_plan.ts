@@ -13,8 +13,11 @@ export interface PlanSteps {
   ns: [flags: number];
   /** Cgroup v2 directory the child is created in (CLONE_INTO_CGROUP). */
   cgroup: [path: string];
-  /** The device rules' program on that cgroup (device_rules.ts encodes them; launcher/devices.c). */
-  devices: [rules: string];
+  /**
+   * The device rules' program on that cgroup (device_rules.ts encodes them; launcher/devices.c),
+   * shared by launches with the same rules through pins in `cacheDir` (a bpffs; "" for none).
+   */
+  devices: [rules: string, cacheDir: string];
   /** setns into every namespace of a running process (exec). */
   join: [pid: number, flags: number];
   /** setns into these namespaces of a running process, without entering its root (a pod's shared ones). */
@@ -67,7 +70,7 @@ export type StepName = keyof PlanSteps;
 export const PLAN_STEP_ARITY = {
   ns: 1,
   cgroup: 1,
-  devices: 1,
+  devices: 2,
   join: 2,
   setns: 2,
   tty: 2,

@@ -15,7 +15,20 @@ describe("containerd's default spec", () => {
       '/run',
     ]);
     expect(parseProcess(JSON.parse(JSON.stringify(spec.process))).capabilities?.bounding).toHaveLength(14);
-    expect(parseResources(spec.linux?.resources).devices).toEqual([{ allow: false, access: 'rwm' }]);
+    // Deny all, then the nine devices `ctr run` allows (as containerd 1.6 sent them to the shim).
+    const devices = parseResources(spec.linux?.resources).devices ?? [];
+    expect(devices[0]).toEqual({ allow: false, access: 'rwm' });
+    expect(devices.slice(1).map((d) => `${d.type}:${d.major}:${d.minor ?? '*'}:${d.access}`)).toEqual([
+      'c:1:3:rwm',
+      'c:1:8:rwm',
+      'c:1:7:rwm',
+      'c:5:0:rwm',
+      'c:1:5:rwm',
+      'c:1:9:rwm',
+      'c:5:1:rwm',
+      'c:136:*:rwm',
+      'c:5:2:rwm',
+    ]);
     expect(spec.linux?.namespaces?.map((ns) => ns.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'network']);
   });
 });

@@ -1,7 +1,7 @@
 // containerd's default Linux spec (`ctr oci spec`): what a container gets when nobody says
 // otherwise. The agent adds its mounts to a spec that lacks them; the warm-ups spec their
 // throwaway containers with all of it, as `ctr run` would.
-import type { NamespaceType, OciMount, OciSpec } from './spec';
+import type { NamespaceType, OciDeviceRule, OciMount, OciSpec } from './spec';
 
 const CAPABILITIES: readonly string[] = [
   'CAP_CHOWN',
@@ -67,6 +67,23 @@ const MASKED_PATHS: readonly string[] = [
   '/proc/scsi',
 ];
 
+/**
+ * The device cgroup rules `ctr run` adds after the default deny (containerd's
+ * oci.WithDefaultUnixDevices), in its order: what a container's launcher turns into its device
+ * program, which containers with the same rules share (agent/runtime/launcher/devices.c).
+ */
+const CTR_RUN_DEVICE_RULES: readonly OciDeviceRule[] = [
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // null
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // random
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // full
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // tty
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // zero
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // urandom
+  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' }, // console
+  { allow: true, type: 'c', major: 136, access: 'rwm' }, // the pts
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // ptmx
+];
+
 const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /** The spec `ctr run IMAGE ID <args>` gives a container, with `mounts` for its mounts. */
@@ -85,7 +102,7 @@ export function containerdDefaultSpec(args: readonly string[], mounts: readonly 
     root: { path: 'rootfs' },
     mounts,
     linux: {
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      resources: { devices: [{ allow: false, access: 'rwm' }, ...CTR_RUN_DEVICE_RULES] },
       namespaces: NAMESPACES.map((type) => ({ type })),
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
