@@ -9,12 +9,12 @@
  * for: an allow rule that matches the device takes its access off, and the open is allowed once
  * nothing is left; a deny rule that matches any of what is left refuses it; so does no match.
  *
- * Loading a program runs the kernel's verifier: 7-10 ms a container under TCG. The program is a
- * function of the rules alone and holds no state, so containers with the same rules (most: the
- * runtime's defaults) share one. With a cache directory (a bpffs only the agent's mount namespace
- * sees) the first load pins the program under a path that is the encoded rules themselves (behind
- * the generator's version), and later launches with the same rules take it from there: no hash,
- * so no two rule sets can meet.
+ * Loading a program runs the kernel's verifier: 5-10 ms a container under TCG. The program is a
+ * function of the rules and of this generator (PROGRAM_VERSION) alone and holds no state, so
+ * containers with the same rules (most: the runtime's defaults) share one. With a cache directory (a bpffs only the
+ * agent's mount namespace sees) the first load pins the program under a path that is the encoded rules themselves
+ * (behind the generator's version), and later launches with the same rules take it from there: no hash, so no two rule
+ * sets can meet.
  */
 #include "launcher.h"
 
