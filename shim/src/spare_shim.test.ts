@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { sandboxPaths, spareDir } from '@vfs/contracts';
 import { bundleTestShim } from '@vfs/harness/bundles';
 import { pidAlive, waitFor } from '@vfs/harness/process';
-import { type ShimBundle, shimBundle } from '@vfs/harness/shim_bundle';
+import { servingShimPid, type ShimBundle, shimBundle, shimStart } from '@vfs/harness/shim_bundle';
 import { REPO_ROOT } from '@vfs/harness/repo';
 
 // A real spare (the shim frame around the host-process test double, as the e2e tests run it) and
@@ -72,36 +72,9 @@ describe('a spare shim', () => {
 
   /** containerd's start; `wrapper` runs first in the same process (a shell's `exec`, taskset). */
   const start = (id: string, by: string = program, inBundle: string = bundle, wrapper: string[] = []): string =>
-    execFileSync(
-      wrapper[0] ?? by,
-      [
-        ...wrapper.slice(1),
-        ...(wrapper.length > 0 ? [by] : []),
-        '-namespace',
-        'ns',
-        '-address',
-        join(dir, 'containerd.sock'),
-        '-id',
-        id,
-        '-bundle',
-        inBundle,
-        'start',
-      ],
-      {
-        cwd: bundle,
-        env: { ...process.env, VFS_RUN_DIR: run, TTRPC_ADDRESS: join(dir, 'containerd.sock.ttrpc') },
-        input: '',
-        encoding: 'utf8',
-        timeout: 20_000,
-      },
-    );
+    shimStart(by, id, { runDir: run, socketDir: dir, bundle: inBundle, wrapper });
 
-  const servingPid = (id: string): number =>
-    (
-      JSON.parse(readFileSync(join(sandboxPaths(run, 'ns', id).stateDir, 'pids', 'shim.json'), 'utf8')) as {
-        pid: number;
-      }
-    ).pid;
+  const servingPid = (id: string): number => servingShimPid(run, id);
 
   it("takes a start's place: answers containerd on the start's stdout and serves from the bundle, its pool told", async () => {
     const answer = start('sb1');

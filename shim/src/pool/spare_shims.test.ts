@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseSpareDirName, sandboxPaths, spareShimsDir } from '@vfs/contracts';
+import { parseSpareDirName, spareShimsDir } from '@vfs/contracts';
 import { bundleTestShim } from '@vfs/harness/bundles';
 import { pidAlive, waitFor } from '@vfs/harness/process';
-import { type ShimBundle, shimBundle } from '@vfs/harness/shim_bundle';
+import { servingShimPid, type ShimBundle, shimBundle, shimStart } from '@vfs/harness/shim_bundle';
 import { REPO_ROOT } from '@vfs/harness/repo';
 import pino from 'pino';
 import { SpareShims } from './spare_shims';
@@ -52,25 +52,9 @@ describe("the warm pool's spare shims", () => {
     }
   };
 
-  const start = (id: string): string =>
-    execFileSync(
-      program,
-      ['-namespace', 'ns', '-address', join(dir, 'c.sock'), '-id', id, '-bundle', bundle, 'start'],
-      {
-        cwd: bundle,
-        env: { ...process.env, TTRPC_ADDRESS: join(dir, 'c.sock.ttrpc') },
-        input: '',
-        encoding: 'utf8',
-        timeout: 20_000,
-      },
-    );
+  const start = (id: string): string => shimStart(program, id, { runDir: run, socketDir: dir, bundle });
 
-  const server = (id: string): number =>
-    (
-      JSON.parse(readFileSync(join(sandboxPaths(run, 'ns', id).stateDir, 'pids', 'shim.json'), 'utf8')) as {
-        pid: number;
-      }
-    ).pid;
+  const server = (id: string): number => servingShimPid(run, id);
 
   it('keeps its count of spares ready, replaces a claimed one, and leaves nothing behind when stopped', async () => {
     spares = new SpareShims({ program, runDir: run, count: 2, refillDelayMs: 0, log: pino({ level: 'silent' }) });
