@@ -22,13 +22,14 @@ npm:
 bundle: npm
 	@node scripts/bundle.cjs
 
-# The daemon's native helper (daemon/native): a READDIRPLUS page's lookups in one koffi call. The
-# daemon loads it from here at start (daemon/src/sys/lookup_batch.ts); the unit tests need it too.
-DAEMON_NATIVE := build/lib/libvfs_lookup_batch.so
+# The daemon's native helpers (daemon/native): a READDIRPLUS page's lookups and a READDIR page's
+# records, each in one koffi call. The daemon loads them from here at start
+# (daemon/src/sys/native_library.ts); the unit tests need them too.
+DAEMON_NATIVE := build/lib/libvfs_daemon_native.so
 C_SOURCES += daemon/native
-$(DAEMON_NATIVE): daemon/native/lookup_batch.c
+$(DAEMON_NATIVE): daemon/native/lookup_batch.c daemon/native/dirents.c
 	@mkdir -p $(dir $@)
-	@gcc -O2 -fPIC -shared -Wall -Wextra -Werror -o $@.$$$$ $< && mv $@.$$$$ $@
+	@gcc -O2 -fPIC -shared -Wall -Wextra -Werror -o $@.$$$$ $^ && mv $@.$$$$ $@
 bundle check: $(DAEMON_NATIVE)
 
 typecheck: npm

@@ -6,7 +6,6 @@
 // reads again from its cookie.
 import { fdatasync, fsync, getdents64, lseek, O_DIRECTORY, O_RDONLY, S_IFDIR, SEEK_SET } from '../sys/fs';
 import {
-  DIRENT_HEADER_SIZE,
   Dirent,
   DIRENTPLUS_HEADER_SIZE,
   ENTRY_OUT_SIZE,
@@ -27,6 +26,7 @@ import { EBADF, EINVAL, ENOENT, ENOTDIR } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import { escapedError } from './containment';
 import type { DirStream, Handle } from './handle_table';
+import { DirentsCursor } from '../sys/dirents';
 import type { LookupBatch } from '../sys/lookup_batch';
 import type { PassthroughFs } from './passthrough_fs';
 
@@ -86,6 +86,8 @@ const nameScratch = Buffer.alloc(256);
 
 /** getdents64 records read ahead, and the stream they belong to (handlers run one at a time). */
 const dirBuf = Buffer.allocUnsafe(32768);
+/** Where a READDIR's native encode stopped. */
+const cursor = new DirentsCursor();
 let dirBufOwner: DirStream | null = null;
 
 /** Makes `ds` the owner of dirBuf: another stream's records there are not its own. 0 or -errno. */
@@ -137,13 +139,42 @@ function consume(ds: DirStream): void {
   ds.pos += dirBuf.readUInt16LE(ds.pos + D_RECLEN);
 }
 
+/** Reads the next getdents64 records into dirBuf: their length, 0 at the end, or -errno. */
+function readAhead(h: Handle, ds: DirStream): number {
+  const n = getdents64(h.fd, dirBuf, dirBuf.length);
+  if (n > 0) {
+    ds.len = n;
+    ds.pos = 0;
+  }
+  return n;
+}
+
+/** Fills the reply with dirents (READDIR) up to `size` bytes; returns bytes written or -errno. */
+function fillPlain(rq: Request, h: Handle, ds: DirStream, size: number): number {
+  let written = 0;
+  for (;;) {
+    if (ds.pos >= ds.len) {
+      const n = readAhead(h, ds);
+      if (n <= 0) return written === 0 ? n : written;
+    }
+    const w = cursor.encode(dirBuf, ds.pos, ds.len, rq.reply, OUT_HEADER_SIZE + written, size - written);
+    if (w < 0) return written === 0 ? w : written;
+    if (w === 0) return written;
+    written += w;
+    ds.pos = cursor.pos;
+    ds.offLo = cursor.offLo;
+    ds.offHi = cursor.offHi;
+    if (ds.pos < ds.len) return written;
+  }
+}
+
 /**
- * Fills the reply with dirents (READDIR) or direntplus records (READDIRPLUS, each entry counted
- * as a lookup except "." and "..") up to `size` bytes; returns bytes written or -errno.
- * READDIRPLUS looks the names that fit up in batches (fs.batch), one native call each; the
- * caller discards what a reply ending early left of the last one.
+ * Fills the reply with direntplus records (each entry counted as a lookup except "." and "..")
+ * up to `size` bytes; returns bytes written or -errno. The names that fit are looked up in
+ * batches (fs.batch), one native call each; the caller discards what a reply ending early left
+ * of the last one.
  */
-function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, size: number, plus: boolean): number {
+function fillPlus(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, size: number): number {
   const out = rq.reply;
   const view = rq.replyView;
   let written = 0;
@@ -151,41 +182,36 @@ function fillDirents(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, s
   let planEnd = 0;
   for (;;) {
     if (ds.pos >= ds.len) {
-      const n = getdents64(h.fd, dirBuf, dirBuf.length);
-      if (n < 0) return written === 0 ? n : written;
-      if (n === 0) return written;
-      ds.len = n;
-      ds.pos = 0;
+      const n = readAhead(h, ds);
+      if (n <= 0) return written === 0 ? n : written;
       planEnd = 0;
     }
     const p = ds.pos;
     const nameStart = p + D_NAME;
     const namelen = dirBuf.indexOf(0, nameStart) - nameStart;
-    const recSize = recAlign((plus ? DIRENTPLUS_HEADER_SIZE : DIRENT_HEADER_SIZE) + namelen);
+    const recSize = recAlign(DIRENTPLUS_HEADER_SIZE + namelen);
     if (written + recSize > size) return written;
     let off = OUT_HEADER_SIZE + written;
-    if (plus) {
-      if (isDotOrDotDot(dirBuf, nameStart, namelen)) {
-        encodeEmptyEntry(out, off);
-      } else {
-        if (p >= planEnd) {
-          fs.batch.discard();
-          planEnd = planBatch(ds, fs.batch, size - written);
-          const r = fs.lookupBatch(h.inode, fs.batch);
-          if (r < 0) return written === 0 ? r : written;
-        }
-        const name = entryName(dirBuf, nameStart, namelen);
-        const inode = fs.batchEntry(h.inode, fs.batch, fs.batch.take(), name);
-        if (inode === -ENOENT) {
-          consume(ds);
-          continue;
-        }
-        if (typeof inode === 'number') return written === 0 ? inode : written;
-        const flags = fs.attrFlags(inode, fs.entryStat);
-        encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.entryStat, flags, fs.ids);
+    if (isDotOrDotDot(dirBuf, nameStart, namelen)) {
+      encodeEmptyEntry(out, off);
+    } else {
+      if (p >= planEnd) {
+        fs.batch.discard();
+        planEnd = planBatch(ds, fs.batch, size - written);
+        const r = fs.lookupBatch(h.inode, fs.batch);
+        if (r < 0) return written === 0 ? r : written;
       }
-      off += ENTRY_OUT_SIZE;
+      const name = entryName(dirBuf, nameStart, namelen);
+      const inode = fs.batchEntry(h.inode, fs.batch, fs.batch.take(), name);
+      if (inode === -ENOENT) {
+        consume(ds);
+        continue;
+      }
+      if (typeof inode === 'number') return written === 0 ? inode : written;
+      const flags = fs.attrFlags(inode, fs.entryStat);
+      encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.entryStat, flags, fs.ids);
     }
+    off += ENTRY_OUT_SIZE;
     // Byte loops: d_ino, d_off and a name are short, and Buffer#copy of a range allocates a view.
     const src = dirBuf;
     for (let i = 0; i < 16; i++) out[off + Dirent.ino + i] = src[p + i]!;
@@ -211,8 +237,10 @@ function readdirCommon(rq: Request, fs: PassthroughFs, plus: boolean): number {
   if (owned < 0) return rq.error(owned);
   const s = seekTo(h.fd, ds, rq.u32(ReadIn.offset), rq.u32(ReadIn.offset + 4));
   if (s < 0) return rq.error(s);
-  const n = fillDirents(rq, fs, h, ds, Math.min(rq.u32(ReadIn.size), rq.replyRoom()), plus);
-  if (plus) fs.batch.discard();
+  const size = Math.min(rq.u32(ReadIn.size), rq.replyRoom());
+  if (!plus) return rq.result(fillPlain(rq, h, ds, size));
+  const n = fillPlus(rq, fs, h, ds, size);
+  fs.batch.discard();
   return rq.result(n);
 }
 

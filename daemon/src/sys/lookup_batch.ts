@@ -1,22 +1,10 @@
 // vfs_lookup_batch (daemon/native/lookup_batch.c): a READDIRPLUS page's openat + statx (+
 // name_to_handle_at) in one koffi call rather than 2-3 calls per entry, each crossing costing
-// 0.5-2.5 µs (LOOKUP uses it for one name). `make build` compiles the library into build/lib; it
-// is loaded when this module is, at start, before the sandbox hides the host's files. Workers
-// (the tests' device threads, bundled elsewhere) load it again by the path the environment hands
-// them, which the dynamic loader answers from the copy already mapped. A daemon without it refuses to
-// start: the data path has no second, slower implementation to fall back to.
-import { join } from 'node:path';
-import { repoRoot } from '@vfs/build/repo-root';
-import koffi from 'koffi';
+// 0.5-2.5 µs (LOOKUP uses it for one name).
 import { tryClose } from './fd';
 import { FILE_HANDLE_SIZE } from './file_handle';
 import { STATX_SIZE } from './fs';
-
-/** The library's path, for Workers (whose bundles may live outside the repository) and other layouts. */
-const LIBRARY_ENV = 'VFS_LOOKUP_BATCH_LIBRARY';
-export const LOOKUP_BATCH_LIBRARY =
-  process.env[LIBRARY_ENV] ?? join(repoRoot(__dirname), 'build', 'lib', 'libvfs_lookup_batch.so');
-process.env[LIBRARY_ENV] = LOOKUP_BATCH_LIBRARY;
+import { daemonNative } from './native_library';
 
 /** Open each name O_PATH|O_NOFOLLOW and stat the fd; without it, statx by name only. */
 export const LB_OPEN = 1;
@@ -27,16 +15,7 @@ export const LOOKUP_BATCH_MAX = 128;
 /** NAME_MAX plus the NUL. */
 const NAME_ROOM = 256;
 
-function loadLibrary(): ReturnType<typeof koffi.load> {
-  try {
-    return koffi.load(LOOKUP_BATCH_LIBRARY);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new Error(`vfs-virtiofsd needs ${LOOKUP_BATCH_LIBRARY} (\`make build\` compiles it): ${why}`);
-  }
-}
-
-const _lookupBatch = loadLibrary().func(
+const _lookupBatch = daemonNative.func(
   'int vfs_lookup_batch(int dirfd, const char *names, uint32_t names_len, void *offsets, uint32_t count, ' +
     'uint32_t capacity, uint32_t flags, uint32_t mask, uint64_t handle_mnt_id, void *result, void *stx, ' +
     'void *handles, void *handle_len)',

@@ -1,0 +1,130 @@
+// vfs_dirents_encode on a real directory's getdents64 records: every record once, in order, with its
+// d_ino, d_off and type; a reply that runs out of room stops before the record that does not fit;
+// a malformed record or a range outside the buffers is refused, and nothing past it is written.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EINVAL, EIO } from '../fuse/errno';
+import { tryClose } from './fd';
+import { AT_FDCWD, cPath, getdents64, O_DIRECTORY, O_RDONLY, openat } from './fs';
+import { DirentsCursor } from './dirents';
+
+interface Record {
+  ino: bigint;
+  off: bigint;
+  type: number;
+  name: string;
+}
+
+let dir: string;
+let records: Buffer;
+
+/** The directory's getdents64 records, read in one call. */
+function readRecords(path: string): Buffer {
+  const fd = openat(AT_FDCWD, cPath(path), O_RDONLY | O_DIRECTORY);
+  const buf = Buffer.alloc(65536);
+  const n = getdents64(fd, buf, buf.length);
+  tryClose(fd);
+  if (n <= 0) throw new Error(`getdents64: ${n}`);
+  return buf.subarray(0, n);
+}
+
+function hostRecords(buf: Buffer): Record[] {
+  const out: Record[] = [];
+  for (let p = 0; p < buf.length; p += buf.readUInt16LE(p + 16)) {
+    const end = buf.indexOf(0, p + 19);
+    out.push({
+      ino: buf.readBigUInt64LE(p),
+      off: buf.readBigInt64LE(p + 8),
+      type: buf[p + 18]!,
+      name: buf.toString('latin1', p + 19, end),
+    });
+  }
+  return out;
+}
+
+/** struct fuse_dirent records in out[off, off + len). */
+function fuseRecords(out: Buffer, off: number, len: number): Record[] {
+  const recs: Record[] = [];
+  for (let p = off; p < off + len; ) {
+    const namelen = out.readUInt32LE(p + 16);
+    recs.push({
+      ino: out.readBigUInt64LE(p),
+      off: out.readBigInt64LE(p + 8),
+      type: out.readUInt32LE(p + 20),
+      name: out.toString('latin1', p + 24, p + 24 + namelen),
+    });
+    const size = (24 + namelen + 7) & ~7;
+    expect(out.subarray(p + 24 + namelen, p + size).every((b) => b === 0)).toBe(true);
+    p += size;
+  }
+  return recs;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vfs-dirents-'));
+  for (let i = 0; i < 300; i++) writeFileSync(join(dir, `file-${'x'.repeat(i % 40)}-${i}`), '');
+  mkdirSync(join(dir, 'sub'));
+  records = readRecords(dir);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+test('encodes every record once, in order, with its inode, cookie and type, names padded with zeros', () => {
+  const out = Buffer.alloc(65536, 0xff);
+  const cursor = new DirentsCursor();
+  const w = cursor.encode(records, 0, records.length, out, 16, out.length - 16);
+  const host = hostRecords(records);
+  expect(fuseRecords(out, 16, w)).toEqual(host);
+  expect(host.map((r) => r.name).sort()).toEqual(['.', '..', ...readdirSync(dir)].sort());
+  expect(cursor.pos).toBe(records.length);
+  const last = host[host.length - 1]!;
+  expect(BigInt(cursor.offLo) + (BigInt(cursor.offHi) << 32n)).toBe(BigInt.asUintN(64, last.off));
+  expect(out[15]).toBe(0xff);
+  expect(out[16 + w]).toBe(0xff);
+});
+
+test('a reply short of room stops before the first record that does not fit, and the next resumes there', () => {
+  const cursor = new DirentsCursor();
+  const host = hostRecords(records);
+  const seen: Record[] = [];
+  let pos = 0;
+  while (pos < records.length) {
+    const out = Buffer.alloc(512);
+    const w = cursor.encode(records, pos, records.length, out, 0, 200);
+    expect(w).toBeGreaterThan(0);
+    expect(w).toBeLessThanOrEqual(200);
+    seen.push(...fuseRecords(out, 0, w));
+    expect(cursor.pos).toBeGreaterThan(pos);
+    pos = cursor.pos;
+  }
+  expect(seen).toEqual(host);
+  // Room for no record: nothing written, the position unchanged.
+  expect(cursor.encode(records, 0, records.length, Buffer.alloc(64), 0, 24)).toBe(0);
+  expect(cursor.pos).toBe(0);
+});
+
+test('a record running past the bytes given, or without a name, is refused with EIO after the good ones', () => {
+  const cursor = new DirentsCursor();
+  const firstLen = records.readUInt16LE(16);
+  // Cut inside the second record: the first is encoded, then the cut one refused.
+  const out = Buffer.alloc(4096);
+  expect(cursor.encode(records, 0, firstLen + 10, out, 0, out.length)).toBe(-EIO);
+  expect(cursor.pos).toBe(firstLen);
+  // A record whose name has no NUL within its length.
+  const bad = Buffer.from(records.subarray(0, firstLen));
+  bad.fill(0x41, 19, firstLen);
+  expect(cursor.encode(bad, 0, bad.length, out, 0, out.length)).toBe(-EIO);
+  // A record length of 0 would never advance.
+  bad.writeUInt16LE(0, 16);
+  expect(cursor.encode(bad, 0, bad.length, out, 0, out.length)).toBe(-EIO);
+});
+
+test('ranges outside either buffer are refused before anything is read or written', () => {
+  const cursor = new DirentsCursor();
+  const out = Buffer.alloc(256, 0xee);
+  expect(cursor.encode(records, 0, records.length + 1, out, 0, 256)).toBe(-EINVAL);
+  expect(cursor.encode(records, records.length + 8, records.length, out, 0, 256)).toBe(-EINVAL);
+  expect(cursor.encode(records, 0, records.length, out, 200, 100)).toBe(-EINVAL);
+  expect(cursor.encode(records, 0, records.length, out, 300, 0)).toBe(-EINVAL);
+  expect(out.every((b) => b === 0xee)).toBe(true);
+});
