@@ -20,7 +20,8 @@
 #define FUSE_DIRENT_TYPE 20
 #define FUSE_DIRENT_NAME 24
 
-#define NAME_MAX_BYTES 255
+/* FUSE_NAME_MAX: the longest name the guest's FUSE takes in a dirent. */
+#define FUSE_NAME_MAX_BYTES 1024
 
 /* Indices of vfs_dirents_encode's `state`. */
 #define STATE_POS 0
@@ -50,29 +51,29 @@ static int record_name_length(const uint8_t *rec, uint16_t reclen) {
   const uint8_t *end = memchr(rec + D_NAME, '\0', room);
   if (end == NULL) return -EIO;
   size_t len = (size_t)(end - (rec + D_NAME));
-  if (len == 0 || len > NAME_MAX_BYTES) return -EIO;
+  if (len == 0 || len > FUSE_NAME_MAX_BYTES) return -EIO;
   return (int)len;
 }
 
 /*
  * Encodes the getdents64 records of src[pos, len) as fuse_dirent records into out[off, off + room)
- * (`out_len` bytes in all), in order, stopping before the first that does not fit. state[0] is
- * set to the position after the last record encoded, state[1] and state[2] to its d_off (low and
- * high halves), all three left alone when none fit. Returns the bytes written, or -EIO for a record
- * that runs past `len` or has no name (nothing is trusted to be what the kernel wrote), or -EINVAL
- * for a range outside the buffers.
+ * (`out_len` bytes in all), in order, stopping before the first that does not fit or is malformed.
+ * state[0] is set to the position after the last record encoded, state[1] and state[2] to its
+ * d_off (low and high halves), all three left alone when none was. Returns the bytes written, or,
+ * when the first record is malformed (it runs past `len`, or its name is empty, unterminated or
+ * longer than FUSE takes: nothing is trusted to be what the kernel wrote), -EIO; -EINVAL for a
+ * range outside the buffers.
  */
 int vfs_dirents_encode(const uint8_t *src, uint32_t src_len, uint32_t pos, uint32_t len, uint8_t *out, uint32_t out_len,
                        uint32_t off, uint32_t room, uint32_t *state) {
   if (len > src_len || pos > len || off > out_len || room > out_len - off) return -EINVAL;
   uint32_t written = 0;
   while (pos < len) {
-    if (len - pos <= D_NAME) return -EIO;
     const uint8_t *rec = src + pos;
-    uint16_t reclen = u16_at(rec + D_RECLEN);
-    if (reclen > len - pos) return -EIO;
-    int namelen = record_name_length(rec, reclen);
-    if (namelen < 0) return namelen;
+    uint16_t reclen = len - pos > D_NAME ? u16_at(rec + D_RECLEN) : 0;
+    int namelen = reclen <= len - pos ? record_name_length(rec, reclen) : -EIO;
+    /* The records before a bad one go out; the next call, starting at it, reports it. */
+    if (namelen < 0) return written > 0 ? (int)written : namelen;
     uint32_t size = ((uint32_t)FUSE_DIRENT_NAME + (uint32_t)namelen + 7u) & ~7u;
     if (size > room - written) break;
     uint8_t *dst = out + off + written;

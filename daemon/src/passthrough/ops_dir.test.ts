@@ -157,6 +157,26 @@ test('two directories read in turns, a few entries per reply, each list every en
   for (const s of streams) expect(sorted(s.names)).toEqual(sorted(['.', '..', ...readdirSync(join(h.dir, s.name))]));
 });
 
+test('READDIR replies larger than the read-ahead buffer read on within a reply and list every entry once', () => {
+  mkdirSync(join(h.dir, 'long'));
+  // ≈ 224-byte records: a 32 KiB read ahead holds ≈ 146, a 64 KiB reply ≈ 290.
+  for (let i = 0; i < 700; i++) writeFileSync(join(h.dir, 'long', `${'n'.repeat(196)}-${i}`), '');
+  const d = c.lookup(1, 'long').nodeid;
+  const o = c.opendir(d);
+  const first = c.readdir(d, o.fh, 0, 65536);
+  expect(first.length).toBeGreaterThan(200);
+  const all = [...first];
+  let offset = first[first.length - 1]!.off;
+  for (;;) {
+    const batch = c.readdir(d, o.fh, offset, 65536);
+    if (batch.length === 0) break;
+    all.push(...batch);
+    offset = batch[batch.length - 1]!.off;
+  }
+  expect(sorted(all.map((e) => e.name))).toEqual(sorted(['.', '..', ...readdirSync(join(h.dir, 'long'))]));
+  c.releasedir(d, o.fh);
+});
+
 test('directories held open and read once pin no read-ahead buffer each', () => {
   h.cleanup();
   h = startHarness({}, { sandbox: 'none' });

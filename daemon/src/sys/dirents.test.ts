@@ -1,6 +1,7 @@
 // vfs_dirents_encode on a real directory's getdents64 records: every record once, in order, with its
-// d_ino, d_off and type; a reply that runs out of room stops before the record that does not fit;
-// a malformed record or a range outside the buffers is refused, and nothing past it is written.
+// d_ino, d_off and type; a reply that runs out of room stops before the record that does not fit,
+// and so does one that meets a malformed record, which the next call refuses; a range outside the
+// buffers is refused before anything is written.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,11 @@ function hostRecords(buf: Buffer): Record[] {
   return out;
 }
 
+/** The cursor's d_off, whole. */
+function cookie(cursor: DirentsCursor): bigint {
+  return BigInt(cursor.offLo) + (BigInt(cursor.offHi) << 32n);
+}
+
 /** struct fuse_dirent records in out[off, off + len). */
 function fuseRecords(out: Buffer, off: number, len: number): Record[] {
   const recs: Record[] = [];
@@ -78,7 +84,7 @@ test('encodes every record once, in order, with its inode, cookie and type, name
   expect(host.map((r) => r.name).sort()).toEqual(['.', '..', ...readdirSync(dir)].sort());
   expect(cursor.pos).toBe(records.length);
   const last = host[host.length - 1]!;
-  expect(BigInt(cursor.offLo) + (BigInt(cursor.offHi) << 32n)).toBe(BigInt.asUintN(64, last.off));
+  expect(cookie(cursor)).toBe(BigInt.asUintN(64, last.off));
   expect(out[15]).toBe(0xff);
   expect(out[16 + w]).toBe(0xff);
 });
@@ -95,28 +101,60 @@ test('a reply short of room stops before the first record that does not fit, and
     expect(w).toBeLessThanOrEqual(200);
     seen.push(...fuseRecords(out, 0, w));
     expect(cursor.pos).toBeGreaterThan(pos);
+    // The cookie is the last record sent's, where the guest resumes.
+    expect(cookie(cursor)).toBe(BigInt.asUintN(64, seen[seen.length - 1]!.off));
     pos = cursor.pos;
   }
   expect(seen).toEqual(host);
-  // Room for no record: nothing written, the position unchanged.
-  expect(cursor.encode(records, 0, records.length, Buffer.alloc(64), 0, 24)).toBe(0);
-  expect(cursor.pos).toBe(0);
+  // Room for no record: nothing written.
+  const none = Buffer.alloc(64, 0xee);
+  expect(cursor.encode(records, 0, records.length, none, 0, 24)).toBe(0);
+  expect(none.every((b) => b === 0xee)).toBe(true);
 });
 
-test('a record running past the bytes given, or without a name, is refused with EIO after the good ones', () => {
+/** A copy of the first record alone, its name replaced by `name` bytes (NUL-terminated unless said). */
+function oneRecord(name: Buffer, terminated = true): Buffer {
+  const reclen = (19 + name.length + (terminated ? 1 : 0) + 7) & ~7;
+  const rec = Buffer.alloc(reclen);
+  records.copy(rec, 0, 0, 19);
+  rec.writeUInt16LE(reclen, 16);
+  name.copy(rec, 19);
+  return rec;
+}
+
+test('a malformed record ends the reply before it, and alone is refused with EIO, nothing written', () => {
   const cursor = new DirentsCursor();
   const firstLen = records.readUInt16LE(16);
-  // Cut inside the second record: the first is encoded, then the cut one refused.
-  const out = Buffer.alloc(4096);
-  expect(cursor.encode(records, 0, firstLen + 10, out, 0, out.length)).toBe(-EIO);
+  const secondLen = records.readUInt16LE(firstLen + 16);
+  const out = Buffer.alloc(8192, 0xee);
+  const refused = (src: Buffer, pos = 0, len = src.length): number => {
+    out.fill(0xee);
+    const r = cursor.encode(src, pos, len, out, 0, out.length);
+    if (r < 0) expect(out.every((b) => b === 0xee)).toBe(true);
+    return r;
+  };
+  // The second record runs past the bytes given (its header is all there, its last byte is not): the first goes out ...
+  const firstSize = cursor.encode(records, 0, firstLen + secondLen - 1, out, 0, out.length);
+  expect(fuseRecords(out, 0, firstSize)).toEqual(hostRecords(records).slice(0, 1));
   expect(cursor.pos).toBe(firstLen);
-  // A record whose name has no NUL within its length.
-  const bad = Buffer.from(records.subarray(0, firstLen));
-  bad.fill(0x41, 19, firstLen);
-  expect(cursor.encode(bad, 0, bad.length, out, 0, out.length)).toBe(-EIO);
-  // A record length of 0 would never advance.
-  bad.writeUInt16LE(0, 16);
-  expect(cursor.encode(bad, 0, bad.length, out, 0, out.length)).toBe(-EIO);
+  // ... and the next call, at the second, is refused.
+  expect(refused(records, firstLen, firstLen + secondLen - 1)).toBe(-EIO);
+  // A header cut short, and a length that claims more than is there.
+  expect(refused(records, firstLen, firstLen + 10)).toBe(-EIO);
+  const long = Buffer.from(records.subarray(firstLen, firstLen + secondLen));
+  long.writeUInt16LE(secondLen + 8, 16);
+  expect(refused(long)).toBe(-EIO);
+  // A name without its NUL inside the record, an empty name, a length of 0 (the name intact).
+  expect(refused(oneRecord(Buffer.from('x'.repeat(13)), false))).toBe(-EIO);
+  expect(refused(oneRecord(Buffer.alloc(0)))).toBe(-EIO);
+  const zero = oneRecord(Buffer.from('name'));
+  zero.writeUInt16LE(0, 16);
+  expect(refused(zero)).toBe(-EIO);
+  // Names up to FUSE's 1024 bytes go out (a host file system may have them); longer, never.
+  const kib = cursor.encode(oneRecord(Buffer.from('n'.repeat(1024))), 0, 1048, out, 0, out.length);
+  expect(fuseRecords(out, 0, kib)[0]!.name).toBe('n'.repeat(1024));
+  const tooLong = oneRecord(Buffer.from('n'.repeat(1025)));
+  expect(refused(tooLong)).toBe(-EIO);
 });
 
 test('ranges outside either buffer are refused before anything is read or written', () => {

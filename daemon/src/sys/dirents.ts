@@ -30,8 +30,9 @@ export class DirentsCursor {
 
   /**
    * Encodes the getdents64 records src[pos, len) as fuse_dirent records into out[off, off + room),
-   * stopping before the first that does not fit. Returns the bytes written (0: the first did not
-   * fit), -EIO for a malformed record, -EINVAL for a range outside the buffers.
+   * stopping before the first that does not fit or is malformed. Returns the bytes written (0: the
+   * first did not fit), -EIO when the first is malformed (past `len`; a name empty, unterminated or
+   * over FUSE's 1024 bytes), -EINVAL for a range outside the buffers.
    */
   encode(src: Buffer, pos: number, len: number, out: Buffer, off: number, room: number): number {
     this.state[0] = pos;
