@@ -29,6 +29,8 @@ import { type WarmUpPlace, warmUpVm } from '@vfs/shim/pool';
 jest.setTimeout(120_000);
 
 const SHARES = '/run/vfs/shares';
+/** The host time CreateSandbox sends: a day ahead, so that a guest clock set from it shows. */
+const SANDBOX_CLOCK_MS = Date.now() + 86_400_000;
 const OVERLAY_CONTAINERS = [
   'c1',
   'c2',
@@ -45,6 +47,7 @@ const OVERLAY_CONTAINERS = [
   'c16',
   'c17',
   'c18',
+  'c19',
   'keeper',
 ];
 
@@ -114,17 +117,25 @@ beforeAll(async () => {
     ],
   }));
   agent = vm.agent;
-  // What the warm pool does before it offers a VM: a throwaway container, created and removed.
+  // What the warm pool does before it offers a VM: a throwaway container, created and removed,
+  // and the container shares mounted ahead.
   warmedUp = await agent.warmUp({});
+  for (const share of [
+    { tag: 'lower0', mountPoint: `${SHARES}/lower0`, readonly: true },
+    { tag: 'rw', mountPoint: `${SHARES}/rw`, readonly: false },
+    { tag: 'layers', mountPoint: `${SHARES}/layers`, readonly: true },
+  ]) {
+    await agent.mountShare({ share });
+  }
+  // Then what the adopting shim sends: with no share left to mount, the sandbox's set-up (clock,
+  // entropy, hostname) waits for the first container's launch.
   await agent.createSandbox({
     sandboxId: 'agent-e2e',
     hostname: 'vfs-sandbox',
     dns: ['10.0.2.3'],
-    shares: [
-      { tag: 'lower0', mountPoint: `${SHARES}/lower0`, readonly: true },
-      { tag: 'rw', mountPoint: `${SHARES}/rw`, readonly: false },
-      { tag: 'layers', mountPoint: `${SHARES}/layers`, readonly: true },
-    ],
+    hostTimeMs: SANDBOX_CLOCK_MS,
+    entropy: Buffer.alloc(32, 0x5a),
+    shares: [],
   });
   process.stdout.write(
     `agent VM: launch → init ${Math.round(timings.bootToInitMs)} ms, → agent serving ${Math.round(timings.agentReadyMs)} ms\n`,
@@ -217,6 +228,33 @@ async function waitForOutput(
 // ---- checks ---------------------------------------------------------------------------------
 
 describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
+  // First: the set-up CreateSandbox left pending goes to whichever container is created first.
+  it("gives the sandbox's clock and hostname to its first container, even after a create that failed", async () => {
+    const refused = await rejection(
+      agent.createContainer({
+        containerId: 'c19',
+        ociSpecJson: Buffer.from(
+          JSON.stringify(spec(['true'], { process: { capabilities: { bounding: ['CAP_NO_SUCH_THING'] } } })),
+        ),
+        rootfs: overlay('c19'),
+        stdin: false,
+        terminal: false,
+      }),
+    );
+    expect(refused.code).toBe(Code.InvalidArgument);
+    // No UTS namespace of its own: the sandbox's hostname, as a pod's containers see it.
+    const shared = spec(['sh', '-c', 'hostname; date +%s'], {
+      linux: { namespaces: NAMESPACES.filter((ns) => ns.type !== 'uts') },
+    });
+    delete shared.hostname;
+    const done = await run('c19', shared);
+    expect(done.status).toBe(0);
+    const [hostname, seconds] = done.stdout.trim().split('\n');
+    expect(hostname).toBe('vfs-sandbox');
+    // Set from the host's time a day ahead (the guest's own clock came from the host's RTC).
+    expect(Number(seconds)).toBeGreaterThanOrEqual(Math.floor(SANDBOX_CLOCK_MS / 1000) - 5);
+  });
+
   it('leaves nothing of its warm-up container in the cgroup tree, and refuses a warm-up once the sandbox exists', async () => {
     const done = await run(
       'c12',

@@ -10,6 +10,7 @@ import { execPlan, initPlan } from './container_plan';
 import { ContainerProcess } from './container_process';
 import { ContainerError } from './errors';
 import { ensureGuestSetup } from './guest_setup';
+import type { PlanStep } from './launch_plan';
 import { planNamespaces, type NamespacePlan } from './namespaces';
 import type { ExitStatus } from './process_launcher';
 import type { RootfsSpec } from './rootfs';
@@ -19,6 +20,11 @@ export interface ContainerConfig {
   readonly id: string;
   readonly spec: ContainerSpec;
   readonly rootfs: RootfsSpec;
+  /**
+   * Steps the init's launcher runs first, in the agent's namespaces: the sandbox's own set-up
+   * (clock, entropy, hostname), when CreateSandbox had no launch of its own to run them in.
+   */
+  readonly sandboxSetup?: readonly PlanStep[];
 }
 
 export interface RuntimeOptions {
@@ -76,6 +82,7 @@ export class Container {
         launcherPath: options.launcherPath,
         spare: options.spareLauncher,
         ...plan,
+        parentSteps: [...(config.sandboxSetup ?? []), ...plan.parentSteps],
         held: true,
         context: { containerId: id },
       });

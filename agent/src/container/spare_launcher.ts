@@ -2,9 +2,10 @@
  * A vfs-launcher started ahead of its plan. Starting one is Node's spawn: a fork of the agent and
  * the launcher's exec, which the agent's event loop waits out, 20–30 ms of a pooled
  * CreateContainer's ≈ 230 under TCG (ARCHITECTURE.md, "The warm pool"). A launcher blocked in
- * reading its plan costs the guest nothing, so the agent keeps SPARES of them: a sandbox's start
- * runs two launches back to back (CreateSandbox's host sync and mounts, then its first container's
- * init). Container inits and execs without a pty and share mounts take one. The spares are made
+ * reading its plan costs the guest nothing, so the agent keeps SPARES of them: a booted sandbox's
+ * start runs two launches back to back (CreateSandbox's host sync and mounts, then its first
+ * container's init; a pooled one's CreateSandbox has no mounts left, and its set-up rides in the
+ * init's launch). Container inits and execs without a pty and share mounts take one. The spares are made
  * up REFILL_DELAY_MS after the last take, off those requests' path (the host's StartContainer
  * follows a CreateContainer within ≈ 0.1 s), one per turn of the event loop. A spare has read no
  * plan, so it holds nothing of any tenant's; it exits on its own when the agent does (its plan

@@ -1,6 +1,7 @@
 /** What the agent's handlers share: the containers, the mounted shares, output readers, OOM kills. */
 import type { RuntimeOptions } from '../container/container';
 import { ContainerRegistry } from '../container/container_registry';
+import type { PlanStep } from '../container/launch_plan';
 import type { SpareLauncher } from '../container/spare_launcher';
 import type { AgentLogger } from './logger';
 import { OomEvents } from './oom_events';
@@ -18,6 +19,12 @@ export interface AgentState {
   /** The launchers started ahead, made up after a warm-up used them. */
   readonly spareLauncher: SpareLauncher | undefined;
   sandboxId: string | undefined;
+  /**
+   * The sandbox's set-up steps (clock, entropy, hostname) that CreateSandbox left to the first
+   * container's launch, having no launch of its own (its shares were mounted already, as in a
+   * pooled VM): a launch costs 15-30 ms under TCG. Made when taken, so the clock is the host's then.
+   */
+  pendingSetup: (() => readonly PlanStep[]) | undefined;
 }
 
 export function agentState(log: AgentLogger, options: RuntimeOptions): AgentState {
@@ -30,5 +37,6 @@ export function agentState(log: AgentLogger, options: RuntimeOptions): AgentStat
     launcherPath: options.launcherPath,
     spareLauncher: options.spareLauncher,
     sandboxId: undefined,
+    pendingSetup: undefined,
   };
 }

@@ -1,5 +1,6 @@
 /** Container lifecycle calls: create (init held at its barrier), start, remove, pause, resume, update, stats. */
 import { errorMessage, parseResources, SpecError } from '@vfs/contracts';
+import type { Container } from '../container/container';
 import type { AgentState } from './agent_state';
 import { containerConfig } from './container_request';
 import type { Handlers } from './handler_types';
@@ -30,7 +31,17 @@ export function containerHandlers(
   const { registry, log } = state;
   return {
     createContainer: async (request) => {
-      const container = await registry.create(containerConfig(request, state.shares));
+      const config = containerConfig(request, state.shares);
+      const setup = state.pendingSetup;
+      state.pendingSetup = undefined;
+      let container: Container;
+      try {
+        container = await registry.create({ ...config, sandboxSetup: setup?.() });
+      } catch (err) {
+        // Whether its launch got as far as the set-up or not, the next container's runs it (again).
+        state.pendingSetup ??= setup;
+        throw err;
+      }
       // Without stdin the process reads EOF at once, as from /dev/null.
       if (!request.stdin && !request.terminal) container.init.closeStdin();
       state.oom.watch(container.id);

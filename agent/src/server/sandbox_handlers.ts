@@ -104,7 +104,8 @@ export function sandboxHandlers(
         request.hostTimeMs === 0 ? 0 : request.hostTimeMs + Math.round(performance.now() - received);
       const before = () => [...hostSyncSteps(hostTimeNow(), request.entropy), ...hostname];
       writeResolvConf(request.dns);
-      await state.shares.mount(request.shares, before, request.shareWaitMs);
+      if (request.shares.length > 0) await state.shares.mount(request.shares, before, request.shareWaitMs);
+      else state.pendingSetup = before;
       await configureNetwork(request.interfaces, request.routes);
       state.sandboxId = request.sandboxId;
       state.log.info(
