@@ -48,6 +48,7 @@ const OVERLAY_CONTAINERS = [
   'c17',
   'c18',
   'c19',
+  'c20',
   'keeper',
 ];
 
@@ -117,9 +118,8 @@ beforeAll(async () => {
     ],
   }));
   agent = vm.agent;
-  // What the warm pool does before it offers a VM: a throwaway container, created and removed,
-  // and the container shares mounted ahead.
-  warmedUp = await agent.warmUp({});
+  // What the warm pool does before it offers a VM: the container shares mounted ahead, then a
+  // throwaway container, created and removed.
   for (const share of [
     { tag: 'lower0', mountPoint: `${SHARES}/lower0`, readonly: true },
     { tag: 'rw', mountPoint: `${SHARES}/rw`, readonly: false },
@@ -127,6 +127,7 @@ beforeAll(async () => {
   ]) {
     await agent.mountShare({ share });
   }
+  warmedUp = await agent.warmUp({});
   // Then what the adopting shim sends: with no share left to mount, the sandbox's set-up (clock,
   // entropy, hostname) waits for the first container's launch.
   await agent.createSandbox({
@@ -242,17 +243,20 @@ describe('the vfs agent in a TCG guest, over its virtio-serial channel', () => {
       }),
     );
     expect(refused.code).toBe(Code.InvalidArgument);
-    // No UTS namespace of its own: the sandbox's hostname, as a pod's containers see it.
-    const shared = spec(['sh', '-c', 'hostname; date +%s'], {
-      linux: { namespaces: NAMESPACES.filter((ns) => ns.type !== 'uts') },
-    });
-    delete shared.hostname;
-    const done = await run('c19', shared);
+    // No hostname of its own: the one its UTS namespace started with, the sandbox's.
+    const noHostname = (args: string[]): Json => {
+      const s = spec(args);
+      delete s.hostname;
+      return s;
+    };
+    const done = await run('c19', noHostname(['sh', '-c', 'hostname; date +%s']));
     expect(done.status).toBe(0);
     const [hostname, seconds] = done.stdout.trim().split('\n');
     expect(hostname).toBe('vfs-sandbox');
     // Set from the host's time a day ahead (the guest's own clock came from the host's RTC).
     expect(Number(seconds)).toBeGreaterThanOrEqual(Math.floor(SANDBOX_CLOCK_MS / 1000) - 5);
+    // The set-up ran in the agent's namespaces, not in that container's: the next one starts with it too.
+    expect(await run('c20', noHostname(['hostname']))).toMatchObject({ status: 0, stdout: 'vfs-sandbox\n' });
   });
 
   it('leaves nothing of its warm-up container in the cgroup tree, and refuses a warm-up once the sandbox exists', async () => {

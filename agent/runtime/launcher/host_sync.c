@@ -1,5 +1,6 @@
-/* What a VM resumed from a template takes from the host at CreateSandbox: every copy resumes with
- * the template's clock and the template's random generator state. */
+/* What a VM resumed from a template takes from the host at CreateSandbox (run then, or first in the
+ * first container's launch): every copy resumes with the template's clock and the template's random
+ * generator state. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/random.h>

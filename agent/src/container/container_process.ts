@@ -22,7 +22,7 @@ export interface ProcessLaunchOptions {
   readonly launcherPath: string;
   /** A launcher started ahead, taken instead of starting one (spare_launcher.ts). */
   readonly spare?: SpareLauncher;
-  /** Steps that run in the launcher before clone3 (namespaces, cgroup, join, tty). */
+  /** Steps that run in the launcher before clone3 (the sandbox's set-up, namespaces, cgroup, join, tty). */
   readonly parentSteps: readonly PlanStep[];
   /** Steps that run in the child, ending in `exec`. */
   readonly childSteps: readonly PlanStep[];

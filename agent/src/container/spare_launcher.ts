@@ -5,11 +5,11 @@
  * reading its plan costs the guest nothing, so the agent keeps SPARES of them: a booted sandbox's
  * start runs two launches back to back (CreateSandbox's host sync and mounts, then its first
  * container's init; a pooled one's CreateSandbox has no mounts left, and its set-up rides in the
- * init's launch). Container inits and execs without a pty and share mounts take one. The spares are made
- * up REFILL_DELAY_MS after the last take, off those requests' path (the host's StartContainer
- * follows a CreateContainer within ≈ 0.1 s), one per turn of the event loop. A spare has read no
- * plan, so it holds nothing of any tenant's; it exits on its own when the agent does (its plan
- * pipe ends).
+ * init's launch). Container inits and execs without a pty and share mounts take one. The spares
+ * are made up REFILL_DELAY_MS after the last take, off those requests' path (the host's
+ * StartContainer follows a CreateContainer within ≈ 0.1 s), one per turn of the event loop. A
+ * spare has read no plan, so it holds nothing of any tenant's; it exits on its own when the agent
+ * does (its plan pipe ends).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * output) to pass, short enough for a pod's next container.
  */
 export const REFILL_DELAY_MS = 500;
-/** CreateSandbox's launch and the first container's init. */
+/** A booted sandbox's CreateSandbox launch and first init; a pooled one's first init and next launch. */
 export const SPARES = 2;
 
 /** Descriptors 3 (plan, then control lines) and 4 (status lines); extra ones follow from 5. */

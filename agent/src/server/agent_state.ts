@@ -22,7 +22,8 @@ export interface AgentState {
   /**
    * The sandbox's set-up steps (clock, entropy, hostname) that CreateSandbox left to the first
    * container's launch, having no launch of its own (its shares were mounted already, as in a
-   * pooled VM): a launch costs 15-30 ms under TCG. Made when taken, so the clock is the host's then.
+   * pooled VM): a launch costs 15-30 ms under TCG. Made when taken, so the clock is the host's
+   * then; cleared once a container created with them succeeds.
    */
   pendingSetup: (() => readonly PlanStep[]) | undefined;
 }

@@ -1,6 +1,5 @@
 /** Container lifecycle calls: create (init held at its barrier), start, remove, pause, resume, update, stats. */
 import { errorMessage, parseResources, SpecError } from '@vfs/contracts';
-import type { Container } from '../container/container';
 import type { AgentState } from './agent_state';
 import { containerConfig } from './container_request';
 import type { Handlers } from './handler_types';
@@ -32,16 +31,11 @@ export function containerHandlers(
   return {
     createContainer: async (request) => {
       const config = containerConfig(request, state.shares);
+      // Every create carries the sandbox's set-up until one that did succeeds: creates running at
+      // once each run it (the steps may run twice), and one that failed leaves it to the next.
       const setup = state.pendingSetup;
-      state.pendingSetup = undefined;
-      let container: Container;
-      try {
-        container = await registry.create({ ...config, sandboxSetup: setup?.() });
-      } catch (err) {
-        // Whether its launch got as far as the set-up or not, the next container's runs it (again).
-        state.pendingSetup ??= setup;
-        throw err;
-      }
+      const container = await registry.create({ ...config, sandboxSetup: setup?.() });
+      if (state.pendingSetup === setup) state.pendingSetup = undefined;
       // Without stdin the process reads EOF at once, as from /dev/null.
       if (!request.stdin && !request.terminal) container.init.closeStdin();
       state.oom.watch(container.id);

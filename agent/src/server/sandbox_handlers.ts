@@ -12,7 +12,7 @@ import { warmUp } from '../container/warm_up';
 import type { AgentState } from './agent_state';
 import { invalid } from './call_errors';
 import type { Handlers } from './handler_types';
-import { checkEntropy, hostSyncSteps } from './host_sync';
+import { checkEntropy, checkHostTime, hostSyncSteps } from './host_sync';
 import { configureNetwork } from './network_setup';
 import { removeContainer } from './removal';
 
@@ -98,6 +98,7 @@ export function sandboxHandlers(
         throw new TtrpcError(Code.AlreadyExists, `sandbox ${state.sandboxId} is already created`);
       const hostname = hostnameSteps(request.hostname);
       checkEntropy(request.entropy);
+      checkHostTime(request.hostTimeMs);
       const received = performance.now();
       // The host's time plus what has passed here since the request came.
       const hostTimeNow = (): number =>

@@ -48,7 +48,7 @@ export const DETAILS = [
   { key: 'qemu_before_guest_clock', label: 'QEMU set-up + kernel before its clock starts' },
   { key: 'init_to_agent_launch', label: '/init → node launched (runtime mount)' },
   { key: 'agent_started_to_ready', label: 'agent process start → serving (Node start + load)' },
-  { key: 'create_sandbox', label: 'CreateSandbox (a booted VM mounts its shares)' },
+  { key: 'create_sandbox', label: "CreateSandbox (a booted VM's share mounts)" },
   { key: 'create_container', label: 'CreateContainer (rootfs overlay, launcher)' },
   { key: 'create_to_start', label: 'Create answered → StartContainer answered' },
 ] as const;

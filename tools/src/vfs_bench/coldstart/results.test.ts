@@ -75,7 +75,7 @@ describe('results.json', () => {
     expect(formatResults(results)).toMatch(/512M\s+4000\s+4000\s+5000\s+5000\s+200\s+1600\s+20\.00×\s+2\.50×/);
     expect(formatResults(results)).toContain('skipped:\n  1024M: no DAX window');
     // Only the steps some cell took get a row.
-    expect(formatResults(results)).toMatch(/CreateSandbox \(a booted VM mounts its shares\)\s+40\n/);
+    expect(formatResults(results)).toMatch(/CreateSandbox \(a booted VM's share mounts\)\s+40\n/);
     expect(formatResults(results)).not.toContain('CreateContainer');
   });
 });
