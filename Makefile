@@ -22,8 +22,8 @@ npm:
 bundle: npm
 	@node scripts/bundle.cjs
 
-# The daemon's native helpers (daemon/native): a READDIRPLUS page's lookups and a READDIR page's
-# records, each in one koffi call. The daemon loads them from here at start
+# The daemon's native helpers (daemon/native): a READDIRPLUS page's lookups, and a READDIR or
+# READDIRPLUS page's records, each in one koffi call. The daemon loads them from here at start
 # (daemon/src/sys/native_library.ts); the unit tests need them too.
 DAEMON_NATIVE := build/lib/libvfs_daemon_native.so
 C_SOURCES += daemon/native

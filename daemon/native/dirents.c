@@ -1,13 +1,16 @@
 /*
- * A READDIR reply's records from the host's getdents64 records, in one call from the daemon
- * (src/sys/dirents.ts). In JavaScript the per-entry copying ran in V8's interpreter for the first
- * pages of every cold path: 1-7 µs an entry, against 0.1 in C, in the guest's first readdir of a
- * large directory. No allocation, no state, no system call: every buffer is the caller's, and every
- * record is checked against the bytes it was given.
+ * A READDIR reply's records, and a READDIRPLUS reply's once the daemon has looked their names up,
+ * from the host's getdents64 records, in one call from the daemon (src/sys/dirents.ts). In
+ * JavaScript the per-entry copying and encoding ran in V8's interpreter for the first pages of
+ * every cold path: 1-7 µs an entry for READDIR, against 0.1 in C, in the guest's first readdir of
+ * a large directory. No allocation, no state, no system call: every buffer is the caller's, and
+ * every record is checked against the bytes it was given.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* struct linux_dirent64: d_ino u64, d_off s64, d_reclen u16, d_type u8, d_name (NUL-terminated). */
 #define D_OFF 8
@@ -88,6 +91,101 @@ int vfs_dirents_encode(const uint8_t *src, uint32_t src_len, uint32_t pos, uint3
     state[STATE_POS] = pos;
     state[STATE_OFF_LO] = u32_at(rec + D_OFF);
     state[STATE_OFF_HI] = u32_at(rec + D_OFF + 4);
+  }
+  return (int)written;
+}
+
+/* struct fuse_entry_out (128 bytes) and its struct fuse_attr (88 bytes, at 40). */
+#define ENTRY_OUT_SIZE 128
+#define ENTRY_ATTR 40
+
+/* vfs_direntplus_encode's entries: these u32 fields each (src/sys/dirents.ts PLUS_FIELDS). */
+#define PLUS_REC 0
+#define PLUS_SLOT 1
+#define PLUS_NODE_LO 2
+#define PLUS_NODE_HI 3
+#define PLUS_FLAGS 4
+#define PLUS_UID 5
+#define PLUS_GID 6
+#define PLUS_FIELDS 7
+/* PLUS_SLOT of "." and "..": a zeroed entry, no node for the guest to instantiate. */
+#define PLUS_NO_NODE 0xffffffffu
+
+static void put_u64(uint8_t *p, uint64_t v) {
+  memcpy(p, &v, sizeof v);
+}
+
+/* Linux's new_encode_dev: the 32-bit device number the guest decodes. */
+static uint32_t encode_dev(uint32_t major, uint32_t minor) {
+  return (minor & 0xffu) | ((major & 0xfffu) << 8) | ((minor & ~0xffu) << 12);
+}
+
+/* A fuse_entry_out at `dst` for node `nodeid` from statx result `stx`, as src/fuse/encode.ts encodeEntry. */
+static void encode_entry(uint8_t *dst, uint64_t nodeid, uint32_t timeout_sec, const struct statx *stx,
+                         const uint32_t *entry) {
+  memset(dst, 0, ENTRY_OUT_SIZE);
+  put_u64(dst, nodeid);
+  put_u64(dst + 16, timeout_sec);
+  put_u64(dst + 24, timeout_sec);
+  uint8_t *attr = dst + ENTRY_ATTR;
+  put_u64(attr, stx->stx_ino);
+  put_u64(attr + 8, stx->stx_size);
+  put_u64(attr + 16, stx->stx_blocks);
+  put_u64(attr + 24, (uint64_t)stx->stx_atime.tv_sec);
+  put_u64(attr + 32, (uint64_t)stx->stx_mtime.tv_sec);
+  put_u64(attr + 40, (uint64_t)stx->stx_ctime.tv_sec);
+  put_u32(attr + 48, stx->stx_atime.tv_nsec);
+  put_u32(attr + 52, stx->stx_mtime.tv_nsec);
+  put_u32(attr + 56, stx->stx_ctime.tv_nsec);
+  put_u32(attr + 60, stx->stx_mode);
+  put_u32(attr + 64, stx->stx_nlink);
+  put_u32(attr + 68, entry[PLUS_UID]);
+  put_u32(attr + 72, entry[PLUS_GID]);
+  put_u32(attr + 76, encode_dev(stx->stx_rdev_major, stx->stx_rdev_minor));
+  put_u32(attr + 80, stx->stx_blksize);
+  put_u32(attr + 84, entry[PLUS_FLAGS]);
+}
+
+/*
+ * Encodes `count` direntplus records into out[off, off + room) (`out_len` bytes in all). Entry i
+ * is entries[i * PLUS_FIELDS ...]: the position of its getdents64 record in src (`src_len` bytes),
+ * the slot of its statx result in `stx` (`stx_count` of them; PLUS_NO_NODE for "." and "..", whose
+ * entry is zeroed), its node id (low and high halves), fuse_attr flags, and the uid and gid the
+ * guest is to see; `timeout_sec` is every entry's and attributes' validity. The caller has
+ * measured the records already, so one that is malformed or does not fit is -EIO, and a slot out
+ * of range or a range outside the buffers -EINVAL. Returns the bytes written.
+ */
+int vfs_direntplus_encode(const uint8_t *src, uint32_t src_len, const uint32_t *entries, uint32_t count,
+                          const struct statx *stx, uint32_t stx_count, uint32_t timeout_sec, uint8_t *out,
+                          uint32_t out_len, uint32_t off, uint32_t room) {
+  if (off > out_len || room > out_len - off) return -EINVAL;
+  uint32_t written = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t *entry = entries + (size_t)i * PLUS_FIELDS;
+    uint32_t pos = entry[PLUS_REC];
+    uint32_t slot = entry[PLUS_SLOT];
+    if (slot != PLUS_NO_NODE && slot >= stx_count) return -EINVAL;
+    if (pos >= src_len || src_len - pos <= D_NAME) return -EIO;
+    const uint8_t *rec = src + pos;
+    uint16_t reclen = u16_at(rec + D_RECLEN);
+    int namelen = reclen <= src_len - pos ? record_name_length(rec, reclen) : -EIO;
+    if (namelen < 0) return namelen;
+    uint32_t size = ((uint32_t)ENTRY_OUT_SIZE + FUSE_DIRENT_NAME + (uint32_t)namelen + 7u) & ~7u;
+    if (size > room - written) return -EIO;
+    uint8_t *dst = out + off + written;
+    if (slot == PLUS_NO_NODE) {
+      memset(dst, 0, ENTRY_OUT_SIZE);
+    } else {
+      uint64_t nodeid = ((uint64_t)entry[PLUS_NODE_HI] << 32) | entry[PLUS_NODE_LO];
+      encode_entry(dst, nodeid, timeout_sec, &stx[slot], entry);
+    }
+    uint8_t *dirent = dst + ENTRY_OUT_SIZE;
+    memcpy(dirent, rec, 16);
+    put_u32(dirent + FUSE_DIRENT_NAMELEN, (uint32_t)namelen);
+    put_u32(dirent + FUSE_DIRENT_TYPE, rec[D_TYPE]);
+    memcpy(dirent + FUSE_DIRENT_NAME, rec + D_NAME, (size_t)namelen);
+    memset(dirent + FUSE_DIRENT_NAME + namelen, 0, size - ENTRY_OUT_SIZE - FUSE_DIRENT_NAME - (uint32_t)namelen);
+    written += size;
   }
   return (int)written;
 }

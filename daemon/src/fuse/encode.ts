@@ -53,7 +53,7 @@ export function encodeEntry(
   owners: AttrOwners,
 ): number {
   dst.setUint32(off + EntryOut.nodeid, nodeid, true);
-  dst.setUint32(off + EntryOut.nodeid + 4, 0, true);
+  dst.setUint32(off + EntryOut.nodeid + 4, Math.floor(nodeid / 0x1_0000_0000), true);
   dst.setUint32(off + EntryOut.generation, 0, true);
   dst.setUint32(off + EntryOut.generation + 4, 0, true);
   dst.setUint32(off + EntryOut.entryValid, timeoutSec, true);
@@ -64,11 +64,6 @@ export function encodeEntry(
   dst.setUint32(off + EntryOut.attrValidNsec, 0, true);
   encodeAttr(dst, off + EntryOut.attr, stx, flags, owners);
   return ENTRY_OUT_SIZE;
-}
-
-/** Zeroes a fuse_entry_out: "no entry to instantiate" (READDIRPLUS "." and ".."). */
-export function encodeEmptyEntry(dst: Buffer, off: number): void {
-  dst.fill(0, off, off + ENTRY_OUT_SIZE);
 }
 
 /** Writes a fuse_attr_out at `off`; returns its size. */

@@ -1,5 +1,7 @@
 // READDIR and READDIRPLUS: every entry once, resumable at any returned offset, lookups counted.
+import { execFileSync } from 'node:child_process';
 import {
+  chownSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -7,6 +9,7 @@ import {
   readFileSync,
   symlinkSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -57,6 +60,55 @@ test('READDIRPLUS lists 1000 entries with attributes and counts a lookup for eac
   c.getattr(one.entry.nodeid);
   c.forget(one.entry.nodeid, 1);
   expect(errnoOf(() => c.getattr(one.entry.nodeid))).toBe(EBADF);
+  c.releasedir(d.nodeid, o.fh);
+});
+
+test('READDIRPLUS describes each entry as LOOKUP does: node, type, size, owners, times, device, validity', () => {
+  const mix = join(h.dir, 'mix');
+  mkdirSync(mix);
+  writeFileSync(join(mix, 'file'), 'x'.repeat(5000));
+  utimesSync(join(mix, 'file'), new Date(1_000_000_000_123), new Date(1_500_000_000_456));
+  mkdirSync(join(mix, 'dir'));
+  symlinkSync('file', join(mix, 'link'));
+  // Owners and device nodes need root (make test runs as root).
+  const root = process.getuid?.() === 0;
+  if (root) {
+    chownSync(join(mix, 'file'), 1234, 5678);
+    execFileSync('mknod', [join(mix, 'null'), 'c', '1', '3']);
+    execFileSync('mknod', [join(mix, 'disk'), 'b', '259', '300']);
+  }
+  const d = c.lookup(1, 'mix');
+  const o = c.opendir(d.nodeid);
+  const plus = c.readdirAll(d.nodeid, o.fh, true) as FuseDirentPlus[];
+  expect(sorted(plus.map((e) => e.name))).toEqual(sorted(['.', '..', ...readdirSync(mix)]));
+  for (const e of plus) {
+    if (e.name === '.' || e.name === '..') continue;
+    expect({ name: e.name, entry: e.entry }).toEqual({ name: e.name, entry: c.lookup(d.nodeid, e.name) });
+  }
+  const file = plus.find((e) => e.name === 'file')!.entry;
+  expect(file.attr).toMatchObject(root ? { size: 5000, uid: 1234, gid: 5678 } : { size: 5000 });
+  c.releasedir(d.nodeid, o.fh);
+});
+
+test('READDIRPLUS replies of several lookup batches and read-aheads give every entry its own node, as LOOKUP does', () => {
+  const long = join(h.dir, 'long');
+  mkdirSync(long);
+  // ≈ 64-byte records: a 32 KiB read ahead holds ≈ 500, a 64 KiB reply ≈ 340 entries (192 bytes
+  // each), looked up in 3 batches of at most 128.
+  for (let i = 0; i < 700; i++) writeFileSync(join(long, `${'p'.repeat(36)}-${i}`), `${i}`);
+  const d = c.lookup(1, 'long');
+  const o = c.opendir(d.nodeid);
+  const plus = c.readdirAll(d.nodeid, o.fh, true, 65536) as FuseDirentPlus[];
+  expect(sorted(plus.map((e) => e.name))).toEqual(sorted(['.', '..', ...readdirSync(long)]));
+  const nodes = new Set<number>();
+  for (const e of plus) {
+    if (e.name === '.' || e.name === '..') continue;
+    expect(BigInt(e.entry.attr.ino)).toBe(e.ino);
+    expect(e.entry.attr.size).toBe(e.name.length - 37);
+    expect(c.lookup(d.nodeid, e.name).nodeid).toBe(e.entry.nodeid);
+    nodes.add(e.entry.nodeid);
+  }
+  expect(nodes.size).toBe(700);
   c.releasedir(d.nodeid, o.fh);
 });
 

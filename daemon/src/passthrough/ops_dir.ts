@@ -4,11 +4,9 @@
 // lseek to that (opaque, 64-bit) cookie. One buffer, not one per handle: a guest holding 262,144
 // directories open would otherwise pin 8 GiB of them. A stream that lost the buffer to another
 // reads again from its cookie.
-import { fdatasync, fsync, getdents64, lseek, O_DIRECTORY, O_RDONLY, S_IFDIR, SEEK_SET } from '../sys/fs';
+import { fdatasync, fsync, getdents64, lseek, O_DIRECTORY, O_RDONLY, S_IFDIR, SEEK_SET, STX } from '../sys/fs';
 import {
-  Dirent,
   DIRENTPLUS_HEADER_SIZE,
-  ENTRY_OUT_SIZE,
   FSYNC_IN_SIZE,
   FsyncIn,
   FUSE_FSYNC_FDATASYNC,
@@ -21,20 +19,20 @@ import {
   RELEASE_IN_SIZE,
   ReleaseIn,
 } from '../fuse/abi';
-import { encodeEmptyEntry, encodeEntry } from '../fuse/encode';
-import { EBADF, EINVAL, ENOENT, ENOTDIR } from '../fuse/errno';
+import { EBADF, EINVAL, EIO, ENOENT, ENOTDIR } from '../fuse/errno';
 import type { Request } from '../fuse/request';
 import { escapedError } from './containment';
 import type { DirStream, Handle } from './handle_table';
-import { DirentsCursor } from '../sys/dirents';
-import type { LookupBatch } from '../sys/lookup_batch';
+import { DirentPlusPage, DirentsCursor } from '../sys/dirents';
+import { LOOKUP_BATCH_MAX, type LookupBatch } from '../sys/lookup_batch';
 import type { PassthroughFs } from './passthrough_fs';
 
 /** struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name. */
 const D_OFF = 8;
 const D_RECLEN = 16;
-const D_TYPE = 18;
 const D_NAME = 19;
+/** FUSE_NAME_MAX: the longest name the guest takes in a dirent. */
+const FUSE_NAME_MAX = 1024;
 const DOT = 0x2e;
 
 export function opendir(rq: Request, fs: PassthroughFs): number {
@@ -88,6 +86,8 @@ const nameScratch = Buffer.alloc(256);
 const dirBuf = Buffer.allocUnsafe(32768);
 /** Where a READDIR's native encode stopped. */
 const cursor = new DirentsCursor();
+/** A READDIRPLUS reply's records between encodes: one batch's names, and "." and "..". */
+const plusPage = new DirentPlusPage(LOOKUP_BATCH_MAX + 2);
 let dirBufOwner: DirStream | null = null;
 
 /** Makes `ds` the owner of dirBuf: another stream's records there are not its own. 0 or -errno. */
@@ -169,60 +169,113 @@ function fillPlain(rq: Request, h: Handle, ds: DirStream, size: number): number 
 }
 
 /**
+ * The name length of the getdents64 record at `p` of dirBuf's first `len` bytes, or -1 when the
+ * record is malformed (as daemon/native/dirents.c checks it, so that what is counted as a lookup
+ * can be encoded).
+ */
+function recordNameLength(p: number, len: number): number {
+  if (len - p <= D_NAME) return -1;
+  const reclen = dirBuf.readUInt16LE(p + D_RECLEN);
+  if (reclen <= D_NAME || reclen > len - p) return -1;
+  const namelen = dirBuf.indexOf(0, p + D_NAME) - (p + D_NAME);
+  return namelen <= 0 || namelen >= reclen - D_NAME || namelen > FUSE_NAME_MAX ? -1 : namelen;
+}
+
+/**
+ * Encodes the queued direntplus records (dirBuf's, of `ds`) after the reply's first `encoded` bytes:
+ * the new total, or -errno. The records were measured with the checks the encoder makes, so it
+ * refuses none; if it ever did, the reply fails, and the guest's lookups counted for them are
+ * never forgotten (EIO rather than a reply that does not say what was counted).
+ */
+function encodeQueued(rq: Request, fs: PassthroughFs, ds: DirStream, encoded: number, size: number): number {
+  const { batch } = fs;
+  const off = OUT_HEADER_SIZE + encoded;
+  const r = plusPage.encode(
+    dirBuf,
+    ds.len,
+    batch.stx,
+    batch.capacity,
+    fs.policy.timeoutSec,
+    rq.reply,
+    off,
+    size - encoded,
+  );
+  return r < 0 ? r : encoded + r;
+}
+
+/**
  * Fills the reply with direntplus records (each entry counted as a lookup except "." and "..")
  * up to `size` bytes; returns bytes written or -errno. The names that fit are looked up in
- * batches (fs.batch), one native call each; the caller discards what a reply ending early left
- * of the last one.
+ * batches (fs.batch), one native call each, and the records are encoded in one native call
+ * before the batch's results or dirBuf's records are replaced; the caller discards what a reply
+ * ending early left of the last batch.
  */
 function fillPlus(rq: Request, fs: PassthroughFs, h: Handle, ds: DirStream, size: number): number {
-  const out = rq.reply;
-  const view = rq.replyView;
+  plusPage.count = 0;
+  /** Bytes of the records taken: encoded, or queued in plusPage. */
   let written = 0;
+  let encoded = 0;
+  /** Why the page ended: 0 (full, or the end of the directory) or -errno. */
+  let stop = 0;
   /** Position in dirBuf after the records the current batch covers. */
   let planEnd = 0;
   for (;;) {
     if (ds.pos >= ds.len) {
-      const n = readAhead(h, ds);
-      if (n <= 0) return written === 0 ? n : written;
+      encoded = encodeQueued(rq, fs, ds, encoded, size);
+      if (encoded < 0) return encoded;
+      stop = readAhead(h, ds);
+      if (stop <= 0) break;
+      stop = 0;
       planEnd = 0;
     }
     const p = ds.pos;
-    const nameStart = p + D_NAME;
-    const namelen = dirBuf.indexOf(0, nameStart) - nameStart;
+    const namelen = recordNameLength(p, ds.len);
+    if (namelen < 0) {
+      stop = -EIO;
+      break;
+    }
     const recSize = recAlign(DIRENTPLUS_HEADER_SIZE + namelen);
-    if (written + recSize > size) return written;
-    let off = OUT_HEADER_SIZE + written;
+    if (written + recSize > size) break;
+    const nameStart = p + D_NAME;
+    if (plusPage.full) {
+      encoded = encodeQueued(rq, fs, ds, encoded, size);
+      if (encoded < 0) return encoded;
+    }
     if (isDotOrDotDot(dirBuf, nameStart, namelen)) {
-      encodeEmptyEntry(out, off);
+      plusPage.addEmpty(p);
     } else {
       if (p >= planEnd) {
+        // The next batch reuses the statx slots the queued records are encoded from.
+        encoded = encodeQueued(rq, fs, ds, encoded, size);
+        if (encoded < 0) return encoded;
         fs.batch.discard();
         planEnd = planBatch(ds, fs.batch, size - written);
-        const r = fs.lookupBatch(h.inode, fs.batch);
-        if (r < 0) return written === 0 ? r : written;
+        stop = fs.lookupBatch(h.inode, fs.batch);
+        if (stop < 0) break;
       }
-      const name = entryName(dirBuf, nameStart, namelen);
-      const inode = fs.batchEntry(h.inode, fs.batch, fs.batch.take(), name);
+      const slot = fs.batch.take();
+      const inode = fs.batchEntry(h.inode, fs.batch, slot, entryName(dirBuf, nameStart, namelen));
       if (inode === -ENOENT) {
         consume(ds);
         continue;
       }
-      if (typeof inode === 'number') return written === 0 ? inode : written;
-      const flags = fs.attrFlags(inode, fs.entryStat);
-      encodeEntry(view, off, inode.nodeid, fs.policy.timeoutSec, fs.entryStat, flags, fs.ids);
+      if (typeof inode === 'number') {
+        stop = inode;
+        break;
+      }
+      const stx = fs.entryStat;
+      // Looked up apart (the fd limit met in the batch, or a name not known after all).
+      if (stx !== fs.batch.stat[slot]) fs.batch.setStat(slot, stx);
+      const uid = fs.ids.guestUid(stx.getUint32(STX.uid, true));
+      const gid = fs.ids.guestGid(stx.getUint32(STX.gid, true));
+      plusPage.add(p, slot, inode.nodeid, fs.attrFlags(inode, stx), uid, gid);
     }
-    off += ENTRY_OUT_SIZE;
-    // Byte loops: d_ino, d_off and a name are short, and Buffer#copy of a range allocates a view.
-    const src = dirBuf;
-    for (let i = 0; i < 16; i++) out[off + Dirent.ino + i] = src[p + i]!;
-    view.setUint32(off + Dirent.namelen, namelen, true);
-    view.setUint32(off + Dirent.type, src[p + D_TYPE]!, true);
-    const dst = off + Dirent.name;
-    for (let i = 0; i < namelen; i++) out[dst + i] = src[nameStart + i]!;
-    for (let i = dst + namelen, end = OUT_HEADER_SIZE + written + recSize; i < end; i++) out[i] = 0;
     written += recSize;
     consume(ds);
   }
+  encoded = encodeQueued(rq, fs, ds, encoded, size);
+  if (encoded < 0) return encoded;
+  return written === 0 && stop < 0 ? stop : encoded;
 }
 
 function readdirCommon(rq: Request, fs: PassthroughFs, plus: boolean): number {

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EINVAL, EIO } from '../fuse/errno';
 import { tryClose } from './fd';
-import { AT_FDCWD, cPath, getdents64, O_DIRECTORY, O_RDONLY, openat } from './fs';
-import { DirentsCursor } from './dirents';
+import { AT_FDCWD, cPath, getdents64, O_DIRECTORY, O_RDONLY, openat, STATX_SIZE } from './fs';
+import { DirentPlusPage, DirentsCursor } from './dirents';
 
 interface Record {
   ino: bigint;
@@ -165,4 +165,30 @@ test('ranges outside either buffer are refused before anything is read or writte
   expect(cursor.encode(records, 0, records.length, out, 200, 100)).toBe(-EINVAL);
   expect(cursor.encode(records, 0, records.length, out, 300, 0)).toBe(-EINVAL);
   expect(out.every((b) => b === 0xee)).toBe(true);
+});
+
+test('a READDIRPLUS page encodes "." and ".." with zeroed entries and refuses slots, records and room it was not given', () => {
+  const page = new DirentPlusPage(4);
+  const stx = Buffer.alloc(2 * STATX_SIZE);
+  const out = Buffer.alloc(1024, 0xee);
+  const firstLen = records.readUInt16LE(16);
+  // "." and ".." (the first two records of any directory): 128 zero bytes, then the dirent.
+  page.addEmpty(0);
+  page.addEmpty(firstLen);
+  const w = page.encode(records, records.length, stx, 2, 1, out, 8, 512);
+  expect(w).toBe(2 * 160);
+  expect(out.subarray(8, 8 + 128).every((b) => b === 0)).toBe(true);
+  expect(fuseRecords(out, 8 + 128, 24)).toEqual(hostRecords(records).slice(0, 1));
+  expect(out[7]).toBe(0xee);
+  expect(out[8 + w]).toBe(0xee);
+  expect(page.count).toBe(0);
+  // A statx slot past those given, a record position past the records, room for less than a record.
+  page.add(0, 2, 5, 0, 0, 0);
+  expect(page.encode(records, records.length, stx, 2, 1, out, 0, 512)).toBe(-EINVAL);
+  page.add(records.length, 0, 5, 0, 0, 0);
+  expect(page.encode(records, records.length, stx, 2, 1, out, 0, 512)).toBe(-EIO);
+  page.add(0, 0, 5, 0, 0, 0);
+  expect(page.encode(records, records.length, stx, 2, 1, out, 0, 100)).toBe(-EIO);
+  page.add(0, 0, 5, 0, 0, 0);
+  expect(page.encode(records, records.length, stx, 2, 1, out, 1000, 100)).toBe(-EINVAL);
 });

@@ -44,9 +44,9 @@ export class LookupBatch {
 
   constructor(
     /** Names per run. */
-    private readonly capacity = LOOKUP_BATCH_MAX,
-    /** Where the statx results go (capacity × STATX_SIZE bytes): a caller's own stat buffer. */
-    private readonly stx = Buffer.alloc(capacity * STATX_SIZE),
+    readonly capacity = LOOKUP_BATCH_MAX,
+    /** Where the statx results go (capacity × STATX_SIZE bytes, slot i for name i): a caller's own stat buffer. */
+    readonly stx = Buffer.alloc(capacity * STATX_SIZE),
   ) {
     if (stx.length < capacity * STATX_SIZE)
       throw new RangeError(`LookupBatch: ${stx.length} bytes for ${capacity} statx results`);
@@ -59,6 +59,12 @@ export class LookupBatch {
       this.stat.push(new DataView(this.stx.buffer, this.stx.byteOffset + i * STATX_SIZE, STATX_SIZE));
       this.handle.push(this.handles.subarray(i * FILE_HANDLE_SIZE, (i + 1) * FILE_HANDLE_SIZE));
     }
+  }
+
+  /** Makes `from` (a statx result of STATX_SIZE bytes) slot i's, for a name looked up apart. */
+  setStat(i: number, from: DataView): void {
+    const src = new Uint8Array(from.buffer, from.byteOffset, STATX_SIZE);
+    this.stx.set(src, i * STATX_SIZE);
   }
 
   /** Empties the queue; fds of results not taken are the caller's to close first (discard). */

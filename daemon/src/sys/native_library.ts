@@ -1,9 +1,9 @@
-// The daemon's native helpers (daemon/native: vfs_lookup_batch, vfs_dirents_encode), one library
-// that `make build` compiles into build/lib. It is loaded when this module is, at start, before the
-// sandbox hides the host's files. Workers (the tests' device threads, bundled elsewhere) load it
-// again by the path the environment hands them, which the dynamic loader answers from the copy
-// already mapped. A daemon without it refuses to start: the data path has no second, slower
-// implementation to fall back to.
+// The daemon's native helpers (daemon/native: vfs_lookup_batch, vfs_dirents_encode,
+// vfs_direntplus_encode), one library that `make build` compiles into build/lib. It is loaded
+// when this module is, at start, before the sandbox hides the host's files. Workers (the tests'
+// device threads, bundled elsewhere) load it again by the path the environment hands them, which
+// the dynamic loader answers from the copy already mapped. A daemon without it refuses to start:
+// the data path has no second, slower implementation to fall back to.
 import { join } from 'node:path';
 import { repoRoot } from '@vfs/build/repo-root';
 import koffi from 'koffi';
