@@ -47,45 +47,53 @@ static void put_u32(uint8_t *p, uint32_t v) {
   memcpy(p, &v, sizeof v);
 }
 
-/* The name length of the record at `rec` (`reclen` bytes, inside the buffer), or -EIO if it has none. */
-static int record_name_length(const uint8_t *rec, uint16_t reclen) {
-  if (reclen <= D_NAME) return -EIO;
-  size_t room = (size_t)reclen - D_NAME;
-  const uint8_t *end = memchr(rec + D_NAME, '\0', room);
+/*
+ * The name length of the getdents64 record at src[pos] (`len` bytes of records), its length in
+ * *reclen, or -EIO when it runs past them or its name is empty, unterminated or longer than FUSE
+ * takes: nothing is trusted to be what the kernel wrote.
+ */
+static int record_at(const uint8_t *src, uint32_t pos, uint32_t len, uint16_t *reclen) {
+  if (pos >= len || len - pos <= D_NAME) return -EIO;
+  const uint8_t *rec = src + pos;
+  *reclen = u16_at(rec + D_RECLEN);
+  if (*reclen <= D_NAME || *reclen > len - pos) return -EIO;
+  const uint8_t *end = memchr(rec + D_NAME, '\0', (size_t)*reclen - D_NAME);
   if (end == NULL) return -EIO;
-  size_t len = (size_t)(end - (rec + D_NAME));
-  if (len == 0 || len > FUSE_NAME_MAX_BYTES) return -EIO;
-  return (int)len;
+  size_t namelen = (size_t)(end - (rec + D_NAME));
+  if (namelen == 0 || namelen > FUSE_NAME_MAX_BYTES) return -EIO;
+  return (int)namelen;
+}
+
+/* The fuse_dirent of record `rec` (name `namelen` bytes) at `dst`, zero-padded to `size` bytes. */
+static void put_dirent(uint8_t *dst, const uint8_t *rec, uint32_t namelen, uint32_t size) {
+  /* d_ino and d_off are fuse_dirent's ino and off, byte for byte. */
+  memcpy(dst, rec, 16);
+  put_u32(dst + FUSE_DIRENT_NAMELEN, namelen);
+  put_u32(dst + FUSE_DIRENT_TYPE, rec[D_TYPE]);
+  memcpy(dst + FUSE_DIRENT_NAME, rec + D_NAME, namelen);
+  memset(dst + FUSE_DIRENT_NAME + namelen, 0, size - FUSE_DIRENT_NAME - namelen);
 }
 
 /*
  * Encodes the getdents64 records of src[pos, len) as fuse_dirent records into out[off, off + room)
  * (`out_len` bytes in all), in order, stopping before the first that does not fit or is malformed.
  * state[0] is set to the position after the last record encoded, state[1] and state[2] to its
- * d_off (low and high halves), all three left alone when none was. Returns the bytes written, or,
- * when the first record is malformed (it runs past `len`, or its name is empty, unterminated or
- * longer than FUSE takes: nothing is trusted to be what the kernel wrote), -EIO; -EINVAL for a
- * range outside the buffers.
+ * d_off (low and high halves), all three left alone when none was. Returns the bytes written, or
+ * -EIO when the first record is malformed (record_at); -EINVAL for a range outside the buffers.
  */
 int vfs_dirents_encode(const uint8_t *src, uint32_t src_len, uint32_t pos, uint32_t len, uint8_t *out, uint32_t out_len,
                        uint32_t off, uint32_t room, uint32_t *state) {
   if (len > src_len || pos > len || off > out_len || room > out_len - off) return -EINVAL;
   uint32_t written = 0;
   while (pos < len) {
-    const uint8_t *rec = src + pos;
-    uint16_t reclen = len - pos > D_NAME ? u16_at(rec + D_RECLEN) : 0;
-    int namelen = reclen <= len - pos ? record_name_length(rec, reclen) : -EIO;
+    uint16_t reclen = 0;
+    int namelen = record_at(src, pos, len, &reclen);
     /* The records before a bad one go out; the next call, starting at it, reports it. */
     if (namelen < 0) return written > 0 ? (int)written : namelen;
+    const uint8_t *rec = src + pos;
     uint32_t size = ((uint32_t)FUSE_DIRENT_NAME + (uint32_t)namelen + 7u) & ~7u;
     if (size > room - written) break;
-    uint8_t *dst = out + off + written;
-    /* d_ino and d_off are fuse_dirent's ino and off, byte for byte. */
-    memcpy(dst, rec, 16);
-    put_u32(dst + FUSE_DIRENT_NAMELEN, (uint32_t)namelen);
-    put_u32(dst + FUSE_DIRENT_TYPE, rec[D_TYPE]);
-    memcpy(dst + FUSE_DIRENT_NAME, rec + D_NAME, (size_t)namelen);
-    memset(dst + FUSE_DIRENT_NAME + namelen, 0, size - FUSE_DIRENT_NAME - (uint32_t)namelen);
+    put_dirent(out + off + written, rec, (uint32_t)namelen, size);
     written += size;
     pos += reclen;
     state[STATE_POS] = pos;
@@ -165,11 +173,10 @@ int vfs_direntplus_encode(const uint8_t *src, uint32_t src_len, const uint32_t *
     uint32_t pos = entry[PLUS_REC];
     uint32_t slot = entry[PLUS_SLOT];
     if (slot != PLUS_NO_NODE && slot >= stx_count) return -EINVAL;
-    if (pos >= src_len || src_len - pos <= D_NAME) return -EIO;
-    const uint8_t *rec = src + pos;
-    uint16_t reclen = u16_at(rec + D_RECLEN);
-    int namelen = reclen <= src_len - pos ? record_name_length(rec, reclen) : -EIO;
+    uint16_t reclen = 0;
+    int namelen = record_at(src, pos, src_len, &reclen);
     if (namelen < 0) return namelen;
+    const uint8_t *rec = src + pos;
     uint32_t size = ((uint32_t)ENTRY_OUT_SIZE + FUSE_DIRENT_NAME + (uint32_t)namelen + 7u) & ~7u;
     if (size > room - written) return -EIO;
     uint8_t *dst = out + off + written;
@@ -179,12 +186,7 @@ int vfs_direntplus_encode(const uint8_t *src, uint32_t src_len, const uint32_t *
       uint64_t nodeid = ((uint64_t)entry[PLUS_NODE_HI] << 32) | entry[PLUS_NODE_LO];
       encode_entry(dst, nodeid, timeout_sec, &stx[slot], entry);
     }
-    uint8_t *dirent = dst + ENTRY_OUT_SIZE;
-    memcpy(dirent, rec, 16);
-    put_u32(dirent + FUSE_DIRENT_NAMELEN, (uint32_t)namelen);
-    put_u32(dirent + FUSE_DIRENT_TYPE, rec[D_TYPE]);
-    memcpy(dirent + FUSE_DIRENT_NAME, rec + D_NAME, (size_t)namelen);
-    memset(dirent + FUSE_DIRENT_NAME + namelen, 0, size - ENTRY_OUT_SIZE - FUSE_DIRENT_NAME - (uint32_t)namelen);
+    put_dirent(dst + ENTRY_OUT_SIZE, rec, (uint32_t)namelen, size - ENTRY_OUT_SIZE);
     written += size;
   }
   return (int)written;
