@@ -200,14 +200,13 @@ run_agent() {
 }
 
 # Runs the agent and waits for it, reaping orphans meanwhile; its exit status lands in $rc.
+# No `kill -0` before the wait: ash may already have reaped an agent that exited at once (node
+# refusing the blob), and wait still returns that job's status.
 start_agent() {
   "$@" &
   agent=$!
-  rc=unknown
-  while kill -0 "$agent" 2>/dev/null; do
-    wait "$agent"
-    rc=$?
-  done
+  wait "$agent"
+  rc=$?
 }
 
 mount_basics
