@@ -92,7 +92,11 @@ describe('the warm pool with containerd 1.6', () => {
     // The pool's agent connection went on to the shim: the guest never saw its host leave, so its
     // agent never closed and reopened its port (a call sent meanwhile was dropped, now and then),
     // nor when the pool's copy closed, 1 s after the take.
-    expect(readFileSync(containerd.logPath, 'utf8')).toContain('"agentConnection":"handed over"');
+    const shimLog = readFileSync(containerd.logPath, 'utf8');
+    expect(shimLog).toContain('"agentConnection":"handed over"');
+    // On that connection CreateSandbox was the first call, standing in for Check (agent_dial.ts).
+    expect(shimLog).toContain('"msg":"guest agent is serving (its first call answered)"');
+    expect(shimLog).toMatch(/"firstCall":true,"msg":"sandbox created in the guest"/);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const consoleDir = join(containerd.runDir, 'pool', first as string, 'console');
     const guestConsole = readFileSync(join(consoleDir, 'console.log'), 'utf8');

@@ -25,7 +25,7 @@ import { fileTailOrError } from '../vm/console_log';
 import { watchPid, type PidWatch } from '../vm/pidfd_watch';
 import type { QemuExit } from '../vm/qemu_exit';
 import type { RunningQemu } from '../vm/qemu_process';
-import { dialAgent } from './agent_dial';
+import { type AgentClient, dialAgent, dialWithFirstCall } from './agent_dial';
 import { takeAgentConnection } from './agent_handover';
 import { type SandboxLayout, saveAdoptedLayout } from './sandbox_layout';
 import type { LiveVm, SandboxVmOptions } from './sandbox_vm';
@@ -200,8 +200,19 @@ class Adoption {
   }
 }
 
-/** Takes charge of a pooled VM; a failure stops it and removes its files, as a failed boot would. */
-export async function adoptPooledVm(options: SandboxVmOptions, taken: TakenVm): Promise<LiveVm> {
+/** The sandbox's first call to its agent, made with the timeout given. */
+export type FirstCall = (agent: AgentClient, timeoutMs: number) => Promise<void>;
+
+/**
+ * Takes charge of a pooled VM; a failure stops it and removes its files, as a failed boot would.
+ * `createSandbox`, when given, is the first call on a handed-over connection instead of Check
+ * (dialWithFirstCall; LiveVm.sandboxCreated): it must need nothing the adoption makes (a pod's NICs).
+ */
+export async function adoptPooledVm(
+  options: SandboxVmOptions,
+  taken: TakenVm,
+  createSandbox?: FirstCall,
+): Promise<LiveVm> {
   const { clock, config, log } = options;
   const { vm, agentSocket } = taken;
   const adoption = new Adoption(options, vm);
@@ -216,14 +227,17 @@ export async function adoptPooledVm(options: SandboxVmOptions, taken: TakenVm): 
     clock.mark('daemonReady');
     const qemu = await adoption.qemu();
     clock.mark('qemuSpawned');
-    const connection = await dialAgent({
+    const dial = {
       socketPath: layout.agentSocket,
       timeoutMs: config.agent.dial_timeout_ms,
       vmGone: Promise.race([qemu.gone, daemon.exited]),
       log,
       resendEveryMs: CHECK_RESEND_MS,
-      handedOver: agentSocket,
-    }).catch((err: unknown) => {
+    };
+    const { connection, first } = await (agentSocket !== undefined && createSandbox !== undefined
+      ? dialWithFirstCall({ ...dial, handedOver: agentSocket }, createSandbox)
+      : dialAgent({ ...dial, handedOver: agentSocket }).then((c) => ({ connection: c, first: undefined }))
+    ).catch((err: unknown) => {
       throw SandboxError.wrap(err, `pooled VM ${vm.id} (console ${layout.consoleLog}):\n${consoleTail(layout)}\n`);
     });
     undo.push('close the agent connection', async () => connection.client.close());
@@ -232,7 +246,18 @@ export async function adoptPooledVm(options: SandboxVmOptions, taken: TakenVm): 
     const network =
       options.network === undefined ? undefined : await hotplugNetwork(options.network, qemu, ports, undo, log);
     log.info({ poolVm: vm.id, qemuPid: vm.qemu.pid }, 'adopted the pooled VM');
-    return { layout, undo, daemon, qemu, connection, network, ports, sharesMounted: true, shareWaitMs: 0 };
+    return {
+      layout,
+      undo,
+      daemon,
+      qemu,
+      connection,
+      network,
+      ports,
+      sharesMounted: true,
+      shareWaitMs: 0,
+      ...(first === undefined ? {} : { sandboxCreated: first }),
+    };
   } catch (err) {
     await undo.runAll();
     throw err;

@@ -1,7 +1,12 @@
-import { CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
-import { Code, TtrpcError } from '@vfs/proto/ttrpc';
-import type { AgentClient } from './agent_dial';
-import { firstCheckAnswer } from './agent_dial';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
+import { Code, type ServiceImplementation, TtrpcError, TtrpcServer } from '@vfs/proto/ttrpc';
+import pino from 'pino';
+import { type AgentClient, dialWithFirstCall, firstCheckAnswer } from './agent_dial';
 
 /** An agent whose every Check answers `answerMs` after it was sent; records the sends. */
 function slowAgent(answerMs: number, sent: number[]): AgentClient {
@@ -37,5 +42,119 @@ describe("the adopter's Check", () => {
       firstCheckAnswer(closed as unknown as AgentClient, Date.now() + 5000, Number.POSITIVE_INFINITY),
     ).rejects.toThrow('connection closed');
     expect(sent).toHaveLength(1);
+  });
+});
+
+/** A real ttrpc agent on a unix socket with these handlers (the rest refuse); `socket` is the client end, as a pool hands it over. */
+async function servedAgent(
+  handlers: Partial<ServiceImplementation<typeof AgentServiceDefinition>>,
+): Promise<{ socket: Socket; dropClients: () => void; close: () => void }> {
+  const refuse = async (): Promise<never> => {
+    throw new TtrpcError(Code.Unimplemented, 'not in this test');
+  };
+  const methods = Object.fromEntries(Object.keys(AgentServiceDefinition.methods).map((name) => [name, refuse]));
+  const server = new TtrpcServer().register(AgentServiceDefinition, {
+    ...methods,
+    ...handlers,
+  } as ServiceImplementation<typeof AgentServiceDefinition>);
+  const dir = mkdtempSync(join(tmpdir(), 'vfs-agent-dial-'));
+  const path = join(dir, 'agent.sock');
+  const accepted: Socket[] = [];
+  const listener = createServer((conn) => {
+    accepted.push(conn);
+    server.serveConnection(conn);
+  });
+  await new Promise<void>((resolve) => listener.listen(path, resolve));
+  const socket = connect(path);
+  await once(socket, 'connect');
+  return {
+    socket,
+    dropClients: () => {
+      for (const conn of accepted) conn.destroy();
+    },
+    close: () => {
+      socket.destroy();
+      void server.close();
+      listener.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe("a handed-over connection's first call, instead of Check", () => {
+  const log = pino({ level: 'silent' });
+  const vmGone = new Promise<string>(() => undefined);
+  const dial = (socket: Socket, timeoutMs = 5000) => ({
+    socketPath: '/nonexistent',
+    timeoutMs,
+    vmGone,
+    log,
+    handedOver: socket,
+  });
+  const createSandbox = (agent: AgentClient, timeoutMs: number) =>
+    agent
+      .createSandbox({ sandboxId: 's', hostname: 'h', shares: [], interfaces: [], routes: [] }, { timeoutMs })
+      .then(() => undefined);
+
+  it('ends the dial with its answer, and no Check is sent', async () => {
+    const calls: string[] = [];
+    const agent = await servedAgent({
+      check: async () => {
+        calls.push('check');
+        return { status: CheckResponse_ServingStatus.SERVING };
+      },
+      createSandbox: async () => {
+        calls.push('createSandbox');
+        return {};
+      },
+    });
+    try {
+      const { connection, first } = await dialWithFirstCall(dial(agent.socket), createSandbox);
+      await expect(first).resolves.toBeUndefined();
+      expect(calls).toEqual(['createSandbox']);
+      connection.client.close();
+    } finally {
+      agent.close();
+    }
+  });
+
+  it("leaves an error answer to the caller: the agent serves, the call's failure is its own", async () => {
+    const agent = await servedAgent({
+      createSandbox: async () => {
+        throw new TtrpcError(Code.InvalidArgument, 'hostname "-" is not a valid host name');
+      },
+    });
+    try {
+      const { connection, first } = await dialWithFirstCall(dial(agent.socket), createSandbox);
+      await expect(first).rejects.toThrow('is not a valid host name');
+      connection.client.close();
+    } finally {
+      agent.close();
+    }
+  });
+
+  it('fails the dial within its timeout when nothing answers', async () => {
+    const agent = await servedAgent({ createSandbox: () => new Promise(() => undefined) });
+    try {
+      await expect(dialWithFirstCall(dial(agent.socket, 300), createSandbox)).rejects.toThrow(
+        'did not answer within agent.dial_timeout_ms = 300 ms',
+      );
+    } finally {
+      agent.close();
+    }
+  });
+
+  it('fails the dial when the connection ends before an answer', async () => {
+    const agent = await servedAgent({
+      createSandbox: () => {
+        agent.dropClients();
+        return new Promise(() => undefined);
+      },
+    });
+    try {
+      await expect(dialWithFirstCall(dial(agent.socket), createSandbox)).rejects.toThrow('connect to the guest agent');
+    } finally {
+      agent.close();
+    }
   });
 });

@@ -73,6 +73,8 @@ export interface LiveVm {
   readonly shareWaitMs: number;
   /** The VM's free hotplug root ports, shared by the NICs plugged at adoption and the volumes. */
   readonly ports: RootPortPool;
+  /** CreateSandbox, when the adoption made it already (its first call: adopt_vm.ts). */
+  readonly sandboxCreated?: Promise<void>;
 }
 
 async function bootHere(options: SandboxVmOptions): Promise<LiveVm> {
@@ -106,10 +108,21 @@ async function bootHere(options: SandboxVmOptions): Promise<LiveVm> {
   }
 }
 
-async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<void> {
+/** What CreateSandbox needs of the VM: which shares the guest still mounts, and the pod's NICs. */
+type GuestSide = Pick<LiveVm, 'sharesMounted' | 'shareWaitMs' | 'network'>;
+
+/** A pooled VM's: its shares are mounted before it is handed out. */
+const POOLED: GuestSide = { sharesMounted: true, shareWaitMs: 0, network: undefined };
+
+async function createSandbox(
+  options: SandboxVmOptions,
+  agent: AgentClient,
+  live: GuestSide,
+  timeoutMs = options.config.agent.request_timeout_ms,
+): Promise<void> {
   const { sandboxId, hostname, config } = options;
   const shareWaitMs = live.sharesMounted ? 0 : live.shareWaitMs;
-  await live.connection.agent.createSandbox(
+  await agent.createSandbox(
     {
       sandboxId,
       hostname,
@@ -123,7 +136,7 @@ async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<v
       entropy: randomBytes(GUEST_ENTROPY_BYTES),
     },
     // The agent may wait that long for the shares' tags before its work begins.
-    { timeoutMs: config.agent.request_timeout_ms + shareWaitMs },
+    { timeoutMs: timeoutMs + shareWaitMs },
   );
 }
 
@@ -131,8 +144,13 @@ async function createSandbox(options: SandboxVmOptions, live: LiveVm): Promise<v
 async function liveVm(options: SandboxVmOptions): Promise<LiveVm> {
   const pooled = options.poolSocket === undefined ? undefined : await takePooledVm(options, options.poolSocket);
   if (pooled !== undefined) {
+    // With no NICs to plug first, CreateSandbox is the first call to the pooled VM's agent.
+    const first =
+      options.network === undefined
+        ? (agent: AgentClient, timeoutMs: number) => createSandbox(options, agent, POOLED, timeoutMs)
+        : undefined;
     try {
-      return await adoptPooledVm(options, pooled);
+      return await adoptPooledVm(options, pooled, first);
     } catch (err) {
       // Adoption undid itself (the pooled VM is stopped and gone): a VM of our own still serves.
       options.log.warn({ poolVm: pooled.vm.id, err: errorMessage(err) }, 'adopting the pooled VM failed: booting one');
@@ -159,9 +177,12 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
   const { undo, daemon, qemu, connection, layout } = live;
   try {
     const started = performance.now();
-    await createSandbox(options, live);
+    await (live.sandboxCreated ?? createSandbox(options, connection.agent, live));
     options.clock.mark('sandboxCreated');
-    options.log.debug({ ms: Math.round(performance.now() - started) }, 'sandbox created in the guest');
+    options.log.debug(
+      { ms: Math.round(performance.now() - started), firstCall: live.sandboxCreated !== undefined },
+      'sandbox created in the guest',
+    );
   } catch (err) {
     // Gathered before the undo steps remove the state dir.
     const why = await vmDiagnostics(qemu, layout);

@@ -110,7 +110,8 @@ export function runPhases(run: TimedRun, t: SandboxTimings): RunPhases {
     ['daemon_ready', span(h.shimStart, daemonEnd)],
     ['qemu_spawned', span(daemonEnd, h.qemuSpawned)],
     ['kernel_to_init', span(h.qemuSpawned, init.at)],
-    // A pooled VM booted before the run: its wait is the agent's first Check after the hand-over.
+    // A pooled VM booted before the run: its wait is the agent's first answer after the hand-over
+    // (CreateSandbox's, standing in for Check, when no NIC is plugged first).
     ['agent_ready', span(init.at ?? h.qemuSpawned, h.agentReady)],
     ['container_started', span(h.agentReady, h.containerStarted)],
     ['exit_seen', span(h.containerStarted, h.exitSeen)],
