@@ -94,7 +94,8 @@ describe('the warm pool with containerd 1.6', () => {
     // nor when the pool's copy closed, 1 s after the take.
     const shimLog = readFileSync(containerd.logPath, 'utf8');
     expect(shimLog).toContain('"agentConnection":"handed over"');
-    // On that connection CreateSandbox was the first call, standing in for Check (agent_dial.ts).
+    // On that connection CreateSandbox was the first call, standing in for Check (agent_dial.ts);
+    // the second line is the shim's debug level, which it logs at under this debug containerd.
     expect(shimLog).toContain('"msg":"guest agent is serving (its first call answered)"');
     expect(shimLog).toMatch(/"firstCall":true,"msg":"sandbox created in the guest"/);
     await new Promise((resolve) => setTimeout(resolve, 2000));

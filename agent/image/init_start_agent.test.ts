@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostPrograms } from '@vfs/harness/host_programs';
 
 const BUSYBOX = '/bin/busybox';
 const RUNS = 500;
@@ -17,7 +18,7 @@ function startAgentFunction(): string {
 }
 
 describe("init.sh's start_agent", () => {
-  it('reports the exit status of an agent that exits at once, every time', () => {
+  hostPrograms(BUSYBOX).it('reports the exit status of an agent that exits at once, every time', () => {
     const script = [
       startAgentFunction(),
       'exits_14() { exit 14; }',

@@ -14,6 +14,8 @@ const DEBIAN_PACKAGES = {
   // generate.sh also reads protoc's well-known types from libprotobuf-dev.
   protoc: 'protobuf-compiler',
   containerd: 'containerd',
+  // The guest's /init is busybox sh: its functions are tested under the same shell.
+  '/bin/busybox': 'busybox-static',
 } as const;
 
 export type HostProgram = keyof typeof DEBIAN_PACKAGES;

@@ -144,6 +144,19 @@ describe("a handed-over connection's first call, instead of Check", () => {
     }
   });
 
+  it('fails the dial at once when the VM goes before an answer', async () => {
+    const agent = await servedAgent({ createSandbox: () => new Promise(() => undefined) });
+    try {
+      const started = Date.now();
+      await expect(
+        dialWithFirstCall({ ...dial(agent.socket), vmGone: Promise.resolve('QEMU exited') }, createSandbox),
+      ).rejects.toThrow('the VM stopped before its agent answered: QEMU exited');
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      agent.close();
+    }
+  });
+
   it('fails the dial when the connection ends before an answer', async () => {
     const agent = await servedAgent({
       createSandbox: () => {

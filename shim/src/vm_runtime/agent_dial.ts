@@ -167,7 +167,8 @@ export async function dialWithFirstCall(
   });
   const client = new TtrpcClient(socket, { logger: dial.log });
   const agent = client.service(AgentServiceDefinition);
-  const first = call(agent, dial.timeoutMs);
+  // Never a synchronous throw: the client is closed below whatever the call does.
+  const first = Promise.resolve().then(() => call(agent, dial.timeoutMs));
   const outcome = first.then(
     () => undefined,
     (err: unknown) => err,

@@ -29,7 +29,7 @@ export const PHASES = [
   {
     key: 'agent_ready',
     label: 'agent ready',
-    what: '/init (or QEMU spawned when /init is not placed: a pooled or resumed VM) → the agent answers Check',
+    what: "/init (or QEMU spawned when /init is not placed: a pooled or resumed VM) → the agent's first answer (Check; a pooled VM's CreateSandbox)",
   },
   { key: 'container_started', label: 'container started', what: 'agent ready → StartContainer answered' },
   { key: 'exit_seen', label: 'exit seen', what: 'started → exit and output relayed' },
