@@ -2,12 +2,26 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { waitFor } from '@vfs/harness/process';
 import { COMMAND_MAX_BYTES, commandOf } from './process_list';
 
-/** 'spawn' can come before the exec has replaced the child's command line: wait for sleep's. */
+/** Within jest's 5 s, so that a child that never shows sleep's command line says so. */
+const SLEEP_WAIT_MS = 4000;
+
+/**
+ * 'spawn' can come before the exec has replaced the child's command line: wait for sleep's. A
+ * spawn that failed (no pid) fails at once, with its error, rather than as jest's timeout.
+ */
 async function commandOnceSleeping(child: ChildProcess): Promise<string> {
-  return waitFor('the child to run sleep', () => {
-    const command = commandOf(child.pid as number);
-    return command?.startsWith('sleep') === true ? command : undefined;
-  });
+  const failed = new Promise<never>((_, reject) => child.once('error', reject));
+  return Promise.race([
+    failed,
+    waitFor(
+      `pid ${child.pid} to run sleep`,
+      () => {
+        const command = commandOf(child.pid as number);
+        return command?.startsWith('sleep') === true ? command : undefined;
+      },
+      SLEEP_WAIT_MS,
+    ),
+  ]);
 }
 
 describe("a listed process's command line", () => {
