@@ -14,7 +14,7 @@ import { TtrpcError } from '../ttrpc/errors';
 import { encodeFrame, FrameDecoder, type FrameHeader, type MessageType } from '../ttrpc/framing';
 import type { LogFields, TtrpcLogger } from '../ttrpc/logger';
 import { TtrpcServer } from '../ttrpc/server';
-import type { ServiceImplementation } from '../ttrpc/service';
+import type { ServiceDefinition, ServiceImplementation } from '../ttrpc/service';
 
 export interface LogLine {
   readonly level: 'debug' | 'warn' | 'error';
@@ -37,13 +37,21 @@ export class RecordingLogger implements TtrpcLogger {
 
 export type TaskImplementation = ServiceImplementation<typeof TaskDefinition>;
 
-/** A Task service whose every method answers Unimplemented, to be overridden per test. */
-export function unimplementedTask(overrides: Partial<TaskImplementation>): TaskImplementation {
+/** A service whose every method answers Unimplemented, to be overridden per test. */
+export function unimplemented<D extends ServiceDefinition>(
+  definition: D,
+  overrides: Partial<ServiceImplementation<D>>,
+): ServiceImplementation<D> {
   const handlers: Record<string, unknown> = {};
-  for (const [key, method] of Object.entries(TaskDefinition.methods)) {
+  for (const [key, method] of Object.entries(definition.methods)) {
     handlers[key] = () => Promise.reject(new TtrpcError(Code.Unimplemented, `${method.name} is not part of this test`));
   }
-  return { ...(handlers as unknown as TaskImplementation), ...overrides };
+  return { ...(handlers as unknown as ServiceImplementation<D>), ...overrides };
+}
+
+/** A Task service whose every method answers Unimplemented, to be overridden per test. */
+export function unimplementedTask(overrides: Partial<TaskImplementation>): TaskImplementation {
+  return unimplemented(TaskDefinition, overrides);
 }
 
 export interface SocketFixture {

@@ -200,6 +200,9 @@ class Adoption {
   }
 }
 
+/** What a pooled VM's guest has already: the container shares, mounted before it was handed out. */
+export const POOLED_GUEST = { sharesMounted: true, shareWaitMs: 0 } as const;
+
 /** The sandbox's first call to its agent, made with the timeout given. */
 export type FirstCall = (agent: AgentClient, timeoutMs: number) => Promise<void>;
 
@@ -254,8 +257,7 @@ export async function adoptPooledVm(
       connection,
       network,
       ports,
-      sharesMounted: true,
-      shareWaitMs: 0,
+      ...POOLED_GUEST,
       ...(first === undefined ? {} : { sandboxCreated: first }),
     };
   } catch (err) {

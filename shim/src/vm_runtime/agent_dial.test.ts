@@ -1,10 +1,8 @@
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
 import { AgentServiceDefinition, CheckResponse_ServingStatus } from '@vfs/proto/gen/agent/agent';
-import { Code, type ServiceImplementation, TtrpcError, TtrpcServer } from '@vfs/proto/ttrpc';
+import { socketFixture, type SocketFixture, unimplemented } from '@vfs/proto/test_support/ttrpc_fixture';
+import { Code, type ServiceImplementation, TtrpcError } from '@vfs/proto/ttrpc';
 import pino from 'pino';
 import { type AgentClient, dialWithFirstCall, firstCheckAnswer } from './agent_dial';
 
@@ -45,40 +43,16 @@ describe("the adopter's Check", () => {
   });
 });
 
-/** A real ttrpc agent on a unix socket with these handlers (the rest refuse); `socket` is the client end, as a pool hands it over. */
+/** A real ttrpc agent on a unix socket with these handlers (the rest refuse); `socket` is a client end, as a pool hands one over. */
 async function servedAgent(
   handlers: Partial<ServiceImplementation<typeof AgentServiceDefinition>>,
-): Promise<{ socket: Socket; dropClients: () => void; close: () => void }> {
-  const refuse = async (): Promise<never> => {
-    throw new TtrpcError(Code.Unimplemented, 'not in this test');
-  };
-  const methods = Object.fromEntries(Object.keys(AgentServiceDefinition.methods).map((name) => [name, refuse]));
-  const server = new TtrpcServer().register(AgentServiceDefinition, {
-    ...methods,
-    ...handlers,
-  } as ServiceImplementation<typeof AgentServiceDefinition>);
-  const dir = mkdtempSync(join(tmpdir(), 'vfs-agent-dial-'));
-  const path = join(dir, 'agent.sock');
-  const accepted: Socket[] = [];
-  const listener = createServer((conn) => {
-    accepted.push(conn);
-    server.serveConnection(conn);
-  });
-  await new Promise<void>((resolve) => listener.listen(path, resolve));
-  const socket = connect(path);
+): Promise<{ socket: Socket; fixture: SocketFixture }> {
+  const fixture = await socketFixture((server) =>
+    server.register(AgentServiceDefinition, unimplemented(AgentServiceDefinition, handlers)),
+  );
+  const socket = connect(fixture.socketPath);
   await once(socket, 'connect');
-  return {
-    socket,
-    dropClients: () => {
-      for (const conn of accepted) conn.destroy();
-    },
-    close: () => {
-      socket.destroy();
-      void server.close();
-      listener.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { socket, fixture };
 }
 
 describe("a handed-over connection's first call, instead of Check", () => {
@@ -114,7 +88,8 @@ describe("a handed-over connection's first call, instead of Check", () => {
       expect(calls).toEqual(['createSandbox']);
       connection.client.close();
     } finally {
-      agent.close();
+      agent.socket.destroy();
+      await agent.fixture.close();
     }
   });
 
@@ -129,7 +104,8 @@ describe("a handed-over connection's first call, instead of Check", () => {
       await expect(first).rejects.toThrow('is not a valid host name');
       connection.client.close();
     } finally {
-      agent.close();
+      agent.socket.destroy();
+      await agent.fixture.close();
     }
   });
 
@@ -140,7 +116,8 @@ describe("a handed-over connection's first call, instead of Check", () => {
         'did not answer within agent.dial_timeout_ms = 300 ms',
       );
     } finally {
-      agent.close();
+      agent.socket.destroy();
+      await agent.fixture.close();
     }
   });
 
@@ -153,21 +130,24 @@ describe("a handed-over connection's first call, instead of Check", () => {
       ).rejects.toThrow('the VM stopped before its agent answered: QEMU exited');
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
-      agent.close();
+      agent.socket.destroy();
+      await agent.fixture.close();
     }
   });
 
   it('fails the dial when the connection ends before an answer', async () => {
     const agent = await servedAgent({
       createSandbox: () => {
-        agent.dropClients();
+        // The server closes every connection it serves.
+        void agent.fixture.server.close();
         return new Promise(() => undefined);
       },
     });
     try {
       await expect(dialWithFirstCall(dial(agent.socket), createSandbox)).rejects.toThrow('connect to the guest agent');
     } finally {
-      agent.close();
+      agent.socket.destroy();
+      await agent.fixture.close();
     }
   });
 });

@@ -11,7 +11,7 @@ import { errorMessage } from '@vfs/contracts';
 import { SandboxError } from '../sandbox_error';
 import type { PodNetwork } from '../pod_network/pod_network';
 import type { AgentClient, AgentConnection } from './agent_dial';
-import { adoptPooledVm, takePooledVm } from './adopt_vm';
+import { adoptPooledVm, POOLED_GUEST, takePooledVm } from './adopt_vm';
 import { bindContainerDirs, releaseContainerDirs } from './container_dirs';
 import type { SandboxLayout } from './sandbox_layout';
 import { RootPortPool } from '../vm/fs_hotplug';
@@ -111,9 +111,6 @@ async function bootHere(options: SandboxVmOptions): Promise<LiveVm> {
 /** What CreateSandbox needs of the VM: which shares the guest still mounts, and the pod's NICs. */
 type GuestSide = Pick<LiveVm, 'sharesMounted' | 'shareWaitMs' | 'network'>;
 
-/** A pooled VM's: its shares are mounted before it is handed out. */
-const POOLED: GuestSide = { sharesMounted: true, shareWaitMs: 0, network: undefined };
-
 async function createSandbox(
   options: SandboxVmOptions,
   agent: AgentClient,
@@ -147,7 +144,8 @@ async function liveVm(options: SandboxVmOptions): Promise<LiveVm> {
     // With no NICs to plug first, CreateSandbox is the first call to the pooled VM's agent.
     const first =
       options.network === undefined
-        ? (agent: AgentClient, timeoutMs: number) => createSandbox(options, agent, POOLED, timeoutMs)
+        ? (agent: AgentClient, timeoutMs: number) =>
+            createSandbox(options, agent, { ...POOLED_GUEST, network: undefined }, timeoutMs)
         : undefined;
     try {
       return await adoptPooledVm(options, pooled, first);
