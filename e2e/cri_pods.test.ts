@@ -34,6 +34,7 @@ import { mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
 import { CriClient, CriError } from '@vfs/harness/cri_client';
 import { cgroupDirsUnder, pidsInCgroups, removeCgroupDirs, shimPidsServing } from '@vfs/harness/host_leftovers';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
+import { stillRunning } from '@vfs/harness/process';
 import { ok, pidAlive, recordedPid, sandboxDirs, VM_IMAGE, waitFor } from '@vfs/harness/vm_checks';
 
 jest.setTimeout(180_000);
@@ -268,7 +269,7 @@ describe('Kubernetes pods through containerd 1.6 CRI', () => {
 
     test('StopPodSandbox stops the running container, RemovePodSandbox removes the pod, and nothing is left', async () => {
       const qemus = qemusOf(pod.id);
-      const recorded = containerd.recordedPids();
+      const recorded = containerd.recordedProcesses();
       await cri.runtime('stopPodSandbox', StopPodSandboxRequest.fromPartial({ podSandboxId: pod.id }));
       expect(await containerStatus(pod.sleeper)).toMatchObject({
         state: ContainerState.CONTAINER_EXITED,
@@ -289,7 +290,7 @@ describe('Kubernetes pods through containerd 1.6 CRI', () => {
 
       // The pod's shim exits once its last container is deleted, and takes its QEMU with it.
       await waitFor('the shim to exit', () => shimPidsServing(containerd.grpcAddress).length === 0, 15_000);
-      expect([...qemus, ...recorded].filter(pidAlive)).toEqual([]);
+      expect([...qemus.filter(pidAlive), ...recorded.filter(stillRunning).map((p) => p.pid)]).toEqual([]);
       expect(qemusOf(pod.id)).toEqual([]);
       expect(sandboxDirs(containerd, CRI_NAMESPACE)).toEqual([]);
       expect(mountsUnder(containerd.dir)).toEqual([]);

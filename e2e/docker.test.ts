@@ -14,7 +14,7 @@ import { mountsUnder } from '@vfs/harness/containerd';
 import { DOCKER_BUSYBOX, PrivateDocker } from '@vfs/harness/docker';
 import { type DemuxedOutput, demuxOutput, readDemuxed } from '@vfs/harness/docker_output';
 import { cgroupDirsUnder, shimPidsServing } from '@vfs/harness/host_leftovers';
-import { pidAlive, waitFor } from '@vfs/harness/process';
+import { pidAlive, stillRunning, waitFor } from '@vfs/harness/process';
 
 jest.setTimeout(240_000);
 
@@ -159,11 +159,13 @@ describe('Docker 26 with a private dockerd', () => {
 
   it('stops everything by PID, leaving no process, mount, cgroup or directory behind', async () => {
     const { containerd } = docker;
-    const pids = [docker.pid, containerd.pid, ...containerd.recordedPids(), ...shimPidsServing(containerd.grpcAddress)];
+    const pids = [docker.pid, containerd.pid, ...shimPidsServing(containerd.grpcAddress)];
+    const recorded = containerd.recordedProcesses();
     const dirs = [docker.dir, containerd.dir];
     stopped = true;
     await docker.stop();
     expect(pids.filter((pid): pid is number => pid !== undefined && pidAlive(pid))).toEqual([]);
+    expect(recorded.filter(stillRunning)).toEqual([]);
     expect(dirs.filter(existsSync)).toEqual([]);
     expect(dirs.flatMap(mountsUnder)).toEqual([]);
     expect(cgroupDirsUnder(docker.cgroupParent)).toEqual([]);

@@ -89,7 +89,7 @@ async function startContainerd(
 
 /** After a test: no process recorded by a shim is alive, no mount is left under the temp dir. */
 function expectNothingLeft(containerd: PrivateContainerd): void {
-  expect(containerd.recordedPids().filter(pidAlive)).toEqual([]);
+  expect(containerd.recordedStillRunning()).toEqual([]);
   expect(mountsUnder(containerd.dir)).toEqual([]);
 }
 

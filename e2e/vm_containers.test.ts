@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
 import { shimPidsServing } from '@vfs/harness/host_leftovers';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { pidAlive, waitFor } from '@vfs/harness/process';
+import { waitFor } from '@vfs/harness/process';
 import { bundleShim } from '@vfs/harness/bundles';
 import { guestKernelRelease } from '@vfs/harness/guest_vm';
 
@@ -88,7 +88,7 @@ function qemuPidOf(containerd: PrivateContainerd, sandbox: string): number {
 }
 
 function expectNothingLeft(containerd: PrivateContainerd): void {
-  expect(containerd.recordedPids().filter(pidAlive)).toEqual([]);
+  expect(containerd.recordedStillRunning()).toEqual([]);
   expect(mountsUnder(containerd.dir)).toEqual([]);
   expect(sandboxDirs(containerd)).toEqual([]);
   const sockets = join(containerd.runDir, 's');

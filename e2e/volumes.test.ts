@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { bundleCli, bundleShim } from '@vfs/harness/bundles';
 import { mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { pidAlive, waitFor } from '@vfs/harness/process';
+import { waitFor } from '@vfs/harness/process';
 import { recordedPid } from '@vfs/harness/vm_checks';
 
 jest.setTimeout(300_000);
@@ -80,7 +80,7 @@ describe('vfs-runtime volume on a running container', () => {
     }).catch(() => undefined);
     await containerd?.ctr(['task', 'rm', ID], { namespace: NS });
     await containerd?.ctr(['container', 'rm', ID], { namespace: NS });
-    const left = containerd === undefined ? [] : containerd.recordedPids().filter(pidAlive);
+    const left = containerd === undefined ? [] : containerd.recordedStillRunning();
     const mounts = containerd === undefined ? [] : mountsUnder(containerd.dir);
     await containerd?.stop();
     rmSync(work, { recursive: true, force: true });

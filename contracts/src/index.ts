@@ -13,6 +13,7 @@ export * from './oci/spec';
 export * from './oci/spec_check';
 export * from './oci/json_check';
 export * from './output_window';
+export * from './process_identity';
 export * from './qemu_dax';
 export * from './qemu_migration';
 export * from './run_dir';

@@ -31,6 +31,7 @@ import {
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProcessIdentity } from '@vfs/contracts';
 import { fileTailOrError } from '@vfs/shim/vm';
 import type { CniDirs } from './cni_network';
 import {
@@ -43,7 +44,7 @@ import {
 } from './host_leftovers';
 import { buildPauseImage, PAUSE_IMAGE } from './pause_image';
 import { REPO_ROOT } from './repo';
-import { pidAlive } from './process';
+import { pidAlive, stillRunning } from './process';
 
 const BUILD_BIN = join(REPO_ROOT, 'build', 'bin');
 const CONFIG_TEMPLATE = join(REPO_ROOT, 'runtime-config', 'containerd-config.toml');
@@ -259,20 +260,27 @@ export class PrivateContainerd {
     await this.launch(options);
   }
 
-  /** Pids the shims recorded (shims, QEMU, daemons, test-double processes) under VFS_RUN_DIR. */
-  recordedPids(): number[] {
+  /** The processes the shims recorded (shims, QEMU, daemons, test-double processes) under VFS_RUN_DIR. */
+  recordedProcesses(): ProcessIdentity[] {
     const sandboxes = join(this.runDir, 'sandboxes');
     if (!existsSync(sandboxes)) return [];
-    const pids: number[] = [];
+    const records: ProcessIdentity[] = [];
     for (const namespace of readdirSync(sandboxes)) {
       for (const sandbox of readdirSync(join(sandboxes, namespace))) {
         const pidDir = join(sandboxes, namespace, sandbox, 'pids');
         if (!existsSync(pidDir)) continue;
         for (const file of readdirSync(pidDir))
-          pids.push((JSON.parse(readFileSync(join(pidDir, file), 'utf8')) as { pid: number }).pid);
+          records.push(JSON.parse(readFileSync(join(pidDir, file), 'utf8')) as ProcessIdentity);
       }
     }
-    return pids;
+    return records;
+  }
+
+  /** Pids of recorded processes still running; a recorded pid recycled since is someone else's. */
+  recordedStillRunning(): number[] {
+    return this.recordedProcesses()
+      .filter(stillRunning)
+      .map((p) => p.pid);
   }
 
   /**
@@ -285,7 +293,9 @@ export class PrivateContainerd {
     const shims = shimPidsServing(this.grpcAddress);
     const shimSockets = shims.flatMap(shimSocketFilesOf);
     const cgroups = cgroupDirsUnder(this.podCgroupRoot);
-    const leftovers = [...new Set([...this.recordedPids(), ...shims, ...pidsInCgroups(cgroups)])].filter(pidAlive);
+    const leftovers = [...new Set([...this.recordedStillRunning(), ...shims, ...pidsInCgroups(cgroups)])].filter(
+      pidAlive,
+    );
     for (const pid of leftovers) killIfAlive(pid);
     const stuck = await waitGone(leftovers, 5000);
     const stuckCgroups = removeCgroupDirs(cgroups);

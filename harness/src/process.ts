@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isSameProcess, type ProcessIdentity } from '@vfs/contracts';
 
 const POLL_MS = 100;
 
@@ -27,6 +28,11 @@ export function pidAlive(pid: number): boolean {
     if (code === 'EPERM') return true;
     throw err;
   }
+}
+
+/** Whether a recorded process still runs: by pid and start time, so never a stranger that got its pid. */
+export function stillRunning(identity: ProcessIdentity): boolean {
+  return isSameProcess(identity) && pidAlive(identity.pid);
 }
 
 /** Polls `probe` until it returns a value, which it returns; undefined or false mean "not yet". */

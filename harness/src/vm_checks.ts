@@ -8,8 +8,6 @@ import { mountsUnder, type CtrResult, type PrivateContainerd } from './container
 export const VM_IMAGE = 'docker.io/library/busybox:vfs';
 export const VM_RUNTIME = ['--runtime', 'io.containerd.vfs.v2'];
 
-import { pidAlive } from './process';
-
 export { pidAlive, waitFor } from './process';
 
 export function ok(result: CtrResult): CtrResult {
@@ -31,7 +29,7 @@ export function recordedPid(containerd: PrivateContainerd, namespace: string, sa
 }
 
 export function expectNothingLeft(containerd: PrivateContainerd, namespace: string): void {
-  expect(containerd.recordedPids().filter(pidAlive)).toEqual([]);
+  expect(containerd.recordedStillRunning()).toEqual([]);
   expect(mountsUnder(containerd.dir)).toEqual([]);
   expect(sandboxDirs(containerd, namespace)).toEqual([]);
   const sockets = join(containerd.runDir, 's');

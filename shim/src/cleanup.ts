@@ -15,7 +15,8 @@ import { removeUnmountedTree, unmountAll, unmountContainer } from './host_mounts
 import type { ShimLogger } from './logger';
 import { readBundleSpec, sandboxIdOf } from './oci_spec';
 import { removeLeftoverDockerNetns } from './pod_network/docker_netns';
-import { isAlive, type PidRecord, SandboxState } from './sandbox_state';
+import { isSameProcess } from '@vfs/contracts';
+import { type PidRecord, SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
 import { adoptedLayout } from './vm_runtime/sandbox_layout';
 
@@ -32,17 +33,17 @@ function sandboxOfBundle(bundle: string, id: string, log: ShimLogger): string {
 }
 
 export async function killAndWait(records: readonly PidRecord[], log: ShimLogger): Promise<void> {
-  const alive = records.filter(isAlive);
+  const alive = records.filter(isSameProcess);
   for (const record of alive) {
     log.info({ name: record.name, pid: record.pid }, 'killing leftover process');
     process.kill(record.pid, 'SIGKILL');
   }
   const deadline = Date.now() + KILL_WAIT_MS;
-  while (alive.some(isAlive)) {
+  while (alive.some(isSameProcess)) {
     if (Date.now() > deadline)
       throw new Error(
         `processes still alive after SIGKILL: ${alive
-          .filter(isAlive)
+          .filter(isSameProcess)
           .map((r) => r.pid)
           .join(', ')}`,
       );
@@ -76,7 +77,7 @@ export async function deleteAfterShim(flags: ShimFlags, log: ShimLogger): Promis
   const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
   const state = new SandboxState(paths.stateDir);
   const shim = state.pid('shim');
-  if (shim !== undefined && isAlive(shim) && sandboxId !== flags.id) {
+  if (shim !== undefined && isSameProcess(shim) && sandboxId !== flags.id) {
     // The pod's shim still serves its other containers: release only this container's mounts.
     await unmountContainer(state, flags.id);
   } else {

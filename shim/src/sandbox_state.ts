@@ -5,36 +5,17 @@
 
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ProcessIdentity, processStartTime } from '@vfs/contracts';
 
-export interface PidRecord {
+/** A helper process, recorded under its name. */
+export interface PidRecord extends ProcessIdentity {
   readonly name: string;
-  readonly pid: number;
-  /** Field 22 of /proc/<pid>/stat: identifies this process among all that ever had the pid. */
-  readonly startTime: string;
 }
 
 export interface MountRecord {
   readonly target: string;
   /** The container it belongs to: the container's own cleanup unmounts only its entries. */
   readonly containerId: string;
-}
-
-/** The start time of a live pid, or undefined when no such process exists. */
-export function processStartTime(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
-}
-
-/** Whether the recorded process is still the one that runs under its pid. */
-export function isAlive(record: PidRecord): boolean {
-  return processStartTime(record.pid) === record.startTime;
 }
 
 function readJsonLines<T>(path: string): T[] {

@@ -4,17 +4,12 @@
 // lists the pool. Both sides validate with the parsers here.
 
 import { errorMessage } from '../errors';
+import type { ProcessIdentity } from '../process_identity';
 import { join } from 'node:path';
 
 /** The pool service's socket under the run dir (run_dir.ts). */
 export function poolSocket(runDir: string): string {
   return join(runDir, 'pool.sock');
-}
-
-/** A process handed over: its pid and kernel start time, so a recycled pid is never taken for it. */
-export interface PooledProcess {
-  readonly pid: number;
-  readonly startTime: string;
 }
 
 /** Where a VM keeps its files and sockets (the shim's SandboxLayout). */
@@ -50,8 +45,8 @@ export interface PooledVm {
   readonly id: string;
   /** Of the configuration it was booted with: a shim with another one boots its own VM. */
   readonly fingerprint: string;
-  readonly qemu: PooledProcess;
-  readonly daemon: PooledProcess;
+  readonly qemu: ProcessIdentity;
+  readonly daemon: ProcessIdentity;
   readonly paths: VmPaths;
   /** Host mounts the pool made for it, in the order made: the adopter unmounts them at the end. */
   readonly mounts: readonly string[];
@@ -144,7 +139,7 @@ function count(obj: Json, key: string): number {
   return v;
 }
 
-function pooledProcess(obj: Json, key: string): PooledProcess {
+function pooledProcess(obj: Json, key: string): ProcessIdentity {
   const proc = object(obj[key], `field '${key}'`);
   const pid = count(proc, 'pid');
   if (pid < 2) throw new PoolProtocolError(`field '${key}.pid': ${pid} is not a process to adopt`);

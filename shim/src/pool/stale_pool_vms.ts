@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
-import { isAlive, SandboxState } from '../sandbox_state';
+import { isSameProcess } from '@vfs/contracts';
+import { SandboxState } from '../sandbox_state';
 import { ADOPTED_MARKER } from '../vm_runtime/adopt_vm';
 import { poolVmLayout } from '../vm_runtime/sandbox_layout';
 import { killAndWait } from '../cleanup';
@@ -20,7 +21,7 @@ export async function removeStalePoolVm(runDir: string, id: string, log: ShimLog
       poolVm: id,
       alive: state
         .pids()
-        .filter(isAlive)
+        .filter(isSameProcess)
         .map((r) => r.pid),
     },
     'stopping a VM an earlier pool left',

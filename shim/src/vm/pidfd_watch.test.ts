@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { buildSync } from 'esbuild';
-import { processStartTime } from '../sandbox_state';
+import { processStartTime } from '@vfs/contracts';
 import { PidWatchError, type PidWatch, watchPid } from './pidfd_watch';
 
 const O_CLOEXEC = 0o2000000;

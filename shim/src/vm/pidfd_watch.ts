@@ -3,7 +3,7 @@
 // itself: it becomes readable when the process exits, and signals sent through it never reach a
 // later process with the same pid.
 import { constants } from 'node:os';
-import { processStartTime } from '../sandbox_state';
+import { processStartTime } from '@vfs/contracts';
 import { errnoName } from '../libc';
 import { pidfdLibc } from './libc_pidfd';
 import { fdPoller } from './pidfd_poller';

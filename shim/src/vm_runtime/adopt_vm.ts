@@ -13,7 +13,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { errorMessage, type PooledProcess, type PooledVm, PoolClient } from '@vfs/contracts';
+import { errorMessage, type PooledVm, PoolClient, type ProcessIdentity } from '@vfs/contracts';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import { RootPortPool } from '../vm/fs_hotplug';
@@ -103,7 +103,7 @@ export async function takePooledVm(options: SandboxVmOptions, socket: string): P
 }
 
 /** Records a handed-over process under `name`, refusing one whose pid now belongs to another. */
-function recordProcess(state: SandboxState, name: string, proc: PooledProcess): void {
+function recordProcess(state: SandboxState, name: string, proc: ProcessIdentity): void {
   const record = state.recordPid(name, proc.pid);
   if (record.startTime !== proc.startTime) {
     state.forgetPid(name);
@@ -166,7 +166,7 @@ class Adoption {
   }
 
   /** Watches a handed-over process (refusing a recycled pid) and records it; the undo stops it. */
-  private watch(name: string, proc: PooledProcess, stop: (watch: PidWatch) => Promise<void>): PidWatch {
+  private watch(name: string, proc: ProcessIdentity, stop: (watch: PidWatch) => Promise<void>): PidWatch {
     const { state } = this.options;
     const watch = watchPid(proc.pid, proc.startTime);
     this.undo.push(`stop ${name}`, async () => {

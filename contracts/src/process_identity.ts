@@ -1,0 +1,29 @@
+// A process named across time: its pid and kernel start time. A pid is recycled once its process
+// is reaped, so whoever later signals, adopts or waits for a recorded process (the shim's
+// `delete`, a shim adopting a pooled VM, the tests' clean-up) checks both, and never a stranger.
+
+import { readFileSync } from 'node:fs';
+
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat: identifies this process among all that ever had the pid. */
+  readonly startTime: string;
+}
+
+/** The start time of a live pid, or undefined when no such process exists. */
+export function processStartTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19];
+}
+
+/** Whether the process still runs under its pid (and not another that got the pid since). */
+export function isSameProcess(identity: ProcessIdentity): boolean {
+  return processStartTime(identity.pid) === identity.startTime;
+}
