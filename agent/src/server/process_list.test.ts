@@ -7,21 +7,24 @@ const SLEEP_WAIT_MS = 4000;
 
 /**
  * 'spawn' can come before the exec has replaced the child's command line: wait for sleep's. A
- * spawn that failed (no pid) fails at once, with its error, rather than as jest's timeout.
+ * spawn that failed (no pid) fails at once, with its error, rather than as jest's timeout; a
+ * child that never shows sleep's command line fails with what it showed and how it ended.
  */
 async function commandOnceSleeping(child: ChildProcess): Promise<string> {
   const failed = new Promise<never>((_, reject) => child.once('error', reject));
-  return Promise.race([
-    failed,
-    waitFor(
-      `pid ${child.pid} to run sleep`,
-      () => {
-        const command = commandOf(child.pid as number);
-        return command?.startsWith('sleep') === true ? command : undefined;
-      },
-      SLEEP_WAIT_MS,
-    ),
-  ]);
+  let seen: string | undefined;
+  const sleeping = waitFor(
+    `pid ${child.pid} to run sleep`,
+    () => {
+      seen = commandOf(child.pid as number);
+      return seen?.startsWith('sleep') === true ? seen : undefined;
+    },
+    SLEEP_WAIT_MS,
+  ).catch((err: unknown) => {
+    const ended = child.exitCode ?? child.signalCode ?? 'still running';
+    throw new Error(`${String(err)}: its command line was ${JSON.stringify(seen)}, exit ${ended}`);
+  });
+  return Promise.race([failed, sleeping]);
 }
 
 describe("a listed process's command line", () => {
