@@ -177,8 +177,19 @@ link_runtime_libs() {
   fi
 }
 
+# What the agent's containers need (contracts GUEST_MOUNTS, checked by init_contract.test.ts):
+# one busybox mount each here, before Node starts, is cheaper under TCG than the agent's launcher
+# run for them, which came on a booted sandbox's path.
+mount_guest_filesystems() {
+  mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup || die "mount cgroup2 failed"
+  mkdir -p /dev/pts /run/vfs/device-programs
+  mount -t devpts -o nosuid,noexec,mode=0620,ptmxmode=0666,gid=5 devpts /dev/pts || die "mount devpts failed"
+  mount -t bpf -o nosuid,nodev,noexec,mode=0700 bpf /run/vfs/device-programs || die "mount bpf failed"
+}
+
 run_agent() {
   mount_runtime
+  mount_guest_filesystems
   link_runtime_libs
   port=$(find_agent_port) || die "no virtio-serial port named agent.0"
   mark agent "$port"

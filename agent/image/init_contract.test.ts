@@ -12,6 +12,7 @@ import {
   bootArgs,
   DEFAULT_RUNTIME_TAG,
   GUEST_BUSYBOX,
+  GUEST_MOUNTS,
   INIT_ERROR,
   INIT_MARKERS,
   RUNTIME_IMAGE_FS,
@@ -99,6 +100,17 @@ describe('init.sh reads the kernel command line of the guest boot contract', () 
     expect(firstGroup(/mount -t (\w+) -o ro,nodev,nosuid,dax "\$pmem"/, functionBody('mount_runtime_pmem'))).toBe(
       RUNTIME_IMAGE_FS,
     );
+  });
+
+  it('mounts, in agent mode before the agent starts, exactly the file systems the contract names', () => {
+    const mounted = allFirstGroups(/^\s*(mount -t .*?) \|\| die/gm, functionBody('mount_guest_filesystems'));
+    expect(mounted).toEqual(GUEST_MOUNTS.map((m) => `mount -t ${m.type} -o ${m.options} ${m.source} ${m.target}`));
+    // The mount points it makes are the contract's (sysfs has /sys/fs/cgroup already).
+    const made = firstGroup(/^\s*mkdir -p (.*)$/m, functionBody('mount_guest_filesystems')).split(' ');
+    for (const dir of made) expect(GUEST_MOUNTS.map((m) => m.target)).toContain(dir);
+    const runAgent = functionBody('run_agent');
+    expect(runAgent.indexOf('mount_guest_filesystems')).toBeGreaterThan(-1);
+    expect(runAgent.indexOf('mount_guest_filesystems')).toBeLessThan(runAgent.indexOf('start_agent'));
   });
 
   it('looks for the agent on the virtio-serial port the contract names', () => {

@@ -40,6 +40,34 @@ export const AGENT_PORT_NAME = 'agent.0';
  */
 export const AGENT_PORT_CLOSED = 'host connection closed; reopening the port';
 
+/** A file system /init mounts (`mount -t <type> -o <options> <source> <target>`). */
+export interface GuestMount {
+  readonly type: string;
+  readonly source: string;
+  readonly target: string;
+  /** mount(8)'s words: flags (nosuid, nodev, noexec) and the file system's own data. */
+  readonly options: string;
+}
+
+/**
+ * What the agent's containers need mounted in the guest, which /init mounts in agent mode before
+ * the agent starts: cgroup2 (each container's cgroup, nsdelegate for its namespace), devpts
+ * (a terminal's /dev/ptmx) and the bpffs where the launcher pins each device rule set's program
+ * (launcher/devices.c: loading one runs the kernel's verifier, 7–10 ms a container under TCG, and
+ * most containers have the same rules), mode 0700, in the agent's mount namespace only (a
+ * container's pivot leaves it behind). A
+ * busybox mount each before Node starts costs the guest ≈ 25 ms under TCG; the same mounts from
+ * the agent took a launcher run on a booted sandbox's path (ARCHITECTURE.md, 'The guest's
+ * file systems, mounted by /init'). The agent checks them at its set-up and names what is missing.
+ */
+export const GUEST_CGROUP_ROOT = '/sys/fs/cgroup';
+export const GUEST_DEVICE_PROGRAMS_DIR = '/run/vfs/device-programs';
+export const GUEST_MOUNTS: readonly GuestMount[] = [
+  { type: 'cgroup2', source: 'cgroup2', target: GUEST_CGROUP_ROOT, options: 'nosuid,nodev,noexec,nsdelegate' },
+  { type: 'devpts', source: 'devpts', target: '/dev/pts', options: 'nosuid,noexec,mode=0620,ptmxmode=0666,gid=5' },
+  { type: 'bpf', source: 'bpf', target: GUEST_DEVICE_PROGRAMS_DIR, options: 'nosuid,nodev,noexec,mode=0700' },
+];
+
 export type BootArgs =
   /** Power off right after `vfs-init: start`: the bare-VM floor, the KVM probe. */
   | { readonly mode: 'poweroff' }

@@ -5,12 +5,11 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OciResources } from '@vfs/contracts';
+import { GUEST_CGROUP_ROOT, type OciResources } from '@vfs/contracts';
 import { cgroupLimitFiles } from './cgroup_limits';
 import { ContainerError } from './errors';
 
-export const CGROUP_ROOT = '/sys/fs/cgroup';
-export const CONTAINERS_CGROUP = join(CGROUP_ROOT, 'vfs');
+export const CONTAINERS_CGROUP = join(GUEST_CGROUP_ROOT, 'vfs');
 export const CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
 const EVENT_TIMEOUT_MS = 10_000;
 

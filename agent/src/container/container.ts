@@ -74,7 +74,7 @@ export class Container {
     const { id, spec } = config;
     checkId(id, 'container id');
     const namespaces = inContainer(id, () => planNamespaces(spec, id));
-    await ensureGuestSetup(options.launcherPath);
+    ensureGuestSetup();
     const cgroup = ContainerCgroup.create(id, spec.linux?.resources);
     try {
       const plan = inContainer(id, () => initPlan(spec, config.rootfs, namespaces, cgroup.path));

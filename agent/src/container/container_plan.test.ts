@@ -1,6 +1,7 @@
+import { GUEST_DEVICE_PROGRAMS_DIR } from '@vfs/contracts';
 import type { ContainerSpec } from '../oci/container_spec';
 import { execPlan, initPlan } from './container_plan';
-import { DEVICE_PROGRAMS_DIR, deviceRules, encodeDeviceRules } from './device_rules';
+import { deviceRules, encodeDeviceRules } from './device_rules';
 import { step } from './launch_plan';
 import { planNamespaces } from './namespaces';
 
@@ -28,7 +29,7 @@ describe('container plans', () => {
     expect(names(plan.parentSteps)).toEqual(['ns', 'cgroup', 'devices']);
     // The rules' program comes from the device programs' bpffs when another container had them.
     expect(plan.parentSteps[2]).toEqual(
-      step('devices', encodeDeviceRules(deviceRules(spec.linux)), DEVICE_PROGRAMS_DIR),
+      step('devices', encodeDeviceRules(deviceRules(spec.linux)), GUEST_DEVICE_PROGRAMS_DIR),
     );
     const order = names(plan.childSteps);
     const at = (name: string): number => order.indexOf(name);

@@ -5,9 +5,9 @@
  * pivot_root → mounts → device nodes → sysctls → read-only and masked paths → read-only root →
  * hostname → the process steps (limits, user, capabilities, barrier, exec).
  */
-import type { OciProcess } from '@vfs/contracts';
+import { GUEST_DEVICE_PROGRAMS_DIR, type OciProcess } from '@vfs/contracts';
 import type { ContainerSpec } from '../oci/container_spec';
-import { DEVICE_PROGRAMS_DIR, deviceRules, encodeDeviceRules } from './device_rules';
+import { deviceRules, encodeDeviceRules } from './device_rules';
 import { deviceSteps } from './devices';
 import { step, type PlanStep } from './launch_plan';
 import { devIsTmpfs, mountSteps, withDefaultMounts } from './mounts';
@@ -51,7 +51,7 @@ export function initPlan(spec: ContainerSpec, rootfs: RootfsSpec, ns: NamespaceP
   const parentSteps = [
     step('ns', ns.cloneFlags),
     step('cgroup', cgroupPath),
-    step('devices', encodeDeviceRules(deviceRules(spec.linux)), DEVICE_PROGRAMS_DIR),
+    step('devices', encodeDeviceRules(deviceRules(spec.linux)), GUEST_DEVICE_PROGRAMS_DIR),
     ...ns.joins.map((join) => step('setns', join.pid, join.flags)),
     ...terminalSteps(spec.process),
   ];

@@ -33,14 +33,6 @@ function number(value: number | undefined): string {
 }
 
 /**
- * The bpffs where the launcher pins each rule set's program (launcher/devices.c): loading one runs
- * the kernel's verifier, 7–10 ms a container under TCG, and most containers have the same rules.
- * Mounted by the guest set-up in the agent's mount namespace only (a container's pivot leaves it
- * behind), mode 0700.
- */
-export const DEVICE_PROGRAMS_DIR = '/run/vfs/device-programs';
-
-/**
  * "A:T:MAJ:MIN:ACC" per rule, joined by ','. A rule of type a (or none) is every device with
  * every access, whatever else it names, as runc reads it; an absent access is all of it.
  */

@@ -38,11 +38,10 @@ export function agentServer(log: AgentLogger, options: RuntimeOptions): AgentSer
     server: new TtrpcServer({ logger: log }).register(AgentServiceDefinition, lazy.implementation),
     preload: () => {
       lazy.preload();
-      // The guest's one-time set-up too (cgroup2, devpts: a launcher run), so a VM waiting in the
-      // warm pool has it done before its first container, then the first spare launcher. That
+      // The guest's one-time set-up too (guest_setup.ts), then the first spare launcher. The first
       // container retries a failed set-up and reports it.
       import('../container/guest_setup.js')
-        .then(({ ensureGuestSetup }) => ensureGuestSetup(options.launcherPath))
+        .then(({ ensureGuestSetup }) => ensureGuestSetup())
         .then(() => options.spareLauncher?.fill())
         .catch((err: unknown) =>
           log.warn({ err: errorMessage(err) }, 'guest set-up ahead of the first container failed'),
