@@ -1,7 +1,8 @@
 /**
- * The agent is root in the machine it runs in: it mounts cgroup2 over /sys/fs/cgroup, devpts and
- * its stage directory, and runs containers. Started on a host by mistake it would take over the
- * host's cgroup tree, so it runs only where /init starts it: in a guest booted with vfs.mode=agent.
+ * The agent is root in the machine it runs in: it delegates the cgroup2 controllers under
+ * /sys/fs/cgroup, mounts over its stage directory and runs containers. Started on a host by
+ * mistake it would take over the host's cgroup tree, so it runs only where /init starts it: in a
+ * guest booted with vfs.mode=agent.
  */
 import { readFileSync } from 'node:fs';
 import { bootModeOf } from '@vfs/contracts';
@@ -11,6 +12,6 @@ export function assertAgentGuest(cmdline: string = readFileSync('/proc/cmdline',
   if (bootModeOf(cmdline) === 'agent') return;
   throw new Error(
     'refusing to run: /proc/cmdline has no vfs.mode=agent, so this is not a vfs guest; the agent ' +
-      'mounts cgroup2 over /sys/fs/cgroup and must not run on a host',
+      'takes over /sys/fs/cgroup and must not run on a host',
   );
 }

@@ -23,7 +23,10 @@ export function processStartTime(pid: number): string | undefined {
   return fields[19];
 }
 
-/** Whether the process still runs under its pid (and not another that got the pid since). */
+/**
+ * Whether the pid still names this process, not another that got the pid since. A zombie (exited,
+ * not yet reaped) still does.
+ */
 export function isSameProcess(identity: ProcessIdentity): boolean {
   return processStartTime(identity.pid) === identity.startTime;
 }

@@ -284,7 +284,7 @@ export class PrivateContainerd {
   }
 
   /**
-   * Everything, by PID: containerd, recorded shim processes, shims naming this containerd, processes
+   * Everything, by PID: containerd, recorded shim processes (by pid and start time), shims naming this containerd, processes
    * in pod cgroups; then the pod cgroups and runc's namespace cgroups, the shims' sockets in
    * /run/containerd/s, mounts under the dir, the dir.
    */

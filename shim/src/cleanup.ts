@@ -9,13 +9,13 @@
 
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isSameProcess } from '@vfs/contracts';
 import { DeleteResponse } from '@vfs/proto/gen/containerd/runtime/task/v2/shim';
 import type { ShimFlags } from './flags';
 import { removeUnmountedTree, unmountAll, unmountContainer } from './host_mounts';
 import type { ShimLogger } from './logger';
 import { readBundleSpec, sandboxIdOf } from './oci_spec';
 import { removeLeftoverDockerNetns } from './pod_network/docker_netns';
-import { isSameProcess } from '@vfs/contracts';
 import { type PidRecord, SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
 import { adoptedLayout } from './vm_runtime/sandbox_layout';

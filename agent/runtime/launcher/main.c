@@ -11,7 +11,7 @@
  * Usage: vfs-launcher, with the plan on fd 3 (then control lines), status lines out on fd 4,
  * and for a resize the pty master on the descriptor named by the plan's `winsize` step.
  * Steps before `spawn` run in the launcher; the steps after it run in the child, ending in
- * `exec`. A plan without `spawn` (guest set-up, pty resize) reports "done" and exits.
+ * `exec`. A plan without `spawn` (share mounts, pty resize) reports "done" and exits.
  */
 #include "launcher.h"
 

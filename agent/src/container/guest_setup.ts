@@ -33,20 +33,22 @@ function delegateControllers(): void {
   writeFileSync(join(CONTAINERS_CGROUP, 'cgroup.subtree_control'), enable);
 }
 
-function setUpGuest(): void {
+function checkGuestMounts(): void {
   const missing = missingGuestMounts(mountedTypes(readFileSync('/proc/self/mounts', 'utf8')));
-  if (missing.length > 0) throw new Error(`/init did not mount ${missing.join(', ')}`);
-  mkdirSync(STAGE_DIR, { recursive: true });
-  delegateControllers();
+  if (missing.length > 0) {
+    throw new ContainerError('GUEST_SETUP_FAILED', `guest set-up failed: /init did not mount ${missing.join(', ')}`);
+  }
 }
 
 let done = false;
 
-/** Idempotent: the first container (or the agent's preload) does it; a failure is tried again by the next. */
+/** Idempotent: the agent's preload or the first container does it; after a failure the next tries again. */
 export function ensureGuestSetup(): void {
   if (done) return;
+  checkGuestMounts();
   try {
-    setUpGuest();
+    mkdirSync(STAGE_DIR, { recursive: true });
+    delegateControllers();
   } catch (err) {
     throw new ContainerError('GUEST_SETUP_FAILED', `guest set-up failed: ${errorMessage(err)}`, { cause: err });
   }

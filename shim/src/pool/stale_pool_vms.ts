@@ -4,9 +4,9 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isSameProcess } from '@vfs/contracts';
 import { removeUnmountedTree, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
-import { isSameProcess } from '@vfs/contracts';
 import { SandboxState } from '../sandbox_state';
 import { ADOPTED_MARKER } from '../vm_runtime/adopt_vm';
 import { poolVmLayout } from '../vm_runtime/sandbox_layout';
