@@ -1,4 +1,4 @@
-# The runtime share: build/runtime/{node, lib*/…, agent.js, agent.blob(.flags), vfs-launcher}, mounted
+# The runtime share: build/runtime/{node, lib*/…, agent.js, agent.blob(.flags), vfs-launcher, busybox}, mounted
 # read-only by the guest's /init at /run/vfs/runtime (tag vfsruntime). Include from the top-level
 # Makefile (`-include agent/runtime.mk`) or run alone from the repository root:
 # `make -f agent/runtime.mk runtime`. Each part rebuilds only when its inputs change. The same files
@@ -26,7 +26,7 @@ DAEMON_BUNDLE := build/bin/vfs-virtiofsd
 
 .PHONY: runtime runtime-clean guest-smoke
 
-runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_IMAGE) $(RUNTIME_PMEM)
+runtime: $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_DIR)/busybox $(RUNTIME_IMAGE) $(RUNTIME_PMEM)
 	@echo "runtime: $(RUNTIME_DIR) is $$(du -sh --apparent-size $(RUNTIME_DIR) | cut -f1)"
 
 $(RUNTIME_DIR)/node.stamp: $(RUNTIME_NODE) $(RUNTIME_SRC)/stage-node.sh
@@ -64,7 +64,12 @@ $(RUNTIME_DIR)/vfs-launcher: $(RUNTIME_LAUNCHER_SRC) $(RUNTIME_SRC)/build-launch
 	@bash scripts/ensure-apt.sh gcc libc6-dev
 	@bash $(RUNTIME_SRC)/build-launcher.sh $(RUNTIME_SRC)/launcher $@
 
-$(RUNTIME_IMAGE): $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_SRC)/build-image.sh
+# The initramfs's static busybox (agent/image/guest.mk installs busybox-static), which the guest's
+# PID 1 goes on in once the runtime is mounted, so that the initramfs's copy is freed (init.sh).
+$(RUNTIME_DIR)/busybox: /bin/busybox
+	@install -m 0755 /bin/busybox $@
+
+$(RUNTIME_IMAGE): $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_DIR)/busybox $(RUNTIME_SRC)/build-image.sh
 	@bash scripts/ensure-apt.sh erofs-utils
 	@bash $(RUNTIME_SRC)/build-image.sh $(RUNTIME_DIR) $@
 

@@ -85,7 +85,7 @@ async function startVirtiofsd(source: string, socketPath: string): Promise<void>
   }
 }
 
-function makeShare(name: string, files: Record<string, string>): string {
+function makeShare(name: string, files: Record<string, string | Buffer>): string {
   const dir = join(workDir, name);
   mkdirSync(dir);
   for (const [file, content] of Object.entries(files)) writeFileSync(join(dir, file), content, { mode: 0o755 });
@@ -146,7 +146,7 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
   });
 
   /** Boots the agent mode with `files` as the runtime share; the stand-in node greets on the port. */
-  async function bootStandIn(files: Record<string, string>) {
+  async function bootStandIn(files: Record<string, string | Buffer>) {
     const runtime = makeShare('runtime', files);
     const socketPath = join(workDir, 'rt.sock');
     await startVirtiofsd(runtime, socketPath);
@@ -168,6 +168,18 @@ describe.each(MACHINES)('guest on %s under TCG', (machine) => {
       'agent.js': '',
     });
     expect(greeting).toMatch(/^agent-up agent\.js \/dev\/vport\d+p\d+$/);
+    expect(exit.code).toBe(0);
+    expect(agentExitStatus(consoleLog)).toBe('0');
+  });
+
+  it("goes on in the runtime's busybox as PID 1, and links /bin/busybox to it (the initramfs's copy freed)", async () => {
+    // Stands in for node: reports what PID 1 runs and where /bin/busybox leads.
+    const { greeting, exit, consoleLog } = await bootStandIn({
+      node: '#!/bin/sh\necho "agent-up $(readlink /proc/1/exe) $(readlink /bin/busybox)" > "$3"\nsleep 0.5\n',
+      'agent.js': '',
+      busybox: readFileSync(join(REPO_ROOT, 'build', 'runtime', 'busybox')),
+    });
+    expect(greeting).toBe('agent-up /run/vfs/runtime/busybox /run/vfs/runtime/busybox');
     expect(exit.code).toBe(0);
     expect(agentExitStatus(consoleLog)).toBe('0');
   });

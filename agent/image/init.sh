@@ -30,6 +30,8 @@ export PATH=/bin
 RUNTIME=/run/vfs/runtime
 SHARE=/mnt/share
 MARKS=/run/vfs/boot-marks
+# /init's argument when run_agent runs it again from the runtime's busybox.
+FROM_RUNTIME=vfs-agent-from-runtime
 
 uptime_s() { read -r up _ </proc/uptime; echo "$up"; }
 say() { echo "vfs-init: $*"; }
@@ -177,19 +179,29 @@ link_runtime_libs() {
   fi
 }
 
-# What the agent's containers need (contracts GUEST_MOUNTS, checked by init_contract.test.ts):
-# one busybox mount each here, before Node starts, is cheaper under TCG than the agent's launcher
-# run for them, which came on a booted sandbox's path.
+# What the agent's containers need (contracts GUEST_MOUNTS, checked by init_contract.test.ts). A
+# guest that cannot mount them cannot run a container: it powers off, busybox's error above the
+# marker.
 mount_guest_filesystems() {
-  mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup || die "mount cgroup2 failed"
+  mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup || die "mount cgroup2 at /sys/fs/cgroup failed"
   mkdir -p /dev/pts /run/vfs/device-programs
-  mount -t devpts -o nosuid,noexec,mode=0620,ptmxmode=0666,gid=5 devpts /dev/pts || die "mount devpts failed"
-  mount -t bpf -o nosuid,nodev,noexec,mode=0700 bpf /run/vfs/device-programs || die "mount bpf failed"
+  mount -t devpts -o nosuid,noexec,mode=0620,ptmxmode=0666,gid=5 devpts /dev/pts || die "mount devpts at /dev/pts failed"
+  mount -t bpf -o nosuid,nodev,noexec,mode=0700 bpf /run/vfs/device-programs || die "mount bpf at /run/vfs/device-programs failed"
 }
 
+# Agent mode, in two steps. This one mounts the runtime; then PID 1 goes on in the runtime's own
+# busybox (exec keeps PID 1), and /bin/busybox becomes a link to it: the initramfs's copy is
+# freed, 1.9 MB of every guest's RAM that rootfs holds for the VM's life (the runtime's pages are
+# the host's, with pmem). A runtime without a busybox keeps this one.
 run_agent() {
   mount_runtime
   mount_guest_filesystems
+  [ -x "$RUNTIME/busybox" ] && exec "$RUNTIME/busybox" sh /init "$FROM_RUNTIME"
+  serve_agent
+}
+
+# The rest of agent mode: start the agent, power off when it exits.
+serve_agent() {
   link_runtime_libs
   port=$(find_agent_port) || die "no virtio-serial port named agent.0"
   mark agent "$port"
@@ -220,6 +232,10 @@ start_agent() {
   rc=$?
 }
 
+if [ "${1-}" = "$FROM_RUNTIME" ]; then
+  ln -sf "$RUNTIME/busybox" /bin/busybox || die "cannot link /bin/busybox to the runtime's"
+  serve_agent
+fi
 mount_basics
 mark start
 parse_cmdline

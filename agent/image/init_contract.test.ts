@@ -110,7 +110,15 @@ describe('init.sh reads the kernel command line of the guest boot contract', () 
     for (const dir of made) expect(GUEST_MOUNTS.map((m) => m.target)).toContain(dir);
     const runAgent = functionBody('run_agent');
     expect(runAgent.indexOf('mount_guest_filesystems')).toBeGreaterThan(-1);
-    expect(runAgent.indexOf('mount_guest_filesystems')).toBeLessThan(runAgent.indexOf('start_agent'));
+    expect(runAgent.indexOf('mount_guest_filesystems')).toBeLessThan(runAgent.indexOf('serve_agent'));
+    expect(functionBody('serve_agent')).toContain('start_agent');
+  });
+
+  it("goes on in agent mode from the runtime's busybox, linked where the contract's busybox was", () => {
+    expect(functionBody('run_agent')).toContain('exec "$RUNTIME/busybox" sh /init "$FROM_RUNTIME"');
+    const resumed = firstGroup(/^if \[ "\$\{1-\}" = "\$FROM_RUNTIME" \]; then\n([\s\S]*?)^fi$/m);
+    expect(resumed).toContain(`ln -sf "$RUNTIME/busybox" ${GUEST_BUSYBOX} `);
+    expect(resumed).toContain('serve_agent');
   });
 
   it('looks for the agent on the virtio-serial port the contract names', () => {

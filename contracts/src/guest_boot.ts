@@ -28,7 +28,8 @@ export const RUNTIME_IMAGE_FS = 'erofs';
 export const RUNTIME_PMEM_DEVICE = '/dev/pmem0';
 /**
  * The initramfs's static busybox (agent/image/build-initramfs.sh): the guest's own program, which
- * a warm-up container binds in as its `true` (no image needed).
+ * a warm-up container binds in as its `true` (no image needed). In agent mode a link to the same
+ * busybox in the runtime, once /init goes on from there (init.sh, run_agent).
  */
 export const GUEST_BUSYBOX = '/bin/busybox';
 /** The virtio-serial port name /init looks for and hands to the agent as its /dev/vportNpM. */
@@ -49,19 +50,19 @@ export interface GuestMount {
   readonly options: string;
 }
 
-/**
- * What the agent's containers need mounted in the guest, which /init mounts in agent mode before
- * the agent starts: cgroup2 (each container's cgroup, nsdelegate for its namespace), devpts
- * (a terminal's /dev/ptmx) and the bpffs where the launcher pins each device rule set's program
- * (launcher/devices.c: loading one runs the kernel's verifier, 7–10 ms a container under TCG, and
- * most containers have the same rules), mode 0700, in the agent's mount namespace only (a
- * container's pivot leaves it behind). A
- * busybox mount each before Node starts costs the guest ≈ 25 ms under TCG; the same mounts from
- * the agent took a launcher run on a booted sandbox's path (ARCHITECTURE.md, 'The guest's
- * file systems, mounted by /init'). The agent checks them at its set-up and names what is missing.
- */
 export const GUEST_CGROUP_ROOT = '/sys/fs/cgroup';
+/**
+ * The bpffs where the launcher pins each device rule set's program (launcher/devices.c: loading
+ * one runs the kernel's verifier, and most containers have the same rules), in the agent's mount
+ * namespace only (a container's pivot leaves it behind).
+ */
 export const GUEST_DEVICE_PROGRAMS_DIR = '/run/vfs/device-programs';
+/**
+ * What the agent's containers need mounted, which /init mounts in agent mode before the agent
+ * starts (ARCHITECTURE.md, 'The guest's file systems, mounted by /init'): cgroup2 (nsdelegate, for
+ * each container's cgroup namespace), devpts (a terminal's /dev/ptmx) and the device programs'
+ * bpffs (mode 0700). The agent checks them at its set-up and names what is missing.
+ */
 export const GUEST_MOUNTS: readonly GuestMount[] = [
   { type: 'cgroup2', source: 'cgroup2', target: GUEST_CGROUP_ROOT, options: 'nosuid,nodev,noexec,nsdelegate' },
   { type: 'devpts', source: 'devpts', target: '/dev/pts', options: 'nosuid,noexec,mode=0620,ptmxmode=0666,gid=5' },
