@@ -64,9 +64,12 @@ $(RUNTIME_DIR)/vfs-launcher: $(RUNTIME_LAUNCHER_SRC) $(RUNTIME_SRC)/build-launch
 	@bash scripts/ensure-apt.sh gcc libc6-dev
 	@bash $(RUNTIME_SRC)/build-launcher.sh $(RUNTIME_SRC)/launcher $@
 
-# The initramfs's static busybox (agent/image/guest.mk installs busybox-static), which the guest's
-# PID 1 goes on in once the runtime is mounted, so that the initramfs's copy is freed (init.sh).
-$(RUNTIME_DIR)/busybox: /bin/busybox
+# The initramfs's static busybox, which the guest's PID 1 goes on in once the runtime is mounted,
+# so that the initramfs's copy is freed (init.sh). Static, as /init execs it before the runtime's
+# libraries are linked in: an exec that fails there would stop PID 1 with no word.
+$(RUNTIME_DIR)/busybox: $(wildcard /bin/busybox) | $(RUNTIME_DIR)/node.stamp
+	@bash scripts/ensure-apt.sh busybox-static binutils
+	@! readelf -l /bin/busybox | grep -q INTERP || { echo "runtime: /bin/busybox is not static (install busybox-static)" >&2; exit 1; }
 	@install -m 0755 /bin/busybox $@
 
 $(RUNTIME_IMAGE): $(RUNTIME_DIR)/node.stamp $(RUNTIME_DIR)/agent.js $(RUNTIME_DIR)/agent.blob $(RUNTIME_DIR)/vfs-launcher $(RUNTIME_DIR)/busybox $(RUNTIME_SRC)/build-image.sh

@@ -15,7 +15,10 @@
 #                                  `node <agent.blob.flags> --snapshot-blob agent.blob -- --port
 #                                  /dev/vportNpM` (the virtio-serial port named agent.0), or `node
 #                                  agent.js --port …` when the runtime has no agent.blob or the blob
-#                                  does not load; power off when the agent exits
+#                                  does not load; power off when the agent exits. Once the runtime
+#                                  is mounted, PID 1 goes on in the runtime's busybox when it has
+#                                  one (`/init vfs-agent-from-runtime`), which /bin/busybox then
+#                                  links to
 # Console markers: `vfs-init: start <uptime>`, `vfs-init: runtime <source> <fs> <options>`,
 # `vfs-init: agent <port> <uptime>`, `vfs-init: poweroff <uptime>`; failures print
 # `vfs-init: error: …` and power off, so the VMM always sees an exit. start and agent are also
@@ -235,6 +238,7 @@ start_agent() {
 if [ "${1-}" = "$FROM_RUNTIME" ]; then
   ln -sf "$RUNTIME/busybox" /bin/busybox || die "cannot link /bin/busybox to the runtime's"
   serve_agent
+  exit 1
 fi
 mount_basics
 mark start

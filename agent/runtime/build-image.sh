@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build-image.sh DIR OUT — the runtime share DIR (node, its libraries, agent.js, vfs-launcher) as one
+# build-image.sh DIR OUT — the runtime share DIR (node, its libraries, agent.js, vfs-launcher, busybox) as one
 # uncompressed erofs image OUT, which the shim attaches read-only when [agent] runtime = "image": the
 # guest then pages Node from the host page cache instead of over FUSE. Reproducible: fixed timestamps,
 # UUID and owners, so equal inputs give an equal image. Written beside OUT and renamed over it, so a

@@ -19,7 +19,7 @@ function mtimeOf(path: string): number | null {
 }
 
 /** The guest runtime's files (agent/runtime.mk), also inside its images. */
-const RUNTIME_FILES = ['node', 'agent.js', 'agent.blob', 'agent.blob.flags', 'vfs-launcher'];
+const RUNTIME_FILES = ['node', 'agent.js', 'agent.blob', 'agent.blob.flags', 'vfs-launcher', 'busybox'];
 
 export function poolFingerprint(config: LoadedConfig['config'], runtimeDir: string): string {
   const files = [
