@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { containerd17, type ContainerdBinaries, mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
+import { recordedPid } from '@vfs/harness/vm_checks';
 import { buildBusyboxImage, layerDigestOf } from '@vfs/harness/oci_image';
 import { pidAlive, waitFor } from '@vfs/harness/process';
 import { bundleTestShim } from '@vfs/harness/bundles';
@@ -249,10 +250,8 @@ describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
       (await containerd.ctr(['run', '-d', ...RUNTIME, IMAGE, 'crash1', 'sleep', '300'], { namespace: NAMESPACE })).code,
     ).toBe(0);
     const stateDir = join(containerd.runDir, 'sandboxes', NAMESPACE, 'crash1');
-    const shimPid = (JSON.parse(readFileSync(join(stateDir, 'pids', 'shim.json'), 'utf8')) as { pid: number }).pid;
-    const workload = (
-      JSON.parse(readFileSync(join(stateDir, 'pids', 'proc-crash1-init.json'), 'utf8')) as { pid: number }
-    ).pid;
+    const shimPid = recordedPid(containerd, NAMESPACE, 'crash1', 'shim');
+    const workload = recordedPid(containerd, NAMESPACE, 'crash1', 'proc-crash1-init');
     expect(pidAlive(workload)).toBe(true);
     expect(mountsUnder(containerd.dir).some((m) => m.endsWith('/crash1/rootfs'))).toBe(true);
 

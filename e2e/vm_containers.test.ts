@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
+import { recordedPid } from '@vfs/harness/vm_checks';
 import { shimPidsServing } from '@vfs/harness/host_leftovers';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { waitFor } from '@vfs/harness/process';
@@ -81,10 +82,7 @@ function sandboxDirs(containerd: PrivateContainerd): string[] {
 }
 
 function qemuPidOf(containerd: PrivateContainerd, sandbox: string): number {
-  const record = JSON.parse(
-    readFileSync(join(containerd.runDir, 'sandboxes', NS, sandbox, 'pids', 'qemu.json'), 'utf8'),
-  ) as { pid: number };
-  return record.pid;
+  return recordedPid(containerd, NS, sandbox, 'qemu');
 }
 
 function expectNothingLeft(containerd: PrivateContainerd): void {

@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
+import { recordedPid } from '@vfs/harness/vm_checks';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
 import { pidAlive, waitFor } from '@vfs/harness/process';
 import { bundleShim, bundleStubAgent } from '@vfs/harness/bundles';
@@ -62,8 +63,7 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
   const ctr = (args: readonly string[]): Promise<CtrResult> =>
     containerd.ctr(args, { namespace: NS, timeoutMs: 90_000 });
   const stateDir = (id: string): string => join(containerd.runDir, 'sandboxes', NS, id);
-  const pidOf = (id: string, name: string): number =>
-    (JSON.parse(readFileSync(join(stateDir(id), 'pids', `${name}.json`), 'utf8')) as { pid: number }).pid;
+  const pidOf = (id: string, name: string): number => recordedPid(containerd, NS, id, name);
   const taskLine = async (id: string): Promise<string> =>
     new RegExp(`^${id}\\s+\\d+\\s+(\\S+)`, 'm').exec((await ctr(['task', 'ls'])).stdout)?.[1] ?? 'none';
 

@@ -10,8 +10,11 @@ export interface ProcessIdentity {
   readonly startTime: string;
 }
 
-/** The start time of a live pid, or undefined when no such process exists. */
-export function processStartTime(pid: number): string | undefined {
+/**
+ * The fields of /proc/<pid>/stat after the command name, from the state (field 3) on; undefined
+ * when no such process exists.
+ */
+export function procStatFields(pid: number): string[] | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -19,8 +22,12 @@ export function processStartTime(pid: number): string | undefined {
     return undefined;
   }
   // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The start time of a live pid, or undefined when no such process exists. */
+export function processStartTime(pid: number): string | undefined {
+  return procStatFields(pid)?.[19];
 }
 
 /**

@@ -31,7 +31,7 @@ import {
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProcessIdentity } from '@vfs/contracts';
+import { type PidRecord, SandboxState } from '@vfs/shim';
 import { fileTailOrError } from '@vfs/shim/vm';
 import type { CniDirs } from './cni_network';
 import {
@@ -261,19 +261,14 @@ export class PrivateContainerd {
   }
 
   /** The processes the shims recorded (shims, QEMU, daemons, test-double processes) under VFS_RUN_DIR. */
-  recordedProcesses(): ProcessIdentity[] {
+  recordedProcesses(): PidRecord[] {
     const sandboxes = join(this.runDir, 'sandboxes');
     if (!existsSync(sandboxes)) return [];
-    const records: ProcessIdentity[] = [];
-    for (const namespace of readdirSync(sandboxes)) {
-      for (const sandbox of readdirSync(join(sandboxes, namespace))) {
-        const pidDir = join(sandboxes, namespace, sandbox, 'pids');
-        if (!existsSync(pidDir)) continue;
-        for (const file of readdirSync(pidDir))
-          records.push(JSON.parse(readFileSync(join(pidDir, file), 'utf8')) as ProcessIdentity);
-      }
-    }
-    return records;
+    return readdirSync(sandboxes).flatMap((namespace) =>
+      readdirSync(join(sandboxes, namespace)).flatMap((sandbox) =>
+        new SandboxState(join(sandboxes, namespace, sandbox)).pids(),
+      ),
+    );
   }
 
   /** Pids of recorded processes still running; a recorded pid recycled since is someone else's. */

@@ -1,19 +1,13 @@
 // Waiting in e2e tests: on processes (by pid) and on conditions polled until they hold.
 
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isSameProcess, type ProcessIdentity } from '@vfs/contracts';
+import { isSameProcess, procStatFields, type ProcessIdentity } from '@vfs/contracts';
 
 const POLL_MS = 100;
 
 /** A zombie has exited: it waits only for its parent (init, for a daemon) to reap it. */
 function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
+  return procStatFields(pid)?.[0] === 'Z';
 }
 
 /** Whether a process with this pid runs (exists and has not exited); signal 0 checks without signalling. */

@@ -3,9 +3,10 @@
 // otherwise finds no reader, or no FIFO).
 
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sandboxPaths } from '@vfs/contracts';
+import { SandboxState } from '@vfs/shim';
 
 export interface ShimBundle {
   readonly dir: string;
@@ -56,8 +57,7 @@ export function shimStart(program: string, id: string, options: ShimStartOptions
 
 /** The pid of the shim serving sandbox `id` (namespace "ns"), as it recorded it in its state dir. */
 export function servingShimPid(runDir: string, id: string): number {
-  const record = JSON.parse(
-    readFileSync(join(sandboxPaths(runDir, 'ns', id).stateDir, 'pids', 'shim.json'), 'utf8'),
-  ) as { pid: number };
+  const record = new SandboxState(sandboxPaths(runDir, 'ns', id).stateDir).pid('shim');
+  if (record === undefined) throw new Error(`sandbox ${id} recorded no shim`);
   return record.pid;
 }

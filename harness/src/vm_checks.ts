@@ -1,8 +1,9 @@
 // Checks shared by the e2e tests that run containers in VMs through a PrivateContainerd: waiting,
 // the shim's per-sandbox records (state dirs, recorded PIDs) and "nothing left behind".
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SandboxState } from '@vfs/shim';
 import { mountsUnder, type CtrResult, type PrivateContainerd } from './containerd';
 
 export const VM_IMAGE = 'docker.io/library/busybox:vfs';
@@ -22,9 +23,8 @@ export function sandboxDirs(containerd: PrivateContainerd, namespace: string): s
 
 /** A PID the sandbox's shim recorded: `qemu`, `virtiofsd`, … */
 export function recordedPid(containerd: PrivateContainerd, namespace: string, sandbox: string, name: string): number {
-  const record = JSON.parse(
-    readFileSync(join(containerd.runDir, 'sandboxes', namespace, sandbox, 'pids', `${name}.json`), 'utf8'),
-  ) as { pid: number };
+  const record = new SandboxState(join(containerd.runDir, 'sandboxes', namespace, sandbox)).pid(name);
+  if (record === undefined) throw new Error(`sandbox ${sandbox} recorded no ${name} process`);
   return record.pid;
 }
 

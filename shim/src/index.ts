@@ -8,3 +8,5 @@ export { mountFor, unmountContainer, type MountSpec } from './host_mounts';
 export { USER_XATTRS_ONLY } from './vm_runtime/share_plan';
 export { firstCheckAnswer } from './vm_runtime/agent_dial';
 export type { ShimProcess, ShimSpec } from './oci_spec';
+// Read by the tests' clean-up and checks: the processes a sandbox recorded.
+export { type PidRecord, SandboxState } from './sandbox_state';
