@@ -31,6 +31,21 @@ describe('virtiofsd-compatible command line', () => {
     });
   });
 
+  test("Kata's command line for its virtiofsd is taken as it is (--syslog, --fd, its extra arguments)", () => {
+    // kata-containers virtiofsd.go: --syslog --cache= --shared-dir= --fd=3, then
+    // virtio_fs_extra_args (its configuration's defaults: --thread-pool-size=1 --announce-submounts).
+    const kata = ['--syslog', '--cache=auto', '--shared-dir=/run/kata/shared', '--fd=3'];
+    expect(parseArgs([...kata, '--thread-pool-size=1', '--announce-submounts'])).toMatchObject({
+      syslog: true,
+      cache: 'auto',
+      sharedDir: '/run/kata/shared',
+      fd: 3,
+      threadPoolSize: 1,
+      announceSubmounts: true,
+    });
+    expect(parseArgs(base).syslog).toBe(false);
+  });
+
   test('sandboxed by default as virtiofsd: namespace mode and a seccomp filter that kills', () => {
     expect(parseArgs(base)).toMatchObject({ sandbox: 'namespace', seccomp: 'kill' });
     expect(parseArgs([...base, '-o', 'sandbox=none', '--seccomp=none'])).toMatchObject({
@@ -140,7 +155,8 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--readonly', '--writeback'], /--readonly and --writeback conflict/],
     [[...base, '--fd'], /--fd: needs a value/],
     [[...base, '--thread-pool-size=-1'], /non-negative integer/],
-    [[...base, '--syslog'], /--syslog: not supported/],
+    [[...base, '--posix-acl'], /--posix-acl: not supported: POSIX ACLs are not implemented/],
+    [[...base, '--syslog=yes'], /--syslog: takes no value/],
     [[...base, '--readonly=yes'], /--readonly: takes no value/],
     [[...base, '--max-open-handles=0'], /--max-open-handles: expected a whole number from 1 to 2147483647, got '0'/],
     [[...base, '--max-lock-owners=-5'], /--max-lock-owners: expected a whole number from 1 to 2147483647, got '-5'/],

@@ -48,6 +48,8 @@ export interface DaemonOptions {
   /** Bounds on what a guest can make the daemon hold, per session (passthrough/config.ts). */
   limits: ResourceLimits;
   logLevel: LogLevel;
+  /** Log to the system log (/dev/log) instead of stderr. */
+  syslog: boolean;
   printCapabilities: boolean;
   help: boolean;
   version: boolean;
@@ -82,7 +84,6 @@ const LOG_LEVELS: Record<string, LogLevel> = {
 
 /** Flags of the reference daemons that vfs-virtiofsd refuses rather than silently ignores. */
 const UNSUPPORTED: Record<string, string> = {
-  '--syslog': 'logging goes to stderr as JSON lines (pino)',
   '--daemonize': 'run it under a supervisor; it stays in the foreground',
   '--posix-acl': 'POSIX ACLs are not implemented',
   '--security-label': 'security labels are not implemented',
@@ -157,6 +158,9 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   --max-parked-locks=N                vfs extension: SETLKW requests waiting per session;
                                       one more gets ENOLCK; default ${DEFAULT_LIMITS.maxParkedLocks}
   --log-level=error|warn|info|debug|trace|off  (-o log_level=, -d for debug)
+  --syslog                            log to the system log (/dev/log, facility daemon)
+                                      instead of stderr; a line it does not take goes
+                                      to stderr
   --print-capabilities                print the vhost-user back-end capabilities
   -f, --foreground                    stay in the foreground (always the case)
   -V, --version                       print the version
@@ -193,6 +197,7 @@ function defaults(): DaemonOptions {
     translateGid: [],
     limits: DEFAULT_LIMITS,
     logLevel: 'info',
+    syslog: false,
     printCapabilities: false,
     help: false,
     version: false,
@@ -488,6 +493,12 @@ const FLAGS: Record<string, FlagSpec> = {
     takesValue: true,
     apply: (st, v) => {
       st.opts.logLevel = fromTable('--log-level', v, LOG_LEVELS);
+    },
+  },
+  '--syslog': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.syslog = true;
     },
   },
   '--print-capabilities': {

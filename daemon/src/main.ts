@@ -9,7 +9,7 @@ import { listenControl } from './control/server';
 import { xattrMapProblem } from './passthrough/xattr_map';
 import { ExportError, ExportRegistry, type ExportSpec } from './exports';
 import { createFuseHandler } from './fuse/server';
-import { createLogger, type Logger } from './log';
+import { createDaemonLog, type Logger, warnSyslogUnreachable } from './log';
 import { openProcSelfFd } from './passthrough/passthrough_fs';
 import { confine, enterNamespaces, type Confinement } from './sandbox/sandbox';
 import { canOpenFileHandles } from './sandbox/capabilities';
@@ -240,13 +240,19 @@ async function main(argv: string[]): Promise<void> {
   if (opts.help) return void process.stdout.write(USAGE);
   if (opts.version) return void process.stdout.write(`vfs-virtiofsd ${VERSION}\n`);
   if (opts.printCapabilities) return void process.stdout.write(`${JSON.stringify({ type: 'fs' }, null, 2)}\n`);
-  const log = createLogger(opts.logLevel, { component: 'vfs-virtiofsd', ...(opts.tag ? { tag: opts.tag } : {}) });
+  const daemonLog = createDaemonLog(
+    opts.logLevel,
+    { component: 'vfs-virtiofsd', ...(opts.tag ? { tag: opts.tag } : {}) },
+    opts.syslog,
+  );
+  const { log } = daemonLog;
   try {
     enterNamespaces(opts.sandbox, opts.fd === undefined ? [] : [opts.fd], () => {
       // As unshare's --kill-child would: its SIGKILL ends us without a word either.
       log.warn('unshare, our parent, is gone: exiting');
       process.exit(1);
     });
+    warnSyslogUnreachable(daemonLog);
     await serve(opts, log);
   } catch (err) {
     log.fatal({ error: errorMessage(err) }, 'cannot start');

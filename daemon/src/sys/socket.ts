@@ -18,6 +18,8 @@ const shutdownFn = libc.func('int shutdown(int fd, int how)');
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
@@ -91,8 +93,8 @@ function sockaddrUn(path: string): Buffer {
   return addr;
 }
 
-function newSocket(): number {
-  const fd = socketFn(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) as number;
+function newSocket(type: number = SOCK_STREAM): number {
+  const fd = socketFn(AF_UNIX, type | SOCK_CLOEXEC, 0) as number;
   if (fd < 0) throw new SysError('socket(AF_UNIX)', lastErrno());
   return fd;
 }
@@ -125,8 +127,20 @@ export function listenUnix(path: string, backlog = 1): number {
 
 /** Connects to `path`; throws SysError (ENOENT, ECONNREFUSED…) when nobody listens. */
 export function connectUnix(path: string): number {
-  const fd = newSocket();
+  return connected(SOCK_STREAM, path);
+}
+
+/**
+ * A non-blocking datagram socket connected to `path` (the system log's /dev/log): each write(2) is
+ * one message, and a full receiver answers EAGAIN rather than stalling the writer.
+ */
+export function connectUnixDatagram(path: string): number {
+  return connected(SOCK_DGRAM | SOCK_NONBLOCK, path);
+}
+
+function connected(type: number, path: string): number {
   const addr = sockaddrUn(path);
+  const fd = newSocket(type);
   if ((connectFn(fd, addr, addr.length) as number) < 0) {
     const err = new SysError(`connect(${path})`, lastErrno());
     close(fd);
