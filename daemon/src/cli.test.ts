@@ -46,6 +46,11 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs(base).syslog).toBe(false);
   });
 
+  test("virtiofsd's deprecated --socket and the default-restating --no-announce-submounts", () => {
+    expect(parseArgs(['--socket=/tmp/old.sock', '--shared-dir=/srv'])).toMatchObject({ socketPath: '/tmp/old.sock' });
+    expect(parseArgs([...base, '--announce-submounts', '--no-announce-submounts']).announceSubmounts).toBe(false);
+  });
+
   test('sandboxed by default as virtiofsd: namespace mode and a seccomp filter that kills', () => {
     expect(parseArgs(base)).toMatchObject({ sandbox: 'namespace', seccomp: 'kill' });
     expect(parseArgs([...base, '-o', 'sandbox=none', '--seccomp=none'])).toMatchObject({

@@ -33,6 +33,8 @@ export interface DaemonOptions {
   readdirplus: boolean;
   writeback: boolean;
   allowDirectIo: boolean;
+  /** Shared mappings of files opened with FOPEN_DIRECT_IO (cache=none), as virtiofsd's --allow-mmap. */
+  allowMmap: boolean;
   announceSubmounts: boolean;
   /** Unset: prefer when the daemon has CAP_DAC_READ_SEARCH, else never (decided once confined). */
   inodeFileHandles?: InodeFileHandles;
@@ -97,7 +99,8 @@ export const USAGE = `usage: vfs-virtiofsd [options]
 A virtio-fs vhost-user back end (a drop-in for virtiofsd).
 
   --shared-dir=DIR, -o source=DIR     directory to export
-  --socket-path=PATH                  vhost-user socket to listen on
+  --socket-path=PATH                  vhost-user socket to listen on (--socket=PATH, as
+                                      virtiofsd's deprecated spelling)
   --fd=FD                             inherited listening vhost-user socket
   --socket-group=GROUP                group owning the socket
   --control-socket=PATH               multi-export mode: shares are subdirectories of
@@ -121,7 +124,11 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   -o readdirplus|no_readdirplus       default on, off with cache=none
   --writeback, -o writeback           writeback cache
   --allow-direct-io                   honour O_DIRECT from the guest
-  --announce-submounts                report submounts to the guest
+  --allow-mmap                        let the guest map files shared at cache=none (through
+                                      its page cache: only for a directory the guest alone
+                                      writes; Linux ≥ 6.6 guests)
+  --announce-submounts                report submounts to the guest (--no-announce-submounts:
+                                      do not, the default)
   --inode-file-handles=never|prefer|mandatory
                                       hold the guest's inodes as file handles, not O_PATH
                                       fds (no fd per inode; fds open for at most 128 of
@@ -190,6 +197,7 @@ function defaults(): DaemonOptions {
     readdirplus: true,
     writeback: false,
     allowDirectIo: false,
+    allowMmap: false,
     announceSubmounts: false,
     daxWindowMiB: 0,
     daxMinFileKiB: 0,
@@ -343,6 +351,13 @@ const FLAGS: Record<string, FlagSpec> = {
       st.opts.socketPath = v;
     },
   },
+  // Rust virtiofsd's deprecated spelling of --socket-path.
+  '--socket': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.socketPath = v;
+    },
+  },
   '--fd': {
     takesValue: true,
     apply: (st, v) => {
@@ -429,10 +444,22 @@ const FLAGS: Record<string, FlagSpec> = {
       st.opts.allowDirectIo = true;
     },
   },
+  '--allow-mmap': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.allowMmap = true;
+    },
+  },
   '--announce-submounts': {
     takesValue: false,
     apply: (st) => {
       st.opts.announceSubmounts = true;
+    },
+  },
+  '--no-announce-submounts': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.announceSubmounts = false;
     },
   },
   '--inode-file-handles': {

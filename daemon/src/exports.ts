@@ -41,6 +41,7 @@ export interface ExportDefaults {
   readonly flock: boolean;
   readonly writeback: boolean;
   readonly allowDirectIo: boolean;
+  readonly allowMmap: boolean;
   /** Every session of every export gets these bounds. */
   readonly limits: ResourceLimits;
   /** --inode-file-handles, decided once for the daemon. */

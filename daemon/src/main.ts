@@ -181,6 +181,7 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
       flock: opts.flock,
       writeback: opts.writeback,
       allowDirectIo: opts.allowDirectIo,
+      allowMmap: opts.allowMmap,
       limits: opts.limits,
       inodeFileHandles: fileHandles,
       translateUid: opts.translateUid,

@@ -76,6 +76,7 @@ function daemonFlags(o: ExportOptions): string[] {
   if (o.readdirplus !== undefined) flags.push(o.readdirplus ? '-o readdirplus' : '-o no_readdirplus');
   if (o.writeback) flags.push('--writeback');
   if (o.allowDirectIo) flags.push('--allow-direct-io');
+  if (o.allowMmap) flags.push('--allow-mmap');
   if (o.announceSubmounts) flags.push('--announce-submounts');
   if (o.inodeFileHandles !== undefined) flags.push(`--inode-file-handles=${o.inodeFileHandles}`);
   for (const rule of o.translateUid ?? []) flags.push(`--translate-uid=${rule}`);

@@ -115,6 +115,13 @@ export const CONFIG_SCHEMA = {
      * (dax=always).
      */
     dax_min_file_kib: intField(0, MAX_DAX_MIN_FILE_KIB, 0),
+    /**
+     * With cache "none" or "metadata" (files opened direct-I/O): let the guest map files shared and
+     * writable, through its page cache (the daemon's --allow-mmap, FUSE_DIRECT_IO_ALLOW_MMAP). Off,
+     * such an mmap fails with ENODEV in the guest. The guest's cached pages are then not kept
+     * coherent with writes made on the host: for shares the guest alone writes.
+     */
+    allow_mmap: boolField(false),
     /** Guest↔host uid and gid translation, without a user namespace (the daemon's --translate-uid/gid). */
     translate_uid: idMapField(),
     translate_gid: idMapField(),

@@ -56,11 +56,12 @@ function wantedFlags(config: ExportConfig): number {
  * Flags 32..63 this export wants. CREATE_SUPP_GROUP: the daemon has no supplementary groups, so a
  * creation by a member of the parent's group only by a supplementary one carries that group
  * (request_ext.ts); a daemon that is not root could not take it on. HAS_INODE_DAX: with a per-inode
- * threshold (the kernel offers it only when mounted dax=inode).
+ * threshold (the kernel offers it only when mounted dax=inode). DIRECT_IO_ALLOW_MMAP: with --allow-mmap.
  */
 function wantedFlags2(config: ExportConfig): number {
   let want = process.geteuid?.() === 0 ? InitFlag2.CREATE_SUPP_GROUP : 0;
   if (config.dax === true && (config.daxMinFileBytes ?? 0) > 0) want |= InitFlag2.HAS_INODE_DAX;
+  if (config.allowMmap === true) want |= InitFlag2.DIRECT_IO_ALLOW_MMAP;
   return want;
 }
 

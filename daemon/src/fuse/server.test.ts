@@ -31,6 +31,18 @@ describe('INIT', () => {
     expect(r.flags & abi.InitFlag.DONT_MASK).toBe(0);
   });
 
+  test('lets the guest map direct-I/O files shared only when told to (--allow-mmap)', () => {
+    const offered = abi.InitFlag2.DIRECT_IO_ALLOW_MMAP;
+    expect(c.init(undefined, undefined, offered).flags2 & offered).toBe(0);
+    const allowing = startHarness({ allowMmap: true, cache: 'none' });
+    try {
+      expect(allowing.client.init(undefined, undefined, offered).flags2 & offered).toBe(offered);
+      expect(allowing.client.init(undefined, undefined, 0).flags2 & offered).toBe(0);
+    } finally {
+      allowing.cleanup();
+    }
+  });
+
   test('never announces what the kernel did not offer', () => {
     const r = c.init(abi.InitFlag.ASYNC_READ);
     expect(r.flags).toBe(abi.InitFlag.ASYNC_READ);

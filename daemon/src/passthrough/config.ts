@@ -26,6 +26,11 @@ export interface ExportConfig {
   readonly writeback: boolean;
   /** Pass O_DIRECT from the guest through to the host (off: it is dropped, as virtiofsd does). */
   readonly allowDirectIo: boolean;
+  /**
+   * Let the guest map files opened FOPEN_DIRECT_IO (cache=none) shared, through its page cache
+   * (FUSE_DIRECT_IO_ALLOW_MMAP, Linux ≥ 6.6); off, such a mapping fails with ENODEV in the guest.
+   */
+  readonly allowMmap?: boolean;
   /** Mark directories on another host mount with FUSE_ATTR_SUBMOUNT. */
   readonly announceSubmounts: boolean;
   /**

@@ -21,6 +21,11 @@ test('without rules the daemon gets no translation flag', () => {
   expect(launch('')).toContain('--control-socket=/run/c.sock');
 });
 
+test('[daemon] allow_mmap reaches the daemon as --allow-mmap, and only when set', () => {
+  expect(launch('[daemon]\ncache = "none"\nallow_mmap = true\n')).toContain('--allow-mmap');
+  expect(launch('[daemon]\ncache = "none"\n')).not.toContain('--allow-mmap');
+});
+
 test('kill SIGKILLs the daemon at once, and neither kill nor stop signals it once it exited', async () => {
   // A group leader that ignores SIGTERM, as unshare does while it waits for the daemon.
   const leader = spawn('sh', ['-c', 'trap "" TERM; while :; do sleep 1; done'], { detached: true, stdio: 'ignore' });

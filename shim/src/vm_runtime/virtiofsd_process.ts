@@ -42,6 +42,7 @@ export function daemonArgs(launch: Pick<DaemonLaunch, 'controlSocket' | 'sharedD
     `--cache=${launch.config.cache}`,
     `--sandbox=${launch.config.sandbox}`,
     `--thread-pool-size=${launch.config.thread_pool_size}`,
+    ...(launch.config.allow_mmap ? ['--allow-mmap'] : []),
     ...launch.config.translate_uid.map((rule) => `--translate-uid=${rule}`),
     ...launch.config.translate_gid.map((rule) => `--translate-gid=${rule}`),
   ];
