@@ -46,6 +46,12 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs(base).syslog).toBe(false);
   });
 
+  test('--killpriv-v2 is the default; --no-killpriv-v2 turns it off', () => {
+    expect(parseArgs(base).killprivV2).toBe(true);
+    expect(parseArgs([...base, '--no-killpriv-v2']).killprivV2).toBe(false);
+    expect(parseArgs([...base, '--no-killpriv-v2', '--killpriv-v2']).killprivV2).toBe(true);
+  });
+
   test("virtiofsd's deprecated --socket and the default-restating --no-announce-submounts", () => {
     expect(parseArgs(['--socket=/tmp/old.sock', '--shared-dir=/srv'])).toMatchObject({ socketPath: '/tmp/old.sock' });
     expect(parseArgs([...base, '--announce-submounts', '--no-announce-submounts']).announceSubmounts).toBe(false);

@@ -35,6 +35,8 @@ export interface DaemonOptions {
   allowDirectIo: boolean;
   /** Shared mappings of files opened with FOPEN_DIRECT_IO (cache=none), as virtiofsd's --allow-mmap. */
   allowMmap: boolean;
+  /** Negotiate FUSE_HANDLE_KILLPRIV_V2 (the daemon clears set-id bits); virtiofsd's --killpriv-v2. */
+  killprivV2: boolean;
   announceSubmounts: boolean;
   /** Unset: prefer when the daemon has CAP_DAC_READ_SEARCH, else never (decided once confined). */
   inodeFileHandles?: InodeFileHandles;
@@ -127,6 +129,10 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   --allow-mmap                        let the guest map files shared at cache=none (through
                                       its page cache: only for a directory the guest alone
                                       writes; Linux ≥ 6.6 guests)
+  --killpriv-v2, --no-killpriv-v2     whether the guest leaves clearing set-user-ID and
+                                      set-group-ID bits on write, truncate and chown to
+                                      the daemon (FUSE_HANDLE_KILLPRIV_V2); default on
+                                      (virtiofsd's is off)
   --announce-submounts                report submounts to the guest (--no-announce-submounts:
                                       do not, the default)
   --inode-file-handles=never|prefer|mandatory
@@ -198,6 +204,7 @@ function defaults(): DaemonOptions {
     writeback: false,
     allowDirectIo: false,
     allowMmap: false,
+    killprivV2: true,
     announceSubmounts: false,
     daxWindowMiB: 0,
     daxMinFileKiB: 0,
@@ -448,6 +455,18 @@ const FLAGS: Record<string, FlagSpec> = {
     takesValue: false,
     apply: (st) => {
       st.opts.allowMmap = true;
+    },
+  },
+  '--killpriv-v2': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.killprivV2 = true;
+    },
+  },
+  '--no-killpriv-v2': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.killprivV2 = false;
     },
   },
   '--announce-submounts': {

@@ -42,6 +42,7 @@ export interface ExportDefaults {
   readonly writeback: boolean;
   readonly allowDirectIo: boolean;
   readonly allowMmap: boolean;
+  readonly killprivV2: boolean;
   /** Every session of every export gets these bounds. */
   readonly limits: ResourceLimits;
   /** --inode-file-handles, decided once for the daemon. */

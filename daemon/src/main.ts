@@ -182,6 +182,7 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
       writeback: opts.writeback,
       allowDirectIo: opts.allowDirectIo,
       allowMmap: opts.allowMmap,
+      killprivV2: opts.killprivV2,
       limits: opts.limits,
       inodeFileHandles: fileHandles,
       translateUid: opts.translateUid,

@@ -39,9 +39,9 @@ function wantedFlags(config: ExportConfig): number {
     InitFlag.BIG_WRITES |
     InitFlag.AUTO_INVAL_DATA |
     InitFlag.PARALLEL_DIROPS |
-    InitFlag.HANDLE_KILLPRIV_V2 |
     InitFlag.MAX_PAGES |
     InitFlag.INIT_EXT;
+  if (config.killprivV2 !== false) want |= InitFlag.HANDLE_KILLPRIV_V2;
   if (config.posixLocks) want |= InitFlag.POSIX_LOCKS;
   if (config.flock) want |= InitFlag.FLOCK_LOCKS;
   if (config.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;

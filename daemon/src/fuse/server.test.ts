@@ -43,6 +43,17 @@ describe('INIT', () => {
     }
   });
 
+  test('leaves clearing set-id bits to the guest with --no-killpriv-v2', () => {
+    const v2 = abi.InitFlag.HANDLE_KILLPRIV_V2;
+    expect(c.init().flags & v2).toBe(v2);
+    const guestClears = startHarness({ killprivV2: false });
+    try {
+      expect(guestClears.client.init().flags & v2).toBe(0);
+    } finally {
+      guestClears.cleanup();
+    }
+  });
+
   test('never announces what the kernel did not offer', () => {
     const r = c.init(abi.InitFlag.ASYNC_READ);
     expect(r.flags).toBe(abi.InitFlag.ASYNC_READ);

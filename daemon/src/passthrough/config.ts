@@ -31,6 +31,11 @@ export interface ExportConfig {
    * (FUSE_DIRECT_IO_ALLOW_MMAP, Linux ≥ 6.6); off, such a mapping fails with ENODEV in the guest.
    */
   readonly allowMmap?: boolean;
+  /**
+   * Negotiate FUSE_HANDLE_KILLPRIV_V2 (the default): the guest leaves clearing set-user-ID and
+   * set-group-ID bits on write, truncate and chown to the daemon. false: it clears them itself.
+   */
+  readonly killprivV2?: boolean;
   /** Mark directories on another host mount with FUSE_ATTR_SUBMOUNT. */
   readonly announceSubmounts: boolean;
   /**
