@@ -46,6 +46,10 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs(base).syslog).toBe(false);
   });
 
+  test("virtiofsd's --preserve-noatime states what the daemon always does", () => {
+    expect(parseArgs([...base, '--preserve-noatime'])).toEqual(parseArgs(base));
+  });
+
   test('--killpriv-v2 is the default; --no-killpriv-v2 turns it off', () => {
     expect(parseArgs(base).killprivV2).toBe(true);
     expect(parseArgs([...base, '--no-killpriv-v2']).killprivV2).toBe(false);

@@ -176,6 +176,9 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
                                       to stderr
   --print-capabilities                print the vhost-user back-end capabilities
   -f, --foreground                    stay in the foreground (always the case)
+  --preserve-noatime                  pass the guest's O_NOATIME to the host (always the
+                                      case; a daemon without CAP_FOWNER then gets EPERM
+                                      opening another user's file so)
   -V, --version                       print the version
   -h, --help                          print this help
 
@@ -555,6 +558,8 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   '--foreground': { takesValue: false, apply: () => undefined },
   '-f': { takesValue: false, apply: () => undefined },
+  // The guest's O_NOATIME always reaches the host's open (ops_file.ts), which this flag asks for.
+  '--preserve-noatime': { takesValue: false, apply: () => undefined },
   '-d': {
     takesValue: false,
     apply: (st) => {
