@@ -19,22 +19,38 @@ function loggerOptions(level: LogLevel, bindings: Record<string, string | number
   return { level: level === 'off' ? 'silent' : level, base: { pid: process.pid, ...bindings } };
 }
 
+function stderrDestination(fd = 2): pino.DestinationStream {
+  return pino.destination({ fd, sync: true });
+}
+
 export function createLogger(level: LogLevel, bindings: Record<string, string | number>): Logger {
-  return pino(loggerOptions(level, bindings), pino.destination({ fd: 2, sync: true }));
+  return pino(loggerOptions(level, bindings), stderrDestination());
+}
+
+/** Where the daemon's log goes besides its level and bindings; the defaults are the real ones. */
+export interface DaemonLogOptions {
+  /** --syslog */
+  readonly syslog: boolean;
+  readonly syslogSocket?: string;
+  readonly stderrFd?: number;
 }
 
 /** The daemon's own logger: to the system log with --syslog, if it can be reached, else to stderr. */
 export function createDaemonLog(
   level: LogLevel,
   bindings: Record<string, string | number>,
-  syslog: boolean,
+  { syslog, syslogSocket = SYSLOG_SOCKET, stderrFd = 2 }: DaemonLogOptions,
 ): DaemonLog {
-  if (!syslog) return { log: createLogger(level, bindings) };
-  const destination = openSyslog();
-  if (destination instanceof SysError) return { log: createLogger(level, bindings), syslogUnreachable: destination };
+  const stderr = stderrDestination(stderrFd);
+  if (!syslog) return { log: pino(loggerOptions(level, bindings), stderr) };
+  const destination = openSyslog((line) => stderr.write(line), syslogSocket);
+  if (destination instanceof SysError) {
+    return { log: pino(loggerOptions(level, bindings), stderr), syslogUnreachable: destination };
+  }
   const log = pino(loggerOptions(level, bindings), destination);
+  // At error: whatever the level, the operator learns where the log went.
   destination.onGone = (error) =>
-    log.warn(
+    log.error(
       { error: errorMessage(error) },
       'the system log went away (a confined daemon cannot reconnect): logging to stderr from now on',
     );

@@ -1,4 +1,5 @@
-// The daemon process as a whole, in single-export mode: its fds and its socket's owner and mode.
+// The daemon process as a whole, in single-export mode: its fds, its socket's owner and mode, and
+// where --syslog sends its log.
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   existsSync,

@@ -245,7 +245,7 @@ async function main(argv: string[]): Promise<void> {
   const daemonLog = createDaemonLog(
     opts.logLevel,
     { component: 'vfs-virtiofsd', ...(opts.tag ? { tag: opts.tag } : {}) },
-    opts.syslog,
+    { syslog: opts.syslog },
   );
   const { log } = daemonLog;
   try {

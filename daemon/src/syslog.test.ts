@@ -1,22 +1,36 @@
 // --syslog against a real datagram socket standing in for /dev/log: the messages' form, and what
 // happens to a line the system log does not take.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { FakeSyslog } from '../test_support/fake_syslog';
+import { createDaemonLog, warnSyslogUnreachable } from './log';
+import { tryClose } from './sys/fd';
 import { SysError } from './sys/libc';
 import { connectUnixDatagram } from './sys/socket';
 import { openSyslog, severityOf, SyslogDestination, syslogMessage } from './syslog';
 
+/** Longer than one datagram may be on this host: the socket's default send buffer, and then some. */
+function longerThanADatagram(): number {
+  return Number(readFileSync('/proc/sys/net/core/wmem_default', 'utf8')) + 64 * 1024;
+}
+
 describe('--syslog', () => {
   let dir = '';
   let log: FakeSyslog;
+  const fds: number[] = [];
+  const connect = (): number => {
+    const fd = connectUnixDatagram(log.path);
+    fds.push(fd);
+    return fd;
+  };
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'vfs-syslog-'));
     log = new FakeSyslog(join(dir, 'log'));
   });
   afterEach(() => {
+    for (const fd of fds.splice(0)) tryClose(fd);
     log.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -34,8 +48,9 @@ describe('--syslog', () => {
   });
 
   test('each log line reaches the system log as one datagram, every field kept', () => {
-    const destination = openSyslog(log.path);
-    if (destination instanceof SysError) throw destination;
+    const destination = new SyslogDestination(connect(), () => {
+      throw new Error('nothing should fall back to stderr');
+    });
     const logger = pino({ base: { component: 'vfs-virtiofsd', tag: 'rootfs' } }, destination);
     logger.info({ sandbox: 'sb-1' }, 'sandbox ready');
     logger.error('export died');
@@ -54,14 +69,14 @@ describe('--syslog', () => {
   });
 
   test('without a system log, opening it names the cause', () => {
-    const missing = openSyslog(join(dir, 'nothing-here'));
+    const missing = openSyslog(() => undefined, join(dir, 'nothing-here'));
     expect(missing).toBeInstanceOf(SysError);
     expect((missing as SysError).message).toMatch(/connect\(.*nothing-here\): ENOENT/);
   });
 
   test('a line a full system log does not take goes to stderr; the next ones reach the log again', () => {
     const fallback: string[] = [];
-    const destination = new SyslogDestination(connectUnixDatagram(log.path), (line) => fallback.push(line));
+    const destination = new SyslogDestination(connect(), (line) => fallback.push(line));
     const lines = Array.from({ length: 2000 }, (_, i) => `{"level":30,"n":${i}}\n`);
     for (const line of lines) destination.write(line);
     const logged = log.drain();
@@ -73,28 +88,84 @@ describe('--syslog', () => {
 
   test('a line too long for a datagram goes to stderr, and the log stays in use', () => {
     const fallback: string[] = [];
-    const destination = new SyslogDestination(connectUnixDatagram(log.path), (line) => fallback.push(line));
+    const destination = new SyslogDestination(connect(), (line) => fallback.push(line));
     const gone = jest.fn();
     destination.onGone = gone;
-    const long = `{"level":30,"blob":"${'x'.repeat(4 << 20)}"}\n`;
+    const long = `{"level":30,"blob":"${'x'.repeat(longerThanADatagram())}"}\n`;
     destination.write(long);
     destination.write('{"level":30,"short":true}\n');
-    expect(fallback).toEqual([long]);
+    expect(fallback.length).toBe(1);
+    expect(fallback[0] === long).toBe(true);
     expect(log.drain()).toEqual([expect.stringContaining('"short":true')]);
     expect(gone).not.toHaveBeenCalled();
   });
 
-  test('once the system log is gone, that line and every later one go to stderr, said once', () => {
-    const fallback: string[] = [];
-    const destination = new SyslogDestination(connectUnixDatagram(log.path), (line) => fallback.push(line));
-    const gone = jest.fn();
-    destination.onGone = gone;
+  test('once the system log is gone, it is said once, then that line and every later one go to stderr', () => {
+    const events: string[] = [];
+    const destination = new SyslogDestination(connect(), (line) => events.push(line));
+    destination.onGone = (error) => events.push(`gone: ${error.message}`);
     log.close();
-    log = new FakeSyslog(join(dir, 'restarted'));
+    // A reader elsewhere, for afterEach to close: the old path has nobody behind it.
+    log = new FakeSyslog(join(dir, 'elsewhere'));
     destination.write('{"level":30,"first":true}\n');
     destination.write('{"level":40,"second":true}\n');
-    expect(fallback).toEqual(['{"level":30,"first":true}\n', '{"level":40,"second":true}\n']);
-    expect(gone).toHaveBeenCalledTimes(1);
-    expect((gone.mock.calls[0] as [SysError])[0].message).toMatch(/write\(\d+\): (ECONNREFUSED|ENOTCONN)/);
+    expect(events).toEqual([
+      expect.stringMatching(/^gone: write\(\d+\): (ECONNREFUSED|ENOTCONN)$/),
+      '{"level":30,"first":true}\n',
+      '{"level":40,"second":true}\n',
+    ]);
+  });
+
+  describe("the daemon's logger", () => {
+    /** The daemon's log with --syslog on `socket`, its stderr a file; the file's lines as JSON. */
+    function daemonLog(socket: string): { daemon: ReturnType<typeof createDaemonLog>; stderrLines: () => unknown[] } {
+      const stderrPath = join(dir, 'stderr');
+      const fd = openSync(stderrPath, 'w');
+      fds.push(fd);
+      const daemon = createDaemonLog(
+        'info',
+        { component: 'vfs-virtiofsd' },
+        {
+          syslog: true,
+          syslogSocket: socket,
+          stderrFd: fd,
+        },
+      );
+      const stderrLines = (): unknown[] =>
+        readFileSync(stderrPath, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as unknown);
+      return { daemon, stderrLines };
+    }
+
+    test('says at error level when the system log went away, then logs to stderr', () => {
+      const { daemon, stderrLines } = daemonLog(log.path);
+      daemon.log.info('to the log');
+      expect(log.drain()).toEqual([expect.stringContaining('"msg":"to the log"')]);
+      log.close();
+      log = new FakeSyslog(join(dir, 'elsewhere'));
+      daemon.log.info('after');
+      daemon.log.warn('later');
+      expect(stderrLines()).toEqual([
+        expect.objectContaining({
+          level: 50,
+          msg: 'the system log went away (a confined daemon cannot reconnect): logging to stderr from now on',
+        }),
+        expect.objectContaining({ level: 30, msg: 'after' }),
+        expect.objectContaining({ level: 40, msg: 'later' }),
+      ]);
+    });
+
+    test('without a system log, logs to stderr and says why when asked to', () => {
+      const { daemon, stderrLines } = daemonLog(join(dir, 'nothing-here'));
+      expect(daemon.syslogUnreachable).toBeInstanceOf(SysError);
+      warnSyslogUnreachable(daemon);
+      daemon.log.info('served');
+      expect(stderrLines()).toEqual([
+        expect.objectContaining({ level: 40, error: expect.stringMatching(/nothing-here\): ENOENT$/) }),
+        expect.objectContaining({ msg: 'served' }),
+      ]);
+    });
   });
 });

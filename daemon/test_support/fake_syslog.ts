@@ -1,7 +1,7 @@
 // A bound datagram socket standing in for the system log's /dev/log (Node has no AF_UNIX datagrams).
-import koffi from 'koffi';
+import { constants } from 'node:os';
 import { close } from '../src/sys/fd';
-import { libc } from '../src/sys/libc';
+import { lastErrno, libc, SysError } from '../src/sys/libc';
 
 const socketFn = libc.func('int socket(int domain, int type, int protocol)');
 const bindFn = libc.func('int bind(int fd, const void *addr, uint32_t addrlen)');
@@ -10,21 +10,25 @@ const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
+const SUN_PATH_MAX = 108;
 
 export class FakeSyslog {
   readonly fd: number;
   private readonly buf = Buffer.alloc(512 * 1024);
 
   constructor(readonly path: string) {
-    this.fd = socketFn(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
-    const addr = Buffer.alloc(110);
+    if (Buffer.byteLength(path) >= SUN_PATH_MAX) throw new RangeError(`${path}: longer than a socket path may be`);
+    const fd = socketFn(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
+    if (fd < 0) throw new SysError('socket(AF_UNIX, SOCK_DGRAM)', lastErrno());
+    const addr = Buffer.alloc(2 + SUN_PATH_MAX);
     addr.writeUInt16LE(AF_UNIX, 0);
     addr.write(path, 2);
-    if ((bindFn(this.fd, addr, addr.length) as number) < 0) {
-      const errno = koffi.errno();
-      close(this.fd);
-      throw new Error(`bind(${path}): errno ${errno}`);
+    if ((bindFn(fd, addr, addr.length) as number) < 0) {
+      const err = new SysError(`bind(${path})`, lastErrno());
+      close(fd);
+      throw err;
     }
+    this.fd = fd;
   }
 
   /** Every datagram queued now. */
@@ -32,8 +36,13 @@ export class FakeSyslog {
     const out: string[] = [];
     for (;;) {
       const n = recvFn(this.fd, this.buf, this.buf.length, MSG_DONTWAIT) as number;
-      if (n < 0) return out;
-      out.push(this.buf.toString('utf8', 0, n));
+      if (n >= 0) {
+        out.push(this.buf.toString('utf8', 0, n));
+        continue;
+      }
+      const errno = lastErrno();
+      if (errno === constants.errno.EAGAIN) return out;
+      throw new SysError(`recv(${this.path})`, errno);
     }
   }
 
