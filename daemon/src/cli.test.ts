@@ -46,6 +46,18 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs(base).syslog).toBe(false);
   });
 
+  test('--modcaps and -o modcaps change the capabilities the sandbox keeps', () => {
+    expect(parseArgs([...base, '--modcaps=+sys_admin:-chown']).modcaps).toEqual({ add: [21], remove: [0] });
+    expect(parseArgs([...base, '-o', 'modcaps=-mknod']).modcaps).toEqual({ add: [], remove: [27] });
+    expect(parseArgs(base).modcaps).toEqual({ add: [], remove: [] });
+    expect(() => parseArgs([...base, '--modcaps=+root'])).toThrow(
+      new UsageError("--modcaps=+root: '+root' is not + or - and a capability name (e.g. +sys_admin:-chown)"),
+    );
+    expect(() => parseArgs([...base, '--sandbox=none', '--modcaps=+sys_admin'])).toThrow(
+      /--modcaps changes what the sandbox keeps: --sandbox=none changes no capability/,
+    );
+  });
+
   test("virtiofsd's --preserve-noatime states what the daemon always does", () => {
     expect(parseArgs([...base, '--preserve-noatime'])).toEqual(parseArgs(base));
   });
@@ -54,6 +66,8 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs(base).killprivV2).toBe(true);
     expect(parseArgs([...base, '--no-killpriv-v2']).killprivV2).toBe(false);
     expect(parseArgs([...base, '--no-killpriv-v2', '--killpriv-v2']).killprivV2).toBe(true);
+    expect(parseArgs([...base, '-o', 'no_killpriv_v2']).killprivV2).toBe(false);
+    expect(parseArgs([...base, '-o', 'no_killpriv_v2,killpriv_v2']).killprivV2).toBe(true);
   });
 
   test("virtiofsd's deprecated --socket and the default-restating --no-announce-submounts", () => {

@@ -4,6 +4,7 @@
 import { daxMinFileProblem, daxWindowProblem, idMapProblem, type CacheMode } from '@vfs/contracts';
 import { xattrMapProblem } from './passthrough/xattr_map';
 import { DEFAULT_LIMITS, type ResourceLimits } from './passthrough/config';
+import { type CapabilityChanges, NO_CAPABILITY_CHANGES, parseModcaps } from './sandbox/capabilities';
 
 export type { CacheMode };
 export type SandboxMode = 'namespace' | 'chroot' | 'none';
@@ -24,6 +25,8 @@ export interface DaemonOptions {
   cache: CacheMode;
   sandbox: SandboxMode;
   seccomp: SeccompAction;
+  /** --modcaps: changes to the capabilities the sandbox keeps. */
+  modcaps: CapabilityChanges;
   threadPoolSize: number;
   readonly: boolean;
   xattr: boolean;
@@ -91,7 +94,6 @@ const UNSUPPORTED: Record<string, string> = {
   '--daemonize': 'run it under a supervisor; it stays in the foreground',
   '--posix-acl': 'POSIX ACLs are not implemented',
   '--security-label': 'security labels are not implemented',
-  '--modcaps': 'capabilities are not modified',
   '--uid-map': 'uid mapping is not implemented',
   '--gid-map': 'gid mapping is not implemented',
 };
@@ -117,6 +119,10 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
                                       namespace the runtime made; none: no confinement
   --seccomp=kill|log|trap|none        action on a system call outside the allowlist;
                                       default kill
+  --modcaps=LIST, -o modcaps=LIST     capabilities the sandbox keeps besides virtiofsd's
+                                      set, or drops from it: +NAME or -NAME, colon-
+                                      separated (e.g. +sys_admin:-mknod); not with
+                                      --sandbox=none, which changes none
   --thread-pool-size=N                accepted for compatibility (see README)
   --readonly                          export read-only
   --xattr, -o xattr|no_xattr          enable extended attributes
@@ -126,15 +132,16 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   -o readdirplus|no_readdirplus       default on, off with cache=none
   --writeback, -o writeback           writeback cache
   --allow-direct-io                   honour O_DIRECT from the guest
-  --allow-mmap                        let the guest map files shared at cache=none (through
-                                      its page cache: only for a directory the guest alone
-                                      writes; Linux ≥ 6.6 guests)
-  --killpriv-v2, --no-killpriv-v2     whether the guest leaves clearing set-user-ID and
-                                      set-group-ID bits on write, truncate and chown to
-                                      the daemon (FUSE_HANDLE_KILLPRIV_V2); default on
-                                      (virtiofsd's is off)
+  --allow-mmap                        let the guest map files shared at cache=none or
+                                      metadata (through its page cache: only for a
+                                      directory the guest alone writes; Linux ≥ 6.6 guests)
+  --killpriv-v2, --no-killpriv-v2     (-o killpriv_v2|no_killpriv_v2) whether the daemon
+                                      clears set-user-ID and set-group-ID bits on write,
+                                      truncate and chown when the guest asks
+                                      (FUSE_HANDLE_KILLPRIV_V2), or the guest kernel does
+                                      it; default on (virtiofsd's is off)
   --announce-submounts                report submounts to the guest (--no-announce-submounts:
-                                      do not, the default)
+                                      do not, the default here; virtiofsd's is on)
   --inode-file-handles=never|prefer|mandatory
                                       hold the guest's inodes as file handles, not O_PATH
                                       fds (no fd per inode; fds open for at most 128 of
@@ -177,8 +184,9 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   --print-capabilities                print the vhost-user back-end capabilities
   -f, --foreground                    stay in the foreground (always the case)
   --preserve-noatime                  pass the guest's O_NOATIME to the host (always the
-                                      case; a daemon without CAP_FOWNER then gets EPERM
-                                      opening another user's file so)
+                                      case here; virtiofsd drops it without this flag); a
+                                      daemon without CAP_FOWNER then gets EPERM opening
+                                      another user's file so
   -V, --version                       print the version
   -h, --help                          print this help
 
@@ -198,6 +206,7 @@ function defaults(): DaemonOptions {
     cache: 'auto',
     sandbox: 'namespace',
     seccomp: 'kill',
+    modcaps: NO_CAPABILITY_CHANGES,
     threadPoolSize: 0,
     readonly: false,
     xattr: false,
@@ -263,6 +272,15 @@ function daxMinFile(value: string): number {
   return kib;
 }
 
+function modcaps(flag: string, list: string): CapabilityChanges {
+  try {
+    return parseModcaps(list);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`${flag}=${list}: ${err.message}`);
+    throw err;
+  }
+}
+
 function setSource(st: ParseState, flag: string, dir: string): void {
   if (dir === '') throw new UsageError(`${flag}: empty directory`);
   if (st.opts.sharedDir !== undefined && st.opts.sharedDir !== dir) {
@@ -293,6 +311,9 @@ function applyCompatOption(st: ParseState, option: string): void {
       return;
     case 'log_level':
       o.logLevel = fromTable('-o log_level', needValue(), LOG_LEVELS);
+      return;
+    case 'modcaps':
+      o.modcaps = modcaps('-o modcaps', needValue());
       return;
     case 'xattrmap':
       o.xattrmap = needValue();
@@ -338,6 +359,12 @@ function applyCompatOption(st: ParseState, option: string): void {
       return;
     case 'announce_submounts':
       o.announceSubmounts = true;
+      return;
+    case 'killpriv_v2':
+      o.killprivV2 = true;
+      return;
+    case 'no_killpriv_v2':
+      o.killprivV2 = false;
       return;
     case 'debug':
       o.logLevel = 'debug';
@@ -402,6 +429,12 @@ const FLAGS: Record<string, FlagSpec> = {
     takesValue: true,
     apply: (st, v) => {
       st.opts.sandbox = oneOf('--sandbox', v, SANDBOX_MODES);
+    },
+  },
+  '--modcaps': {
+    takesValue: true,
+    apply: (st, v) => {
+      st.opts.modcaps = modcaps('--modcaps', v);
     },
   },
   '--seccomp': {
@@ -619,6 +652,10 @@ function validate(st: ParseState): void {
   if (listeners.length === 0) throw new UsageError('missing --socket-path, --fd or --control-socket');
   if (listeners.length > 1) throw new UsageError(`${listeners.join(' and ')} conflict: give exactly one`);
   if (o.readonly && o.writeback) throw new UsageError('--readonly and --writeback conflict');
+  const modcaps = o.modcaps.add.length + o.modcaps.remove.length > 0;
+  if (modcaps && o.sandbox === 'none') {
+    throw new UsageError('--modcaps changes what the sandbox keeps: --sandbox=none changes no capability');
+  }
   if (o.daxWindowMiB > 0 && o.controlSocket !== undefined) {
     throw new UsageError('--dax-window is for single-export mode; with --control-socket give dax per export in `add`');
   }

@@ -152,6 +152,7 @@ function confineDaemon(opts: DaemonOptions, log: Logger, fileHandles: InodeFileH
     sharedDir: resolve(opts.sharedDir as string),
     socketDirs: [controlSocketDir(opts)].filter((d): d is string => d !== undefined),
     fileHandles: fileHandles !== 'never',
+    capabilityChanges: opts.modcaps,
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   log.info(

@@ -37,6 +37,8 @@ export interface DaemonConfinement {
   readonly groups?: readonly number[];
   /** --rlimit-nofile; unset, the daemon's default raise. */
   readonly rlimitNofile?: number;
+  /** --modcaps */
+  readonly modcaps?: string;
 }
 
 export interface DaemonHarness extends Harness {
@@ -95,6 +97,7 @@ function confinementFlags(c: DaemonConfinement): string[] {
     ...(c.sandbox ? [`--sandbox=${c.sandbox}`] : []),
     ...(c.seccomp ? [`--seccomp=${c.seccomp}`] : []),
     ...(c.rlimitNofile !== undefined ? [`--rlimit-nofile=${c.rlimitNofile}`] : []),
+    ...(c.modcaps !== undefined ? [`--modcaps=${c.modcaps}`] : []),
   ];
 }
 

@@ -1,5 +1,14 @@
 // File I/O through the chain's guest buffers, and the open flags of each cache policy.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -14,6 +23,8 @@ const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
+const O_NOATIME = 0o1000000;
+const O_PATH = 0o10000000;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 
@@ -26,6 +37,33 @@ beforeEach(() => {
   c.init();
 });
 afterEach(() => h.cleanup());
+
+/** The open flags of the daemon's fds on `path` that are not O_PATH (/proc/PID/fdinfo). */
+function openFlagsOn(pid: number, path: string): number[] {
+  return readdirSync(`/proc/${pid}/fd`)
+    .filter((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === path)
+    .map((fd) =>
+      Number.parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? '', 8),
+    )
+    .filter((flags) => (flags & O_PATH) === 0);
+}
+
+test("the guest's O_NOATIME reaches the host's open (what virtiofsd's --preserve-noatime asks)", () => {
+  // Unsandboxed, so that the daemon's fds name the host's paths.
+  const plain = startHarness({}, { sandbox: 'none' });
+  try {
+    plain.client.init();
+    writeFileSync(join(plain.dir, 'f'), 'x');
+    const e = plain.client.lookup(1, 'f');
+    const o = plain.client.open(e.nodeid, O_NOATIME);
+    const flags = openFlagsOn(plain.daemon.pid as number, join(plain.dir, 'f'));
+    expect(flags).toHaveLength(1);
+    expect((flags[0] as number) & O_NOATIME).toBe(O_NOATIME);
+    plain.client.release(e.nodeid, o.fh);
+  } finally {
+    plain.cleanup();
+  }
+});
 
 test('an opened file reads at any offset until released; directories and symlinks are not opened', () => {
   writeFileSync(join(h.dir, 'f'), 'hello, world');

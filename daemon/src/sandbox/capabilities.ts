@@ -27,16 +27,95 @@ export const KEPT_CAPABILITIES: readonly number[] = [
   CAP_SETFCAP,
 ];
 
-/**
- * The set kept; CAP_DAC_READ_SEARCH only with file handles in use: with it and any fd on a mount,
- * open_by_handle_at reaches every inode of that file system, not only those below the share.
- */
-export function keptCapabilities(fileHandles: boolean): readonly number[] {
-  return fileHandles ? [...KEPT_CAPABILITIES, CAP_DAC_READ_SEARCH] : KEPT_CAPABILITIES;
+/** Linux's capabilities by number, as capabilities(7) names them less their `CAP_`. */
+const CAPABILITY_NAMES = [
+  'chown',
+  'dac_override',
+  'dac_read_search',
+  'fowner',
+  'fsetid',
+  'kill',
+  'setgid',
+  'setuid',
+  'setpcap',
+  'linux_immutable',
+  'net_bind_service',
+  'net_broadcast',
+  'net_admin',
+  'net_raw',
+  'ipc_lock',
+  'ipc_owner',
+  'sys_module',
+  'sys_rawio',
+  'sys_chroot',
+  'sys_ptrace',
+  'sys_pacct',
+  'sys_admin',
+  'sys_boot',
+  'sys_nice',
+  'sys_resource',
+  'sys_time',
+  'sys_tty_config',
+  'mknod',
+  'lease',
+  'audit_write',
+  'audit_control',
+  'setfcap',
+  'mac_override',
+  'mac_admin',
+  'syslog',
+  'wake_alarm',
+  'block_suspend',
+  'audit_read',
+  'perfmon',
+  'bpf',
+  'checkpoint_restore',
+];
+
+/** virtiofsd's --modcaps: capabilities added to or removed from the set the daemon keeps. */
+export interface CapabilityChanges {
+  readonly add: readonly number[];
+  readonly remove: readonly number[];
 }
 
-export function dropCapabilities(fileHandles: boolean): void {
-  limitCapabilities(keptCapabilities(fileHandles));
+export const NO_CAPABILITY_CHANGES: CapabilityChanges = { add: [], remove: [] };
+
+/**
+ * `+sys_admin:-chown`: a colon-separated list, each name (`sys_admin`, `CAP_SYS_ADMIN`, any case)
+ * after + or -. Throws a RangeError naming the entry that is not one.
+ */
+export function parseModcaps(list: string): CapabilityChanges {
+  const add: number[] = [];
+  const remove: number[] = [];
+  for (const entry of list.split(':')) {
+    const sign = entry[0];
+    const name = entry.slice(1).toLowerCase().replace(/^cap_/, '');
+    const cap = CAPABILITY_NAMES.indexOf(name);
+    if ((sign !== '+' && sign !== '-') || cap < 0) {
+      throw new RangeError(`'${entry}' is not + or - and a capability name (e.g. +sys_admin:-chown)`);
+    }
+    (sign === '+' ? add : remove).push(cap);
+  }
+  return { add, remove };
+}
+
+/**
+ * The set kept; CAP_DAC_READ_SEARCH only with file handles in use: with it and any fd on a mount,
+ * open_by_handle_at reaches every inode of that file system, not only those below the share. Then
+ * --modcaps's changes, removals last.
+ */
+export function keptCapabilities(
+  fileHandles: boolean,
+  changes: CapabilityChanges = NO_CAPABILITY_CHANGES,
+): readonly number[] {
+  const kept = new Set(fileHandles ? [...KEPT_CAPABILITIES, CAP_DAC_READ_SEARCH] : KEPT_CAPABILITIES);
+  for (const cap of changes.add) kept.add(cap);
+  for (const cap of changes.remove) kept.delete(cap);
+  return [...kept].sort((a, b) => a - b);
+}
+
+export function dropCapabilities(fileHandles: boolean, changes: CapabilityChanges): void {
+  limitCapabilities(keptCapabilities(fileHandles, changes));
 }
 
 /** Whether this thread may open file handles: with fsuid 0, CAP_DAC_READ_SEARCH is effective. */

@@ -19,12 +19,12 @@ import {
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '@vfs/contracts';
-import { EINVAL, ENOSYS } from '../fuse/errno';
+import { EINVAL, ENOSYS, EPERM } from '../fuse/errno';
 import { bundleWorker } from '@vfs/harness/bundles';
 import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness } from '../../test_support/passthrough_harness';
-import { keptCapabilities } from './capabilities';
+import { keptCapabilities, parseModcaps } from './capabilities';
 import { listedCalls } from './seccomp';
 
 jest.setTimeout(30_000);
@@ -171,6 +171,34 @@ describe('--sandbox=namespace --seccomp=kill (single export)', () => {
     h.client.release(created.entry.nodeid, created.fh);
     expect(readFileSync(join(h.dir, 'made'), 'utf8')).toBe('by the guest');
     expect(errnoOf(() => h.client.lookup(1, '..'))).toBe(EINVAL);
+  });
+});
+
+describe('--modcaps=+sys_admin:-mknod under --sandbox=namespace', () => {
+  const MODCAPS = '+sys_admin:-mknod';
+  const h = startHarness({}, { sandbox: 'namespace', modcaps: MODCAPS });
+  let pid = 0;
+  beforeAll(() => {
+    h.client.init();
+    pid = daemonPid(h.daemon.pid as number);
+  });
+  afterAll(() => h.cleanup());
+
+  test('keeps CAP_SYS_ADMIN and drops CAP_MKNOD from the set', () => {
+    const kept = keptCapabilities(true, parseModcaps(MODCAPS)).reduce((mask, cap) => mask | (1n << BigInt(cap)), 0n);
+    expect(BigInt(`0x${status(pid)['CapEff']}`)).toBe(kept);
+  });
+
+  test('sets a trusted.* xattr (CAP_SYS_ADMIN), and a device node gets EPERM', () => {
+    const f = h.client.create(1, 'f', 0o2 /* O_RDWR */, 0o644);
+    h.client.setxattr(f.entry.nodeid, 'trusted.overlay.opaque', Buffer.from('y'));
+    expect(
+      spawnSync('getfattr', ['--absolute-names', '-n', 'trusted.overlay.opaque', '--only-values', join(h.dir, 'f')], {
+        encoding: 'utf8',
+      }).stdout,
+    ).toBe('y');
+    const S_IFCHR = 0o020000;
+    expect(errnoOf(() => h.client.mknod(1, 'null', S_IFCHR | 0o666, (1 << 8) | 3))).toBe(EPERM);
   });
 });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxMode, SeccompAction } from '../cli';
-import { dropCapabilities } from './capabilities';
+import { type CapabilityChanges, dropCapabilities } from './capabilities';
 import { inNewNamespaces, reexecInNewNamespaces, watchLifeline } from './namespaces';
 import { chrootInto, pivotInto } from './pivot_root';
 import { buildPrivateRoot, sealRoot, SHARE_MOUNT } from './private_root';
@@ -25,6 +25,8 @@ export interface SandboxPlan {
   readonly socketDirs: readonly string[];
   /** Inodes are held as file handles: CAP_DAC_READ_SEARCH stays. */
   readonly fileHandles: boolean;
+  /** --modcaps: capabilities kept besides virtiofsd's set, or dropped from it. */
+  readonly capabilityChanges: CapabilityChanges;
 }
 
 export interface Confinement {
@@ -92,7 +94,7 @@ function enterPrivateRoot(plan: SandboxPlan): void {
     chrootInto(root);
   }
   sealRoot();
-  dropCapabilities(plan.fileHandles);
+  dropCapabilities(plan.fileHandles, plan.capabilityChanges);
 }
 
 /** Confines the running daemon; everything it needs from the host's root is open or listed. */
