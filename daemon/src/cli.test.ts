@@ -53,6 +53,18 @@ describe('virtiofsd-compatible command line', () => {
     expect(() => parseArgs([...base, '--modcaps=+root'])).toThrow(
       new UsageError("--modcaps=+root: '+root' is not + or - and a capability name (e.g. +sys_admin:-chown)"),
     );
+    expect(() => parseArgs([...base, '--modcaps=-dac_read_search', '--inode-file-handles=mandatory'])).toThrow(
+      /--modcaps drops CAP_DAC_READ_SEARCH, which --inode-file-handles=mandatory needs to open handles/,
+    );
+    expect(() => parseArgs([...base, '--modcaps=-dac_read_search', '--inode-file-handles=prefer'])).toThrow(
+      /--inode-file-handles=prefer needs/,
+    );
+    expect(parseArgs([...base, '--modcaps=-dac_read_search', '--inode-file-handles=never']).modcaps.remove).toEqual([
+      2,
+    ]);
+    expect(() => parseArgs([...base, '--migration-mode=find-paths'])).toThrow(
+      /--migration-mode: not supported: migrating the back end's state is not implemented/,
+    );
     expect(() => parseArgs([...base, '--sandbox=none', '--modcaps=+sys_admin'])).toThrow(
       /--modcaps changes what the sandbox keeps: --sandbox=none changes no capability/,
     );

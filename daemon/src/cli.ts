@@ -4,7 +4,12 @@
 import { daxMinFileProblem, daxWindowProblem, idMapProblem, type CacheMode } from '@vfs/contracts';
 import { xattrMapProblem } from './passthrough/xattr_map';
 import { DEFAULT_LIMITS, type ResourceLimits } from './passthrough/config';
-import { type CapabilityChanges, NO_CAPABILITY_CHANGES, parseModcaps } from './sandbox/capabilities';
+import {
+  type CapabilityChanges,
+  NO_CAPABILITY_CHANGES,
+  parseModcaps,
+  removesFileHandleCapability,
+} from './sandbox/capabilities';
 
 export type { CacheMode };
 export type SandboxMode = 'namespace' | 'chroot' | 'none';
@@ -96,6 +101,10 @@ const UNSUPPORTED: Record<string, string> = {
   '--security-label': 'security labels are not implemented',
   '--uid-map': 'uid mapping is not implemented',
   '--gid-map': 'gid mapping is not implemented',
+  '--migration-mode': "migrating the back end's state is not implemented",
+  '--migration-on-error': "migrating the back end's state is not implemented",
+  '--migration-verify-handles': "migrating the back end's state is not implemented",
+  '--migration-confirm-paths': "migrating the back end's state is not implemented",
 };
 
 export const USAGE = `usage: vfs-virtiofsd [options]
@@ -655,6 +664,11 @@ function validate(st: ParseState): void {
   const modcaps = o.modcaps.add.length + o.modcaps.remove.length > 0;
   if (modcaps && o.sandbox === 'none') {
     throw new UsageError('--modcaps changes what the sandbox keeps: --sandbox=none changes no capability');
+  }
+  if (removesFileHandleCapability(o.modcaps) && o.inodeFileHandles !== undefined && o.inodeFileHandles !== 'never') {
+    throw new UsageError(
+      `--modcaps drops CAP_DAC_READ_SEARCH, which --inode-file-handles=${o.inodeFileHandles} needs to open handles`,
+    );
   }
   if (o.daxWindowMiB > 0 && o.controlSocket !== undefined) {
     throw new UsageError('--dax-window is for single-export mode; with --control-socket give dax per export in `add`');

@@ -12,7 +12,7 @@ import { createFuseHandler } from './fuse/server';
 import { createDaemonLog, type Logger, warnSyslogUnreachable } from './log';
 import { openProcSelfFd } from './passthrough/passthrough_fs';
 import { confine, enterNamespaces, type Confinement } from './sandbox/sandbox';
-import { canOpenFileHandles } from './sandbox/capabilities';
+import { canOpenFileHandles, removesFileHandleCapability } from './sandbox/capabilities';
 import { FILE_HANDLE_SIZE, nameToHandleAt } from './sys/file_handle';
 import { AT_EMPTY_PATH, cPath, EMPTY_PATH, fchmodat, fchownat, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from './sys/fs';
 import { SysError } from './sys/libc';
@@ -128,6 +128,8 @@ function chownSocket(opts: DaemonOptions): void {
  */
 function inodeFileHandles(opts: DaemonOptions, log: Logger): InodeFileHandles {
   const asked = opts.inodeFileHandles;
+  // By default, handles are used only where the confined daemon can still open them.
+  if (asked === undefined && removesFileHandleCapability(opts.modcaps)) return 'never';
   if (asked === 'never' || canOpenFileHandles()) return asked ?? 'prefer';
   if (asked === 'mandatory') {
     throw new Error('--inode-file-handles=mandatory: the daemon lacks CAP_DAC_READ_SEARCH to open handles');

@@ -7,7 +7,7 @@ const CAP_MKNOD = 27;
 const CAP_CHECKPOINT_RESTORE = 40;
 
 describe("--modcaps, as virtiofsd's", () => {
-  test('names capabilities after + or -, colon-separated, with or without CAP_, in any case', () => {
+  test('names capabilities after + or -, colon-separated, in any case (and, unlike virtiofsd, with cap_)', () => {
     expect(parseModcaps('+sys_admin:-chown')).toEqual({ add: [CAP_SYS_ADMIN], remove: [CAP_CHOWN] });
     expect(parseModcaps('+CAP_SYS_ADMIN:+checkpoint_restore')).toEqual({
       add: [CAP_SYS_ADMIN, CAP_CHECKPOINT_RESTORE],
@@ -15,7 +15,14 @@ describe("--modcaps, as virtiofsd's", () => {
     });
   });
 
+  test('a later entry for a capability wins, as in virtiofsd', () => {
+    expect(parseModcaps('-chown:+chown')).toEqual({ add: [CAP_CHOWN], remove: [] });
+    expect(parseModcaps('+sys_admin:-sys_admin')).toEqual({ add: [], remove: [CAP_SYS_ADMIN] });
+  });
+
   test.each([
+    ['-setuid', /'-setuid': the daemon takes on each guest user's ids with it, and without it would act as root/],
+    ['+chown:-setgid', /'-setgid': the daemon takes on/],
     ['sys_admin', /'sys_admin' is not \+ or - and a capability name/],
     ['+sys_admn', /'\+sys_admn' is not/],
     ['+sys_admin:', /'' is not/],

@@ -2,8 +2,11 @@
 // needs, the set virtiofsd keeps: ownership and mode changes on behalf of the guest, setfsuid /
 // setfsgid per request, mknod (overlayfs whiteouts are 0:0 character devices), and, as virtiofsd
 // does only then, opening file handles while inodes are held by them (--inode-file-handles).
-// Capabilities are per thread: threads started later (V8's and libuv's) inherit the reduced set.
+// Capabilities are per thread: threads started later (libuv's) inherit the reduced set; the ones
+// Node started before (V8's platform workers) keep the full set, bounded by the seccomp filter,
+// which binds every thread (ARCHITECTURE.md, 'The daemon's defences').
 import { hasEffectiveCapability, limitCapabilities } from '../sys/security';
+import { SandboxError } from './errors';
 
 const CAP_CHOWN = 0;
 const CAP_DAC_OVERRIDE = 1;
@@ -81,12 +84,18 @@ export interface CapabilityChanges {
 export const NO_CAPABILITY_CHANGES: CapabilityChanges = { add: [], remove: [] };
 
 /**
- * `+sys_admin:-chown`: a colon-separated list, each name (`sys_admin`, `CAP_SYS_ADMIN`, any case)
- * after + or -. Throws a RangeError naming the entry that is not one.
+ * Without these the per-request switch to the guest's ids (setfsuid/setfsgid) fails, and the daemon
+ * would act for every guest user as root.
+ */
+const NOT_REMOVABLE = new Set([CAP_SETGID, CAP_SETUID]);
+
+/**
+ * `+sys_admin:-chown`: a colon-separated list, each name (`sys_admin`, any case; `cap_sys_admin`
+ * too, which virtiofsd refuses) after + or -, a later entry for the same capability winning. Throws
+ * a RangeError naming the entry that is not one, or a capability the daemon cannot do without.
  */
 export function parseModcaps(list: string): CapabilityChanges {
-  const add: number[] = [];
-  const remove: number[] = [];
+  const changes = new Map<number, '+' | '-'>();
   for (const entry of list.split(':')) {
     const sign = entry[0];
     const name = entry.slice(1).toLowerCase().replace(/^cap_/, '');
@@ -94,9 +103,25 @@ export function parseModcaps(list: string): CapabilityChanges {
     if ((sign !== '+' && sign !== '-') || cap < 0) {
       throw new RangeError(`'${entry}' is not + or - and a capability name (e.g. +sys_admin:-chown)`);
     }
-    (sign === '+' ? add : remove).push(cap);
+    if (sign === '-' && NOT_REMOVABLE.has(cap)) {
+      throw new RangeError(
+        `'${entry}': the daemon takes on each guest user's ids with it, and without it would act as root`,
+      );
+    }
+    changes.delete(cap);
+    changes.set(cap, sign);
   }
-  return { add, remove };
+  const of = (sign: '+' | '-'): number[] => [...changes].filter(([, s]) => s === sign).map(([cap]) => cap);
+  return { add: of('+'), remove: of('-') };
+}
+
+/** Whether the changes take CAP_DAC_READ_SEARCH, which opening file handles needs. */
+export function removesFileHandleCapability(changes: CapabilityChanges): boolean {
+  return changes.remove.includes(CAP_DAC_READ_SEARCH);
+}
+
+export function capabilityName(cap: number): string {
+  return `CAP_${(CAPABILITY_NAMES[cap] ?? String(cap)).toUpperCase()}`;
 }
 
 /**
@@ -114,8 +139,13 @@ export function keptCapabilities(
   return [...kept].sort((a, b) => a - b);
 }
 
+/** Limits the set; a capability --modcaps adds that the daemon does not hold is an error, as in virtiofsd. */
 export function dropCapabilities(fileHandles: boolean, changes: CapabilityChanges): void {
   limitCapabilities(keptCapabilities(fileHandles, changes));
+  const missing = changes.add.filter((cap) => !hasEffectiveCapability(cap));
+  if (missing.length > 0) {
+    throw new SandboxError(`--modcaps: the daemon does not hold ${missing.map(capabilityName).join(', ')} to keep`);
+  }
 }
 
 /** Whether this thread may open file handles: with fsuid 0, CAP_DAC_READ_SEARCH is effective. */

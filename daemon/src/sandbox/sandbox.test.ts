@@ -202,6 +202,33 @@ describe('--modcaps=+sys_admin:-mknod under --sandbox=namespace', () => {
   });
 });
 
+test('--modcaps naming a capability the daemon does not hold stops it at start, naming the capability', () => {
+  const script = bundleWorker(join(__dirname, '../main.ts'));
+  const dir = mkdtempSync(join(tmpdir(), 'vfs-modcaps-'));
+  try {
+    const run = spawnSync(
+      'setpriv',
+      [
+        '--bounding-set',
+        '-sys_time',
+        '--',
+        process.execPath,
+        script,
+        `--socket-path=${dir}.sock`,
+        `--shared-dir=${dir}`,
+        '--modcaps=+sys_time',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('--modcaps: the daemon does not hold CAP_SYS_TIME to keep');
+  } finally {
+    rmSync(script, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}.sock`, { force: true });
+  }
+});
+
 describe('multi-export mode under --sandbox=namespace', () => {
   let work = '';
   let root = '';
