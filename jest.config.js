@@ -12,6 +12,8 @@ const common = {
 };
 
 module.exports = {
+  // Removes the bundles the tests' workers left (scripts/jest-global-teardown.cjs).
+  globalTeardown: '<rootDir>/scripts/jest-global-teardown.cjs',
   projects: [
     {
       ...common,

@@ -30,7 +30,8 @@ export function bundleTestShim(): string {
   return TEST_SHIM_DIR;
 }
 
-// Inside node_modules so a bundle resolves koffi and pino (kept external) from the repository.
+// Inside node_modules so a bundle resolves koffi and pino (kept external) from the repository;
+// scripts/jest-global-teardown.cjs removes what a run left (the name's pid tells whose it is).
 const WORKER_CACHE = join(REPO_ROOT, 'node_modules/.cache/vfs-test-workers');
 let bundleCount = 0;
 
