@@ -2,9 +2,7 @@
 // needs, the set virtiofsd keeps: ownership and mode changes on behalf of the guest, setfsuid /
 // setfsgid per request, mknod (overlayfs whiteouts are 0:0 character devices), and, as virtiofsd
 // does only then, opening file handles while inodes are held by them (--inode-file-handles).
-// Capabilities are per thread: threads started later (libuv's) inherit the reduced set; the ones
-// Node started before (V8's platform workers) keep the full set, bounded by the seccomp filter,
-// which binds every thread (ARCHITECTURE.md, 'The daemon's defences').
+// These are the main thread's, which serves; Node's other threads hold none (other_threads.ts).
 import { hasEffectiveCapability, limitCapabilities } from '../sys/security';
 import { SandboxError } from './errors';
 

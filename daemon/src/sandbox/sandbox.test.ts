@@ -47,6 +47,31 @@ function status(pid: number): Record<string, string> {
   return out;
 }
 
+/** Each thread's status but the main one's (Node's and V8's threads: at least one). */
+function otherThreads(pid: number): Record<string, string>[] {
+  const tasks = readdirSync(`/proc/${pid}/task`).filter((tid) => tid !== String(pid));
+  expect(tasks.length).toBeGreaterThan(0);
+  return tasks.map((tid) => status(Number(tid)));
+}
+
+/** What a thread is left with once the sandbox is built: nobody, and no capability at all. */
+function expectUnprivileged(thread: Record<string, string>): void {
+  const ids = (field: string): string[] | undefined => thread[field]?.split(/\s+/);
+  expect({
+    name: thread['Name'],
+    uid: ids('Uid'),
+    gid: ids('Gid'),
+    prm: thread['CapPrm'],
+    eff: thread['CapEff'],
+  }).toEqual({
+    name: thread['Name'],
+    uid: ['65534', '65534', '65534', '65534'],
+    gid: ['65534', '65534', '65534', '65534'],
+    prm: '0000000000000000',
+    eff: '0000000000000000',
+  });
+}
+
 async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!ok()) {
@@ -163,6 +188,12 @@ describe('--sandbox=namespace --seccomp=kill (single export)', () => {
     }
   });
 
+  test("Node's other threads, started before the sandbox, are left as nobody with no capability; the serving thread stays root", () => {
+    for (const thread of otherThreads(pid)) expectUnprivileged(thread);
+    expect(status(pid)['Uid']?.split(/\s+/)).toEqual(['0', '0', '0', '0']);
+    expect(status(pid)['Gid']?.split(/\s+/)).toEqual(['0', '0', '0', '0']);
+  });
+
   test('serves FUSE requests through the private root', () => {
     writeFileSync(join(h.dir, 'hello'), 'from the host');
     expect(readWhole(h.client, 1, 'hello')).toBe('from the host');
@@ -187,6 +218,7 @@ describe('--modcaps=+sys_admin:-mknod under --sandbox=namespace', () => {
   test('keeps CAP_SYS_ADMIN and drops CAP_MKNOD from the set', () => {
     const kept = keptCapabilities(true, parseModcaps(MODCAPS)).reduce((mask, cap) => mask | (1n << BigInt(cap)), 0n);
     expect(BigInt(`0x${status(pid)['CapEff']}`)).toBe(kept);
+    for (const thread of otherThreads(pid)) expectUnprivileged(thread);
   });
 
   test('sets a trusted.* xattr (CAP_SYS_ADMIN), and a device node gets EPERM', () => {
@@ -451,6 +483,7 @@ describe('--sandbox=chroot', () => {
         expect(readWhole(c, 1, 'f')).toBe('chrooted');
         expect(readdirSync(`/proc/${daemon.pid}/root`)).not.toContain('etc');
         expect(status(daemon.pid as number)['Seccomp']).toBe('2');
+        for (const thread of otherThreads(daemon.pid as number)) expectUnprivileged(thread);
       } finally {
         fe.close();
       }

@@ -1,7 +1,8 @@
 // The daemon's sandbox, in the order that works for Node:
 //   namespace: re-exec under unshare (enterNamespaces, first thing in main) → the caller loads
-//   everything and opens what needs the host's root → confine(): private root, pivot_root,
-//   drop capabilities → seccomp with TSYNC → serve.
+//   everything and opens what needs the host's root → confine(): every thread but the main one
+//   loses its capabilities, private root, pivot_root, the main thread drops to the kept set →
+//   seccomp with TSYNC → serve.
 //   chroot: the same private root, entered with chroot, in the mount namespace the runtime made.
 import { mkdtempSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import type { SandboxMode, SeccompAction } from '../cli';
 import { type CapabilityChanges, dropCapabilities } from './capabilities';
 import { inNewNamespaces, reexecInNewNamespaces, watchLifeline } from './namespaces';
+import { dropOtherThreadsCapabilities } from './other_threads';
 import { chrootInto, pivotInto } from './pivot_root';
 import { buildPrivateRoot, sealRoot, SHARE_MOUNT } from './private_root';
 import { installSeccomp } from './seccomp';
@@ -78,6 +80,8 @@ function chrootMountpoint(): string {
 }
 
 function enterPrivateRoot(plan: SandboxPlan): void {
+  // While the host's /proc is there to check every thread.
+  dropOtherThreadsCapabilities();
   const contents = {
     sharedDir: plan.sharedDir,
     writable: plan.socketDirs,

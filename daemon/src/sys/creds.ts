@@ -11,6 +11,13 @@ const _setgroups = libc.func('int setgroups(size_t size, void *list)');
 // syscall(2) is a register shuffle in glibc, so a fixed prototype is safe on the 64-bit ABIs.
 const SYS_setgroups = 116; // x86_64
 const _setgroupsThread = libc.func('syscall', 'long', ['long', 'size_t', 'void *']);
+// glibc's setresuid/setresgid make every thread make the call (it signals each with SIGSETXID,
+// which no thread can block); by number, only the calling thread's ids change.
+const _setresuid = libc.func('int setresuid(uint32_t ruid, uint32_t euid, uint32_t suid)');
+const _setresgid = libc.func('int setresgid(uint32_t rgid, uint32_t egid, uint32_t sgid)');
+const SYS_setresuid = 117; // x86_64
+const SYS_setresgid = 119; // x86_64
+const _setresThread = libc.func('syscall', 'long', ['long', 'uint32_t', 'uint32_t', 'uint32_t']);
 /** The one group of setThreadGroup, reused (per module instance: each Worker has its own). */
 const oneGroup = Buffer.alloc(4);
 
@@ -25,6 +32,18 @@ export const setfsgid = (gid: number): number => _setfsgid(gid);
  */
 export function dropSupplementaryGroups(): void {
   if (check(_getgroups(0, null), 'getgroups') > 0) check(_setgroups(0, null), 'setgroups(0)');
+}
+
+/** Sets the real, effective and saved gid, then uid, of every thread of the process to `id`. */
+export function setProcessIds(id: number): void {
+  check(_setresgid(id, id, id), `setresgid(${id}) on every thread`);
+  check(_setresuid(id, id, id), `setresuid(${id}) on every thread`);
+}
+
+/** Sets the real, effective and saved uid, then gid, of the calling thread alone to `id`. */
+export function setThreadIds(id: number): void {
+  check(Number(_setresThread(SYS_setresuid, id, id, id)), `setresuid(${id}) on this thread`);
+  check(Number(_setresThread(SYS_setresgid, id, id, id)), `setresgid(${id}) on this thread`);
 }
 
 /** Makes `gid` the calling thread's only supplementary group; 0 or -errno. */

@@ -4,6 +4,7 @@ import { check, libc, lastErrno, SysError } from './libc';
 
 const SYS_seccomp = 317;
 const PR_SET_NO_NEW_PRIVS = 38;
+const PR_SET_KEEPCAPS = 8;
 const SECCOMP_SET_MODE_FILTER = 1;
 /** Applies the filter to every thread of the process, not only the calling one. */
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
@@ -18,6 +19,14 @@ const capsetFn = libc.func('int capset(const void *header, const void *data)');
 
 export function setNoNewPrivs(): void {
   check(prctlFn(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 'prctl(PR_SET_NO_NEW_PRIVS)');
+}
+
+/**
+ * Whether the calling thread keeps its permitted capabilities when its uids all leave 0 (a flag of
+ * the thread's own, cleared by execve).
+ */
+export function setKeepCapabilities(keep: boolean): void {
+  check(prctlFn(PR_SET_KEEPCAPS, keep ? 1 : 0, 0, 0, 0), `prctl(PR_SET_KEEPCAPS, ${keep ? 1 : 0})`);
 }
 
 /** Installs a classic-BPF filter (8-byte sock_filter entries) on every thread. */
@@ -51,6 +60,16 @@ export function hasEffectiveCapability(cap: number): boolean {
   const data = Buffer.alloc(24);
   check(capgetFn(header, data), 'capget');
   return (data.readUInt32LE((cap >> 5) * 12) & (1 << (cap & 31))) !== 0;
+}
+
+/** Makes the calling thread's effective set its permitted set. */
+export function raiseEffectiveCapabilities(): void {
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(LINUX_CAPABILITY_VERSION_3, 0);
+  const data = Buffer.alloc(24);
+  check(capgetFn(header, data), 'capget');
+  for (const at of [0, 12]) data.writeUInt32LE(data.readUInt32LE(at + 4), at);
+  check(capsetFn(header, data), 'capset(effective = permitted)');
 }
 
 /**
