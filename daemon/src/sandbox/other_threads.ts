@@ -3,18 +3,29 @@
 // glibc's set*id functions are the one way to make every thread make a call: each is signalled
 // with SIGSETXID, which no thread may block. A thread whose uids all leave 0 loses every capability
 // (capabilities(7)) unless it set keep-caps, which only the main thread does; the main thread then
-// takes uid and gid 0 back with the raw system calls, for itself alone. The other threads are left
-// as nobody with no capabilities; threads started later are the main thread's clones.
+// takes uid and gid 0 back with the raw system calls, for itself alone. Threads started later are
+// the main thread's clones. The others share its memory and fds, so what this buys is that no
+// thread holds more than the serving thread's kept set (ARCHITECTURE.md, 'The daemon's defences').
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { setProcessIds, setThreadIds } from '../sys/creds';
-import { raiseEffectiveCapabilities, setKeepCapabilities } from '../sys/security';
+import { setProcessIds, setThreadIds, threadIds } from '../sys/creds';
+import { raiseEffectiveCapabilities, setKeepCapabilities, setNotDumpable } from '../sys/security';
 import { SandboxError } from './errors';
 
-/** The kernel's overflow uid and gid ("nobody"): owns nothing the daemon serves. */
-export const OTHER_THREADS_ID = 65534;
+/**
+ * The other threads' uid and gid, (uid_t)-2: whoever runs as a thread's uid may signal it or set
+ * the process's limits, so not nobody's 65534, which host services run as; no Debian account has
+ * this one.
+ */
+export const OTHER_THREADS_ID = 0xffff_fffe;
 
 /** Call on the main thread while it is root with every capability it will need. */
 export function dropOtherThreadsCapabilities(): void {
+  const ids = threadIds();
+  if (ids.some((id) => id !== 0)) {
+    throw new SandboxError(
+      `the sandbox needs the daemon to run as root (uids and gids 0), it runs as uids ${ids.slice(0, 3).join(' ')}, gids ${ids.slice(3).join(' ')}`,
+    );
+  }
   setKeepCapabilities(true);
   try {
     setProcessIds(OTHER_THREADS_ID);
@@ -24,6 +35,9 @@ export function dropOtherThreadsCapabilities(): void {
   } finally {
     setKeepCapabilities(false);
   }
+  // Where fs.suid_dumpable is not 0 the id change left the process dumpable: a process with the
+  // other threads' uid could ptrace one.
+  setNotDumpable();
   checkOtherThreads();
 }
 
@@ -33,24 +47,27 @@ function threadStatus(tid: string): Map<string, string> | null {
   try {
     text = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return null;
     throw err;
   }
   return new Map(text.split('\n').map((line) => line.split(':\t') as [string, string]));
 }
 
-/** Refuses to go on when a thread other than the main one still holds a capability. */
+const NO_CAPABILITY = /^0+$/;
+
+/** Refuses to go on when a thread other than the main one is still root or holds a capability. */
 function checkOtherThreads(): void {
   const main = readlinkSync('/proc/self');
   for (const tid of readdirSync('/proc/self/task')) {
     if (tid === main) continue;
     const status = threadStatus(tid);
     if (status === null) continue;
-    for (const set of ['CapPrm', 'CapEff']) {
-      if (/^0+$/.test(status.get(set) ?? '')) continue;
-      throw new SandboxError(
-        `thread ${tid} (${status.get('Name')}) still holds capabilities (${set} ${status.get(set)}) after every thread left uid 0`,
-      );
-    }
+    const uids = status.get('Uid')?.split('\t') ?? [];
+    const held = ['CapPrm', 'CapEff', 'CapAmb'].filter((set) => !NO_CAPABILITY.test(status.get(set) ?? ''));
+    if (uids.length === 4 && uids.every((id) => id === String(OTHER_THREADS_ID)) && held.length === 0) continue;
+    throw new SandboxError(
+      `thread ${tid} (${status.get('Name')}) kept uids ${uids.join(' ')} and ${held.map((set) => `${set} ${status.get(set)}`).join(', ') || 'no capability'} after every thread left uid 0`,
+    );
   }
 }

@@ -25,6 +25,7 @@ import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
 import { errnoOf, FuseClient } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness } from '../../test_support/passthrough_harness';
 import { keptCapabilities, parseModcaps } from './capabilities';
+import { OTHER_THREADS_ID } from './other_threads';
 import { listedCalls } from './seccomp';
 
 jest.setTimeout(30_000);
@@ -54,7 +55,7 @@ function otherThreads(pid: number): Record<string, string>[] {
   return tasks.map((tid) => status(Number(tid)));
 }
 
-/** What a thread is left with once the sandbox is built: nobody, and no capability at all. */
+/** What a thread is left with once the sandbox is built: (uid_t)-2, and no capability at all. */
 function expectUnprivileged(thread: Record<string, string>): void {
   const ids = (field: string): string[] | undefined => thread[field]?.split(/\s+/);
   expect({
@@ -65,8 +66,8 @@ function expectUnprivileged(thread: Record<string, string>): void {
     eff: thread['CapEff'],
   }).toEqual({
     name: thread['Name'],
-    uid: ['65534', '65534', '65534', '65534'],
-    gid: ['65534', '65534', '65534', '65534'],
+    uid: Array(4).fill(String(OTHER_THREADS_ID)),
+    gid: Array(4).fill(String(OTHER_THREADS_ID)),
     prm: '0000000000000000',
     eff: '0000000000000000',
   });
@@ -188,10 +189,22 @@ describe('--sandbox=namespace --seccomp=kill (single export)', () => {
     }
   });
 
-  test("Node's other threads, started before the sandbox, are left as nobody with no capability; the serving thread stays root", () => {
+  test("Node's other threads, started before the sandbox, are left with no capability; the serving thread stays root", () => {
     for (const thread of otherThreads(pid)) expectUnprivileged(thread);
     expect(status(pid)['Uid']?.split(/\s+/)).toEqual(['0', '0', '0', '0']);
     expect(status(pid)['Gid']?.split(/\s+/)).toEqual(['0', '0', '0', '0']);
+  });
+
+  test("a host process running as nobody can neither signal the daemon's threads nor set its limits", () => {
+    const asNobody = (cmd: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd], { encoding: 'utf8' });
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const kill = asNobody(['kill', '-0', tid]);
+      expect({ tid, status: kill.status, stderr: kill.stderr }).toMatchObject({ tid, status: 1 });
+      expect(kill.stderr).toMatch(/not permitted/i);
+      expect(asNobody(['prlimit', `--pid=${tid}`, '--nofile=10:10']).status).not.toBe(0);
+    }
+    expect(readFileSync(`/proc/${pid}/limits`, 'utf8')).not.toMatch(/Max open files\s+10\s+10/);
   });
 
   test('serves FUSE requests through the private root', () => {

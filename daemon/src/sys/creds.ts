@@ -18,6 +18,8 @@ const _setresgid = libc.func('int setresgid(uint32_t rgid, uint32_t egid, uint32
 const SYS_setresuid = 117; // x86_64
 const SYS_setresgid = 119; // x86_64
 const _setresThread = libc.func('syscall', 'long', ['long', 'uint32_t', 'uint32_t', 'uint32_t']);
+const _getresuid = libc.func('int getresuid(_Out_ uint32_t *ruid, _Out_ uint32_t *euid, _Out_ uint32_t *suid)');
+const _getresgid = libc.func('int getresgid(_Out_ uint32_t *rgid, _Out_ uint32_t *egid, _Out_ uint32_t *sgid)');
 /** The one group of setThreadGroup, reused (per module instance: each Worker has its own). */
 const oneGroup = Buffer.alloc(4);
 
@@ -32,6 +34,15 @@ export const setfsgid = (gid: number): number => _setfsgid(gid);
  */
 export function dropSupplementaryGroups(): void {
   if (check(_getgroups(0, null), 'getgroups') > 0) check(_setgroups(0, null), 'setgroups(0)');
+}
+
+/** The calling thread's real, effective and saved uids, then gids. */
+export function threadIds(): number[] {
+  const u = [[0], [0], [0]];
+  const g = [[0], [0], [0]];
+  check(_getresuid(u[0], u[1], u[2]), 'getresuid');
+  check(_getresgid(g[0], g[1], g[2]), 'getresgid');
+  return [...u, ...g].map(([id]) => id as number);
 }
 
 /** Sets the real, effective and saved gid, then uid, of every thread of the process to `id`. */

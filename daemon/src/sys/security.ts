@@ -5,6 +5,7 @@ import { check, libc, lastErrno, SysError } from './libc';
 const SYS_seccomp = 317;
 const PR_SET_NO_NEW_PRIVS = 38;
 const PR_SET_KEEPCAPS = 8;
+const PR_SET_DUMPABLE = 4;
 const SECCOMP_SET_MODE_FILTER = 1;
 /** Applies the filter to every thread of the process, not only the calling one. */
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
@@ -27,6 +28,11 @@ export function setNoNewPrivs(): void {
  */
 export function setKeepCapabilities(keep: boolean): void {
   check(prctlFn(PR_SET_KEEPCAPS, keep ? 1 : 0, 0, 0, 0), `prctl(PR_SET_KEEPCAPS, ${keep ? 1 : 0})`);
+}
+
+/** Makes the process non-dumpable: no ptrace attach or /proc/PID reading without CAP_SYS_PTRACE. */
+export function setNotDumpable(): void {
+  check(prctlFn(PR_SET_DUMPABLE, 0, 0, 0, 0), 'prctl(PR_SET_DUMPABLE, 0)');
 }
 
 /** Installs a classic-BPF filter (8-byte sock_filter entries) on every thread. */
