@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-apt.sh qemu-system-x86 qemu-system-common busybox-static cpio lz4 zstd xz-utils \
-  binutils protobuf-compiler libprotobuf-dev attr util-linux procps gcc libc6-dev \
+  binutils protobuf-compiler libprotobuf-dev attr acl util-linux procps gcc libc6-dev \
   containerd runc containernetworking-plugins iperf3 erofs-utils
 
 bash scripts/ensure-npm.sh

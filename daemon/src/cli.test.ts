@@ -74,6 +74,13 @@ describe('virtiofsd-compatible command line', () => {
     expect(parseArgs([...base, '--preserve-noatime'])).toEqual(parseArgs(base));
   });
 
+  test('--posix-acl and -o posix_acl turn POSIX ACLs on, and xattrs with them; off by default', () => {
+    expect(parseArgs(base)).toMatchObject({ posixAcl: false, xattr: false });
+    expect(parseArgs([...base, '--posix-acl'])).toMatchObject({ posixAcl: true, xattr: true });
+    expect(parseArgs([...base, '-o', 'posix_acl'])).toMatchObject({ posixAcl: true, xattr: true });
+    expect(parseArgs([...base, '-o', 'posix_acl,no_posix_acl'])).toMatchObject({ posixAcl: false, xattr: true });
+  });
+
   test('--killpriv-v2 is the default; --no-killpriv-v2 turns it off', () => {
     expect(parseArgs(base).killprivV2).toBe(true);
     expect(parseArgs([...base, '--no-killpriv-v2']).killprivV2).toBe(false);
@@ -196,7 +203,7 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--readonly', '--writeback'], /--readonly and --writeback conflict/],
     [[...base, '--fd'], /--fd: needs a value/],
     [[...base, '--thread-pool-size=-1'], /non-negative integer/],
-    [[...base, '--posix-acl'], /--posix-acl: not supported: POSIX ACLs are not implemented/],
+    [[...base, '-o', 'posix_acl,no_xattr'], /--posix-acl needs xattrs, which -o no_xattr turned off/],
     [[...base, '--syslog=yes'], /--syslog: takes no value/],
     [[...base, '--readonly=yes'], /--readonly: takes no value/],
     [[...base, '--max-open-handles=0'], /--max-open-handles: expected a whole number from 1 to 2147483647, got '0'/],

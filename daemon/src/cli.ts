@@ -43,6 +43,8 @@ export interface DaemonOptions {
   allowDirectIo: boolean;
   /** Shared mappings of files opened with FOPEN_DIRECT_IO (cache=none), as virtiofsd's --allow-mmap. */
   allowMmap: boolean;
+  /** POSIX ACLs enforced by the guest kernel, the umask applied by the host (virtiofsd's --posix-acl). */
+  posixAcl: boolean;
   /** Negotiate FUSE_HANDLE_KILLPRIV_V2 (the daemon clears set-id bits); virtiofsd's --killpriv-v2. */
   killprivV2: boolean;
   announceSubmounts: boolean;
@@ -97,7 +99,6 @@ const LOG_LEVELS: Record<string, LogLevel> = {
 /** Flags of the reference daemons that vfs-virtiofsd refuses rather than silently ignores. */
 const UNSUPPORTED: Record<string, string> = {
   '--daemonize': 'run it under a supervisor; it stays in the foreground',
-  '--posix-acl': 'POSIX ACLs are not implemented',
   '--security-label': 'security labels are not implemented',
   '--uid-map': 'uid mapping is not implemented',
   '--gid-map': 'gid mapping is not implemented',
@@ -136,6 +137,10 @@ A virtio-fs vhost-user back end (a drop-in for virtiofsd).
   --readonly                          export read-only
   --xattr, -o xattr|no_xattr          enable extended attributes
   --xattrmap=MAP, -o xattrmap=MAP     xattr name mapping (enables xattrs)
+  --posix-acl, -o posix_acl|no_posix_acl
+                                      POSIX ACLs: the guest enforces them, creations take
+                                      a parent's default ACL (enables xattrs); default off.
+                                      In multi-export mode, for exports with xattrs
   -o posix_lock|no_posix_lock         POSIX locks on the host; default on
   -o flock|no_flock                   flock(2) on the host; default on
   -o readdirplus|no_readdirplus       default on, off with cache=none
@@ -225,6 +230,7 @@ function defaults(): DaemonOptions {
     writeback: false,
     allowDirectIo: false,
     allowMmap: false,
+    posixAcl: false,
     killprivV2: true,
     announceSubmounts: false,
     daxWindowMiB: 0,
@@ -333,6 +339,13 @@ function applyCompatOption(st: ParseState, option: string): void {
       return;
     case 'no_xattr':
       o.xattr = false;
+      return;
+    case 'posix_acl':
+      o.posixAcl = true;
+      o.xattr = true;
+      return;
+    case 'no_posix_acl':
+      o.posixAcl = false;
       return;
     case 'posix_lock':
       o.posixLocks = true;
@@ -502,6 +515,13 @@ const FLAGS: Record<string, FlagSpec> = {
       st.opts.allowMmap = true;
     },
   },
+  '--posix-acl': {
+    takesValue: false,
+    apply: (st) => {
+      st.opts.posixAcl = true;
+      st.opts.xattr = true;
+    },
+  },
   '--killpriv-v2': {
     takesValue: false,
     apply: (st) => {
@@ -661,6 +681,8 @@ function validate(st: ParseState): void {
   if (listeners.length === 0) throw new UsageError('missing --socket-path, --fd or --control-socket');
   if (listeners.length > 1) throw new UsageError(`${listeners.join(' and ')} conflict: give exactly one`);
   if (o.readonly && o.writeback) throw new UsageError('--readonly and --writeback conflict');
+  // The ACLs travel as system.posix_acl_* xattrs.
+  if (o.posixAcl && !o.xattr) throw new UsageError('--posix-acl needs xattrs, which -o no_xattr turned off');
   const modcaps = o.modcaps.add.length + o.modcaps.remove.length > 0;
   if (modcaps && o.sandbox === 'none') {
     throw new UsageError('--modcaps changes what the sandbox keeps: --sandbox=none changes no capability');

@@ -42,6 +42,8 @@ export interface ExportDefaults {
   readonly writeback: boolean;
   readonly allowDirectIo: boolean;
   readonly allowMmap: boolean;
+  /** --posix-acl: for the exports with xattrs. */
+  readonly posixAcl: boolean;
   readonly killprivV2: boolean;
   /** Every session of every export gets these bounds. */
   readonly limits: ResourceLimits;

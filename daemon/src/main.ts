@@ -185,6 +185,7 @@ async function serve(opts: DaemonOptions, log: Logger): Promise<void> {
       writeback: opts.writeback,
       allowDirectIo: opts.allowDirectIo,
       allowMmap: opts.allowMmap,
+      posixAcl: opts.posixAcl,
       killprivV2: opts.killprivV2,
       limits: opts.limits,
       inodeFileHandles: fileHandles,

@@ -79,6 +79,7 @@ function daemonFlags(o: ExportOptions): string[] {
   if (o.writeback) flags.push('--writeback');
   if (o.allowDirectIo) flags.push('--allow-direct-io');
   if (o.allowMmap) flags.push('--allow-mmap');
+  if (o.posixAcl) flags.push('--posix-acl');
   if (o.killprivV2 === false) flags.push('--no-killpriv-v2');
   if (o.announceSubmounts) flags.push('--announce-submounts');
   if (o.inodeFileHandles !== undefined) flags.push(`--inode-file-handles=${o.inodeFileHandles}`);

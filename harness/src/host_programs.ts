@@ -11,6 +11,8 @@ const DEBIAN_PACKAGES = {
   '/usr/lib/qemu/virtiofsd': 'qemu-system-common',
   getfattr: 'attr',
   setfattr: 'attr',
+  getfacl: 'acl',
+  setfacl: 'acl',
   // generate.sh also reads protoc's well-known types from libprotobuf-dev.
   protoc: 'protobuf-compiler',
   containerd: 'containerd',

@@ -122,6 +122,12 @@ export const CONFIG_SCHEMA = {
      * coherent with writes made on the host: for shares the guest alone writes.
      */
     allow_mmap: boolField(false),
+    /**
+     * POSIX ACLs on the container shares (the daemon's --posix-acl): the guest kernel enforces the
+     * ACLs of host files and volumes, and files made in a directory with a default ACL take it, as
+     * under runc. Off, ACLs are neither enforced nor settable in the guest.
+     */
+    posix_acl: boolField(false),
     /** Guest↔host uid and gid translation, without a user namespace (the daemon's --translate-uid/gid). */
     translate_uid: idMapField(),
     translate_gid: idMapField(),

@@ -29,6 +29,10 @@ export interface InitResult {
   readonly submounts: boolean;
   /** The guest kernel (mounted dax=inode) accepted FUSE_HAS_INODE_DAX: FUSE_ATTR_DAX picks the files. */
   readonly inodeDax: boolean;
+  /** FUSE_POSIX_ACL and FUSE_DONT_MASK: creations arrive unmasked, with the caller's umask beside. */
+  readonly posixAcl: boolean;
+  /** FUSE_SETXATTR_EXT: SETXATTR carries setxattr_flags (fuse_setxattr_in's 16-byte form). */
+  readonly setxattrExt: boolean;
 }
 
 /** The INIT flags this export wants, before intersecting with the kernel's offer. */
@@ -49,6 +53,8 @@ function wantedFlags(config: ExportConfig): number {
   if (config.announceSubmounts) want |= InitFlag.SUBMOUNTS;
   // The kernel offers it only when it has a DAX window; the reply then names our alignment.
   if (config.dax === true) want |= InitFlag.MAP_ALIGNMENT;
+  // SETXATTR_EXT brings the flag that asks to clear set-group-ID after an ACL change.
+  if (config.posixAcl === true && config.xattr) want |= InitFlag.POSIX_ACL | InitFlag.DONT_MASK | InitFlag.SETXATTR_EXT;
   return want;
 }
 
@@ -85,13 +91,10 @@ function writeInitOut(rq: Request, minor: number, maxReadahead: number, flags: n
   v.setUint32(o + InitOut.flags2, flags2, true);
 }
 
+const NOT_ESTABLISHED = { ok: false, submounts: false, inodeDax: false, posixAcl: false, setxattrExt: false };
+
 export function negotiateInit(rq: Request, config: ExportConfig): InitResult {
-  const fail = (errno: number): InitResult => ({
-    ok: false,
-    written: rq.error(errno),
-    submounts: false,
-    inodeDax: false,
-  });
+  const fail = (errno: number): InitResult => ({ ...NOT_ESTABLISHED, written: rq.error(errno) });
   if (!rq.has(INIT_IN_COMPAT_SIZE)) return fail(EINVAL);
   const major = rq.u32(InitIn.major);
   const minor = rq.u32(InitIn.minor);
@@ -99,11 +102,13 @@ export function negotiateInit(rq: Request, config: ExportConfig): InitResult {
   if (major > FUSE_KERNEL_VERSION) {
     // The kernel retries INIT with our major when we answer with it.
     writeInitOut(rq, FUSE_KERNEL_MINOR_VERSION, 0, 0);
-    return { ok: false, written: rq.ok(INIT_OUT_SIZE), submounts: false, inodeDax: false };
+    return { ...NOT_ESTABLISHED, written: rq.ok(INIT_OUT_SIZE) };
   }
   if (minor < FUSE_MIN_MINOR_VERSION) return fail(EPROTO);
   const offered = rq.u32(InitIn.flags);
-  const flags = (offered & wantedFlags(config)) >>> 0;
+  let flags = (offered & wantedFlags(config)) >>> 0;
+  // DONT_MASK alone would leave creations unmasked with no ACL to take the umask's place.
+  if ((flags & InitFlag.POSIX_ACL) === 0) flags &= ~InitFlag.DONT_MASK;
   const flags2 = (flags & InitFlag.INIT_EXT) !== 0 ? (offeredFlags2(rq, offered) & wantedFlags2(config)) >>> 0 : 0;
   writeInitOut(rq, Math.min(minor, FUSE_KERNEL_MINOR_VERSION), rq.u32(InitIn.maxReadahead), flags, flags2);
   return {
@@ -111,5 +116,7 @@ export function negotiateInit(rq: Request, config: ExportConfig): InitResult {
     written: rq.ok(INIT_OUT_SIZE),
     submounts: (flags & InitFlag.SUBMOUNTS) !== 0,
     inodeDax: (flags2 & InitFlag2.HAS_INODE_DAX) !== 0,
+    posixAcl: (flags & InitFlag.POSIX_ACL) !== 0,
+    setxattrExt: (flags & InitFlag.SETXATTR_EXT) !== 0,
   };
 }

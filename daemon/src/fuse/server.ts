@@ -121,6 +121,8 @@ class FuseServer implements ChainHandler {
           this.fs.reset();
           this.fs.submounts = r.submounts;
           this.fs.daxMinFileBytes = r.inodeDax ? (this.config.daxMinFileBytes ?? 0) : 0;
+          this.fs.posixAcl = r.posixAcl;
+          this.fs.setxattrExt = r.setxattrExt;
           this.initialized = true;
         }
         return r.written;

@@ -32,6 +32,13 @@ export interface ExportConfig {
    */
   readonly allowMmap?: boolean;
   /**
+   * POSIX ACLs (virtiofsd's --posix-acl; with xattr only): the guest kernel enforces the ACLs it
+   * reads as system.posix_acl_* xattrs and leaves the umask to the daemon (FUSE_POSIX_ACL +
+   * FUSE_DONT_MASK), which creates files under the caller's umask, so the host applies a parent's
+   * default ACL instead where it has one.
+   */
+  readonly posixAcl?: boolean;
+  /**
    * Negotiate FUSE_HANDLE_KILLPRIV_V2 (the default): the guest leaves clearing set-user-ID and
    * set-group-ID bits on write, truncate and chown to the daemon. false: it clears them itself.
    */

@@ -69,7 +69,7 @@ import type { Request } from '../fuse/request';
 import { suppGroupOf } from '../fuse/request_ext';
 import { escapedError } from './containment';
 import type { Inode } from './inode_table';
-import type { PassthroughFs } from './passthrough_fs';
+import { NO_UMASK, type PassthroughFs } from './passthrough_fs';
 
 const PATH_MAX = 4096;
 
@@ -242,17 +242,27 @@ export function readlink(rq: Request, fs: PassthroughFs): number {
   return rq.result(readlinkat(inode.fd, EMPTY_PATH, rq.payload, Math.min(PATH_MAX, rq.replyRoom())));
 }
 
-/** Runs a creation as the caller, then looks the new name up for the entry reply. */
-function create(rq: Request, fs: PassthroughFs, parent: Inode, nameOff: number, make: () => number): number {
+/**
+ * Runs a creation as the caller (under its umask when the guest left that to us: `mask`), then
+ * looks the new name up for the entry reply.
+ */
+function create(
+  rq: Request,
+  fs: PassthroughFs,
+  parent: Inode,
+  nameOff: number,
+  make: () => number,
+  mask = NO_UMASK,
+): number {
   if (fs.config.readonly) return rq.error(EROFS);
   const escaped = escapedError(parent);
   if (escaped < 0) return rq.error(escaped);
   const group = suppGroupOf(rq);
   if (group < 0) return rq.error(group);
-  const entered = fs.enterCreds(rq.uid, rq.gid, group);
+  const entered = fs.enterCreds(rq.uid, rq.gid, group, mask);
   if (entered < 0) return rq.error(entered);
   const r = make();
-  fs.leaveCreds(rq.uid, rq.gid, group);
+  fs.leaveCreds(rq.uid, rq.gid, group, mask);
   if (r < 0) return rq.error(r);
   return replyEntry(rq, fs, fs.lookup(parent, rq.cstr(nameOff)));
 }
@@ -287,7 +297,8 @@ export function mknod(rq: Request, fs: PassthroughFs): number {
   if (!mknodMakes(mode)) return rq.error(EPERM);
   // The guest's dev_t is the kernel's 32-bit encoding, which mknodat(2) takes as it is.
   const rdev = rq.u32(MknodIn.rdev);
-  return create(rq, fs, parent, MKNOD_IN_SIZE, () => mknodat(parent.fd, rq.cstr(MKNOD_IN_SIZE), mode, rdev));
+  const made = () => mknodat(parent.fd, rq.cstr(MKNOD_IN_SIZE), mode, rdev);
+  return create(rq, fs, parent, MKNOD_IN_SIZE, made, rq.u32(MknodIn.umask));
 }
 
 export function mkdir(rq: Request, fs: PassthroughFs): number {
@@ -297,7 +308,8 @@ export function mkdir(rq: Request, fs: PassthroughFs): number {
   const len = rq.entryName(MKDIR_IN_SIZE);
   if (len < 0) return rq.error(len);
   const mode = rq.u32(MkdirIn.mode) & 0o7777;
-  return create(rq, fs, parent, MKDIR_IN_SIZE, () => mkdirat(parent.fd, rq.cstr(MKDIR_IN_SIZE), mode));
+  const made = () => mkdirat(parent.fd, rq.cstr(MKDIR_IN_SIZE), mode);
+  return create(rq, fs, parent, MKDIR_IN_SIZE, made, rq.u32(MkdirIn.umask));
 }
 
 function remove(rq: Request, fs: PassthroughFs, flags: number): number {

@@ -204,10 +204,11 @@ const failed = (err: number): Created => ({ fd: err, inode: null });
  */
 function createOrOpen(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags: number, group: number): Created {
   const flags = hostFlags(fs, guestFlags) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  const entered = fs.enterCreds(rq.uid, rq.gid, group);
+  const mask = rq.u32(CreateIn.umask);
+  const entered = fs.enterCreds(rq.uid, rq.gid, group, mask);
   if (entered < 0) return failed(entered);
   const fd = openat(parent.fd, rq.cstr(CREATE_IN_SIZE), flags, rq.u32(CreateIn.mode) & 0o7777);
-  fs.leaveCreds(rq.uid, rq.gid, group);
+  fs.leaveCreds(rq.uid, rq.gid, group, mask);
   if (fd !== -EEXIST || (guestFlags & O_EXCL) !== 0) return failed(fd);
   return openExisting(rq, fs, parent, guestFlags, group);
 }

@@ -6,12 +6,15 @@
 // elsewhere (`:map:security.capability:user.virtiofs.:`) gives the guest file capabilities of its
 // own. Reading it passes through: an image's file capabilities then still work in the guest.
 import { XATTR_LIST_MAX } from '../sys/xattr';
+import { fchmodat, S_ISGID, STX } from '../sys/fs';
 import {
+  FUSE_SETXATTR_ACL_KILL_SGID,
   GETXATTR_IN_SIZE,
   IN_HEADER_SIZE,
   GETXATTR_OUT_SIZE,
   OUT_HEADER_SIZE,
   SETXATTR_IN_COMPAT_SIZE,
+  SETXATTR_IN_SIZE,
   SetxattrIn,
 } from '../fuse/abi';
 import { EINVAL, ENODATA, ENOSYS, EPERM, ERANGE, EROFS } from '../fuse/errno';
@@ -73,15 +76,32 @@ export function getxattr(rq: Request, fs: PassthroughFs): number {
 export function setxattr(rq: Request, fs: PassthroughFs): number {
   const inode = target(rq, fs);
   if (typeof inode === 'number') return rq.error(inode);
-  if (!rq.has(SETXATTR_IN_COMPAT_SIZE)) return rq.error(EINVAL);
+  const argSize = fs.setxattrExt ? SETXATTR_IN_SIZE : SETXATTR_IN_COMPAT_SIZE;
+  if (!rq.has(argSize)) return rq.error(EINVAL);
   if (fs.config.readonly) return rq.error(EROFS);
-  const name = changedName(rq, fs, SETXATTR_IN_COMPAT_SIZE);
+  const name = changedName(rq, fs, argSize);
   if (typeof name === 'number') return rq.error(name);
   const size = rq.u32(SetxattrIn.size);
-  const valueOff = SETXATTR_IN_COMPAT_SIZE + rq.strlen(SETXATTR_IN_COMPAT_SIZE) + 1;
+  const valueOff = argSize + rq.strlen(argSize) + 1;
   if (size > fs.xattr.value.length || valueOff + size > rq.argLen) return rq.error(EINVAL);
   rq.args.copy(fs.xattr.value, 0, IN_HEADER_SIZE + valueOff, IN_HEADER_SIZE + valueOff + size);
-  return rq.result(fs.xattr.set(inode, name, size, rq.u32(SetxattrIn.flags)));
+  const r = fs.xattr.set(inode, name, size, rq.u32(SetxattrIn.flags));
+  if (r < 0 || !fs.setxattrExt || (rq.u32(SetxattrIn.setxattrFlags) & FUSE_SETXATTR_ACL_KILL_SGID) === 0) {
+    return rq.result(r);
+  }
+  return rq.result(killSgid(fs, inode));
+}
+
+/**
+ * After an ACL change by a caller neither in the file's group nor holding CAP_FSETID (the guest
+ * kernel's judgement, FUSE_SETXATTR_ACL_KILL_SGID): clears set-group-ID, as the host kernel would
+ * for such a caller; the daemon holds CAP_FSETID, so the host kept it.
+ */
+function killSgid(fs: PassthroughFs, inode: Inode): number {
+  const r = fs.statFd(inode.fd);
+  if (r < 0) return r;
+  const mode = fs.statView.getUint16(STX.mode, true) & 0o7777;
+  return (mode & S_ISGID) === 0 ? 0 : fchmodat(fs.procFd, inode.procName, mode & ~S_ISGID);
 }
 
 /** Rewrites the host's name list into the guest's view in listBuf; returns its length. */

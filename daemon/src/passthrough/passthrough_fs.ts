@@ -44,6 +44,8 @@ import { NO_BACKEND, type BackendAccess, type CompletionSink } from '../virtio/d
 
 /** (uid_t)-1 / (gid_t)-1. */
 const NO_ID = 0xffff_ffff;
+/** enterCreds: not a creation, the umask stays 0. */
+export const NO_UMASK = -1;
 
 /** Birth time too: it tells a handle inode from a later one its freed number went to (inode_table.ts). */
 const STAT_MASK = STATX_BASIC_STATS | STATX_MNT_ID | STATX_BTIME;
@@ -74,6 +76,10 @@ export class PassthroughFs {
   submounts = false;
   /** The guest accepted FUSE_HAS_INODE_DAX: regular files of at least this size get FUSE_ATTR_DAX; 0 = none. */
   daxMinFileBytes = 0;
+  /** The guest accepted FUSE_POSIX_ACL (and FUSE_DONT_MASK): creations take the umask they carry. */
+  posixAcl = false;
+  /** The guest accepted FUSE_SETXATTR_EXT: SETXATTR's argument is the 16-byte form. */
+  setxattrExt = false;
   /** Moving share of lookups that found an inode already known (picks the lookup's first call). */
   private knownRate = 0;
   private readonly ownUid: number;
@@ -110,7 +116,8 @@ export class PassthroughFs {
     // setfsuid(-1) changes nothing and returns the current id.
     this.ownUid = setfsuid(-1);
     this.ownGid = setfsgid(-1);
-    // Modes arrive with the guest's umask already applied; ours must not mask them again.
+    // Modes arrive with the guest's umask already applied (unless POSIX ACLs are on: then
+    // creations set theirs, enterCreds); ours must not mask them again.
     umask(0);
   }
 
@@ -263,10 +270,11 @@ export class PassthroughFs {
    * Switches this thread's fs ids to the caller's, so new files get the caller as owner, and for a
    * creation the kernel sent one with, makes `group` its supplementary group (the daemon has none:
    * the kernel then keeps set-group-ID exactly when the caller is in the file's group). The guest's
-   * ids are translated first; a forbidden one (forbid-guest) is -EPERM with nothing changed.
-   * 0 or -errno.
+   * ids are translated first; a forbidden one (forbid-guest) is -EPERM with nothing changed. With
+   * POSIX ACLs, a creation's `mask` (the caller's umask) becomes the process's, for the host to
+   * apply where the parent has no default ACL, as a local file system would. 0 or -errno.
    */
-  enterCreds(uid: number, gid: number, group = NO_SUPP_GROUP): number {
+  enterCreds(uid: number, gid: number, group = NO_SUPP_GROUP, mask = NO_UMASK): number {
     const hostUid = this.ids.hostUid(uid);
     const hostGid = this.ids.hostGid(gid);
     const hostGroup = group === NO_SUPP_GROUP ? group : this.ids.hostGid(group);
@@ -282,11 +290,13 @@ export class PassthroughFs {
     }
     if (hostGid !== this.ownGid) setfsgid(hostGid);
     if (hostUid !== this.ownUid) setfsuid(hostUid);
+    if (mask !== NO_UMASK && this.posixAcl) umask(mask & 0o777);
     return 0;
   }
 
-  /** Undoes enterCreds with the same guest ids. */
-  leaveCreds(uid: number, gid: number, group = NO_SUPP_GROUP): void {
+  /** Undoes enterCreds with the same guest ids and umask. */
+  leaveCreds(uid: number, gid: number, group = NO_SUPP_GROUP, mask = NO_UMASK): void {
+    if (mask !== NO_UMASK && this.posixAcl) umask(0);
     if (this.ids.hostUid(uid) !== this.ownUid) setfsuid(this.ownUid);
     if (this.ids.hostGid(gid) !== this.ownGid) setfsgid(this.ownGid);
     // Only losing CAP_SETGID meanwhile could fail it: a thread left in the group must not serve.
@@ -302,6 +312,8 @@ export class PassthroughFs {
     this.inodes.clear();
     this.submounts = false;
     this.daxMinFileBytes = 0;
+    this.posixAcl = false;
+    this.setxattrExt = false;
   }
 
   private isSubmount(parent: Inode, stx: DataView): boolean {

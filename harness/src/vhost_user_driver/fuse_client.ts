@@ -196,6 +196,8 @@ export class FuseClient {
    */
   extensions: Buffer | null = null;
   private nextUnique = 1n;
+  /** INIT agreed on FUSE_SETXATTR_EXT: SETXATTR sends fuse_setxattr_in's 16-byte form. */
+  private setxattrExt = false;
 
   constructor(private readonly transport: VirtioFsTransport) {}
 
@@ -252,6 +254,7 @@ export class FuseClient {
     a.writeUInt32LE(flags >>> 0, abi.InitIn.flags);
     a.writeUInt32LE(flags2 >>> 0, abi.InitIn.flags2);
     const d = this.request(abi.Opcode.INIT, 0, [a], abi.OUT_HEADER_SIZE + abi.INIT_OUT_SIZE);
+    this.setxattrExt = (d.readUInt32LE(abi.InitOut.flags) & abi.InitFlag.SETXATTR_EXT) !== 0;
     return {
       major: d.readUInt32LE(abi.InitOut.major),
       minor: d.readUInt32LE(abi.InitOut.minor),
@@ -583,10 +586,12 @@ export class FuseClient {
     }
   }
 
-  setxattr(nodeid: number, name: string, value: Uint8Array, flags = 0): void {
-    const a = Buffer.alloc(abi.SETXATTR_IN_COMPAT_SIZE);
+  /** In the 16-byte form, with `setxattrFlags`, once INIT agreed on FUSE_SETXATTR_EXT (as the kernel). */
+  setxattr(nodeid: number, name: string, value: Uint8Array, flags = 0, setxattrFlags = 0): void {
+    const a = Buffer.alloc(this.setxattrExt ? abi.SETXATTR_IN_SIZE : abi.SETXATTR_IN_COMPAT_SIZE);
     a.writeUInt32LE(value.length, abi.SetxattrIn.size);
     a.writeUInt32LE(flags, abi.SetxattrIn.flags);
+    if (this.setxattrExt) a.writeUInt32LE(setxattrFlags, abi.SetxattrIn.setxattrFlags);
     this.request(abi.Opcode.SETXATTR, nodeid, [Buffer.concat([a, cstr(name), value])], abi.OUT_HEADER_SIZE);
   }
 

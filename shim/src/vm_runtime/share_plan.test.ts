@@ -8,6 +8,7 @@ import {
   guestShareMounts,
   LAYERS_TAG,
   planContainerShares,
+  USER_XATTRS_AND_ACLS,
   USER_XATTRS_ONLY,
   type PlanInput,
 } from './share_plan';
@@ -34,6 +35,13 @@ describe('planContainerShares', () => {
       { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true },
       { tag: DATA_TAG, readonly: false, cache: 'none', xattr: true, xattrmap: USER_XATTRS_ONLY },
     ]);
+  });
+
+  it('with [daemon] posix_acl, lets the ACL xattrs through the data share too', () => {
+    const [, data] = containerShares({ cache: 'auto', dax_window_mib: 0, posix_acl: true });
+    expect(data?.xattrmap).toBe(USER_XATTRS_AND_ACLS);
+    // Both ways (the guest's names and the host's listing), ahead of the user.* rules.
+    expect(USER_XATTRS_AND_ACLS).toBe(`:ok:all:system.posix_acl_:system.posix_acl_: ${USER_XATTRS_ONLY}`);
   });
 
   it('gives both shares the configured DAX window, and none without one', () => {

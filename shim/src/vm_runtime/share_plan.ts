@@ -40,6 +40,8 @@ export const GUEST_SHARES_DIR = '/run/vfs/shares';
  * The price: overlayfs cannot copy up a lower file that carries security.* xattrs.
  */
 export const USER_XATTRS_ONLY = ':ok:client:user.:: :ok:server::user.: :unsupported:all:::';
+/** USER_XATTRS_ONLY and POSIX ACLs ([daemon] posix_acl): system.posix_acl_access and _default. */
+export const USER_XATTRS_AND_ACLS = `:ok:all:system.posix_acl_:system.posix_acl_: ${USER_XATTRS_ONLY}`;
 
 /** A virtio-fs share of the sandbox: a directory of the daemon's shared dir, exported with its options. */
 export interface SandboxShare {
@@ -55,9 +57,9 @@ export interface SandboxShare {
   readonly daxMinFileKiB?: number;
 }
 
-/** What of [daemon] shapes the container shares (dax_min_file_kib absent: 0). */
+/** What of [daemon] shapes the container shares (dax_min_file_kib absent: 0; posix_acl: false). */
 export type ShareSettings = Pick<VfsConfig['daemon'], 'cache' | 'dax_window_mib'> &
-  Partial<Pick<VfsConfig['daemon'], 'dax_min_file_kib'>>;
+  Partial<Pick<VfsConfig['daemon'], 'dax_min_file_kib' | 'posix_acl'>>;
 
 export const LAYERS_TAG = 'vfslayers';
 export const DATA_TAG = 'vfsdata';
@@ -67,7 +69,14 @@ export function containerShares(settings: ShareSettings): readonly SandboxShare[
   const dax = settings.dax_window_mib > 0 ? { daxWindowMib: settings.dax_window_mib, ...daxMinFile(settings) } : {};
   return [
     { tag: LAYERS_TAG, readonly: true, cache: 'always', xattr: true, ...dax },
-    { tag: DATA_TAG, readonly: false, cache: settings.cache, xattr: true, xattrmap: USER_XATTRS_ONLY, ...dax },
+    {
+      tag: DATA_TAG,
+      readonly: false,
+      cache: settings.cache,
+      xattr: true,
+      xattrmap: settings.posix_acl === true ? USER_XATTRS_AND_ACLS : USER_XATTRS_ONLY,
+      ...dax,
+    },
   ];
 }
 

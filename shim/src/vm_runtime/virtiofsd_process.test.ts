@@ -26,6 +26,11 @@ test('[daemon] allow_mmap reaches the daemon as --allow-mmap, and only when set'
   expect(launch('[daemon]\ncache = "none"\n')).not.toContain('--allow-mmap');
 });
 
+test('[daemon] posix_acl reaches the daemon as --posix-acl, and only when set', () => {
+  expect(launch('[daemon]\nposix_acl = true\n')).toContain('--posix-acl');
+  expect(launch('')).not.toContain('--posix-acl');
+});
+
 test('kill SIGKILLs the daemon at once, and neither kill nor stop signals it once it exited', async () => {
   // A group leader that ignores SIGTERM, as unshare does while it waits for the daemon.
   const leader = spawn('sh', ['-c', 'trap "" TERM; while :; do sleep 1; done'], { detached: true, stdio: 'ignore' });

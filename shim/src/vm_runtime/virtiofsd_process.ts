@@ -43,6 +43,7 @@ export function daemonArgs(launch: Pick<DaemonLaunch, 'controlSocket' | 'sharedD
     `--sandbox=${launch.config.sandbox}`,
     `--thread-pool-size=${launch.config.thread_pool_size}`,
     ...(launch.config.allow_mmap ? ['--allow-mmap'] : []),
+    ...(launch.config.posix_acl ? ['--posix-acl'] : []),
     ...launch.config.translate_uid.map((rule) => `--translate-uid=${rule}`),
     ...launch.config.translate_gid.map((rule) => `--translate-gid=${rule}`),
   ];
