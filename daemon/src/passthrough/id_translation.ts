@@ -3,6 +3,7 @@
 // (every request's credentials and every attribute sent go through them).
 import { type IdMapDirection, type IdMapRule, parseIdMap } from '@vfs/contracts';
 import type { AttrOwners } from '../fuse/encode';
+import type { AclIdMaps } from './acl_ids';
 import { EPERM } from '../fuse/errno';
 
 const RANGE = 0;
@@ -60,6 +61,11 @@ export class IdTranslation implements AttrOwners {
   private readonly gidToHostTable: IdTable;
   private readonly uidToGuestTable: IdTable;
   private readonly gidToGuestTable: IdTable;
+  /** Some rule is given: ids may change on their way. */
+  readonly translates: boolean;
+  /** For an ACL the guest sets, and one it reads. */
+  readonly aclToHost: AclIdMaps = { uid: (id) => this.hostUid(id), gid: (id) => this.hostGid(id) };
+  readonly aclToGuest: AclIdMaps = { uid: (id) => this.guestUid(id), gid: (id) => this.guestGid(id) };
 
   /** Throws IdMapError on a malformed rule (the command line checked them already). */
   constructor(uidSpecs: readonly string[] = [], gidSpecs: readonly string[] = []) {
@@ -69,6 +75,7 @@ export class IdTranslation implements AttrOwners {
     this.gidToHostTable = table(gids, 'guest-to-host');
     this.uidToGuestTable = table(uids, 'host-to-guest');
     this.gidToGuestTable = table(gids, 'host-to-guest');
+    this.translates = uids.length + gids.length > 0;
   }
 
   /** The host uid a guest uid acts as (credentials, chown), or -EPERM (forbid-guest). */

@@ -19,6 +19,7 @@ import {
 } from '../fuse/abi';
 import { EINVAL, ENODATA, ENOSYS, EPERM, ERANGE, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
+import { isAclName, translateAclIds } from './acl_ids';
 import type { Inode } from './inode_table';
 import type { PassthroughFs } from './passthrough_fs';
 
@@ -69,6 +70,7 @@ export function getxattr(rq: Request, fs: PassthroughFs): number {
   const r = fs.xattr.get(inode, name, size);
   if (r < 0) return rq.error(r);
   if (rq.u32(0) === 0) return replySize(rq, r);
+  if (fs.ids.translates && isAclName(rq.cstr(GETXATTR_IN_SIZE))) translateAclIds(fs.xattr.value, r, fs.ids.aclToGuest);
   fs.xattr.value.copy(rq.reply, OUT_HEADER_SIZE, 0, r);
   return rq.ok(r);
 }
@@ -85,6 +87,10 @@ export function setxattr(rq: Request, fs: PassthroughFs): number {
   const valueOff = argSize + rq.strlen(argSize) + 1;
   if (size > fs.xattr.value.length || valueOff + size > rq.argLen) return rq.error(EINVAL);
   rq.args.copy(fs.xattr.value, 0, IN_HEADER_SIZE + valueOff, IN_HEADER_SIZE + valueOff + size);
+  if (fs.ids.translates && isAclName(rq.cstr(argSize))) {
+    const translated = translateAclIds(fs.xattr.value, size, fs.ids.aclToHost);
+    if (translated < 0) return rq.error(translated);
+  }
   const r = fs.xattr.set(inode, name, size, rq.u32(SetxattrIn.flags));
   if (r < 0 || !fs.setxattrExt || (rq.u32(SetxattrIn.setxattrFlags) & FUSE_SETXATTR_ACL_KILL_SGID) === 0) {
     return rq.result(r);

@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FUSE_SETXATTR_ACL_KILL_SGID, InitFlag } from '../fuse/abi';
+import { EPERM } from '../fuse/errno';
 import { hostPrograms } from '@vfs/harness/host_programs';
+import { errnoOf } from '@vfs/harness/vhost_user_driver/fuse_client';
 import { startHarness, startLoopbackHarness } from '../../test_support/passthrough_harness';
 
 const acl = hostPrograms('getfacl', 'setfacl');
@@ -36,6 +38,7 @@ function aclXattr(entries: readonly [tag: number, perm: number, id: number][]): 
 const ACL_USER_OBJ = 0x01;
 const ACL_USER = 0x02;
 const ACL_GROUP_OBJ = 0x04;
+const ACL_GROUP = 0x08;
 const ACL_MASK = 0x10;
 const ACL_OTHER = 0x20;
 
@@ -115,6 +118,51 @@ acl.describe('with --posix-acl', () => {
       expect(mode(path)).toBe(sgidAfter | 0o770);
       expect((c.getxattr(f.nodeid, 'system.posix_acl_access', 256) as Buffer).equals(value)).toBe(true);
     }
+  });
+});
+
+acl.describe('with --posix-acl and --translate-uid/gid', () => {
+  const ids = ['map:1000:101000:10', 'forbid-guest:2000:1'];
+  const h = startHarness({ posixAcl: true, translateUid: ids, translateGid: ids });
+  beforeAll(() => h.client.init());
+  afterAll(() => h.cleanup());
+  const ENTRIES = (user: number, group: number): [number, number, number][] => [
+    [ACL_USER_OBJ, 6, -1],
+    [ACL_USER, 4, user],
+    [ACL_GROUP_OBJ, 4, -1],
+    [ACL_GROUP, 4, group],
+    [ACL_MASK, 6, -1],
+    [ACL_OTHER, 0, -1],
+  ];
+
+  test('the users and groups an ACL names are translated as owners are, both ways', () => {
+    const c = h.client;
+    writeFileSync(join(h.dir, 'f'), '');
+    const f = c.lookup(1, 'f');
+    c.setxattr(f.nodeid, 'system.posix_acl_access', aclXattr(ENTRIES(1001, 1002)));
+    expect(hostAcl(join(h.dir, 'f'))).toEqual(expect.arrayContaining(['user:101001:r--', 'group:101002:r--']));
+    execFileSync('setfacl', ['-m', 'u:101005:rw,g:101006:r', join(h.dir, 'f')]);
+    const seen = c.getxattr(f.nodeid, 'system.posix_acl_access', 256) as Buffer;
+    const named: [number, number][] = [];
+    for (let at = 4; at < seen.length; at += 8) {
+      const tag = seen.readUInt16LE(at);
+      if (tag === ACL_USER || tag === ACL_GROUP) named.push([tag, seen.readUInt32LE(at + 4)]);
+    }
+    expect(named).toEqual([
+      [ACL_USER, 1001],
+      [ACL_USER, 1005],
+      [ACL_GROUP, 1002],
+      [ACL_GROUP, 1006],
+    ]);
+  });
+
+  test('an ACL naming a forbidden guest id is refused with EPERM, and the file keeps its ACL', () => {
+    const c = h.client;
+    writeFileSync(join(h.dir, 'g'), '');
+    const g = c.lookup(1, 'g');
+    const before = hostAcl(join(h.dir, 'g'));
+    expect(errnoOf(() => c.setxattr(g.nodeid, 'system.posix_acl_access', aclXattr(ENTRIES(1001, 2000))))).toBe(EPERM);
+    expect(hostAcl(join(h.dir, 'g'))).toEqual(before);
   });
 });
 
