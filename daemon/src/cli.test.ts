@@ -204,6 +204,10 @@ describe('virtiofsd-compatible command line', () => {
     [[...base, '--fd'], /--fd: needs a value/],
     [[...base, '--thread-pool-size=-1'], /non-negative integer/],
     [[...base, '-o', 'posix_acl,no_xattr'], /--posix-acl needs xattrs, which -o no_xattr turned off/],
+    [
+      [...base, '--posix-acl', '--xattrmap=:ok:all:user.:user.: :unsupported:all:::'],
+      /--posix-acl needs system.posix_acl_access and system.posix_acl_default passed through unchanged/,
+    ],
     [[...base, '--syslog=yes'], /--syslog: takes no value/],
     [[...base, '--readonly=yes'], /--readonly: takes no value/],
     [[...base, '--max-open-handles=0'], /--max-open-handles: expected a whole number from 1 to 2147483647, got '0'/],

@@ -2,7 +2,7 @@
 // `-o option` spelling both map onto one DaemonOptions. Flags we cannot honour are refused with a
 // clear error instead of being accepted and ignored.
 import { daxMinFileProblem, daxWindowProblem, idMapProblem, type CacheMode } from '@vfs/contracts';
-import { xattrMapProblem } from './passthrough/xattr_map';
+import { passesAcls, xattrMapProblem } from './passthrough/xattr_map';
 import { DEFAULT_LIMITS, type ResourceLimits } from './passthrough/config';
 import {
   type CapabilityChanges,
@@ -701,6 +701,11 @@ function validate(st: ParseState): void {
   }
   const xattrmap = o.xattrmap === undefined ? null : xattrMapProblem(o.xattrmap);
   if (xattrmap !== null) throw new UsageError(`--xattrmap '${o.xattrmap}': ${xattrmap}`);
+  if (o.posixAcl && !passesAcls(o.xattrmap)) {
+    throw new UsageError(
+      `--posix-acl needs system.posix_acl_access and system.posix_acl_default passed through unchanged, which --xattrmap '${o.xattrmap}' does not`,
+    );
+  }
   const uidMap = idMapProblem(o.translateUid);
   if (uidMap !== null) throw new UsageError(`--translate-uid ${uidMap}`);
   const gidMap = idMapProblem(o.translateGid);

@@ -2,6 +2,7 @@
 // the intersection of what the guest kernel offers with what this export supports.
 import type { ExportConfig } from '../passthrough/config';
 import { MAP_ALIGNMENT_LOG2 } from '../passthrough/ops_dax';
+import { passesAcls } from '../passthrough/xattr_map';
 import {
   FUSE_KERNEL_MINOR_VERSION,
   FUSE_KERNEL_VERSION,
@@ -54,7 +55,9 @@ function wantedFlags(config: ExportConfig): number {
   // The kernel offers it only when it has a DAX window; the reply then names our alignment.
   if (config.dax === true) want |= InitFlag.MAP_ALIGNMENT;
   // SETXATTR_EXT brings the flag that asks to clear set-group-ID after an ACL change.
-  if (config.posixAcl === true && config.xattr) want |= InitFlag.POSIX_ACL | InitFlag.DONT_MASK | InitFlag.SETXATTR_EXT;
+  if (config.posixAcl === true && config.xattr && passesAcls(config.xattrmap)) {
+    want |= InitFlag.POSIX_ACL | InitFlag.DONT_MASK | InitFlag.SETXATTR_EXT;
+  }
   return want;
 }
 

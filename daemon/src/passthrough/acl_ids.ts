@@ -10,12 +10,18 @@ const ENTRY = 8;
 const ACL_USER = 0x02;
 const ACL_GROUP = 0x08;
 
-const NAMES = ['system.posix_acl_access\0', 'system.posix_acl_default\0'].map((n) => Buffer.from(n, 'latin1'));
+const ACCESS = Buffer.from('system.posix_acl_access\0', 'latin1');
+const DEFAULT = Buffer.from('system.posix_acl_default\0', 'latin1');
+
+/** Whether `name` starts with `acl` (both NUL-terminated): the name is that one. */
+const isName = (name: Buffer, acl: Buffer): boolean =>
+  name.length >= acl.length && name.subarray(0, acl.length).equals(acl);
 
 /** Whether the NUL-terminated name `name` starts with (as the guest sent it) is one of the two ACL xattrs. */
-export function isAclName(name: Buffer): boolean {
-  return NAMES.some((acl) => name.length >= acl.length && name.subarray(0, acl.length).equals(acl));
-}
+export const isAclName = (name: Buffer): boolean => isName(name, ACCESS) || isName(name, DEFAULT);
+
+/** Whether it is the access ACL, the one that sets a file's mode. */
+export const isAccessAclName = (name: Buffer): boolean => isName(name, ACCESS);
 
 export interface AclIdMaps {
   uid(id: number): number;

@@ -261,8 +261,13 @@ function create(
   if (group < 0) return rq.error(group);
   const entered = fs.enterCreds(rq.uid, rq.gid, group, mask);
   if (entered < 0) return rq.error(entered);
-  const r = make();
-  fs.leaveCreds(rq.uid, rq.gid, group, mask);
+  let r: number;
+  try {
+    r = make();
+  } finally {
+    // The umask is the process's: left set, it would mask every export's later creations.
+    fs.leaveCreds(rq.uid, rq.gid, group, mask);
+  }
   if (r < 0) return rq.error(r);
   return replyEntry(rq, fs, fs.lookup(parent, rq.cstr(nameOff)));
 }

@@ -207,8 +207,12 @@ function createOrOpen(rq: Request, fs: PassthroughFs, parent: Inode, guestFlags:
   const mask = rq.u32(CreateIn.umask);
   const entered = fs.enterCreds(rq.uid, rq.gid, group, mask);
   if (entered < 0) return failed(entered);
-  const fd = openat(parent.fd, rq.cstr(CREATE_IN_SIZE), flags, rq.u32(CreateIn.mode) & 0o7777);
-  fs.leaveCreds(rq.uid, rq.gid, group, mask);
+  let fd: number;
+  try {
+    fd = openat(parent.fd, rq.cstr(CREATE_IN_SIZE), flags, rq.u32(CreateIn.mode) & 0o7777);
+  } finally {
+    fs.leaveCreds(rq.uid, rq.gid, group, mask);
+  }
   if (fd !== -EEXIST || (guestFlags & O_EXCL) !== 0) return failed(fd);
   return openExisting(rq, fs, parent, guestFlags, group);
 }

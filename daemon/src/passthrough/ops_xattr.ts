@@ -19,7 +19,7 @@ import {
 } from '../fuse/abi';
 import { EINVAL, ENODATA, ENOSYS, EPERM, ERANGE, EROFS } from '../fuse/errno';
 import type { Request } from '../fuse/request';
-import { isAclName, translateAclIds } from './acl_ids';
+import { isAccessAclName, isAclName, translateAclIds } from './acl_ids';
 import type { Inode } from './inode_table';
 import type { PassthroughFs } from './passthrough_fs';
 
@@ -92,10 +92,20 @@ export function setxattr(rq: Request, fs: PassthroughFs): number {
     if (translated < 0) return rq.error(translated);
   }
   const r = fs.xattr.set(inode, name, size, rq.u32(SetxattrIn.flags));
-  if (r < 0 || !fs.setxattrExt || (rq.u32(SetxattrIn.setxattrFlags) & FUSE_SETXATTR_ACL_KILL_SGID) === 0) {
-    return rq.result(r);
-  }
-  return rq.result(killSgid(fs, inode));
+  if (r < 0) return rq.error(r);
+  return rq.result(killsSgid(rq, fs, argSize) ? killSgid(fs, inode) : 0);
+}
+
+/**
+ * An access ACL set by a caller the guest kernel judged (FUSE_SETXATTR_ACL_KILL_SGID), its name at
+ * argument offset `nameOff`: the kernel sends the flag for default ACLs too, which change no mode.
+ */
+function killsSgid(rq: Request, fs: PassthroughFs, nameOff: number): boolean {
+  return (
+    fs.setxattrExt &&
+    (rq.u32(SetxattrIn.setxattrFlags) & FUSE_SETXATTR_ACL_KILL_SGID) !== 0 &&
+    isAccessAclName(rq.cstr(nameOff))
+  );
 }
 
 /**

@@ -46,10 +46,13 @@ test('INIT agrees on POSIX_ACL, DONT_MASK and SETXATTR_EXT only with --posix-acl
   const on = startHarness({ posixAcl: true });
   const off = startHarness({});
   const noXattr = startLoopbackHarness({ posixAcl: true, xattr: false });
+  // A map that answers the ACL names EOPNOTSUPP: a guest enforcing ACLs would fail on every check.
+  const userOnly = startLoopbackHarness({ posixAcl: true, xattrmap: ':ok:all:user.:user.: :unsupported:all:::' });
   try {
     expect(on.client.init().flags & ACL_FLAGS).toBe(ACL_FLAGS);
     expect(off.client.init().flags & ACL_FLAGS).toBe(0);
     expect(noXattr.client.init().flags & ACL_FLAGS).toBe(0);
+    expect(userOnly.client.init().flags & ACL_FLAGS).toBe(0);
     // DONT_MASK without POSIX_ACL would leave creations unmasked.
     const masking = InitFlag.POSIX_ACL | InitFlag.DONT_MASK;
     expect(on.client.init(ACL_FLAGS & ~InitFlag.POSIX_ACL).flags & masking).toBe(0);
@@ -57,6 +60,7 @@ test('INIT agrees on POSIX_ACL, DONT_MASK and SETXATTR_EXT only with --posix-acl
     on.cleanup();
     off.cleanup();
     noXattr.cleanup();
+    userOnly.cleanup();
   }
 });
 
@@ -117,6 +121,33 @@ acl.describe('with --posix-acl', () => {
       // The host set the group bits from the ACL's mask.
       expect(mode(path)).toBe(sgidAfter | 0o770);
       expect((c.getxattr(f.nodeid, 'system.posix_acl_access', 256) as Buffer).equals(value)).toBe(true);
+    }
+  });
+
+  test('a default ACL changes no mode: set-group-ID stays though the guest marks KILL_SGID', () => {
+    const c = h.client;
+    const path = join(h.dir, 'sgid-dir');
+    mkdirSync(path);
+    chmodSync(path, 0o2770);
+    const d = c.lookup(1, 'sgid-dir');
+    const value = aclXattr([
+      [ACL_USER_OBJ, 7, -1],
+      [ACL_GROUP_OBJ, 5, -1],
+      [ACL_OTHER, 0, -1],
+    ]);
+    c.setxattr(d.nodeid, 'system.posix_acl_default', value, 0, FUSE_SETXATTR_ACL_KILL_SGID);
+    expect(hostAcl(path)).toContain('default:group::r-x');
+    expect(mode(path)).toBe(0o2770);
+  });
+
+  test('a new session that does not take POSIX_ACL masks nothing: the umask it sends is ignored', () => {
+    const c = h.client;
+    c.init(ACL_FLAGS & ~InitFlag.POSIX_ACL);
+    try {
+      c.mkdir(1, 'after-reinit', 0o775, 0o077);
+      expect(mode(join(h.dir, 'after-reinit'))).toBe(0o775);
+    } finally {
+      c.init();
     }
   });
 });

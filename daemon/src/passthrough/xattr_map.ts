@@ -132,6 +132,19 @@ export class XattrMap {
   }
 }
 
+const ACL_NAMES = ['system.posix_acl_access', 'system.posix_acl_default'];
+
+/**
+ * Whether the map `spec` (valid; none: every name) passes both POSIX ACL xattrs through unchanged,
+ * both ways: without that a guest kernel enforcing ACLs fails reads it cannot make sense of
+ * (EOPNOTSUPP is not "no ACL" to it), or keeps ACLs the host neither applies nor inherits.
+ */
+export function passesAcls(spec: string | undefined): boolean {
+  if (spec === undefined) return true;
+  const map = XattrMap.parse(spec);
+  return ACL_NAMES.every((name) => map.toHost(name) === name && map.toGuest(name) === name);
+}
+
 /** Why `spec` is not a valid xattr map (the rule at fault), or null: for checking options up front. */
 export function xattrMapProblem(spec: string): string | null {
   try {

@@ -195,6 +195,7 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     agent: connection.agent,
     ports: live.ports,
     cache: options.config.daemon.cache,
+    posixAcl: options.config.daemon.posix_acl,
     requestTimeoutMs: options.config.agent.request_timeout_ms,
     nativePcieHotplug: nativePcieHotplug(options.config.hypervisor.machine),
     log: options.log,

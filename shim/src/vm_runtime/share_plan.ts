@@ -43,6 +43,10 @@ export const USER_XATTRS_ONLY = ':ok:client:user.:: :ok:server::user.: :unsuppor
 /** USER_XATTRS_ONLY and POSIX ACLs ([daemon] posix_acl): system.posix_acl_access and _default. */
 export const USER_XATTRS_AND_ACLS = `:ok:all:system.posix_acl_:system.posix_acl_: ${USER_XATTRS_ONLY}`;
 
+/** The xattr map of a read-write share: the ACLs too with [daemon] posix_acl (the daemon's ACLs need them). */
+export const writableShareXattrs = (posixAcl: boolean | undefined): string =>
+  posixAcl === true ? USER_XATTRS_AND_ACLS : USER_XATTRS_ONLY;
+
 /** A virtio-fs share of the sandbox: a directory of the daemon's shared dir, exported with its options. */
 export interface SandboxShare {
   readonly tag: string;
@@ -74,7 +78,7 @@ export function containerShares(settings: ShareSettings): readonly SandboxShare[
       readonly: false,
       cache: settings.cache,
       xattr: true,
-      xattrmap: settings.posix_acl === true ? USER_XATTRS_AND_ACLS : USER_XATTRS_ONLY,
+      xattrmap: writableShareXattrs(settings.posix_acl),
       ...dax,
     },
   ];

@@ -15,6 +15,7 @@ import { sandboxLayout } from './sandbox_layout';
 import { makeSharesMountPoint, makeStagingMountPoint } from './share_exports';
 import type { ControlledVm } from './vm_control';
 import { VolumeHotplug } from './volume_hotplug';
+import { USER_XATTRS_AND_ACLS, USER_XATTRS_ONLY } from './share_plan';
 
 type Step = 'export' | 'device' | 'guest' | 'container';
 
@@ -23,13 +24,16 @@ describe('volume hotplug, fault by fault', () => {
   let state: SandboxState;
   let calls: string[];
   let failAt: Step | undefined;
+  /** The xattr map of each export asked for, by tag. */
+  let maps: Map<string, string | undefined>;
 
   const fail = (step: Step, message: string): void => {
     if (failAt === step) throw new Error(message);
   };
   const control = {
-    add: async (share: { tag: string }) => {
+    add: async (share: { tag: string; xattrmap?: string }) => {
       calls.push(`export ${share.tag}`);
+      maps.set(share.tag, share.xattrmap);
       fail('export', 'export refused');
     },
     remove: async (tag: string) => void calls.push(`unexport ${tag}`),
@@ -59,7 +63,7 @@ describe('volume hotplug, fault by fault', () => {
       void calls.push(`container umount ${request.destination}`),
   } as unknown as AgentClient;
 
-  const hotplug = (nativePcieHotplug = true): VolumeHotplug => {
+  const hotplug = (nativePcieHotplug = true, posixAcl = false): VolumeHotplug => {
     const layout = sandboxLayout(join(dir, 'run'), 'ns', 'sb');
     mkdirSync(layout.sharesDir, { recursive: true });
     mkdirSync(layout.socketDir, { recursive: true });
@@ -71,6 +75,7 @@ describe('volume hotplug, fault by fault', () => {
       agent,
       ports: new RootPortPool(1),
       cache: 'auto',
+      posixAcl,
       requestTimeoutMs: 1000,
       nativePcieHotplug,
       log: pino({ level: 'silent' }),
@@ -88,6 +93,7 @@ describe('volume hotplug, fault by fault', () => {
     await makeSharesMountPoint(state, layout.sharesDir, '');
     await makeStagingMountPoint(state, layout.stagingDir, '');
     calls = [];
+    maps = new Map();
     failAt = undefined;
   });
   afterEach(async () => {
@@ -110,6 +116,14 @@ describe('volume hotplug, fault by fault', () => {
       'device_del hv0',
       'unexport vol0',
     ]);
+  });
+
+  it('exports a read-write volume with user.* xattrs only, and the ACLs too with [daemon] posix_acl', async () => {
+    await hotplug(true, false).add({ ...request, source: join(dir, 'src') });
+    expect(maps.get('vol0')).toBe(USER_XATTRS_ONLY);
+    await unmountAll(state);
+    await hotplug(true, true).add({ ...request, target: '/acl', source: join(dir, 'src') });
+    expect([...maps.values()].at(-1)).toBe(USER_XATTRS_AND_ACLS);
   });
 
   it('under ACPI hotplug (q35) unmounts in the guest without powering the slot off, and deletes the device at once', async () => {

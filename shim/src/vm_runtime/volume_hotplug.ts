@@ -18,7 +18,7 @@ import { type GuestRelease, HotplugError, type RootPortPool, rootPortSlot } from
 import type { AgentClient } from './agent_dial';
 import type { SandboxLayout } from './sandbox_layout';
 import { bindShare, exportShare } from './share_exports';
-import { GUEST_SHARES_DIR, USER_XATTRS_ONLY } from './share_plan';
+import { GUEST_SHARES_DIR, writableShareXattrs } from './share_plan';
 import type { ControlledVm } from './vm_control';
 
 /** How long the guest may take to probe a new device, and to release one at device_del. */
@@ -45,6 +45,8 @@ export interface VolumeHotplugDeps {
   /** The VM's root ports, shared with its hot-plugged pod NICs. */
   readonly ports: RootPortPool;
   readonly cache: CacheMode;
+  /** [daemon] posix_acl: a read-write volume passes the ACL xattrs too. */
+  readonly posixAcl: boolean;
   readonly requestTimeoutMs: number;
   /** The guest drives the root ports' hotplug (qemu_command.ts nativePcieHotplug). */
   readonly nativePcieHotplug: boolean;
@@ -168,7 +170,7 @@ export class VolumeHotplug implements Volumes {
       readonly: request.readonly,
       cache: this.deps.cache,
       xattr: true,
-      ...(request.readonly ? {} : { xattrmap: USER_XATTRS_ONLY }),
+      ...(request.readonly ? {} : { xattrmap: writableShareXattrs(this.deps.posixAcl) }),
     };
     await step('export it from vfs-virtiofsd', () => exportShare(control, share, socketPath), {
       what: 'remove the export',
