@@ -4,12 +4,13 @@
 // than the container's umask, as under runc. Without it the guest sees only the mode bits. Real
 // containerd 1.6 + ctr, our shim, QEMU q35 under TCG. Needs `make build runtime`.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bundleCli } from '@vfs/harness/bundles';
 import { hostPrograms } from '@vfs/harness/host_programs';
 import { useVmSuite } from '@vfs/harness/vm_suite';
-import { expectNothingLeft, VM_IMAGE, VM_RUNTIME } from '@vfs/harness/vm_checks';
+import { expectNothingLeft, ok, taskIs, VM_IMAGE, VM_RUNTIME, waitFor } from '@vfs/harness/vm_checks';
 
 jest.setTimeout(300_000);
 
@@ -52,10 +53,15 @@ acl.describe('POSIX ACLs on a volume', () => {
     return vol;
   };
 
-  /** `sh -c script` as root in a container of its own on the volume, under `[daemon]` posix_acl = on. */
-  const run = (vol: string, on: boolean, id: string, script: string) => {
+  const configFile = (id: string, on: boolean): string => {
     const config = join(suite.work, `${id}.toml`);
     writeFileSync(config, `[daemon]\nposix_acl = ${on}\n`);
+    return config;
+  };
+
+  /** `sh -c script` as root in a container of its own on the volume, under `[daemon]` posix_acl = on. */
+  const run = (vol: string, on: boolean, id: string, script: string) => {
+    const config = configFile(id, on);
     return ctr([
       'run',
       '--rm',
@@ -85,6 +91,49 @@ acl.describe('POSIX ACLs on a volume', () => {
     expect(execFileSync('getfacl', ['--omit-header', join(vol, 'inherit', 'made')], { encoding: 'utf8' })).toContain(
       'user:1234:rwx\t#effective:rw-',
     );
+  });
+
+  it('with posix_acl, a volume hot-plugged into a running container (vfs-runtime volume add) enforces and inherits ACLs too', async () => {
+    const vol = volume('hot');
+    const id = 'acl-hot';
+    ok(
+      await ctr([
+        'run',
+        '-d',
+        ...VM_RUNTIME,
+        '--runtime-config-path',
+        configFile(id, true),
+        VM_IMAGE,
+        id,
+        'sleep',
+        '600',
+      ]),
+    );
+    try {
+      await waitFor(`${id} to run`, () => taskIs(ctr, id, 'RUNNING'));
+      const cli = bundleCli();
+      const added = await new Promise<{ code: number; out: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [cli, 'volume', 'add', '--namespace', NS, '--id', id, '--source', vol, '--target', '/hot'],
+          { env: { ...process.env, VFS_RUN_DIR: suite.containerd.runDir }, timeout: 120_000 },
+          (err, stdout, stderr) => resolve({ code: err === null ? 0 : 1, out: stdout + stderr }),
+        ),
+      );
+      expect(added).toMatchObject({ code: 0 });
+      const exec = (execId: string, ...argv: string[]) => ctr(['task', 'exec', '--exec-id', execId, id, ...argv]);
+      expect(await exec('read', '/hot/asuser', '1000', '/bin/cat', '/hot/secret')).toMatchObject({
+        code: 0,
+        stdout: 'for uid 1000\n',
+      });
+      ok(await exec('make', 'sh', '-c', 'umask 077; touch /hot/inherit/made'));
+      expect(statSync(join(vol, 'inherit', 'made')).mode & 0o777).toBe(0o660);
+    } finally {
+      await ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+      await waitFor(`${id} to stop`, () => taskIs(ctr, id, 'STOPPED'));
+      ok(await ctr(['task', 'rm', id]));
+      ok(await ctr(['container', 'rm', id]));
+    }
   });
 
   it('without it, the guest sees the mode bits only: the read is refused and the umask applies', async () => {

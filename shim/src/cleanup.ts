@@ -16,7 +16,7 @@ import { removeUnmountedTree, unmountAll, unmountContainer } from './host_mounts
 import type { ShimLogger } from './logger';
 import { readBundleSpec, sandboxIdOf } from './oci_spec';
 import { removeLeftoverDockerNetns } from './pod_network/docker_netns';
-import { type PidRecord, SandboxState } from './sandbox_state';
+import { DAEMON_RECORD, type PidRecord, SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
 import { adoptedLayout } from './vm_runtime/sandbox_layout';
 
@@ -32,11 +32,29 @@ function sandboxOfBundle(bundle: string, id: string, log: ShimLogger): string {
   }
 }
 
+/**
+ * SIGKILL to a recorded process; for the daemon, to its process group (it runs in a session of
+ * its own): its pid is unshare's, whose --kill-child signal the daemon loses once it has served a
+ * request as another user (daemon/src/sandbox/namespaces.ts).
+ */
+function killRecorded(record: PidRecord): void {
+  if (record.name === DAEMON_RECORD) {
+    try {
+      process.kill(-record.pid, 'SIGKILL');
+      return;
+    } catch (err) {
+      // Not a group leader (--sandbox=chroot or none under another supervisor): the pid alone.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+  process.kill(record.pid, 'SIGKILL');
+}
+
 export async function killAndWait(records: readonly PidRecord[], log: ShimLogger): Promise<void> {
   const alive = records.filter(isSameProcess);
   for (const record of alive) {
     log.info({ name: record.name, pid: record.pid }, 'killing leftover process');
-    process.kill(record.pid, 'SIGKILL');
+    killRecorded(record);
   }
   const deadline = Date.now() + KILL_WAIT_MS;
   while (alive.some(isSameProcess)) {

@@ -7,6 +7,9 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFile
 import { join } from 'node:path';
 import { type ProcessIdentity, processStartTime } from '@vfs/contracts';
 
+/** The daemon's record: its pid is unshare's under --sandbox=namespace, leading the daemon's group. */
+export const DAEMON_RECORD = 'virtiofsd';
+
 /** A helper process, recorded under its name. */
 export interface PidRecord extends ProcessIdentity {
   readonly name: string;

@@ -8,7 +8,13 @@
 // thread holds more than the serving thread's kept set (ARCHITECTURE.md, 'The daemon's defences').
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setProcessIds, setThreadIds, threadIds } from '../sys/creds';
-import { raiseEffectiveCapabilities, setKeepCapabilities, setNotDumpable } from '../sys/security';
+import {
+  parentDeathSignal,
+  raiseEffectiveCapabilities,
+  setKeepCapabilities,
+  setNotDumpable,
+  setParentDeathSignal,
+} from '../sys/security';
 import { SandboxError } from './errors';
 
 /**
@@ -26,6 +32,9 @@ export function dropOtherThreadsCapabilities(): void {
       `the sandbox needs the daemon to run as root (uids and gids 0), it runs as uids ${ids.slice(0, 3).join(' ')}, gids ${ids.slice(3).join(' ')}`,
     );
   }
+  // unshare --kill-child's SIGKILL at its death, which the id changes clear.
+  const deathSignal = parentDeathSignal();
+  const parent = parentPid();
   setKeepCapabilities(true);
   try {
     setProcessIds(OTHER_THREADS_ID);
@@ -35,10 +44,20 @@ export function dropOtherThreadsCapabilities(): void {
   } finally {
     setKeepCapabilities(false);
   }
+  if (deathSignal !== 0) {
+    setParentDeathSignal(deathSignal);
+    // Died while the signal was off: nobody would stop us.
+    if (parentPid() !== parent) throw new SandboxError('the parent (unshare) died while the sandbox was being built');
+  }
   // Where fs.suid_dumpable is not 0 the id change left the process dumpable: a process with the
   // other threads' uid could ptrace one.
   setNotDumpable();
   checkOtherThreads();
+}
+
+/** Our parent's pid as /proc shows it (the host's /proc: in a pid namespace of our own getppid() is 0). */
+function parentPid(): string | undefined {
+  return /^PPid:\t(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
 }
 
 /** Status fields of a thread of ours; null once it has exited. */

@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient } from '@vfs/contracts';
+import { ControlClient, namespaceIds, OUTER_NAMESPACES_ENV, UNSHARE_ARGS } from '@vfs/contracts';
 import { EINVAL, ENOSYS, EPERM } from '../fuse/errno';
 import { bundleWorker } from '@vfs/harness/bundles';
 import { VhostUserFrontend } from '@vfs/harness/vhost_user_driver/frontend';
@@ -105,6 +105,36 @@ test('SIGKILL of the pid it was started as (unshare) ends the daemon, also after
     );
   } finally {
     h.cleanup();
+  }
+});
+
+test('started under unshare --kill-child by a supervisor (as the shim does), it dies with unshare', async () => {
+  // No lifeline then: unshare's parent-death signal, which the sandbox's id changes clear and
+  // the daemon sets again.
+  const script = bundleWorker(join(__dirname, '../main.ts'));
+  const dir = mkdtempSync(join(tmpdir(), 'vfs-supervised-'));
+  const env = { ...process.env, [OUTER_NAMESPACES_ENV]: namespaceIds() };
+  const args = [...UNSHARE_ARGS, '--', process.execPath, script, `--socket-path=${dir}.sock`, `--shared-dir=${dir}`];
+  const unshare = spawn('unshare', [...args, '--log-level=error'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  let pid = 0;
+  try {
+    const fe = VhostUserFrontend.connect({ socketPath: `${dir}.sock`, memorySize: 16 << 20, queueSize: 128 });
+    new FuseClient(fe).init();
+    pid = daemonPid(unshare.pid as number);
+    expect(status(pid)['Seccomp']).toBe('2');
+    unshare.kill('SIGKILL');
+    await until(
+      'the daemon to exit',
+      () => !existsSync(`/proc/${pid}`) || status(pid)['State']?.startsWith('Z') === true,
+    );
+    fe.close();
+  } finally {
+    unshare.kill('SIGKILL');
+    // A daemon that outlived unshare (the failure this test is about) must not outlive the test.
+    if (pid !== 0 && existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
+    rmSync(script, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}.sock`, { force: true });
   }
 });
 

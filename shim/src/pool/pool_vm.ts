@@ -13,7 +13,7 @@ import type { LoadedConfig } from '@vfs/runtime-config';
 import { removeUnmountedTree } from '../host_mounts';
 import type { ShimLogger } from '../logger';
 import { SandboxError } from '../sandbox_error';
-import { SandboxState } from '../sandbox_state';
+import { DAEMON_RECORD, SandboxState } from '../sandbox_state';
 import { PhaseClock } from '../vm_runtime/phase_clock';
 import { poolVmLayout } from '../vm_runtime/sandbox_layout';
 import type { AgentClient } from '../vm_runtime/agent_dial';
@@ -109,7 +109,7 @@ export async function bootPoolVm(boot: PoolVmBoot, id: string): Promise<PoolVmHa
       id,
       fingerprint: boot.fingerprint,
       qemu: pidOf(state, 'qemu'),
-      daemon: pidOf(state, 'virtiofsd'),
+      daemon: pidOf(state, DAEMON_RECORD),
       paths: layout,
       mounts: state.mounts().map((m) => m.target),
       bootMs,

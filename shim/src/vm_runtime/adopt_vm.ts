@@ -20,7 +20,7 @@ import { RootPortPool } from '../vm/fs_hotplug';
 import { poolFingerprint } from '../pool/pool_fingerprint';
 import { SandboxError } from '../sandbox_error';
 import { within } from '../within';
-import type { SandboxState } from '../sandbox_state';
+import { DAEMON_RECORD, type SandboxState } from '../sandbox_state';
 import { fileTailOrError } from '../vm/console_log';
 import { watchPid, type PidWatch } from '../vm/pidfd_watch';
 import type { QemuExit } from '../vm/qemu_exit';
@@ -180,7 +180,7 @@ class Adoption {
 
   async daemon(): Promise<RunningDaemon> {
     let daemon: RunningDaemon | undefined;
-    const watch = this.watch('virtiofsd', this.vm.daemon, async (w) => {
+    const watch = this.watch(DAEMON_RECORD, this.vm.daemon, async (w) => {
       daemon?.control.close();
       await (daemon?.stop() ?? daemonStopper(w.pid, w.exited)());
     });

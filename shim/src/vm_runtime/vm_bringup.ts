@@ -14,7 +14,7 @@ import { fileTailOrError } from '../vm/console_log';
 import { type RootPortPool, rootPortId } from '../vm/fs_hotplug';
 import { removeUnmountedTree, tmpfsFor, unmount, unmountAll } from '../host_mounts';
 import type { ShimLogger } from '../logger';
-import type { SandboxState } from '../sandbox_state';
+import { DAEMON_RECORD, type SandboxState } from '../sandbox_state';
 import { SandboxError } from '../sandbox_error';
 import { dockerNetns } from '../pod_network/docker_netns';
 import { hotplugPodNetwork, type NetworkSource, setUpPodNetwork, type PodNetwork } from '../pod_network/pod_network';
@@ -224,14 +224,14 @@ export class Bringup {
         log,
       },
       (pid) => {
-        state.recordPid('virtiofsd', pid);
+        state.recordPid(DAEMON_RECORD, pid);
         this.options.clock.mark('daemonSpawned');
       },
     );
     this.undo.push('stop vfs-virtiofsd', async () => {
       daemon.control.close();
       await daemon.stop();
-      state.forgetPid('virtiofsd');
+      state.forgetPid(DAEMON_RECORD);
     });
     return daemon;
   }
