@@ -67,10 +67,14 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
   const taskLine = async (id: string): Promise<string> =>
     new RegExp(`^${id}\\s+\\d+\\s+(\\S+)`, 'm').exec((await ctr(['task', 'ls'])).stdout)?.[1] ?? 'none';
 
-  async function runStub(id: string): Promise<{ qemu: number; daemon: number; shim: number }> {
+  /** The daemon itself: the recorded pid is unshare's, the daemon its one child. */
+  const childOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim());
+
+  async function runStub(id: string): Promise<{ qemu: number; daemon: number; daemonChild: number; shim: number }> {
     ok(await ctr(['run', '-d', ...RUNTIME, IMAGE, id, 'sleep', '600']));
     expect(await taskLine(id)).toBe('RUNNING');
-    const pids = { qemu: pidOf(id, 'qemu'), daemon: pidOf(id, 'virtiofsd'), shim: pidOf(id, 'shim') };
+    const daemon = pidOf(id, 'virtiofsd');
+    const pids = { qemu: pidOf(id, 'qemu'), daemon, daemonChild: childOf(daemon), shim: pidOf(id, 'shim') };
     expect(Object.values(pids).every(pidAlive)).toBe(true);
     // The shares dir itself (a shared mount point, for the sandboxed daemon), the runtime share,
     // the image's lower layer and the snapshot's upper dir.
