@@ -37,6 +37,7 @@ import type { CniDirs } from './cni_network';
 import {
   cgroupDirsUnder,
   pidsInCgroups,
+  pidsMentioning,
   removeCgroupDirs,
   removeEmptyNamespaceCgroups,
   shimPidsServing,
@@ -288,9 +289,9 @@ export class PrivateContainerd {
     const shims = shimPidsServing(this.grpcAddress);
     const shimSockets = shims.flatMap(shimSocketFilesOf);
     const cgroups = cgroupDirsUnder(this.podCgroupRoot);
-    const leftovers = [...new Set([...this.recordedStillRunning(), ...shims, ...pidsInCgroups(cgroups)])].filter(
-      pidAlive,
-    );
+    const leftovers = [
+      ...new Set([...this.recordedStillRunning(), ...shims, ...pidsInCgroups(cgroups), ...pidsMentioning(this.dir)]),
+    ].filter(pidAlive);
     for (const pid of leftovers) killIfAlive(pid);
     const stuck = await waitGone(leftovers, 5000);
     const stuckCgroups = removeCgroupDirs(cgroups);

@@ -29,6 +29,18 @@ export function shimPidsServing(address: string): number[] {
     });
 }
 
+/**
+ * Processes whose command line names a path under `dir` (a test's daemons, QEMUs and pool
+ * services name their sockets and shared dirs there), however they were started or reparented.
+ */
+export function pidsMentioning(dir: string): number[] {
+  const prefix = `${dir}/`;
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && (commandLine(pid) ?? []).some((arg) => arg.includes(prefix)));
+}
+
 function socketInodesOf(pid: number): Set<string> {
   const inodes = new Set<string>();
   try {
