@@ -75,6 +75,7 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
     expect(await taskLine(id)).toBe('RUNNING');
     const daemon = pidOf(id, 'virtiofsd');
     const pids = { qemu: pidOf(id, 'qemu'), daemon, daemonChild: childOf(daemon), shim: pidOf(id, 'shim') };
+    expect(pids.daemonChild).toBeGreaterThan(0);
     expect(Object.values(pids).every(pidAlive)).toBe(true);
     // The shares dir itself (a shared mount point, for the sandboxed daemon), the runtime share,
     // the image's lower layer and the snapshot's upper dir.

@@ -32,9 +32,9 @@ test('a recorded group leader is killed with its group: its child, which would o
   }
 });
 
-test('a recorded process that leads no group is killed by its pid', async () => {
+test.each([DAEMON_RECORD, 'qemu'])('a recorded %s that leads no group is killed by its pid', async (name) => {
   const proc = spawn('sleep', ['600'], { stdio: 'ignore' });
   const pid = proc.pid as number;
-  await killAndWait([{ name: 'qemu', pid, startTime: processStartTime(pid) as string }], log);
+  await killAndWait([{ name, pid, startTime: processStartTime(pid) as string }], log);
   expect(gone(pid)).toBe(true);
 });

@@ -34,8 +34,8 @@ function sandboxOfBundle(bundle: string, id: string, log: ShimLogger): string {
 
 /**
  * SIGKILL to a recorded process; for the daemon, to its process group (it runs in a session of
- * its own): its pid is unshare's, whose --kill-child signal the daemon loses once it has served a
- * request as another user (daemon/src/sandbox/namespaces.ts).
+ * its own): its pid is unshare's, whose --kill-child signal the daemon sets again after each id
+ * change, but would miss should unshare die while a request's ids are switched.
  */
 function killRecorded(record: PidRecord): void {
   if (record.name === DAEMON_RECORD) {

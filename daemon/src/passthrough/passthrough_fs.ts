@@ -25,6 +25,7 @@ import {
   umask,
 } from '../sys/fs';
 import { clearThreadGroups, setfsgid, setfsuid, setThreadGroup } from '../sys/creds';
+import { restoreParentDeathSignal } from '../sys/parent_death';
 import { NO_SUPP_GROUP } from '../fuse/request_ext';
 import { FUSE_ATTR_SUBMOUNT, FUSE_ROOT_ID } from '../fuse/abi';
 import type { Logger } from '../log';
@@ -297,8 +298,12 @@ export class PassthroughFs {
   /** Undoes enterCreds with the same guest ids and umask. */
   leaveCreds(uid: number, gid: number, group = NO_SUPP_GROUP, mask = NO_UMASK): void {
     if (mask !== NO_UMASK && this.posixAcl) umask(0);
-    if (this.ids.hostUid(uid) !== this.ownUid) setfsuid(this.ownUid);
-    if (this.ids.hostGid(gid) !== this.ownGid) setfsgid(this.ownGid);
+    const otherUid = this.ids.hostUid(uid) !== this.ownUid;
+    const otherGid = this.ids.hostGid(gid) !== this.ownGid;
+    if (otherUid) setfsuid(this.ownUid);
+    if (otherGid) setfsgid(this.ownGid);
+    // The id changes cleared it: a daemon unshare started must still die with unshare.
+    if (otherUid || otherGid) restoreParentDeathSignal();
     // Only losing CAP_SETGID meanwhile could fail it: a thread left in the group must not serve.
     if (group === NO_SUPP_GROUP) return;
     const r = clearThreadGroups();

@@ -6,9 +6,10 @@
 // OUTER_NAMESPACES_ENV and checks it is outside them before it touches any mount: a pivot_root
 // in the host's namespace would move the host's root.
 // The re-executed daemon dies with unshare, its parent (so that SIGKILL of the pid a supervisor
-// started ends the daemon): not by unshare's --kill-child, whose parent-death signal the kernel
-// forgets as soon as the daemon's main thread changes its fs ids for a request, but by a lifeline,
-// a pipe whose write end only unshare keeps (watchLifeline).
+// started ends the daemon) by a lifeline, a pipe whose write end only unshare keeps
+// (watchLifeline). A daemon a supervisor started under unshare has only unshare's --kill-child
+// signal, which the kernel forgets at each change of the main thread's ids and the daemon sets
+// again (sys/parent_death.ts).
 import { accessSync, constants } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';

@@ -8,13 +8,8 @@
 // thread holds more than the serving thread's kept set (ARCHITECTURE.md, 'The daemon's defences').
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setProcessIds, setThreadIds, threadIds } from '../sys/creds';
-import {
-  parentDeathSignal,
-  raiseEffectiveCapabilities,
-  setKeepCapabilities,
-  setNotDumpable,
-  setParentDeathSignal,
-} from '../sys/security';
+import { rememberParentDeathSignal, restoreParentDeathSignal } from '../sys/parent_death';
+import { raiseEffectiveCapabilities, setKeepCapabilities, setNotDumpable } from '../sys/security';
 import { SandboxError } from './errors';
 
 /**
@@ -33,7 +28,7 @@ export function dropOtherThreadsCapabilities(): void {
     );
   }
   // unshare --kill-child's SIGKILL at its death, which the id changes clear.
-  const deathSignal = parentDeathSignal();
+  const deathSignal = rememberParentDeathSignal();
   const parent = parentPid();
   setKeepCapabilities(true);
   try {
@@ -45,7 +40,7 @@ export function dropOtherThreadsCapabilities(): void {
     setKeepCapabilities(false);
   }
   if (deathSignal !== 0) {
-    setParentDeathSignal(deathSignal);
+    restoreParentDeathSignal();
     // Died while the signal was off: nobody would stop us.
     if (parentPid() !== parent) throw new SandboxError('the parent (unshare) died while the sandbox was being built');
   }

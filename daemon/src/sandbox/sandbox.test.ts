@@ -108,9 +108,9 @@ test('SIGKILL of the pid it was started as (unshare) ends the daemon, also after
   }
 });
 
-test('started under unshare --kill-child by a supervisor (as the shim does), it dies with unshare', async () => {
-  // No lifeline then: unshare's parent-death signal, which the sandbox's id changes clear and
-  // the daemon sets again.
+test('started under unshare --kill-child by a supervisor (as the shim does), it dies with unshare, also after requests as another user', async () => {
+  // No lifeline then: unshare's parent-death signal, which the sandbox's id changes and each
+  // request's clear and the daemon sets again.
   const script = bundleWorker(join(__dirname, '../main.ts'));
   const dir = mkdtempSync(join(tmpdir(), 'vfs-supervised-'));
   const env = { ...process.env, [OUTER_NAMESPACES_ENV]: namespaceIds() };
@@ -119,8 +119,13 @@ test('started under unshare --kill-child by a supervisor (as the shim does), it 
   let pid = 0;
   try {
     const fe = VhostUserFrontend.connect({ socketPath: `${dir}.sock`, memorySize: 16 << 20, queueSize: 128 });
-    new FuseClient(fe).init();
+    const client = new FuseClient(fe);
+    client.init();
     pid = daemonPid(unshare.pid as number);
+    chmodSync(dir, 0o777);
+    client.uid = 1000;
+    client.mkdir(1, 'made-as-1000', 0o755);
+    expect(statSync(join(dir, 'made-as-1000')).uid).toBe(1000);
     expect(status(pid)['Seccomp']).toBe('2');
     unshare.kill('SIGKILL');
     await until(

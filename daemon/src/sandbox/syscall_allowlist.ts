@@ -157,6 +157,7 @@ const THREAD_CLONE_FLAGS =
 const AF_UNIX = 1;
 const ENOSYS = 38;
 const FIONBIO = 0x5421;
+const PR_SET_PDEATHSIG = 1;
 
 /** Calls allowed only with some arguments, or answered without running. */
 export const SYSCALL_RULES: Readonly<Record<string, CallRule>> = {
@@ -171,4 +172,7 @@ export const SYSCALL_RULES: Readonly<Record<string, CallRule>> = {
   // libuv makes an fd it starts to watch non-blocking with FIONBIO (uv_poll_init: the device
   // loop's epoll fd). No other request: no TIOCSTI, no device or file-system ioctl.
   ioctl: { kind: 'argument', arg: 1, mask: 0xffff_ffff, value: FIONBIO },
+  // The parent-death signal, set again after each request served as another user (the id
+  // change clears it): sys/parent_death.ts. No other prctl.
+  prctl: { kind: 'argument', arg: 0, mask: 0xffff_ffff, value: PR_SET_PDEATHSIG },
 };

@@ -6,8 +6,6 @@ const SYS_seccomp = 317;
 const PR_SET_NO_NEW_PRIVS = 38;
 const PR_SET_KEEPCAPS = 8;
 const PR_SET_DUMPABLE = 4;
-const PR_SET_PDEATHSIG = 1;
-const PR_GET_PDEATHSIG = 2;
 const SECCOMP_SET_MODE_FILTER = 1;
 /** Applies the filter to every thread of the process, not only the calling one. */
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
@@ -15,9 +13,6 @@ const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
 const prctlFn = libc.func(
   'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
-);
-const prctlGetIntFn = libc.func(
-  'int prctl(int option, _Out_ int *value, unsigned long a3, unsigned long a4, unsigned long a5)',
 );
 const seccompFn = libc.func('long syscall(long nr, unsigned int op, unsigned int flags, intptr_t args)');
 const capgetFn = libc.func('int capget(void *header, void *data)');
@@ -33,18 +28,6 @@ export function setNoNewPrivs(): void {
  */
 export function setKeepCapabilities(keep: boolean): void {
   check(prctlFn(PR_SET_KEEPCAPS, keep ? 1 : 0, 0, 0, 0), `prctl(PR_SET_KEEPCAPS, ${keep ? 1 : 0})`);
-}
-
-/** The calling thread's parent-death signal (unshare --kill-child sets SIGKILL); 0 for none. */
-export function parentDeathSignal(): number {
-  const sig = [0];
-  check(prctlGetIntFn(PR_GET_PDEATHSIG, sig, 0, 0, 0), 'prctl(PR_GET_PDEATHSIG)');
-  return sig[0] as number;
-}
-
-/** Sets it again: any change of the thread's uids, gids or fs ids clears it. */
-export function setParentDeathSignal(sig: number): void {
-  check(prctlFn(PR_SET_PDEATHSIG, sig, 0, 0, 0), `prctl(PR_SET_PDEATHSIG, ${sig})`);
 }
 
 /** Makes the process non-dumpable: no ptrace attach or /proc/PID reading without CAP_SYS_PTRACE. */
