@@ -104,8 +104,10 @@ export class Pty {
   }
 
   async resize(launcherPath: string, rows: number, cols: number, context: ContainerErrorContext): Promise<void> {
-    // Once the stream closed the master, its number may name another file.
-    if (this.master.destroyed) throw new ContainerError('BAD_STATE', 'the terminal was closed', context);
+    // Once the stream closed the master there is no terminal to size (runc's shim answers such a
+    // resize, ctr's first one after a quick exit, with success), and its number may name another
+    // file: nothing is done.
+    if (this.master.destroyed) return;
     const plan = [step('winsize', TTY_MASTER_FD, rows, cols)];
     await new Launch({ launcherPath, plan, ttyMasterFd: this.fd, context }).done;
   }
