@@ -1,5 +1,6 @@
 // Kubernetes pods through containerd's CRI plugin, with this test playing kubelet (issue 8): a
-// private containerd 1.6 with CRI, driven over gRPC by CriClient (the runtime.v1 API). For each
+// private containerd with CRI (Debian's 1.6, then forky's 2.x), driven over gRPC by CriClient (the
+// runtime.v1 API). For each
 // runtime handler, one host-network pod (there is no CNI) runs two containers: one prints and exits
 // with a code, one keeps running for ExecSync and the volumes. Then StopPodSandbox and
 // RemovePodSandbox, and nothing may be left. runc is the reference; vfs takes the same steps and
@@ -30,7 +31,14 @@ import {
   StopPodSandboxRequest,
 } from '@vfs/proto/gen/k8s.io/cri-api/runtime/v1/api';
 import { bundleShim } from '@vfs/harness/bundles';
-import { mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
+import {
+  type ContainerdBinaries,
+  type ContainerdOptions,
+  containerd2,
+  mountsUnder,
+  PrivateContainerd,
+  SYSTEM_CONTAINERD,
+} from '@vfs/harness/containerd';
 import { CriClient, CriError } from '@vfs/harness/cri_client';
 import { cgroupDirsUnder, pidsInCgroups, removeCgroupDirs, shimPidsServing } from '@vfs/harness/host_leftovers';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
@@ -75,14 +83,28 @@ function qemusOf(id: string): number[] {
     });
 }
 
-describe('Kubernetes pods through containerd 1.6 CRI', () => {
+interface Containerd {
+  readonly binaries: () => ContainerdBinaries;
+  /** The guest memory the vfs pod's QEMU gets: the default, or inline options' (containerd 2.x). */
+  readonly guestMiB: number;
+  readonly options: Partial<ContainerdOptions>;
+}
+
+// containerd 2.x runs on a version 3 config, and the vfs runtime's options table carries a
+// [hypervisor] table, with an empty ConfigPath: containerd sends it all as config_body.
+const CONTAINERDS: [string, Containerd][] = [
+  ['1.6', { binaries: () => SYSTEM_CONTAINERD, guestMiB: 512, options: {} }],
+  ['2.x', { binaries: containerd2, guestMiB: 640, options: { vfsOptions: { hypervisor: { memory_mib: 640 } } } }],
+];
+
+describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_release, { binaries, guestMiB, options }) => {
   let work: string;
   let containerd: PrivateContainerd;
   let cri: CriClient;
 
   beforeAll(async () => {
     work = mkdtempSync('/tmp/vfs-e2e-cri-');
-    containerd = await PrivateContainerd.start({ cri: true });
+    containerd = await PrivateContainerd.start({ ...options, cri: true, binaries: binaries() });
     ok(await containerd.ctr(['images', 'import', buildBusyboxImage(work, VM_IMAGE)], { namespace: CRI_NAMESPACE }));
     cri = new CriClient(containerd.grpcAddress);
   });
@@ -197,7 +219,7 @@ describe('Kubernetes pods through containerd 1.6 CRI', () => {
       pod = await runPod(handler);
     });
 
-    test('runs the pod ready, in exactly one QEMU with vfs and none with runc', async () => {
+    test('runs the pod ready, in exactly one QEMU with vfs (of the configured memory) and none with runc', async () => {
       const { status: podStatus } = await cri.runtime(
         'podSandboxStatus',
         PodSandboxStatusRequest.fromPartial({ podSandboxId: pod.id }),
@@ -208,6 +230,8 @@ describe('Kubernetes pods through containerd 1.6 CRI', () => {
       const qemus = qemusOf(pod.id);
       if (handler === 'vfs') {
         expect(qemus).toEqual([recordedPid(containerd, CRI_NAMESPACE, pod.id, 'qemu')]);
+        const argv = readFileSync(`/proc/${qemus[0]}/cmdline`, 'utf8').split('\0');
+        expect(argv[argv.indexOf('-m') + 1]).toMatch(new RegExp(`^${guestMiB}M(,|$)`));
         expect(sandboxDirs(containerd, CRI_NAMESPACE)).toEqual([pod.id]);
       } else {
         expect(qemus).toEqual([]);

@@ -1,6 +1,7 @@
-// The shim's frame against real containerd 1.6 (Debian's) and real ctr: bootstrap, the Task API
-// call order, exit codes, events, stdio, execs, delete after kill -9 of the shim, a containerd
-// restart, config errors at Create — and gRPC against containerd 1.7. Containers run through the
+// The shim's frame against real containerd 1.6 (Debian's) and 2.x (forky's) and their ctr:
+// bootstrap, the Task API call order, exit codes, events, stdio, execs, delete after kill -9 of the
+// shim, a containerd restart, config errors at Create — and gRPC against containerd 1.7, refused
+// with 2.x. Containers run through the
 // host-process TEST DOUBLE runtime (harness/src/host_process_runtime.ts, run by the test shim):
 // the frame is tested here without guests; the VM runtime has its own e2e tests.
 
@@ -8,7 +9,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { containerd17, type ContainerdBinaries, mountsUnder, PrivateContainerd } from '@vfs/harness/containerd';
+import {
+  containerd17,
+  containerd2,
+  type ContainerdBinaries,
+  mountsUnder,
+  PrivateContainerd,
+  SYSTEM_CONTAINERD,
+} from '@vfs/harness/containerd';
 import { recordedPid } from '@vfs/harness/vm_checks';
 import { buildBusyboxImage, layerDigestOf } from '@vfs/harness/oci_image';
 import { pidAlive, waitFor } from '@vfs/harness/process';
@@ -94,14 +102,20 @@ function expectNothingLeft(containerd: PrivateContainerd): void {
   expect(mountsUnder(containerd.dir)).toEqual([]);
 }
 
-describe('containerd-shim-vfs-v2 with containerd 1.6 (ttrpc)', () => {
+// Debian's containerd 1.6, then forky's 2.x (ttrpc with both: shim/src/protocol.ts).
+const TTRPC_CONTAINERDS: [string, () => ContainerdBinaries][] = [
+  ['1.6', () => SYSTEM_CONTAINERD],
+  ['2.x', containerd2],
+];
+
+describe.each(TTRPC_CONTAINERDS)('containerd-shim-vfs-v2 with containerd %s (ttrpc)', (_release, binaries) => {
   let fixture: Fixture;
   let containerd: PrivateContainerd;
   let events: EventWatch;
 
   beforeAll(async () => {
     fixture = prepareFixture();
-    containerd = await startContainerd(fixture);
+    containerd = await startContainerd(fixture, binaries());
     events = new EventWatch(containerd);
     await sleep(200);
   });
@@ -325,6 +339,52 @@ describe('containerd-shim-vfs-v2 with containerd 1.7 (gRPC)', () => {
       | (ShimLine & { protocol?: string })
       | undefined;
     expect(serving?.protocol).toBe('grpc');
+    expectNothingLeft(containerd);
+  });
+});
+
+describe('containerd-shim-vfs-v2 with containerd 2.x and [runtime] grpc', () => {
+  let fixture: Fixture;
+  let containerd: PrivateContainerd;
+
+  beforeAll(async () => {
+    fixture = prepareFixture();
+    containerd = await startContainerd(fixture, containerd2());
+  });
+
+  afterAll(async () => {
+    await containerd?.stop();
+    rmSync(fixture.work, { recursive: true, force: true });
+  });
+
+  function servingProtocol(container: string): string | undefined {
+    const serving = shimLines(containerd).find((l) => l.msg === 'shim serving' && l.container === container) as
+      | (ShimLine & { protocol?: string })
+      | undefined;
+    return serving?.protocol;
+  }
+
+  it('serves ttrpc with grpc = "auto"', async () => {
+    expect(containerd.binaries.version).toMatch(/ v?2\./);
+    const run = await containerd.ctr(['run', '--rm', ...RUNTIME, IMAGE, 'auto2', 'sh', '-c', 'echo over ttrpc'], {
+      namespace: NAMESPACE,
+    });
+    expect(run).toMatchObject({ code: 0, stdout: 'over ttrpc\n' });
+    expect(servingProtocol('auto2')).toBe('ttrpc');
+    expectNothingLeft(containerd);
+  });
+
+  it('refuses grpc = true at start with the reason, and leaves nothing behind', async () => {
+    const config = join(fixture.work, 'grpc.toml');
+    writeFileSync(config, '[runtime]\ngrpc = true\n');
+    const run = await containerd.ctr(
+      ['run', '--rm', ...RUNTIME, '--runtime-config-path', config, IMAGE, 'grpc2', 'true'],
+      { namespace: NAMESPACE },
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/grpc = true: containerd 2\.\d+'s gRPC shim client counts a new connection as closed/);
+    await containerd.ctr(['container', 'rm', 'grpc2'], { namespace: NAMESPACE });
+    expect(existsSync(join(containerd.runDir, 'sandboxes', NAMESPACE, 'grpc2'))).toBe(false);
     expectNothingLeft(containerd);
   });
 });

@@ -1,4 +1,4 @@
-// Containers in QEMU micro-VMs through the real stack: Debian's containerd 1.6 and ctr, our shim
+// Containers in QEMU micro-VMs through the real stack: containerd 1.6, 2.x and 1.7 with their ctr, our shim
 // with the VM-backed runtime (its default), vfs-virtiofsd, QEMU under TCG and the guest agent.
 // VM boots are the cost here (~2–4 s each under TCG): one long-running container serves several
 // checks (exec, ps, pause/resume, metrics, upper-dir writes, containerd restart).
@@ -17,7 +17,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { containerd17, mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
+import {
+  type ContainerdBinaries,
+  containerd17,
+  containerd2,
+  type CtrResult,
+  mountsUnder,
+  PrivateContainerd,
+  SYSTEM_CONTAINERD,
+} from '@vfs/harness/containerd';
 import { recordedPid } from '@vfs/harness/vm_checks';
 import { shimPidsServing } from '@vfs/harness/host_leftovers';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
@@ -98,7 +106,13 @@ function ok(result: CtrResult): CtrResult {
   return result;
 }
 
-describe('containers in VMs with containerd 1.6', () => {
+// Debian's containerd 1.6 and ctr, then forky's 2.x (ttrpc both: shim/src/protocol.ts).
+const CONTAINERDS: [string, () => ContainerdBinaries][] = [
+  ['1.6', () => SYSTEM_CONTAINERD],
+  ['2.x', containerd2],
+];
+
+describe.each(CONTAINERDS)('containers in VMs with containerd %s', (_release, binaries) => {
   let work: string;
   let image: string;
   let containerd: PrivateContainerd;
@@ -109,7 +123,7 @@ describe('containers in VMs with containerd 1.6', () => {
     bundleShim();
     work = mkdtempSync('/tmp/vfs-e2e-vm-');
     image = buildBusyboxImage(work, IMAGE);
-    containerd = await PrivateContainerd.start();
+    containerd = await PrivateContainerd.start({ binaries: binaries() });
     ok(await ctr(['images', 'import', image]));
   });
 

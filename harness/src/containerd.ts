@@ -1,5 +1,5 @@
-// A private containerd for e2e tests: its own config (runtime-config/containerd-config.toml
-// rendered into a temp dir), root, state, gRPC and ttrpc sockets, and VFS_RUN_DIR for the shims it
+// A private containerd for e2e tests: its own config (runtime-config/containerd-config.toml, or
+// containerd-config-v3.toml for containerd 2.x, rendered into a temp dir), root, state, gRPC and ttrpc sockets, and VFS_RUN_DIR for the shims it
 // starts; PATH has build/bin (or the test shim's directory) first, so runtime io.containerd.vfs.v2
 // resolves to our shim. It is
 // stopped by PID, and every process the shims recorded (shims, test-double processes) is killed
@@ -13,8 +13,9 @@
 // name this containerd's address and the processes left in those cgroups, removes the cgroups,
 // and the sockets those shims left in /run/containerd/s.
 //
-// containerd 1.7 (for the gRPC path) is Debian trixie's package, fetched and unpacked under
-// build/e2e/ by scripts/trixie-deb.sh (a private apt state: the system's is untouched).
+// containerd 1.7 (for the gRPC path) is Debian trixie's package and containerd 2.x forky's (testing),
+// fetched and unpacked under build/e2e/ by scripts/debian-deb.sh (a private apt state: the system's
+// is untouched).
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import {
@@ -49,8 +50,14 @@ import { pidAlive, stillRunning } from './process';
 
 const BUILD_BIN = join(REPO_ROOT, 'build', 'bin');
 const CONFIG_TEMPLATE = join(REPO_ROOT, 'runtime-config', 'containerd-config.toml');
-const CONTAINERD_17_DIR = join(REPO_ROOT, 'build', 'e2e', 'containerd-1.7');
-const TRIXIE_DEB = join(REPO_ROOT, 'scripts', 'trixie-deb.sh');
+const CONFIG_V3_TEMPLATE = join(REPO_ROOT, 'runtime-config', 'containerd-config-v3.toml');
+// The CRI snippets users add to their containerd config: the tests run them as shipped, but for
+// the configuration's path.
+const CRI_SNIPPET = join(REPO_ROOT, 'runtime-config', 'cri-runtime.toml');
+const CRI_SNIPPET_V3 = join(REPO_ROOT, 'runtime-config', 'cri-runtime-v3.toml');
+const SNIPPET_CONFIG_PATH = /^(\s*)ConfigPath = "\/etc\/vfs\/configuration\.toml"$/m;
+const VFS_OPTIONS_TABLE = 'plugins."io.containerd.cri.v1.runtime".containerd.runtimes.vfs.options';
+const DEBIAN_DEB = join(REPO_ROOT, 'scripts', 'debian-deb.sh');
 
 export interface ContainerdBinaries {
   readonly containerd: string;
@@ -72,6 +79,11 @@ export interface ContainerdOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** vfs configuration the CRI runtime options name (ConfigPath). */
   readonly vfsConfigPath?: string;
+  /**
+   * vfs configuration tables written into the CRI runtime's options table, which containerd 2.x
+   * sends the shim as config_body (containerd 2.x only; with no vfsConfigPath).
+   */
+  readonly vfsOptions?: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
   /** Where containerd finds containerd-shim-vfs-v2, first on its PATH (default build/bin). */
   readonly shimDir?: string;
   /** CNI dirs for CRI (CniNetwork.dirs): pods get a network; default empty dirs, host network only. */
@@ -95,6 +107,35 @@ function render(template: string, values: Readonly<Record<string, string>>): str
     if (value === undefined) throw new Error(`containerd config template: no value for ${whole}`);
     return value;
   });
+}
+
+/** "containerd github.com/containerd/containerd/v2 2.1.9+unknown" → 2. */
+function majorVersion(version: string): number {
+  const match = /(?:^|\s)v?(\d+)\.\d+/.exec(version);
+  if (match === null) throw new Error(`no containerd version in ${JSON.stringify(version)}`);
+  return Number(match[1]);
+}
+
+/** A CRI snippet's text with the test's ConfigPath in place of the one it ships with. */
+function criSnippet(path: string, configPath: string): string {
+  const text = readFileSync(path, 'utf8');
+  if (!SNIPPET_CONFIG_PATH.test(text)) throw new Error(`${path}: no ConfigPath = "/etc/vfs/configuration.toml" line`);
+  return text.replace(
+    SNIPPET_CONFIG_PATH,
+    (_line, indent: string) => `${indent}ConfigPath = ${JSON.stringify(configPath)}`,
+  );
+}
+
+/** The vfs runtime's options sub-tables, appended to the rendered config (TOML allows them last). */
+function vfsOptionsToml(tables: NonNullable<ContainerdOptions['vfsOptions']>): string {
+  return Object.entries(tables)
+    .map(
+      ([table, entries]) =>
+        `\n[${VFS_OPTIONS_TABLE}.${table}]\n${Object.entries(entries)
+          .map(([key, value]) => `  ${key} = ${JSON.stringify(value)}\n`)
+          .join('')}`,
+    )
+    .join('');
 }
 
 function socketAnswers(path: string): Promise<boolean> {
@@ -175,25 +216,29 @@ export class PrivateContainerd {
   }
 
   private async launch(options: ContainerdOptions): Promise<void> {
+    const v3 = majorVersion(this.binaries.version) >= 2;
+    if (options.vfsOptions !== undefined && !v3) throw new Error('vfsOptions needs containerd 2.x');
+    const cri = v3 ? ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.runtime'] : ['io.containerd.grpc.v1.cri'];
     const disabled = [
       'io.containerd.internal.v1.tracing',
       'io.containerd.tracing.processor.v1.otlp',
-      ...(options.cri === true ? [] : ['io.containerd.grpc.v1.cri']),
+      ...(options.cri === true ? [] : cri),
     ];
-    const config = render(readFileSync(CONFIG_TEMPLATE, 'utf8'), {
+    const template = readFileSync(v3 ? CONFIG_V3_TEMPLATE : CONFIG_TEMPLATE, 'utf8');
+    const snippet = criSnippet(v3 ? CRI_SNIPPET_V3 : CRI_SNIPPET, options.vfsConfigPath ?? '');
+    const config = render(template, {
       ROOT: join(this.dir, 'root'),
       STATE: join(this.dir, 'state'),
       GRPC_ADDRESS: this.grpcAddress,
       TTRPC_ADDRESS: this.ttrpcAddress,
       LOG_LEVEL: 'debug',
       DISABLED_PLUGINS: disabled.map((p) => JSON.stringify(p)).join(', '),
-      VFS_CONFIG_PATH: options.vfsConfigPath ?? '',
       OPT_DIR: join(this.dir, 'opt'),
       SANDBOX_IMAGE: PAUSE_IMAGE,
       CNI_BIN_DIR: options.cni?.binDir ?? join(this.dir, 'cni', 'bin'),
       CNI_CONF_DIR: options.cni?.confDir ?? join(this.dir, 'cni', 'net.d'),
       RUNC_ROOT: join(this.dir, 'runc'),
-    });
+    }).concat('\n', snippet, vfsOptionsToml(options.vfsOptions ?? {}));
     const configPath = join(this.dir, 'containerd.toml');
     writeFileSync(configPath, config);
     mkdirSync(this.runDir, { recursive: true });
@@ -312,23 +357,43 @@ function killIfAlive(pid: number): void {
   }
 }
 
+/** A containerd release from a Debian suite, unpacked under build/e2e/containerd-<release>. */
+interface DebianContainerd {
+  readonly release: string;
+  readonly suite: string;
+}
+
+const CONTAINERD_17: DebianContainerd = { release: '1.7', suite: 'trixie' };
+// Debian testing: containerd 2.1 since 2025; any 2.x is taken.
+const CONTAINERD_2: DebianContainerd = { release: '2', suite: 'forky' };
+
 /** Debian trixie's containerd 1.7, unpacked under build/e2e/ (cached); throws when unreachable. */
 export function containerd17(): ContainerdBinaries {
-  const containerd = join(CONTAINERD_17_DIR, 'usr', 'bin', 'containerd');
-  const ctr = join(CONTAINERD_17_DIR, 'usr', 'bin', 'ctr');
-  if (!existsSync(containerd)) fetchContainerd17();
+  return debianContainerd(CONTAINERD_17);
+}
+
+/** Debian forky's containerd 2.x, unpacked under build/e2e/ (cached); throws when unreachable. */
+export function containerd2(): ContainerdBinaries {
+  return debianContainerd(CONTAINERD_2);
+}
+
+function debianContainerd(wanted: DebianContainerd): ContainerdBinaries {
+  const dir = join(REPO_ROOT, 'build', 'e2e', `containerd-${wanted.release}`);
+  const containerd = join(dir, 'usr', 'bin', 'containerd');
+  const ctr = join(dir, 'usr', 'bin', 'ctr');
+  if (!existsSync(containerd)) fetchContainerd(wanted, dir);
   const version = execFileSync(containerd, ['--version'], { encoding: 'utf8' }).trim();
   return { containerd, ctr, version };
 }
 
-function fetchContainerd17(): void {
-  const output = execFileSync('bash', [TRIXIE_DEB, 'containerd', CONTAINERD_17_DIR], {
+function fetchContainerd(wanted: DebianContainerd, dir: string): void {
+  const output = execFileSync('bash', [DEBIAN_DEB, wanted.suite, 'containerd', dir], {
     encoding: 'utf8',
     stdio: 'pipe',
   });
   const deb = output.trim();
-  if (!deb.startsWith('containerd_1.7.')) {
-    rmSync(CONTAINERD_17_DIR, { recursive: true, force: true });
-    throw new Error(`trixie's containerd is not 1.7: ${deb}`);
+  if (!deb.startsWith(`containerd_${wanted.release}.`)) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${wanted.suite}'s containerd is not ${wanted.release}: ${deb}`);
   }
 }

@@ -1,7 +1,9 @@
 // Which configuration applies, first match wins:
 //   1. containerd's runtime options (`runtimeoptions.v1.Options`, on the shim's stdin at `start` and
 //      in CreateTaskRequest.options): `config_path`, else inline `config_body`. This is how
-//      `ctr run --runtime-config-path` and CRI's `ConfigPath` option arrive.
+//      `ctr run --runtime-config-path` and CRI's `ConfigPath` option arrive; containerd 2.x's CRI
+//      sends an options table without ConfigPath as the body, which then holds the configuration's
+//      tables, or nothing of ours (an empty ConfigPath: the next source applies).
 //   2. the VFS_CONFIG environment variable (containerd's environment is the shim's).
 //   3. /etc/vfs/configuration.toml, when it exists.
 //   4. the built-in defaults (the same values as runtime-config/configuration.toml).
@@ -11,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { errorMessage } from '@vfs/contracts';
 import { ConfigError } from './config_error';
 import { resolvePaths } from './install_root';
-import { defaultConfig, parseConfig } from './load_config';
+import { defaultConfig, parseConfig, parseOptionsBody } from './load_config';
 import type { LoadedConfig, VfsConfig } from './schema';
 
 export const SYSTEM_CONFIG_PATH = '/etc/vfs/configuration.toml';
@@ -55,7 +57,8 @@ function firstMatch(lookup: ConfigLookup): Found {
   }
   if (lookup.optionsConfigBody !== undefined && lookup.optionsConfigBody !== '') {
     const name = 'runtime options config_body';
-    return { config: parseConfig(lookup.optionsConfigBody, name), source: name };
+    const config = parseOptionsBody(lookup.optionsConfigBody, name);
+    if (config !== undefined) return { config, source: name };
   }
   const envPath = (lookup.env ?? process.env).VFS_CONFIG;
   if (envPath !== undefined && envPath !== '') return requiredFile(envPath, `VFS_CONFIG=${envPath}`);

@@ -78,10 +78,27 @@ class TableReader {
 
 /** Validates TOML text; `file` is used in error messages only. */
 export function parseConfig(source: string, file: string): VfsConfig {
+  return readConfig(parseToml(source, file), source, file, []);
+}
+
+// runtimeoptions.v1.Options' own fields, as containerd's TOML names them.
+const RUNTIME_OPTIONS_KEYS: readonly string[] = ['ConfigPath', 'ConfigBody', 'TypeUrl'];
+
+/**
+ * containerd's runtime options body (`config_body`): containerd 2.x's CRI sends a runtime's whole
+ * `options` table as TOML when the table has no ConfigPath, runtimeoptions' own keys with it. Those
+ * are not ours; a body of nothing else names no configuration (undefined).
+ */
+export function parseOptionsBody(source: string, file: string): VfsConfig | undefined {
   const raw = parseToml(source, file);
+  if (Object.keys(raw).every((key) => RUNTIME_OPTIONS_KEYS.includes(key))) return undefined;
+  return readConfig(raw, source, file, RUNTIME_OPTIONS_KEYS);
+}
+
+function readConfig(raw: RawTable, source: string, file: string, ignored: readonly string[]): VfsConfig {
   const reader = new TableReader(source, file);
   for (const name of Object.keys(raw)) {
-    if (!isTableName(name)) {
+    if (!isTableName(name) && !ignored.includes(name)) {
       throw reader.error([name], `unknown table (known tables: ${Object.keys(CONFIG_SCHEMA).join(', ')})`);
     }
   }

@@ -242,6 +242,18 @@ describe('loadRuntimeConfig lookup order', () => {
     expect(fallback.config.hypervisor.vcpus).toBe(1);
   });
 
+  it("reads containerd 2.x's options table sent as config_body: its tables are the configuration, its ConfigPath is not ours", () => {
+    const env = { VFS_CONFIG: file('env.toml', 3) };
+    const at = (body: string) => loadRuntimeConfig({ optionsConfigBody: body, env, root });
+    // What containerd 2.1's CRI sends for `[….runtimes.vfs.options] ConfigPath = ""`.
+    expect(at("ConfigPath = ''\n").source).toBe(`VFS_CONFIG=${env.VFS_CONFIG}`);
+    const inline = at("ConfigPath = ''\n\n[hypervisor]\nvcpus = 6\n");
+    expect(inline.source).toBe('runtime options config_body');
+    expect(inline.config.hypervisor.vcpus).toBe(6);
+    const err = configError(() => at("ConfigPath = ''\nMemory = 5\n"));
+    expect(err.message).toMatch(/^vfs config runtime options config_body:2: key Memory: unknown table/);
+  });
+
   it('requires a file named by runtime options or VFS_CONFIG to exist', () => {
     const missing = join(dir, 'missing.toml');
     const err = configError(() => loadRuntimeConfig({ optionsConfigPath: missing, env: {}, root }));

@@ -16,7 +16,7 @@ import { installRoot, loadRuntimeConfig } from '@vfs/runtime-config';
 import type { ShimFlags } from './flags';
 import { readBundleSpec, sandboxIdOf } from './oci_spec';
 import { bootstrapAnswer, chooseProtocol } from './protocol';
-import { optionsFromStdin } from './runtime_options';
+import { NO_RUNTIME_OPTIONS, optionsFromStdin, type RuntimeOptions } from './runtime_options';
 import type { SandboxRuntimeFactory } from './sandbox_runtime';
 import { SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
@@ -62,9 +62,10 @@ function socketAnswers(socketPath: string): Promise<boolean> {
 }
 
 /** The grpc setting, when the configuration loads; a broken one is reported at Create instead. */
-function grpcSetting(configPath: string): boolean | 'auto' {
+function grpcSetting({ configPath, configBody }: RuntimeOptions): boolean | 'auto' {
   try {
-    return loadRuntimeConfig({ optionsConfigPath: configPath, root: installRoot() }).config.runtime.grpc;
+    return loadRuntimeConfig({ optionsConfigPath: configPath, optionsConfigBody: configBody, root: installRoot() })
+      .config.runtime.grpc;
   } catch {
     return 'auto';
   }
@@ -96,16 +97,16 @@ export function tellContainerd(answer: string): void {
 
 async function serveSandbox(
   flags: ShimFlags,
-  configPath: string,
+  options: RuntimeOptions,
   socket: string,
   loadRuntime: SandboxRuntimeLoader,
 ): Promise<string> {
   const [protocol, { serve }, factory] = await Promise.all([
-    chooseProtocol(grpcSetting(configPath), process.env, flags.publishBinary),
+    chooseProtocol(grpcSetting(options), process.env, flags.publishBinary),
     import('./serve.js'),
     loadRuntime(),
   ]);
-  await serve({ flags, configPath, protocol }, factory);
+  await serve({ flags, options, protocol }, factory);
   return bootstrapAnswer(protocol, socket);
 }
 
@@ -128,7 +129,7 @@ async function joinSandbox(
  * runtime options.
  */
 export async function start(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader, stdin: Buffer): Promise<Started> {
-  const configPath = optionsFromStdin(stdin)?.configPath ?? '';
+  const options = optionsFromStdin(stdin) ?? NO_RUNTIME_OPTIONS;
   const sandboxId = sandboxOfBundle(flags.bundle, flags.id);
   const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
   const state = new SandboxState(paths.stateDir);
@@ -138,7 +139,7 @@ export async function start(flags: ShimFlags, loadRuntime: SandboxRuntimeLoader,
     started = { answer: await joinSandbox(sandboxId, flags.id, paths.socket, state), serving: false };
   } else {
     const answer = await within(
-      serveSandbox(flags, configPath, paths.socket, loadRuntime),
+      serveSandbox(flags, options, paths.socket, loadRuntime),
       READY_TIMEOUT_MS,
       `the shim did not listen within ${READY_TIMEOUT_MS} ms`,
     );

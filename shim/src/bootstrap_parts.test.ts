@@ -7,7 +7,7 @@ import { Any } from '@vfs/proto/gen/google/protobuf/any';
 import { Options } from '@vfs/proto/gen/containerd/runtimeoptions/v1/api';
 import { parseFlags } from './flags';
 import { bootstrapAnswer, chooseProtocol, parseContainerdVersion } from './protocol';
-import { optionsFromStdin } from './runtime_options';
+import { chosenOptions, NO_RUNTIME_OPTIONS, optionsFromStdin } from './runtime_options';
 import { sandboxPaths } from './shim_paths';
 
 describe('flags', () => {
@@ -97,6 +97,23 @@ describe("containerd's version", () => {
     expect(await chooseProtocol('auto', env, binary)).toBe('ttrpc');
     expect(times()).toBe(2);
   });
+
+  it('refuses a forced gRPC with containerd 2.x, whose gRPC shim client drops the connection, and takes it with 1.7', async () => {
+    const binary = join(dir, 'containerd');
+    const env = { MAX_SHIM_VERSION: '2', GRPC_ADDRESS: '/x', VFS_RUN_DIR: join(dir, 'run') };
+    writeFileSync(binary, '#!/bin/sh\necho "containerd github.com/containerd/containerd/v2 2.1.9+unknown"\n', {
+      mode: 0o755,
+    });
+    await expect(chooseProtocol(true, env, binary)).rejects.toThrow(
+      /^\[runtime\] grpc = true: containerd 2\.1's gRPC shim client counts a new connection as closed/,
+    );
+    expect(await chooseProtocol(false, env, binary)).toBe('ttrpc');
+    const older = join(dir, 'containerd-1.7');
+    writeFileSync(older, '#!/bin/sh\necho "containerd github.com/containerd/containerd 1.7.24~ds1 x"\n', {
+      mode: 0o755,
+    });
+    expect(await chooseProtocol(true, env, older)).toBe('grpc');
+  });
 });
 
 describe('runtime options on stdin', () => {
@@ -117,6 +134,16 @@ describe('runtime options on stdin', () => {
     expect(optionsFromStdin(Buffer.alloc(0))).toBeUndefined();
     const runc = Buffer.from(Any.encode({ typeUrl: 'containerd.runc.v1.Options', value: Buffer.alloc(0) }).finish());
     expect(optionsFromStdin(runc)).toBeUndefined();
+  });
+
+  it("takes Create's options when they name a configuration by path or body, else start's", () => {
+    const started = { configPath: '/etc/vfs/start.toml', configBody: '' };
+    expect(chosenOptions(started, undefined)).toBe(started);
+    expect(chosenOptions(started, NO_RUNTIME_OPTIONS)).toBe(started);
+    const body = { configPath: '', configBody: "ConfigPath = ''\n[hypervisor]\nvcpus = 2\n" };
+    expect(chosenOptions(NO_RUNTIME_OPTIONS, body)).toBe(body);
+    const path = { configPath: '/etc/vfs/create.toml', configBody: '' };
+    expect(chosenOptions(started, path)).toBe(path);
   });
 });
 

@@ -1,9 +1,10 @@
 // ttrpc or gRPC towards containerd, and the answer `start` prints. containerd 1.6 reads the answer
 // as a ttrpc address; 1.7 also accepts JSON `{"version":2,"address":…,"protocol":"grpc"}` and then
 // dials the address as a plain unix socket path (net.DialTimeout("unix", …)), so the gRPC answer
-// carries the bare path. 1.7 and 2.x both set MAX_SHIM_VERSION and GRPC_ADDRESS, but 2.1.9's gRPC
-// shim client is broken (ARCHITECTURE.md, 'containerd and the shim'), so "auto" asks the
-// containerd binary for its version, once per binary: the answer is kept in the run dir.
+// carries the bare path. 1.7 and 2.x both set MAX_SHIM_VERSION and GRPC_ADDRESS, but 2.x's gRPC
+// shim client drops the connection at once (ARCHITECTURE.md, 'containerd and the shim'), so "auto"
+// asks the containerd binary for its version, once per binary (the answer is kept in the run dir),
+// and a gRPC forced on 2.x is refused with that reason.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,6 +12,7 @@ import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileS
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runDir } from '@vfs/contracts';
+import { Code, ShimError } from './shim_error';
 
 export type ShimProtocol = 'ttrpc' | 'grpc';
 
@@ -58,10 +60,28 @@ export async function chooseProtocol(
   env: NodeJS.ProcessEnv,
   publishBinary: string,
 ): Promise<ShimProtocol> {
-  if (setting !== 'auto') return setting ? 'grpc' : 'ttrpc';
+  if (setting === false) return 'ttrpc';
+  if (setting === true) {
+    const version = await containerdVersion(publishBinary, env);
+    if (version !== undefined && version[0] >= 2) throw grpcRefused(version);
+    return 'grpc';
+  }
   if (env.MAX_SHIM_VERSION === undefined || env.GRPC_ADDRESS === undefined) return 'ttrpc';
   const version = await containerdVersion(publishBinary, env);
   return version !== undefined && version[0] === 1 && version[1] === 7 ? 'grpc' : 'ttrpc';
+}
+
+/**
+ * containerd 2.x takes gRPC only with bootstrap version 3, and then makes its client with
+ * grpc.NewClient, which starts Idle, while the watcher it starts beside it counts Idle as the
+ * shim gone: it cleans the sandbox up at its first call.
+ */
+function grpcRefused([major, minor]: [number, number]): ShimError {
+  return new ShimError(
+    Code.FailedPrecondition,
+    `[runtime] grpc = true: containerd ${major}.${minor}'s gRPC shim client counts a new connection as closed ` +
+      'and tears the sandbox down; use grpc = "auto" or false (ttrpc)',
+  );
 }
 
 export function bootstrapAnswer(protocol: ShimProtocol, socketPath: string): string {

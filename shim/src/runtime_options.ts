@@ -15,6 +15,14 @@ export interface RuntimeOptions {
 
 const OPTIONS_TYPE = 'runtimeoptions.v1.Options';
 
+/** No runtime options: the configuration comes from VFS_CONFIG, /etc or the defaults. */
+export const NO_RUNTIME_OPTIONS: RuntimeOptions = { configPath: '', configBody: '' };
+
+/** Create's options when they name a configuration (a path or a body), else those `start` read. */
+export function chosenOptions(start: RuntimeOptions, create: RuntimeOptions | undefined): RuntimeOptions {
+  return create !== undefined && (create.configPath !== '' || create.configBody !== '') ? create : start;
+}
+
 /** The options inside an Any, or undefined when the Any carries another type (e.g. runc's). */
 export function optionsFromAny(any: Any | undefined): RuntimeOptions | undefined {
   if (any === undefined || !any.typeUrl.endsWith(OPTIONS_TYPE)) return undefined;

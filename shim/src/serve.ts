@@ -15,7 +15,7 @@ import { EventPublisher } from './events';
 import type { ShimFlags } from './flags';
 import type { ShimProtocol } from './protocol';
 import { containerLogger, fifoLogger, type LogLevel, type ShimLogger } from './logger';
-import { optionsFromAny } from './runtime_options';
+import { chosenOptions, optionsFromAny, type RuntimeOptions } from './runtime_options';
 import type { SandboxRuntime, SandboxRuntimeFactory } from './sandbox_runtime';
 import { SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
@@ -27,18 +27,16 @@ const EVENT_FLUSH_MS = 3000;
 /** containerd's flags and what `start` decided for the server. */
 export interface ServeSettings {
   readonly flags: ShimFlags;
-  /** The runtime options' config_path (start's stdin); Create's own options take precedence. */
-  readonly configPath: string;
+  /** The runtime options `start` read on its stdin; Create's own options take precedence. */
+  readonly options: RuntimeOptions;
   /** The protocol `start` announces to containerd. */
   readonly protocol: ShimProtocol;
 }
 
-function loadConfig(configPath: string, createOptions?: Parameters<typeof optionsFromAny>[0]): LoadedConfig {
-  const options = optionsFromAny(createOptions);
-  const optionsConfigPath =
-    options?.configPath !== undefined && options.configPath !== '' ? options.configPath : configPath;
+function loadConfig(startOptions: RuntimeOptions, createOptions?: Parameters<typeof optionsFromAny>[0]): LoadedConfig {
+  const { configPath, configBody } = chosenOptions(startOptions, optionsFromAny(createOptions));
   try {
-    return loadRuntimeConfig({ optionsConfigPath, optionsConfigBody: options?.configBody, root: installRoot() });
+    return loadRuntimeConfig({ optionsConfigPath: configPath, optionsConfigBody: configBody, root: installRoot() });
   } catch (err) {
     if (err instanceof ConfigError) throw new ShimError(Code.InvalidArgument, err.message, { cause: err });
     throw err;
@@ -46,10 +44,10 @@ function loadConfig(configPath: string, createOptions?: Parameters<typeof option
 }
 
 /** The log level before Create: the configuration's if it loads (its errors are Create's to report). */
-function startupLogLevel({ flags, configPath }: ServeSettings): LogLevel {
+function startupLogLevel({ flags, options }: ServeSettings): LogLevel {
   if (flags.debug) return 'debug';
   try {
-    return loadConfig(configPath).config.runtime.log_level;
+    return loadConfig(options).config.runtime.log_level;
   } catch {
     return 'info';
   }
@@ -80,7 +78,7 @@ async function listen(protocol: ShimProtocol, socket: string, service: TaskServi
 }
 
 export async function serve(settings: ServeSettings, factory: SandboxRuntimeFactory): Promise<void> {
-  const { flags, configPath, protocol } = settings;
+  const { flags, options, protocol } = settings;
   const sandboxId = flags.id;
   const paths = sandboxPaths(runDir(), flags.namespace, sandboxId);
   const rootLog = fifoLogger(join(flags.bundle, 'log'), { level: startupLogLevel(settings), sandboxId });
@@ -117,7 +115,7 @@ export async function serve(settings: ServeSettings, factory: SandboxRuntimeFact
       process.exit(0);
     };
     const provideRuntime = async (createOptions: Parameters<typeof optionsFromAny>[0]): Promise<SandboxRuntime> => {
-      const config = loadConfig(configPath, createOptions);
+      const config = loadConfig(options, createOptions);
       log.info({ source: config.source }, 'runtime configuration loaded');
       return factory({
         sandboxId,
