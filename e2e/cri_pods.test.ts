@@ -1,6 +1,6 @@
 // Kubernetes pods through containerd's CRI plugin, with this test playing kubelet (issue 8): a
-// private containerd with CRI (Debian's 1.6, then forky's 2.x), driven over gRPC by CriClient (the
-// runtime.v1 API). For each
+// private containerd with CRI (Debian's 1.6, trixie's 1.7, forky's 2.x), driven over gRPC by
+// CriClient (the runtime.v1 API). For each
 // runtime handler, one host-network pod (there is no CNI) runs two containers: one prints and exits
 // with a code, one keeps running for ExecSync and the volumes. Then StopPodSandbox and
 // RemovePodSandbox, and nothing may be left. runc is the reference; vfs takes the same steps and
@@ -34,6 +34,7 @@ import { bundleShim } from '@vfs/harness/bundles';
 import {
   type ContainerdBinaries,
   type ContainerdOptions,
+  containerd17,
   containerd2,
   mountsUnder,
   PrivateContainerd,
@@ -52,6 +53,8 @@ const CRI_NAMESPACE = 'k8s.io';
 // Host network (no CNI here): the pod keeps the host's net and UTS namespaces, as a hostNetwork
 // pod does. Containers repeat the pod's modes, as kubelet sends them.
 const HOST_NETWORK = { network: NamespaceMode.NODE, pid: NamespaceMode.CONTAINER, ipc: NamespaceMode.POD };
+// The pod's memory limit (PodSandboxConfig.linux.resources).
+const POD_MEMORY_MIB = 128;
 // CRI log lines: RFC 3339 time with nanoseconds, stream, F(ull) or P(artial), the text.
 const LOG_LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) F (.*)$/;
 
@@ -85,16 +88,18 @@ function qemusOf(id: string): number[] {
 
 interface Containerd {
   readonly binaries: () => ContainerdBinaries;
-  /** The guest memory the vfs pod's QEMU gets: the default, or inline options' (containerd 2.x). */
+  /** The VM's base memory: the default, or inline options' (containerd 2.x). */
   readonly guestMiB: number;
   readonly options: Partial<ContainerdOptions>;
 }
 
-// containerd 2.x runs on a version 3 config, and the vfs runtime's options table carries a
-// [hypervisor] table, with an empty ConfigPath: containerd sends it all as config_body.
+// containerd 1.7 and 2.x (on a version 3 config) get a [hypervisor] table in the vfs runtime's
+// options table, with an empty ConfigPath: containerd sends it all as config_body (1.6 sends none).
+const INLINE_OPTIONS = { vfsOptions: { hypervisor: { memory_mib: 640 } } };
 const CONTAINERDS: [string, Containerd][] = [
   ['1.6', { binaries: () => SYSTEM_CONTAINERD, guestMiB: 512, options: {} }],
-  ['2.x', { binaries: containerd2, guestMiB: 640, options: { vfsOptions: { hypervisor: { memory_mib: 640 } } } }],
+  ['1.7', { binaries: containerd17, guestMiB: 640, options: INLINE_OPTIONS }],
+  ['2.x', { binaries: containerd2, guestMiB: 640, options: INLINE_OPTIONS }],
 ];
 
 describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_release, { binaries, guestMiB, options }) => {
@@ -127,7 +132,12 @@ describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_releas
         'io.kubernetes.pod.namespace': 'default',
         'io.kubernetes.pod.uid': uid,
       },
-      linux: { cgroupParent: containerd.podCgroupParent(uid), securityContext: { namespaceOptions: HOST_NETWORK } },
+      linux: {
+        cgroupParent: containerd.podCgroupParent(uid),
+        securityContext: { namespaceOptions: HOST_NETWORK },
+        // The sum of the containers' limits, as kubelet sends it: a vfs VM is sized for it.
+        resources: { memoryLimitInBytes: BigInt(POD_MEMORY_MIB << 20), cpuQuota: 100_000n, cpuPeriod: 100_000n },
+      },
     });
   }
 
@@ -219,7 +229,7 @@ describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_releas
       pod = await runPod(handler);
     });
 
-    test('runs the pod ready, in exactly one QEMU with vfs (of the configured memory) and none with runc', async () => {
+    test('runs the pod ready, in exactly one QEMU with vfs (its base size plus the pod limits) and none with runc', async () => {
       const { status: podStatus } = await cri.runtime(
         'podSandboxStatus',
         PodSandboxStatusRequest.fromPartial({ podSandboxId: pod.id }),
@@ -230,8 +240,10 @@ describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_releas
       const qemus = qemusOf(pod.id);
       if (handler === 'vfs') {
         expect(qemus).toEqual([recordedPid(containerd, CRI_NAMESPACE, pod.id, 'qemu')]);
+        // static_sandbox_resource_mgmt: the base size plus the pod's limits (1 vCPU's quota).
         const argv = readFileSync(`/proc/${qemus[0]}/cmdline`, 'utf8').split('\0');
-        expect(argv[argv.indexOf('-m') + 1]).toMatch(new RegExp(`^${guestMiB}M(,|$)`));
+        expect(argv[argv.indexOf('-m') + 1]).toMatch(new RegExp(`^${guestMiB + POD_MEMORY_MIB}M(,|$)`));
+        expect(argv[argv.indexOf('-smp') + 1]).toBe('2');
         expect(sandboxDirs(containerd, CRI_NAMESPACE)).toEqual([pod.id]);
       } else {
         expect(qemus).toEqual([]);

@@ -18,9 +18,10 @@ import { pidAlive, stillRunning, waitFor } from '@vfs/harness/process';
 
 jest.setTimeout(240_000);
 
+const VFS = 'io.containerd.vfs.v2';
 const RUNTIMES: readonly (readonly [string, string])[] = [
   ['runc (the reference)', 'runc'],
-  ['vfs', 'io.containerd.vfs.v2'],
+  ['vfs', VFS],
 ];
 /** A failed exec must be reported at once; runc takes well under a second, a VM's agent a few. */
 const EXEC_FAILURE_BOUND_MS = 20_000;
@@ -60,15 +61,25 @@ describe('Docker 26 with a private dockerd', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  const create = (runtime: string, cmd: readonly string[], binds: readonly string[] = []): Promise<Docker.Container> =>
+  const create = (
+    runtime: string,
+    cmd: readonly string[],
+    binds: readonly string[] = [],
+    limits: Docker.HostConfig = {},
+  ): Promise<Docker.Container> =>
     docker.client.createContainer({
       Image: DOCKER_BUSYBOX,
       Cmd: [...cmd],
-      HostConfig: { Runtime: runtime, NetworkMode: 'none', Binds: [...binds] },
+      HostConfig: { Runtime: runtime, NetworkMode: 'none', Binds: [...binds], ...limits },
     });
 
-  async function runToEnd(runtime: string, cmd: readonly string[], binds: readonly string[] = []): Promise<Finished> {
-    const container = await create(runtime, cmd, binds);
+  async function runToEnd(
+    runtime: string,
+    cmd: readonly string[],
+    binds: readonly string[] = [],
+    limits: Docker.HostConfig = {},
+  ): Promise<Finished> {
+    const container = await create(runtime, cmd, binds, limits);
     try {
       await container.start();
       const { StatusCode } = (await container.wait()) as { StatusCode: number };
@@ -155,6 +166,17 @@ describe('Docker 26 with a private dockerd', () => {
         await container.remove({ force: true });
       }
     });
+  });
+
+  it('boots a vfs VM sized for --memory 256m --cpus 1: the base 512 MiB and 1 vCPU plus the limits', async () => {
+    const limits = { Memory: 256 << 20, NanoCpus: 1e9 };
+    const result = await runToEnd(VFS, ['sh', '-c', 'nproc; grep MemTotal /proc/meminfo'], [], limits);
+    expect(result.code).toBe(0);
+    const [nproc, memTotal] = result.stdout.split('\n');
+    expect(nproc).toBe('2');
+    const totalMiB = Number(/MemTotal:\s+(\d+) kB/.exec(memTotal ?? '')?.[1]) / 1024;
+    expect(totalMiB).toBeGreaterThan(512 + 256 - 64);
+    expect(totalMiB).toBeLessThanOrEqual(512 + 256);
   });
 
   it('stops everything by PID, leaving no process, mount, cgroup or directory behind', async () => {

@@ -158,6 +158,31 @@ describe.each(CONTAINERDS)('containers in VMs with containerd %s', (_release, bi
     expect(seven.stderr).toContain('err');
   });
 
+  it('sizes the VM for the limits a lone container asks for (static_sandbox_resource_mgmt): 512 + 256 MiB, 1 + 1 vCPUs', async () => {
+    const sized = ok(
+      await ctr([
+        'run',
+        '--rm',
+        ...RUNTIME,
+        '--memory-limit',
+        String(256 << 20),
+        '--cpus',
+        '1',
+        IMAGE,
+        'sized1',
+        'sh',
+        '-c',
+        'nproc; grep MemTotal /proc/meminfo',
+      ]),
+    );
+    const [nproc, memTotal] = sized.stdout.split('\n');
+    expect(nproc).toBe('2');
+    // The guest's total is its RAM less what the kernel keeps (its image, reserved ranges).
+    const totalMiB = Number(/MemTotal:\s+(\d+) kB/.exec(memTotal ?? '')?.[1]) / 1024;
+    expect(totalMiB).toBeGreaterThan(512 + 256 - 64);
+    expect(totalMiB).toBeLessThanOrEqual(512 + 256);
+  });
+
   it("passes stdin to the process and ends it with ctr's input", async () => {
     const result = await ctrWithInput(
       containerd,

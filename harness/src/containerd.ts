@@ -56,7 +56,8 @@ const CONFIG_V3_TEMPLATE = join(REPO_ROOT, 'runtime-config', 'containerd-config-
 const CRI_SNIPPET = join(REPO_ROOT, 'runtime-config', 'cri-runtime.toml');
 const CRI_SNIPPET_V3 = join(REPO_ROOT, 'runtime-config', 'cri-runtime-v3.toml');
 const SNIPPET_CONFIG_PATH = /^(\s*)ConfigPath = "\/etc\/vfs\/configuration\.toml"$/m;
-const VFS_OPTIONS_TABLE = 'plugins."io.containerd.cri.v1.runtime".containerd.runtimes.vfs.options';
+const VFS_OPTIONS_TABLE = 'containerd.runtimes.vfs.options';
+const CRI_RUNTIME_PLUGIN = { v2: 'plugins."io.containerd.grpc.v1.cri"', v3: 'plugins."io.containerd.cri.v1.runtime"' };
 const DEBIAN_DEB = join(REPO_ROOT, 'scripts', 'debian-deb.sh');
 
 export interface ContainerdBinaries {
@@ -80,8 +81,8 @@ export interface ContainerdOptions {
   /** vfs configuration the CRI runtime options name (ConfigPath). */
   readonly vfsConfigPath?: string;
   /**
-   * vfs configuration tables written into the CRI runtime's options table, which containerd 2.x
-   * sends the shim as config_body (containerd 2.x only; with no vfsConfigPath).
+   * vfs configuration tables written into the CRI runtime's options table, which containerd 1.7
+   * and 2.x send the shim as config_body when it has no ConfigPath (so not with vfsConfigPath).
    */
   readonly vfsOptions?: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>;
   /** Where containerd finds containerd-shim-vfs-v2, first on its PATH (default build/bin). */
@@ -127,11 +128,11 @@ function criSnippet(path: string, configPath: string): string {
 }
 
 /** The vfs runtime's options sub-tables, appended to the rendered config (TOML allows them last). */
-function vfsOptionsToml(tables: NonNullable<ContainerdOptions['vfsOptions']>): string {
+function vfsOptionsToml(plugin: string, tables: NonNullable<ContainerdOptions['vfsOptions']>): string {
   return Object.entries(tables)
     .map(
       ([table, entries]) =>
-        `\n[${VFS_OPTIONS_TABLE}.${table}]\n${Object.entries(entries)
+        `\n[${plugin}.${VFS_OPTIONS_TABLE}.${table}]\n${Object.entries(entries)
           .map(([key, value]) => `  ${key} = ${JSON.stringify(value)}\n`)
           .join('')}`,
     )
@@ -217,7 +218,8 @@ export class PrivateContainerd {
 
   private async launch(options: ContainerdOptions): Promise<void> {
     const v3 = majorVersion(this.binaries.version) >= 2;
-    if (options.vfsOptions !== undefined && !v3) throw new Error('vfsOptions needs containerd 2.x');
+    if (options.vfsOptions !== undefined && (options.vfsConfigPath ?? '') !== '')
+      throw new Error('vfsOptions reach the shim only without vfsConfigPath (containerd then sends no body)');
     const cri = v3 ? ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.runtime'] : ['io.containerd.grpc.v1.cri'];
     const disabled = [
       'io.containerd.internal.v1.tracing',
@@ -238,7 +240,7 @@ export class PrivateContainerd {
       CNI_BIN_DIR: options.cni?.binDir ?? join(this.dir, 'cni', 'bin'),
       CNI_CONF_DIR: options.cni?.confDir ?? join(this.dir, 'cni', 'net.d'),
       RUNC_ROOT: join(this.dir, 'runc'),
-    }).concat('\n', snippet, vfsOptionsToml(options.vfsOptions ?? {}));
+    }).concat('\n', snippet, vfsOptionsToml(CRI_RUNTIME_PLUGIN[v3 ? 'v3' : 'v2'], options.vfsOptions ?? {}));
     const configPath = join(this.dir, 'containerd.toml');
     writeFileSync(configPath, config);
     mkdirSync(this.runDir, { recursive: true });

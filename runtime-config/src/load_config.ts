@@ -78,27 +78,29 @@ class TableReader {
 
 /** Validates TOML text; `file` is used in error messages only. */
 export function parseConfig(source: string, file: string): VfsConfig {
-  return readConfig(parseToml(source, file), source, file, []);
+  return readConfig(parseToml(source, file), source, file, () => false);
 }
 
-// runtimeoptions.v1.Options' own fields, as containerd's TOML names them.
-const RUNTIME_OPTIONS_KEYS: readonly string[] = ['ConfigPath', 'ConfigBody', 'TypeUrl'];
+/** runtimeoptions.v1.Options' own fields: containerd's TOML decoding matches them in any case. */
+function isRuntimeOptionsKey(key: string): boolean {
+  return ['configpath', 'configbody', 'typeurl'].includes(key.toLowerCase());
+}
 
 /**
- * containerd's runtime options body (`config_body`): containerd 2.x's CRI sends a runtime's whole
- * `options` table as TOML when the table has no ConfigPath, runtimeoptions' own keys with it. Those
- * are not ours; a body of nothing else names no configuration (undefined).
+ * containerd's runtime options body (`config_body`): the CRI of containerd 1.7 and 2.x sends a
+ * runtime's whole `options` table as TOML when the table has no ConfigPath, runtimeoptions' own keys
+ * with it. Those are not ours; a body of nothing else names no configuration (undefined).
  */
 export function parseOptionsBody(source: string, file: string): VfsConfig | undefined {
   const raw = parseToml(source, file);
-  if (Object.keys(raw).every((key) => RUNTIME_OPTIONS_KEYS.includes(key))) return undefined;
-  return readConfig(raw, source, file, RUNTIME_OPTIONS_KEYS);
+  if (Object.keys(raw).every(isRuntimeOptionsKey)) return undefined;
+  return readConfig(raw, source, file, isRuntimeOptionsKey);
 }
 
-function readConfig(raw: RawTable, source: string, file: string, ignored: readonly string[]): VfsConfig {
+function readConfig(raw: RawTable, source: string, file: string, ignored: (key: string) => boolean): VfsConfig {
   const reader = new TableReader(source, file);
   for (const name of Object.keys(raw)) {
-    if (!isTableName(name) && !ignored.includes(name)) {
+    if (!isTableName(name) && !ignored(name)) {
       throw reader.error([name], `unknown table (known tables: ${Object.keys(CONFIG_SCHEMA).join(', ')})`);
     }
   }

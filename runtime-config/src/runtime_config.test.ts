@@ -242,11 +242,12 @@ describe('loadRuntimeConfig lookup order', () => {
     expect(fallback.config.hypervisor.vcpus).toBe(1);
   });
 
-  it("reads containerd 2.x's options table sent as config_body: its tables are the configuration, its ConfigPath is not ours", () => {
+  it('reads the options table containerd 1.7/2.x send as config_body: its tables are the configuration, its ConfigPath is not ours', () => {
     const env = { VFS_CONFIG: file('env.toml', 3) };
     const at = (body: string) => loadRuntimeConfig({ optionsConfigBody: body, env, root });
     // What containerd 2.1's CRI sends for `[….runtimes.vfs.options] ConfigPath = ""`.
     expect(at("ConfigPath = ''\n").source).toBe(`VFS_CONFIG=${env.VFS_CONFIG}`);
+    expect(at("configPath = ''\n").source).toBe(`VFS_CONFIG=${env.VFS_CONFIG}`);
     const inline = at("ConfigPath = ''\n\n[hypervisor]\nvcpus = 6\n");
     expect(inline.source).toBe('runtime options config_body');
     expect(inline.config.hypervisor.vcpus).toBe(6);

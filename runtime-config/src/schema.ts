@@ -171,6 +171,12 @@ export const CONFIG_SCHEMA = {
     log_level: enumField(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'info'),
     /** gRPC (task v3) to containerd: "auto" uses it where containerd's gRPC shim client works (1.7). */
     grpc: boolOrAutoField('auto'),
+    /**
+     * Kata's key: boot each sandbox's VM with its workload's limits on top of [hypervisor]'s
+     * memory_mib and vcpus (a pod's summed limits, or a lone container's), capped at the host's, so
+     * a container can use what its limits allow. Off: every VM has the base size.
+     */
+    static_sandbox_resource_mgmt: boolField(true),
   },
 } as const;
 

@@ -62,7 +62,8 @@ export async function chooseProtocol(
 ): Promise<ShimProtocol> {
   if (setting === false) return 'ttrpc';
   if (setting === true) {
-    const version = await containerdVersion(publishBinary, env);
+    // Asked only to refuse 2.x: a binary that will not say is given the gRPC it was told to use.
+    const version = await containerdVersion(publishBinary, env).catch(() => undefined);
     if (version !== undefined && version[0] >= 2) throw grpcRefused(version);
     return 'grpc';
   }
@@ -74,7 +75,7 @@ export async function chooseProtocol(
 /**
  * containerd 2.x takes gRPC only with bootstrap version 3, and then makes its client with
  * grpc.NewClient, which starts Idle, while the watcher it starts beside it counts Idle as the
- * shim gone: it cleans the sandbox up at its first call.
+ * shim gone: it cleans the sandbox up at its first call (2.1.9, and its main branch in 2026-12).
  */
 function grpcRefused([major, minor]: [number, number]): ShimError {
   return new ShimError(

@@ -5,13 +5,16 @@
 // and the output streams last as long as the process).
 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { containerMarker, poolSocket, type VolumeInfo } from '@vfs/contracts';
 import { Metrics } from '@vfs/proto/gen/cgroups/v2/metrics';
 import { unmountContainer } from '../host_mounts';
 import { dockerNetnsPath, joinSandboxNetwork, libnetworkHook } from '../pod_network/docker_netns';
 import { networkSource } from '../pod_network/pod_network';
+import type { LoadedConfig } from '@vfs/runtime-config';
 import { containerLogger, type ShimLogger } from '../logger';
+import type { ShimSpec } from '../oci_spec';
 import type {
   ContainerRequest,
   ExecRequest,
@@ -29,6 +32,7 @@ import { watchOom } from './oom_watch';
 import { phaseClock, PhaseClock } from './phase_clock';
 import { trackGuestProcess, type GuestProcess } from './guest_process';
 import { sandboxLayout, type SandboxLayout } from './sandbox_layout';
+import { sandboxSize, sizedConfig, workloadResources } from './sandbox_sizing';
 import { startSandboxVm, type SandboxVm } from './sandbox_vm';
 import { serveManagement } from './management_server';
 import { planContainerShares, type ContainerDir } from './share_plan';
@@ -323,6 +327,19 @@ function markContainer(stateDir: string, containerId: string): void {
   writeFileSync(marker, '');
 }
 
+/** The configuration the sandbox's VM boots with: sized for the workload of its first container. */
+function vmConfig(context: SandboxRuntimeContext, spec: ShimSpec): LoadedConfig['config'] {
+  const { config } = context.config;
+  if (!config.runtime.static_sandbox_resource_mgmt) return config;
+  const host = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / (1024 * 1024)) };
+  const size = sandboxSize(config.hypervisor, workloadResources(spec), host);
+  const log = containerLogger(context.log, context.sandboxId);
+  if (size.capped.length > 0) log.warn({ capped: size.capped }, "the workload's limits exceed the host");
+  if (size.memoryMiB !== config.hypervisor.memory_mib || size.vcpus !== config.hypervisor.vcpus)
+    log.info({ memoryMiB: size.memoryMiB, vcpus: size.vcpus }, 'VM sized for the workload');
+  return sizedConfig(config, size);
+}
+
 /** The product's runtime: main.ts hands it to the frame. */
 export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Promise<SandboxRuntime> {
   const layout: SandboxLayout = sandboxLayout(runDir(), context.namespace, context.sandboxId);
@@ -331,7 +348,7 @@ export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Pr
     startSandboxVm({
       sandboxId: context.sandboxId,
       hostname: request.spec.hostname ?? '',
-      config: context.config.config,
+      config: vmConfig(context, request.spec),
       state: context.state,
       layout,
       log: containerLogger(context.log, context.sandboxId),
