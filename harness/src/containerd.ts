@@ -110,11 +110,11 @@ function render(template: string, values: Readonly<Record<string, string>>): str
   });
 }
 
-/** "containerd github.com/containerd/containerd/v2 2.1.9+unknown" → 2. */
-function majorVersion(version: string): number {
-  const match = /(?:^|\s)v?(\d+)\.\d+/.exec(version);
+/** "containerd github.com/containerd/containerd/v2 2.1.9+unknown" → [2, 1]. */
+function releaseOf(version: string): [number, number] {
+  const match = /(?:^|\s)v?(\d+)\.(\d+)/.exec(version);
   if (match === null) throw new Error(`no containerd version in ${JSON.stringify(version)}`);
-  return Number(match[1]);
+  return [Number(match[1]), Number(match[2])];
 }
 
 /** A CRI snippet's text with the test's ConfigPath in place of the one it ships with. */
@@ -217,9 +217,12 @@ export class PrivateContainerd {
   }
 
   private async launch(options: ContainerdOptions): Promise<void> {
-    const v3 = majorVersion(this.binaries.version) >= 2;
-    if (options.vfsOptions !== undefined && (options.vfsConfigPath ?? '') !== '')
-      throw new Error('vfsOptions reach the shim only without vfsConfigPath (containerd then sends no body)');
+    const [major, minor] = releaseOf(this.binaries.version);
+    const v3 = major >= 2;
+    if (options.vfsOptions !== undefined && ((options.vfsConfigPath ?? '') !== '' || (major === 1 && minor < 7)))
+      throw new Error(
+        'vfsOptions reach the shim only from containerd 1.7 on and without vfsConfigPath (as config_body)',
+      );
     const cri = v3 ? ['io.containerd.grpc.v1.cri', 'io.containerd.cri.v1.runtime'] : ['io.containerd.grpc.v1.cri'];
     const disabled = [
       'io.containerd.internal.v1.tracing',

@@ -68,7 +68,8 @@ export async function chooseProtocol(
     return 'grpc';
   }
   if (env.MAX_SHIM_VERSION === undefined || env.GRPC_ADDRESS === undefined) return 'ttrpc';
-  const version = await containerdVersion(publishBinary, env);
+  // A binary that will not say gets ttrpc, which every containerd speaks.
+  const version = await containerdVersion(publishBinary, env).catch(() => undefined);
   return version !== undefined && version[0] === 1 && version[1] === 7 ? 'grpc' : 'ttrpc';
 }
 

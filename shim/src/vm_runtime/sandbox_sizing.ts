@@ -4,7 +4,9 @@
 // container's io.kubernetes.cri.sandbox-* annotations: the sum of the pod's limits, as kubelet
 // computes it) or a lone container's own linux.resources (ctr run --memory-limit/--cpus, docker run
 // --memory/--cpus). Capped at the host's CPUs and memory: a limit beyond them is one runc could
-// never reach either, while each guest MiB costs the host its struct pages.
+// never reach either, while each guest MiB costs the host its struct pages; and at what the guest
+// kernel and the configuration take. Sized once, at the sandbox's start: a pod resized in place
+// later keeps its VM's size.
 
 import type { LoadedConfig } from '@vfs/runtime-config';
 import type { ShimSpec } from '../oci_spec';
@@ -17,6 +19,12 @@ const SANDBOX_MEMORY = 'io.kubernetes.cri.sandbox-memory';
 const SANDBOX_CPU_QUOTA = 'io.kubernetes.cri.sandbox-cpu-quota';
 const SANDBOX_CPU_PERIOD = 'io.kubernetes.cri.sandbox-cpu-period';
 const MIB = 1024 * 1024;
+// The CFS period runc and the agent take when a spec gives a quota alone.
+const DEFAULT_CPU_PERIOD = 100_000;
+// The guest kernel's CONFIG_NR_CPUS (agent/image/kernel/guest.config).
+const GUEST_MAX_VCPUS = 64;
+// [hypervisor] memory_mib's own maximum (runtime-config/src/schema.ts).
+const MAX_MEMORY_MIB = 262_144;
 
 /** What the workload's limits ask for beyond the base VM; 0 where it sets no limit. */
 export interface WorkloadResources {
@@ -44,9 +52,10 @@ function annotationInteger(annotations: Readonly<Record<string, string>>, key: s
   return Number(text);
 }
 
+/** Any integer, however large ("unlimited" is sometimes written as 2^63 - 1): sandboxSize caps it. */
 function specInteger(value: unknown, field: string): number {
   if (value === undefined || value === null) return 0;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+  if (typeof value !== 'number' || !Number.isInteger(value))
     throw new SandboxError('bad-request', `linux.resources.${field} must be an integer, not ${JSON.stringify(value)}`);
   return value;
 }
@@ -65,7 +74,7 @@ function resourceInteger(spec: ShimSpec, group: 'memory' | 'cpu', key: string): 
 function workload(memoryBytes: number, quota: number, period: number): WorkloadResources {
   return {
     memoryMiB: memoryBytes > 0 ? Math.ceil(memoryBytes / MIB) : 0,
-    vcpus: quota > 0 && period > 0 ? Math.ceil(quota / period) : 0,
+    vcpus: quota > 0 ? Math.ceil(quota / (period > 0 ? period : DEFAULT_CPU_PERIOD)) : 0,
   };
 }
 
@@ -86,20 +95,35 @@ export function workloadResources(spec: ShimSpec): WorkloadResources {
   );
 }
 
-/** The base plus the workload, each capped at the host's capacity (never below the base). */
+/**
+ * The base plus the workload, each capped at the host's capacity and at what the guest and the
+ * configuration take, never below the base.
+ */
 export function sandboxSize(base: Config['hypervisor'], wanted: WorkloadResources, host: HostCapacity): SandboxSize {
   const capped: string[] = [];
   const grow = (name: string, from: number, extra: number, limit: number): number => {
     const size = from + extra;
     if (extra === 0 || size <= limit) return size;
-    capped.push(`${name} ${size} capped at the host's ${limit}`);
-    return Math.max(from, limit);
+    const used = Math.max(from, limit);
+    capped.push(`${name}: ${size} wanted, ${used} given (at most ${limit})`);
+    return used;
   };
   return {
-    memoryMiB: grow('memory MiB', base.memory_mib, wanted.memoryMiB, host.memoryMiB),
-    vcpus: grow('vCPUs', base.vcpus, wanted.vcpus, host.cpus),
+    memoryMiB: grow('memory MiB', base.memory_mib, wanted.memoryMiB, Math.min(host.memoryMiB, MAX_MEMORY_MIB)),
+    vcpus: grow('vCPUs', base.vcpus, wanted.vcpus, Math.min(host.cpus, GUEST_MAX_VCPUS)),
     capped,
   };
+}
+
+/** The sandbox's VM configuration: sized for the workload when the configuration asks for it. */
+export function sandboxVmConfig(
+  config: Config,
+  spec: ShimSpec,
+  host: HostCapacity,
+): { config: Config; size?: SandboxSize } {
+  if (!config.runtime.static_sandbox_resource_mgmt) return { config };
+  const size = sandboxSize(config.hypervisor, workloadResources(spec), host);
+  return { config: sizedConfig(config, size), size };
 }
 
 /** The configuration the sandbox's VM boots with: [hypervisor] sized for the workload when asked to. */

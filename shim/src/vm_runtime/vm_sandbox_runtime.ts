@@ -32,7 +32,7 @@ import { watchOom } from './oom_watch';
 import { phaseClock, PhaseClock } from './phase_clock';
 import { trackGuestProcess, type GuestProcess } from './guest_process';
 import { sandboxLayout, type SandboxLayout } from './sandbox_layout';
-import { sandboxSize, sizedConfig, workloadResources } from './sandbox_sizing';
+import { sandboxVmConfig } from './sandbox_sizing';
 import { startSandboxVm, type SandboxVm } from './sandbox_vm';
 import { serveManagement } from './management_server';
 import { planContainerShares, type ContainerDir } from './share_plan';
@@ -329,15 +329,14 @@ function markContainer(stateDir: string, containerId: string): void {
 
 /** The configuration the sandbox's VM boots with: sized for the workload of its first container. */
 function vmConfig(context: SandboxRuntimeContext, spec: ShimSpec): LoadedConfig['config'] {
-  const { config } = context.config;
-  if (!config.runtime.static_sandbox_resource_mgmt) return config;
   const host = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / (1024 * 1024)) };
-  const size = sandboxSize(config.hypervisor, workloadResources(spec), host);
+  const { config, size } = sandboxVmConfig(context.config.config, spec, host);
   const log = containerLogger(context.log, context.sandboxId);
-  if (size.capped.length > 0) log.warn({ capped: size.capped }, "the workload's limits exceed the host");
-  if (size.memoryMiB !== config.hypervisor.memory_mib || size.vcpus !== config.hypervisor.vcpus)
-    log.info({ memoryMiB: size.memoryMiB, vcpus: size.vcpus }, 'VM sized for the workload');
-  return sizedConfig(config, size);
+  if (size !== undefined && size.capped.length > 0)
+    log.warn({ capped: size.capped }, "the workload's limits were capped");
+  if (config !== context.config.config)
+    log.info({ memoryMiB: config.hypervisor.memory_mib, vcpus: config.hypervisor.vcpus }, 'VM sized for the workload');
+  return config;
 }
 
 /** The product's runtime: main.ts hands it to the frame. */
