@@ -14,6 +14,7 @@ import { status } from '@grpc/grpc-js';
 import {
   ContainerConfig,
   ContainerState,
+  ContainerStatsRequest,
   type ContainerStatus,
   ContainerStatusRequest,
   CreateContainerRequest,
@@ -289,6 +290,22 @@ describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_releas
       const missing = execSync(pod.sleeper, ['/no/such/binary']);
       await expect(missing).rejects.toBeInstanceOf(CriError);
       await expect(missing).rejects.toMatchObject({ details: expect.stringContaining('/no/such/binary') });
+    });
+
+    test("reports a running container's CPU time and memory through ContainerStats (kubectl top)", async () => {
+      // Some CPU time first: the sleeper itself has used next to none.
+      expect(
+        await execSync(pod.sleeper, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done']),
+      ).toMatchObject({
+        exitCode: 0,
+      });
+      const { stats } = await cri.runtime(
+        'containerStats',
+        ContainerStatsRequest.fromPartial({ containerId: pod.sleeper }),
+      );
+      expect(stats?.attributes?.id).toBe(pod.sleeper);
+      expect(stats?.cpu?.usageCoreNanoSeconds?.value ?? 0n).toBeGreaterThan(0n);
+      expect(stats?.memory?.workingSetBytes?.value ?? 0n).toBeGreaterThan(0n);
     });
 
     test('mounts host directories: read-only refuses writes (EROFS), read-write writes reach the host', async () => {
