@@ -26,6 +26,7 @@ import {
   NamespaceMode,
   PodSandboxConfig,
   PodSandboxState,
+  PodSandboxStatsRequest,
   PodSandboxStatusRequest,
   RemovePodSandboxRequest,
   RunPodSandboxRequest,
@@ -45,7 +46,7 @@ import {
 import { CriClient, CriError } from '@vfs/harness/cri_client';
 import { cgroupDirsUnder, pidsInCgroups, removeCgroupDirs, shimPidsServing } from '@vfs/harness/host_leftovers';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { stillRunning } from '@vfs/harness/process';
+import { cgroupPathsOf, childPids, stillRunning } from '@vfs/harness/process';
 import { ok, pidAlive, recordedPid, sandboxDirs, VM_IMAGE, waitFor } from '@vfs/harness/vm_checks';
 
 jest.setTimeout(180_000);
@@ -246,7 +247,11 @@ describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_releas
         const argv = readFileSync(`/proc/${qemus[0]}/cmdline`, 'utf8').split('\0');
         expect(argv[argv.indexOf('-m') + 1]).toMatch(new RegExp(`^${guestMiB + POD_MEMORY_MIB}M(,|$)`));
         expect(argv[argv.indexOf('-smp') + 1]).toBe(String(Math.min(2, availableParallelism())));
-        expect(sandboxDirs(containerd, CRI_NAMESPACE)).toEqual([pod.id]);
+        // The VM lives where runc would have put the pause container (in every hierarchy): under the pod's cgroup.
+        const sandboxCgroup = `${containerd.podCgroupParent(pod.uid)}/${pod.id}`;
+        const daemon = recordedPid(containerd, CRI_NAMESPACE, pod.id, 'virtiofsd');
+        for (const pid of [qemus[0] as number, daemon, ...childPids(daemon)])
+          expect(new Set(cgroupPathsOf(pid))).toEqual(new Set([sandboxCgroup]));
       } else {
         expect(qemus).toEqual([]);
       }
@@ -292,7 +297,7 @@ describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_releas
       await expect(missing).rejects.toMatchObject({ details: expect.stringContaining('/no/such/binary') });
     });
 
-    test("reports a running container's CPU time and memory through ContainerStats (kubectl top)", async () => {
+    test("reports a running container's and the pod's CPU time and memory through ContainerStats and PodSandboxStats (kubectl top)", async () => {
       // Some CPU time first: the sleeper itself has used next to none.
       expect(
         await execSync(pod.sleeper, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done']),
@@ -306,6 +311,14 @@ describe.each(CONTAINERDS)('Kubernetes pods through containerd %s CRI', (_releas
       expect(stats?.attributes?.id).toBe(pod.sleeper);
       expect(stats?.cpu?.usageCoreNanoSeconds?.value ?? 0n).toBeGreaterThan(0n);
       expect(stats?.memory?.workingSetBytes?.value ?? 0n).toBeGreaterThan(0n);
+      // The pod's own, from its cgroup on the host: with vfs the VM's (its guest RAM among them).
+      const { stats: podStats } = await cri.runtime(
+        'podSandboxStats',
+        PodSandboxStatsRequest.fromPartial({ podSandboxId: pod.id }),
+      );
+      expect(podStats?.linux?.cpu?.usageCoreNanoSeconds?.value ?? 0n).toBeGreaterThan(0n);
+      const podMemory = podStats?.linux?.memory?.workingSetBytes?.value ?? 0n;
+      expect(podMemory).toBeGreaterThan(handler === 'vfs' ? BigInt(64 << 20) : 0n);
     });
 
     test('mounts host directories: read-only refuses writes (EROFS), read-write writes reach the host', async () => {

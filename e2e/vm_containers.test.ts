@@ -28,9 +28,9 @@ import {
   SYSTEM_CONTAINERD,
 } from '@vfs/harness/containerd';
 import { recordedPid } from '@vfs/harness/vm_checks';
-import { shimPidsServing } from '@vfs/harness/host_leftovers';
+import { cgroupDirsUnder, shimPidsServing } from '@vfs/harness/host_leftovers';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
-import { waitFor } from '@vfs/harness/process';
+import { cgroupPathsOf, waitFor } from '@vfs/harness/process';
 import { bundleShim } from '@vfs/harness/bundles';
 import { guestKernelRelease } from '@vfs/harness/guest_vm';
 
@@ -255,6 +255,8 @@ describe.each(CONTAINERDS)('containers in VMs with containerd %s', (_release, bi
       .find((p) => existsSync(p));
     expect(upper && readFileSync(upper, 'utf8')).toBe('written-in-vm\n');
     expect(ok(await ctr(['task', 'ps', 'long1'])).stdout).toMatch(/PID\s+INFO\n\d+/);
+    // The VM is charged where runc would have put the container: ctr's /<namespace>/<id>.
+    expect(new Set(cgroupPathsOf(qemuPidOf(containerd, 'long1')))).toEqual(new Set([`/${NS}/long1`]));
     ok(await ctr(['task', 'pause', 'long1']));
     expect(ok(await ctr(['task', 'ls'])).stdout).toMatch(/long1\s+\d+\s+PAUSED/);
     ok(await ctr(['task', 'resume', 'long1']));
@@ -272,6 +274,7 @@ describe.each(CONTAINERDS)('containers in VMs with containerd %s', (_release, bi
       );
       ok(await ctr(['task', 'rm', id]));
       ok(await ctr(['container', 'rm', id]));
+      expect(cgroupDirsUnder(`/${NS}/${id}`)).toEqual([]);
     }
   });
 

@@ -17,6 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { cgroupDirsUnder } from '@vfs/harness/host_leftovers';
 import { mountsUnder, PrivateContainerd, type CtrResult } from '@vfs/harness/containerd';
 import { recordedPid } from '@vfs/harness/vm_checks';
 import { buildBusyboxImage } from '@vfs/harness/oci_image';
@@ -127,8 +128,9 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
     await expectSandboxGone('qemukill1', Object.values(pids));
   });
 
-  it('cleans QEMU, the daemon, mounts and state up through `delete` after kill -9 of the shim', async () => {
+  it('cleans QEMU, the daemon, mounts, state and cgroups up through `delete` after kill -9 of the shim', async () => {
     const pids = await runStub('shimkill1');
+    expect(cgroupDirsUnder(`/${NS}/shimkill1`).length).toBeGreaterThan(0);
     process.kill(pids.shim, 'SIGKILL');
     await waitFor(
       'containerd to notice the dead shim',
@@ -138,5 +140,6 @@ describe('VM sandbox infrastructure under faults (stand-in guest agent, containe
     await ctr(['task', 'rm', 'shimkill1']);
     ok(await ctr(['container', 'rm', 'shimkill1']));
     await expectSandboxGone('shimkill1', Object.values(pids));
+    expect(cgroupDirsUnder(`/${NS}/shimkill1`)).toEqual([]);
   });
 });

@@ -23,6 +23,7 @@ import {
   waitFor,
 } from '@vfs/harness/vm_checks';
 import { WarmPoolService } from '@vfs/harness/warm_pool';
+import { cgroupPathsOf, childPids } from '@vfs/harness/process';
 import { guestKernelRelease } from '@vfs/harness/guest_vm';
 
 jest.setTimeout(300_000);
@@ -83,6 +84,10 @@ describe('the warm pool with containerd 1.6', () => {
     await waitFor('pooled to run', () => taskIs(ctr, 'pooled', 'RUNNING'));
     // The sandbox's QEMU is the pool's: adopted, not booted.
     expect(recordedPid(containerd, NS, 'pooled', 'qemu')).toBe(pooledQemu);
+    // Moved, with the daemon and the shim, into the sandbox's cgroup (ctr's /<namespace>/<id>).
+    const pooledDaemon = recordedPid(containerd, NS, 'pooled', 'virtiofsd');
+    for (const pid of [pooledQemu as number, pooledDaemon, ...childPids(pooledDaemon)])
+      expect(new Set(cgroupPathsOf(pid))).toEqual(new Set([`/${NS}/pooled`]));
     // Its shim is the pool's too: a spare that containerd's start claimed instead of starting Node.
     const shim = recordedPid(containerd, NS, 'pooled', 'shim');
     expect(service.log()).toContain(`"pid":${shim},"msg":"spare shim claimed"`);

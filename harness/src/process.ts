@@ -1,5 +1,6 @@
 // Waiting in e2e tests: on processes (by pid) and on conditions polled until they hold.
 
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSameProcess, procStatFields, type ProcessIdentity } from '@vfs/contracts';
 
@@ -42,4 +43,17 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(POLL_MS);
   }
+}
+
+/** A process's cgroup path in each hierarchy (/proc/PID/cgroup: `id:controllers:path`). */
+export function cgroupPathsOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(':').slice(2).join(':'));
+}
+
+/** The children of a process's main thread. */
+export function childPids(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
 }

@@ -177,6 +177,12 @@ export const CONFIG_SCHEMA = {
      * a container can use what its limits allow. Off: every VM has the base size.
      */
     static_sandbox_resource_mgmt: boolField(true),
+    /**
+     * Kata's key: the sandbox's host processes (shim, daemon, QEMU) run in the cgroup its spec names
+     * (a pod's, under the pod cgroup), so the host charges the VM to the pod. Off: they stay in
+     * the shim's cgroups, and CRI's PodSandboxStats sees none of the VM.
+     */
+    sandbox_cgroup_only: boolField(true),
   },
 } as const;
 

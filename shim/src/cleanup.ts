@@ -19,6 +19,7 @@ import { removeLeftoverDockerNetns } from './pod_network/docker_netns';
 import { DAEMON_RECORD, type PidRecord, SandboxState } from './sandbox_state';
 import { runDir, sandboxPaths } from './shim_paths';
 import { adoptedLayout } from './vm_runtime/sandbox_layout';
+import { removeSandboxCgroups } from './vm_runtime/sandbox_cgroup';
 
 const KILLED_STATUS = 128 + 9;
 const KILL_WAIT_MS = 5000;
@@ -78,6 +79,7 @@ export async function removeSandbox(namespace: string, sandboxId: string, log: S
   const paths = sandboxPaths(runDir(), namespace, sandboxId);
   const state = new SandboxState(paths.stateDir);
   await killAndWait(state.pids(), log);
+  removeSandboxCgroups(state.cgroups(), log);
   await unmountAll(state);
   const adopted = adoptedLayout(paths.stateDir);
   if (adopted !== undefined) {

@@ -98,8 +98,21 @@ export class SandboxState {
   }
 
   readBootstrap(): string | undefined {
+    return this.readOptional('bootstrap');
+  }
+
+  /** The host cgroups the sandbox's processes run in (sandbox_cgroup.ts), for `delete` to remove. */
+  recordCgroups(dirs: readonly string[]): void {
+    writeFileSync(join(this.dir, 'cgroups'), dirs.join('\n'));
+  }
+
+  cgroups(): string[] {
+    return (this.readOptional('cgroups') ?? '').split('\n').filter((dir) => dir !== '');
+  }
+
+  private readOptional(name: string): string | undefined {
     try {
-      return readFileSync(join(this.dir, 'bootstrap'), 'utf8');
+      return readFileSync(join(this.dir, name), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;

@@ -23,11 +23,15 @@ import type { ControlledVm } from './vm_control';
 import { hotplugSlots } from './vm_launch';
 import { VolumeHotplug, type Volumes } from './volume_hotplug';
 import type { RunningDaemon } from './virtiofsd_process';
+import { SandboxCgroup } from './sandbox_cgroup';
+import type { ShimSpec } from '../oci_spec';
 
 const DESTROY_TIMEOUT_MS = 5000;
 
 export interface SandboxVmOptions extends VmBringupOptions {
   readonly hostname: string;
+  /** The sandbox's first container's spec: its linux.cgroupsPath is the VM's host cgroup. */
+  readonly spec: ShimSpec;
   /** The warm pool's socket: a VM is taken from it when it has one for this configuration. */
   readonly poolSocket?: string;
 }
@@ -166,10 +170,16 @@ function watchLoss(qemu: ControlledVm, daemon: RunningDaemon, connection: AgentC
 }
 
 export async function startSandboxVm(options: SandboxVmOptions): Promise<SandboxVm> {
+  let cgroup: SandboxCgroup | undefined;
   let live: LiveVm;
   try {
+    cgroup = options.config.runtime.sandbox_cgroup_only ? SandboxCgroup.enter(options.spec, options.log) : undefined;
+    if (cgroup !== undefined) options.state.recordCgroups(cgroup.dirs);
     live = await liveVm(options);
+    // A pooled VM's processes were started in the pool's cgroup.
+    cgroup?.adopt(options.state.pids());
   } catch (err) {
+    cgroup?.leave();
     throw SandboxError.wrap(err, `start sandbox ${options.sandboxId}`);
   }
   const { undo, daemon, qemu, connection, layout } = live;
@@ -185,6 +195,7 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     // Gathered before the undo steps remove the state dir.
     const why = await vmDiagnostics(qemu, layout);
     await undo.runAll();
+    cgroup?.leave();
     throw SandboxError.wrap(err, `start sandbox ${options.sandboxId} (${why})`);
   }
   const volumes = new VolumeHotplug({
@@ -200,7 +211,7 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     nativePcieHotplug: nativePcieHotplug(options.config.hypervisor.machine),
     log: options.log,
   });
-  return runningSandbox(options, live, volumes, watchLoss(qemu, daemon, connection));
+  return runningSandbox(options, live, volumes, watchLoss(qemu, daemon, connection), cgroup);
 }
 
 function runningSandbox(
@@ -208,6 +219,7 @@ function runningSandbox(
   live: LiveVm,
   volumes: VolumeHotplug,
   gone: Promise<string>,
+  cgroup: SandboxCgroup | undefined,
 ): SandboxVm {
   const { undo, connection, layout, qemu, daemon } = live;
   let stopping: Promise<void> | undefined;
@@ -224,6 +236,7 @@ function runningSandbox(
       await Promise.all([qemu.kill(), daemon.kill()]);
       options.log.debug({ ms: Math.round(performance.now() - killed) }, 'QEMU and the daemon killed');
       const failures = await undo.runAll();
+      cgroup?.leave();
       if (failures.length > 0)
         throw new SandboxError('host-failure', `sandbox teardown: ${failures.map((f) => f.message).join('; ')}`);
       options.log.info('sandbox stopped');

@@ -347,6 +347,7 @@ export async function createVmSandboxRuntime(context: SandboxRuntimeContext): Pr
     startSandboxVm({
       sandboxId: context.sandboxId,
       hostname: request.spec.hostname ?? '',
+      spec: request.spec,
       config: vmConfig(context, request.spec),
       state: context.state,
       layout,
