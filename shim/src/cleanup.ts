@@ -79,7 +79,7 @@ export async function removeSandbox(namespace: string, sandboxId: string, log: S
   const paths = sandboxPaths(runDir(), namespace, sandboxId);
   const state = new SandboxState(paths.stateDir);
   await killAndWait(state.pids(), log);
-  removeSandboxCgroups(state.cgroups(), log);
+  await removeSandboxCgroups(state.cgroups(), log);
   await unmountAll(state);
   const adopted = adoptedLayout(paths.stateDir);
   if (adopted !== undefined) {

@@ -103,11 +103,14 @@ export class SandboxState {
 
   /** The host cgroups the sandbox's processes run in (sandbox_cgroup.ts), for `delete` to remove. */
   recordCgroups(dirs: readonly string[]): void {
-    writeFileSync(join(this.dir, 'cgroups'), dirs.join('\n'));
+    writeFileSync(join(this.dir, 'cgroups.json'), JSON.stringify(dirs));
   }
 
   cgroups(): string[] {
-    return (this.readOptional('cgroups') ?? '').split('\n').filter((dir) => dir !== '');
+    const json = this.readOptional('cgroups.json');
+    if (json === undefined) return [];
+    const dirs: unknown = JSON.parse(json);
+    return Array.isArray(dirs) ? dirs.filter((dir): dir is string => typeof dir === 'string') : [];
   }
 
   private readOptional(name: string): string | undefined {

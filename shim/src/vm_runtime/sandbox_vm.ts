@@ -174,16 +174,16 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
   let live: LiveVm;
   try {
     cgroup = options.config.runtime.sandbox_cgroup_only ? SandboxCgroup.enter(options.spec, options.log) : undefined;
-    if (cgroup !== undefined) options.state.recordCgroups(cgroup.dirs);
+    if (cgroup !== undefined) options.state.recordCgroups(cgroup.made);
     live = await liveVm(options);
-    // A pooled VM's processes were started in the pool's cgroup.
-    cgroup?.adopt(options.state.pids());
   } catch (err) {
-    cgroup?.leave();
+    await cgroup?.leave();
     throw SandboxError.wrap(err, `start sandbox ${options.sandboxId}`);
   }
   const { undo, daemon, qemu, connection, layout } = live;
   try {
+    // A pooled VM's processes were started in the pool's cgroup.
+    cgroup?.adopt(options.state.pids());
     const started = performance.now();
     await (live.sandboxCreated ?? createSandbox(options, connection.agent, live));
     options.clock.mark('sandboxCreated');
@@ -195,7 +195,7 @@ export async function startSandboxVm(options: SandboxVmOptions): Promise<Sandbox
     // Gathered before the undo steps remove the state dir.
     const why = await vmDiagnostics(qemu, layout);
     await undo.runAll();
-    cgroup?.leave();
+    await cgroup?.leave();
     throw SandboxError.wrap(err, `start sandbox ${options.sandboxId} (${why})`);
   }
   const volumes = new VolumeHotplug({
@@ -236,7 +236,7 @@ function runningSandbox(
       await Promise.all([qemu.kill(), daemon.kill()]);
       options.log.debug({ ms: Math.round(performance.now() - killed) }, 'QEMU and the daemon killed');
       const failures = await undo.runAll();
-      cgroup?.leave();
+      await cgroup?.leave();
       if (failures.length > 0)
         throw new SandboxError('host-failure', `sandbox teardown: ${failures.map((f) => f.message).join('; ')}`);
       options.log.info('sandbox stopped');
