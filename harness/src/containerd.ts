@@ -32,7 +32,7 @@ import {
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type PidRecord, SandboxState } from '@vfs/shim';
+import { parseContainerdVersion, type PidRecord, SandboxState } from '@vfs/shim';
 import { fileTailOrError } from '@vfs/shim/vm';
 import type { CniDirs } from './cni_network';
 import {
@@ -66,10 +66,13 @@ export interface ContainerdBinaries {
   readonly version: string;
 }
 
+/** Debian's containerd 1.6 and ctr; its version is asked as containerd17()'s and containerd2()'s are. */
 export const SYSTEM_CONTAINERD: ContainerdBinaries = {
   containerd: '/usr/bin/containerd',
   ctr: '/usr/bin/ctr',
-  version: '1.6',
+  get version(): string {
+    return execFileSync('/usr/bin/containerd', ['--version'], { encoding: 'utf8' }).trim();
+  },
 };
 
 export interface ContainerdOptions {
@@ -110,11 +113,11 @@ function render(template: string, values: Readonly<Record<string, string>>): str
   });
 }
 
-/** "containerd github.com/containerd/containerd/v2 2.1.9+unknown" → [2, 1]. */
+/** `containerd --version` → [major, minor], by the shim's own parser. */
 function releaseOf(version: string): [number, number] {
-  const match = /(?:^|\s)v?(\d+)\.(\d+)/.exec(version);
-  if (match === null) throw new Error(`no containerd version in ${JSON.stringify(version)}`);
-  return [Number(match[1]), Number(match[2])];
+  const release = parseContainerdVersion(version);
+  if (release === undefined) throw new Error(`no containerd version in ${JSON.stringify(version)}`);
+  return release;
 }
 
 /** A CRI snippet's text with the test's ConfigPath in place of the one it ships with. */

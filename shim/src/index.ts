@@ -10,3 +10,4 @@ export { firstCheckAnswer } from './vm_runtime/agent_dial';
 export type { ShimProcess, ShimSpec } from './oci_spec';
 // Read by the tests' clean-up and checks: the processes a sandbox recorded.
 export { type PidRecord, SandboxState } from './sandbox_state';
+export { parseContainerdVersion } from './protocol';
